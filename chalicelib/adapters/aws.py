@@ -1,0 +1,27 @@
+"""boto3 clients, created lazily and once per process.
+
+``import app`` must stay cheap (cold starts), so boto3 is imported on first use, not at module import.
+Endpoints come from the environment: ``AWS_ENDPOINT_URL`` points every client at moto locally.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    import boto3
+
+    if service == "dynamodbstreams":
+        from botocore.config import Config
+
+        # moto serves streams on the account-less endpoint only.
+        return boto3.client(service, config=Config(account_id_endpoint_mode="disabled"))
+    return boto3.client(service)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch between moto backends)."""
+    client.cache_clear()

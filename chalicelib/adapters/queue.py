@@ -1,0 +1,36 @@
+"""The ingest queue: webhooks put normalized mentions on it; the processor takes them off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.models import Mention
+
+SQS_BATCH = 10  # the most SendMessageBatch takes
+
+
+class QueueSendError(RuntimeError):
+    pass
+
+
+class SqsMentionQueue:
+    def __init__(self, queue_name: str) -> None:
+        self.queue_name = queue_name
+
+    @cached_property
+    def url(self) -> str:
+        # One lookup per container; the name is fixed by the stage (chalicelib.settings).
+        return client("sqs").get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+
+    def send(self, mentions: Iterable[Mention]) -> int:
+        batch = [m.model_dump_json() for m in mentions]
+        for start in range(0, len(batch), SQS_BATCH):
+            chunk = batch[start:start + SQS_BATCH]
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
+            answer = client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries)
+            if answer.get("Failed"):
+                # The platform will redeliver on our 5xx; the processor is idempotent, so a partial send is safe.
+                raise QueueSendError(f"{len(answer['Failed'])} of {len(chunk)} messages were not queued")
+        return len(batch)

@@ -1,0 +1,56 @@
+"""``GET /health``: 200 once the store, the queues and (locally) the worker answer; 503 naming what does not."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.responses import json_response
+
+health = Blueprint(__name__)
+
+
+def _check_tables() -> str | None:
+    from chalicelib.adapters.aws import client
+    from chalicelib.settings import resources
+
+    status = client("dynamodb").describe_table(TableName=resources().mentions_table)["Table"]["TableStatus"]
+    return None if status == "ACTIVE" else f"table {status}"
+
+
+def _check_queues() -> str | None:
+    from chalicelib.adapters.aws import client
+    from chalicelib.settings import resources
+
+    for name in (resources().ingest_queue, resources().ingest_dlq):
+        client("sqs").get_queue_url(QueueName=name)
+    return None
+
+
+def _check_worker() -> str | None:
+    # Only the local stack has a worker standing in for Lambda's event source mappings.
+    url = os.environ.get("LOCAL_WORKER_URL")
+    if not url:
+        return None
+    with urllib.request.urlopen(f"{url}/ready", timeout=2) as answer:  # noqa: S310 (loopback only)
+        return None if answer.status == 200 else f"worker answered {answer.status}"
+
+
+CHECKS = {"tables": _check_tables, "queues": _check_queues, "worker": _check_worker}
+
+
+@health.route("/health", methods=["GET"])
+def get_health() -> Response:
+    problems: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            problem = check()
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready", reported by name
+            problem = type(error).__name__
+        if problem:
+            problems[name] = problem
+    if problems:
+        return json_response({"status": "unavailable", "problems": problems}, 503)
+    return json_response({"status": "ok", "checks": sorted(CHECKS)})

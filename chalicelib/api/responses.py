@@ -1,0 +1,18 @@
+"""JSON answers shared by every blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+JSON = {"Content-Type": "application/json"}
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(body=body, status_code=status, headers=JSON)
+
+
+def error_response(status: int, message: str) -> Response:
+    """Every refusal looks the same: ``{"error": "<what is wrong>"}``."""
+    return json_response({"error": message}, status)

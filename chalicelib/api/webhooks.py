@@ -1,0 +1,79 @@
+"""``/webhooks/{platform}``: handshakes (GET) and deliveries (POST) from the platforms.
+
+The handler only verifies, validates and enqueues, then answers 200; everything heavy is behind the queue.
+Every refusal is a 4xx with ``{"error": ...}``; a 5xx only ever means our side is down (and the platform's
+retry will then deliver again, which the idempotent processor absorbs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.responses import error_response, json_response
+from chalicelib.observability import logger, metrics
+
+webhooks = Blueprint(__name__)
+
+# API Gateway and `chalice local` refuse (415) content types a route does not list; platforms send these.
+CONTENT_TYPES = [
+    "application/json",
+    "application/atom+xml",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+]
+
+
+def _request(platform_name: str):
+    from chalicelib.platforms.base import WebhookRequest
+
+    current = webhooks.current_request
+    headers = {name.lower(): value for name, value in (current.headers or {}).items()}
+    return WebhookRequest(method=current.method, headers=headers, query=dict(current.query_params or {}),
+                          raw_body=current.raw_body or b"")
+
+
+@webhooks.route("/webhooks/{platform_name}", methods=["GET", "POST"], content_types=CONTENT_TYPES)
+def webhook(platform_name: str) -> Response:
+    from chalicelib.adapters.queue import QueueSendError
+    from chalicelib.adapters.secrets import SecretUnavailable, get_secret
+    from chalicelib.platforms import PLATFORMS
+    from chalicelib.platforms.base import WebhookError
+
+    platform = PLATFORMS.get(platform_name)
+    if platform is None:
+        return error_response(404, f"unknown platform '{platform_name}'; known: {', '.join(sorted(PLATFORMS))}")
+    request = _request(platform_name)
+    try:
+        if request.method == "GET":
+            answer = platform.handshake(request, get_secret)
+            return Response(body=answer.body, status_code=200, headers={"Content-Type": answer.content_type})
+        return _deliver(platform, request, get_secret)
+    except WebhookError as refusal:
+        logger.info("webhook refused", extra={"platform": platform_name, "status": refusal.status,
+                                              "reason": refusal.message})
+        metrics.add_metric(name="WebhookRefused", unit="Count", value=1)
+        return error_response(refusal.status, refusal.message)
+    except SecretUnavailable:
+        logger.exception("webhook secret missing", extra={"platform": platform_name})
+        return error_response(503, "this webhook is not configured yet")
+    except QueueSendError:
+        logger.exception("could not queue delivery", extra={"platform": platform_name})
+        return error_response(503, "temporarily unable to accept deliveries; retry later")
+
+
+def _deliver(platform, request, secret) -> Response:
+    from chalicelib.api.dependencies import mention_queue
+    from chalicelib.services.ingest import accept_delivery
+
+    accepted = accept_delivery(platform, request, secret, mention_queue(), datetime.now(timezone.utc))
+    metrics.add_metric(name="MentionsQueued", unit="Count", value=accepted.queued)
+    if accepted.ignored:
+        metrics.add_metric(name="NonMentionEvents", unit="Count", value=accepted.ignored)
+    logger.info("webhook accepted", extra={"platform": platform.NAME, "queued": accepted.queued,
+                                           "ignored": accepted.ignored})
+    return json_response({"accepted": accepted.queued, "ignored": accepted.ignored})

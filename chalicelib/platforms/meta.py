@@ -1,0 +1,328 @@
+"""Meta webhooks: Facebook Pages, Instagram and Messenger, all on ``/webhooks/meta``.
+
+What Meta sends
+- Subscription handshake: ``GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...``; we echo the challenge
+  when the token equals ``META_VERIFY_TOKEN``.
+- Deliveries: ``POST`` with ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(META_APP_SECRET, raw body)>`` (and the
+  legacy ``X-Hub-Signature: sha1=...``). The body is ``{"object": "page"|"instagram", "entry": [...]}``; each entry
+  carries ``changes`` (``field`` = feed, mention, ratings, comments, mentions, live_comments, ...) or ``messaging``
+  (Messenger / Instagram Direct). Meta batches: one delivery may hold many entries and many changes.
+
+Choices
+- Lenient with what we have not seen (an unknown ``object`` or ``field``, reactions, page-settings changes such as
+  ``parking``): acknowledged and counted in ``ignored_events`` so Meta does not retry them forever.
+- Strict with what is broken (not JSON, no ``entry`` list, a content item without its id): 400 naming the path, so
+  the problem is visible instead of silently dropping mentions.
+- Platforms: page feed/mention/ratings → ``facebook``; page messaging → ``messenger``; anything under
+  ``object: instagram`` → ``instagram``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.platforms.base import (
+    BadSignature,
+    BadVerifyToken,
+    Delivery,
+    HandshakeResponse,
+    MalformedPayload,
+    SecretLookup,
+    WebhookRequest,
+    as_id,
+    as_text,
+    first_datetime,
+    hmac_hex,
+    hub_signature_matches,
+    load_json_object,
+    make_mention,
+    require_query,
+    secret_value,
+    signatures_match,
+    sub_object,
+)
+
+NAME = "meta"
+SECRET_NAMES = ("META_APP_SECRET", "META_VERIFY_TOKEN")
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+LEGACY_SIGNATURE_HEADER = "X-Hub-Signature"
+
+_VERBS = {
+    "add": MentionEvent.CREATED,
+    "edited": MentionEvent.EDITED,
+    "remove": MentionEvent.REMOVED,
+    "hide": MentionEvent.HIDDEN,
+    # Visible again: the stored copy must stop being "hidden", and an edit is the update that carries that.
+    "unhide": MentionEvent.EDITED,
+}
+
+_ITEM_KINDS = {
+    "comment": MentionKind.COMMENT,
+    "post": MentionKind.POST,
+    "status": MentionKind.POST,
+    "photo": MentionKind.POST,
+    "video": MentionKind.POST,
+    "share": MentionKind.POST,
+    "rating": MentionKind.REVIEW,
+}
+"""Content items. Everything else (reaction, like, event, ...) is an ignored event."""
+
+_ChangeHandler = Callable[[dict[str, Any], str, datetime], Mention | None]
+
+_PAGE_CONTENT_FIELDS = frozenset({"feed", "mention", "ratings"})
+_INSTAGRAM_COMMENT_FIELDS = frozenset({"comments", "live_comments"})
+
+
+# --- Handshake and signature ---------------------------------------------------------------------
+
+
+def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeResponse:
+    mode, token, challenge = require_query(request, "hub.mode", "hub.verify_token", "hub.challenge")
+    if mode != "subscribe":
+        raise MalformedPayload("hub.mode must be subscribe")
+    # An unset META_VERIFY_TOKEN is "" and never matches (require_query refuses an empty token).
+    if not signatures_match(secret("META_VERIFY_TOKEN"), token):
+        raise BadVerifyToken("hub.verify_token does not match")
+    return HandshakeResponse(body=challenge)
+
+
+def verify(request: WebhookRequest, secret: SecretLookup, now: datetime) -> None:
+    app_secret = secret_value(secret, "META_APP_SECRET")
+    body = request.raw_body
+    sha256 = request.header(SIGNATURE_HEADER)
+    if sha256 is not None:
+        # When the SHA-256 header is there it alone decides: no falling back to the weaker SHA-1 one.
+        if not hub_signature_matches(sha256, app_secret, body, frozenset({"sha256"})):
+            raise BadSignature(f"{SIGNATURE_HEADER} does not match the body")
+        return
+    # Meta still sends the legacy SHA-1 header beside the SHA-256 one, and the only signed delivery Meta's SDKs
+    # publish (messenger4j's) carries just the SHA-1 form; accepting it keeps those genuine deliveries working.
+    # HMAC-SHA1 remains unforgeable without the app secret (SHA-1 collisions do not break HMAC).
+    legacy = request.header(LEGACY_SIGNATURE_HEADER)
+    if legacy is None:
+        raise BadSignature(f"missing {SIGNATURE_HEADER} header")
+    if not hub_signature_matches(legacy, app_secret, body, frozenset({"sha1"})):
+        raise BadSignature(f"{LEGACY_SIGNATURE_HEADER} does not match the body")
+
+
+def sign(raw_body: bytes, secret: SecretLookup, now: datetime) -> dict[str, str]:
+    app_secret = secret_value(secret, "META_APP_SECRET")
+    return {
+        SIGNATURE_HEADER: "sha256=" + hmac_hex(app_secret, raw_body, "sha256"),
+        LEGACY_SIGNATURE_HEADER: "sha1=" + hmac_hex(app_secret, raw_body, "sha1"),
+    }
+
+
+# --- Parsing -------------------------------------------------------------------------------------
+
+
+def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
+    payload = load_json_object(request.raw_body)
+    obj = payload.get("object")
+    if not isinstance(obj, str) or not obj:
+        raise MalformedPayload('object must be a string such as "page" or "instagram"')
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise MalformedPayload("entry must be a list")
+    delivery = Delivery()
+    for index, entry in enumerate(entries):
+        _parse_entry(obj, entry, f"entry[{index}]", received_at, delivery)
+    return delivery
+
+
+def _parse_entry(obj: str, entry: Any, where: str, received_at: datetime, delivery: Delivery) -> None:
+    if not isinstance(entry, dict):
+        raise MalformedPayload(f"{where} must be an object")
+    changes = _optional_list(entry, "changes", where)
+    messaging = _optional_list(entry, "messaging", where)
+    if changes is None and messaging is None:
+        delivery.ignored_events += 1  # e.g. Messenger "standby" (handover protocol): nothing for us
+        return
+    default_time = first_datetime(entry.get("time"), default=received_at)
+    for index, change in enumerate(changes or []):
+        _collect(delivery, _parse_change(obj, change, f"{where}.changes[{index}]", default_time))
+    for index, event in enumerate(messaging or []):
+        _collect(delivery, _parse_messaging(obj, event, f"{where}.messaging[{index}]", default_time))
+
+
+def _optional_list(container: dict[str, Any], key: str, where: str) -> list[Any] | None:
+    value = container.get(key)
+    if value is not None and not isinstance(value, list):
+        raise MalformedPayload(f"{where}.{key} must be a list")
+    return value
+
+
+def _collect(delivery: Delivery, mention: Mention | None) -> None:
+    if mention is None:
+        delivery.ignored_events += 1
+    else:
+        delivery.mentions.append(mention)
+
+
+def _parse_change(obj: str, change: Any, where: str, default_time: datetime) -> Mention | None:
+    if not isinstance(change, dict):
+        raise MalformedPayload(f"{where} must be an object")
+    field = change.get("field")
+    if not isinstance(field, str) or not field:
+        raise MalformedPayload(f"{where}.field is missing")
+    handler = _change_handler(obj, field)
+    if handler is None:
+        return None
+    value = change.get("value")
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{where}.value must be an object for field {field}")
+    return handler(value, f"{where}.value", default_time)
+
+
+def _change_handler(obj: str, field: str) -> _ChangeHandler | None:
+    if obj == "page" and field in _PAGE_CONTENT_FIELDS:
+        return _page_item
+    if obj == "instagram" and field in _INSTAGRAM_COMMENT_FIELDS:
+        return _instagram_comment
+    if obj == "instagram" and field == "mentions":
+        return _instagram_mention
+    return None
+
+
+def _page_item(value: dict[str, Any], where: str, default_time: datetime) -> Mention | None:
+    """A feed, mention or ratings change: ``{"item": ..., "verb": ..., ids, message, from/sender_*}``."""
+    item = as_text(value.get("item"))
+    kind = _ITEM_KINDS.get(item)
+    event = _VERBS.get(as_text(value.get("verb")))
+    if kind is None or event is None:
+        return None  # reactions, likes, unknown verbs: not content
+    post_id = as_id(value.get("post_id"))
+    id_key = _id_key(item, kind)
+    external_id = as_id(value.get(id_key))
+    if external_id is None:
+        raise MalformedPayload(f"{where}.{id_key} is missing for a {item}")
+    parent_id = None
+    if kind is MentionKind.COMMENT:
+        parent_id = as_id(value.get("parent_id")) or as_id(value.get("open_graph_story_id")) or post_id
+        # A comment whose parent is another comment (not the post) is a reply in a thread.
+        if parent_id and post_id and parent_id != post_id:
+            kind = MentionKind.REPLY
+    return make_mention(
+        where,
+        platform="facebook",
+        external_id=external_id,
+        event=event,
+        kind=kind,
+        author=_page_author(value),
+        text=as_text(value.get("message")) or as_text(value.get("review_text")),
+        rating=_rating(value.get("rating")),
+        url=f"https://www.facebook.com/{post_id}" if post_id else None,
+        created_at=first_datetime(value.get("created_time"), default=default_time),
+        parent_id=parent_id,
+        thread_id=post_id,
+    )
+
+
+def _id_key(item: str, kind: MentionKind) -> str:
+    if kind is MentionKind.COMMENT:
+        return "comment_id"
+    if item == "rating":
+        return "open_graph_story_id"  # a page review has no post id; its story id is its identity
+    return "post_id"
+
+
+def _page_author(value: dict[str, Any]) -> Author:
+    """Meta names the author ``from``, ``sender_id``/``sender_name`` or ``reviewer_id``/``reviewer_name``."""
+    sender = sub_object(value, "from")
+    return Author(
+        id=as_id(sender.get("id")) or as_id(value.get("sender_id")) or as_id(value.get("reviewer_id")),
+        name=as_text(sender.get("name"))
+        or as_text(value.get("sender_name"))
+        or as_text(value.get("reviewer_name"))
+        or None,
+    )
+
+
+def _rating(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 10:
+        return float(value)
+    return None  # Meta's newer "recommendations" carry only POSITIVE/NEGATIVE: no star rating to report
+
+
+def _instagram_comment(value: dict[str, Any], where: str, default_time: datetime) -> Mention:
+    """``comments`` / ``live_comments``: ``{"id", "text", "from": {"id", "username"}, "media": {"id"}, "parent_id"?}``.
+
+    ``parent_id`` is only present when the comment answers another comment.
+    """
+    external_id = as_id(value.get("id"))
+    if external_id is None:
+        raise MalformedPayload(f"{where}.id is missing")
+    sender = sub_object(value, "from")
+    media = sub_object(value, "media")
+    parent_id = as_id(value.get("parent_id"))
+    media_id = as_id(media.get("id"))
+    return make_mention(
+        where,
+        platform="instagram",
+        external_id=external_id,
+        kind=MentionKind.REPLY if parent_id else MentionKind.COMMENT,
+        author=Author(id=as_id(sender.get("id")), handle=as_text(sender.get("username")) or None),
+        text=as_text(value.get("text")),
+        created_at=default_time,  # Instagram sends no per-comment timestamp; the entry time is the best we have
+        parent_id=parent_id or media_id,
+        thread_id=media_id,
+    )
+
+
+def _instagram_mention(value: dict[str, Any], where: str, default_time: datetime) -> Mention:
+    """``mentions``: only ids (``comment_id`` and/or ``media_id``); the text is fetched later from the Graph API."""
+    comment_id = as_id(value.get("comment_id"))
+    media_id = as_id(value.get("media_id"))
+    external_id = comment_id or media_id
+    if external_id is None:
+        raise MalformedPayload(f"{where} has neither comment_id nor media_id")
+    return make_mention(
+        where,
+        platform="instagram",
+        external_id=external_id,
+        kind=MentionKind.MENTION,
+        text="",
+        created_at=default_time,
+        parent_id=media_id if comment_id and media_id != comment_id else None,
+        thread_id=media_id,
+    )
+
+
+def _parse_messaging(obj: str, event: Any, where: str, default_time: datetime) -> Mention | None:
+    """A Messenger / Instagram Direct event; only incoming messages (new, edited, unsent) are mentions."""
+    if not isinstance(event, dict):
+        raise MalformedPayload(f"{where} must be an object")
+    message = event.get("message")
+    edit = event.get("message_edit")
+    if isinstance(message, dict):
+        if message.get("is_echo"):
+            return None  # our own page's outgoing message, echoed back
+        body, key = message, "message"
+        happened = MentionEvent.REMOVED if message.get("is_deleted") else MentionEvent.CREATED
+    elif isinstance(edit, dict):
+        body, key, happened = edit, "message_edit", MentionEvent.EDITED
+    else:
+        return None  # delivery/read receipts, postbacks, reactions, opt-ins ...
+    mid = as_id(body.get("mid"))
+    if mid is None:
+        raise MalformedPayload(f"{where}.{key}.mid is missing")
+    sender = sub_object(event, "sender")
+    sender_id = as_id(sender.get("id"))
+    reply_to = sub_object(body, "reply_to")
+    return make_mention(
+        where,
+        platform="instagram" if obj == "instagram" else "messenger",
+        external_id=mid,
+        event=happened,
+        kind=MentionKind.MESSAGE,
+        author=Author(id=sender_id),
+        text=as_text(body.get("text")),
+        created_at=first_datetime(event.get("timestamp"), default=default_time),
+        parent_id=as_id(reply_to.get("mid")),
+        # Webhooks carry no conversation id; the sender's page-scoped id identifies the conversation.
+        thread_id=sender_id,
+    )

@@ -1,0 +1,291 @@
+"""The local stack behind ``make run``: moto's server, the stage's resources, ``chalice local`` and the worker.
+
+1. moto's server on 127.0.0.1:``MOTO_PORT`` with Step Functions execution switched on;
+2. the stage's CloudFormation template from ``infra.template`` deployed to it (the same one AWS gets);
+3. the contract secrets in its Parameter Store (an environment value wins, else a fresh random one);
+4. the worker (``infra.local.worker``) and ``chalice local`` on 127.0.0.1:``API_PORT``, boto3 pointed at moto by
+   ``AWS_ENDPOINT_URL``; then ``GET /health`` until it answers 200;
+5. with ``REPLAY=1`` (default) the bundled sample stream, replayed over HTTP, and a summary of what happened.
+
+It then serves until Ctrl-C, which stops every process it started. Run: ``python -m infra.local.stack``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR = ROOT / ".run"
+STAGE = "local"
+REGION = "us-east-1"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check, what: str, timeout: float = 60.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except StackError:
+            raise
+        except Exception as error:  # noqa: BLE001 - keep trying until the deadline
+            last_error = error
+        time.sleep(interval)
+    raise StackError(f"timed out waiting for {what}" + (f" ({last_error})" if last_error else ""))
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:  # noqa: S310 (loopback)
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@dataclass
+class LocalStack:
+    api_port: int = 8000
+    moto_port: int = 5000
+    worker_port: int = 8001
+    public_base_url: str | None = None
+    log_dir: Path = RUN_DIR / "logs"
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls) -> "LocalStack":
+        api_port = int(os.environ.get("API_PORT", "8000"))
+        return cls(api_port=api_port, moto_port=int(os.environ.get("MOTO_PORT", "5000")),
+                   worker_port=int(os.environ.get("WORKER_PORT", str(api_port + 1))),
+                   public_base_url=os.environ.get("PUBLIC_BASE_URL"))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}"
+
+    def environment(self) -> dict[str, str]:
+        """What every child (and boto3 in this process) sees: AWS is moto; the stage is local."""
+        env = dict(os.environ)
+        env.update({
+            "AWS_ENDPOINT_URL": self.moto_url, "MOTO_PORT": str(self.moto_port),
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "STAGE": STAGE, "LOCAL_WORKER_URL": self.worker_url, "WORKER_PORT": str(self.worker_port),
+            "PUBLIC_BASE_URL": self.public_base_url or self.api_url,
+            "POWERTOOLS_METRICS_DISABLED": "true", "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def start(self, echo=print) -> None:
+        for name, port in (("API_PORT", self.api_port), ("MOTO_PORT", self.moto_port),
+                           ("WORKER_PORT", self.worker_port)):
+            if not port_is_free(port):
+                raise StackError(f"port {port} ({name}) is in use on 127.0.0.1; set {name} to a free port")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environment()
+        os.environ.update(env)  # boto3 in this process talks to moto too
+        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        wait_for(lambda: self.check_children() and http_status(f"{self.moto_url}/moto-api/") == 200, "moto's server")
+        self._configure_moto()
+        echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")
+        self.deploy()
+        echo(f"  resources         stack {STAGE} from infra/template.py")
+        self._spawn("worker", [sys.executable, "-m", "infra.local.worker"])
+        chalice = str(Path(sys.executable).parent / "chalice")
+        self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
+                            "--stage", STAGE, "--no-autoreload"])
+        wait_for(lambda: self.check_children() and http_status(f"{self.api_url}/health") == 200,
+                 "GET /health to answer 200", timeout=90)
+        echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
+        echo(f"  worker            {self.worker_url}/status  (SQS pollers, schedules)")
+
+    def _configure_moto(self) -> None:
+        request = urllib.request.Request(f"{self.moto_url}/moto-api/config", method="POST",
+                                         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 (loopback)
+
+    def deploy(self) -> None:
+        from infra.local.deploy import deploy_stack, seed_secrets
+
+        deploy_stack(STAGE)
+        self.secrets = seed_secrets(STAGE, os.environ)
+        secrets_file = RUN_DIR / "local-secrets.env"
+        secrets_file.parent.mkdir(parents=True, exist_ok=True)
+        secrets_file.touch(mode=0o600)
+        secrets_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 - lives with the child
+        # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
+        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.environment(), stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(0.1)
+        if self.processes[name].poll() is not None:
+            raise StackError(f"{name} exited at once; see {log.name}")
+
+    def check_children(self) -> bool:
+        """True while every child runs; a child that exited is a start-up failure worth naming at once."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise StackError(f"{name} exited with {process.returncode}; see {self.log_dir / (name + '.log')}")
+        return True
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            self.start(echo=lambda *_: None)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- what the pipeline did ----------------------------------------------------------------------------
+    def queue_backlog(self) -> int:
+        from chalicelib.adapters.aws import client
+        from chalicelib.settings import Resources
+
+        sqs = client("sqs")
+        url = sqs.get_queue_url(QueueName=Resources.for_stage(STAGE).ingest_queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def stored_mentions(self) -> list[dict]:
+        from chalicelib.adapters.aws import client
+        from chalicelib.adapters.mentions_table import _plain
+        from chalicelib.settings import Resources
+
+        pages = client("dynamodb").get_paginator("scan").paginate(TableName=Resources.for_stage(STAGE).mentions_table)
+        return [_plain(item) for page in pages for item in page["Items"]]
+
+    def wait_until_stored(self, keys: set[str], timeout: float = 120.0) -> list[dict]:
+        def all_there():
+            items = self.stored_mentions()
+            return items if keys <= {item["pk"] for item in items} and self.queue_backlog() == 0 else None
+
+        return wait_for(all_there, f"{len(keys)} mentions to be stored", timeout=timeout, interval=0.5)
+
+
+def summarize(report, items: list[dict], echo=print) -> None:
+    by_platform = Counter(item["platform"] for item in items)
+    by_status = Counter(item.get("status") for item in items)
+    sent = sum(report.statuses.values())
+    echo("")
+    echo(f"Replayed {sent} deliveries: " + ", ".join(f"{n}x HTTP {s}" for s, n in sorted(report.statuses.items()))
+         + f"; {report.retries} were platform re-deliveries.")
+    echo(f"Forged delivery (valid signature, altered body) -> HTTP {report.forged_status}: refused, nothing stored.")
+    echo(f"Stored {len(items)} mentions in DynamoDB (re-deliveries absorbed, none stored twice):")
+    for platform, count in sorted(by_platform.items()):
+        echo(f"  {platform:<12} {count:>4}")
+    echo("  by status:   " + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())))
+    edited = [item for item in items if item.get("edited_at")]
+    if edited:
+        echo(f"  edited:      {edited[0]['pk']} now reads \"{edited[0]['text'][-60:]}\"")
+
+
+def where_to_look(stack: LocalStack, echo=print) -> None:
+    from chalicelib.settings import Resources
+
+    names = Resources.for_stage(STAGE)
+    echo("")
+    echo("Where to look next:")
+    echo(f"  {stack.api_url}/health                      the API's readiness")
+    echo(f"  {stack.worker_url}/status                      what the worker processed")
+    echo(f"  {stack.moto_url}/moto-api/                    moto's dashboard (tables, queues, emails)")
+    echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.mentions_table}")
+    echo(f"  .run/local-secrets.env   the secrets this run signs with;  .run/logs/   every process's log")
+
+
+def main() -> int:
+    stack = LocalStack.from_environment()
+    print("Starting the local stack (moto, resources, worker, API) ...", flush=True)
+    stopping = False
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        if os.environ.get("REPLAY", "1") == "1":
+            from infra.local.replay import replay
+
+            print("\nReplaying the sample stream (demo/sample_stream.jsonl) over HTTP ...", flush=True)
+            report = replay(stack.api_url, stack.secrets)
+            items = stack.wait_until_stored(report.expected_keys)
+            summarize(report, items)
+        where_to_look(stack)
+        print("\nServing. Press Ctrl-C to stop everything.", flush=True)
+        while stack.check_children():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        stopping = True
+    except StackError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        if stopping:
+            print("\nStopped: moto, worker and API are down.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The stateful resources of one stage, as a CloudFormation template: the single source of truth.
+
+* AWS: ``make package`` merges this template into Chalice's SAM output (``chalice package --merge-template``).
+* Local: ``make run`` and the end-to-end tests deploy the very same template to moto's CloudFormation.
+
+Run ``python -m infra.template --stage dev`` to print it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from chalicelib.settings import Resources
+
+# A message that fails this many times moves to the dead-letter queue instead of blocking the batch forever.
+MAX_RECEIVE_COUNT = 5
+# Longer than the processor's timeout (Chalice default 60 s) so a message is never handled twice in parallel.
+INGEST_VISIBILITY_TIMEOUT = 120
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def _table(name: str, key: str, *, stream: bool = False, indexes: list[dict[str, Any]] | None = None,
+           extra_attributes: tuple[str, ...] = ()) -> dict[str, Any]:
+    attributes = [{"AttributeName": key, "AttributeType": "S"}]
+    attributes += [{"AttributeName": a, "AttributeType": "S"} for a in extra_attributes]
+    properties: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": attributes,
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if indexes:
+        properties["GlobalSecondaryIndexes"] = indexes
+    if stream:
+        properties["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
+
+
+def _queue_with_dlq(name: str, dlq_logical_id: str, visibility_timeout: int) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            "QueueName": name,
+            "VisibilityTimeout": visibility_timeout,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": [dlq_logical_id, "Arn"]},
+                "maxReceiveCount": MAX_RECEIVE_COUNT,
+            },
+        },
+    }
+
+
+def build_template(stage: str) -> dict[str, Any]:
+    names = Resources.for_stage(stage)
+    resources: dict[str, Any] = {
+        "MentionsTable": _table(names.mentions_table, "pk"),
+        "IngestDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": names.ingest_dlq, "MessageRetentionPeriod": FOURTEEN_DAYS,
+                           "SqsManagedSseEnabled": True},
+        },
+        "IngestQueue": _queue_with_dlq(names.ingest_queue, "IngestDeadLetterQueue", INGEST_VISIBILITY_TIMEOUT),
+    }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"social-response stateful resources ({stage})",
+        "Resources": resources,
+        "Outputs": {
+            "MentionsTableName": {"Value": {"Ref": "MentionsTable"}},
+            "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--out", help="write to this file instead of stdout")
+    args = parser.parse_args()
+    text = json.dumps(build_template(args.stage), indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Fixtures shared by every test layer.
+
+* ``aws``: in-process moto with the stage's real CloudFormation template deployed (integration tests).
+* ``shared_data``: ``../shared/data``, or a skip with the reason when this clone has no ``../shared``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_STAGE = "test"
+
+# Never let a test reach a real account or a stack someone left running.
+for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "STAGE": TEST_STAGE,
+                   "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"})
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside this clone (the real third-party payloads live there)")
+    return SHARED_DATA
+
+
+def _forget_cached_adapters() -> None:
+    from chalicelib.adapters import aws, secrets
+    from chalicelib.api import dependencies
+    from chalicelib.settings import resources
+
+    aws.reset_clients()
+    dependencies.reset()
+    resources.cache_clear()
+    secrets.clear_cache()
+
+
+@pytest.fixture
+def aws(monkeypatch) -> Iterator[dict[str, str]]:
+    """moto in-process with the test stage's stack deployed from ``infra/template.py``; yields secrets."""
+    from moto import mock_aws
+
+    from infra.local.deploy import deploy_stack, seed_secrets
+
+    _forget_cached_adapters()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        deploy_stack(TEST_STAGE)
+        values = seed_secrets(TEST_STAGE, {})
+        yield values
+    _forget_cached_adapters()

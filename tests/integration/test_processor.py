@@ -1,0 +1,84 @@
+"""The queue processor on moto: real SQS messages in, real DynamoDB items out, failures reported per record."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.mentions_table import DynamoMentionRepository
+from chalicelib.adapters.queue import SqsMentionQueue
+from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.services.processor import process_batch
+from chalicelib.settings import resources
+from tests.helpers import drain_ingest_queue
+
+
+def _mention(external_id: str = "c1", event: MentionEvent = MentionEvent.CREATED, text: str = "Zip broke") -> Mention:
+    return Mention(platform="facebook", external_id=external_id, event=event, kind=MentionKind.COMMENT,
+                   author=Author(id="42", name="Ana", followers=1200, verified=True), text=text, rating=None,
+                   created_at=datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc), parent_id="p1", thread_id="p1")
+
+
+@pytest.fixture
+def queue(aws) -> SqsMentionQueue:
+    return SqsMentionQueue(resources().ingest_queue)
+
+
+@pytest.fixture
+def repository(aws) -> DynamoMentionRepository:
+    return DynamoMentionRepository(resources().mentions_table)
+
+
+def test_queued_mentions_are_stored_once_whatever_the_redeliveries(queue, repository):
+    queue.send([_mention("c1"), _mention("c2"), _mention("c1")])  # c1 delivered twice by the platform
+    result = process_batch(drain_ingest_queue(), repository)
+
+    assert result == {"batchItemFailures": []}
+    assert repository.count() == 2
+    stored = repository.get("facebook", "c1")
+    assert stored["text"] == "Zip broke" and stored["author_followers"] == 1200 and stored["status"] == "visible"
+    assert stored["author_verified"] is True and stored["created_at"] == "2026-11-20T09:30:00+00:00"
+
+    queue.send([_mention("c1")])  # and once more, in a later batch
+    process_batch(drain_ingest_queue(), repository)
+    assert repository.count() == 2
+
+
+def test_edit_replaces_text_and_removal_marks_without_deleting(queue, repository):
+    queue.send([_mention("c1")])
+    process_batch(drain_ingest_queue(), repository)
+    queue.send([_mention("c1", MentionEvent.EDITED, text="Zip broke, still waiting")])
+    process_batch(drain_ingest_queue(), repository)
+    edited = repository.get("facebook", "c1")
+    assert edited["text"] == "Zip broke, still waiting" and "edited_at" in edited
+    assert edited["created_at"] == "2026-11-20T09:30:00+00:00"
+
+    queue.send([_mention("c1", MentionEvent.REMOVED), _mention("c2", MentionEvent.HIDDEN)])
+    process_batch(drain_ingest_queue(), repository)
+    assert repository.get("facebook", "c1")["status"] == "removed"
+    assert repository.get("facebook", "c1")["text"] == "Zip broke, still waiting"
+    assert repository.get("facebook", "c2")["status"] == "hidden"  # a hide that overtook its creation
+
+
+def test_a_removal_that_overtakes_its_creation_wins(queue, repository):
+    queue.send([_mention("c9", MentionEvent.REMOVED)])
+    process_batch(drain_ingest_queue(), repository)
+    queue.send([_mention("c9")])
+    process_batch(drain_ingest_queue(), repository)
+    assert repository.get("facebook", "c9")["status"] == "removed"
+    assert repository.count() == 1
+
+
+def test_a_poison_message_fails_alone_and_nothing_half_written(queue, repository):
+    sqs = client("sqs")
+    queue.send([_mention("good")])
+    sqs.send_message(QueueUrl=queue.url, MessageBody='{"platform": "x"}')  # not a Mention
+    event = drain_ingest_queue()
+    poison = next(r["messageId"] for r in event["Records"] if "good" not in r["body"])
+
+    result = process_batch(event, repository)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": poison}]}
+    assert repository.count() == 1 and repository.get("facebook", "good") is not None

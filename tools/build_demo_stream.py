@@ -1,0 +1,91 @@
+"""Build ``demo/sample_stream.jsonl``: a small stream of real tweets and reviews that ``make run`` replays.
+
+Reads ``../shared/data`` (airline tweets, Amazon reviews, Customer Support on Twitter) and writes a few hundred
+rows in the generic webhook shape plus ``route``: the platform endpoint it will be delivered to, in that platform's
+own format. Author follower counts are not in the sources; they are drawn from a fixed-seed distribution and the
+SOURCE file says so. Run: ``python tools/build_demo_stream.py`` (the output is committed; a clone needs no shared/).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import zlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "demo" / "sample_stream.jsonl"
+SEED = 20150224
+
+
+def _followers(rng: random.Random) -> int:
+    # Heavy-tailed like real audiences: most accounts small, a few large.
+    return int(min(5_000_000, rng.paretovariate(1.1) * 80))
+
+
+def airline_rows(rng: random.Random, count: int) -> list[dict]:
+    with open(DATA / "airline" / "Tweets.csv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["airline"] == "United"]
+    rows.sort(key=lambda r: r["tweet_created"])
+    picked = rng.sample(rows, count)
+    out = []
+    for row in picked:
+        created = datetime.strptime(row["tweet_created"], "%Y-%m-%d %H:%M:%S %z").astimezone(timezone.utc)
+        out.append({
+            "platform": "x", "id": row["tweet_id"], "created_at": created.isoformat(), "text": row["text"],
+            "author": {"id": f"u{zlib.crc32(row['name'].encode())}", "handle": row["name"], "name": row["name"],
+                       "followers": _followers(rng), "verified": False},
+        })
+    return out
+
+
+def review_rows(rng: random.Random, count: int) -> list[dict]:
+    with open(DATA / "reviews" / "datafiniti_amazon_consumer_reviews.csv", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    picked = rng.sample(rows, count)
+    out = []
+    for index, row in enumerate(picked):
+        user = row["reviews.username"] or f"reviewer{index}"
+        out.append({
+            "platform": "reviews", "id": f"r{SEED}-{index}", "created_at": row["reviews.date"],
+            "text": row["reviews.text"][:1500], "title": row["reviews.title"][:200],
+            "rating": float(row["reviews.rating"] or 3),
+            "product": row["name"][:120],
+            "author": {"id": f"c{zlib.crc32(user.encode())}", "handle": user, "name": user,
+                       "followers": 0, "verified": False},
+        })
+    return out
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    tweets = airline_rows(rng, 180)
+    reviews = review_rows(rng, 70)
+    rows: list[dict] = []
+    # Tweets: most to X, some to Facebook and Instagram comments, a few YouTube video titles.
+    for index, tweet in enumerate(tweets):
+        route = "x" if index % 6 < 3 else ("meta-facebook" if index % 6 < 4 else
+                                           "meta-instagram" if index % 6 < 5 else "generic")
+        if index % 36 == 35:
+            route = "youtube"
+        rows.append({"route": route, **tweet})
+    for index, review in enumerate(reviews):
+        route = ("trustpilot", "meta-rating", "generic")[index % 3]
+        rows.append({"route": route, **review})
+    # Tweets (2015) and reviews (2017) interleave, four minutes apart: the replay shifts them to end now.
+    rng.shuffle(rows)
+    start = datetime(2015, 2, 24, tzinfo=timezone.utc)
+    for index, row in enumerate(rows):
+        row["created_at"] = (start + timedelta(seconds=index * 240)).isoformat()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with open(OUT, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} rows to {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
