@@ -1,7 +1,8 @@
 # social-response: every entry point. `make run` and `make test` work on a fresh machine with Python 3.11+ and make.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -13,7 +14,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 ...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@# chalice 1.34 packages with pip and supports pip < 26.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip<26.3"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(INSTALLED)
 
@@ -25,7 +27,7 @@ run: $(INSTALLED)
 
 ## make test: unit, integration and end-to-end tests.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit
@@ -41,7 +43,7 @@ bench: $(INSTALLED)
 ## make package: the CloudFormation/SAM artifacts for STAGE (dev by default) in build/STAGE.
 package: $(INSTALLED)
 	@mkdir -p build
-	STAGE=$(STAGE) $(BIN)/python -m infra.template --stage $(STAGE) --out build/infra-$(STAGE).json
+	STAGE=$(STAGE) $(BIN)/python -m infra.template --stage $(STAGE) --for-chalice --out build/infra-$(STAGE).json
 	STAGE=$(STAGE) $(BIN)/chalice package --stage $(STAGE) --merge-template build/infra-$(STAGE).json build/$(STAGE)
 
 clean:

@@ -37,7 +37,8 @@ def _table(name: str, key: str, *, stream: bool = False, indexes: list[dict[str,
         properties["GlobalSecondaryIndexes"] = indexes
     if stream:
         properties["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": properties}
 
 
 def _queue_with_dlq(name: str, dlq_logical_id: str, visibility_timeout: int) -> dict[str, Any]:
@@ -77,12 +78,36 @@ def build_template(stage: str) -> dict[str, Any]:
     }
 
 
+def chalice_overrides() -> dict[str, Any]:
+    """Settings Chalice cannot express, merged into its SAM output by ``chalice package --merge-template``.
+
+    * The processor returns ``batchItemFailures``; Lambda honours them only with ``ReportBatchItemFailures``.
+    * The event source mapping names the queue by ARN, so the function must wait for the queue to exist.
+    """
+    return {
+        "ProcessMentions": {
+            "DependsOn": ["IngestQueue", "MentionsTable"],
+            "Properties": {"Events": {"ProcessMentionsSqsEventSource": {
+                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}},
+        },
+    }
+
+
+def build_merge_template(stage: str) -> dict[str, Any]:
+    """What ``make package`` merges: the stateful resources plus the overrides of Chalice's functions."""
+    template = build_template(stage)
+    template["Resources"].update(chalice_overrides())
+    return template
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--out", help="write to this file instead of stdout")
+    parser.add_argument("--for-chalice", action="store_true", help="include the overrides of Chalice's functions")
     args = parser.parse_args()
-    text = json.dumps(build_template(args.stage), indent=2)
+    template = build_merge_template(args.stage) if args.for_chalice else build_template(args.stage)
+    text = json.dumps(template, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

@@ -104,13 +104,13 @@ class DynamoMentionRepository:
         answer = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": _s(f"{platform}#{external_id}")},
                                              ConsistentRead=True)
         item = answer.get("Item")
-        return _plain(item) if item else None
+        return plain_item(item) if item else None
 
     def count(self) -> int:
         pages = client("dynamodb").get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT")
         return sum(page["Count"] for page in pages)
 
-def _plain(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def plain_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()

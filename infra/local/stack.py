@@ -123,8 +123,6 @@ class LocalStack:
             if not port_is_free(port):
                 raise StackError(f"port {port} ({name}) is in use on 127.0.0.1; set {name} to a free port")
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self.environment()
-        os.environ.update(env)  # boto3 in this process talks to moto too
         self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
         wait_for(lambda: self.check_children() and http_status(f"{self.moto_url}/moto-api/") == 200, "moto's server")
         self._configure_moto()
@@ -140,6 +138,13 @@ class LocalStack:
         echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
         echo(f"  worker            {self.worker_url}/status  (SQS pollers, schedules)")
 
+    def client(self, service: str):
+        """A boto3 client on this stack's moto (the supervisor leaves its own environment alone)."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", aws_session_token="testing")
+
     def _configure_moto(self) -> None:
         request = urllib.request.Request(f"{self.moto_url}/moto-api/config", method="POST",
                                          data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
@@ -149,8 +154,8 @@ class LocalStack:
     def deploy(self) -> None:
         from infra.local.deploy import deploy_stack, seed_secrets
 
-        deploy_stack(STAGE)
-        self.secrets = seed_secrets(STAGE, os.environ)
+        deploy_stack(STAGE, self.client)
+        self.secrets = seed_secrets(STAGE, os.environ, self.client)
         secrets_file = RUN_DIR / "local-secrets.env"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
         secrets_file.touch(mode=0o600)
@@ -198,27 +203,29 @@ class LocalStack:
 
     # -- what the pipeline did ----------------------------------------------------------------------------
     def queue_backlog(self) -> int:
-        from chalicelib.adapters.aws import client
         from chalicelib.settings import Resources
 
-        sqs = client("sqs")
+        sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=Resources.for_stage(STAGE).ingest_queue)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return sum(int(value) for value in attributes.values())
 
     def stored_mentions(self) -> list[dict]:
-        from chalicelib.adapters.aws import client
-        from chalicelib.adapters.mentions_table import _plain
+        from chalicelib.adapters.mentions_table import plain_item
         from chalicelib.settings import Resources
 
-        pages = client("dynamodb").get_paginator("scan").paginate(TableName=Resources.for_stage(STAGE).mentions_table)
-        return [_plain(item) for page in pages for item in page["Items"]]
+        table = Resources.for_stage(STAGE).mentions_table
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+        return [plain_item(item) for page in pages for item in page["Items"]]
 
     def wait_until_stored(self, keys: set[str], timeout: float = 120.0) -> list[dict]:
         def all_there():
+            # Backlog first: a scan taken before the last message is processed would report a stale table.
+            if self.queue_backlog() != 0:
+                return None
             items = self.stored_mentions()
-            return items if keys <= {item["pk"] for item in items} and self.queue_backlog() == 0 else None
+            return items if keys <= {item["pk"] for item in items} else None
 
         return wait_for(all_there, f"{len(keys)} mentions to be stored", timeout=timeout, interval=0.5)
 
@@ -230,7 +237,7 @@ def summarize(report, items: list[dict], echo=print) -> None:
     echo("")
     echo(f"Replayed {sent} deliveries: " + ", ".join(f"{n}x HTTP {s}" for s, n in sorted(report.statuses.items()))
          + f"; {report.retries} were platform re-deliveries.")
-    echo(f"Forged delivery (valid signature, altered body) -> HTTP {report.forged_status}: refused, nothing stored.")
+    echo(f"Forged delivery (signed with a guessed secret) -> HTTP {report.forged_status}: refused, nothing stored.")
     echo(f"Stored {len(items)} mentions in DynamoDB (re-deliveries absorbed, none stored twice):")
     for platform, count in sorted(by_platform.items()):
         echo(f"  {platform:<12} {count:>4}")

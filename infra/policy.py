@@ -1,0 +1,67 @@
+"""The Lambda execution role's policy for a stage: least privilege, derived from the same names as the template.
+
+Chalice deploys with ``autogen_policy: false`` and ``.chalice/policy-<stage>.json``; those files are generated
+from here (``python -m infra.policy --write``) and a test fails when they drift from this code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.settings import APP_NAME, Resources
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOYED_STAGES = ("dev", "prod")
+
+
+def build_policy(stage: str) -> dict[str, Any]:
+    names = Resources.for_stage(stage)
+    table = f"arn:aws:dynamodb:*:*:table/{names.mentions_table}"
+    ingest = f"arn:aws:sqs:*:*:{names.ingest_queue}"
+    dlq = f"arn:aws:sqs:*:*:{names.ingest_dlq}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP_NAME}-{stage}-*"},
+            {"Sid": "MentionsTable", "Effect": "Allow",
+             "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DescribeTable"],
+             "Resource": table},
+            {"Sid": "IngestQueueSend", "Effect": "Allow",
+             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], "Resource": [ingest, dlq]},
+            {"Sid": "IngestQueueConsume", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+             "Resource": ingest},
+            {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+             "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
+            {"Sid": "DecryptSecretsThroughSsmOnly", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}},
+        ],
+    }
+
+
+def policy_path(stage: str) -> Path:
+    return ROOT / ".chalice" / f"policy-{stage}.json"
+
+
+def render(stage: str) -> str:
+    return json.dumps(build_policy(stage), indent=2) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help="write .chalice/policy-<stage>.json for dev and prod")
+    args = parser.parse_args()
+    for stage in DEPLOYED_STAGES:
+        if args.write:
+            policy_path(stage).write_text(render(stage), encoding="utf-8")
+        else:
+            print(render(stage))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""infra/ is the single source of truth: the template, the names the code uses and the IAM policy agree."""
+
+import json
+
+from chalicelib.settings import Resources
+from infra.policy import DEPLOYED_STAGES, policy_path, render
+from infra.template import build_template
+
+
+def test_template_names_are_the_names_the_code_uses():
+    names = Resources.for_stage("prod")
+    resources = build_template("prod")["Resources"]
+    assert resources["MentionsTable"]["Properties"]["TableName"] == names.mentions_table
+    assert resources["IngestQueue"]["Properties"]["QueueName"] == names.ingest_queue
+    redrive = resources["IngestQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+
+
+def test_committed_iam_policies_match_the_generator():
+    for stage in DEPLOYED_STAGES:
+        assert policy_path(stage).read_text() == render(stage), f"run: python -m infra.policy --write ({stage})"
+
+
+def test_policy_grants_no_wildcard_actions_and_scopes_every_data_resource_to_its_stage():
+    for stage in DEPLOYED_STAGES:
+        for statement in json.loads(render(stage))["Statement"]:
+            assert all("*" not in action for action in statement["Action"])
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if statement["Sid"] != "DecryptSecretsThroughSsmOnly":
+                assert all(f"-{stage}" in r or f"/{stage}/" in r for r in resources), statement
+
+
+def test_template_passes_cfn_lint(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from infra.template import build_template
+
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(build_template("prod")))
+    lint = Path(sys.executable).parent / "cfn-lint"
+    done = subprocess.run([str(lint), str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
