@@ -36,6 +36,11 @@ class Resources:
     """Physical names of the stage's resources."""
 
     mentions_table: str
+    issues_table: str
+    issue_keys_table: str
+    audit_table: str
+    escalations_table: str
+    plans_table: str
     ingest_queue: str
     ingest_dlq: str
 
@@ -43,6 +48,11 @@ class Resources:
     def for_stage(cls, stage_name: str) -> "Resources":
         return cls(
             mentions_table=resource_name("mentions", stage_name),
+            issues_table=resource_name("issues", stage_name),
+            issue_keys_table=resource_name("issue-keys", stage_name),
+            audit_table=resource_name("audit", stage_name),
+            escalations_table=resource_name("escalations", stage_name),
+            plans_table=resource_name("plans", stage_name),
             ingest_queue=resource_name("ingest", stage_name),
             ingest_dlq=resource_name("ingest-dlq", stage_name),
         )

@@ -21,15 +21,27 @@ INGEST_VISIBILITY_TIMEOUT = 120
 FOURTEEN_DAYS = 14 * 24 * 3600
 
 
-def _table(name: str, key: str, *, stream: bool = False, indexes: list[dict[str, Any]] | None = None,
-           extra_attributes: tuple[str, ...] = ()) -> dict[str, Any]:
-    attributes = [{"AttributeName": key, "AttributeType": "S"}]
-    attributes += [{"AttributeName": a, "AttributeType": "S"} for a in extra_attributes]
+def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                          {"AttributeName": range_key, "KeyType": "RANGE"}]}
+
+
+def _table(name: str, key: str, *, range_key: str | None = None, stream: bool = False,
+           indexes: list[dict[str, Any]] | None = None, ttl: str | None = None) -> dict[str, Any]:
+    """A string-keyed, on-demand, encrypted, point-in-time-recoverable table; index keys are strings too."""
+    key_names = [key] + ([range_key] if range_key else [])
+    for index in indexes or []:
+        key_names += [part["AttributeName"] for part in index["KeySchema"]]
+    attributes = [{"AttributeName": a, "AttributeType": "S"} for a in dict.fromkeys(key_names)]
+    key_schema = [{"AttributeName": key, "KeyType": "HASH"}]
+    if range_key:
+        key_schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
     properties: dict[str, Any] = {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": attributes,
-        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+        "KeySchema": key_schema,
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }
@@ -37,6 +49,8 @@ def _table(name: str, key: str, *, stream: bool = False, indexes: list[dict[str,
         properties["GlobalSecondaryIndexes"] = indexes
     if stream:
         properties["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if ttl:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": properties}
 
@@ -59,7 +73,22 @@ def _queue_with_dlq(name: str, dlq_logical_id: str, visibility_timeout: int) -> 
 def build_template(stage: str) -> dict[str, Any]:
     names = Resources.for_stage(stage)
     resources: dict[str, Any] = {
-        "MentionsTable": _table(names.mentions_table, "pk"),
+        # One item per platform identity; by_issue lists an issue's mentions in time order.
+        "MentionsTable": _table(names.mentions_table, "pk", indexes=[_index("by_issue", "issue_id", "created_at")]),
+        # Issues, with the ops API's queries: by status and category, by assignee, by the day they opened.
+        "IssuesTable": _table(names.issues_table, "issue_id", stream=True, indexes=[
+            _index("by_status_category", "status_category", "last_seen"),
+            _index("by_assignee", "assigned_to", "last_seen"),
+            _index("by_day", "first_seen_day", "first_seen"),
+        ]),
+        # Dedup keys (conversation, author+subject, text bands) -> issue, until they expire (TTL cleans up).
+        "IssueKeysTable": _table(names.issue_keys_table, "key", ttl="ttl"),
+        # Every change to an issue, in time order under the issue.
+        "AuditTable": _table(names.audit_table, "issue_id", range_key="sk"),
+        # High Priority and Crisis cases that PR and management work in.
+        "EscalationsTable": _table(names.escalations_table, "issue_id"),
+        # Every version of the response plan, and the pointer to the active one.
+        "PlansTable": _table(names.plans_table, "pk", range_key="sk"),
         "IngestDeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": names.ingest_dlq, "MessageRetentionPeriod": FOURTEEN_DAYS,

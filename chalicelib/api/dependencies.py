@@ -21,7 +21,21 @@ def mention_repository():
     return DynamoMentionRepository(resources().mentions_table)
 
 
+@lru_cache(maxsize=1)
+def triage_store():
+    from chalicelib.adapters.triage_table import DynamoTriageStore
+
+    return DynamoTriageStore(resources())
+
+
+@lru_cache(maxsize=1)
+def plan_store():
+    from chalicelib.adapters.plans import DynamoPlanStore
+
+    return DynamoPlanStore(resources().plans_table)
+
+
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    mention_queue.cache_clear()
-    mention_repository.cache_clear()
+    for factory in (mention_queue, mention_repository, triage_store, plan_store):
+        factory.cache_clear()

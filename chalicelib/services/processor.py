@@ -6,30 +6,51 @@ that succeeded and retries only the failed ones; after ``MAX_RECEIVE_COUNT`` tri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.domain.models import Mention
+from chalicelib.domain.models import Mention, MentionEvent
+from chalicelib.domain.signals import analyze_one
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
 from chalicelib.services.ports import MentionRepository
+from chalicelib.services.triage import PlanSource, TriageStore, triage_mention
 
 
-def handle_record(record: SQSRecord, repository: MentionRepository) -> str:
+@dataclass(frozen=True)
+class Pipeline:
+    """The adapters a batch needs: new mentions go through triage, edits and removals to the repository."""
+
+    repository: MentionRepository
+    triage: TriageStore
+    plans: PlanSource
+
+    @classmethod
+    def on_aws(cls) -> "Pipeline":
+        from chalicelib.api import dependencies
+
+        return cls(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store())
+
+
+def handle_record(record: SQSRecord, pipeline: Pipeline) -> str:
     mention = Mention.model_validate_json(record.body)
-    outcome = record_mention(mention, repository)
-    metrics.add_metric(name=f"Mention_{outcome.value}", unit="Count", value=1)
-    logger.debug("mention recorded", extra={"mention": mention.key, "outcome": outcome.value})
-    return outcome.value
+    if mention.event is MentionEvent.CREATED:
+        result = triage_mention(mention, pipeline.triage, pipeline.plans, analyze_one)
+        outcome = result.outcome.value
+        logger.debug("mention triaged", extra={"mention": mention.key, "outcome": outcome,
+                                               "issue_id": result.issue_id,
+                                               "category": result.classification.category})
+    else:
+        outcome = record_mention(mention, pipeline.repository).value
+    metrics.add_metric(name=f"Mention_{outcome}", unit="Count", value=1)
+    return outcome
 
 
-def process_batch(event: dict[str, Any], repository: MentionRepository | None = None) -> dict[str, Any]:
-    if repository is None:
-        from chalicelib.api.dependencies import mention_repository
-
-        repository = mention_repository()
+def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> dict[str, Any]:
+    pipeline = pipeline or Pipeline.on_aws()
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=lambda record: handle_record(record, repository),
+    return process_partial_response(event=event, record_handler=lambda record: handle_record(record, pipeline),
                                     processor=processor)

@@ -1,0 +1,110 @@
+"""Response plans: the bundled default, and the versioned store of uploaded plans.
+
+In DynamoDB every uploaded version is kept (``pk = "plan"``, ``sk = "v00000001"`` ...) with its status (active or
+retired) and who uploaded it; ``sk = "active"`` points at the active version. An upload validates the plan first
+and then, in one transaction, adds the new version, retires the old one and moves the pointer.
+Triage reads the active plan through a per-process cache of :data:`CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.plan import ResponsePlan, load_plan_yaml, parse_plan
+
+DEFAULT_PLAN = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
+CACHE_SECONDS = 60
+BUNDLED_VERSION = 0
+
+
+@lru_cache(maxsize=1)
+def bundled_plan() -> ResponsePlan:
+    return load_plan_yaml(DEFAULT_PLAN.read_text(encoding="utf-8"))
+
+
+class BundledPlanSource:
+    """The plan shipped in the package (offline CLI, tests, and a stage nobody has uploaded a plan to)."""
+
+    def active(self) -> tuple[ResponsePlan, int]:
+        return bundled_plan(), BUNDLED_VERSION
+
+
+def _version_key(version: int) -> str:
+    return f"v{version:08d}"
+
+
+class PlanConflict(RuntimeError):
+    """Someone else activated a version meanwhile; upload again on top of it."""
+
+
+class DynamoPlanStore:
+    def __init__(self, table_name: str, fallback: BundledPlanSource | None = None) -> None:
+        self.table_name = table_name
+        self.fallback = fallback or BundledPlanSource()
+        self._cached: tuple[float, ResponsePlan, int] | None = None
+
+    def active(self) -> tuple[ResponsePlan, int]:
+        if self._cached and time.monotonic() - self._cached[0] < CACHE_SECONDS:
+            return self._cached[1], self._cached[2]
+        plan, version = self._read_active()
+        self._cached = (time.monotonic(), plan, version)
+        return plan, version
+
+    def _read_active(self) -> tuple[ResponsePlan, int]:
+        dynamodb = client("dynamodb")
+        pointer = dynamodb.get_item(TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}},
+                                    ConsistentRead=True).get("Item")
+        if not pointer:
+            return self.fallback.active()
+        version = int(pointer["version"]["N"])
+        item = dynamodb.get_item(TableName=self.table_name,
+                                 Key={"pk": {"S": "plan"}, "sk": {"S": _version_key(version)}})["Item"]
+        return parse_plan(json.loads(item["document"]["S"])), version
+
+    def upload(self, plan_yaml: str, uploaded_by: str) -> int:
+        """Validate and activate a new version; the previous one is kept, marked retired. Returns the version."""
+        plan = load_plan_yaml(plan_yaml)  # raises PlanError naming every problem: nothing is written
+        dynamodb = client("dynamodb")
+        pointer = dynamodb.get_item(TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}},
+                                    ConsistentRead=True).get("Item")
+        previous = int(pointer["version"]["N"]) if pointer else 0
+        version = previous + 1
+        now = datetime.now(timezone.utc).isoformat()
+        items = [
+            {"Put": {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
+                "pk": {"S": "plan"}, "sk": {"S": _version_key(version)}, "version": {"N": str(version)},
+                "status": {"S": "active"}, "brand": {"S": plan.brand}, "uploaded_by": {"S": uploaded_by},
+                "uploaded_at": {"S": now}, "reviewed_by": {"S": plan.review.reviewed_by},
+                "reviewed_on": {"S": plan.review.reviewed_on.isoformat()},
+                "document": {"S": plan.model_dump_json()}, "source_yaml": {"S": plan_yaml}}}},
+            {"Put": {"TableName": self.table_name, "Item": {
+                "pk": {"S": "plan"}, "sk": {"S": "active"}, "version": {"N": str(version)}, "since": {"S": now}},
+                **({"ConditionExpression": "version = :previous",
+                    "ExpressionAttributeValues": {":previous": {"N": str(previous)}}} if pointer else
+                   {"ConditionExpression": "attribute_not_exists(pk)"})}},
+        ]
+        if pointer:
+            items.append({"Update": {
+                "TableName": self.table_name, "Key": {"pk": {"S": "plan"}, "sk": {"S": _version_key(previous)}},
+                "UpdateExpression": "SET #status = :retired, retired_at = :now",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":retired": {"S": "retired"}, ":now": {"S": now}}}})
+        try:
+            dynamodb.transact_write_items(TransactItems=items)
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            raise PlanConflict(f"version {version} was taken by another upload; try again") from error
+        self._cached = None
+        return version
+
+    def versions(self) -> list[dict]:
+        answer = client("dynamodb").query(TableName=self.table_name, KeyConditionExpression="pk = :plan",
+                                          ExpressionAttributeValues={":plan": {"S": "plan"}})
+        return [{"version": int(item["version"]["N"]), "status": item["status"]["S"],
+                 "uploaded_by": item["uploaded_by"]["S"], "uploaded_at": item["uploaded_at"]["S"],
+                 "reviewed_by": item["reviewed_by"]["S"], "reviewed_on": item["reviewed_on"]["S"]}
+                for item in answer["Items"] if item["sk"]["S"] != "active"]

@@ -1,0 +1,277 @@
+"""The response plan: a brand's categories, teams, SLAs, triage rules, protocols and catalogue, as data.
+
+Plans are written in YAML (``chalicelib/plans/default.yaml`` is the bundled one), validated here with pydantic,
+stored versioned in DynamoDB (``adapters/plans_table.py``) and read by triage as the *active* version. Every cross
+reference (a rule's category, a category's team, a protocol step's people) is checked on load, so a plan that
+would misroute an issue is refused with a message naming the place, never half-applied.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(_Strict):
+    name: str
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Team(_Strict):
+    name: str
+    members: list[Member] = Field(min_length=1)
+    lead: str | None = None  # an email among members; first member when absent
+
+    @model_validator(mode="after")
+    def _lead_is_a_member(self) -> "Team":
+        if self.lead and self.lead not in {m.email for m in self.members}:
+            raise ValueError(f"lead {self.lead} is not a member of the team")
+        return self
+
+
+class Sla(_Strict):
+    first_response_minutes: int = Field(gt=0)
+    resolution_minutes: int = Field(gt=0)
+
+
+class Category(_Strict):
+    label: str
+    description: str = ""
+    team: Identifier | None = None  # None: nobody is assigned (No Action)
+    notify: list[Identifier] = Field(default_factory=list)  # teams told about a new issue (alerts)
+    sla: Sla | None = None
+    opens_issue: bool = True
+    follow_up_required: bool = False
+    escalation_case: bool = False  # High Priority and Crisis: a case record PR and management work in
+    protocol: Identifier | None = None
+
+
+class Condition(_Strict):
+    """All given fields must hold. Signals come from the text model, the author and the platform."""
+
+    complaint: bool | None = None
+    complaint_score_gte: float | None = Field(default=None, ge=0, le=1)
+    sentiment_lte: float | None = Field(default=None, ge=-1, le=1)
+    sentiment_gte: float | None = Field(default=None, ge=-1, le=1)
+    topic_in: list[str] | None = None
+    risk_flags_any: list[str] | None = None
+    followers_gte: int | None = Field(default=None, ge=0)
+    verified: bool | None = None
+    known_partner: bool | None = None
+    known_influencer: bool | None = None
+    rating_lte: float | None = None
+    rating_gte: float | None = None
+    platform_in: list[str] | None = None
+    kind_in: list[str] | None = None
+    product_named: bool | None = None
+    text_matches: str | None = None  # a case-insensitive regular expression
+
+    @field_validator("text_matches")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"not a regular expression: {error}") from error
+        return value
+
+
+class Rule(_Strict):
+    name: str
+    when: Condition = Field(default_factory=Condition)
+    category: Identifier
+    severity: Severity
+
+
+class TimeoutAction(StrEnum):
+    REMIND = "remind"  # email the same people again, keep waiting
+    ESCALATE = "escalate"  # hand the step to the backup
+    ALERT = "alert"  # alert on SNS and keep waiting on the backup
+
+
+class StepAction(StrEnum):
+    DRAFT = "draft"
+    REVIEW = "review"
+    APPROVE = "approve"
+    RESPOND = "respond"
+
+
+class Outcome(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EDITED = "edited"
+
+
+class ProtocolStep(_Strict):
+    name: Identifier
+    role: str
+    action: StepAction
+    team: Identifier | None = None
+    people: list[str] = Field(default_factory=list)  # emails; added to the team's members
+    backup: list[str] = Field(default_factory=list)  # emails who get the step when it times out
+    sla_minutes: int = Field(gt=0)
+    on_timeout: list[TimeoutAction] = Field(default_factory=lambda: [TimeoutAction.ESCALATE, TimeoutAction.ALERT])
+    outcomes: list[Outcome] = Field(min_length=1)
+    on_reject: Identifier | None = None  # the step a rejection returns to (with the reviewer's comment)
+
+    @model_validator(mode="after")
+    def _has_people(self) -> "ProtocolStep":
+        if not self.team and not self.people:
+            raise ValueError("a step needs a team or people")
+        if Outcome.REJECTED in self.outcomes and not self.on_reject:
+            raise ValueError("a step that can reject must say where a rejection returns (on_reject)")
+        return self
+
+
+class Protocol(_Strict):
+    label: str
+    steps: list[ProtocolStep] = Field(min_length=1)
+    publish: list[str] = Field(default_factory=lambda: ["public_reply"])  # public_reply, private_reply
+
+    @model_validator(mode="after")
+    def _steps_link_up(self) -> "Protocol":
+        names = [step.name for step in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError("step names must be unique")
+        for step in self.steps:
+            if step.on_reject and step.on_reject not in names[: names.index(step.name)]:
+                raise ValueError(f"step {step.name}: on_reject must name an earlier step, not {step.on_reject}")
+        return self
+
+
+class Product(_Strict):
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+class KnownAccount(_Strict):
+    platform: str
+    handle: str
+    kind: Annotated[str, Field(pattern=r"^(partner|influencer|journalist|competitor)$")]
+    name: str = ""
+
+
+class DedupSettings(_Strict):
+    author_window_hours: float = Field(default=24, gt=0)
+    text_window_hours: float = Field(default=48, gt=0)
+    text_similarity: float = Field(default=0.6, gt=0, le=1)
+
+
+class Review(_Strict):
+    reviewed_by: str
+    reviewed_on: date
+    review_every_days: int = Field(default=180, gt=0)
+
+    def overdue(self, today: date) -> bool:
+        return (today - self.reviewed_on).days > self.review_every_days
+
+
+class ResponsePlan(_Strict):
+    """One version of a brand's plan. ``version`` is assigned by the store on upload."""
+
+    brand: str
+    brand_handles: list[str] = Field(default_factory=list)
+    description: str = ""
+    review: Review
+    teams: dict[Identifier, Team]
+    categories: dict[Identifier, Category]
+    default_category: Identifier
+    default_severity: Severity = Severity.LOW
+    rules: list[Rule]
+    protocols: dict[Identifier, Protocol] = Field(default_factory=dict)
+    products: list[Product] = Field(default_factory=list)
+    known_accounts: list[KnownAccount] = Field(default_factory=list)
+    influencer_followers: int = Field(default=50_000, ge=0)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "ResponsePlan":
+        problems: list[str] = []
+        if self.default_category not in self.categories:
+            problems.append(f"default_category: unknown category '{self.default_category}'")
+        for name, category in self.categories.items():
+            for team in [category.team, *category.notify]:
+                if team and team not in self.teams:
+                    problems.append(f"categories.{name}: unknown team '{team}'")
+            if category.protocol and category.protocol not in self.protocols:
+                problems.append(f"categories.{name}.protocol: unknown protocol '{category.protocol}'")
+            if category.opens_issue and category.team and not category.sla:
+                problems.append(f"categories.{name}: a category that opens issues for a team needs an sla")
+        for index, rule in enumerate(self.rules):
+            if rule.category not in self.categories:
+                problems.append(f"rules[{index}] ({rule.name}): unknown category '{rule.category}'")
+        for name, protocol in self.protocols.items():
+            for step in protocol.steps:
+                if step.team and step.team not in self.teams:
+                    problems.append(f"protocols.{name}.{step.name}: unknown team '{step.team}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- lookups used by triage ---------------------------------------------------------------------------
+    def step_people(self, step: ProtocolStep) -> list[str]:
+        team = [m.email for m in self.teams[step.team].members] if step.team else []
+        return list(dict.fromkeys(team + step.people))
+
+    def known_account(self, platform: str, handle: str | None) -> KnownAccount | None:
+        if not handle:
+            return None
+        wanted = handle.lstrip("@").lower()
+        for account in self.known_accounts:
+            if account.handle.lstrip("@").lower() == wanted and account.platform in (platform, "any"):
+                return account
+        return None
+
+
+class PlanError(ValueError):
+    """A plan that cannot be used; the message lists every problem with its place."""
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        place = ".".join(str(p) for p in problem["loc"]) or "plan"
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{place}: {message}")
+    return "; ".join(parts)
+
+
+def parse_plan(document: dict[str, Any]) -> ResponsePlan:
+    try:
+        return ResponsePlan.model_validate(document)
+    except ValidationError as error:
+        raise PlanError(_describe(error)) from None
+
+
+def load_plan_yaml(text: str) -> ResponsePlan:
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PlanError(f"not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise PlanError("a plan is a YAML mapping (brand, teams, categories, rules ...)")
+    return parse_plan(document)

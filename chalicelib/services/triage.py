@@ -1,0 +1,192 @@
+"""The triage use case: a new mention is classified, folded into an issue and stored, atomically.
+
+Per mention: one read of the dedup keys it could join through, then one transaction that stores the mention,
+opens or updates the issue, claims the keys, appends the audit event and (High Priority, Crisis) opens the
+escalation case. A retry or a re-delivery finds the mention already stored and writes nothing; a concurrent
+processor that claimed a key first makes the transaction fail, and the mention is decided again on fresh reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Protocol
+
+from chalicelib.domain.classification import Classification, classify
+from chalicelib.domain.dedup import KeyClaim, choose_issue, claims_for, plan_keys
+from chalicelib.domain.issues import (
+    SYSTEM_TRIAGE,
+    AuditEvent,
+    EscalationCase,
+    Issue,
+    assignee,
+    escalation_case_for,
+    new_issue_id,
+    open_issue,
+    outranks,
+)
+from chalicelib.domain.models import Mention
+from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan, Severity
+from chalicelib.domain.signals import TextSignals
+
+MAX_ATTEMPTS = 5
+
+
+class TriageOutcome(StrEnum):
+    OPENED = "opened"  # a new issue
+    JOINED = "joined"  # folded into an existing issue
+    ESCALATED = "escalated"  # joined, and raised the issue's category or severity
+    NO_ISSUE = "no_issue"  # stored, classified, nothing to work on (No Action)
+    DUPLICATE = "duplicate"  # already stored: nothing written
+
+
+@dataclass(frozen=True)
+class Escalation:
+    category: str
+    severity: Severity
+    team: str | None
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class IssueJoin:
+    issue_id: str
+    reach: int
+    last_seen: datetime
+    escalation: Escalation | None = None
+
+
+@dataclass
+class TriageChange:
+    """Everything one mention writes, committed all-or-nothing by the store."""
+
+    mention: Mention
+    classification: Classification
+    issue_id: str | None
+    new_issue: Issue | None = None
+    join: IssueJoin | None = None
+    claims: list[KeyClaim] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+    case: EscalationCase | None = None
+
+
+class DuplicateMention(Exception):
+    """The mention's platform identity is already stored."""
+
+
+class ClaimConflict(Exception):
+    """Another processor claimed a key (or touched the issue) between our read and our write."""
+
+
+class IssueUnavailable(Exception):
+    """The issue we meant to join is resolved or closed, or changed under an escalation."""
+
+
+class TriageStore(Protocol):
+    def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
+        """The live or expired claims of these dedup keys (consistent read)."""
+
+    def commit(self, change: TriageChange) -> None:
+        """Write the whole change atomically; raise DuplicateMention, ClaimConflict or IssueUnavailable."""
+
+
+class PlanSource(Protocol):
+    def active(self) -> tuple[ResponsePlan, int]:
+        """The active plan and its version."""
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    outcome: TriageOutcome
+    issue_id: str | None
+    classification: Classification
+
+
+def mention_text(mention: Mention) -> str:
+    return " ".join(filter(None, (mention.title, mention.text)))
+
+
+def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
+                   analyze: Callable[[str], TextSignals], now: Callable[[], datetime] | None = None) -> TriageResult:
+    now = now or (lambda: datetime.now(timezone.utc))
+    plan, version = plans.active()
+    classification = classify(mention, analyze(mention_text(mention)), plan)
+    if not classification.opens_issue:
+        return _store_without_issue(mention, classification, store)
+    keys = plan_keys(mention, classification)
+    excluded: set[str] = set()
+    allow_escalation = True
+    for _ in range(MAX_ATTEMPTS):
+        found = store.read_keys([c.key for c in keys.lookups])
+        issue_id, via = choose_issue(mention, keys, found, plan.dedup, frozenset(excluded))
+        if issue_id is None:
+            change, outcome = _opening(mention, classification, plan, version, keys, found, now())
+        else:
+            snapshot = next(found[c.key] for c in keys.lookups if c.key in found and found[c.key].issue_id == issue_id)
+            escalate = allow_escalation and outranks(classification, snapshot.category, snapshot.severity_rank, plan)
+            change, outcome = _joining(mention, classification, plan, keys, found, issue_id, via, snapshot, escalate,
+                                       now())
+        try:
+            store.commit(change)
+        except DuplicateMention:
+            return TriageResult(TriageOutcome.DUPLICATE, None, classification)
+        except ClaimConflict:
+            continue
+        except IssueUnavailable:
+            if change.join and change.join.escalation:
+                allow_escalation = False  # someone raised it further meanwhile; join without raising
+            elif issue_id:
+                excluded.add(issue_id)  # resolved or closed: this mention starts a new issue
+            continue
+        return TriageResult(outcome, change.issue_id, classification)
+    raise ClaimConflict(f"{mention.key}: could not settle its issue after {MAX_ATTEMPTS} attempts")
+
+
+def _store_without_issue(mention: Mention, classification: Classification, store: TriageStore) -> TriageResult:
+    try:
+        store.commit(TriageChange(mention=mention, classification=classification, issue_id=None))
+    except DuplicateMention:
+        return TriageResult(TriageOutcome.DUPLICATE, None, classification)
+    return TriageResult(TriageOutcome.NO_ISSUE, None, classification)
+
+
+def _opening(mention, classification, plan, version, keys, found, at) -> tuple[TriageChange, TriageOutcome]:
+    issue = open_issue(mention, classification, plan, version, new_issue_id(mention.created_at))
+    audit = [AuditEvent(issue_id=issue.issue_id, at=at, type="opened", actor=SYSTEM_TRIAGE,
+                        details={"mention": mention.key, "category": issue.category, "severity": issue.severity.value,
+                                 "rule": issue.rule, "assigned_to": issue.assigned_to})]
+    change = TriageChange(
+        mention=mention, classification=classification, issue_id=issue.issue_id, new_issue=issue,
+        claims=claims_for(mention, keys, issue.issue_id, found, plan.dedup, issue.category, issue.severity_rank),
+        audit=audit, case=escalation_case_for(issue, plan, at))
+    return change, TriageOutcome.OPENED
+
+
+def _joining(mention, classification, plan: ResponsePlan, keys, found, issue_id, via, snapshot: KeyClaim,
+             escalate: bool, at) -> tuple[TriageChange, TriageOutcome]:
+    category, rank = snapshot.category, snapshot.severity_rank
+    escalation = None
+    audit = [AuditEvent(issue_id=issue_id, at=at, type="mention_added", actor=SYSTEM_TRIAGE,
+                        details={"mention": mention.key, "via": via})]
+    case = None
+    if escalate:
+        team = classification.team
+        escalation = Escalation(classification.category, classification.severity, team,
+                                assignee(plan, team, issue_id))
+        category, rank = classification.category, SEVERITY_ORDER[classification.severity]
+        audit.append(AuditEvent(issue_id=issue_id, at=at, type="escalated", actor=SYSTEM_TRIAGE, details={
+            "mention": mention.key, "from": snapshot.category, "to": category,
+            "severity": classification.severity.value, "rule": classification.rule}))
+        if plan.categories[category].escalation_case:
+            stakeholders = tuple(dict.fromkeys(t for t in (team, *plan.categories[category].notify) if t))
+            case = EscalationCase(issue_id=issue_id, category=category, severity=classification.severity,
+                                  stakeholders=stakeholders, protocol=plan.categories[category].protocol,
+                                  opened_at=at, summary=f"Escalated by {mention.key}: {mention.text[:160]}")
+    change = TriageChange(
+        mention=mention, classification=classification, issue_id=issue_id,
+        join=IssueJoin(issue_id=issue_id, reach=mention.author.followers or 0, last_seen=mention.created_at,
+                       escalation=escalation),
+        claims=claims_for(mention, keys, issue_id, found, plan.dedup, category, rank), audit=audit, case=case)
+    return change, TriageOutcome.ESCALATED if escalation else TriageOutcome.JOINED

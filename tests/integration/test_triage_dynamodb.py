@@ -1,0 +1,116 @@
+"""Triage on DynamoDB (moto): one read and one transaction per mention, races settled by conditions."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
+from chalicelib.adapters.triage_table import DynamoTriageStore
+from chalicelib.domain.plan import PlanError
+from chalicelib.services.triage import TriageOutcome, triage_mention
+from chalicelib.settings import resources
+from tests.triage_fixtures import fixed_analyzer, mention
+
+
+@pytest.fixture
+def store(aws) -> DynamoTriageStore:
+    return DynamoTriageStore(resources())
+
+
+@pytest.fixture
+def plans(aws) -> DynamoPlanStore:
+    return DynamoPlanStore(resources().plans_table)
+
+
+def _items(table: str) -> list[dict]:
+    return client("dynamodb").scan(TableName=table)["Items"]
+
+
+def test_opening_writes_mention_issue_keys_audit_and_case_together(store, plans):
+    result = triage_mention(mention("1", "Your Alba boots ripped my skin, I will sue"), store, plans, fixed_analyzer)
+    names = resources()
+    issue = client("dynamodb").get_item(TableName=names.issues_table, Key={"issue_id": {"S": result.issue_id}})["Item"]
+    assert issue["category"]["S"] == "high_priority" and issue["status_category"]["S"] == "open#high_priority"
+    assert issue["assigned_to"]["S"].endswith("@aurelle.example") and issue["mention_count"]["N"] == "1"
+    stored = client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#1"}})["Item"]
+    assert stored["issue_id"]["S"] == result.issue_id and stored["risk_flags"]["L"] == [{"S": "legal_threat"}]
+    audit = _items(names.audit_table)
+    assert [a["type"]["S"] for a in audit] == ["opened"] and audit[0]["actor"]["S"] == "system:triage"
+    assert len(_items(names.escalations_table)) == 1
+    assert {k["kind"]["S"] for k in _items(names.issue_keys_table)} >= {"conversation", "author", "text"}
+    by_status = client("dynamodb").query(
+        TableName=names.issues_table, IndexName="by_status_category",
+        KeyConditionExpression="status_category = :sc", ExpressionAttributeValues={":sc": {"S": "open#high_priority"}})
+    assert by_status["Count"] == 1
+
+
+def test_redelivery_and_joining_on_dynamodb(store, plans):
+    first = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
+    again = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
+    joined = triage_mention(mention("2", "Cortez jacket refund still missing", minutes=5), store, plans,
+                            fixed_analyzer)
+    escalated = triage_mention(mention("3", "Cortez jacket broke, I will sue", minutes=6), store, plans,
+                               fixed_analyzer)
+    assert (again.outcome, joined.outcome, escalated.outcome) == (
+        TriageOutcome.DUPLICATE, TriageOutcome.JOINED, TriageOutcome.ESCALATED)
+    assert joined.issue_id == escalated.issue_id == first.issue_id
+    issue = client("dynamodb").get_item(TableName=resources().issues_table,
+                                        Key={"issue_id": {"S": first.issue_id}})["Item"]
+    assert issue["mention_count"]["N"] == "3" and issue["category"]["S"] == "high_priority"
+    assert len(_items(resources().mentions_table)) == 3
+    assert sorted(a["type"]["S"] for a in _items(resources().audit_table)) == [
+        "escalated", "mention_added", "mention_added", "opened"]
+
+
+def test_concurrent_processors_seeing_near_duplicates_open_one_issue(store, plans):
+    text = "The Nova sneakers sole broke after two days, this is the worst quality ever"
+    workers = 8
+    barrier = threading.Barrier(workers)
+    results, errors = [], []
+
+    def process(i: int) -> None:
+        barrier.wait()
+        try:
+            results.append(triage_mention(mention(str(i), text, author=f"a{i}", followers=10), store, plans,
+                                          fixed_analyzer))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=process, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    issues = _items(resources().issues_table)
+    assert len(issues) == 1, [i["issue_id"]["S"] for i in issues]
+    assert issues[0]["mention_count"]["N"] == str(workers) and issues[0]["reach"]["N"] == str(10 * workers)
+    assert {r.issue_id for r in results} == {issues[0]["issue_id"]["S"]}
+
+
+def test_plans_are_versioned_and_the_old_version_retired(plans):
+    assert plans.active()[1] == 0  # nothing uploaded: the bundled plan
+    text = DEFAULT_PLAN.read_text()
+    assert plans.upload(text, "ops@aurelle.example") == 1
+    assert plans.upload(text.replace("influencer_followers: 50000", "influencer_followers: 20000"),
+                        "ops@aurelle.example") == 2
+    plan, version = plans.active()
+    assert version == 2 and plan.influencer_followers == 20000
+    assert {v["version"]: v["status"] for v in plans.versions()} == {1: "retired", 2: "active"}
+
+
+def test_a_bad_plan_is_refused_with_every_problem_named_and_nothing_written(plans):
+    broken = DEFAULT_PLAN.read_text().replace("category: routine_response\n    severity: low",
+                                              "category: routin\n    severity: low").replace(
+        "team: legal\n", "team: lawyers\n")
+    with pytest.raises(PlanError) as refused:
+        plans.upload(broken, "ops@aurelle.example")
+    message = str(refused.value)
+    assert "unknown category 'routin'" in message and "unknown team 'lawyers'" in message
+    assert plans.versions() == [] and plans.active()[1] == 0
+    assert json.dumps(message)  # a plain string, safe to return in a 400
