@@ -66,7 +66,27 @@ def test_redelivery_and_joining_on_dynamodb(store, plans):
         "escalated", "mention_added", "mention_added", "opened"]
 
 
-def test_concurrent_processors_seeing_near_duplicates_open_one_issue(store, plans):
+@pytest.fixture
+def atomic_moto_dynamodb(monkeypatch):
+    """Make each moto DynamoDB call atomic, as each DynamoDB request (and each transaction) is in AWS.
+
+    moto's in-process backend is not thread-safe (concurrent calls corrupt its dicts and lose ADDs). Serializing
+    single calls keeps what the test is about: the threads still race between their read and their write.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "get_item", "batch_get_item", "query", "scan"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self, *args, __original=original, **kwargs):
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
+def test_concurrent_processors_seeing_near_duplicates_open_one_issue(store, plans, atomic_moto_dynamodb):
     text = "The Nova sneakers sole broke after two days, this is the worst quality ever"
     workers = 8
     barrier = threading.Barrier(workers)
