@@ -46,5 +46,10 @@ package: $(INSTALLED)
 	STAGE=$(STAGE) $(BIN)/python -m infra.template --stage $(STAGE) --for-chalice --out build/infra-$(STAGE).json
 	STAGE=$(STAGE) $(BIN)/chalice package --stage $(STAGE) --merge-template build/infra-$(STAGE).json build/$(STAGE)
 
+## make train: retrain the built-in text model from ../shared/data (reproducible; writes the shipped artifact).
+train: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-train.txt
+	$(BIN)/python tools/train_signals.py
+
 clean:
 	rm -rf build .run .pytest_cache

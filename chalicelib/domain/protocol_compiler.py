@@ -1,0 +1,345 @@
+"""Compile a plan's approval protocol into an AWS Step Functions state machine (Amazon States Language).
+
+Pure: takes the plan, the protocol's name and the names of the resources the machine talks to, returns the
+definition as a dict. No boto3, no I/O. JSONPath only (no JSONata), no Lambda tasks, no nested executions:
+only the optimised SQS, SNS and DynamoDB integrations.
+
+Execution input: ``{"issue_id": str, "category": str, "protocol": str, "plan_version": int}``.
+
+Shape, for each step in order (``S`` is the step's name)::
+
+    Start, Start.draft (Pass: $.last = an empty result, $.draft = "")
+    S                 sqs:sendMessage.waitForTaskToken -> approval queue, attempt "initial", TimeoutSeconds = SLA
+      Catch States.Timeout -> the step's on_timeout chain (below)
+    S.outcome         Choice: callback output lacks outcome/comment/draft -> S.unexpected_outcome (Fail)
+                              draft == "" -> S.route; otherwise -> S.keep_draft
+    S.keep_draft      Pass: $.draft = $.last.draft (the newest text travels; an empty draft keeps the old one)
+    S.route           Choice: submitted/approved/edited (those the step declares) -> next step (or Publish)
+                              rejected (when declared) -> the on_reject step; anything else -> S.unexpected_outcome
+    Publish           sqs:sendMessage.waitForTaskToken -> publish queue (channels, approved draft)
+    ResolveIssue      dynamodb:updateItem issues table: status = resolved, resolved_at = $$.State.EnteredTime
+    AuditResolved     dynamodb:putItem audit table: sk = "<EnteredTime>#resolved", type resolved
+    Resolved          Succeed
+
+The on_timeout chain, read left to right; every waiting attempt catches States.Timeout (which heartbeat
+timeouts report too) and falls through to the next action:
+
+* ``remind``   -> ``S.reminder`` (``S.escalated_reminder`` once escalated): the current people again,
+  ``"attempt": "reminder"``, same TimeoutSeconds.
+* ``escalate`` -> ``S.escalated``: the step's ``backup`` people (its own people when it has none),
+  ``"attempt": "escalated"``; later reminders go to the backup too.
+* ``alert``    -> ``S.alert_stuck``: SNS ``kind=approval_stuck``, then straight on to the next action. An alert
+  that ends the list "keeps waiting" (see :class:`~chalicelib.domain.plan.TimeoutAction`): one more reminder
+  to the current people (``S.reminder`` / ``S.escalated_reminder``).
+* when the last waiting attempt times out: ``S.alert_timed_out`` (``kind=approval_timed_out``) -> ``TimedOut``.
+
+Alerts never stop the protocol: a publish that still fails after its retries is caught and the chain goes on.
+``Publish`` waits ``PUBLISH_TIMEOUT_MINUTES`` (scaled) for the publisher, then ``Publish.alert_timed_out``
+(``kind=publish_timed_out``) -> ``TimedOut``. Service tasks retry ``States.TaskFailed`` (which never matches
+``States.Timeout``); the waiting tasks retry only SQS send errors, so a ``send_task_failure`` is not re-mailed.
+
+Timeouts: ``sla_minutes * time_scale`` seconds (``time_scale`` = seconds per plan minute, 60 in production),
+at least 1. The callback (``send_task_success``) output is ``{"outcome", "actor", "comment", "draft"}`` and
+lands in ``$.last``; ``$.draft`` is the current text; timeouts land in ``$.timeout``, so ``issue_id`` and
+friends stay in the state throughout. An unexpected outcome fails the execution (``Protocol.UnexpectedOutcome``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, TimeoutAction
+
+SQS_WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+SNS_PUBLISH = "arn:aws:states:::sns:publish"
+DDB_UPDATE = "arn:aws:states:::dynamodb:updateItem"
+DDB_PUT = "arn:aws:states:::dynamodb:putItem"
+
+# How long the publisher has to call back once a reply is approved, in plan minutes.
+PUBLISH_TIMEOUT_MINUTES = 60
+# Step Functions' ceiling for TimeoutSeconds.
+MAX_TIMEOUT_SECONDS = 99_999_999
+
+PROCEED = (Outcome.SUBMITTED, Outcome.APPROVED, Outcome.EDITED)
+ALERT_SEVERITY = {"approval_stuck": "high", "approval_timed_out": "critical", "publish_timed_out": "critical"}
+
+# Fixed state names; upper-case, so they can never clash with a step (identifiers are lower-case).
+START, PUBLISH, RESOLVE, AUDIT, RESOLVED, TIMED_OUT = (
+    "Start", "Publish", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut")
+
+# Retry transient failures of the service calls; never States.Timeout (TaskFailed does not match it).
+_RETRY_SERVICE = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}]
+# A callback task is retried only when *sending* failed: a TaskFailed wildcard would also match a
+# send_task_failure from the person's side and mail them again.
+_RETRY_SEND = [{"ErrorEquals": ["SQS.AmazonSQSException", "SQS.SdkClientException"], "IntervalSeconds": 1,
+                "MaxAttempts": 3, "BackoffRate": 2.0}]
+
+
+@dataclass(frozen=True)
+class ProtocolResources:
+    """What the machine talks to, passed in so the compiler stays pure."""
+
+    approval_queue_url: str
+    publish_queue_url: str
+    alerts_topic_arn: str
+    issues_table: str
+    audit_table: str
+
+
+def timeout_seconds(minutes: float, time_scale: float) -> int:
+    return min(MAX_TIMEOUT_SECONDS, max(1, math.ceil(round(minutes * time_scale, 6))))
+
+
+def compile_protocol(plan: ResponsePlan, protocol_name: str, resources: ProtocolResources,
+                     time_scale: float = 60.0) -> dict[str, Any]:
+    """The ASL definition (a dict; ``json.dumps`` it for ``create_state_machine``) of one protocol."""
+    if protocol_name not in plan.protocols:
+        raise ValueError(f"unknown protocol '{protocol_name}' (the plan has: {', '.join(plan.protocols) or 'none'})")
+    if not time_scale > 0:
+        raise ValueError(f"time_scale must be positive, not {time_scale}")
+    return _Compiler(plan, protocol_name, resources, time_scale).compile()
+
+
+class _Compiler:
+    def __init__(self, plan: ResponsePlan, protocol_name: str, resources: ProtocolResources, time_scale: float):
+        self.plan = plan
+        self.name = protocol_name
+        self.protocol = plan.protocols[protocol_name]
+        self.resources = resources
+        self.time_scale = time_scale
+        self.states: dict[str, dict[str, Any]] = {}
+
+    # -- the whole machine ----------------------------------------------------------------------------------
+    def compile(self) -> dict[str, Any]:
+        steps = self.protocol.steps
+        self.states[START] = {
+            "Type": "Pass",
+            "Comment": "Nothing said yet: every message reads the previous result ($.last) and the text ($.draft).",
+            "Result": {"outcome": "started", "actor": "system:protocol", "comment": "", "draft": ""},
+            "ResultPath": "$.last",
+            "Next": "Start.draft",
+        }
+        self.states["Start.draft"] = {"Type": "Pass", "Result": "", "ResultPath": "$.draft", "Next": steps[0].name}
+        for index, step in enumerate(steps):
+            following = steps[index + 1].name if index + 1 < len(steps) else PUBLISH
+            self._step(step, following)
+        self._finish()
+        return {
+            "Comment": f"{self.plan.brand}: {self.name} protocol ({self.protocol.label}); "
+                       f"compiled with {self.time_scale:g} s per plan minute",
+            "StartAt": START,
+            "States": self.states,
+        }
+
+    # -- one step -------------------------------------------------------------------------------------------
+    def _step(self, step: ProtocolStep, following: str) -> None:
+        people = self.plan.step_people(step)
+        backup = list(step.backup) or people
+        seconds = timeout_seconds(step.sla_minutes, self.time_scale)
+        outcome_state, unexpected = f"{step.name}.outcome", f"{step.name}.unexpected_outcome"
+        used: set[str] = set()
+
+        def unique(name: str) -> str:
+            candidate, n = name, 2
+            while candidate in used:
+                candidate, n = f"{name}_{n}", n + 1
+            used.add(candidate)
+            return candidate
+
+        def attempt(state: str, audience: list[str], label: str) -> str:
+            self.states[state] = self._wait_task(step, audience, label, seconds, next_state=outcome_state)
+            return state
+
+        def reminder_name() -> str:
+            return f"{step.name}.escalated_reminder" if escalated else f"{step.name}.reminder"
+
+        # The chain of timeout actions; `pending` is the state whose timeout (Catch) or end (Next) leads on.
+        pending = attempt(unique(step.name), people, "initial")
+        pending_kind = "catch"
+        audience, escalated = people, False
+        actions = list(step.on_timeout)
+        for position, action in enumerate(actions):
+            if action is TimeoutAction.ALERT:
+                state = unique(f"{step.name}.alert_stuck")
+                self.states[state] = self._alert(step, "approval_stuck", next_state="")
+            else:
+                if action is TimeoutAction.ESCALATE:
+                    audience, escalated = backup, True
+                    state = attempt(unique(f"{step.name}.escalated"), audience, "escalated")
+                else:
+                    state = attempt(unique(reminder_name()), audience, "reminder")
+            self._link(pending, pending_kind, state)
+            pending, pending_kind = state, ("next" if action is TimeoutAction.ALERT else "catch")
+            if action is TimeoutAction.ALERT and position == len(actions) - 1:
+                # An alert keeps waiting on the current people: one more reminder.
+                state = attempt(unique(reminder_name()), audience, "reminder")
+                self._link(pending, pending_kind, state)
+                pending, pending_kind = state, "catch"
+        given_up = f"{step.name}.alert_timed_out"
+        self.states[given_up] = self._alert(step, "approval_timed_out", next_state=TIMED_OUT)
+        self._link(pending, pending_kind, given_up)
+
+        # What came back.
+        last = "$.last"
+        self.states[outcome_state] = {
+            "Type": "Choice",
+            "Choices": [
+                {"Or": [{"Variable": f"{last}.{field}", "IsPresent": False} for field in ("outcome", "comment",
+                                                                                         "draft")],
+                 "Next": unexpected},
+                {"Variable": f"{last}.draft", "StringEquals": "", "Next": f"{step.name}.route"},
+            ],
+            "Default": f"{step.name}.keep_draft",
+        }
+        self.states[f"{step.name}.keep_draft"] = {
+            "Type": "Pass", "InputPath": f"{last}.draft", "ResultPath": "$.draft", "Next": f"{step.name}.route"}
+        choices = [{"Variable": f"{last}.outcome", "StringEquals": outcome.value, "Next": following}
+                   for outcome in step.outcomes if outcome in PROCEED]
+        if Outcome.REJECTED in step.outcomes and step.on_reject:
+            choices.append({"Variable": f"{last}.outcome", "StringEquals": Outcome.REJECTED.value,
+                            "Next": step.on_reject})
+        self.states[f"{step.name}.route"] = {"Type": "Choice", "Choices": choices, "Default": unexpected}
+        self.states[unexpected] = {
+            "Type": "Fail", "Error": "Protocol.UnexpectedOutcome",
+            "Cause": f"step {step.name} expects one of: {', '.join(o.value for o in step.outcomes)}",
+        }
+
+    def _link(self, state: str, kind: str, target: str) -> None:
+        if kind == "catch":
+            self.states[state]["Catch"] = [
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": target}]
+        else:
+            self.states[state]["Next"] = target
+            for catcher in self.states[state].get("Catch", []):
+                catcher["Next"] = catcher["Next"] or target
+
+    def _wait_task(self, step: ProtocolStep, people: list[str], attempt: str, seconds: int,
+                   next_state: str) -> dict[str, Any]:
+        body = {
+            "issue_id.$": "$.issue_id",
+            "category.$": "$.category",
+            "plan_version.$": "$.plan_version",
+            "protocol": self.name,
+            "step": step.name,
+            "action": step.action.value,
+            "role": step.role,
+            "people": people,
+            "attempt": attempt,
+            "sla_minutes": step.sla_minutes,
+            "outcomes": [outcome.value for outcome in step.outcomes],
+            "comment.$": "$.last.comment",
+            "commented_by.$": "$.last.actor",
+            "draft.$": "$.draft",
+            "task_token.$": "$$.Task.Token",
+            "execution.$": "$$.Execution.Id",
+        }
+        return {
+            "Type": "Task",
+            "Comment": f"{step.role} ({attempt}); waits {step.sla_minutes} plan minutes for the callback",
+            "Resource": SQS_WAIT,
+            "Parameters": {"QueueUrl": self.resources.approval_queue_url, "MessageBody": body},
+            "TimeoutSeconds": seconds,
+            "ResultPath": "$.last",
+            "Retry": _RETRY_SEND,
+            "Next": next_state,
+        }
+
+    def _alert(self, step: ProtocolStep | None, kind: str, next_state: str) -> dict[str, Any]:
+        step_name = step.name if step else PUBLISH
+        severity = ALERT_SEVERITY[kind]
+        message = {
+            "kind": kind, "severity": severity,
+            "issue_id.$": "$.issue_id", "category.$": "$.category", "protocol": self.name, "step": step_name,
+            "execution.$": "$$.Execution.Id", "at.$": "$$.State.EnteredTime",
+        }
+        if step:
+            message.update({"role": step.role, "sla_minutes": step.sla_minutes,
+                            "people": self.plan.step_people(step), "backup": list(step.backup)})
+
+        def attribute(value: str) -> dict[str, str]:
+            return {"DataType": "String", "StringValue": value}
+
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Resource": SNS_PUBLISH,
+            "Parameters": {
+                "TopicArn": self.resources.alerts_topic_arn,
+                "Subject": f"{kind.replace('_', ' ')}: {self.name}.{step_name}",
+                "Message": message,
+                "MessageAttributes": {
+                    "kind": attribute(kind), "severity": attribute(severity),
+                    "category": {"DataType": "String", "StringValue.$": "$.category"},
+                    "step": attribute(step_name), "protocol": attribute(self.name),
+                },
+            },
+            "ResultPath": None,
+            "Retry": _RETRY_SERVICE,
+            # An alert that cannot be sent must not stop the protocol.
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alert_error", "Next": next_state}],
+        }
+        if next_state:
+            state["Next"] = next_state
+        return state
+
+    # -- publish and resolve --------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        self.states[PUBLISH] = {
+            "Type": "Task",
+            "Comment": "The publisher posts the approved reply and calls back when it is out.",
+            "Resource": SQS_WAIT,
+            "Parameters": {
+                "QueueUrl": self.resources.publish_queue_url,
+                "MessageBody": {
+                    "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
+                    "protocol": self.name, "channels": list(self.protocol.publish), "draft.$": "$.draft",
+                    "approved_by.$": "$.last.actor",
+                    "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
+                },
+            },
+            "TimeoutSeconds": timeout_seconds(PUBLISH_TIMEOUT_MINUTES, self.time_scale),
+            "ResultPath": "$.published",
+            "Retry": _RETRY_SEND,
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout",
+                       "Next": "Publish.alert_timed_out"}],
+            "Next": RESOLVE,
+        }
+        self.states["Publish.alert_timed_out"] = self._alert(None, "publish_timed_out", next_state=TIMED_OUT)
+        self.states[RESOLVE] = {
+            "Type": "Task",
+            "Resource": DDB_UPDATE,
+            "Parameters": {
+                "TableName": self.resources.issues_table,
+                "Key": {"issue_id": {"S.$": "$.issue_id"}},
+                "UpdateExpression": "SET #status = :resolved, resolved_at = :at",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"}},
+            },
+            "ResultPath": None,
+            "Retry": _RETRY_SERVICE,
+            "Next": AUDIT,
+        }
+        self.states[AUDIT] = {
+            "Type": "Task",
+            "Resource": DDB_PUT,
+            "Parameters": {
+                "TableName": self.resources.audit_table,
+                "Item": {
+                    "issue_id": {"S.$": "$.issue_id"},
+                    "sk": {"S.$": "States.Format('{}#resolved', $$.State.EnteredTime)"},
+                    "type": {"S": "resolved"},
+                    "actor": {"S": "system:protocol"},
+                    "at": {"S.$": "$$.State.EnteredTime"},
+                    "protocol": {"S": self.name},
+                    "approved_by": {"S.$": "$.last.actor"},
+                    "execution": {"S.$": "$$.Execution.Id"},
+                },
+            },
+            "ResultPath": None,
+            "Retry": _RETRY_SERVICE,
+            "Next": RESOLVED,
+        }
+        self.states[RESOLVED] = {"Type": "Succeed"}
+        self.states[TIMED_OUT] = {"Type": "Fail", "Error": "Protocol.TimedOut",
+                                  "Cause": "nobody answered a step, its reminders or its backup in time"}

@@ -1,0 +1,135 @@
+"""Text normalization and feature extraction, shared by training and inference.
+
+One implementation on purpose: `tools/train_signals.py` builds its vocabulary from exactly these
+strings, so the shipped weights line up with what `analyze` computes at run time. Pure standard
+library so it costs nothing in the Lambda package.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Brand and product names of the training sets (airlines, the customer-support accounts of twcs, Amazon).
+# Folding them to one placeholder keeps the model from learning "mentions JetBlue/Chipotle" as a cue that
+# would never fire for other brands: the product is judged on brands it has never seen.
+_TRAINING_BRANDS = frozenset(
+    {
+        "jetblue", "southwestair", "southwest", "usairways", "virginamerica", "virgin", "americanair",
+        "united", "delta", "deltaassist", "americanairlines", "aa", "usair", "alaska", "alaskaair",
+        "british_airways", "ba", "airasia", "amazon", "amazonhelp", "amzl", "prime", "apple", "applesupport",
+        "chipotle", "chipotletweets", "chipotles", "boorito", "booritos", "uber", "ubereats", "lyft", "tesco",
+        "comcast", "comcastcares", "xfinity", "verizon", "fios", "sprint", "sprintcare", "tmobile", "t-mobile",
+        "spectrum", "cox", "centurylink", "att", "spotify", "hulu", "xbox", "playstation", "psn", "paypal",
+        "ebay", "target", "walmart", "argos", "morrisons", "sainsburys", "newegg", "ups", "usps", "fedex",
+        "postmates", "doordash", "papa", "papajohns", "adobe", "lightroom", "dropbox", "airbnb", "wellsfargo",
+        "chase", "citi", "amex", "bofa", "tesla", "nike", "kindle", "alexa", "echo", "iphone", "ipad", "ios",
+    }
+)
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
+_ELONGATED = re.compile(r"(\w)\1{2,}")
+# Words (with inner apostrophes), runs of ! or ?, and any other single non-space symbol (emoji).
+_TOKEN = re.compile(r"[a-z_][a-z0-9_'\-]*|0|!+|\?+|[^\sa-z0-9_]")
+_CURLY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\ufe0f": None})
+
+USER, URL, NUM, BRAND = "_user_", "_url_", "0", "_brand_"
+
+# Negation: words after a negator (up to punctuation or 4 words) also emit a "not_" copy, so
+# "not working" / "never arrived" differ from "working" / "arrived".
+_NEGATORS = frozenset(
+    {"not", "no", "never", "cannot", "cant", "can't", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't",
+     "isnt", "isn't", "wasnt", "wasn't", "wont", "won't", "havent", "haven't", "hasnt", "hasn't", "aint",
+     "ain't", "nothing", "nobody", "couldnt", "couldn't", "wouldnt", "wouldn't", "arent", "aren't", "without"}
+)
+_CLAUSE_END = frozenset({".", ",", "!", "!!", "?", "??", ";", ":", "but"})
+
+# Small hand-made lexicons (brand-independent cues of a breach of expectations vs. satisfaction).
+# They fire as aggregate features, so a cue seen rarely in training still carries the lexicon's weight.
+_PROBLEM = frozenset(
+    """
+    still again never waiting waited wait hours days weeks late delay delayed delays cancel cancelled canceled
+    cancellation refund refunds refunded charged charge charges overcharged billed bill fee fees broken broke
+    break breaks crash crashes crashed crashing error errors bug bugs glitch glitchy glitches freeze freezes
+    frozen fail failed fails failure issue issues problem problems wrong missing lost stolen damaged defective
+    faulty down outage outages slow useless rude unhelpful terrible horrible awful worst worse bad poor sucks
+    suck crap trash garbage disgusting disgraceful ridiculous unacceptable joke disappointed disappointing
+    disappointment frustrated frustrating annoyed annoying angry furious fuming upset unhappy ruined ruin
+    scam fraud lied lie lying ignored ignore hold stuck stranded nowhere hung dropped drops keeps kept fix
+    fixed fixing complain complaint complaints shame shameful pathetic incompetent ripoff rip dead dies died
+    smh wtf fuck fucking shit ugh nope hate hated mess messed screwed
+    """.split()
+)
+_PRAISE = frozenset(
+    """
+    thanks thank thx ty love loved loving great awesome amazing excellent best wonderful fantastic perfect
+    happy glad appreciate appreciated kudos shoutout shout enjoy enjoyed enjoying nice fun delicious yummy
+    favorite favourite beautiful cool brilliant superb helpful friendly recommend smooth congrats congratulations
+    """.split()
+)
+
+
+def normalize(text: str) -> str:
+    """Lower-cased text with handles, URLs, numbers and elongations made brand- and domain-neutral."""
+    text = html.unescape(text).translate(_CURLY)
+    text = _URL.sub(f" {URL} ", text)
+    text = _HANDLE.sub(f" {USER} ", text)
+    text = text.lower().replace("#", " ")
+    text = _DIGITS.sub(f" {NUM} ", text)
+    # "soooo" and "sooo" are the same word; keep two letters so "too"/"good" survive.
+    return _ELONGATED.sub(r"\1\1", text)
+
+
+def tokens(text: str) -> list[str]:
+    """Normalized tokens, with training brands folded and repeated handles/!/? collapsed."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(normalize(text)):
+        if tok in _TRAINING_BRANDS or (tok.endswith("'s") and tok[:-2] in _TRAINING_BRANDS):
+            tok = BRAND
+        elif tok[0] == "!":
+            tok = "!" if len(tok) == 1 else "!!"
+        elif tok[0] == "?":
+            tok = "?" if len(tok) == 1 else "??"
+        if out and tok == out[-1] and tok in (USER, BRAND, URL):
+            continue  # "@a @b @c" carries no more meaning than one handle
+        out.append(tok)
+    return out
+
+
+def features(text: str) -> list[str]:
+    """Word unigrams, bigrams, negated words, lexicon cues and in-word character 4-grams."""
+    toks = tokens(text)
+    feats = ["w" + t for t in toks]
+    prev = "<s>"
+    for t in toks:
+        feats.append("b" + prev + " " + t)
+        prev = t
+    feats.append("b" + prev + " </s>")
+    negated = 0
+    n_problem = n_praise = 0
+    for t in toks:
+        if t in _CLAUSE_END:
+            negated = 0
+        elif t in _NEGATORS:
+            negated = 4
+            n_problem += 1
+        else:
+            if negated:
+                feats.append("n" + t)
+                negated -= 1
+            if t in _PROBLEM:
+                n_problem += 1
+            elif t in _PRAISE:
+                n_praise += 1
+    feats.append("xprob" + str(min(n_problem, 3)))
+    feats.append("xpraise" + str(min(n_praise, 2)))
+    if toks and toks[-1] in ("?", "??"):
+        feats.append("xendq")
+    feats.append("xlen" + str(min(len(toks) // 8, 4)))
+    for t in set(toks):
+        if len(t) > 3 and t[0] != "_":
+            padded = "<" + t + ">"
+            feats.extend("c" + padded[i : i + 4] for i in range(len(padded) - 3))
+    return feats

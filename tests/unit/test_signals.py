@@ -1,0 +1,119 @@
+"""The shipped text model: loads the committed artifact, no network, no ../shared needed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chalicelib.domain.signals import TOPICS, TextSignals, analyze, analyze_one
+from chalicelib.domain.signals.features import features, tokens
+from chalicelib.domain.signals.model import ARTIFACT
+
+COMPLAINTS = [
+    "@acme my order still hasn't arrived after 3 weeks and nobody answers the phone. Worst service ever",
+    "@shopco you charged me twice and still no refund. Unacceptable!",
+    "@telco internet has been down all day again, I'm paying for nothing #fail",
+    "@Airline lost my luggage and the agent was incredibly rude",
+]
+PRAISE = [
+    "@acme thank you so much, the support team was amazing and fixed it in minutes!",
+    "Love my new headphones from @soundco, best purchase this year 😍",
+    "@Airline great flight, friendly crew, landed early. Thanks!",
+]
+
+
+def test_artifact_is_small_and_shipped() -> None:
+    assert ARTIFACT.is_file()
+    assert ARTIFACT.stat().st_size < 5_000_000
+
+
+def test_obvious_complaints_score_high() -> None:
+    for sig in analyze(COMPLAINTS):
+        assert sig.complaint, sig
+        assert sig.complaint_score > 0.6
+        assert sig.sentiment < 0
+
+
+def test_praise_scores_low() -> None:
+    for sig in analyze(PRAISE):
+        assert not sig.complaint, sig
+        assert sig.complaint_score < 0.3
+        assert sig.sentiment > 0.3
+
+
+def test_signal_shape_and_ranges() -> None:
+    sig = analyze_one("@brand where is my package?")
+    assert isinstance(sig, TextSignals)
+    assert 0.0 <= sig.complaint_score <= 1.0
+    assert -1.0 <= sig.sentiment <= 1.0
+    assert sig.topic in TOPICS
+    assert isinstance(sig.risk_flags, frozenset)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sig.topic = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("@shop I want a refund, you overcharged my credit card", "billing_refunds"),
+        ("@courier my package was never delivered, tracking says delivered", "delivery"),
+        ("@telco waited on hold for 2 hours and the agent hung up on me", "customer_service"),
+        ("@gadgetco the screen is broken and it stopped working after one day", "product_quality"),
+        ("@gadgetco my charger caught fire last night", "safety"),
+        ("@bank I will sue you, my lawyer is on it", "legal"),
+        ("good morning everyone, nice weather today", "other"),
+    ],
+)
+def test_topics_for_clear_examples(text: str, topic: str) -> None:
+    assert analyze_one(text).topic == topic
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("@acme I will sue you for this", "legal_threat"),
+        ("@gadgetco my phone caught fire on the nightstand", "safety"),
+        ("@shop you leaked my data to spammers", "data_leak"),
+        ("@foodco your burger gave me food poisoning", "health"),
+        ("@bank unauthorized charges on my card, this is fraud", "fraud"),
+        ("@cafe the manager was openly racist to my friend", "discrimination"),
+        ("@telco I'm switching to another provider and closing my account", "churn"),
+        ("@airline I'm contacting the press about this", "media"),
+    ],
+)
+def test_risk_flags(text: str, flag: str) -> None:
+    assert flag in analyze_one(text).risk_flags
+
+
+def test_risk_flags_are_precise() -> None:
+    for text in PRAISE + ["I love fire emojis 🔥", "the new season is data heavy", "suede shoes"]:
+        assert analyze_one(text).risk_flags == frozenset(), text
+
+
+def test_normalization_hides_brand_specifics() -> None:
+    toks = tokens("@JetBlue flight 123 http://t.co/x soooo late")
+    assert toks[0] == "_user_" and "_url_" in toks and "0" in toks and "soo" in toks
+    # A different handle yields the same features: no per-brand cue.
+    assert features("@united my bag is lost") == features("@somebrand my bag is lost")
+
+
+def test_deterministic_and_order_preserving() -> None:
+    texts = COMPLAINTS + PRAISE + ["", "   ", "🙂"]
+    first, second = analyze(texts), analyze(list(texts))
+    assert first == second
+    assert [analyze_one(t) for t in texts] == first
+
+
+def test_empty_text_is_neutral() -> None:
+    sig = analyze_one("")
+    assert not sig.complaint and sig.topic == "other" and sig.risk_flags == frozenset()
+
+
+def test_batch_of_a_thousand_runs() -> None:
+    texts = [f"@brand order {i} arrived broken, I want a refund" for i in range(500)]
+    texts += [f"thanks @brand for order {i}, love it" for i in range(500)]
+    out = analyze(texts)
+    assert len(out) == 1000
+    assert sum(s.complaint for s in out[:500]) > 450
+    assert sum(s.complaint for s in out[500:]) < 50

@@ -1,0 +1,118 @@
+"""Quality and speed figures of the shipped text model, on held-out data only.
+
+Run from the repository root: ``.venv/bin/python tools/eval_signals.py`` (``make eval``).
+Writes ``bench/results/eval_signals.json``. Needs ../shared/data (or SHARED_DATA); dev deps: none
+beyond the standard library (the metrics are computed here, so nothing is tuned by an eval library).
+
+Every set below was excluded from training in tools/train_signals.py:
+- airline complaint: Delta + Virgin America tweets (complaint = negative sentiment);
+- twcs: hand-labelled customer-support tweets to many brands (calibration half and test half);
+- VADER ground truth (tweets, Amazon review snippets): Pearson r of sentiment vs mean human rating;
+- TweetEval sentiment validation: 3-class macro-F1/accuracy (score < -0.2 neg, > 0.2 pos);
+- TweetEval offensive validation: complaint rate on generic tweets (a false-alarm check).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import train_signals as data  # noqa: E402  (loaders and split definitions: one source of truth)
+from chalicelib.domain.signals import analyze, model  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "eval_signals.json"
+SENT_BAND = 0.2
+
+
+def f1_macro(y_true: list[int], y_pred: list[int]) -> float:
+    classes = sorted(set(y_true) | set(y_pred))
+    scores = []
+    for c in classes:
+        tp = sum(1 for t, p in zip(y_true, y_pred) if t == c and p == c)
+        fp = sum(1 for t, p in zip(y_true, y_pred) if t != c and p == c)
+        fn = sum(1 for t, p in zip(y_true, y_pred) if t == c and p != c)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores)
+
+
+def pearson(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    vx = sum((x - mx) ** 2 for x in xs) ** 0.5
+    vy = sum((y - my) ** 2 for y in ys) ** 0.5
+    return cov / (vx * vy)
+
+
+def complaint_figures(rows: data.Rows) -> dict[str, float]:
+    sig = analyze(rows.texts)
+    pred = [int(s.complaint) for s in sig]
+    acc = sum(int(p == y) for p, y in zip(pred, rows.labels)) / len(pred)
+    return {"n": len(pred), "positive_rate": round(sum(rows.labels) / len(pred), 3),
+            "macro_f1": round(f1_macro(rows.labels, pred), 4), "accuracy": round(acc, 4)}
+
+
+def sentiment_class(score: float) -> int:
+    return data.NEG if score < -SENT_BAND else data.POS if score > SENT_BAND else data.NEU
+
+
+def throughput(texts: list[str]) -> float:
+    model.get()  # load outside the timing: the per-process cost is reported separately
+    start = time.perf_counter()
+    analyze(texts)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    if not data.DATA.is_dir():
+        print(f"skipped: evaluation data not found at {data.DATA} (set SHARED_DATA)")
+        return
+    results: dict[str, object] = {}
+    t0 = time.perf_counter()
+    model.reset_cache()
+    model.get()
+    results["model_load_seconds"] = round(time.perf_counter() - t0, 3)
+    results["artifact_bytes"] = model.ARTIFACT.stat().st_size
+    results["complaint_threshold"] = model.get().threshold
+
+    held_c, held_s = data.airline_rows(heldout=True)
+    results["airline_heldout_complaint"] = complaint_figures(held_c)
+    calib, test = data.twcs_labelled()
+    results["twcs_crossbrand_complaint_test"] = complaint_figures(test)
+    results["twcs_crossbrand_complaint_calibration"] = complaint_figures(calib)
+
+    air_pred = [sentiment_class(s.sentiment) for s in analyze(held_s.texts)]
+    results["airline_heldout_sentiment"] = {"macro_f1": round(f1_macro(held_s.labels, air_pred), 4)}
+
+    for kind, key in (("tweets", "vader_tweets"), ("amazonReviewSnippets", "vader_review_snippets")):
+        texts, gold = data.vader(kind)
+        pred = [s.sentiment for s in analyze(texts)]
+        results[f"{key}_sentiment_pearson"] = {"n": len(texts), "r": round(pearson(pred, gold), 4)}
+
+    texts, labels = data.tweeteval("sentiment", "val")
+    pred = [sentiment_class(s.sentiment) for s in analyze(texts)]
+    acc = sum(int(p == y) for p, y in zip(pred, labels)) / len(labels)
+    results["tweeteval_sentiment_val"] = {"n": len(labels), "macro_f1": round(f1_macro(labels, pred), 4),
+                                          "accuracy": round(acc, 4)}
+
+    texts, _ = data.tweeteval("offensive", "val")
+    rate = sum(s.complaint for s in analyze(texts)) / len(texts)
+    results["generic_tweets_complaint_rate"] = {"n": len(texts), "rate": round(rate, 4)}
+
+    bench = (held_c.texts * 3)[:6000]
+    results["throughput_mentions_per_s"] = round(throughput(bench))
+
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(results, indent=2, sort_keys=True))
+    print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,459 @@
+"""Evaluate the surge detector on real background streams with injected surges of known size and start.
+
+Usage: ``.venv/bin/python tools/eval_surge.py [--seed 7] [--starts 20] [--signals labels|model]``
+
+Streams (from ``<repo>/../shared/data``; skipped with a message when absent):
+
+* ``airline``: 14,640 real tweets to six US airlines (16-24 Feb 2015, real timestamps, a strong daily
+  cycle), as one brand whose products are the airlines; and each airline (but American, whose collection
+  only starts on 22 Feb) as a brand of its own. Complaint = the human ``negative`` label; topic from the
+  human ``negativereason`` (``--signals model`` uses ``chalicelib.domain.signals`` instead).
+* ``reviews``: 5,000 real Amazon reviews (2014-2018). They carry a date only, so each gets a time of day
+  drawn (seeded) from the airline stream's hour-of-day profile; products are the review's product name.
+  Complaint = rating <= 3; topic from a keyword rule. This is the >= 2 weeks of background; its day-level
+  volume is real (including the Christmas peaks).
+
+Injected surges (copies of real texts, several seeded random starts after a day of history, each replayed
+on its own):
+
+* product burst: 12 complaints within 45 minutes about a product whose complaint baseline is under one an
+  hour (Virgin America in the airline stream; review products), evenly spaced or uniformly random.
+  Target: alerted within 15 minutes of the burst's first complaint.
+* brand tripling: for one hour, twice the real volume of that hour is added (copies of that stream's
+  mentions). Target: alerted within 30 minutes.
+
+False alarms: one full replay of each background stream without injections; alerts per week per key kind.
+Known real volume events in the data are listed separately (the "explained" column), never hidden.
+Writes ``bench/results/eval_surge.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from chalicelib.domain.surge import (  # noqa: E402
+    DAY,
+    DEFAULT_CONFIGS,
+    HOUR,
+    SurgeAlert,
+    SurgeConfig,
+    SurgeDetector,
+    iso,
+    key_kind,
+    keys_for,
+)
+
+DATA = REPO.parent / "shared" / "data"
+OUT = REPO / "bench" / "results" / "eval_surge.json"
+CONFIGS: dict[str, SurgeConfig] = dict(DEFAULT_CONFIGS)  # what the replays use (a sweep may swap it)
+
+
+@dataclass(frozen=True)
+class M:
+    ts: float
+    text: str
+    product: str | None
+    complaint: bool
+    topic: str
+
+    def keys(self, with_product: bool = True) -> list[str]:
+        return keys_for(product=self.product if with_product else None, topic=self.topic, complaint=self.complaint)
+
+
+REASON_TOPIC = {
+    "Customer Service Issue": "customer_service",
+    "Flight Attendant Complaints": "customer_service",
+    "longlines": "customer_service",
+    "Late Flight": "delivery",
+    "Cancelled Flight": "delivery",
+    "Lost Luggage": "delivery",
+    "Damaged Luggage": "product_quality",
+    "Bad Flight": "product_quality",
+    "Flight Booking Problems": "billing_refunds",
+}
+
+KEYWORDS = {
+    "product_quality": ("broke", "broken", "defect", "stopped working", "quality", "battery", "screen", "slow"),
+    "delivery": ("deliver", "shipping", "shipped", "arrive", "package"),
+    "billing_refunds": ("refund", "charge", "price", "money", "return"),
+    "customer_service": ("customer service", "support", "rude", "help"),
+    "safety": ("fire", "burn", "hot", "unsafe", "danger"),
+}
+
+
+def keyword_topic(text: str) -> str:
+    low = text.lower()
+    for topic, words in KEYWORDS.items():
+        if any(w in low for w in words):
+            return topic
+    return "other"
+
+
+def load_airline() -> list[tuple[M, str]]:
+    out = []
+    with open(DATA / "airline" / "Tweets.csv", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            ts = datetime.strptime(r["tweet_created"], "%Y-%m-%d %H:%M:%S %z").timestamp()
+            neg = r["airline_sentiment"] == "negative"
+            topic = REASON_TOPIC.get(r["negativereason"], "other") if neg else "other"
+            out.append((M(ts, r["text"], r["airline"].strip().lower(), neg, topic), r["airline"]))
+    out.sort(key=lambda x: x[0].ts)
+    return out
+
+
+def load_reviews(rng: random.Random, hour_weights: Sequence[float]) -> list[M]:
+    out = []
+    with open(DATA / "reviews" / "datafiniti_amazon_consumer_reviews.csv", encoding="utf-8-sig") as fh:
+        for r in csv.DictReader(fh):
+            day = datetime.strptime(r["reviews.date"][:10], "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+            hour = rng.choices(range(24), weights=hour_weights)[0]
+            ts = day + hour * HOUR + rng.random() * HOUR
+            text = f"{r['reviews.title']}. {r['reviews.text']}"
+            rating = float(r["reviews.rating"] or 5)
+            out.append(M(ts, text, r["name"].strip().lower(), rating <= 3, keyword_topic(text)))
+    out.sort(key=lambda m: m.ts)
+    return [m for m in out if m.ts >= datetime(2016, 5, 1, tzinfo=timezone.utc).timestamp()]
+
+
+def relabel(stream: list[M], analyze: Callable[[str], object]) -> list[M]:
+    res = []
+    for m in stream:
+        s = analyze(m.text)
+        res.append(replace(m, complaint=bool(getattr(s, "complaint")), topic=str(getattr(s, "topic"))))
+    return res
+
+
+def replay(
+    stream: Sequence[M],
+    *,
+    configs: dict[str, SurgeConfig] | None = None,
+    eval_from: float | None = None,
+    eval_to: float | None = None,
+    only_keys: set[str] | None = None,
+    with_product: bool = True,
+) -> list[SurgeAlert]:
+    """Event-time replay. Outside ``[eval_from, eval_to]`` mentions are only counted (fast warm-up)."""
+    det = SurgeDetector(configs or CONFIGS, data_start=stream[0].ts if stream else None)
+    alerts: list[SurgeAlert] = []
+    for m in stream:
+        if eval_to is not None and m.ts > eval_to:
+            break
+        keys = m.keys(with_product)
+        active = eval_from is None or m.ts >= eval_from
+        if only_keys is not None and active:
+            det.observe(m.ts, [k for k in keys if k not in only_keys], evaluate_keys=False)
+            keys = [k for k in keys if k in only_keys]
+        alerts.extend(det.observe(m.ts, keys, evaluate_keys=active))
+    return alerts
+
+
+def weeks(stream: Sequence[M]) -> float:
+    return (stream[-1].ts - stream[0].ts) / (7 * DAY)
+
+
+def false_alarms(
+    name: str,
+    stream: Sequence[M],
+    explained: Callable[[SurgeAlert], str | None],
+    configs: dict[str, SurgeConfig] | None = None,
+    with_product: bool = True,
+) -> dict[str, object]:
+    alerts = replay(stream, configs=configs, with_product=with_product)
+    w = weeks(stream)
+    by_kind: Counter[str] = Counter()
+    unexplained: Counter[str] = Counter()
+    listed = []
+    for a in alerts:
+        kind = key_kind(a.key)
+        by_kind[kind] += 1
+        why = explained(a)
+        if why is None:
+            unexplained[kind] += 1
+        listed.append({**a.to_json(), "explained_by": why})
+    return {
+        "stream": name,
+        "weeks": round(w, 2),
+        "mentions": len(stream),
+        "alerts": dict(by_kind),
+        "unexplained": dict(unexplained),
+        "unexplained_per_week": {k: round(unexplained[k] / w, 2) for k in ("brand", "product", "topic")},
+        "unexplained_per_2_weeks": {k: round(2 * unexplained[k] / w, 2) for k in ("brand", "product", "topic")},
+        "alert_list": listed,
+    }
+
+
+def inject_and_detect(
+    stream: list[M],
+    injected: list[M],
+    target: str,
+    start: float,
+    horizon: float,
+    with_product: bool = True,
+) -> tuple[float | None, int]:
+    merged = sorted(stream + injected, key=lambda m: m.ts)
+    alerts = replay(
+        merged,
+        eval_from=start - 3 * HOUR,
+        eval_to=start + 6 * HOUR,
+        only_keys={target},
+        with_product=with_product,
+    )
+    hits = [a for a in alerts if a.key == target and start <= a.detected_at <= start + 6 * HOUR]
+    first = [a for a in hits if a.detected_at <= start + horizon]
+    delay = first[0].detected_at - start if first else None
+    return delay, len(hits)
+
+
+def background_hits(stream: list[M], target: str, start: float, with_product: bool = True) -> bool:
+    alerts = replay(
+        stream,
+        eval_from=start - 3 * HOUR,
+        eval_to=start + 6 * HOUR,
+        only_keys={target},
+        with_product=with_product,
+    )
+    return any(a.key == target and start - 2 * HOUR <= a.detected_at <= start + 6 * HOUR for a in alerts)
+
+
+def pick_starts(rng: random.Random, stream: Sequence[M], n: int, warmup: float = DAY) -> list[float]:
+    lo, hi = stream[0].ts + warmup, stream[-1].ts - 4 * HOUR
+    return sorted(rng.uniform(lo, hi) for _ in range(n))
+
+
+def summarize(delays: list[float | None], fires: list[int], bound: float) -> dict[str, object]:
+    got = [d for d in delays if d is not None]
+    within = [d for d in got if d <= bound]
+    return {
+        "n": len(delays),
+        "detected": len(got),
+        "detected_within_bound": len(within),
+        "detection_rate": round(len(within) / len(delays), 3) if delays else None,
+        "delay_median_min": round(statistics.median(got) / 60, 1) if got else None,
+        "delay_max_min": round(max(got) / 60, 1) if got else None,
+        "fired_more_than_once": sum(1 for f in fires if f > 1),
+    }
+
+
+def product_bursts(
+    rng: random.Random,
+    stream: list[M],
+    product: str,
+    pool: Sequence[M],
+    starts: Sequence[float],
+    spacing: str,
+) -> dict[str, object]:
+    target = f"product:{product}"
+    delays: list[float | None] = []
+    fires: list[int] = []
+    skipped = 0
+    for start in starts:
+        if background_hits(stream, target, start):
+            skipped += 1
+            continue
+        if spacing == "even":
+            offs = [i * 45 * 60 / 12 for i in range(12)]
+        else:
+            offs = sorted([0.0] + [rng.uniform(0, 45 * 60) for _ in range(11)])
+        inj = [replace(rng.choice(pool), ts=start + o, product=product, complaint=True) for o in offs]
+        d, f = inject_and_detect(stream, inj, target, start, 15 * 60)
+        delays.append(d)
+        fires.append(f)
+    res = summarize(delays, fires, 15 * 60)
+    res["skipped_background_alert_nearby"] = skipped
+    return res
+
+
+def typical_hour_volume(stream: Sequence[M], start: float) -> float:
+    """Mean volume of the clock hour ``[start, start+1h)`` over the stream's days (same time of day)."""
+    vals = []
+    t = start - 30 * DAY
+    while t < stream[-1].ts:
+        if t >= stream[0].ts and t + HOUR <= stream[-1].ts:
+            vals.append(sum(1 for m in stream if t <= m.ts < t + HOUR))
+        t += DAY
+    return statistics.mean(vals) if vals else 0.0
+
+
+def brand_triplings(
+    rng: random.Random,
+    stream: list[M],
+    starts: Sequence[float],
+    with_product: bool = True,
+    typical: bool = False,
+) -> dict[str, object]:
+    """Triple one hour's volume: add twice the realized volume of that hour (or, ``typical``, twice the
+    stream's mean volume at that time of day)."""
+    delays: list[float | None] = []
+    fires: list[int] = []
+    skipped = 0
+    base_rates = []
+    for start in starts:
+        if background_hits(stream, "brand", start, with_product):
+            skipped += 1
+            continue
+        in_hour = [m for m in stream if start <= m.ts < start + HOUR]
+        vol = round(typical_hour_volume(stream, start)) if typical else len(in_hour)
+        base_rates.append(vol)
+        inj = [replace(rng.choice(stream), ts=start + rng.uniform(0, HOUR)) for _ in range(2 * vol)]
+        d, f = inject_and_detect(stream, inj, "brand", start, 30 * 60, with_product)
+        delays.append(d)
+        fires.append(f)
+    res = summarize(delays, fires, 30 * 60)
+    res["skipped_background_alert_nearby"] = skipped
+    res["hourly_volume_before_injection_median"] = statistics.median(base_rates) if base_rates else None
+    return res
+
+
+def complaint_rate_per_hour(stream: Sequence[M], product: str) -> float:
+    n = sum(1 for m in stream if m.complaint and m.product == product)
+    return n / ((stream[-1].ts - stream[0].ts) / HOUR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--starts", type=int, default=20)
+    ap.add_argument("--signals", choices=("labels", "model"), default="labels")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    if not (DATA / "airline" / "Tweets.csv").exists():
+        print(f"eval_surge: skipped: shared data not found at {DATA} (a fresh clone has no ../shared)")
+        return 0
+    t0 = time.time()
+    rng = random.Random(args.seed)
+
+    airline_rows = load_airline()
+    airline = [m for m, _ in airline_rows]
+    hour_w = [0.0] * 24
+    for m in airline:
+        hour_w[int(m.ts // HOUR) % 24] += 1
+    reviews = load_reviews(random.Random(args.seed), hour_w)
+    if args.signals == "model":
+        from chalicelib.commands.detect_surges import default_analyzer
+
+        analyze = default_analyzer()
+        airline = relabel(airline, analyze)
+        reviews = relabel(reviews, analyze)
+        airline_rows = list(zip(airline, [a for _, a in airline_rows]))
+
+    american_onset = datetime(2015, 2, 22, tzinfo=timezone.utc).timestamp()
+
+    def explain_airline(a: SurgeAlert) -> str | None:
+        if a.key in ("brand", "product:american") and abs(a.detected_at - american_onset) < 2 * DAY:
+            return "American Airlines tweets only collected from 22 Feb (about 1/day before, ~1000/day after)"
+        return None
+
+    per_airline = {
+        name: [m for m, a in airline_rows if a == name]
+        for name in ("United", "US Airways", "Southwest", "Delta", "Virgin America")
+    }
+
+    results: dict[str, object] = {"seed": args.seed, "starts": args.starts, "signals": args.signals}
+    results["configs"] = {k: vars(v) for k, v in CONFIGS.items()}
+
+    # --- false alarms on the real background --------------------------------------------------------
+    fa = [false_alarms("airline (one brand, airlines as products)", airline, explain_airline)]
+    for name, s in per_airline.items():
+        fa.append(false_alarms(f"airline {name} (own brand)", s, lambda a: None, with_product=False))
+    fa.append(false_alarms("reviews 2016-05..2018-09 (one brand, products)", reviews, lambda a: None))
+    results["false_alarms"] = fa
+    # the same with a flat (time-of-day blind) baseline, to show what the daily shape buys
+    flat = {k: replace(v, shape_prior=1e12) for k, v in CONFIGS.items()}
+    fa_flat = [false_alarms("airline flat baseline", airline, explain_airline, configs=flat)]
+    for name, s in per_airline.items():
+        fa_flat.append(false_alarms(f"airline {name} flat", s, lambda a: None, configs=flat, with_product=False))
+    results["false_alarms_flat_baseline"] = [{k: v for k, v in r.items() if k != "alert_list"} for r in fa_flat]
+
+    # --- injected product bursts ---------------------------------------------------------------------
+    complaints_airline = [m for m in airline if m.complaint]
+    complaints_reviews = [m for m in reviews if m.complaint]
+    pb: dict[str, object] = {}
+    va = "virgin america"
+    starts = pick_starts(rng, airline, args.starts)
+    for spacing in ("even", "random"):
+        pb[f"airline/{va}/{spacing}"] = {
+            "baseline_complaints_per_hour": round(complaint_rate_per_hour(airline, va), 2),
+            **product_bursts(rng, airline, va, [m for m in complaints_airline if m.product == va], starts, spacing),
+        }
+    rev_products = [p for p, _ in Counter(m.product for m in reviews if m.product).most_common(6)]
+    rstarts = pick_starts(rng, reviews, args.starts, warmup=7 * DAY)
+    for spacing in ("even", "random"):
+        merged: dict[str, object] = {}
+        dl: list[dict[str, object]] = []
+        for i, start in enumerate(rstarts):
+            prod = rev_products[i % len(rev_products)]
+            dl.append(product_bursts(rng, reviews, prod, complaints_reviews, [start], spacing))
+        n = sum(int(d["n"]) for d in dl)  # type: ignore[call-overload]
+        merged = {
+            "products": rev_products,
+            "n": n,
+            "detected_within_bound": sum(int(d["detected_within_bound"]) for d in dl),  # type: ignore[call-overload]
+            "fired_more_than_once": sum(int(d["fired_more_than_once"]) for d in dl),  # type: ignore[call-overload]
+            "skipped_background_alert_nearby": sum(int(d["skipped_background_alert_nearby"]) for d in dl),  # type: ignore[call-overload]
+        }
+        merged["detection_rate"] = round(int(merged["detected_within_bound"]) / n, 3) if n else None  # type: ignore[call-overload]
+        ds = [float(d["delay_median_min"]) for d in dl if d.get("delay_median_min") is not None]  # type: ignore[arg-type]
+        mx = [float(d["delay_max_min"]) for d in dl if d.get("delay_max_min") is not None]  # type: ignore[arg-type]
+        merged["delay_median_min"] = round(statistics.median(ds), 1) if ds else None
+        merged["delay_max_min"] = max(mx) if mx else None
+        pb[f"reviews/top products/{spacing}"] = merged
+    # a product never seen before (baseline zero)
+    starts_new = pick_starts(rng, airline, args.starts)
+    pb["airline/new product/even"] = product_bursts(rng, airline, "brand-new gadget", complaints_airline, starts_new, "even")
+    results["product_bursts"] = pb
+
+    # --- injected brand triplings --------------------------------------------------------------------
+    bt: dict[str, object] = {}
+    for typical in (False, True):
+        tag = "+2x typical" if typical else "x3 realized"
+        bt[f"airline (all airlines) {tag}"] = brand_triplings(
+            rng, airline, pick_starts(rng, airline, args.starts), typical=typical
+        )
+        for name, s in per_airline.items():
+            bt[f"airline {name} {tag}"] = brand_triplings(
+                rng, s, pick_starts(rng, s, args.starts), with_product=False, typical=typical
+            )
+    results["brand_triplings"] = bt
+    results["seconds"] = round(time.time() - t0, 1)
+
+    # --- print -------------------------------------------------------------------------------------
+    print(f"surge eval (seed {args.seed}, {args.starts} starts per case, signals={args.signals})")
+    print("\nFalse alarms on real background (no injections): unexplained alerts per 2 weeks [target product<=2, brand<=3]")
+    for r in fa:
+        u = r["unexplained_per_2_weeks"]
+        print(f"  {r['stream']:<52} {r['weeks']:>6} wk  all={r['alerts']}  per2wk brand={u['brand']} product={u['product']} topic={u['topic']}")  # type: ignore[index]
+    print("  flat baseline, for comparison:")
+    for r in results["false_alarms_flat_baseline"]:  # type: ignore[union-attr]
+        u = r["unexplained_per_2_weeks"]
+        print(f"  {r['stream']:<52} {r['weeks']:>6} wk  per2wk brand={u['brand']} product={u['product']} topic={u['topic']}")
+    print("\nProduct burst, 12 complaints in 45 min [target: alerted within 15 min]")
+    for k, r in pb.items():
+        print(f"  {k:<40} rate={r['detection_rate']} median={r.get('delay_median_min')} max={r.get('delay_max_min')} min  refired={r['fired_more_than_once']} n={r['n']} base/h={r.get('baseline_complaints_per_hour', '-')}")  # type: ignore[index]
+    print("\nBrand tripling for an hour [target: alerted within 30 min]; x3 realized = twice that hour's real volume added,")
+    print("  +2x typical = twice the stream's mean volume at that time of day added")
+    for k, r in bt.items():
+        print(f"  {k:<40} rate={r['detection_rate']} median={r['delay_median_min']} max={r['delay_max_min']} min  refired={r['fired_more_than_once']} n={r['n']} vol/h={r['hourly_volume_before_injection_median']}")  # type: ignore[index]
+    print(f"\n{results['seconds']} s")
+    if not args.no_write:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        print(f"wrote {OUT.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,537 @@
+"""Train the built-in text model (complaint + sentiment heads) from ../shared/data.
+
+Run from the repository root: ``.venv/bin/python tools/train_signals.py`` (``make train``).
+Dev dependencies: numpy, scikit-learn. Deterministic: fixed seeds, sorted inputs, liblinear/lbfgs.
+
+What it does, in order:
+1. Loads the sources (airline tweets, Amazon reviews, TweetEval emotion/irony as generic tweets, the
+   hand-labelled customer-support tweets below) and splits them. Held out and never trained on:
+   the Delta and Virgin America airline tweets, all of VADER's ground truth, TweetEval sentiment
+   validation, and the hand-labelled customer-support tweets.
+2. Featurizes with ``chalicelib.domain.signals.features`` (the same code the Lambda runs).
+3. Fits an L2 logistic regression for "complaint" and a multinomial one for sentiment.
+4. Picks the complaint threshold on held-out predictions only (5-fold out-of-fold on the training
+   rows plus the calibration half of the customer-support tweets), for macro-F1.
+5. Prunes and quantizes the weights to int8 and writes ``chalicelib/domain/signals/model.json.gz``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import json
+import os
+import re
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.domain.signals.features import features  # noqa: E402
+
+DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+ARTIFACT = ROOT / "chalicelib" / "domain" / "signals" / "model.json.gz"
+SEED = 13
+AIRLINE_HELDOUT = frozenset({"Delta", "Virgin America"})
+
+LABELS = ROOT / "tools" / "signals_labels.json"
+
+NEG, NEU, POS = 0, 1, 2
+
+
+@dataclass
+class Rows:
+    """Parallel lists of texts, labels and sample weights."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+    def add(self, text: str, label: int, weight: float = 1.0) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+        self.weights.append(weight)
+
+    def extend(self, other: "Rows") -> None:
+        self.texts += other.texts
+        self.labels += other.labels
+        self.weights += other.weights
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _fix_airline_text(text: str) -> str:
+    # The Kaggle export replaced "late"/"Cancel" with its reason labels ("Cancelled Flightled").
+    return text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "late")
+
+
+def load_airline() -> list[dict[str, str]]:
+    with open(DATA / "airline" / "Tweets.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    seen: set[str] = set()
+    out = []
+    for row in rows:  # the file has duplicated tweet ids
+        if row["tweet_id"] in seen:
+            continue
+        seen.add(row["tweet_id"])
+        row["text"] = _fix_airline_text(row["text"])
+        out.append(row)
+    return out
+
+
+def airline_rows(heldout: bool) -> tuple[Rows, Rows]:
+    """(complaint rows, sentiment rows) from the training airlines, or from the held-out ones."""
+    complaint, sentiment = Rows(), Rows()
+    label = {"negative": NEG, "neutral": NEU, "positive": POS}
+    for row in load_airline():
+        if (row["airline"] in AIRLINE_HELDOUT) != heldout:
+            continue
+        conf = float(row["airline_sentiment_confidence"] or 0)
+        if not heldout and conf < 0.5:
+            continue  # crowd annotators disagreed: noise for training, kept for honest eval
+        sent = label[row["airline_sentiment"]]
+        complaint.add(row["text"], int(sent == NEG))
+        sentiment.add(row["text"], sent)
+    return complaint, sentiment
+
+
+# Brand groups (close to the complaint-dataset domains) of the customer-support accounts in twcs. The
+# brand of a tweet is the support account that answered it, else the first known @handle or name in it.
+BRAND_GROUPS = {
+    "food": "ChipotleTweets AskPapaJohns Postmates_Help DoorDash_Help McDonalds askpanera JackBox DunkinDonuts",
+    "retail": "AmazonHelp Tesco AskeBay AskTarget Walmart ArgosHelpers Morrisons sainsburys NeweggService "
+              "marksandspencer NikeSupport",
+    "transport": "Delta AmericanAir SouthwestAir British_Airways AlaskaAir VirginTrains AirAsiaSupport "
+                 "nationalrailenq GWRHelp VirginAtlantic SW_Help VirginAmerica JetBlue Uber_Support AskLyft "
+                 "UPSHelp TfL",
+    "telecom": "comcastcares TMobileHelp VerizonSupport sprintcare CenturyLinkHelp Ask_Spectrum CoxHelp BoostCare "
+               "idea_cares GloCare O2 USCellularCares AsurionCares airtel_care",
+    "tech": "AppleSupport XboxSupport AskPlayStation SpotifyCares hulu_support ATVIAssist AdobeCare AzureSupport "
+            "DropboxSupport MicrosoftHelps HPSupport GoDaddyHelp asksalesforce YahooCare",
+    "finance": "Ask_WellsFargo AskPayPal BofA_Help ChaseSupport AskAmex AskCiti",
+    "other": "AirbnbHelp Kimpton IHGService",
+}
+_BRAND_TO_GROUP = {b.lower(): g for g, names in BRAND_GROUPS.items() for b in names.split()}
+# twcs anonymizes some brand handles as numbers; the frequent ones, recognised from their threads.
+_NUMERIC_HANDLE_GROUP = {
+    "115714": "telecom", "115722": "telecom", "115725": "telecom", "115900": "telecom", "116136": "telecom",
+    "115911": "telecom", "115913": "telecom", "116072": "telecom", "116021": "telecom",
+    "115821": "retail", "115830": "retail", "115850": "retail", "115833": "retail", "116090": "retail",
+    "116062": "retail", "115937": "retail",
+    "115858": "tech", "115888": "tech", "115940": "tech", "115769": "tech", "115777": "tech", "115778": "tech",
+    "115790": "tech", "115765": "tech", "115766": "tech", "116655": "tech", "116380": "tech",
+    "115873": "transport", "115877": "transport", "115879": "transport", "115817": "transport",
+    "116076": "food", "116057": "food", "116584": "food",
+    "115993": "finance", "116016": "finance", "116827": "finance", "115783": "other",
+}
+_NAME_GROUP = (("amazon", "retail"), ("chipotle", "food"), ("apple", "tech"), ("iphone", "tech"),
+               ("uber", "transport"), ("wells fargo", "finance"), ("xfinity", "telecom"), ("ups", "transport"),
+               ("papa john", "food"), ("bank of america", "finance"), ("windows", "tech"), ("lightroom", "tech"))
+
+
+@dataclass
+class Labelled:
+    """One hand-labelled customer-support tweet."""
+
+    tweet_id: int
+    text: str
+    label: int
+    group: str
+
+
+def _twcs_rows() -> list[dict[str, str]]:
+    with open(DATA / "twcs" / "twcs_first5001.csv", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _brand_group(row: dict[str, str], answered_by: list[str]) -> str:
+    for author in answered_by:
+        if author.lower() in _BRAND_TO_GROUP:
+            return _BRAND_TO_GROUP[author.lower()]
+    for handle in re.findall(r"@(\w+)", row["text"]):
+        group = _BRAND_TO_GROUP.get(handle.lower()) or _NUMERIC_HANDLE_GROUP.get(handle)
+        if group:
+            return group
+    for author in answered_by:
+        if author in _NUMERIC_HANDLE_GROUP:
+            return _NUMERIC_HANDLE_GROUP[author]
+    low = row["text"].lower()
+    return next((group for name, group in _NAME_GROUP if name in low), "other")
+
+
+def load_labels() -> dict[str, list[int]]:
+    return json.loads(LABELS.read_text(encoding="utf-8"))
+
+
+def twcs_labelled_all() -> list[Labelled]:
+    """Every hand-labelled tweet of tools/signals_labels.json with its text and brand group, by id."""
+    labels = load_labels()
+    wanted = {i: 1 for i in labels["complaint"]} | {i: 0 for i in labels["not_complaint"]}
+    rows = _twcs_rows()
+    answered: dict[str, list[str]] = {}
+    for r in rows:
+        parent = (r["in_response_to_tweet_id"] or "").split(".")[0]
+        if parent and r["inbound"] == "False":
+            answered.setdefault(parent, []).append(r["author_id"])
+    out = [
+        Labelled(int(r["tweet_id"]), r["text"], wanted[int(r["tweet_id"])], _brand_group(r, answered.get(r["tweet_id"], [])))
+        for r in rows
+        if (r["tweet_id"] or "").isdigit() and int(r["tweet_id"]) in wanted
+    ]
+    assert len(out) == len(wanted), "labelled ids missing from twcs_first5001.csv"
+    return sorted(out, key=lambda x: x.tweet_id)
+
+
+def twcs_split() -> tuple[list[Labelled], list[Labelled]]:
+    """(train, test) split of the labelled twcs tweets. The test split is never trained on.
+
+    Test = the first model's test half (even ids of its held-out set, so before/after compare) plus
+    35 % of the newer labels, stratified by (brand group, label) with a stable hash order.
+    """
+    labels = load_labels()
+    legacy_test = {i for i in labels["legacy_eval"] if i % 2 == 0}
+    legacy = set(labels["legacy_eval"]) | set(labels["legacy_train"])
+    train, test = [], []
+    strata: dict[tuple[str, int], list[Labelled]] = {}
+    for item in twcs_labelled_all():
+        if item.tweet_id in legacy_test:
+            test.append(item)
+        elif item.tweet_id in legacy:
+            train.append(item)
+        else:
+            strata.setdefault((item.group, item.label), []).append(item)
+    for key in sorted(strata):
+        ordered = sorted(strata[key], key=lambda x: zlib.crc32(str(x.tweet_id).encode()))
+        for rank, item in enumerate(ordered):
+            (test if rank % 20 in (0, 3, 6, 9, 12, 15, 18) else train).append(item)
+    return sorted(train, key=lambda x: x.tweet_id), sorted(test, key=lambda x: x.tweet_id)
+
+
+def legacy_test_ids() -> set[int]:
+    return {i for i in load_labels()["legacy_eval"] if i % 2 == 0}
+
+
+def as_rows(items: list[Labelled], weight: float = 1.0) -> Rows:
+    rows = Rows()
+    for item in items:
+        rows.add(item.text, item.label, weight)
+    return rows
+
+
+def _read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return [line.rstrip("\n") for line in fh]
+
+
+def tweeteval(task: str, split: str) -> tuple[list[str], list[int]]:
+    base = DATA / "tweeteval" / task
+    texts = _read_lines(base / f"{split}_text.txt")
+    labels = [int(x) for x in _read_lines(base / f"{split}_labels.txt")]
+    return texts[: len(labels)], labels
+
+
+def generic_tweet_rows() -> tuple[Rows, Rows]:
+    """(complaint rows, sentiment rows) from TweetEval emotion + irony training tweets.
+
+    Generic tweets are not addressed to a brand: they are non-complaints, which teaches the model
+    that negative mood alone ("I hate Mondays") is not a complaint. Emotion labels give sentiment.
+    """
+    complaint, sentiment = Rows(), Rows()
+    texts, labels = tweeteval("emotion", "train")
+    emo_to_sent = {0: NEG, 1: POS, 2: POS, 3: NEG}  # anger, joy, optimism, sadness
+    gen_w = float(os.environ.get("GEN_W", "0.2"))
+    neg_w = float(os.environ.get("GEN_NEG_W", "0.1"))
+    for text, lab in zip(texts, labels):
+        complaint.add(text, 0, gen_w if emo_to_sent[lab] == POS else neg_w)
+        sentiment.add(text, emo_to_sent[lab], 0.7)
+    texts, _ = tweeteval("irony", "train")
+    for text in texts:
+        complaint.add(text, 0, gen_w)
+    # Offensive/hate tweets: angry but not at a brand; keeps swearing alone from meaning "complaint".
+    off_w = float(os.environ.get("OFF_W", "0.1"))
+    for task in ("offensive", "hate"):
+        texts, _ = tweeteval(task, "train")
+        for text in texts:
+            if off_w > 0:
+                complaint.add(text, 0, off_w)
+    return complaint, sentiment
+
+
+def review_rows() -> tuple[Rows, Rows]:
+    """(complaint rows, sentiment rows) from Amazon reviews: 1-2 stars complain, 4-5 do not."""
+    complaint, sentiment = Rows(), Rows()
+    with open(DATA / "reviews" / "datafiniti_amazon_consumer_reviews.csv", encoding="utf-8-sig") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: (r["id"], r["reviews.text"]))
+    kept_pos = 0
+    for row in rows:
+        rating = int(float(row["reviews.rating"] or 0))
+        text = f"{row['reviews.title']}. {row['reviews.text']}"[:400]
+        if rating in (1, 2):
+            complaint.add(text, 1, 2.0)  # scarce: 117 rows, upweighted
+            sentiment.add(text, NEG, 2.0)
+        elif rating == 3:
+            sentiment.add(text, NEU, 1.0)
+        elif kept_pos < 700 and hash_bucket(row["reviews.text"]) < 20:
+            kept_pos += 1
+            complaint.add(text, 0, 1.0)
+            sentiment.add(text, POS, 0.5)
+    return complaint, sentiment
+
+
+def hash_bucket(text: str) -> int:
+    """Stable 0..99 bucket (Python's hash() is salted per process)."""
+    import zlib
+
+    return zlib.crc32(text.encode("utf-8")) % 100
+
+
+def vader(kind: str) -> tuple[list[str], list[float]]:
+    """VADER ground truth: kind is "tweets" or "amazonReviewSnippets". Mean rating -4..4."""
+    texts, scores = [], []
+    for line in _read_lines(DATA / "vader_groundtruth" / f"{kind}_GroundTruth.txt"):
+        parts = line.split("\t")
+        if len(parts) >= 3:
+            scores.append(float(parts[1]))
+            texts.append(parts[2])
+    return texts, scores
+
+
+# ---------------------------------------------------------------- training
+
+
+def featurize(texts: list[str], vocab: dict[str, int] | None = None):
+    """Binary bag of features scaled by 1/sqrt(#distinct features), exactly as inference does."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    grow = vocab is None
+    vocab = {} if vocab is None else vocab
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        feats = set(features(text))
+        scale = 1.0 / (len(feats) ** 0.5) if feats else 0.0
+        for f in sorted(feats):
+            idx = vocab.get(f)
+            if idx is None and grow:
+                idx = vocab[f] = len(vocab)
+            if idx is not None:
+                indices.append(idx)
+                data.append(scale)
+        indptr.append(len(indices))
+    matrix = csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(len(texts), len(vocab)))
+    return matrix, vocab
+
+
+def prune_vocab(texts: list[str], min_df: int) -> dict[str, int]:
+    """Features seen in at least ``min_df`` training texts, in a deterministic order."""
+    from collections import Counter
+
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(features(text)))
+    kept = sorted(f for f, n in df.items() if n >= min_df)
+    return {f: i for i, f in enumerate(kept)}
+
+
+def fit_complaint(x, y, w, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=2000)
+    model.fit(x, y, sample_weight=w)
+    return model
+
+
+def fit_sentiment(x, y, w, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, solver="lbfgs", random_state=SEED, max_iter=3000)
+    model.fit(x, y, sample_weight=w)
+    return model
+
+
+def macro_f1(y_true: list[int], scores: list[float], threshold: float) -> float:
+    from sklearn.metrics import f1_score
+
+    pred = [int(s >= threshold) for s in scores]
+    return float(f1_score(y_true, pred, average="macro"))
+
+
+def choose_threshold(sets: list[tuple[list[int], list[float]]]) -> float:
+    """Threshold maximizing the mean macro-F1 over held-out prediction sets (each set counts once)."""
+    grid = [i / 100 for i in range(15, 86)]
+    best = max(grid, key=lambda t: (sum(macro_f1(y, s, t) for y, s in sets), -abs(t - 0.5)))
+    return best
+
+
+def out_of_fold(rows: Rows, vocab: dict[str, int], c: float, folds: int = 5) -> list[float]:
+    """Complaint probabilities for every training row from a model that did not see it."""
+    import numpy as np
+
+    x, _ = featurize(rows.texts, vocab)
+    y, w = np.array(rows.labels), np.array(rows.weights)
+    fold = np.array([hash_bucket(t) % folds for t in rows.texts])
+    scores = np.zeros(len(rows.texts))
+    for k in range(folds):
+        train, held = fold != k, fold == k
+        model = fit_complaint(x[train], y[train], w[train], c)
+        scores[held] = model.predict_proba(x[held])[:, 1]
+    return scores.tolist()
+
+
+# ---------------------------------------------------------------- artifact
+
+
+def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], bytes]:
+    """Per-head int8 quantization (scale = max|w|/127) of the kept rows, column-interleaved."""
+    scales = [max(abs(col[i]) for i in keep) / 127.0 or 1.0 for col in columns]
+    out = bytearray()
+    for i in keep:
+        for col, scale in zip(columns, scales):
+            out.append(round(col[i] / scale) & 0xFF)
+    return scales, bytes(out)
+
+
+def write_artifact(vocab, complaint_model, sentiment_model, threshold: float, meta: dict) -> int:
+    inv = sorted(vocab, key=vocab.get)
+    wc = complaint_model.coef_[0].tolist()
+    classes = list(sentiment_model.classes_)
+    coef = sentiment_model.coef_
+    # Sentiment is (P(pos) - P(neg)); fold the neutral class into a reference so two logits suffice.
+    ws_neg = (coef[classes.index(NEG)] - coef[classes.index(NEU)]).tolist()
+    ws_pos = (coef[classes.index(POS)] - coef[classes.index(NEU)]).tolist()
+    columns = [wc, ws_neg, ws_pos]
+    scales0 = [max(abs(v) for v in col) / 127.0 for col in columns]
+    # Drop features whose every weight would quantize to zero: they cannot change any score.
+    keep = [i for i in range(len(inv)) if any(abs(col[i]) >= 0.5 * s for col, s in zip(columns, scales0))]
+    scales, blob = quantize(columns, keep)
+    bias_neg = float(sentiment_model.intercept_[classes.index(NEG)] - sentiment_model.intercept_[classes.index(NEU)])
+    bias_pos = float(sentiment_model.intercept_[classes.index(POS)] - sentiment_model.intercept_[classes.index(NEU)])
+    doc = {
+        "format": 1,
+        "features": "\n".join(inv[i] for i in keep),
+        "weights_int8": base64.b64encode(blob).decode("ascii"),
+        "scales": scales,
+        "bias": [float(complaint_model.intercept_[0]), bias_neg, bias_pos],
+        "complaint_threshold": threshold,
+        "meta": meta,
+    }
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ARTIFACT.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+    return len(keep)
+
+
+def complaint_rows(twcs_train: list[Labelled]) -> tuple[Rows, list[str]]:
+    """Complaint training rows and, per row, its source ("airline", "twcs:<group>", "generic", "reviews")."""
+    air_c, _ = airline_rows(heldout=False)
+    gen_c, _ = generic_tweet_rows()
+    rev_c, _ = review_rows()
+    air_w = float(os.environ.get("AIR_W", "0.5"))
+    air_c.weights = [w * air_w for w in air_c.weights]
+    tw_c = as_rows(twcs_train, float(os.environ.get("TWCS_W", "4.0")))
+    rows, source = Rows(), []
+    for name, part in (("airline", air_c), ("twcs", tw_c), ("generic", gen_c), ("reviews", rev_c)):
+        rows.extend(part)
+        source += [name] * len(part.texts)
+    for i, item in enumerate(twcs_train):
+        source[len(air_c.texts) + i] = "twcs:" + item.group
+    return rows, source
+
+
+def sentiment_rows() -> Rows:
+    _, air_s = airline_rows(heldout=False)
+    _, gen_s = generic_tweet_rows()
+    _, rev_s = review_rows()
+    rows = Rows()
+    for part in (air_s, gen_s, rev_s):
+        rows.extend(part)
+    return rows
+
+
+def held_out_scores(x, rows: Rows, source: list[str], c: float, split_of) -> list[float]:
+    """Scores of twcs training rows from models that did not see them; ``split_of`` names each row's fold."""
+    import numpy as np
+
+    y, w = np.array(rows.labels), np.array(rows.weights)
+    folds = [split_of(i) for i in range(len(source))]
+    scores = [float("nan")] * len(source)
+    for k in sorted({f for f in folds if f is not None}):
+        held = np.array([f == k for f in folds])
+        model = fit_complaint(x[~held], y[~held], w[~held], c)
+        for i, p in zip(np.flatnonzero(held), model.predict_proba(x[held])[:, 1]):
+            scores[i] = float(p)
+    return scores
+
+
+def main() -> None:
+    import numpy as np
+
+    if not DATA.is_dir():
+        sys.exit(f"training data not found at {DATA} (set SHARED_DATA)")
+    c_complaint = float(os.environ.get("C_COMPLAINT", "4"))
+    c_sentiment = float(os.environ.get("C_SENTIMENT", "4"))
+    min_df = int(os.environ.get("MIN_DF", "2"))
+    quick = os.environ.get("QUICK") == "1"  # experiments: no cross-validation, no artifact
+
+    twcs_train, twcs_test = twcs_split()
+    complaint, source = complaint_rows(twcs_train)
+    sentiment = sentiment_rows()
+    print(f"complaint rows {len(complaint.texts)} (pos {sum(complaint.labels)}; twcs {len(twcs_train)}, "
+          f"twcs test {len(twcs_test)} held out), sentiment rows {len(sentiment.texts)}")
+
+    vocab = prune_vocab(complaint.texts + sentiment.texts, min_df)
+    print(f"vocabulary {len(vocab)} features (min_df={min_df})")
+    xc, _ = featurize(complaint.texts, vocab)
+    cm = fit_complaint(xc, np.array(complaint.labels), np.array(complaint.weights), c_complaint)
+    twcs_idx = [i for i, s in enumerate(source) if s.startswith("twcs:")]
+    twcs_y = [complaint.labels[i] for i in twcs_idx]
+    test_scores = cm.predict_proba(featurize([t.text for t in twcs_test], vocab)[0])[:, 1].tolist()
+    test_y = [t.label for t in twcs_test]
+
+    # Threshold: chosen on 5-fold out-of-fold scores of the twcs TRAINING rows only (never the test split).
+    oof = held_out_scores(xc, complaint, source, c_complaint,
+                          lambda i: hash_bucket(complaint.texts[i]) % 5 if source[i].startswith("twcs:") else None)
+    oof_twcs = [oof[i] for i in twcs_idx]
+    threshold = choose_threshold([(twcs_y, oof_twcs)])
+    # Unseen-domain estimate: leave one brand group of the twcs training rows out at a time.
+    logo = held_out_scores(xc, complaint, source, c_complaint,
+                           lambda i: source[i] if source[i].startswith("twcs:") else None)
+    cv = {"twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
+          "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
+          "twcs_leave_group_out_by_group": {}}
+    for group in sorted({source[i] for i in twcs_idx}):
+        idx = [i for i in twcs_idx if source[i] == group]
+        cv["twcs_leave_group_out_by_group"][group[5:]] = {
+            "n": len(idx), "macro_f1": round(macro_f1([complaint.labels[i] for i in idx], [logo[i] for i in idx], threshold), 4)}
+    print(f"threshold {threshold:.2f}; cross-validation {json.dumps(cv)}")
+    if quick:
+        return
+
+    xs, _ = featurize(sentiment.texts, vocab)
+    sm = fit_sentiment(xs, np.array(sentiment.labels), np.array(sentiment.weights), c_sentiment)
+
+    meta = {"c_complaint": c_complaint, "c_sentiment": c_sentiment, "min_df": min_df, "seed": SEED,
+            "trained_on": f"airline (not Delta/Virgin America), {len(twcs_train)} hand-labelled twcs tweets "
+                          "(tools/signals_labels.json, test split excluded), tweeteval emotion/irony/offensive/hate "
+                          "train, Amazon reviews",
+            "cross_validation": cv}
+    kept = write_artifact(vocab, cm, sm, threshold, meta)
+    print(f"kept {kept} features; artifact {ARTIFACT.stat().st_size / 1e6:.2f} MB")
+
+    # Validation figures (held-out rows only), computed with the shipped quantized artifact.
+    from chalicelib.domain.signals import model as shipped
+
+    shipped.reset_cache()
+    held_c, _ = airline_rows(heldout=True)
+    for name, texts, labels in (("airline Delta+Virgin", held_c.texts, held_c.labels),
+                                ("twcs test", [t.text for t in twcs_test], test_y)):
+        scores = [shipped.score(t)[0] for t in texts]
+        print(f"{name}: macro-F1 {macro_f1(labels, scores, threshold):.3f}")
+
+
+if __name__ == "__main__":
+    main()
