@@ -60,6 +60,30 @@ def review_rows(rng: random.Random, count: int) -> list[dict]:
     return out
 
 
+# Written for the demo (not from a dataset): what a fashion brand's plan must fold, route and escalate.
+CAMPAIGN = "The soles of my Nova sneakers split after two weeks. Three pairs, same problem. @aurelle fix this"
+SCENARIOS: list[dict] = [
+    *({"route": ("x", "meta-instagram", "x")[i % 3], "platform": "x", "id": f"demo-campaign-{i}",
+       "text": ("RT @sneakerhead_li: " if i in (2, 4) else "") + CAMPAIGN,
+       "author": {"id": f"campaign{i}", "handle": f"walker_{i}", "name": f"Walker {i}", "followers": 150 + 40 * i,
+                  "verified": False}} for i in range(6)),
+    {"route": "meta-facebook", "platform": "facebook", "id": "demo-thread-1",
+     "text": "Ordered the Cortez denim jacket two weeks ago and it still has not arrived. Tracking says nothing.",
+     "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False}},
+    {"route": "meta-facebook", "platform": "facebook", "id": "demo-thread-2", "in_reply_to": "demo-thread-1",
+     "text": "Still nothing today, and customer service has not answered my two emails.",
+     "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False}},
+    {"route": "x", "platform": "x", "id": "demo-influencer-1",
+     "text": "Honestly disappointed @aurelle: my Lina trench coat lost two buttons on the first wear. "
+             "Not what I expect at this price.",
+     "author": {"id": "x-renee", "handle": "stylebyrenee", "name": "Renée Laurent", "followers": 412000,
+                "verified": True}},
+    {"route": "generic", "platform": "reviews", "id": "demo-legal-1", "rating": 1.0, "product": "Alba Leather Boots",
+     "text": "The dye from the Alba boots burned my skin. I have photos and I am contacting my lawyer.",
+     "author": {"id": "rev-77", "handle": "m.ferreira", "name": "M. Ferreira", "followers": 0, "verified": False}},
+]
+
+
 def main() -> None:
     rng = random.Random(SEED)
     tweets = airline_rows(rng, 180)
@@ -77,6 +101,7 @@ def main() -> None:
         rows.append({"route": route, **review})
     # Tweets (2015) and reviews (2017) interleave, four minutes apart: the replay shifts them to end now.
     rng.shuffle(rows)
+    rows += SCENARIOS  # the last hour: the scenarios a newcomer should see folded and escalated
     start = datetime(2015, 2, 24, tzinfo=timezone.utc)
     for index, row in enumerate(rows):
         row["created_at"] = (start + timedelta(seconds=index * 240)).isoformat()

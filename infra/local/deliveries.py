@@ -46,10 +46,15 @@ def x_delivery(row: dict[str, Any]) -> Delivery:
     return _json("x", {"for_user_id": BRAND_X_USER_ID, "tweet_create_events": [tweet]})
 
 
+PAGE_POST = "900000000000001"  # the brand's page post the demo comments are written under
+
+
 def facebook_comment_delivery(row: dict[str, Any], verb: str = "add") -> Delivery:
-    post_id = f"{PAGE_ID}_{row.get('in_reply_to') or '900000000000001'}"
-    value = {"item": "comment", "verb": verb, "comment_id": f"{post_id.split('_')[1]}_{row['id']}",
-             "post_id": post_id, "parent_id": post_id, "created_time": _epoch(row), "message": row["text"],
+    post_id = f"{PAGE_ID}_{PAGE_POST}"
+    # A reply's parent is the comment it answers (Graph API comment ids are <post>_<comment>).
+    parent_id = f"{PAGE_POST}_{row['in_reply_to']}" if row.get("in_reply_to") else post_id
+    value = {"item": "comment", "verb": verb, "comment_id": f"{PAGE_POST}_{row['id']}",
+             "post_id": post_id, "parent_id": parent_id, "created_time": _epoch(row), "message": row["text"],
              "from": {"id": row["author"]["id"], "name": row["author"]["name"]}}
     return _json("meta", {"object": "page", "entry": [
         {"id": PAGE_ID, "time": _epoch(row), "changes": [{"field": "feed", "value": value}]}]})

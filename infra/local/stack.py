@@ -129,6 +129,7 @@ class LocalStack:
         echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")
         self.deploy()
         echo(f"  resources         stack {STAGE} from infra/template.py")
+        echo(f"  response plan     {self.upload_plan()}")
         self._spawn("worker", [sys.executable, "-m", "infra.local.worker"])
         chalice = str(Path(sys.executable).parent / "chalice")
         self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
@@ -160,6 +161,15 @@ class LocalStack:
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
         secrets_file.touch(mode=0o600)
         secrets_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
+
+    def upload_plan(self, path: Path = ROOT / "chalicelib" / "plans" / "default.yaml") -> str:
+        """Upload the bundled plan as an operator would, through the CLI; answers what the CLI said."""
+        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "plan", "upload", str(path), "--by",
+                               "make-run@localhost"], cwd=ROOT, env=self.environment(), capture_output=True,
+                              text=True, timeout=60)
+        if done.returncode != 0:
+            raise StackError(f"plan upload failed: {done.stdout}{done.stderr}")
+        return done.stdout.strip().splitlines()[-1]
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 - lives with the child
@@ -212,12 +222,20 @@ class LocalStack:
         return sum(int(value) for value in attributes.values())
 
     def stored_mentions(self) -> list[dict]:
-        from chalicelib.adapters.mentions_table import plain_item
         from chalicelib.settings import Resources
 
-        table = Resources.for_stage(STAGE).mentions_table
+        return self.scan(Resources.for_stage(STAGE).mentions_table)
+
+    def scan(self, table: str) -> list[dict]:
+        from chalicelib.adapters.mentions_table import plain_item
+
         pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=table)
         return [plain_item(item) for page in pages for item in page["Items"]]
+
+    def issues(self) -> list[dict]:
+        from chalicelib.settings import Resources
+
+        return self.scan(Resources.for_stage(STAGE).issues_table)
 
     def wait_until_stored(self, keys: set[str], timeout: float = 120.0) -> list[dict]:
         def all_there():
@@ -247,6 +265,24 @@ def summarize(report, items: list[dict], echo=print) -> None:
         echo(f"  edited:      {edited[0]['pk']} now reads \"{edited[0]['text'][-60:]}\"")
 
 
+def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> None:
+    triaged = Counter(item.get("category", "(edit/removal only)") for item in mentions)
+    echo("")
+    echo("Triage (plan v1): " + ", ".join(f"{count} {category}" for category, count in triaged.most_common()))
+    echo(f"Issues opened: {len(issues)} (folding {sum(int(i['mention_count']) for i in issues)} mentions)")
+    rows = Counter((i["category"], i.get("team", "-"), i["severity"]) for i in issues)
+    for (category, team, severity), count in sorted(rows.items()):
+        echo(f"  {category:<17} {severity:<9} -> {team:<17} {count:>4}")
+    biggest = sorted(issues, key=lambda i: (-int(i["mention_count"]), i["issue_id"]))[:2]
+    urgent = [i for i in issues if i["category"] in ("high_priority", "crisis")][:3]
+    for title, selection in (("Largest (folded duplicates):", biggest), ("High Priority:", urgent)):
+        echo(f"  {title}")
+        for issue in selection:
+            echo(f"    {issue['issue_id']}  {int(issue['mention_count'])} mentions, reach {int(issue['reach'])}, "
+                 f"{issue['severity']}, assigned to {issue.get('assigned_to', '-')}")
+            echo(f"      {issue['description'][:110]}")
+
+
 def where_to_look(stack: LocalStack, echo=print) -> None:
     from chalicelib.settings import Resources
 
@@ -257,6 +293,7 @@ def where_to_look(stack: LocalStack, echo=print) -> None:
     echo(f"  {stack.worker_url}/status                      what the worker processed")
     echo(f"  {stack.moto_url}/moto-api/                    moto's dashboard (tables, queues, emails)")
     echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.mentions_table}")
+    echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.issues_table}")
     echo(f"  .run/local-secrets.env   the secrets this run signs with;  .run/logs/   every process's log")
 
 
@@ -278,6 +315,7 @@ def main() -> int:
             report = replay(stack.api_url, stack.secrets)
             items = stack.wait_until_stored(report.expected_keys)
             summarize(report, items)
+            summarize_issues(stack.issues(), items)
         where_to_look(stack)
         print("\nServing. Press Ctrl-C to stop everything.", flush=True)
         while stack.check_children():

@@ -1,0 +1,69 @@
+"""``python -m chalicelib.cli classify``: JSONL mentions on stdin → JSONL classifications on stdout.
+
+Input lines need ``{"id", "text"}``; any generic-webhook field may be present (``platform``, ``author``,
+``rating``, ``product`` ...) and joins the text signals in the plan's rules. Output, one line per input, same order:
+``{"id", "complaint", "complaint_score", "sentiment", "topic", "category", "severity"}``. A line that cannot be
+read gives ``{"id": ..., "error": "..."}`` in its place and the exit status 1. Offline: no AWS calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from chalicelib.domain.classification import classify
+from chalicelib.domain.models import Author, Mention
+from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
+from chalicelib.services.triage import mention_text
+
+
+def to_mention(row: dict[str, Any]) -> Mention:
+    if "id" not in row or not isinstance(row.get("text"), str):
+        raise ValueError("each line needs \"id\" and a string \"text\"")
+    author = row.get("author") or {}
+    created = row.get("created_at") or datetime.now(timezone.utc).isoformat()
+    return Mention(platform=str(row.get("platform") or "unknown").lower(), external_id=str(row["id"]),
+                   text=row["text"], title=row.get("title"), rating=row.get("rating"), url=row.get("url"),
+                   created_at=created, parent_id=row.get("in_reply_to"), product=row.get("product"),
+                   author=Author(**{k: author[k] for k in ("id", "handle", "name", "followers", "verified")
+                                    if author.get(k) is not None}) if isinstance(author, dict) else Author())
+
+
+def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze) -> dict[str, Any]:
+    mention = to_mention(row)
+    signals = analyze(mention_text(mention))
+    result = classify(mention, signals, plan)
+    return {"id": row["id"], "complaint": signals.complaint, "complaint_score": signals.complaint_score,
+            "sentiment": signals.sentiment, "topic": signals.topic, "category": result.category,
+            "severity": result.severity.value}
+
+
+def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli classify", description=__doc__)
+    parser.add_argument("--plan", help="a response plan YAML file (default: the bundled plan)")
+    args = parser.parse_args(argv)
+    from chalicelib.adapters.plans import bundled_plan
+    from chalicelib.domain.signals import analyze_one
+
+    plan = load_plan_yaml(open(args.plan, encoding="utf-8").read()) if args.plan else bundled_plan()
+    status = 0
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        row: Any = None
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("each line must be a JSON object")
+            out = classify_row(row, plan, analyze_one)
+        except (ValueError, ValidationError, TypeError) as error:
+            status = 1
+            message = str(error).splitlines()[0] if not isinstance(error, ValidationError) else \
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            out = {"id": row.get("id") if isinstance(row, dict) else None, "error": f"line {number}: {message}"}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    return status
