@@ -3,6 +3,8 @@
 * webhook handler: p50/p99 per signed delivery through the real route (in-process, moto), against a bare
   ``sqs.send_message`` of the same body on the same moto: the ratio is what our verify/parse/enqueue costs.
 * cold start: ``import app`` against ``import boto3`` (median of fresh interpreters), and peak memory of each.
+* triage pipeline: AWS calls and DynamoDB write units per mention, and throughput against the floor of writing
+  the same items raw (``bench/pipeline.py``).
 * deployment package: the size of the zip ``chalice package`` builds.
 
 Results: printed, and written to ``bench/results/bench.json``.
@@ -24,6 +26,9 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.pipeline import aws_environment
+from bench.pipeline import run as bench_pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DELIVERIES = 400
@@ -35,17 +40,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def _aws_environment() -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION":
-                       "us-east-1", "STAGE": "test", "POWERTOOLS_METRICS_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "WARNING"})
-
-
 def bench_webhook() -> dict:
     """Per-delivery latency of POST /webhooks/generic against a bare SQS send, both on in-process moto."""
-    _aws_environment()
+    aws_environment()
     from chalice.test import Client
     from moto import mock_aws
 
@@ -139,7 +136,9 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"}
-    for name, bench in (("imports", bench_imports), ("webhook", bench_webhook), ("package", bench_package)):
+    aws_environment()
+    for name, bench in (("imports", bench_imports), ("webhook", bench_webhook), ("pipeline", bench_pipeline),
+                        ("package", bench_package)):
         print(f"bench {name} ...", flush=True)
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)

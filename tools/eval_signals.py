@@ -6,7 +6,8 @@ beyond the standard library (the metrics are computed here, so nothing is tuned 
 
 Every set below was excluded from training in tools/train_signals.py:
 - airline complaint: Delta + Virgin America tweets (complaint = negative sentiment);
-- twcs: hand-labelled customer-support tweets to many brands (calibration half and test half);
+- twcs: hand-labelled customer-support tweets to many brands (tools/signals_labels.json): the test split
+  (stratified by brand group; per-group figures too) and, inside it, the first model's 124-tweet test half;
 - VADER ground truth (tweets, Amazon review snippets): Pearson r of sentiment vs mean human rating;
 - TweetEval sentiment validation: 3-class macro-F1/accuracy (score < -0.2 neg, > 0.2 pos);
 - TweetEval offensive validation: complaint rate on generic tweets (a false-alarm check).
@@ -14,6 +15,7 @@ Every set below was excluded from training in tools/train_signals.py:
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import time
@@ -55,6 +57,7 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
     pred = [int(s.complaint) for s in sig]
     acc = sum(int(p == y) for p, y in zip(pred, rows.labels)) / len(pred)
     return {"n": len(pred), "positive_rate": round(sum(rows.labels) / len(pred), 3),
+            "predicted_positive_rate": round(sum(pred) / len(pred), 3),
             "macro_f1": round(f1_macro(rows.labels, pred), 4), "accuracy": round(acc, 4)}
 
 
@@ -83,9 +86,17 @@ def main() -> None:
 
     held_c, held_s = data.airline_rows(heldout=True)
     results["airline_heldout_complaint"] = complaint_figures(held_c)
-    calib, test = data.twcs_labelled()
-    results["twcs_crossbrand_complaint_test"] = complaint_figures(test)
-    results["twcs_crossbrand_complaint_calibration"] = complaint_figures(calib)
+    _, test = data.twcs_split()
+    results["twcs_crossbrand_complaint_test"] = complaint_figures(data.as_rows(test))
+    results["twcs_crossbrand_complaint_test"]["by_group"] = {
+        group: complaint_figures(data.as_rows([t for t in test if t.group == group]))
+        for group in sorted({t.group for t in test})
+    }
+    legacy = data.legacy_test_ids()
+    results["twcs_crossbrand_complaint_legacy_test_half"] = complaint_figures(
+        data.as_rows([t for t in test if t.tweet_id in legacy]))
+    results["twcs_training_cross_validation"] = json.loads(gzip.decompress(model.ARTIFACT.read_bytes()))["meta"].get(
+        "cross_validation", {})
 
     air_pred = [sentiment_class(s.sentiment) for s in analyze(held_s.texts)]
     results["airline_heldout_sentiment"] = {"macro_f1": round(f1_macro(held_s.labels, air_pred), 4)}

@@ -3,7 +3,7 @@
 Three ways a mention joins an issue, tried in this order:
 
 1. **Conversation**: a reply (same author) under a post or comment that already belongs to an issue.
-2. **Author**: the same author on the same product (or, naming none, the same topic) within
+2. **Author**: the same author on the same product and topic (or, naming no product, the same topic) within
    ``author_window_hours``: someone who complains three times about one order is one issue.
 3. **Near-duplicate text**: many authors posting near-identical text (copy-paste campaigns, retweets, quotes)
    within ``text_window_hours``: MinHash signatures over word shingles, banded for lookup (LSH) and checked
@@ -100,8 +100,9 @@ def plan_keys(mention: Mention, classification: Classification) -> Plan:
     for parent in dict.fromkeys(filter(None, (mention.parent_id, mention.thread_id))):
         lookups.append(Candidate(f"conv#{platform}#{parent}", "conversation", author))
     if author:
-        subject = f"product:{classification.products[0].lower()}" if classification.products else \
-            f"topic:{classification.topic}"
+        subject = f"topic:{classification.topic}"
+        if classification.products:
+            subject = f"product:{classification.products[0].lower()}#{subject}"
         author_key = Candidate(f"author#{platform}#{author}#{subject}", "author", author)
         lookups.append(author_key)
         claims.append(author_key)

@@ -117,3 +117,36 @@ def test_batch_of_a_thousand_runs() -> None:
     assert len(out) == 1000
     assert sum(s.complaint for s in out[:500]) > 450
     assert sum(s.complaint for s in out[500:]) < 50
+
+
+def test_negation_and_brand_folding_features() -> None:
+    feats = features("@acme my order has not arrived, Amazon is late")
+    assert "narrived" in feats and "w_brand_" in feats and "wamazon" not in feats
+    assert "xprob2" in feats or "xprob3" in feats
+
+
+def test_label_file_is_ids_only_and_disjoint() -> None:
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "tools" / "signals_labels.json").read_text())
+    lists = [set(doc[k]) for k in ("complaint", "not_complaint", "excluded")]
+    assert all(isinstance(i, int) for s in lists for i in s)
+    assert not (lists[0] & lists[1]) and not (lists[0] & lists[2]) and not (lists[1] & lists[2])
+    assert len(lists[0]) + len(lists[1]) >= 1200
+
+
+def test_twcs_test_split_is_never_trained_on() -> None:
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "tools"))
+    import train_signals
+
+    if not (train_signals.DATA / "twcs" / "twcs_first5001.csv").is_file():
+        pytest.skip("../shared/data/twcs not available")
+    train, test = train_signals.twcs_split()
+    assert not {t.tweet_id for t in train} & {t.tweet_id for t in test}
+    assert len(test) >= 350 and {t.group for t in test} >= {"food", "retail", "tech", "telecom", "transport"}
+    assert train_signals.legacy_test_ids() <= {t.tweet_id for t in test}

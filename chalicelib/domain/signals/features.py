@@ -17,13 +17,13 @@ _TRAINING_BRANDS = frozenset(
     {
         "jetblue", "southwestair", "southwest", "usairways", "virginamerica", "virgin", "americanair",
         "united", "delta", "deltaassist", "americanairlines", "aa", "usair", "alaska", "alaskaair",
-        "british_airways", "ba", "airasia", "amazon", "amazonhelp", "amzl", "prime", "apple", "applesupport",
+        "british_airways", "airasia", "amazon", "amazonhelp", "amzl", "apple", "applesupport",
         "chipotle", "chipotletweets", "chipotles", "boorito", "booritos", "uber", "ubereats", "lyft", "tesco",
         "comcast", "comcastcares", "xfinity", "verizon", "fios", "sprint", "sprintcare", "tmobile", "t-mobile",
         "spectrum", "cox", "centurylink", "att", "spotify", "hulu", "xbox", "playstation", "psn", "paypal",
-        "ebay", "target", "walmart", "argos", "morrisons", "sainsburys", "newegg", "ups", "usps", "fedex",
-        "postmates", "doordash", "papa", "papajohns", "adobe", "lightroom", "dropbox", "airbnb", "wellsfargo",
-        "chase", "citi", "amex", "bofa", "tesla", "nike", "kindle", "alexa", "echo", "iphone", "ipad", "ios",
+        "ebay", "walmart", "argos", "morrisons", "sainsburys", "newegg", "ups", "usps", "fedex",
+        "postmates", "doordash", "papajohns", "adobe", "lightroom", "dropbox", "airbnb", "wellsfargo",
+        "citi", "amex", "bofa", "tesla", "nike", "kindle", "alexa", "iphone", "ipad", "ios",
     }
 )
 

@@ -1,0 +1,98 @@
+"""``make eval``: every quality figure, printed, written to ``bench/results/eval.json`` and into the README.
+
+Runs each evaluation as its own process (each writes its JSON in ``bench/results/``), then collects the headline
+figures into one table. Needs ``../shared/data``; without it, says so and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+EVALS = [
+    ("signals", [sys.executable, "tools/eval_signals.py"]),
+    ("dedup", [sys.executable, "-m", "tools.eval_dedup"]),
+]
+BEGIN, END = "<!-- eval:begin -->", "<!-- eval:end -->"
+
+
+def _load(name: str) -> dict:
+    path = RESULTS / f"eval_{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def rows() -> list[tuple[str, str, str]]:
+    signals, dedup = _load("signals"), _load("dedup")
+    out: list[tuple[str, str, str]] = []
+    cross = signals.get("twcs_crossbrand_complaint_test", {})
+    if cross:
+        out.append((f"complaint vs not, tweets to many brands (hand-labelled twcs test split, n={cross['n']})",
+                    f"macro-F1 {cross['macro_f1']:.3f}", "≥ 0.80 on unseen brands"))
+    airline = signals.get("airline_heldout_complaint", {})
+    if airline:
+        out.append((f"complaint vs not, held-out airlines (n={airline['n']})", f"macro-F1 {airline['macro_f1']:.3f}",
+                    ""))
+    for key, label in (("vader_tweets_sentiment_pearson", "sentiment vs VADER human ratings, tweets"),
+                       ("vader_review_snippets_sentiment_pearson", "sentiment vs VADER human ratings, reviews")):
+        if key in signals:
+            out.append((f"{label} (n={signals[key]['n']})", f"Pearson r {signals[key]['r']:.3f}", ""))
+    tweeteval = signals.get("tweeteval_sentiment_val", {})
+    if tweeteval:
+        out.append((f"TweetEval sentiment, validation (n={tweeteval['n']})",
+                    f"macro-F1 {tweeteval['macro_f1']:.3f}", ""))
+    generic = signals.get("generic_tweets_complaint_rate", {})
+    if generic:
+        out.append((f"general tweets called complaints (TweetEval offensive val, n={generic['n']})",
+                    f"{100 * generic['rate']:.1f}%", "low"))
+    if dedup:
+        out.append((f"dedup into issues, airline tweets (n={dedup['mentions']}, truth: author+airline+reason/24 h)",
+                    f"B-cubed P {dedup['bcubed_precision']:.3f} / R {dedup['bcubed_recall']:.3f}",
+                    f"no folding: R {dedup['no_folding_baseline']['bcubed_recall']:.3f}"))
+    surge = _load("surge")
+    for line in surge.get("summary_rows", []):
+        out.append(tuple(line))  # the surge eval states its own rows and targets
+    return out
+
+
+def markdown(table: list[tuple[str, str, str]]) -> str:
+    lines = ["| what (held-out data only) | measured | target / baseline |", "|---|---|---|"]
+    lines += [f"| {what} | {value} | {target} |" for what, value, target in table]
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    if BEGIN not in readme:
+        return
+    block = f"{BEGIN}\n{text}\n{END}"
+    README.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S),
+                      encoding="utf-8")
+
+
+def main() -> int:
+    if not (ROOT.parent / "shared" / "data").is_dir():
+        print("make eval: ../shared/data is not beside this clone; nothing to evaluate on.")
+        return 0
+    failed = []
+    for name, command in EVALS:
+        print(f"== eval {name}", flush=True)
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            failed.append(name)
+    table = rows()
+    (RESULTS / "eval.json").write_text(json.dumps({"rows": table, "failed": failed}, indent=2) + "\n")
+    text = markdown(table)
+    print("\n" + text)
+    update_readme(text)
+    if failed:
+        print(f"evaluations that failed: {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
