@@ -132,6 +132,56 @@ def bench_package() -> dict:
                 "lambda_unzipped_limit_mb": 250}
 
 
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def markdown(results: dict) -> str:
+    imports, webhook, package = results["imports"], results["webhook"], results["package"]
+    cost_model, shipped = results["pipeline"]["moto_item_level_rollback"], results["pipeline"]["moto_as_shipped"]
+    rows = [
+        ("webhook handler per signed delivery, p50", f"{webhook['handler_p50_ms']:.1f} ms",
+         f"bare SQS send on the same moto {webhook['bare_sqs_send_p50_ms']:.1f} ms", f"{webhook['ratio_p50']:.2f}×", ""),
+        ("webhook handler, p99", f"{webhook['handler_p99_ms']:.1f} ms",
+         f"bare SQS send {webhook['bare_sqs_send_p99_ms']:.1f} ms", f"{webhook['ratio_p99']:.2f}×", ""),
+        ("`import app` (cold start)", f"{imports['import_app_ms']:.0f} ms",
+         f"`import boto3` {imports['import_boto3_ms']:.0f} ms", f"{imports['ratio']:.2f}×", "≤ 1.5×"),
+        ("peak memory after import", f"{imports['peak_rss_app_mb']:.1f} MB",
+         f"`import boto3` {imports['peak_rss_boto3_mb']:.1f} MB",
+         f"{imports['peak_rss_app_mb'] / imports['peak_rss_boto3_mb']:.2f}×", ""),
+        ("AWS calls per mention (triage pipeline)", f"{cost_model['aws_calls_per_mention']:.2f}",
+         ", ".join(f"{n} {api}" for api, n in cost_model["calls_by_api"].items()) + f" for {cost_model['mentions']}",
+         "", "≤ 2"),
+        ("DynamoDB write units per mention", f"{cost_model['dynamodb_write_units_per_mention']:.1f}",
+         f"{cost_model['items_written_per_mention']:.1f} items, transactional", "", ""),
+        ("pipeline throughput, DynamoDB's transaction cost model", f"{cost_model['pipeline_mentions_per_s']:.0f}/s",
+         f"same items raw, PutItem {cost_model['floor_putitem_mentions_per_s']:.0f}/s",
+         f"{cost_model['ratio_to_putitem_floor']:.2f}×", "≤ 1.5×"),
+        ("the same against BatchWriteItem (25 a call)", f"{cost_model['pipeline_mentions_per_s']:.0f}/s",
+         f"{cost_model['floor_batchwrite_mentions_per_s']:.0f}/s", f"{cost_model['ratio_to_batchwrite_floor']:.2f}×",
+         ""),
+        ("pipeline throughput, moto as shipped", f"{shipped['pipeline_mentions_per_s']:.0f}/s",
+         f"PutItem {shipped['floor_putitem_mentions_per_s']:.0f}/s", f"{shipped['ratio_to_putitem_floor']:.1f}×", ""),
+    ]
+    if "zip_mb" in package:
+        rows.append(("deployment package", f"{package['zip_mb']:.1f} MB zip, {package['unzipped_mb']:.1f} MB unzipped",
+                     "Lambda limit 250 MB unzipped", "", ""))
+    lines = [f"Measured {results['measured_at']} on {results['machine']}.", "",
+             "| what | measured | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    import re
+
+    readme_path = ROOT / "README.md"
+    readme = readme_path.read_text(encoding="utf-8")
+    if BEGIN in readme:
+        block = f"{BEGIN}\n{text}\n{END}"
+        readme_path.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme,
+                                      flags=re.S), encoding="utf-8")
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -143,7 +193,9 @@ def main() -> None:
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {(RESULTS / 'bench.json').relative_to(ROOT)}")
+    text = markdown(results)
+    update_readme(text)
+    print("\n" + text + f"\n\nwritten to {(RESULTS / 'bench.json').relative_to(ROOT)} and README.md")
 
 
 if __name__ == "__main__":

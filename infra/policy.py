@@ -19,7 +19,11 @@ DEPLOYED_STAGES = ("dev", "prod")
 
 def build_policy(stage: str) -> dict[str, Any]:
     names = Resources.for_stage(stage)
-    table = f"arn:aws:dynamodb:*:*:table/{names.mentions_table}"
+    def table(name: str) -> str:
+        return f"arn:aws:dynamodb:*:*:table/{name}"
+
+    triage_tables = [names.mentions_table, names.issues_table, names.issue_keys_table, names.audit_table,
+                     names.escalations_table]
     ingest = f"arn:aws:sqs:*:*:{names.ingest_queue}"
     dlq = f"arn:aws:sqs:*:*:{names.ingest_dlq}"
     return {
@@ -28,9 +32,16 @@ def build_policy(stage: str) -> dict[str, Any]:
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP_NAME}-{stage}-*"},
-            {"Sid": "MentionsTable", "Effect": "Allow",
-             "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DescribeTable"],
-             "Resource": table},
+            # Triage writes a mention, its issue, dedup keys, audit events and escalation cases in one transaction
+            # (the transaction needs the item actions on every table it touches).
+            {"Sid": "TriageTables", "Effect": "Allow",
+             "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem",
+                        "dynamodb:DescribeTable"],
+             "Resource": [table(name) for name in triage_tables]},
+            {"Sid": "DedupKeyReads", "Effect": "Allow", "Action": ["dynamodb:BatchGetItem"],
+             "Resource": table(names.issue_keys_table)},
+            {"Sid": "ActivePlanReads", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+             "Resource": table(names.plans_table)},
             {"Sid": "IngestQueueSend", "Effect": "Allow",
              "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], "Resource": [ingest, dlq]},
             {"Sid": "IngestQueueConsume", "Effect": "Allow",

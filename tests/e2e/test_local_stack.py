@@ -49,6 +49,12 @@ def test_signed_deliveries_from_every_platform_are_stored_and_forged_ones_refuse
     assert {item["platform"] for item in stored} >= {"x", "facebook", "instagram", "youtube", "trustpilot"}
     assert all(item["status"] == "visible" and item["created_at"] for item in stored)
     assert not {item["pk"] for item in items} & {k + "9" for k in expected}
+    # triaged on the way in: every mention classified, complaints folded into issues routed to a team
+    assert all(item["category"] in {"routine_response", "high_priority", "crisis", "no_action"} for item in stored)
+    issue_ids = {item["issue_id"] for item in stored if item.get("issue_id")}
+    issues = {issue["issue_id"]: issue for issue in stack.issues()}
+    assert issue_ids and issue_ids <= set(issues)
+    assert all(issues[i]["team"] and issues[i]["assigned_to"] for i in issue_ids)
 
 
 def test_stopping_the_stack_leaves_no_process_behind(tmp_path):
