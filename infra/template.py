@@ -70,7 +70,54 @@ def _queue_with_dlq(name: str, dlq_logical_id: str, visibility_timeout: int) -> 
     }
 
 
-def build_template(stage: str) -> dict[str, Any]:
+def _queue_pair(queue: str, dlq: str, logical: str, visibility_timeout: int) -> dict[str, Any]:
+    return {
+        f"{logical}DeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": dlq, "MessageRetentionPeriod": FOURTEEN_DAYS, "SqsManagedSseEnabled": True}},
+        f"{logical}Queue": _queue_with_dlq(queue, f"{logical}DeadLetterQueue", visibility_timeout),
+    }
+
+
+def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
+    """One state machine per protocol of the bundled plan, compiled by ``protocol_compiler``.
+
+    The definitions name the queues, topic and tables through CloudFormation references (``Fn::Sub``), so the
+    same template deploys to any account and region.
+    """
+    from chalicelib.adapters.plans import bundled_plan
+    from chalicelib.domain.protocol_compiler import ProtocolResources, compile_protocol
+
+    placeholders = ProtocolResources(approval_queue_url="${ApprovalQueue}", publish_queue_url="${PublishQueue}",
+                                     alerts_topic_arn="${AlertsTopic}", issues_table="${IssuesTable}",
+                                     audit_table="${AuditTable}")
+    plan = bundled_plan()
+    resources: dict[str, Any] = {
+        "ProtocolRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "protocol", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "sqs:SendMessage",
+                 "Resource": [{"Fn::GetAtt": ["ApprovalQueue", "Arn"]}, {"Fn::GetAtt": ["PublishQueue", "Arn"]}]},
+                {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "AlertsTopic"}},
+                {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": ["IssuesTable", "Arn"]}},
+                {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}},
+            ]}}],
+        }},
+    }
+    for protocol in plan.protocols:
+        definition = json.dumps(compile_protocol(plan, protocol, placeholders, time_scale=time_scale))
+        logical = "Protocol" + "".join(part.title() for part in protocol.split("_"))
+        resources[logical] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": names.state_machine(protocol),
+            "RoleArn": {"Fn::GetAtt": ["ProtocolRole", "Arn"]},
+            "DefinitionString": {"Fn::Sub": definition},
+        }}
+    return resources
+
+
+def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any]:
+    from chalicelib.settings import protocol_time_scale
+
     names = Resources.for_stage(stage)
     resources: dict[str, Any] = {
         # One item per platform identity; by_issue lists an issue's mentions in time order.
@@ -95,6 +142,17 @@ def build_template(stage: str) -> dict[str, Any]:
                            "SqsManagedSseEnabled": True},
         },
         "IngestQueue": _queue_with_dlq(names.ingest_queue, "IngestDeadLetterQueue", INGEST_VISIBILITY_TIMEOUT),
+        # Approval links: one item per person per step (the link's id), and the task token it unlocks.
+        "ApprovalsTable": _table(names.approvals_table, "approval_id",
+                                 indexes=[_index("by_issue", "issue_id", "created_at")], ttl="ttl"),
+        # Replies the publishers sent (locally the outbox is where they go instead of the platforms).
+        "OutboxTable": _table(names.outbox_table, "outbox_id",
+                              indexes=[_index("by_issue", "issue_id", "published_at"),
+                                       _index("by_day", "published_day", "published_at")]),
+        **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", INGEST_VISIBILITY_TIMEOUT),
+        **_queue_pair(names.publish_queue, names.publish_dlq, "Publish", INGEST_VISIBILITY_TIMEOUT),
+        "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": names.alerts_topic}},
+        **_state_machines(names, protocol_time_scale() if time_scale is None else time_scale),
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -103,6 +161,7 @@ def build_template(stage: str) -> dict[str, Any]:
         "Outputs": {
             "MentionsTableName": {"Value": {"Ref": "MentionsTable"}},
             "IngestQueueUrl": {"Value": {"Ref": "IngestQueue"}},
+            "AlertsTopicArn": {"Value": {"Ref": "AlertsTopic"}},
         },
     }
 

@@ -35,7 +35,25 @@ def plan_store():
     return DynamoPlanStore(resources().plans_table)
 
 
+@lru_cache(maxsize=1)
+def approval_deps():
+    from chalicelib.adapters.approvals_table import DynamoApprovals
+    from chalicelib.adapters.email import SesEmail
+    from chalicelib.adapters.issues_table import DynamoIssues
+    from chalicelib.adapters.outbox import OutboxPublisher
+    from chalicelib.adapters.secrets import get_secret
+    from chalicelib.adapters.workflows import StepFunctionsWorkflows
+    from chalicelib.services.approvals import ApprovalDeps
+    from chalicelib.settings import public_base_url, sender_email
+
+    names = resources()
+    return ApprovalDeps(approvals=DynamoApprovals(names.approvals_table), issues=DynamoIssues(names),
+                        email=SesEmail(sender_email()), workflows=StepFunctionsWorkflows(),
+                        outbox=OutboxPublisher(names.outbox_table), link_key=get_secret("LINK_SIGNING_KEY"),
+                        base_url=public_base_url(), audit_table=names.audit_table)
+
+
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    for factory in (mention_queue, mention_repository, triage_store, plan_store):
+    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps):
         factory.cache_clear()

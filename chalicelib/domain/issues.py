@@ -70,11 +70,12 @@ class AuditEvent(BaseModel):
     type: str  # opened, mention_added, escalated, assigned, status_changed, step_*, resolved ...
     actor: str
     details: dict[str, Any] = Field(default_factory=dict)
+    suffix: str = Field(default_factory=lambda: secrets.token_hex(4))
 
     @property
     def sort_key(self) -> str:
         # Time first so a query returns the trail in order; the suffix keeps two events of one instant apart.
-        return f"{self.at.isoformat()}#{self.type}#{self.details.get('mention', secrets.token_hex(4))}"
+        return f"{self.at.isoformat()}#{self.type}#{self.suffix}"
 
 
 class EscalationCase(BaseModel):

@@ -17,7 +17,8 @@ Shape, for each step in order (``S`` is the step's name)::
     S.route           Choice: submitted/approved/edited (those the step declares) -> next step (or Publish)
                               rejected (when declared) -> the on_reject step; anything else -> S.unexpected_outcome
     Publish           sqs:sendMessage.waitForTaskToken -> publish queue (channels, approved draft)
-    ResolveIssue      dynamodb:updateItem issues table: status = resolved, resolved_at = $$.State.EnteredTime
+    ResolveIssue      dynamodb:updateItem issues table: status = resolved, resolved_at = $$.State.EnteredTime,
+                      status_category = "resolved#<category>" (the by_status_category index follows)
     AuditResolved     dynamodb:putItem audit table: sk = "<EnteredTime>#resolved", type resolved
     Resolved          Succeed
 
@@ -312,9 +313,12 @@ class _Compiler:
             "Parameters": {
                 "TableName": self.resources.issues_table,
                 "Key": {"issue_id": {"S.$": "$.issue_id"}},
-                "UpdateExpression": "SET #status = :resolved, resolved_at = :at",
+                # status_category feeds the issues table's by_status_category index: it moves with the status.
+                "UpdateExpression": "SET #status = :resolved, resolved_at = :at, status_category = :status_category",
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"}},
+                "ExpressionAttributeValues": {
+                    ":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"},
+                    ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"}},
             },
             "ResultPath": None,
             "Retry": _RETRY_SERVICE,

@@ -112,6 +112,7 @@ class SurgeConfig:
     shape_prior: float = 10.0
     exit_ratio: float = 1.5
     cooldown_seconds: int = 3600
+    shape_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.bucket_seconds <= 0 or HOUR % self.bucket_seconds:
@@ -340,6 +341,10 @@ def fit_baseline(
     shape, values, first = daily_shape(
         counts, end_hour, config, data_start=data_start, reference_shape=reference_shape
     )
+    if config.shape_floor > 0:
+        floored = [max(x, config.shape_floor) for x in shape]
+        m = sum(floored) / HOURS_PER_DAY
+        shape = tuple(x / m for x in floored)
     n_hours = len(values)
     if n_hours == 0:
         return Baseline(shape, 0.0, 0.0, 0.0)

@@ -49,8 +49,42 @@ def handle_record(record: SQSRecord, pipeline: Pipeline) -> str:
     return outcome
 
 
+def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
+    """Any SQS batch, one record at a time, failures reported per record (``batchItemFailures``)."""
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS))
+
+
 def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> dict[str, Any]:
     pipeline = pipeline or Pipeline.on_aws()
-    processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=lambda record: handle_record(record, pipeline),
-                                    processor=processor)
+    return run_batch(event, lambda record: handle_record(record, pipeline))
+
+
+def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime, timezone
+
+    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.services.approvals import StepRequest, request_step
+
+    def handle(record: SQSRecord) -> int:
+        links = request_step(StepRequest.model_validate_json(record.body), approval_deps(),
+                             datetime.now(timezone.utc))
+        metrics.add_metric(name="ApprovalEmailsSent", unit="Count", value=len(links))
+        return len(links)
+
+    return run_batch(event, handle)
+
+
+def process_publish_requests(event: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime, timezone
+
+    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.services.approvals import PublishRequest, publish_reply
+
+    def handle(record: SQSRecord) -> int:
+        sent = publish_reply(PublishRequest.model_validate_json(record.body), approval_deps(),
+                             datetime.now(timezone.utc))
+        metrics.add_metric(name="RepliesPublished", unit="Count", value=len(sent))
+        return len(sent)
+
+    return run_batch(event, handle)

@@ -24,15 +24,52 @@ def _default_client(service: str):
     return boto3.client(service)
 
 
-def deploy_stack(stage: str, client_for=_default_client) -> dict[str, str]:
-    """Create the stage's stack and return its outputs. ``client_for(service)`` picks the endpoint."""
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+
+
+def deploy_stack(stage: str, client_for=_default_client, time_scale: float | None = None) -> dict[str, str]:
+    """Create the stage's stack and return its outputs. ``client_for(service)`` picks the endpoint.
+
+    Everything goes through moto's CloudFormation except the state machines: with Step Functions execution
+    switched on, moto runs state machines in a backend its CloudFormation does not write to. They are created
+    from the same template resources through the Step Functions API, their ``Fn::Sub`` references resolved here.
+    """
+    template = build_template(stage, time_scale)
+    machines = {k: v for k, v in template["Resources"].items() if v["Type"] == STATE_MACHINE}
+    template["Resources"] = {k: v for k, v in template["Resources"].items() if k not in machines}
     cloudformation = client_for("cloudformation")
-    cloudformation.create_stack(StackName=stack_name(stage), TemplateBody=json.dumps(build_template(stage)),
+    cloudformation.create_stack(StackName=stack_name(stage), TemplateBody=json.dumps(template),
                                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
     stack = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name(stage)} is {stack['StackStatus']}")
+    references = _references(template["Resources"], client_for)
+    for properties in (machine["Properties"] for machine in machines.values()):
+        definition = properties["DefinitionString"]["Fn::Sub"]
+        for logical, value in references.items():
+            definition = definition.replace("${" + logical + "}", value)
+        client_for("stepfunctions").create_state_machine(
+            name=properties["StateMachineName"], definition=definition,
+            roleArn=f"arn:aws:iam::123456789012:role/{stack_name(stage)}-protocol")
+    # SES sends only from verified identities; a deployment verifies its sender once (here: moto).
+    from chalicelib.settings import sender_email
+
+    client_for("ses").verify_email_identity(EmailAddress=sender_email())
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def _references(resources: dict, client_for) -> dict[str, str]:
+    """What ``Ref`` gives for each resource the state machines name: queue URL, topic ARN, table name."""
+    values = {}
+    for logical, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue":
+            values[logical] = client_for("sqs").get_queue_url(QueueName=properties["QueueName"])["QueueUrl"]
+        elif resource["Type"] == "AWS::SNS::Topic":
+            values[logical] = client_for("sns").create_topic(Name=properties["TopicName"])["TopicArn"]  # idempotent
+        elif resource["Type"] == "AWS::DynamoDB::Table":
+            values[logical] = properties["TableName"]
+    return values
 
 
 def seed_secrets(stage: str, environment: Mapping[str, str], client_for=_default_client) -> dict[str, str]:

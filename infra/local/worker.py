@@ -4,6 +4,8 @@
   invokes the handler through ``chalice.test.Client`` (stage environment and Lambda context included), deletes
   the records that succeeded and leaves the ``batchItemFailures`` to become visible again (after
   ``maxReceiveCount`` tries SQS moves them to the DLQ, exactly as in AWS).
+* For every ``@app.on_dynamodb_record`` handler it reads the table's stream (shard iterators from the start) and
+  invokes the handler with the records, as Lambda's stream event source mapping does.
 * For every ``@app.schedule`` handler it fires ``rate(...)`` and simple ``cron(...)`` expressions on time, and on
   demand through its control port: ``POST /schedules/<name>``.
 * ``GET /ready`` answers 200 once every queue has been polled once; ``GET /status`` counts what it did.
@@ -70,7 +72,7 @@ def cron_due(expression: str, moment: datetime) -> bool:
 class Worker:
     def __init__(self) -> None:
         import app as application
-        from chalice.app import ScheduledEventConfig, SQSEventConfig
+        from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
         from chalice.test import Client
 
         from chalicelib.adapters.aws import client
@@ -81,6 +83,7 @@ class Worker:
         self.region = self.sqs.meta.region_name
         self.queues = [s for s in self.app.event_sources if isinstance(s, SQSEventConfig)]
         self.schedules = [s for s in self.app.event_sources if isinstance(s, ScheduledEventConfig)]
+        self.streams = [s for s in self.app.event_sources if isinstance(s, DynamoDBEventConfig)]
         self.polled: set[str] = set()
         self.counts: dict[str, int] = {}
         self.stopping = threading.Event()
@@ -123,6 +126,45 @@ class Worker:
         self._count(f"{source.name}.failed", len(failed))
         return len(messages)
 
+    # -- table streams ------------------------------------------------------------------------------------
+    def stream_forever(self, source) -> None:
+        from chalicelib.adapters.aws import client
+
+        table = source.stream_arn.split(":table/", 1)[1].split("/", 1)[0]
+        while not self.stopping.is_set():
+            try:
+                self._follow_stream(source, table, client("dynamodb"), client("dynamodbstreams"))
+            except Exception as error:  # noqa: BLE001 - the worker must outlive a hiccup of the local AWS
+                print(f"[worker] {source.name}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                time.sleep(1)
+
+    def _follow_stream(self, source, table: str, dynamodb, streams) -> None:
+        stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+        iterators = {shard["ShardId"]: streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            for shard in shards}
+        while not self.stopping.is_set():
+            self.polled.add(source.name)
+            got = 0
+            for shard_id, iterator in list(iterators.items()):
+                answer = streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
+                iterators[shard_id] = answer.get("NextShardIterator") or iterator
+                records = [{**record, "eventSourceARN": stream_arn, "dynamodb": {
+                    k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
+                    for record in answer.get("Records", [])]
+                if records:
+                    got += len(records)
+                    try:
+                        self.client.lambda_.invoke(source.name, {"Records": records})
+                        self._count(f"{source.name}.processed", len(records))
+                    except Exception as error:  # noqa: BLE001 - Lambda would retry the batch; we log and go on
+                        self._count(f"{source.name}.failed", len(records))
+                        print(f"[worker] {source.name} failed: {type(error).__name__}: {error}", file=sys.stderr,
+                              flush=True)
+            if not got:
+                time.sleep(0.5)
+
     # -- schedules ----------------------------------------------------------------------------------------
     def fire(self, name: str) -> Any:
         event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -150,11 +192,13 @@ class Worker:
 
     @property
     def ready(self) -> bool:
-        return all(source.name in self.polled for source in self.queues)
+        return all(source.name in self.polled for source in [*self.queues, *self.streams])
 
     def start(self) -> None:
         for source in self.queues:
             threading.Thread(target=self.poll_forever, args=(source,), daemon=True, name=source.name).start()
+        for source in self.streams:
+            threading.Thread(target=self.stream_forever, args=(source,), daemon=True, name=source.name).start()
         threading.Thread(target=self.schedule_forever, daemon=True, name="schedules").start()
 
 
@@ -173,6 +217,7 @@ def control_server(worker: Worker, port: int) -> ThreadingHTTPServer:
                 self._answer(200 if worker.ready else 503, {"ready": worker.ready})
             elif self.path == "/status":
                 self._answer(200, {"counts": worker.counts, "queues": [s.name for s in worker.queues],
+                                   "streams": [s.name for s in worker.streams],
                                    "schedules": [s.name for s in worker.schedules]})
             else:
                 self._answer(404, {"error": "unknown path"})

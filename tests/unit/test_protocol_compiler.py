@@ -201,8 +201,9 @@ def test_publish_then_resolve_and_audit():
     assert resolve["TableName"] == RESOURCES.issues_table
     assert resolve["Key"] == {"issue_id": {"S.$": "$.issue_id"}}
     assert resolve["ExpressionAttributeNames"] == {"#status": "status"}
-    assert resolve["ExpressionAttributeValues"] == {":resolved": {"S": "resolved"},
-                                                    ":at": {"S.$": "$$.State.EnteredTime"}}
+    assert resolve["ExpressionAttributeValues"] == {
+        ":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"},
+        ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"}}  # the by_status_category index
     assert states["ResolveIssue"]["Next"] == "AuditResolved"
 
     audit = states["AuditResolved"]["Parameters"]

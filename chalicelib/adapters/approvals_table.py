@@ -1,0 +1,153 @@
+"""Approval links and the task tokens they unlock, in DynamoDB.
+
+One item per person per step (``approval_id``: the link's random id) and one per task token
+(``approval_id = token#<sha256>``), written together. Acting consumes both in one transaction: the approval item
+from ``pending`` to ``used`` and the token item likewise, so a second click, a second person or a replayed POST
+finds them used and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.links import token_reference
+
+PENDING, USED, SUPERSEDED = "pending", "used", "superseded"
+TTL_GRACE_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Approval:
+    approval_id: str
+    issue_id: str
+    person: str
+    step: str
+    action: str
+    role: str
+    protocol: str
+    attempt: str
+    outcomes: tuple[str, ...]
+    draft: str
+    comment: str
+    commented_by: str
+    status: str
+    created_at: str
+    expires_at: int
+    token_ref: str
+
+
+class AlreadyUsed(Exception):
+    """The link (or its step) was used, or the step moved on."""
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class DynamoApprovals:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    def record_request(self, approvals: list[Approval], task_token: str, execution: str) -> None:
+        """The token once (under its hash) and one approval per person, all or nothing."""
+        token_ref = token_reference(task_token)
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": {
+            "approval_id": _s(token_ref), "task_token": _s(task_token), "status": _s(PENDING),
+            "execution": _s(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)}},
+            "ConditionExpression": "attribute_not_exists(approval_id)"}}]
+        for approval in approvals:
+            items.append({"Put": {"TableName": self.table, "Item": self._item(approval),
+                                  "ConditionExpression": "attribute_not_exists(approval_id)"}})
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.transact_write_items(TransactItems=items)
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise AlreadyUsed("this request was recorded already (a re-delivered message)") from error
+            raise
+
+    @staticmethod
+    def _item(approval: Approval) -> dict[str, Any]:
+        return {
+            "approval_id": _s(approval.approval_id), "issue_id": _s(approval.issue_id), "person": _s(approval.person),
+            "step": _s(approval.step), "action": _s(approval.action), "role": _s(approval.role),
+            "protocol": _s(approval.protocol), "attempt": _s(approval.attempt),
+            "outcomes": {"L": [_s(o) for o in approval.outcomes]}, "draft": _s(approval.draft),
+            "comment": _s(approval.comment), "commented_by": _s(approval.commented_by),
+            "status": _s(approval.status), "created_at": _s(approval.created_at),
+            "expires_at": {"N": str(approval.expires_at)}, "token_ref": _s(approval.token_ref),
+            "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
+        }
+
+    def get(self, approval_id: str) -> Approval | None:
+        if approval_id.startswith("token#"):
+            return None  # token items are not links
+        item = client("dynamodb").get_item(TableName=self.table, Key={"approval_id": _s(approval_id)},
+                                           ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return Approval(
+            approval_id=approval_id, issue_id=item["issue_id"]["S"], person=item["person"]["S"],
+            step=item["step"]["S"], action=item["action"]["S"], role=item["role"]["S"],
+            protocol=item["protocol"]["S"], attempt=item["attempt"]["S"],
+            outcomes=tuple(o["S"] for o in item["outcomes"]["L"]), draft=item["draft"]["S"],
+            comment=item["comment"]["S"], commented_by=item["commented_by"]["S"], status=item["status"]["S"],
+            created_at=item["created_at"]["S"], expires_at=int(item["expires_at"]["N"]),
+            token_ref=item["token_ref"]["S"])
+
+    def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str) -> int:
+        """A reminder or an escalation of a step retires the links of its earlier attempts."""
+        dynamodb = client("dynamodb")
+        answer = dynamodb.query(TableName=self.table, IndexName="by_issue",
+                                KeyConditionExpression="issue_id = :issue",
+                                ExpressionAttributeValues={":issue": _s(issue_id)})
+        retired = 0
+        for item in answer["Items"]:
+            if item["step"]["S"] == step and item["status"]["S"] == PENDING and item["token_ref"]["S"] != keep_token_ref:
+                try:
+                    dynamodb.update_item(TableName=self.table, Key={"approval_id": item["approval_id"]},
+                                         UpdateExpression="SET #status = :superseded",
+                                         ConditionExpression="#status = :pending",
+                                         ExpressionAttributeNames={"#status": "status"},
+                                         ExpressionAttributeValues={":superseded": _s(SUPERSEDED),
+                                                                    ":pending": _s(PENDING)})
+                    retired += 1
+                except dynamodb.exceptions.ConditionalCheckFailedException:
+                    pass
+        return retired
+
+    def consume(self, approval: Approval, audit_item: dict[str, Any], audit_table: str, now: datetime) -> str:
+        """Mark the link and its token used, append the audit event; returns the task token. Single use."""
+        dynamodb = client("dynamodb")
+        used = {":used": _s(USED), ":pending": _s(PENDING), ":at": _s(now.astimezone(timezone.utc).isoformat()),
+                ":by": _s(approval.person)}
+        update = "SET #status = :used, used_at = :at, used_by = :by"
+        try:
+            dynamodb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.table, "Key": {"approval_id": _s(approval.approval_id)},
+                            "UpdateExpression": update, "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
+                {"Update": {"TableName": self.table, "Key": {"approval_id": _s(approval.token_ref)},
+                            "UpdateExpression": update, "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
+                {"Put": {"TableName": audit_table, "Item": audit_item}},
+            ])
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            raise AlreadyUsed("this link was used, or its step has moved on") from error
+        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": _s(approval.token_ref)},
+                                  ConsistentRead=True)["Item"]
+        return token["task_token"]["S"]
+
+    def mark_callback_failed(self, approval: Approval, reason: str) -> None:
+        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": _s(approval.approval_id)},
+                                       UpdateExpression="SET callback_error = :reason",
+                                       ExpressionAttributeValues={":reason": _s(reason)})
+
+
+def details_json(details: dict[str, Any]) -> str:
+    return json.dumps(details, default=str)

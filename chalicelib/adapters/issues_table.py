@@ -1,0 +1,75 @@
+"""Reading and updating issues after triage: what the approval pages show and what responders change."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.adapters.triage_table import audit_item
+from chalicelib.domain.issues import AuditEvent
+from chalicelib.settings import Resources
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class DynamoIssues:
+    def __init__(self, names: Resources) -> None:
+        self.names = names
+
+    def get(self, issue_id: str) -> dict[str, Any] | None:
+        item = client("dynamodb").get_item(TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+                                           ConsistentRead=True).get("Item")
+        return plain_item(item) if item else None
+
+    def mentions(self, issue_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        answer = client("dynamodb").query(TableName=self.names.mentions_table, IndexName="by_issue",
+                                          KeyConditionExpression="issue_id = :issue", Limit=limit,
+                                          ExpressionAttributeValues={":issue": _s(issue_id)})
+        return [plain_item(item) for item in answer["Items"]]
+
+    def history(self, issue_id: str) -> list[dict[str, Any]]:
+        answer = client("dynamodb").query(TableName=self.names.audit_table, KeyConditionExpression="issue_id = :i",
+                                          ExpressionAttributeValues={":i": _s(issue_id)})
+        events = [plain_item(item) for item in answer["Items"]]
+        for event in events:
+            event["details"] = json.loads(event.get("details") or "{}")
+        return events
+
+    def append(self, event: AuditEvent) -> None:
+        client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))
+
+    def start_work(self, issue_id: str, category: str) -> None:
+        """open -> in_progress when the first step of its protocol is handed to people (no change otherwise)."""
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+                UpdateExpression="SET #status = :busy, status_category = :sc",
+                ConditionExpression="#status = :open AND category = :category",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":busy": _s("in_progress"), ":open": _s("open"),
+                                           ":sc": _s(f"in_progress#{category}"), ":category": _s(category)})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    def record_response(self, issue_id: str, at: datetime) -> None:
+        """The first published reply sets First Response and Response Time (later replies leave them)."""
+        issue = self.get(issue_id)
+        if not issue or issue.get("first_response_at"):
+            return
+        first_seen = datetime.fromisoformat(issue["first_seen"])
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+                UpdateExpression="SET first_response_at = :at, response_time_seconds = :seconds",
+                ConditionExpression="attribute_not_exists(first_response_at)",
+                ExpressionAttributeValues={":at": _s(at.astimezone(timezone.utc).isoformat()),
+                                           ":seconds": {"N": str(max(0, int((at - first_seen).total_seconds())))}})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass

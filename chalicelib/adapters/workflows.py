@@ -1,0 +1,37 @@
+"""Step Functions: start and stop protocol executions, and resume a waiting step (the callback)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.adapters.aws import client
+
+
+class StepCallbackFailed(Exception):
+    """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
+
+
+class StepFunctionsWorkflows:
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
+        """Start once: a second start with the same name (a stream retry) is not an error. True when started."""
+        sfn = client("stepfunctions")
+        try:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
+        except sfn.exceptions.ExecutionAlreadyExists:
+            return False
+        return True
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        sfn = client("stepfunctions")
+        try:
+            sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
+        except (sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
+            pass
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        sfn = client("stepfunctions")
+        try:
+            sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist) as error:
+            raise StepCallbackFailed(type(error).__name__) from error

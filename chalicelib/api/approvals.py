@@ -1,0 +1,71 @@
+"""``/approvals/{id}``: the page behind an emailed link (GET changes nothing) and its form (POST acts, once)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
+
+from chalice import Blueprint, Response
+from pydantic import ValidationError
+
+from chalicelib.observability import logger
+
+approvals = Blueprint(__name__)
+
+
+def _html(status: int, body: str) -> Response:
+    from chalicelib.api.pages import HEADERS
+
+    return Response(body=body, status_code=status, headers=HEADERS)
+
+
+def _refusal(refused) -> Response:
+    from chalicelib.api.pages import message_page
+
+    titles = {400: "Please check your answer", 403: "Link not valid", 409: "Too late", 410: "Link no longer valid"}
+    return _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
+
+
+@approvals.route("/approvals/{approval_id}", methods=["GET"])
+def show(approval_id: str) -> Response:
+    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.api.pages import approval_page
+    from chalicelib.services.approvals import LinkRefused, open_link, view
+
+    query = approvals.current_request.query_params or {}
+    now = datetime.now(timezone.utc)
+    deps = approval_deps()
+    try:
+        approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
+    except LinkRefused as refused:
+        return _refusal(refused)
+    action_url = f"/approvals/{approval_id}?exp={query.get('exp')}&sig={query.get('sig')}"
+    return _html(200, approval_page(view(approval, deps, now), action_url))
+
+
+@approvals.route("/approvals/{approval_id}", methods=["POST"],
+                 content_types=["application/x-www-form-urlencoded", "multipart/form-data"])
+def answer(approval_id: str) -> Response:
+    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.api.pages import done_page
+    from chalicelib.services.approvals import ActForm, LinkRefused, act, open_link
+
+    request = approvals.current_request
+    query = request.query_params or {}
+    now = datetime.now(timezone.utc)
+    deps = approval_deps()
+    try:
+        approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
+        fields = {k: v[0] for k, v in parse_qs((request.raw_body or b"").decode("utf-8", "replace")).items()}
+        try:
+            form = ActForm.model_validate(fields)
+        except ValidationError as invalid:
+            problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in invalid.errors())
+            raise LinkRefused(400, problems) from None
+        outcome = act(approval, form, deps, now)
+    except LinkRefused as refused:
+        logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})
+        return _refusal(refused)
+    logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step,
+                                            "outcome": outcome})
+    return _html(200, done_page(outcome, approval.step))

@@ -1,0 +1,113 @@
+"""The HTML a responder sees behind an emailed link. Every value passes through :func:`e` (HTML escaping).
+
+No script, no external resource: the Content-Security-Policy forbids both, and ``Referrer-Policy: no-referrer``
+keeps the signed link out of other sites' logs.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from chalicelib.services.approvals import ACTION_WORDS, PageData
+
+HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+STYLE = ("body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d232a}"
+         "h1{font-size:1.3rem}section{margin:1.2rem 0}.tag{display:inline-block;padding:.1rem .45rem;"
+         "border-radius:.3rem;background:#eef1f4;margin-right:.3rem}.warn{background:#fff3cd;border:1px solid "
+         "#e0b400;padding:.6rem .8rem}blockquote{border-left:3px solid #c8d0d8;margin:.4rem 0;padding:.2rem .8rem}"
+         "textarea{width:100%;min-height:7rem;font:inherit}table{border-collapse:collapse;width:100%}"
+         "td,th{border-bottom:1px solid #e3e7eb;padding:.3rem;text-align:left;vertical-align:top;font-size:13px}"
+         "button{font:inherit;padding:.45rem .9rem;margin:.4rem .4rem 0 0}")
+
+
+def e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def document(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+            f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{STYLE}</style></head>"
+            f"<body>{body}</body></html>")
+
+
+def message_page(title: str, message: str) -> str:
+    return document(title, f"<h1>{e(title)}</h1><p>{e(message)}</p>")
+
+
+def _mentions(mentions: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{e(m.get('created_at', ''))[:16]}</td><td>{e(m.get('platform'))}</td>"
+        f"<td>{e(m.get('author_handle') or m.get('author_name') or '')}"
+        f"{' (' + e(int(m['author_followers'])) + ' followers)' if m.get('author_followers') else ''}</td>"
+        f"<td>{e(m.get('text'))}</td></tr>" for m in mentions)
+    return f"<table><tr><th>when</th><th>where</th><th>who</th><th>what</th></tr>{rows}</table>"
+
+
+def _history(events: list[dict[str, Any]]) -> str:
+    def summary(details: dict[str, Any]) -> str:
+        keep = {k: v for k, v in details.items() if k in ("step", "comment", "people", "category", "severity",
+                                                          "channels", "via", "rule")}
+        return "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in keep.items())
+
+    rows = "".join(f"<tr><td>{e(ev.get('at', ''))[:19]}</td><td>{e(ev.get('type'))}</td><td>{e(ev.get('actor'))}"
+                   f"</td><td>{e(summary(ev.get('details') or {}))}</td></tr>" for ev in events)
+    return f"<table><tr><th>when</th><th>what</th><th>who</th><th>details</th></tr>{rows}</table>"
+
+
+BUTTONS = {"submitted": "Submit the reply", "approved": "Approve", "edited": "Approve with my edits",
+           "rejected": "Reject (say why below)"}
+
+
+def _form(data: PageData, action_url: str) -> str:
+    approval = data.approval
+    editable = approval.action in ("draft", "respond", "review")
+    fields = []
+    if editable:
+        fields.append(f"<label for=draft>Reply text</label><textarea id=draft name=draft>{e(approval.draft)}"
+                      "</textarea>")
+    if approval.action in ("review", "approve"):
+        fields.append("<label for=comment>Comment (needed to reject)</label><textarea id=comment name=comment>"
+                      "</textarea>")
+    buttons = "".join(f"<button type=submit name=outcome value={e(outcome)}>{e(BUTTONS.get(outcome, outcome))}"
+                      "</button>" for outcome in approval.outcomes)
+    return f"<form method=post action='{e(action_url)}'>{''.join(fields)}<div>{buttons}</div></form>"
+
+
+def approval_page(data: PageData, action_url: str) -> str:
+    approval, issue = data.approval, data.issue
+    what = ACTION_WORDS.get(approval.action, approval.action)
+    tags = "".join(f"<span class=tag>{e(label)}: {e(value)}</span>" for label, value in (
+        ("category", str(issue.get("category", "")).replace("_", " ")), ("severity", issue.get("severity")),
+        ("status", issue.get("status")), ("team", issue.get("team")), ("mentions", issue.get("mention_count")),
+        ("reach", issue.get("reach"))))
+    parts = [
+        f"<h1>{e(what)}: {e(approval.role)}</h1>",
+        f"<p>For {e(approval.person)} · step <strong>{e(approval.step)}</strong> ({e(approval.attempt)}) · "
+        f"issue {e(approval.issue_id)}</p>",
+        f"<section>{tags}<p>{e(issue.get('description'))}</p></section>",
+    ]
+    if approval.comment:
+        parts.append(f"<section><h2>Comment from {e(approval.commented_by)}</h2><blockquote>{e(approval.comment)}"
+                     "</blockquote></section>")
+    if approval.draft and approval.action not in ("draft", "respond"):
+        parts.append(f"<section><h2>The draft</h2><blockquote>{e(approval.draft)}</blockquote></section>")
+    if data.canned_warning:
+        parts.append(f"<p class=warn role=alert><strong>Warning:</strong> {e(data.canned_warning)}</p>")
+    parts += [f"<section><h2>Your answer</h2>{_form(data, action_url)}</section>",
+              f"<section><h2>Mentions</h2>{_mentions(data.mentions)}</section>",
+              f"<section><h2>History</h2>{_history(data.history)}</section>"]
+    return document(f"{what}: {approval.issue_id}", "".join(parts))
+
+
+def done_page(outcome: str, step: str, warning: str | None = None) -> str:
+    extra = f"<p class=warn role=alert>{e(warning)}</p>" if warning else ""
+    return document("Recorded", f"<h1>Recorded: {e(outcome)}</h1><p>Your answer to the {e(step)} step is on the "
+                                f"issue's record and the protocol has moved on. You can close this page.</p>{extra}")

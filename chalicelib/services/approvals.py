@@ -1,0 +1,248 @@
+"""Approval use cases: a protocol step asks people (by email), one of them acts (by the link's form), the
+approved reply is published. Step Functions waits in between (``.waitForTaskToken``).
+
+* :func:`request_step`: an approval-queue message (from the state machine) becomes one signed link per person,
+  emailed; earlier attempts' links are retired; the issue's audit trail records the request.
+* :func:`view`: what a link's page shows. Changes nothing (mail scanners fetch links before people do).
+* :func:`act`: the form's POST. Checks the link, consumes it (single use), records who did what, resumes the
+  state machine with ``{"outcome", "actor", "comment", "draft"}``.
+* :func:`publish_reply`: a publish-queue message: the reply goes out on its channels, the issue gets its
+  response time, the state machine is resumed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from html import escape
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.adapters.approvals_table import PENDING, AlreadyUsed, Approval
+from chalicelib.adapters.triage_table import audit_item
+from chalicelib.adapters.workflows import StepCallbackFailed
+from chalicelib.domain import links
+from chalicelib.domain.dedup import signature_of, similarity
+from chalicelib.domain.issues import AuditEvent
+from chalicelib.settings import LINK_TTL_SECONDS
+
+SYSTEM_PROTOCOL = "system:protocol"
+CANNED_SIMILARITY = 0.75  # a draft this close to a recent reply reads as a form letter
+
+
+class StepRequest(BaseModel):
+    """The approval-queue message the compiled state machine sends (``protocol_compiler._wait_task``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    issue_id: str
+    category: str
+    protocol: str
+    step: str
+    action: str
+    role: str
+    people: list[str] = Field(min_length=1)
+    attempt: str
+    sla_minutes: int
+    outcomes: list[str]
+    comment: str = ""
+    commented_by: str = ""
+    draft: str = ""
+    task_token: str
+    execution: str
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    issue_id: str
+    protocol: str
+    channels: list[str]
+    draft: str
+    approved_by: str = ""
+    task_token: str
+    execution: str
+
+
+@dataclass
+class ApprovalDeps:
+    approvals: Any  # DynamoApprovals
+    issues: Any  # DynamoIssues
+    email: Any  # SesEmail
+    workflows: Any  # StepFunctionsWorkflows
+    outbox: Any  # OutboxPublisher
+    link_key: str
+    base_url: str
+    audit_table: str
+
+
+# -- a step asks people --------------------------------------------------------------------------------------
+def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
+    """Record and email one link per person; returns the links (the local stack prints them)."""
+    expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.sla_minutes * 60 * 2)
+    token_ref = links.token_reference(message.task_token)
+    approvals = [Approval(
+        approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person.lower(), step=message.step,
+        action=message.action, role=message.role, protocol=message.protocol, attempt=message.attempt,
+        outcomes=tuple(message.outcomes), draft=message.draft, comment=message.comment,
+        commented_by=message.commented_by, status=PENDING, created_at=now.isoformat(), expires_at=expires,
+        token_ref=token_ref) for person in dict.fromkeys(p.lower() for p in message.people)]
+    try:
+        deps.approvals.record_request(approvals, message.task_token, message.execution)
+    except AlreadyUsed:
+        return []  # a re-delivered queue message: the links went out the first time
+    deps.approvals.supersede_pending(message.issue_id, message.step, token_ref)
+    deps.issues.start_work(message.issue_id, message.category)
+    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type=f"step_{message.attempt}",
+                                  actor=SYSTEM_PROTOCOL, details={
+                                      "step": message.step, "action": message.action, "people": message.people,
+                                      "sla_minutes": message.sla_minutes}))
+    issue = deps.issues.get(message.issue_id) or {}
+    sent = []
+    for approval in approvals:
+        url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person, expires)
+        subject, text, html = step_email(approval, issue, url, message.sla_minutes)
+        deps.email.send(approval.person, subject, text, html)
+        sent.append(url)
+    return sent
+
+
+ACTION_WORDS = {"draft": "Draft the reply", "review": "Review the reply", "approve": "Approve the reply",
+                "respond": "Answer the customer"}
+
+
+def step_email(approval: Approval, issue: dict[str, Any], url: str, sla_minutes: int) -> tuple[str, str, str]:
+    """Subject, text and HTML of a step's email. Every piece of user text is escaped in the HTML."""
+    what = ACTION_WORDS.get(approval.action, approval.action)
+    urgency = {"reminder": "Reminder: ", "escalated": "Escalated to you: "}.get(approval.attempt, "")
+    category = str(issue.get("category", "")).replace("_", " ")
+    subject = f"{urgency}{what} [{category}, {issue.get('severity', '')}] {approval.issue_id}"
+    description = str(issue.get("description", ""))
+    lines = [f"{what} within {sla_minutes} minutes ({approval.role}).", "", description]
+    if approval.comment:
+        lines += ["", f"Comment from {approval.commented_by}: {approval.comment}"]
+    if approval.draft:
+        lines += ["", "Current draft:", approval.draft]
+    lines += ["", f"Open: {url}", "", "The link is for you alone, works once, and expires."]
+    html = (f"<p><strong>{escape(what)}</strong> within {sla_minutes} minutes ({escape(approval.role)}).</p>"
+            f"<p>{escape(description)}</p>"
+            + (f"<p>Comment from {escape(approval.commented_by)}: {escape(approval.comment)}</p>"
+               if approval.comment else "")
+            + (f"<p>Current draft:</p><blockquote>{escape(approval.draft)}</blockquote>" if approval.draft else "")
+            + f'<p><a href="{escape(url, quote=True)}">Open the {escape(approval.step)} step</a></p>'
+            + "<p>The link is for you alone, works once, and expires.</p>")
+    return subject, "\n".join(lines), html
+
+
+# -- a person opens the link ----------------------------------------------------------------------------------
+class LinkRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def open_link(approval_id: str, exp: str | None, sig: str | None, deps: ApprovalDeps, now: datetime) -> Approval:
+    approval = deps.approvals.get(approval_id)
+    person = approval.person if approval else "nobody"
+    # Unknown ids are checked against a signature too, so a guess and a forgery look the same: 403.
+    verdict = links.check(deps.link_key, approval_id, person, exp, sig, now.timestamp())
+    if approval is None or verdict is links.LinkCheck.TAMPERED or str(approval.expires_at) != str(exp):
+        raise LinkRefused(403, "This link is not valid.")
+    if verdict is links.LinkCheck.EXPIRED:
+        raise LinkRefused(410, "This link has expired.")
+    if approval.status != PENDING:
+        raise LinkRefused(410, "This link was already used, or its step has moved on." if approval.status == "used"
+                          else "This step has moved on (it was reminded or escalated); use the newest email.")
+    return approval
+
+
+@dataclass(frozen=True)
+class PageData:
+    approval: Approval
+    issue: dict[str, Any]
+    mentions: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    canned_warning: str | None
+
+
+def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
+    issue = deps.issues.get(approval.issue_id) or {}
+    return PageData(approval=approval, issue=issue, mentions=deps.issues.mentions(approval.issue_id),
+                    history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
+                    canned_warning=canned_warning(approval.draft, deps.outbox.recent(now)) if approval.draft else None)
+
+
+def canned_warning(draft: str, recent: list[dict[str, Any]]) -> str | None:
+    """A visible warning when the draft is near-identical to a recent reply (canned replies read as insincere)."""
+    mine = signature_of(draft)
+    if mine is None:
+        return None
+    for reply in recent:
+        theirs = signature_of(str(reply.get("text", "")))
+        if theirs and similarity(mine, theirs) >= CANNED_SIMILARITY:
+            return (f"This draft is nearly identical to a reply sent on {str(reply.get('published_at', ''))[:10]} "
+                    f"to {reply.get('recipient') or 'another customer'}. Personalise it: canned replies read as "
+                    "insincere.")
+    return None
+
+
+# -- a person acts --------------------------------------------------------------------------------------------
+class ActForm(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    outcome: Literal["submitted", "approved", "rejected", "edited"]
+    comment: str = Field(default="", max_length=4000)
+    draft: str = Field(default="", max_length=5000)
+
+
+def act(approval: Approval, form: ActForm, deps: ApprovalDeps, now: datetime) -> str:
+    """Consume the link and resume the protocol. Returns the outcome recorded."""
+    if form.outcome not in approval.outcomes:
+        raise LinkRefused(400, f"'{form.outcome}' is not an outcome of this step "
+                               f"(allowed: {', '.join(approval.outcomes)})")
+    if form.outcome == "rejected" and not form.comment:
+        raise LinkRefused(400, "A rejection needs a comment saying what to change.")
+    if form.outcome in ("submitted", "edited") and approval.action in ("draft", "respond", "review") \
+            and not form.draft:
+        raise LinkRefused(400, "The reply text is empty.")
+    draft = form.draft if form.outcome in ("submitted", "edited") else ""
+    event = AuditEvent(issue_id=approval.issue_id, at=now, type=f"step_{form.outcome}", actor=approval.person,
+                       details={"step": approval.step, "action": approval.action, "attempt": approval.attempt,
+                                "comment": form.comment, "draft": draft})
+    try:
+        token = deps.approvals.consume(approval, audit_item(event), deps.audit_table, now)
+    except AlreadyUsed as used:
+        raise LinkRefused(410, "This link was already used, or its step has moved on.") from used
+    try:
+        deps.workflows.resume(token, {"outcome": form.outcome, "actor": approval.person, "comment": form.comment,
+                                      "draft": draft})
+    except StepCallbackFailed as failed:
+        # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
+        deps.approvals.mark_callback_failed(approval, str(failed))
+        deps.issues.append(AuditEvent(issue_id=approval.issue_id, at=now, type="step_too_late",
+                                      actor=approval.person, details={"step": approval.step, "reason": str(failed)}))
+        raise LinkRefused(409, "This step had already moved on (it timed out and was escalated); "
+                               "your answer is recorded on the issue but did not change the protocol.") from failed
+    return form.outcome
+
+
+# -- the reply goes out ---------------------------------------------------------------------------------------
+def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
+    mentions = deps.issues.mentions(message.issue_id)
+    # Answer the first mention of the issue (the one that opened it); campaigns get one reply, not fifty.
+    target = min(mentions, key=lambda m: m.get("created_at", "")) if mentions else {}
+    sent = [deps.outbox.publish(message.issue_id, target, channel, message.draft, message.approved_by, now)
+            for channel in message.channels]
+    deps.issues.record_response(message.issue_id, now)
+    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type="published", actor=SYSTEM_PROTOCOL,
+                                  details={"channels": message.channels, "outbox": sent,
+                                           "approved_by": message.approved_by}))
+    deps.workflows.resume(message.task_token, {"published": len(sent), "outbox": sent})
+    return sent
+
+
+def expires_in(approval: Approval, now: datetime) -> timedelta:
+    return datetime.fromtimestamp(approval.expires_at, tz=timezone.utc) - now
