@@ -31,7 +31,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def _forget_cached_adapters() -> None:
+def forget_cached_adapters() -> None:
     from chalicelib.adapters import aws, secrets
     from chalicelib.api import dependencies
     from chalicelib.settings import resources
@@ -49,9 +49,9 @@ def aws(monkeypatch) -> Iterator[dict[str, str]]:
 
     from infra.local.deploy import deploy_stack, seed_secrets
 
-    _forget_cached_adapters()
+    forget_cached_adapters()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         deploy_stack(TEST_STAGE)
         values = seed_secrets(TEST_STAGE, {})
         yield values
-    _forget_cached_adapters()
+    forget_cached_adapters()

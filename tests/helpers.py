@@ -18,3 +18,34 @@ def drain_ingest_queue() -> dict[str, Any]:
         messages += batch
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return sqs_event(messages, arn, "us-east-1")
+
+
+def wait_for_queue(queue_name: str, timeout: float = 25.0) -> dict[str, Any]:
+    """Wait until the queue has messages (a state machine running in moto's threads sends them), as one event."""
+    import time
+
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            return sqs_event(messages, arn, "us-east-1")
+        time.sleep(0.2)
+    raise AssertionError(f"no message on {queue_name} within {timeout} s")
+
+
+def drain_stream(table_name: str) -> list[dict[str, Any]]:
+    """Every record so far on a table's stream, as Lambda's stream event source mapping would pass them."""
+    dynamodb, streams = client("dynamodb"), client("dynamodbstreams")
+    stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator)
+            records += [{**r, "eventSourceARN": stream_arn} for r in answer["Records"]]
+            iterator = answer.get("NextShardIterator") if answer["Records"] else None
+    return records

@@ -1,6 +1,10 @@
 """Evaluate the surge detector on real background streams with injected surges of known size and start.
 
-Usage: ``.venv/bin/python tools/eval_surge.py [--seed 7] [--starts 20] [--signals labels|model]``
+Usage: ``.venv/bin/python tools/eval_surge.py [--seed 7] [--starts 20] [--signals model|labels]``
+
+``--signals model`` (default) labels complaints and topics with the shipped text model, as the product does;
+``labels`` uses the data's human labels. ``summary_rows`` in the output are ``[what, measured, target]``
+triples for the README's figure table.
 
 Streams (from ``<repo>/../shared/data``; skipped with a message when absent):
 
@@ -323,11 +327,88 @@ def complaint_rate_per_hour(stream: Sequence[M], product: str) -> float:
     return n / ((stream[-1].ts - stream[0].ts) / HOUR)
 
 
+def _pct(r: dict[str, object]) -> str:
+    rate = r.get("detection_rate")
+    got = f"{round(100 * float(rate))}% of {r['n']}" if rate is not None else "n/a"  # type: ignore[arg-type]
+    if r.get("delay_median_min") is not None:
+        got += f", delay median {r['delay_median_min']} / max {r['delay_max_min']} min"
+    return got
+
+
+def _pooled(rs: list[dict[str, object]]) -> dict[str, object]:
+    n = sum(int(r["n"]) for r in rs)  # type: ignore[call-overload]
+    hit = sum(int(r["detected_within_bound"]) for r in rs)  # type: ignore[call-overload]
+    med = [float(r["delay_median_min"]) for r in rs if r.get("delay_median_min") is not None]  # type: ignore[arg-type]
+    mx = [float(r["delay_max_min"]) for r in rs if r.get("delay_max_min") is not None]  # type: ignore[arg-type]
+    return {
+        "n": n,
+        "detection_rate": round(hit / n, 3) if n else None,
+        "delay_median_min": round(statistics.median(med), 1) if med else None,
+        "delay_max_min": max(mx) if mx else None,
+    }
+
+
+def summary_rows(results: dict[str, object], signals: str) -> list[list[str]]:
+    """``[what, measured, target]`` string triples for the README's figure table."""
+    sig = "text model" if signals == "model" else "human labels"
+    pb: dict[str, dict[str, object]] = results["product_bursts"]  # type: ignore[assignment]
+    bt: dict[str, dict[str, object]] = results["brand_triplings"]  # type: ignore[assignment]
+    fa: list[dict[str, object]] = results["false_alarms"]  # type: ignore[assignment]
+    rows: list[list[str]] = []
+    rows.append([
+        f"Product burst (12 complaints at random times in 45 min), quiet review products, {sig}",
+        _pct(pb["reviews/top products/random"]),
+        "alerted ≤ 15 min",
+    ])
+    rows.append([
+        f"Product burst, evenly spaced: review products / a product never seen before, {sig}",
+        f"{_pct(pb['reviews/top products/even'])}; {_pct(pb['airline/new product/even'])}",
+        "alerted ≤ 15 min",
+    ])
+    va = pb["airline/virgin america/random"]
+    rows.append([
+        f"Product burst at random times on Virgin America ({va.get('baseline_complaints_per_hour')} complaints/h,"
+        f" at or above the target's < 1/h), {sig}",
+        _pct(va),
+        "alerted ≤ 15 min",
+    ])
+    hi = bt["airline (all airlines) x3 realized"]
+    rows.append([
+        f"Brand tripling for an hour, ~{hi['hourly_volume_before_injection_median']} mentions/h (six airlines as one brand)",
+        _pct(hi),
+        "alerted ≤ 30 min",
+    ])
+    mid = [bt[f"airline {a} x3 realized"] for a in ("United", "US Airways", "Southwest", "Delta")]
+    vols = sorted(float(r["hourly_volume_before_injection_median"] or 0) for r in mid)  # type: ignore[arg-type]
+    rows.append([
+        f"Brand tripling, {vols[0]:g}-{vols[-1]:g} mentions/h (United, US Airways, Southwest, Delta, pooled)",
+        _pct(_pooled(mid)),
+        "alerted ≤ 30 min",
+    ])
+    lo = bt["airline Virgin America x3 realized"]
+    rows.append([
+        f"Brand tripling, ~{lo['hourly_volume_before_injection_median']} mentions/h (Virgin America; out of reach"
+        " in 30 min)",
+        _pct(lo),
+        "alerted ≤ 30 min",
+    ])
+    for kind, target in (("product", "≤ 2"), ("brand", "≤ 3")):
+        per = [(float(r["unexplained_per_2_weeks"][kind]), str(r["stream"])) for r in fa]  # type: ignore[index]
+        worst = max(per)
+        others = max((v for v, name in per if name != worst[1]), default=0.0)
+        rows.append([
+            f"Unexplained {kind} alerts per 2 weeks, real streams without injections, {sig}",
+            f"{worst[0]:g} on {worst[1]}; ≤ {others:g} on the other {len(per) - 1} streams",
+            target,
+        ])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--starts", type=int, default=20)
-    ap.add_argument("--signals", choices=("labels", "model"), default="labels")
+    ap.add_argument("--signals", choices=("labels", "model"), default="model")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     if not (DATA / "airline" / "Tweets.csv").exists():
@@ -428,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                 rng, s, pick_starts(rng, s, args.starts), with_product=False, typical=typical
             )
     results["brand_triplings"] = bt
+    results["summary_rows"] = summary_rows(results, args.signals)
     results["seconds"] = round(time.time() - t0, 1)
 
     # --- print -------------------------------------------------------------------------------------
@@ -447,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     print("  +2x typical = twice the stream's mean volume at that time of day added")
     for k, r in bt.items():
         print(f"  {k:<40} rate={r['detection_rate']} median={r['delay_median_min']} max={r['delay_max_min']} min  refired={r['fired_more_than_once']} n={r['n']} vol/h={r['hourly_volume_before_injection_median']}")  # type: ignore[index]
+    print("\nSummary [what | measured | target]")
+    for row in results["summary_rows"]:  # type: ignore[union-attr]
+        print("  " + " | ".join(row))
     print(f"\n{results['seconds']} s")
     if not args.no_write:
         OUT.parent.mkdir(parents=True, exist_ok=True)

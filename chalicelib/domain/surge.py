@@ -13,9 +13,13 @@ Three kinds of key, each a counter per time bucket:
 * ``topic:<name>``: complaints of that topic (``delivery``, ``billing_refunds`` ...), except the catch-all
   ``other`` (an "other" surge says nothing the brand key does not).
 
-Counters live in buckets of ``bucket_seconds`` (5 min) plus hourly roll-ups: in production these are
-DynamoDB items updated with an atomic ``ADD`` per mention (see :func:`bucket_start`, :func:`hour_start`);
-offline, :class:`SurgeDetector` keeps them in memory. Both feed the same :func:`evaluate`.
+Counters live in buckets of ``bucket_seconds`` (5 min) plus hourly roll-ups. In production they are ONE
+DynamoDB item per (key, UTC day) (:func:`day_of`) holding number attributes ``h<hour>`` (0-23) and
+``f<bucket of the day>`` (0-287), incremented with an atomic ``ADD`` per processed batch
+(:func:`counter_fields` names the two attributes a mention adds to); an evaluation reads the items of
+:func:`days_needed` and rebuilds the read model with :meth:`BucketCounts.from_day_items`. Offline,
+:class:`SurgeDetector` keeps the same counts in memory. Both feed the same :func:`evaluate` and give the
+same alerts.
 
 The maths
 ---------
@@ -33,7 +37,8 @@ with mean 1 and ``L`` the key's mean hourly level.
   hours (count / sum of ``s`` over them). A busy key follows its recent level; a sparse one stays on its
   long level instead of chasing an empty night. Both end at the last whole hour before the longest test window, so the
   surge being tested never inflates its own baseline.
-* **Test**: for each window ``w`` in ``windows`` (e.g. the last 15, 30 and 60 minutes up to ``now``),
+* **Test**: for each window ``w`` in ``windows`` (whole buckets ending with the current one, e.g. the last
+  15, 30 and 60 minutes; products also 10 and 20),
   ``mu = L * integral of s`` over the window and ``c`` its count. The count is compared with a negative
   binomial of mean ``mu`` and variance ``mu + mu**2 * (1/(n + 1) + overdispersion)``: a Poisson tail
   widened by the uncertainty of a level estimated from ``n`` counts and by real streams' extra-Poisson
@@ -51,7 +56,9 @@ with mean 1 and ``L`` the key's mean hourly level.
   state is a small value object so the pipeline can persist it next to the counters.
 
 Only a bounded history is read: fine buckets of the last ``max(windows, cooldown)`` seconds and hourly
-counts for the previous ``season_days`` days (:func:`history_range`).
+counts for the previous ``season_days`` days (:func:`history_range`, as day items: :func:`days_needed`).
+A ``shape_floor`` keeps any hour's expectation at or above that fraction of the daily mean (products: a
+busy key's near-empty night makes its morning ramp look like a burst otherwise).
 """
 
 from __future__ import annotations
@@ -112,7 +119,7 @@ class SurgeConfig:
     shape_prior: float = 10.0
     exit_ratio: float = 1.5
     cooldown_seconds: int = 3600
-    shape_floor: float = 0.0
+    shape_floor: float = 0.0  # no hour of the day is expected below this fraction of the daily mean
 
     def __post_init__(self) -> None:
         if self.bucket_seconds <= 0 or HOUR % self.bucket_seconds:
@@ -126,11 +133,25 @@ class SurgeConfig:
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
     # High volume, real streams are bursty (retweet storms, threads): a strict tail and the per-bucket
-    # spike cap; a tripling is still clear within 15-30 minutes at tens of mentions an hour.
+    # spike cap; a tripling is clear within 15-30 minutes at ~50+ mentions an hour (not at a few an hour).
     "brand": SurgeConfig(alpha=1e-5, min_count=10, min_ratio=2.0, spike_cap_min=3),
-    # Sparse complaint counters: the minimum count does most of the work when the baseline is near zero,
-    # the 15-minute window makes a burst visible within minutes; ratio 4 keeps busy keys' wobble quiet.
-    "product": SurgeConfig(alpha=1e-4, min_count=4, min_ratio=4.0, spike_cap_min=2),
+    # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending
+    # with the current one, so the 20-minute window still holds a burst's first complaint 15 minutes in.
+    # Three complaints can fire, but only where the strict tail (1e-5: five windows are scanned at every
+    # complaint) allows it, i.e. on a near-silent product (a baseline of about 0.2 an hour or less);
+    # busier ones need four to six. Twelve complaints spread at random
+    # over 45 minutes put about four in the first 15, often only two or three: a minimum of four misses
+    # a third of them. Ratio 6 keeps busy keys' real 4x-6x wobble quiet. The shape floor (no hour
+    # of the day expected under 0.4x the daily mean) stops the night/morning ramp of a busy key from
+    # looking like a burst when the learnt night rate is near zero.
+    "product": SurgeConfig(
+        windows=(600, 900, 1200, 1800, 3600),
+        alpha=1e-5,
+        min_count=3,
+        min_ratio=6.0,
+        spike_cap_min=2,
+        shape_floor=0.4,
+    ),
     "topic": SurgeConfig(alpha=1e-5, min_count=5, min_ratio=3.0, spike_cap_min=2),
 }
 
@@ -146,6 +167,35 @@ def bucket_start(ts: float, bucket_seconds: int = 300) -> int:
 
 def hour_start(ts: float) -> int:
     return int(math.floor(ts / HOUR)) * HOUR
+
+
+def day_start(ts: float) -> int:
+    return int(math.floor(ts / DAY)) * DAY
+
+
+def day_of(ts: float) -> str:
+    """UTC day ``YYYY-MM-DD`` of ``ts``: the sort key of the (key, day) counter item."""
+    return datetime.fromtimestamp(day_start(ts), tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def _day_epoch(day: str) -> int:
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+
+
+def counter_fields(ts: float, bucket_seconds: int = 300) -> tuple[str, str]:
+    """The two number attributes of the day item that a mention at ``ts`` increments: ``("h13", "f157")``
+    = hour of the UTC day and index of the ``bucket_seconds`` bucket within the day."""
+    in_day = ts - day_start(ts)
+    return f"h{int(in_day // HOUR)}", f"f{int(in_day // bucket_seconds)}"
+
+
+def days_needed(now: float, config: SurgeConfig) -> list[str]:
+    """The UTC days (oldest first) whose counter items an evaluation at ``now`` reads: they cover
+    :func:`history_range` (fine buckets of the test windows and cooldown, hours of the season)."""
+    (fine_start, fine_end), (h_start, h_end) = history_range(now, config)
+    first = min(fine_start, h_start)
+    last = max(fine_end, h_end) - 1
+    return [day_of(d) for d in range(day_start(first), day_start(last) + DAY, DAY)]
 
 
 class BucketCounts:
@@ -174,6 +224,38 @@ class BucketCounts:
         for ts in timestamps:
             counts.add(ts)
         return counts
+
+    @classmethod
+    def from_day_items(
+        cls, items: Iterable[Mapping[str, object]], *, bucket_seconds: int = 300
+    ) -> BucketCounts:
+        """Read model from the per-(key, day) counter items: ``{"day": "YYYY-MM-DD", "h13": 4, "f157": 2,
+        ...}`` (values int or ``Decimal``, as DynamoDB returns them; other attributes are ignored). Days not
+        given count zero, so pass at least :func:`days_needed`."""
+        fine: dict[int, int] = {}
+        hourly: dict[int, int] = {}
+        per_day = DAY // bucket_seconds
+        for item in items:
+            day = item.get("day")
+            if not isinstance(day, str):
+                raise ValueError(f"counter item without a day: {item!r}")
+            base = _day_epoch(day)
+            for name, value in item.items():
+                if len(name) < 2 or name[0] not in "hf" or not name[1:].isdigit():
+                    continue
+                idx = int(name[1:])
+                n = int(value)  # type: ignore[call-overload]
+                if not n:
+                    continue
+                if name[0] == "h":
+                    if idx >= HOURS_PER_DAY:
+                        raise ValueError(f"bad hour field {name!r} in {day}")
+                    hourly[base + idx * HOUR] = hourly.get(base + idx * HOUR, 0) + n
+                else:
+                    if idx >= per_day:
+                        raise ValueError(f"bad bucket field {name!r} in {day}")
+                    fine[base + idx * bucket_seconds] = fine.get(base + idx * bucket_seconds, 0) + n
+        return cls(fine, hourly, bucket_seconds=bucket_seconds)
 
     def add(self, ts: float, n: int = 1) -> None:
         """In-memory counterpart of the pipeline's atomic ``ADD`` (needs mutable mappings)."""

@@ -1,0 +1,206 @@
+"""Approval protocols end to end on in-process moto: Step Functions executes the compiled protocol, people act
+through the emailed links' pages (Chalice's test client), the reply lands in the outbox, the issue resolves."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from urllib.parse import urlencode
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.plans import DynamoPlanStore
+from chalicelib.adapters.triage_table import DynamoTriageStore
+from chalicelib.adapters.workflows import StepFunctionsWorkflows
+from chalicelib.domain import links
+from chalicelib.services.processor import process_approval_requests, process_publish_requests
+from chalicelib.services.protocols import start_protocols
+from chalicelib.services.triage import triage_mention
+from chalicelib.settings import resources
+from tests.conftest import TEST_STAGE, forget_cached_adapters
+from tests.helpers import drain_stream, wait_for_queue
+from tests.triage_fixtures import fixed_analyzer, mention
+
+XSS = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def protocol_aws(request):
+    """moto with the stage deployed; the protocols' timers scaled by the test's ``time_scale`` marker."""
+    from moto import mock_aws
+
+    from infra.local.deploy import deploy_stack, seed_secrets
+
+    marker = request.node.get_closest_marker("time_scale")
+    forget_cached_adapters()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        deploy_stack(TEST_STAGE, time_scale=marker.args[0] if marker else 60.0)
+        yield seed_secrets(TEST_STAGE, {})
+    forget_cached_adapters()
+
+
+@pytest.fixture
+def api(protocol_aws):
+    import app
+
+    with Client(app.app, stage_name="test") as test_client:
+        yield test_client
+
+
+def open_high_priority_issue(text: str = f"Your Alba boots burned my skin, I will sue. {XSS}") -> str:
+    names = resources()
+    result = triage_mention(mention("hp-1", text), DynamoTriageStore(names), DynamoPlanStore(names.plans_table),
+                            fixed_analyzer)
+    plan, version = DynamoPlanStore(names.plans_table).active()
+    started = start_protocols(drain_stream(names.issues_table), plan, version, names, StepFunctionsWorkflows())
+    assert started == [f"{result.issue_id}-high_priority"]
+    return result.issue_id
+
+
+def emails() -> list[dict]:
+    from moto.ses.models import ses_backends
+
+    out = []
+    for message in ses_backends["123456789012"]["us-east-1"].sent_messages:
+        body = message.body
+        link = re.search(r'href="([^"]+)"', body)
+        out.append({"to": message.destinations["ToAddresses"][0], "subject": message.subject, "body": body,
+                    "link": html.unescape(link.group(1)) if link else None})
+    return out
+
+
+def next_step(seen: int) -> list[dict]:
+    """Hand the state machine's next approval message to the handler; the emails it sent."""
+    assert process_approval_requests(wait_for_queue(resources().approval_queue)) == {"batchItemFailures": []}
+    return emails()[seen:]
+
+
+def path(link: str) -> str:
+    return link.split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def post(api, link: str, **fields):
+    return api.http.post(path(link), body=urlencode(fields).encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def execution_status(issue_id: str, protocol: str = "high_priority") -> str:
+    sfn = client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == resources().state_machine(protocol))
+    execution = f"{arn.replace(':stateMachine:', ':execution:')}:{issue_id}-{protocol}"
+    return sfn.describe_execution(executionArn=execution)["status"]
+
+
+def audit_types(issue_id: str) -> list[str]:
+    items = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :i",
+                                     ExpressionAttributeValues={":i": {"S": issue_id}})["Items"]
+    return [i["type"]["S"] for i in sorted(items, key=lambda i: i["sk"]["S"])]
+
+
+def test_high_priority_draft_legal_management_publish(api):
+    issue_id = open_high_priority_issue()
+
+    drafting = next_step(0)
+    assert sorted(m["to"] for m in drafting) == ["pr-lead@aurelle.example", "pr1@aurelle.example"]
+    token = json.dumps(drafting)
+    assert "task_token" not in token and "AAAA" not in token  # moto tokens are long base64; none leaks
+    lead = next(m for m in drafting if m["to"] == "pr-lead@aurelle.example")
+    page = api.http.get(path(lead["link"]))
+    assert page.status_code == 200 and page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    body = page.body.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body and XSS not in body  # escaped
+    assert audit_types(issue_id) == ["opened", "step_initial"]  # GET changed nothing
+
+    assert post(api, lead["link"], outcome="submitted", draft="We are so sorry. " + XSS).status_code == 200
+    assert post(api, lead["link"], outcome="submitted", draft="again").status_code == 410  # replayed POST
+    other = next(m for m in drafting if m["to"] == "pr1@aurelle.example")
+    assert post(api, other["link"], outcome="submitted", draft="mine").status_code == 410  # the step is done
+
+    review = next_step(2)
+    assert [m["to"] for m in review] == ["legal@aurelle.example"]
+    assert "We are so sorry. &lt;script&gt;" in review[0]["body"]  # the draft travels, escaped in the email
+    assert post(api, review[0]["link"], outcome="rejected").status_code == 400  # a rejection needs a comment
+    assert post(api, review[0]["link"], outcome="rejected", comment="No admission of fault.").status_code == 200
+
+    redraft = next_step(3)
+    assert "No admission of fault." in redraft[0]["body"] and "step_rejected" in audit_types(issue_id)
+    lead = next(m for m in redraft if m["to"] == "pr-lead@aurelle.example")
+    final_text = "We are sorry to hear this and have contacted you privately to make it right."
+    assert post(api, lead["link"], outcome="submitted", draft=final_text).status_code == 200
+    legal = next_step(5)
+    assert post(api, legal[0]["link"], outcome="approved", comment="OK").status_code == 200
+    management = next_step(6)
+    assert sorted(m["to"] for m in management) == ["cmo@aurelle.example", "coo@aurelle.example"]
+    assert post(api, management[0]["link"], outcome="approved").status_code == 200
+
+    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
+    deadline = time.monotonic() + 20
+    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert execution_status(issue_id) == "SUCCEEDED"
+
+    outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
+    assert {o["channel"]["S"] for o in outbox} == {"public_reply", "private_reply"}
+    assert all(o["text"]["S"] == final_text and o["in_reply_to"]["S"] == "hp-1" for o in outbox)
+    issue = client("dynamodb").get_item(TableName=resources().issues_table, Key={"issue_id": {"S": issue_id}})["Item"]
+    assert issue["status"]["S"] == "resolved" and issue["status_category"]["S"] == "resolved#high_priority"
+    assert int(issue["response_time_seconds"]["N"]) >= 0 and issue["first_response_at"]["S"]
+    trail = audit_types(issue_id)
+    assert trail[0] == "opened" and trail[-2:] == ["published", "resolved"]
+    for step_event in ("step_submitted", "step_rejected", "step_approved"):
+        assert step_event in trail
+    actors = {i["actor"]["S"] for i in client("dynamodb").scan(TableName=resources().audit_table)["Items"]}
+    assert {"pr-lead@aurelle.example", "legal@aurelle.example", "system:protocol", "system:triage"} <= actors
+
+
+def test_tampered_and_expired_links_are_refused_and_change_nothing(api, protocol_aws):
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    tampered = re.sub(r"sig=([0-9a-f])", lambda m: "sig=" + ("0" if m.group(1) != "0" else "1"), lead["link"])
+    forged_expiry = re.sub(r"exp=(\d+)", lambda m: f"exp={int(m.group(1)) + 3600}", lead["link"])
+    assert api.http.get(path(tampered)).status_code == 403
+    assert post(api, tampered, outcome="submitted", draft="x").status_code == 403
+    assert post(api, forged_expiry, outcome="submitted", draft="x").status_code == 403
+    assert api.http.get("/approvals/not-a-real-id?exp=1&sig=00").status_code == 403
+
+    approval_id = lead["link"].split("/approvals/")[1].split("?")[0]
+    past = int(time.time()) - 10
+    client("dynamodb").update_item(TableName=resources().approvals_table, Key={"approval_id": {"S": approval_id}},
+                                   UpdateExpression="SET expires_at = :past",
+                                   ExpressionAttributeValues={":past": {"N": str(past)}})
+    expired = links.link_path(protocol_aws["LINK_SIGNING_KEY"], approval_id, "pr-lead@aurelle.example", past)
+    assert api.http.get(expired).status_code == 410
+    assert post(api, "http://x" + expired, outcome="submitted", draft="x").status_code == 410
+    assert audit_types(issue_id) == ["opened", "step_initial"]
+    assert execution_status(issue_id) == "RUNNING"
+
+
+@pytest.mark.time_scale(0.02)  # a 60-minute step times out after 1.2 s
+def test_a_step_that_times_out_is_reminded_then_escalated_to_the_backup_with_an_alert(api):
+    sqs, sns = client("sqs"), client("sns")
+    alerts_url = sqs.create_queue(QueueName="alerts-reader")["QueueUrl"]
+    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(resources().alerts_topic))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=alerts_arn, Attributes={"RawMessageDelivery": "true"})
+    issue_id = open_high_priority_issue()
+
+    first = next_step(0)
+    reminder = next_step(len(first))
+    assert all(m["subject"].startswith("Reminder:") for m in reminder)
+    escalated = next_step(len(first) + len(reminder))
+    assert [m["to"] for m in escalated] == ["social-lead@aurelle.example"]
+    assert escalated[0]["subject"].startswith("Escalated to you:")
+    assert api.http.get(path(first[0]["link"])).status_code == 410  # the earlier attempts' links are retired
+
+    deadline = time.monotonic() + 20
+    alerts = []
+    while not alerts and time.monotonic() < deadline:
+        alerts = sqs.receive_message(QueueUrl=alerts_url, MessageAttributeNames=["All"]).get("Messages", [])
+        time.sleep(0.2)
+    assert alerts and alerts[0]["MessageAttributes"]["kind"]["StringValue"] == "approval_stuck"
+    assert "step_escalated" in audit_types(issue_id) and "step_reminder" in audit_types(issue_id)
