@@ -100,6 +100,11 @@ class LocalStack:
         return f"http://127.0.0.1:{self.moto_port}"
 
     @property
+    def base_url(self) -> str:
+        """Where emailed links point (``PUBLIC_BASE_URL``, else the local API)."""
+        return (self.public_base_url or self.api_url).rstrip("/")
+
+    @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.worker_port}"
 
@@ -248,6 +253,46 @@ class LocalStack:
         return wait_for(all_there, f"{len(keys)} mentions to be stored", timeout=timeout, interval=0.5)
 
 
+class Announcer:
+    """Prints what people would see as it happens: each approval link as it is emailed, each reply published.
+
+    Links are rebuilt from the approvals table with the run's signing key: the same links the emails carry
+    (which moto keeps at /moto-api/data.json; polling that endpoint re-serializes all of moto's state, so not here).
+    """
+
+    def __init__(self, stack: "LocalStack", echo=print) -> None:
+        self.stack, self.echo = stack, echo
+        self.approvals_seen: set[str] = set()
+        self.replies_seen: set[str] = set()
+
+    def poll(self) -> None:
+        from chalicelib.domain.links import link_path
+        from chalicelib.settings import Resources
+
+        names = Resources.for_stage(STAGE)
+        fresh = [a for a in self.stack.scan(names.approvals_table)
+                 if "person" in a and a["approval_id"] not in self.approvals_seen]
+        routine = 0
+        for approval in sorted(fresh, key=lambda a: a["created_at"]):
+            self.approvals_seen.add(approval["approval_id"])
+            if approval["protocol"] == "routine":
+                routine += 1
+                continue
+            link = self.stack.base_url + link_path(self.stack.secrets["LINK_SIGNING_KEY"], approval["approval_id"],
+                                                   approval["person"], int(approval["expires_at"]))
+            self.echo(f"  email to {approval['person']}: {approval['step']} ({approval['attempt']}), "
+                      f"{approval['protocol'].replace('_', ' ')} issue {approval['issue_id']}")
+            self.echo(f"    {link}")
+        if routine:
+            self.echo(f"  ({routine} approval emails to customer service for routine issues; all mail is at "
+                      f"{self.stack.moto_url}/moto-api/data.json)")
+        for reply in self.stack.scan(names.outbox_table):
+            if reply["outbox_id"] not in self.replies_seen:
+                self.replies_seen.add(reply["outbox_id"])
+                self.echo(f"  outbox: {reply['channel']} to {reply['platform']} {reply['recipient']} "
+                          f"(issue {reply['issue_id']}): \"{reply['text'][:90]}\"")
+
+
 def summarize(report, items: list[dict], echo=print) -> None:
     by_platform = Counter(item["platform"] for item in items)
     by_status = Counter(item.get("status") for item in items)
@@ -317,9 +362,12 @@ def main() -> int:
             summarize(report, items)
             summarize_issues(stack.issues(), items)
         where_to_look(stack)
-        print("\nServing. Press Ctrl-C to stop everything.", flush=True)
+        print("\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as "
+              "they happen; open a link in your browser to act on a step.", flush=True)
+        announcer = Announcer(stack)
         while stack.check_children():
-            time.sleep(1)
+            announcer.poll()
+            time.sleep(2)
     except KeyboardInterrupt:
         stopping = True
     except StackError as error:

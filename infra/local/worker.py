@@ -139,29 +139,36 @@ class Worker:
                 time.sleep(1)
 
     def _follow_stream(self, source, table: str, dynamodb, streams) -> None:
+        """Read new records shard by shard, remembering the last sequence number.
+
+        A fresh iterator on every poll, not the previous NextShardIterator: moto replaces a table (and its
+        stream shard) with a snapshot when a transaction on it is cancelled, and an old iterator would go deaf.
+        """
         stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-        iterators = {shard["ShardId"]: streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            for shard in shards}
+        last: dict[str, str] = {}
         while not self.stopping.is_set():
             self.polled.add(source.name)
             got = 0
-            for shard_id, iterator in list(iterators.items()):
-                answer = streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
-                iterators[shard_id] = answer.get("NextShardIterator") or iterator
+            for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+                shard_id = shard["ShardId"]
+                position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last[shard_id]}
+                            if shard_id in last else {"ShardIteratorType": "TRIM_HORIZON"})
+                iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
+                answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=source.batch_size)
                 records = [{**record, "eventSourceARN": stream_arn, "dynamodb": {
                     k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
                     for record in answer.get("Records", [])]
-                if records:
-                    got += len(records)
-                    try:
-                        self.client.lambda_.invoke(source.name, {"Records": records})
-                        self._count(f"{source.name}.processed", len(records))
-                    except Exception as error:  # noqa: BLE001 - Lambda would retry the batch; we log and go on
-                        self._count(f"{source.name}.failed", len(records))
-                        print(f"[worker] {source.name} failed: {type(error).__name__}: {error}", file=sys.stderr,
-                              flush=True)
+                if not records:
+                    continue
+                got += len(records)
+                try:
+                    self.client.lambda_.invoke(source.name, {"Records": records})
+                    self._count(f"{source.name}.processed", len(records))
+                except Exception as error:  # noqa: BLE001 - Lambda would retry the batch; we log and go on
+                    self._count(f"{source.name}.failed", len(records))
+                    print(f"[worker] {source.name} failed: {type(error).__name__}: {error}", file=sys.stderr,
+                          flush=True)
+                last[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             if not got:
                 time.sleep(0.5)
 

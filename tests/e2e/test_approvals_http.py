@@ -1,0 +1,85 @@
+"""On the real local stack, over HTTP: a High Priority delivery → drafting email → legal → management → the
+published reply in the outbox, with the whole history on the issue; a replayed form post changes nothing."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+import urllib.request
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+import pytest
+
+from infra.local import deliveries
+from infra.local.replay import http, post_delivery
+from infra.local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+def emails(stack: LocalStack) -> list[dict]:
+    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=10) as answer:  # noqa: S310
+        return json.load(answer).get("ses", {}).get("Message", [])
+
+
+def wait_for_link(stack: LocalStack, to: str, issue_text: str, seen: set[str], timeout: float = 60) -> str:
+    """The newest approval link emailed to ``to`` about the issue, not seen before."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in emails(stack):
+            if to in message.get("destinations", {}).get("ToAddresses", []) and issue_text in message["body"]:
+                link = html.unescape(re.search(r'href="([^"]+)"', message["body"]).group(1))
+                if link not in seen:
+                    seen.add(link)
+                    return link
+        time.sleep(1)
+    raise AssertionError(f"no new email to {to} within {timeout} s")
+
+
+def act(link: str, **fields) -> int:
+    return http("POST", link, urlencode(fields).encode(), {"Content-Type": "application/x-www-form-urlencoded"}).status
+
+
+def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack: LocalStack):
+    marker = f"e2e-{int(time.time())}"
+    text = f"The dye of my Alba boots burned my skin and I will sue you ({marker})."
+    body = json.dumps({"platform": "reviews", "id": marker, "created_at": datetime.now(timezone.utc).isoformat(),
+                       "text": text, "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": 12,
+                                                "verified": False}}).encode()
+    assert post_delivery(stack.api_url, deliveries.Delivery("generic", body), stack.secrets).status == 200
+    seen: set[str] = set()
+
+    draft_link = wait_for_link(stack, "pr-lead@aurelle.example", marker, seen)
+    page = http("GET", draft_link)
+    assert page.status == 200 and marker in page.body and "Draft the reply" in page.body
+    reply = f"We are very sorry, Ana. Our team has contacted you directly ({marker})."
+    assert act(draft_link, outcome="submitted", draft=reply) == 200
+    assert act(draft_link, outcome="submitted", draft="a second time") == 410  # single use
+
+    legal_link = wait_for_link(stack, "legal@aurelle.example", marker, seen)
+    assert reply in http("GET", legal_link).body
+    assert act(legal_link, outcome="approved", comment="Fine.") == 200
+    management_link = wait_for_link(stack, "cmo@aurelle.example", marker, seen)
+    assert act(management_link, outcome="approved") == 200
+
+    deadline = time.monotonic() + 60
+    from chalicelib.settings import Resources
+
+    names = Resources.for_stage("local")
+    published: list[dict] = []
+    while not published and time.monotonic() < deadline:
+        published = [r for r in stack.scan(names.outbox_table) if marker in r["text"]]
+        time.sleep(0.5)
+    assert {r["channel"] for r in published} == {"public_reply", "private_reply"}
+    issue_id = published[0]["issue_id"]
+    issue = {}
+    while issue.get("status") != "resolved" and time.monotonic() < deadline:
+        issue = next(i for i in stack.issues() if i["issue_id"] == issue_id)
+        time.sleep(0.5)
+    assert issue["status"] == "resolved" and issue["response_time_seconds"] >= 0
+    trail = [a["type"] for a in sorted(stack.scan(names.audit_table), key=lambda a: a["sk"])
+             if a["issue_id"] == issue_id]
+    assert trail[0] == "opened" and trail.count("step_approved") == 2 and trail[-1] == "resolved"
