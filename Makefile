@@ -27,6 +27,8 @@ run: $(INSTALLED)
 
 ## make test: unit, integration and end-to-end tests.
 test: $(INSTALLED)
+	@# the real-browser test needs Debian's chromium + chromedriver (installed when missing, if root)
+	@bash tools/ensure_browser.sh
 	$(BIN)/python -m pytest -n 2
 
 test-fast: $(INSTALLED)
