@@ -45,6 +45,10 @@ def protocol_time_scale() -> float:
     return float(os.environ.get("PROTOCOL_TIME_SCALE", "60"))
 
 
+# No alert storms: past this many alerts in an hour, the rest wait for the hourly digest.
+ALERTS_PER_HOUR = 20
+
+
 def issues_stream_arn() -> str:
     """The issues table's stream. Deployed: set by the template (``ISSUES_STREAM_ARN``); locally the worker finds
     the live stream from the table name in this ARN."""
@@ -71,6 +75,8 @@ class Resources:
     plans_table: str
     approvals_table: str
     outbox_table: str
+    surges_table: str
+    alerts_table: str
     ingest_queue: str
     ingest_dlq: str
     approval_queue: str
@@ -95,6 +101,8 @@ class Resources:
             plans_table=resource_name("plans", stage_name),
             approvals_table=resource_name("approvals", stage_name),
             outbox_table=resource_name("outbox", stage_name),
+            surges_table=resource_name("surges", stage_name),
+            alerts_table=resource_name("alerts", stage_name),
             ingest_queue=resource_name("ingest", stage_name),
             ingest_dlq=resource_name("ingest-dlq", stage_name),
             approval_queue=resource_name("approval-requests", stage_name),

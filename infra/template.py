@@ -149,6 +149,10 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "OutboxTable": _table(names.outbox_table, "outbox_id",
                               indexes=[_index("by_issue", "issue_id", "published_at"),
                                        _index("by_day", "published_day", "published_at")]),
+        # Surge counters (one item per UTC day and per hour for all keys) and each key's surge state.
+        "SurgesTable": _table(names.surges_table, "pk", ttl="ttl"),
+        # Alerts sent (one per issue and kind) and the hourly counters and digests that keep storms out.
+        "AlertsTable": _table(names.alerts_table, "pk", ttl="ttl"),
         **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", INGEST_VISIBILITY_TIMEOUT),
         **_queue_pair(names.publish_queue, names.publish_dlq, "Publish", INGEST_VISIBILITY_TIMEOUT),
         "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": names.alerts_topic}},

@@ -149,6 +149,21 @@ class DynamoTriageStore:
             reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
             self._raise_for(reasons, change)
 
+    def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
+                   linked_mentions: list[str]) -> None:
+        """An issue not opened by one mention (a surge's Crisis): issue, audit and case in one transaction."""
+        item = issue_item(issue)
+        item["linked_mentions"] = {"L": [_s(m) for m in linked_mentions]}
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.names.issues_table, "Item": item,
+                                                "ConditionExpression": "attribute_not_exists(issue_id)"}}]
+        items += [{"Put": {"TableName": self.names.audit_table, "Item": audit_item(e)}} for e in audit]
+        if case:
+            items.append({"Put": {"TableName": self.names.escalations_table, "Item": case_item(case)}})
+        client("dynamodb").transact_write_items(TransactItems=items)
+
+    def append_audit(self, event: AuditEvent) -> None:
+        client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))
+
     def _join_update(self, change: TriageChange) -> dict[str, Any]:
         join = change.join
         assert join is not None

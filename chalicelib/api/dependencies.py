@@ -36,6 +36,13 @@ def plan_store():
 
 
 @lru_cache(maxsize=1)
+def surge_store():
+    from chalicelib.adapters.surge_table import DynamoSurgeStore
+
+    return DynamoSurgeStore(resources().surges_table)
+
+
+@lru_cache(maxsize=1)
 def approval_deps():
     from chalicelib.adapters.approvals_table import DynamoApprovals
     from chalicelib.adapters.email import SesEmail
@@ -55,5 +62,5 @@ def approval_deps():
 
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps):
+    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps, surge_store):
         factory.cache_clear()

@@ -146,3 +146,26 @@ def outranks(classification: Classification, category: str, severity_rank: int, 
     old_escalates = plan.categories[category].escalation_case if category in plan.categories else False
     return (new_escalates and not old_escalates) or (
         new_escalates == old_escalates and SEVERITY_ORDER[classification.severity] > severity_rank)
+
+
+def crisis_issue(key: str, count: int, expected: float, window_start: datetime, detected_at: datetime,
+                 plan: ResponsePlan, plan_version: int, issue_id: str) -> Issue:
+    """The issue a surge opens: the plan's surge category, critical, for its team, on the category's SLA."""
+    category_name = plan.surge_category
+    category = plan.categories[category_name]
+    kind, _, name = key.partition(":")
+    subject = {"product": f"complaints about {name}", "topic": f"{name.replace('_', ' ')} complaints",
+               "brand": "mentions of the brand"}.get(kind, key)
+    sla = category.sla
+    return Issue(
+        issue_id=issue_id, category=category_name, severity=Severity.CRITICAL, team=category.team,
+        description=(f"{category.label}: a surge of {subject}: {count} since {window_start:%H:%M} UTC, "
+                     f"{expected:.1f} expected"),
+        assigned_to=assignee(plan, category.team, issue_id), follow_up_required=True, mention_count=count,
+        first_seen=window_start, last_seen=detected_at, topic=name if kind == "topic" else "other",
+        products=(name,) if kind == "product" else (), platform="many", rule=f"surge:{key}",
+        plan_version=plan_version,
+        sla_first_response_due=detected_at + timedelta(minutes=sla.first_response_minutes) if sla else None,
+        sla_resolution_due=detected_at + timedelta(minutes=sla.resolution_minutes) if sla else None,
+        escalation_case=category.escalation_case,
+    )

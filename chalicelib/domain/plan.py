@@ -204,6 +204,7 @@ class ResponsePlan(_Strict):
     products: list[Product] = Field(default_factory=list)
     known_accounts: list[KnownAccount] = Field(default_factory=list)
     influencer_followers: int = Field(default=50_000, ge=0)
+    surge_category: Identifier = "crisis"  # the category a detected surge opens
     dedup: DedupSettings = Field(default_factory=DedupSettings)
 
     @model_validator(mode="after")
@@ -211,6 +212,8 @@ class ResponsePlan(_Strict):
         problems: list[str] = []
         if self.default_category not in self.categories:
             problems.append(f"default_category: unknown category '{self.default_category}'")
+        if self.surge_category not in self.categories:
+            problems.append(f"surge_category: unknown category '{self.surge_category}'")
         for name, category in self.categories.items():
             for team in [category.team, *category.notify]:
                 if team and team not in self.teams:

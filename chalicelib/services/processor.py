@@ -17,36 +17,76 @@ from chalicelib.domain.signals import analyze_one
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
 from chalicelib.services.ports import MentionRepository
-from chalicelib.services.triage import PlanSource, TriageStore, triage_mention
+from chalicelib.adapters.surge_table import Observation
+from chalicelib.domain.surge import SurgeAlert, keys_for
+from chalicelib.services.surges import observe_batch
+from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """The adapters a batch needs: new mentions go through triage, edits and removals to the repository."""
+    """The adapters a batch needs: new mentions go through triage (and surge counting), edits and removals to
+    the repository."""
 
     repository: MentionRepository
     triage: TriageStore
     plans: PlanSource
+    surges: Any = None  # DynamoSurgeStore; None switches surge detection off
+    analyze: Any = analyze_one  # the text model (tests pass a fixed one)
 
     @classmethod
     def on_aws(cls) -> "Pipeline":
         from chalicelib.api import dependencies
 
-        return cls(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store())
+        return cls(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
+                   dependencies.surge_store())
 
 
-def handle_record(record: SQSRecord, pipeline: Pipeline) -> str:
+def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Observation] | None = None) -> str:
     mention = Mention.model_validate_json(record.body)
     if mention.event is MentionEvent.CREATED:
-        result = triage_mention(mention, pipeline.triage, pipeline.plans, analyze_one)
+        result = triage_mention(mention, pipeline.triage, pipeline.plans, pipeline.analyze)
         outcome = result.outcome.value
         logger.debug("mention triaged", extra={"mention": mention.key, "outcome": outcome,
                                                "issue_id": result.issue_id,
                                                "category": result.classification.category})
+        if observations is not None and result.outcome is not TriageOutcome.DUPLICATE:
+            c = result.classification
+            keys = keys_for(product=c.products[0] if c.products else None, topic=c.topic, complaint=c.complaint)
+            observations.append(Observation(at=mention.created_at.timestamp(), mention=mention.key, keys=tuple(keys)))
     else:
         outcome = record_mention(mention, pipeline.repository).value
     metrics.add_metric(name=f"Mention_{outcome}", unit="Count", value=1)
     return outcome
+
+
+def open_crisis(alert: SurgeAlert, linked: list[str], pipeline: Pipeline) -> str:
+    """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts."""
+    from datetime import datetime, timezone
+
+    from chalicelib.domain.issues import AuditEvent, crisis_issue, escalation_case_for, new_issue_id
+
+    plan, version = pipeline.plans.active()
+    detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
+    issue = crisis_issue(alert.key, alert.count, alert.baseline,
+                         datetime.fromtimestamp(alert.window_start, tz=timezone.utc), detected, plan, version,
+                         new_issue_id(detected))
+    audit = [AuditEvent(issue_id=issue.issue_id, at=datetime.now(timezone.utc), type="surge_detected",
+                        actor="system:surge", details={**alert.to_json(), "linked_mentions": len(linked)})]
+    pipeline.triage.open_issue(issue, audit, escalation_case_for(issue, plan, detected), linked)
+    metrics.add_metric(name="SurgesDetected", unit="Count", value=1)
+    logger.info("surge opened a crisis", extra={"issue_id": issue.issue_id, **alert.to_json()})
+    return issue.issue_id
+
+
+def join_crisis(issue_id: str, alert: SurgeAlert, pipeline: Pipeline) -> None:
+    """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
+    from datetime import datetime, timezone
+
+    from chalicelib.domain.issues import AuditEvent
+
+    pipeline.triage.append_audit(AuditEvent(issue_id=issue_id, at=datetime.now(timezone.utc), type="surge_widened",
+                                            actor="system:surge", details=alert.to_json()))
 
 
 def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
@@ -57,7 +97,16 @@ def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
 
 def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> dict[str, Any]:
     pipeline = pipeline or Pipeline.on_aws()
-    return run_batch(event, lambda record: handle_record(record, pipeline))
+    observations: list[Observation] = []
+    result = run_batch(event, lambda record: handle_record(record, pipeline, observations))
+    if pipeline.surges is not None and observations:
+        try:
+            observe_batch(observations, pipeline.surges, lambda alert, linked: open_crisis(alert, linked, pipeline),
+                          lambda issue_id, alert: join_crisis(issue_id, alert, pipeline))
+        except Exception:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
+            logger.exception("surge detection failed for this batch")
+            metrics.add_metric(name="SurgeDetectionFailed", unit="Count", value=1)
+    return result
 
 
 def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:

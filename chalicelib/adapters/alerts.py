@@ -1,0 +1,154 @@
+"""Alerts on SNS, with DynamoDB keeping them to one per event and a bounded number per hour.
+
+Items of the alerts table (``pk``; ``ttl`` lets DynamoDB clean up):
+
+* ``sent#<issue_id>#<kind>[#<scope>]``: claimed with a conditional put before publishing, so a stream retry or
+  the next scheduled check never sends an alert twice (a failed publish gives the claim back).
+* ``hour#<YYYY-MM-DDTHH>``: ``raised`` (atomic ``ADD``) counts the hour's alerts; past the cap the alert is
+  appended to ``digest`` instead of published; ``digest_sent_at`` marks the one digest sent for that hour.
+
+The topic is configured by name (``Resources.alerts_topic``); its ARN is built once per process from the
+caller's account and the client's region, which needs no ``sns:ListTopics`` and works on moto too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.alerts import (
+    Alert, compact, digest_alert, from_compact, hour_key, message_attributes, message_body, subject_line,
+)
+from chalicelib.settings import ALERTS_PER_HOUR, Resources
+
+SENT_TTL = timedelta(days=90)  # longer than any issue stays open with a running SLA clock
+HOUR_TTL = timedelta(days=7)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+@lru_cache(maxsize=None)
+def topic_arn(name: str) -> str:
+    """``arn:aws:sns:<region>:<account>:<name>``, resolved once per process."""
+    account = client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:sns:{client('sns').meta.region_name}:{account}:{name}"
+
+
+class SnsAlerts:
+    """Raise alerts (deduplicated, capped per hour) and send the hourly digest of the ones held back."""
+
+    def __init__(self, names: Resources, per_hour: int = ALERTS_PER_HOUR) -> None:
+        self.table = names.alerts_table
+        self.topic_name = names.alerts_topic
+        self.per_hour = per_hour
+
+    def raise_alert(self, alert: Alert, now: datetime) -> str:
+        """``sent``, ``duplicate`` (this event was alerted already) or ``deferred`` (cap reached: in the digest)."""
+        dynamodb = client("dynamodb")
+        key = {"pk": _s(f"sent#{alert.dedup_key}")}
+        try:
+            dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                              Item={**key, "kind": _s(alert.kind.value), "at": _s(now.isoformat()),
+                                    "ttl": _n(int((now + SENT_TTL).timestamp()))})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return "duplicate"
+        try:
+            return self._send_or_defer(alert, now)
+        except Exception:
+            # Give the claim back so the next check (or the stream's retry) can raise it again.
+            dynamodb.delete_item(TableName=self.table, Key=key)
+            raise
+
+    def _send_or_defer(self, alert: Alert, now: datetime) -> str:
+        hour = hour_key(now)
+        counted = client("dynamodb").update_item(
+            TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
+            UpdateExpression="ADD raised :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":one": _n(1), ":ttl": _n(int((now + HOUR_TTL).timestamp()))},
+            ReturnValues="UPDATED_NEW")
+        if int(counted["Attributes"]["raised"]["N"]) <= self.per_hour:
+            self._publish(alert, now)
+            return "sent"
+        self._defer(hour, alert)
+        return "deferred"
+
+    def _defer(self, hour: str, alert: Alert) -> None:
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
+                UpdateExpression="SET digest = list_append(if_not_exists(digest, :empty), :alert)",
+                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [_s(compact(alert))]}})
+        except dynamodb.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":  # the 400 KB item is full
+                raise
+            dynamodb.update_item(TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
+                                 UpdateExpression="ADD dropped :one", ExpressionAttributeValues={":one": _n(1)})
+
+    def send_digest(self, hour: str, now: datetime) -> str:
+        """One ``digest`` message for the hour's deferred alerts: ``sent``, ``duplicate`` or ``empty``.
+
+        The flag is set first, conditionally, and its update returns the list: two runs cannot both send, and
+        a failed publish takes the flag back for the next run.
+        """
+        dynamodb = client("dynamodb")
+        key = {"pk": _s(f"hour#{hour}")}
+        try:
+            item = dynamodb.update_item(
+                TableName=self.table, Key=key, UpdateExpression="SET digest_sent_at = :now",
+                ConditionExpression="attribute_exists(digest) AND attribute_not_exists(digest_sent_at)",
+                ExpressionAttributeValues={":now": _s(now.isoformat())}, ReturnValues="ALL_NEW")["Attributes"]
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            current = dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
+            return "duplicate" if "digest_sent_at" in current else "empty"
+        deferred = [from_compact(value["S"]) for value in item.get("digest", {}).get("L", [])]
+        dropped = int(item.get("dropped", {}).get("N", "0"))
+        try:
+            self._publish(digest_alert(hour, deferred, dropped), now)
+        except Exception:
+            dynamodb.update_item(TableName=self.table, Key=key, UpdateExpression="REMOVE digest_sent_at")
+            raise
+        return "sent"
+
+    def _publish(self, alert: Alert, now: datetime) -> None:
+        client("sns").publish(TopicArn=topic_arn(self.topic_name), Subject=subject_line(alert),
+                              Message=message_body(alert, now), MessageAttributes=message_attributes(alert))
+
+
+class DynamoLiveIssues:
+    """The live issues of a category, from the issues table's ``by_status_category`` index (full items)."""
+
+    def __init__(self, names: Resources) -> None:
+        self.table = names.issues_table
+
+    def with_status(self, status: str, category: str) -> Iterator[dict[str, Any]]:
+        from chalicelib.adapters.mentions_table import plain_item
+
+        request: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "by_status_category",
+            "KeyConditionExpression": "status_category = :sc",
+            "ExpressionAttributeValues": {":sc": _s(f"{status}#{category}")}}
+        while True:
+            answer = client("dynamodb").query(**request)
+            yield from (plain_item(item) for item in answer["Items"])
+            if "LastEvaluatedKey" not in answer:
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def sqs_queue_depth(queue_name: str) -> int:
+    """``ApproximateNumberOfMessages`` of a queue (visible messages: what waits in a dead-letter queue)."""
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])

@@ -1,0 +1,175 @@
+"""Surge counters and states in DynamoDB, shaped so a whole batch costs about two writes and one read.
+
+* ``day#YYYY-MM-DD``: hourly counts of every key, attributes ``<key>|h13``, and ``first_ts`` (when counting
+  began, the detector's warm-up).
+* ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<key>|f157`` (the bucket's index within the day, as
+  :func:`chalicelib.domain.surge.counter_fields` names it), and the mentions counted, ``<key>|m``, so a surge
+  can link them.
+* ``state#<key>``: the detector's :class:`~chalicelib.domain.surge.SurgeState`, with a version for
+  conditional updates: of two processors that see the same surge, one opens the Crisis.
+
+Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.surge import SurgeState, counter_fields, day_of
+
+RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
+
+
+@dataclass(frozen=True)
+class Observation:
+    at: float  # event time (the mention's created_at)
+    mention: str  # its identity, platform#id
+    keys: tuple[str, ...]
+
+
+def hour_of(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H")
+
+
+class StateConflict(Exception):
+    """Another processor changed this key's surge state first."""
+
+
+class DynamoSurgeStore:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    # -- counting ----------------------------------------------------------------------------------------
+    def add(self, observations: list[Observation]) -> int:
+        """ADD the batch's counts; returns the number of UpdateItem calls made."""
+        day_adds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        day_first: dict[str, float] = {}
+        hour_adds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        hour_mentions: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for observation in observations:
+            hour_field, fine_field = counter_fields(observation.at)
+            day, hour = day_of(observation.at), hour_of(observation.at)
+            day_first[day] = min(day_first.get(day, observation.at), observation.at)
+            for key in observation.keys:
+                day_adds[day][f"{key}|{hour_field}"] += 1
+                hour_adds[hour][f"{key}|{fine_field}"] += 1
+                hour_mentions[hour][f"{key}|m"].append(observation.mention)
+        calls = 0
+        for day, adds in day_adds.items():
+            self._update(f"day#{day}", adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS)
+            calls += 1
+        for hour, adds in hour_adds.items():
+            self._update(f"hour#{hour}", adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS)
+            calls += 1
+        return calls
+
+    def _update(self, pk: str, adds: dict[str, int], appends: dict[str, list[str]], first: dict[str, float],
+                ttl: int) -> None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":ttl": {"N": str(ttl)}}
+        if appends:
+            values[":empty"] = {"L": []}
+        add_parts, set_parts = [], ["#ttl = :ttl"]
+        names["#ttl"] = "ttl"
+        for i, (attribute, count) in enumerate(adds.items()):
+            names[f"#a{i}"] = attribute
+            values[f":a{i}"] = {"N": str(count)}
+            add_parts.append(f"#a{i} :a{i}")
+        for i, (attribute, mentions) in enumerate(appends.items()):
+            names[f"#m{i}"] = attribute
+            values[f":m{i}"] = {"L": [{"S": m} for m in mentions]}
+            set_parts.append(f"#m{i} = list_append(if_not_exists(#m{i}, :empty), :m{i})")
+        for i, (attribute, value) in enumerate(first.items()):
+            names[f"#f{i}"] = attribute
+            values[f":f{i}"] = {"N": repr(value)}
+            set_parts.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+        client("dynamodb").update_item(
+            TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts))
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def read(self, keys: list[str], days: list[str], hours: list[str]) -> "SurgeHistory":
+        """One BatchGetItem: the day items, the hour items and the keys' states."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        wanted = [f"day#{d}" for d in days] + [f"hour#{h}" for h in hours] + [f"state#{k}" for k in keys]
+        dynamodb, deserializer, items = client("dynamodb"), TypeDeserializer(), {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start:start + 100]],
+                                                    "ConsistentRead": True}}
+            while request:
+                answer = dynamodb.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table, []):
+                    plain = {k: deserializer.deserialize(v) for k, v in item.items()}
+                    items[plain["pk"]] = plain
+                request = answer.get("UnprocessedKeys") or {}
+        return SurgeHistory(items)
+
+    # -- states ------------------------------------------------------------------------------------------
+    def save_state(self, key: str, state: SurgeState, expected_version: int, issue_id: str | None = None) -> int:
+        """Write the key's new state (and the Crisis it belongs to) if nobody else did since we read it."""
+        dynamodb = client("dynamodb")
+        item = {"pk": {"S": f"state#{key}"}, "state": {"S": json.dumps(state.to_dict())},
+                "version": {"N": str(expected_version + 1)}}
+        if issue_id:
+            item["issue_id"] = {"S": issue_id}
+        try:
+            dynamodb.put_item(
+                TableName=self.table, Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                ExpressionAttributeValues={":v": {"N": str(expected_version)}})
+        except dynamodb.exceptions.ConditionalCheckFailedException as error:
+            raise StateConflict(key) from error
+        return expected_version + 1
+
+
+class SurgeHistory:
+    """The items one read returned, re-shaped per key for :meth:`BucketCounts.from_day_items`."""
+
+    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
+        self.items = items
+
+    def day_items(self, key: str) -> list[dict[str, Any]]:
+        per_day: dict[str, dict[str, Any]] = {}
+        prefix = f"{key}|"
+        for pk, item in self.items.items():
+            if not (pk.startswith("day#") or pk.startswith("hour#")):
+                continue
+            day = pk.split("#", 1)[1][:10]
+            record = per_day.setdefault(day, {"day": day})
+            for attribute, value in item.items():
+                if attribute.startswith(prefix) and not attribute.endswith("|m"):
+                    record[attribute[len(prefix):]] = value
+        return list(per_day.values())
+
+    def mentions(self, key: str, limit: int = 100) -> list[str]:
+        out: list[str] = []
+        for pk in sorted((pk for pk in self.items if pk.startswith("hour#")), reverse=True):
+            out += list(reversed(self.items[pk].get(f"{key}|m", [])))
+        return out[:limit]
+
+    def data_start(self) -> float | None:
+        firsts = [float(item["first_ts"]) for pk, item in self.items.items() if pk.startswith("day#")
+                  and "first_ts" in item]
+        return min(firsts) if firsts else None
+
+    def state(self, key: str) -> tuple[SurgeState, int, str | None]:
+        item = self.items.get(f"state#{key}")
+        if not item:
+            return SurgeState(), 0, None
+        return SurgeState.from_dict(json.loads(item["state"])), int(item["version"]), item.get("issue_id")
+
+
+def _epoch(day: str) -> int:
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+
+
+def as_float(value: Any) -> float:
+    return float(value) if isinstance(value, Decimal) else value

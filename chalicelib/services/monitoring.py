@@ -1,0 +1,145 @@
+"""Monitoring use cases: the scheduled checks and the issues-stream rule that raise alerts.
+
+* :func:`check_slas` (every few minutes): warnings and breaches of the first-response and resolution SLAs.
+* :func:`check_dead_letter_queues` (every few minutes): messages that failed processing, at most one alert per
+  queue per hour (the subject is ``<queue>#<hour>``) while they wait there.
+* :func:`send_last_hours_digest` (hourly): the alerts the hourly cap held back in the previous hour.
+* :func:`alert_issue_records` (issues table stream): new High Priority / Crisis issues and escalations into them.
+
+Checks are safe to repeat (a scheduled Lambda's retry, two overlapping runs): the alerts adapter sends each event
+once. One failing alert does not hide the others: it is logged and the check goes on, then fails at the end so
+the run shows up as an error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.alerts import LIVE, NONE, Alert, AlertKind, hour_key, previous_hour, sla_alerts
+from chalicelib.domain.plan import ResponsePlan
+from chalicelib.settings import Resources
+
+
+class AlertSink(Protocol):
+    def raise_alert(self, alert: Alert, now: datetime) -> str:
+        """``sent``, ``duplicate`` or ``deferred``."""
+
+    def send_digest(self, hour: str, now: datetime) -> str:
+        """``sent``, ``duplicate`` or ``empty``."""
+
+
+class LiveIssues(Protocol):
+    def with_status(self, status: str, category: str) -> Iterable[dict[str, Any]]:
+        """Plain issue items whose ``status_category`` is ``<status>#<category>``."""
+
+
+class CheckFailed(RuntimeError):
+    """Some alerts of a check could not be raised (the others were); the scheduler records the failure."""
+
+
+def _raise_all(alerts: Iterable[Alert], sink: AlertSink, now: datetime) -> Counter[str]:
+    from chalicelib.observability import logger
+
+    outcomes: Counter[str] = Counter()
+    failures = []
+    for alert in alerts:
+        try:
+            outcomes[sink.raise_alert(alert, now)] += 1
+        except Exception as error:  # noqa: BLE001 - one bad alert must not silence the rest
+            logger.exception("alert failed", extra={"kind": alert.kind.value, "subject_id": alert.issue_id})
+            failures.append(f"{alert.dedup_key}: {error}")
+    if failures:
+        raise CheckFailed(f"{len(failures)} alerts failed: " + "; ".join(failures[:5]))
+    return outcomes
+
+
+def check_slas(now: datetime, issues_reader: LiveIssues, alerts: AlertSink, plan: ResponsePlan) -> Counter[str]:
+    """Raise ``sla_warning``/``sla_breach`` for the open and in-progress issues of every category with an SLA."""
+
+    def due() -> Iterable[Alert]:
+        for name, category in plan.categories.items():
+            if not category.sla:
+                continue
+            for status in LIVE:
+                for issue in issues_reader.with_status(status, name):
+                    yield from sla_alerts(issue, now, category.sla, category.label)
+
+    return _raise_all(due(), alerts, now)
+
+
+DLQ_SEVERITY = "high"
+OPERATIONS = "operations"  # category and team of platform alerts (no team of the plan owns the pipeline)
+
+
+def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
+                             queue_depth: Callable[[str], int] | None = None) -> Counter[str]:
+    """Raise ``dlq_messages`` for every dead-letter queue holding messages (once per queue per hour)."""
+    if queue_depth is None:
+        from chalicelib.adapters.alerts import sqs_queue_depth
+
+        queue_depth = sqs_queue_depth
+    hour = hour_key(now)
+    found = []
+    for queue in (names.ingest_dlq, names.approval_dlq, names.publish_dlq):
+        depth = queue_depth(queue)
+        if depth > 0:
+            found.append(Alert(
+                kind=AlertKind.DLQ_MESSAGES, severity=DLQ_SEVERITY, category=OPERATIONS, team=OPERATIONS,
+                issue_id=f"{queue}#{hour}", subject=f"{depth} messages in dead-letter queue {queue}",
+                message=f"{depth} messages failed processing and wait in {queue}. Look at the function's logs, "
+                        f"fix the cause, then redrive them to the source queue.",
+                details={"queue": queue, "approximate_messages": depth, "hour": hour}))
+    return _raise_all(found, alerts, now)
+
+
+def send_last_hours_digest(now: datetime, alerts: AlertSink) -> str:
+    """The digest of the alerts held back in the hour before ``now`` (at most once per hour)."""
+    return alerts.send_digest(previous_hour(now), now)
+
+
+# -- issues stream -------------------------------------------------------------------------------------------
+def _value(image: dict[str, Any], name: str) -> str | None:
+    attribute = image.get(name) or {}
+    return attribute.get("S") or attribute.get("N")
+
+
+def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert | None:
+    """Pure: ``new_issue`` for a new issue in a category that notifies teams (High Priority, Crisis),
+    ``escalated`` for an issue whose category changes into one; ``None`` for everything else."""
+    event = record.get("eventName")
+    images = record.get("dynamodb", {})
+    new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+    category_name, before = _value(new, "category"), _value(old, "category")
+    category = plan.categories.get(category_name or "")
+    if category is None or not category.notify or _value(new, "status") not in LIVE:
+        return None
+    if event == "INSERT":
+        kind, scope = AlertKind.NEW_ISSUE, ""
+    elif event == "MODIFY" and before != category_name:
+        kind, scope = AlertKind.ESCALATED, category_name or ""  # routine -> high priority -> crisis: two alerts
+    else:
+        return None
+    issue_id = _value(new, "issue_id") or ""
+    severity = _value(new, "severity") or "high"
+    description = _value(new, "description") or ""
+    teams = ", ".join(plan.teams[team].name for team in category.notify)
+    was = plan.categories[before].label if before in plan.categories else before
+    headline = (f"New {category.label} issue" if kind is AlertKind.NEW_ISSUE
+                else f"Escalated to {category.label}" + (f" from {was}" if was else ""))
+    return Alert(
+        kind=kind, severity=severity, category=category_name or NONE, team=category.team or NONE,
+        issue_id=issue_id, scope=scope, subject=f"{headline} ({severity}): {description}",
+        message=f"{headline}: {issue_id} ({severity}). Teams: {teams}. "
+                f"Assigned to {_value(new, 'assigned_to') or 'nobody'}. {description}",
+        details={"notify": list(category.notify), "previous_category": before, "protocol": category.protocol,
+                 "assigned_to": _value(new, "assigned_to"), "sla_first_response_due":
+                     _value(new, "sla_first_response_due")})
+
+
+def alert_issue_records(records: list[dict[str, Any]], plan: ResponsePlan, alerts: AlertSink,
+                        now: datetime) -> Counter[str]:
+    """The stream handler's use case: raise the alert of every record that calls for one."""
+    return _raise_all((a for r in records if (a := alert_for_issue_record(r, plan))), alerts, now)

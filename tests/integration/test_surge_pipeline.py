@@ -1,0 +1,64 @@
+"""Surges detected as mentions are processed: a burst of complaints about one product, after a day and a half
+of ordinary traffic, opens exactly one Crisis issue linking its mentions; the burst going on reopens nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from chalicelib.adapters.aws import client
+from chalicelib.api import dependencies
+from chalicelib.services.processor import Pipeline, process_batch
+from chalicelib.settings import resources
+from infra.local.worker import sqs_event
+from tests.triage_fixtures import T0 as START
+from tests.triage_fixtures import fixed_analyzer, mention
+
+CHATTER = ["Love the new Sol dress", "The Luna tote is gorgeous", "Where is your Paris store?",
+           "Nice window display today", "The Pima tee fits perfectly"]
+
+
+def stream() -> list:
+    out = []
+    for i in range(36 * 4):  # 36 hours, a mention every 15 minutes, a complaint about something else now and then
+        text = "My parcel arrived late again" if i % 11 == 0 else CHATTER[i % len(CHATTER)]
+        out.append(mention(f"bg-{i}", text, author=f"fan{i % 40}", minutes=i * 15))
+    burst_start = 36 * 60 + 7
+    for j in range(20):  # then 20 complaints about the Nova sneakers within 40 minutes, from 20 people
+        out.append(mention(f"burst-{j}", f"The sole of my Nova sneakers broke after {j + 2} days",
+                           author=f"buyer{j}", minutes=burst_start + j * 2))
+    return out
+
+
+def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions(aws):
+    pipeline = Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
+                        dependencies.surge_store(), analyze=fixed_analyzer)
+    mentions = stream()
+    for start in range(0, len(mentions), 10):
+        batch = mentions[start:start + 10]
+        event = sqs_event([{"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()}
+                           for m in batch], "arn:aws:sqs:us-east-1:123456789012:ingest", "us-east-1")
+        assert process_batch(event, pipeline) == {"batchItemFailures": []}
+
+    issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
+    crises = [i for i in issues if i["category"]["S"] == "crisis"]
+    assert len(crises) == 1, [(i["rule"]["S"], i["first_seen"]["S"]) for i in crises]
+    crisis = crises[0]
+    assert crisis["rule"]["S"] == "surge:product:nova sneakers" and crisis["severity"]["S"] == "critical"
+    linked = [m["S"] for m in crisis["linked_mentions"]["L"]]
+    assert len(linked) >= 4 and all(m.startswith("x#burst-") for m in linked)
+    detected = datetime.fromisoformat(crisis["last_seen"]["S"])
+    assert detected - (START + timedelta(minutes=36 * 60 + 7)) <= timedelta(minutes=15)
+    assert len(client("dynamodb").scan(TableName=resources().escalations_table,
+                                       ScanFilter={"issue_id": {"AttributeValueList": [crisis["issue_id"]],
+                                                                "ComparisonOperator": "EQ"}})["Items"]) == 1
+    audit = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :i",
+                                     ExpressionAttributeValues={":i": crisis["issue_id"]})["Items"]
+    trail = sorted(audit, key=lambda a: a["sk"]["S"])
+    assert trail[0]["type"]["S"] == "surge_detected"
+    assert json.loads(trail[0]["details"]["S"])["key"] == "product:nova sneakers"
+    # the same surge lifted the topic and the brand too: recorded on this Crisis, not opened as others
+    assert {json.loads(a["details"]["S"])["key"] for a in trail[1:]} <= {"topic:product_quality", "brand"}
+    assert all(a["type"]["S"] == "surge_widened" for a in trail[1:])
+    # nothing fired during the quiet day and a half
+    assert not [i for i in issues if i["category"]["S"] == "crisis" and i["issue_id"] != crisis["issue_id"]]
