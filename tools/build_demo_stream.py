@@ -62,6 +62,18 @@ def review_rows(rng: random.Random, count: int) -> list[dict]:
 
 # Written for the demo (not from a dataset): what a fashion brand's plan must fold, route and escalate.
 CAMPAIGN = "The soles of my Nova sneakers split after two weeks. Three pairs, same problem. @aurelle fix this"
+SURGE = [  # many people, in their own words, within half an hour: a product defect going public
+    "@aurelle the sole of my Nova sneakers just came off. Two weeks old.",
+    "Nova sneakers from Aurelle: the glue gave up after ten days, sole flapping. Not ok.",
+    "Anyone else's Nova sneakers splitting at the sole?? mine broke on day 12",
+    "Returned my Nova trainers, sole cracked right through. Terrible quality @aurelle",
+    "My daughter's Nova sneakers fell apart at school today. Sole completely detached.",
+    "@aurelle Nova shoes broke after a week, want a refund. Order 55102.",
+    "Third complaint I've seen today about Nova sneakers soles. Mine split too.",
+    "Nova sneakers = worst purchase this year. Sole split after 9 days.",
+    "Sole of my Nova sneakers peeled off in the rain. @aurelle what is going on?",
+    "The Nova sneakers are falling apart, sole ripped at the toe after two weeks",
+]
 SCENARIOS: list[dict] = [
     *({"route": ("x", "meta-instagram", "x")[i % 3], "platform": "x", "id": f"demo-campaign-{i}",
        "text": ("RT @sneakerhead_li: " if i in (2, 4) else "") + CAMPAIGN,
@@ -81,7 +93,12 @@ SCENARIOS: list[dict] = [
     {"route": "generic", "platform": "reviews", "id": "demo-legal-1", "rating": 1.0, "product": "Alba Leather Boots",
      "text": "The dye from the Alba boots burned my skin. I have photos and I am contacting my lawyer.",
      "author": {"id": "rev-77", "handle": "m.ferreira", "name": "M. Ferreira", "followers": 0, "verified": False}},
+    *({"route": ("x", "meta-instagram", "x", "meta-facebook")[i % 4], "platform": "x", "id": f"demo-surge-{i}",
+       "text": text, "author": {"id": f"surge{i}", "handle": f"sole_{i}", "name": f"Customer {i}",
+                                "followers": 90 + 35 * i, "verified": False}} for i, text in enumerate(SURGE)),
 ]
+GAP_SECONDS = 400  # the background stream: 260 rows over 29 hours (the surge detector learns a day first)
+SCENARIO_GAP_SECONDS = 100  # the scenarios, and the surge, in the last half hour
 
 
 def main() -> None:
@@ -99,12 +116,15 @@ def main() -> None:
     for index, review in enumerate(reviews):
         route = ("trustpilot", "meta-rating", "generic")[index % 3]
         rows.append({"route": route, **review})
-    # Tweets (2015) and reviews (2017) interleave, four minutes apart: the replay shifts them to end now.
+    # Tweets (2015) and reviews (2017) interleave, GAP_SECONDS apart: the replay shifts them to end now.
     rng.shuffle(rows)
     rows += SCENARIOS  # the last hour: the scenarios a newcomer should see folded and escalated
     start = datetime(2015, 2, 24, tzinfo=timezone.utc)
+    background = len(rows) - len(SCENARIOS)
     for index, row in enumerate(rows):
-        row["created_at"] = (start + timedelta(seconds=index * 240)).isoformat()
+        offset = index * GAP_SECONDS if index < background else \
+            background * GAP_SECONDS + (index - background) * SCENARIO_GAP_SECONDS
+        row["created_at"] = (start + timedelta(seconds=offset)).isoformat()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with open(OUT, "w", encoding="utf-8") as handle:
         for row in rows:

@@ -18,6 +18,7 @@ README = ROOT / "README.md"
 EVALS = [
     ("signals", [sys.executable, "tools/eval_signals.py"]),
     ("dedup", [sys.executable, "-m", "tools.eval_dedup"]),
+    ("surge", [sys.executable, "tools/eval_surge.py"]),
 ]
 BEGIN, END = "<!-- eval:begin -->", "<!-- eval:end -->"
 

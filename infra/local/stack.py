@@ -320,7 +320,7 @@ def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> No
         echo(f"  {category:<17} {severity:<9} -> {team:<17} {count:>4}")
     biggest = sorted(issues, key=lambda i: (-int(i["mention_count"]), i["issue_id"]))[:2]
     urgent = [i for i in issues if i["category"] in ("high_priority", "crisis")][:3]
-    for title, selection in (("Largest (folded duplicates):", biggest), ("High Priority:", urgent)):
+    for title, selection in (("Largest (folded duplicates):", biggest), ("High Priority and Crisis:", urgent)):
         echo(f"  {title}")
         for issue in selection:
             echo(f"    {issue['issue_id']}  {int(issue['mention_count'])} mentions, reach {int(issue['reach'])}, "
