@@ -1,6 +1,6 @@
 """social-response: the Chalice application. Thin on purpose: wiring only, logic lives in ``chalicelib``."""
 
-from chalice import Chalice, ConvertToMiddleware
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib.api.approvals import approvals
 from chalicelib.api.health import health
@@ -42,11 +42,55 @@ def publish_replies(event):
 
 @app.on_dynamodb_record(stream_arn=issues_stream_arn(), batch_size=25, name="start_protocols")
 def start_protocols(event):
-    """New or escalated issues start their category's protocol (Step Functions)."""
-    from chalicelib.api.dependencies import plan_store
+    """New or escalated issues start their category's protocol (Step Functions) and alert (SNS).
+
+    One reader of the issues stream does both: DynamoDB streams serve two readers at most.
+    """
+    from datetime import datetime, timezone
+
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
+    from chalicelib.api.dependencies import alerts, plan_store
+    from chalicelib.services.monitoring import alert_issue_records
     from chalicelib.services.protocols import start_protocols as start
 
+    records = event.to_dict()["Records"]
     plan, version = plan_store().active()
-    started = start(event.to_dict()["Records"], plan, version, resources(), StepFunctionsWorkflows())
-    logger.info("protocols started", extra={"executions": started})
+    started = start(records, plan, version, resources(), StepFunctionsWorkflows())
+    raised = alert_issue_records(records, plan, alerts(), datetime.now(timezone.utc))
+    logger.info("issues changed", extra={"executions": started, "alerts": dict(raised)})
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="check_slas")
+def check_slas(event):
+    """SLA warnings before, and breaches at, each live issue's deadlines."""
+    from datetime import datetime, timezone
+
+    from chalicelib.adapters.alerts import DynamoLiveIssues
+    from chalicelib.api.dependencies import alerts, plan_store
+    from chalicelib.services.monitoring import check_slas as check
+
+    plan, _ = plan_store().active()
+    logger.info("sla check", extra=dict(check(datetime.now(timezone.utc), DynamoLiveIssues(resources()), alerts(),
+                                              plan)))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="check_dead_letter_queues")
+def check_dead_letter_queues(event):
+    """Messages that failed five times sit in a DLQ: someone must look."""
+    from datetime import datetime, timezone
+
+    from chalicelib.api.dependencies import alerts
+    from chalicelib.services.monitoring import check_dead_letter_queues as check
+
+    logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources())))
+
+
+@app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="send_alert_digest")
+def send_alert_digest(event):
+    """The alerts held back by the hourly cap, in one message."""
+    from datetime import datetime, timezone
+
+    from chalicelib.api.dependencies import alerts
+    from chalicelib.services.monitoring import send_last_hours_digest
+
+    send_last_hours_digest(datetime.now(timezone.utc), alerts())

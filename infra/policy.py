@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import APP_NAME, Resources
+from chalicelib.settings import APP_NAME, Resources, sender_email
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED_STAGES = ("dev", "prod")
@@ -47,6 +47,32 @@ def build_policy(stage: str) -> dict[str, Any]:
             {"Sid": "IngestQueueConsume", "Effect": "Allow",
              "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
              "Resource": ingest},
+            {"Sid": "ProtocolsAndApprovals", "Effect": "Allow",
+             "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query",
+                        "dynamodb:DeleteItem", "dynamodb:BatchGetItem"],
+             "Resource": [table(n) for n in (names.approvals_table, names.outbox_table, names.surges_table,
+                                             names.alerts_table)]
+             + [table(n) + "/index/*" for n in (names.approvals_table, names.outbox_table, names.issues_table,
+                                                names.mentions_table)]
+             + [table(names.audit_table), table(names.issues_table)]},
+            {"Sid": "IssuesStream", "Effect": "Allow",
+             "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams"],
+             "Resource": table(names.issues_table) + "/stream/*"},
+            {"Sid": "ApprovalAndPublishQueues", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                        "sqs:GetQueueAttributes"],
+             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.approval_queue, names.publish_queue,
+                                                            names.approval_dlq, names.publish_dlq)]},
+            {"Sid": "Protocols", "Effect": "Allow",
+             "Action": ["states:StartExecution", "states:StopExecution", "states:SendTaskSuccess"],
+             "Resource": [f"arn:aws:states:*:*:stateMachine:{names.prefix}-protocol-*",
+                          f"arn:aws:states:*:*:execution:{names.prefix}-protocol-*:*"]},
+            {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"],
+             "Resource": f"arn:aws:sns:*:*:{names.alerts_topic}"},
+            {"Sid": "ApprovalEmails", "Effect": "Allow", "Action": ["ses:SendEmail"],
+             "Resource": "arn:aws:ses:*:*:identity/*",
+             "Condition": {"StringEquals": {"ses:FromAddress": sender_email()}}},
             {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
              "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
             {"Sid": "DecryptSecretsThroughSsmOnly", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*",

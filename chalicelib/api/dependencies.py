@@ -36,6 +36,13 @@ def plan_store():
 
 
 @lru_cache(maxsize=1)
+def alerts():
+    from chalicelib.adapters.alerts import SnsAlerts
+
+    return SnsAlerts(resources())
+
+
+@lru_cache(maxsize=1)
 def surge_store():
     from chalicelib.adapters.surge_table import DynamoSurgeStore
 
@@ -62,5 +69,5 @@ def approval_deps():
 
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps, surge_store):
+    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps, surge_store, alerts):
         factory.cache_clear()

@@ -116,9 +116,11 @@ def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert 
     category = plan.categories.get(category_name or "")
     if category is None or not category.notify or _value(new, "status") not in LIVE:
         return None
-    if event == "INSERT":
+    if event == "INSERT" and (_value(new, "rule") or "").startswith("surge:"):
+        kind, scope = AlertKind.SURGE, ""  # a surge's Crisis: its one alert says what surged
+    elif event == "INSERT":
         kind, scope = AlertKind.NEW_ISSUE, ""
-    elif event == "MODIFY" and before != category_name:
+    elif event == "MODIFY" and before and before != category_name:  # (needs NEW_AND_OLD_IMAGES)
         kind, scope = AlertKind.ESCALATED, category_name or ""  # routine -> high priority -> crisis: two alerts
     else:
         return None
@@ -127,8 +129,9 @@ def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert 
     description = _value(new, "description") or ""
     teams = ", ".join(plan.teams[team].name for team in category.notify)
     was = plan.categories[before].label if before in plan.categories else before
-    headline = (f"New {category.label} issue" if kind is AlertKind.NEW_ISSUE
-                else f"Escalated to {category.label}" + (f" from {was}" if was else ""))
+    headline = {AlertKind.NEW_ISSUE: f"New {category.label} issue",
+                AlertKind.SURGE: f"Surge: new {category.label} issue"}.get(
+        kind, f"Escalated to {category.label}" + (f" from {was}" if was else ""))
     return Alert(
         kind=kind, severity=severity, category=category_name or NONE, team=category.team or NONE,
         issue_id=issue_id, scope=scope, subject=f"{headline} ({severity}): {description}",

@@ -162,10 +162,33 @@ class LocalStack:
 
         deploy_stack(STAGE, self.client)
         self.secrets = seed_secrets(STAGE, os.environ, self.client)
+        self.subscribe_to_alerts()
         secrets_file = RUN_DIR / "local-secrets.env"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
         secrets_file.touch(mode=0o600)
         secrets_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
+
+    ALERTS_READER = "social-response-local-ops-alerts"
+
+    def subscribe_to_alerts(self) -> str:
+        """What an ops subscriber does: an SQS queue on the alerts topic (raw delivery, attributes kept)."""
+        from chalicelib.settings import Resources
+
+        sqs, sns = self.client("sqs"), self.client("sns")
+        url = sqs.create_queue(QueueName=self.ALERTS_READER)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = sns.create_topic(Name=Resources.for_stage(STAGE).alerts_topic)["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+        return url
+
+    def alerts_received(self) -> list[dict]:
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=self.ALERTS_READER)["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
 
     def upload_plan(self, path: Path = ROOT / "chalicelib" / "plans" / "default.yaml") -> str:
         """Upload the bundled plan as an operator would, through the CLI; answers what the CLI said."""
@@ -286,6 +309,15 @@ class Announcer:
         if routine:
             self.echo(f"  ({routine} approval emails to customer service for routine issues; all mail is at "
                       f"{self.stack.moto_url}/moto-api/data.json)")
+        for alert in self.stack.alerts_received():
+            attributes = {k: v["StringValue"] for k, v in alert.get("MessageAttributes", {}).items()}
+            try:
+                body = json.loads(alert["Body"])
+            except ValueError:
+                body = {"subject": alert["Body"][:100]}
+            self.echo(f"  ALERT on SNS [kind={attributes.get('kind')} severity={attributes.get('severity')} "
+                      f"category={attributes.get('category')} team={attributes.get('team')}]: "
+                      f"{body.get('subject') or body.get('message', '')[:100]}")
         for reply in self.stack.scan(names.outbox_table):
             if reply["outbox_id"] not in self.replies_seen:
                 self.replies_seen.add(reply["outbox_id"])
