@@ -4,13 +4,15 @@ of ordinary traffic, opens exactly one Crisis issue linking its mentions; the bu
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from chalicelib.adapters.aws import client
 from chalicelib.api import dependencies
 from chalicelib.services.processor import Pipeline, process_batch
 from chalicelib.settings import resources
 from infra.local.worker import sqs_event
+from chalicelib.services.monitoring import alert_issue_records
+from tests.helpers import drain_stream
 from tests.triage_fixtures import T0 as START
 from tests.triage_fixtures import fixed_analyzer, mention
 
@@ -30,7 +32,12 @@ def stream() -> list:
     return out
 
 
-def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions(aws):
+def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_once(aws):
+    sqs, sns = client("sqs"), client("sns")
+    reader = sqs.create_queue(QueueName="ops-alerts")["QueueUrl"]
+    reader_arn = sqs.get_queue_attributes(QueueUrl=reader, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=resources().alerts_topic)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=reader_arn, Attributes={"RawMessageDelivery": "true"})
     pipeline = Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
                         dependencies.surge_store(), analyze=fixed_analyzer)
     mentions = stream()
@@ -60,5 +67,16 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions(aws):
     # the same surge lifted the topic and the brand too: recorded on this Crisis, not opened as others
     assert {json.loads(a["details"]["S"])["key"] for a in trail[1:]} <= {"topic:product_quality", "brand"}
     assert all(a["type"]["S"] == "surge_widened" for a in trail[1:])
+    # the issues stream's handler alerts: once, as a surge, with attributes to filter on
+    records = drain_stream(resources().issues_table)
+    plan, _ = dependencies.plan_store().active()
+    alert_issue_records(records, plan, dependencies.alerts(), datetime.now(timezone.utc))
+    alert_issue_records(records, plan, dependencies.alerts(), datetime.now(timezone.utc))  # a stream retry
+    received = sqs.receive_message(QueueUrl=reader, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    kinds = [m["MessageAttributes"]["kind"]["StringValue"] for m in received.get("Messages", [])]
+    assert kinds.count("surge") == 1
+    surge = next(m for m in received["Messages"] if m["MessageAttributes"]["kind"]["StringValue"] == "surge")
+    assert surge["MessageAttributes"]["category"]["StringValue"] == "crisis"
+    assert surge["MessageAttributes"]["severity"]["StringValue"] == "critical"
     # nothing fired during the quiet day and a half
     assert not [i for i in issues if i["category"]["S"] == "crisis" and i["issue_id"] != crisis["issue_id"]]
