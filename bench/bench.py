@@ -148,7 +148,7 @@ def markdown(results: dict) -> str:
         ("peak memory after import", f"{imports['peak_rss_app_mb']:.1f} MB",
          f"`import boto3` {imports['peak_rss_boto3_mb']:.1f} MB",
          f"{imports['peak_rss_app_mb'] / imports['peak_rss_boto3_mb']:.2f}×", ""),
-        ("AWS calls per mention (triage pipeline)", f"{cost_model['aws_calls_per_mention']:.2f}",
+        ("AWS calls per mention (triage)", f"{cost_model['aws_calls_per_mention']:.2f}",
          ", ".join(f"{n} {api}" for api, n in cost_model["calls_by_api"].items()) + f" for {cost_model['mentions']}",
          "", "≤ 2"),
         ("DynamoDB write units per mention", f"{cost_model['dynamodb_write_units_per_mention']:.1f}",
@@ -162,6 +162,15 @@ def markdown(results: dict) -> str:
         ("pipeline throughput, moto as shipped", f"{shipped['pipeline_mentions_per_s']:.0f}/s",
          f"PutItem {shipped['floor_putitem_mentions_per_s']:.0f}/s", f"{shipped['ratio_to_putitem_floor']:.1f}×", ""),
     ]
+    full = results["pipeline"].get("with_surge_detection")
+    if full:
+        rows += [
+            ("with surge detection per batch: AWS calls per mention", f"{full['aws_calls_per_mention']:.2f}",
+             ", ".join(f"{n} {api}" for api, n in full["calls_by_api"].items()), "", "≤ 2"),
+            ("with surge detection: throughput", f"{full['pipeline_mentions_per_s']:.0f}/s",
+             f"triage's items raw, PutItem {full['floor_putitem_mentions_per_s']:.0f}/s",
+             f"{full['ratio_to_putitem_floor']:.2f}×", ""),
+        ]
     if "zip_mb" in package:
         rows.append(("deployment package", f"{package['zip_mb']:.1f} MB zip, {package['unzipped_mb']:.1f} MB unzipped",
                      "Lambda limit 250 MB unzipped", "", ""))

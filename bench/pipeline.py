@@ -102,13 +102,16 @@ def run(mentions: int = 600, batch: int = 10) -> dict[str, Any]:
     """The pipeline on moto as shipped, and with DynamoDB's transaction cost model (see moto_transactions.py)."""
     from bench.moto_transactions import item_level_rollback
 
-    as_shipped = run_once(mentions, batch)
+    as_shipped = run_once(mentions, batch, surges=False)
     with item_level_rollback():
-        per_item = run_once(mentions, batch)
-    return {"moto_as_shipped": as_shipped, "moto_item_level_rollback": per_item}
+        per_item = run_once(mentions, batch, surges=False)
+        with_surges = run_once(mentions, batch, surges=True)
+    return {"moto_as_shipped": as_shipped, "moto_item_level_rollback": per_item,
+            "with_surge_detection": with_surges}
 
 
-def run_once(mentions: int, batch: int) -> dict[str, Any]:
+def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
+    """Triage alone (issue 3's figures), or the whole queue handler with per-batch surge detection."""
     from moto import mock_aws
 
     from infra.local.deploy import deploy_stack
@@ -118,7 +121,7 @@ def run_once(mentions: int, batch: int) -> dict[str, Any]:
         deploy_stack("test")
         from chalicelib.adapters import aws
         from chalicelib.api import dependencies
-        from chalicelib.services.processor import process_batch
+        from chalicelib.services.processor import Pipeline, process_batch
 
         aws.reset_clients()
         dependencies.reset()
@@ -130,11 +133,14 @@ def run_once(mentions: int, batch: int) -> dict[str, Any]:
                   for start in range(0, len(bodies), batch)]
         counter = CallCounter()
         aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", counter)
-        process_batch(events[0])  # warm: model loaded, plan cached, clients built (a warm Lambda)
+        pipeline = Pipeline.on_aws()
+        if not surges:
+            pipeline = Pipeline(pipeline.repository, pipeline.triage, pipeline.plans, None)
+        process_batch(events[0], pipeline)  # warm: model loaded, plan cached, clients built (a warm Lambda)
         counter.__init__()
         started = time.perf_counter()
         for event in events[1:]:
-            result = process_batch(event)
+            result = process_batch(event, pipeline)
             assert result == {"batchItemFailures": []}, result
         pipeline_s = time.perf_counter() - started
         processed = len(bodies) - len(events[0]["Records"])

@@ -173,14 +173,29 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
 def chalice_overrides() -> dict[str, Any]:
     """Settings Chalice cannot express, merged into its SAM output by ``chalice package --merge-template``.
 
-    * The processor returns ``batchItemFailures``; Lambda honours them only with ``ReportBatchItemFailures``.
-    * The event source mapping names the queue by ARN, so the function must wait for the queue to exist.
+    * The queue handlers return ``batchItemFailures``; Lambda honours them only with ``ReportBatchItemFailures``.
+    * The event source mappings name their queues by ARN, so the functions must wait for the queues to exist.
+    * The issues stream's ARN, known only to CloudFormation, replaces the placeholder Chalice was given.
     """
+    batch_failures = {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
     return {
         "ProcessMentions": {
             "DependsOn": ["IngestQueue", "MentionsTable"],
-            "Properties": {"Events": {"ProcessMentionsSqsEventSource": {
-                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}},
+            "Properties": {"Events": {"ProcessMentionsSqsEventSource": {"Properties": batch_failures}}},
+        },
+        "RequestApprovals": {
+            "DependsOn": ["ApprovalQueue", "ApprovalsTable"],
+            "Properties": {"Events": {"RequestApprovalsSqsEventSource": {"Properties": batch_failures}}},
+        },
+        "PublishReplies": {
+            "DependsOn": ["PublishQueue", "OutboxTable"],
+            "Properties": {"Events": {"PublishRepliesSqsEventSource": {"Properties": batch_failures}}},
+        },
+        # Chalice needs a stream ARN when the app is imported; the real one exists only once the table does.
+        "StartProtocols": {
+            "Properties": {"Events": {"StartProtocolsDynamodbEventSource": {"Properties": {
+                "Stream": {"Fn::GetAtt": ["IssuesTable", "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
+                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}}}},
         },
     }
 

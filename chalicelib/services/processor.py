@@ -109,31 +109,29 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> di
     return result
 
 
-def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:
+def _approval_use_case(message_model, use_case, metric: str):
+    """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it."""
     from datetime import datetime, timezone
 
     from chalicelib.api.dependencies import approval_deps
-    from chalicelib.services.approvals import StepRequest, request_step
 
     def handle(record: SQSRecord) -> int:
-        links = request_step(StepRequest.model_validate_json(record.body), approval_deps(),
-                             datetime.now(timezone.utc))
-        metrics.add_metric(name="ApprovalEmailsSent", unit="Count", value=len(links))
-        return len(links)
+        done = use_case(message_model.model_validate_json(record.body), approval_deps(), datetime.now(timezone.utc))
+        metrics.add_metric(name=metric, unit="Count", value=len(done))
+        return len(done)
 
-    return run_batch(event, handle)
+    return handle
+
+
+def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:
+    """A protocol step asks people: one signed link per person, emailed."""
+    from chalicelib.services.approvals import StepRequest, request_step
+
+    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent"))
 
 
 def process_publish_requests(event: dict[str, Any]) -> dict[str, Any]:
-    from datetime import datetime, timezone
-
-    from chalicelib.api.dependencies import approval_deps
+    """An approved reply goes out on its channels."""
     from chalicelib.services.approvals import PublishRequest, publish_reply
 
-    def handle(record: SQSRecord) -> int:
-        sent = publish_reply(PublishRequest.model_validate_json(record.body), approval_deps(),
-                             datetime.now(timezone.utc))
-        metrics.add_metric(name="RepliesPublished", unit="Count", value=len(sent))
-        return len(sent)
-
-    return run_batch(event, handle)
+    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished"))
