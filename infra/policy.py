@@ -73,6 +73,8 @@ def build_policy(stage: str) -> dict[str, Any]:
             {"Sid": "ApprovalEmails", "Effect": "Allow", "Action": ["ses:SendEmail"],
              "Resource": "arn:aws:ses:*:*:identity/*",
              "Condition": {"StringEquals": {"ses:FromAddress": sender_email()}}},
+            {"Sid": "HealthChecks", "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "sqs:GetQueueUrl"],
+             "Resource": [f"arn:aws:dynamodb:*:*:table/{names.prefix}-*", f"arn:aws:sqs:*:*:{names.prefix}-*"]},
             {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
              "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
             {"Sid": "DecryptSecretsThroughSsmOnly", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*",

@@ -12,20 +12,30 @@ from chalicelib.api.responses import json_response
 health = Blueprint(__name__)
 
 
-def _check_tables() -> str | None:
-    from chalicelib.adapters.aws import client
+def _names(suffix: str) -> list[str]:
+    from dataclasses import fields
+
     from chalicelib.settings import resources
 
-    status = client("dynamodb").describe_table(TableName=resources().mentions_table)["Table"]["TableStatus"]
-    return None if status == "ACTIVE" else f"table {status}"
+    names = resources()
+    return [getattr(names, f.name) for f in fields(names) if f.name.endswith(suffix)]
+
+
+def _check_tables() -> str | None:
+    from chalicelib.adapters.aws import client
+
+    for table in _names("_table"):
+        status = client("dynamodb").describe_table(TableName=table)["Table"]["TableStatus"]
+        if status != "ACTIVE":
+            return f"{table} is {status}"
+    return None
 
 
 def _check_queues() -> str | None:
     from chalicelib.adapters.aws import client
-    from chalicelib.settings import resources
 
-    for name in (resources().ingest_queue, resources().ingest_dlq):
-        client("sqs").get_queue_url(QueueName=name)
+    for queue in _names("_queue") + _names("_dlq"):
+        client("sqs").get_queue_url(QueueName=queue)
     return None
 
 
