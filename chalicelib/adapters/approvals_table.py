@@ -8,7 +8,6 @@ finds them used and changes nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -147,7 +146,3 @@ class DynamoApprovals:
         client("dynamodb").update_item(TableName=self.table, Key={"approval_id": _s(approval.approval_id)},
                                        UpdateExpression="SET callback_error = :reason",
                                        ExpressionAttributeValues={":reason": _s(reason)})
-
-
-def details_json(details: dict[str, Any]) -> str:
-    return json.dumps(details, default=str)

@@ -17,7 +17,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.aws import client
@@ -169,7 +168,3 @@ class SurgeHistory:
 
 def _epoch(day: str) -> int:
     return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
-
-
-def as_float(value: Any) -> float:
-    return float(value) if isinstance(value, Decimal) else value

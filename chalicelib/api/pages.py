@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from chalicelib.services.approvals import ACTION_WORDS, PageData
+from chalicelib.services.approvals import ACTION_WORDS, CHOOSING_ACTIONS, PageData
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -25,7 +25,8 @@ STYLE = ("body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem a
          "#e0b400;padding:.6rem .8rem}blockquote{border-left:3px solid #c8d0d8;margin:.4rem 0;padding:.2rem .8rem}"
          "textarea{width:100%;min-height:7rem;font:inherit}table{border-collapse:collapse;width:100%}"
          "td,th{border-bottom:1px solid #e3e7eb;padding:.3rem;text-align:left;vertical-align:top;font-size:13px}"
-         "button{font:inherit;padding:.45rem .9rem;margin:.4rem .4rem 0 0}")
+         "button{font:inherit;padding:.45rem .9rem;margin:.4rem .4rem 0 0}"
+         "fieldset{border:1px solid #c8d0d8;margin:.6rem 0}")
 
 
 def e(value: Any) -> str:
@@ -62,6 +63,10 @@ def _history(events: list[dict[str, Any]]) -> str:
     return f"<table><tr><th>when</th><th>what</th><th>who</th><th>details</th></tr>{rows}</table>"
 
 
+# Where the reply goes: one radio group, since the form handler keeps only a field's first value.
+CHANNEL_CHOICES = (("public_reply", "Reply publicly (on the mention's thread)"),
+                   ("private_reply", "Reply privately (a direct message to the author)"),
+                   ("public_reply,private_reply", "Both: publicly and privately"))
 BUTTONS = {"submitted": "Submit the reply", "approved": "Approve", "edited": "Approve with my edits",
            "rejected": "Reject (say why below)"}
 
@@ -73,6 +78,12 @@ def _form(data: PageData, action_url: str) -> str:
     if editable:
         fields.append(f"<label for=draft>Reply text</label><textarea id=draft name=draft>{e(approval.draft)}"
                       "</textarea>")
+    if approval.action in CHOOSING_ACTIONS:
+        selected = ",".join(data.channels)
+        options = "".join(
+            f"<label><input type=radio name=channels value='{e(value)}'{' checked' if value == selected else ''}> "
+            f"{e(label)}</label><br>" for value, label in CHANNEL_CHOICES)
+        fields.append(f"<fieldset><legend>Where the reply goes</legend>{options}</fieldset>")
     if approval.action in ("review", "approve"):
         fields.append("<label for=comment>Comment (needed to reject)</label><textarea id=comment name=comment>"
                       "</textarea>")

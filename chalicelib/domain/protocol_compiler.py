@@ -8,15 +8,19 @@ Execution input: ``{"issue_id": str, "category": str, "protocol": str, "plan_ver
 
 Shape, for each step in order (``S`` is the step's name)::
 
-    Start, Start.draft (Pass: $.last = an empty result, $.draft = "")
+    Start, Start.channels, Start.draft
+                      (Pass: $.last = an empty result, $.channels = the protocol's ``publish`` list, $.draft = "")
     S                 sqs:sendMessage.waitForTaskToken -> approval queue, attempt "initial", TimeoutSeconds = SLA
       Catch States.Timeout -> the step's on_timeout chain (below)
     S.outcome         Choice: callback output lacks outcome/comment/draft -> S.unexpected_outcome (Fail)
-                              draft == "" -> S.route; otherwise -> S.keep_draft
+                              draft == "" -> S.route (S.channels); otherwise -> S.keep_draft
     S.keep_draft      Pass: $.draft = $.last.draft (the newest text travels; an empty draft keeps the old one)
+    S.channels        (draft and respond steps only: they choose where the reply goes)
+                      Choice: $.last.channels[0] is present -> S.keep_channels; otherwise -> S.route
+    S.keep_channels   Pass: $.channels = $.last.channels (an empty or missing list keeps the previous choice)
     S.route           Choice: submitted/approved/edited (those the step declares) -> next step (or Publish)
                               rejected (when declared) -> the on_reject step; anything else -> S.unexpected_outcome
-    Publish           sqs:sendMessage.waitForTaskToken -> publish queue (channels, approved draft)
+    Publish           sqs:sendMessage.waitForTaskToken -> publish queue ($.channels, approved draft)
     ResolveIssue      dynamodb:updateItem issues table: status = resolved, resolved_at = $$.State.EnteredTime,
                       status_category = "resolved#<category>" (the by_status_category index follows)
     AuditResolved     dynamodb:putItem audit table: sk = "<EnteredTime>#resolved", type resolved
@@ -40,9 +44,10 @@ Alerts never stop the protocol: a publish that still fails after its retries is 
 ``States.Timeout``); the waiting tasks retry only SQS send errors, so a ``send_task_failure`` is not re-mailed.
 
 Timeouts: ``sla_minutes * time_scale`` seconds (``time_scale`` = seconds per plan minute, 60 in production),
-at least 1. The callback (``send_task_success``) output is ``{"outcome", "actor", "comment", "draft"}`` and
-lands in ``$.last``; ``$.draft`` is the current text; timeouts land in ``$.timeout``, so ``issue_id`` and
-friends stay in the state throughout. An unexpected outcome fails the execution (``Protocol.UnexpectedOutcome``).
+at least 1. The callback (``send_task_success``) output is ``{"outcome", "actor", "comment", "draft"}`` plus an
+optional ``"channels"`` (``public_reply`` / ``private_reply``; callbacks without it still work) and lands in
+``$.last``; ``$.draft`` is the current text and ``$.channels`` where it will be published; timeouts land in
+``$.timeout``, so ``issue_id`` and friends stay in the state throughout. An unexpected outcome fails the execution (``Protocol.UnexpectedOutcome``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, TimeoutAction
+from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
 
 SQS_WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -64,6 +69,8 @@ PUBLISH_TIMEOUT_MINUTES = 60
 MAX_TIMEOUT_SECONDS = 99_999_999
 
 PROCEED = (Outcome.SUBMITTED, Outcome.APPROVED, Outcome.EDITED)
+# The steps whose people choose the channels the reply goes out on (the others cannot change them).
+CHOOSES_CHANNELS = (StepAction.DRAFT, StepAction.RESPOND)
 ALERT_SEVERITY = {"approval_stuck": "high", "approval_timed_out": "critical", "publish_timed_out": "critical"}
 
 # Fixed state names; upper-case, so they can never clash with a step (identifiers are lower-case).
@@ -120,8 +127,11 @@ class _Compiler:
             "Comment": "Nothing said yet: every message reads the previous result ($.last) and the text ($.draft).",
             "Result": {"outcome": "started", "actor": "system:protocol", "comment": "", "draft": ""},
             "ResultPath": "$.last",
-            "Next": "Start.draft",
+            "Next": "Start.channels",
         }
+        self.states["Start.channels"] = {
+            "Type": "Pass", "Comment": "The protocol's default channels, until a drafting step chooses others.",
+            "Result": list(self.protocol.publish), "ResultPath": "$.channels", "Next": "Start.draft"}
         self.states["Start.draft"] = {"Type": "Pass", "Result": "", "ResultPath": "$.draft", "Next": steps[0].name}
         for index, step in enumerate(steps):
             following = steps[index + 1].name if index + 1 < len(steps) else PUBLISH
@@ -184,24 +194,36 @@ class _Compiler:
 
         # What came back.
         last = "$.last"
+        route = f"{step.name}.route"
+        after_draft = f"{step.name}.channels" if step.action in CHOOSES_CHANNELS else route
         self.states[outcome_state] = {
             "Type": "Choice",
             "Choices": [
                 {"Or": [{"Variable": f"{last}.{field}", "IsPresent": False} for field in ("outcome", "comment",
                                                                                          "draft")],
                  "Next": unexpected},
-                {"Variable": f"{last}.draft", "StringEquals": "", "Next": f"{step.name}.route"},
+                {"Variable": f"{last}.draft", "StringEquals": "", "Next": after_draft},
             ],
             "Default": f"{step.name}.keep_draft",
         }
         self.states[f"{step.name}.keep_draft"] = {
-            "Type": "Pass", "InputPath": f"{last}.draft", "ResultPath": "$.draft", "Next": f"{step.name}.route"}
+            "Type": "Pass", "InputPath": f"{last}.draft", "ResultPath": "$.draft", "Next": after_draft}
+        if after_draft != route:
+            # A non-empty list replaces the channels; a missing or empty one keeps the previous choice.
+            self.states[after_draft] = {
+                "Type": "Choice",
+                "Choices": [{"Variable": f"{last}.channels[0]", "IsPresent": True,
+                             "Next": f"{step.name}.keep_channels"}],
+                "Default": route,
+            }
+            self.states[f"{step.name}.keep_channels"] = {
+                "Type": "Pass", "InputPath": f"{last}.channels", "ResultPath": "$.channels", "Next": route}
         choices = [{"Variable": f"{last}.outcome", "StringEquals": outcome.value, "Next": following}
                    for outcome in step.outcomes if outcome in PROCEED]
         if Outcome.REJECTED in step.outcomes and step.on_reject:
             choices.append({"Variable": f"{last}.outcome", "StringEquals": Outcome.REJECTED.value,
                             "Next": step.on_reject})
-        self.states[f"{step.name}.route"] = {"Type": "Choice", "Choices": choices, "Default": unexpected}
+        self.states[route] = {"Type": "Choice", "Choices": choices, "Default": unexpected}
         self.states[unexpected] = {
             "Type": "Fail", "Error": "Protocol.UnexpectedOutcome",
             "Cause": f"step {step.name} expects one of: {', '.join(o.value for o in step.outcomes)}",
@@ -294,7 +316,7 @@ class _Compiler:
                 "QueueUrl": self.resources.publish_queue_url,
                 "MessageBody": {
                     "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
-                    "protocol": self.name, "channels": list(self.protocol.publish), "draft.$": "$.draft",
+                    "protocol": self.name, "channels.$": "$.channels", "draft.$": "$.draft",
                     "approved_by.$": "$.last.actor",
                     "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
                 },

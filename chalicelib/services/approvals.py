@@ -5,7 +5,8 @@ approved reply is published. Step Functions waits in between (``.waitForTaskToke
   emailed; earlier attempts' links are retired; the issue's audit trail records the request.
 * :func:`view`: what a link's page shows. Changes nothing (mail scanners fetch links before people do).
 * :func:`act`: the form's POST. Checks the link, consumes it (single use), records who did what, resumes the
-  state machine with ``{"outcome", "actor", "comment", "draft"}``.
+  state machine with ``{"outcome", "actor", "comment", "draft", "channels"}`` (a drafting step chooses where the
+  reply goes: publicly, privately or both; the other steps send ``[]``, which keeps that choice).
 * :func:`publish_reply`: a publish-queue message: the reply goes out on its channels, the issue gets its
   response time, the state machine is resumed.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.adapters.approvals_table import PENDING, AlreadyUsed, Approval
+from chalicelib.adapters.plans import bundled_plan
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.adapters.workflows import StepCallbackFailed
 from chalicelib.domain import links
@@ -29,6 +31,10 @@ from chalicelib.domain.issues import AuditEvent
 from chalicelib.settings import LINK_TTL_SECONDS
 
 SYSTEM_PROTOCOL = "system:protocol"
+# Where a reply can go, in the order they are published and shown.
+CHANNELS = ("public_reply", "private_reply")
+# The steps that choose the channels (the compiler's CHOOSES_CHANNELS).
+CHOOSING_ACTIONS = ("draft", "respond")
 CANNED_SIMILARITY = 0.75  # a draft this close to a recent reply reads as a form letter
 
 
@@ -166,13 +172,22 @@ class PageData:
     mentions: list[dict[str, Any]]
     history: list[dict[str, Any]]
     canned_warning: str | None
+    channels: tuple[str, ...] = ("public_reply",)  # pre-selected on a drafting step's page
 
 
 def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
     issue = deps.issues.get(approval.issue_id) or {}
     return PageData(approval=approval, issue=issue, mentions=deps.issues.mentions(approval.issue_id),
                     history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
-                    canned_warning=canned_warning(approval.draft, deps.outbox.recent(now)) if approval.draft else None)
+                    canned_warning=canned_warning(approval.draft, deps.outbox.recent(now)) if approval.draft else None,
+                    channels=default_channels(approval.protocol))
+
+
+def default_channels(protocol: str) -> tuple[str, ...]:
+    """The protocol's ``publish`` list, from the bundled plan the deployed state machines are compiled from."""
+    found = bundled_plan().protocols.get(protocol)
+    chosen = {channel for channel in (found.publish if found else []) if channel in CHANNELS}
+    return tuple(channel for channel in CHANNELS if channel in chosen) or (CHANNELS[0],)
 
 
 def canned_warning(draft: str, recent: list[dict[str, Any]]) -> str | None:
@@ -196,6 +211,21 @@ class ActForm(BaseModel):
     outcome: Literal["submitted", "approved", "rejected", "edited"]
     comment: str = Field(default="", max_length=4000)
     draft: str = Field(default="", max_length=5000)
+    # One form field (the page's form handler keeps a field's first value): "public_reply", "private_reply" or
+    # both, comma-separated. Deduplicated and put in CHANNELS order.
+    channels: list[Literal["public_reply", "private_reply"]] = Field(default_factory=list)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _in_order(cls, value: list[str]) -> list[str]:
+        return [channel for channel in CHANNELS if channel in value]
 
 
 def act(approval: Approval, form: ActForm, deps: ApprovalDeps, now: datetime) -> str:
@@ -208,17 +238,24 @@ def act(approval: Approval, form: ActForm, deps: ApprovalDeps, now: datetime) ->
     if form.outcome in ("submitted", "edited") and approval.action in ("draft", "respond", "review") \
             and not form.draft:
         raise LinkRefused(400, "The reply text is empty.")
+    chooses = approval.action in CHOOSING_ACTIONS and form.outcome in ("submitted", "edited")
+    if chooses and form.outcome == "submitted" and not form.channels:
+        raise LinkRefused(400, "Choose where the reply goes: publicly, privately or both.")
     draft = form.draft if form.outcome in ("submitted", "edited") else ""
+    channels = form.channels if chooses else []  # [] keeps the protocol's current choice
+    details: dict[str, Any] = {"step": approval.step, "action": approval.action, "attempt": approval.attempt,
+                               "comment": form.comment, "draft": draft}
+    if channels:
+        details["channels"] = channels
     event = AuditEvent(issue_id=approval.issue_id, at=now, type=f"step_{form.outcome}", actor=approval.person,
-                       details={"step": approval.step, "action": approval.action, "attempt": approval.attempt,
-                                "comment": form.comment, "draft": draft})
+                       details=details)
     try:
         token = deps.approvals.consume(approval, audit_item(event), deps.audit_table, now)
     except AlreadyUsed as used:
         raise LinkRefused(410, "This link was already used, or its step has moved on.") from used
     try:
         deps.workflows.resume(token, {"outcome": form.outcome, "actor": approval.person, "comment": form.comment,
-                                      "draft": draft})
+                                      "draft": draft, "channels": channels})
     except StepCallbackFailed as failed:
         # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
         deps.approvals.mark_callback_failed(approval, str(failed))
@@ -242,7 +279,3 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
                                            "approved_by": message.approved_by}))
     deps.workflows.resume(message.task_token, {"published": len(sent), "outbox": sent})
     return sent
-
-
-def expires_in(approval: Approval, now: datetime) -> timedelta:
-    return datetime.fromtimestamp(approval.expires_at, tz=timezone.utc) - now

@@ -10,7 +10,6 @@ linking the mentions counted; the issues stream then starts the crisis protocol 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from chalicelib.adapters.surge_table import DynamoSurgeStore, Observation, StateConflict, hour_of
 from chalicelib.domain.surge import (
@@ -96,7 +95,3 @@ def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open
         except StateConflict:
             continue  # another processor moved this key first (and opened or joined the Crisis)
     return opened
-
-
-def event_time(at: datetime) -> float:
-    return at.astimezone(timezone.utc).timestamp()

@@ -371,7 +371,7 @@ def where_to_look(stack: LocalStack, echo=print) -> None:
     echo(f"  {stack.moto_url}/moto-api/                    moto's dashboard (tables, queues, emails)")
     echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.mentions_table}")
     echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.issues_table}")
-    echo(f"  .run/local-secrets.env   the secrets this run signs with;  .run/logs/   every process's log")
+    echo("  .run/local-secrets.env   the secrets this run signs with;  .run/logs/   every process's log")
 
 
 def main() -> int:

@@ -56,7 +56,7 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
     page = http("GET", draft_link)
     assert page.status == 200 and marker in page.body and "Draft the reply" in page.body
     reply = f"We are very sorry, Ana. Our team has contacted you directly ({marker})."
-    assert act(draft_link, outcome="submitted", draft=reply) == 200
+    assert act(draft_link, outcome="submitted", draft=reply, channels="public_reply,private_reply") == 200
     assert act(draft_link, outcome="submitted", draft="a second time") == 410  # single use
 
     legal_link = wait_for_link(stack, "legal@aurelle.example", marker, seen)

@@ -116,10 +116,12 @@ def test_high_priority_draft_legal_management_publish(api):
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body and XSS not in body  # escaped
     assert audit_types(issue_id) == ["opened", "step_initial"]  # GET changed nothing
 
-    assert post(api, lead["link"], outcome="submitted", draft="We are so sorry. " + XSS).status_code == 200
+    assert post(api, lead["link"], outcome="submitted", draft="We are so sorry. " + XSS,
+                channels="public_reply,private_reply").status_code == 200
     assert post(api, lead["link"], outcome="submitted", draft="again").status_code == 410  # replayed POST
     other = next(m for m in drafting if m["to"] == "pr1@aurelle.example")
-    assert post(api, other["link"], outcome="submitted", draft="mine").status_code == 410  # the step is done
+    assert post(api, other["link"], outcome="submitted", draft="mine",
+                channels="public_reply").status_code == 410  # the step is done
 
     review = next_step(2)
     assert [m["to"] for m in review] == ["legal@aurelle.example"]
@@ -131,7 +133,7 @@ def test_high_priority_draft_legal_management_publish(api):
     assert "No admission of fault." in redraft[0]["body"] and "step_rejected" in audit_types(issue_id)
     lead = next(m for m in redraft if m["to"] == "pr-lead@aurelle.example")
     final_text = "We are sorry to hear this and have contacted you privately to make it right."
-    assert post(api, lead["link"], outcome="submitted", draft=final_text).status_code == 200
+    assert post(api, lead["link"], outcome="submitted", draft=final_text, channels="public_reply,private_reply").status_code == 200
     legal = next_step(5)
     assert post(api, legal[0]["link"], outcome="approved", comment="OK").status_code == 200
     management = next_step(6)
@@ -204,3 +206,43 @@ def test_a_step_that_times_out_is_reminded_then_escalated_to_the_backup_with_an_
         time.sleep(0.2)
     assert alerts and alerts[0]["MessageAttributes"]["kind"]["StringValue"] == "approval_stuck"
     assert "step_escalated" in audit_types(issue_id) and "step_reminder" in audit_types(issue_id)
+
+
+def checked_channels(page_body: str) -> list[str]:
+    return re.findall(r"<input type=radio name=channels value='([^']+)' checked>", page_body)
+
+
+def test_the_drafter_chooses_to_reply_privately_only(api):
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+
+    page = api.http.get(path(lead["link"])).body.decode()
+    assert "Where the reply goes" in page
+    assert re.findall(r"name=channels value='([^']+)'", page) == [
+        "public_reply", "private_reply", "public_reply,private_reply"]
+    assert checked_channels(page) == ["public_reply,private_reply"]  # high_priority publishes both by default
+
+    no_channel = post(api, lead["link"], outcome="submitted", draft="Please check your DMs.")
+    assert no_channel.status_code == 400 and "Choose where the reply goes" in no_channel.body.decode()
+    assert post(api, lead["link"], outcome="submitted", draft="x", channels="").status_code == 400
+    assert post(api, lead["link"], outcome="submitted", draft="x", channels="carrier_pigeon").status_code == 400
+    assert audit_types(issue_id) == ["opened", "step_initial"]  # refused answers change nothing; the link still works
+
+    text = "We are sorry; we have sent you a direct message to sort this out."
+    assert post(api, lead["link"], outcome="submitted", draft=text, channels="private_reply").status_code == 200
+    legal = next_step(2)
+    assert "Where the reply goes" not in api.http.get(path(legal[0]["link"])).body.decode()  # reviewers cannot
+    assert post(api, legal[0]["link"], outcome="approved", channels="public_reply").status_code == 200  # ignored
+    management = next_step(3)
+    assert post(api, management[0]["link"], outcome="approved").status_code == 200
+
+    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
+    deadline = time.monotonic() + 20
+    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert execution_status(issue_id) == "SUCCEEDED"
+    outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
+    assert [(o["channel"]["S"], o["text"]["S"]) for o in outbox] == [("private_reply", text)]
+    submitted = [json.loads(i["details"]["S"]) for i in client("dynamodb").scan(
+        TableName=resources().audit_table)["Items"] if i["type"]["S"] == "step_submitted"]
+    assert [d["channels"] for d in submitted] == [["private_reply"]]  # the choice is on the record

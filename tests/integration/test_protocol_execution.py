@@ -89,9 +89,13 @@ class Harness:
         envelope["Message"] = json.loads(envelope["Message"])
         return envelope
 
-    def answer(self, body: dict[str, Any], outcome: str, actor: str, comment: str = "", draft: str = "") -> None:
-        self.sfn.send_task_success(taskToken=body["task_token"], output=json.dumps(
-            {"outcome": outcome, "actor": actor, "comment": comment, "draft": draft}))
+    def answer(self, body: dict[str, Any], outcome: str, actor: str, comment: str = "", draft: str = "",
+               channels: list[str] | None = None) -> None:
+        """``channels`` None: a callback without the field (as before channels were chosen)."""
+        output: dict[str, Any] = {"outcome": outcome, "actor": actor, "comment": comment, "draft": draft}
+        if channels is not None:
+            output["channels"] = channels
+        self.sfn.send_task_success(taskToken=body["task_token"], output=json.dumps(output))
 
     def finished(self, arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + DEADLINE
@@ -279,3 +283,36 @@ def test_a_callback_without_the_agreed_fields_fails_the_execution(harness):
     h.sfn.send_task_success(taskToken=body["task_token"], output=json.dumps({"outcome": "submitted"}))
     execution = h.finished(arn)
     assert execution["status"] == "FAILED" and execution.get("error") == "Protocol.UnexpectedOutcome"
+
+
+def test_the_drafter_chooses_private_only_and_later_steps_keep_that_choice(harness):
+    h = harness
+    arn = h.start("high_priority", "high_priority")  # default: public_reply and private_reply
+    h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="Please check your DMs.",
+             channels=["private_reply"])
+    legal = h.approval("legal_review")
+    h.answer(legal, "rejected", "legal@aurelle.example", comment="Shorter.", channels=[])  # [] keeps the choice
+    h.answer(h.approval("draft"), "submitted", "pr1@aurelle.example", draft="DM sent.", channels=[])  # kept
+    h.answer(h.approval("legal_review"), "approved", "legal@aurelle.example", channels=[])
+    h.answer(h.approval("management_approval"), "approved", "cmo@aurelle.example", channels=[])
+    _publish_and_resolve(h, arn, ["private_reply"], "DM sent.", "cmo@aurelle.example")
+
+
+def test_a_redraft_can_choose_again_and_the_newest_choice_wins(harness):
+    h = harness
+    arn = h.start("high_priority", "high_priority")
+    h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="v1", channels=["private_reply"])
+    h.answer(h.approval("legal_review"), "rejected", "legal@aurelle.example", comment="Say it publicly.",
+             channels=[])
+    h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="v2", channels=["public_reply"])
+    h.answer(h.approval("legal_review"), "approved", "legal@aurelle.example", channels=[])
+    h.answer(h.approval("management_approval"), "approved", "coo@aurelle.example", channels=[])
+    _publish_and_resolve(h, arn, ["public_reply"], "v2", "coo@aurelle.example")
+
+
+def test_a_routine_responder_choosing_both_publishes_both(harness):
+    h = harness
+    arn = h.start("routine", "routine_response")  # default: public_reply only
+    h.answer(h.approval("respond"), "submitted", "cs-agent1@aurelle.example", draft="On its way.",
+             channels=["public_reply", "private_reply"])
+    _publish_and_resolve(h, arn, ["public_reply", "private_reply"], "On its way.", "cs-agent1@aurelle.example")

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
 from chalicelib.adapters.approvals_table import Approval
+from chalicelib.api.pages import approval_page
 from chalicelib.domain import links
-from chalicelib.services.approvals import canned_warning, step_email
+from chalicelib.services.approvals import (
+    ActForm,
+    ApprovalDeps,
+    LinkRefused,
+    PageData,
+    act,
+    canned_warning,
+    default_channels,
+    step_email,
+)
 
 KEY = "k" * 32
 
@@ -53,3 +69,89 @@ def test_a_draft_near_identical_to_a_recent_reply_is_flagged():
     assert "nearly identical" in canned_warning(canned.replace("sorry", "so sorry"), recent)
     personal = "Ana, the dye on your Alba boots should never do that; our head of product will call you today."
     assert canned_warning(personal, recent) is None
+
+
+# -- the drafting step chooses where the reply goes ----------------------------------------------------------
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def _page(approval: Approval, channels: tuple[str, ...]) -> str:
+    return approval_page(PageData(approval=approval, issue={}, mentions=[], history=[], canned_warning=None,
+                                  channels=channels), "/approvals/id1?exp=1&sig=ab")
+
+
+def _checked(page: str) -> list[str]:
+    return re.findall(r"name=channels value='([^']+)' checked", page)
+
+
+def test_the_drafting_page_offers_public_private_or_both_with_the_default_checked():
+    draft = _approval(action="draft", step="draft", outcomes=("submitted",))
+    both = _page(draft, ("public_reply", "private_reply"))
+    assert re.findall(r"<input type=radio name=channels value='([^']+)'", both) == [
+        "public_reply", "private_reply", "public_reply,private_reply"]
+    assert _checked(both) == ["public_reply,private_reply"]
+    assert _checked(_page(draft, ("private_reply",))) == ["private_reply"]
+    assert _checked(_page(_approval(action="respond", outcomes=("submitted",)), ("public_reply",))) == [
+        "public_reply"]
+    for action in ("review", "approve"):
+        assert "name=channels" not in _page(_approval(action=action), ("public_reply",))
+
+
+def test_the_default_is_the_protocols_publish_list():
+    assert default_channels("high_priority") == ("public_reply", "private_reply")
+    assert default_channels("routine") == ("public_reply",)
+    assert default_channels("not_a_protocol") == ("public_reply",)
+
+
+def test_the_form_takes_the_channels_as_one_comma_separated_field():
+    def channels(value):
+        return ActForm.model_validate({"outcome": "submitted", "channels": value}).channels
+
+    assert channels("private_reply") == ["private_reply"]
+    assert channels("private_reply, public_reply,private_reply") == ["public_reply", "private_reply"]
+    assert channels("") == [] and ActForm.model_validate({"outcome": "approved"}).channels == []
+    with pytest.raises(ValidationError):
+        channels("public_reply,fax")
+
+
+class _Recorder:
+    """Stands in for the approvals table and Step Functions: records the callback."""
+
+    def __init__(self) -> None:
+        self.resumed: list[dict] = []
+        self.audited: list[dict] = []
+
+    def consume(self, approval, audit, table, now):
+        self.audited.append(audit)
+        return "token"
+
+    def resume(self, token, output):
+        self.resumed.append(output)
+
+
+def _deps(recorder: _Recorder) -> ApprovalDeps:
+    return ApprovalDeps(approvals=recorder, issues=None, email=None, workflows=recorder, outbox=None,
+                        link_key="k", base_url="http://h", audit_table="audit")
+
+
+def test_a_submitted_draft_needs_a_channel_and_the_callback_carries_it():
+    recorder = _Recorder()
+    draft = _approval(action="draft", step="draft", outcomes=("submitted",))
+    with pytest.raises(LinkRefused) as refused:
+        act(draft, ActForm(outcome="submitted", draft="Sorry."), _deps(recorder), NOW)
+    assert refused.value.status == 400 and "Choose where the reply goes" in refused.value.message
+    assert recorder.resumed == []  # nothing consumed, nothing resumed
+
+    act(draft, ActForm(outcome="submitted", draft="Sorry.", channels="private_reply"), _deps(recorder), NOW)
+    assert recorder.resumed[-1] == {"outcome": "submitted", "actor": "legal@x.example", "comment": "",
+                                    "draft": "Sorry.", "channels": ["private_reply"]}
+    assert '"channels": ["private_reply"]' in recorder.audited[-1]["details"]["S"]
+
+
+def test_review_and_approve_steps_send_no_channels_so_the_choice_is_kept():
+    recorder = _Recorder()
+    review = _approval(outcomes=("approved", "rejected", "edited"))
+    act(review, ActForm(outcome="approved", channels="public_reply"), _deps(recorder), NOW)
+    act(review, ActForm(outcome="edited", draft="Better."), _deps(recorder), NOW)
+    act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved"), _deps(recorder), NOW)
+    assert [output["channels"] for output in recorder.resumed] == [[], [], []]

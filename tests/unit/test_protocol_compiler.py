@@ -66,9 +66,10 @@ def test_the_validator_does_find_mistakes():
 def test_high_priority_state_names_are_readable_and_complete():
     states = _compile()["States"]
     assert set(states) == {
-        "Start", "Start.draft",
+        "Start", "Start.channels", "Start.draft",
         "draft", "draft.reminder", "draft.escalated", "draft.alert_stuck", "draft.escalated_reminder",
-        "draft.alert_timed_out", "draft.outcome", "draft.keep_draft", "draft.route", "draft.unexpected_outcome",
+        "draft.alert_timed_out", "draft.outcome", "draft.keep_draft", "draft.channels", "draft.keep_channels",
+        "draft.route", "draft.unexpected_outcome",
         *(f"{step}{suffix}" for step in ("legal_review", "management_approval")
           for suffix in ("", ".escalated", ".alert_stuck", ".escalated_reminder", ".alert_timed_out", ".outcome",
                          ".keep_draft", ".route", ".unexpected_outcome")),
@@ -193,7 +194,9 @@ def test_publish_then_resolve_and_audit():
     publish = states["Publish"]
     assert publish["Resource"] == WAIT and publish["Parameters"]["QueueUrl"] == RESOURCES.publish_queue_url
     body = publish["Parameters"]["MessageBody"]
-    assert body["channels"] == ["public_reply", "private_reply"] and body["draft.$"] == "$.draft"
+    assert body["channels.$"] == "$.channels" and body["draft.$"] == "$.draft"
+    assert "channels" not in body  # no fixed list: the drafting step's choice (or the protocol's default)
+    assert states["Start.channels"]["Result"] == ["public_reply", "private_reply"]
     assert body["issue_id.$"] == "$.issue_id" and body["task_token.$"] == "$$.Task.Token"
     assert publish["Next"] == "ResolveIssue"
 
@@ -221,7 +224,49 @@ def test_routine_channels_and_start():
     assert definition["States"]["Start.draft"]["Next"] == "respond"
     assert definition["States"]["respond.route"]["Choices"] == [
         {"Variable": "$.last.outcome", "StringEquals": "submitted", "Next": "Publish"}]
-    assert definition["States"]["Publish"]["Parameters"]["MessageBody"]["channels"] == ["public_reply"]
+    assert definition["States"]["Publish"]["Parameters"]["MessageBody"]["channels.$"] == "$.channels"
+    assert definition["States"]["Start.channels"]["Result"] == ["public_reply"]
+
+
+# -- channels: the protocol's default until a drafting step chooses ------------------------------------------
+@pytest.mark.parametrize("name", sorted(PLAN.protocols))
+def test_start_initialises_the_channels_to_the_protocols_default(name):
+    states = _compile(name)["States"]
+    assert states["Start"]["Next"] == "Start.channels"
+    assert states["Start.channels"] == {
+        "Type": "Pass", "Comment": "The protocol's default channels, until a drafting step chooses others.",
+        "Result": list(PLAN.protocols[name].publish), "ResultPath": "$.channels", "Next": "Start.draft"}
+    assert states["Publish"]["Parameters"]["MessageBody"]["channels.$"] == "$.channels"
+
+
+def test_a_drafting_steps_non_empty_channels_replace_the_previous_ones():
+    states = _compile()["States"]
+    # Both ways out of draft.outcome (text kept or replaced) pass the channel check before routing.
+    assert states["draft.outcome"]["Choices"][1]["Next"] == "draft.channels"
+    assert states["draft.keep_draft"]["Next"] == "draft.channels"
+    assert states["draft.channels"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.last.channels[0]", "IsPresent": True, "Next": "draft.keep_channels"}],
+        "Default": "draft.route"}  # missing (older callbacks) or [] keeps the previous choice
+    assert states["draft.keep_channels"] == {
+        "Type": "Pass", "InputPath": "$.last.channels", "ResultPath": "$.channels", "Next": "draft.route"}
+    # The callback-shape check does not require channels.
+    [shape] = [c for c in states["draft.outcome"]["Choices"] if "Or" in c]
+    assert {v["Variable"] for v in shape["Or"]} == {"$.last.outcome", "$.last.comment", "$.last.draft"}
+    # Review and approve steps cannot change them.
+    assert "legal_review.channels" not in states and "management_approval.keep_channels" not in states
+    writes = [name for name, state in states.items() if state.get("ResultPath") == "$.channels"]
+    assert sorted(writes) == ["Start.channels", "draft.keep_channels"]
+
+
+def test_a_respond_step_chooses_too_and_a_custom_default_is_compiled_in():
+    plan = _plan_with({"label": "x", "publish": ["private_reply"], "steps": [
+        {"name": "answer", "role": "r", "action": "respond", "people": ["a@x.example"], "sla_minutes": 5,
+         "outcomes": ["submitted"]}]})
+    states = _compile("custom", plan=plan)["States"]
+    assert states["Start.channels"]["Result"] == ["private_reply"]
+    assert states["answer.outcome"]["Choices"][1]["Next"] == "answer.channels"
+    assert states["answer.keep_channels"]["Next"] == "answer.route"
 
 
 # -- edge cases of the plan ----------------------------------------------------------------------------------
