@@ -10,12 +10,13 @@ What it does, in order:
    ``twcs_split``), TweetEval emotion/irony/offensive/hate training tweets as generic non-complaints, and
    Amazon reviews. Never trained on: the twcs test split, Delta + Virgin America, VADER, TweetEval validation.
 2. Featurizes with ``chalicelib.domain.signals.features`` (the same code the Lambda runs).
-3. Fits an L2 logistic regression for "complaint" and a multinomial one for sentiment.
+3. Fits two L2 logistic regressions for "complaint" (word view, char view; mixed in logit space by
+   VIEW_MIX) and a multinomial one for sentiment.
 4. Picks the complaint threshold for macro-F1 on 5-fold out-of-fold scores of the twcs TRAINING rows, and
    reports a leave-one-brand-group-out estimate (twcs rows of one group never seen) for unseen domains.
 5. Prunes and quantizes the weights to int8 and writes ``chalicelib/domain/signals/model.json.gz``.
 
-Knobs (environment): C_COMPLAINT, C_SENTIMENT, MIN_DF, TWCS_W, AIR_W, GEN_W, GEN_NEG_W, OFF_W;
+Knobs (environment): C_COMPLAINT, VIEW_MIX, C_SENTIMENT, MIN_DF, TWCS_W, AIR_W, GEN_W, GEN_NEG_W, OFF_W;
 QUICK=1 prints the cross-validation figures only (no artifact) for experiments.
 """
 
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain.signals.features import features  # noqa: E402
+from chalicelib.domain.signals.features import VIEWS, features, view_of  # noqa: E402
 
 DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
 ARTIFACT = ROOT / "chalicelib" / "domain" / "signals" / "model.json.gz"
@@ -308,8 +309,12 @@ def vader(kind: str) -> tuple[list[str], list[float]]:
 # ---------------------------------------------------------------- training
 
 
-def featurize(texts: list[str], vocab: dict[str, int] | None = None):
-    """Binary bag of features scaled by 1/sqrt(#distinct features), exactly as inference does."""
+def featurize(texts: list[str], vocab: dict[str, int] | None = None, view: str | None = None):
+    """Binary bag of features scaled by 1/sqrt(#distinct features), exactly as inference does.
+
+    ``view`` restricts the bag to one complaint view (``features.view_of``: "word" or "char"); the
+    scale then counts that view's features only, as ``model.score`` does per view.
+    """
     import numpy as np
     from scipy.sparse import csr_matrix
 
@@ -318,6 +323,8 @@ def featurize(texts: list[str], vocab: dict[str, int] | None = None):
     indptr, indices, data = [0], [], []
     for text in texts:
         feats = set(features(text))
+        if view is not None:
+            feats = {f for f in feats if view in view_of(f)}
         scale = 1.0 / (len(feats) ** 0.5) if feats else 0.0
         for f in sorted(feats):
             idx = vocab.get(f)
@@ -400,15 +407,16 @@ def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], 
     return scales, bytes(out)
 
 
-def write_artifact(vocab, complaint_model, sentiment_model, threshold: float, meta: dict) -> int:
+def write_artifact(vocab, complaint_models, mix: list[float], sentiment_model, threshold: float, meta: dict) -> int:
+    """Columns: one complaint head per view (``VIEWS``), then sentiment neg/pos vs neutral."""
     inv = sorted(vocab, key=vocab.get)
-    wc = complaint_model.coef_[0].tolist()
+    wcs = [m.coef_[0].tolist() for m in complaint_models]
     classes = list(sentiment_model.classes_)
     coef = sentiment_model.coef_
     # Sentiment is (P(pos) - P(neg)); fold the neutral class into a reference so two logits suffice.
     ws_neg = (coef[classes.index(NEG)] - coef[classes.index(NEU)]).tolist()
     ws_pos = (coef[classes.index(POS)] - coef[classes.index(NEU)]).tolist()
-    columns = [wc, ws_neg, ws_pos]
+    columns = [*wcs, ws_neg, ws_pos]
     scales0 = [max(abs(v) for v in col) / 127.0 for col in columns]
     # Drop features whose every weight would quantize to zero: they cannot change any score.
     keep = [i for i in range(len(inv)) if any(abs(col[i]) >= 0.5 * s for col, s in zip(columns, scales0))]
@@ -416,11 +424,13 @@ def write_artifact(vocab, complaint_model, sentiment_model, threshold: float, me
     bias_neg = float(sentiment_model.intercept_[classes.index(NEG)] - sentiment_model.intercept_[classes.index(NEU)])
     bias_pos = float(sentiment_model.intercept_[classes.index(POS)] - sentiment_model.intercept_[classes.index(NEU)])
     doc = {
-        "format": 1,
+        "format": 2,
+        "views": list(VIEWS),
+        "complaint_mix": mix,
         "features": "\n".join(inv[i] for i in keep),
         "weights_int8": base64.b64encode(blob).decode("ascii"),
         "scales": scales,
-        "bias": [float(complaint_model.intercept_[0]), bias_neg, bias_pos],
+        "bias": [*(float(m.intercept_[0]) for m in complaint_models), bias_neg, bias_pos],
         "complaint_threshold": threshold,
         "meta": meta,
     }
@@ -456,8 +466,9 @@ def sentiment_rows() -> Rows:
     return rows
 
 
-def held_out_scores(x, rows: Rows, source: list[str], c: float, split_of) -> list[float]:
-    """Scores of twcs training rows from models that did not see them; ``split_of`` names each row's fold."""
+def held_out_logits(x, rows: Rows, source: list[str], c: float, split_of) -> list[float]:
+    """Decision values (logits) of twcs training rows from models that did not see them; ``split_of`` names
+    each row's fold."""
     import numpy as np
 
     y, w = np.array(rows.labels), np.array(rows.weights)
@@ -466,12 +477,14 @@ def held_out_scores(x, rows: Rows, source: list[str], c: float, split_of) -> lis
     for k in sorted({f for f in folds if f is not None}):
         held = np.array([f == k for f in folds])
         model = fit_complaint(x[~held], y[~held], w[~held], c)
-        for i, p in zip(np.flatnonzero(held), model.predict_proba(x[held])[:, 1]):
-            scores[i] = float(p)
+        for i, z in zip(np.flatnonzero(held), model.decision_function(x[held])):
+            scores[i] = float(z)
     return scores
 
 
 def main() -> None:
+    import math
+
     import numpy as np
 
     if not DATA.is_dir():
@@ -489,21 +502,26 @@ def main() -> None:
 
     vocab = prune_vocab(complaint.texts + sentiment.texts, min_df)
     print(f"vocabulary {len(vocab)} features (min_df={min_df})")
-    xc, _ = featurize(complaint.texts, vocab)
-    cm = fit_complaint(xc, np.array(complaint.labels), np.array(complaint.weights), c_complaint)
+    # Complaint = two L2 logistic regressions over two views of the same features (word view: words,
+    # bigrams, negations, cues; char view: in-word 4-grams + cues), averaged in logit space with VIEW_MIX.
+    mix = float(os.environ.get("VIEW_MIX", "0.7"))
+    y, w = np.array(complaint.labels), np.array(complaint.weights)
+    views = {view: featurize(complaint.texts, vocab, view)[0] for view in VIEWS}
+    cms = [fit_complaint(views[view], y, w, c_complaint) for view in VIEWS]
     twcs_idx = [i for i, s in enumerate(source) if s.startswith("twcs:")]
     twcs_y = [complaint.labels[i] for i in twcs_idx]
-    test_scores = cm.predict_proba(featurize([t.text for t in twcs_test], vocab)[0])[:, 1].tolist()
     test_y = [t.label for t in twcs_test]
 
+    def mixed_held_out(split_of) -> list[float]:
+        logits = [held_out_logits(views[view], complaint, source, c_complaint, split_of) for view in VIEWS]
+        return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits)]
+
     # Threshold: chosen on 5-fold out-of-fold scores of the twcs TRAINING rows only (never the test split).
-    oof = held_out_scores(xc, complaint, source, c_complaint,
-                          lambda i: hash_bucket(complaint.texts[i]) % 5 if source[i].startswith("twcs:") else None)
+    oof = mixed_held_out(lambda i: hash_bucket(complaint.texts[i]) % 5 if source[i].startswith("twcs:") else None)
     oof_twcs = [oof[i] for i in twcs_idx]
     threshold = choose_threshold([(twcs_y, oof_twcs)])
     # Unseen-domain estimate: leave one brand group of the twcs training rows out at a time.
-    logo = held_out_scores(xc, complaint, source, c_complaint,
-                           lambda i: source[i] if source[i].startswith("twcs:") else None)
+    logo = mixed_held_out(lambda i: source[i] if source[i].startswith("twcs:") else None)
     cv = {"twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
           "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
           "twcs_leave_group_out_by_group": {}}
@@ -518,12 +536,12 @@ def main() -> None:
     xs, _ = featurize(sentiment.texts, vocab)
     sm = fit_sentiment(xs, np.array(sentiment.labels), np.array(sentiment.weights), c_sentiment)
 
-    meta = {"c_complaint": c_complaint, "c_sentiment": c_sentiment, "min_df": min_df, "seed": SEED,
+    meta = {"c_complaint": c_complaint, "view_mix": mix, "c_sentiment": c_sentiment, "min_df": min_df, "seed": SEED,
             "trained_on": f"airline (not Delta/Virgin America), {len(twcs_train)} hand-labelled twcs tweets "
                           "(tools/signals_labels.json, test split excluded), tweeteval emotion/irony/offensive/hate "
                           "train, Amazon reviews",
             "cross_validation": cv}
-    kept = write_artifact(vocab, cm, sm, threshold, meta)
+    kept = write_artifact(vocab, cms, [mix, 1 - mix], sm, threshold, meta)
     print(f"kept {kept} features; artifact {ARTIFACT.stat().st_size / 1e6:.2f} MB")
 
     # Validation figures (held-out rows only), computed with the shipped quantized artifact.

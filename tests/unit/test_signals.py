@@ -150,3 +150,13 @@ def test_twcs_test_split_is_never_trained_on() -> None:
     assert not {t.tweet_id for t in train} & {t.tweet_id for t in test}
     assert len(test) >= 350 and {t.group for t in test} >= {"food", "retail", "tech", "telecom", "transport"}
     assert train_signals.legacy_test_ids() <= {t.tweet_id for t in test}
+
+
+def test_complaint_views_partition_features() -> None:
+    from chalicelib.domain.signals.features import VIEWS, view_of
+
+    feats = features("@acme my order has not arrived, still waiting?")
+    assert all(set(view_of(f)) <= set(VIEWS) and view_of(f) for f in feats)
+    assert {view_of(f) for f in feats if f.startswith("c")} == {("char",)}
+    assert {view_of(f) for f in feats if f.startswith("x")} == {("word", "char")}
+    assert {view_of(f) for f in feats if f[0] in "wbn"} == {("word",)}

@@ -37,6 +37,18 @@ _CURLY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '
 
 USER, URL, NUM, BRAND = "_user_", "_url_", "0", "_brand_"
 
+# The complaint head is an ensemble of two linear models over two views of these features, averaged in
+# logit space: "word" (w/b/n prefixes: words, bigrams, negations) and "char" (c: in-word 4-grams). The
+# aggregate cues (x prefix) belong to both. Each view is scaled by 1/sqrt(#its distinct features).
+VIEWS = ("word", "char")
+_WORD_ONLY, _CHAR_ONLY, _BOTH = ("word",), ("char",), ("word", "char")
+
+
+def view_of(feature: str) -> tuple[str, ...]:
+    """The complaint views a feature string belongs to."""
+    head = feature[0]
+    return _CHAR_ONLY if head == "c" else _BOTH if head == "x" else _WORD_ONLY
+
 # Negation: words after a negator (up to punctuation or 4 words) also emit a "not_" copy, so
 # "not working" / "never arrived" differ from "working" / "arrived".
 _NEGATORS = frozenset(
