@@ -96,6 +96,15 @@ def execution_status(issue_id: str, protocol: str = "high_priority") -> str:
     return sfn.describe_execution(executionArn=execution)["status"]
 
 
+def publish_and_finish(issue_id: str) -> None:
+    """Hand the publish message to the publisher, then wait for the execution to succeed."""
+    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
+    deadline = time.monotonic() + 20
+    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert execution_status(issue_id) == "SUCCEEDED"
+
+
 def audit_types(issue_id: str) -> list[str]:
     items = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :i",
                                      ExpressionAttributeValues={":i": {"S": issue_id}})["Items"]
@@ -133,18 +142,15 @@ def test_high_priority_draft_legal_management_publish(api):
     assert "No admission of fault." in redraft[0]["body"] and "step_rejected" in audit_types(issue_id)
     lead = next(m for m in redraft if m["to"] == "pr-lead@aurelle.example")
     final_text = "We are sorry to hear this and have contacted you privately to make it right."
-    assert post(api, lead["link"], outcome="submitted", draft=final_text, channels="public_reply,private_reply").status_code == 200
+    assert post(api, lead["link"], outcome="submitted", draft=final_text,
+                channels="public_reply,private_reply").status_code == 200
     legal = next_step(5)
     assert post(api, legal[0]["link"], outcome="approved", comment="OK").status_code == 200
     management = next_step(6)
     assert sorted(m["to"] for m in management) == ["cmo@aurelle.example", "coo@aurelle.example"]
     assert post(api, management[0]["link"], outcome="approved").status_code == 200
 
-    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
-    deadline = time.monotonic() + 20
-    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert execution_status(issue_id) == "SUCCEEDED"
+    publish_and_finish(issue_id)
 
     outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
     assert {o["channel"]["S"] for o in outbox} == {"public_reply", "private_reply"}
@@ -236,11 +242,7 @@ def test_the_drafter_chooses_to_reply_privately_only(api):
     management = next_step(3)
     assert post(api, management[0]["link"], outcome="approved").status_code == 200
 
-    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
-    deadline = time.monotonic() + 20
-    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert execution_status(issue_id) == "SUCCEEDED"
+    publish_and_finish(issue_id)
     outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
     assert [(o["channel"]["S"], o["text"]["S"]) for o in outbox] == [("private_reply", text)]
     submitted = [json.loads(i["details"]["S"]) for i in client("dynamodb").scan(
