@@ -37,6 +37,7 @@ class Approval:
     created_at: str
     expires_at: int
     token_ref: str
+    channels: tuple[str, ...] = ()  # a drafting step's current choice of reply channels
 
 
 class AlreadyUsed(Exception):
@@ -81,6 +82,7 @@ class DynamoApprovals:
             "status": _s(approval.status), "created_at": _s(approval.created_at),
             "expires_at": {"N": str(approval.expires_at)}, "token_ref": _s(approval.token_ref),
             "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
+            "channels": {"L": [_s(c) for c in approval.channels]},
         }
 
     def get(self, approval_id: str) -> Approval | None:
@@ -97,7 +99,8 @@ class DynamoApprovals:
             outcomes=tuple(o["S"] for o in item["outcomes"]["L"]), draft=item["draft"]["S"],
             comment=item["comment"]["S"], commented_by=item["commented_by"]["S"], status=item["status"]["S"],
             created_at=item["created_at"]["S"], expires_at=int(item["expires_at"]["N"]),
-            token_ref=item["token_ref"]["S"])
+            token_ref=item["token_ref"]["S"],
+            channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])))
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str) -> int:
         """A reminder or an escalation of a step retires the links of its earlier attempts."""

@@ -258,6 +258,8 @@ class _Compiler:
             "task_token.$": "$$.Task.Token",
             "execution.$": "$$.Execution.Id",
         }
+        if step.action in CHOOSES_CHANNELS:
+            body["channels.$"] = "$.channels"  # the page preselects the current choice (a redraft keeps it)
         return {
             "Type": "Task",
             "Comment": f"{step.role} ({attempt}); waits {step.sla_minutes} plan minutes for the callback",

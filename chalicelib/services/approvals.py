@@ -56,6 +56,7 @@ class StepRequest(BaseModel):
     comment: str = ""
     commented_by: str = ""
     draft: str = ""
+    channels: list[str] = Field(default_factory=list)  # drafting steps: the protocol's current choice
     task_token: str
     execution: str
 
@@ -89,12 +90,14 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     """Record and email one link per person; returns the links (the local stack prints them)."""
     expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.sla_minutes * 60 * 2)
     token_ref = links.token_reference(message.task_token)
+    people = dict.fromkeys(p.lower() for p in message.people)
+    channels = tuple(c for c in message.channels if c in CHANNELS)
     approvals = [Approval(
-        approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person.lower(), step=message.step,
+        approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person, step=message.step,
         action=message.action, role=message.role, protocol=message.protocol, attempt=message.attempt,
         outcomes=tuple(message.outcomes), draft=message.draft, comment=message.comment,
         commented_by=message.commented_by, status=PENDING, created_at=now.isoformat(), expires_at=expires,
-        token_ref=token_ref) for person in dict.fromkeys(p.lower() for p in message.people)]
+        token_ref=token_ref, channels=channels) for person in people]
     try:
         deps.approvals.record_request(approvals, message.task_token, message.execution)
     except AlreadyUsed:
@@ -180,7 +183,7 @@ def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
     return PageData(approval=approval, issue=issue, mentions=deps.issues.mentions(approval.issue_id),
                     history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
                     canned_warning=canned_warning(approval.draft, deps.outbox.recent(now)) if approval.draft else None,
-                    channels=default_channels(approval.protocol))
+                    channels=approval.channels or default_channels(approval.protocol))
 
 
 def default_channels(protocol: str) -> tuple[str, ...]:

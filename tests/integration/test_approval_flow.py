@@ -248,3 +248,14 @@ def test_the_drafter_chooses_to_reply_privately_only(api):
     submitted = [json.loads(i["details"]["S"]) for i in client("dynamodb").scan(
         TableName=resources().audit_table)["Items"] if i["type"]["S"] == "step_submitted"]
     assert [d["channels"] for d in submitted] == [["private_reply"]]  # the choice is on the record
+
+
+def test_a_redraft_after_a_rejection_keeps_the_drafters_channel_choice(api):
+    open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    assert post(api, lead["link"], outcome="submitted", draft="Please check your messages, Ana.",
+                channels="private_reply").status_code == 200
+    legal = next_step(2)
+    assert post(api, legal[0]["link"], outcome="rejected", comment="Say sorry first.").status_code == 200
+    redraft = next(m for m in next_step(3) if m["to"] == "pr-lead@aurelle.example")
+    assert checked_channels(api.http.get(path(redraft["link"])).body.decode()) == ["private_reply"]
