@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
 from chalicelib.domain.alerts import (
     Alert, compact, digest_alert, from_compact, hour_key, message_attributes, message_body, subject_line,
@@ -26,14 +27,6 @@ from chalicelib.settings import ALERTS_PER_HOUR, Resources
 
 SENT_TTL = timedelta(days=90)  # longer than any issue stays open with a running SLA clock
 HOUR_TTL = timedelta(days=7)
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
 
 
 @lru_cache(maxsize=None)
@@ -54,11 +47,11 @@ class SnsAlerts:
     def raise_alert(self, alert: Alert, now: datetime) -> str:
         """``sent``, ``duplicate`` (this event was alerted already) or ``deferred`` (cap reached: in the digest)."""
         dynamodb = client("dynamodb")
-        key = {"pk": _s(f"sent#{alert.dedup_key}")}
+        key = {"pk": string(f"sent#{alert.dedup_key}")}
         try:
             dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
-                              Item={**key, "kind": _s(alert.kind.value), "at": _s(now.isoformat()),
-                                    "ttl": _n(int((now + SENT_TTL).timestamp()))})
+                              Item={**key, "kind": string(alert.kind.value), "at": string(now.isoformat()),
+                                    "ttl": number(int((now + SENT_TTL).timestamp()))})
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return "duplicate"
         try:
@@ -71,10 +64,10 @@ class SnsAlerts:
     def _send_or_defer(self, alert: Alert, now: datetime) -> str:
         hour = hour_key(now)
         counted = client("dynamodb").update_item(
-            TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
+            TableName=self.table, Key={"pk": string(f"hour#{hour}")},
             UpdateExpression="ADD raised :one SET #ttl = if_not_exists(#ttl, :ttl)",
             ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={":one": _n(1), ":ttl": _n(int((now + HOUR_TTL).timestamp()))},
+            ExpressionAttributeValues={":one": number(1), ":ttl": number(int((now + HOUR_TTL).timestamp()))},
             ReturnValues="UPDATED_NEW")
         if int(counted["Attributes"]["raised"]["N"]) <= self.per_hour:
             self._publish(alert, now)
@@ -86,14 +79,14 @@ class SnsAlerts:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
+                TableName=self.table, Key={"pk": string(f"hour#{hour}")},
                 UpdateExpression="SET digest = list_append(if_not_exists(digest, :empty), :alert)",
-                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [_s(compact(alert))]}})
+                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [string(compact(alert))]}})
         except dynamodb.exceptions.ClientError as error:
             if error.response["Error"]["Code"] != "ValidationException":  # the 400 KB item is full
                 raise
-            dynamodb.update_item(TableName=self.table, Key={"pk": _s(f"hour#{hour}")},
-                                 UpdateExpression="ADD dropped :one", ExpressionAttributeValues={":one": _n(1)})
+            dynamodb.update_item(TableName=self.table, Key={"pk": string(f"hour#{hour}")},
+                                 UpdateExpression="ADD dropped :one", ExpressionAttributeValues={":one": number(1)})
 
     def send_digest(self, hour: str, now: datetime) -> str:
         """One ``digest`` message for the hour's deferred alerts: ``sent``, ``duplicate`` or ``empty``.
@@ -102,12 +95,12 @@ class SnsAlerts:
         a failed publish takes the flag back for the next run.
         """
         dynamodb = client("dynamodb")
-        key = {"pk": _s(f"hour#{hour}")}
+        key = {"pk": string(f"hour#{hour}")}
         try:
             item = dynamodb.update_item(
                 TableName=self.table, Key=key, UpdateExpression="SET digest_sent_at = :now",
                 ConditionExpression="attribute_exists(digest) AND attribute_not_exists(digest_sent_at)",
-                ExpressionAttributeValues={":now": _s(now.isoformat())}, ReturnValues="ALL_NEW")["Attributes"]
+                ExpressionAttributeValues={":now": string(now.isoformat())}, ReturnValues="ALL_NEW")["Attributes"]
         except dynamodb.exceptions.ConditionalCheckFailedException:
             current = dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
             return "duplicate" if "digest_sent_at" in current else "empty"
@@ -137,7 +130,7 @@ class DynamoLiveIssues:
         request: dict[str, Any] = {
             "TableName": self.table, "IndexName": "by_status_category",
             "KeyConditionExpression": "status_category = :sc",
-            "ExpressionAttributeValues": {":sc": _s(f"{status}#{category}")}}
+            "ExpressionAttributeValues": {":sc": string(f"{status}#{category}")}}
         while True:
             answer = client("dynamodb").query(**request)
             yield from (plain_item(item) for item in answer["Items"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.domain.links import token_reference
 
@@ -44,9 +45,6 @@ class AlreadyUsed(Exception):
     """The link (or its step) was used, or the step moved on."""
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
 
 class DynamoApprovals:
     def __init__(self, table_name: str) -> None:
@@ -56,8 +54,8 @@ class DynamoApprovals:
         """The token once (under its hash) and one approval per person, all or nothing."""
         token_ref = token_reference(task_token)
         items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": {
-            "approval_id": _s(token_ref), "task_token": _s(task_token), "status": _s(PENDING),
-            "execution": _s(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)}},
+            "approval_id": string(token_ref), "task_token": string(task_token), "status": string(PENDING),
+            "execution": string(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)}},
             "ConditionExpression": "attribute_not_exists(approval_id)"}}]
         for approval in approvals:
             items.append({"Put": {"TableName": self.table, "Item": self._item(approval),
@@ -74,21 +72,21 @@ class DynamoApprovals:
     @staticmethod
     def _item(approval: Approval) -> dict[str, Any]:
         return {
-            "approval_id": _s(approval.approval_id), "issue_id": _s(approval.issue_id), "person": _s(approval.person),
-            "step": _s(approval.step), "action": _s(approval.action), "role": _s(approval.role),
-            "protocol": _s(approval.protocol), "attempt": _s(approval.attempt),
-            "outcomes": {"L": [_s(o) for o in approval.outcomes]}, "draft": _s(approval.draft),
-            "comment": _s(approval.comment), "commented_by": _s(approval.commented_by),
-            "status": _s(approval.status), "created_at": _s(approval.created_at),
-            "expires_at": {"N": str(approval.expires_at)}, "token_ref": _s(approval.token_ref),
+            "approval_id": string(approval.approval_id), "issue_id": string(approval.issue_id), "person": string(approval.person),
+            "step": string(approval.step), "action": string(approval.action), "role": string(approval.role),
+            "protocol": string(approval.protocol), "attempt": string(approval.attempt),
+            "outcomes": {"L": [string(o) for o in approval.outcomes]}, "draft": string(approval.draft),
+            "comment": string(approval.comment), "commented_by": string(approval.commented_by),
+            "status": string(approval.status), "created_at": string(approval.created_at),
+            "expires_at": {"N": str(approval.expires_at)}, "token_ref": string(approval.token_ref),
             "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
-            "channels": {"L": [_s(c) for c in approval.channels]},
+            "channels": {"L": [string(c) for c in approval.channels]},
         }
 
     def get(self, approval_id: str) -> Approval | None:
         if approval_id.startswith("token#"):
             return None  # token items are not links
-        item = client("dynamodb").get_item(TableName=self.table, Key={"approval_id": _s(approval_id)},
+        item = client("dynamodb").get_item(TableName=self.table, Key={"approval_id": string(approval_id)},
                                            ConsistentRead=True).get("Item")
         if not item:
             return None
@@ -107,7 +105,7 @@ class DynamoApprovals:
         dynamodb = client("dynamodb")
         answer = dynamodb.query(TableName=self.table, IndexName="by_issue",
                                 KeyConditionExpression="issue_id = :issue",
-                                ExpressionAttributeValues={":issue": _s(issue_id)})
+                                ExpressionAttributeValues={":issue": string(issue_id)})
         retired = 0
         for item in answer["Items"]:
             if item["step"]["S"] == step and item["status"]["S"] == PENDING and item["token_ref"]["S"] != keep_token_ref:
@@ -116,8 +114,8 @@ class DynamoApprovals:
                                          UpdateExpression="SET #status = :superseded",
                                          ConditionExpression="#status = :pending",
                                          ExpressionAttributeNames={"#status": "status"},
-                                         ExpressionAttributeValues={":superseded": _s(SUPERSEDED),
-                                                                    ":pending": _s(PENDING)})
+                                         ExpressionAttributeValues={":superseded": string(SUPERSEDED),
+                                                                    ":pending": string(PENDING)})
                     retired += 1
                 except dynamodb.exceptions.ConditionalCheckFailedException:
                     pass
@@ -126,26 +124,26 @@ class DynamoApprovals:
     def consume(self, approval: Approval, audit_item: dict[str, Any], audit_table: str, now: datetime) -> str:
         """Mark the link and its token used, append the audit event; returns the task token. Single use."""
         dynamodb = client("dynamodb")
-        used = {":used": _s(USED), ":pending": _s(PENDING), ":at": _s(now.astimezone(timezone.utc).isoformat()),
-                ":by": _s(approval.person)}
+        used = {":used": string(USED), ":pending": string(PENDING), ":at": string(now.astimezone(timezone.utc).isoformat()),
+                ":by": string(approval.person)}
         update = "SET #status = :used, used_at = :at, used_by = :by"
         try:
             dynamodb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.table, "Key": {"approval_id": _s(approval.approval_id)},
+                {"Update": {"TableName": self.table, "Key": {"approval_id": string(approval.approval_id)},
                             "UpdateExpression": update, "ConditionExpression": "#status = :pending",
                             "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
-                {"Update": {"TableName": self.table, "Key": {"approval_id": _s(approval.token_ref)},
+                {"Update": {"TableName": self.table, "Key": {"approval_id": string(approval.token_ref)},
                             "UpdateExpression": update, "ConditionExpression": "#status = :pending",
                             "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
                 {"Put": {"TableName": audit_table, "Item": audit_item}},
             ])
         except dynamodb.exceptions.TransactionCanceledException as error:
             raise AlreadyUsed("this link was used, or its step has moved on") from error
-        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": _s(approval.token_ref)},
+        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": string(approval.token_ref)},
                                   ConsistentRead=True)["Item"]
         return token["task_token"]["S"]
 
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
-        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": _s(approval.approval_id)},
+        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": string(approval.approval_id)},
                                        UpdateExpression="SET callback_error = :reason",
-                                       ExpressionAttributeValues={":reason": _s(reason)})
+                                       ExpressionAttributeValues={":reason": string(reason)})

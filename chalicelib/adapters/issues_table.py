@@ -6,15 +6,13 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
-from chalicelib.domain.issues import AuditEvent
+from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.settings import Resources
 
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
 
 
 class DynamoIssues:
@@ -22,19 +20,19 @@ class DynamoIssues:
         self.names = names
 
     def get(self, issue_id: str) -> dict[str, Any] | None:
-        item = client("dynamodb").get_item(TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+        item = client("dynamodb").get_item(TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
                                            ConsistentRead=True).get("Item")
         return plain_item(item) if item else None
 
     def mentions(self, issue_id: str, limit: int = 50) -> list[dict[str, Any]]:
         answer = client("dynamodb").query(TableName=self.names.mentions_table, IndexName="by_issue",
                                           KeyConditionExpression="issue_id = :issue", Limit=limit,
-                                          ExpressionAttributeValues={":issue": _s(issue_id)})
+                                          ExpressionAttributeValues={":issue": string(issue_id)})
         return [plain_item(item) for item in answer["Items"]]
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
         answer = client("dynamodb").query(TableName=self.names.audit_table, KeyConditionExpression="issue_id = :i",
-                                          ExpressionAttributeValues={":i": _s(issue_id)})
+                                          ExpressionAttributeValues={":i": string(issue_id)})
         events = [plain_item(item) for item in answer["Items"]]
         for event in events:
             event["details"] = json.loads(event.get("details") or "{}")
@@ -48,12 +46,12 @@ class DynamoIssues:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+                TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
                 UpdateExpression="SET #status = :busy, status_category = :sc",
                 ConditionExpression="#status = :open AND category = :category",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":busy": _s("in_progress"), ":open": _s("open"),
-                                           ":sc": _s(f"in_progress#{category}"), ":category": _s(category)})
+                ExpressionAttributeValues={":busy": string("in_progress"), ":open": string("open"),
+                                           ":sc": string(status_category(IssueStatus.IN_PROGRESS.value, category)), ":category": string(category)})
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass
 
@@ -66,10 +64,10 @@ class DynamoIssues:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.names.issues_table, Key={"issue_id": _s(issue_id)},
+                TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
                 UpdateExpression="SET first_response_at = :at, response_time_seconds = :seconds",
                 ConditionExpression="attribute_not_exists(first_response_at)",
-                ExpressionAttributeValues={":at": _s(at.astimezone(timezone.utc).isoformat()),
+                ExpressionAttributeValues={":at": string(at.astimezone(timezone.utc).isoformat()),
                                            ":seconds": {"N": str(max(0, int((at - first_seen).total_seconds())))}})
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass

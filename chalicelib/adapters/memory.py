@@ -63,6 +63,3 @@ class InMemoryTriageStore:
             self.audit.extend(change.audit)
             if change.case:
                 self.cases.setdefault(change.case.issue_id, change.case)
-
-    def issue_of(self, mention_key: str) -> str | None:
-        return self.mentions[mention_key]["issue_id"]

@@ -7,9 +7,9 @@ removal is an update that sets the same values again when repeated.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
 from chalicelib.domain.models import Mention
 
@@ -17,12 +17,6 @@ VISIBLE = "visible"
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-def _n(value: float | int) -> dict[str, str]:
-    return {"N": str(Decimal(str(value)))}
 
 def content_attributes(mention: Mention) -> dict[str, dict[str, Any]]:
     """The DynamoDB attributes that describe a mention's content (storage model, kept apart from the domain)."""
@@ -38,17 +32,17 @@ def content_attributes(mention: Mention) -> dict[str, dict[str, Any]]:
         "author_name": author.name,
     }
     item: dict[str, dict[str, Any]] = {
-        "platform": _s(mention.platform),
-        "external_id": _s(mention.external_id),
-        "kind": _s(mention.kind.value),
-        "text": _s(mention.text),
-        "created_at": _s(mention.created_at.isoformat()),
+        "platform": string(mention.platform),
+        "external_id": string(mention.external_id),
+        "kind": string(mention.kind.value),
+        "text": string(mention.text),
+        "created_at": string(mention.created_at.isoformat()),
     }
-    item.update({name: _s(value) for name, value in optional.items() if value})
+    item.update({name: string(value) for name, value in optional.items() if value})
     if mention.rating is not None:
-        item["rating"] = _n(mention.rating)
+        item["rating"] = number(mention.rating)
     if author.followers is not None:
-        item["author_followers"] = _n(author.followers)
+        item["author_followers"] = number(author.followers)
     if author.verified is not None:
         item["author_verified"] = {"BOOL": author.verified}
     return item
@@ -58,8 +52,8 @@ class DynamoMentionRepository:
         self.table_name = table_name
 
     def add(self, mention: Mention) -> bool:
-        item = {"pk": _s(mention.key), **content_attributes(mention), "status": _s(VISIBLE),
-                "received_at": _s(_now())}
+        item = {"pk": string(mention.key), **content_attributes(mention), "status": string(VISIBLE),
+                "received_at": string(_now())}
         try:
             client("dynamodb").put_item(TableName=self.table_name, Item=item,
                                         ConditionExpression="attribute_not_exists(pk)")
@@ -80,9 +74,9 @@ class DynamoMentionRepository:
         assignments += ["#status = if_not_exists(#status, :visible)", "edited_at = :now",
                         "received_at = if_not_exists(received_at, :now)"]
         names["#status"] = "status"
-        values.update({":visible": _s(VISIBLE), ":now": _s(_now())})
+        values.update({":visible": string(VISIBLE), ":now": string(_now())})
         client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": _s(mention.key)},
+            TableName=self.table_name, Key={"pk": string(mention.key)},
             UpdateExpression="SET " + ", ".join(assignments),
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         )
@@ -91,17 +85,17 @@ class DynamoMentionRepository:
         # An upsert: a removal that overtakes its creation on the queue leaves a tombstone, and the later
         # conditional put of the creation then finds the identity taken and stores nothing.
         client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": _s(f"{platform}#{external_id}")},
+            TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
             UpdateExpression=("SET #status = :status, status_changed_at = :now, "
                               "platform = if_not_exists(platform, :platform), "
                               "external_id = if_not_exists(external_id, :external_id)"),
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": _s(status), ":now": _s(_now()),
-                                       ":platform": _s(platform), ":external_id": _s(external_id)},
+            ExpressionAttributeValues={":status": string(status), ":now": string(_now()),
+                                       ":platform": string(platform), ":external_id": string(external_id)},
         )
 
     def get(self, platform: str, external_id: str) -> dict | None:
-        answer = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": _s(f"{platform}#{external_id}")},
+        answer = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
                                              ConsistentRead=True)
         item = answer.get("Item")
         return plain_item(item) if item else None

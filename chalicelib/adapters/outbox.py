@@ -11,12 +11,10 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
 
 
 class OutboxPublisher:
@@ -27,12 +25,12 @@ class OutboxPublisher:
                 at: datetime) -> str:
         outbox_id = f"out-{secrets.token_hex(8)}"
         client("dynamodb").put_item(TableName=self.table, Item={
-            "outbox_id": _s(outbox_id), "issue_id": _s(issue_id), "platform": _s(mention.get("platform", "")),
-            "in_reply_to": _s(mention.get("external_id", "")),
-            "recipient": _s(mention.get("author_handle") or mention.get("author_name") or ""),
-            "channel": _s(channel), "text": _s(text), "approved_by": _s(approved_by),
-            "published_at": _s(at.astimezone(timezone.utc).isoformat()),
-            "published_day": _s(at.astimezone(timezone.utc).date().isoformat())})
+            "outbox_id": string(outbox_id), "issue_id": string(issue_id), "platform": string(mention.get("platform", "")),
+            "in_reply_to": string(mention.get("external_id", "")),
+            "recipient": string(mention.get("author_handle") or mention.get("author_name") or ""),
+            "channel": string(channel), "text": string(text), "approved_by": string(approved_by),
+            "published_at": string(at.astimezone(timezone.utc).isoformat()),
+            "published_day": string(at.astimezone(timezone.utc).date().isoformat())})
         return outbox_id
 
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
@@ -42,14 +40,8 @@ class OutboxPublisher:
             day = (now - timedelta(days=back)).date().isoformat()
             answer = client("dynamodb").query(TableName=self.table, IndexName="by_day",
                                               KeyConditionExpression="published_day = :d", ScanIndexForward=False,
-                                              ExpressionAttributeValues={":d": _s(day)}, Limit=limit)
+                                              ExpressionAttributeValues={":d": string(day)}, Limit=limit)
             out += [plain_item(item) for item in answer["Items"]]
             if len(out) >= limit:
                 break
         return out[:limit]
-
-    def for_issue(self, issue_id: str) -> list[dict[str, Any]]:
-        answer = client("dynamodb").query(TableName=self.table, IndexName="by_issue",
-                                          KeyConditionExpression="issue_id = :i",
-                                          ExpressionAttributeValues={":i": _s(issue_id)})
-        return [plain_item(item) for item in answer["Items"]]

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
+from chalicelib.domain.validation import describe_validation_error
+
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
@@ -60,8 +62,7 @@ def answer(approval_id: str) -> Response:
         try:
             form = ActForm.model_validate(fields)
         except ValidationError as invalid:
-            problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in invalid.errors())
-            raise LinkRefused(400, problems) from None
+            raise LinkRefused(400, describe_validation_error(invalid, limit=None, root="form")) from None
         outcome = act(approval, form, deps, now)
     except LinkRefused as refused:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})

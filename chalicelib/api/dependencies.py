@@ -50,24 +50,31 @@ def surge_store():
 
 
 @lru_cache(maxsize=1)
-def approval_deps():
+def _approval_adapters() -> dict:
     from chalicelib.adapters.approvals_table import DynamoApprovals
     from chalicelib.adapters.email import SesEmail
     from chalicelib.adapters.issues_table import DynamoIssues
     from chalicelib.adapters.outbox import OutboxPublisher
-    from chalicelib.adapters.secrets import get_secret
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
-    from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.settings import public_base_url, sender_email
 
     names = resources()
-    return ApprovalDeps(approvals=DynamoApprovals(names.approvals_table), issues=DynamoIssues(names),
-                        email=SesEmail(sender_email()), workflows=StepFunctionsWorkflows(),
-                        outbox=OutboxPublisher(names.outbox_table), link_key=get_secret("LINK_SIGNING_KEY"),
-                        base_url=public_base_url(), audit_table=names.audit_table)
+    return dict(approvals=DynamoApprovals(names.approvals_table), issues=DynamoIssues(names),
+                email=SesEmail(sender_email()), workflows=StepFunctionsWorkflows(),
+                outbox=OutboxPublisher(names.outbox_table), base_url=public_base_url(),
+                audit_table=names.audit_table)
+
+
+def approval_deps():
+    """The approval use cases' adapters (built once) and the link signing key (looked up each time: Powertools
+    caches it for five minutes, so a rotated key takes effect without a redeploy)."""
+    from chalicelib.adapters.secrets import get_secret
+    from chalicelib.services.approvals import ApprovalDeps
+
+    return ApprovalDeps(link_key=get_secret("LINK_SIGNING_KEY"), **_approval_adapters())
 
 
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    for factory in (mention_queue, mention_repository, triage_store, plan_store, approval_deps, surge_store, alerts):
+    for factory in (mention_queue, mention_repository, triage_store, plan_store, _approval_adapters, surge_store, alerts):
         factory.cache_clear()

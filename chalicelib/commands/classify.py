@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from chalicelib.domain.classification import classify
 from chalicelib.domain.models import Author, Mention
+from chalicelib.domain.validation import describe_validation_error
 from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
 from chalicelib.services.triage import mention_text
 
@@ -62,8 +63,8 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
             out = classify_row(row, plan, analyze_one)
         except (ValueError, ValidationError, TypeError) as error:
             status = 1
-            message = str(error).splitlines()[0] if not isinstance(error, ValidationError) else \
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            message = describe_validation_error(error, limit=None) if isinstance(error, ValidationError) \
+                else str(error).splitlines()[0]
             out = {"id": row.get("id") if isinstance(row, dict) else None, "error": f"line {number}: {message}"}
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
     return status

@@ -31,6 +31,12 @@ class IssueStatus(StrEnum):
 LIVE_STATUSES = (IssueStatus.OPEN, IssueStatus.IN_PROGRESS)
 
 
+def status_category(status: str, category: str) -> str:
+    """The issues table's ``by_status_category`` key. Every writer of ``status`` or ``category`` writes it too
+    (the protocols' ``ResolveIssue`` state builds the same string with ``States.Format``)."""
+    return f"{status}#{category}"
+
+
 class Issue(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+from chalicelib.domain.validation import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
@@ -252,20 +253,11 @@ class PlanError(ValueError):
     """A plan that cannot be used; the message lists every problem with its place."""
 
 
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors():
-        place = ".".join(str(p) for p in problem["loc"]) or "plan"
-        message = problem["msg"].removeprefix("Value error, ")
-        parts.append(f"{place}: {message}")
-    return "; ".join(parts)
-
-
 def parse_plan(document: dict[str, Any]) -> ResponsePlan:
     try:
         return ResponsePlan.model_validate(document)
     except ValidationError as error:
-        raise PlanError(_describe(error)) from None
+        raise PlanError(describe_validation_error(error, limit=None, root="plan")) from None
 
 
 def load_plan_yaml(text: str) -> ResponsePlan:

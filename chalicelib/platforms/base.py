@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Protocol
 
 from pydantic import ValidationError
 
+from chalicelib.domain.validation import describe_validation_error  # noqa: F401 (platform modules use it from here)
 from chalicelib.domain.models import Mention
 
 SecretLookup = Callable[[str], str]
@@ -249,21 +250,6 @@ def first_datetime(*values: Any, default: datetime) -> datetime:
         if parsed is not None:
             return parsed
     return default
-
-
-def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
-    """``"author.followers: Input should be a valid integer; id: Field required"``.
-
-    Uses pydantic's messages without the input values, so nothing the client sent is echoed back.
-    """
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:limit]:
-        location = ".".join(str(part) for part in error["loc"]) or "body"
-        parts.append(f"{location}: {error['msg']}")
-    extra = len(exc.errors()) - limit
-    if extra > 0:
-        parts.append(f"and {extra} more")
-    return "; ".join(parts)
 
 
 MAX_TEXT = 20_000

@@ -25,7 +25,7 @@ def emails(stack: LocalStack) -> list[dict]:
         return json.load(answer).get("ses", {}).get("Message", [])
 
 
-def wait_for_link(stack: LocalStack, to: str, issue_text: str, seen: set[str], timeout: float = 60) -> str:
+def wait_for_link(stack: LocalStack, to: str, issue_text: str, seen: set[str], timeout: float = 120) -> str:
     """The newest approval link emailed to ``to`` about the issue, not seen before."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
