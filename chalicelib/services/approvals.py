@@ -28,6 +28,7 @@ from chalicelib.adapters.workflows import StepCallbackFailed
 from chalicelib.domain import links
 from chalicelib.domain.dedup import signature_of, similarity
 from chalicelib.domain.issues import AuditEvent
+from chalicelib.observability import logger
 from chalicelib.settings import LINK_TTL_SECONDS
 
 SYSTEM_PROTOCOL = "system:protocol"
@@ -274,11 +275,18 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     mentions = deps.issues.mentions(message.issue_id)
     # Answer the first mention of the issue (the one that opened it); campaigns get one reply, not fifty.
     target = min(mentions, key=lambda m: m.get("created_at", "")) if mentions else {}
-    sent = [deps.outbox.publish(message.issue_id, target, channel, message.draft, message.approved_by, now)
-            for channel in message.channels]
-    deps.issues.record_response(message.issue_id, now)
-    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type="published", actor=SYSTEM_PROTOCOL,
-                                  details={"channels": message.channels, "outbox": sent,
-                                           "approved_by": message.approved_by}))
-    deps.workflows.resume(message.task_token, {"published": len(sent), "outbox": sent})
+    posted = [deps.outbox.publish(message.issue_id, target, channel, message.draft, message.approved_by, now,
+                                  run=message.execution) for channel in message.channels]
+    sent = [outbox_id for outbox_id, _ in posted]
+    if any(new for _, new in posted):  # a redelivered message records nothing twice
+        deps.issues.record_response(message.issue_id, now)
+        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type="published", actor=SYSTEM_PROTOCOL,
+                                      details={"channels": message.channels, "outbox": sent,
+                                               "approved_by": message.approved_by}))
+    try:
+        deps.workflows.resume(message.task_token, {"published": len(sent), "outbox": sent})
+    except StepCallbackFailed:
+        # The earlier delivery already resumed the run (or it timed out): the reply is out either way, and
+        # retrying this message could not change that.
+        logger.warning("publish callback refused", extra={"issue_id": message.issue_id})
     return sent

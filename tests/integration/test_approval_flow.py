@@ -96,13 +96,15 @@ def execution_status(issue_id: str, protocol: str = "high_priority") -> str:
     return sfn.describe_execution(executionArn=execution)["status"]
 
 
-def publish_and_finish(issue_id: str) -> None:
-    """Hand the publish message to the publisher, then wait for the execution to succeed."""
-    assert process_publish_requests(wait_for_queue(resources().publish_queue)) == {"batchItemFailures": []}
+def publish_and_finish(issue_id: str) -> dict:
+    """Hand the publish message to the publisher, then wait for the execution to succeed; the message."""
+    publish_message = wait_for_queue(resources().publish_queue)
+    assert process_publish_requests(publish_message) == {"batchItemFailures": []}
     deadline = time.monotonic() + 20
     while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert execution_status(issue_id) == "SUCCEEDED"
+    return publish_message
 
 
 def audit_types(issue_id: str) -> list[str]:
@@ -242,9 +244,12 @@ def test_the_drafter_chooses_to_reply_privately_only(api):
     management = next_step(3)
     assert post(api, management[0]["link"], outcome="approved").status_code == 200
 
-    publish_and_finish(issue_id)
+    publish_message = publish_and_finish(issue_id)
+    # SQS delivers at least once: the same message again posts nothing and records nothing twice.
+    assert process_publish_requests(publish_message) == {"batchItemFailures": []}
     outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
     assert [(o["channel"]["S"], o["text"]["S"]) for o in outbox] == [("private_reply", text)]
+    assert audit_types(issue_id).count("published") == 1
     submitted = [json.loads(i["details"]["S"]) for i in client("dynamodb").scan(
         TableName=resources().audit_table)["Items"] if i["type"]["S"] == "step_submitted"]
     assert [d["channels"] for d in submitted] == [["private_reply"]]  # the choice is on the record
