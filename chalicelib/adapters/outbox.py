@@ -16,7 +16,6 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 
 
-
 class OutboxPublisher:
     def __init__(self, table_name: str) -> None:
         self.table = table_name

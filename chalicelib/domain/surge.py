@@ -132,9 +132,12 @@ class SurgeConfig:
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
-    # High volume, real streams are bursty (retweet storms, threads): a strict tail and the per-bucket
-    # spike cap; a tripling is clear within 15-30 minutes at ~50+ mentions an hour (not at a few an hour).
-    "brand": SurgeConfig(alpha=1e-5, min_count=10, min_ratio=2.0, spike_cap_min=3),
+    # Every mention counts: high volume, and real streams are bursty (retweet storms, threads), hence the
+    # per-bucket spike cap. The windows stop at 30 minutes, the target's horizon: the baseline then ends one
+    # hour before now instead of two, closer to the stream's current level. A tripling is clear within 15-30
+    # minutes at ~50+ mentions an hour; at 5-25 an hour real streams have 3-9x surges of their own every
+    # few days (storms, a viral post), so a tripling there is either missed or they all alert (README).
+    "brand": SurgeConfig(windows=(900, 1800), alpha=1e-4, min_count=10, min_ratio=2.0, spike_cap_min=3),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending
     # with the current one, so the 20-minute window still holds a burst's first complaint 15 minutes in.
     # Three complaints can fire, but only where the strict tail (1e-5: five windows are scanned at every
@@ -409,6 +412,26 @@ def daily_shape(
     return tuple(x / m for x in smooth), values, first
 
 
+def baseline_end_hour(now: float, config: SurgeConfig) -> int:
+    """Where a key's baseline history ends at ``now``: the last whole hour before its longest test window."""
+    end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
+    return hour_start(end - max(config.windows))
+
+
+def brand_reference_shape(
+    brand_counts: BucketCounts,
+    now: float,
+    config: SurgeConfig,
+    brand_config: SurgeConfig,
+    *,
+    data_start: float | None = None,
+) -> tuple[float, ...]:
+    """The brand's daily shape as a key with ``config`` borrows it at ``now``: learnt from the brand's hours
+    before that key's own baseline ends, so it changes exactly when the key's baseline does (the pipeline,
+    which refits every batch, and the offline detector, which refits hourly, then agree)."""
+    return daily_shape(brand_counts, baseline_end_hour(now, config), brand_config, data_start=data_start)[0]
+
+
 def fit_baseline(
     counts: BucketCounts,
     now: float,
@@ -418,8 +441,7 @@ def fit_baseline(
     reference_shape: Sequence[float] | None = None,
 ) -> Baseline:
     """Fit shape and level from the history before the longest test window (see module docstring)."""
-    end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
-    end_hour = hour_start(end - max(config.windows))
+    end_hour = baseline_end_hour(now, config)
     shape, values, first = daily_shape(
         counts, end_hour, config, data_start=data_start, reference_shape=reference_shape
     )
@@ -570,14 +592,14 @@ class SurgeDetector:
 
     def _baseline(self, key: str, now: float) -> Baseline:
         config = self.configs[key_kind(key)]
-        end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
-        end_hour = hour_start(end - max(config.windows))
+        end_hour = baseline_end_hour(now, config)
         cached = self._baselines.get(key)
         if cached is not None and cached[0] == end_hour:
             return cached[1]
         ref = None
         if key != BRAND_KEY and BRAND_KEY in self.counts:
-            ref = self._baseline(BRAND_KEY, now).shape
+            ref = brand_reference_shape(self.counts[BRAND_KEY], now, config, self.configs[BRAND_KEY],
+                                        data_start=self.data_start)
         bl = fit_baseline(self._counts(key), now, config, data_start=self.data_start, reference_shape=ref)
         self._baselines[key] = (end_hour, bl)
         return bl

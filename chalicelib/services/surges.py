@@ -16,6 +16,7 @@ from chalicelib.domain.surge import (
     BRAND_KEY,
     BucketCounts,
     SurgeAlert,
+    brand_reference_shape,
     config_for,
     days_needed,
     evaluate,
@@ -62,13 +63,15 @@ def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open
     data_start = history.data_start()
 
     evaluations = []
-    brand_shape = None
-    for key in keys:  # the brand first: products and topics borrow its daily shape
+    brand_config = config_for(BRAND_KEY)
+    brand_counts = BucketCounts.from_day_items(history.day_items(BRAND_KEY), bucket_seconds=brand_config.bucket_seconds)
+    for key in keys:
         config = config_for(key)
         counts = BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config.bucket_seconds)
-        baseline = fit_baseline(counts, now, config, data_start=data_start,
-                                reference_shape=None if key == BRAND_KEY else brand_shape)
-        brand_shape = baseline.shape if key == BRAND_KEY else brand_shape
+        # products and topics borrow the brand's daily shape (too sparse for their own)
+        ref = None if key == BRAND_KEY else brand_reference_shape(brand_counts, now, config, brand_config,
+                                                                    data_start=data_start)
+        baseline = fit_baseline(counts, now, config, data_start=data_start, reference_shape=ref)
         evaluations.append((key, config, counts, baseline))
 
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them

@@ -18,11 +18,11 @@ from chalicelib.domain.surge import (
     BucketCounts,
     SurgeDetector,
     SurgeState,
-    evaluate,
+    brand_reference_shape,
     counter_fields,
     day_of,
     days_needed,
-    fit_baseline,
+    evaluate,
     history_range,
     keys_for,
     nb_tail,
@@ -199,7 +199,7 @@ def test_day_items_give_the_same_alerts_as_the_in_memory_detector() -> None:
             cfg = DEFAULT_CONFIGS[key.split(":")[0]]
             ref = None
             if key != "brand":
-                ref = fit_baseline(read("brand", ts), ts, DEFAULT_CONFIGS["brand"], data_start=T0).shape
+                ref = brand_reference_shape(read("brand", ts), ts, cfg, DEFAULT_CONFIGS["brand"], data_start=T0)
             alert, state = evaluate(
                 key, read(key, ts), ts, SurgeState.from_dict(states.get(key)), cfg, data_start=T0, reference_shape=ref
             )
