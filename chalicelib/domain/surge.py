@@ -136,8 +136,9 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
     # per-bucket spike cap. The windows stop at 30 minutes, the target's horizon: the baseline then ends one
     # hour before now instead of two, closer to the stream's current level. A tripling is clear within 15-30
     # minutes at ~50+ mentions an hour; at 5-25 an hour real streams have 3-9x surges of their own every
-    # few days (storms, a viral post), so a tripling there is either missed or they all alert (README).
-    "brand": SurgeConfig(windows=(900, 1800), alpha=1e-4, min_count=10, min_ratio=2.0, spike_cap_min=3),
+    # few days (storms, a viral post), so a tripling there is either missed or they all alert (README). The
+    # minimum of 20 in the window keeps a busy thread of a dozen tweets on a quiet brand from being a crisis.
+    "brand": SurgeConfig(windows=(900, 1800), alpha=1e-4, min_count=20, min_ratio=2.0, spike_cap_min=3),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending
     # with the current one, so the 20-minute window still holds a burst's first complaint 15 minutes in.
     # Three complaints can fire, but only where the strict tail (1e-5: five windows are scanned at every
