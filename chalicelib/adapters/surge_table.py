@@ -9,6 +9,11 @@
   conditional updates: of two processors that see the same surge, one opens the Crisis.
 
 Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems.
+
+A Crisis links at most :data:`LINKS_PER_KEY_HOUR` mentions of a key per hour, so no more are stored: without
+the cap, a viral hour (the very moment detection matters) would grow the hour item past DynamoDB's 400 KB item
+limit and every write to it would fail. Each processor knows the list lengths from its last read and its own
+writes; concurrent processors may overshoot by a batch each, which the limit absorbs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.domain.surge import SurgeState, counter_fields, day_of
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
+LINKS_PER_KEY_HOUR = 100  # mention ids kept per key and hour (SurgeHistory.mentions reads at most 100)
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,10 @@ class StateConflict(Exception):
 
 
 class DynamoSurgeStore:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR) -> None:
         self.table = table_name
+        self.links_per_key_hour = links_per_key_hour
+        self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
 
     # -- counting ----------------------------------------------------------------------------------------
     def add(self, observations: list[Observation]) -> int:
@@ -55,10 +63,15 @@ class DynamoSurgeStore:
             hour_field, fine_field = counter_fields(observation.at)
             day, hour = day_of(observation.at), hour_of(observation.at)
             day_first[day] = min(day_first.get(day, observation.at), observation.at)
+            linked = self._linked.setdefault(hour, {})
             for key in observation.keys:
                 day_adds[day][f"{key}|{hour_field}"] += 1
                 hour_adds[hour][f"{key}|{fine_field}"] += 1
-                hour_mentions[hour][f"{key}|m"].append(observation.mention)
+                if linked.get(f"{key}|m", 0) < self.links_per_key_hour:
+                    linked[f"{key}|m"] = linked.get(f"{key}|m", 0) + 1
+                    hour_mentions[hour][f"{key}|m"].append(observation.mention)
+        for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
+            del self._linked[old_hour]
         calls = 0
         for day, adds in day_adds.items():
             self._update(f"day#{day}", adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS)
@@ -108,6 +121,9 @@ class DynamoSurgeStore:
                 for item in answer["Responses"].get(self.table, []):
                     plain = {k: deserializer.deserialize(v) for k, v in item.items()}
                     items[plain["pk"]] = plain
+                    if plain["pk"].startswith("hour#"):
+                        self._linked[plain["pk"][5:]] = {name: len(value) for name, value in plain.items()
+                                                         if name.endswith("|m")}
                 request = answer.get("UnprocessedKeys") or {}
         return SurgeHistory(items)
 

@@ -45,13 +45,24 @@ def default_analyzer() -> Analyzer:
     return analyze_one  # type: ignore[no-any-return]
 
 
+# Twitter's classic ``created_at`` ("Tue Oct 31 22:10:47 +0000 2017"), as exports of real streams carry it.
+TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"
+
+
 def parse_time(value: Any) -> float:
-    """ISO-8601 (``Z`` or offset; naive means UTC) or epoch seconds → epoch seconds."""
+    """ISO-8601 (``Z`` or offset; naive means UTC), Twitter's classic format, or epoch seconds (a number or a
+    string of digits) → epoch seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("created_at missing")
-    dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    text = value.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        dt = datetime.strptime(text, TWITTER_TIME)  # raises ValueError naming the value if it is not that either
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()

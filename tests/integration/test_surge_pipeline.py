@@ -80,3 +80,23 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_
     assert surge["MessageAttributes"]["severity"]["StringValue"] == "critical"
     # nothing fired during the quiet day and a half
     assert not [i for i in issues if i["category"]["S"] == "crisis" and i["issue_id"] != crisis["issue_id"]]
+
+
+def test_a_viral_hour_stores_a_bounded_list_of_mentions_but_counts_them_all(aws):
+    from chalicelib.adapters.surge_table import DynamoSurgeStore, Observation
+    from chalicelib.domain.surge import counter_fields, day_of
+
+    store = DynamoSurgeStore(resources().surges_table, links_per_key_hour=25)
+    at = START.timestamp() + 600
+    for batch in range(8):  # 80 mentions in one hour: more than a Crisis would ever link
+        observations = [Observation(at=at + i, mention=f"x#{batch}-{i}", keys=("brand",)) for i in range(10)]
+        store.add(observations)
+        if batch == 3:
+            store = DynamoSurgeStore(resources().surges_table, links_per_key_hour=25)  # a cold processor
+            store.read(["brand"], [], [datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H")])
+    hour = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H")
+    history = store.read(["brand"], [day_of(at)], [hour])
+    assert len(history.mentions("brand")) == 25
+    hour_field, fine_field = counter_fields(at)
+    counts = {name: value for item in history.day_items("brand") for name, value in item.items()}
+    assert counts[hour_field] == 80 and counts[fine_field] == 80

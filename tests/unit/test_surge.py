@@ -290,3 +290,24 @@ def test_cli_without_text_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "chalicelib.domain.signals", None)  # makes the import fail
     assert main(io.StringIO(""), io.StringIO(), []) == 2
     assert "chalicelib.domain.signals" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, epoch", [
+    ("2015-02-24T19:35:52Z", 1424806552.0),
+    ("2015-02-24 11:35:52 -0800", 1424806552.0),  # the airline export's format
+    ("Tue Feb 24 19:35:52 +0000 2015", 1424806552.0),  # Twitter's classic created_at
+    ("1424806552", 1424806552.0),
+    (1424806552, 1424806552.0),
+    ("2015-02-24T19:35:52", 1424806552.0),  # naive means UTC
+])
+def test_cli_reads_the_time_formats_real_exports_carry(value: object, epoch: float) -> None:
+    from chalicelib.commands.detect_surges import parse_time
+
+    assert parse_time(value) == epoch
+
+
+def test_cli_names_an_unreadable_time() -> None:
+    from chalicelib.commands.detect_surges import parse_time
+
+    with pytest.raises(ValueError, match="yesterday"):
+        parse_time("yesterday")
