@@ -4,6 +4,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib.api.approvals import approvals
 from chalicelib.api.health import health
+from chalicelib.api.ops import ops
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import APP_NAME, issues_stream_arn, resources
@@ -14,6 +15,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_blueprint(webhooks)
 app.register_blueprint(health)
 app.register_blueprint(approvals)
+app.register_blueprint(ops)
 
 
 @app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")

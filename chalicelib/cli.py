@@ -1,7 +1,7 @@
 """``python -m chalicelib.cli <command>``: the project's command line.
 
 Commands: ``classify`` and ``detect-surges`` (offline, JSONL in and out, see CONTRACTS.md), ``plan`` (validate,
-upload, list response plans). Each command lives in ``chalicelib/commands`` and is imported only when called.
+upload, list response plans), ``ops-token`` (create and revoke ops API tokens). Each command lives in ``chalicelib/commands`` and is imported only when called.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ COMMANDS = {
     "classify": "chalicelib.commands.classify",
     "detect-surges": "chalicelib.commands.detect_surges",
     "plan": "chalicelib.commands.plan",
+    "ops-token": "chalicelib.commands.ops_token",
 }
 
 

@@ -77,6 +77,7 @@ class Resources:
     outbox_table: str
     surges_table: str
     alerts_table: str
+    ops_tokens_table: str
     ingest_queue: str
     ingest_dlq: str
     approval_queue: str
@@ -103,6 +104,7 @@ class Resources:
             outbox_table=resource_name("outbox", stage_name),
             surges_table=resource_name("surges", stage_name),
             alerts_table=resource_name("alerts", stage_name),
+            ops_tokens_table=resource_name("ops-tokens", stage_name),
             ingest_queue=resource_name("ingest", stage_name),
             ingest_dlq=resource_name("ingest-dlq", stage_name),
             approval_queue=resource_name("approval-requests", stage_name),

@@ -55,6 +55,8 @@ def build_policy(stage: str) -> dict[str, Any]:
              + [table(n) + "/index/*" for n in (names.approvals_table, names.outbox_table, names.issues_table,
                                                 names.mentions_table)]
              + [table(names.audit_table), table(names.issues_table)]},
+            {"Sid": "OpsTokenLookups", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
+             "Resource": table(names.ops_tokens_table)},
             {"Sid": "IssuesStream", "Effect": "Allow",
              "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                         "dynamodb:ListStreams"],

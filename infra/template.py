@@ -153,6 +153,8 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "SurgesTable": _table(names.surges_table, "pk", ttl="ttl"),
         # Alerts sent (one per issue and kind) and the hourly counters and digests that keep storms out.
         "AlertsTable": _table(names.alerts_table, "pk", ttl="ttl"),
+        # Ops API tokens other than the admin's: by the SHA-256 of the token (never the token), with roles.
+        "OpsTokensTable": _table(names.ops_tokens_table, "token_hash"),
         **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", INGEST_VISIBILITY_TIMEOUT),
         **_queue_pair(names.publish_queue, names.publish_dlq, "Publish", INGEST_VISIBILITY_TIMEOUT),
         "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": names.alerts_topic}},

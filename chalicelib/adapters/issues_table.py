@@ -11,8 +11,8 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
+from chalicelib.domain.ops import Partition
 from chalicelib.settings import Resources
-
 
 
 class DynamoIssues:
@@ -37,6 +37,26 @@ class DynamoIssues:
         for event in events:
             event["details"] = json.loads(event.get("details") or "{}")
         return events
+
+    def page(self, partition: Partition, filters: dict[str, str], limit: int,
+             start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a listing: newest first within the partition, ``filters`` (attribute → value) applied
+        by DynamoDB; DynamoDB's last evaluated key, or None at the partition's end."""
+        names, values = {"#p": partition.key}, {":p": string(partition.value)}
+        conditions = []
+        for i, (attribute, value) in enumerate(sorted(filters.items())):
+            names[f"#f{i}"] = attribute
+            values[f":f{i}"] = string(value)
+            conditions.append(f"#f{i} = :f{i}")
+        request: dict[str, Any] = dict(TableName=self.names.issues_table, IndexName=partition.index,
+                                       KeyConditionExpression="#p = :p", ScanIndexForward=False, Limit=limit,
+                                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        if conditions:
+            request["FilterExpression"] = " AND ".join(conditions)
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        answer = client("dynamodb").query(**request)
+        return [plain_item(item) for item in answer["Items"]], answer.get("LastEvaluatedKey")
 
     def append(self, event: AuditEvent) -> None:
         client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))

@@ -371,7 +371,9 @@ def where_to_look(stack: LocalStack, echo=print) -> None:
     echo(f"  {stack.moto_url}/moto-api/                    moto's dashboard (tables, queues, emails)")
     echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.mentions_table}")
     echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.issues_table}")
-    echo("  .run/local-secrets.env   the secrets this run signs with;  .run/logs/   every process's log")
+    echo(f'  curl -H "Authorization: Bearer $OPS_ADMIN_TOKEN" "{stack.api_url}/issues?status=open"   the ops API')
+    echo(f"  {stack.api_url}/openapi.json                the ops API's OpenAPI document")
+    echo("  .run/local-secrets.env   the secrets this run signs with (OPS_ADMIN_TOKEN too);  .run/logs/   logs")
 
 
 def main() -> int:
