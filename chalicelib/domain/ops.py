@@ -8,8 +8,9 @@ and the use cases (:mod:`chalicelib.services.ops`) build on it.
   its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
 * **Listings.** An :class:`IssueQuery` chooses one of the issues table's indexes (by status and category, by
   assignee, by the day an issue opened) and walks its partitions in order, newest first within each.
-* **Cursors.** Opaque to clients, signed (HMAC-SHA256) so a forged or edited cursor is a 400, never a DynamoDB
-  error; they carry the partition reached and DynamoDB's last evaluated key.
+* **Cursors.** Opaque to clients, signed (HMAC-SHA256 with ``LINK_SIGNING_KEY``, over a ``cursor|`` prefix so a
+  cursor can never pass for a link signature) so a forged or edited cursor is a 400, never a DynamoDB error; they
+  carry the partition reached, DynamoDB's last evaluated key and a fingerprint of the query's filters.
 """
 
 from __future__ import annotations
