@@ -214,28 +214,21 @@ def inject_and_detect(
     horizon: float,
     with_product: bool = True,
 ) -> tuple[float | None, int]:
-    merged = sorted(stream + injected, key=lambda m: m.ts)
-    alerts = replay(
-        merged,
-        eval_from=start - 3 * HOUR,
-        eval_to=start + 6 * HOUR,
-        only_keys={target},
-        with_product=with_product,
-    )
+    alerts = replay_around(sorted(stream + injected, key=lambda m: m.ts), target, start, with_product)
     hits = [a for a in alerts if a.key == target and start <= a.detected_at <= start + 6 * HOUR]
     first = [a for a in hits if a.detected_at <= start + horizon]
     delay = first[0].detected_at - start if first else None
     return delay, len(hits)
 
 
+def replay_around(stream: Sequence[M], target: str, start: float, with_product: bool) -> list[SurgeAlert]:
+    """``target``'s alerts from 3 hours before ``start`` to 6 hours after (earlier mentions only warm up)."""
+    return replay(stream, eval_from=start - 3 * HOUR, eval_to=start + 6 * HOUR, only_keys={target},
+                  with_product=with_product)
+
+
 def background_hits(stream: list[M], target: str, start: float, with_product: bool = True) -> bool:
-    alerts = replay(
-        stream,
-        eval_from=start - 3 * HOUR,
-        eval_to=start + 6 * HOUR,
-        only_keys={target},
-        with_product=with_product,
-    )
+    alerts = replay_around(stream, target, start, with_product)
     return any(a.key == target and start - 2 * HOUR <= a.detected_at <= start + 6 * HOUR for a in alerts)
 
 

@@ -65,6 +65,20 @@ def _approval_adapters() -> dict:
                 audit_table=names.audit_table)
 
 
+@lru_cache(maxsize=1)
+def ops_issues():
+    from chalicelib.adapters.issues_table import DynamoIssues
+
+    return DynamoIssues(resources())
+
+
+@lru_cache(maxsize=1)
+def ops_tokens():
+    from chalicelib.adapters.ops_tokens import DynamoOpsTokens
+
+    return DynamoOpsTokens(resources().ops_tokens_table)
+
+
 def approval_deps():
     """The approval use cases' adapters (built once) and the link signing key (looked up each time: Powertools
     caches it for five minutes, so a rotated key takes effect without a redeploy)."""
@@ -76,5 +90,6 @@ def approval_deps():
 
 def reset() -> None:
     """Tests: forget adapters built against another backend."""
-    for factory in (mention_queue, mention_repository, triage_store, plan_store, _approval_adapters, surge_store, alerts):
+    for factory in (mention_queue, mention_repository, triage_store, plan_store, _approval_adapters, surge_store, alerts,
+                    ops_issues, ops_tokens):
         factory.cache_clear()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from functools import lru_cache
 
 from chalice import Blueprint, Response
 from pydantic import ValidationError
@@ -22,19 +21,10 @@ ops = Blueprint(__name__)
 ISSUE_ID = re.compile(r"^[A-Za-z0-9_.:#-]{1,128}$")
 
 
-@lru_cache(maxsize=1)
-def _adapters():
-    from chalicelib.adapters.issues_table import DynamoIssues
-    from chalicelib.adapters.ops_tokens import DynamoOpsTokens
-    from chalicelib.settings import resources
-
-    names = resources()
-    return DynamoIssues(names), DynamoOpsTokens(names.ops_tokens_table)
-
-
 def _refusal(role: Role) -> Response | None:
     """None when the caller may act in ``role``; the 401 or 403 answer otherwise."""
     from chalicelib.adapters.secrets import SecretUnavailable, get_secret
+    from chalicelib.api.dependencies import ops_tokens
     from chalicelib.services.ops import Forbidden, Unauthorized, authorize
 
     try:
@@ -43,7 +33,7 @@ def _refusal(role: Role) -> Response | None:
         admin = None  # no admin configured: only stored tokens work
     headers = ops.current_request.headers
     try:
-        authorize(headers.get("authorization"), role, admin, _adapters()[1], datetime.now(timezone.utc))
+        authorize(headers.get("authorization"), role, admin, ops_tokens(), datetime.now(timezone.utc))
     except Unauthorized as refused:
         answer = error_response(401, str(refused))
         answer.headers["WWW-Authenticate"] = 'Bearer realm="ops"'
@@ -59,7 +49,7 @@ def list_issues():
     if refused:
         return refused
     from chalicelib.adapters.secrets import get_secret
-    from chalicelib.api.dependencies import plan_store
+    from chalicelib.api.dependencies import ops_issues, plan_store
     from chalicelib.services.ops import OpsDeps, UnknownCategory
     from chalicelib.services.ops import list_issues as list_use_case
 
@@ -68,7 +58,7 @@ def list_issues():
     except ValidationError as invalid:
         return error_response(400, describe_validation_error(invalid, root="query"))
     plan, _ = plan_store().active()
-    deps = OpsDeps(issues=_adapters()[0], categories=list(plan.categories),
+    deps = OpsDeps(issues=ops_issues(), categories=list(plan.categories),
                    cursor_key=get_secret("LINK_SIGNING_KEY"))
     try:
         page = list_use_case(query, deps, datetime.now(timezone.utc).date())
@@ -82,11 +72,12 @@ def show_issue(issue_id: str):
     refused = _refusal(Role.ISSUES_READ)
     if refused:
         return refused
+    from chalicelib.api.dependencies import ops_issues
     from chalicelib.services.ops import issue_detail
 
     if not ISSUE_ID.match(issue_id):
         return error_response(400, "issue_id: letters, digits and _.:#- only, at most 128")
-    detail = issue_detail(issue_id, _adapters()[0])
+    detail = issue_detail(issue_id, ops_issues())
     if detail is None:
         return error_response(404, f"no issue {issue_id}")
     return json_response(detail.model_dump(mode="json"))

@@ -118,9 +118,10 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
         raise UnknownCategory(f"category: not one of {', '.join(deps.categories)}")
     walk = partitions(query, deps.categories, today)
     position, start_key = decode_cursor(deps.cursor_key, query, query.cursor) if query.cursor else (0, None)
+    keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
     filters = {name: value for name, value in (
-        ("status", query.status.value if query.status and walk[0].index != "by_status_category" else None),
-        ("category", query.category if walk[0].index != "by_status_category" else None),
+        ("status", query.status.value if query.status and not keyed else None),
+        ("category", query.category if not keyed else None),
         ("severity", query.severity.value if query.severity else None),
         ("team", query.team)) if value}
     items: list[IssueSummary] = []
