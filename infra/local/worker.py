@@ -2,12 +2,15 @@
 
 * For every ``@app.on_sqs_message`` handler it long-polls the queue, builds the same SQS event Lambda would,
   invokes the handler through ``chalice.test.Client`` (stage environment and Lambda context included), deletes
-  the records that succeeded and leaves the ``batchItemFailures`` to become visible again (after
-  ``maxReceiveCount`` tries SQS moves them to the DLQ, exactly as in AWS).
+  the records that succeeded and leaves the failures to become visible again (after ``maxReceiveCount`` receives
+  SQS moves them to the DLQ, exactly as in AWS). ``batchItemFailures`` count only where the deployment enables
+  ``ReportBatchItemFailures`` (``event_sources``).
 * For every ``@app.on_dynamodb_record`` handler it reads the table's stream (shard iterators from the start) and
-  invokes the handler with the records, as Lambda's stream event source mapping does.
-* For every ``@app.schedule`` handler it fires ``rate(...)`` and simple ``cron(...)`` expressions on time, and on
-  demand through its control port: ``POST /schedules/<name>``.
+  invokes the handler with the records, as Lambda's stream event source mapping does: a failed batch is retried
+  (bisected when configured) up to ``MaximumRetryAttempts``, then described to the on-failure destination.
+* For every ``@app.schedule`` handler it fires ``rate(...)`` and ``cron(...)`` expressions on time
+  (``schedules``: EventBridge's full syntax, or a clear refusal at start-up), with the event EventBridge sends, and
+  on demand through its control port: ``POST /schedules/<name>``.
 * ``GET /ready`` answers 200 once every queue has been polled once; ``GET /status`` counts what it did.
 
 Run with the environment of the local stack (``python -m infra.local.worker``); ``make run`` starts it.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -25,48 +29,19 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
-DOW = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
+from infra.local.event_sources import (REPORT_BATCH_ITEM_FAILURES, StreamBatchRunner, StreamFailurePolicy,
+                                       deliver_sqs_batch, mapping_settings, on_failure_queue, sqs_event)
+
+__all__ = ["Worker", "control_server", "expression_of", "sqs_event"]
+from infra.local.schedules import RateSchedule, Schedule, parse_schedule, rule_name, scheduled_event
+
+DEFAULT_ACCOUNT = "123456789012"
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    """The event Lambda's SQS event source mapping passes to the handler."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": m.get("Attributes", {}),
-        "messageAttributes": m.get("MessageAttributes", {}),
-        "md5OfBody": m.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    } for m in messages]}
-
-
-def schedule_period(expression: str) -> int | None:
-    match = re.fullmatch(r"rate\((\d+)\s+(\w+)\)", expression.strip())
-    return int(match.group(1)) * UNITS[match.group(2)] if match else None
-
-
-def cron_due(expression: str, moment: datetime) -> bool:
-    """Minute, hour and day-of-week fields of an EventBridge cron (enough for the app's weekly/daily jobs)."""
-    match = re.fullmatch(r"cron\((.+)\)", expression.strip())
-    if not match:
-        return False
-    minute, hour, _day, _month, weekday, *_ = match.group(1).split()
-
-    def fits(field: str, value: int, names: dict[str, int] | None = None) -> bool:
-        if field in ("*", "?"):
-            return True
-        options = [names.get(part, part) if names else part for part in field.split(",")]
-        return any(str(option) == str(value) for option in options)
-
-    # EventBridge numbers days 1 (SUN) to 7 (SAT).
-    eventbridge_weekday = (moment.isoweekday() % 7) + 1
-    weekday_names = {name: number + 1 for name, number in DOW.items()}
-    return fits(minute, moment.minute) and fits(hour, moment.hour) and fits(weekday, eventbridge_weekday,
-                                                                             weekday_names)
+def expression_of(source) -> str:
+    """A Chalice schedule's EventBridge expression (Chalice keeps ``Rate``/``Cron`` objects or a string)."""
+    expression = source.schedule_expression
+    return expression.to_string() if hasattr(expression, "to_string") else str(expression)
 
 
 class Worker:
@@ -78,53 +53,68 @@ class Worker:
         from chalicelib.adapters.aws import client
 
         self.app = application.app
-        self.client = Client(self.app, stage_name=os.environ.get("STAGE", "local"))
+        self.stage = os.environ.get("STAGE", "local")
+        self.client = Client(self.app, stage_name=self.stage)
         self.sqs = client("sqs")
         self.region = self.sqs.meta.region_name
         self.queues = [s for s in self.app.event_sources if isinstance(s, SQSEventConfig)]
         self.schedules = [s for s in self.app.event_sources if isinstance(s, ScheduledEventConfig)]
         self.streams = [s for s in self.app.event_sources if isinstance(s, DynamoDBEventConfig)]
+        # Parsed now: an expression the worker cannot honour stops it at start-up, never silently at run time.
+        self.timetable: dict[str, Schedule] = {s.name: parse_schedule(expression_of(s)) for s in self.schedules}
         self.polled: set[str] = set()
         self.counts: dict[str, int] = {}
+        self.errors: list[dict[str, str]] = []
         self.stopping = threading.Event()
         self.lock = threading.Lock()
+        self._account: str | None = None
 
     def _count(self, key: str, value: int = 1) -> None:
         with self.lock:
             self.counts[key] = self.counts.get(key, 0) + value
 
+    def _error(self, where: str, error: BaseException) -> None:
+        line = f"{type(error).__name__}: {error}"
+        print(f"[worker] {where} failed: {line}", file=sys.stderr, flush=True)
+        with self.lock:
+            self.errors = [*self.errors[-49:], {"source": where, "error": line[:300],
+                                                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
+
+    @property
+    def account(self) -> str:
+        """The account the local AWS answers for (moto: 123456789012), as EventBridge puts it in each event."""
+        if self._account is None:
+            from chalicelib.adapters.aws import client
+
+            try:
+                self._account = client("sts").get_caller_identity()["Account"]
+            except Exception:  # noqa: BLE001 - the event still needs an account; moto's default is the right one
+                self._account = DEFAULT_ACCOUNT
+        return self._account
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.app.app_name}-{self.stage}-{name}"
+
     # -- queues -------------------------------------------------------------------------------------------
     def poll_forever(self, source) -> None:
         url = self.sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        reports = REPORT_BATCH_ITEM_FAILURES in mapping_settings(source.name).get("FunctionResponseTypes", [])
         while not self.stopping.is_set():
             try:
-                self.poll_once(source, url, arn)
+                self.poll_once(source, url, arn, reports)
             except Exception as error:  # noqa: BLE001 - the worker must outlive a hiccup of the local AWS
-                print(f"[worker] {source.name}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                self._error(source.name, error)
                 time.sleep(1)
 
-    def poll_once(self, source, url: str, arn: str) -> int:
-        answer = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10),
-                                          WaitTimeSeconds=1, AttributeNames=["All"], MessageAttributeNames=["All"])
+    def poll_once(self, source, url: str, arn: str, reports_item_failures: bool = True) -> int:
+        done, failed = deliver_sqs_batch(self.sqs, url, arn, source.batch_size,
+                                         lambda event: self.client.lambda_.invoke(source.name, event).payload,
+                                         reports_item_failures, on_error=lambda error: self._error(source.name, error))
         self.polled.add(source.name)
-        messages = answer.get("Messages", [])
-        if not messages:
-            return 0
-        failed: set[str] = {m["MessageId"] for m in messages}
-        try:
-            result = self.client.lambda_.invoke(source.name, sqs_event(messages, arn, self.region)).payload
-            failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
-            failed = {f["itemIdentifier"] for f in failures}
-        except Exception as error:  # noqa: BLE001 - a crashed invocation fails the whole batch, as on Lambda
-            print(f"[worker] {source.name} failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
-        self._count(f"{source.name}.processed", len(done))
-        self._count(f"{source.name}.failed", len(failed))
-        return len(messages)
+        self._count(f"{source.name}.processed", done)
+        self._count(f"{source.name}.failed", failed)
+        return done + failed
 
     # -- table streams ------------------------------------------------------------------------------------
     def stream_forever(self, source) -> None:
@@ -134,9 +124,35 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 self._follow_stream(source, table, client("dynamodb"), client("dynamodbstreams"))
+            except InterruptedError:
+                return
             except Exception as error:  # noqa: BLE001 - the worker must outlive a hiccup of the local AWS
-                print(f"[worker] {source.name}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                self._error(source.name, error)
                 time.sleep(1)
+
+    def stream_runner(self, source, stream_arn: str) -> StreamBatchRunner:
+        """Lambda's retry policy for this mapping, as the deployment configures it (``infra.template``)."""
+        settings = mapping_settings(source.name)
+        backoff = {"first_backoff": float(os.environ.get("LOCAL_STREAM_RETRY_BACKOFF", "0.5"))}
+        policy = StreamFailurePolicy.from_settings(settings, **backoff)
+        destination = on_failure_queue(settings, self.stage)
+        destination_url = self.sqs.get_queue_url(QueueName=destination)["QueueUrl"] if destination else None
+
+        def discard(info: dict) -> None:
+            self._count(f"{source.name}.discarded", info["DDBStreamBatchInfo"]["batchSize"])
+            if destination_url:
+                self.sqs.send_message(QueueUrl=destination_url, MessageBody=json.dumps(info))
+            else:  # Lambda drops them silently; say so at least
+                print(f"[worker] {source.name}: {info['DDBStreamBatchInfo']['batchSize']} records skipped after "
+                      f"{info['requestContext']['approximateInvokeCount']} attempts; no on-failure destination is "
+                      f"configured", file=sys.stderr, flush=True)
+
+        def invoke(records: list[dict]) -> None:
+            self.client.lambda_.invoke(source.name, {"Records": records})
+
+        return StreamBatchRunner(invoke, discard, policy, self.function_arn(source.name), stream_arn,
+                                 stopping=self.stopping.is_set,
+                                 on_error=lambda error, size: self._error(f"{source.name} ({size} records)", error))
 
     def _follow_stream(self, source, table: str, dynamodb, streams) -> None:
         """Read new records shard by shard, remembering the last sequence number.
@@ -145,6 +161,7 @@ class Worker:
         stream shard) with a snapshot when a transaction on it is cancelled, and an old iterator would go deaf.
         """
         stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        runner = self.stream_runner(source, stream_arn)
         last: dict[str, str] = {}
         while not self.stopping.is_set():
             self.polled.add(source.name)
@@ -161,41 +178,48 @@ class Worker:
                 if not records:
                     continue
                 got += len(records)
-                try:
-                    self.client.lambda_.invoke(source.name, {"Records": records})
-                    self._count(f"{source.name}.processed", len(records))
-                except Exception as error:  # noqa: BLE001 - Lambda would retry the batch; we log and go on
-                    self._count(f"{source.name}.failed", len(records))
-                    print(f"[worker] {source.name} failed: {type(error).__name__}: {error}", file=sys.stderr,
-                          flush=True)
+                processed, discarded = runner.run(records, shard_id)
+                self._count(f"{source.name}.processed", processed)
+                self._count(f"{source.name}.failed", discarded)
                 last[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             if not got:
                 time.sleep(0.5)
 
     # -- schedules ----------------------------------------------------------------------------------------
     def fire(self, name: str) -> Any:
-        event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-                 "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "resources": [], "detail": {}}
+        """One firing of a schedule, with the event EventBridge would send; errors are counted and raised."""
+        event = scheduled_event(rule_name(self.app.app_name, self.stage, name), self.region, self.account)
         self._count(f"{name}.fired")
-        return self.client.lambda_.invoke(name, event).payload
+        try:
+            payload = self.client.lambda_.invoke(name, event).payload
+        except Exception as error:
+            self._count(f"{name}.failed")
+            self._error(f"schedule {name}", error)
+            raise
+        self._count(f"{name}.succeeded")
+        return payload
 
     def schedule_forever(self) -> None:
-        last_fired: dict[str, float] = {s.name: time.time() for s in self.schedules}
-        last_minute = None
+        started = datetime.now(timezone.utc)
+        due: dict[str, datetime | float | None] = {}
+        for name, schedule in self.timetable.items():
+            due[name] = (time.monotonic() + schedule.period_seconds if isinstance(schedule, RateSchedule)
+                         else schedule.next_after(started))
         while not self.stopping.wait(1):
             now = datetime.now(timezone.utc)
-            for source in self.schedules:
-                expression = getattr(source.schedule_expression, "to_string", lambda: source.schedule_expression)()
-                period = schedule_period(expression)
-                due = (period is not None and time.time() - last_fired[source.name] >= period) or (
-                    period is None and last_minute != (now.hour, now.minute) and cron_due(expression, now))
-                if due:
-                    last_fired[source.name] = time.time()
-                    try:
-                        self.fire(source.name)
-                    except Exception as error:  # noqa: BLE001
-                        print(f"[worker] schedule {source.name}: {error}", file=sys.stderr, flush=True)
-            last_minute = (now.hour, now.minute)
+            for name, schedule in self.timetable.items():
+                if isinstance(schedule, RateSchedule):
+                    if time.monotonic() < due[name]:
+                        continue
+                    due[name] = time.monotonic() + schedule.period_seconds
+                else:
+                    if due[name] is None or now < due[name]:
+                        continue
+                    due[name] = schedule.next_after(now)
+                try:
+                    self.fire(name)
+                except Exception:  # noqa: BLE001 - counted and logged by fire; the next firing may succeed
+                    pass
 
     @property
     def ready(self) -> bool:
@@ -225,7 +249,8 @@ def control_server(worker: Worker, port: int) -> ThreadingHTTPServer:
             elif self.path == "/status":
                 self._answer(200, {"counts": worker.counts, "queues": [s.name for s in worker.queues],
                                    "streams": [s.name for s in worker.streams],
-                                   "schedules": [s.name for s in worker.schedules]})
+                                   "schedules": [s.name for s in worker.schedules],
+                                   "errors": worker.errors})
             else:
                 self._answer(404, {"error": "unknown path"})
 
@@ -235,7 +260,10 @@ def control_server(worker: Worker, port: int) -> ThreadingHTTPServer:
             if not match or match.group(1) not in names:
                 self._answer(404, {"error": f"unknown schedule; known: {sorted(names)}"})
                 return
-            self._answer(200, {"result": worker.fire(match.group(1))})
+            try:
+                self._answer(200, {"result": worker.fire(match.group(1))})
+            except Exception as error:  # noqa: BLE001 - the firing failed; the caller must hear it
+                self._answer(500, {"error": f"{match.group(1)} failed: {type(error).__name__}: {error}"})
 
         def log_message(self, *args: Any) -> None:  # keep the console for what matters
             pass
@@ -252,11 +280,12 @@ def main() -> None:
     control_server(worker, port)
     print(f"[worker] polling {[s.queue for s in worker.queues]}; schedules {[s.name for s in worker.schedules]}; "
           f"control on 127.0.0.1:{port}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        worker.stopping.set()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1):
+        pass
+    worker.stopping.set()
 
 
 if __name__ == "__main__":
