@@ -13,7 +13,7 @@ from chalice import Blueprint, Response
 from pydantic import ValidationError
 
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import BadCursor, IssueQuery, Role
+from chalicelib.domain.ops import BadCursor, BadQuery, IssueQuery, Role
 from chalicelib.domain.validation import describe_validation_error
 
 ops = Blueprint(__name__)
@@ -62,7 +62,7 @@ def list_issues():
                    cursor_key=get_secret("LINK_SIGNING_KEY"))
     try:
         page = list_use_case(query, deps, datetime.now(timezone.utc).date())
-    except (BadCursor, UnknownCategory) as bad:
+    except (BadCursor, BadQuery, UnknownCategory) as bad:
         return error_response(400, str(bad))
     return json_response(page.model_dump(mode="json"))
 

@@ -117,7 +117,7 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
     if query.category and query.category not in deps.categories:
         raise UnknownCategory(f"category: not one of {', '.join(deps.categories)}")
     walk = partitions(query, deps.categories, today)
-    position, start_key = decode_cursor(deps.cursor_key, query, query.cursor) if query.cursor else (0, None)
+    position, start_key = decode_cursor(deps.cursor_key, query, query.cursor, walk) if query.cursor else (0, None)
     keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
     filters = {name: value for name, value in (
         ("status", query.status.value if query.status and not keyed else None),

@@ -116,6 +116,35 @@ def test_bad_parameters_are_400_naming_them(api, query, named):
     assert status == 400 and named in body["error"]
 
 
+@pytest.mark.parametrize("query, named", [
+    ("until=0001-01-01", "until"), ("since=9999-12-31", "since"), ("since=0001-01-01&until=0001-01-02", "since"),
+    ("until=9999-12-31", "until"), ("since=1999-12-31&until=2000-01-02", "since"),
+])
+def test_days_outside_the_window_are_400_naming_them_never_a_500(api, query, named):
+    status, body = get(api, f"/issues?{query}")
+    assert status == 400 and named in body["error"], body
+
+
+def test_a_validly_signed_cursor_with_a_bad_position_or_start_key_is_a_400_never_a_500(api, aws):
+    from chalicelib.domain.ops import IssueQuery, encode_cursor, seal
+
+    key = aws["LINK_SIGNING_KEY"]
+    query = IssueQuery(since="2026-11-19", until="2026-11-21", limit=2)
+    genuine = get(api, f"/issues?{DAYS}&limit=2")[1]["next_cursor"]
+    assert get(api, f"/issues?{DAYS}&limit=2&cursor={genuine}")[0] == 200
+    day = {"issue_id": {"S": "iss-1"}, "first_seen_day": {"S": "2026-11-21"}, "first_seen": {"S": "2026-11-21T09"}}
+    forged = [seal(key, b"not json"), seal(key, b"[1, 2]"), seal(key, b"\xff\xfe"), seal(key, b"{}")]
+    forged += [encode_cursor(key, query, position, day) for position in (-1, 3, 10**9, "0", True, None, 1.5)]
+    forged += [encode_cursor(key, query, 0, start) for start in (
+        "iss-1", [day], {"junk": {"S": "x"}}, {**day, "issue_id": {"N": "1"}}, {**day, "issue_id": {"S": ""}},
+        {**day, "first_seen_day": {"S": "2026-11-20"}},  # the key of another partition than the cursor's
+        {**day, "extra": {"S": "x"}}, {k: v for k, v in day.items() if k != "first_seen"},
+        {**day, "first_seen": {"S": "x" * 5000}}, {**day, "first_seen": {"S": "x", "N": "1"}})]
+    for cursor in forged:
+        status, body = get(api, f"/issues?{DAYS}&limit=2&cursor={cursor}")
+        assert status == 400 and "cursor" in body["error"], (cursor, body)
+
+
 def test_one_issue_with_its_mentions_and_trail(api):
     issue_id = api.issue_ids[4]
     status, detail = get(api, f"/issues/{issue_id}")

@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.domain.ops import BadCursor, IssueQuery, Role, decode_cursor, encode_cursor, partitions
+from chalicelib.domain.ops import (BadCursor, BadQuery, IssueQuery, Role, days, decode_cursor, encode_cursor,
+                                   partitions, seal)
 from chalicelib.services.ops import Forbidden, OpsDeps, Unauthorized, authorize, list_issues
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -42,20 +43,71 @@ def test_partitions_follow_the_most_selective_index():
     assert [p.value for p in by_status] == ["open#routine_response", "open#high_priority"]
     by_day = partitions(IssueQuery(), cats, date(2026, 11, 24))
     assert [p.value for p in by_day] == [f"2026-11-{d}" for d in range(24, 17, -1)]  # newest first, 7 days
-    with pytest.raises(ValueError):
-        IssueQuery(since=date(2026, 1, 1), until=date(2026, 11, 1))  # more than a quarter
+    with pytest.raises(BadQuery, match="since..until"):
+        partitions(IssueQuery(since=date(2026, 1, 1), until=date(2026, 11, 1)), cats, date(2026, 11, 24))
+
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.mark.parametrize("since, until, expected", [
+    (None, None, (date(2026, 11, 18), TODAY)),
+    (None, date(2000, 1, 3), (date(2000, 1, 1), date(2000, 1, 3))),  # the default week stops at the first day
+    (date(2026, 11, 25), None, (date(2026, 11, 25), date(2026, 11, 25))),  # tomorrow (UTC) already, east of it
+    (date(2026, 9, 1), None, (date(2026, 9, 1), TODAY)),
+])
+def test_the_days_a_listing_covers(since, until, expected):
+    assert days(IssueQuery(since=since, until=until), TODAY) == expected
+
+
+@pytest.mark.parametrize("since, until, named", [
+    (None, date(1, 1, 1), "until"), (date(9999, 12, 31), None, "since"), (date(1, 1, 1), date(1, 1, 3), "since"),
+    (None, date(9999, 12, 31), "until"), (date(1999, 12, 31), None, "since"), (None, date(2026, 11, 26), "until"),
+    (date(2026, 11, 21), date(2026, 11, 1), "since"), (date(2026, 1, 1), None, "since..until"),
+])
+def test_days_outside_the_window_or_out_of_order_are_refused_by_name(since, until, named):
+    with pytest.raises(BadQuery) as refused:
+        days(IssueQuery(since=since, until=until), TODAY)
+    assert str(refused.value).startswith(f"{named}:")
+
+
+STATUS_KEY = {"issue_id": {"S": "i-1"}, "status_category": {"S": "open#high_priority"},
+              "last_seen": {"S": "2026-11-20T09:00:00+00:00"}}
 
 
 def test_cursors_round_trip_and_are_bound_to_key_and_query():
     query = IssueQuery(status="open", limit=2)
-    cursor = encode_cursor("k", query, 1, {"issue_id": {"S": "i-1"}})
-    assert decode_cursor("k", query.model_copy(update={"limit": 5}), cursor) == (1, {"issue_id": {"S": "i-1"}})
+    walk = partitions(query, ["routine_response", "high_priority"], TODAY)
+    cursor = encode_cursor("k", query, 1, STATUS_KEY)
+    assert decode_cursor("k", query.model_copy(update={"limit": 5}), cursor, walk) == (1, STATUS_KEY)
     with pytest.raises(BadCursor):
-        decode_cursor("other-key", query, cursor)
+        decode_cursor("other-key", query, cursor, walk)
     with pytest.raises(BadCursor):
-        decode_cursor("k", IssueQuery(status="resolved"), cursor)
+        decode_cursor("k", IssueQuery(status="resolved"), cursor, walk)
     with pytest.raises(BadCursor):
-        decode_cursor("k", query, "Zm9v.bar")
+        decode_cursor("k", query, "Zm9v.bar", walk)
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[1]", b"\xff", b"{}", b'{"q":"x","p":0,"k":null}'])
+def test_a_signed_cursor_that_is_not_a_position_is_refused(payload):
+    with pytest.raises(BadCursor, match="cursor"):
+        decode_cursor("k", IssueQuery(status="open"), seal("k", payload), partitions(IssueQuery(status="open"),
+                                                                                  ["routine_response"], TODAY))
+
+
+@pytest.mark.parametrize("position, start_key", [
+    (-1, None), (2, None), ("1", None), (True, None), (1.0, None),
+    (1, "i-1"), (1, {"issue_id": {"S": "i-1"}}), (1, {**STATUS_KEY, "extra": {"S": "x"}}),
+    (1, {**STATUS_KEY, "issue_id": {"N": "1"}}), (1, {**STATUS_KEY, "issue_id": {"S": ""}}),
+    (0, STATUS_KEY),  # the key of the second partition at the first's position
+    (1, {**STATUS_KEY, "last_seen": {"S": "é" * 600}}),  # 1200 bytes: over DynamoDB's key limit
+    (1, {**STATUS_KEY, "last_seen": {"S": "x", "N": "1"}}),
+])
+def test_a_signed_cursor_with_a_bad_position_or_start_key_is_refused(position, start_key):
+    query = IssueQuery(status="open")
+    walk = partitions(query, ["routine_response", "high_priority"], TODAY)
+    with pytest.raises(BadCursor, match="cursor"):
+        decode_cursor("k", query, encode_cursor("k", query, position, start_key), walk)
 
 
 class FakeIssues:
@@ -68,11 +120,14 @@ class FakeIssues:
     def page(self, partition, filters, limit, start_key):
         self.calls += 1
         rows = self.rows.get(partition.value, [])
-        start = int(start_key["i"]) if start_key else 0
+        start = next(n for n, r in enumerate(rows) if r["issue_id"] == start_key["issue_id"]["S"]) + 1 \
+            if start_key else 0
         chunk = rows[start:start + limit]
         end = start + len(chunk)
         kept = [r for r in chunk if all(r.get(k) == v for k, v in filters.items())]
-        return kept, ({"i": end} if end < len(rows) else None)
+        last = chunk[-1] if chunk else None  # DynamoDB's LastEvaluatedKey: the index key of the last item read
+        return kept, ({"issue_id": {"S": last["issue_id"]}, partition.key: {"S": partition.value},
+                       partition.sort: {"S": last["last_seen"]}} if end < len(rows) else None)
 
 
 def row(n: int, category: str, severity: str = "low") -> dict:
