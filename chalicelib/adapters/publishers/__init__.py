@@ -1,0 +1,68 @@
+"""Publishers for the platforms' own APIs, chosen by the mention's platform.
+
+``make run`` and the tests keep the outbox (``adapters.outbox``) as the default: a platform is published to for real
+only when it is listed in ``PUBLISH_TO_PLATFORMS`` (comma-separated, e.g. ``x,facebook``) and its credentials are
+configured (see each module). Base URLs are arguments, so tests point them at local contract servers.
+
+=========== ======================= ====================================================== =============
+platform    public reply            private reply                                          module
+=========== ======================= ====================================================== =============
+x           POST /2/tweets          POST /2/dm_conversations/with/:participant_id/messages ``x``
+facebook    POST /{comment}/comments POST /{page}/messages, recipient.comment_id           ``facebook``
+instagram   POST /{comment}/replies POST /{page}/messages, recipient.comment_id            ``instagram``
+youtube     comments.insert         (none)                                                 ``youtube``
+trustpilot  POST /v1/private/reviews/{id}/reply (none)                                     ``trustpilot``
+=========== ======================= ====================================================== =============
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from chalicelib.adapters.publishers.facebook import FacebookPublisher
+from chalicelib.adapters.publishers.http import Credentials, Transport
+from chalicelib.adapters.publishers.instagram import InstagramPublisher
+from chalicelib.adapters.publishers.once import ExactlyOncePublisher
+from chalicelib.adapters.publishers.trustpilot import TrustpilotPublisher
+from chalicelib.adapters.publishers.x import XPublisher
+from chalicelib.adapters.publishers.youtube import YouTubePublisher
+from chalicelib.services.publishing_ports import PlatformPublisher, PublishClaims
+
+PUBLISHER_CLASSES = {"x": XPublisher, "facebook": FacebookPublisher, "instagram": InstagramPublisher,
+                     "youtube": YouTubePublisher, "trustpilot": TrustpilotPublisher}
+
+
+def enabled_platforms(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The platforms whose replies go to the platform itself; the others keep the outbox."""
+    raw = (os.environ if environ is None else environ).get("PUBLISH_TO_PLATFORMS", "")
+    return frozenset(name.strip() for name in raw.split(",") if name.strip() in PUBLISHER_CLASSES)
+
+
+def build_publishers(platforms: frozenset[str] | set[str], base_urls: Mapping[str, str] | None = None,
+                     transport: Transport | None = None,
+                     credentials: Credentials | None = None) -> dict[str, PlatformPublisher]:
+    """One publisher per platform, sharing one connection pool. ``base_urls`` overrides a platform's API address
+    (``youtube_token`` overrides Google's token endpoint)."""
+    urls = dict(base_urls or {})
+    transport = transport or Transport()
+    credentials = credentials or Credentials()
+    built: dict[str, PlatformPublisher] = {}
+    for platform in sorted(platforms):
+        kwargs = {"transport": transport, "credentials": credentials}
+        if platform in urls:
+            kwargs["base_url"] = urls[platform]
+        if platform == "youtube" and "youtube_token" in urls:
+            kwargs["token_url"] = urls["youtube_token"]
+        built[platform] = PUBLISHER_CLASSES[platform](**kwargs)
+    return built
+
+
+def reply_length_limit(platform: str, channel: str) -> int | None:
+    """The longest reply a platform's channel takes (for the responder's page and the server-side check)."""
+    cls = PUBLISHER_CLASSES.get(platform)
+    return cls.limits.get(channel) if cls else None
+
+
+__all__ = ["ExactlyOncePublisher", "PUBLISHER_CLASSES", "build_publishers", "enabled_platforms",
+           "reply_length_limit", "PublishClaims"]
