@@ -7,7 +7,10 @@
    ``AWS_ENDPOINT_URL``; then ``GET /health`` until it answers 200;
 5. with ``REPLAY=1`` (default) the bundled sample stream, replayed over HTTP, and a summary of what happened.
 
-It then serves until Ctrl-C, which stops every process it started. Run: ``python -m infra.local.stack``.
+It then serves until Ctrl-C or SIGTERM (also when started in the background, where SIGINT arrives ignored), which
+stops every process it started. A worker or API that crashes is restarted (``supervision``); moto and its state stay.
+Child output is logged to ``.run/logs`` without signed links or secrets (``redaction``); the console still prints each
+approval link as it is emailed. Run: ``python -m infra.local.stack``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from infra.local.redaction import Redactor
+from infra.local.supervision import ChildExited, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = ROOT / ".run"
@@ -81,8 +87,20 @@ class LocalStack:
     worker_port: int = 8001
     public_base_url: str | None = None
     log_dir: Path = RUN_DIR / "logs"
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.log_dir, ROOT, self.environment, Redactor(lambda: self.secrets.values()))
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """The running children by name (a restarted child: its current process)."""
+        return self.supervisor.processes
+
+    @property
+    def checkpoints_file(self) -> Path:
+        """Where the worker keeps its stream positions, so a restarted worker resumes where the last one stopped."""
+        return self.log_dir.parent / f"worker-checkpoints-{self.moto_port}.json"
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
@@ -118,6 +136,7 @@ class LocalStack:
             "STAGE": STAGE, "LOCAL_WORKER_URL": self.worker_url, "WORKER_PORT": str(self.worker_port),
             "PUBLIC_BASE_URL": self.public_base_url or self.api_url,
             "POWERTOOLS_METRICS_DISABLED": "true", "PYTHONUNBUFFERED": "1",
+            "LOCAL_WORKER_CHECKPOINTS": str(self.checkpoints_file),
         })
         return env
 
@@ -128,6 +147,7 @@ class LocalStack:
             if not port_is_free(port):
                 raise StackError(f"port {port} ({name}) is in use on 127.0.0.1; set {name} to a free port")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints_file.unlink(missing_ok=True)  # a fresh moto: streams start from their beginning
         self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
         wait_for(lambda: self.check_children() and http_status(f"{self.moto_url}/moto-api/") == 200, "moto's server")
         self._configure_moto()
@@ -135,10 +155,10 @@ class LocalStack:
         self.deploy()
         echo(f"  resources         stack {STAGE} from infra/template.py")
         echo(f"  response plan     {self.upload_plan()}")
-        self._spawn("worker", [sys.executable, "-m", "infra.local.worker"])
+        self._spawn("worker", [sys.executable, "-m", "infra.local.worker"], restartable=True)
         chalice = str(Path(sys.executable).parent / "chalice")
         self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
-                            "--stage", STAGE, "--no-autoreload"])
+                            "--stage", STAGE, "--no-autoreload"], restartable=True)
         wait_for(lambda: self.check_children() and http_status(f"{self.api_url}/health") == 200,
                  "GET /health to answer 200", timeout=90)
         echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
@@ -199,34 +219,29 @@ class LocalStack:
             raise StackError(f"plan upload failed: {done.stdout}{done.stderr}")
         return done.stdout.strip().splitlines()[-1]
 
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 - lives with the child
-        # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
-        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.environment(), stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+    def _spawn(self, name: str, command: list[str], restartable: bool = False) -> None:
+        process = self.supervisor.spawn(name, command, restartable=restartable)
         time.sleep(0.1)
-        if self.processes[name].poll() is not None:
-            raise StackError(f"{name} exited at once; see {log.name}")
+        if process.poll() is not None:
+            raise StackError(f"{name} exited at once; see {self.supervisor.log_path(name)}")
 
     def check_children(self) -> bool:
-        """True while every child runs; a child that exited is a start-up failure worth naming at once."""
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise StackError(f"{name} exited with {process.returncode}; see {self.log_dir / (name + '.log')}")
+        """True while every child runs; a child that exited during start-up is a failure worth naming at once."""
+        for child in self.supervisor.exited():
+            raise StackError(f"{child.name} exited with {child.process.returncode}; "
+                             f"see {self.supervisor.log_path(child.name)}")
         return True
 
+    def supervise(self, echo=print) -> None:
+        """Restart a worker or API that exited (moto and its state are kept); moto exiting stops the stack."""
+        try:
+            self.supervisor.restart_exited(echo)
+        except ChildExited as error:
+            raise StackError(str(error)) from None
+
     def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
+        self.supervisor.stop()
+        self.checkpoints_file.unlink(missing_ok=True)
 
     def __enter__(self) -> "LocalStack":
         try:
@@ -384,7 +399,9 @@ def main() -> int:
     def on_signal(signum, _frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    # Installed explicitly: a background job (``make run &``) starts with SIGINT ignored, and Python then leaves it so.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
         stack.start()
         if os.environ.get("REPLAY", "1") == "1":
@@ -399,7 +416,8 @@ def main() -> int:
         print("\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as "
               "they happen; open a link in your browser to act on a step.", flush=True)
         announcer = Announcer(stack)
-        while stack.check_children():
+        while True:
+            stack.supervise(lambda line: print(line, flush=True))
             announcer.poll()
             time.sleep(2)
     except KeyboardInterrupt:
@@ -408,9 +426,11 @@ def main() -> int:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut the clean-up
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
         if stopping:
-            print("\nStopped: moto, worker and API are down.")
+            print("\nStopped: moto, worker and API are down.", flush=True)
     return 0
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from infra.local.event_sources import (REPORT_BATCH_ITEM_FAILURES, StreamBatchRunner, StreamFailurePolicy,
@@ -42,6 +43,33 @@ def expression_of(source) -> str:
     """A Chalice schedule's EventBridge expression (Chalice keeps ``Rate``/``Cron`` objects or a string)."""
     expression = source.schedule_expression
     return expression.to_string() if hasattr(expression, "to_string") else str(expression)
+
+
+class Checkpoints:
+    """The last sequence number read per stream shard, as Lambda's mapping keeps it across function restarts.
+
+    Kept in ``LOCAL_WORKER_CHECKPOINTS`` (a JSON file the stack gives it) so that a worker the supervisor restarts
+    resumes after the last batch done, instead of running every record of the stream again. Without a file, in memory.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.lock = threading.Lock()
+        self.positions: dict[str, dict[str, str]] = {}
+        if self.path and self.path.exists():
+            self.positions = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+
+    def of(self, source_name: str) -> dict[str, str]:
+        with self.lock:
+            return dict(self.positions.get(source_name, {}))
+
+    def save(self, source_name: str, positions: dict[str, str]) -> None:
+        with self.lock:
+            self.positions[source_name] = dict(positions)
+            if self.path:
+                partial = self.path.with_suffix(".tmp")
+                partial.write_text(json.dumps(self.positions), encoding="utf-8")
+                os.replace(partial, self.path)  # atomic: a kill never leaves half a file
 
 
 class Worker:
@@ -68,6 +96,7 @@ class Worker:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self._account: str | None = None
+        self.checkpoints = Checkpoints(os.environ.get("LOCAL_WORKER_CHECKPOINTS"))
 
     def _count(self, key: str, value: int = 1) -> None:
         with self.lock:
@@ -112,8 +141,9 @@ class Worker:
                                          lambda event: self.client.lambda_.invoke(source.name, event).payload,
                                          reports_item_failures, on_error=lambda error: self._error(source.name, error))
         self.polled.add(source.name)
-        self._count(f"{source.name}.processed", done)
-        self._count(f"{source.name}.failed", failed)
+        if done + failed:
+            self._count(f"{source.name}.processed", done)
+            self._count(f"{source.name}.failed", failed)
         return done + failed
 
     # -- table streams ------------------------------------------------------------------------------------
@@ -162,7 +192,7 @@ class Worker:
         """
         stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         runner = self.stream_runner(source, stream_arn)
-        last: dict[str, str] = {}
+        last = self.checkpoints.of(source.name)
         while not self.stopping.is_set():
             self.polled.add(source.name)
             got = 0
@@ -182,6 +212,7 @@ class Worker:
                 self._count(f"{source.name}.processed", processed)
                 self._count(f"{source.name}.failed", discarded)
                 last[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                self.checkpoints.save(source.name, last)
             if not got:
                 time.sleep(0.5)
 
