@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,8 +19,9 @@ from typing import Any, NoReturn, Protocol
 
 from pydantic import ValidationError
 
-from chalicelib.domain.validation import describe_validation_error  # noqa: F401 (platform modules use it from here)
+from chalicelib.domain import limits
 from chalicelib.domain.models import Mention
+from chalicelib.domain.validation import describe_validation_error
 
 SecretLookup = Callable[[str], str]
 """Resolves a secret by its contract name (``META_APP_SECRET`` ...)."""
@@ -86,11 +88,31 @@ class HandshakeResponse:
 
 @dataclass
 class Delivery:
-    """What one verified webhook delivery carried."""
+    """What one verified webhook delivery carried, collected with :meth:`add` so the edge's rules hold for all."""
 
+    received_at: datetime
+    """The request's clock: no mention may be dated more than :data:`~chalicelib.domain.limits.CLOCK_SKEW` after it."""
     mentions: list[Mention] = field(default_factory=list)
     ignored_events: int = 0
     """Events that are not mentions (reactions, page settings ...): acknowledged and counted, not stored."""
+
+    def add(self, mention: Mention | None, where: str) -> None:
+        """Take ``mention`` (``None``: an event that is not a mention, counted as ignored).
+
+        Refuses (413) the mention past the fan-out cap, so a delivery's work is bounded before it is queued, and
+        (400) one dated in the future, which would move time-based windows (surges, SLAs) for everything else.
+        """
+        if mention is None:
+            self.ignored_events += 1
+            return
+        if len(self.mentions) >= limits.MAX_MENTIONS_PER_DELIVERY:
+            raise PayloadTooLarge(f"a delivery may carry at most {limits.MAX_MENTIONS_PER_DELIVERY} mentions; "
+                                  f"this one carries more (from {where} on)")
+        try:
+            limits.check_not_ahead(mention.created_at, self.received_at)
+        except ValueError as exc:
+            raise MalformedPayload(f"{where}: created_at: {exc}") from None
+        self.mentions.append(mention)
 
 
 def hmac_hex(secret: str, message: bytes, digest: str = "sha256") -> str:
@@ -110,6 +132,11 @@ def from_epoch(value: int | float | str) -> datetime:
     if number > 1e11:  # milliseconds: 1e11 s is the year 5138
         number /= 1000.0
     return datetime.fromtimestamp(number, tz=timezone.utc)
+
+
+_TOO_LATE = datetime.max.replace(tzinfo=timezone.utc)
+_TOO_EARLY = datetime.min.replace(tzinfo=timezone.utc)
+_EPOCH_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: "²".isdigit() is True, and float("²") then fails
 
 
 # --- What a platform module is ------------------------------------------------------------------
@@ -177,6 +204,21 @@ def require_query(request: WebhookRequest, *names: str) -> list[str]:
     return values
 
 
+_HANDSHAKE_TOKEN = re.compile(limits.HANDSHAKE_TOKEN_PATTERN)
+
+
+def require_token(request: WebhookRequest, name: str) -> str:
+    """A handshake's challenge or token, which the answer echoes or signs: only the short shape platforms send.
+
+    Nothing else may be answered: a caller-chosen value signed with a delivery key (X's CRC) would be a valid
+    delivery signature, and an echoed one is content we would serve. No JSON, markup or space can match.
+    """
+    (value,) = require_query(request, name)
+    if len(value) > limits.MAX_HANDSHAKE_TOKEN_CHARS or not _HANDSHAKE_TOKEN.fullmatch(value):
+        raise MalformedPayload(f"{name} must be 1 to {limits.MAX_HANDSHAKE_TOKEN_CHARS} letters, digits or +/=_-.~")
+    return value
+
+
 def no_handshake(platform: str) -> NoReturn:
     """For platforms that never send a GET: answer it as a client error, not a crash."""
     raise MalformedPayload(f"{platform} webhooks have no GET handshake; send a signed POST")
@@ -229,17 +271,27 @@ def as_text(value: Any) -> str:
 
 
 def to_datetime(value: Any) -> datetime | None:
-    """Epoch seconds/milliseconds (number or digit string) or an ISO-8601 string; ``None`` if neither."""
-    try:
-        if isinstance(value, bool) or value is None:
-            return None
-        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
-            return from_epoch(value)
-        if isinstance(value, str) and value.strip():
-            parsed = datetime.fromisoformat(value.strip())
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    except (ValueError, OverflowError, OSError):
+    """Epoch seconds/milliseconds (number or digit string) or an ISO-8601 string, in UTC; ``None`` if neither.
+
+    A time beyond what ``datetime`` holds in UTC (epoch 1e30, ``9999-12-31T23:59:59-14:00``) reads as the extreme
+    it points at, so the mention's time window refuses it (a 400) instead of the overflow surfacing as a 500.
+    """
+    if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _EPOCH_DIGITS.fullmatch(value.strip())):
+        try:
+            return from_epoch(value)
+        except (ValueError, OverflowError, OSError):  # NaN, infinities, beyond year 9999
+            return _TOO_LATE if float(value) > 0 else _TOO_EARLY
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        try:
+            return limits.utc(parsed)
+        except ValueError:
+            return _TOO_LATE if parsed.year > 1 else _TOO_EARLY
     return None
 
 
@@ -252,17 +304,15 @@ def first_datetime(*values: Any, default: datetime) -> datetime:
     return default
 
 
-MAX_TEXT = 20_000
-
-
 def make_mention(where: str, **fields: Any) -> Mention:
     """A :class:`Mention`, or a 400 naming ``where`` in the payload the bad value came from.
 
+    ``author`` may be given as a dict, so its bounds (followers ...) are refused with the same message.
     Over-long text is clipped rather than refused: a very long post is still a mention worth seeing.
     """
     text = fields.get("text")
-    if isinstance(text, str) and len(text) > MAX_TEXT:
-        fields["text"] = text[:MAX_TEXT]
+    if isinstance(text, str) and len(text) > limits.MAX_TEXT_CHARS:
+        fields["text"] = text[:limits.MAX_TEXT_CHARS]
     try:
         return Mention(**fields)
     except ValidationError as exc:

@@ -6,22 +6,33 @@ What a sender must send (CONTRACTS.md, "Webhook routes")
   Several ``v1=`` values may be given (e.g. while rotating secrets); one matching is enough.
 - One JSON object: ``{"platform", "id", "created_at" (ISO-8601), "text", "author": {"id", "handle", "name",
   "followers", "verified"}, "url"?, "rating"?, "in_reply_to"?, "product"?}``. Unknown fields are ignored so
-  senders can add their own; known fields are type-checked and a 400 names each bad field.
+  senders can add their own; known fields are checked strictly (no conversions: ``"10"`` is not a follower count,
+  ``"yes"`` not a boolean, ``1`` not a time) and bounded (:mod:`chalicelib.domain.limits`); a 400 names each bad
+  field.
 
 Mapping: ``in_reply_to`` → ``parent_id``; kind is REVIEW when a ``rating`` is given, else REPLY when ``in_reply_to`` is,
 else POST.
+
+Identities: a sender names any platform, but the names the built-in modules own (``x``, ``facebook``, ...:
+:data:`~chalicelib.domain.limits.BUILT_IN_PLATFORMS`) are kept in the generic namespace as ``generic-<name>``.
+A signed generic delivery therefore can never claim or pre-claim an identity (``x#<id>``) or a conversation
+(``conv#x#<id>``) that a native, platform-signed delivery owns; forwarded copies (a listening tool relaying
+tweets) are still accepted and triaged, beside the native ones.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import field_validator
 
-from chalicelib.domain.models import Author, MentionKind
+from chalicelib.domain import limits
+from chalicelib.domain.models import MentionKind
 from chalicelib.platforms.base import (
-    MAX_TEXT,
     BadSignature,
     Delivery,
     HandshakeResponse,
@@ -43,30 +54,54 @@ SIGNATURE_HEADER = "X-Signature"
 TOLERANCE_SECONDS = 300
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, and int("²") then fails
+_ISO_8601 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _bounded(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+
+
 class GenericAuthor(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
-    handle: str | None = None
-    name: str | None = None
-    followers: int | None = Field(default=None, ge=0)
-    verified: bool | None = None
+    id: _bounded(limits.MAX_ID_CHARS) | None = None
+    handle: _bounded(limits.MAX_HANDLE_CHARS) | None = None
+    name: _bounded(limits.MAX_NAME_CHARS) | None = None
+    followers: Annotated[StrictInt, Field(ge=0, le=limits.MAX_FOLLOWERS)] | None = None
+    verified: StrictBool | None = None
 
 
 class GenericMention(BaseModel):
-    """The contract body. Limits mirror :class:`~chalicelib.domain.models.Mention` so errors name the sender's field."""
+    """The contract body, strict. Bounds mirror :class:`~chalicelib.domain.models.Mention` (both read
+    :mod:`chalicelib.domain.limits`) so errors name the sender's own field."""
 
     model_config = ConfigDict(extra="ignore")
 
-    platform: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")
-    id: str = Field(min_length=1, max_length=200)
+    platform: Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS,
+                                         pattern=limits.PLATFORM_PATTERN)]
+    id: _bounded(limits.MAX_ID_CHARS, min_length=1)
     created_at: datetime
-    text: str = Field(max_length=MAX_TEXT)
+    text: StrictStr  # longer text is clipped by make_mention, as for every platform
     author: GenericAuthor
-    url: str | None = None
-    rating: float | None = Field(default=None, ge=0, le=10)
-    in_reply_to: str | None = None
-    product: str | None = None
+    url: _bounded(limits.MAX_URL_CHARS) | None = None
+    rating: Annotated[StrictFloat | StrictInt, Field(ge=limits.MIN_RATING, le=limits.MAX_RATING,
+                                                      allow_inf_nan=False)] | None = None
+    in_reply_to: _bounded(limits.MAX_ID_CHARS) | None = None
+    product: _bounded(limits.MAX_PRODUCT_CHARS) | None = None
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _iso_8601_string(cls, value: Any) -> Any:
+        # pydantic would also read epoch numbers and digit strings as times; the contract says ISO-8601.
+        if not isinstance(value, str) or not _ISO_8601.match(value):
+            raise ValueError("must be an ISO-8601 string such as 2026-11-24T10:00:00Z")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _in_window(cls, value: datetime) -> datetime:
+        return limits.check_created_at(value)
 
 
 def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeResponse:
@@ -103,7 +138,7 @@ def _parse_signature_header(header: str) -> tuple[str, list[str]]:
             timestamp = value.strip()
         elif key == "v1" and value.strip():
             signatures.append(value.strip())
-    if timestamp is None or not timestamp.isdigit() or len(timestamp) > 12:
+    if timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
         raise BadSignature(f"{SIGNATURE_HEADER} must carry t=<unix seconds>")
     if not signatures:
         raise BadSignature(f"{SIGNATURE_HEADER} must carry v1=<hex signature>")
@@ -130,10 +165,10 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
         kind = MentionKind.POST
     mention = make_mention(
         "body",
-        platform=body.platform,
+        platform=namespaced(body.platform),
         external_id=body.id,
         kind=kind,
-        author=Author(**body.author.model_dump()),
+        author=body.author.model_dump(),
         text=body.text,
         url=body.url,
         rating=body.rating,
@@ -141,4 +176,11 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
         parent_id=body.in_reply_to,
         product=body.product,
     )
-    return Delivery(mentions=[mention])
+    delivery = Delivery(received_at)
+    delivery.add(mention, "body")
+    return delivery
+
+
+def namespaced(platform: str) -> str:
+    """The platform a generic mention is stored under: a built-in platform's name moves to ``generic-<name>``."""
+    return limits.GENERIC_NAMESPACE_PREFIX + platform if platform in limits.BUILT_IN_PLATFORMS else platform

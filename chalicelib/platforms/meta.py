@@ -2,7 +2,7 @@
 
 What Meta sends
 - Subscription handshake: ``GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...``; we echo the challenge
-  when the token equals ``META_VERIFY_TOKEN``.
+  (a number) when the token equals ``META_VERIFY_TOKEN``, and only when it is token-shaped (no markup, no JSON).
 - Deliveries: ``POST`` with ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(META_APP_SECRET, raw body)>`` (and the
   legacy ``X-Hub-Signature: sha1=...``). The body is ``{"object": "page"|"instagram", "entry": [...]}``; each entry
   carries ``changes`` (``field`` = feed, mention, ratings, comments, mentions, live_comments, ...) or ``messaging``
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.domain.models import Mention, MentionEvent, MentionKind
 from chalicelib.platforms.base import (
     BadSignature,
     BadVerifyToken,
@@ -40,6 +40,7 @@ from chalicelib.platforms.base import (
     load_json_object,
     make_mention,
     require_query,
+    require_token,
     secret_value,
     signatures_match,
     sub_object,
@@ -81,7 +82,8 @@ _INSTAGRAM_COMMENT_FIELDS = frozenset({"comments", "live_comments"})
 
 
 def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeResponse:
-    mode, token, challenge = require_query(request, "hub.mode", "hub.verify_token", "hub.challenge")
+    mode, token = require_query(request, "hub.mode", "hub.verify_token")
+    challenge = require_token(request, "hub.challenge")
     if mode != "subscribe":
         raise MalformedPayload("hub.mode must be subscribe")
     # An unset META_VERIFY_TOKEN is "" and never matches (require_query refuses an empty token).
@@ -128,7 +130,7 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise MalformedPayload("entry must be a list")
-    delivery = Delivery()
+    delivery = Delivery(received_at)
     for index, entry in enumerate(entries):
         _parse_entry(obj, entry, f"entry[{index}]", received_at, delivery)
     return delivery
@@ -144,9 +146,11 @@ def _parse_entry(obj: str, entry: Any, where: str, received_at: datetime, delive
         return
     default_time = first_datetime(entry.get("time"), default=received_at)
     for index, change in enumerate(changes or []):
-        _collect(delivery, _parse_change(obj, change, f"{where}.changes[{index}]", default_time))
+        change_where = f"{where}.changes[{index}]"
+        delivery.add(_parse_change(obj, change, change_where, default_time), change_where)
     for index, event in enumerate(messaging or []):
-        _collect(delivery, _parse_messaging(obj, event, f"{where}.messaging[{index}]", default_time))
+        event_where = f"{where}.messaging[{index}]"
+        delivery.add(_parse_messaging(obj, event, event_where, default_time), event_where)
 
 
 def _optional_list(container: dict[str, Any], key: str, where: str) -> list[Any] | None:
@@ -154,13 +158,6 @@ def _optional_list(container: dict[str, Any], key: str, where: str) -> list[Any]
     if value is not None and not isinstance(value, list):
         raise MalformedPayload(f"{where}.{key} must be a list")
     return value
-
-
-def _collect(delivery: Delivery, mention: Mention | None) -> None:
-    if mention is None:
-        delivery.ignored_events += 1
-    else:
-        delivery.mentions.append(mention)
 
 
 def _parse_change(obj: str, change: Any, where: str, default_time: datetime) -> Mention | None:
@@ -230,16 +227,16 @@ def _id_key(item: str, kind: MentionKind) -> str:
     return "post_id"
 
 
-def _page_author(value: dict[str, Any]) -> Author:
+def _page_author(value: dict[str, Any]) -> dict[str, Any]:
     """Meta names the author ``from``, ``sender_id``/``sender_name`` or ``reviewer_id``/``reviewer_name``."""
     sender = sub_object(value, "from")
-    return Author(
-        id=as_id(sender.get("id")) or as_id(value.get("sender_id")) or as_id(value.get("reviewer_id")),
-        name=as_text(sender.get("name"))
+    return {
+        "id": as_id(sender.get("id")) or as_id(value.get("sender_id")) or as_id(value.get("reviewer_id")),
+        "name": as_text(sender.get("name"))
         or as_text(value.get("sender_name"))
         or as_text(value.get("reviewer_name"))
         or None,
-    )
+    }
 
 
 def _rating(value: Any) -> float | None:
@@ -265,7 +262,7 @@ def _instagram_comment(value: dict[str, Any], where: str, default_time: datetime
         platform="instagram",
         external_id=external_id,
         kind=MentionKind.REPLY if parent_id else MentionKind.COMMENT,
-        author=Author(id=as_id(sender.get("id")), handle=as_text(sender.get("username")) or None),
+        author={"id": as_id(sender.get("id")), "handle": as_text(sender.get("username")) or None},
         text=as_text(value.get("text")),
         created_at=default_time,  # Instagram sends no per-comment timestamp; the entry time is the best we have
         parent_id=parent_id or media_id,
@@ -319,7 +316,7 @@ def _parse_messaging(obj: str, event: Any, where: str, default_time: datetime) -
         external_id=mid,
         event=happened,
         kind=MentionKind.MESSAGE,
-        author=Author(id=sender_id),
+        author={"id": sender_id},
         text=as_text(body.get("text")),
         created_at=first_datetime(event.get("timestamp"), default=default_time),
         parent_id=as_id(reply_to.get("mid")),

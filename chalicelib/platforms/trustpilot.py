@@ -23,11 +23,10 @@ Mapping
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.domain.models import Mention, MentionEvent, MentionKind
 from chalicelib.platforms.base import (
     BadSignature,
     Delivery,
@@ -77,7 +76,7 @@ def _basic_password(header: str | None) -> str:
         raise BadSignature(f"{AUTH_HEADER} must use the Basic scheme")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII characters in the header
         raise BadSignature("Basic credentials cannot be decoded") from None
     _user, separator, password = decoded.partition(":")
     if not separator:
@@ -98,13 +97,9 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
     events = payload.get("events")
     if not isinstance(events, list):
         raise MalformedPayload("events must be a list")
-    delivery = Delivery()
+    delivery = Delivery(received_at)
     for index, event in enumerate(events):
-        mention = _review(event, f"events[{index}]", received_at)
-        if mention is None:
-            delivery.ignored_events += 1
-        else:
-            delivery.mentions.append(mention)
+        delivery.add(_review(event, f"events[{index}]", received_at), f"events[{index}]")
     return delivery
 
 
@@ -131,10 +126,11 @@ def _review(event: Any, where: str, received_at: datetime) -> Mention | None:
         external_id=review_id,
         event=happened,
         kind=MentionKind.REVIEW,
-        author=Author(id=as_id(consumer.get("id")), name=as_text(consumer.get("name")) or None),
+        author={"id": as_id(consumer.get("id")), "name": as_text(consumer.get("name")) or None},
         text=as_text(data.get("text")),
         title=as_text(data.get("title")) or None,
-        rating=float(stars) if isinstance(stars, (int, float)) and not isinstance(stars, bool) else None,
+        # The number as sent: the model refuses what is out of range (10**400 included) with a 400 naming it.
+        rating=stars if isinstance(stars, (int, float)) and not isinstance(stars, bool) else None,
         url=f"https://www.trustpilot.com/reviews/{review_id}",
         created_at=first_datetime(data.get("createdAt"), data.get("updatedAt"), default=received_at),
     )

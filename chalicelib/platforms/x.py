@@ -3,6 +3,9 @@
 What X sends
 - Challenge-Response Check: ``GET ?crc_token=T``, at registration and then about hourly; we answer
   ``{"response_token": "sha256=<base64 HMAC-SHA256(X_CONSUMER_SECRET, T)>"}``. A wrong answer disables the webhook.
+  That answer is exactly the signature a delivery of body ``T`` carries, so only tokens of the shape X sends are
+  answered (:func:`~chalicelib.platforms.base.require_token`: short, base64 characters): none of them is a JSON
+  object, so no answer can be replayed as a delivery.
 - Deliveries: ``POST`` with ``x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(X_CONSUMER_SECRET, raw body)>``.
   The body is one JSON object for one subscribed account: ``{"for_user_id": ..., "<kind>_events": [...]}`` with
   ``tweet_create_events`` (v1.1 tweet objects), ``tweet_delete_events``, ``direct_message_events`` (plus a ``users``
@@ -23,7 +26,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.domain.models import Mention, MentionEvent, MentionKind
 from chalicelib.platforms.base import (
     BadSignature,
     Delivery,
@@ -37,7 +40,7 @@ from chalicelib.platforms.base import (
     hmac_b64,
     load_json_object,
     make_mention,
-    require_query,
+    require_token,
     secret_value,
     signatures_match,
     sub_object,
@@ -57,7 +60,7 @@ def _signature(consumer_secret: str, message: bytes) -> str:
 
 
 def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeResponse:
-    (crc_token,) = require_query(request, "crc_token")
+    crc_token = require_token(request, "crc_token")
     response_token = _signature(secret_value(secret, "X_CONSUMER_SECRET"), crc_token.encode())
     return HandshakeResponse(body=json.dumps({"response_token": response_token}), content_type="application/json")
 
@@ -83,14 +86,17 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
     if "for_user_id" not in payload and not event_keys:
         raise MalformedPayload("not an Account Activity event: no for_user_id and no *_events list")
     owner = as_id(payload.get("for_user_id"))
-    delivery = Delivery()
+    delivery = Delivery(received_at)
     for index, tweet in enumerate(_event_list(payload, "tweet_create_events")):
-        _collect(delivery, _tweet(tweet, f"tweet_create_events[{index}]", owner, received_at))
+        where = f"tweet_create_events[{index}]"
+        delivery.add(_tweet(tweet, where, owner, received_at), where)
     for index, deletion in enumerate(_event_list(payload, "tweet_delete_events")):
-        _collect(delivery, _deletion(deletion, f"tweet_delete_events[{index}]", owner, received_at))
+        where = f"tweet_delete_events[{index}]"
+        delivery.add(_deletion(deletion, where, owner, received_at), where)
     users = sub_object(payload, "users")
     for index, message in enumerate(_event_list(payload, "direct_message_events")):
-        _collect(delivery, _direct_message(message, f"direct_message_events[{index}]", owner, users, received_at))
+        where = f"direct_message_events[{index}]"
+        delivery.add(_direct_message(message, where, owner, users, received_at), where)
     for key in event_keys:
         if key not in _HANDLED:  # favorites, follows, blocks, mutes, typing, read receipts, revokes ...
             value = payload[key]
@@ -103,13 +109,6 @@ def _event_list(payload: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise MalformedPayload(f"{key} must be a list")
     return value
-
-
-def _collect(delivery: Delivery, mention: Mention | None) -> None:
-    if mention is None:
-        delivery.ignored_events += 1
-    else:
-        delivery.mentions.append(mention)
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -130,7 +129,7 @@ def _tweet(tweet: Any, where: str, owner: str | None, received_at: datetime) -> 
         raise MalformedPayload(f"{where}.id_str is missing")
     user = sub_object(tweet, "user")
     author = _author(user)
-    if (owner and author.id == owner) or isinstance(tweet.get("retweeted_status"), dict):
+    if (owner and author["id"] == owner) or isinstance(tweet.get("retweeted_status"), dict):
         return None
     reply_to = as_id(tweet.get("in_reply_to_status_id_str")) or as_id(tweet.get("in_reply_to_status_id"))
     quoted = sub_object(tweet, "quoted_status")
@@ -142,7 +141,7 @@ def _tweet(tweet: Any, where: str, owner: str | None, received_at: datetime) -> 
         kind=MentionKind.REPLY if reply_to else MentionKind.POST,
         author=author,
         text=html.unescape(_tweet_text(tweet)),
-        url=_tweet_url(author.handle, tweet_id),
+        url=_tweet_url(author["handle"], tweet_id),
         created_at=_tweet_time(tweet, received_at),
         # A quote tweet answers the quoted one just as a reply answers its parent.
         parent_id=reply_to or quoted_id,
@@ -169,18 +168,19 @@ def _tweet_url(handle: str | None, tweet_id: str) -> str:
     return f"https://x.com/{handle}/status/{tweet_id}" if handle else f"https://x.com/i/web/status/{tweet_id}"
 
 
-def _author(user: dict[str, Any]) -> Author:
+def _author(user: dict[str, Any]) -> dict[str, Any]:
+    """The author's fields; :func:`make_mention` validates them, so an out-of-bounds one is a 400 naming it."""
     followers = user.get("followers_count")
     verified = user.get("verified")
-    return Author(
-        id=_id_of(user),
-        handle=as_text(user.get("screen_name")) or None,
-        name=as_text(user.get("name")) or None,
-        followers=followers
+    return {
+        "id": _id_of(user),
+        "handle": as_text(user.get("screen_name")) or None,
+        "name": as_text(user.get("name")) or None,
+        "followers": followers
         if isinstance(followers, int) and not isinstance(followers, bool) and followers >= 0
         else None,
-        verified=verified if isinstance(verified, bool) else None,
-    )
+        "verified": verified if isinstance(verified, bool) else None,
+    }
 
 
 def _deletion(deletion: Any, where: str, owner: str | None, received_at: datetime) -> Mention | None:
@@ -198,7 +198,7 @@ def _deletion(deletion: Any, where: str, owner: str | None, received_at: datetim
         platform="x",
         external_id=tweet_id,
         event=MentionEvent.REMOVED,
-        author=Author(id=user_id),
+        author={"id": user_id},
         created_at=first_datetime(deletion.get("timestamp_ms"), default=received_at),
     )
 

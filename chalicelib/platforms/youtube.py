@@ -16,6 +16,9 @@ Choices
 - Upload and metadata change look the same on the wire, so every entry is CREATED; ``youtube`` + video id is the
   mention's identity, so a change re-delivers (and refreshes) the same mention instead of creating another.
 - XML is parsed with defusedxml and DTDs are refused outright: no external entities, no entity expansion bombs.
+  An encoding the parser does not know is a 400, like any other malformed body.
+- The challenge is echoed only when token-shaped (:func:`~chalicelib.platforms.base.require_token`): the echo is
+  unauthenticated, so it must not serve caller-chosen markup or bodies.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import datetime
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.domain.models import Mention, MentionEvent, MentionKind
 from chalicelib.platforms.base import (
     BadSignature,
     Delivery,
@@ -39,6 +42,7 @@ from chalicelib.platforms.base import (
     hub_signature_matches,
     make_mention,
     require_query,
+    require_token,
     secret_value,
 )
 
@@ -61,8 +65,8 @@ def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeRespons
         return HandshakeResponse(body="")  # the hub refused our subscription: nothing to prove, just acknowledge
     if mode not in ("subscribe", "unsubscribe"):
         raise MalformedPayload("hub.mode must be subscribe, unsubscribe or denied")
-    _topic, challenge = require_query(request, "hub.topic", "hub.challenge")
-    return HandshakeResponse(body=challenge)
+    require_query(request, "hub.topic")
+    return HandshakeResponse(body=require_token(request, "hub.challenge"))
 
 
 def verify(request: WebhookRequest, secret: SecretLookup, now: datetime) -> None:
@@ -85,11 +89,11 @@ def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
     feed = _parse_xml(request.raw_body)
     if feed.tag != f"{_ATOM}feed":
         raise MalformedPayload("body is not an Atom <feed>")
-    delivery = Delivery()
+    delivery = Delivery(received_at)
     for index, entry in enumerate(feed.findall(f"{_ATOM}entry")):
-        delivery.mentions.append(_video(entry, f"entry[{index}]", received_at))
+        delivery.add(_video(entry, f"entry[{index}]", received_at), f"entry[{index}]")
     for index, tombstone in enumerate(feed.findall(f"{_TOMBSTONE}deleted-entry")):
-        delivery.mentions.append(_deleted_video(tombstone, f"deleted-entry[{index}]", received_at))
+        delivery.add(_deleted_video(tombstone, f"deleted-entry[{index}]", received_at), f"deleted-entry[{index}]")
     return delivery
 
 
@@ -102,6 +106,8 @@ def _parse_xml(raw_body: bytes) -> ElementTree.Element:
         raise MalformedPayload("body is refused: XML DTDs and entities are not accepted") from None
     except ElementTree.ParseError as exc:
         raise MalformedPayload(f"body is not well-formed XML: {exc}") from None
+    except LookupError:  # <?xml encoding="x-foo"?>: a codec Python does not have
+        raise MalformedPayload("body is in an unknown character encoding") from None
     except (ValueError, RecursionError):
         raise MalformedPayload("body is not well-formed XML") from None
     return root
@@ -133,10 +139,10 @@ def _video(entry: ElementTree.Element, where: str, received_at: datetime) -> Men
         platform="youtube",
         external_id=video_id,
         kind=MentionKind.VIDEO,
-        author=Author(
-            id=_text(entry, f"{_YT}channelId") or _channel_id(author_uri),
-            name=_text(author, f"{_ATOM}name") if author is not None else None,
-        ),
+        author={
+            "id": _text(entry, f"{_YT}channelId") or _channel_id(author_uri),
+            "name": _text(author, f"{_ATOM}name") if author is not None else None,
+        },
         text=title or "",  # the feed has no description; the title is all the words there are
         title=title,
         url=(link.get("href") if link is not None else None) or f"https://www.youtube.com/watch?v={video_id}",
@@ -164,10 +170,10 @@ def _deleted_video(tombstone: ElementTree.Element, where: str, received_at: date
         external_id=video_id,
         event=MentionEvent.REMOVED,
         kind=MentionKind.VIDEO,
-        author=Author(
-            id=_channel_id(_text(by, f"{_ATOM}uri")) if by is not None else None,
-            name=_text(by, f"{_ATOM}name") if by is not None else None,
-        ),
+        author={
+            "id": _channel_id(_text(by, f"{_ATOM}uri")) if by is not None else None,
+            "name": _text(by, f"{_ATOM}name") if by is not None else None,
+        },
         url=f"https://www.youtube.com/watch?v={video_id}",
         created_at=first_datetime(tombstone.get("when"), default=received_at),
     )

@@ -108,7 +108,11 @@ def test_every_module_refuses_garbage_with_400(name):
         ("2017-05-20T09:34:44.000Z", datetime(2017, 5, 20, 9, 34, 44, tzinfo=timezone.utc)),
         ("2015-03-09T19:05:24.552394234+00:00", datetime(2015, 3, 9, 19, 5, 24, 552394, tzinfo=timezone.utc)),
         ("not a time", None),
-        (10**30, None),
+        # Beyond what datetime holds: the extreme it points at, which the mention's time window then refuses.
+        (10**30, datetime.max.replace(tzinfo=timezone.utc)),
+        ("9999-12-31T23:59:59-14:00", datetime.max.replace(tzinfo=timezone.utc)),
+        ("0001-01-01T00:00:00+14:00", datetime.min.replace(tzinfo=timezone.utc)),
+        ("²", None),
         (True, None),
         (None, None),
     ],
