@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-fast eval bench package train clean
+.PHONY: install run test test-fast eval bench package deploy lint-infra train clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 ...)"; exit 1; }
@@ -21,12 +21,19 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 install: $(INSTALLED)
 
+# checkov pins a boto3 older than the app's, so it gets a virtualenv of its own (make lint-infra, make test).
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(CHECKOV): infra/requirements-checkov.txt | $(INSTALLED)
+	@test -x $(VENV)/checkov/bin/python || $(BIN)/python -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+	@touch $(CHECKOV)
+
 ## make run: the whole local stack on moto, the sample stream replayed, serving until Ctrl-C.
 run: $(INSTALLED)
 	@$(BIN)/python -m infra.local.stack
 
 ## make test: unit, integration and end-to-end tests.
-test: $(INSTALLED)
+test: $(INSTALLED) $(CHECKOV)
 	@# the real-browser test needs Debian's chromium + chromedriver (installed when missing, if root)
 	@bash tools/ensure_browser.sh
 	$(BIN)/python -m pytest -n 2
@@ -42,11 +49,25 @@ eval: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.bench
 
-## make package: the CloudFormation/SAM artifacts for STAGE (dev by default) in build/STAGE.
+## make package: the stage's one CloudFormation template (Chalice's SAM output merged with infra/) in build/STAGE.
 package: $(INSTALLED)
-	@mkdir -p build
-	STAGE=$(STAGE) $(BIN)/python -m infra.template --stage $(STAGE) --for-chalice --out build/infra-$(STAGE).json
-	STAGE=$(STAGE) $(BIN)/chalice package --stage $(STAGE) --merge-template build/infra-$(STAGE).json build/$(STAGE)
+	$(BIN)/python -m infra.package --stage $(STAGE)
+
+## make deploy STAGE=dev DEPLOY_BUCKET=<an S3 bucket for the code>: package, then CloudFormation. Never
+## `chalice deploy`: it would create the functions without their tables, queues, alarms and bucket.
+deploy: package
+	@command -v aws >/dev/null || { echo "make deploy needs the AWS CLI (v2)"; exit 1; }
+	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET to an S3 bucket in your account for the code"; exit 1; }
+	aws cloudformation package --template-file build/$(STAGE)/sam.json --s3-bucket $(DEPLOY_BUCKET) \
+		--s3-prefix social-response-$(STAGE) --output-template-file build/$(STAGE)/packaged.yaml
+	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name social-response-$(STAGE) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+		--tags app=social-response stage=$(STAGE)
+	aws cloudformation describe-stacks --stack-name social-response-$(STAGE) --query 'Stacks[0].Outputs' --output table
+
+## make lint-infra: package dev and prod, lint both with cfn-lint (+ serverless rules) and checkov (make test too).
+lint-infra: $(INSTALLED) $(CHECKOV)
+	$(BIN)/python -m infra.check
 
 ## make train: retrain the built-in text model from ../shared/data (reproducible; writes the shipped artifact).
 train: $(INSTALLED)

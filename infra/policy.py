@@ -1,7 +1,9 @@
 """The Lambda execution role's policy for a stage: least privilege, derived from the same names as the template.
 
 Chalice deploys with ``autogen_policy: false`` and ``.chalice/policy-<stage>.json``; those files are generated
-from here (``python -m infra.policy --write``) and a test fails when they drift from this code.
+from here (``python -m infra.policy --write``) and a test fails when they drift from this code. What depends on
+the stage's configuration (the SES sender) is read from that stage in ``.chalice/config.json``, never from the
+environment of the shell that generates the files.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import APP_NAME, Resources, sender_email
+from chalicelib.settings import APP_NAME, Resources, resource_name
+from infra.stage_config import StageConfig
+from infra.template import (ISSUES_STREAM_DLQ_SUFFIX, REPORT_BUCKET_SUFFIX, SCHEDULE_DLQ_SUFFIX,
+                            SES_CONFIGURATION_SET_SUFFIX, secret_parameter_names)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED_STAGES = ("dev", "prod")
 
 
-def build_policy(stage: str) -> dict[str, Any]:
+def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any]:
     names = Resources.for_stage(stage)
+    config = config or StageConfig.load(stage)
     def table(name: str) -> str:
         return f"arn:aws:dynamodb:*:*:table/{name}"
 
@@ -72,13 +78,26 @@ def build_policy(stage: str) -> dict[str, Any]:
                           f"arn:aws:states:*:*:execution:{names.prefix}-protocol-*:*"]},
             {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"],
              "Resource": f"arn:aws:sns:*:*:{names.alerts_topic}"},
+            # Only as the stage's own sender (SES checks the identity and the configuration set the mail uses).
             {"Sid": "ApprovalEmails", "Effect": "Allow", "Action": ["ses:SendEmail"],
-             "Resource": "arn:aws:ses:*:*:identity/*",
-             "Condition": {"StringEquals": {"ses:FromAddress": sender_email()}}},
+             "Resource": ["arn:aws:ses:*:*:identity/*",
+                          f"arn:aws:ses:*:*:configuration-set/{resource_name(SES_CONFIGURATION_SET_SUFFIX, stage)}"],
+             "Condition": {"StringEquals": {"ses:FromAddress": config.sender_email}}},
+            # On-failure destinations (the issues stream's, the scheduled functions'): Lambda sends with the
+            # function's role.
+            {"Sid": "OnFailureDestinations", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+             "Resource": [f"arn:aws:sqs:*:*:{resource_name(suffix, stage)}"
+                          for suffix in (ISSUES_STREAM_DLQ_SUFFIX, SCHEDULE_DLQ_SUFFIX)]},
+            # The weekly report's files (the bucket's name ends with the account and region).
+            {"Sid": "Reports", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{resource_name(REPORT_BUCKET_SUFFIX, stage)}-*/*"},
             {"Sid": "HealthChecks", "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "sqs:GetQueueUrl"],
              "Resource": [f"arn:aws:dynamodb:*:*:table/{names.prefix}-*", f"arn:aws:sqs:*:*:{names.prefix}-*"]},
             {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-             "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
+             "Resource": [f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameter_names(stage)]},
+            # Active X-Ray tracing (the stage's "xray": true): trace segments name no resource, so AWS documents "*".
+            {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+             "Resource": "*"},
             {"Sid": "DecryptSecretsThroughSsmOnly", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*",
              "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}},
         ],

@@ -26,8 +26,9 @@ def test_policy_grants_no_wildcard_actions_and_scopes_every_data_resource_to_its
         for statement in json.loads(render(stage))["Statement"]:
             assert all("*" not in action for action in statement["Action"])
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            # KMS is scoped by the service using it, SES by the sender address: both by condition.
-            if statement["Sid"] not in ("DecryptSecretsThroughSsmOnly", "ApprovalEmails"):
+            # KMS is scoped by the service using it, SES by the sender address: both by condition. X-Ray trace
+            # segments have no resource (AWS documents "*" for them).
+            if statement["Sid"] not in ("DecryptSecretsThroughSsmOnly", "ApprovalEmails", "Tracing"):
                 assert all(f"-{stage}" in r or f"/{stage}/" in r for r in resources), statement
 
 
