@@ -105,9 +105,11 @@ class LocalStack:
     @classmethod
     def from_environment(cls) -> "LocalStack":
         api_port = int(os.environ.get("API_PORT", "8000"))
+        # LOCAL_RUN_DIR (default .run): where logs, secrets and worker checkpoints go, so tests can run stacks apart.
+        run_dir = Path(os.environ.get("LOCAL_RUN_DIR") or RUN_DIR)
         return cls(api_port=api_port, moto_port=int(os.environ.get("MOTO_PORT", "5000")),
                    worker_port=int(os.environ.get("WORKER_PORT", str(api_port + 1))),
-                   public_base_url=os.environ.get("PUBLIC_BASE_URL"))
+                   public_base_url=os.environ.get("PUBLIC_BASE_URL"), log_dir=run_dir / "logs")
 
     @property
     def api_url(self) -> str:
@@ -183,7 +185,7 @@ class LocalStack:
         deploy_stack(STAGE, self.client)
         self.secrets = seed_secrets(STAGE, os.environ, self.client)
         self.subscribe_to_alerts()
-        secrets_file = RUN_DIR / "local-secrets.env"
+        secrets_file = self.log_dir.parent / "local-secrets.env"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
         secrets_file.touch(mode=0o600)
         secrets_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
