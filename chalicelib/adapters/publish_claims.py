@@ -10,6 +10,7 @@ claim, when the retry may happen (a rate limit's reset). ``ttl`` lets DynamoDB f
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -29,7 +30,7 @@ KEEP_DAYS = 90
 
 
 def _epoch(at: datetime) -> int:
-    return int(at.timestamp())
+    return math.ceil(at.timestamp())  # rounded up: a stored retry time is never earlier than the one named
 
 
 def _from_epoch(value: str | None) -> datetime | None:

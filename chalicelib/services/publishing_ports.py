@@ -204,8 +204,9 @@ class PublishClaims(Protocol):
         """Conditional put of an ``attempting`` claim; when one exists, answer it as it stands (no write)."""
 
     def take_over(self, claim: Claim, request: PublishRequest, now: datetime, lease_seconds: int) -> Claim | None:
-        """Start the next attempt on a RELEASED/UNCERTAIN (or lease-expired) claim; ``None`` if another worker did
-        so first (conditional on ``claim.token``)."""
+        """Start the next attempt on a RELEASED/UNCERTAIN (or lease-expired) claim, or on one another run SETTLED
+        (a Meta private reply that never went out); ``None`` if another worker did so first (conditional on
+        ``claim.token``)."""
 
     def record_published(self, claim: Claim, result: PublishResult, now: datetime) -> None:
         """The platform's id and timestamp, conditional on still holding the claim."""

@@ -148,9 +148,10 @@ class Credentials:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
+        self.rotated: dict[str, str] = {}  # values this process wrote: newer than the environment or the cache
 
     def get(self, name: str, fresh: bool = False) -> str | None:
-        value = self.environ.get(name)
+        value = self.environ.get(name) if fresh or name not in self.rotated else self.rotated[name]
         if value:
             return value
         from aws_lambda_powertools.utilities import parameters
@@ -168,8 +169,9 @@ class Credentials:
         return value
 
     def put(self, name: str, value: str) -> None:
+        self.rotated[name] = value
         if self.environ.get(name):
-            return  # set by the environment (local runs, tests): nothing to persist
+            return  # set by the environment (local runs): kept for this process only
         from aws_lambda_powertools.utilities import parameters
 
         from chalicelib.adapters.aws import client
@@ -203,7 +205,7 @@ class AccessToken:
 
     def renew(self, now: datetime) -> str:
         with self.lock:
-            self.grant = self._refresh(now, fresh=True)
+            self.grant = self._refresh(now)
             return self.grant.access_token
 
     def _refresh(self, now: datetime, fresh: bool = False) -> Grant:

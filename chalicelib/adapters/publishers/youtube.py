@@ -104,7 +104,8 @@ class YouTubePublisher(PlatformAdapter):
         if self._is_video(target):
             answer = self.call("GET", "/youtube/v3/commentThreads", now, "YouTube read-back", query={
                 "part": "snippet", "videoId": target.external_id, "order": "time", "maxResults": 100})
-            found = [((item.get("snippet") or {}).get("topLevelComment") or {}) for item in answer.json().get("items") or []]
+            found = [((item.get("snippet") or {}).get("topLevelComment") or {})
+                     for item in answer.json().get("items") or []]
         else:
             answer = self.call("GET", "/youtube/v3/comments", now, "YouTube read-back", query={
                 "part": "snippet", "parentId": self._parent(target), "maxResults": 100, "textFormat": "plainText"})
