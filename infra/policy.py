@@ -15,8 +15,8 @@ from typing import Any
 
 from chalicelib.settings import APP_NAME, Resources, resource_name
 from infra.stage_config import StageConfig
-from infra.template import (ISSUES_STREAM_DLQ_SUFFIX, REPORT_BUCKET_SUFFIX, SCHEDULE_DLQ_SUFFIX,
-                            SES_CONFIGURATION_SET_SUFFIX, secret_parameter_names)
+from infra.template import (ISSUES_STREAM_DLQ_SUFFIX, PUBLISH_CLAIMS_SUFFIX, REPORT_BUCKET_SUFFIX, SCHEDULE_DLQ_SUFFIX,
+                            SES_CONFIGURATION_SET_SUFFIX)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED_STAGES = ("dev", "prod")
@@ -57,7 +57,7 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query",
                         "dynamodb:DeleteItem", "dynamodb:BatchGetItem"],
              "Resource": [table(n) for n in (names.approvals_table, names.outbox_table, names.surges_table,
-                                             names.alerts_table)]
+                                             names.alerts_table, resource_name(PUBLISH_CLAIMS_SUFFIX, stage))]
              + [table(n) + "/index/*" for n in (names.approvals_table, names.outbox_table, names.issues_table,
                                                 names.mentions_table)]
              + [table(names.audit_table), table(names.issues_table)]},
@@ -93,8 +93,10 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Resource": f"arn:aws:s3:::{resource_name(REPORT_BUCKET_SUFFIX, stage)}-*/*"},
             {"Sid": "HealthChecks", "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "sqs:GetQueueUrl"],
              "Resource": [f"arn:aws:dynamodb:*:*:table/{names.prefix}-*", f"arn:aws:sqs:*:*:{names.prefix}-*"]},
+            # The stage's own parameters: the contract's secrets (template Outputs.SecretParameterNames) and the
+            # publishers' credentials, all under /<app>/<stage>/.
             {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-             "Resource": [f"arn:aws:ssm:*:*:parameter{name}" for name in secret_parameter_names(stage)]},
+             "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
             # Active X-Ray tracing (the stage's "xray": true): trace segments name no resource, so AWS documents "*".
             {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
              "Resource": "*"},

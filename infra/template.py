@@ -215,6 +215,7 @@ def _report_bucket(stage: str) -> dict[str, Any]:
 REPORT_BUCKET_SUFFIX = "reports"
 REPORT_RETENTION_DAYS = 400  # a year of weekly reports, and the same week a year ago
 SES_CONFIGURATION_SET_SUFFIX = "email"
+PUBLISH_CLAIMS_SUFFIX = "publish-claims"
 
 
 def _alarm(description: str, namespace: str, metric: str, dimensions: dict[str, Any], *, statistic: str = "Sum",
@@ -311,6 +312,9 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "SurgesTable": table(names.surges_table, "pk", ttl="ttl"),
         # Alerts sent (one per issue and kind) and the hourly counters and digests that keep storms out.
         "AlertsTable": table(names.alerts_table, "pk", ttl="ttl"),
+        # One claim per reply and channel before it is posted, so a redelivered publish posts nothing twice
+        # (chalicelib/adapters/publish_claims.py; its Resources field is still to come: publish_claims_table).
+        "PublishClaimsTable": table(resource_name(PUBLISH_CLAIMS_SUFFIX, stage), "claim_id"),
         # Ops API tokens other than the admin's: by the SHA-256 of the token (never the token), with roles.
         "OpsTokensTable": table(names.ops_tokens_table, "token_hash"),
         **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", timeouts["Approval"]),
