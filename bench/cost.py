@@ -1,0 +1,157 @@
+"""What one million mentions a month cost on AWS, from counts per mention, at dated us-east-1 prices.
+
+``monthly_cost(counts, mentions)`` prices a :class:`MentionCounts` (what one mention costs in each billed unit)
+with ``bench/prices-us-east-1.json`` (each price with its source page and the month it was read). Everything scales
+linearly with the volume except the fixed part: Lambda's SQS pollers' empty receives, which cost the same at any
+volume. ``counts_from_bench(results)`` takes the counts ``make bench`` measured (``bench/results/bench.json``)
+and names every count it could not measure as an assumption, with its reason, in the result.
+
+Usage from bench/bench.py::main, after the results are collected::
+
+    from bench.cost import cost_report
+    results["cost"] = cost_report(results)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRICES = Path(__file__).with_name("prices-us-east-1.json")
+MILLION = 1_000_000
+SCALES = (1, 10, 100)
+SECONDS_PER_MONTH = 30 * 24 * 3600
+# Lambda's SQS event source polls each queue with at least 5 long-poll (20 s) receives in flight, message or not.
+SQS_POLLERS_PER_QUEUE = 5
+LONG_POLL_SECONDS = 20
+
+
+@dataclass
+class FunctionUse:
+    """A function's share of one mention: invocations per mention, and the billed duration of each."""
+    name: str
+    invocations: float
+    duration_ms: float
+    memory_mb: int
+
+    @property
+    def gb_seconds(self) -> float:
+        billed_ms = math.ceil(self.duration_ms)  # Lambda bills by the millisecond
+        return self.invocations * billed_ms / 1000 * self.memory_mb / 1024
+
+
+@dataclass
+class MentionCounts:
+    """Billed units per mention."""
+    functions: list[FunctionUse]
+    api_requests: float
+    dynamodb_write_units: float
+    dynamodb_read_units: float
+    sqs_requests: float
+    sfn_transitions: float
+    sns_publishes: float
+    ses_emails: float
+    consumed_queues: int = 3  # each has Lambda's pollers on it
+    assumptions: dict[str, str] = field(default_factory=dict)  # count -> why it is assumed, not measured
+
+
+def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def monthly_cost(counts: MentionCounts, mentions: int, prices: dict[str, Any] | None = None) -> dict[str, float]:
+    """USD per month by service for ``mentions`` mentions a month."""
+    price = {name: entry["usd"] for name, entry in (prices or load_prices())["prices"].items()}
+    invocations = sum(f.invocations for f in counts.functions)
+    gb_seconds = sum(f.gb_seconds for f in counts.functions)
+    idle_polls = counts.consumed_queues * SQS_POLLERS_PER_QUEUE * SECONDS_PER_MONTH / LONG_POLL_SECONDS
+    cost = {
+        "lambda": mentions * (gb_seconds * price["lambda_gb_second"] + invocations * price["lambda_request"]),
+        "api_gateway": mentions * counts.api_requests * price["api_gateway_rest_request"],
+        "dynamodb": mentions * (counts.dynamodb_write_units * price["dynamodb_write_request_unit"]
+                                + counts.dynamodb_read_units * price["dynamodb_read_request_unit"]),
+        "sqs": (mentions * counts.sqs_requests + idle_polls) * price["sqs_request"],
+        "step_functions": mentions * counts.sfn_transitions * price["sfn_state_transition"],
+        "sns": mentions * counts.sns_publishes * price["sns_publish"],
+        "ses": mentions * counts.ses_emails * price["ses_email"],
+    }
+    cost["total"] = sum(cost.values())
+    return {k: round(v, 2) for k, v in cost.items()}
+
+
+def scaled(counts: MentionCounts, base: int = MILLION, prices: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The monthly cost at ``base`` mentions and at 10x and 100x."""
+    prices = prices or load_prices()
+    return {f"{scale}x": {"mentions": base * scale, **monthly_cost(counts, base * scale, prices)} for scale in SCALES}
+
+
+# What make bench does not measure yet, with the figure used and why (replace each with a measurement).
+ASSUMED = {
+    "api_requests": (1.0, "one webhook delivery per mention (platforms batch some; X and Meta may send several "
+                          "mentions per delivery, which only lowers this)"),
+    "sqs_requests": (1.3, "1 SendMessage per delivery, plus Lambda's receive and delete per batch of 10 "
+                          "(0.1 + 0.1) and the approval/publish messages of escalated issues (~0.1)"),
+    "dynamodb_read_units": (2.0, "one strongly consistent BatchGetItem of the mention's dedup keys (~1 RU per "
+                                 "item under 4 KB), plus the issue read on a stream start"),
+    "sfn_transitions": (0.15, "about 1% of mentions open a High Priority or Crisis issue (2 of ~270 in the demo "
+                              "stream), ~15 transitions per protocol run"),
+    "sns_publishes": (0.02, "new High Priority/Crisis and surge alerts, hourly-capped: ~2 per 100 mentions"),
+    "ses_emails": (0.04, "~4 approval emails (draft, legal, management, reminder) per escalated issue"),
+    "start_protocols_invocations": (0.1, "the issues stream batches up to 25 records; ~1 change in 10 mentions "
+                                         "opens or escalates an issue"),
+}
+
+
+def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionCounts:
+    """Counts per mention from ``make bench``'s results; what it does not measure comes from :data:`ASSUMED`."""
+    pipeline = results["pipeline"].get("with_surge_detection") or results["pipeline"]["moto_item_level_rollback"]
+    webhook = results["webhook"]
+    processor_ms = 1000 / pipeline["pipeline_mentions_per_s"]  # per mention, measured on moto in one process
+    functions = [
+        FunctionUse("api_handler (webhook)", 1.0, webhook["handler_p50_ms"], memory_mb),
+        # Lambda invokes the processor once per batch of 10; the batch takes 10 mentions' time.
+        FunctionUse("process_mentions", 0.1, 10 * processor_ms, memory_mb),
+        FunctionUse("start_protocols", ASSUMED["start_protocols_invocations"][0], 50.0, memory_mb),
+    ]
+    measured_wcu = pipeline["dynamodb_write_units_per_mention"]
+    return MentionCounts(
+        functions=functions,
+        api_requests=ASSUMED["api_requests"][0],
+        dynamodb_write_units=measured_wcu,
+        dynamodb_read_units=ASSUMED["dynamodb_read_units"][0],
+        sqs_requests=ASSUMED["sqs_requests"][0],
+        sfn_transitions=ASSUMED["sfn_transitions"][0],
+        sns_publishes=ASSUMED["sns_publishes"][0],
+        ses_emails=ASSUMED["ses_emails"][0],
+        assumptions={name: why for name, (_, why) in ASSUMED.items()}
+        | {"start_protocols duration": "50 ms per stream batch (not measured)"},
+    )
+
+
+def cost_report(results: dict[str, Any], memory_mb: int = 512) -> dict[str, Any]:
+    """What bench.json records: the counts used, the prices' date, and the cost at 1x, 10x and 100x."""
+    prices = load_prices()
+    counts = counts_from_bench(results, memory_mb)
+    return {"prices_as_of": prices["as_of"], "region": prices["region"], "counts_per_mention": asdict(counts),
+            "monthly_usd": scaled(counts, prices=prices)}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The README's cost table."""
+    services = ["lambda", "api_gateway", "dynamodb", "sqs", "step_functions", "sns", "ses", "total"]
+    header = "| mentions per month | " + " | ".join(s.replace("_", " ") for s in services) + " |"
+    lines = [f"Monthly cost at {report['region']} prices of {report['prices_as_of']} "
+             f"(`bench/prices-{report['region']}.json`), USD:", "", header,
+             "|---" * (len(services) + 1) + "|"]
+    for row in report["monthly_usd"].values():
+        lines.append(f"| {row['mentions']:,} | " + " | ".join(f"{row[s]:,.2f}" for s in services) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    bench = json.loads((Path(__file__).parent / "results" / "bench.json").read_text(encoding="utf-8"))
+    report = cost_report(bench)
+    print(markdown(report))
