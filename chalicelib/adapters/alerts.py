@@ -2,10 +2,12 @@
 
 Items of the alerts table (``pk``; ``ttl`` lets DynamoDB clean up):
 
-* ``sent#<issue_id>#<kind>[#<scope>]``: claimed with a conditional put before publishing, so a stream retry or
-  the next scheduled check never sends an alert twice (a failed publish gives the claim back).
+* ``sent#<issue_id>#<kind>[#<scope>]``: the alert's send claim (``outbox.SendClaims``: ``sending``, then ``sent``
+  or ``deferred``), taken before publishing, so a stream retry or the next scheduled check never sends an alert
+  twice. A failed publish gives the claim back (and its count in the hour); a check that died mid-publish leaves
+  a lease that the next check or retry takes over once it is over.
 * ``hour#<YYYY-MM-DDTHH>``: ``raised`` (atomic ``ADD``) counts the hour's alerts; past the cap the alert is
-  appended to ``digest`` instead of published; ``digest_sent_at`` marks the one digest sent for that hour.
+  appended to ``digest`` instead of published. The item's own send claim is the one digest for that hour.
 
 The topic is configured by name (``Resources.alerts_topic``); its ARN is built once per process from the
 caller's account and the client's region, which needs no ``sns:ListTopics`` and works on moto too.
@@ -20,6 +22,7 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.outbox import SendClaims
 from chalicelib.domain.alerts import (
     Alert, compact, digest_alert, from_compact, hour_key, message_attributes, message_body, subject_line,
 )
@@ -43,37 +46,47 @@ class SnsAlerts:
         self.table = names.alerts_table
         self.topic_name = names.alerts_topic
         self.per_hour = per_hour
+        self.claims = SendClaims(names.alerts_table)
 
     def raise_alert(self, alert: Alert, now: datetime) -> str:
-        """``sent``, ``duplicate`` (this event was alerted already) or ``deferred`` (cap reached: in the digest)."""
-        dynamodb = client("dynamodb")
-        key = {"pk": string(f"sent#{alert.dedup_key}")}
-        try:
-            dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
-                              Item={**key, "kind": string(alert.kind.value), "at": string(now.isoformat()),
-                                    "ttl": number(int((now + SENT_TTL).timestamp()))})
-        except dynamodb.exceptions.ConditionalCheckFailedException:
+        """``sent``, ``duplicate`` (this event was alerted already) or ``deferred`` (cap reached: in the digest).
+        Raises ``SendInProgress`` while another run is sending it, and whatever the publish raised (the claim
+        is given back: the next check or retry sends it)."""
+        claim = self.claims.claim({"pk": string(f"sent#{alert.dedup_key}")}, now, sets={
+            "kind": string(alert.kind.value), "at": string(now.isoformat()),
+            "ttl": number(int((now + SENT_TTL).timestamp()))})
+        if claim is None:
             return "duplicate"
         try:
-            return self._send_or_defer(alert, now)
+            outcome = self._send_or_defer(alert, now)
         except Exception:
-            # Give the claim back so the next check (or the stream's retry) can raise it again.
-            dynamodb.delete_item(TableName=self.table, Key=key)
+            self.claims.give_back(claim)
             raise
+        self.claims.done(claim, outcome)
+        return outcome
 
     def _send_or_defer(self, alert: Alert, now: datetime) -> str:
         hour = hour_key(now)
+        if self._count(hour, 1, now) > self.per_hour:
+            self._defer(hour, alert)
+            return "deferred"
+        try:
+            self._publish(alert, now)
+        except Exception:
+            self._count(hour, -1, now)  # not raised after all: the retry counts it
+            raise
+        return "sent"
+
+    def _count(self, hour: str, change: int, now: datetime) -> int:
+        """Add ``change`` to the hour's count of raised alerts; the new count."""
         counted = client("dynamodb").update_item(
             TableName=self.table, Key={"pk": string(f"hour#{hour}")},
-            UpdateExpression="ADD raised :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            UpdateExpression="ADD raised :change SET #ttl = if_not_exists(#ttl, :ttl)",
             ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={":one": number(1), ":ttl": number(int((now + HOUR_TTL).timestamp()))},
+            ExpressionAttributeValues={":change": number(change),
+                                       ":ttl": number(int((now + HOUR_TTL).timestamp()))},
             ReturnValues="UPDATED_NEW")
-        if int(counted["Attributes"]["raised"]["N"]) <= self.per_hour:
-            self._publish(alert, now)
-            return "sent"
-        self._defer(hour, alert)
-        return "deferred"
+        return int(counted["Attributes"]["raised"]["N"])
 
     def _defer(self, hour: str, alert: Alert) -> None:
         dynamodb = client("dynamodb")
@@ -91,26 +104,23 @@ class SnsAlerts:
     def send_digest(self, hour: str, now: datetime) -> str:
         """One ``digest`` message for the hour's deferred alerts: ``sent``, ``duplicate`` or ``empty``.
 
-        The flag is set first, conditionally, and its update returns the list: two runs cannot both send, and
-        a failed publish takes the flag back for the next run.
+        The hour item's send claim is taken first, conditionally, and returns the list: two runs cannot both
+        send, a failed publish gives the claim back, and a run that died mid-publish is taken over by a later one.
         """
         dynamodb = client("dynamodb")
         key = {"pk": string(f"hour#{hour}")}
-        try:
-            item = dynamodb.update_item(
-                TableName=self.table, Key=key, UpdateExpression="SET digest_sent_at = :now",
-                ConditionExpression="attribute_exists(digest) AND attribute_not_exists(digest_sent_at)",
-                ExpressionAttributeValues={":now": string(now.isoformat())}, ReturnValues="ALL_NEW")["Attributes"]
-        except dynamodb.exceptions.ConditionalCheckFailedException:
+        claim = self.claims.claim(key, now, only_if="attribute_exists(digest)")
+        if claim is None:
             current = dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
-            return "duplicate" if "digest_sent_at" in current else "empty"
-        deferred = [from_compact(value["S"]) for value in item.get("digest", {}).get("L", [])]
-        dropped = int(item.get("dropped", {}).get("N", "0"))
+            return "duplicate" if "send_state" in current else "empty"
+        deferred = [from_compact(value["S"]) for value in claim.item.get("digest", {}).get("L", [])]
+        dropped = int(claim.item.get("dropped", {}).get("N", "0"))
         try:
             self._publish(digest_alert(hour, deferred, dropped), now)
         except Exception:
-            dynamodb.update_item(TableName=self.table, Key=key, UpdateExpression="REMOVE digest_sent_at")
+            self.claims.give_back(claim)
             raise
+        self.claims.done(claim)
         return "sent"
 
     def _publish(self, alert: Alert, now: datetime) -> None:

@@ -1,9 +1,12 @@
 """Approval links and the task tokens they unlock, in DynamoDB.
 
 One item per person per step (``approval_id``: the link's random id) and one per task token
-(``approval_id = token#<sha256>``), written together. Acting consumes both in one transaction: the approval item
-from ``pending`` to ``used`` and the token item likewise, so a second click, a second person or a replayed POST
-finds them used and changes nothing.
+(``approval_id = token#<sha256>``, listing its approvals' ids), written together. Acting consumes both in one
+transaction: the approval item from ``pending`` to ``used`` and the token item likewise, so a second click, a
+second person or a replayed POST finds them used and changes nothing.
+
+Each approval item also carries the claim on its email (``send_*``, see ``outbox.SendClaims``): a redelivered
+request finds the approvals it recorded (same ids, same links) and emails those whose email is not sent yet.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.outbox import Claim, SendClaims
 from chalicelib.domain.links import token_reference
 
 PENDING, USED, SUPERSEDED = "pending", "used", "superseded"
@@ -45,17 +49,18 @@ class AlreadyUsed(Exception):
     """The link (or its step) was used, or the step moved on."""
 
 
-
 class DynamoApprovals:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
+        self.emails = SendClaims(table_name)
 
     def record_request(self, approvals: list[Approval], task_token: str, execution: str) -> None:
         """The token once (under its hash) and one approval per person, all or nothing."""
         token_ref = token_reference(task_token)
         items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": {
             "approval_id": string(token_ref), "task_token": string(task_token), "status": string(PENDING),
-            "execution": string(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)}},
+            "execution": string(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)},
+            "approvals": {"L": [string(approval.approval_id) for approval in approvals]}},
             "ConditionExpression": "attribute_not_exists(approval_id)"}}]
         for approval in approvals:
             items.append({"Put": {"TableName": self.table, "Item": self._item(approval),
@@ -83,15 +88,43 @@ class DynamoApprovals:
             "channels": {"L": [string(c) for c in approval.channels]},
         }
 
+    def recorded(self, task_token: str) -> list[Approval]:
+        """The approvals recorded for a task token (by an earlier delivery of its message), in their order; none
+        once someone acted on the step (nobody is owed an email for a step that is done)."""
+        dynamodb = client("dynamodb")
+        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": string(token_reference(task_token))},
+                                  ConsistentRead=True).get("Item") or {}
+        if token.get("status", {}).get("S") != PENDING:
+            return []
+        ids = [value["S"] for value in token.get("approvals", {}).get("L", [])]
+        found: dict[str, Approval] = {}
+        for start in range(0, len(ids), 100):  # BatchGetItem's limit
+            request = {self.table: {"Keys": [{"approval_id": string(i)} for i in ids[start:start + 100]],
+                                    "ConsistentRead": True}}
+            while request:
+                answer = dynamodb.batch_get_item(RequestItems=request)
+                found.update((item["approval_id"]["S"], self._approval(item))
+                             for item in answer["Responses"].get(self.table, []))
+                request = answer.get("UnprocessedKeys") or {}
+        return [found[i] for i in ids if i in found]
+
+    def claim_email(self, approval: Approval, now: datetime) -> Claim | None:
+        """Own the sending of this approval's email: ``None`` when it was sent already or the link is no longer
+        pending (used, or its step moved on); ``SendInProgress`` while another delivery is sending it."""
+        return self.emails.claim({"approval_id": string(approval.approval_id)}, now, only_if="#status = :pending",
+                                 names={"#status": "status"}, values={":pending": string(PENDING)})
+
     def get(self, approval_id: str) -> Approval | None:
         if approval_id.startswith("token#"):
             return None  # token items are not links
         item = client("dynamodb").get_item(TableName=self.table, Key={"approval_id": string(approval_id)},
                                            ConsistentRead=True).get("Item")
-        if not item:
-            return None
+        return self._approval(item) if item else None
+
+    @staticmethod
+    def _approval(item: dict[str, Any]) -> Approval:
         return Approval(
-            approval_id=approval_id, issue_id=item["issue_id"]["S"], person=item["person"]["S"],
+            approval_id=item["approval_id"]["S"], issue_id=item["issue_id"]["S"], person=item["person"]["S"],
             step=item["step"]["S"], action=item["action"]["S"], role=item["role"]["S"],
             protocol=item["protocol"]["S"], attempt=item["attempt"]["S"],
             outcomes=tuple(o["S"] for o in item["outcomes"]["L"]), draft=item["draft"]["S"],
@@ -100,15 +133,18 @@ class DynamoApprovals:
             token_ref=item["token_ref"]["S"],
             channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])))
 
-    def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str) -> int:
-        """A reminder or an escalation of a step retires the links of its earlier attempts."""
+    def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
+        """A reminder or an escalation of a step retires the links of its earlier attempts: those recorded before
+        ``recorded_at`` (so a late redelivery of an earlier attempt never retires a newer one's links)."""
         dynamodb = client("dynamodb")
         answer = dynamodb.query(TableName=self.table, IndexName="by_issue",
                                 KeyConditionExpression="issue_id = :issue",
                                 ExpressionAttributeValues={":issue": string(issue_id)})
         retired = 0
         for item in answer["Items"]:
-            if item["step"]["S"] == step and item["status"]["S"] == PENDING and item["token_ref"]["S"] != keep_token_ref:
+            earlier = datetime.fromisoformat(item["created_at"]["S"]) < recorded_at
+            if item["step"]["S"] == step and item["status"]["S"] == PENDING and \
+                    item["token_ref"]["S"] != keep_token_ref and earlier:
                 try:
                     dynamodb.update_item(TableName=self.table, Key={"approval_id": item["approval_id"]},
                                          UpdateExpression="SET #status = :superseded",

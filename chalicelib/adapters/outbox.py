@@ -1,19 +1,119 @@
-"""Publishers: where an approved reply goes.
+"""What goes out: the claims that send each outward message once, and where an approved reply goes.
 
-Locally, and until a platform's posting API is connected, replies go to the outbox table (what ``make run``
-prints, what the e2e tests read). Each reply names the mention it answers and the channel (public reply on the
-mention's thread, private message to its author).
+:class:`SendClaims`: every message sent outside (an approval email per person and step, an SNS alert, the hourly
+digest) is claimed first with a conditional write on its item, so two deliveries of one queue message or two
+overlapping checks never both send it. Three attributes hold the claim:
+
+* ``send_state``: ``sending`` while a sender owns it, then ``sent`` (or another final word, e.g. ``deferred``);
+* ``send_lease``: epoch seconds until which the ``sending`` owner is alive (see :data:`SEND_LEASE_SECONDS`);
+* ``send_claim``: the owner's random id, so a slow owner never gives back a claim that someone took over.
+
+A failed send gives the claim back (the redelivered message sends it). A sender that dies between claim and send
+leaves ``sending``: once the lease is over, the next delivery takes the claim over and sends. A redelivery after
+``sent`` sends nothing. Only a death between the send and its ``sent`` mark can send twice (at least once: SES and
+SNS take no idempotency key).
+
+:class:`OutboxPublisher`: locally, and until a platform's posting API is connected, replies go to the outbox table
+(what ``make run`` prints, what the e2e tests read). Each reply names the mention it answers and the channel
+(public reply on the mention's thread, private message to its author). The row is the post, written
+conditionally, so it needs no separate claim.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
+
+# The Lambda timeout (.chalice/config.json ``lambda_timeout``): Lambda ends a sender by then, so a ``sending``
+# claim older than this belongs to a dead process. Shorter than the queues' visibility timeout, so an SQS
+# redelivery always finds a dead sender's lease over.
+SEND_LEASE_SECONDS = 60
+SENDING, SENT = "sending", "sent"
+
+
+class SendInProgress(Exception):
+    """Another delivery holds this send's claim and its lease runs: retry later (it is sent by then, or the
+    lease is over and the retry sends it)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An owned claim; ``item`` is the claimed item after the claim (``ALL_NEW``)."""
+
+    key: dict[str, Any]
+    owner: str
+    item: dict[str, Any]
+
+
+class SendClaims:
+    """Claims on the items of one table (see the module docstring)."""
+
+    def __init__(self, table_name: str, lease_seconds: int = SEND_LEASE_SECONDS) -> None:
+        self.table = table_name
+        self.lease_seconds = lease_seconds
+
+    def claim(self, key: dict[str, Any], now: datetime, *, only_if: str = "",
+              values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+              sets: dict[str, Any] | None = None) -> Claim | None:
+        """Own the send of ``key``'s item: a :class:`Claim`, or ``None`` when there is nothing to send (sent
+        already, or ``only_if`` does not hold). Raises :class:`SendInProgress` when a live owner holds it.
+
+        ``only_if`` is an extra condition on the item (its ``values`` and ``names``); ``sets`` are attributes written
+        with the claim. The item is created when missing, unless ``only_if`` asks for an attribute of it.
+        """
+        dynamodb = client("dynamodb")
+        owner = secrets.token_hex(8)
+        moment = int(now.timestamp())
+        condition = "(attribute_not_exists(send_state) OR (send_state = :sending AND send_lease < :now))"
+        assignments = {"send_state": string(SENDING), "send_lease": {"N": str(moment + self.lease_seconds)},
+                       "send_claim": string(owner), **(sets or {})}
+        aliases = {f"#a{n}": name for n, name in enumerate(assignments)}
+        try:
+            answer = dynamodb.update_item(
+                TableName=self.table, Key=key, ReturnValues="ALL_NEW",
+                UpdateExpression="SET " + ", ".join(f"{alias} = :v{n}" for n, alias in enumerate(aliases)),
+                ConditionExpression=f"({only_if}) AND {condition}" if only_if else condition,
+                ExpressionAttributeNames={**aliases, **(names or {})},
+                ExpressionAttributeValues={**{f":v{n}": value for n, value in enumerate(assignments.values())},
+                                           ":sending": string(SENDING), ":now": {"N": str(moment)}, **(values or {})},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except dynamodb.exceptions.ConditionalCheckFailedException as refused:
+            held = refused.response.get("Item") or {}
+            if held.get("send_state", {}).get("S") == SENDING and int(held["send_lease"]["N"]) >= moment:
+                raise SendInProgress(f"another delivery is sending this (lease until {held['send_lease']['N']})") \
+                    from refused
+            return None
+        return Claim(key=key, owner=owner, item=answer["Attributes"])
+
+    def done(self, claim: Claim, state: str = SENT) -> None:
+        """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``)."""
+        client("dynamodb").update_item(
+            TableName=self.table, Key=claim.key, UpdateExpression="SET send_state = :state REMOVE send_lease",
+            ExpressionAttributeValues={":state": string(state)})
+
+    def give_back(self, claim: Claim) -> None:
+        """The send failed: the next delivery claims it again. Never takes back a claim someone took over."""
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(TableName=self.table, Key=claim.key,
+                                 UpdateExpression="REMOVE send_state, send_lease, send_claim",
+                                 ConditionExpression="send_claim = :owner",
+                                 ExpressionAttributeValues={":owner": string(claim.owner)})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+
+class Posted(NamedTuple):
+    outbox_id: str
+    new: bool  # False: an earlier delivery of the same message posted it
+    published_at: datetime  # when it was first posted
 
 
 class OutboxPublisher:
@@ -21,24 +121,26 @@ class OutboxPublisher:
         self.table = table_name
 
     def publish(self, issue_id: str, mention: dict[str, Any], channel: str, text: str, approved_by: str,
-                at: datetime, run: str) -> tuple[str, bool]:
-        """Posts one reply once; answers its id and whether it is new. ``run`` names the protocol run (its
-        execution): the id derives from it and the channel, so a redelivered publish message finds its reply
-        already there instead of posting it twice."""
+                at: datetime, run: str) -> Posted:
+        """Posts one reply once. ``run`` names the protocol run (its execution): the id derives from it and the
+        channel, so a redelivered publish message finds its reply already there instead of posting it twice."""
         outbox_id = "out-" + hashlib.sha256(f"{run}|{channel}".encode()).hexdigest()[:16]
         dynamodb = client("dynamodb")
+        published_at = at.astimezone(timezone.utc)
         item = {
             "outbox_id": string(outbox_id), "issue_id": string(issue_id), "platform": string(mention.get("platform", "")),
             "in_reply_to": string(mention.get("external_id", "")),
             "recipient": string(mention.get("author_handle") or mention.get("author_name") or ""),
             "channel": string(channel), "text": string(text), "approved_by": string(approved_by),
-            "published_at": string(at.astimezone(timezone.utc).isoformat()),
-            "published_day": string(at.astimezone(timezone.utc).date().isoformat())}
+            "published_at": string(published_at.isoformat()),
+            "published_day": string(published_at.date().isoformat())}
         try:
-            dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(outbox_id)")
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            return outbox_id, False  # posted by an earlier delivery of the same message
-        return outbox_id, True
+            dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(outbox_id)",
+                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except dynamodb.exceptions.ConditionalCheckFailedException as posted:
+            earlier = (posted.response.get("Item") or {}).get("published_at", {}).get("S")
+            return Posted(outbox_id, False, datetime.fromisoformat(earlier) if earlier else published_at)
+        return Posted(outbox_id, True, published_at)
 
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
         """Replies of the last days, newest first (for the canned-reply warning)."""

@@ -2,7 +2,8 @@
 approved reply is published. Step Functions waits in between (``.waitForTaskToken``).
 
 * :func:`request_step`: an approval-queue message (from the state machine) becomes one signed link per person,
-  emailed; earlier attempts' links are retired; the issue's audit trail records the request.
+  emailed once (a failed email is owed to the message's redelivery); earlier attempts' links are retired; the
+  issue's audit trail records the request.
 * :func:`view`: what a link's page shows. Changes nothing (mail scanners fetch links before people do).
 * :func:`act`: the form's POST. Checks the link, consumes it (single use), records who did what, resumes the
   state machine with ``{"outcome", "actor", "comment", "draft", "channels"}`` (a drafting step chooses where the
@@ -13,6 +14,7 @@ approved reply is published. Step Functions waits in between (``.waitForTaskToke
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.adapters.approvals_table import PENDING, AlreadyUsed, Approval
+from chalicelib.adapters.outbox import SendInProgress
 from chalicelib.adapters.plans import bundled_plan
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.adapters.workflows import StepCallbackFailed
@@ -87,12 +90,24 @@ class ApprovalDeps:
 
 
 # -- a step asks people --------------------------------------------------------------------------------------
+class StepEmailsOwed(RuntimeError):
+    """Some of a step's emails could not be sent now (the others were). The queue message fails, so SQS delivers
+    it again and the redelivery sends what is owed; after the queue's last attempt it waits in the dead-letter
+    queue, which raises an alert."""
+
+
 def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
-    """Record and email one link per person; returns the links (the local stack prints them)."""
-    expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.sla_minutes * 60 * 2)
+    """Record one link per person (once), then email every person whose email is still owed; returns the links
+    this delivery emailed (the local stack prints them).
+
+    Safe to deliver again, at any point: a redelivery re-uses the approvals the first delivery recorded (same ids,
+    so the same links), repeats the bookkeeping idempotently and emails only what is not sent yet. Each email is
+    claimed per person and step before it is sent, and given back when the send fails.
+    """
     token_ref = links.token_reference(message.task_token)
     people = dict.fromkeys(p.lower() for p in message.people)
     channels = tuple(c for c in message.channels if c in CHANNELS)
+    expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.sla_minutes * 60 * 2)
     approvals = [Approval(
         approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person, step=message.step,
         action=message.action, role=message.role, protocol=message.protocol, attempt=message.attempt,
@@ -102,20 +117,43 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     try:
         deps.approvals.record_request(approvals, message.task_token, message.execution)
     except AlreadyUsed:
-        return []  # a re-delivered queue message: the links went out the first time
-    deps.approvals.supersede_pending(message.issue_id, message.step, token_ref)
+        approvals = deps.approvals.recorded(message.task_token)  # a redelivered message: what it recorded
+        if not approvals:
+            return []
+    recorded_at = datetime.fromisoformat(approvals[0].created_at)
+    deps.approvals.supersede_pending(message.issue_id, message.step, token_ref, recorded_at)
     deps.issues.start_work(message.issue_id, message.category)
-    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type=f"step_{message.attempt}",
-                                  actor=SYSTEM_PROTOCOL, details={
+    # One key per request (its time and token), so a redelivery writes the same event again, not a second one.
+    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type=f"step_{message.attempt}",
+                                  actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8], details={
                                       "step": message.step, "action": message.action, "people": message.people,
                                       "sla_minutes": message.sla_minutes}))
     issue = deps.issues.get(message.issue_id) or {}
-    sent = []
+    sent, owed = [], []
     for approval in approvals:
-        url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person, expires)
+        try:
+            claim = deps.approvals.claim_email(approval, now)
+        except SendInProgress:
+            owed.append(f"{approval.approval_id}: being sent by another delivery")
+            continue
+        if claim is None:
+            continue  # sent already, or the link is used or retired: nothing to ask this person now
+        url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person,
+                                              approval.expires_at)
         subject, text, html = step_email(approval, issue, url, message.sla_minutes)
-        deps.email.send(approval.person, subject, text, html)
+        try:
+            deps.email.send(approval.person, subject, text, html)
+        except Exception as error:  # noqa: BLE001 - the others still go out; this one is owed
+            deps.approvals.emails.give_back(claim)
+            logger.warning("approval email failed", extra={"issue_id": approval.issue_id,
+                                                           "approval_id": approval.approval_id,
+                                                           "error": type(error).__name__})
+            owed.append(f"{approval.approval_id}: {type(error).__name__}")
+            continue
+        deps.approvals.emails.done(claim)
         sent.append(url)
+    if owed:
+        raise StepEmailsOwed(f"{len(owed)} of {len(approvals)} emails owed: " + "; ".join(owed))
     return sent
 
 
@@ -272,15 +310,20 @@ def act(approval: Approval, form: ActForm, deps: ApprovalDeps, now: datetime) ->
 
 # -- the reply goes out ---------------------------------------------------------------------------------------
 def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
+    """Post the reply on each channel once, record it, resume the run. Safe to deliver again: the posts are
+    found, not repeated, and the record is written again the same (the first post's time, one audit key), so a
+    delivery that failed after posting still leaves the issue's record complete."""
     mentions = deps.issues.mentions(message.issue_id)
     # Answer the first mention of the issue (the one that opened it); campaigns get one reply, not fifty.
     target = min(mentions, key=lambda m: m.get("created_at", "")) if mentions else {}
     posted = [deps.outbox.publish(message.issue_id, target, channel, message.draft, message.approved_by, now,
                                   run=message.execution) for channel in message.channels]
-    sent = [outbox_id for outbox_id, _ in posted]
-    if any(new for _, new in posted):  # a redelivered message records nothing twice
-        deps.issues.record_response(message.issue_id, now)
-        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=now, type="published", actor=SYSTEM_PROTOCOL,
+    sent = [post.outbox_id for post in posted]
+    if posted:
+        first = min(post.published_at for post in posted)
+        deps.issues.record_response(message.issue_id, first)
+        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=first, type="published", actor=SYSTEM_PROTOCOL,
+                                      suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
                                       details={"channels": message.channels, "outbox": sent,
                                                "approved_by": message.approved_by}))
     try:
