@@ -8,11 +8,15 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
+from chalicelib.api.responses import ANY_CONTENT_TYPE
 from chalicelib.domain.validation import describe_validation_error
 
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
+
+# A page answers in HTML, so the routes take any content type and the form handler says itself what it needs.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _html(status: int, body: str) -> Response:
@@ -28,7 +32,7 @@ def _refusal(refused) -> Response:
     return _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
 
 
-@approvals.route("/approvals/{approval_id}", methods=["GET"])
+@approvals.route("/approvals/{approval_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def show(approval_id: str) -> Response:
     from chalicelib.api.dependencies import approval_deps
     from chalicelib.api.pages import approval_page
@@ -45,14 +49,16 @@ def show(approval_id: str) -> Response:
     return _html(200, approval_page(view(approval, deps, now), action_url))
 
 
-@approvals.route("/approvals/{approval_id}", methods=["POST"],
-                 content_types=["application/x-www-form-urlencoded", "multipart/form-data"])
+@approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(approval_id: str) -> Response:
     from chalicelib.api.dependencies import approval_deps
-    from chalicelib.api.pages import done_page
+    from chalicelib.api.pages import done_page, message_page
     from chalicelib.services.approvals import ActForm, LinkRefused, act, open_link
 
     request = approvals.current_request
+    content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        return _html(415, message_page("Please use the form", "Send your answer with the form on the page."))
     query = request.query_params or {}
     now = datetime.now(timezone.utc)
     deps = approval_deps()

@@ -7,7 +7,7 @@ import urllib.request
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.responses import json_response
+from chalicelib.api.responses import ANY_CONTENT_TYPE, json_response
 
 health = Blueprint(__name__)
 
@@ -51,7 +51,7 @@ def _check_worker() -> str | None:
 CHECKS = {"tables": _check_tables, "queues": _check_queues, "worker": _check_worker}
 
 
-@health.route("/health", methods=["GET"])
+@health.route("/health", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def get_health() -> Response:
     problems: dict[str, str] = {}
     for name, check in CHECKS.items():

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.api.responses import error_response, json_response
+from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response, json_response
 from chalicelib.domain.ops import BadCursor, BadQuery, IssueQuery, Role
 from chalicelib.domain.validation import describe_validation_error
 
@@ -43,7 +43,7 @@ def _refusal(role: Role) -> Response | None:
     return None
 
 
-@ops.route("/issues", methods=["GET"])
+@ops.route("/issues", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def list_issues():
     refused = _refusal(Role.ISSUES_READ)
     if refused:
@@ -67,7 +67,7 @@ def list_issues():
     return json_response(page.model_dump(mode="json"))
 
 
-@ops.route("/issues/{issue_id}", methods=["GET"])
+@ops.route("/issues/{issue_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def show_issue(issue_id: str):
     refused = _refusal(Role.ISSUES_READ)
     if refused:
@@ -83,7 +83,7 @@ def show_issue(issue_id: str):
     return json_response(detail.model_dump(mode="json"))
 
 
-@ops.route("/openapi.json", methods=["GET"])
+@ops.route("/openapi.json", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def openapi():
     """The document itself is public: it describes the routes, it holds no data."""
     from chalicelib.api.openapi import document

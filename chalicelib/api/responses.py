@@ -8,6 +8,10 @@ from chalice import Response
 
 JSON = {"Content-Type": "application/json"}
 
+ANY_CONTENT_TYPE = ["*/*"]
+"""For routes that read no body (GETs) or check it themselves: Chalice's default list is JSON only, and it answers
+415 in its own JSON shape to any other ``Content-Type``, which is no answer of our contract (nor HTML for a page)."""
+
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(body=body, status_code=status, headers=JSON)

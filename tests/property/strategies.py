@@ -1,0 +1,188 @@
+"""What hypothesis sends: arbitrary bytes, headers and query strings, JSON from the pydantic schemas, and native
+platform deliveries rendered from schema-built mentions (``infra.local.deliveries``, as the replay sends them)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from hypothesis import strategies as st
+
+# Text a header or URL can carry once decoded: anything but surrogates (not encodable) and the NUL byte.
+text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+short_bytes = st.binary(max_size=300)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=12)
+
+# Header names the routes read (any case), plus arbitrary ones.
+KNOWN_HEADERS = ["Authorization", "Content-Type", "X-Hub-Signature-256", "X-Hub-Signature", "X-Signature",
+                 "x-twitter-webhooks-signature", "If-Match", "Content-Length", "Host", "Accept"]
+header_names = st.sampled_from(KNOWN_HEADERS) | st.from_regex(r"\A[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}\Z")
+headers = st.dictionaries(header_names, text | st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+                          max_size=5)
+
+
+def query_string(known: list[str]) -> st.SearchStrategy[str]:
+    """A query string: the route's own parameters or others, with arbitrary values, well encoded or not."""
+    pairs = st.lists(st.tuples(st.sampled_from(known) | text, text | st.integers().map(str)), max_size=4)
+    encoded = pairs.map(urlencode)
+    raw = st.text(st.sampled_from("%&=+;?aZ9_.-~é²\\ \t"), max_size=30)  # broken escapes, stray separators
+    return st.one_of(encoded, raw)
+
+
+def path_segment() -> st.SearchStrategy[str]:
+    """One path segment: percent-encoded arbitrary text, or raw text without the URL's delimiters."""
+    raw = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#\x00"), min_size=1,
+                  max_size=60)
+    return st.one_of(text.filter(bool).map(lambda t: quote(t, safe="")), raw)
+
+
+_OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+_WIDE = ["x", "é", "€", "\U0001d518"]  # 1 to 4 bytes in UTF-8: a full-length string of each tests byte bounds
+
+
+def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> st.SearchStrategy[Any]:
+    """Values for the JSON schema subset pydantic writes for our models: $ref, anyOf, enum, objects, arrays,
+    bounded strings (patterns, date and date-time), numbers and booleans. Values at the bounds are drawn often:
+    a full-length string of 4-byte characters, the minimum and the maximum, year 1 and year 9999."""
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if "$ref" in schema:
+        return from_schema(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        outer = {k: v for k, v in schema.items() if k != "anyOf"}
+        return st.one_of([from_schema({**outer, **option}, defs) for option in schema["anyOf"]])
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    low, high = schema.get("minimum", schema.get("ge")), schema.get("maximum", schema.get("le"))
+    kind = schema.get("type")
+    if kind == "string":
+        shortest, longest = schema.get("minLength", 0), schema.get("maxLength", 200)
+        if schema.get("format") == "date-time":
+            return st.datetimes(timezones=_OFFSETS).map(datetime.isoformat)
+        if schema.get("format") == "date":
+            return st.dates().map(lambda day: day.isoformat())
+        if "pattern" in schema:
+            return st.from_regex(schema["pattern"], fullmatch=True).filter(lambda v: shortest <= len(v) <= longest)
+        return st.one_of(st.text(min_size=shortest, max_size=min(longest, 300)),
+                         st.sampled_from(_WIDE).map(lambda char: char * longest))
+    if kind == "integer":
+        return st.one_of(st.integers(low, high), st.sampled_from([b for b in (low, high) if b is not None] or [0]))
+    if kind == "number":
+        return st.floats(low, high, allow_nan=False, allow_infinity=False) | st.integers(
+            None if low is None else int(low), None if high is None else int(high))
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "null":
+        return st.none()
+    if kind == "array":
+        return st.lists(from_schema(schema.get("items", {}), defs), max_size=3)
+    if kind == "object":
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        return st.fixed_dictionaries(
+            {name: from_schema(spec, defs) for name, spec in properties.items() if name in required},
+            optional={name: from_schema(spec, defs) for name, spec in properties.items() if name not in required})
+    return json_values
+
+
+def schema_json(model: type) -> st.SearchStrategy[Any]:
+    """Documents valid (and, through their bounds, borderline) for a pydantic model's JSON schema."""
+    return from_schema(model.model_json_schema())
+
+
+def _near_now() -> st.SearchStrategy[str]:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return st.integers(-3 * 24 * 3600, 3 * 24 * 3600).map(lambda s: (now + timedelta(seconds=s)).isoformat())
+
+
+def generic_rows() -> st.SearchStrategy[dict[str, Any]]:
+    """Generic-contract mentions from ``GenericMention``'s JSON schema; half dated around now (so they can be
+    stored), half with whatever date-time the schema allows (so the date bounds are tried)."""
+    from chalicelib.platforms.generic import GenericMention
+
+    @st.composite
+    def build(draw) -> dict[str, Any]:
+        row = draw(schema_json(GenericMention))
+        if draw(st.booleans()):
+            row["created_at"] = draw(_near_now())
+        return row
+
+    return build()
+
+
+def _complete(row: dict[str, Any], filler: str) -> dict[str, Any]:
+    """The native renderers need every author field and a rating: fill what the schema left out."""
+    author = dict(row.get("author") or {})
+    for name in ("id", "handle", "name"):
+        author[name] = author.get(name) or filler
+    author.setdefault("followers", 0)
+    author["followers"] = author["followers"] if author["followers"] is not None else 0
+    author["verified"] = bool(author.get("verified"))
+    return {**row, "author": author, "title": row.get("title") or None}
+
+
+NATIVE_ROUTES = ["x", "meta-facebook", "meta-instagram", "meta-rating", "youtube", "trustpilot", "generic"]
+
+
+def native_deliveries():
+    """(endpoint, body, content type) of a schema-built mention as its platform sends it."""
+    from infra.local.deliveries import build
+
+    @st.composite
+    def render(draw):
+        row = _complete(draw(generic_rows()), draw(text.filter(str.strip)))
+        route = draw(st.sampled_from(NATIVE_ROUTES))
+        try:
+            delivery = build({**row, "route": route})
+        except (ValueError, OverflowError):  # the renderer itself (not the app) cannot render this row
+            from hypothesis import reject
+
+            reject()
+        return delivery.endpoint, delivery.body, delivery.content_type
+
+    return render()
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+# --- What the contract allows ----------------------------------------------------------------------------------
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def content_type_of(headers: dict[str, str]) -> str | None:
+    found = [value for name, value in headers.items() if name.lower() == "content-type"]
+    return found[-1] if found else None
+
+
+def gateway_accepts(headers: dict[str, str], accepted: list[str] | tuple[str, ...]) -> bool:
+    """Whether API Gateway (and ``chalice local``) hands a request with a body to the route, or answers 415 itself
+    because the route does not list the request's content type (a missing one is taken as JSON)."""
+    from chalice.app import _matches_content_type
+
+    given = content_type_of(headers)
+    return _matches_content_type("application/json" if given is None else given, list(accepted))
+
+
+def assert_json_answer(answer, allowed: set[int], request: object) -> dict[str, Any]:
+    """A status the contract allows; JSON; a refusal says what is wrong in ``error``."""
+    assert answer.status_code in allowed, (answer.status_code, answer.body[:500], request)
+    assert answer.headers.get("Content-Type", "").startswith("application/json"), (answer.headers, request)
+    body = json.loads(answer.body)
+    if answer.status_code >= 400:
+        assert isinstance(body.get("error"), str) and body["error"], (body, request)
+    return body
+
+
+def assert_page_answer(answer, request: object) -> str:
+    """An approval page: 200 or a 4xx, always HTML (the person behind the link sees a page, never JSON)."""
+    assert answer.status_code == 200 or 400 <= answer.status_code < 500, (answer.status_code, answer.body[:500],
+                                                                         request)
+    assert answer.headers.get("Content-Type") == "text/html; charset=utf-8", (answer.headers, request)
+    assert answer.headers.get("Referrer-Policy") == "no-referrer"
+    return answer.body.decode()

@@ -1,0 +1,102 @@
+"""Every webhook route answers only what the contract allows, whatever arrives: 200, 400, 401, 403 (bad verify
+token), 404 (unknown platform), 413 (too large), and 415 when the request's content type is not one the route
+lists (the gateway's answer, before our code runs). Never a 5xx. Signed deliveries reach parsing and storing:
+what is answered 200 is then processed without a failure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.api.webhooks import CONTENT_TYPES
+from chalicelib.platforms import PLATFORMS
+from chalicelib.services.processor import process_batch
+from tests.helpers import drain_ingest_queue
+from tests.property.strategies import (
+    assert_json_answer,
+    content_type_of,
+    gateway_accepts,
+    headers,
+    json_body,
+    json_values,
+    native_deliveries,
+    path_segment,
+    query_string,
+    short_bytes,
+    text,
+)
+
+ANSWERS = {200, 400, 401, 403, 413}
+HANDSHAKE_PARAMETERS = ["hub.mode", "hub.challenge", "hub.verify_token", "hub.topic", "hub.lease_seconds",
+                        "crc_token", "nonce"]
+platform_names = st.sampled_from(sorted(PLATFORMS)) | path_segment()
+content_types = st.sampled_from(CONTENT_TYPES) | text
+
+
+def webhook_answers(platform_name: str, request_headers: dict[str, str]) -> set[int]:
+    if not gateway_accepts(request_headers, CONTENT_TYPES):
+        return {415}
+    return ANSWERS if platform_name in PLATFORMS else {404}
+
+
+def stored_without_failure() -> None:
+    """What a 200 queued is processed (parsed again, triaged, written to DynamoDB) with no failed record."""
+    queued = drain_ingest_queue()
+    assert queued["Records"], "a 200 queued nothing"
+    assert process_batch(queued) == {"batchItemFailures": []}
+
+
+@given(method=st.sampled_from(["GET", "POST"]), platform_name=platform_names, query=query_string(HANDSHAKE_PARAMETERS),
+       request_headers=headers, body=short_bytes | json_values.map(json_body))
+def test_any_request_to_any_webhook_route_is_answered_as_the_contract_says(stack, method, platform_name, query,
+                                                                          request_headers, body):
+    answer = stack.client.http.request(method, f"/webhooks/{platform_name}?{query}", headers=request_headers,
+                                       body=body)
+    allowed = webhook_answers(platform_name, request_headers)
+    request = (method, platform_name, query, request_headers, body[:200])
+    if allowed == {415}:
+        assert answer.status_code == 415, request
+        return
+    assert_json_answer(answer, allowed, request)
+
+
+@given(platform_name=st.sampled_from(sorted(PLATFORMS)), body=short_bytes | json_values.map(json_body),
+       content_type=st.sampled_from(CONTENT_TYPES))
+def test_correctly_signed_arbitrary_bodies_are_stored_or_refused_as_malformed(stack, platform_name, body,
+                                                                             content_type):
+    signature = PLATFORMS[platform_name].sign(body, stack.secret, datetime.now(timezone.utc))
+    answer = stack.client.http.post(f"/webhooks/{platform_name}", headers={"Content-Type": content_type,
+                                                                           **signature}, body=body)
+    accepted = assert_json_answer(answer, {200, 400, 413}, (platform_name, body[:300]))
+    if answer.status_code == 200 and accepted["accepted"]:
+        stored_without_failure()
+
+
+@given(delivery=native_deliveries())
+def test_correctly_signed_deliveries_built_from_the_schema_are_stored_or_refused_as_malformed(stack, delivery):
+    endpoint, body, content_type = delivery
+    signature = PLATFORMS[endpoint].sign(body, stack.secret, datetime.now(timezone.utc))
+    answer = stack.client.http.post(f"/webhooks/{endpoint}", headers={"Content-Type": content_type, **signature},
+                                    body=body)
+    accepted = assert_json_answer(answer, {200, 400, 413}, (endpoint, body[:600]))
+    if answer.status_code == 200:
+        assert accepted["accepted"] + accepted["ignored"] >= 1
+        if accepted["accepted"]:
+            stored_without_failure()
+
+
+@given(platform_name=st.sampled_from(sorted(PLATFORMS)), challenge=text, crc_token=text, verify=st.booleans(),
+       extra=query_string(HANDSHAKE_PARAMETERS))
+def test_handshakes_with_the_right_verify_token_and_any_challenge_are_answered_or_refused(
+        stack, platform_name, challenge, crc_token, verify, extra):
+    from urllib.parse import urlencode
+
+    query = {"hub.mode": "subscribe", "hub.challenge": challenge, "crc_token": crc_token, "hub.topic": challenge,
+             "hub.verify_token": stack.secret("META_VERIFY_TOKEN") if verify else challenge}
+    answer = stack.client.http.get(f"/webhooks/{platform_name}?{urlencode(query)}&{extra}")
+    assert answer.status_code in {200, 400, 403}, (platform_name, query, extra, answer.body[:300])
+    if answer.status_code != 200:
+        assert_json_answer(answer, {400, 403}, (platform_name, query, extra))
+    assert content_type_of(dict(answer.headers))
