@@ -6,6 +6,8 @@
 * triage pipeline: AWS calls and DynamoDB write units per mention, and throughput against the floor of writing
   the same items raw (``bench/pipeline.py``).
 * deployment package: the size of the zip ``chalice package`` builds.
+* load (``bench/load.py``): 1,000 distinct signed deliveries from 16 clients, 30 % sent again, to the local stack;
+  all answered 200, each stored once; deliveries per second and p99 against 16 clients of bare SQS sends.
 
 Results: printed, and written to ``bench/results/bench.json``.
 """
@@ -26,6 +28,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.load import run_and_check as bench_load
 from bench.pipeline import aws_environment
 from bench.pipeline import run as bench_pipeline
 
@@ -171,6 +174,17 @@ def markdown(results: dict) -> str:
              f"triage's items raw, PutItem {full['floor_putitem_mentions_per_s']:.0f}/s",
              f"{full['ratio_to_putitem_floor']:.2f}×", ""),
         ]
+    load = results.get("load")
+    if load:
+        rows += [
+            (f"load: {load['distinct_deliveries']:,} signed deliveries + {load['sent'] - load['distinct_deliveries']} "
+             f"resent, {load['clients']} clients", f"{load['webhook']['per_second']:.0f}/s",
+             f"bare SQS send, {load['clients']} clients {load['bare_sqs_send']['per_second']:.0f}/s",
+             f"{load['ratio_per_second']:.2f}×",
+             f"all 200: {'yes' if load['all_200'] else 'NO'}; stored once: {'yes' if load['stored_once'] else 'NO'}"),
+            ("load: p99 per delivery", f"{load['webhook']['p99_ms']:.0f} ms",
+             f"bare SQS send {load['bare_sqs_send']['p99_ms']:.0f} ms", f"{load['ratio_p99']:.2f}×", ""),
+        ]
     if "zip_mb" in package:
         rows.append(("deployment package", f"{package['zip_mb']:.1f} MB zip, {package['unzipped_mb']:.1f} MB unzipped",
                      "Lambda limit 250 MB unzipped", "", ""))
@@ -197,7 +211,7 @@ def main() -> None:
                "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"}
     aws_environment()
     for name, bench in (("imports", bench_imports), ("webhook", bench_webhook), ("pipeline", bench_pipeline),
-                        ("package", bench_package)):
+                        ("package", bench_package), ("load", bench_load)):
         print(f"bench {name} ...", flush=True)
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)

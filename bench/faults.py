@@ -76,15 +76,17 @@ class FaultInjector:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        # One sequence per service: a service's faults do not shift with how many calls the others made.
+        self._randoms = {service: random.Random(f"{self.seed}:{service}") for service in SERVICES}
         self._lock = threading.Lock()
         self._installed: list[tuple[Any, str, Callable]] = []
 
     def _draw(self, service: str) -> tuple[bool, bool, tuple[int, str]]:
-        with self._lock:  # one sequence of draws, whichever thread calls
-            fail = self._random.random() < self.rate
-            raised = self._random.random() < self.before_call_share
-            error = self._random.choice(ERRORS[service])
+        draw = self._randoms[service]
+        with self._lock:  # one sequence of draws per service, whichever thread calls
+            fail = draw.random() < self.rate
+            raised = draw.random() < self.before_call_share
+            error = draw.choice(ERRORS[service])
         return fail, raised, error
 
     def _before_call(self, model, **_: Any):
@@ -112,7 +114,8 @@ class FaultInjector:
         service = self._pending_send.take(threading.get_ident())
         if service is None:
             return None
-        status, code = self._random.choice(ERRORS[service])
+        with self._lock:
+            status, code = self._randoms[service].choice(ERRORS[service])
         self.injected[(service, kwargs.get("event_name", "").rsplit(".", 1)[-1], "retried", code)] += 1
         protocol = self._protocols.get(service, "json")
         headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"} if protocol == "json" \

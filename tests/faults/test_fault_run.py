@@ -36,8 +36,8 @@ def test_the_faults_hit_every_service_both_ways(faulty: RunResult):
     assert 0.05 <= faults["share"] <= 0.15, faults
     kinds = set(faults["by_service"])
     assert {"dynamodb.raised", "dynamodb.retried", "ses.raised"} <= kinds, faults
-    # The app makes few SNS, SQS and Step Functions calls in a run this size; most, not all, draw a fault.
-    assert len({kind.split(".")[0] for kind in kinds}) >= len(SERVICES) - 1, faults
+    # Each service draws from its own seeded sequence; every one the app calls often enough gets faults.
+    assert {kind.split(".")[0] for kind in kinds} >= {"dynamodb", "sqs", "ses", "stepfunctions"}, faults
 
 
 def test_every_delivery_is_accepted_once_the_platform_retries(clean: RunResult, faulty: RunResult):
