@@ -22,7 +22,7 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.outbox import SendClaims
+from chalicelib.adapters.outbox import OWED, SendClaims
 from chalicelib.domain.alerts import (
     Alert, compact, digest_alert, from_compact, hour_key, message_attributes, message_body, subject_line,
 )
@@ -93,8 +93,10 @@ class SnsAlerts:
         try:
             dynamodb.update_item(
                 TableName=self.table, Key={"pk": string(f"hour#{hour}")},
-                UpdateExpression="SET digest = list_append(if_not_exists(digest, :empty), :alert)",
-                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [string(compact(alert))]}})
+                UpdateExpression="SET digest = list_append(if_not_exists(digest, :empty), :alert), "
+                                 "send_state = if_not_exists(send_state, :owed)",  # the digest is owed now
+                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [string(compact(alert))]},
+                                           ":owed": string(OWED)})
         except dynamodb.exceptions.ClientError as error:
             if error.response["Error"]["Code"] != "ValidationException":  # the 400 KB item is full
                 raise
@@ -112,7 +114,7 @@ class SnsAlerts:
         claim = self.claims.claim(key, now, only_if="attribute_exists(digest)")
         if claim is None:
             current = dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
-            return "duplicate" if "send_state" in current else "empty"
+            return "duplicate" if current.get("send_state", {}).get("S") not in (None, OWED) else "empty"
         deferred = [from_compact(value["S"]) for value in claim.item.get("digest", {}).get("L", [])]
         dropped = int(claim.item.get("dropped", {}).get("N", "0"))
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.outbox import Claim, SendClaims
+from chalicelib.adapters.outbox import SEND_OWED, Claim, SendClaims
 from chalicelib.domain.links import token_reference
 
 PENDING, USED, SUPERSEDED = "pending", "used", "superseded"
@@ -86,6 +86,7 @@ class DynamoApprovals:
             "expires_at": {"N": str(approval.expires_at)}, "token_ref": string(approval.token_ref),
             "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
             "channels": {"L": [string(c) for c in approval.channels]},
+            **SEND_OWED,  # its email
         }
 
     def recorded(self, task_token: str) -> list[Approval]:

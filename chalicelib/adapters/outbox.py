@@ -4,11 +4,13 @@
 digest) is claimed first with a conditional write on its item, so two deliveries of one queue message or two
 overlapping checks never both send it. Three attributes hold the claim:
 
-* ``send_state``: ``sending`` while a sender owns it, then ``sent`` (or another final word, e.g. ``deferred``);
+* ``send_state``: ``owed`` (recorded, not sent yet), ``sending`` while a sender owns it, then ``sent`` (or another
+  final word, e.g. ``deferred``). An item that does not exist yet is owed; one that exists without a state (an
+  item written before claims, or one that sends nothing) is not claimable;
 * ``send_lease``: epoch seconds until which the ``sending`` owner is alive (see :data:`SEND_LEASE_SECONDS`);
 * ``send_claim``: the owner's random id, so a slow owner never gives back a claim that someone took over.
 
-A failed send gives the claim back (the redelivered message sends it). A sender that dies between claim and send
+A failed send gives the claim back (``owed`` again: the redelivered message sends it). A sender that dies between claim and send
 leaves ``sending``: once the lease is over, the next delivery takes the claim over and sends. A redelivery after
 ``sent`` sends nothing. Only a death between the send and its ``sent`` mark can send twice (at least once: SES and
 SNS take no idempotency key).
@@ -35,7 +37,8 @@ from chalicelib.adapters.mentions_table import plain_item
 # claim older than this belongs to a dead process. Shorter than the queues' visibility timeout, so an SQS
 # redelivery always finds a dead sender's lease over.
 SEND_LEASE_SECONDS = 60
-SENDING, SENT = "sending", "sent"
+OWED, SENDING, SENT = "owed", "sending", "sent"
+SEND_OWED = {"send_state": {"S": OWED}}  # written with an item whose message is still to send
 
 
 class SendInProgress(Exception):
@@ -63,15 +66,16 @@ class SendClaims:
               values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
               sets: dict[str, Any] | None = None) -> Claim | None:
         """Own the send of ``key``'s item: a :class:`Claim`, or ``None`` when there is nothing to send (sent
-        already, or ``only_if`` does not hold). Raises :class:`SendInProgress` when a live owner holds it.
+        already, not owed, or ``only_if`` does not hold). Raises :class:`SendInProgress` while a live owner holds it.
 
         ``only_if`` is an extra condition on the item (its ``values`` and ``names``); ``sets`` are attributes written
-        with the claim. The item is created when missing, unless ``only_if`` asks for an attribute of it.
+        with the claim. A missing item is created, unless ``only_if`` asks for an attribute of it.
         """
         dynamodb = client("dynamodb")
         owner = secrets.token_hex(8)
         moment = int(now.timestamp())
-        condition = "(attribute_not_exists(send_state) OR (send_state = :sending AND send_lease < :now))"
+        condition = ("(attribute_not_exists(#key) OR send_state = :owed"
+                     " OR (send_state = :sending AND send_lease < :now))")
         assignments = {"send_state": string(SENDING), "send_lease": {"N": str(moment + self.lease_seconds)},
                        "send_claim": string(owner), **(sets or {})}
         aliases = {f"#a{n}": name for n, name in enumerate(assignments)}
@@ -80,9 +84,10 @@ class SendClaims:
                 TableName=self.table, Key=key, ReturnValues="ALL_NEW",
                 UpdateExpression="SET " + ", ".join(f"{alias} = :v{n}" for n, alias in enumerate(aliases)),
                 ConditionExpression=f"({only_if}) AND {condition}" if only_if else condition,
-                ExpressionAttributeNames={**aliases, **(names or {})},
+                ExpressionAttributeNames={**aliases, "#key": next(iter(key)), **(names or {})},
                 ExpressionAttributeValues={**{f":v{n}": value for n, value in enumerate(assignments.values())},
-                                           ":sending": string(SENDING), ":now": {"N": str(moment)}, **(values or {})},
+                                           ":owed": string(OWED), ":sending": string(SENDING),
+                                           ":now": {"N": str(moment)}, **(values or {})},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except dynamodb.exceptions.ConditionalCheckFailedException as refused:
             held = refused.response.get("Item") or {}
@@ -103,9 +108,9 @@ class SendClaims:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(TableName=self.table, Key=claim.key,
-                                 UpdateExpression="REMOVE send_state, send_lease, send_claim",
+                                 UpdateExpression="SET send_state = :owed REMOVE send_lease, send_claim",
                                  ConditionExpression="send_claim = :owner",
-                                 ExpressionAttributeValues={":owner": string(claim.owner)})
+                                 ExpressionAttributeValues={":owner": string(claim.owner), ":owed": string(OWED)})
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass
 

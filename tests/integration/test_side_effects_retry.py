@@ -161,6 +161,17 @@ def test_a_redelivery_after_success_sends_nothing(api):
     assert audit_types(issue_id) == ["opened", "step_initial"]
 
 
+def test_approvals_recorded_before_send_claims_count_as_emailed(api):
+    issue_id = open_high_priority_issue()
+    message = wait_for_queue(resources().approval_queue)
+    assert failed(process_approval_requests, message) == 0
+    for item in approval_items(issue_id):  # as the code before claims wrote them: no send state
+        client("dynamodb").update_item(TableName=resources().approvals_table, Key={"approval_id": item["approval_id"]},
+                                       UpdateExpression="REMOVE send_state")
+    assert failed(process_approval_requests, message) == 0
+    assert len(emails()) == 2
+
+
 def test_a_used_link_is_not_emailed_again_by_a_redelivery(api):
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
