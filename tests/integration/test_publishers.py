@@ -120,15 +120,26 @@ PLATFORM_CHANNELS = [pytest.param(p, c, id=f"{p.name}-{c}") for p in PLATFORMS f
 
 
 # -- fixtures -------------------------------------------------------------------------------------------------
-@pytest.fixture
-def claims() -> Iterator[DynamoPublishClaims]:
+@pytest.fixture(scope="module")
+def moto_aws() -> Iterator[None]:
+    """One in-process moto for the module (starting it per test costs more than the tests)."""
     from moto import mock_aws
 
     forget_cached_adapters()
     with mock_aws():
-        client("dynamodb").create_table(TableName=CLAIMS_TABLE, **TABLE_DEFINITION)
-        yield DynamoPublishClaims(CLAIMS_TABLE)
+        yield
     forget_cached_adapters()
+
+
+@pytest.fixture
+def claims(moto_aws, request: pytest.FixtureRequest) -> Iterator[DynamoPublishClaims]:
+    """A fresh claims table per test, with the key schema ``publish_claims.TABLE_DEFINITION`` gives the template."""
+    forget_cached_adapters()
+    table = f"{CLAIMS_TABLE}-{abs(hash(request.node.nodeid)) % 10**9}"
+    client("dynamodb").create_table(TableName=table, **TABLE_DEFINITION)
+    yield DynamoPublishClaims(table)
+    client("dynamodb").delete_table(TableName=table)
+    client("ssm").delete_parameters(Names=[secret_parameter_name("X_OAUTH_REFRESH_TOKEN")])
 
 
 def publisher_for(platform: Platform, server: ContractServer, claims: DynamoPublishClaims,
