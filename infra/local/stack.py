@@ -283,14 +283,23 @@ class LocalStack:
         return self.scan(Resources.for_stage(STAGE).issues_table)
 
     def wait_until_stored(self, keys: set[str], timeout: float = 120.0) -> list[dict]:
-        def all_there():
+        """Every key stored and the ingest queue empty; gives up once the queue has not moved for ``timeout`` s
+        (a loaded machine drains it slowly, which is no reason to stop the stack)."""
+        last_backlog, last_move = None, time.monotonic()
+        while True:
+            backlog = self.queue_backlog()
             # Backlog first: a scan taken before the last message is processed would report a stale table.
-            if self.queue_backlog() != 0:
-                return None
-            items = self.stored_mentions()
-            return items if keys <= {item["pk"] for item in items} else None
-
-        return wait_for(all_there, f"{len(keys)} mentions to be stored", timeout=timeout, interval=0.5)
+            if backlog == 0:
+                items = self.stored_mentions()
+                if keys <= {item["pk"] for item in items}:
+                    return items
+            if backlog != last_backlog:
+                last_backlog, last_move = backlog, time.monotonic()
+            elif time.monotonic() - last_move > timeout:
+                raise StackError(f"timed out waiting for {len(keys)} mentions to be stored "
+                                 f"({backlog} messages left on the ingest queue)")
+            self.supervise()  # a worker that crashes while the queue drains is restarted, not fatal
+            time.sleep(0.5)
 
 
 class Announcer:
