@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -32,6 +33,7 @@ from typing import Any, NamedTuple
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.observability import logger
 
 # The Lambda timeout (.chalice/config.json ``lambda_timeout``): Lambda ends a sender by then, so a ``sending``
 # claim older than this belongs to a dead process. Shorter than the queues' visibility timeout, so an SQS
@@ -39,6 +41,7 @@ from chalicelib.adapters.mentions_table import plain_item
 SEND_LEASE_SECONDS = 60
 OWED, SENDING, SENT = "owed", "sending", "sent"
 SEND_OWED = {"send_state": {"S": OWED}}  # written with an item whose message is still to send
+MARK_ATTEMPTS, MARK_BACKOFF_SECONDS = 5, 0.05  # at most 0.75 s more to record that a message went out
 
 
 class SendInProgress(Exception):
@@ -97,11 +100,23 @@ class SendClaims:
             return None
         return Claim(key=key, owner=owner, item=answer["Attributes"])
 
-    def done(self, claim: Claim, state: str = SENT) -> None:
-        """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``)."""
-        client("dynamodb").update_item(
-            TableName=self.table, Key=claim.key, UpdateExpression="SET send_state = :state REMOVE send_lease",
-            ExpressionAttributeValues={":state": string(state)})
+    def done(self, claim: Claim, state: str = SENT) -> bool:
+        """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``). False when
+        the mark could not be written: the message is out, but its claim says ``sending`` and is taken over (sent
+        again) when its lease is over, so the mark is retried here, past botocore's own retries, first."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for attempt in range(MARK_ATTEMPTS):
+            try:
+                client("dynamodb").update_item(
+                    TableName=self.table, Key=claim.key, UpdateExpression="SET send_state = :state REMOVE send_lease",
+                    ExpressionAttributeValues={":state": string(state)})
+                return True
+            except (BotoCoreError, ClientError):
+                if attempt + 1 < MARK_ATTEMPTS:
+                    time.sleep(MARK_BACKOFF_SECONDS * 2 ** attempt)
+        logger.error("sent, but not marked sent", extra={"table": self.table, "state": state})
+        return False
 
     def give_back(self, claim: Claim) -> None:
         """The send failed: the next delivery claims it again. Never takes back a claim someone took over."""

@@ -8,7 +8,8 @@
 
 Checks are safe to repeat (a scheduled Lambda's retry, two overlapping runs): the alerts adapter sends each event
 once. One failing alert does not hide the others: it is logged and the check goes on, then fails at the end so
-the run shows up as an error.
+the run shows up as an error (and the stream's batch is retried); the failed alert is owed, not lost: the retry or
+the next check sends it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from chalicelib.settings import Resources
 
 class AlertSink(Protocol):
     def raise_alert(self, alert: Alert, now: datetime) -> str:
-        """``sent``, ``duplicate`` or ``deferred``."""
+        """``sent``, ``duplicate`` or ``deferred``. Raises when it cannot be sent now (a failed publish, or
+        another run sending it): nothing is kept of the attempt, so raising it again later sends it."""
 
     def send_digest(self, hour: str, now: datetime) -> str:
-        """``sent``, ``duplicate`` or ``empty``."""
+        """``sent``, ``duplicate`` or ``empty``; raises like :meth:`raise_alert`."""
 
 
 class LiveIssues(Protocol):

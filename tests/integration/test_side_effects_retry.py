@@ -161,6 +161,23 @@ def test_a_redelivery_after_success_sends_nothing(api):
     assert audit_types(issue_id) == ["opened", "step_initial"]
 
 
+def marking_sent(table: str) -> Callable[[dict], bool]:
+    return lambda params: params.get("TableName") == table and \
+        params.get("UpdateExpression", "").startswith("SET send_state = :state")
+
+
+def test_an_email_whose_sent_mark_fails_at_first_is_not_sent_again(api):
+    issue_id = open_high_priority_issue()
+    message = wait_for_queue(resources().approval_queue)
+    marks = fail_calls("dynamodb", "UpdateItem", times=2, when=marking_sent(resources().approvals_table))
+    assert failed(process_approval_requests, message) == 0
+    assert len(marks) == 4  # the first mark failed twice, then it and the second went through
+    later = datetime.now(timezone.utc) + timedelta(seconds=SEND_LEASE_SECONDS + 1)
+    assert request_step(StepRequest.model_validate_json(message["Records"][0]["body"]), approval_deps(), later) \
+        == []
+    assert_one_working_email_each(api, issue_id, DRAFTERS)
+
+
 def test_approvals_recorded_before_send_claims_count_as_emailed(api):
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
