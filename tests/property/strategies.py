@@ -21,8 +21,33 @@ json_values = st.recursive(
 KNOWN_HEADERS = ["Authorization", "Content-Type", "X-Hub-Signature-256", "X-Hub-Signature", "X-Signature",
                  "x-twitter-webhooks-signature", "If-Match", "Content-Length", "Host", "Accept"]
 header_names = st.sampled_from(KNOWN_HEADERS) | st.from_regex(r"\A[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}\Z")
-headers = st.dictionaries(header_names, text | st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
-                          max_size=5)
+# "²".isdigit() is True and int("²") fails; "١٧" is a decimal int() reads; a 13-digit time overflows datetime
+_digits = st.sampled_from(["²", "١٧٠٠٠٠٠٠٠٠", "1" * 13, "-1", "0"]) | st.text(
+    st.characters(categories=["Nd", "No"]), min_size=1, max_size=12)
+_hex = st.text("0123456789abcdefABCDEF", max_size=64)
+_latin1 = st.binary(max_size=40).map(lambda raw: raw.decode("latin-1"))  # what an HTTP server makes of raw bytes
+
+
+def _b64(value: str) -> str:
+    import base64
+
+    return base64.b64encode(value.encode("utf-8", "surrogatepass")).decode()
+
+
+# Values shaped like the real headers, so the parsers behind them are reached, not just the "missing" branches.
+SHAPED_VALUES = {
+    "Authorization": st.one_of(
+        st.tuples(text, text).map(lambda pair: "Basic " + _b64(f"{pair[0]}:{pair[1]}")),
+        st.sampled_from(["Basic dHJ1c3RwaWxvdDrDqQ==", "Basic é", "Basic " + _b64("trustpilot:\u00e9\u20ac")]),
+        text.map(lambda t: "Basic " + t), text.map(lambda t: "Bearer " + t)),
+    "X-Signature": st.tuples(_digits | text, _hex | text).map(lambda pair: f"t={pair[0]},v1={pair[1]}"),
+    "X-Hub-Signature-256": st.tuples(st.sampled_from(["sha256", "sha1", "md5", "SHA256", ""]) | text,
+                                     _hex | text).map("=".join),
+    "X-Hub-Signature": st.tuples(st.sampled_from(["sha1", "sha256", "md5"]) | text, _hex | text).map("=".join),
+    "x-twitter-webhooks-signature": text.map(lambda t: "sha256=" + t),
+}
+shaped_headers = st.fixed_dictionaries({}, optional={name: values for name, values in SHAPED_VALUES.items()})
+headers = st.dictionaries(header_names, text | _latin1, max_size=5) | shaped_headers
 
 
 def query_string(known: list[str]) -> st.SearchStrategy[str]:
@@ -41,6 +66,10 @@ def path_segment() -> st.SearchStrategy[str]:
 
 
 _OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+EDGE_TIMES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999+00:00",
+              "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "1999-12-31T23:59:59-00:01", "2100-01-01T00:00:00Z"]
+"""Times at the ends of what Python, DynamoDB and the domain's arithmetic can hold (each broke a webhook once)."""
+date_times = st.one_of(st.sampled_from(EDGE_TIMES), st.datetimes(timezones=_OFFSETS).map(datetime.isoformat))
 _WIDE = ["x", "é", "€", "\U0001d518"]  # 1 to 4 bytes in UTF-8: a full-length string of each tests byte bounds
 
 
@@ -61,7 +90,7 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> s
     if kind == "string":
         shortest, longest = schema.get("minLength", 0), schema.get("maxLength", 200)
         if schema.get("format") == "date-time":
-            return st.datetimes(timezones=_OFFSETS).map(datetime.isoformat)
+            return date_times
         if schema.get("format") == "date":
             return st.dates().map(lambda day: day.isoformat())
         if "pattern" in schema:
@@ -144,6 +173,36 @@ def native_deliveries():
         return delivery.endpoint, delivery.body, delivery.content_type
 
     return render()
+
+
+XML_ENCODINGS = ["UTF-8", "utf-16", "ISO-8859-1", "x-foo", "ebcdic-cp-us", "utf-7", "UTF-32", ""]
+
+
+@st.composite
+def atom_feeds(draw) -> bytes:
+    """WebSub Atom bodies with any declared encoding, text, dates and entry counts (YouTube's route)."""
+    from xml.sax.saxutils import escape
+
+    encoding = draw(st.sampled_from(XML_ENCODINGS) | st.from_regex(r"\A[A-Za-z][A-Za-z0-9._-]{0,20}\Z"))
+    prolog = draw(st.sampled_from([f'<?xml version="1.0" encoding="{encoding}"?>', "", '<?xml version="1.0"?>']))
+    when = draw(date_times | text)
+    entry = (f"<entry><id>yt:video:{escape(draw(text))}</id><yt:videoId>{escape(draw(text))}</yt:videoId>"
+             f"<yt:channelId>{escape(draw(text))}</yt:channelId><title>{escape(draw(text))}</title>"
+             f"<author><name>{escape(draw(text))}</name></author><published>{escape(when)}</published></entry>")
+    body = (f'{prolog}<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
+            f'xmlns="http://www.w3.org/2005/Atom">{entry * draw(st.integers(0, 3))}</feed>')
+    return body.encode("utf-8", "surrogatepass")
+
+
+def native_delivery(route: str, created_at: str, followers: int = 10, text_: str = "Seams split") -> tuple:
+    """One fixed native delivery (for ``@example``s: the inputs that once broke a route are always tried)."""
+    from infra.local.deliveries import build
+
+    row = {"platform": "reviews", "id": "edge-1", "created_at": created_at, "text": text_, "rating": 2,
+           "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": followers, "verified": False},
+           "route": route}
+    delivery = build(row)
+    return delivery.endpoint, delivery.body, delivery.content_type
 
 
 def json_body(value: Any) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chalicelib.api.webhooks import CONTENT_TYPES
@@ -16,14 +16,18 @@ from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 from tests.property.strategies import (
     assert_json_answer,
+    atom_feeds,
     content_type_of,
     gateway_accepts,
     headers,
     json_body,
     json_values,
+    EDGE_TIMES,
     native_deliveries,
+    native_delivery,
     path_segment,
     query_string,
+    shaped_headers,
     short_bytes,
     text,
 )
@@ -49,7 +53,7 @@ def stored_without_failure() -> None:
 
 
 @given(method=st.sampled_from(["GET", "POST"]), platform_name=platform_names, query=query_string(HANDSHAKE_PARAMETERS),
-       request_headers=headers, body=short_bytes | json_values.map(json_body))
+       request_headers=headers, body=short_bytes | json_values.map(json_body) | atom_feeds())
 def test_any_request_to_any_webhook_route_is_answered_as_the_contract_says(stack, method, platform_name, query,
                                                                           request_headers, body):
     answer = stack.client.http.request(method, f"/webhooks/{platform_name}?{query}", headers=request_headers,
@@ -62,7 +66,7 @@ def test_any_request_to_any_webhook_route_is_answered_as_the_contract_says(stack
     assert_json_answer(answer, allowed, request)
 
 
-@given(platform_name=st.sampled_from(sorted(PLATFORMS)), body=short_bytes | json_values.map(json_body),
+@given(platform_name=st.sampled_from(sorted(PLATFORMS)), body=short_bytes | json_values.map(json_body) | atom_feeds(),
        content_type=st.sampled_from(CONTENT_TYPES))
 def test_correctly_signed_arbitrary_bodies_are_stored_or_refused_as_malformed(stack, platform_name, body,
                                                                              content_type):
@@ -74,8 +78,34 @@ def test_correctly_signed_arbitrary_bodies_are_stored_or_refused_as_malformed(st
         stored_without_failure()
 
 
+@given(platform_name=st.sampled_from(sorted(PLATFORMS)), request_headers=shaped_headers,
+       body=short_bytes | json_values.map(json_body))
+@example("generic", {"X-Signature": "t=²,v1=00"}, b"{}")  # "²".isdigit(), then int("²") raised
+@example("generic", {"X-Signature": f"t={'9' * 5000},v1=00"}, b"{}")
+@example("trustpilot", {"Authorization": "Basic é"}, b"{}")  # non-ASCII Basic credentials raised
+@example("trustpilot", {"Authorization": "Basic dHJ1c3RwaWxvdDrDqQ=="}, b"{}")  # "trustpilot:é", base64
+def test_signature_headers_of_any_shape_are_refused_as_unsigned_or_malformed(stack, platform_name, request_headers,
+                                                                            body):
+    answer = stack.client.http.post(f"/webhooks/{platform_name}", headers=request_headers, body=body)
+    assert_json_answer(answer, {400, 401}, (platform_name, request_headers, body[:200]))
+
+
+@given(feed=atom_feeds())
+@example(b'<?xml version="1.0" encoding="x-foo"?><feed xmlns="http://www.w3.org/2005/Atom"></feed>')
+@example(b'<?xml version="1.0" encoding="utf-16"?><feed xmlns="http://www.w3.org/2005/Atom"></feed>')
+def test_correctly_signed_atom_feeds_in_any_encoding_are_stored_or_refused_as_malformed(stack, feed):
+    signature = PLATFORMS["youtube"].sign(feed, stack.secret, datetime.now(timezone.utc))
+    answer = stack.client.http.post("/webhooks/youtube", headers={"Content-Type": "application/atom+xml",
+                                                                   **signature}, body=feed)
+    accepted = assert_json_answer(answer, {200, 400, 413}, feed[:600])
+    if answer.status_code == 200 and accepted["accepted"]:
+        stored_without_failure()
+
+
 @given(delivery=native_deliveries())
+@example(native_delivery("x", "2026-11-20T10:00:00Z", followers=10**40))  # overflowed DynamoDB's 38 digits
 def test_correctly_signed_deliveries_built_from_the_schema_are_stored_or_refused_as_malformed(stack, delivery):
+    """Dated at the ends of time on every route (each was a 500), at the follower bound, and from the schema."""
     endpoint, body, content_type = delivery
     signature = PLATFORMS[endpoint].sign(body, stack.secret, datetime.now(timezone.utc))
     answer = stack.client.http.post(f"/webhooks/{endpoint}", headers={"Content-Type": content_type, **signature},
@@ -100,3 +130,10 @@ def test_handshakes_with_the_right_verify_token_and_any_challenge_are_answered_o
     if answer.status_code != 200:
         assert_json_answer(answer, {400, 403}, (platform_name, query, extra))
     assert content_type_of(dict(answer.headers))
+
+
+for _route in ("generic", "x", "meta-facebook", "meta-instagram", "meta-rating", "youtube", "trustpilot"):
+    for _when in EDGE_TIMES[:2]:
+        test_correctly_signed_deliveries_built_from_the_schema_are_stored_or_refused_as_malformed = example(
+            native_delivery(_route, _when))(
+            test_correctly_signed_deliveries_built_from_the_schema_are_stored_or_refused_as_malformed)
