@@ -41,7 +41,7 @@ def youtube_body(published: str = "2024-04-24T10:00:00+00:00", entries: int = 1,
     entry = ("<entry><id>yt:video:v{i}</id><yt:videoId>v{i}</yt:videoId><yt:channelId>UC1</yt:channelId>"
              f"<title>{title}</title><published>{published}</published></entry>")
     return (f'{declaration}<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
-            'xmlns="http://www.w3.org/2005/Atom">' + "".join(entry.format(i=i) for i in range(entries))
+            'xmlns="http://www.w3.org/2005/Atom">' + "".join(entry.replace("{i}", str(i)) for i in range(entries))
             + "</feed>").encode()
 
 
