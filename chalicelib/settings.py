@@ -10,11 +10,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-APP_NAME = "social-response"
+# Webhook bodies above this are refused with 413 before any parsing; it lives with the other input bounds.
+from chalicelib.domain.limits import MAX_WEBHOOK_BYTES  # noqa: F401 (re-exported for the ingest service)
 
-# Webhook bodies above this are refused with 413 before any parsing. SQS messages are at most 256 KiB, and a
-# platform delivery is far smaller: 256 KiB leaves room for a large batched Meta delivery.
-MAX_WEBHOOK_BYTES = 256 * 1024
+APP_NAME = "social-response"
 
 
 def stage() -> str:

@@ -45,6 +45,9 @@ LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 CLOCK_SKEW = timedelta(days=1)
 """How far after the request's clock a ``created_at`` may be (platform clocks and time zones mislabelled)."""
 
+MAX_WEBHOOK_BYTES = 256 * 1024
+"""A body above this is refused with 413 before any parsing; a platform delivery is far smaller (256 KiB leaves room
+for a large batched Meta delivery)."""
 MAX_MENTIONS_PER_DELIVERY = 100
 """Fan-out cap: a delivery with more mentions is refused with 413, so one request's work stays bounded (each
 mention is one queue message); real platforms send one to a few per delivery."""
