@@ -2,7 +2,9 @@
 
 The handler only verifies, validates and enqueues, then answers 200; everything heavy is behind the queue.
 Every refusal is a 4xx with ``{"error": ...}``; a 5xx only ever means our side is down (and the platform's
-retry will then deliver again, which the idempotent processor absorbs).
+retry will then deliver again, which the idempotent processor absorbs). A 200 means every mention is within
+:mod:`chalicelib.domain.limits` and so can be stored; the work per request is bounded there too (a body over
+``MAX_WEBHOOK_BYTES`` or a delivery of more than ``MAX_MENTIONS_PER_DELIVERY`` mentions is a 413).
 """
 
 from __future__ import annotations

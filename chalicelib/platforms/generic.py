@@ -58,7 +58,8 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is 
 _ISO_8601 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
-def _bounded(max_length: int, min_length: int = 0) -> Any:
+def _bounded(max_length: int, min_length: int | None = None) -> Any:
+    """A string, never a number or anything else converted to one, of at most ``max_length`` characters."""
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
 
 
