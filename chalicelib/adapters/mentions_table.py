@@ -1,7 +1,10 @@
 """Mentions in DynamoDB: one item per platform identity (``pk = <platform>#<external id>``).
 
-Every write is idempotent: a new mention is a conditional put (a re-delivery writes nothing), an edit or a
-removal is an update that sets the same values again when repeated.
+Every write is idempotent and every arrival order converges: a new mention is a conditional write (a re-delivery
+writes nothing; see ``triage_table``), an edit replaces the content only if its ``content_version`` is newer than
+the stored one (``dedup.content_version``), a removal or hide is an update that sets the same values again when
+repeated. An edit or a removal that overtakes its creation stores what it knows; the creation then completes the
+item and triages it (``services.triage``).
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
-from chalicelib.domain.models import Mention
+from chalicelib.domain.dedup import carries_content, content_version
+from chalicelib.domain.models import Author, Mention
+from chalicelib.services.triage import StoredMention
 
 VISIBLE = "visible"
+REMOVED = "removed"
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
@@ -47,13 +53,50 @@ def content_attributes(mention: Mention) -> dict[str, dict[str, Any]]:
         item["author_verified"] = {"BOOL": author.verified}
     return item
 
+def update_from(attributes: dict[str, dict[str, Any]], keep_existing: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``UpdateExpression`` and its names and values that SET ``attributes`` (those named in ``keep_existing`` only
+    where the item has none yet)."""
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    values = {f":v{i}": value for i, value in enumerate(attributes.values())}
+    assignments = [f"#a{i} = if_not_exists(#a{i}, :v{i})" if name in keep_existing else f"#a{i} = :v{i}"
+                   for i, name in enumerate(attributes)]
+    return {"UpdateExpression": "SET " + ", ".join(assignments), "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values}
+
+
+# The first writer of these sets them; later events keep them (the status: a removal or hide is not undone by
+# the original arriving late, nor by an edit).
+KEEP_FIRST = frozenset({"status", "received_at", "platform", "external_id"})
+TRIAGED = "category"  # every triaged mention has one; an untriaged edit or tombstone has none
+
+
+def stored_mention(item: dict[str, Any] | None) -> StoredMention | None:
+    """The domain's view of a stored item (plain values), or None when nothing is stored."""
+    if not item:
+        return None
+    content = None
+    if "created_at" in item and "text" in item:
+        followers = item.get("author_followers")
+        content = Mention(
+            platform=item["platform"], external_id=item["external_id"], kind=item.get("kind", "post"),
+            text=item["text"], title=item.get("title"), url=item.get("url"), parent_id=item.get("parent_id"),
+            thread_id=item.get("thread_id"), product=item.get("product"),
+            rating=float(item["rating"]) if item.get("rating") is not None else None,
+            created_at=datetime.fromisoformat(item["created_at"]),
+            author=Author(id=item.get("author_id"), handle=item.get("author_handle"), name=item.get("author_name"),
+                          followers=int(followers) if followers is not None else None,
+                          verified=item.get("author_verified")))
+    return StoredMention(content=content, version=item.get("content_version"), triaged=TRIAGED in item,
+                         status=item.get("status", VISIBLE))
+
+
 class DynamoMentionRepository:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
     def add(self, mention: Mention) -> bool:
         item = {"pk": string(mention.key), **content_attributes(mention), "status": string(VISIBLE),
-                "received_at": string(_now())}
+                "content_version": string(content_version(mention)), "received_at": string(_now())}
         try:
             client("dynamodb").put_item(TableName=self.table_name, Item=item,
                                         ConditionExpression="attribute_not_exists(pk)")
@@ -61,43 +104,60 @@ class DynamoMentionRepository:
             return False
         return True
 
-    def apply_edit(self, mention: Mention) -> None:
-        content = content_attributes(mention)
-        # created_at and status keep their first values; everything the author can edit is replaced.
-        keep_first = {"created_at", "platform", "external_id"}
-        names = {f"#a{i}": name for i, name in enumerate(content)}
-        values = {f":v{i}": value for i, value in enumerate(content.values())}
-        assignments = [
-            f"#a{i} = if_not_exists(#a{i}, :v{i})" if name in keep_first else f"#a{i} = :v{i}"
-            for i, name in enumerate(content)
-        ]
-        assignments += ["#status = if_not_exists(#status, :visible)", "edited_at = :now",
-                        "received_at = if_not_exists(received_at, :now)"]
-        names["#status"] = "status"
-        values.update({":visible": string(VISIBLE), ":now": string(_now())})
-        client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": string(mention.key)},
-            UpdateExpression="SET " + ", ".join(assignments),
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-        )
+    def apply_edit(self, mention: Mention) -> StoredMention:
+        """Keep the edit's content if it is the newest the mention has had (stores it if the original has not
+        arrived: that one then finds it); returns what is stored now, so the caller can triage an edit that came
+        first."""
+        dynamodb = client("dynamodb")
+        base = {"status": string(VISIBLE), "received_at": string(_now()), "platform": string(mention.platform),
+                "external_id": string(mention.external_id)}
+        if not carries_content(mention):  # an unhide: nothing to read, nothing replaced
+            attributes, condition = base, {}
+        else:
+            version = string(content_version(mention))
+            attributes = {**content_attributes(mention), **base, "content_version": version,
+                          "edited_at": string(_now())}
+            condition = {"ConditionExpression": "attribute_not_exists(#v) OR #v < :version"}
+        request = update_from(attributes, KEEP_FIRST | {"created_at"})
+        if condition:
+            request["ExpressionAttributeNames"]["#v"] = "content_version"
+            request["ExpressionAttributeValues"][":version"] = version
+        try:
+            answer = dynamodb.update_item(TableName=self.table_name, Key={"pk": string(mention.key)}, **request,
+                                          **condition, ReturnValues="ALL_NEW",
+                                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            item = answer["Attributes"]
+        except dynamodb.exceptions.ConditionalCheckFailedException as stale:  # a newer content is stored
+            item = stale.response.get("Item") or self._item(mention.key)
+        stored = stored_mention(plain_item(item))
+        assert stored is not None
+        return stored
 
     def mark(self, platform: str, external_id: str, status: str) -> None:
-        # An upsert: a removal that overtakes its creation on the queue leaves a tombstone, and the later
-        # conditional put of the creation then finds the identity taken and stores nothing.
-        client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
-            UpdateExpression=("SET #status = :status, status_changed_at = :now, "
-                              "platform = if_not_exists(platform, :platform), "
-                              "external_id = if_not_exists(external_id, :external_id)"),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": string(status), ":now": string(_now()),
-                                       ":platform": string(platform), ":external_id": string(external_id)},
-        )
+        # An upsert: a removal that overtakes its creation leaves a tombstone, which the creation later fills in
+        # (and triages) without undoing the removal. A removal is final: a late hide does not replace it.
+        dynamodb = client("dynamodb")
+        condition = {} if status == REMOVED else {"ConditionExpression": "attribute_not_exists(#status) OR #status <> :removed"}
+        values = {":status": string(status), ":now": string(_now()), ":platform": string(platform),
+                  ":external_id": string(external_id)}
+        if condition:
+            values[":removed"] = string(REMOVED)
+        try:
+            dynamodb.update_item(
+                TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
+                UpdateExpression=("SET #status = :status, status_changed_at = :now, "
+                                  "platform = if_not_exists(platform, :platform), "
+                                  "external_id = if_not_exists(external_id, :external_id)"),
+                ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values, **condition)
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # removed already: stays removed
+
+    def _item(self, key: str) -> dict[str, Any] | None:
+        return client("dynamodb").get_item(TableName=self.table_name, Key={"pk": string(key)},
+                                           ConsistentRead=True).get("Item")
 
     def get(self, platform: str, external_id: str) -> dict | None:
-        answer = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
-                                             ConsistentRead=True)
-        item = answer.get("Item")
+        item = self._item(f"{platform}#{external_id}")
         return plain_item(item) if item else None
 
     def count(self) -> int:

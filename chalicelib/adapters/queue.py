@@ -34,3 +34,21 @@ class SqsMentionQueue:
                 # The platform will redeliver on our 5xx; the processor is idempotent, so a partial send is safe.
                 raise QueueSendError(f"{len(answer['Failed'])} of {len(chunk)} messages were not queued")
         return len(batch)
+
+
+class SqsDeadLetterQueue:
+    """A queue's dead-letter queue, written to directly for a record no retry can fix (``processor.is_permanent``)
+    instead of waiting for SQS to move it there after ``maxReceiveCount`` failed receives."""
+
+    def __init__(self, queue_name: str) -> None:
+        self.queue_name = queue_name
+
+    @cached_property
+    def url(self) -> str:
+        return client("sqs").get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+
+    def send(self, body: str, *, reason: str, message_id: str) -> None:
+        # The body as it came (a redrive to the source queue processes it again); why it failed as attributes.
+        client("sqs").send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes={
+            "failure": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+            "source_message_id": {"DataType": "String", "StringValue": message_id or "unknown"}})

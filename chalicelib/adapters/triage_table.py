@@ -12,11 +12,16 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.mentions_table import VISIBLE, content_attributes
+from chalicelib.adapters.mentions_table import (
+    KEEP_FIRST, TRIAGED, VISIBLE, content_attributes, plain_item, stored_mention, update_from,
+)
 from chalicelib.domain.dedup import KeyClaim
 from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, status_category
 from chalicelib.domain.plan import SEVERITY_ORDER
-from chalicelib.services.triage import ClaimConflict, DuplicateMention, IssueUnavailable, TriageChange
+from chalicelib.domain.dedup import content_version
+from chalicelib.services.triage import (
+    ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable, TriageChange,
+)
 from chalicelib.settings import Resources
 
 KEY_TTL_GRACE_SECONDS = 7 * 24 * 3600  # keep expired claims a week for inspection before TTL removes them
@@ -89,7 +94,8 @@ def mention_item(change: TriageChange) -> dict[str, Any]:
             "severity": string(c.severity.value), "topic": string(c.topic), "complaint": {"BOOL": c.complaint},
             "complaint_score": number(c.complaint_score), "sentiment": number(c.sentiment),
             "risk_flags": {"L": [string(f) for f in sorted(c.risk_flags)]},
-            "products_named": {"L": [string(p) for p in c.products]}}
+            "products_named": {"L": [string(p) for p in c.products]},
+            "content_version": string(change.content_version or content_version(mention))}
     if c.rule:
         item["rule"] = string(c.rule)
     if change.issue_id:
@@ -119,8 +125,7 @@ class DynamoTriageStore:
     def commit(self, change: TriageChange) -> None:
         names = self.names
         mention = change.mention
-        items: list[dict[str, Any]] = [{"Put": {"TableName": names.mentions_table, "Item": mention_item(change),
-                                                "ConditionExpression": "attribute_not_exists(pk)"}}]
+        items: list[dict[str, Any]] = [{"Update": self._mention_write(change)}]
         if change.new_issue:
             items.append({"Put": {"TableName": names.issues_table, "Item": issue_item(change.new_issue),
                                   "ConditionExpression": "attribute_not_exists(issue_id)"}})
@@ -141,8 +146,57 @@ class DynamoTriageStore:
         try:
             dynamodb.transact_write_items(TransactItems=items)
         except dynamodb.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            cancelled = error.response.get("CancellationReasons", [])
+            reasons = [r.get("Code", "None") for r in cancelled]
+            if "ValidationError" in reasons:
+                raise  # the item cannot be stored as it is (too large, a number out of range): no retry helps
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                self._settle_with_stored(change, cancelled[0].get("Item"))
             self._raise_for(reasons, change)
+
+    def _mention_write(self, change: TriageChange) -> dict[str, Any]:
+        """The mention's item: created by this write, or completed if an edit or a removal of it came first (then
+        only if nothing changed since it was read, and it is not triaged yet)."""
+        item = mention_item(change)
+        del item["pk"]
+        write = {"TableName": self.names.mentions_table, "Key": {"pk": string(change.mention.key)},
+                 **update_from(item, KEEP_FIRST), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        prior = change.prior
+        if prior is None:
+            write["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            write["ExpressionAttributeNames"].update({"#triaged": TRIAGED, "#version": "content_version"})
+            if prior.version is None:
+                write["ConditionExpression"] = "attribute_not_exists(#triaged) AND attribute_not_exists(#version)"
+            else:
+                write["ConditionExpression"] = "attribute_not_exists(#triaged) AND #version = :seen"
+                write["ExpressionAttributeValues"][":seen"] = string(prior.version)
+        return write
+
+    def _settle_with_stored(self, change: TriageChange, item: dict[str, Any] | None) -> None:
+        """The mention's write found something stored: a duplicate (raise DuplicateMention), or events that
+        overtook it (raise ArrivedOutOfOrder with them)."""
+        dynamodb = client("dynamodb")
+        if item is None:
+            item = dynamodb.get_item(TableName=self.names.mentions_table, Key={"pk": string(change.mention.key)},
+                                     ConsistentRead=True).get("Item")
+        stored = stored_mention(plain_item(item) if item else None)
+        if stored is None:
+            raise ClaimConflict(f"{change.mention.key} changed while it was written")
+        if not stored.triaged:
+            raise ArrivedOutOfOrder(stored)
+        mention = change.mention
+        if stored.content is not None and mention.created_at < stored.content.created_at:
+            # An edit came first and was triaged; the original, arriving now, knows the true creation time.
+            try:
+                dynamodb.update_item(
+                    TableName=self.names.mentions_table, Key={"pk": string(mention.key)},
+                    UpdateExpression="SET created_at = :created", ConditionExpression="created_at = :seen",
+                    ExpressionAttributeValues={":created": string(mention.created_at.isoformat()),
+                                               ":seen": item["created_at"]})
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                pass  # another event moved it meanwhile; it carries its own time
+        raise DuplicateMention(mention.key)
 
     def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
                    linked_mentions: list[str]) -> None:
@@ -188,8 +242,6 @@ class DynamoTriageStore:
 
     @staticmethod
     def _raise_for(reasons: list[str], change: TriageChange) -> None:
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            raise DuplicateMention(change.mention.key)
         if change.join and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
             raise IssueUnavailable(change.join.issue_id)
         raise ClaimConflict(",".join(reasons) or "transaction cancelled")

@@ -160,3 +160,55 @@ def claims_for(mention: Mention, plan: Plan, issue_id: str, found: dict[str, Key
                             author=candidate.author, signature=candidate.signature, category=category,
                             severity_rank=severity_rank))
     return out
+
+
+# -- One mention, several events: which copy wins -------------------------------------------------------------
+# Platforms deliver a mention's creation, edits and removal in any order, and each of them more than once. The
+# stored copy must end as the true order leaves it, whatever the arrival order: the newest content wins (an edit
+# always outranks the original; of two edits the later by its event time; a tie is broken by the content itself
+# so that every order picks the same one), the earliest time seen is the mention's creation time, and a removal
+# sticks (see ``mentions_table``). The version is a string whose order is that precedence, so storage compares
+# it in a condition.
+
+_CONTENT_FIELDS = ("title", "rating", "url", "parent_id", "thread_id", "product")
+_AUTHOR_FIELDS = ("id", "handle", "name", "followers", "verified")
+
+
+def carries_content(mention: Mention) -> bool:
+    """Text or a title: something to read and triage (a removal, a hide or an unhide carries none)."""
+    return bool(mention.text.strip() or (mention.title or "").strip())
+
+
+def content_version(mention: Mention) -> str:
+    """``<0 original | 1 edit>#<event time, fixed width UTC>#<content digest>``: greater is newer."""
+    from datetime import timezone
+    from hashlib import sha256
+
+    from chalicelib.domain.models import MentionEvent
+
+    at = mention.created_at.astimezone(timezone.utc)
+    digest = sha256(f"{mention.title or ''}\x00{mention.text}".encode()).hexdigest()[:16]
+    rank = 1 if mention.event is MentionEvent.EDITED else 0
+    return f"{rank}#{at.year:04d}-{at:%m-%dT%H:%M:%S}.{at.microsecond:06d}#{digest}"
+
+
+def settle(incoming: Mention, stored: Mention | None, stored_version: str | None) -> tuple[Mention, str]:
+    """The content to keep of an incoming event and what an earlier-arriving one stored, and its version.
+
+    The newer content's fields win; what it leaves out (an edit rarely repeats the author's reach) comes from the
+    older; the creation time is the earliest either knew.
+    """
+    version = content_version(incoming)
+    if stored is None:
+        return incoming, version
+    if stored_version is not None and stored_version > version:
+        newer, older, version = stored, incoming, stored_version
+    else:
+        newer, older = incoming, stored
+    fill = {name: getattr(older, name) for name in _CONTENT_FIELDS if getattr(newer, name) is None}
+    if not carries_content(newer):
+        fill.update(text=older.text, title=older.title)
+    author = newer.author.model_copy(update={name: getattr(older.author, name) for name in _AUTHOR_FIELDS
+                                             if getattr(newer.author, name) is None})
+    merged = newer.model_copy(update={**fill, "author": author, "created_at": min(newer.created_at, older.created_at)})
+    return merged, version

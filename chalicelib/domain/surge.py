@@ -202,6 +202,25 @@ def days_needed(now: float, config: SurgeConfig) -> list[str]:
     return [day_of(d) for d in range(day_start(first), day_start(last) + DAY, DAY)]
 
 
+# -- Live counting: which event times a batch counts, and when it is evaluated ---------------------------------
+# Offline (``detect-surges``, ``make eval``) time is the stream's. Live, an event time is what a platform (or a
+# caller) says, and it can be anything a date can be: year 1 would make the history range start before the
+# calendar does, year 9999 would move every evaluation to the far future and count into buckets the real clock
+# reaches later. The pipeline counts only times within this window around its own clock, and evaluates at the
+# batch's latest event time but never after now.
+OBSERVATION_MAX_AGE = 20 * 365 * DAY  # older than any platform we take: a date error, not a late delivery
+OBSERVATION_MAX_LEAD = 15 * 60  # platforms' clocks run a little ahead; further is a date error
+
+
+def countable(at: float, now: float) -> bool:
+    return now - OBSERVATION_MAX_AGE <= at <= now + OBSERVATION_MAX_LEAD
+
+
+def evaluation_time(times: Iterable[float], now: float) -> float:
+    """When a live batch is evaluated: its latest event time, clamped to ``now``."""
+    return min(max(times), now)
+
+
 class BucketCounts:
     """Read model of one key's counters: fine buckets and (optionally) hourly roll-ups.
 

@@ -6,7 +6,9 @@ that succeeded and retries only the failed ones; after ``MAX_RECEIVE_COUNT`` tri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,6 +25,10 @@ from chalicelib.services.surges import observe_batch
 from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """The adapters a batch needs: new mentions go through triage (and surge counting), edits and removals to
@@ -33,19 +39,35 @@ class Pipeline:
     plans: PlanSource
     surges: Any = None  # DynamoSurgeStore; None switches surge detection off
     analyze: Any = analyze_one  # the text model (tests pass a fixed one)
+    dead_letters: Any = None  # SqsDeadLetterQueue; None: a poison record fails and waits for SQS's redrive
+    alerts: Any = None  # AlertSink, told when a poison record is set aside
+    clock: Callable[[], datetime] = _utc_now
 
     @classmethod
     def on_aws(cls) -> "Pipeline":
+        from chalicelib.adapters.queue import SqsDeadLetterQueue
         from chalicelib.api import dependencies
+        from chalicelib.settings import resources
 
         return cls(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
-                   dependencies.surge_store())
+                   dependencies.surge_store(), dead_letters=SqsDeadLetterQueue(resources().ingest_dlq),
+                   alerts=dependencies.alerts())
 
 
 def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Observation] | None = None) -> str:
     mention = Mention.model_validate_json(record.body)
+    result = None
     if mention.event is MentionEvent.CREATED:
         result = triage_mention(mention, pipeline.triage, pipeline.plans, pipeline.analyze)
+    elif mention.event is MentionEvent.EDITED:
+        stored = pipeline.repository.apply_edit(mention)
+        if stored is not None and stored.awaits_triage:  # the edit overtook its original, or it never came
+            result = triage_mention(mention, pipeline.triage, pipeline.plans, pipeline.analyze, prior=stored)
+    else:
+        record_mention(mention, pipeline.repository)
+    if result is None:
+        outcome = mention.event.value
+    else:
         outcome = result.outcome.value
         logger.debug("mention triaged", extra={"mention": mention.key, "outcome": outcome,
                                                "issue_id": result.issue_id,
@@ -54,16 +76,96 @@ def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Obse
             c = result.classification
             keys = keys_for(product=c.products[0] if c.products else None, topic=c.topic, complaint=c.complaint)
             observations.append(Observation(at=mention.created_at.timestamp(), mention=mention.key, keys=tuple(keys)))
-    else:
-        outcome = record_mention(mention, pipeline.repository).value
     metrics.add_metric(name=f"Mention_{outcome}", unit="Count", value=1)
     return outcome
 
 
+# -- poison records ------------------------------------------------------------------------------------------
+# The one place that decides whether a failure is worth a retry. Permanent: the record itself is at fault, so
+# every retry fails the same way (SQS would redeliver it MAX_RECEIVE_COUNT times, 10 minutes, before its DLQ):
+# it goes to the DLQ on its first failure. Everything else (throttling, 5xx, timeouts, a race lost five times)
+# is transient: the record fails and SQS retries it.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # pydantic's ValidationError (the message is not a Mention), bad values in our own code
+    ArithmeticError,  # OverflowError (a date past year 9999 once a deadline is added), decimal's errors
+)
+PERMANENT_AWS_CODES = frozenset({"ValidationException"})  # an item over 400 KB, a number DynamoDB refuses
+PERMANENT_TRANSACTION_REASONS = frozenset({"ValidationError"})  # the same, inside a transaction
+
+
+def is_permanent(error: BaseException) -> bool:
+    if isinstance(error, PERMANENT_ERRORS):
+        return True
+    response = getattr(error, "response", None)  # botocore's ClientError, without importing botocore here
+    if not isinstance(response, dict):
+        return False
+    if response.get("Error", {}).get("Code") in PERMANENT_AWS_CODES:
+        return True
+    reasons = {reason.get("Code") for reason in response.get("CancellationReasons") or []}
+    return bool(reasons & PERMANENT_TRANSACTION_REASONS)
+
+
+def failure_summary(error: BaseException) -> str:
+    """What failed, without the record's content (pydantic and our own messages may quote it)."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            return "invalid message: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors(include_input=False))[:300]
+        except TypeError:
+            pass
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        reasons = [r.get("Code") for r in response.get("CancellationReasons") or [] if r.get("Code") != "None"]
+        return f"{response.get('Error', {}).get('Code', 'ClientError')}" + (f" ({', '.join(reasons)})" if reasons else "")
+    return type(error).__name__
+
+
+def set_aside_poison(handler: Callable[[SQSRecord], Any], pipeline: Pipeline) -> Callable[[SQSRecord], Any]:
+    """``handler``, with records that fail permanently moved to the DLQ at once (and an alert) and reported as
+    processed; transient failures still fail the record for SQS to retry."""
+
+    def handle(record: SQSRecord) -> Any:
+        try:
+            return handler(record)
+        except Exception as error:
+            if pipeline.dead_letters is None or not is_permanent(error):
+                raise
+            reason = failure_summary(error)
+            pipeline.dead_letters.send(record.body, reason=reason, message_id=record.message_id)
+            logger.warning("poison record set aside in the dead-letter queue",
+                           extra={"message_id": record.message_id, "reason": reason})
+            metrics.add_metric(name="PoisonRecords", unit="Count", value=1)
+            _alert_poison(pipeline, record.message_id, reason)
+            return "dead_lettered"
+
+    return handle
+
+
+def _alert_poison(pipeline: Pipeline, message_id: str, reason: str) -> None:
+    from chalicelib.domain.alerts import Alert, AlertKind, hour_key
+    from chalicelib.services.monitoring import DLQ_SEVERITY, OPERATIONS
+
+    if pipeline.alerts is None:
+        return
+    now = pipeline.clock()
+    queue = pipeline.dead_letters.queue_name
+    # One per queue and hour (the scope keeps it apart from the scheduled DLQ check's): the first poison record
+    # of the hour is told at once; the DLQ's depth says how many followed.
+    alert = Alert(kind=AlertKind.DLQ_MESSAGES, severity=DLQ_SEVERITY, category=OPERATIONS, team=OPERATIONS,
+                  issue_id=f"{queue}#{hour_key(now)}", scope="poison",
+                  subject=f"A message was set aside in dead-letter queue {queue}",
+                  message=f"Message {message_id} cannot be processed ({reason}); no retry can fix it, so it was moved "
+                          f"to {queue} on its first failure. Fix the cause, then redrive it to the source queue.",
+                  details={"queue": queue, "message_id": message_id, "reason": reason})
+    try:
+        pipeline.alerts.raise_alert(alert, now)
+    except Exception:  # noqa: BLE001 - the record is safe in the DLQ, and the scheduled DLQ check alerts too
+        logger.exception("poison alert failed", extra={"message_id": message_id})
+
+
 def open_crisis(alert: SurgeAlert, linked: list[str], pipeline: Pipeline) -> str:
     """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts."""
-    from datetime import datetime, timezone
-
     from chalicelib.domain.issues import AuditEvent, crisis_issue, escalation_case_for, new_issue_id
 
     plan, version = pipeline.plans.active()
@@ -81,8 +183,6 @@ def open_crisis(alert: SurgeAlert, linked: list[str], pipeline: Pipeline) -> str
 
 def join_crisis(issue_id: str, alert: SurgeAlert, pipeline: Pipeline) -> None:
     """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
-    from datetime import datetime, timezone
-
     from chalicelib.domain.issues import AuditEvent
 
     pipeline.triage.append_audit(AuditEvent(issue_id=issue_id, at=datetime.now(timezone.utc), type="surge_widened",
@@ -98,11 +198,12 @@ def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
 def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> dict[str, Any]:
     pipeline = pipeline or Pipeline.on_aws()
     observations: list[Observation] = []
-    result = run_batch(event, lambda record: handle_record(record, pipeline, observations))
+    result = run_batch(event, set_aside_poison(lambda record: handle_record(record, pipeline, observations), pipeline))
     if pipeline.surges is not None and observations:
         try:
             observe_batch(observations, pipeline.surges, lambda alert, linked: open_crisis(alert, linked, pipeline),
-                          lambda issue_id, alert: join_crisis(issue_id, alert, pipeline))
+                          lambda issue_id, alert: join_crisis(issue_id, alert, pipeline),
+                          now=pipeline.clock().timestamp())
         except Exception:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
             logger.exception("surge detection failed for this batch")
             metrics.add_metric(name="SurgeDetectionFailed", unit="Count", value=1)
@@ -111,8 +212,6 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> di
 
 def _approval_use_case(message_model, use_case, metric: str):
     """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it."""
-    from datetime import datetime, timezone
-
     from chalicelib.api.dependencies import approval_deps
 
     def handle(record: SQSRecord) -> int:

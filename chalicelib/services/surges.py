@@ -18,8 +18,10 @@ from chalicelib.domain.surge import (
     SurgeAlert,
     brand_reference_shape,
     config_for,
+    countable,
     days_needed,
     evaluate,
+    evaluation_time,
     fit_baseline,
     history_range,
 )
@@ -41,16 +43,31 @@ SAME_SURGE_SECONDS = 3600  # keys firing within an hour of an active Crisis are 
 
 
 def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open_crisis: OpenCrisis,
-                  join_crisis: JoinCrisis | None = None) -> list[str]:
+                  join_crisis: JoinCrisis | None = None, now: float | None = None) -> list[str]:
     """Count and evaluate; returns the Crisis issues opened.
 
     One surge often lifts several keys at once (a product's complaints are also its topic's and the brand's).
     The most specific key opens the Crisis; the others, firing in the same batch or within the hour, join it.
+    Event times outside a sane window around ``now`` (the processing time) are not counted (and are counted as
+    skipped): one mention dated year 1 or 9999 neither stops the batch's counting nor moves its evaluation.
     """
-    if not observations:
+    import time
+
+    from chalicelib.observability import logger, metrics
+
+    clock = time.time() if now is None else now
+    counted = [o for o in observations if countable(o.at, clock)]
+    if len(counted) < len(observations):
+        skipped = len(observations) - len(counted)
+        metrics.add_metric(name="SurgeObservationsSkipped", unit="Count", value=skipped)
+        logger.warning("mentions dated outside the surge window were not counted",
+                       extra={"skipped": skipped, "mentions": [o.mention for o in observations
+                                                               if not countable(o.at, clock)][:10]})
+    if not counted:
         return []
+    observations = counted
     store.add(observations)
-    now = max(o.at for o in observations)
+    now = evaluation_time((o.at for o in observations), clock)
     keys = sorted({key for o in observations for key in o.keys} | {BRAND_KEY}, key=lambda k: (k != BRAND_KEY, k))
     days: set[str] = set()
     hours: set[str] = set()

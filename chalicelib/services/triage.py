@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from chalicelib.domain.classification import Classification, classify
-from chalicelib.domain.dedup import KeyClaim, choose_issue, claims_for, plan_keys
+from chalicelib.domain.dedup import KeyClaim, choose_issue, claims_for, plan_keys, settle
 from chalicelib.domain.issues import (
     SYSTEM_TRIAGE,
     AuditEvent,
@@ -70,10 +70,41 @@ class TriageChange:
     claims: list[KeyClaim] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
     case: EscalationCase | None = None
+    content_version: str | None = None  # of the mention's content (see ``dedup.content_version``)
+    prior: "StoredMention | None" = None  # what earlier-arriving events stored; None: nothing is stored yet
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    """What is stored under a mention's identity when an event of it arrives.
+
+    ``content`` is None for a bare tombstone (a removal or hide that overtook its creation).
+    """
+
+    content: Mention | None
+    version: str | None
+    triaged: bool
+    status: str
+
+    @property
+    def awaits_triage(self) -> bool:
+        """An edit stored content before the original arrived (or without it): triage it now."""
+        from chalicelib.domain.dedup import carries_content
+
+        return not self.triaged and self.content is not None and carries_content(self.content)
 
 
 class DuplicateMention(Exception):
-    """The mention's platform identity is already stored."""
+    """The mention is already stored and triaged."""
+
+
+class ArrivedOutOfOrder(Exception):
+    """An edit or a removal of the mention was stored before it (or since we read it), and it is not triaged:
+    decide again on what is stored."""
+
+    def __init__(self, stored: StoredMention) -> None:
+        super().__init__(stored.content.key if stored.content else "tombstone")
+        self.stored = stored
 
 
 class ClaimConflict(Exception):
@@ -89,7 +120,8 @@ class TriageStore(Protocol):
         """The live or expired claims of these dedup keys (consistent read)."""
 
     def commit(self, change: TriageChange) -> None:
-        """Write the whole change atomically; raise DuplicateMention, ClaimConflict or IssueUnavailable."""
+        """Write the whole change atomically; raise DuplicateMention, ArrivedOutOfOrder (when what is stored is
+        not ``change.prior``), ClaimConflict or IssueUnavailable."""
 
 
 class PlanSource(Protocol):
@@ -109,12 +141,28 @@ def mention_text(mention: Mention) -> str:
 
 
 def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
-                   analyze: Callable[[str], TextSignals], now: Callable[[], datetime] | None = None) -> TriageResult:
+                   analyze: Callable[[str], TextSignals], now: Callable[[], datetime] | None = None,
+                   prior: StoredMention | None = None) -> TriageResult:
+    """Triage a mention once, whatever arrived before it: an edit that overtook it (its content is newer and is
+    what gets triaged), a removal (the mention stays removed, and is triaged: the true order would have)."""
     now = now or (lambda: datetime.now(timezone.utc))
-    plan, version = plans.active()
+    for _ in range(MAX_ATTEMPTS):
+        subject, version = settle(mention, prior.content if prior else None, prior.version if prior else None)
+        try:
+            return _triage(subject, version, prior, store, plans, analyze, now)
+        except ArrivedOutOfOrder as found:
+            prior = found.stored
+    raise ClaimConflict(f"{mention.key}: its stored copy kept changing for {MAX_ATTEMPTS} attempts")
+
+
+def _triage(mention: Mention, version: str, prior: StoredMention | None, store: TriageStore, plans: PlanSource,
+            analyze: Callable[[str], TextSignals], now: Callable[[], datetime]) -> TriageResult:
+    plan, plan_version = plans.active()
     classification = classify(mention, analyze(mention_text(mention)), plan)
     if not classification.opens_issue:
-        return _store_without_issue(mention, classification, store)
+        return _store_without_issue(
+            TriageChange(mention=mention, classification=classification, issue_id=None, content_version=version,
+                         prior=prior), store)
     keys = plan_keys(mention, classification)
     excluded: set[str] = set()
     allow_escalation = True
@@ -122,12 +170,13 @@ def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
         found = store.read_keys([c.key for c in keys.lookups])
         issue_id, via = choose_issue(mention, keys, found, plan.dedup, frozenset(excluded))
         if issue_id is None:
-            change, outcome = _opening(mention, classification, plan, version, keys, found, now())
+            change, outcome = _opening(mention, classification, plan, plan_version, keys, found, now())
         else:
             snapshot = next(found[c.key] for c in keys.lookups if c.key in found and found[c.key].issue_id == issue_id)
             escalate = allow_escalation and outranks(classification, snapshot.category, snapshot.severity_rank, plan)
             change, outcome = _joining(mention, classification, plan, keys, found, issue_id, via, snapshot, escalate,
                                        now())
+        change.content_version, change.prior = version, prior
         try:
             store.commit(change)
         except DuplicateMention:
@@ -144,12 +193,12 @@ def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
     raise ClaimConflict(f"{mention.key}: could not settle its issue after {MAX_ATTEMPTS} attempts")
 
 
-def _store_without_issue(mention: Mention, classification: Classification, store: TriageStore) -> TriageResult:
+def _store_without_issue(change: TriageChange, store: TriageStore) -> TriageResult:
     try:
-        store.commit(TriageChange(mention=mention, classification=classification, issue_id=None))
+        store.commit(change)
     except DuplicateMention:
-        return TriageResult(TriageOutcome.DUPLICATE, None, classification)
-    return TriageResult(TriageOutcome.NO_ISSUE, None, classification)
+        return TriageResult(TriageOutcome.DUPLICATE, None, change.classification)
+    return TriageResult(TriageOutcome.NO_ISSUE, None, change.classification)
 
 
 def _opening(mention, classification, plan, version, keys, found, at) -> tuple[TriageChange, TriageOutcome]:

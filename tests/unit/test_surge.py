@@ -311,3 +311,67 @@ def test_cli_names_an_unreadable_time() -> None:
 
     with pytest.raises(ValueError, match="yesterday"):
         parse_time("yesterday")
+
+
+# -- live counting: event times a batch cannot trust (issue 8, defect 9) ----------------------------------------
+class RecordingSurgeStore:
+    """The surge store's interface, in memory: what a batch counted and which history it read."""
+
+    def __init__(self) -> None:
+        from chalicelib.adapters.surge_table import SurgeHistory
+
+        self.added: list = []
+        self.hours_read: list[str] = []
+        self.history = SurgeHistory({})
+
+    def add(self, observations) -> int:
+        self.added += observations
+        return 1
+
+    def read(self, keys, days, hours):
+        self.hours_read = hours
+        return self.history
+
+    def save_state(self, key, state, expected_version, issue_id=None) -> int:
+        return expected_version + 1
+
+
+LIVE_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc).timestamp()
+
+
+def _observation(at: float, name: str):
+    from chalicelib.adapters.surge_table import Observation
+
+    return Observation(at=at, mention=f"x#{name}", keys=("brand",))
+
+
+@pytest.mark.parametrize("bad_at", [datetime(1, 1, 1, tzinfo=timezone.utc).timestamp(),
+                                    datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc).timestamp(),
+                                    LIVE_NOW + 2 * 86400, LIVE_NOW - 30 * 365 * 86400])
+def test_a_mention_dated_far_off_is_skipped_and_the_batch_is_still_counted_at_its_own_time(bad_at: float) -> None:
+    from chalicelib.adapters.surge_table import hour_of
+    from chalicelib.services.surges import observe_batch
+
+    store = RecordingSurgeStore()
+    good = [_observation(LIVE_NOW - 600, "a"), _observation(LIVE_NOW - 300, "b")]
+    observe_batch([good[0], _observation(bad_at, "bad"), good[1]], store, lambda alert, linked: "iss", now=LIVE_NOW)
+    assert store.added == good
+    assert hour_of(LIVE_NOW - 300) == store.hours_read[-1]  # evaluated at the good ones' time, not the bad one's
+
+
+def test_a_live_batch_is_evaluated_no_later_than_now() -> None:
+    from chalicelib.domain.surge import OBSERVATION_MAX_LEAD, countable, evaluation_time
+
+    assert evaluation_time([LIVE_NOW - 60, LIVE_NOW + 600], LIVE_NOW) == LIVE_NOW
+    assert evaluation_time([LIVE_NOW - 3600, LIVE_NOW - 60], LIVE_NOW) == LIVE_NOW - 60
+    assert countable(LIVE_NOW + OBSERVATION_MAX_LEAD, LIVE_NOW) and not countable(LIVE_NOW + OBSERVATION_MAX_LEAD + 1,
+                                                                                   LIVE_NOW)
+    assert countable(datetime(2015, 2, 24, tzinfo=timezone.utc).timestamp(), LIVE_NOW)  # replays of real streams
+
+
+def test_a_batch_of_only_far_off_dates_counts_nothing_and_reads_nothing() -> None:
+    from chalicelib.services.surges import observe_batch
+
+    store = RecordingSurgeStore()
+    assert observe_batch([_observation(LIVE_NOW + 10 * 86400, "future")], store, lambda a, l: "iss", now=LIVE_NOW) == []
+    assert store.added == [] and store.hours_read == []
