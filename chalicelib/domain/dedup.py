@@ -201,13 +201,15 @@ def settle(incoming: Mention, stored: Mention | None, stored_version: str | None
     version = content_version(incoming)
     if stored is None:
         return incoming, version
-    if stored_version is not None and stored_version > version:
+    if carries_content(incoming) != carries_content(stored):  # an unhide has no content to compare: the other wins
+        newer, older = (incoming, stored) if carries_content(incoming) else (stored, incoming)
+        if newer is stored:
+            version = stored_version or content_version(stored)
+    elif stored_version is not None and stored_version > version:
         newer, older, version = stored, incoming, stored_version
     else:
         newer, older = incoming, stored
     fill = {name: getattr(older, name) for name in _CONTENT_FIELDS if getattr(newer, name) is None}
-    if not carries_content(newer):
-        fill.update(text=older.text, title=older.title)
     author = newer.author.model_copy(update={name: getattr(older.author, name) for name in _AUTHOR_FIELDS
                                              if getattr(newer.author, name) is None})
     merged = newer.model_copy(update={**fill, "author": author, "created_at": min(newer.created_at, older.created_at)})

@@ -99,3 +99,45 @@ def test_a_resolved_issue_is_not_reopened_by_a_new_mention(store):
     store.issues[first.issue_id] = store.issues[first.issue_id].model_copy(update={"status": IssueStatus.RESOLVED})
     later = triage(store, mention("2", "My Cortez jacket broke, again", minutes=60))
     assert later.outcome is TriageOutcome.OPENED and later.issue_id != first.issue_id
+
+
+# -- one mention, several events: the stored copy converges (issue 8, defect 5) ---------------------------------
+def _versions():
+    from datetime import timedelta
+
+    from chalicelib.domain.models import MentionEvent
+    from tests.triage_fixtures import T0, mention
+
+    original = mention("1", "The zip broke")
+    first_edit = original.model_copy(update={"event": MentionEvent.EDITED, "text": "The zip broke twice",
+                                             "author": original.author.model_copy(update={"followers": None}),
+                                             "created_at": T0 + timedelta(minutes=3)})
+    second_edit = first_edit.model_copy(update={"text": "The zip broke, refund please",
+                                                "created_at": T0 + timedelta(minutes=9)})
+    unhide = first_edit.model_copy(update={"text": "", "created_at": T0 + timedelta(minutes=30)})
+    return original, first_edit, second_edit, unhide
+
+
+def test_every_arrival_order_settles_on_the_same_content_and_creation_time():
+    import itertools
+
+    from chalicelib.domain.dedup import settle
+    from tests.triage_fixtures import T0
+
+    results = set()
+    for order in itertools.permutations(_versions()):
+        stored, version = None, None
+        for event in order:
+            stored, version = settle(event, stored, version)
+        results.add((stored.text, stored.created_at, stored.author.followers, version))
+    assert len(results) == 1, results
+    (text, created_at, followers, version), = results
+    assert (text, created_at, followers) == ("The zip broke, refund please", T0, 100)
+    assert version.startswith("1#2026-11-20T09:09:00")  # the newest edit's
+
+
+def test_an_edit_outranks_the_original_even_when_it_carries_the_original_time():
+    from chalicelib.domain.dedup import content_version
+
+    original, first_edit, _, _ = _versions()
+    assert content_version(first_edit.model_copy(update={"created_at": original.created_at})) > content_version(original)
