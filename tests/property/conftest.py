@@ -3,6 +3,8 @@ builds (arbitrary bytes, headers, query strings; JSON from the pydantic schemas;
 
 Profiles (``HYPOTHESIS_PROFILE``):
 
+Registered in ``tests/conftest.py`` (so every hypothesis test in the suite runs under them):
+
 * ``ci`` (the default, what ``make test`` runs): derandomized, so every run tries the same inputs and a failure
   reproduces; sized so the whole directory takes well under a minute on one core.
 * ``bench`` (``make bench``): ten times the examples, a fresh random seed each run, to look further afield.
@@ -10,22 +12,13 @@ Profiles (``HYPOTHESIS_PROFILE``):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from tests.conftest import TEST_STAGE, forget_cached_adapters
 
-# One moto stack serves every example of the package: state builds up across examples as on a live stack.
-_SHARED = dict(deadline=None, print_blob=True, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-    HealthCheck.filter_too_much])
-settings.register_profile("ci", max_examples=40, derandomize=True, database=None, **_SHARED)
-settings.register_profile("bench", max_examples=400, **_SHARED)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class Stack:

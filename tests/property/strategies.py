@@ -219,15 +219,6 @@ def content_type_of(headers: dict[str, str]) -> str | None:
     return found[-1] if found else None
 
 
-def gateway_accepts(headers: dict[str, str], accepted: list[str] | tuple[str, ...]) -> bool:
-    """Whether API Gateway (and ``chalice local``) hands a request with a body to the route, or answers 415 itself
-    because the route does not list the request's content type (a missing one is taken as JSON)."""
-    from chalice.app import _matches_content_type
-
-    given = content_type_of(headers)
-    return _matches_content_type("application/json" if given is None else given, list(accepted))
-
-
 def assert_json_answer(answer, allowed: set[int], request: object) -> dict[str, Any]:
     """A status the contract allows; JSON; a refusal says what is wrong in ``error``."""
     assert answer.status_code in allowed, (answer.status_code, answer.body[:500], request)
