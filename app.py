@@ -7,7 +7,9 @@ from chalicelib.api.health import health
 from chalicelib.api.ops import ops
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
-from chalicelib.settings import APP_NAME, issues_stream_arn, resources
+from chalicelib.settings import APP_NAME, check_required_settings, issues_stream_arn, resources
+
+check_required_settings()  # cold start: a deployed stage without its settings refuses to start (README, Deploy)
 
 app = Chalice(app_name=APP_NAME)
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))

@@ -20,6 +20,29 @@ def stage() -> str:
     return os.environ.get("STAGE", "local")
 
 
+# Stages that run on moto (``make run``, the tests): settings a deployment must give have local defaults there.
+LOCAL_STAGES = ("local", "test")
+# moto's account: the only account a local default may name.
+LOCAL_ACCOUNT = "123456789012"
+
+
+class MissingSetting(RuntimeError):
+    """A deployed stage lacks a setting it cannot run without; nothing falls back to a local default there."""
+
+
+def _setting(name: str, local_default: str) -> str:
+    """``name`` from the environment; on a local stage, ``local_default`` when unset; elsewhere an error."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if stage() in LOCAL_STAGES:
+        return local_default
+    raise MissingSetting(
+        f"{name} is not set for stage {stage()!r}: a deployed stage gets it from its function's environment "
+        f"(.chalice/config.json stages.{stage()}.environment_variables, or the template made by make package); "
+        f"it has no default outside {'/'.join(LOCAL_STAGES)}")
+
+
 def resource_name(suffix: str, stage_name: str | None = None) -> str:
     """``social-response-<stage>-<suffix>``: every table, queue, topic and bucket is named this way."""
     return f"{APP_NAME}-{stage_name or stage()}-{suffix}"
@@ -31,12 +54,24 @@ LINK_TTL_SECONDS = 72 * 3600
 
 def sender_email() -> str:
     """The verified SES identity approval emails come from."""
-    return os.environ.get("APPROVALS_FROM_EMAIL", "social-response@aurelle.example")
+    return _setting("APPROVALS_FROM_EMAIL", "social-response@aurelle.example")
 
 
 def public_base_url() -> str:
     """Where emailed links point: the API's public address (API Gateway's, or the local stack's)."""
-    return os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return _setting("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def ses_configuration_set() -> str | None:
+    """The SES configuration set approval emails are sent with (the template's; optional: none locally)."""
+    return os.environ.get("SES_CONFIGURATION_SET", "").strip() or None
+
+
+def report_bucket() -> str:
+    """The bucket weekly reports go to (deployed: the template's ``REPORT_BUCKET``; locally the template's name
+    for moto's account and region)."""
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    return _setting("REPORT_BUCKET", f"{resource_name('reports')}-{LOCAL_ACCOUNT}-{region}")
 
 
 def protocol_time_scale() -> float:
@@ -51,9 +86,28 @@ ALERTS_PER_HOUR = 20
 def issues_stream_arn() -> str:
     """The issues table's stream. Deployed: set by the template (``ISSUES_STREAM_ARN``); locally the worker finds
     the live stream from the table name in this ARN."""
-    return os.environ.get("ISSUES_STREAM_ARN") or (
-        f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'us-east-1')}:123456789012:table/"
-        f"{resource_name('issues')}/stream/latest")
+    return _setting("ISSUES_STREAM_ARN",
+                    f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'us-east-1')}:{LOCAL_ACCOUNT}:table/"
+                    f"{resource_name('issues')}/stream/latest")
+
+
+# What a deployed function cannot start without (each read by one of the functions above).
+REQUIRED_SETTINGS = {"PUBLIC_BASE_URL": public_base_url, "APPROVALS_FROM_EMAIL": sender_email,
+                     "ISSUES_STREAM_ARN": issues_stream_arn, "REPORT_BUCKET": report_bucket}
+
+
+def check_required_settings() -> None:
+    """Called when the app is imported (a Lambda's cold start): a deployed stage missing any required setting
+    refuses to start, naming every one missing, instead of emailing links to 127.0.0.1 or an invented account."""
+    missing = []
+    for name, read in REQUIRED_SETTINGS.items():
+        try:
+            read()
+        except MissingSetting:
+            missing.append(name)
+    if missing:
+        raise MissingSetting(f"stage {stage()!r} cannot start: {', '.join(missing)} not set (a deployed stage gets "
+                             f"them from .chalice/config.json and the template of make package; see README, Deploy)")
 
 
 def secret_parameter_name(name: str, stage_name: str | None = None) -> str:
@@ -83,6 +137,9 @@ class Resources:
     approval_dlq: str
     publish_queue: str
     publish_dlq: str
+    issues_stream_dlq: str
+    schedule_dlq: str
+    publish_claims_table: str
     alerts_topic: str
 
     def state_machine(self, protocol: str) -> str:
@@ -110,6 +167,9 @@ class Resources:
             approval_dlq=resource_name("approval-requests-dlq", stage_name),
             publish_queue=resource_name("publish-requests", stage_name),
             publish_dlq=resource_name("publish-requests-dlq", stage_name),
+            issues_stream_dlq=resource_name("issues-stream-dlq", stage_name),
+            schedule_dlq=resource_name("schedule-dlq", stage_name),
+            publish_claims_table=resource_name("publish-claims", stage_name),
             alerts_topic=resource_name("alerts", stage_name),
         )
 

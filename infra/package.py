@@ -34,7 +34,7 @@ def package(stage: str, build: Path = ROOT / "build") -> Path:
     merge.write_text(json.dumps(build_merge_template(stage), indent=2) + "\n", encoding="utf-8")
     out = build / stage
     chalice = Path(sys.executable).parent / "chalice"
-    env = {**os.environ, "STAGE": stage, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    env = packaging_environment(stage)
     done = subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template", str(merge), str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -43,6 +43,19 @@ def package(stage: str, build: Path = ROOT / "build") -> Path:
     template = annotate(json.loads(template_path.read_text(encoding="utf-8")))
     template_path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     return template_path
+
+
+def packaging_environment(stage: str) -> dict[str, str]:
+    """What ``chalice package`` imports the app with: the stage's own variables, and a stand-in for each one the
+    template gives the functions (their values exist only once CloudFormation has created the resources; the
+    template replaces what the app derives from them), so the app's cold-start check passes while packaging."""
+    from infra.template import FUNCTION_ENVIRONMENT
+
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    stand_ins = {name: f"arn:aws:packaging:{region}:000000000000:{name.lower()}/stand-in"
+                 for name in FUNCTION_ENVIRONMENT}
+    return {**os.environ, **stand_ins, **StageConfig.load(stage).environment, "STAGE": stage,
+            "AWS_DEFAULT_REGION": region}
 
 
 def main() -> None:

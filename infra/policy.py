@@ -15,8 +15,7 @@ from typing import Any
 
 from chalicelib.settings import APP_NAME, Resources, resource_name
 from infra.stage_config import StageConfig
-from infra.template import (ISSUES_STREAM_DLQ_SUFFIX, PUBLISH_CLAIMS_SUFFIX, REPORT_BUCKET_SUFFIX, SCHEDULE_DLQ_SUFFIX,
-                            SES_CONFIGURATION_SET_SUFFIX)
+from infra.template import REPORT_BUCKET_SUFFIX, SES_CONFIGURATION_SET_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED_STAGES = ("dev", "prod")
@@ -57,11 +56,12 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query",
                         "dynamodb:DeleteItem", "dynamodb:BatchGetItem"],
              "Resource": [table(n) for n in (names.approvals_table, names.outbox_table, names.surges_table,
-                                             names.alerts_table, resource_name(PUBLISH_CLAIMS_SUFFIX, stage))]
+                                             names.alerts_table, names.publish_claims_table)]
              + [table(n) + "/index/*" for n in (names.approvals_table, names.outbox_table, names.issues_table,
                                                 names.mentions_table)]
              + [table(names.audit_table), table(names.issues_table)]},
-            {"Sid": "OpsTokenLookups", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
+            # Token lookups, and each token's per-minute request counter (an UpdateItem on the same table).
+            {"Sid": "OpsTokenLookups", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
              "Resource": table(names.ops_tokens_table)},
             {"Sid": "IssuesStream", "Effect": "Allow",
              "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
@@ -84,10 +84,10 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                           f"arn:aws:ses:*:*:configuration-set/{resource_name(SES_CONFIGURATION_SET_SUFFIX, stage)}"],
              "Condition": {"StringEquals": {"ses:FromAddress": config.sender_email}}},
             # On-failure destinations (the issues stream's, the scheduled functions'): Lambda sends with the
-            # function's role.
-            {"Sid": "OnFailureDestinations", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-             "Resource": [f"arn:aws:sqs:*:*:{resource_name(suffix, stage)}"
-                          for suffix in (ISSUES_STREAM_DLQ_SUFFIX, SCHEDULE_DLQ_SUFFIX)]},
+            # function's role. check_dead_letter_queues reads their depth like the other DLQs'.
+            {"Sid": "OnFailureDestinations", "Effect": "Allow",
+             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.issues_stream_dlq, names.schedule_dlq)]},
             # The weekly report's files (the bucket's name ends with the account and region).
             {"Sid": "Reports", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
              "Resource": f"arn:aws:s3:::{resource_name(REPORT_BUCKET_SUFFIX, stage)}-*/*"},

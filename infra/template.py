@@ -93,10 +93,8 @@ def _queue_pair(queue: str, dlq: str, logical: str, visibility_timeout: int) -> 
 CONSUMED_QUEUES = {"Ingest": "ingest_queue", "Approval": "approval_queue", "Publish": "publish_queue"}
 # The issues stream's on-failure destination: records that still fail after the retries are described here.
 ISSUES_STREAM_DLQ = "IssuesStreamDeadLetterQueue"
-ISSUES_STREAM_DLQ_SUFFIX = "issues-stream-dlq"
 # The scheduled functions' failures: EventBridge's target DLQ and the functions' asynchronous on-failure destination.
 SCHEDULE_DLQ = "ScheduleDeadLetterQueue"
-SCHEDULE_DLQ_SUFFIX = "schedule-dlq"
 
 
 def _app():
@@ -215,7 +213,6 @@ def _report_bucket(stage: str) -> dict[str, Any]:
 REPORT_BUCKET_SUFFIX = "reports"
 REPORT_RETENTION_DAYS = 400  # a year of weekly reports, and the same week a year ago
 SES_CONFIGURATION_SET_SUFFIX = "email"
-PUBLISH_CLAIMS_SUFFIX = "publish-claims"
 
 
 def _alarm(description: str, namespace: str, metric: str, dimensions: dict[str, Any], *, statistic: str = "Sum",
@@ -313,16 +310,16 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         # Alerts sent (one per issue and kind) and the hourly counters and digests that keep storms out.
         "AlertsTable": table(names.alerts_table, "pk", ttl="ttl"),
         # One claim per reply and channel before it is posted, so a redelivered publish posts nothing twice
-        # (chalicelib/adapters/publish_claims.py; its Resources field is still to come: publish_claims_table).
-        "PublishClaimsTable": table(resource_name(PUBLISH_CLAIMS_SUFFIX, stage), "claim_id"),
+        # (chalicelib/adapters/publish_claims.py).
+        "PublishClaimsTable": table(names.publish_claims_table, "claim_id"),
         # Ops API tokens other than the admin's: by the SHA-256 of the token (never the token), with roles.
         "OpsTokensTable": table(names.ops_tokens_table, "token_hash"),
         **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", timeouts["Approval"]),
         **_queue_pair(names.publish_queue, names.publish_dlq, "Publish", timeouts["Publish"]),
         # Issues-stream records start_protocols could not handle after its retries (the mapping's on-failure
         # destination): described by Lambda, kept 14 days, alarmed on like the other DLQs.
-        ISSUES_STREAM_DLQ: _dead_letter_queue(resource_name(ISSUES_STREAM_DLQ_SUFFIX, stage)),
-        SCHEDULE_DLQ: _dead_letter_queue(resource_name(SCHEDULE_DLQ_SUFFIX, stage)),
+        ISSUES_STREAM_DLQ: _dead_letter_queue(names.issues_stream_dlq),
+        SCHEDULE_DLQ: _dead_letter_queue(names.schedule_dlq),
         # EventBridge delivers a schedule it could not invoke to the DLQ; only this stack's rules may.
         f"{SCHEDULE_DLQ}Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
             "Queues": [{"Ref": SCHEDULE_DLQ}],
