@@ -69,11 +69,44 @@ def check_slas(now: datetime, issues_reader: LiveIssues, alerts: AlertSink, plan
                 for issue in issues_reader.with_status(status, name):
                     yield from sla_alerts(issue, now, category.sla, category.label)
 
-    return _raise_all(due(), alerts, now)
+    counting = _BreachCounter(alerts)
+    try:
+        return _raise_all(due(), counting, now)
+    finally:
+        _emit_sla_breaches(counting.new_breaches)
+
+
+class _BreachCounter:
+    """Passes alerts on, counting the SLA breaches raised for the first time (a repeated check's duplicates are
+    not new breaches): the ``SlaBreaches`` metric the template's rate alarm watches."""
+
+    def __init__(self, sink: AlertSink) -> None:
+        self.sink, self.new_breaches = sink, 0
+
+    def raise_alert(self, alert: Alert, now: datetime) -> str:
+        outcome = self.sink.raise_alert(alert, now)
+        if alert.kind is AlertKind.SLA_BREACH and outcome != "duplicate":
+            self.new_breaches += 1
+        return outcome
+
+
+def _emit_sla_breaches(count: int) -> None:
+    from chalicelib.observability import metrics
+
+    if count:
+        metrics.add_metric(name="SlaBreaches", unit="Count", value=count)
 
 
 DLQ_SEVERITY = "high"
 OPERATIONS = "operations"  # category and team of platform alerts (no team of the plan owns the pipeline)
+
+
+def dead_letter_queues(names: Resources) -> list[str]:
+    """Every dead-letter queue of the stage: the three consumed queues', the issues stream's on-failure destination
+    and the schedules' (each ``Resources`` field ending in ``_dlq``, so a new one is checked too)."""
+    from dataclasses import fields
+
+    return [getattr(names, field.name) for field in fields(names) if field.name.endswith("_dlq")]
 
 
 def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
@@ -85,7 +118,7 @@ def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
         queue_depth = sqs_queue_depth
     hour = hour_key(now)
     found = []
-    for queue in (names.ingest_dlq, names.approval_dlq, names.publish_dlq):
+    for queue in dead_letter_queues(names):
         depth = queue_depth(queue)
         if depth > 0:
             found.append(Alert(
