@@ -17,7 +17,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from infra.exceptions import annotate
 from infra.stage_config import StageConfig
@@ -45,6 +48,61 @@ def package(stage: str, build: Path = ROOT / "build") -> Path:
     return template_path
 
 
+DEPLOYMENT_ZIP = "./deployment.zip"
+
+
+def write_template_only(stage: str, out: Path) -> Path:
+    """The same SAM template as :func:`package`, without building the code's zip (no pip, no network): Chalice's
+    packager with its deployment-package step replaced by the name the real one gives the zip. Run in a process
+    whose ``STAGE`` is ``stage`` (the app names its queues for the stage it is imported in): see :func:`sam_template`.
+    """
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.deployer import BaseDeployStep, DeploymentPackager
+    from chalice.deploy.models import DeploymentPackage, Placeholder
+
+    class NamedZip(BaseDeployStep):
+        def handle_deploymentpackage(self, config, resource: DeploymentPackage) -> None:
+            if isinstance(resource.filename, Placeholder):
+                resource.filename = DEPLOYMENT_ZIP
+
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out / f"infra-{stage}.json"
+    merge.write_text(json.dumps(build_merge_template(stage)), encoding="utf-8")
+    factory = CLIFactory(project_dir=str(ROOT), environ=dict(os.environ))
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "json",
+                                           str(merge))
+    steps = packager._resource_builder._build_stage._steps  # noqa: SLF001 - Chalice has no option for this
+    steps[:] = [NamedZip() if isinstance(step, DeploymentPackager) else step for step in steps]
+    post = packager._template_post_processor._processors  # noqa: SLF001 - drop only the zip's copying
+    post[:] = [p for p in post if type(p).__name__ != "SAMCodeLocationPostProcessor"]
+    packager.package_app(config, str(out), stage)
+    path = out / "sam.json"
+    path.write_text(json.dumps(annotate(json.loads(path.read_text(encoding="utf-8"))), indent=2) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+@lru_cache(maxsize=8)
+def _sam_template_text(stage: str, time_scale: float | None) -> str:
+    env = packaging_environment(stage)
+    if time_scale is not None:
+        env["PROTOCOL_TIME_SCALE"] = str(time_scale)
+    with tempfile.TemporaryDirectory(prefix=f"sam-{stage}-") as folder:
+        done = subprocess.run([sys.executable, "-m", "infra.package", "--stage", stage, "--template-only",
+                               "--build", folder], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"packaging the {stage} template failed:\n{done.stdout}{done.stderr}")
+        return (Path(folder) / stage / "sam.json").read_text(encoding="utf-8")
+
+
+def sam_template(stage: str, time_scale: float | None = None) -> dict[str, Any]:
+    """The stage's packaged SAM template, as ``make package`` writes it (the code's zip aside); made once per
+    process (a few seconds) in a child process whose ``STAGE`` is ``stage``. ``time_scale``: seconds per plan minute
+    in the state machines (tests shorten it)."""
+    return json.loads(_sam_template_text(stage, time_scale))
+
+
 def packaging_environment(stage: str) -> dict[str, str]:
     """What ``chalice package`` imports the app with: the stage's own variables, and a stand-in for each one the
     template gives the functions (their values exist only once CloudFormation has created the resources; the
@@ -62,8 +120,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--build", default=str(ROOT / "build"), help="output folder (default: build/)")
+    parser.add_argument("--template-only", action="store_true",
+                        help="write build/<stage>/sam.json without the code's zip (any stage, local ones too)")
     args = parser.parse_args()
-    path = package(args.stage, Path(args.build))
+    if args.template_only:
+        path = write_template_only(args.stage, Path(args.build) / args.stage)
+    else:
+        path = package(args.stage, Path(args.build))
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 

@@ -507,23 +507,36 @@ def _api_settings(log_retention_days: int) -> dict[str, Any]:
         }},
         "ApiGatewayAccount": {"Type": "AWS::ApiGateway::Account", "Properties": {
             "CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}},
-        # Chalice 1.34 names the API function's log group after ``ApiHandler``, a resource that does not exist.
-        "ApiHandlerLogGroup": {"Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}},
     }
+
+
+# Chalice 1.34 names the API function's log group after ``ApiHandler``, a resource that does not exist (Chalice
+# writes the log groups only for a stage with ``log_retention_in_days``).
+API_LOG_GROUP_FIX = {"ApiHandlerLogGroup": {"Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}}
+
+
+LOCAL_LOG_RETENTION_DAYS = 7
 
 
 def build_merge_template(stage: str) -> dict[str, Any]:
     """What ``make package`` merges: the stage's resources, the overrides of Chalice's functions, their alarms."""
     from infra.stage_config import StageConfig
 
+    from chalicelib.settings import LOCAL_STAGES
+
     config = StageConfig.load(stage)
-    config.check_deployable()
+    if stage not in LOCAL_STAGES:  # the local stages run on moto: no sender to verify, no public address
+        config.check_deployable()
     template = build_template(stage)
     resources = template["Resources"]
     _deep_merge(resources, _function_settings())
     _deep_merge(resources, chalice_overrides())
     _deep_merge(resources, _scheduled_function_settings())
-    _deep_merge(resources, _api_settings(config.log_retention_days))
+    if stage in LOCAL_STAGES:
+        _deep_merge(resources, _api_settings(LOCAL_LOG_RETENTION_DAYS))
+    else:
+        _deep_merge(resources, _api_settings(config.log_retention_days))
+        _deep_merge(resources, API_LOG_GROUP_FIX)
     resources.update(_function_alarms())
     template["Outputs"].update(_api_outputs())
     return template

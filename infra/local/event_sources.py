@@ -1,7 +1,7 @@
 """What Lambda's event source mappings do with a handler's answer, for the local worker.
 
-The settings come from the same place AWS gets them: ``infra.template.chalice_overrides()`` (what ``make package``
-merges into Chalice's SAM output), so the local stack retries and reports exactly as configured for AWS.
+The settings come from the same place AWS gets them: the packaged template's function events (``make package``'s
+SAM output, which the local stack is deployed from), so the local stack retries and reports exactly as on AWS.
 
 * SQS: with ``ReportBatchItemFailures`` only the reported ``batchItemFailures`` stay on the queue (an answer that
   names a message not in the batch fails the whole batch, as on Lambda); without it the answer is ignored. A
@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
@@ -29,27 +30,43 @@ def cfn_name(function_name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in function_name.replace("-", "_").split("_"))
 
 
-def mapping_settings(function_name: str) -> dict[str, Any]:
-    """The event source mapping properties the deployment gives ``function_name`` (empty: Lambda's defaults)."""
-    from infra.template import chalice_overrides
+PACKAGED_TEMPLATE_ENV = "LOCAL_SAM_TEMPLATE"
 
-    events = chalice_overrides().get(cfn_name(function_name), {}).get("Properties", {}).get("Events", {})
+
+def packaged_template(stage: str | None = None) -> dict[str, Any]:
+    """The packaged SAM template the local stack was deployed from: the file the stack wrote (``LOCAL_SAM_TEMPLATE``),
+    else the stage's, packaged now (``infra.package.sam_template``)."""
+    import json
+    import os
+
+    path = os.environ.get(PACKAGED_TEMPLATE_ENV)
+    if path:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    from chalicelib.settings import stage as current_stage
+    from infra.package import sam_template
+
+    return sam_template(stage or current_stage())
+
+
+def mapping_settings(function_name: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event source mapping properties the packaged template gives ``function_name``'s events (the queue,
+    stream or schedule itself aside: the worker reads those from the app, and a test compares the two)."""
+    template = template or packaged_template()
+    function = template["Resources"].get(cfn_name(function_name), {})
     settings: dict[str, Any] = {}
-    for event in events.values():
-        settings.update(event.get("Properties", {}))
+    for event in function.get("Properties", {}).get("Events", {}).values():
+        settings.update({k: v for k, v in event.get("Properties", {}).items() if k not in ("Queue", "Stream")})
     return settings
 
 
-def on_failure_queue(settings: dict[str, Any], stage: str) -> str | None:
+def on_failure_queue(settings: dict[str, Any], stage: str, template: dict[str, Any] | None = None) -> str | None:
     """The name of the SQS queue a mapping's ``DestinationConfig.OnFailure`` points at, if it names one."""
-    from infra.template import build_template
-
     destination = settings.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     if destination is None:
         return None
     if isinstance(destination, dict) and "Fn::GetAtt" in destination:
         logical = destination["Fn::GetAtt"][0]
-        resource = build_template(stage)["Resources"].get(logical, {})
+        resource = (template or packaged_template(stage))["Resources"].get(logical, {})
         if resource.get("Type") == "AWS::SQS::Queue":
             return resource["Properties"]["QueueName"]
         raise ValueError(f"on-failure destination {logical} is not an SQS queue of the template")

@@ -88,6 +88,8 @@ class LocalStack:
     public_base_url: str | None = None
     log_dir: Path = RUN_DIR / "logs"
     secrets: dict[str, str] = field(default_factory=dict)
+    # The packaged template's functions' environment, resolved on moto (``deploy``): what every function sees.
+    function_environment: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.log_dir, ROOT, self.environment, Redactor(lambda: self.secrets.values()))
@@ -101,6 +103,11 @@ class LocalStack:
     def checkpoints_file(self) -> Path:
         """Where the worker keeps its stream positions, so a restarted worker resumes where the last one stopped."""
         return self.log_dir.parent / f"worker-checkpoints-{self.moto_port}.json"
+
+    @property
+    def template_file(self) -> Path:
+        """The packaged template this stack was deployed from (``infra.package.sam_template``)."""
+        return self.log_dir.parent / f"sam-{STAGE}-{self.moto_port}.json"
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
@@ -131,6 +138,7 @@ class LocalStack:
     def environment(self) -> dict[str, str]:
         """What every child (and boto3 in this process) sees: AWS is moto; the stage is local."""
         env = dict(os.environ)
+        env.update(self.function_environment)
         env.update({
             "AWS_ENDPOINT_URL": self.moto_url, "MOTO_PORT": str(self.moto_port),
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
@@ -155,7 +163,8 @@ class LocalStack:
         self._configure_moto()
         echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")
         self.deploy()
-        echo(f"  resources         stack {STAGE} from infra/template.py")
+        echo(f"  resources         stack {STAGE} from the packaged template ({len(self.deployment.not_created)} "
+             f"resources moto cannot create: functions run in chalice local and the worker)")
         echo(f"  response plan     {self.upload_plan()}")
         self._spawn("worker", [sys.executable, "-m", "infra.local.worker"], restartable=True)
         chalice = str(Path(sys.executable).parent / "chalice")
@@ -182,7 +191,11 @@ class LocalStack:
     def deploy(self) -> None:
         from infra.local.deploy import deploy_stack, seed_secrets
 
-        deploy_stack(STAGE, self.client)
+        self.deployment = deploy_stack(STAGE, self.client)
+        # The worker reads its event sources' settings from the template the stack was deployed from.
+        self.template_file.parent.mkdir(parents=True, exist_ok=True)
+        self.template_file.write_text(json.dumps(self.deployment.template), encoding="utf-8")
+        self.function_environment = {**self.deployment.environment, "LOCAL_SAM_TEMPLATE": str(self.template_file)}
         self.secrets = seed_secrets(STAGE, os.environ, self.client)
         self.subscribe_to_alerts()
         secrets_file = self.log_dir.parent / "local-secrets.env"
