@@ -39,6 +39,18 @@ def rows() -> list[tuple[str, str, str]]:
     if unseen:
         out.append(("complaint vs not, each brand group (food, retail, telecom ...) held out of training in turn",
                     f"macro-F1 {unseen:.3f}", "the closest stand-in for unseen brands"))
+    mixed = signals.get("twcs_test_mixed_with_general_negatives", {})
+    if mixed:
+        out.append((f"complaint vs not, the twcs test split mixed with {mixed['n_general']} general negative tweets "
+                    f"addressed to no company (TweetEval sentiment val negatives, report half), n={mixed['n']}",
+                    f"precision {mixed['precision']:.3f} / recall {mixed['recall']:.3f}, "
+                    f"macro-F1 {mixed['macro_f1']:.3f}", "≥ 0.80 macro-F1"))
+    general = signals.get("general_negative_tweets_complaint_rate", {})
+    for key, label in (("tweeteval_sentiment_val_negatives_report_half", "TweetEval sentiment val negatives, report half"),
+                       ("tweeteval_emotion_val_anger_sadness", "TweetEval emotion val anger/sadness")):
+        if key in general:
+            out.append((f"general negative tweets called complaints ({label}, never trained on, n={general[key]['n']})",
+                        f"{100 * general[key]['rate']:.1f}%", "low"))
     airline = signals.get("airline_heldout_complaint", {})
     if airline:
         out.append((f"complaint vs not, held-out airlines (n={airline['n']})", f"macro-F1 {airline['macro_f1']:.3f}",

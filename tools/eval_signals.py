@@ -10,12 +10,16 @@ Every set below was excluded from training in tools/train_signals.py:
   (stratified by brand group; per-group figures too) and, inside it, the first model's 124-tweet test half;
 - VADER ground truth (tweets, Amazon review snippets): Pearson r of sentiment vs mean human rating;
 - TweetEval sentiment validation: 3-class macro-F1/accuracy (score < -0.2 neg, > 0.2 pos);
-- TweetEval offensive validation: complaint rate on generic tweets (a false-alarm check).
+- TweetEval offensive validation: complaint rate on generic tweets (a false-alarm check);
+- general negative tweets addressed to no company: the REPORT half of the TweetEval sentiment validation
+  negatives (``train_signals.general_negatives``; the other half is trained and tuned on) and the TweetEval
+  emotion validation anger/sadness tweets (never trained on): how many are called complaints, and the
+  complaint precision / macro-F1 when they are mixed with the twcs test split (tweets to many brands mixed
+  with general tweets, as the product is measured from outside).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import time
@@ -61,6 +65,20 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
             "macro_f1": round(f1_macro(rows.labels, pred), 4), "accuracy": round(acc, 4)}
 
 
+def precision_recall(y_true: list[int], y_pred: list[int]) -> tuple[float, float]:
+    tp = sum(1 for t, p in zip(y_true, y_pred) if t and p)
+    return tp / max(1, sum(y_pred)), tp / max(1, sum(y_true))
+
+
+def mixed_with_general(brand: data.Rows, general: list[str]) -> dict[str, float]:
+    """Brand tweets plus general negative tweets (all non-complaints): what the outside measure mixes."""
+    labels = brand.labels + [0] * len(general)
+    pred = [int(s.complaint) for s in analyze(brand.texts + general)]
+    precision, recall = precision_recall(labels, pred)
+    return {"n": len(labels), "n_general": len(general), "macro_f1": round(f1_macro(labels, pred), 4),
+            "precision": round(precision, 4), "recall": round(recall, 4)}
+
+
 def sentiment_class(score: float) -> int:
     return data.NEG if score < -SENT_BAND else data.POS if score > SENT_BAND else data.NEU
 
@@ -95,8 +113,17 @@ def main() -> None:
     legacy = data.legacy_test_ids()
     results["twcs_crossbrand_complaint_legacy_test_half"] = complaint_figures(
         data.as_rows([t for t in test if t.tweet_id in legacy]))
-    results["twcs_training_cross_validation"] = json.loads(gzip.decompress(model.ARTIFACT.read_bytes()))["meta"].get(
+    results["twcs_training_cross_validation"] = json.loads(model.META.read_text(encoding="utf-8")).get(
         "cross_validation", {})
+
+    _, general_report = data.general_negatives()
+    emo_texts, emo_labels = data.tweeteval("emotion", "val")
+    emotion_negative = [t for t, lab in zip(emo_texts, emo_labels) if lab in data.EMOTION_NEGATIVE]
+    results["general_negative_tweets_complaint_rate"] = {
+        name: {"n": len(texts), "rate": round(sum(s.complaint for s in analyze(texts)) / len(texts), 4)}
+        for name, texts in (("tweeteval_sentiment_val_negatives_report_half", general_report),
+                            ("tweeteval_emotion_val_anger_sadness", emotion_negative))}
+    results["twcs_test_mixed_with_general_negatives"] = mixed_with_general(data.as_rows(test), general_report)
 
     air_pred = [sentiment_class(s.sentiment) for s in analyze(held_s.texts)]
     results["airline_heldout_sentiment"] = {"macro_f1": round(f1_macro(held_s.labels, air_pred), 4)}

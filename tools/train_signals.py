@@ -7,24 +7,27 @@ liblinear/lbfgs; two runs write byte-identical artifacts.
 What it does, in order:
 1. Loads the sources: airline tweets (Delta + Virgin America held out), the hand-labelled customer-support
    tweets of ``tools/signals_labels.json`` (ids into twcs; a brand-stratified test split is held out, see
-   ``twcs_split``), TweetEval emotion/irony/offensive/hate training tweets as generic non-complaints, and
-   Amazon reviews. Never trained on: the twcs test split, Delta + Virgin America, VADER, TweetEval validation.
+   ``twcs_split``), TweetEval emotion/irony/offensive/hate training tweets as generic non-complaints, the TUNE
+   half of the TweetEval sentiment validation negatives (general negative tweets addressed to no company,
+   ``general_negatives``), and Amazon reviews. Never trained on: the twcs test split, Delta + Virgin America,
+   VADER, the REPORT half of the sentiment validation negatives, the rest of TweetEval validation.
 2. Featurizes with ``chalicelib.domain.signals.features`` (the same code the Lambda runs).
 3. Fits two L2 logistic regressions for "complaint" (word view, char view; mixed in logit space by
    VIEW_MIX) and a multinomial one for sentiment.
-4. Picks the complaint threshold for macro-F1 on 5-fold out-of-fold scores of the twcs TRAINING rows, and
-   reports a leave-one-brand-group-out estimate (twcs rows of one group never seen) for unseen domains.
-5. Prunes and quantizes the weights to int8 and writes ``chalicelib/domain/signals/model.json.gz``.
+4. Picks the complaint threshold for macro-F1 on 5-fold out-of-fold scores of the tuning rows (twcs TRAINING
+   rows, alone and mixed with the tune half of the general negatives), and reports a leave-one-brand-group-out
+   estimate (twcs rows of one group never seen) for unseen domains.
+5. Prunes and quantizes the weights to int8 and writes ``chalicelib/domain/signals/model.bin`` (a CRC-32 keyed
+   probe table read without parsing) and ``model.meta.json`` (training details and cross-validation figures).
 
 Knobs (environment): C_COMPLAINT, VIEW_MIX, C_SENTIMENT, MIN_DF, TWCS_W, AIR_W, GEN_W, GEN_NEG_W, OFF_W;
-QUICK=1 prints the cross-validation figures only (no artifact) for experiments.
+QUICK=1 prints the cross-validation figures only (no artifact) for experiments; GNEG_W weighs the general
+negative tweets (tune half) as non-complaints.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import gzip
 import json
 import os
 import re
@@ -39,9 +42,11 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.domain.signals.features import VIEWS, features, view_of  # noqa: E402
 
 DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
-ARTIFACT = ROOT / "chalicelib" / "domain" / "signals" / "model.json.gz"
 SEED = 13
 AIRLINE_HELDOUT = frozenset({"Delta", "Virgin America"})
+# Defaults of the knobs chosen on the tuning figures (cross-validation on training rows, never the test sets).
+GEN_NEG_W = "0.1"
+GNEG_W = "3"
 
 LABELS = ROOT / "tools" / "signals_labels.json"
 
@@ -240,6 +245,23 @@ def tweeteval(task: str, split: str) -> tuple[list[str], list[int]]:
     return texts[: len(labels)], labels
 
 
+EMOTION_NEGATIVE = frozenset({0, 3})  # TweetEval emotion: anger, sadness
+
+
+def general_negatives() -> tuple[list[str], list[str]]:
+    """TweetEval sentiment validation negatives (general tweets, addressed to no company): (tune, report).
+
+    TweetEval ships no sentiment training text, so its validation negatives are split by a stable hash:
+    the TUNE half is trained on and chooses the threshold (out of fold); the REPORT half is never trained on
+    and only ``tools/eval_signals.py`` reads it.
+    """
+    texts, labels = tweeteval("sentiment", "val")
+    negatives = [t for t, lab in zip(texts, labels) if lab == NEG]
+    tune = [t for t in negatives if hash_bucket(t) < 50]
+    report = [t for t in negatives if hash_bucket(t) >= 50]
+    return tune, report
+
+
 def generic_tweet_rows() -> tuple[Rows, Rows]:
     """(complaint rows, sentiment rows) from TweetEval emotion + irony training tweets.
 
@@ -250,7 +272,7 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
     texts, labels = tweeteval("emotion", "train")
     emo_to_sent = {0: NEG, 1: POS, 2: POS, 3: NEG}  # anger, joy, optimism, sadness
     gen_w = float(os.environ.get("GEN_W", "0.2"))
-    neg_w = float(os.environ.get("GEN_NEG_W", "0.1"))
+    neg_w = float(os.environ.get("GEN_NEG_W", GEN_NEG_W))
     for text, lab in zip(texts, labels):
         complaint.add(text, 0, gen_w if emo_to_sent[lab] == POS else neg_w)
         sentiment.add(text, emo_to_sent[lab], 0.7)
@@ -397,18 +419,49 @@ def out_of_fold(rows: Rows, vocab: dict[str, int], c: float, folds: int = 5) -> 
 # ---------------------------------------------------------------- artifact
 
 
-def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], bytes]:
-    """Per-head int8 quantization (scale = max|w|/127) of the kept rows, column-interleaved."""
+def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], list[tuple[int, ...]]]:
+    """Per-head int8 quantization (scale = max|w|/127) of the kept rows: one tuple of int8 per row."""
     scales = [max(abs(col[i]) for i in keep) / 127.0 or 1.0 for col in columns]
-    out = bytearray()
-    for i in keep:
-        for col, scale in zip(columns, scales):
-            out.append(round(col[i] / scale) & 0xFF)
-    return scales, bytes(out)
+    rows = [tuple(round(col[i] / scale) for col, scale in zip(columns, scales)) for i in keep]
+    return scales, rows
+
+
+def pack_table(names: list[str], rows: list[tuple[int, ...]], scales: list[float], bias: list[float],
+               threshold: float, mix: list[float]) -> bytes:
+    """The binary artifact ``chalicelib.domain.signals.model`` reads (layout in its docstring).
+
+    Open addressing keyed by CRC-32 with linear probing, at most 1/3 full so a miss (most character
+    n-grams of a new text) ends after ~1.3 probes. Two names with the same CRC-32 share one slot (weights
+    summed): the model cannot tell them apart, as the hashing trick.
+    """
+    from array import array
+
+    from chalicelib.domain.signals.model import HEADER, MAGIC, feature_key
+
+    slots = 1
+    while slots < 3 * len(names):
+        slots *= 2
+    keys = array("I", bytes(4 * slots))
+    weights = [0] * (4 * slots)
+    for name, row in zip(names, rows):
+        key = feature_key(name)
+        slot = key & (slots - 1)
+        while keys[slot] not in (0, key):
+            slot = (slot + 1) & (slots - 1)
+        keys[slot] = key
+        for k, value in enumerate(row):
+            weights[4 * slot + k] = max(-127, min(127, weights[4 * slot + k] + value))
+    if sys.byteorder == "big":
+        keys.byteswap()
+    header = HEADER.pack(slots, *scales, *bias, threshold, *mix)
+    return MAGIC + header + keys.tobytes() + array("b", weights).tobytes()
 
 
 def write_artifact(vocab, complaint_models, mix: list[float], sentiment_model, threshold: float, meta: dict) -> int:
     """Columns: one complaint head per view (``VIEWS``), then sentiment neg/pos vs neutral."""
+    from chalicelib.domain.signals.model import ARTIFACT as BIN
+    from chalicelib.domain.signals.model import META
+
     inv = sorted(vocab, key=vocab.get)
     wcs = [m.coef_[0].tolist() for m in complaint_models]
     classes = list(sentiment_model.classes_)
@@ -420,27 +473,20 @@ def write_artifact(vocab, complaint_models, mix: list[float], sentiment_model, t
     scales0 = [max(abs(v) for v in col) / 127.0 for col in columns]
     # Drop features whose every weight would quantize to zero: they cannot change any score.
     keep = [i for i in range(len(inv)) if any(abs(col[i]) >= 0.5 * s for col, s in zip(columns, scales0))]
-    scales, blob = quantize(columns, keep)
+    scales, rows = quantize(columns, keep)
     bias_neg = float(sentiment_model.intercept_[classes.index(NEG)] - sentiment_model.intercept_[classes.index(NEU)])
     bias_pos = float(sentiment_model.intercept_[classes.index(POS)] - sentiment_model.intercept_[classes.index(NEU)])
-    doc = {
-        "format": 2,
-        "views": list(VIEWS),
-        "complaint_mix": mix,
-        "features": "\n".join(inv[i] for i in keep),
-        "weights_int8": base64.b64encode(blob).decode("ascii"),
-        "scales": scales,
-        "bias": [*(float(m.intercept_[0]) for m in complaint_models), bias_neg, bias_pos],
-        "complaint_threshold": threshold,
-        "meta": meta,
-    }
-    raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    ARTIFACT.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+    bias = [*(float(m.intercept_[0]) for m in complaint_models), bias_neg, bias_pos]
+    BIN.write_bytes(pack_table([inv[i] for i in keep], rows, scales, bias, threshold, mix))
+    meta = {**meta, "views": list(VIEWS), "complaint_mix": mix, "complaint_threshold": threshold,
+            "features_kept": len(keep)}
+    META.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return len(keep)
 
 
 def complaint_rows(twcs_train: list[Labelled]) -> tuple[Rows, list[str]]:
-    """Complaint training rows and, per row, its source ("airline", "twcs:<group>", "generic", "reviews")."""
+    """Complaint training rows and, per row, its source ("airline", "twcs:<group>", "generic", "reviews",
+    "general:<fold>")."""
     air_c, _ = airline_rows(heldout=False)
     gen_c, _ = generic_tweet_rows()
     rev_c, _ = review_rows()
@@ -453,6 +499,13 @@ def complaint_rows(twcs_train: list[Labelled]) -> tuple[Rows, list[str]]:
         source += [name] * len(part.texts)
     for i, item in enumerate(twcs_train):
         source[len(air_c.texts) + i] = "twcs:" + item.group
+    # General negative tweets (tune half): negative mood, no company, not a complaint. Each is given one of
+    # the twcs groups' folds, so cross-validation scores it out of fold too.
+    groups = sorted({item.group for item in twcs_train})
+    tune, _ = general_negatives()
+    for text in tune:
+        rows.add(text, 0, float(os.environ.get("GNEG_W", GNEG_W)))
+        source.append("general:" + groups[hash_bucket(text + "#fold") % len(groups)])
     return rows, source
 
 
@@ -516,14 +569,31 @@ def main() -> None:
         logits = [held_out_logits(views[view], complaint, source, c_complaint, split_of) for view in VIEWS]
         return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits)]
 
-    # Threshold: chosen on 5-fold out-of-fold scores of the twcs TRAINING rows only (never the test split).
-    oof = mixed_held_out(lambda i: hash_bucket(complaint.texts[i]) % 5 if source[i].startswith("twcs:") else None)
+    general_idx = [i for i, s in enumerate(source) if s.startswith("general:")]
+    mixed_idx = twcs_idx + general_idx
+    mixed_y = [complaint.labels[i] for i in mixed_idx]
+
+    def fold_group(i: int) -> str | None:
+        return source[i].split(":", 1)[1] if source[i].startswith(("twcs:", "general:")) else None
+
+    # Threshold: chosen on 5-fold out-of-fold scores of the TUNING rows only: the twcs training rows, alone and
+    # mixed with the tune half of the general negative tweets (each set counts once). Never the test split
+    # nor the report half of the general negatives.
+    oof = mixed_held_out(lambda i: hash_bucket(complaint.texts[i]) % 5 if fold_group(i) else None)
     oof_twcs = [oof[i] for i in twcs_idx]
-    threshold = choose_threshold([(twcs_y, oof_twcs)])
-    # Unseen-domain estimate: leave one brand group of the twcs training rows out at a time.
-    logo = mixed_held_out(lambda i: source[i] if source[i].startswith("twcs:") else None)
+    oof_mixed = [oof[i] for i in mixed_idx]
+    threshold = choose_threshold([(twcs_y, oof_twcs), (mixed_y, oof_mixed)])
+    # Unseen-domain estimate: leave one brand group of the twcs training rows out at a time (the general
+    # negatives assigned to that group's fold are left out with it).
+    logo = mixed_held_out(fold_group)
+    logo_general = [logo[i] for i in general_idx]
     cv = {"twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
           "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
+          "tune_mixed_with_general_oof_macro_f1": round(macro_f1(mixed_y, oof_mixed, threshold), 4),
+          "tune_mixed_with_general_leave_group_out_macro_f1": round(
+              macro_f1(mixed_y, [logo[i] for i in mixed_idx], threshold), 4),
+          "tune_general_negatives_leave_group_out_complaint_rate": round(
+              sum(p >= threshold for p in logo_general) / max(1, len(logo_general)), 4),
           "twcs_leave_group_out_by_group": {}}
     for group in sorted({source[i] for i in twcs_idx}):
         idx = [i for i in twcs_idx if source[i] == group]
@@ -539,13 +609,17 @@ def main() -> None:
     meta = {"c_complaint": c_complaint, "view_mix": mix, "c_sentiment": c_sentiment, "min_df": min_df, "seed": SEED,
             "trained_on": f"airline (not Delta/Virgin America), {len(twcs_train)} hand-labelled twcs tweets "
                           "(tools/signals_labels.json, test split excluded), tweeteval emotion/irony/offensive/hate "
-                          "train, Amazon reviews",
+                          "train, the tune half of the TweetEval sentiment validation negatives (general_negatives), "
+                          "Amazon reviews",
+            "tuning": "threshold and knobs chosen on cross-validation of the training rows (twcs training split, "
+                      "general negatives tune half); reported on the twcs test split, held-out airlines and the "
+                      "general negatives report half, never trained or tuned on",
             "cross_validation": cv}
     kept = write_artifact(vocab, cms, [mix, 1 - mix], sm, threshold, meta)
-    print(f"kept {kept} features; artifact {ARTIFACT.stat().st_size / 1e6:.2f} MB")
-
-    # Validation figures (held-out rows only), computed with the shipped quantized artifact.
     from chalicelib.domain.signals import model as shipped
+
+    print(f"kept {kept} features; artifact {shipped.ARTIFACT.stat().st_size / 1e6:.2f} MB")
+    # Validation figures (held-out rows only), computed with the shipped quantized artifact.
 
     shipped.reset_cache()
     held_c, _ = airline_rows(heldout=True)
