@@ -41,7 +41,7 @@ from chalicelib.observability import logger
 SEND_LEASE_SECONDS = 60
 OWED, SENDING, SENT = "owed", "sending", "sent"
 SEND_OWED = {"send_state": {"S": OWED}}  # written with an item whose message is still to send
-MARK_ATTEMPTS, MARK_BACKOFF_SECONDS = 5, 0.05  # at most 0.75 s more to record that a message went out
+SETTLE_ATTEMPTS, SETTLE_BACKOFF_SECONDS = 5, 0.05  # at most 0.75 s more to write a claim's outcome
 
 
 class SendInProgress(Exception):
@@ -94,6 +94,10 @@ class SendClaims:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except dynamodb.exceptions.ConditionalCheckFailedException as refused:
             held = refused.response.get("Item") or {}
+            if held.get("send_claim", {}).get("S") == owner:
+                # Our own write: its answer was lost (a timeout after DynamoDB applied it) and botocore's retry
+                # then found the claim taken, by us.
+                return Claim(key=key, owner=owner, item=held)
             if held.get("send_state", {}).get("S") == SENDING and int(held["send_lease"]["N"]) >= moment:
                 raise SendInProgress(f"another delivery is sending this (lease until {held['send_lease']['N']})") \
                     from refused
@@ -102,32 +106,36 @@ class SendClaims:
 
     def done(self, claim: Claim, state: str = SENT) -> bool:
         """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``). False when
-        the mark could not be written: the message is out, but its claim says ``sending`` and is taken over (sent
-        again) when its lease is over, so the mark is retried here, past botocore's own retries, first."""
+        the mark could not be written: the message is out, but its claim still says ``sending`` and is taken over
+        (sent again) once its lease is over."""
+        return self._settle(claim, "SET send_state = :state REMOVE send_lease", {":state": string(state)},
+                            "sent, but not marked sent")
+
+    def give_back(self, claim: Claim) -> bool:
+        """The send failed: ``owed`` again, for the next delivery. Never takes back a claim someone took over.
+        False when it could not be written: the claim then waits for its lease to end before it is sent."""
+        return self._settle(claim, "SET send_state = :owed REMOVE send_lease, send_claim", {":owed": string(OWED)},
+                            "send failed, and its claim was not given back")
+
+    def _settle(self, claim: Claim, update: str, values: dict[str, Any], failure: str) -> bool:
+        """Write a claim's outcome, retrying past botocore's own retries: a claim left ``sending`` costs a second
+        send (after a send) or a lease's wait (after a failure). Only while the claim is still this owner's."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        for attempt in range(MARK_ATTEMPTS):
-            try:
-                client("dynamodb").update_item(
-                    TableName=self.table, Key=claim.key, UpdateExpression="SET send_state = :state REMOVE send_lease",
-                    ExpressionAttributeValues={":state": string(state)})
-                return True
-            except (BotoCoreError, ClientError):
-                if attempt + 1 < MARK_ATTEMPTS:
-                    time.sleep(MARK_BACKOFF_SECONDS * 2 ** attempt)
-        logger.error("sent, but not marked sent", extra={"table": self.table, "state": state})
-        return False
-
-    def give_back(self, claim: Claim) -> None:
-        """The send failed: the next delivery claims it again. Never takes back a claim someone took over."""
         dynamodb = client("dynamodb")
-        try:
-            dynamodb.update_item(TableName=self.table, Key=claim.key,
-                                 UpdateExpression="SET send_state = :owed REMOVE send_lease, send_claim",
-                                 ConditionExpression="send_claim = :owner",
-                                 ExpressionAttributeValues={":owner": string(claim.owner), ":owed": string(OWED)})
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                dynamodb.update_item(TableName=self.table, Key=claim.key, UpdateExpression=update,
+                                     ConditionExpression="send_claim = :owner",
+                                     ExpressionAttributeValues={":owner": string(claim.owner), **values})
+                return True
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                return False  # taken over meanwhile (this owner outlived its lease): the new owner settles it
+            except (BotoCoreError, ClientError):
+                if attempt + 1 < SETTLE_ATTEMPTS:
+                    time.sleep(SETTLE_BACKOFF_SECONDS * 2 ** attempt)
+        logger.error(failure, extra={"table": self.table})
+        return False
 
 
 class Posted(NamedTuple):

@@ -15,7 +15,7 @@ from chalicelib.services.monitoring import CheckFailed, alert_issue_records, che
 from chalicelib.settings import resources
 from tests.helpers import drain_stream
 from tests.integration.test_alerts import NOW, alert, inbox, put_issue, received  # noqa: F401 - fixture
-from tests.integration.test_side_effects_retry import Crash, fail_calls, marking_sent
+from tests.integration.test_side_effects_retry import Crash, claiming, fail_calls, lose_answers, marking_sent
 
 LEASE = timedelta(seconds=SEND_LEASE_SECONDS + 1)
 
@@ -49,6 +49,15 @@ def test_an_alert_whose_sent_mark_fails_at_first_is_not_sent_again(inbox):
     alerts = SnsAlerts(resources())
     fail_calls("dynamodb", "UpdateItem", times=2, when=marking_sent(resources().alerts_table))
     assert alerts.raise_alert(alert(), NOW) == "sent"
+    assert alerts.raise_alert(alert(), NOW + LEASE) == "duplicate"
+    assert len(received(inbox)) == 1
+
+
+def test_an_alert_whose_claims_answer_was_lost_is_still_sent_once(inbox):
+    alerts = SnsAlerts(resources())
+    lost = lose_answers("dynamodb", "UpdateItem", when=claiming(resources().alerts_table))
+    assert alerts.raise_alert(alert(), NOW) == "sent"
+    assert lost == [1]
     assert alerts.raise_alert(alert(), NOW + LEASE) == "duplicate"
     assert len(received(inbox)) == 1
 

@@ -31,6 +31,22 @@ from tests.integration.test_approval_flow import (  # noqa: F401 - fixtures
 DRAFTERS = ["pr-lead@aurelle.example", "pr1@aurelle.example"]
 
 
+@pytest.fixture(autouse=True)
+def stop_protocols_after(request):
+    """Stop every protocol run a test leaves running: moto runs them in threads that outlive the test, and their
+    timers would send approval messages into the next test's queues."""
+    if "protocol_aws" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("protocol_aws")  # set up first, so torn down after this
+    yield
+    sfn = client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for run in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
+                                       statusFilter="RUNNING")["executions"]:
+            sfn.stop_execution(executionArn=run["executionArn"])
+
+
 class Crash(BaseException):
     """The process dies here (nothing of ours runs after it)."""
 
@@ -53,6 +69,26 @@ def fail_calls(service: str, operation: str, *, times: int = 1, skip: int = 0,
     client(service).meta.events.register(f"before-parameter-build.{service}.{operation}", hook,
                                          unique_id=f"test-fault-{service}-{operation}")
     return calls
+
+
+def lose_answers(service: str, operation: str, *, times: int = 1,
+                 when: Callable[[dict], bool] = lambda params: True) -> list[int]:
+    """The call is applied, but its answer is lost on the way back (a timeout after AWS did the work), so
+    botocore sends the same request again: what a conditional write must recognise as its own success.
+    ``when`` gets the request's JSON parameters. Returns the attempt numbers of the lost answers."""
+    lost: list[int] = []
+
+    def hook(response, attempts: int, request_dict: dict, **_: object) -> int | None:
+        if response is None or response[0].status_code != 200 or len(lost) >= times:
+            return None
+        if not when(json.loads(request_dict["body"] or b"{}")):
+            return None
+        lost.append(attempts)
+        return 0  # retry at once
+
+    client(service).meta.events.register_first(f"needs-retry.{service}.{operation}", hook,
+                                               unique_id=f"test-lost-{service}-{operation}")
+    return lost
 
 
 def stop_failing(service: str, operation: str) -> None:
@@ -175,6 +211,20 @@ def test_an_email_whose_sent_mark_fails_at_first_is_not_sent_again(api):
     later = datetime.now(timezone.utc) + timedelta(seconds=SEND_LEASE_SECONDS + 1)
     assert request_step(StepRequest.model_validate_json(message["Records"][0]["body"]), approval_deps(), later) \
         == []
+    assert_one_working_email_each(api, issue_id, DRAFTERS)
+
+
+def claiming(table: str) -> Callable[[dict], bool]:
+    return lambda params: params.get("TableName") == table and \
+        params.get("UpdateExpression", "").startswith("SET #a0 = :v0")  # send_state = sending
+
+
+def test_a_claim_whose_answer_was_lost_is_recognised_as_ours(api):
+    issue_id = open_high_priority_issue()
+    message = wait_for_queue(resources().approval_queue)
+    lost = lose_answers("dynamodb", "UpdateItem", when=claiming(resources().approvals_table))
+    assert failed(process_approval_requests, message) == 0
+    assert lost == [1]
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
