@@ -194,14 +194,17 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> None:
+COST_BEGIN, COST_END = "<!-- cost:begin -->", "<!-- cost:end -->"
+
+
+def update_readme(text: str, begin: str = BEGIN, end: str = END) -> None:
     import re
 
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
-    if BEGIN in readme:
-        block = f"{BEGIN}\n{text}\n{END}"
-        readme_path.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme,
+    if begin in readme:
+        block = f"{begin}\n{text}\n{end}"
+        readme_path.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, readme,
                                       flags=re.S), encoding="utf-8")
 
 
@@ -215,9 +218,15 @@ def main() -> None:
         print(f"bench {name} ...", flush=True)
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)
+    from bench.cost import cost_report, markdown as cost_markdown, measure_aws_calls
+
+    print("bench aws_calls (the sample stream in process, counted) ...", flush=True)
+    results["aws_calls"] = measure_aws_calls()
+    results["cost"] = cost_report(results)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     text = markdown(results)
     update_readme(text)
+    update_readme(cost_markdown(results["cost"]), COST_BEGIN, COST_END)
     print("\n" + text + f"\n\nwritten to {(RESULTS / 'bench.json').relative_to(ROOT)} and README.md")
 
 

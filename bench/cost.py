@@ -6,16 +6,16 @@ linearly with the volume except the fixed part: Lambda's SQS pollers' empty rece
 volume. ``counts_from_bench(results)`` takes the counts ``make bench`` measured (``bench/results/bench.json``)
 and names every count it could not measure as an assumption, with its reason, in the result.
 
-Usage from bench/bench.py::main, after the results are collected::
-
-    from bench.cost import cost_report
-    results["cost"] = cost_report(results)
+``measure_aws_calls()`` counts the app's AWS requests over an in-process replay of the sample stream
+(``bench.faults.run_stream`` with counting botocore hooks): reads, SQS sends, executions, SNS publishes and SES
+emails per stored mention. ``make bench`` runs it and prices the result (``bench/bench.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,76 @@ ASSUMED = {
 }
 
 
+class CallCounter:
+    """Counts the app's AWS calls in :func:`bench.faults.run_stream` (it takes this in place of a fault injector):
+    requests per service and operation, and the keys a ``BatchGetItem`` reads (each key is a read)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter = Counter()
+        self.batch_get_keys = 0
+        self._installed: list[tuple[Any, str]] = []
+
+    def _before_call(self, model, params, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+        if model.name == "BatchGetItem":
+            self.batch_get_keys += sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())
+
+    def install(self, clients: dict[str, Any]) -> "CallCounter":
+        for aws_client in clients.values():
+            event = f"before-call.{aws_client.meta.service_model.service_id.hyphenize()}"
+            aws_client.meta.events.register(event, self._before_call, unique_id=f"count-{event}")
+            self._installed.append((aws_client, event))
+        return self
+
+    def uninstall(self) -> None:
+        for aws_client, event in self._installed:
+            aws_client.meta.events.unregister(event, unique_id=f"count-{event}")
+        self._installed.clear()
+
+    def summary(self) -> dict[str, Any]:
+        return {"calls": dict(sorted(self.calls.items())), "batch_get_keys": self.batch_get_keys}
+
+
+READS = ("dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan")
+SQS_SENDS = ("sqs.SendMessage", "sqs.SendMessageBatch")
+
+
+def measure_aws_calls(every: int = 1) -> dict[str, Any]:
+    """The app's AWS requests per stored mention over an in-process replay of the sample stream
+    (``bench.faults.run_stream``, no faults): what ``counts_from_bench`` prices instead of assuming."""
+    from bench.faults import run_stream
+    from infra.local.replay import load_rows
+
+    every_row = load_rows()
+    rows = every_row[::every]
+    # A thinned replay still needs two rows of each route (the replay edits one Facebook comment, removes another).
+    for route in sorted({r["route"] for r in every_row}):
+        rows += [r for r in every_row if r["route"] == route and r not in rows][:max(0, 2 - sum(
+            1 for r in rows if r["route"] == route))]
+    counter = CallCounter()
+    result = run_stream(rows, faults=counter)  # type: ignore[arg-type] - install/uninstall/summary suffice
+    mentions = result.outcomes["mentions"]
+    calls = counter.calls
+    reads = sum(calls[name] for name in READS) + counter.batch_get_keys
+    sends = sum(calls[name] for name in SQS_SENDS)
+    return {
+        "rows": len(rows), "mentions": mentions, "calls": dict(sorted(calls.items())),
+        "per_mention": {
+            "dynamodb_read_requests": round(reads / mentions, 3),
+            # each message sent is received and deleted by Lambda's poller, in batches (receive + delete per batch)
+            "sqs_requests": round((sends + 2 * sends / 10) / mentions, 3),
+            "sfn_executions": round(calls["stepfunctions.StartExecution"] / mentions, 4),
+            "sns_publishes": round(calls["sns.Publish"] / mentions, 4),
+            "ses_emails": round(calls["ses.SendEmail"] / mentions, 4),
+        },
+    }
+
+
+# State transitions of one protocol run (draft, legal, management, publish, resolve, with their waits): the
+# compiled state machines' main path; moto's execution history is not read by the replay.
+TRANSITIONS_PER_EXECUTION = 15
+
+
 def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionCounts:
     """Counts per mention from ``make bench``'s results; what it does not measure comes from :data:`ASSUMED`."""
     pipeline = results["pipeline"].get("with_surge_detection") or results["pipeline"]["moto_item_level_rollback"]
@@ -117,16 +187,26 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
         FunctionUse("start_protocols", ASSUMED["start_protocols_invocations"][0], 50.0, memory_mb),
     ]
     measured_wcu = pipeline["dynamodb_write_units_per_mention"]
+    measured = (results.get("aws_calls") or {}).get("per_mention", {})
+    assumed = dict(ASSUMED)
+    if measured:  # measured counts replace their assumption
+        assumed["sfn_transitions"] = (measured["sfn_executions"] * TRANSITIONS_PER_EXECUTION,
+                                      f"executions per mention measured; {TRANSITIONS_PER_EXECUTION} transitions "
+                                      f"per execution assumed")
+        for name in ("dynamodb_read_units", "sqs_requests", "sns_publishes", "ses_emails"):
+            assumed.pop(name)
+    values = {name: value for name, (value, _) in assumed.items()}
     return MentionCounts(
         functions=functions,
-        api_requests=ASSUMED["api_requests"][0],
+        api_requests=values["api_requests"],
         dynamodb_write_units=measured_wcu,
-        dynamodb_read_units=ASSUMED["dynamodb_read_units"][0],
-        sqs_requests=ASSUMED["sqs_requests"][0],
-        sfn_transitions=ASSUMED["sfn_transitions"][0],
-        sns_publishes=ASSUMED["sns_publishes"][0],
-        ses_emails=ASSUMED["ses_emails"][0],
-        assumptions={name: why for name, (_, why) in ASSUMED.items()}
+        # 1 read unit per item read (strongly consistent, under 4 KB: the app's items are)
+        dynamodb_read_units=measured.get("dynamodb_read_requests", values.get("dynamodb_read_units")),
+        sqs_requests=measured.get("sqs_requests", values.get("sqs_requests")),
+        sfn_transitions=values["sfn_transitions"],
+        sns_publishes=measured.get("sns_publishes", values.get("sns_publishes")),
+        ses_emails=measured.get("ses_emails", values.get("ses_emails")),
+        assumptions={name: why for name, (_, why) in assumed.items()}
         | {"start_protocols duration": "50 ms per stream batch (not measured)"},
     )
 
@@ -148,6 +228,14 @@ def markdown(report: dict[str, Any]) -> str:
              "|---" * (len(services) + 1) + "|"]
     for row in report["monthly_usd"].values():
         lines.append(f"| {row['mentions']:,} | " + " | ".join(f"{row[s]:,.2f}" for s in services) + " |")
+    counts = report["counts_per_mention"]
+    lines += ["", "Per mention: " + ", ".join(
+        f"{name.replace('_', ' ')} {counts[name]:g}" for name in
+        ("dynamodb_write_units", "dynamodb_read_units", "sqs_requests", "sfn_transitions", "sns_publishes",
+         "ses_emails")) + "; Lambda " + ", ".join(
+        f"{f['name']} {f['invocations']:g}x{math.ceil(f['duration_ms'])} ms" for f in counts["functions"]) + "."]
+    if counts["assumptions"]:
+        lines += ["", "Assumed, not measured:"] + [f"- {name}: {why}" for name, why in counts["assumptions"].items()]
     return "\n".join(lines)
 
 

@@ -52,3 +52,32 @@ def test_report_from_bench_results_uses_the_measured_write_units():
     assert report["counts_per_mention"]["dynamodb_write_units"] == 15.0
     assert report["counts_per_mention"]["assumptions"]  # what is not measured is named
     assert report["monthly_usd"]["100x"]["mentions"] == 100_000_000
+
+
+def test_measured_calls_replace_their_assumptions_and_the_table_says_what_is_still_assumed():
+    results = {"webhook": {"handler_p50_ms": 12.0},
+               "pipeline": {"with_surge_detection": {"pipeline_mentions_per_s": 50.0,
+                                                     "dynamodb_write_units_per_mention": 15.0}},
+               "aws_calls": {"per_mention": {"dynamodb_read_requests": 3.5, "sqs_requests": 1.7,
+                                             "sfn_executions": 0.02, "sns_publishes": 0.05, "ses_emails": 0.08}}}
+    counts = cost_report(results)["counts_per_mention"]
+    assert (counts["dynamodb_read_units"], counts["sqs_requests"], counts["sns_publishes"],
+            counts["ses_emails"]) == (3.5, 1.7, 0.05, 0.08)
+    assert counts["sfn_transitions"] == pytest.approx(0.02 * 15)
+    assert not {"dynamodb_read_units", "sqs_requests", "sns_publishes", "ses_emails"} & set(counts["assumptions"])
+    from bench.cost import markdown
+
+    text = markdown(cost_report(results))
+    assert "| 1,000,000 |" in text and "| 100,000,000 |" in text and "sfn_transitions" in text
+
+
+def test_the_counting_hooks_count_a_small_in_process_replay():
+    """A dry run of make bench's cost measurement: every 20th row of the sample stream, in process on moto."""
+    from bench.cost import measure_aws_calls
+
+    measured = measure_aws_calls(every=20)
+    assert measured["mentions"] > 5
+    per_mention = measured["per_mention"]
+    assert per_mention["dynamodb_read_requests"] >= 1  # every mention reads its dedup keys
+    assert per_mention["sqs_requests"] >= 1  # every delivery is queued
+    assert measured["calls"]["dynamodb.TransactWriteItems"] >= measured["mentions"] * 0.5
