@@ -45,15 +45,9 @@ def _default_client(service: str):
 
 def moto_can_create(resource_type: str) -> bool:
     """Whether moto's CloudFormation creates ``resource_type`` (it skips, with a warning, what it cannot)."""
-    import logging
+    from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
-    from moto.cloudformation.parsing import resource_class_from_type
-
-    logging.getLogger("moto.cloudformation.parsing").disabled = True  # the "no support" line: answered here
-    try:
-        return resource_class_from_type(resource_type) is not None
-    finally:
-        logging.getLogger("moto.cloudformation.parsing").disabled = False
+    return resource_type not in NULL_MODELS and resource_type in get_model_map()
 
 
 def references(value: Any) -> set[str]:
