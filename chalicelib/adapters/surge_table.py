@@ -8,7 +8,10 @@
 * ``state#<key>``: the detector's :class:`~chalicelib.domain.surge.SurgeState`, with a version for
   conditional updates: of two processors that see the same surge, one opens the Crisis.
 
-Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems.
+Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems. Each
+update names its batch (a digest of the mentions it counts) in ``last_batch`` and is conditional on that not being
+the item's last batch already, so a batch retried after a failure part-way (the pipeline retries a failed count)
+never counts an item twice.
 
 A Crisis links at most :data:`LINKS_PER_KEY_HOUR` mentions of a key per hour, so no more are stored: without
 the cap, a viral hour (the very moment detection matters) would grow the hour item past DynamoDB's 400 KB item
@@ -18,6 +21,7 @@ writes; concurrent processors may overshoot by a batch each, which the limit abs
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,6 +40,12 @@ class Observation:
     at: float  # event time (the mention's created_at)
     mention: str  # its identity, platform#id
     keys: tuple[str, ...]
+
+
+def batch_digest(observations: list[Observation]) -> str:
+    """Names a batch by the mentions it counts: the same observations retried give the same name."""
+    joined = "\n".join(sorted(o.mention for o in observations))
+    return hashlib.sha256(joined.encode()).hexdigest()[:24]
 
 
 def hour_of(ts: float) -> str:
@@ -72,22 +82,23 @@ class DynamoSurgeStore:
                     hour_mentions[hour][f"{key}|m"].append(observation.mention)
         for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
             del self._linked[old_hour]
+        batch = batch_digest(observations)
         calls = 0
         for day, adds in day_adds.items():
-            self._update(f"day#{day}", adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS)
+            self._update(f"day#{day}", adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS, batch)
             calls += 1
         for hour, adds in hour_adds.items():
-            self._update(f"hour#{hour}", adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS)
+            self._update(f"hour#{hour}", adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
             calls += 1
         return calls
 
     def _update(self, pk: str, adds: dict[str, int], appends: dict[str, list[str]], first: dict[str, float],
-                ttl: int) -> None:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {":ttl": {"N": str(ttl)}}
+                ttl: int, batch: str) -> None:
+        names: dict[str, str] = {"#batch": "last_batch"}
+        values: dict[str, Any] = {":ttl": {"N": str(ttl)}, ":batch": {"S": batch}}
         if appends:
             values[":empty"] = {"L": []}
-        add_parts, set_parts = [], ["#ttl = :ttl"]
+        add_parts, set_parts = [], ["#ttl = :ttl", "#batch = :batch"]
         names["#ttl"] = "ttl"
         for i, (attribute, count) in enumerate(adds.items()):
             names[f"#a{i}"] = attribute
@@ -101,10 +112,14 @@ class DynamoSurgeStore:
             names[f"#f{i}"] = attribute
             values[f":f{i}"] = {"N": repr(value)}
             set_parts.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
-        client("dynamodb").update_item(
-            TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts))
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values, ConditionExpression="attribute_not_exists(#batch) OR #batch <> :batch",
+                UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts))
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # this batch was counted here already (a retry after a later step failed)
 
     # -- reading -----------------------------------------------------------------------------------------
     def read(self, keys: list[str], days: list[str], hours: list[str]) -> "SurgeHistory":

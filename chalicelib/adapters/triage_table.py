@@ -199,8 +199,10 @@ class DynamoTriageStore:
         raise DuplicateMention(mention.key)
 
     def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
-                   linked_mentions: list[str]) -> None:
-        """An issue not opened by one mention (a surge's Crisis): issue, audit and case in one transaction."""
+                   linked_mentions: list[str]) -> bool:
+        """An issue not opened by one mention (a surge's Crisis): issue, audit and case in one transaction.
+
+        Returns ``False`` when the issue exists already (opened by an earlier try), writing nothing."""
         item = issue_item(issue)
         item["linked_mentions"] = {"L": [string(m) for m in linked_mentions]}
         items: list[dict[str, Any]] = [{"Put": {"TableName": self.names.issues_table, "Item": item,
@@ -208,7 +210,15 @@ class DynamoTriageStore:
         items += [{"Put": {"TableName": self.names.audit_table, "Item": audit_item(e)}} for e in audit]
         if case:
             items.append({"Put": {"TableName": self.names.escalations_table, "Item": case_item(case)}})
-        client("dynamodb").transact_write_items(TransactItems=items)
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.transact_write_items(TransactItems=items)
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def append_audit(self, event: AuditEvent) -> None:
         client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))

@@ -6,6 +6,7 @@ its actor and time; High Priority and Crisis issues also get an :class:`Escalati
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import zlib
 from datetime import datetime, timedelta
@@ -100,6 +101,13 @@ class EscalationCase(BaseModel):
 def new_issue_id(at: datetime) -> str:
     """Sortable by time, unguessable: ``iss-20261124T101500-3f9a1c2b``."""
     return f"iss-{at.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+
+
+def crisis_issue_id(key: str, window_start: datetime) -> str:
+    """A surge's Crisis is named by its key and window, so opening it again (a retried batch) finds the same issue
+    instead of opening a second one."""
+    digest = hashlib.sha256(f"{key}|{window_start.isoformat()}".encode()).hexdigest()[:8]
+    return f"iss-{window_start.strftime('%Y%m%dT%H%M%S')}-{digest}"
 
 
 def assignee(plan: ResponsePlan, team: str | None, issue_id: str) -> str | None:

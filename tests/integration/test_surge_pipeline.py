@@ -100,3 +100,69 @@ def test_a_viral_hour_stores_a_bounded_list_of_mentions_but_counts_them_all(aws)
     hour_field, fine_field = counter_fields(at)
     counts = {name: value for item in history.day_items("brand") for name, value in item.items()}
     assert counts[hour_field] == 80 and counts[fine_field] == 80
+
+
+def _counts_and_crises() -> tuple[dict, list]:
+    table = client("dynamodb").scan(TableName=resources().surges_table)["Items"]
+    counts = {item["pk"]["S"]: {name: value for name, value in item.items() if "|" in name and not name.endswith("|m")}
+              for item in table if item["pk"]["S"].startswith(("day#", "hour#"))}
+    issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
+    crises = sorted((i["issue_id"]["S"], len(i["linked_mentions"]["L"])) for i in issues
+                    if i["category"]["S"] == "crisis")
+    return counts, crises
+
+
+def _replay(pipeline: Pipeline) -> None:
+    mentions = stream()
+    for start in range(0, len(mentions), 10):
+        event = sqs_event([{"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()}
+                           for m in mentions[start:start + 10]], "arn:aws:sqs:us-east-1:123456789012:ingest",
+                          "us-east-1")
+        assert process_batch(event, pipeline) == {"batchItemFailures": []}
+
+
+def test_surge_counting_that_fails_part_way_is_retried_without_counting_twice_or_opening_a_second_crisis(
+        aws, monkeypatch):
+    """Every surge write fails once, after the one before it succeeded: counts and the Crisis equal a clean run."""
+    from botocore.exceptions import ClientError
+
+    import chalicelib.services.processor as processor
+
+    monkeypatch.setattr(processor, "SURGE_BACKOFF_SECONDS", (0, 0))
+    pipeline = Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
+                        dependencies.surge_store(), analyze=fixed_analyzer)
+    _replay(pipeline)
+    clean_counts, clean_crises = _counts_and_crises()
+    assert len(clean_crises) == 1
+
+    for table in (resources().surges_table, resources().issues_table, resources().mentions_table,
+                  resources().issue_keys_table):  # start again on empty tables, the same stream
+        dynamodb = client("dynamodb")
+        key_names = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        for item in dynamodb.scan(TableName=table)["Items"]:
+            dynamodb.delete_item(TableName=table, Key={name: item[name] for name in key_names})
+
+    failed: set[str] = set()
+
+    def fail_each_write_once(params, **_):
+        """A batch's first hour item (after its day item was counted) and the Crisis transaction each fail once."""
+        if params.get("TableName") == resources().surges_table and params["Key"]["pk"]["S"].startswith("hour#"):
+            marker = "hour#" + params["ExpressionAttributeValues"][":batch"]["S"]
+        elif any("surge_detected" in json.dumps(item) for item in params.get("TransactItems", [])):
+            marker = "crisis" + json.dumps(params["TransactItems"][0]["Put"]["Item"]["issue_id"])
+        else:
+            return
+        if marker not in failed:
+            failed.add(marker)
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "UpdateItem")
+
+    events = client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb.UpdateItem", fail_each_write_once)
+    events.register("before-parameter-build.dynamodb.TransactWriteItems", fail_each_write_once)
+    try:
+        _replay(pipeline)
+    finally:
+        events.unregister("before-parameter-build.dynamodb.UpdateItem", fail_each_write_once)
+        events.unregister("before-parameter-build.dynamodb.TransactWriteItems", fail_each_write_once)
+    assert any(m.startswith("hour#") for m in failed) and any(m.startswith("crisis") for m in failed)
+    assert _counts_and_crises() == (clean_counts, clean_crises)
