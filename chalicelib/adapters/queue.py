@@ -25,11 +25,17 @@ class SqsMentionQueue:
         return client("sqs").get_queue_url(QueueName=self.queue_name)["QueueUrl"]
 
     def send(self, mentions: Iterable[Mention]) -> int:
+        """Queue every mention, or raise :class:`QueueSendError` (answered 503, so the platform redelivers)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         batch = [m.model_dump_json() for m in mentions]
         for start in range(0, len(batch), SQS_BATCH):
             chunk = batch[start:start + SQS_BATCH]
             entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
-            answer = client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries)
+            try:
+                answer = client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:  # SQS down or throttling past the SDK's retries
+                raise QueueSendError(f"the ingest queue refused the delivery ({type(error).__name__})") from error
             if answer.get("Failed"):
                 # The platform will redeliver on our 5xx; the processor is idempotent, so a partial send is safe.
                 raise QueueSendError(f"{len(answer['Failed'])} of {len(chunk)} messages were not queued")

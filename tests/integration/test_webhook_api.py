@@ -172,3 +172,23 @@ def test_a_missing_secret_is_our_problem_not_the_clients(api, aws):
     answer = api.http.post("/webhooks/trustpilot", body=b"{}", headers={"Content-Type": "application/json",
                                                                        "Authorization": f"Basic {credentials}"})
     assert answer.status_code == 503 and "not configured" in json.loads(answer.body)["error"]
+
+
+def test_a_queue_that_refuses_is_a_json_503_so_the_platform_redelivers(api, aws):
+    """SQS failing past the SDK's retries is our side being down: 503 with an error, never a bare 500."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "SendMessageBatch")
+
+    body = json.dumps({"platform": "reviews", "id": "r-503", "created_at": datetime.now(timezone.utc).isoformat(),
+                       "text": "The zip broke", "author": {"id": "a1", "handle": "a", "name": "A", "followers": 1,
+                                                          "verified": False}}).encode()
+    events = aws_client("sqs").meta.events
+    events.register("before-call.sqs.SendMessageBatch", refuse)
+    try:
+        answer = _post(api, "generic", body, aws)
+    finally:
+        events.unregister("before-call.sqs.SendMessageBatch", refuse)
+    assert answer.status_code == 503 and "retry" in json.loads(answer.body)["error"]
+    assert _post(api, "generic", body, aws).status_code == 200 and _queued() == 1
