@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.outbox import SEND_OWED, Claim, SendClaims
+from chalicelib.adapters.outbox import SEND_OWED, SENT, Claim, SendClaims
 from chalicelib.domain.links import token_reference
 
 PENDING, USED, SUPERSEDED = "pending", "used", "superseded"
@@ -43,6 +43,15 @@ class Approval:
     expires_at: int
     token_ref: str
     channels: tuple[str, ...] = ()  # a drafting step's current choice of reply channels
+    emailed: bool = False  # its email went out (as recorded: read back, not written from here)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an earlier delivery of a step request recorded."""
+
+    approvals: list[Approval]
+    booked: bool  # the request's follow-ups are done (earlier links retired, issue in progress, audit event)
 
 
 class AlreadyUsed(Exception):
@@ -89,14 +98,14 @@ class DynamoApprovals:
             **SEND_OWED,  # its email
         }
 
-    def recorded(self, task_token: str) -> list[Approval]:
+    def recorded(self, task_token: str) -> Recorded:
         """The approvals recorded for a task token (by an earlier delivery of its message), in their order; none
         once someone acted on the step (nobody is owed an email for a step that is done)."""
         dynamodb = client("dynamodb")
         token = dynamodb.get_item(TableName=self.table, Key={"approval_id": string(token_reference(task_token))},
                                   ConsistentRead=True).get("Item") or {}
         if token.get("status", {}).get("S") != PENDING:
-            return []
+            return Recorded([], booked=True)
         ids = [value["S"] for value in token.get("approvals", {}).get("L", [])]
         found: dict[str, Approval] = {}
         for start in range(0, len(ids), 100):  # BatchGetItem's limit
@@ -107,7 +116,13 @@ class DynamoApprovals:
                 found.update((item["approval_id"]["S"], self._approval(item))
                              for item in answer["Responses"].get(self.table, []))
                 request = answer.get("UnprocessedKeys") or {}
-        return [found[i] for i in ids if i in found]
+        return Recorded([found[i] for i in ids if i in found], booked="booked_at" in token)
+
+    def mark_booked(self, token_ref: str, now: datetime) -> None:
+        """The request's follow-ups are done: a redelivery skips them (fewer calls, so it rarely fails)."""
+        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": string(token_ref)},
+                                       UpdateExpression="SET booked_at = :now",
+                                       ExpressionAttributeValues={":now": string(now.isoformat())})
 
     def claim_email(self, approval: Approval, now: datetime) -> Claim | None:
         """Own the sending of this approval's email: ``None`` when it was sent already or the link is no longer
@@ -132,7 +147,8 @@ class DynamoApprovals:
             comment=item["comment"]["S"], commented_by=item["commented_by"]["S"], status=item["status"]["S"],
             created_at=item["created_at"]["S"], expires_at=int(item["expires_at"]["N"]),
             token_ref=item["token_ref"]["S"],
-            channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])))
+            channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])),
+            emailed=item.get("send_state", {}).get("S") == SENT)
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
         """A reminder or an escalation of a step retires the links of its earlier attempts: those recorded before

@@ -101,8 +101,9 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     this delivery emailed (the local stack prints them).
 
     Safe to deliver again, at any point: a redelivery re-uses the approvals the first delivery recorded (same ids,
-    so the same links), repeats the bookkeeping idempotently and emails only what is not sent yet. Each email is
-    claimed per person and step before it is sent, and given back when the send fails.
+    so the same links), emails only what is not sent yet and finishes the follow-ups if they are not done (each
+    idempotent). Each email is claimed per person and step before it is sent, and given back when the send fails;
+    while one is owed the message fails, so SQS delivers it again.
     """
     token_ref = links.token_reference(message.task_token)
     people = dict.fromkeys(p.lower() for p in message.people)
@@ -114,30 +115,48 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
         outcomes=tuple(message.outcomes), draft=message.draft, comment=message.comment,
         commented_by=message.commented_by, status=PENDING, created_at=now.isoformat(), expires_at=expires,
         token_ref=token_ref, channels=channels) for person in people]
+    booked = False
     try:
         deps.approvals.record_request(approvals, message.task_token, message.execution)
-    except AlreadyUsed:
-        approvals = deps.approvals.recorded(message.task_token)  # a redelivered message: what it recorded
+    except AlreadyUsed:  # a redelivered message: what the first delivery recorded
+        recorded = deps.approvals.recorded(message.task_token)
+        approvals, booked = recorded.approvals, recorded.booked
         if not approvals:
-            return []
-    recorded_at = datetime.fromisoformat(approvals[0].created_at)
-    deps.approvals.supersede_pending(message.issue_id, message.step, token_ref, recorded_at)
-    deps.issues.start_work(message.issue_id, message.category)
-    # One key per request (its time and token), so a redelivery writes the same event again, not a second one.
-    deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type=f"step_{message.attempt}",
-                                  actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8], details={
-                                      "step": message.step, "action": message.action, "people": message.people,
-                                      "sla_minutes": message.sla_minutes}))
-    issue = deps.issues.get(message.issue_id) or {}
+            return []  # the step was acted on: nobody is owed an email
+    # The emails first, so people get their links even while a follow-up keeps failing.
+    sent, owed = _email_owed(approvals, message, deps, now)
+    if not booked:
+        recorded_at = datetime.fromisoformat(approvals[0].created_at)
+        deps.approvals.supersede_pending(message.issue_id, message.step, token_ref, recorded_at)
+        deps.issues.start_work(message.issue_id, message.category)
+        # One key per request (its time and token): a redelivery writes the same event again, not a second one.
+        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type=f"step_{message.attempt}",
+                                      actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8], details={
+                                          "step": message.step, "action": message.action,
+                                          "people": message.people, "sla_minutes": message.sla_minutes}))
+        deps.approvals.mark_booked(token_ref, now)
+    if owed:
+        raise StepEmailsOwed(f"{len(owed)} of {len(approvals)} emails owed: " + "; ".join(owed))
+    return sent
+
+
+def _email_owed(approvals: list[Approval], message: StepRequest, deps: ApprovalDeps,
+                now: datetime) -> tuple[list[str], list[str]]:
+    """Email each approval not emailed yet, each under its claim: (the links sent, what is still owed)."""
+    issue: dict[str, Any] | None = None
     sent, owed = [], []
     for approval in approvals:
+        if approval.emailed:
+            continue
         try:
             claim = deps.approvals.claim_email(approval, now)
         except SendInProgress:
             owed.append(f"{approval.approval_id}: being sent by another delivery")
             continue
         if claim is None:
-            continue  # sent already, or the link is used or retired: nothing to ask this person now
+            continue  # sent meanwhile, or the link is used or retired: nothing to ask this person now
+        if issue is None:
+            issue = deps.issues.get(message.issue_id) or {}
         url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person,
                                               approval.expires_at)
         subject, text, html = step_email(approval, issue, url, message.sla_minutes)
@@ -152,9 +171,7 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
             continue
         deps.approvals.emails.done(claim)
         sent.append(url)
-    if owed:
-        raise StepEmailsOwed(f"{len(owed)} of {len(approvals)} emails owed: " + "; ".join(owed))
-    return sent
+    return sent, owed
 
 
 ACTION_WORDS = {"draft": "Draft the reply", "review": "Review the reply", "approve": "Approve the reply",

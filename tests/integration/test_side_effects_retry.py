@@ -186,6 +186,17 @@ def test_a_crash_between_record_and_send_is_sent_by_a_later_redelivery(api):
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
+def test_a_follow_up_failing_after_the_emails_is_finished_by_the_redelivery_which_sends_nothing(api):
+    issue_id = open_high_priority_issue()
+    message = wait_for_queue(resources().approval_queue)
+    fail_calls("dynamodb", "PutItem", times=1, when=lambda params: params.get("TableName") == resources().audit_table)
+    assert failed(process_approval_requests, message) == 1
+    assert audit_types(issue_id) == ["opened"]
+    assert failed(process_approval_requests, message) == 0
+    assert audit_types(issue_id) == ["opened", "step_initial"]
+    assert_one_working_email_each(api, issue_id, DRAFTERS)
+
+
 def test_a_redelivery_after_success_sends_nothing(api):
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
