@@ -11,7 +11,17 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
-from chalicelib.domain.ops import Partition
+from chalicelib.domain.ops import Partition, StaleVersion
+
+Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    return string(str(value))
 from chalicelib.settings import Resources
 
 
@@ -38,16 +48,16 @@ class DynamoIssues:
             event["details"] = json.loads(event.get("details") or "{}")
         return events
 
-    def page(self, partition: Partition, filters: dict[str, str], limit: int,
+    def page(self, partition: Partition, filters: list[Filter], limit: int,
              start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a listing: newest first within the partition, ``filters`` (attribute → value) applied
-        by DynamoDB; DynamoDB's last evaluated key, or None at the partition's end."""
+        """One page of a listing: newest first within the partition, ``filters`` applied by DynamoDB; DynamoDB's
+        last evaluated key, or None at the partition's end."""
         names, values = {"#p": partition.key}, {":p": string(partition.value)}
         conditions = []
-        for i, (attribute, value) in enumerate(sorted(filters.items())):
+        for i, (attribute, operator, value) in enumerate(sorted(filters, key=lambda f: (f[0], f[1]))):
             names[f"#f{i}"] = attribute
-            values[f":f{i}"] = string(value)
-            conditions.append(f"#f{i} = :f{i}")
+            values[f":f{i}"] = {"BOOL": value} if isinstance(value, bool) else string(value)
+            conditions.append(f"contains(#f{i}, :f{i})" if operator == "contains" else f"#f{i} = :f{i}")
         request: dict[str, Any] = dict(TableName=self.names.issues_table, IndexName=partition.index,
                                        KeyConditionExpression="#p = :p", ScanIndexForward=False, Limit=limit,
                                        ExpressionAttributeNames=names, ExpressionAttributeValues=values)
@@ -57,6 +67,61 @@ class DynamoIssues:
             request["ExclusiveStartKey"] = start_key
         answer = client("dynamodb").query(**request)
         return [plain_item(item) for item in answer["Items"]], answer.get("LastEvaluatedKey")
+
+    def change(self, issue_id: str, expected_version: int, sets: dict[str, Any], removes: list[str],
+               events: list[AuditEvent], reopened: bool = False) -> int:
+        """Apply a responder's change and its audit events in one transaction, if the issue is still at
+        ``expected_version`` (its ``ops_version``; absent counts as 0). The new version; raises
+        :class:`StaleVersion` when another write came first, :class:`KeyError` when there is no such issue."""
+        names = {"#v": "ops_version"}
+        values: dict[str, Any] = {":next": {"N": str(expected_version + 1)}}
+        clauses = ["#v = :next"]
+        for i, (attribute, value) in enumerate(sorted(sets.items())):
+            names[f"#s{i}"] = attribute
+            values[f":s{i}"] = _attribute(value)
+            clauses.append(f"#s{i} = :s{i}")
+        if reopened:
+            clauses.append("reopened_count = if_not_exists(reopened_count, :zero) + :one")
+            values.update({":zero": {"N": "0"}, ":one": {"N": "1"}})
+        expression = "SET " + ", ".join(clauses)
+        if removes:
+            for i, attribute in enumerate(sorted(removes)):
+                names[f"#r{i}"] = attribute
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        if expected_version:
+            condition = "#v = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        else:
+            condition = "attribute_exists(issue_id) AND attribute_not_exists(#v)"
+        update = {"Update": {"TableName": self.names.issues_table, "Key": {"issue_id": string(issue_id)},
+                             "UpdateExpression": expression, "ConditionExpression": condition,
+                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        puts = [{"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events]
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.transact_write_items(TransactItems=[update, *puts])
+        except dynamodb.exceptions.TransactionCanceledException:
+            if self.get(issue_id) is None:
+                raise KeyError(issue_id) from None
+            raise StaleVersion(issue_id) from None
+        return expected_version + 1
+
+    def first_seen_between(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Every issue first seen on a day from ``first_day`` to ``last_day`` (ISO dates, at most a quarter)."""
+        from datetime import date, timedelta
+
+        found: list[dict[str, Any]] = []
+        day, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+        while day <= last:
+            partition = Partition(index="by_day", key="first_seen_day", value=day.isoformat(), sort="first_seen")
+            start: dict[str, Any] | None = None
+            while True:
+                items, start = self.page(partition, [], 500, start)
+                found += items
+                if start is None:
+                    break
+            day += timedelta(days=1)
+        return found
 
     def append(self, event: AuditEvent) -> None:
         client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))

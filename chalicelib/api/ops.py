@@ -1,89 +1,230 @@
-"""The ops HTTP API: ``GET /issues`` (filters, ``limit``, ``cursor``), ``GET /issues/{id}``, ``GET /openapi.json``.
+"""The ops HTTP API: issues (list, get, change, notes, satisfaction scores), tokens, metrics, ``/openapi.json``.
 
-Bearer tokens: ``OPS_ADMIN_TOKEN`` (every role) or a token made with ``python -m chalicelib.cli ops-token
-create``. No token or an unknown one: 401; a token without the role: 403; bad parameters: 400 naming them.
+Bearer tokens: ``OPS_ADMIN_TOKEN`` (admin) or a token an admin made (``POST /tokens``, or ``social-response
+ops-token create``), each with one role: viewer, responder or admin. Every route is declared with
+:func:`chalicelib.api.auth.ops_route` and its role. No token or an unknown one: 401; a token without the role: 403;
+bad parameters or body: 400 naming them; an illegal status change: 409; a stale ``If-Match``: 412.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response, json_response
-from chalicelib.domain.ops import BadCursor, BadQuery, IssueQuery, Role
+from chalicelib.api.auth import PUBLIC, caller, ops_route
+from chalicelib.api.responses import error_response, json_response
+from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, IssuePatch, IssueQuery, NoteBody, Role,
+                                   SatisfactionBody, TokenRequest, etag, parse_if_match)
 from chalicelib.domain.validation import describe_validation_error
+
+# The answers' models, named for /openapi.json (imported only when the document is built: keeps `import app` cheap)
+def service_model(name: str) -> str:
+    return f"chalicelib.services.ops:{name}"
 
 ops = Blueprint(__name__)
 
 ISSUE_ID = re.compile(r"^[A-Za-z0-9_.:#-]{1,128}$")
+TOKEN_ID = re.compile(r"^[0-9a-f]{12}$")
+MAX_BODY_BYTES = 16 * 1024
 
 
-def _refusal(role: Role) -> Response | None:
-    """None when the caller may act in ``role``; the 401 or 403 answer otherwise."""
-    from chalicelib.adapters.secrets import SecretUnavailable, get_secret
-    from chalicelib.api.dependencies import ops_tokens
-    from chalicelib.services.ops import Forbidden, Unauthorized, authorize
+class BadInput(ValueError):
+    """400 with this message."""
 
+
+def body(model: type[BaseModel]) -> Any:
+    """The request's JSON body as ``model``; :class:`BadInput` naming what is wrong."""
+    raw = ops.current_request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadInput(f"body: at most {MAX_BODY_BYTES} bytes")
     try:
-        admin = get_secret("OPS_ADMIN_TOKEN")
-    except SecretUnavailable:
-        admin = None  # no admin configured: only stored tokens work
-    headers = ops.current_request.headers
+        data = json.loads(raw or b"null")
+    except (ValueError, RecursionError):
+        raise BadInput("body: send a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadInput("body: send a JSON object")
     try:
-        authorize(headers.get("authorization"), role, admin, ops_tokens(), datetime.now(timezone.utc))
-    except Unauthorized as refused:
-        answer = error_response(401, str(refused))
-        answer.headers["WWW-Authenticate"] = 'Bearer realm="ops"'
-        return answer
-    except Forbidden as refused:
-        return error_response(403, str(refused))
-    return None
+        return model.model_validate(data)
+    except ValidationError as invalid:
+        raise BadInput(describe_validation_error(invalid, root="body")) from None
 
 
-@ops.route("/issues", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+def query(model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(dict(ops.current_request.query_params or {}))
+    except ValidationError as invalid:
+        raise BadInput(describe_validation_error(invalid, root="query")) from None
+
+
+def checked_issue_id(issue_id: str) -> str:
+    if not ISSUE_ID.match(issue_id):
+        raise BadInput("issue_id: letters, digits and _.:#- only, at most 128")
+    return issue_id
+
+
+def with_etag(summary_or_detail: Any, version: int, status: int = 200) -> Response:
+    answer = json_response(summary_or_detail.model_dump(mode="json"), status)
+    answer.headers["ETag"] = etag(version)
+    return answer
+
+
+def answering(handler):
+    """The use cases' exceptions as HTTP answers (one place, so every write answers them alike)."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        from chalicelib.services.ops import NotFound, Stale, UnknownCategory
+
+        try:
+            return handler(*args, **kwargs)
+        except (BadInput, BadCursor, BadQuery, UnknownCategory) as bad:
+            return error_response(400, str(bad))
+        except NotFound as missing:
+            return error_response(404, str(missing))
+        except IllegalTransition as illegal:
+            return error_response(409, str(illegal))
+        except Stale as stale:
+            return error_response(412, str(stale))
+
+    return run
+
+
+@ops_route(ops, "/issues", "GET", Role.VIEWER, "List issues, newest first within each index partition",
+           query=IssueQuery, answer=service_model("IssuePage"))
+@answering
 def list_issues():
-    refused = _refusal(Role.ISSUES_READ)
-    if refused:
-        return refused
     from chalicelib.adapters.secrets import get_secret
     from chalicelib.api.dependencies import ops_issues, plan_store
-    from chalicelib.services.ops import OpsDeps, UnknownCategory
+    from chalicelib.services.ops import OpsDeps
     from chalicelib.services.ops import list_issues as list_use_case
 
-    try:
-        query = IssueQuery.model_validate(dict(ops.current_request.query_params or {}))
-    except ValidationError as invalid:
-        return error_response(400, describe_validation_error(invalid, root="query"))
+    wanted = query(IssueQuery)
     plan, _ = plan_store().active()
-    deps = OpsDeps(issues=ops_issues(), categories=list(plan.categories),
-                   cursor_key=get_secret("LINK_SIGNING_KEY"))
-    try:
-        page = list_use_case(query, deps, datetime.now(timezone.utc).date())
-    except (BadCursor, BadQuery, UnknownCategory) as bad:
-        return error_response(400, str(bad))
+    deps = OpsDeps(issues=ops_issues(), categories=list(plan.categories), cursor_key=get_secret("LINK_SIGNING_KEY"))
+    page = list_use_case(wanted, deps, datetime.now(timezone.utc).date())
     return json_response(page.model_dump(mode="json"))
 
 
-@ops.route("/issues/{issue_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@ops_route(ops, "/issues/{issue_id}", "GET", Role.VIEWER,
+           "One issue with its mentions and its audit trail (ETag: its version)", answer=service_model("IssueDetail"), errors=(404,))
+@answering
 def show_issue(issue_id: str):
-    refused = _refusal(Role.ISSUES_READ)
-    if refused:
-        return refused
     from chalicelib.api.dependencies import ops_issues
-    from chalicelib.services.ops import issue_detail
+    from chalicelib.observability import logger
+    from chalicelib.services.ops import NotFound, issue_detail
 
-    if not ISSUE_ID.match(issue_id):
-        return error_response(400, "issue_id: letters, digits and _.:#- only, at most 128")
-    detail = issue_detail(issue_id, ops_issues())
+    detail = issue_detail(checked_issue_id(issue_id), ops_issues())
     if detail is None:
-        return error_response(404, f"no issue {issue_id}")
-    return json_response(detail.model_dump(mode="json"))
+        raise NotFound(f"no issue {issue_id}")
+    # the detail holds personal data (authors, their words): who read it is logged
+    logger.info("issue read", extra={"issue_id": issue_id, "actor": caller().name})
+    return with_etag(detail, detail.issue.version)
 
 
-@ops.route("/openapi.json", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+def _if_match() -> int | None:
+    try:
+        return parse_if_match(ops.current_request.headers.get("if-match"))
+    except ValueError as bad:
+        raise BadInput(str(bad)) from None
+
+
+@ops_route(ops, "/issues/{issue_id}", "PATCH", Role.RESPONDER,
+           "Change assignee, status, follow-up or resolution note (If-Match: the ETag read)",
+           body=IssuePatch, answer=service_model("IssueSummary"), errors=(404, 409, 412), headers=("If-Match",))
+@answering
+def change_issue(issue_id: str):
+    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.services.ops import update_issue
+
+    patch = body(IssuePatch)
+    try:
+        patch.changes()
+    except ValueError as bad:
+        raise BadInput(str(bad)) from None
+    changed = update_issue(checked_issue_id(issue_id), patch, _if_match(), caller().name, ops_issues(),
+                           datetime.now(timezone.utc))
+    return with_etag(changed, changed.version)
+
+
+@ops_route(ops, "/issues/{issue_id}/notes", "POST", Role.RESPONDER, "Add a note to the audit trail",
+           body=NoteBody, answer=service_model("IssueSummary"), status=201, errors=(404, 412),
+           headers=("If-Match",))
+@answering
+def add_note(issue_id: str):
+    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.services.ops import add_note as add
+
+    changed = add(checked_issue_id(issue_id), body(NoteBody), _if_match(), caller().name, ops_issues(),
+                  datetime.now(timezone.utc))
+    return with_etag(changed, changed.version, 201)
+
+
+@ops_route(ops, "/issues/{issue_id}/satisfaction", "POST", Role.RESPONDER,
+           "Record a satisfaction score taken outside the survey", body=SatisfactionBody,
+           answer=service_model("IssueSummary"), status=201, errors=(404, 412), headers=("If-Match",))
+@answering
+def record_satisfaction(issue_id: str):
+    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.services.ops import record_satisfaction as record
+
+    changed = record(checked_issue_id(issue_id), body(SatisfactionBody), _if_match(), caller().name, ops_issues(),
+                     datetime.now(timezone.utc))
+    return with_etag(changed, changed.version, 201)
+
+
+@ops_route(ops, "/metrics/summary", "GET", Role.VIEWER,
+           "Volume, response and resolution times, SLA hit rate, CSAT and recurrence of the issues first seen "
+           "in since..until", query=service_model("MetricsQuery"), answer="chalicelib.domain.metrics:MetricsSummary")
+@answering
+def metrics_summary():
+    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.services.ops import MetricsQuery, metrics_summary as summarize
+
+    return json_response(summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc))
+                         .model_dump(mode="json"))
+
+
+@ops_route(ops, "/tokens", "POST", Role.ADMIN, "Create a token; it is answered once, in `token`",
+           body=TokenRequest, answer=service_model("CreatedToken"), status=201)
+@answering
+def create_token():
+    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.services.ops import create_token as create
+
+    created = create(body(TokenRequest), caller().name, ops_tokens(), datetime.now(timezone.utc))
+    return json_response(created.model_dump(mode="json"), 201)
+
+
+@ops_route(ops, "/tokens", "GET", Role.ADMIN, "List tokens (never the tokens themselves)",
+           answer=service_model("TokenList"))
+def list_tokens():
+    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.services.ops import list_tokens as listed
+
+    return json_response(listed(ops_tokens()).model_dump(mode="json"))
+
+
+@ops_route(ops, "/tokens/{token_id}", "DELETE", Role.ADMIN, "Revoke a token", answer=service_model("Revoked"),
+           errors=(404,))
+@answering
+def revoke_token(token_id: str):
+    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.services.ops import NotFound, Revoked, revoke_token as revoke
+
+    if not TOKEN_ID.match(token_id):
+        raise BadInput("token_id: the 12 hex digits GET /tokens lists")
+    if not revoke(token_id, caller().name, ops_tokens()):
+        raise NotFound(f"no token {token_id}")
+    return json_response(Revoked(revoked=token_id).model_dump(mode="json"))
+
+
+@ops_route(ops, "/openapi.json", "GET", PUBLIC, "This document")
 def openapi():
     """The document itself is public: it describes the routes, it holds no data."""
     from chalicelib.api.openapi import document

@@ -3,9 +3,10 @@
 Pure Python: no boto3. The adapters (:mod:`chalicelib.adapters.issues_table`, :mod:`chalicelib.adapters.ops_tokens`)
 and the use cases (:mod:`chalicelib.services.ops`) build on it.
 
-* **Tokens and roles.** ``OPS_ADMIN_TOKEN`` holds every role. Other tokens are stored as their SHA-256 only, with
-  the roles they carry (``issues:read`` ...). A token is compared in constant time (the admin's) or looked up by
-  its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
+* **Tokens and roles.** ``OPS_ADMIN_TOKEN`` is an admin. Other tokens are stored as their SHA-256 only, with
+  the one role they carry: ``viewer`` (reads), ``responder`` (reads and works issues), ``admin`` (everything,
+  tokens included). Each role holds the ones below it. A token is compared in constant time (the admin's) or
+  looked up by its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
 * **Listings.** An :class:`IssueQuery` chooses one of the issues table's indexes (by status and category, by
   assignee, by the day an issue opened) and walks its partitions in order, newest first within each.
 * **Cursors.** Opaque to clients, signed (HMAC-SHA256 with ``LINK_SIGNING_KEY``, over a ``cursor|`` prefix so a
@@ -38,9 +39,14 @@ MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (partition keys: 2
 
 
 class Role(StrEnum):
-    ISSUES_READ = "issues:read"
-    REPORTS_READ = "reports:read"  # the weekly reports (their routes are to come)
-    ADMIN = "admin"  # every role
+    VIEWER = "viewer"  # reads issues, metrics, alerts, plans, reports
+    RESPONDER = "responder"  # and works issues: assigns, changes status, notes, satisfaction scores
+    ADMIN = "admin"  # and manages tokens, plans and dead letters
+
+
+RANK = {Role.VIEWER: 1, Role.RESPONDER: 2, Role.ADMIN: 3}
+# Tokens stored before roles were ranks carried permission names; both read issues, nothing more.
+LEGACY_ROLES = {"issues:read": Role.VIEWER, "reports:read": Role.VIEWER}
 
 
 def token_hash(token: str) -> str:
@@ -51,8 +57,16 @@ def is_admin_token(given: str, admin_token: str | None) -> bool:
     return bool(admin_token) and hmac.compare_digest(given.encode(), (admin_token or "").encode())
 
 
-def grants(roles: list[str] | tuple[str, ...], wanted: Role) -> bool:
-    return Role.ADMIN.value in roles or wanted.value in roles
+def stored_role(values: list[str] | tuple[str, ...] | str) -> Role | None:
+    """The highest role a stored token carries (its ``role``, or the ``roles`` set of older tokens)."""
+    found = [Role(v) if v in Role._value2member_map_ else LEGACY_ROLES.get(v)
+             for v in ([values] if isinstance(values, str) else values)]
+    ranked = [role for role in found if role is not None]
+    return max(ranked, key=RANK.__getitem__) if ranked else None
+
+
+def grants(held: Role | None, wanted: Role) -> bool:
+    return held is not None and RANK[held] >= RANK[wanted]
 
 
 class IssueQuery(BaseModel):
@@ -65,6 +79,11 @@ class IssueQuery(BaseModel):
     assignee: str | None = Field(None, min_length=1, max_length=254, description="who the issue is assigned to")
     severity: Severity | None = None
     team: str | None = Field(None, min_length=1, max_length=64)
+    platform: str | None = Field(None, min_length=1, max_length=32, description="where the issue was first seen")
+    product: str | None = Field(None, min_length=1, max_length=128, description="a product the issue is about")
+    q: str | None = Field(None, min_length=1, max_length=200,
+                          description="text the issue's description contains (case-sensitive)")
+    follow_up_required: bool | None = Field(None, description="true or false")
     since: date | None = Field(None, description="first seen on or after this day (UTC), from 2000-01-01 to "
                                                  "tomorrow; default: 6 days before until")
     until: date | None = Field(None, description="first seen on or before this day (UTC), from 2000-01-01 to "
@@ -176,3 +195,106 @@ def decode_cursor(key: str, query: IssueQuery, cursor: str, walk: list[Partition
     if state.k is not None:
         walk[state.p].check_start_key(state.k)
     return state.p, state.k
+
+
+# ---- Writes: what responders change on an issue ------------------------------------------------------------------
+
+# Which status may follow which. Resolved and closed issues reopen (a customer writes again); closed is final for
+# the protocols but a person may still reopen it. Moving to the same status is no change, not a transition.
+TRANSITIONS: dict[IssueStatus, frozenset[IssueStatus]] = {
+    IssueStatus.OPEN: frozenset({IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.CLOSED}),
+    IssueStatus.IN_PROGRESS: frozenset({IssueStatus.OPEN, IssueStatus.RESOLVED, IssueStatus.CLOSED}),
+    IssueStatus.RESOLVED: frozenset({IssueStatus.IN_PROGRESS, IssueStatus.CLOSED}),
+    IssueStatus.CLOSED: frozenset({IssueStatus.IN_PROGRESS}),
+}
+REOPENED_FROM = frozenset({IssueStatus.RESOLVED, IssueStatus.CLOSED})
+
+
+class StaleVersion(RuntimeError):
+    """Another write changed the issue since the version the writer read (the adapter's conditional write)."""
+
+
+class IllegalTransition(ValueError):
+    """409: the issue's current status does not lead to the one asked for."""
+
+
+def check_transition(current: str, wanted: IssueStatus) -> bool:
+    """True when ``wanted`` changes the status, False when it is the status already; raises when not allowed."""
+    try:
+        now = IssueStatus(current)
+    except ValueError:
+        raise IllegalTransition(f"status: the issue's status {current!r} is not one this API changes") from None
+    if now == wanted:
+        return False
+    if wanted not in TRANSITIONS[now]:
+        allowed = ", ".join(sorted(TRANSITIONS[now])) or "nothing"
+        raise IllegalTransition(f"status: {now.value} cannot become {wanted.value} (it can become {allowed})")
+    return True
+
+
+NAME = r"^[^\x00-\x1f\x7f]+$"  # printable: names end up in tables and terminals
+
+
+class IssuePatch(BaseModel):
+    """``PATCH /issues/{id}``: the fields sent are changed, the others kept. ``assigned_to: null`` unassigns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assigned_to: str | None = Field(None, min_length=1, max_length=254, pattern=NAME,
+                                    description="who works the issue (an email or a name); null unassigns")
+    status: IssueStatus | None = Field(None, description="open, in_progress, resolved or closed; only the "
+                                                         "allowed transitions (409 otherwise)")
+    follow_up_required: bool | None = None
+    resolution_note: str | None = Field(None, min_length=1, max_length=4000, description="how it was resolved")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent (an explicit null counts for ``assigned_to`` only)."""
+        sent = self.model_dump(exclude_unset=True)
+        for name in ("status", "follow_up_required", "resolution_note"):
+            if name in sent and sent[name] is None:
+                raise ValueError(f"{name}: may not be null")
+        if not sent:
+            raise ValueError("body: send at least one of assigned_to, status, follow_up_required, resolution_note")
+        return sent
+
+
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, description="the note, as written")
+
+
+class SatisfactionBody(BaseModel):
+    """A satisfaction score taken outside the survey (by phone, by email)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (very unsatisfied) to 5 (very satisfied), as the survey asks")
+    channel: Literal["phone", "email", "chat", "in_person", "other"] = Field(
+        "other", description="how the score was taken")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class TokenRequest(BaseModel):
+    """``POST /tokens``: a new ops token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:+-]+$",
+                      description="who or what holds it; shown as the actor on the audit trail")
+    role: Role
+    days: int = Field(90, ge=1, le=366, description="valid for this many days")
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The issue version an ``If-Match`` names (``"v3"``, ``W/"v3"`` or ``3``); None when absent or ``*``."""
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"').removeprefix("v")
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise ValueError("If-Match: send the ETag of the issue (as GET /issues/{id} answers it)")
+    return int(value)

@@ -1,4 +1,5 @@
-"""Ops API use cases: authorize a bearer token for a role, list issues page by page, show one issue.
+"""Ops API use cases: authorize a bearer token for a role, list issues page by page, show one issue, change it
+(assignee, status, follow-up, resolution note, notes, satisfaction scores) on the audit trail, manage tokens.
 
 The handlers in :mod:`chalicelib.api.ops` parse the request into the models here and turn the exceptions into
 HTTP answers; this module knows nothing of HTTP or boto3.
@@ -7,22 +8,33 @@ HTTP answers; this module knows nothing of HTTP or boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
+    BadQuery,
+    REOPENED_FROM,
+    IssuePatch,
     IssueQuery,
+    NoteBody,
     Partition,
     Role,
+    SatisfactionBody,
+    StaleVersion,
+    check_transition,
     decode_cursor,
     encode_cursor,
     grants,
     is_admin_token,
     partitions,
+    token_hash,
 )
+
+ADMIN_NAME = "admin"  # the actor OPS_ADMIN_TOKEN writes as
 
 
 class Unauthorized(Exception):
@@ -38,7 +50,7 @@ class UnknownCategory(ValueError):
 
 
 class IssueReader(Protocol):
-    def page(self, partition: Partition, filters: dict[str, str], limit: int,
+    def page(self, partition: Partition, filters: list[tuple[str, str, Any]], limit: int,
              start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
 
     def get(self, issue_id: str) -> dict[str, Any] | None: ...
@@ -48,25 +60,37 @@ class IssueReader(Protocol):
     def history(self, issue_id: str) -> list[dict[str, Any]]: ...
 
 
+class IssueWriter(IssueReader, Protocol):
+    def change(self, issue_id: str, expected_version: int, sets: dict[str, Any], removes: list[str],
+               events: list[AuditEvent], reopened: bool = False) -> int: ...
+
+
 class TokenFinder(Protocol):
     def find(self, token: str, now: datetime) -> dict[str, Any] | None: ...
 
 
+@dataclass(frozen=True)
+class Caller:
+    name: str  # the actor on the audit trail
+    role: Role
+    key: str  # what the rate limit counts by: the token's hash, never the token
+
+
 def authorize(header: str | None, wanted: Role, admin_token: str | None, tokens: TokenFinder,
-              now: datetime) -> str:
-    """The caller's name if ``Authorization: Bearer <token>`` carries ``wanted``."""
+              now: datetime) -> Caller:
+    """Who calls, if ``Authorization: Bearer <token>`` carries ``wanted`` (or a role above it)."""
     scheme, _, token = (header or "").strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <token>")
     if is_admin_token(token, admin_token):
-        return "admin"
+        return Caller(ADMIN_NAME, Role.ADMIN, token_hash(token))
     found = tokens.find(token, now)
     if found is None:
         raise Unauthorized("unknown or expired token")
-    if not grants(found["roles"], wanted):
+    if not grants(found["role"], wanted):
         raise Forbidden(f"this token does not carry the {wanted.value} role")
-    return str(found["name"])
+    return Caller(str(found["name"]), found["role"], token_hash(token))
 
 
 class IssueSummary(BaseModel):
@@ -88,6 +112,12 @@ class IssueSummary(BaseModel):
     last_seen: str
     first_response_at: str | None = None
     response_time_seconds: int | None = None
+    platform: str | None = None
+    products: list[str] = []
+    resolved_at: str | None = None
+    resolution_note: str | None = None
+    satisfaction_score: int | None = None
+    version: int = Field(0, description="bumped by each write through this API; the ETag is \"v<version>\"")
 
 
 class IssuePage(BaseModel):
@@ -103,7 +133,8 @@ class IssueDetail(BaseModel):
 
 def summary(item: dict[str, Any]) -> IssueSummary:
     # storage names: "Issue Description" lives in ``description``; counts come back as Decimal
-    return IssueSummary.model_validate({**item, "assigned_to": item.get("assigned_to") or None})
+    return IssueSummary.model_validate({**item, "assigned_to": item.get("assigned_to") or None,
+                                        "version": item.get("ops_version") or 0})
 
 
 @dataclass(frozen=True)
@@ -119,11 +150,13 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
     walk = partitions(query, deps.categories, today)
     position, start_key = decode_cursor(deps.cursor_key, query, query.cursor, walk) if query.cursor else (0, None)
     keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
-    filters = {name: value for name, value in (
-        ("status", query.status.value if query.status and not keyed else None),
-        ("category", query.category if not keyed else None),
-        ("severity", query.severity.value if query.severity else None),
-        ("team", query.team)) if value}
+    filters = [(name, operator, value) for name, operator, value in (
+        ("status", "=", query.status.value if query.status and not keyed else None),
+        ("category", "=", query.category if not keyed else None),
+        ("severity", "=", query.severity.value if query.severity else None),
+        ("team", "=", query.team), ("platform", "=", query.platform and query.platform.lower()),
+        ("products", "contains", query.product), ("description", "contains", query.q),
+        ("follow_up_required", "=", query.follow_up_required)) if value is not None]
     items: list[IssueSummary] = []
     while position < len(walk) and len(items) < query.limit:
         found, start_key = deps.issues.page(walk[position], filters, query.limit - len(items), start_key)
@@ -143,6 +176,121 @@ def issue_detail(issue_id: str, issues: IssueReader) -> IssueDetail | None:
                        history=[_json_ready(e) for e in issues.history(issue_id)])
 
 
+class NotFound(LookupError):
+    """404: no such issue."""
+
+
+class Stale(RuntimeError):
+    """412: the issue changed since the version the caller sent in ``If-Match``."""
+
+
+def _now_iso(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat()
+
+
+def _current(issue_id: str, issues: IssueReader) -> dict[str, Any]:
+    item = issues.get(issue_id)
+    if item is None:
+        raise NotFound(f"no issue {issue_id}")
+    return item
+
+
+def _write(issue_id: str, item: dict[str, Any], if_match: int | None, issues: IssueWriter, sets: dict[str, Any],
+           removes: list[str], events: list[AuditEvent], reopened: bool = False) -> IssueSummary:
+    """Write against the version read (or the one ``If-Match`` names), then answer the issue as it now is."""
+    version = int(item.get("ops_version") or 0)
+    if if_match is not None and if_match != version:
+        raise Stale(f"If-Match: the issue is at version {version}, not {if_match}; read it again")
+    try:
+        issues.change(issue_id, version, sets, removes, events, reopened)
+    except KeyError:
+        raise NotFound(f"no issue {issue_id}") from None
+    except StaleVersion:
+        raise Stale("If-Match: the issue changed meanwhile; read it again") from None
+    return summary(_current(issue_id, issues))
+
+
+def update_issue(issue_id: str, patch: IssuePatch, if_match: int | None, actor: str, issues: IssueWriter,
+                 now: datetime) -> IssueSummary:
+    """Assignee, status (through the allowed transitions), follow-up and resolution note: one audit event each."""
+    changes = patch.changes()
+    item = _current(issue_id, issues)
+    sets: dict[str, Any] = {}
+    removes: list[str] = []
+    events: list[AuditEvent] = []
+    reopened = False
+
+    def event(kind: str, **details: Any) -> None:
+        # a microsecond apart: the trail sorts by time, and shows them in the order they were made
+        events.append(AuditEvent(issue_id=issue_id, at=now + timedelta(microseconds=len(events)), type=kind,
+                                 actor=actor, details=details))
+
+    if "assigned_to" in changes and changes["assigned_to"] != (item.get("assigned_to") or None):
+        if changes["assigned_to"] is None:
+            removes.append("assigned_to")
+        else:
+            sets["assigned_to"] = changes["assigned_to"]
+        event("assigned", previous=item.get("assigned_to") or None, assigned_to=changes["assigned_to"])
+    if "status" in changes and check_transition(str(item.get("status")), IssueStatus(changes["status"])):
+        wanted = IssueStatus(changes["status"])
+        sets.update(status=wanted.value, status_category=status_category(wanted.value, str(item["category"])))
+        if wanted is IssueStatus.RESOLVED:
+            sets["resolved_at"] = _now_iso(now)
+        elif IssueStatus(item["status"]) in REOPENED_FROM and wanted is not IssueStatus.CLOSED:
+            removes.append("resolved_at")  # its resolution time is measured again when it is resolved again
+            reopened = True
+        event("resolved" if wanted is IssueStatus.RESOLVED else "status_changed", previous=item["status"],
+              status=wanted.value)
+    if "follow_up_required" in changes and changes["follow_up_required"] != bool(item.get("follow_up_required")):
+        sets["follow_up_required"] = changes["follow_up_required"]
+        event("follow_up_changed", follow_up_required=changes["follow_up_required"])
+    if "resolution_note" in changes and changes["resolution_note"] != item.get("resolution_note"):
+        sets["resolution_note"] = changes["resolution_note"]
+        event("resolution_noted", resolution_note=changes["resolution_note"])
+    if not events:  # nothing changes: no write, no new version (a retried PATCH is harmless)
+        version = int(item.get("ops_version") or 0)
+        if if_match is not None and if_match != version:
+            raise Stale(f"If-Match: the issue is at version {version}, not {if_match}; read it again")
+        return summary(item)
+    return _write(issue_id, item, if_match, issues, sets, removes, events, reopened)
+
+
+def add_note(issue_id: str, note: NoteBody, if_match: int | None, actor: str, issues: IssueWriter,
+             now: datetime) -> IssueSummary:
+    item = _current(issue_id, issues)
+    return _write(issue_id, item, if_match, issues, {}, [], [
+        AuditEvent(issue_id=issue_id, at=now, type="note", actor=actor, details={"text": note.text})])
+
+
+def record_satisfaction(issue_id: str, score: SatisfactionBody, if_match: int | None, actor: str,
+                        issues: IssueWriter, now: datetime) -> IssueSummary:
+    """The issue's satisfaction score (the latest one counts in CSAT), with how it was taken."""
+    item = _current(issue_id, issues)
+    return _write(issue_id, item, if_match, issues, {"satisfaction_score": score.score}, [], [
+        AuditEvent(issue_id=issue_id, at=now, type="satisfaction_recorded", actor=actor,
+                   details=score.model_dump(exclude_none=True))])
+
+
+class TokenRecord(BaseModel):
+    token_id: str
+    name: str
+    role: Role | None
+    created_at: str | None = None
+    expires_at: str
+
+
+class CreatedToken(TokenRecord):
+    token: str = Field(description="the bearer token; shown this once, stored nowhere")
+
+
+class TokenList(BaseModel):
+    items: list[TokenRecord]
+
+
+class Revoked(BaseModel):
+    revoked: str = Field(description="the token id revoked")
+
+
 def _json_ready(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal: whole ones become int, others float."""
     if isinstance(value, Decimal):
@@ -152,3 +300,77 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return [_json_ready(v) for v in value]
     return value
+
+
+# ---- Tokens ------------------------------------------------------------------------------------------------------
+
+class TokenStore(TokenFinder, Protocol):
+    def create(self, name: str, role: Role, days: int, now: datetime) -> tuple[str, dict[str, Any]]: ...
+
+    def list(self) -> list[dict[str, Any]]: ...
+
+    def revoke(self, name: str | None = None, token_id: str | None = None) -> int: ...
+
+
+def create_token(request: Any, actor: str, tokens: TokenStore, now: datetime) -> CreatedToken:
+    from chalicelib.observability import logger
+
+    token, record = tokens.create(request.name, request.role, request.days, now)
+    logger.info("ops token created", extra={"actor": actor, "token_id": record["token_id"],
+                                            "token_name": record["name"], "role": str(record["role"])})
+    return CreatedToken(token=token, **record)
+
+
+def list_tokens(tokens: TokenStore) -> TokenList:
+    return TokenList(items=[TokenRecord(**record) for record in tokens.list()])
+
+
+def revoke_token(token_id: str, actor: str, tokens: TokenStore) -> int:
+    from chalicelib.observability import logger
+
+    revoked = tokens.revoke(token_id=token_id)
+    logger.info("ops token revoked", extra={"actor": actor, "token_id": token_id, "revoked": revoked})
+    return revoked
+
+
+# ---- Metrics -----------------------------------------------------------------------------------------------------
+
+METRICS_MAX_DAYS = 92
+
+
+class MetricsQuery(BaseModel):
+    """``GET /metrics/summary``: issues first seen in ``since <= first_seen < until`` (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = Field(None, description="a time or a day (UTC); default: 7 days before until")
+    until: datetime | None = Field(None, description="a time or a day (UTC), excluded; default: now; at most "
+                                                     f"{METRICS_MAX_DAYS} days after since")
+
+
+class IssuesInPeriod(Protocol):
+    def first_seen_between(self, first_day: str, last_day: str) -> list[dict[str, Any]]: ...
+
+
+def metrics_period(wanted: MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
+    def utc(moment: datetime) -> datetime:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+    until = utc(wanted.until) if wanted.until else now
+    since = utc(wanted.since) if wanted.since else until - timedelta(days=7)
+    for name, moment in (("since", since), ("until", until)):
+        if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= moment <= now + timedelta(days=1):
+            raise BadQuery(f"{name}: from 2000-01-01 to tomorrow (UTC)")
+    if since >= until:
+        raise BadQuery(f"since: {since.isoformat()} is not before until ({until.isoformat()})")
+    if until - since > timedelta(days=METRICS_MAX_DAYS):
+        raise BadQuery(f"since..until: at most {METRICS_MAX_DAYS} days apart")
+    return since, until
+
+
+def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime):
+    from chalicelib.domain.metrics import summarize
+
+    since, until = metrics_period(wanted, now)
+    found = issues.first_seen_between(since.date().isoformat(), until.date().isoformat())
+    return summarize([_json_ready(item) for item in found], since, until, now)

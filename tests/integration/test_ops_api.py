@@ -55,10 +55,11 @@ def test_no_token_or_an_unknown_one_is_401_and_a_token_without_the_role_is_403(a
     assert get(api, "/issues", headers={"Authorization": "Basic " + "x" * 20})[0] == 401
     tokens = DynamoOpsTokens(resources().ops_tokens_table)
     now = datetime.now(timezone.utc)
-    reporter = tokens.create("weekly-report", [Role.REPORTS_READ], 30, now)
-    status, body = get(api, "/issues", headers={"Authorization": f"Bearer {reporter}"})
-    assert status == 403 and "issues:read" in body["error"]
-    reader = tokens.create("ops-dashboard", [Role.ISSUES_READ], 30, now)
+    viewer, _ = tokens.create("weekly-report", Role.VIEWER, 30, now)
+    answer = api.http.patch(f"/issues/{api.issue_ids[0]}", body=json.dumps({"status": "in_progress"}),
+                            headers={"Authorization": f"Bearer {viewer}", "Content-Type": "application/json"})
+    assert answer.status_code == 403 and "responder" in json.loads(answer.body)["error"]
+    reader, _ = tokens.create("ops-dashboard", Role.VIEWER, 30, now)
     assert get(api, f"/issues?{DAYS}", headers={"Authorization": f"Bearer {reader}"})[0] == 200
     assert tokens.revoke("ops-dashboard") == 1
     assert get(api, "/issues", headers={"Authorization": f"Bearer {reader}"})[0] == 401
@@ -161,12 +162,15 @@ def test_the_openapi_document_covers_every_ops_route(api):
 
     status, doc = get(api, "/openapi.json", headers={})
     assert status == 200 and doc["openapi"].startswith("3.")
-    ops_routes = {path for path in app.app.routes if path == "/issues" or path.startswith("/issues/")
-                  or path == "/openapi.json"}
-    assert ops_routes == {"/issues", "/issues/{issue_id}", "/openapi.json"}
-    assert ops_routes <= set(doc["paths"])
+    from chalicelib.api.auth import ROLE_ATTRIBUTE
+
+    ops_routes = {(path, method.lower()) for path, methods in app.app.routes.items()
+                  for method, entry in methods.items() if hasattr(entry.view_function, ROLE_ATTRIBUTE)}
+    assert {("/issues", "get"), ("/issues/{issue_id}", "patch"), ("/tokens", "post")} <= ops_routes
+    assert ops_routes == {(path, method) for path, methods in doc["paths"].items() for method in methods}
     documented = {p["name"] for p in doc["paths"]["/issues"]["get"]["parameters"]}
-    assert documented == {"status", "category", "assignee", "severity", "team", "since", "until", "limit", "cursor"}
+    assert documented == {"status", "category", "assignee", "severity", "team", "since", "until", "limit", "cursor",
+                          "platform", "product", "q", "follow_up_required"}
     for answer in ("200", "400", "401", "403"):
         assert answer in doc["paths"]["/issues"]["get"]["responses"]
     refs = list(_refs(doc))
@@ -186,3 +190,120 @@ def _refs(node):
     elif isinstance(node, list):
         for value in node:
             yield from _refs(value)
+
+
+def send(api, method: str, path: str, body=None, headers: dict | None = None, raw: bytes | None = None):
+    sent = {"Content-Type": "application/json", **(headers if headers is not None else api.admin)}
+    answer = getattr(api.http, method.lower())(path, body=raw if raw is not None else json.dumps(body), headers=sent)
+    return answer.status_code, json.loads(answer.body or b"null"), answer.headers
+
+
+def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
+    status, created, _ = send(api, "POST", "/tokens", {"name": "ana.responder", "role": "responder"})
+    assert status == 201 and created["token"] and created["role"] == "responder"
+    responder = {"Authorization": f"Bearer {created['token']}"}
+    status, listed = get(api, "/tokens")
+    assert status == 200 and [t["name"] for t in listed["items"]] == ["ana.responder"]
+    assert "token" not in listed["items"][0] and created["token"] not in json.dumps(listed)
+    assert get(api, f"/issues?{DAYS}", headers=responder)[0] == 200  # a responder also reads
+    assert get(api, "/tokens", headers=responder)[0] == 403  # but manages no tokens
+    assert send(api, "POST", "/tokens", {"name": "x", "role": "admin"}, headers=responder)[0] == 403
+    for bad, named in (({"name": "x"}, "role"), ({"name": "x", "role": "root"}, "role"),
+                       ({"name": "", "role": "viewer"}, "name"), ({"name": "a b", "role": "viewer"}, "name"),
+                       ({"name": "x", "role": "viewer", "extra": 1}, "extra")):
+        status, error, _ = send(api, "POST", "/tokens", bad)
+        assert status == 400 and named in error["error"], bad
+    assert send(api, "POST", "/tokens", raw=b"{not json")[0] == 400
+    status, revoked, _ = send(api, "DELETE", f"/tokens/{created['token_id']}")
+    assert status == 200 and revoked == {"revoked": created["token_id"]}
+    assert get(api, f"/issues?{DAYS}", headers=responder)[0] == 401
+    assert send(api, "DELETE", f"/tokens/{created['token_id']}")[0] == 404
+    assert send(api, "DELETE", "/tokens/zz")[0] == 400
+
+
+def test_a_responder_assigns_notes_resolves_and_the_trail_names_them(api):
+    _, created, _ = send(api, "POST", "/tokens", {"name": "ana.responder", "role": "responder"})
+    ana = {"Authorization": f"Bearer {created['token']}"}
+    issue = api.issue_ids[0]
+    answer = api.http.get(f"/issues/{issue}", headers=ana)
+    version = answer.headers["ETag"]
+    assert answer.status_code == 200 and version == '"v0"'
+
+    status, changed, headers = send(api, "PATCH", f"/issues/{issue}", {"assigned_to": "ana@example.com"},
+                                    headers={**ana, "If-Match": version})
+    assert status == 200 and changed["assigned_to"] == "ana@example.com" and headers["ETag"] == '"v1"'
+    status, error, _ = send(api, "PATCH", f"/issues/{issue}", {"follow_up_required": True},
+                            headers={**ana, "If-Match": version})
+    assert status == 412 and "version 1" in error["error"]  # stale: written meanwhile
+    assert send(api, "POST", f"/issues/{issue}/notes", {"text": "Called the customer"}, headers=ana)[0] == 201
+    status, changed, _ = send(api, "PATCH", f"/issues/{issue}", {"status": "resolved",
+                                                                 "resolution_note": "Refunded"}, headers=ana)
+    assert status == 200 and changed["status"] == "resolved" and changed["resolved_at"]
+    assert changed["resolution_note"] == "Refunded"
+    status, error, _ = send(api, "PATCH", f"/issues/{issue}", {"status": "open"}, headers=ana)
+    assert status == 409 and "resolved cannot become open" in error["error"]
+    assert send(api, "POST", f"/issues/{issue}/satisfaction", {"score": 4, "channel": "phone"}, headers=ana)[0] == 201
+
+    detail = get(api, f"/issues/{issue}")[1]
+    mine = [(e["type"], e["actor"]) for e in detail["history"] if e["actor"] == "ana.responder"]
+    assert mine == [("assigned", "ana.responder"), ("note", "ana.responder"), ("resolved", "ana.responder"),
+                    ("resolution_noted", "ana.responder"), ("satisfaction_recorded", "ana.responder")]
+    assert detail["issue"]["satisfaction_score"] == 4
+    assert detail["issue"]["version"] == 4  # one per write, not per field
+    assert [i["issue_id"] for i in get(api, "/issues?assignee=ana@example.com")[1]["items"]] == [issue]
+    assert [i["issue_id"] for i in get(api, "/issues?status=resolved")[1]["items"]] == [issue]
+
+
+@pytest.mark.parametrize("body, named", [
+    ({}, "at least one"), ({"status": "lost"}, "status"), ({"status": None}, "status"), ({"colour": 1}, "colour"),
+    ({"assigned_to": ""}, "assigned_to"), ({"follow_up_required": "maybe"}, "follow_up_required"),
+    ([], "body"),
+])
+def test_bad_patches_are_400_naming_the_field_and_change_nothing(api, body, named):
+    issue = api.issue_ids[1]
+    status, error, _ = send(api, "PATCH", f"/issues/{issue}", body)
+    assert status == 400 and named in error["error"], error
+    assert get(api, f"/issues/{issue}")[1]["issue"]["version"] == 0
+
+
+def test_writes_to_a_missing_issue_are_404_and_a_bad_if_match_400(api):
+    assert send(api, "PATCH", "/issues/iss-none", {"status": "closed"})[0] == 404
+    assert send(api, "POST", "/issues/iss-none/notes", {"text": "x"})[0] == 404
+    status, error, _ = send(api, "PATCH", f"/issues/{api.issue_ids[1]}", {"status": "closed"},
+                            headers={**api.admin, "If-Match": "yesterday"})
+    assert status == 400 and "If-Match" in error["error"]
+    assert send(api, "POST", f"/issues/{api.issue_ids[1]}/satisfaction", {"score": 6})[0] == 400
+
+
+def test_list_filters_platform_product_text_and_follow_up(api):
+    everything = get(api, f"/issues?{DAYS}")[1]["items"]
+    platform = everything[0]["platform"]
+    assert {i["platform"] for i in get(api, f"/issues?{DAYS}&platform={platform}")[1]["items"]} == {platform}
+    assert [i["issue_id"] for i in get(api, f"/issues?{DAYS}&q=refund")[1]["items"]] == [api.issue_ids[2]]
+    assert get(api, f"/issues?{DAYS}&q=nothing-like-this")[1]["items"] == []
+    flagged = {i["issue_id"] for i in everything if i["follow_up_required"]}
+    assert {i["issue_id"] for i in get(api, f"/issues?{DAYS}&follow_up_required=true")[1]["items"]} == flagged
+    with_product = [i for i in everything if i["products"]]
+    if with_product:
+        product = with_product[0]["products"][0]
+        found = get(api, f"/issues?{DAYS}&product={product}")[1]["items"]
+        assert found and all(product in i["products"] for i in found)
+    assert get(api, f"/issues?{DAYS}&follow_up_required=perhaps")[0] == 400
+
+
+def test_metrics_summary_counts_and_says_null_where_there_is_no_data(api):
+    status, summary = get(api, "/metrics/summary?since=2026-11-19&until=2026-11-22")
+    assert status == 200 and summary["volume"]["issues"] == len(TEXTS)
+    assert summary["csat"] == {"count": 0, "satisfied_share": None, "mean_score": None}
+    assert summary["recurrence"] == {"count": 0, "rate": None}
+    assert summary["response_time"]["count"] == 0 and summary["response_time"]["median_seconds"] is None
+    # the SLAs of 20 Nov are long past without a response: every one applied is missed
+    assert summary["sla"]["first_response"]["count"] > 0 and summary["sla"]["first_response"]["rate"] == 0
+    send(api, "POST", f"/issues/{api.issue_ids[0]}/satisfaction", {"score": 5})
+    send(api, "POST", f"/issues/{api.issue_ids[1]}/satisfaction", {"score": 2})
+    summary = get(api, "/metrics/summary?since=2026-11-19&until=2026-11-22")[1]
+    assert summary["csat"] == {"count": 2, "satisfied_share": 0.5, "mean_score": 3.5}
+    assert get(api, "/metrics/summary?since=2026-11-22&until=2026-11-19")[0] == 400
+    assert get(api, "/metrics/summary?since=2026-01-01&until=2026-11-22")[0] == 400
+    assert get(api, "/metrics/summary?colour=red")[0] == 400
+    assert get(api, "/metrics/summary", headers={})[0] == 401

@@ -95,10 +95,10 @@ def test_a_token_without_the_role_is_403_and_one_with_it_lists(stack):
     from chalicelib.api.dependencies import ops_tokens
 
     now = datetime.now(timezone.utc)
-    reporter = ops_tokens().create("property-reports", [Role.REPORTS_READ], 1, now)
-    reader = ops_tokens().create("property-reader", [Role.ISSUES_READ], 1, now)
-    assert_json_answer(stack.client.http.get("/issues", headers={"Authorization": f"Bearer {reporter}"}), {403},
-                       "reports token")
+    viewer, _ = ops_tokens().create("property-viewer", Role.VIEWER, 1, now)
+    reader, _ = ops_tokens().create("property-reader", Role.VIEWER, 1, now)
+    assert_json_answer(stack.client.http.get("/tokens", headers={"Authorization": f"Bearer {viewer}"}), {403},
+                       "viewer token")
     assert_json_answer(stack.client.http.get("/issues?since=2026-11-19&until=2026-11-21",
                                              headers={"Authorization": f"Bearer {reader}"}), {200}, "reader token")
 

@@ -6,33 +6,68 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.domain.ops import (BadCursor, BadQuery, IssueQuery, Role, days, decode_cursor, encode_cursor,
-                                   partitions, seal)
+from chalicelib.domain.issues import IssueStatus
+from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, IssueQuery, Role, check_transition, days,
+                                   decode_cursor, encode_cursor, etag, grants, parse_if_match, partitions, seal,
+                                   stored_role)
 from chalicelib.services.ops import Forbidden, OpsDeps, Unauthorized, authorize, list_issues
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
 
 class FakeTokens:
-    def __init__(self, tokens: dict[str, list[str]]) -> None:
+    def __init__(self, tokens: dict[str, Role]) -> None:
         self.tokens = tokens
 
     def find(self, token: str, now: datetime):
-        roles = self.tokens.get(token)
-        return {"name": f"holder-of-{token}", "roles": roles} if roles is not None else None
+        role = self.tokens.get(token)
+        return {"name": f"holder-of-{token}", "role": role} if role is not None else None
 
 
 def test_authorize_admin_stored_tokens_and_refusals():
-    tokens = FakeTokens({"r": ["issues:read"], "w": ["reports:read"]})
-    assert authorize("Bearer adm", Role.ISSUES_READ, "adm", tokens, NOW) == "admin"
-    assert authorize("bearer r", Role.ISSUES_READ, "adm", tokens, NOW) == "holder-of-r"
+    tokens = FakeTokens({"v": Role.VIEWER, "r": Role.RESPONDER, "a": Role.ADMIN})
+    assert authorize("Bearer adm", Role.ADMIN, "adm", tokens, NOW).name == "admin"
+    assert authorize("bearer v", Role.VIEWER, "adm", tokens, NOW).name == "holder-of-v"
+    assert authorize("Bearer r", Role.VIEWER, "adm", tokens, NOW).role is Role.RESPONDER  # roles hold those below
+    assert authorize("Bearer a", Role.RESPONDER, "adm", tokens, NOW).name == "holder-of-a"
+    assert authorize("Bearer v", Role.VIEWER, "adm", tokens, NOW).key != "v"  # counted by hash, never the token
     for header in (None, "", "Bearer", "Bearer ", "Basic adm", "adm"):
         with pytest.raises(Unauthorized):
-            authorize(header, Role.ISSUES_READ, "adm", tokens, NOW)
+            authorize(header, Role.VIEWER, "adm", tokens, NOW)
     with pytest.raises(Unauthorized):
-        authorize("Bearer adm", Role.ISSUES_READ, None, tokens, NOW)  # no admin configured: not a wildcard
-    with pytest.raises(Forbidden):
-        authorize("Bearer w", Role.ISSUES_READ, "adm", tokens, NOW)
+        authorize("Bearer adm", Role.VIEWER, None, tokens, NOW)  # no admin configured: not a wildcard
+    for token, wanted in (("v", Role.RESPONDER), ("v", Role.ADMIN), ("r", Role.ADMIN)):
+        with pytest.raises(Forbidden):
+            authorize(f"Bearer {token}", wanted, "adm", tokens, NOW)
+
+
+def test_stored_roles_read_older_tokens_as_viewers():
+    assert stored_role("responder") is Role.RESPONDER
+    assert stored_role(["issues:read"]) is Role.VIEWER and stored_role(["reports:read", "admin"]) is Role.ADMIN
+    assert stored_role(["nothing"]) is None and not grants(None, Role.VIEWER)
+
+
+@pytest.mark.parametrize("current, wanted, changes", [
+    ("open", "in_progress", True), ("open", "open", False), ("in_progress", "resolved", True),
+    ("resolved", "closed", True), ("resolved", "in_progress", True), ("closed", "in_progress", True),
+])
+def test_allowed_transitions(current, wanted, changes):
+    assert check_transition(current, IssueStatus(wanted)) is changes
+
+
+@pytest.mark.parametrize("current, wanted", [("resolved", "open"), ("closed", "resolved"), ("closed", "open"),
+                                             ("weird", "open")])
+def test_illegal_transitions_say_what_is_allowed(current, wanted):
+    with pytest.raises(IllegalTransition, match="status"):
+        check_transition(current, IssueStatus(wanted))
+
+
+def test_if_match_reads_etags_and_refuses_anything_else():
+    assert parse_if_match(etag(3)) == 3 and parse_if_match('W/"v3"') == 3 and parse_if_match("7") == 7
+    assert parse_if_match(None) is None and parse_if_match("*") is None
+    for bad in ("", '"vx"', "٣", "v" + "9" * 20, '"v-1"'):
+        with pytest.raises(ValueError, match="If-Match"):
+            parse_if_match(bad)
 
 
 def test_partitions_follow_the_most_selective_index():
@@ -124,7 +159,7 @@ class FakeIssues:
             if start_key else 0
         chunk = rows[start:start + limit]
         end = start + len(chunk)
-        kept = [r for r in chunk if all(r.get(k) == v for k, v in filters.items())]
+        kept = [r for r in chunk if all(r.get(k) == v for k, _, v in filters)]
         last = chunk[-1] if chunk else None  # DynamoDB's LastEvaluatedKey: the index key of the last item read
         return kept, ({"issue_id": {"S": last["issue_id"]}, partition.key: {"S": partition.value},
                        partition.sort: {"S": last["last_seen"]}} if end < len(rows) else None)

@@ -1,0 +1,60 @@
+"""No route without a decided role: every route of the app is either declared with ``ops_route`` (which records
+its role) or in the explicit list of public ones below (webhooks, the approval pages, /health)."""
+
+from __future__ import annotations
+
+from chalicelib.api.auth import PUBLIC, ROLE_ATTRIBUTE, ops_route
+from chalicelib.domain.ops import Role
+
+PUBLIC_ROUTES = {  # called by platforms (signed), approvers' browsers (signed links) and load balancers
+    "/webhooks/{platform_name}", "/health", "/approvals/{approval_id}",
+}
+
+
+def routes_without_a_role(app) -> list[str]:
+    missing = []
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            role = getattr(entry.view_function, ROLE_ATTRIBUTE, None)
+            if role is None and path not in PUBLIC_ROUTES:
+                missing.append(f"{method} {path}")
+            if role is not None and role != PUBLIC:
+                assert isinstance(role, Role), (path, role)
+    return missing
+
+
+def test_every_route_has_a_role_or_is_listed_public():
+    import app
+
+    assert routes_without_a_role(app.app) == []
+
+
+def test_a_route_added_without_a_role_is_caught():
+    from chalice import Blueprint, Chalice
+
+    import app
+
+    probe = Chalice(app_name="probe")
+    for path, methods in app.app.routes.items():
+        probe.routes[path] = dict(methods)
+    extra = Blueprint("probe")
+
+    @extra.route("/issues/{issue_id}/escalate", methods=["POST"])
+    def escalate(issue_id):  # pragma: no cover - never called
+        return {}
+
+    @ops_route(extra, "/issues/{issue_id}/merge", "POST", Role.RESPONDER, "checked")
+    def merge(issue_id):  # pragma: no cover - never called
+        return {}
+
+    probe.register_blueprint(extra)
+    assert routes_without_a_role(probe) == ["POST /issues/{issue_id}/escalate"]
+
+
+def test_a_role_must_be_a_role():
+    from chalice import Blueprint
+
+    import pytest
+
+    with pytest.raises(TypeError):
+        ops_route(Blueprint("x"), "/x", "GET", "viewer", "a string is not a role")
