@@ -107,32 +107,43 @@ ASSUMED = {
 
 class CallCounter:
     """Counts the app's AWS calls in :func:`bench.faults.run_stream` (it takes this in place of a fault injector):
-    requests per service and operation, and the keys a ``BatchGetItem`` reads (each key is a read)."""
+    requests per service and operation, the keys a ``BatchGetItem`` reads (each key is a read) and the messages
+    the app puts on queues (a ``SendMessageBatch`` is one request of up to 10)."""
 
     def __init__(self) -> None:
         self.calls: Counter = Counter()
         self.batch_get_keys = 0
-        self._installed: list[tuple[Any, str]] = []
+        self.messages_sent = 0
+        self._installed: list[tuple[Any, str, Any]] = []
 
-    def _before_call(self, model, params, **_: Any) -> None:
+    def _before_call(self, model, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def _parameters(self, params, model, **_: Any) -> None:  # the API's parameters, before serialization
         if model.name == "BatchGetItem":
             self.batch_get_keys += sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())
+        elif model.name == "SendMessageBatch":
+            self.messages_sent += len(params.get("Entries", []))
+        elif model.name == "SendMessage":
+            self.messages_sent += 1
 
     def install(self, clients: dict[str, Any]) -> "CallCounter":
         for aws_client in clients.values():
-            event = f"before-call.{aws_client.meta.service_model.service_id.hyphenize()}"
-            aws_client.meta.events.register(event, self._before_call, unique_id=f"count-{event}")
-            self._installed.append((aws_client, event))
+            service_id = aws_client.meta.service_model.service_id.hyphenize()
+            for event, handler in ((f"before-call.{service_id}", self._before_call),
+                                   (f"before-parameter-build.{service_id}", self._parameters)):
+                aws_client.meta.events.register(event, handler, unique_id=f"count-{event}")
+                self._installed.append((aws_client, event, handler))
         return self
 
     def uninstall(self) -> None:
-        for aws_client, event in self._installed:
+        for aws_client, event, _handler in self._installed:
             aws_client.meta.events.unregister(event, unique_id=f"count-{event}")
         self._installed.clear()
 
     def summary(self) -> dict[str, Any]:
-        return {"calls": dict(sorted(self.calls.items())), "batch_get_keys": self.batch_get_keys}
+        return {"calls": dict(sorted(self.calls.items())), "batch_get_keys": self.batch_get_keys,
+                "messages_sent": self.messages_sent}
 
 
 READS = ("dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan")
@@ -159,10 +170,12 @@ def measure_aws_calls(every: int = 1) -> dict[str, Any]:
     sends = sum(calls[name] for name in SQS_SENDS)
     return {
         "rows": len(rows), "mentions": mentions, "calls": dict(sorted(calls.items())),
+        "batch_get_keys": counter.batch_get_keys, "messages_sent": counter.messages_sent,
         "per_mention": {
             "dynamodb_read_requests": round(reads / mentions, 3),
-            # each message sent is received and deleted by Lambda's poller, in batches (receive + delete per batch)
-            "sqs_requests": round((sends + 2 * sends / 10) / mentions, 3),
+            # each message sent is received and deleted by Lambda's poller in batches of up to 10 (a receive and a
+            # delete per batch); the protocols' approval and publish messages are sent by Step Functions, not here
+            "sqs_requests": round((sends + 2 * counter.messages_sent / 10) / mentions, 3),
             "sfn_executions": round(calls["stepfunctions.StartExecution"] / mentions, 4),
             "sns_publishes": round(calls["sns.Publish"] / mentions, 4),
             "ses_emails": round(calls["ses.SendEmail"] / mentions, 4),

@@ -78,6 +78,8 @@ def test_the_counting_hooks_count_a_small_in_process_replay():
     measured = measure_aws_calls(every=20)
     assert measured["mentions"] > 5
     per_mention = measured["per_mention"]
-    assert per_mention["dynamodb_read_requests"] >= 1  # every mention reads its dedup keys
+    assert measured["batch_get_keys"] >= measured["mentions"]  # every mention reads its dedup keys
+    assert measured["messages_sent"] >= measured["mentions"]  # and is queued
+    assert per_mention["dynamodb_read_requests"] >= 1
     assert per_mention["sqs_requests"] >= 1  # every delivery is queued
     assert measured["calls"]["dynamodb.TransactWriteItems"] >= measured["mentions"] * 0.5
