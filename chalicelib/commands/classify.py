@@ -1,4 +1,4 @@
-"""``python -m chalicelib.cli classify``: JSONL mentions on stdin → JSONL classifications on stdout.
+"""``social-response classify``: JSONL mentions on stdin → JSONL classifications on stdout.
 
 Input lines need ``{"id", "text"}``; any generic-webhook field may be present (``platform``, ``author``,
 ``rating``, ``product`` ...) and joins the text signals in the plan's rules. Output, one line per input, same order:
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
@@ -43,14 +44,27 @@ def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze) -> dict[str, 
             "severity": result.severity.value}
 
 
-def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli classify", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", help="a response plan YAML file (default: the bundled plan)")
-    args = parser.parse_args(argv)
+    parser.set_defaults(run=run)
+
+
+def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
+    from chalicelib.cli import main as cli
+
+    return cli(["classify", *argv], stdin, stdout)
+
+
+def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from chalicelib.adapters.plans import bundled_plan
+    from chalicelib.cli import CliError
+    from chalicelib.domain.plan import PlanError
     from chalicelib.domain.signals import analyze_one
 
-    plan = load_plan_yaml(open(args.plan, encoding="utf-8").read()) if args.plan else bundled_plan()
+    try:
+        plan = load_plan_yaml(open(args.plan, encoding="utf-8").read()) if args.plan else bundled_plan()
+    except (OSError, UnicodeDecodeError, PlanError) as bad:
+        raise CliError(f"--plan {args.plan}: {bad}") from None
     status = 0
     for number, line in enumerate(stdin, start=1):
         if not line.strip():
@@ -66,5 +80,6 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
             message = describe_validation_error(error, limit=None) if isinstance(error, ValidationError) \
                 else str(error).splitlines()[0]
             out = {"id": row.get("id") if isinstance(row, dict) else None, "error": f"line {number}: {message}"}
+            print(f"classify: line {number}: {message}", file=sys.stderr)
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
     return status

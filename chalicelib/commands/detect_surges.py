@@ -1,6 +1,9 @@
 """``python -m chalicelib.cli detect-surges``: replay mentions in event time, print surge alerts.
 
-stdin: JSONL mentions sorted by ``created_at`` (``{"id", "created_at", "text", "platform"?, "product"?}``).
+stdin: JSONL mentions sorted by ``created_at`` (``{"id", "created_at", "text", "platform"?, "product"?}``);
+a mention earlier than the one before it is refused with its line number (exit 1, nothing replayed), unless
+``--sort`` (then all of stdin is read and replayed in time order). A summary (lines read, skipped, alerts) goes to
+stderr.
 stdout: one JSONL alert per surge, as it would fire in event time:
 ``{"key", "detected_at", "window_start", "count", "baseline"}``. Offline: no AWS calls.
 
@@ -68,24 +71,26 @@ def parse_time(value: Any) -> float:
     return dt.timestamp()
 
 
-def main(stdin: TextIO, stdout: TextIO, argv: list[str], analyze: Analyzer | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="detect-surges",
-        description="JSONL mentions (sorted by created_at) on stdin -> JSONL surge alerts on stdout.",
-    )
-    parser.parse_args(argv)
-    if analyze is None:
-        try:
-            analyze = default_analyzer()
-        except SignalsUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sort", action="store_true",
+                        help="sort the input by created_at first (default: refuse out-of-order input)")
+    parser.set_defaults(run=run)
 
-    detector = SurgeDetector()
-    bad = 0
+
+def main(stdin: TextIO, stdout: TextIO, argv: list[str], analyze: Analyzer | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="social-response detect-surges", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    return run(parser.parse_args(argv), stdin, stdout, analyze)
+
+
+def read_mentions(stdin: TextIO) -> tuple[list[tuple[int, float, str, str | None]], int, int]:
+    """(line number, time, text, product) of each readable line; how many lines were read and skipped."""
+    rows, read, bad = [], 0, 0
     for lineno, line in enumerate(stdin, 1):
         if not line.strip():
             continue
+        read += 1
         try:
             item = json.loads(line)
             if not isinstance(item, dict):
@@ -95,14 +100,39 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str], analyze: Analyzer | Non
             if not isinstance(text, str):
                 raise ValueError("text is not a string")
             product = item.get("product")
-            product = product if isinstance(product, str) else None
-        except (ValueError, TypeError) as exc:
+            rows.append((lineno, ts, text, product if isinstance(product, str) else None))
+        except (ValueError, TypeError, OverflowError) as exc:
             bad += 1
             print(f"detect-surges: line {lineno} skipped: {exc}", file=sys.stderr)
-            continue
+    return rows, read, bad
+
+
+def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyzer | None = None) -> int:
+    if analyze is None:
+        try:
+            analyze = default_analyzer()
+        except SignalsUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    rows, read, bad = read_mentions(stdin)
+    if getattr(args, "sort", False):
+        rows.sort(key=lambda row: row[1])
+    else:
+        for (_, before, _, _), (lineno, ts, _, _) in zip(rows, rows[1:]):
+            if ts < before:
+                print(f"detect-surges: line {lineno}: created_at is earlier than the mention before it; the input "
+                      "must be sorted by created_at (or pass --sort)", file=sys.stderr)
+                print(f"detect-surges: {read} lines read, {bad} skipped, 0 alerts (refused: out of order)",
+                      file=sys.stderr)
+                return 1
+    detector = SurgeDetector()
+    alerts = 0
+    for _, ts, text, product in rows:
         signals = analyze(text)
         keys = keys_for(product=product, topic=signals.topic, complaint=bool(signals.complaint))
         for alert in detector.observe(ts, keys):
+            alerts += 1
             stdout.write(json.dumps(alert.to_json()) + "\n")
     stdout.flush()
+    print(f"detect-surges: {read} lines read, {bad} skipped, {alerts} alerts", file=sys.stderr)
     return 1 if bad else 0

@@ -1,8 +1,10 @@
-"""``python -m chalicelib.cli ops-token``: tokens for the ops API besides ``OPS_ADMIN_TOKEN``.
+"""``social-response ops-token``: ops API tokens besides ``OPS_ADMIN_TOKEN`` (also: POST/GET/DELETE /tokens).
 
-* ``ops-token create --name NAME [--role issues:read ...] [--days 90]``: prints the new token once; only its
-  SHA-256 is stored (the stage's ops-tokens table; ``STAGE``, and ``AWS_ENDPOINT_URL`` for the local stack).
-* ``ops-token revoke --name NAME``: deletes every token of that name.
+  ops-token create --name NAME --role viewer|responder|admin [--days 90]   prints the new token once
+  ops-token list [--json]                                                  names, roles, ids; never the tokens
+  ops-token revoke (--name NAME | --id TOKEN_ID)                           deletes them
+
+Only a token's SHA-256 is stored, in the stage's ops-tokens table (--stage, --endpoint-url).
 """
 
 from __future__ import annotations
@@ -11,31 +13,61 @@ import argparse
 from datetime import datetime, timezone
 from typing import TextIO
 
+from chalicelib.cli import CliError
+from chalicelib.commands.common import aws_options, emit, json_option, table, use_stage
 from chalicelib.domain.ops import Role
 
 
-def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli ops-token", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create")
-    create.add_argument("--name", required=True, help="who or what holds it (shown on the audit trail)")
-    create.add_argument("--role", action="append", choices=[r.value for r in Role], default=None,
-                        help=f"repeatable; default {Role.ISSUES_READ.value}")
-    create.add_argument("--days", type=int, default=90, help="valid for this many days (default 90)")
-    commands.add_parser("revoke").add_argument("--name", required=True)
-    args = parser.parse_args(argv)
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
+    create = actions.add_parser("create", help="make a token and print it once", description="Make a token.")
+    create.add_argument("--name", required=True, help="who or what holds it (the actor on the audit trail)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role],
+                        help="viewer reads; responder also works issues; admin also manages tokens and plans")
+    create.add_argument("--days", type=int, default=90, help="valid for this many days, 1 to 366 (default 90)")
+    json_option(create)
+    listing = actions.add_parser("list", help="the tokens' names, roles and ids", description="List tokens.")
+    json_option(listing)
+    revoke = actions.add_parser("revoke", help="delete tokens by name or id", description="Revoke tokens.")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help="every token of that name")
+    which.add_argument("--id", dest="token_id", help="the token with that id (ops-token list shows it)")
+    for sub in (create, listing, revoke):
+        aws_options(sub)
+        sub.set_defaults(run=run)
 
-    from chalicelib.adapters.ops_tokens import DynamoOpsTokens
-    from chalicelib.settings import resources
 
-    tokens = DynamoOpsTokens(resources().ops_tokens_table)
-    if args.command == "create":
-        if not 1 <= args.days <= 366:
-            parser.error("--days: 1 to 366")
-        roles = [Role(r) for r in (args.role or [Role.ISSUES_READ.value])]
-        stdout.write(tokens.create(args.name, roles, args.days, datetime.now(timezone.utc)) + "\n")
+def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    if args.action == "create" and not 1 <= args.days <= 366:
+        raise CliError("--days: 1 to 366")
+    if args.action == "create":
+        from chalicelib.domain.ops import TokenRequest
+
+        try:
+            TokenRequest(name=args.name, role=args.role, days=args.days)
+        except ValueError as bad:
+            raise CliError(f"--name: letters, digits and _.@:+- only, at most 64 ({bad.__class__.__name__})") \
+                from None
+    use_stage(args)
+    from chalicelib.api.dependencies import ops_tokens
+
+    tokens = ops_tokens()
+    if args.action == "create":
+        token, record = tokens.create(args.name, Role(args.role), args.days, datetime.now(timezone.utc))
+        if args.json:
+            emit(stdout, {"token": token, **record})
+        else:
+            stdout.write(token + "\n")
         return 0
-    removed = tokens.revoke(args.name)
-    stdout.write(f"revoked {removed} token(s) named {args.name}\n")
-    return 0 if removed else 1
+    if args.action == "list":
+        records = tokens.list()
+        if args.json:
+            emit(stdout, records)
+        else:
+            table(stdout, records, ["token_id", "name", "role", "created_at", "expires_at"])
+        return 0
+    removed = tokens.revoke(name=args.name, token_id=args.token_id)
+    if not removed:
+        raise CliError(f"no token {'named ' + args.name if args.name else 'with id ' + args.token_id}")
+    stdout.write(f"revoked {removed} token(s)\n")
+    return 0

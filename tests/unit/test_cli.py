@@ -52,3 +52,60 @@ def test_plan_validate_names_every_problem(tmp_path):
 def test_unknown_command_shows_usage():
     done = run("frobnicate")
     assert done.returncode == 2 and "classify" in done.stderr
+
+
+def test_help_at_every_level_describes_the_commands():
+    top = run("--help")
+    assert top.returncode == 0 and top.stderr == ""
+    for command in ("classify", "detect-surges", "issues", "metrics", "plan", "ops-token"):
+        assert command in top.stdout
+    assert "list, show, assign, resolve and note" in top.stdout  # a one-line description each
+    for path in (["issues"], ["issues", "assign"], ["plan", "validate"], ["ops-token", "create"], ["metrics"],
+                 ["detect-surges"], ["classify"]):
+        done = run(*path, "--help")
+        assert done.returncode == 0 and "usage: social-response " + " ".join(path) in done.stdout, path
+    assert "--stage" in run("ops-token", "list", "--help").stdout
+    assert "--endpoint-url" in run("plan", "upload", "--help").stdout
+
+
+def test_usage_errors_exit_2_and_bad_input_1_one_line_each_never_a_traceback(tmp_path):
+    for args in (["issues"], ["ops-token", "create", "--name", "x"], ["plan", "frobnicate"], ["--nope"]):
+        done = run(*args)
+        assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr, args
+    done = run("plan", "validate", str(tmp_path / "missing.yaml"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "missing.yaml" in done.stderr
+    done = run("issues", "list", "--token", "t", "--api-url", "http://127.0.0.1:9")
+    assert done.returncode == 1 and "cannot reach the ops API" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_aws_commands_refuse_a_deployed_stage_unless_named_and_a_local_one_without_an_endpoint():
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "ops-token", "list"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=60)
+    assert done.returncode == 1 and "--stage prod" in done.stderr
+    env = {k: v for k, v in env.items() if k != "STAGE"}
+    done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "plan", "list"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=60)
+    assert done.returncode == 1 and "--endpoint-url" in done.stderr
+
+
+def test_plan_validate_lists_field_and_reference_problems_in_one_pass_with_lines(tmp_path):
+    text = (ROOT / "chalicelib/plans/default.yaml").read_text()
+    broken = text.replace("default_category: no_action", "default_category: nothing") + "\ninfluencer_followers: -1\n"
+    (tmp_path / "plan.yaml").write_text(broken)
+    done = run("plan", "validate", str(tmp_path / "plan.yaml"))
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1
+    line_of = next(i for i, line in enumerate(broken.splitlines(), 1) if line.startswith("default_category:"))
+    assert f"{tmp_path / 'plan.yaml'}:{line_of}: default_category: unknown category 'nothing'" in lines
+    assert any(line.endswith(": influencer_followers: Input should be greater than or equal to 0")
+               for line in lines)  # the field problem, in the same run
+
+
+def test_detect_surges_refuses_out_of_order_input_with_its_line_or_sorts_it():
+    rows = ['{"id": "1", "created_at": "2026-11-20T10:00:00Z", "text": "ok"}',
+            '{"id": "2", "created_at": "2026-11-20T09:00:00Z", "text": "ok"}']
+    done = run("detect-surges", stdin="\n".join(rows) + "\n")
+    assert done.returncode == 1 and "line 2" in done.stderr and "--sort" in done.stderr
+    done = run("detect-surges", "--sort", stdin="\n".join(rows) + "\n")
+    assert done.returncode == 0 and "2 lines read, 0 skipped, 0 alerts" in done.stderr
