@@ -55,7 +55,8 @@ def forget_cached_adapters() -> None:
 
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[dict[str, str]]:
-    """moto in-process with the test stage's stack deployed from ``infra/template.py``; yields secrets."""
+    """moto in-process with the test stage's stack deployed from the packaged template
+    (``infra.package.sam_template``); yields secrets."""
     from moto import mock_aws
 
     from infra.local.deploy import deploy_stack, seed_secrets
