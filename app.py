@@ -5,6 +5,8 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 from chalicelib.api.approvals import approvals
 from chalicelib.api.health import health
 from chalicelib.api.ops import ops
+from chalicelib.api.ops_views import views as ops_views
+from chalicelib.api.plans import plans
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import APP_NAME, check_required_settings, issues_stream_arn, resources
@@ -18,6 +20,8 @@ app.register_blueprint(webhooks)
 app.register_blueprint(health)
 app.register_blueprint(approvals)
 app.register_blueprint(ops)
+app.register_blueprint(plans)
+app.register_blueprint(ops_views)
 
 
 @app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")

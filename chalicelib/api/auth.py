@@ -44,6 +44,7 @@ class RouteDoc:
     body: Any = None  # the pydantic model of the JSON body
     errors: tuple[int, ...] = ()  # answers besides 400/401/403/429
     headers: tuple[str, ...] = ()  # request headers it reads (If-Match)
+    invalid: Any = None  # the pydantic model of its 400 answer, when it says more than {"error"}
 
 
 ROUTES: list[RouteDoc] = []

@@ -78,6 +78,8 @@ def document() -> dict[str, Any]:
             codes = [400, 401, 403, 429, *route.errors]
         for code in sorted(set(codes)):
             responses[str(code)] = _answer(ANSWERS[code], ERROR_REF)
+        if route.invalid is not None:
+            responses["400"] = _answer(ANSWERS[400], ref(_model(route.invalid)))
         if "429" in responses:
             responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"},
                                                            "description": "seconds until the next minute"}}

@@ -112,7 +112,8 @@ def list_issues():
 
 
 @ops_route(ops, "/issues/{issue_id}", "GET", Role.VIEWER,
-           "One issue with its mentions and its audit trail (ETag: its version)", answer=service_model("IssueDetail"), errors=(404,))
+           "One issue with its mentions and its audit trail (ETag: its version)",
+           answer=service_model("IssueDetail"), errors=(404,))
 @answering
 def show_issue(issue_id: str):
     from chalicelib.api.dependencies import ops_issues

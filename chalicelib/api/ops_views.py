@@ -1,0 +1,115 @@
+"""Alerts and dead letters over the ops API: the stored alerts (viewer), each dead-letter queue's messages with
+their bodies redacted to ids, and a redrive of one message or all to the queue they came from (admin)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.auth import ops_route
+from chalicelib.api.responses import error_response, json_response
+from chalicelib.domain.ops import Role
+
+views = Blueprint(__name__)
+
+
+class AlertsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=500)
+
+
+class StoredAlert(BaseModel):
+    key: str = Field(description="what the alert is about: <issue or queue>#<kind>[#<scope>]")
+    kind: str | None
+    at: str | None
+    state: str | None = Field(description="sent, deferred (in the hour's digest), owed or sending")
+
+
+class AlertList(BaseModel):
+    items: list[StoredAlert]
+
+
+class DeadLetter(BaseModel):
+    message_id: str
+    queue: str
+    sent_at: str | None
+    receive_count: int
+    failure: str | None
+    ids: dict[str, str | int] = Field(description="the body's ids; the body itself is never shown")
+
+
+class DeadLetterQueue(BaseModel):
+    queue: str
+    source: str | None = Field(description="where a redrive sends its messages (null: none)")
+    messages: list[DeadLetter]
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetterQueue]
+
+
+class RedriveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = Field(min_length=1, max_length=80)
+    message_id: str | None = Field(None, min_length=1, max_length=100, description="one message; absent: all")
+
+
+class Redriven(BaseModel):
+    queue: str
+    moved: int
+
+
+@ops_route(views, "/alerts", "GET", Role.VIEWER, "The stored alerts, newest first", query=AlertsQuery,
+           answer=AlertList)
+def list_alerts():
+    from chalicelib.adapters.ops_reads import StoredAlerts
+    from chalicelib.api.ops import BadInput, query
+    from chalicelib.settings import resources
+
+    try:
+        wanted = query(AlertsQuery)
+    except BadInput as bad:
+        return error_response(400, str(bad))
+    items = StoredAlerts(resources()).recent(wanted.limit)
+    return json_response(AlertList(items=items).model_dump(mode="json"))
+
+
+@ops_route(views, "/dead-letters", "GET", Role.ADMIN, "Each dead-letter queue's messages, bodies redacted to ids",
+           answer=DeadLetterList)
+def list_dead_letters():
+    from chalicelib.adapters.ops_reads import DeadLetters
+    from chalicelib.settings import resources
+
+    letters = DeadLetters(resources())
+    items = [DeadLetterQueue(queue=queue, source=source, messages=letters.peek(queue, 50))
+             for queue, source in letters.sources.items()]
+    return json_response(DeadLetterList(items=items).model_dump(mode="json"))
+
+
+@ops_route(views, "/dead-letters/redrive", "POST", Role.ADMIN,
+           "Send one dead letter (or all of a queue) back to the queue it came from", body=RedriveRequest,
+           answer=Redriven, errors=(404, 409))
+def redrive():
+    from chalicelib.adapters.ops_reads import DeadLetters
+    from chalicelib.api.auth import caller
+    from chalicelib.api.ops import BadInput, body
+    from chalicelib.observability import logger
+    from chalicelib.settings import resources
+
+    try:
+        wanted = body(RedriveRequest)
+    except BadInput as bad:
+        return error_response(400, str(bad))
+    letters = DeadLetters(resources())
+    if wanted.queue not in letters.sources:
+        return error_response(404, f"queue: not one of {', '.join(letters.sources)}")
+    try:
+        moved = letters.redrive(wanted.queue, wanted.message_id)
+    except LookupError as none:
+        return error_response(409, str(none))
+    if wanted.message_id and not moved:
+        return error_response(404, f"message_id: no message {wanted.message_id} in {wanted.queue}")
+    logger.info("dead letters redriven", extra={"actor": caller().name, "queue": wanted.queue, "moved": moved})
+    return json_response(Redriven(queue=wanted.queue, moved=moved).model_dump(mode="json"))

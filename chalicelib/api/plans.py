@@ -1,0 +1,139 @@
+"""Response plans over the ops API: list the versions, read one, validate an upload (400 listing every problem
+with its line), upload a new version (it becomes active, the previous one is retired)."""
+
+from __future__ import annotations
+
+import re
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.auth import ops_route
+from chalicelib.api.responses import error_response, json_response
+from chalicelib.domain.ops import Role
+from chalicelib.services.plan_check import PlanProblem
+
+plans = Blueprint(__name__)
+
+VERSION = re.compile(r"^[0-9]{1,8}$")
+MAX_PLAN_BYTES = 256 * 1024
+
+
+class PlanUpload(BaseModel):
+    yaml: str = Field(min_length=1, max_length=MAX_PLAN_BYTES, description="the plan, as YAML")
+
+
+class PlanUploadedBy(PlanUpload):
+    uploaded_by: str | None = Field(None, min_length=1, max_length=254,
+                                    description="kept with the version (default: the token's name)")
+
+
+class PlanVersion(BaseModel):
+    version: int
+    status: str
+    uploaded_by: str
+    uploaded_at: str
+    reviewed_by: str
+    reviewed_on: str
+
+
+class PlanVersions(BaseModel):
+    items: list[PlanVersion]
+
+
+class PlanValidation(BaseModel):
+    valid: bool
+    brand: str
+    categories: int
+    rules: int
+    protocols: int
+    review_overdue: bool
+
+
+class PlanProblems(BaseModel):
+    error: str
+    problems: list[PlanProblem]
+
+
+class Uploaded(BaseModel):
+    version: int
+
+
+def _parse(model):
+    from chalicelib.api.ops import BadInput, body
+
+    try:
+        return body(model), None
+    except BadInput as bad:
+        return None, error_response(400, str(bad))
+
+
+def _problems_answer(text: str):
+    from chalicelib.services.plan_check import plan_problems
+
+    problems = plan_problems(text)
+    if not problems:
+        return None
+    listed = "; ".join(f"line {p.line}: {p.place}: {p.problem}" for p in problems)
+    return json_response(PlanProblems(error=f"the plan has {len(problems)} problem(s): {listed}",
+                                      problems=problems).model_dump(mode="json"), 400)
+
+
+@ops_route(plans, "/plans", "GET", Role.VIEWER, "List the plan versions and their status", answer=PlanVersions)
+def list_plans():
+    from chalicelib.api.dependencies import plan_store
+
+    versions = sorted(plan_store().versions(), key=lambda v: v["version"])
+    return json_response(PlanVersions(items=versions).model_dump(mode="json"))
+
+
+@ops_route(plans, "/plans/{version}", "GET", Role.VIEWER, "One plan version with its YAML", answer=PlanVersion,
+           errors=(404,))
+def show_plan(version: str):
+    from chalicelib.api.dependencies import plan_store
+
+    if not VERSION.match(version):
+        return error_response(400, "version: a number")
+    found = [v for v in plan_store().versions() if v["version"] == int(version)]
+    if not found:
+        return error_response(404, f"no plan version {version}")
+    return json_response(PlanVersion(**found[0]).model_dump(mode="json"))
+
+
+@ops_route(plans, "/plans/validate", "POST", Role.VIEWER, "Validate a plan: 400 listing every problem with its line",
+           body=PlanUpload, answer=PlanValidation, invalid=PlanProblems)
+def validate_plan():
+    from datetime import date
+
+    from chalicelib.domain.plan import load_plan_yaml
+
+    upload, refused = _parse(PlanUpload)
+    if refused:
+        return refused
+    refused = _problems_answer(upload.yaml)
+    if refused:
+        return refused
+    plan = load_plan_yaml(upload.yaml)
+    return json_response(PlanValidation(valid=True, brand=plan.brand, categories=len(plan.categories),
+                                        rules=len(plan.rules), protocols=len(plan.protocols),
+                                        review_overdue=plan.review.overdue(date.today())).model_dump(mode="json"))
+
+
+@ops_route(plans, "/plans", "POST", Role.ADMIN, "Upload a plan: it becomes the active version", body=PlanUploadedBy,
+           answer=Uploaded, status=201, errors=(409,), invalid=PlanProblems)
+def upload_plan():
+    from chalicelib.adapters.plans import PlanConflict
+    from chalicelib.api.auth import caller
+    from chalicelib.api.dependencies import plan_store
+
+    upload, refused = _parse(PlanUploadedBy)
+    if refused:
+        return refused
+    refused = _problems_answer(upload.yaml)
+    if refused:
+        return refused
+    try:
+        version = plan_store().upload(upload.yaml, upload.uploaded_by or caller().name)
+    except PlanConflict as conflict:
+        return error_response(409, str(conflict))
+    return json_response(Uploaded(version=version).model_dump(mode="json"), 201)

@@ -1,0 +1,125 @@
+"""Every problem of a response plan in one pass, each with its place and line: what ``plan validate`` prints and
+``POST /plans/validate`` answers.
+
+pydantic checks a plan's fields first and its cross-references (a rule's category, a category's team ...) only
+once the fields are valid, so fixing one kind used to reveal the other. Here each round sets aside the parts with
+field problems (an entry of ``rules`` or ``categories``; a broken top-level field takes the bundled plan's value,
+whose own references are then not reported) and checks the rest again, until the rest is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+BUNDLED = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
+PLACE = re.compile(r"^(?P<place>[A-Za-z0-9_.\[\]-]+)(?: \([^)]*\))?: (?P<problem>.*)$")
+
+
+class PlanProblem(BaseModel):
+    line: int
+    place: str
+    problem: str
+
+
+def plan_problems(text: str) -> list[PlanProblem]:
+    """Every problem of a plan's YAML (empty: the plan is valid)."""
+    import yaml
+
+    found = _problems(text)
+    try:
+        root = yaml.compose(text) if found else None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        return [PlanProblem(line=(mark.line + 1) if mark else 1, place=place, problem=problem)
+                for place, problem in found]
+    return [PlanProblem(line=_node_line(root, place) or 1, place=place, problem=problem) for place, problem in found]
+
+
+def _node_line(root: Any, place: str) -> int | None:
+    """The line of the YAML node at ``place`` (``rules[3].category``), or of the deepest node on the way."""
+    import yaml
+
+    node, line = root, getattr(getattr(root, "start_mark", None), "line", None)
+    for part in re.findall(r"[^.\[\]]+", place.removeprefix("plan.").removeprefix("plan")):
+        if isinstance(node, yaml.MappingNode):
+            found = next((value for key, value in node.value if str(key.value) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            found = node.value[int(part)]
+        else:
+            found = None
+        if found is None:
+            break
+        node, line = found, found.start_mark.line
+    return None if line is None else line + 1
+
+
+def _problems(text: str) -> list[tuple[str, str]]:
+    import yaml
+    from pydantic import ValidationError
+
+    from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return [("plan", f"not valid YAML: {' '.join(str(error).split())}")]
+    if not isinstance(document, dict):
+        return [("plan", "a plan is a YAML mapping (brand, teams, categories, rules ...)")]
+    problems: list[tuple[str, str]] = []
+    fallback = load_plan_yaml(BUNDLED.read_text(encoding="utf-8")).model_dump(mode="json")
+    substituted: set[str] = set()  # fields that hold the bundled plan's value: their references are not the file's
+    for _ in range(5):  # each round sets aside the parts with problems; references are checked on the rest
+        try:
+            ResponsePlan.model_validate(document)
+            break
+        except ValidationError as invalid:
+            errors = invalid.errors(include_url=False, include_input=False)
+        progressed = False
+        for error in errors:
+            loc, message = error["loc"], error["msg"].removeprefix("Value error, ")
+            if not loc:  # the plan's own check: "; "-joined problems that each start with their place
+                for part in message.split("; "):
+                    found = PLACE.match(part)
+                    place, problem = (found["place"], found["problem"]) if found else ("plan", part)
+                    if re.split(r"[.\[]", place)[0] not in substituted:
+                        problems.append((place, problem))
+                continue
+            place = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+            problems.append((place, message))
+            progressed |= _set_aside(document, loc, fallback)
+            if loc[0] in fallback and document.get(loc[0]) == fallback[loc[0]]:
+                substituted.add(str(loc[0]))
+        for field, value in document.items():
+            if isinstance(value, list):
+                document[field] = [entry for entry in value if entry is not None]
+        if not progressed:
+            break
+    seen: set[tuple[str, str]] = set()
+    return [p for p in problems if not (p in seen or seen.add(p))]
+
+
+def _set_aside(document: dict[str, Any], loc: tuple, fallback: dict[str, Any]) -> bool:
+    """Drop the entry holding a problem (a rule, a category ...); a broken top-level field gets the bundled
+    plan's value, only so the rest can be checked."""
+    if len(loc) == 1 or not isinstance(document.get(loc[0]), (dict, list)):
+        if document.get(loc[0]) == fallback.get(loc[0]):
+            return False
+        if loc[0] in fallback:
+            document[loc[0]] = fallback[loc[0]]
+        else:
+            document.pop(loc[0], None)
+        return True
+    container, key = document[loc[0]], loc[1]
+    if isinstance(container, dict) and key in container:
+        del container[key]
+        return True
+    if isinstance(container, list) and isinstance(key, int) and key < len(container) and container[key] is not None:
+        container[key] = None  # keeps the other entries' indexes this round; dropped after it
+        return True
+    return False
+
+
