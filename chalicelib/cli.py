@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("chalicelib.commands.metrics", "volume, response times, SLA, CSAT and recurrence (ops API)"),
     "plan": ("chalicelib.commands.plan", "validate, upload and list response plan versions"),
     "ops-token": ("chalicelib.commands.ops_token", "create, list and revoke ops API tokens"),
+    "alerts": ("chalicelib.commands.alerts", "list the stored alerts"),
+    "dlq": ("chalicelib.commands.dlq", "list and redrive dead-letter queue messages (bodies redacted)"),
 }
 
 
