@@ -15,6 +15,7 @@ from chalicelib.domain.alerts import (
 )
 from chalicelib.services.monitoring import (
     CheckFailed, alert_for_issue_record, alert_issue_records, check_dead_letter_queues, check_slas,
+    dead_letter_queues,
     send_last_hours_digest,
 )
 from chalicelib.settings import Resources
@@ -224,12 +225,13 @@ def test_one_failing_alert_does_not_hide_the_others():
 
 def test_dead_letter_queues_alert_once_per_queue_and_hour():
     names = Resources.for_stage("unit")
-    depths = {names.ingest_dlq: 3, names.approval_dlq: 0, names.publish_dlq: 1}
+    depths = {queue: 0 for queue in dead_letter_queues(names)}  # every DLQ of the stage is read
+    depths.update({names.ingest_dlq: 3, names.publish_dlq: 1, names.issues_stream_dlq: 2})
     alerts = FakeAlerts()
-    assert check_dead_letter_queues(OPENED, alerts, names, depths.__getitem__) == {"sent": 2}
+    assert check_dead_letter_queues(OPENED, alerts, names, depths.__getitem__) == {"sent": 3}
     assert check_dead_letter_queues(OPENED + timedelta(minutes=5), alerts, names, depths.__getitem__) == {
-        "duplicate": 2}
-    assert check_dead_letter_queues(OPENED + timedelta(hours=1), alerts, names, depths.__getitem__) == {"sent": 2}
+        "duplicate": 3}
+    assert check_dead_letter_queues(OPENED + timedelta(hours=1), alerts, names, depths.__getitem__) == {"sent": 3}
     first = alerts.sent[f"{names.ingest_dlq}#2026-11-24T10#dlq_messages"]
     assert first.details["approximate_messages"] == 3 and first.severity == "high"
 
