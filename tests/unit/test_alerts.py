@@ -15,8 +15,7 @@ from chalicelib.domain.alerts import (
 )
 from chalicelib.services.monitoring import (
     CheckFailed, alert_for_issue_record, alert_issue_records, check_dead_letter_queues, check_slas,
-    dead_letter_queues,
-    send_last_hours_digest,
+    dead_letter_queues, send_last_hours_digest,
 )
 from chalicelib.settings import Resources
 
