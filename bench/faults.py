@@ -338,7 +338,10 @@ def count_outcomes(client_for: Callable[[str], Any], names, emails: list[dict[st
         "mention_states": sorted((m["pk"], m.get("status", "-"), m.get("category", "-"), bool(m.get("issue_id")))
                                  for m in mentions),
         "issues": len(issues),
-        "issue_shapes": sorted((i["category"], i["severity"], int(i["mention_count"]), name_of[i["issue_id"]])
+        # A surge's Crisis is named by its rule: which mentions it links, and its count, depend on when a batch
+        # was counted (a record retried after a fault lands in a later batch), not on anything being lost.
+        "issue_shapes": sorted((i["category"], i["severity"], "surge", i["rule"]) if str(i.get("rule", "")).startswith("surge:")
+                               else (i["category"], i["severity"], int(i["mention_count"]), name_of[i["issue_id"]])
                                for i in issues),
         "emails": len(emails),
         "email_shapes": sorted(Counter((e["to"], anonymous(e["subject"])) for e in emails).items()),

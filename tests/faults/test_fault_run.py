@@ -24,8 +24,6 @@ FAULT_RATE, SEED = 0.10, 8
 # Defects other engineers are fixing now (issue 8): while one shows, the test reports it as an expected failure,
 # naming it; everything else is asserted hard. Remove an entry when its fix lands.
 KNOWN_DEFECTS = {
-    "issue_shapes": "H3b: a failed surge count is swallowed (processor.process_batch logs 'surge detection "
-                    "failed for this batch'), so the Crisis links fewer mentions than in the fault-free run",
     "dead_letters": "H3a: an approval request makes ~15 AWS calls; with 5 % of calls raising, about 3 % of "
                     "requests fail all 5 receives (maxReceiveCount) and sit in the DLQ, their emails unsent",
     "email_shapes": "H3a: an email whose send succeeded but whose claim was not marked done (a failed UpdateItem) "
