@@ -67,6 +67,13 @@ def rows() -> list[tuple[str, str, str]]:
     if generic:
         out.append((f"general tweets called complaints (TweetEval offensive val, n={generic['n']})",
                     f"{100 * generic['rate']:.1f}%", "low"))
+    if "model_load_seconds" in signals:
+        out.append((f"text model: load ({signals['artifact_bytes'] / 1e6:.1f} MB binary artifact, first / best of 5, "
+                    "traced peak memory) and throughput on one core",
+                    f"{1000 * signals['model_load_seconds']:.0f} / "
+                    f"{1000 * signals.get('model_load_seconds_best_of_5', signals['model_load_seconds']):.0f} ms, "
+                    f"{signals.get('model_load_peak_bytes', 0) / 1e6:.1f} MB; "
+                    f"{signals['throughput_mentions_per_s']:,} mentions/s", "< 50 ms, < 25 MB; ≥ 2,000/s"))
     if dedup:
         out.append((f"dedup into issues, airline tweets (n={dedup['mentions']}, truth: author+airline+reason/24 h)",
                     f"B-cubed P {dedup['bcubed_precision']:.3f} / R {dedup['bcubed_recall']:.3f}",

@@ -32,12 +32,13 @@ def analyze_one(text: str) -> TextSignals:
     text = text or ""
     m = _model.get()
     complaint_score, sentiment = _model.score(text, m)
+    flags = risk_flags(text)  # once: the topic rules read the same flags
     return TextSignals(
         complaint=complaint_score >= m.threshold,
         complaint_score=round(complaint_score, 4),
         sentiment=round(max(-1.0, min(1.0, sentiment)), 4),
-        topic=topic_of(text),
-        risk_flags=risk_flags(text),
+        topic=topic_of(text, flags),
+        risk_flags=flags,
     )
 
 

@@ -83,6 +83,36 @@ _PRAISE = frozenset(
 )
 
 
+# What makes a complaint beyond a negative mood: it is aimed at a company (a support-style handle, "you/your"
+# after an @-address), names the thing that was expected (an order, a delivery, a refund, the service, an
+# account ...) and often asks for a remedy. Negative tweets about sport, politics or the weather have the mood
+# but none of these; the conjunctions below let a linear model tell the two apart.
+_CORP_HANDLE = re.compile(r"^(?:ask|team|hey)|support|help|care|service|assist|official|airways|airlines?$|air$",
+                          re.IGNORECASE)
+_SERVICE = frozenset(
+    """
+    order orders ordered delivery deliver delivered deliveries package packages parcel parcels shipment shipping
+    shipped tracking courier refund refunds refunded return returned exchange replacement replace warranty receipt
+    account accounts bill bills billing billed invoice charge charged charges payment payments paid pay subscription
+    subscribed membership plan contract service services customer customers support agent agents rep reps
+    representative staff manager driver store branch app website site update login password email card
+    internet wifi connection network signal phone device router modem cable outage coverage data
+    flight flights booking booked reservation ticket tickets seat luggage baggage bag gate boarding
+    item items product products purchase purchased bought buy battery screen
+    call called calling chat hold line queue appointment technician engineer
+    """.split()
+)
+_REMEDY = frozenset(
+    """
+    please pls plz help fix sort resolve respond response reply answer contact dm explain assist
+    cancel refund replace compensation compensate escalate
+    """.split()
+)
+_YOU = frozenset({"you", "your", "you're", "youre", "u", "ur", "yall", "y'all", "guys"})
+_WAIT = frozenset({"still", "yet", "waiting", "waited", "wait", "hours", "days", "weeks", "week", "months", "since",
+                   "again", "already", "ago"})
+
+
 def normalize(text: str) -> str:
     """Lower-cased text with handles, URLs, numbers and elongations made brand- and domain-neutral."""
     text = html.unescape(text).translate(_CURLY)
@@ -108,6 +138,42 @@ def tokens(text: str) -> list[str]:
             continue  # "@a @b @c" carries no more meaning than one handle
         out.append(tok)
     return out
+
+
+def _aim_cues(text: str, toks: list[str], n_problem: int) -> list[str]:
+    """Brand-independent cues of a breach aimed at a company, and their conjunctions with problem words."""
+    corp = any(_CORP_HANDLE.search(h[1:]) for h in _HANDLE.findall(text))
+    addressed = bool(toks) and toks[0] in (USER, BRAND)
+    words = set(toks)
+    n_service = len(words & _SERVICE)
+    remedy = bool(words & _REMEDY)
+    you = bool(words & _YOU)
+    wait = bool(words & _WAIT) or (NUM in words and bool(words & {"hours", "days", "weeks", "months", "mins", "minutes"}))
+    problem = n_problem > 0
+    cues = ["xserv" + str(min(n_service, 2))]
+    if corp:
+        cues.append("xcorp")
+    if addressed:
+        cues.append("xaddr")
+    if remedy:
+        cues.append("xremedy")
+    if you and (addressed or corp):
+        cues.append("xyouaddr")
+    if wait:
+        cues.append("xwait")
+    if problem and n_service:
+        cues.append("xbreach")
+    if problem and (addressed or corp or BRAND in words):
+        cues.append("xaimed")
+    if problem and n_service and (corp or BRAND in words or (addressed and you)):
+        cues.append("xbreachaimed")
+    if problem and not n_service and not corp and BRAND not in words:
+        cues.append("xmoodonly")
+    if wait and n_service:
+        cues.append("xwaitserv")
+    if remedy and (problem or n_service):
+        cues.append("xremedyprob")
+    return cues
 
 
 def features(text: str) -> list[str]:
@@ -136,6 +202,7 @@ def features(text: str) -> list[str]:
             elif t in _PRAISE:
                 n_praise += 1
     feats.append("xprob" + str(min(n_problem, 3)))
+    feats.extend(_aim_cues(text, toks, n_problem))
     feats.append("xpraise" + str(min(n_praise, 2)))
     if toks and toks[-1] in ("?", "??"):
         feats.append("xendq")

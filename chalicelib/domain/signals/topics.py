@@ -52,9 +52,9 @@ _COMPILED = {topic: re.compile(rf"(?<![\w$£€])(?:{p})(?![\w])") for topic, p 
 _ORDER = ("billing_refunds", "delivery", "customer_service", "product_quality")
 
 
-def topic_of(text: str) -> str:
-    """One of :data:`TOPICS` for ``text``."""
-    flags = risk_flags(text)
+def topic_of(text: str, flags: frozenset[str] | None = None) -> str:
+    """One of :data:`TOPICS` for ``text`` (``flags``: its :func:`risk_flags`, when the caller has them already)."""
+    flags = risk_flags(text) if flags is None else flags
     if flags & {"safety", "health"}:
         return "safety"
     if flags & {"legal_threat", "discrimination", "data_leak"}:
