@@ -55,7 +55,8 @@ class DeadLetters:
 
     def peek(self, queue: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` messages, left in the queue (visible again at once), bodies redacted to ids."""
-        sqs, url = client("sqs"), self._url(queue)
+        sqs = client("sqs")
+        url = self._url(queue)
         seen: dict[str, dict[str, Any]] = {}
         for _ in range(max(1, limit // 10 + 1)):
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
@@ -81,7 +82,8 @@ class DeadLetters:
         source = self.sources[queue]
         if source is None:
             raise LookupError(f"{queue} has no source queue to redrive to")
-        sqs, url, target = client("sqs"), self._url(queue), self._url(source)
+        sqs = client("sqs")
+        url, target = self._url(queue), self._url(source)
         moved, looked_at = 0, set()
         for _ in range(1000):  # at most 10,000 messages a call
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,

@@ -4,6 +4,7 @@ edited, or validly signed around arbitrary positions (whoever holds the key stil
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,9 @@ from tests.property.strategies import (
     short_bytes,
     text,
 )
+
+# thousands of requests a minute from one admin token: the rate limit (tested in tests/integration) stays out of it
+os.environ["OPS_RATE_LIMIT_PER_MINUTE"] = "1000000"
 
 PARAMETERS = sorted(IssueQuery.model_fields)
 schema_queries = schema_json(IssueQuery).map(lambda query: {k: v for k, v in query.items() if v is not None})
@@ -123,3 +127,27 @@ def test_the_openapi_document_is_served_whatever_the_request_carries(stack, quer
     body = assert_json_answer(stack.client.http.get(f"/openapi.json?{query}", headers=request_headers), {200},
                               (query, request_headers))
     assert {"/issues", "/issues/{issue_id}", "/openapi.json"} <= set(body["paths"])
+
+
+WRITES = [("patch", "/issues/{known}", {200, 400, 404, 409, 412}), ("post", "/issues/{known}/notes", {201, 400, 404}),
+          ("post", "/issues/{known}/satisfaction", {201, 400, 404}), ("post", "/tokens", {201, 400}),
+          ("post", "/plans/validate", {200, 400}), ("post", "/dead-letters/redrive", {200, 400, 404, 409}),
+          ("patch", "/issues/{any}", {400, 404}), ("delete", "/tokens/{any}", {200, 400, 404})]
+
+
+@given(route=st.sampled_from(WRITES), issue=st.sampled_from([0, 1]), any_id=path_segment(),
+       body=json_values.map(json_body) | short_bytes, request_headers=headers)
+def test_any_body_on_any_write_route_is_a_documented_answer_never_a_500(stack, route, issue, any_id, body,
+                                                                        request_headers):
+    method, path, allowed = route
+    path = path.format(known=quote(stack.issue_ids[issue]), any=any_id)
+    sent = {**with_authorization(request_headers, None), **stack.admin}
+    answer = getattr(stack.client.http, method)(path, body=body, headers=sent)
+    assert_json_answer(answer, allowed, (method, path, body))
+    assert_json_answer(getattr(stack.client.http, method)(path, body=body, headers={}), {401}, (method, path))
+
+
+@given(query=query_string(["since", "until", "limit"]))
+def test_metrics_and_alerts_answer_a_page_or_a_400(stack, query):
+    assert_json_answer(stack.client.http.get(f"/metrics/summary?{query}", headers=stack.admin), {200, 400}, query)
+    assert_json_answer(stack.client.http.get(f"/alerts?{query}", headers=stack.admin), {200, 400}, query)
