@@ -11,12 +11,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: install run test test-fast eval bench package deploy lint-infra train clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 ...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# chalice 1.34 packages with pip and supports pip < 26.3
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip<26.3"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# the `social-response` console command (pyproject's [project.scripts]), the code itself stays in place
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -45,7 +45,11 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Resource": [table(name) for name in triage_tables]},
             {"Sid": "DedupKeyReads", "Effect": "Allow", "Action": ["dynamodb:BatchGetItem"],
              "Resource": table(names.issue_keys_table)},
-            {"Sid": "ActivePlanReads", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            # Reads of the active plan; uploads through the ops API (POST /plans, admin) write a version in one
+            # transaction.
+            {"Sid": "Plans", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"],
              "Resource": table(names.plans_table)},
             {"Sid": "IngestQueueSend", "Effect": "Allow",
              "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], "Resource": [ingest, dlq]},
@@ -60,9 +64,23 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              + [table(n) + "/index/*" for n in (names.approvals_table, names.outbox_table, names.issues_table,
                                                 names.mentions_table)]
              + [table(names.audit_table), table(names.issues_table)]},
-            # Token lookups, and each token's per-minute request counter (an UpdateItem on the same table).
-            {"Sid": "OpsTokenLookups", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            # Token lookups, each token's per-minute request counter (an UpdateItem on the same table), and the
+            # admin's token routes (create, list, revoke).
+            {"Sid": "OpsTokens", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                        "dynamodb:Scan"],
              "Resource": table(names.ops_tokens_table)},
+            # GET /alerts lists the stored alerts.
+            {"Sid": "AlertReads", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": table(names.alerts_table)},
+            # The ops API's dead-letter routes: list (receive, then release) and redrive to the source queue.
+            {"Sid": "DeadLetterRoutes", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                        "sqs:GetQueueAttributes"],
+             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.ingest_dlq, names.approval_dlq, names.publish_dlq,
+                                                            names.issues_stream_dlq, names.schedule_dlq)]},
+            {"Sid": "DeadLetterRedrive", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.ingest_queue, names.approval_queue,
+                                                            names.publish_queue)]},
             {"Sid": "IssuesStream", "Effect": "Allow",
              "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                         "dynamodb:ListStreams"],

@@ -28,9 +28,6 @@ NAME_PROPERTY = {"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueN
 # by a Lambda function: the functions' role does not get them.
 OPERATOR_ONLY = {
     "chalicelib/adapters/mentions_table.py::DynamoMentionRepository.count": "make run's summary counts mentions",
-    "chalicelib/adapters/ops_tokens.py::DynamoOpsTokens.revoke": "ops-token revoke (CLI)",
-    "chalicelib/adapters/ops_tokens.py::DynamoOpsTokens.create": "ops-token create (CLI)",
-    "chalicelib/adapters/plans.py::DynamoPlanStore.upload": "plan upload (CLI)",
     # Not called by any function yet: the publishers' token rotation is not wired (grant ssm:PutParameter on the
     # rotated token's parameter with the wiring).
     "chalicelib/adapters/publishers/http.py::Credentials.put": "publisher token rotation, not wired yet",
@@ -43,6 +40,7 @@ ADAPTER_TABLES = {
     "chalicelib/adapters/issues_table.py": {"issues_table", "audit_table", "mentions_table"},
     "chalicelib/adapters/mentions_table.py": {"mentions_table"},
     "chalicelib/adapters/ops_tokens.py": {"ops_tokens_table"},
+    "chalicelib/adapters/ops_reads.py": {"alerts_table"},
     "chalicelib/adapters/outbox.py": {"outbox_table"},
     "chalicelib/adapters/plans.py": {"plans_table"},
     "chalicelib/adapters/surge_table.py": {"surges_table"},
