@@ -50,7 +50,7 @@ eval: $(INSTALLED)
 ## make bench: performance figures as ratios to baselines measured in the same run (bench/results/).
 bench: $(INSTALLED)
 	@# the property tests with ten times the examples and a fresh seed (make test runs the fixed-seed profile)
-	HYPOTHESIS_PROFILE=bench $(BIN)/python -m pytest -n 2 tests/property tests/unit/platforms/test_parse_properties.py
+	HYPOTHESIS_PROFILE=bench $(BIN)/python -m pytest -n 2 tests/property
 	$(BIN)/python -m bench.bench
 
 ## make package: the stage's one CloudFormation template (Chalice's SAM output merged with infra/) in build/STAGE.
