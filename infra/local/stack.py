@@ -332,8 +332,9 @@ class Announcer:
         from chalicelib.settings import Resources
 
         names = Resources.for_stage(STAGE)
+        # A link is printed once its email went out (an approval whose send failed is owed, not yet sent).
         fresh = [a for a in self.stack.scan(names.approvals_table)
-                 if "person" in a and a["approval_id"] not in self.approvals_seen]
+                 if "person" in a and a.get("send_state", "sent") == "sent" and a["approval_id"] not in self.approvals_seen]
         routine = 0
         for approval in sorted(fresh, key=lambda a: a["created_at"]):
             self.approvals_seen.add(approval["approval_id"])
