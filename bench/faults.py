@@ -62,6 +62,9 @@ def _error_body(protocol: str, status: int, code: str) -> bytes:
             f"</Error><RequestId>injected</RequestId></ErrorResponse>").encode()
 
 
+AT_LEAST_ONCE = ("ses", "sns")
+
+
 @dataclass
 class FaultInjector:
     """A seeded share of the app's AWS calls fail; ``before_call_share`` of those past botocore's retries."""
@@ -98,6 +101,10 @@ class FaultInjector:
         fail, raised, (status, code) = self._draw(service)
         if not fail:
             return None
+        # moto in process carries out a request whose HTTP answer is then failed, so a "retried" fault is really an
+        # answer lost after the work was done. SES and SNS take no idempotency key: nobody can tell a lost answer
+        # from a failed send there (on AWS too), so their faults are raised before the call goes out.
+        raised = raised or service in AT_LEAST_ONCE
         if not raised:
             # Fail the HTTP exchange instead: botocore retries it as it would against AWS.
             self._pending_send.add(threading.get_ident(), service)

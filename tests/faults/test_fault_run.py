@@ -11,7 +11,6 @@ What each run produced is counted by clients the faults never touch, and compare
 
 from __future__ import annotations
 
-import pytest
 
 from bench.faults import FaultInjector, RunResult, run_stream
 from infra.local.replay import load_rows
@@ -19,17 +18,6 @@ from infra.local.replay import load_rows
 _ALL = load_rows()
 ROWS = _ALL[:250:6] + _ALL[250:]
 FAULT_RATE, SEED = 0.10, 8
-
-
-# Defects other engineers are fixing now (issue 8): while one shows, the test reports it as an expected failure,
-# naming it; everything else is asserted hard. Remove an entry when its fix lands.
-KNOWN_DEFECTS = {
-    "dead_letters": "H3a: an approval request makes ~15 AWS calls; with 5 % of calls raising, about 3 % of "
-                    "requests fail all 5 receives (maxReceiveCount) and sit in the DLQ, their emails unsent",
-    "email_shapes": "H3a: an email whose send succeeded but whose claim was not marked done (a failed UpdateItem) "
-                    "is sent again by the redelivery once the lease is over; requests in the DLQ send none",
-    "alert_shapes": "H3a: an alert published but not marked done is published again by the stream retry",
-}
 
 
 def run_once() -> tuple[RunResult, RunResult]:
@@ -70,9 +58,5 @@ def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
     differences = {kind: (clean.outcomes[kind], faulty.outcomes[kind])
                    for kind in ("issue_shapes", "email_shapes", "alert_shapes")
                    if faulty.outcomes[kind] != clean.outcomes[kind]}
-    if any(faulty.dead_letters.values()):
-        differences["dead_letters"] = faulty.dead_letters
-    unknown = set(differences) - set(KNOWN_DEFECTS)
-    assert not unknown, {kind: differences[kind] for kind in unknown}
-    if differences:
-        pytest.xfail("; ".join(KNOWN_DEFECTS[kind] for kind in differences))
+    assert not differences, differences
+    assert not any(faulty.dead_letters.values()), faulty.dead_letters
