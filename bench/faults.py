@@ -249,6 +249,8 @@ class InProcessLambda:
                                          ExpressionAttributeValues={":over": {"N": "0"}})
 
     def pump_streams(self) -> int:
+        from infra.local.worker import read_stream_batch
+
         dynamodb, streams = own_client("dynamodb"), _streams_client()
         moved = 0
         for source in self.worker.streams:
@@ -256,14 +258,8 @@ class InProcessLambda:
             stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
             for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
                 shard_id = shard["ShardId"]
-                position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                             "SequenceNumber": self.positions[shard_id]}
-                            if shard_id in self.positions else {"ShardIteratorType": "TRIM_HORIZON"})
-                iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
-                answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=source.batch_size)
-                records = [{**record, "eventSourceARN": stream_arn, "dynamodb": {
-                    k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
-                    for record in answer.get("Records", [])]
+                records = read_stream_batch(streams, stream_arn, shard_id, self.positions.get(shard_id),
+                                            source.batch_size)
                 if not records:
                     continue
                 runner = self.worker.stream_runner(source, stream_arn)

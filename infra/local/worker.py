@@ -72,6 +72,18 @@ class Checkpoints:
                 os.replace(partial, self.path)  # atomic: a kill never leaves half a file
 
 
+
+def read_stream_batch(streams: Any, stream_arn: str, shard_id: str, after: str | None, limit: int) -> list[dict]:
+    """The next records of a shard after sequence number ``after`` (from its start when ``None``), shaped as Lambda
+    hands them to a function (the source ARN on each, times as epoch seconds)."""
+    position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after is not None
+                else {"ShardIteratorType": "TRIM_HORIZON"})
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit)
+    return [{**record, "eventSourceARN": stream_arn, "dynamodb": {
+        k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
+        for record in answer.get("Records", [])]
+
 class Worker:
     def __init__(self) -> None:
         import app as application
@@ -198,13 +210,7 @@ class Worker:
             got = 0
             for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
                 shard_id = shard["ShardId"]
-                position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last[shard_id]}
-                            if shard_id in last else {"ShardIteratorType": "TRIM_HORIZON"})
-                iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
-                answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=source.batch_size)
-                records = [{**record, "eventSourceARN": stream_arn, "dynamodb": {
-                    k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
-                    for record in answer.get("Records", [])]
+                records = read_stream_batch(streams, stream_arn, shard_id, last.get(shard_id), source.batch_size)
                 if not records:
                     continue
                 got += len(records)
