@@ -100,6 +100,14 @@ def show_plan(version: str):
     return json_response(PlanVersion(**found[0]).model_dump(mode="json"))
 
 
+def _parse_valid_plan(model):
+    """The body as ``model`` and the plan it carries checked: ``(body, None)``, or ``(None, the 400 answer)``."""
+    upload, refused = _parse(model)
+    if refused:
+        return None, refused
+    return upload, _problems_answer(upload.yaml)
+
+
 @ops_route(plans, "/plans/validate", "POST", Role.VIEWER, "Validate a plan: 400 listing every problem with its line",
            body=PlanUpload, answer=PlanValidation, invalid=PlanProblems)
 def validate_plan():
@@ -107,10 +115,7 @@ def validate_plan():
 
     from chalicelib.domain.plan import load_plan_yaml
 
-    upload, refused = _parse(PlanUpload)
-    if refused:
-        return refused
-    refused = _problems_answer(upload.yaml)
+    upload, refused = _parse_valid_plan(PlanUpload)
     if refused:
         return refused
     plan = load_plan_yaml(upload.yaml)
@@ -126,10 +131,7 @@ def upload_plan():
     from chalicelib.api.auth import caller
     from chalicelib.api.dependencies import plan_store
 
-    upload, refused = _parse(PlanUploadedBy)
-    if refused:
-        return refused
-    refused = _problems_answer(upload.yaml)
+    upload, refused = _parse_valid_plan(PlanUploadedBy)
     if refused:
         return refused
     try:
