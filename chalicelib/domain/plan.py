@@ -149,6 +149,8 @@ class ProtocolStep(_Strict):
 class Protocol(_Strict):
     label: str
     steps: list[ProtocolStep] = Field(min_length=1)
+    # who gets the protocol's monthly review reminder (default: the leads of its steps' teams)
+    owners: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
     publish: list[str] = Field(default_factory=lambda: ["public_reply"])  # public_reply, private_reply
 
     @model_validator(mode="after")
@@ -183,10 +185,18 @@ class DedupSettings(_Strict):
 class Review(_Strict):
     reviewed_by: str
     reviewed_on: date
-    review_every_days: int = Field(default=180, gt=0)
+    review_every_days: int = Field(default=90, gt=0)  # quarterly unless the plan says otherwise
 
     def overdue(self, today: date) -> bool:
         return (today - self.reviewed_on).days > self.review_every_days
+
+
+class Retention(_Strict):
+    """How long personal data is kept (DynamoDB TTL, set on write). Issues, their audit trail and reports stay."""
+
+    mentions_days: int = Field(default=90, gt=0, le=3650, description="raw mentions, from when they were posted")
+    dedup_keys_days: int = Field(default=7, gt=0, le=3650,
+                                 description="dedup keys, after their matching window has closed")
 
 
 class ResponsePlan(_Strict):
@@ -207,6 +217,7 @@ class ResponsePlan(_Strict):
     influencer_followers: int = Field(default=50_000, ge=0)
     surge_category: Identifier = "crisis"  # the category a detected surge opens
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "ResponsePlan":
