@@ -199,6 +199,22 @@ class Retention(_Strict):
                                  description="dedup keys, after their matching window has closed")
 
 
+class Voice(_Strict):
+    """How the brand sounds in a reply: shown to whoever drafts, reviews or approves one (a reply out of line with
+    the brand can hurt as much as no reply). ``categories`` adds guidance for one category's replies."""
+
+    tone: str = Field(min_length=1, max_length=500)
+    do: list[str] = Field(default_factory=list)
+    avoid: list[str] = Field(default_factory=list)
+    categories: dict[Identifier, str] = Field(default_factory=dict)
+
+    def guidance(self, category: str) -> list[str]:
+        """The lines a responder sees for ``category``: its own guidance first, then the brand's tone."""
+        lines = [self.categories[category]] if category in self.categories else []
+        return [*lines, f"Tone: {self.tone}", *(f"Do: {item}" for item in self.do),
+                *(f"Avoid: {item}" for item in self.avoid)]
+
+
 class ResponsePlan(_Strict):
     """One version of a brand's plan. ``version`` is assigned by the store on upload."""
 
@@ -218,6 +234,7 @@ class ResponsePlan(_Strict):
     surge_category: Identifier = "crisis"  # the category a detected surge opens
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     retention: Retention = Field(default_factory=Retention)
+    voice: Voice | None = None  # the brand voice guidance on responders' pages and emails
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "ResponsePlan":
@@ -234,6 +251,9 @@ class ResponsePlan(_Strict):
                 problems.append(f"categories.{name}.protocol: unknown protocol '{category.protocol}'")
             if category.opens_issue and category.team and not category.sla:
                 problems.append(f"categories.{name}: a category that opens issues for a team needs an sla")
+        for name in (self.voice.categories if self.voice else {}):
+            if name not in self.categories:
+                problems.append(f"voice.categories: unknown category '{name}'")
         for index, rule in enumerate(self.rules):
             if rule.category not in self.categories:
                 problems.append(f"rules[{index}] ({rule.name}): unknown category '{rule.category}'")
