@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
 from chalicelib.domain.validation import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -42,6 +43,7 @@ class Team(_Strict):
     name: str
     members: list[Member] = Field(min_length=1)
     lead: str | None = None  # an email among members; first member when absent
+    business_hours: BusinessHours | None = None  # the team's working week; the plan's business_hours when absent
 
     @model_validator(mode="after")
     def _lead_is_a_member(self) -> "Team":
@@ -55,6 +57,29 @@ class Sla(_Strict):
     resolution_minutes: int = Field(gt=0)
 
 
+# -- surveys and recurrence (issue 10; domain/survey.py, domain/recurrence.py) ------------------------------
+class SurveySettings(_Strict):
+    """A category's satisfaction survey: whether the author of a resolved issue is asked, how long after the
+    resolution (``delay_minutes``), where (the first of ``channels`` the platform allows), with which words, and
+    how long the link stays open (``window_days``; unanswered by then is recorded as unanswered)."""
+
+    send: bool = False
+    delay_minutes: int = Field(default=60, ge=0, le=30 * 24 * 60)
+    window_days: int = Field(default=14, gt=0, le=90)
+    channels: list[Annotated[str, Field(pattern=r"^(private_reply|public_reply|email)$")]] = Field(
+        default_factory=lambda: ["private_reply", "public_reply"], min_length=1)
+    question: str = Field(default="How happy are you with how we handled this, from 1 to 5?", min_length=1,
+                          max_length=200)
+    message: str = Field(default="Thanks for letting us help.", min_length=1, max_length=300)
+
+
+class RecurrenceSettings(_Strict):
+    """A new issue recurs when a resolved issue of the last ``window_days`` has its author, its product and
+    topic, or near-duplicate text (``domain/recurrence.py``)."""
+
+    window_days: int = Field(default=30, gt=0, le=365)
+
+
 class Category(_Strict):
     label: str
     description: str = ""
@@ -65,6 +90,7 @@ class Category(_Strict):
     follow_up_required: bool = False
     escalation_case: bool = False  # High Priority and Crisis: a case record PR and management work in
     protocol: Identifier | None = None
+    survey: SurveySettings = Field(default_factory=SurveySettings)  # the satisfaction survey (domain/survey.py)
 
 
 class Condition(_Strict):
@@ -199,6 +225,22 @@ class Retention(_Strict):
                                  description="dedup keys, after their matching window has closed")
 
 
+class ReportSettings(_Strict):
+    """The weekly report: who gets it, and when (the first hour of ``day`` at ``hour`` in ``time_zone``, for the
+    ISO week before, counted in the same time zone)."""
+
+    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
+    day: Annotated[str, Field(pattern="^(" + "|".join(WEEKDAYS) + ")$")] = "mon"
+    hour: int = Field(default=8, ge=0, le=23)
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+
 class Voice(_Strict):
     """How the brand sounds in a reply: shown to whoever drafts, reviews or approves one (a reply out of line with
     the brand can hurt as much as no reply). ``categories`` adds guidance for one category's replies."""
@@ -233,8 +275,11 @@ class ResponsePlan(_Strict):
     influencer_followers: int = Field(default=50_000, ge=0)
     surge_category: Identifier = "crisis"  # the category a detected surge opens
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    recurrence: RecurrenceSettings = Field(default_factory=RecurrenceSettings)
     retention: Retention = Field(default_factory=Retention)
     voice: Voice | None = None  # the brand voice guidance on responders' pages and emails
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)  # teams without their own hours
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "ResponsePlan":
@@ -264,6 +309,11 @@ class ResponsePlan(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def team_hours(self) -> TeamHours:
+        """Each team's working week (for response times in business hours)."""
+        return TeamHours(default=self.business_hours,
+                         teams={name: team.business_hours for name, team in self.teams.items() if team.business_hours})
 
     # -- lookups used by triage ---------------------------------------------------------------------------
     def step_people(self, step: ProtocolStep) -> list[str]:
