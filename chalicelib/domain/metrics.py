@@ -1,15 +1,26 @@
 """The ops figures over a period: volume, response and resolution times, SLA hit rate, CSAT, recurrence.
 
-One module for every reader (``GET /metrics/summary``, ``social-response metrics`` and the weekly report), so the
-figures never disagree. Pure: issues come in as plain dicts (as the issues table stores them), ``now`` is given.
+One module for every reader (``GET /metrics/summary``, ``social-response metrics``, the monthly protocol review and
+the weekly report), so the figures never disagree. Pure: issues come in as plain dicts (as the issues table stores
+them), ``now`` is given.
 
 * **Which issues.** Those first seen in ``since <= first_seen < until``.
-* **Times.** Response: ``response_time_seconds`` (first published reply). Resolution: ``resolved_at`` minus
-  ``first_seen``. Median and 90th percentile (nearest rank), over the issues that have one.
+* **First response.** The first published reply: ``response_time_seconds`` as the publisher recorded it (the
+  platform's own timestamp where it gives one), else ``first_response_at - first_seen``.
+* **Resolution.** ``resolved_at - first_seen``.
+* **Business hours.** The same stretches, counting only the seconds inside the issue's team's working week (the
+  plan's ``business_hours``, per team: time zone and weekly timetable; :mod:`chalicelib.domain.business_hours`).
+* **Median, p90, mean.** Over the issues that have the time; p90 is the nearest rank (the smallest value with at
+  least 90 % of the values at or below it).
 * **SLA hit rate.** ``(applied - missed) / applied``, for first response and for resolution: an SLA applies when
-  the issue has its due time; it is missed when it was met late, or not met and the due time has passed.
+  the issue has its due time and the promise is settled (kept, or the due time has passed); it is missed when it
+  was met late, or not met and the due time has passed. A breach is one such miss.
 * **CSAT.** The share of satisfaction scores of 4 or 5 (on 1..5), and their mean; only scored issues count.
-* **Recurrence.** The share of issues resolved (or closed) that were reopened afterwards.
+  Response rate: scored issues among those whose survey was answered or ran out (``satisfaction``).
+* **Recurrence (reopened).** The share of issues resolved (or closed) that were reopened afterwards.
+* **Recurrence (by kind).** Issues opened in the period that recur a resolved issue (linked by the recurrence
+  rule: ``recurrence_rule``) ÷ issues resolved in the period, separately for the same author (a repeat contact)
+  and for the same product and topic (a recurring problem).
 
 A figure without data is ``null`` with a count of 0, never a made-up 0 or 100 %.
 """
@@ -18,18 +29,31 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from chalicelib.domain.business_hours import TeamHours
+
 SATISFIED = 4  # CSAT counts scores of 4 and 5 on a 1..5 scale
+LIVE = ("open", "in_progress")
+# How the recurrence rule names its kinds on the issue (``recurrence_rule``): a repeat contact by the same author,
+# and a recurring problem (same product and topic, or a near-duplicate text).
+SAME_AUTHOR_RULES = ("same_author",)
+SAME_PROBLEM_RULES = ("same_product_topic", "near_duplicate")
+# Survey outcomes on the issue (``satisfaction``, written by the surveys): answered or ran out.
+SURVEY_SETTLED = ("satisfied", "dissatisfied", "unanswered")
+
+Issue = dict[str, Any]
 
 
 class Durations(BaseModel):
     count: int = Field(description="issues with this time")
     median_seconds: float | None = None
     p90_seconds: float | None = None
+    mean_seconds: float | None = None
 
 
 class Rate(BaseModel):
@@ -57,16 +81,27 @@ class Volume(BaseModel):
     by_status: dict[str, int]
 
 
+class RecurrenceKinds(BaseModel):
+    resolved: int = Field(description="issues resolved in the period: what both rates are over")
+    same_author: Rate = Field(description="issues opened in the period recurring a resolved one by the same author")
+    same_product_topic: Rate = Field(description="... with the same product and topic (or a near-duplicate text)")
+
+
 class MetricsSummary(BaseModel):
     since: datetime
     until: datetime
     volume: Volume
     response_time: Durations
     resolution_time: Durations
+    response_time_business: Durations = Field(description="first response, in the team's business hours")
+    resolution_time_business: Durations = Field(description="resolution, in the team's business hours")
     sla: SlaFigures
     csat: Csat
-    recurrence: Rate
+    recurrence: Rate = Field(description="issues resolved (or closed) that were reopened afterwards")
+    recurrence_by_kind: RecurrenceKinds
 
+
+# ---- small figures --------------------------------------------------------------------------------------------
 
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
@@ -84,55 +119,233 @@ def median(values: list[float]) -> float | None:
 
 
 def durations(values: list[float]) -> Durations:
-    return Durations(count=len(values), median_seconds=median(values), p90_seconds=percentile(values, 0.9))
+    return Durations(count=len(values), median_seconds=median(values), p90_seconds=percentile(values, 0.9),
+                     mean_seconds=round(sum(values) / len(values), 3) if values else None)
 
 
 def rate(hits: int, count: int) -> Rate:
     return Rate(count=count, rate=round(hits / count, 4) if count else None)
 
 
-def _time(value: Any) -> datetime | None:
+def moment(value: Any) -> datetime | None:
+    """A stored time (ISO-8601, ``Z`` or an offset; naive counts as UTC), or None."""
     if not value:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def sla_rate(issues: list[dict[str, Any]], due_field: str, met: Any, now: datetime) -> Rate:
-    """``(applied - missed) / applied``; ``met(issue)`` is when the SLA's promise was kept (None: not yet)."""
-    applied = missed = 0
+_time = moment  # the name other modules imported before
+
+
+def first_seen_in(issues: Iterable[Issue], since: datetime, until: datetime) -> list[Issue]:
+    return [i for i in issues if (first := moment(i.get("first_seen"))) is not None and since <= first < until]
+
+
+# ---- times ----------------------------------------------------------------------------------------------------
+
+def first_response_at(issue: Issue) -> datetime | None:
+    return moment(issue.get("first_response_at"))
+
+
+def response_seconds(issue: Issue) -> float | None:
+    if issue.get("response_time_seconds") is not None:
+        return float(issue["response_time_seconds"])
+    first, answered = moment(issue.get("first_seen")), first_response_at(issue)
+    return max(0.0, (answered - first).total_seconds()) if first and answered else None
+
+
+def resolution_seconds(issue: Issue) -> float | None:
+    first, resolved = moment(issue.get("first_seen")), moment(issue.get("resolved_at"))
+    return max(0.0, (resolved - first).total_seconds()) if first and resolved else None
+
+
+def _business(issue: Issue, end: datetime | None, hours: TeamHours) -> float | None:
+    first = moment(issue.get("first_seen"))
+    if first is None or end is None:
+        return None
+    return hours.of(issue.get("team")).seconds_between(first, end)
+
+
+def response_business_seconds(issue: Issue, hours: TeamHours) -> float | None:
+    """The same stretch as :func:`response_seconds` (the recorded response time first), in business hours."""
+    first, seconds = moment(issue.get("first_seen")), issue.get("response_time_seconds")
+    answered = first + timedelta(seconds=float(seconds)) if first and seconds is not None else first_response_at(issue)
+    return _business(issue, answered, hours)
+
+
+def resolution_business_seconds(issue: Issue, hours: TeamHours) -> float | None:
+    return _business(issue, moment(issue.get("resolved_at")), hours)
+
+
+def _present(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+class Clocks(BaseModel):
+    calendar: Durations
+    business: Durations
+
+
+class TimeFigures(BaseModel):
+    first_response: Clocks
+    resolution: Clocks
+
+
+def time_figures(issues: list[Issue], hours: TeamHours) -> TimeFigures:
+    return TimeFigures(
+        first_response=Clocks(calendar=durations(_present(response_seconds(i) for i in issues)),
+                              business=durations(_present(response_business_seconds(i, hours) for i in issues))),
+        resolution=Clocks(calendar=durations(_present(resolution_seconds(i) for i in issues)),
+                          business=durations(_present(resolution_business_seconds(i, hours) for i in issues))))
+
+
+# ---- SLA ------------------------------------------------------------------------------------------------------
+
+SLA_CLOCKS: dict[str, tuple[str, Callable[[Issue], datetime | None]]] = {
+    "first_response": ("sla_first_response_due", first_response_at),
+    "resolution": ("sla_resolution_due", lambda issue: moment(issue.get("resolved_at"))),
+}
+
+
+class Breach(BaseModel):
+    issue_id: str
+    sla: str = Field(description="first_response or resolution")
+    category: str
+    team: str | None
+    due: datetime
+    met_at: datetime | None = Field(description="when the promise was kept, late; null: not kept yet")
+    late_seconds: float = Field(description="met_at (or the report's now) minus due")
+
+
+def sla_outcome(issue: Issue, sla: str, now: datetime) -> bool | None:
+    """True: kept; False: missed; None: no SLA, or still running."""
+    due_field, met = SLA_CLOCKS[sla]
+    due = moment(issue.get(due_field))
+    if due is None:
+        return None
+    done = met(issue)
+    if done is None and due > now:
+        return None
+    return done is not None and done <= due
+
+
+def sla_rate(issues: list[Issue], sla: str, now: datetime) -> Rate:
+    """``(applied - missed) / applied``."""
+    outcomes = [o for o in (sla_outcome(i, sla, now) for i in issues) if o is not None]
+    return rate(sum(outcomes), len(outcomes))
+
+
+def breaches(issues: list[Issue], now: datetime) -> list[Breach]:
+    found = []
     for issue in issues:
-        due = _time(issue.get(due_field))
-        if due is None:
-            continue
-        done = met(issue)
-        if done is None and due > now:
-            continue  # still running: neither kept nor missed yet
-        applied += 1
-        missed += done is None or done > due
-    return rate(applied - missed, applied)
+        for sla, (due_field, met) in SLA_CLOCKS.items():
+            if sla_outcome(issue, sla, now) is False:
+                due, done = moment(issue[due_field]), met(issue)
+                found.append(Breach(issue_id=str(issue["issue_id"]), sla=sla, category=str(issue.get("category")),
+                                    team=issue.get("team") or None, due=due, met_at=done,  # type: ignore[arg-type]
+                                    late_seconds=((done or now) - due).total_seconds()))  # type: ignore[operator]
+    return sorted(found, key=lambda b: (b.due, b.issue_id, b.sla))
 
 
-def summarize(issues: list[dict[str, Any]], since: datetime, until: datetime, now: datetime) -> MetricsSummary:
-    chosen = [i for i in issues if (first := _time(i.get("first_seen"))) is not None and since <= first < until]
-    response = [float(i["response_time_seconds"]) for i in chosen if i.get("response_time_seconds") is not None]
-    resolution = [(resolved - _time(i["first_seen"])).total_seconds() for i in chosen  # type: ignore[operator]
-                  if (resolved := _time(i.get("resolved_at"))) is not None]
-    scores = [int(i["satisfaction_score"]) for i in chosen if i.get("satisfaction_score") is not None]
-    settled = [i for i in chosen if i.get("resolved_at") or int(i.get("reopened_count") or 0)]
-    reopened = sum(1 for i in settled if int(i.get("reopened_count") or 0) > 0)
+# ---- CSAT -----------------------------------------------------------------------------------------------------
+
+def scores(issues: list[Issue]) -> list[int]:
+    return [int(i["satisfaction_score"]) for i in issues if i.get("satisfaction_score") is not None]
+
+
+def csat(issues: list[Issue]) -> Csat:
+    given = scores(issues)
+    return Csat(count=len(given),
+                satisfied_share=round(sum(s >= SATISFIED for s in given) / len(given), 4) if given else None,
+                mean_score=round(sum(given) / len(given), 3) if given else None)
+
+
+def csat_response_rate(issues: list[Issue]) -> Rate:
+    """Scored issues among those asked whose survey is settled (answered or ran out)."""
+    asked = [i for i in issues if i.get("satisfaction") in SURVEY_SETTLED or i.get("satisfaction_score") is not None]
+    return rate(sum(i.get("satisfaction_score") is not None for i in asked), len(asked))
+
+
+def csat_distribution(issues: list[Issue]) -> dict[str, int]:
+    counted = Counter(scores(issues))
+    return {str(score): counted.get(score, 0) for score in range(1, 6)}
+
+
+# ---- recurrence -----------------------------------------------------------------------------------------------
+
+def reopened_rate(issues: list[Issue]) -> Rate:
+    settled = [i for i in issues if i.get("resolved_at") or int(i.get("reopened_count") or 0)]
+    return rate(sum(1 for i in settled if int(i.get("reopened_count") or 0) > 0), len(settled))
+
+
+def resolved_in(issues: Iterable[Issue], since: datetime, until: datetime) -> list[Issue]:
+    return [i for i in issues if (done := moment(i.get("resolved_at"))) is not None and since <= done < until]
+
+
+def recurring(issues: list[Issue], rules: tuple[str, ...]) -> list[Issue]:
+    return [i for i in issues if i.get("recurrence_of") and str(i.get("recurrence_rule") or "") in rules]
+
+
+def recurrence_kinds(opened: list[Issue], resolved: list[Issue]) -> RecurrenceKinds:
+    """``opened``: issues first seen in the period; ``resolved``: issues resolved in it (any first seen)."""
+    return RecurrenceKinds(resolved=len(resolved),
+                           same_author=rate(len(recurring(opened, SAME_AUTHOR_RULES)), len(resolved)),
+                           same_product_topic=rate(len(recurring(opened, SAME_PROBLEM_RULES)), len(resolved)))
+
+
+# ---- volume ---------------------------------------------------------------------------------------------------
+
+def products_of(issue: Issue) -> list[str]:
+    value = issue.get("products") or []
+    return [str(p) for p in (value if isinstance(value, (list, tuple, set)) else [value])]
+
+
+def count_by(issues: list[Issue], field: str) -> dict[str, int]:
+    """Issues per value of ``field`` (``products``: per product named; an issue may name several, or none)."""
+    if field == "products":
+        return dict(Counter(p for i in issues for p in products_of(i)))
+    return dict(Counter(str(i.get(field) or "unknown") for i in issues))
+
+
+def is_open_at(issue: Issue, at: datetime) -> bool:
+    """Opened before ``at`` and not resolved by then (a closed issue with no resolution time counts as settled
+    when it is closed now: its closing time is not kept)."""
+    first = moment(issue.get("first_seen"))
+    if first is None or first >= at:
+        return False
+    resolved = moment(issue.get("resolved_at"))
+    if resolved is not None:
+        return resolved >= at
+    return str(issue.get("status") or "open") in LIVE
+
+
+def past_sla_at(issue: Issue, at: datetime) -> bool:
+    """Open at ``at`` with its resolution due before it."""
+    due = moment(issue.get("sla_resolution_due"))
+    return is_open_at(issue, at) and due is not None and due < at
+
+
+# ---- the summary (GET /metrics/summary, the report's headline) ------------------------------------------------
+
+def summarize(issues: list[Issue], since: datetime, until: datetime, now: datetime,
+              hours: TeamHours | None = None, resolved: list[Issue] | None = None) -> MetricsSummary:
+    """The period's figures. ``hours``: each team's working week (default: Monday to Friday 09-17 UTC);
+    ``resolved``: the issues resolved in the period, for recurrence by kind (default: those of ``issues``)."""
+    hours = hours or TeamHours()
+    chosen = first_seen_in(issues, since, until)
+    times = time_figures(chosen, hours)
     return MetricsSummary(
         since=since, until=until,
         volume=Volume(issues=len(chosen), mentions=sum(int(i.get("mention_count") or 0) for i in chosen),
-                      **{f"by_{name}": dict(Counter(str(i.get(name) or "unknown") for i in chosen))
-                         for name in ("category", "severity", "platform", "status")}),
-        response_time=durations(response), resolution_time=durations([max(0.0, r) for r in resolution]),
-        sla=SlaFigures(
-            first_response=sla_rate(chosen, "sla_first_response_due", lambda i: _time(i.get("first_response_at")),
-                                    now),
-            resolution=sla_rate(chosen, "sla_resolution_due", lambda i: _time(i.get("resolved_at")), now)),
-        csat=Csat(count=len(scores),
-                  satisfied_share=round(sum(s >= SATISFIED for s in scores) / len(scores), 4) if scores else None,
-                  mean_score=round(sum(scores) / len(scores), 3) if scores else None),
-        recurrence=rate(reopened, len(settled)),
+                      **{f"by_{name}": count_by(chosen, name) for name in ("category", "severity", "platform",
+                                                                          "status")}),
+        response_time=times.first_response.calendar, resolution_time=times.resolution.calendar,
+        response_time_business=times.first_response.business, resolution_time_business=times.resolution.business,
+        sla=SlaFigures(first_response=sla_rate(chosen, "first_response", now),
+                       resolution=sla_rate(chosen, "resolution", now)),
+        csat=csat(chosen),
+        recurrence=reopened_rate(chosen),
+        recurrence_by_kind=recurrence_kinds(chosen, resolved if resolved is not None
+                                            else resolved_in(issues, since, until)),
     )
