@@ -41,6 +41,7 @@ class AlertKind(StrEnum):
     APPROVAL_TIMED_OUT = "approval_timed_out"
     PUBLISH_TIMED_OUT = "publish_timed_out"
     SURGE = "surge"
+    PLAN_REVIEW_OVERDUE = "plan_review_overdue"  # the quarterly plan review is late (services/upkeep.py)
     DLQ_MESSAGES = "dlq_messages"
     DIGEST = "digest"
 

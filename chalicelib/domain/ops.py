@@ -298,3 +298,65 @@ def parse_if_match(header: str | None) -> int | None:
     if not value.isascii() or not value.isdigit() or len(value) > 12:
         raise ValueError("If-Match: send the ETag of the issue (as GET /issues/{id} answers it)")
     return int(value)
+
+
+# ---- Regrouping: merge two issues, split a mention off one -------------------------------------------------------
+
+ISSUE_ID_PATTERN = r"^[A-Za-z0-9_.:#-]{1,128}$"
+
+
+class MergeBody(BaseModel):
+    """``POST /issues/{id}/merge``: the issue in the path stays; ``from_issue`` is folded into it (its mentions
+    move over, it is closed with ``merged_into``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_issue: str = Field(pattern=ISSUE_ID_PATTERN, description="the duplicate issue to fold into this one")
+
+
+class SplitBody(BaseModel):
+    """``POST /issues/{id}/split``: one mention leaves the issue and opens an issue of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mention: str = Field(pattern=r"^[a-z0-9_-]{1,32}#[^\x00-\x1f\x7f]{1,256}$",
+                         description="the mention's key, <platform>#<external id>, as the issue detail lists it")
+
+
+class InvalidChange(ValueError):
+    """400: a change that names itself (merging an issue into itself)."""
+
+
+def split_issue_id(source_id: str, mention_key: str, created_at: str) -> str:
+    """The issue a split opens: named by the source and the mention, so a retried split finds the same one."""
+    digest = hashlib.sha256(f"{source_id}|{mention_key}".encode()).hexdigest()[:8]
+    stamp = "".join(ch for ch in created_at[:19] if ch.isdigit() or ch == "T")
+    return f"iss-{stamp}-{digest}"
+
+
+def split_off(source: dict[str, Any], mention: dict[str, Any], new_id: str) -> Any:
+    """The new issue of a mention split off ``source`` (storage dicts in, a domain ``Issue`` out): it keeps the
+    source's category, severity, team and assignee; its SLA clocks start at the mention, as long as the source's."""
+    from datetime import datetime
+
+    from chalicelib.domain.issues import Issue
+
+    def when(value: Any) -> datetime:
+        return datetime.fromisoformat(str(value))
+
+    first_seen = when(mention["created_at"])
+    source_first = when(source["first_seen"])
+    dues = {name: first_seen + (when(source[name]) - source_first) if source.get(name) else None
+            for name in ("sla_first_response_due", "sla_resolution_due")}
+    who = mention.get("author_handle") or mention.get("author_name") or "someone"
+    excerpt = " ".join(str(mention.get("text") or "").split())[:160]
+    return Issue(issue_id=new_id, description=f"Split from {source['issue_id']}: {who} on {mention['platform']}: "
+                                              f"\"{excerpt}\"",
+                 category=source["category"], severity=source["severity"], team=source.get("team") or None,
+                 assigned_to=source.get("assigned_to") or None,
+                 follow_up_required=bool(source.get("follow_up_required")), mention_count=1,
+                 reach=int(mention.get("author_followers") or 0), first_seen=first_seen, last_seen=first_seen,
+                 topic=str(mention.get("topic") or source.get("topic") or "other"),
+                 products=tuple(mention.get("products_named") or ()), platform=mention["platform"],
+                 rule=f"split:{source['issue_id']}", plan_version=int(source.get("plan_version") or 0),
+                 escalation_case=bool(source.get("escalation_case")), **dues)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
     BadQuery,
+    IllegalTransition,
     REOPENED_FROM,
     IssuePatch,
     IssueQuery,
@@ -374,3 +375,80 @@ def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime)
     since, until = metrics_period(wanted, now)
     found = issues.first_seen_between(since.date().isoformat(), until.date().isoformat())
     return summarize([_json_ready(item) for item in found], since, until, now)
+
+
+# ---- Regrouping: merge two issues, split a mention off one -------------------------------------------------------
+
+class IssueRegrouping(IssueReader, Protocol):
+    def mention(self, key: str) -> dict[str, Any] | None: ...
+
+    def merge(self, target: dict[str, Any], source: dict[str, Any], events: list[AuditEvent]) -> None: ...
+
+    def repoint(self, source_id: str, target_id: str) -> int: ...
+
+    def split(self, source: dict[str, Any], mention_key: str, issue: Any, events: list[AuditEvent]) -> None: ...
+
+
+def merge_issues(target_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping,
+                 now: datetime) -> IssueSummary:
+    """Fold ``body.from_issue`` into ``target_id``: its mentions and dedup keys move over (later mentions of it
+    join the issue that stays), it is closed with ``merged_into``; an audit event on each. A repeat finishes the
+    first run's moves and answers the same."""
+    from chalicelib.domain.ops import InvalidChange
+
+    source_id = body.from_issue
+    if source_id == target_id:
+        raise InvalidChange("from_issue: an issue cannot be merged into itself")
+    target, source = _current(target_id, store), _current(source_id, store)
+    version = int(target.get("ops_version") or 0)
+    if source.get("merged_into") == target_id:  # merged already: finish moving, change nothing else
+        store.repoint(source_id, target_id)
+        return summary(target)
+    if if_match is not None and if_match != version:
+        raise Stale(f"If-Match: the issue is at version {version}, not {if_match}; read it again")
+    for item, role in ((source, "from_issue"), (target, "the issue")):
+        if item.get("merged_into"):
+            raise IllegalTransition(f"{role} {item['issue_id']} was merged into {item['merged_into']} already")
+    if str(source.get("status")) == IssueStatus.CLOSED.value:
+        raise IllegalTransition(f"from_issue {source_id} is closed: reopen it first, or leave it")
+    events = [AuditEvent(issue_id=target_id, at=now, type="merged", actor=actor,
+                         details={"from_issue": source_id, "mentions": int(source.get("mention_count") or 0)}),
+              AuditEvent(issue_id=source_id, at=now, type="merged_into", actor=actor,
+                         details={"into": target_id, "previous_status": source.get("status")})]
+    try:
+        store.merge(target, source, events)
+    except StaleVersion:
+        raise Stale("If-Match: one of the issues changed meanwhile; read them again") from None
+    store.repoint(source_id, target_id)
+    return summary(_current(target_id, store))
+
+
+def split_mention(source_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping,
+                  now: datetime) -> IssueSummary:
+    """One mention leaves ``source_id`` and opens its own issue (same category, severity, team and assignee).
+    The new issue's id derives from the two, so a repeated split answers 409 naming where the mention went."""
+    from chalicelib.domain.ops import split_issue_id, split_off
+
+    source = _current(source_id, store)
+    version = int(source.get("ops_version") or 0)
+    if if_match is not None and if_match != version:
+        raise Stale(f"If-Match: the issue is at version {version}, not {if_match}; read it again")
+    mention = store.mention(body.mention)
+    if mention is None or not mention.get("created_at"):
+        raise NotFound(f"no mention {body.mention}")
+    if mention.get("issue_id") != source_id:
+        raise IllegalTransition(f"mention {body.mention} is not on issue {source_id} "
+                                f"(it is on {mention.get('issue_id') or 'no issue'})")
+    if int(source.get("mention_count") or 0) <= 1:
+        raise IllegalTransition(f"mention {body.mention} is the only mention of {source_id}: nothing to split")
+    new_id = split_issue_id(source_id, body.mention, str(mention["created_at"]))
+    issue = split_off(_json_ready(source), _json_ready(mention), new_id)
+    events = [AuditEvent(issue_id=source_id, at=now, type="split", actor=actor,
+                         details={"mention": body.mention, "new_issue": new_id}),
+              AuditEvent(issue_id=new_id, at=now, type="opened", actor=actor,
+                         details={"split_from": source_id, "mention": body.mention})]
+    try:
+        store.split(source, body.mention, issue, events)
+    except StaleVersion:
+        raise Stale("If-Match: the issue or the mention changed meanwhile; read it again") from None
+    return summary(_current(new_id, store))

@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.models import Mention
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+
+    from chalicelib.domain.alerts import Alert
+    from chalicelib.domain.approval import Approval, Recorded
+    from chalicelib.domain.erasure import ErasureNeedles
+    from chalicelib.domain.issues import AuditEvent
+    from chalicelib.domain.publishing import ChannelPost, Claim, PublishResult, ReplyTarget
+    from chalicelib.domain.recurrence import IssueFacts, RecurrenceLink
+    from chalicelib.domain.survey import Survey, SurveyAnswer
 
 
 class StoreOutcome(StrEnum):
@@ -38,3 +49,118 @@ class MentionRepository(Protocol):
 class MentionQueue(Protocol):
     def send(self, mentions: Iterable[Mention]) -> int:
         """Enqueue mentions for processing; returns how many were sent."""
+
+
+# ---- ops engineer's block: plan upkeep and erasure --------------------------------------------------------------
+class PlanLifecycle(Protocol):
+    """Stored plan versions after upload (``adapters/plan_lifecycle.py``); each change writes its audit event."""
+
+    def get(self, version: int) -> dict | None: ...
+
+    def active_version(self) -> int | None: ...
+
+    def activate(self, version: int, event: AuditEvent) -> int | None:
+        """The version it replaced (0: none), or None when it was active already."""
+
+    def retire(self, version: int, event: AuditEvent) -> bool: ...
+
+    def record_review(self, version: int, reviewed_by: str, reviewed_on: date, event: AuditEvent) -> None: ...
+
+
+class AlertRaiser(Protocol):
+    def raise_alert(self, alert: Alert, now: datetime) -> str: ...
+
+
+class ReminderMailer(Protocol):
+    def send_once(self, key: str, to: str, subject: str, text: str, html: str, now: datetime) -> bool:
+        """Email unless ``key`` was sent already (a re-run of a schedule sends nothing twice); True when sent."""
+
+
+class IssueHistories(Protocol):
+    def first_seen_between(self, first_day: str, last_day: str) -> list[dict]: ...
+
+    def history(self, issue_id: str) -> list[dict]: ...
+
+
+class ErasureStore(Protocol):
+    """Every table that may hold an author's personal data (``adapters/erasure.py``)."""
+
+    def author_mentions(self, platform: str, author_id: str) -> list[dict]:
+        """The author's stored mentions not yet erased: ``key``, ``text``, ``handle``, ``name``, ``issue_id``."""
+
+    def redact_everywhere(self, needles: ErasureNeedles, keep_partition: str) -> dict[str, int]:
+        """Redact (or delete, where the author is part of an item's key) every trace of ``needles`` in every
+        table but the mentions themselves; the audit events under ``keep_partition`` are left as they are.
+        Items changed per table."""
+
+    def erase_mentions(self, keys: list[str], erased_at: datetime) -> int: ...
+
+    def record(self, events: list[AuditEvent]) -> None: ...
+
+
+# ---- surveys & recurrence engineer's block (services/surveys.py, services/recurrence.py) ----------------------
+class SurveyIssues(Protocol):
+    """What the survey and recurrence use cases read of an issue (``DynamoIssues`` has these)."""
+
+    def get(self, issue_id: str) -> dict | None: ...
+
+    def mentions(self, issue_id: str, limit: int = 50) -> list[dict]: ...
+
+    def history(self, issue_id: str) -> list[dict]: ...
+
+    def append(self, event: AuditEvent) -> None: ...
+
+
+class SurveyStore(Protocol):
+    """Surveys, once per issue, each sent once (``adapters/surveys_table.py``)."""
+
+    def schedule(self, survey: Survey) -> bool:
+        """Record the issue's survey, owed at ``due_at``; False (and no write) when the issue has one already."""
+
+    def get(self, survey_id: str) -> Survey | None: ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """(phase, survey id) of what is due: ``send`` (owed, due), ``close`` (sent, link expired, unanswered),
+        ``notify`` (answered, its event not published yet)."""
+
+    def claim_send(self, survey_id: str, now: datetime) -> object | None:
+        """Own the survey's send; None when there is nothing to send now (sent already, or another delivery holds
+        a live claim: it sends it, or its lease ends and the next run does)."""
+
+    def sent(self, claim: object, at: datetime) -> None:
+        """The survey went out: its link is open until it expires."""
+
+    def give_back(self, claim: object) -> None:
+        """The send failed: owed again (the next run or redelivery sends it)."""
+
+    def record_answer(self, survey: Survey, answer: SurveyAnswer, at: datetime, event: AuditEvent) -> None:
+        """In one transaction: the survey answered (only if it is open: sent, unanswered, unexpired), the rating on
+        the issue, the audit event, and the answer's event owed to subscribers. Raises ``SurveyClosed`` otherwise."""
+
+    def record_unanswered(self, survey: Survey, event: AuditEvent) -> bool:
+        """An expired, unanswered survey: recorded as unanswered on the survey and the issue (once)."""
+
+
+class SurveySender(Protocol):
+    def send(self, survey: Survey, subject: str, text: str, html: str) -> str:
+        """Ask the author on the survey's channel (private reply, public reply line or email); an id of what was
+        sent. Raises when it could not be sent (the claim is then given back)."""
+
+
+class SurveyNotices(Protocol):
+    def announce(self, survey: Survey, now: datetime) -> str:
+        """Tell subscribers (SNS) that the survey was answered: ``sent`` or ``duplicate``; raises on failure (owed,
+        the next run publishes it)."""
+
+
+class RecurrenceIndex(Protocol):
+    """Resolved issues by their recurrence keys, and the links stored on issues (``adapters/recurrence_table.py``)."""
+
+    def remember(self, facts: IssueFacts, keys: list[str], until: datetime) -> None:
+        """Point each key at this resolved issue until ``until`` (the end of its recurrence window)."""
+
+    def lookup(self, keys: list[str]) -> dict[str, IssueFacts]:
+        """The resolved issue each existing key points at."""
+
+    def link(self, link: RecurrenceLink, event: AuditEvent) -> bool:
+        """Store the link and its rule on the issue with its audit event, once; False when it has one already."""

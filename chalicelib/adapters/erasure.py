@@ -1,0 +1,123 @@
+"""Erasure on DynamoDB: every table of the stage (each ``*_table`` of :class:`Resources`, so a table added there,
+such as the surveys table, is covered without a change here), scanned and redacted item by item.
+
+Where an author's data sits (attributes as the other adapters write them):
+
+* mentions: ``text``, ``title``, ``url``, ``author_id``, ``author_handle``, ``author_name``, ``author_followers``,
+  ``author_verified``: the author's own items keep only their identity, classification and issue (so a platform's
+  re-delivery is still recognised and stores nothing again); other people's mentions quoting the author are
+  redacted;
+* issue keys: ``author#<platform>#<author>#...`` keys and ``author`` of conversation claims: deleted;
+* issues (``description`` quotes the first mention and its author), escalation cases (``summary``), the audit
+  trail (``details``, JSON), approvals, outbox (``recipient``, reply ``text``), surges (linked mentions), alerts,
+  surveys: every string attribute (JSON inside strings too) redacted of the author's handles, names and texts.
+
+Key attributes are never rewritten (DynamoDB cannot): an item whose key names the author is deleted instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from chalicelib.adapters.attributes import string
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.adapters.triage_table import audit_item
+from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact
+from chalicelib.domain.issues import AuditEvent
+from chalicelib.settings import Resources
+
+PERSONAL_MENTION_ATTRIBUTES = ("text", "title", "url", "author_id", "author_handle", "author_name",
+                               "author_followers", "author_verified")
+
+
+def stage_tables(names: Resources) -> dict[str, str]:
+    """Every table of the stage: ``Resources`` field name -> physical name."""
+    return {f.name: getattr(names, f.name) for f in dataclasses.fields(names) if f.name.endswith("_table")}
+
+
+class DynamoErasure:
+    def __init__(self, names: Resources) -> None:
+        self.names = names
+        self.serializer = TypeSerializer()
+
+    def _scan(self, table: str, **request: Any):
+        for page in client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True,
+                                                                      **request):
+            yield from page["Items"]
+
+    def author_mentions(self, platform: str, author_id: str) -> list[dict[str, Any]]:
+        found = []
+        for item in self._scan(self.names.mentions_table, FilterExpression=(
+                "platform = :p AND (author_id = :a OR (attribute_not_exists(author_id) AND author_handle = :a))"),
+                ExpressionAttributeValues={":p": string(platform), ":a": string(author_id)}):
+            plain = plain_item(item)
+            found.append({"key": plain["pk"], "text": " ".join(str(plain.get(name) or "") for name in ("title", "text")
+                                                               if plain.get(name)),
+                          "handle": plain.get("author_handle"), "name": plain.get("author_name"),
+                          "issue_id": plain.get("issue_id")})
+        return found
+
+    def _key_names(self, table: str) -> list[str]:
+        schema = client("dynamodb").describe_table(TableName=table)["Table"]["KeySchema"]
+        return [part["AttributeName"] for part in schema]
+
+    def redact_everywhere(self, needles: ErasureNeedles, keep_partition: str) -> dict[str, int]:
+        dynamodb = client("dynamodb")
+        existing = set()
+        for page in dynamodb.get_paginator("list_tables").paginate():
+            existing.update(page["TableNames"])
+        changed: dict[str, int] = {}
+        for field, table in stage_tables(self.names).items():
+            if table not in existing:
+                continue  # a table this stage does not have (yet)
+            keys = self._key_names(table)
+            count = 0
+            for item in self._scan(table):
+                plain = plain_item(item)
+                key = {name: item[name] for name in keys}
+                if table == self.names.audit_table and plain.get("issue_id") == keep_partition:
+                    continue
+                if table == self.names.mentions_table and plain.get("author_id") == needles.author_id:
+                    continue  # the author's own mentions: erase_mentions, last
+                if any(isinstance(plain[name], str) and needles.in_key(plain[name]) for name in keys) or (
+                        table == self.names.issue_keys_table and plain.get("author") == needles.author_id):
+                    dynamodb.delete_item(TableName=table, Key=key)
+                    count += 1
+                    continue
+                cleaned = {name: redact(value, needles) for name, value in plain.items() if name not in keys}
+                sets = {name: value for name, value in cleaned.items() if value != plain[name]}
+                if sets:
+                    names = {f"#a{i}": name for i, name in enumerate(sets)}
+                    values = {f":v{i}": self.serializer.serialize(value) for i, value in enumerate(sets.values())}
+                    dynamodb.update_item(TableName=table, Key=key, ExpressionAttributeNames=names,
+                                         ExpressionAttributeValues=values,
+                                         UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets))))
+                    count += 1
+            if count:
+                changed[field.removesuffix("_table")] = count
+        return changed
+
+    def erase_mentions(self, keys: list[str], erased_at: datetime) -> int:
+        dynamodb = client("dynamodb")
+        erased = 0
+        for key in keys:
+            names = {f"#r{i}": name for i, name in enumerate(PERSONAL_MENTION_ATTRIBUTES)}
+            try:
+                dynamodb.update_item(
+                    TableName=self.names.mentions_table, Key={"pk": string(key)},
+                    UpdateExpression="SET erased_at = :at, erased = :erased REMOVE " + ", ".join(names),
+                    ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":at": string(erased_at.isoformat()), ":erased": string(REDACTED)})
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                continue
+            erased += 1
+        return erased
+
+    def record(self, events: list[AuditEvent]) -> None:
+        for event in events:
+            client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))
