@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.issues import AuditEvent
     from chalicelib.domain.publishing import ChannelPost, Claim, PublishResult, ReplyTarget
     from chalicelib.domain.recurrence import IssueFacts, RecurrenceLink
+    from chalicelib.domain.report import ReportFiles, WeeklyReport
     from chalicelib.domain.survey import Survey, SurveyAnswer
 
 
@@ -164,3 +165,49 @@ class RecurrenceIndex(Protocol):
 
     def link(self, link: RecurrenceLink, event: AuditEvent) -> bool:
         """Store the link and its rule on the issue with its audit event, once; False when it has one already."""
+
+
+# ---- report engineer's block: the weekly report (services/reports.py) -------------------------------------------
+class ReportIssues(Protocol):
+    """Issues by the day they were first seen, and an issue's audit trail (``DynamoIssues`` has both)."""
+
+    def first_seen_between(self, first_day: str, last_day: str) -> list[dict]: ...
+
+    def history(self, issue_id: str) -> list[dict]: ...
+
+
+class ReportStore(Protocol):
+    """The private report bucket (``adapters/report_store.py``)."""
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        """Write ``key`` (overwriting what is there: a re-run of a week replaces its files)."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def files(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``."""
+
+    def link(self, key: str, seconds: int) -> str:
+        """A presigned GET of ``key``, valid ``seconds``."""
+
+
+class ReportSender(Protocol):
+    """Email and SNS, each claimed once per key (``adapters/report_sender.py``)."""
+
+    def email_once(self, key: str, to: str, subject: str, text: str, html: str, inline: dict[str, bytes],
+                   now: datetime) -> bool:
+        """Email ``html`` with ``inline`` images (Content-ID -> PNG) unless ``key`` was sent; True when sent now."""
+
+    def announce_once(self, key: str, subject: str, message: str, now: datetime) -> bool:
+        """Publish on the alerts topic unless ``key`` was published; True when published now."""
+
+
+class ReportRenderer(Protocol):
+    """HTML with PNG charts, JSON and CSV (``adapters/report_render.py``: matplotlib, imported only there)."""
+
+    def render(self, report: WeeklyReport, rows: list[dict], api_base_url: str) -> ReportFiles: ...
+
+
+class Redelivery(Protocol):
+    def delay(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
+        """Deliver a failed queue message again no sooner than ``seconds`` from now (best effort)."""
