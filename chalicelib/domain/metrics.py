@@ -18,9 +18,11 @@ them), ``now`` is given.
 * **CSAT.** The share of satisfaction scores of 4 or 5 (on 1..5), and their mean; only scored issues count.
   Response rate: scored issues among those whose survey was answered or ran out (``satisfaction``).
 * **Recurrence (reopened).** The share of issues resolved (or closed) that were reopened afterwards.
-* **Recurrence (by kind).** Issues opened in the period that recur a resolved issue (linked by the recurrence
-  rule: ``recurrence_rule``) ÷ issues resolved in the period, separately for the same author (a repeat contact)
-  and for the same product and topic (a recurring problem).
+* **Recurrence (by kind).** As :func:`chalicelib.domain.recurrence.recurrence_rate` defines it (the one
+  definition): issues resolved in the period that a later issue recurred within the plan's window ÷ issues
+  resolved in the period, overall and separately for the same author (a repeat contact) and for the same
+  product and topic (a recurring problem). The links are read off the recurring issues (``recurs_issue_id``,
+  ``recurrence_rule``, ``recurrence_gap_seconds``).
 
 A figure without data is ``null`` with a count of 0, never a made-up 0 or 100 %.
 """
@@ -36,13 +38,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chalicelib.domain.business_hours import TeamHours
+from chalicelib.domain.recurrence import RecurrenceLink, RecurrenceRule, recurrence_rate
+from chalicelib.domain.survey import SATISFIED_FROM
 
-SATISFIED = 4  # CSAT counts scores of 4 and 5 on a 1..5 scale
+SATISFIED = SATISFIED_FROM  # CSAT counts scores of 4 and 5 on a 1..5 scale
 LIVE = ("open", "in_progress")
-# How the recurrence rule names its kinds on the issue (``recurrence_rule``): a repeat contact by the same author,
-# and a recurring problem (same product and topic, or a near-duplicate text).
-SAME_AUTHOR_RULES = ("same_author",)
-SAME_PROBLEM_RULES = ("same_product_topic", "near_duplicate")
+RECURRENCE_WINDOW = timedelta(days=30)  # the plan's recurrence.window_days when the caller does not give it
 # Survey outcomes on the issue (``satisfaction``, written by the surveys): answered or ran out.
 SURVEY_SETTLED = ("satisfied", "dissatisfied", "unanswered")
 
@@ -82,9 +83,10 @@ class Volume(BaseModel):
 
 
 class RecurrenceKinds(BaseModel):
-    resolved: int = Field(description="issues resolved in the period: what both rates are over")
-    same_author: Rate = Field(description="issues opened in the period recurring a resolved one by the same author")
-    same_product_topic: Rate = Field(description="... with the same product and topic (or a near-duplicate text)")
+    resolved: int = Field(description="issues resolved in the period: what every rate here is over")
+    any_rule: Rate = Field(description="of them, recurred within the window by a later issue, by any rule")
+    same_author: Rate = Field(description="... by the same author (a repeat contact)")
+    same_product_topic: Rate = Field(description="... with the same product and topic (a recurring problem)")
 
 
 class MetricsSummary(BaseModel):
@@ -283,15 +285,35 @@ def resolved_in(issues: Iterable[Issue], since: datetime, until: datetime) -> li
     return [i for i in issues if (done := moment(i.get("resolved_at"))) is not None and since <= done < until]
 
 
-def recurring(issues: list[Issue], rules: tuple[str, ...]) -> list[Issue]:
-    return [i for i in issues if i.get("recurrence_of") and str(i.get("recurrence_rule") or "") in rules]
+def recurrence_links(issues: Iterable[Issue]) -> list[RecurrenceLink]:
+    """The links the recurrence rule stored on the issues that recur a resolved one."""
+    found = []
+    for issue in issues:
+        recurs, rule = issue.get("recurs_issue_id"), issue.get("recurrence_rule")
+        if recurs and rule in RecurrenceRule._value2member_map_:
+            found.append(RecurrenceLink(issue_id=str(issue["issue_id"]), recurs_issue_id=str(recurs),
+                                        rule=RecurrenceRule(rule),
+                                        gap_seconds=int(issue.get("recurrence_gap_seconds") or 0)))
+    return found
 
 
-def recurrence_kinds(opened: list[Issue], resolved: list[Issue]) -> RecurrenceKinds:
-    """``opened``: issues first seen in the period; ``resolved``: issues resolved in it (any first seen)."""
-    return RecurrenceKinds(resolved=len(resolved),
-                           same_author=rate(len(recurring(opened, SAME_AUTHOR_RULES)), len(resolved)),
-                           same_product_topic=rate(len(recurring(opened, SAME_PROBLEM_RULES)), len(resolved)))
+def recurred_ids(issues: Iterable[Issue], since: datetime, until: datetime,
+                 window: timedelta = RECURRENCE_WINDOW) -> set[str]:
+    """The issues resolved in the period that a later issue recurred within the window (any rule)."""
+    issues = list(issues)
+    in_period = {str(i["issue_id"]) for i in resolved_in(issues, since, until)}
+    return {link.recurs_issue_id for link in recurrence_links(issues)
+            if link.recurs_issue_id in in_period and link.gap_seconds <= window.total_seconds()}
+
+
+def recurrence_kinds(issues: list[Issue], since: datetime, until: datetime,
+                     window: timedelta = RECURRENCE_WINDOW) -> RecurrenceKinds:
+    """``issues``: every issue that may be resolved in the period or recur one (first seen up to now)."""
+    resolved = [(str(i["issue_id"]), moment(i["resolved_at"])) for i in resolved_in(issues, since, until)]
+    figures = recurrence_rate(resolved, recurrence_links(issues), since, until, window)  # type: ignore[arg-type]
+    return RecurrenceKinds(resolved=figures.resolved, any_rule=rate(figures.recurred, figures.resolved),
+                           same_author=rate(figures.same_author, figures.resolved),
+                           same_product_topic=rate(figures.same_product_topic, figures.resolved))
 
 
 # ---- volume ---------------------------------------------------------------------------------------------------
@@ -329,9 +351,10 @@ def past_sla_at(issue: Issue, at: datetime) -> bool:
 # ---- the summary (GET /metrics/summary, the report's headline) ------------------------------------------------
 
 def summarize(issues: list[Issue], since: datetime, until: datetime, now: datetime,
-              hours: TeamHours | None = None, resolved: list[Issue] | None = None) -> MetricsSummary:
-    """The period's figures. ``hours``: each team's working week (default: Monday to Friday 09-17 UTC);
-    ``resolved``: the issues resolved in the period, for recurrence by kind (default: those of ``issues``)."""
+              hours: TeamHours | None = None, recurrence_window: timedelta = RECURRENCE_WINDOW) -> MetricsSummary:
+    """The figures of the issues first seen in the period. ``hours``: each team's working week (default: Monday to
+    Friday 09-17 UTC); recurrence by kind also looks at the issues resolved in the period and at the later
+    issues recurring them, so pass issues first seen up to now for it to be complete."""
     hours = hours or TeamHours()
     chosen = first_seen_in(issues, since, until)
     times = time_figures(chosen, hours)
@@ -346,6 +369,5 @@ def summarize(issues: list[Issue], since: datetime, until: datetime, now: dateti
                        resolution=sla_rate(chosen, "resolution", now)),
         csat=csat(chosen),
         recurrence=reopened_rate(chosen),
-        recurrence_by_kind=recurrence_kinds(chosen, resolved if resolved is not None
-                                            else resolved_in(issues, since, until)),
+        recurrence_by_kind=recurrence_kinds(issues, since, until, recurrence_window),
     )

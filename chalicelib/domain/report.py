@@ -38,7 +38,7 @@ from chalicelib.domain import metrics
 from chalicelib.domain.business_hours import WEEKDAYS, TeamHours, zone
 from chalicelib.domain.metrics import (Breach, Clocks, Csat, Durations, Issue, MetricsSummary, Rate, breaches,
                                        count_by, csat, csat_distribution, csat_response_rate, durations,
-                                       first_seen_in, is_open_at, moment, past_sla_at, recurring, reopened_rate,
+                                       first_seen_in, is_open_at, moment, past_sla_at, recurred_ids, reopened_rate,
                                        resolved_in, sla_rate, summarize, time_figures)
 
 SCHEMA_VERSION = 1
@@ -190,6 +190,7 @@ class Satisfaction(BaseModel):
 
 class Recurrence(BaseModel):
     reopened: Compared[Rate]
+    any_rule: Compared[Rate]
     same_author: Compared[Rate]
     same_product_topic: Compared[Rate]
     top_products: list[CountRow]
@@ -272,10 +273,12 @@ DEFINITIONS = {
     "satisfaction.score": "share of satisfaction scores of 4 or 5 (1..5)",
     "satisfaction.response_rate": "scored issues among those whose survey was answered or ran out",
     "recurrence.reopened": "issues resolved or closed that were reopened",
-    "recurrence.same_author": "issues opened in the week recurring a resolved one by the same author / issues "
-                              "resolved in the week",
-    "recurrence.same_product_topic": "issues opened in the week recurring a resolved one on the same product and "
-                                     "topic (or near-duplicate text) / issues resolved in the week",
+    "recurrence.any_rule": "issues resolved in the week that a later issue recurred within the plan's recurrence "
+                           "window (domain/recurrence.py) / issues resolved in the week",
+    "recurrence.same_author": "the same, counting only recurrences by the same author (a repeat contact)",
+    "recurrence.same_product_topic": "the same, counting only recurrences on the same product and topic (a "
+                                     "recurring problem)",
+    "recurrence.top": "products and topics of the issues resolved in the week that recurred",
     "surges": "Crises a surge opened: started (window start), detected, the delay between, and how they ended",
     "open_items": "as of each week's end: open issues with follow-up required, and open issues past their "
                   "resolution SLA",
@@ -288,7 +291,7 @@ DEFINITIONS = {
 @dataclass
 class ReportInput:
     week: str
-    issues: list[Issue]  # every issue first seen from LOOKBACK_DAYS before the week before, to the week's end
+    issues: list[Issue]  # every issue first seen from LOOKBACK_DAYS before the week before, up to now
     history: dict[str, list[dict[str, Any]]]  # audit events per issue (at least for the two weeks' issues)
     hours: TeamHours
     time_zone: str
@@ -296,6 +299,7 @@ class ReportInput:
     brand: str = ""
     plan_version: int = 0
     protocols: dict[str, str | None] = field(default_factory=dict)  # category -> its protocol
+    recurrence_window: timedelta = metrics.RECURRENCE_WINDOW
     review_overdue: bool | None = None
 
 
@@ -459,11 +463,13 @@ def is_surge(issue: Issue) -> bool:
     return str(issue.get("rule") or "").startswith("surge:")
 
 
-def _top(this: Period, before: Period, field_name: str, api_filter: str | None) -> list[CountRow]:
-    """The products (or topics) most recurring issues of the week name."""
-    rules = metrics.SAME_AUTHOR_RULES + metrics.SAME_PROBLEM_RULES
-    recur = [Period(p.label, p.since, p.until, recurring(p.issues, rules), []) for p in (this, before)]
-    return [row for row in _rows(recur[0], recur[1], field_name, api_filter) if row.this_week][:TOP]
+def _top(this: Period, before: Period, field_name: str, api_filter: str | None,
+         window: timedelta, issues: list[Issue]) -> list[CountRow]:
+    """The products (or topics) of the issues resolved in the week that recurred, most named first."""
+    recurred = [[i for i in p.resolved if str(i["issue_id"]) in recurred_ids(issues, p.since, p.until, window)]
+                for p in (this, before)]
+    periods = [Period(p.label, p.since, p.until, chosen, []) for p, chosen in zip((this, before), recurred)]
+    return [row for row in _rows(periods[0], periods[1], field_name, api_filter) if row.this_week][:TOP]
 
 
 def _compare(this: Any, before: Any) -> Any:
@@ -479,7 +485,7 @@ def build_report(given: ReportInput) -> WeeklyReport:
                               resolved_in(given.issues, since, until)))
     this, before = periods
     now, hours = given.now, given.hours
-    both = [summarize(given.issues, p.since, p.until, now, hours, p.resolved) for p in periods]
+    both = [summarize(given.issues, p.since, p.until, now, hours, given.recurrence_window) for p in periods]
     times = [time_figures(p.issues, hours) for p in periods]
     found = [breaches(p.issues, now) for p in periods]
     cycles = [step_cycles(p.issues, given.history, given.protocols) for p in periods]
@@ -524,12 +530,14 @@ def build_report(given: ReportInput) -> WeeklyReport:
             comments=_comments(this, given.history)),
         recurrence=Recurrence(
             reopened=Compared[Rate](this_week=reopened_rate(this.issues), week_before=reopened_rate(before.issues)),
+            any_rule=Compared[Rate](this_week=both[0].recurrence_by_kind.any_rule,
+                                    week_before=both[1].recurrence_by_kind.any_rule),
             same_author=Compared[Rate](this_week=both[0].recurrence_by_kind.same_author,
                                        week_before=both[1].recurrence_by_kind.same_author),
             same_product_topic=Compared[Rate](this_week=both[0].recurrence_by_kind.same_product_topic,
                                               week_before=both[1].recurrence_by_kind.same_product_topic),
-            top_products=_top(this, before, "products", "product"),
-            top_topics=_top(this, before, "topic", None)),
+            top_products=_top(this, before, "products", "product", given.recurrence_window, given.issues),
+            top_topics=_top(this, before, "topic", None, given.recurrence_window, given.issues)),
         surges=Surges(crises=_compare(sum(map(is_surge, this.issues)), sum(map(is_surge, before.issues))),
                       items=[_crisis(i, given.history) for i in this.issues if is_surge(i)]),
         open_items=OpenItems(
@@ -543,6 +551,19 @@ def build_report(given: ReportInput) -> WeeklyReport:
                                      issue_ids=sorted(set(canned[0][0]) | set(canned[1][0]))),
         plan_review_overdue=given.review_overdue,
     )
+
+
+# ---- what a renderer makes of it ----------------------------------------------------------------------------
+
+@dataclass
+class ReportFiles:
+    """A rendered report: the files to store (name -> (bytes, content type)), the email's HTML (charts by
+    ``cid:``), its plain-text part and the inline images (Content-ID -> PNG)."""
+
+    stored: dict[str, tuple[bytes, str]]
+    email_html: str
+    text: str
+    inline: dict[str, bytes]
 
 
 # ---- the CSV: one row per issue of the week -------------------------------------------------------------------
