@@ -35,9 +35,14 @@ PERSONAL_MENTION_ATTRIBUTES = ("text", "title", "url", "author_id", "author_hand
                                "author_followers", "author_verified")
 
 
+# Tables of configuration, not of what authors wrote: the plan (staff names, rules) and the ops tokens.
+NOT_PERSONAL = frozenset({"plans_table", "ops_tokens_table"})
+
+
 def stage_tables(names: Resources) -> dict[str, str]:
-    """Every table of the stage: ``Resources`` field name -> physical name."""
-    return {f.name: getattr(names, f.name) for f in dataclasses.fields(names) if f.name.endswith("_table")}
+    """Every table of the stage that may hold what an author wrote: ``Resources`` field name -> physical name."""
+    return {f.name: getattr(names, f.name) for f in dataclasses.fields(names)
+            if f.name.endswith("_table") and f.name not in NOT_PERSONAL}
 
 
 class DynamoErasure:

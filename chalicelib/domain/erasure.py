@@ -51,7 +51,8 @@ class ErasureNeedles:
             words = sorted({*self.handles, *self.names}, key=len, reverse=True)
             texts = sorted(self.texts, key=len, reverse=True)
             parts = [re.escape(t) for t in texts]
-            parts += [r"(?<![\w])@?" + re.escape(w) + r"(?![\w])" for w in words]
+            # a word of its own: not part of a longer word, an email (``ana@brand``) or a dotted name (``ana.ops``)
+            parts += [r"(?<![\w.@-])@?" + re.escape(w) + r"(?![\w@-]|\.\w)" for w in words]
             if not parts:
                 return None
             object.__setattr__(self, "_pattern", re.compile("|".join(parts), re.IGNORECASE))
