@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from chalicelib.domain.approval import Approval, Recorded
     from chalicelib.domain.erasure import ErasureNeedles
     from chalicelib.domain.issues import AuditEvent
+    from chalicelib.domain.issues import EscalationCase, Issue
+    from chalicelib.domain.plan import ResponsePlan
+    from chalicelib.domain.surge import Observation, SurgeState
     from chalicelib.domain.publishing import ChannelPost, Claim, PublishResult, ReplyTarget
     from chalicelib.domain.recurrence import IssueFacts, RecurrenceLink
     from chalicelib.domain.report import ReportFiles, WeeklyReport
@@ -211,3 +214,52 @@ class ReportRenderer(Protocol):
 class Redelivery(Protocol):
     def delay(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
         """Deliver a failed queue message again no sooner than ``seconds`` from now (best effort)."""
+
+
+# ---- surge engineer's block: surge counting and the Crisis it opens (services/surges.py) ------------------------
+class StateConflict(Exception):
+    """Another processor changed this surge key's state first (raised by :meth:`SurgeStore.save_state`)."""
+
+
+class SurgeHistoryView(Protocol):
+    """What one read of the surge store returned, per key."""
+
+    def day_items(self, key: str) -> list[dict[str, Any]]:
+        """The key's counters as ``{"day": "YYYY-MM-DD", "h13": n, "f157": n, ...}`` records (shards summed)."""
+
+    def mentions(self, key: str, limit: int = 100) -> list[str]:
+        """The mentions counted under ``key`` lately, newest first (what a Crisis links)."""
+
+    def data_start(self) -> float | None:
+        """When counting began (the detector's warm-up), if the days read say."""
+
+    def state(self, key: str) -> tuple[SurgeState, int, str | None]:
+        """The key's surge state, its version (0: never written) and the Crisis it belongs to."""
+
+
+class SurgeStore(Protocol):
+    """Surge counters and states (``adapters/surge_table.py``; ``tests/fakes.py`` in memory)."""
+
+    def add(self, observations: list[Observation]) -> int:
+        """Count a batch (atomic adds, safe to retry: a batch is counted once); returns the writes made."""
+
+    def read(self, keys: list[str], days: list[str], hours: list[str]) -> SurgeHistoryView:
+        """The day items (hourly counts), the hour items (5-minute counts, linked mentions) and the keys' states."""
+
+    def save_state(self, key: str, state: SurgeState, expected_version: int, issue_id: str | None = None) -> int:
+        """Write ``key``'s new state if its version is still ``expected_version``; else :class:`StateConflict`."""
+
+
+class CrisisIssues(Protocol):
+    """Where a surge's Crisis is opened and widened (the triage store)."""
+
+    def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
+                   linked_mentions: list[str]) -> bool:
+        """Issue, audit and case at once; ``False`` (nothing written) when the issue exists already."""
+
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+
+class ActivePlan(Protocol):
+    def active(self) -> tuple[ResponsePlan, int]:
+        """The active response plan and its version."""
