@@ -19,9 +19,8 @@ from chalicelib.domain.signals import analyze_one
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
 from chalicelib.services.ports import MentionRepository
-from chalicelib.adapters.surge_table import Observation
-from chalicelib.domain.surge import SurgeAlert, keys_for
-from chalicelib.services.surges import observe_batch
+from chalicelib.domain.surge import Observation, keys_for
+from chalicelib.services.surges import count_surges
 from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
 
 
@@ -164,32 +163,6 @@ def _alert_poison(pipeline: Pipeline, message_id: str, reason: str) -> None:
         logger.exception("poison alert failed", extra={"message_id": message_id})
 
 
-def open_crisis(alert: SurgeAlert, linked: list[str], pipeline: Pipeline) -> str:
-    """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts."""
-    from chalicelib.domain.issues import AuditEvent, crisis_issue, crisis_issue_id, escalation_case_for
-
-    plan, version = pipeline.plans.active()
-    detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
-    window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
-    issue = crisis_issue(alert.key, alert.count, alert.baseline, window_start, detected, plan, version,
-                         crisis_issue_id(alert.key, window_start))
-    audit = [AuditEvent(issue_id=issue.issue_id, at=datetime.now(timezone.utc), type="surge_detected",
-                        actor="system:surge", details={**alert.to_json(), "linked_mentions": len(linked)})]
-    if not pipeline.triage.open_issue(issue, audit, escalation_case_for(issue, plan, detected), linked):
-        return issue.issue_id  # opened by an earlier try of this batch
-    metrics.add_metric(name="SurgesDetected", unit="Count", value=1)
-    logger.info("surge opened a crisis", extra={"issue_id": issue.issue_id, **alert.to_json()})
-    return issue.issue_id
-
-
-def join_crisis(issue_id: str, alert: SurgeAlert, pipeline: Pipeline) -> None:
-    """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
-    from chalicelib.domain.issues import AuditEvent
-
-    pipeline.triage.append_audit(AuditEvent(issue_id=issue_id, at=datetime.now(timezone.utc), type="surge_widened",
-                                            actor="system:surge", details=alert.to_json()))
-
-
 def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
     """Any SQS batch, one record at a time, failures reported per record (``batchItemFailures``)."""
     return process_partial_response(event=event, record_handler=record_handler,
@@ -201,35 +174,9 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> di
     observations: list[Observation] = []
     result = run_batch(event, set_aside_poison(lambda record: handle_record(record, pipeline, observations), pipeline))
     if pipeline.surges is not None and observations:
-        count_surges(observations, pipeline)
+        count_surges(observations, pipeline.surges, pipeline.triage, pipeline.plans, pipeline.clock().timestamp(),
+                     is_permanent)
     return result
-
-
-SURGE_ATTEMPTS = 3
-SURGE_BACKOFF_SECONDS = (0.2, 0.8)
-
-
-def count_surges(observations: list[Observation], pipeline: Pipeline) -> None:
-    """Count the batch's stored mentions for surges, retrying a transient failure here.
-
-    The mentions are stored already, and a redelivery would find them duplicates and count nothing, so a failed
-    count is retried in place. Every step is safe to repeat: each counter item remembers the last batch it counted,
-    a Crisis is named by its key and window, and a surge state is written conditionally.
-    """
-    import time
-
-    for attempt in range(SURGE_ATTEMPTS):
-        try:
-            observe_batch(observations, pipeline.surges, lambda alert, linked: open_crisis(alert, linked, pipeline),
-                          lambda issue_id, alert: join_crisis(issue_id, alert, pipeline),
-                          now=pipeline.clock().timestamp())
-            return
-        except Exception as error:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
-            if is_permanent(error) or attempt == SURGE_ATTEMPTS - 1:
-                logger.exception("surge detection failed for this batch", extra={"attempts": attempt + 1})
-                metrics.add_metric(name="SurgeDetectionFailed", unit="Count", value=1)
-                return
-            time.sleep(SURGE_BACKOFF_SECONDS[attempt])
 
 
 def _approval_use_case(message_model, use_case, metric: str):
