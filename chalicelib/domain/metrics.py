@@ -15,8 +15,9 @@ them), ``now`` is given.
 * **SLA hit rate.** ``(applied - missed) / applied``, for first response and for resolution: an SLA applies when
   the issue has its due time and the promise is settled (kept, or the due time has passed); it is missed when it
   was met late, or not met and the due time has passed. A breach is one such miss.
-* **CSAT.** The share of satisfaction scores of 4 or 5 (on 1..5), and their mean; only scored issues count.
-  Response rate: scored issues among those whose survey was answered or ran out (``satisfaction``).
+* **CSAT.** The share of satisfaction scores of 4 or 5 (on 1..5), and their mean; only scored issues count (a
+  score recorded by a person, ``satisfaction_score``, else the survey's answer, ``satisfaction_rating``).
+  Response rate: answered surveys among the surveys settled (``satisfaction``: answered, or ran out unanswered).
 * **Recurrence (reopened).** The share of issues resolved (or closed) that were reopened afterwards.
 * **Recurrence (by kind).** As :func:`chalicelib.domain.recurrence.recurrence_rate` defines it (the one
   definition): issues resolved in the period that a later issue recurred within the plan's window ÷ issues
@@ -147,7 +148,12 @@ def first_seen_in(issues: Iterable[Issue], since: datetime, until: datetime) -> 
 # ---- times ----------------------------------------------------------------------------------------------------
 
 def first_response_at(issue: Issue) -> datetime | None:
-    return moment(issue.get("first_response_at"))
+    """When the first reply was published: recorded, or first seen plus the recorded response time."""
+    recorded = moment(issue.get("first_response_at"))
+    first, seconds = moment(issue.get("first_seen")), issue.get("response_time_seconds")
+    if recorded is None and first is not None and seconds is not None:
+        return first + timedelta(seconds=float(seconds))
+    return recorded
 
 
 def response_seconds(issue: Issue) -> float | None:
@@ -252,8 +258,17 @@ def breaches(issues: list[Issue], now: datetime) -> list[Breach]:
 
 # ---- CSAT -----------------------------------------------------------------------------------------------------
 
+def score_of(issue: Issue) -> int | None:
+    """The issue's satisfaction score: one recorded by a person (``satisfaction_score``, POST
+    /issues/{id}/satisfaction, taken after the survey) wins over the survey's answer (``satisfaction_rating``)."""
+    for name in ("satisfaction_score", "satisfaction_rating"):
+        if issue.get(name) is not None:
+            return int(issue[name])
+    return None
+
+
 def scores(issues: list[Issue]) -> list[int]:
-    return [int(i["satisfaction_score"]) for i in issues if i.get("satisfaction_score") is not None]
+    return [score for score in map(score_of, issues) if score is not None]
 
 
 def csat(issues: list[Issue]) -> Csat:
@@ -264,9 +279,9 @@ def csat(issues: list[Issue]) -> Csat:
 
 
 def csat_response_rate(issues: list[Issue]) -> Rate:
-    """Scored issues among those asked whose survey is settled (answered or ran out)."""
-    asked = [i for i in issues if i.get("satisfaction") in SURVEY_SETTLED or i.get("satisfaction_score") is not None]
-    return rate(sum(i.get("satisfaction_score") is not None for i in asked), len(asked))
+    """Answered surveys among the surveys settled (answered, or ran out unanswered)."""
+    asked = [i for i in issues if i.get("satisfaction") in SURVEY_SETTLED]
+    return rate(sum(i.get("satisfaction") != "unanswered" for i in asked), len(asked))
 
 
 def csat_distribution(issues: list[Issue]) -> dict[str, int]:

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, Field
 
@@ -270,8 +270,9 @@ DEFINITIONS = {
     "sla.breaches": "each missed SLA of this week's issues, with how late (until the report ran when still unmet)",
     "approvals": "per protocol step: cycle time from the step's first request to its outcome (audit trail); "
                  "timed_out: a reminder or escalation went out; escalated: handed to the backup",
-    "satisfaction.score": "share of satisfaction scores of 4 or 5 (1..5)",
-    "satisfaction.response_rate": "scored issues among those whose survey was answered or ran out",
+    "satisfaction.score": "share of satisfaction scores of 4 or 5 (1..5): a score recorded by a person, else the "
+                          "survey's answer",
+    "satisfaction.response_rate": "answered surveys among the surveys answered or run out unanswered",
     "recurrence.reopened": "issues resolved or closed that were reopened",
     "recurrence.any_rule": "issues resolved in the week that a later issue recurred within the plan's recurrence "
                            "window (domain/recurrence.py) / issues resolved in the week",
@@ -324,7 +325,7 @@ def issues_link(period: Period, **filters: Any) -> str:
 
 
 def issue_link(issue_id: str) -> str:
-    return f"/issues/{issue_id}"
+    return f"/issues/{quote(issue_id, safe='')}"
 
 
 def _ids(issues: list[Issue]) -> list[str]:
@@ -434,10 +435,10 @@ def _comments(this: Period, history: dict[str, list[dict[str, Any]]]) -> list[Co
         texts = [(e.get("details") or {}) for e in _events(history, issue_id)
                  if e.get("type") in ("satisfaction_recorded", "survey_answered")]
         texts = [t for t in texts if str(t.get("comment") or "").strip()]
-        if issue.get("satisfaction_comment"):
-            texts.append({"comment": issue["satisfaction_comment"], "score": issue.get("satisfaction_score")})
+        if str(issue.get("satisfaction_comment") or "").strip():
+            texts.insert(0, {"comment": issue["satisfaction_comment"], "rating": issue.get("satisfaction_rating")})
         for details in texts[-1:]:  # the latest comment of the issue
-            score = details.get("score", details.get("rating", issue.get("satisfaction_score")))
+            score = details.get("score", details.get("rating", metrics.score_of(issue)))
             found.append(Comment(issue_id=issue_id, score=int(score) if score is not None else None,
                                  comment=str(details["comment"]), link=issue_link(issue_id)))
     return found[:MAX_COMMENTS]
@@ -557,10 +558,11 @@ def build_report(given: ReportInput) -> WeeklyReport:
 
 @dataclass
 class ReportFiles:
-    """A rendered report: the files to store (name -> (bytes, content type)), the email's HTML (charts by
-    ``cid:``), its plain-text part and the inline images (Content-ID -> PNG)."""
+    """A rendered report: the files to store in S3 and the files to write on disk (name -> (bytes, content
+    type)), the email's HTML (charts by ``cid:``), its plain-text part and the inline images (Content-ID -> PNG)."""
 
     stored: dict[str, tuple[bytes, str]]
+    disk: dict[str, tuple[bytes, str]]
     email_html: str
     text: str
     inline: dict[str, bytes]
@@ -572,7 +574,7 @@ CSV_COLUMNS = ("issue_id", "first_seen", "category", "severity", "team", "platfo
                "assigned_to", "mention_count", "reach", "first_response_at", "first_response_seconds",
                "first_response_business_seconds", "resolved_at", "resolution_seconds",
                "resolution_business_seconds", "sla_first_response", "sla_resolution", "satisfaction_score",
-               "recurrence_rule", "recurrence_of", "follow_up_required", "surge", "description", "link")
+               "recurrence_rule", "recurs_issue_id", "follow_up_required", "surge", "description", "link")
 
 
 def _sla_word(issue: Issue, sla: str, now: datetime) -> str:
@@ -591,9 +593,10 @@ def csv_rows(given: ReportInput) -> list[dict[str, Any]]:
             **{name: issue.get(name) for name in ("issue_id", "first_seen", "category", "severity", "team",
                                                   "platform", "topic", "status", "assigned_to", "mention_count",
                                                   "reach", "first_response_at", "resolved_at",
-                                                  "satisfaction_score", "recurrence_rule", "recurrence_of",
+                                                  "recurrence_rule", "recurs_issue_id",
                                                   "description")},
             "products": ";".join(metrics.products_of(issue)),
+            "satisfaction_score": metrics.score_of(issue),
             "first_response_seconds": metrics.response_seconds(issue),
             "first_response_business_seconds": metrics.response_business_seconds(issue, given.hours),
             "resolution_seconds": metrics.resolution_seconds(issue),
