@@ -7,6 +7,7 @@ from chalicelib.api.health import health
 from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
+from chalicelib.api.reports import reports
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import APP_NAME, check_required_settings, issues_stream_arn, resources
@@ -22,6 +23,7 @@ app.register_blueprint(approvals)
 app.register_blueprint(ops)
 app.register_blueprint(plans)
 app.register_blueprint(ops_views)
+app.register_blueprint(reports)
 
 
 @app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")
