@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ops-token": ("chalicelib.commands.ops_token", "create, list and revoke ops API tokens"),
     "alerts": ("chalicelib.commands.alerts", "list the stored alerts"),
     "dlq": ("chalicelib.commands.dlq", "list and redrive dead-letter queue messages (bodies redacted)"),
+    "report": ("chalicelib.commands.report", "the weekly report (HTML with charts, JSON, CSV) from the live store"),
 }
 
 

@@ -92,10 +92,11 @@ def render_report(week: str, deps: ReportDeps, now: datetime) -> tuple[weekly.We
 
 # ---- delivering -----------------------------------------------------------------------------------------------
 
-def deliver_report(week: str, deps: ReportDeps, now: datetime) -> Delivery:
+def deliver_report(week: str, deps: ReportDeps, now: datetime,
+                   rendered: tuple[weekly.WeeklyReport, ReportFiles] | None = None) -> Delivery:
     """Store the week's files (overwriting a previous run's), then email each recipient and announce on SNS, each
-    at most once per week."""
-    report, files = render_report(week, deps, now)
+    at most once per week. ``rendered``: the week's report as :func:`render_report` made it, when it was already."""
+    report, files = rendered or render_report(week, deps, now)
     prefix = week_prefix(week)
     keys = []
     for name, (body, content_type) in sorted(files.stored.items()):
