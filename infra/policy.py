@@ -97,7 +97,8 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
             {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"],
              "Resource": f"arn:aws:sns:*:*:{names.alerts_topic}"},
             # Only as the stage's own sender (SES checks the identity and the configuration set the mail uses).
-            {"Sid": "ApprovalEmails", "Effect": "Allow", "Action": ["ses:SendEmail"],
+            # SendRawEmail: the weekly report, whose charts ride inline (multipart/related), as the same sender.
+            {"Sid": "ApprovalEmails", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
              "Resource": ["arn:aws:ses:*:*:identity/*",
                           f"arn:aws:ses:*:*:configuration-set/{resource_name(SES_CONFIGURATION_SET_SUFFIX, stage)}"],
              "Condition": {"StringEquals": {"ses:FromAddress": config.sender_email}}},
@@ -109,6 +110,9 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
             # The weekly report's files (the bucket's name ends with the account and region).
             {"Sid": "Reports", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
              "Resource": f"arn:aws:s3:::{resource_name(REPORT_BUCKET_SUFFIX, stage)}-*/*"},
+            # GET /reports lists the stored weeks; a HeadObject of a missing report is then a 404, not a 403.
+            {"Sid": "ReportListing", "Effect": "Allow", "Action": ["s3:ListBucket"],
+             "Resource": f"arn:aws:s3:::{resource_name(REPORT_BUCKET_SUFFIX, stage)}-*"},
             {"Sid": "HealthChecks", "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "sqs:GetQueueUrl"],
              "Resource": [f"arn:aws:dynamodb:*:*:table/{names.prefix}-*", f"arn:aws:sqs:*:*:{names.prefix}-*"]},
             # The stage's own parameters: the contract's secrets (template Outputs.SecretParameterNames) and the
