@@ -141,6 +141,8 @@ class Resources:
     schedule_dlq: str
     publish_claims_table: str
     alerts_topic: str
+    surveys_table: str
+    recurrence_keys_table: str
 
     def state_machine(self, protocol: str) -> str:
         """The name of the state machine that runs ``protocol`` (one per protocol of the deployed plan)."""
@@ -171,6 +173,8 @@ class Resources:
             schedule_dlq=resource_name("schedule-dlq", stage_name),
             publish_claims_table=resource_name("publish-claims", stage_name),
             alerts_topic=resource_name("alerts", stage_name),
+            surveys_table=resource_name("surveys", stage_name),
+            recurrence_keys_table=resource_name("recurrence-keys", stage_name),
         )
 
 

@@ -70,6 +70,13 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:Scan"],
              "Resource": table(names.ops_tokens_table)},
+            # Surveys (one per resolved issue, sent and answered once) and recurrence keys; the answer's and the
+            # link's transactions also write the issue and its audit event (TriageTables' actions).
+            {"Sid": "SurveysAndRecurrence", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                        "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"],
+             "Resource": [table(names.surveys_table), table(names.surveys_table) + "/index/by_phase",
+                          table(names.recurrence_keys_table)]},
             # GET /alerts lists the stored alerts.
             {"Sid": "AlertReads", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": table(names.alerts_table)},
             # The ops API's dead-letter routes: list (receive, then release) and redrive to the source queue.

@@ -314,6 +314,11 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "PublishClaimsTable": table(names.publish_claims_table, "claim_id"),
         # Ops API tokens other than the admin's: by the SHA-256 of the token (never the token), with roles.
         "OpsTokensTable": table(names.ops_tokens_table, "token_hash"),
+        # Satisfaction surveys: one per resolved issue (a guard item), each sent once, answered once; by_phase lists
+        # what is due (to send, to close unanswered, to announce) (chalicelib/adapters/surveys_table.py).
+        "SurveysTable": table(names.surveys_table, "pk", indexes=[_index("by_phase", "phase", "due_at")]),
+        # Resolved issues by recurrence key (author, product and topic, text bands), until their window closes.
+        "RecurrenceKeysTable": table(names.recurrence_keys_table, "key", ttl="ttl"),
         **_queue_pair(names.approval_queue, names.approval_dlq, "Approval", timeouts["Approval"]),
         **_queue_pair(names.publish_queue, names.publish_dlq, "Publish", timeouts["Publish"]),
         # Issues-stream records start_protocols could not handle after its retries (the mapping's on-failure

@@ -48,6 +48,9 @@ ADAPTER_TABLES = {
                                             "escalations_table"},
     "chalicelib/api/health.py": "every table of the stage",
     "chalicelib/adapters/publish_claims.py": {"publish_claims_table"},
+    "chalicelib/adapters/surveys_table.py": {"surveys_table", "issues_table", "audit_table"},
+    "chalicelib/adapters/survey_senders.py": {"outbox_table"},
+    "chalicelib/adapters/recurrence_table.py": {"recurrence_keys_table", "issues_table", "audit_table"},
 }
 
 
