@@ -5,6 +5,11 @@
 * ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<key>|f157`` (the bucket's index within the day, as
   :func:`chalicelib.domain.surge.counter_fields` names it), and the mentions counted, ``<key>|m``, so a surge
   can link them.
+* Write shards: every batch of every processor writes the day and hour items, so at internet scale they are hot
+  keys (DynamoDB takes at most 1,000 write units a second per item). Each is spread over ``shards`` items (shard
+  0 keeps the plain key, shard ``s`` adds ``#s``), chosen from the plan's expected peak
+  (:func:`shards_for`); a batch writes the shard its digest names (so a retried batch meets its own
+  ``last_batch`` again), and a read sums the shards.
 * ``state#<key>``: the detector's :class:`~chalicelib.domain.surge.SurgeState`, with a version for
   conditional updates: of two processors that see the same surge, one opens the Crisis.
 
@@ -28,18 +33,32 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import math
+
 from chalicelib.adapters.aws import client
-from chalicelib.domain.surge import SurgeState, counter_fields, day_of
+from chalicelib.domain.surge import Observation, SurgeState, counter_fields, day_of, hour_of
+from chalicelib.services.ports import StateConflict
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
 LINKS_PER_KEY_HOUR = 100  # mention ids kept per key and hour (SurgeHistory.mentions reads at most 100)
+ITEM_WRITES_PER_SECOND = 1000  # DynamoDB's limit per item (partition key): 1,000 write units a second
+ITEM_WRITES_TARGET = 400  # what one shard is planned to take at the expected peak: headroom for bursts and retries
+EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
+BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
 
 
-@dataclass(frozen=True)
-class Observation:
-    at: float  # event time (the mention's created_at)
-    mention: str  # its identity, platform#id
-    keys: tuple[str, ...]
+def shards_for(peak_mentions_per_s: float = EXPECTED_PEAK_MENTIONS_PER_S, batch_size: int = BATCH_SIZE,
+               per_item: float = ITEM_WRITES_TARGET) -> int:
+    """Write shards per counter item so that, at the peak, each shard takes at most ``per_item`` writes a second
+    (one write per batch; a batch of ``batch_size`` mentions)."""
+    return max(1, math.ceil(peak_mentions_per_s / batch_size / per_item))
+
+
+SHARDS = shards_for()
+
+
+def shard_key(pk: str, shard: int) -> str:
+    return pk if shard == 0 else f"{pk}#{shard}"
 
 
 def batch_digest(observations: list[Observation]) -> str:
@@ -48,18 +67,13 @@ def batch_digest(observations: list[Observation]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()[:24]
 
 
-def hour_of(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H")
-
-
-class StateConflict(Exception):
-    """Another processor changed this key's surge state first."""
-
-
 class DynamoSurgeStore:
-    def __init__(self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR) -> None:
+    def __init__(self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR, shards: int = SHARDS,
+                 dynamodb: Any = None) -> None:
         self.table = table_name
         self.links_per_key_hour = links_per_key_hour
+        self.shards = shards
+        self._dynamodb = dynamodb  # None: the shared client (a bench passes a counting one)
         self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
 
     # -- counting ----------------------------------------------------------------------------------------
@@ -83,12 +97,13 @@ class DynamoSurgeStore:
         for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
             del self._linked[old_hour]
         batch = batch_digest(observations)
+        shard = int(batch, 16) % self.shards
         calls = 0
         for day, adds in day_adds.items():
-            self._update(f"day#{day}", adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS, batch)
+            self._update(shard_key(f"day#{day}", shard), adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS, batch)
             calls += 1
         for hour, adds in hour_adds.items():
-            self._update(f"hour#{hour}", adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
+            self._update(shard_key(f"hour#{hour}", shard), adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
             calls += 1
         return calls
 
@@ -112,7 +127,7 @@ class DynamoSurgeStore:
             names[f"#f{i}"] = attribute
             values[f":f{i}"] = {"N": repr(value)}
             set_parts.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
-        dynamodb = client("dynamodb")
+        dynamodb = self._client()
         try:
             dynamodb.update_item(
                 TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
@@ -126,8 +141,10 @@ class DynamoSurgeStore:
         """One BatchGetItem: the day items, the hour items and the keys' states."""
         from boto3.dynamodb.types import TypeDeserializer
 
-        wanted = [f"day#{d}" for d in days] + [f"hour#{h}" for h in hours] + [f"state#{k}" for k in keys]
-        dynamodb, deserializer, items = client("dynamodb"), TypeDeserializer(), {}
+        wanted = [shard_key(f"{kind}#{name}", shard) for kind, names in (("day", days), ("hour", hours))
+                  for name in names for shard in range(self.shards)] + [f"state#{k}" for k in keys]
+        dynamodb, deserializer, items = self._client(), TypeDeserializer(), {}
+        stored: dict[str, dict[str, int]] = {}
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start:start + 100]],
                                                     "ConsistentRead": True}}
@@ -136,16 +153,22 @@ class DynamoSurgeStore:
                 for item in answer["Responses"].get(self.table, []):
                     plain = {k: deserializer.deserialize(v) for k, v in item.items()}
                     items[plain["pk"]] = plain
-                    if plain["pk"].startswith("hour#"):
-                        self._linked[plain["pk"][5:]] = {name: len(value) for name, value in plain.items()
-                                                         if name.endswith("|m")}
+                    if plain["pk"].startswith("hour#"):  # the mentions linked in that hour, over its shards
+                        linked = stored.setdefault(plain["pk"][5:18], {})
+                        for name, value in plain.items():
+                            if name.endswith("|m"):
+                                linked[name] = linked.get(name, 0) + len(value)
                 request = answer.get("UnprocessedKeys") or {}
+        self._linked.update(stored)
         return SurgeHistory(items)
+
+    def _client(self) -> Any:
+        return self._dynamodb if self._dynamodb is not None else client("dynamodb")
 
     # -- states ------------------------------------------------------------------------------------------
     def save_state(self, key: str, state: SurgeState, expected_version: int, issue_id: str | None = None) -> int:
         """Write the key's new state (and the Crisis it belongs to) if nobody else did since we read it."""
-        dynamodb = client("dynamodb")
+        dynamodb = self._client()
         item = {"pk": {"S": f"state#{key}"}, "state": {"S": json.dumps(state.to_dict())},
                 "version": {"N": str(expected_version + 1)}}
         if issue_id:
@@ -176,7 +199,8 @@ class SurgeHistory:
             record = per_day.setdefault(day, {"day": day})
             for attribute, value in item.items():
                 if attribute.startswith(prefix) and not attribute.endswith("|m"):
-                    record[attribute[len(prefix):]] = value
+                    name = attribute[len(prefix):]
+                    record[name] = record.get(name, 0) + value  # the write shards of one day add up
         return list(per_day.values())
 
     def mentions(self, key: str, limit: int = 100) -> list[str]:

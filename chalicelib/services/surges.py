@@ -1,33 +1,47 @@
 """Surge detection as mentions are processed: count, evaluate, and open one Crisis issue per surge.
 
-Per batch of triaged mentions: the counts are ADDed (a day item and an hour item for all keys), the history
-of the keys the batch touched is read once, and each key is evaluated at the batch's latest event time with the
-same :func:`chalicelib.domain.surge.evaluate` that ``detect-surges`` runs offline. A key that starts surging
-records its new state with a conditional write (so two processors do not both fire) and opens a Crisis issue
-linking the mentions counted; the issues stream then starts the crisis protocol and sends the one alert.
+Per batch of triaged mentions: the counts are ADDed (a day item and an hour item for all keys, on one of their
+write shards), the history of the keys the batch touched is read once, and each key is evaluated at the batch's
+latest event time with the same baseline fit (:func:`chalicelib.domain.surge.fit_key_baseline`) and test
+(:func:`chalicelib.domain.surge.evaluate`) that ``detect-surges`` runs offline. A key that starts surging records
+its new state with a conditional write (so two processors do not both fire) and opens a Crisis issue linking the
+mentions counted; the issues stream then starts the crisis protocol and sends the one alert.
+
+Depends on ports only: :class:`~chalicelib.services.ports.SurgeStore` for counters and states,
+:class:`~chalicelib.services.ports.CrisisIssues` and :class:`~chalicelib.services.ports.ActivePlan` for the Crisis.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 
-from chalicelib.adapters.surge_table import DynamoSurgeStore, Observation, StateConflict, hour_of
 from chalicelib.domain.surge import (
     BRAND_KEY,
+    DEFAULT_CONFIGS,
     BucketCounts,
+    Observation,
     SurgeAlert,
-    brand_reference_shape,
     config_for,
     countable,
     days_needed,
     evaluate,
     evaluation_time,
-    fit_baseline,
+    fit_key_baseline,
     history_range,
+    hour_of,
 )
+from chalicelib.observability import logger, metrics
+from chalicelib.services.ports import ActivePlan, CrisisIssues, StateConflict, SurgeStore
 
 OpenCrisis = Callable[[SurgeAlert, list[str]], str]
 JoinCrisis = Callable[[str, SurgeAlert], None]
+
+SPECIFICITY = {"product": 0, "topic": 1, "brand": 2}
+SAME_SURGE_SECONDS = 3600  # keys firing within an hour of an active Crisis are the same surge
+SURGE_ATTEMPTS = 3
+SURGE_BACKOFF_SECONDS = (0.2, 0.8)
 
 
 def _hours(start: float, end: float) -> list[str]:
@@ -38,11 +52,7 @@ def _hours(start: float, end: float) -> list[str]:
     return hours
 
 
-SPECIFICITY = {"product": 0, "topic": 1, "brand": 2}
-SAME_SURGE_SECONDS = 3600  # keys firing within an hour of an active Crisis are the same surge
-
-
-def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open_crisis: OpenCrisis,
+def observe_batch(observations: list[Observation], store: SurgeStore, open_crisis: OpenCrisis,
                   join_crisis: JoinCrisis | None = None, now: float | None = None) -> list[str]:
     """Count and evaluate; returns the Crisis issues opened.
 
@@ -51,10 +61,6 @@ def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open
     Event times outside a sane window around ``now`` (the processing time) are not counted (and are counted as
     skipped): one mention dated year 1 or 9999 neither stops the batch's counting nor moves its evaluation.
     """
-    import time
-
-    from chalicelib.observability import logger, metrics
-
     clock = time.time() if now is None else now
     counted = [o for o in observations if countable(o.at, clock)]
     if len(counted) < len(observations):
@@ -65,41 +71,32 @@ def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open
                                                                if not countable(o.at, clock)][:10]})
     if not counted:
         return []
-    observations = counted
-    store.add(observations)
-    now = evaluation_time((o.at for o in observations), clock)
-    keys = sorted({key for o in observations for key in o.keys} | {BRAND_KEY}, key=lambda k: (k != BRAND_KEY, k))
+    store.add(counted)
+    at = evaluation_time((o.at for o in counted), clock)
+    keys = sorted({key for o in counted for key in o.keys} | {BRAND_KEY}, key=lambda k: (k != BRAND_KEY, k))
     days: set[str] = set()
     hours: set[str] = set()
     for key in keys:
         config = config_for(key)
-        days.update(days_needed(now, config))
-        (fine_start, fine_end), _ = history_range(now, config)
+        days.update(days_needed(at, config))
+        (fine_start, fine_end), _ = history_range(at, config)
         hours.update(_hours(fine_start, fine_end))
     history = store.read(keys, sorted(days), sorted(hours))
     data_start = history.data_start()
-
-    evaluations = []
-    brand_config = config_for(BRAND_KEY)
-    brand_counts = BucketCounts.from_day_items(history.day_items(BRAND_KEY), bucket_seconds=brand_config.bucket_seconds)
-    for key in keys:
-        config = config_for(key)
-        counts = BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config.bucket_seconds)
-        # products and topics borrow the brand's daily shape (too sparse for their own)
-        ref = None if key == BRAND_KEY else brand_reference_shape(brand_counts, now, config, brand_config,
-                                                                    data_start=data_start)
-        baseline = fit_baseline(counts, now, config, data_start=data_start, reference_shape=ref)
-        evaluations.append((key, config, counts, baseline))
+    counts = {key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key).bucket_seconds)
+              for key in keys}
+    baselines = {key: fit_key_baseline(key, counts.get, at, DEFAULT_CONFIGS, data_start=data_start) for key in keys}
 
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them
     for key in keys:
         state, _, issue_id = history.state(key)
-        if state.active and issue_id and state.fired_at is not None and now - state.fired_at <= SAME_SURGE_SECONDS:
+        if state.active and issue_id and state.fired_at is not None and at - state.fired_at <= SAME_SURGE_SECONDS:
             live[key] = issue_id
     opened = []
-    for key, config, counts, baseline in sorted(evaluations, key=lambda e: SPECIFICITY.get(e[0].split(":")[0], 3)):
+    for key in sorted(keys, key=lambda k: SPECIFICITY.get(k.split(":")[0], 3)):
         state, version, issue_id = history.state(key)
-        alert, new_state = evaluate(key, counts, now, state, config, data_start=data_start, baseline=baseline)
+        alert, new_state = evaluate(key, counts[key], at, state, config_for(key), data_start=data_start,
+                                    baseline=baselines[key])
         if new_state == state:
             continue
         if alert is not None:
@@ -115,3 +112,50 @@ def observe_batch(observations: list[Observation], store: DynamoSurgeStore, open
         except StateConflict:
             continue  # another processor moved this key first (and opened or joined the Crisis)
     return opened
+
+
+def open_crisis(alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plans: ActivePlan) -> str:
+    """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts."""
+    from chalicelib.domain.issues import AuditEvent, crisis_issue, crisis_issue_id, escalation_case_for
+
+    plan, version = plans.active()
+    detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
+    window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
+    issue = crisis_issue(alert.key, alert.count, alert.baseline, window_start, detected, plan, version,
+                         crisis_issue_id(alert.key, window_start))
+    audit = [AuditEvent(issue_id=issue.issue_id, at=datetime.now(timezone.utc), type="surge_detected",
+                        actor="system:surge", details={**alert.to_json(), "linked_mentions": len(linked)})]
+    if not issues.open_issue(issue, audit, escalation_case_for(issue, plan, detected), linked):
+        return issue.issue_id  # opened by an earlier try of this batch
+    metrics.add_metric(name="SurgesDetected", unit="Count", value=1)
+    logger.info("surge opened a crisis", extra={"issue_id": issue.issue_id, **alert.to_json()})
+    return issue.issue_id
+
+
+def join_crisis(issue_id: str, alert: SurgeAlert, issues: CrisisIssues) -> None:
+    """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
+    from chalicelib.domain.issues import AuditEvent
+
+    issues.append_audit(AuditEvent(issue_id=issue_id, at=datetime.now(timezone.utc), type="surge_widened",
+                                   actor="system:surge", details=alert.to_json()))
+
+
+def count_surges(observations: list[Observation], store: SurgeStore, issues: CrisisIssues, plans: ActivePlan,
+                 now: float, is_permanent: Callable[[BaseException], bool]) -> None:
+    """Count the batch's stored mentions for surges, retrying a transient failure here.
+
+    The mentions are stored already, and a redelivery would find them duplicates and count nothing, so a failed
+    count is retried in place. Every step is safe to repeat: each counter item remembers the last batch it counted,
+    a Crisis is named by its key and window, and a surge state is written conditionally.
+    """
+    for attempt in range(SURGE_ATTEMPTS):
+        try:
+            observe_batch(observations, store, lambda alert, linked: open_crisis(alert, linked, issues, plans),
+                          lambda issue_id, alert: join_crisis(issue_id, alert, issues), now=now)
+            return
+        except Exception as error:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
+            if is_permanent(error) or attempt == SURGE_ATTEMPTS - 1:
+                logger.exception("surge detection failed for this batch", extra={"attempts": attempt + 1})
+                metrics.add_metric(name="SurgeDetectionFailed", unit="Count", value=1)
+                return
+            time.sleep(SURGE_BACKOFF_SECONDS[attempt])

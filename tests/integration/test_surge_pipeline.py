@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from chalicelib.adapters.aws import client
-from chalicelib.api import dependencies
+from chalicelib import bootstrap
 from chalicelib.services.processor import Pipeline, process_batch
 from chalicelib.settings import resources
 from infra.local.worker import sqs_event
@@ -38,8 +38,8 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_
     reader_arn = sqs.get_queue_attributes(QueueUrl=reader, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic = sns.create_topic(Name=resources().alerts_topic)["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=reader_arn, Attributes={"RawMessageDelivery": "true"})
-    pipeline = Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
-                        dependencies.surge_store(), analyze=fixed_analyzer)
+    pipeline = Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
+                        bootstrap.surge_store(), analyze=fixed_analyzer)
     mentions = stream()
     for start in range(0, len(mentions), 10):
         batch = mentions[start:start + 10]
@@ -69,9 +69,9 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_
     assert all(a["type"]["S"] == "surge_widened" for a in trail[1:])
     # the issues stream's handler alerts: once, as a surge, with attributes to filter on
     records = drain_stream(resources().issues_table)
-    plan, _ = dependencies.plan_store().active()
-    alert_issue_records(records, plan, dependencies.alerts(), datetime.now(timezone.utc))
-    alert_issue_records(records, plan, dependencies.alerts(), datetime.now(timezone.utc))  # a stream retry
+    plan, _ = bootstrap.plan_store().active()
+    alert_issue_records(records, plan, bootstrap.alerts(), datetime.now(timezone.utc))
+    alert_issue_records(records, plan, bootstrap.alerts(), datetime.now(timezone.utc))  # a stream retry
     received = sqs.receive_message(QueueUrl=reader, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     kinds = [m["MessageAttributes"]["kind"]["StringValue"] for m in received.get("Messages", [])]
     assert kinds.count("surge") == 1
@@ -126,11 +126,11 @@ def test_surge_counting_that_fails_part_way_is_retried_without_counting_twice_or
     """Every surge write fails once, after the one before it succeeded: counts and the Crisis equal a clean run."""
     from botocore.exceptions import ClientError
 
-    import chalicelib.services.processor as processor
+    import chalicelib.services.surges as surges
 
-    monkeypatch.setattr(processor, "SURGE_BACKOFF_SECONDS", (0, 0))
-    pipeline = Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
-                        dependencies.surge_store(), analyze=fixed_analyzer)
+    monkeypatch.setattr(surges, "SURGE_BACKOFF_SECONDS", (0, 0))
+    pipeline = Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
+                        bootstrap.surge_store(), analyze=fixed_analyzer)
     _replay(pipeline)
     clean_counts, clean_crises = _counts_and_crises()
     assert len(clean_crises) == 1

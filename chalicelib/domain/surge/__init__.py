@@ -1,0 +1,99 @@
+"""Streaming surge detection over per-key time-bucket counters: pure, typed, no I/O.
+
+Modules: :mod:`.keys` (what is counted), :mod:`.counts` (counters, time buckets, what a live batch counts),
+:mod:`.config` (parameters per kind of key, the history an evaluation reads), :mod:`.baseline` (the one
+baseline fit, with each key's own dispersion and calibrated threshold) and :mod:`.detector` (the test, and the
+offline detector). The pipeline (:mod:`chalicelib.services.surges`) and ``detect-surges`` both fit with
+:func:`fit_key_baseline` and test with :func:`evaluate`, so they give the same alerts.
+
+What is counted
+---------------
+* ``brand``: **every** mention. A brand-wide surge is a surge of *volume*, independent of the text model's
+  mistakes; a sudden pile-on is worth a look whatever its tone.
+* ``product:<name>``: **complaints** about that product only (product volume follows launches, sales and
+  seasons; complaints are rarer, so a small burst of them stands out).
+* ``topic:<name>``: complaints of that topic (``delivery``, ``billing_refunds`` ...), except ``other``.
+
+Counters live in buckets of ``bucket_seconds`` (5 min) plus hourly roll-ups; live, in DynamoDB items per
+day (hourly counts) and per hour (5-minute counts), written by atomic ``ADD``s per batch and spread over
+write shards; offline, :class:`SurgeDetector` keeps the same counts in memory.
+
+The maths
+---------
+Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a daily shape with mean 1 and
+``L`` the key's mean hourly level.
+
+* **Shape** ``s``: counts per hour of day over the previous ``season_days`` days (two weeks), shrunk towards a
+  prior shape (the brand's for sparse keys, else flat) by ``shape_prior`` pseudo-counts, smoothed over
+  neighbouring hours, normalised to mean 1.
+* **Level** ``L``: a gamma-Poisson posterior mean: the long level is the prior (``level_prior_counts``
+  pseudo-counts), updated by the last ``recent_hours`` hours. History ends at the last whole hour before the
+  longest test window, so the surge being tested never inflates its own baseline.
+* **Burstiness, per key**: the key's own extra-Poisson variance, a method-of-moments negative-binomial
+  dispersion ``phi`` of its past hourly counts around what each hour expected (shape times that day's level),
+  at least ``overdispersion``. A window count is tested against a negative binomial of mean ``mu`` and variance
+  ``mu + mu**2 * (1/(n + 1) + phi)``: the level's uncertainty from ``n`` counts and the key's own bursts.
+* **Threshold, per key, against the alert budget**: the test fires when ``P(X >= c) <= alpha``. ``alpha``
+  starts from the kind's value and is calibrated on the key's own history: every past hour is tested as live
+  (consecutive firing hours are one episode); when that replay raises more episodes than ``alert_budget`` per
+  two weeks (the plan's budget: 2 product, 3 brand alerts), ``alpha`` moves below the most extreme episode it
+  must stop. No fixed minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one,
+  whose history holds bursts like it, does not cry wolf. ``min_count`` (3) only says three mentions out of
+  nowhere are the least a story can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
+* **Windows** ``windows`` (whole buckets ending with the current one: brand 15-60 minutes, products also 10
+  and 20). Each 5-minute bucket counts at most ``spike_cap_ratio`` times its expectation (and at least
+  ``spike_cap_min``): a one-bucket spike (a retweet storm) is not a surge; a real surge raises consecutive
+  buckets.
+* **Warm-up**: nothing fires until ``min_history_hours`` (a day) of counting since ``data_start``.
+* **Once per surge**: :class:`SurgeState` records that a surge is active; nothing fires until the last hour's
+  count is back under ``exit_ratio`` times what the baseline expects and ``cooldown_seconds`` have passed.
+"""
+
+from chalicelib.domain.surge.baseline import (
+    FLAT_SHAPE,
+    Baseline,
+    brand_reference_shape,
+    calibrate,
+    daily_shape,
+    dispersion,
+    fit_baseline,
+    fit_key_baseline,
+    nb_tail,
+)
+from chalicelib.domain.surge.config import (
+    DEFAULT_CONFIGS,
+    SurgeConfig,
+    baseline_end_hour,
+    config_for,
+    days_needed,
+    history_range,
+)
+from chalicelib.domain.surge.counts import (
+    DAY,
+    HOUR,
+    HOURS_PER_DAY,
+    OBSERVATION_MAX_AGE,
+    OBSERVATION_MAX_LEAD,
+    BucketCounts,
+    Observation,
+    bucket_start,
+    counter_fields,
+    countable,
+    day_epoch,
+    day_of,
+    day_start,
+    evaluation_time,
+    hour_of,
+    hour_start,
+)
+from chalicelib.domain.surge.detector import SurgeAlert, SurgeDetector, SurgeState, evaluate, iso
+from chalicelib.domain.surge.keys import BRAND_KEY, EXCLUDED_TOPICS, KINDS, key_kind, keys_for
+
+__all__ = [
+    "BRAND_KEY", "DAY", "DEFAULT_CONFIGS", "EXCLUDED_TOPICS", "FLAT_SHAPE", "HOUR", "HOURS_PER_DAY", "KINDS",
+    "OBSERVATION_MAX_AGE", "OBSERVATION_MAX_LEAD", "Baseline", "BucketCounts", "Observation", "SurgeAlert",
+    "SurgeConfig", "SurgeDetector", "SurgeState", "baseline_end_hour", "brand_reference_shape", "bucket_start",
+    "calibrate", "config_for", "counter_fields", "countable", "daily_shape", "day_epoch", "day_of", "day_start",
+    "days_needed", "dispersion", "evaluate", "evaluation_time", "fit_baseline", "fit_key_baseline", "history_range",
+    "hour_of", "hour_start", "iso", "key_kind", "keys_for", "nb_tail",
+]

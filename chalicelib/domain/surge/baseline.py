@@ -1,0 +1,232 @@
+"""The one baseline fit: a key's expected rate, its burstiness and its calibrated threshold, from its own history.
+
+Both the offline detector (:class:`~chalicelib.domain.surge.detector.SurgeDetector`) and the pipeline
+(:mod:`chalicelib.services.surges`) fit through :func:`fit_key_baseline`; nothing else fits a baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from chalicelib.domain.surge.config import SurgeConfig, baseline_end_hour
+from chalicelib.domain.surge.counts import DAY, HOUR, HOURS_PER_DAY, BucketCounts, hour_start
+from chalicelib.domain.surge.keys import BRAND_KEY, key_kind
+
+FLAT_SHAPE: tuple[float, ...] = (1.0,) * HOURS_PER_DAY
+TWO_WEEKS_HOURS = 14 * HOURS_PER_DAY
+DAY_LEVEL_PRIOR_HOURS = 12.0  # a day's own level is shrunk towards the long level by this many hours of it
+MAX_DISPERSION = 10.0
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The fitted expectation of one key: daily shape (24 values, mean 1), mean hourly level and its support,
+    the key's own extra-Poisson dispersion and the tail probability its test uses (calibrated)."""
+
+    shape: tuple[float, ...]
+    level: float
+    support: float  # counts behind the level (for its uncertainty)
+    history_hours: float
+    dispersion: float = 0.0  # variance = mu + dispersion * mu**2 beyond the level's own uncertainty
+    alpha: float = 1e-4  # the test fires when P(X >= count) <= alpha
+
+    def expected(self, start: float, end: float) -> float:
+        """Expected count in ``[start, end)`` (integrates the shape hour by hour)."""
+        total = 0.0
+        t = start
+        while t < end:
+            h_end = min(end, hour_start(t) + HOUR)
+            total += self.shape[int(t // HOUR) % HOURS_PER_DAY] * (h_end - t)
+            t = h_end
+        return self.level * total / HOUR
+
+    def size(self) -> float:
+        """Negative-binomial size of a window's count: the level's uncertainty plus the key's dispersion."""
+        return 1.0 / (1.0 / (self.support + 1.0) + self.dispersion)
+
+
+def nb_tail(c: int, mu: float, size: float) -> float:
+    """``P(X >= c)`` for a negative binomial with mean ``mu`` and size ``size`` (Poisson as size → ∞)."""
+    if c <= 0:
+        return 1.0
+    mu = max(mu, 1e-9)
+    if size > 1e6:
+        log_p0 = -mu
+        log_q = math.log(mu)
+        acc = 0.0
+        log_term = log_p0
+        for k in range(c):
+            acc += math.exp(log_term)
+            log_term += log_q - math.log(k + 1)
+        return max(0.0, 1.0 - acc)
+    log_p0 = size * math.log(size / (size + mu))
+    log_q = math.log(mu / (size + mu))
+    acc = 0.0
+    log_term = log_p0
+    for k in range(c):
+        acc += math.exp(log_term)
+        log_term += math.log((size + k) / (k + 1)) + log_q
+    return max(0.0, 1.0 - acc)
+
+
+def daily_shape(
+    counts: BucketCounts,
+    end_hour: int,
+    config: SurgeConfig,
+    *,
+    data_start: float | None = None,
+    reference_shape: Sequence[float] | None = None,
+) -> tuple[tuple[float, ...], list[int], int]:
+    """Daily shape from the ``season_days`` days of whole hours before ``end_hour``.
+
+    Returns the shape and the hourly counts (oldest first) and the first hour used, for the level.
+    """
+    first = end_hour - config.season_days * DAY
+    if data_start is not None:
+        first = max(first, hour_start(data_start + HOUR - 1))  # first whole hour of data
+    hours = list(range(first, end_hour, HOUR))
+    values = [counts.hour(h) for h in hours]
+    c = [0.0] * HOURS_PER_DAY
+    e = [0.0] * HOURS_PER_DAY
+    for h, v in zip(hours, values):
+        hod = (h // HOUR) % HOURS_PER_DAY
+        c[hod] += v
+        e[hod] += 1.0
+    ref = tuple(reference_shape) if reference_shape is not None else FLAT_SHAPE
+    total_c = sum(c)
+    total_e = sum(e)
+    if total_e == 0 or total_c == 0:
+        return ref, values, first
+    mean_rate = total_c / total_e
+    beta = config.shape_prior
+    prior_exposure = beta / mean_rate
+    rates = [(c[i] + beta * ref[i]) / (e[i] + prior_exposure) for i in range(HOURS_PER_DAY)]
+    smooth = [(rates[i - 1] + 2.0 * rates[i] + rates[(i + 1) % HOURS_PER_DAY]) / 4.0 for i in range(HOURS_PER_DAY)]
+    m = sum(smooth) / HOURS_PER_DAY
+    if m <= 0:
+        return ref, values, first
+    return tuple(x / m for x in smooth), values, first
+
+
+def hourly_expectations(values: Sequence[int], shape: Sequence[float], hods: Sequence[int],
+                        level_long: float) -> list[float]:
+    """What each past hour expected: the shape times that day's level, shrunk towards the long level (so the
+    dispersion measures bursts within days, not the slow drift the live level follows anyway)."""
+    mus: list[float] = []
+    for start in range(0, len(values), HOURS_PER_DAY):
+        block = range(start, min(start + HOURS_PER_DAY, len(values)))
+        n_day = sum(values[i] for i in block)
+        s_day = sum(shape[hods[i]] for i in block)
+        level_day = (n_day + DAY_LEVEL_PRIOR_HOURS * level_long) / (s_day + DAY_LEVEL_PRIOR_HOURS)
+        mus += [level_day * shape[hods[i]] for i in block]
+    return mus
+
+
+def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> float:
+    """Method-of-moments negative-binomial dispersion of a key's hourly counts around their expectation:
+    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``."""
+    denominator = sum(mu * mu for mu in mus)
+    if denominator <= 0:
+        return floor
+    excess = sum((c - mu) ** 2 - c for c, mu in zip(values, mus)) / denominator
+    return min(MAX_DISPERSION, max(floor, excess))
+
+
+def calibrate(values: Sequence[int], mus: Sequence[float], size: float, config: SurgeConfig) -> float:
+    """The tail probability that, replayed over the key's own past hours, would have raised at most its budget.
+
+    Each past hour is tested as the live test would test it (its count against its expectation, with the key's
+    minimum count and ratio); consecutive firing hours are one episode. When the history holds more episodes than
+    ``alert_budget`` per two weeks allows, the threshold moves just below the most extreme episode it must stop.
+    """
+    episodes: list[float] = []
+    current: float | None = None
+    for c, mu in zip(values, mus):
+        p = 1.0
+        if c >= config.min_count and c >= config.min_ratio * mu:
+            p = nb_tail(c, mu, size)
+        if p <= config.alpha:
+            current = p if current is None else min(current, p)
+        elif current is not None:
+            episodes.append(current)
+            current = None
+    if current is not None:
+        episodes.append(current)
+    allowed = int(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
+    if len(episodes) <= allowed:
+        return config.alpha
+    episodes.sort()
+    return episodes[allowed] * 0.5
+
+
+def fit_baseline(
+    counts: BucketCounts,
+    now: float,
+    config: SurgeConfig,
+    *,
+    data_start: float | None = None,
+    reference_shape: Sequence[float] | None = None,
+) -> Baseline:
+    """Fit shape, level, dispersion and threshold from the history before the longest test window."""
+    end_hour = baseline_end_hour(now, config)
+    shape, values, first = daily_shape(counts, end_hour, config, data_start=data_start,
+                                       reference_shape=reference_shape)
+    if config.shape_floor > 0:
+        floored = [max(x, config.shape_floor) for x in shape]
+        m = sum(floored) / HOURS_PER_DAY
+        shape = tuple(x / m for x in floored)
+    n_hours = len(values)
+    if n_hours == 0:
+        return Baseline(shape, 0.0, 0.0, 0.0, config.overdispersion, config.alpha)
+    hods = [((first + i * HOUR) // HOUR) % HOURS_PER_DAY for i in range(n_hours)]
+    # long level over all the days (a prior), updated by the recent hours: a gamma-Poisson posterior mean
+    # with the long level as prior mean and ``level_prior_counts`` pseudo-counts of weight. A busy key
+    # follows its recent level; a sparse one stays on its long level instead of chasing noise.
+    n_long = float(sum(values))
+    s_long = sum(shape[h] for h in hods)
+    level_long = (n_long + config.level_prior) / s_long
+    k = min(config.recent_hours, n_hours)
+    n_recent = float(sum(values[-k:]))
+    s_recent = sum(shape[h] for h in hods[-k:])
+    prior_hours = config.level_prior_counts / level_long
+    level = (n_recent + config.level_prior_counts) / (s_recent + prior_hours)
+    support = n_recent + config.level_prior_counts
+    mus = hourly_expectations(values, shape, hods, level_long)
+    phi = dispersion(values, mus, config.overdispersion)
+    fitted = Baseline(shape, level, support, float(n_hours), phi, config.alpha)
+    alpha = calibrate(values, mus, fitted.size(), config)
+    return Baseline(shape, level, support, float(n_hours), phi, alpha)
+
+
+def brand_reference_shape(
+    brand_counts: BucketCounts,
+    now: float,
+    config: SurgeConfig,
+    brand_config: SurgeConfig,
+    *,
+    data_start: float | None = None,
+) -> tuple[float, ...]:
+    """The brand's daily shape as a key with ``config`` borrows it at ``now``: learnt from the brand's hours
+    before that key's own baseline ends, so it changes exactly when the key's baseline does."""
+    return daily_shape(brand_counts, baseline_end_hour(now, config), brand_config, data_start=data_start)[0]
+
+
+def fit_key_baseline(
+    key: str,
+    counts_of: Callable[[str], BucketCounts | None],
+    now: float,
+    configs: Mapping[str, SurgeConfig],
+    *,
+    data_start: float | None = None,
+) -> Baseline:
+    """THE baseline fit of ``key`` at ``now``: products and topics borrow the brand's daily shape (they are too
+    sparse for their own); ``counts_of(key)`` gives a key's counters (``None``: nothing counted)."""
+    config = configs[key_kind(key)]
+    counts = counts_of(key) or BucketCounts({}, {}, bucket_seconds=config.bucket_seconds)
+    reference = None
+    brand_counts = counts_of(BRAND_KEY) if key != BRAND_KEY else None
+    if brand_counts is not None:
+        reference = brand_reference_shape(brand_counts, now, config, configs[BRAND_KEY], data_start=data_start)
+    return fit_baseline(counts, now, config, data_start=data_start, reference_shape=reference)

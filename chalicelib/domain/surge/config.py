@@ -1,0 +1,94 @@
+"""Detector parameters per kind of key, and the history an evaluation reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.domain.surge.counts import DAY, HOUR, bucket_start, day_of, day_start, hour_start
+from chalicelib.domain.surge.keys import key_kind
+
+
+@dataclass(frozen=True)
+class SurgeConfig:
+    """Detector parameters. Times in seconds; ``windows`` and ``cooldown_seconds`` multiples of the bucket.
+
+    ``alert_budget`` is what the key may raise per two weeks (the plan's budget: 2 unexplained product alerts, 3
+    brand alerts); the key's threshold is calibrated on its own history so that, replayed over it, the key would
+    have raised no more (:func:`chalicelib.domain.surge.baseline.calibrate`). ``alpha`` is the tail probability
+    the test starts from before that calibration; ``overdispersion`` the least extra-Poisson variance assumed.
+    """
+
+    bucket_seconds: int = 300
+    windows: tuple[int, ...] = (900, 1800, 3600)
+    recent_hours: int = 12
+    season_days: int = 14
+    min_history_hours: int = 24
+    alpha: float = 1e-4
+    alert_budget: float = 2.0
+    min_count: int = 3
+    min_ratio: float = 2.0
+    overdispersion: float = 0.02
+    level_prior: float = 0.5
+    level_prior_counts: float = 20.0
+    spike_cap_ratio: float = 4.0
+    spike_cap_min: int = 3
+    shape_prior: float = 10.0
+    exit_ratio: float = 1.5
+    cooldown_seconds: int = 3600
+    shape_floor: float = 0.0  # no hour of the day is expected below this fraction of the daily mean
+
+    def __post_init__(self) -> None:
+        if self.bucket_seconds <= 0 or HOUR % self.bucket_seconds:
+            raise ValueError("bucket_seconds must divide an hour")
+        for w in (*self.windows, self.cooldown_seconds):
+            if w <= 0 or w % self.bucket_seconds:
+                raise ValueError("windows and cooldown must be positive multiples of bucket_seconds")
+        if not self.windows:
+            raise ValueError("at least one window")
+
+
+DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
+    # Every mention counts. Windows up to an hour, the length of the surge the target names (a tripling for an
+    # hour). No minimum volume of its own: the key's threshold comes from its own history (calibrated tail),
+    # so a quiet steady stream alerts on a clear tripling and a bursty one, whose history holds such bursts,
+    # does not. The spike cap keeps one-bucket storms (a retweet wave) from being a surge.
+    "brand": SurgeConfig(windows=(1800, 3600), alpha=1e-4, alert_budget=3.0, min_count=3, min_ratio=2.0,
+                         spike_cap_min=3),
+    # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending with the
+    # current one, so the 20-minute window still holds a burst's first complaint 15 minutes in. Three complaints
+    # can fire, but only where the strict tail (1e-5: many product keys, five windows) allows it, i.e. on a
+    # near-silent product; busier ones need more. Ratio 6 keeps busy keys' real 4x-6x wobble quiet. The shape
+    # floor (no hour expected under 0.4x the daily mean) stops a busy key's night/morning ramp looking like a burst.
+    "product": SurgeConfig(windows=(600, 900, 1200, 1800, 3600), alpha=1e-5, alert_budget=2.0, min_count=3,
+                           min_ratio=6.0, spike_cap_min=2, shape_floor=0.4),
+    "topic": SurgeConfig(alpha=1e-5, alert_budget=2.0, min_count=5, min_ratio=3.0, spike_cap_min=2),
+}
+
+
+def config_for(key: str, configs: Mapping[str, SurgeConfig] | None = None) -> SurgeConfig:
+    return (configs or DEFAULT_CONFIGS)[key_kind(key)]
+
+
+def history_range(now: float, config: SurgeConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+    """What the store must read for an evaluation at ``now``: ``((fine_start, fine_end), (hour_start,
+    hour_end))`` as half-open ranges of bucket / hour starts."""
+    end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
+    fine_start = end - max(*config.windows, config.cooldown_seconds)
+    h_end = hour_start(end - max(config.windows))
+    return (fine_start, end), (h_end - config.season_days * DAY, h_end)
+
+
+def days_needed(now: float, config: SurgeConfig) -> list[str]:
+    """The UTC days (oldest first) whose counter items an evaluation at ``now`` reads: they cover
+    :func:`history_range` (fine buckets of the test windows and cooldown, hours of the season)."""
+    (fine_start, fine_end), (h_start, h_end) = history_range(now, config)
+    first = min(fine_start, h_start)
+    last = max(fine_end, h_end) - 1
+    return [day_of(d) for d in range(day_start(first), day_start(last) + DAY, DAY)]
+
+
+def baseline_end_hour(now: float, config: SurgeConfig) -> int:
+    """Where a key's baseline history ends at ``now``: the last whole hour before its longest test window."""
+    end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
+    return hour_start(end - max(config.windows))

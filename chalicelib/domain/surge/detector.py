@@ -1,0 +1,182 @@
+"""The test: is a key surging now? And the offline, in-memory detector that replays a stream in event time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from chalicelib.domain.surge.baseline import Baseline, fit_baseline, fit_key_baseline, nb_tail
+from chalicelib.domain.surge.config import DEFAULT_CONFIGS, SurgeConfig, baseline_end_hour, config_for
+from chalicelib.domain.surge.counts import HOUR, BucketCounts, bucket_start
+from chalicelib.domain.surge.keys import key_kind
+
+
+@dataclass(frozen=True)
+class SurgeState:
+    """What the detector remembers per key between evaluations (persist it with the counters)."""
+
+    active: bool = False
+    fired_at: float | None = None
+    level_at_fire: float = 0.0  # expected mentions/hour (daily mean) just before the surge
+
+    def to_dict(self) -> dict[str, object]:
+        return {"active": self.active, "fired_at": self.fired_at, "level_at_fire": self.level_at_fire}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> SurgeState:
+        if not data:
+            return cls()
+        fired = data.get("fired_at")
+        return cls(
+            active=bool(data.get("active", False)),
+            fired_at=float(fired) if isinstance(fired, (int, float)) else None,
+            level_at_fire=float(data.get("level_at_fire", 0.0) or 0.0),  # type: ignore[arg-type]
+        )
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SurgeAlert:
+    key: str
+    detected_at: float
+    window_start: float
+    count: int
+    baseline: float  # expected count in the window
+    p_value: float = field(default=1.0, compare=False)
+
+    def to_json(self) -> dict[str, object]:
+        """The contract's alert line: ``{"key", "detected_at", "window_start", "count", "baseline"}``."""
+        return {
+            "key": self.key,
+            "detected_at": iso(self.detected_at),
+            "window_start": iso(self.window_start),
+            "count": self.count,
+            "baseline": round(self.baseline, 3),
+        }
+
+
+def evaluate(
+    key: str,
+    counts: BucketCounts,
+    now: float,
+    state: SurgeState | None = None,
+    config: SurgeConfig | None = None,
+    *,
+    data_start: float | None = None,
+    reference_shape: Sequence[float] | None = None,
+    baseline: Baseline | None = None,
+) -> tuple[SurgeAlert | None, SurgeState]:
+    """Decide at event time ``now`` whether ``key`` is surging; returns ``(alert or None, new state)``.
+
+    ``counts`` must hold every mention up to ``now`` (and none after). ``data_start``: when counting began
+    (history before it is unknown, not zero). ``baseline``: the key's :func:`fit_key_baseline` (it only changes
+    hourly); without it one is fitted here from ``counts`` and ``reference_shape``.
+    """
+    config = config or config_for(key)
+    state = state or SurgeState()
+    b = config.bucket_seconds
+    end = bucket_start(now, b) + b
+    if baseline is None:
+        baseline = fit_baseline(counts, now, config, data_start=data_start, reference_shape=reference_shape)
+
+    if state.active:
+        fired_at = state.fired_at if state.fired_at is not None else now
+        start = end - config.cooldown_seconds
+        c = counts.window(start, end)
+        mu = baseline.expected(start, now)
+        if now - fired_at < config.recent_hours * HOUR:
+            pre = replace(baseline, level=state.level_at_fire)
+            mu = max(mu, pre.expected(start, now))
+        subsided = now - fired_at >= config.cooldown_seconds and (
+            c < config.min_count or c <= config.exit_ratio * mu
+        )
+        if not subsided:
+            return None, state
+        state = SurgeState()
+
+    if baseline.history_hours < config.min_history_hours:
+        return None, state
+
+    size = baseline.size()
+    best: SurgeAlert | None = None
+    for w in config.windows:
+        start = end - w
+        c = counts.window(start, end)
+        if c < config.min_count:
+            continue
+        mu = baseline.expected(start, now)
+        # a spike inside one bucket (a retweet storm, one user posting ten times) is not a surge of the
+        # key: each bucket counts at most spike_cap_ratio times its expectation (and spike_cap_min)
+        cap = max(config.spike_cap_ratio * mu * b / max(now - start, b), config.spike_cap_min)
+        c = counts.window_capped(start, end, cap)
+        if c < config.min_count:
+            continue
+        if c < config.min_ratio * mu:
+            continue
+        p = nb_tail(c, mu, size)
+        if p <= baseline.alpha and (best is None or p < best.p_value):
+            best = SurgeAlert(key, now, float(start), c, mu, p)
+    if best is None:
+        return None, state
+    return best, SurgeState(active=True, fired_at=now, level_at_fire=baseline.level)
+
+
+class SurgeDetector:
+    """In-memory, event-time detector for offline streams: keeps counters, states and baselines per key.
+
+    ``observe(ts, keys)`` counts one mention under each key and evaluates those keys at ``ts``. Mentions
+    must arrive in (roughly) time order; ``now`` never goes backwards. Baselines are refitted when the hour
+    they end at moves (:func:`fit_key_baseline`, the same fit the pipeline makes every batch).
+    """
+
+    def __init__(
+        self,
+        configs: Mapping[str, SurgeConfig] | None = None,
+        *,
+        data_start: float | None = None,
+    ) -> None:
+        self.configs = dict(configs or DEFAULT_CONFIGS)
+        self.data_start = data_start
+        self.counts: dict[str, BucketCounts] = {}
+        self.states: dict[str, SurgeState] = {}
+        self._baselines: dict[str, tuple[int, Baseline]] = {}
+        self.now: float | None = None
+
+    def _counts(self, key: str) -> BucketCounts:
+        bc = self.counts.get(key)
+        if bc is None:
+            bc = BucketCounts({}, {}, bucket_seconds=self.configs[key_kind(key)].bucket_seconds)
+            self.counts[key] = bc
+        return bc
+
+    def baseline(self, key: str, now: float) -> Baseline:
+        end_hour = baseline_end_hour(now, self.configs[key_kind(key)])
+        cached = self._baselines.get(key)
+        if cached is not None and cached[0] == end_hour:
+            return cached[1]
+        fitted = fit_key_baseline(key, self.counts.get, now, self.configs, data_start=self.data_start)
+        self._baselines[key] = (end_hour, fitted)
+        return fitted
+
+    def observe(self, ts: float, keys: Iterable[str], *, evaluate_keys: bool = True) -> list[SurgeAlert]:
+        if self.data_start is None:
+            self.data_start = ts
+        now = ts if self.now is None else max(self.now, ts)
+        self.now = now
+        keys = list(keys)
+        for key in keys:
+            self._counts(key).add(ts)
+        if not evaluate_keys:
+            return []
+        alerts: list[SurgeAlert] = []
+        for key in keys:
+            alert, state = evaluate(key, self.counts[key], now, self.states.get(key), self.configs[key_kind(key)],
+                                    data_start=self.data_start, baseline=self.baseline(key, now))
+            self.states[key] = state
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
