@@ -51,7 +51,7 @@ class IssueFacts:
 
     @classmethod
     def of(cls, issue_id: str, at: datetime, platform: str, author: str | None, products: Iterable[str],
-           topic: str, text: str) -> "IssueFacts":
+           topic: str, text: str) -> IssueFacts:
         return cls(issue_id=issue_id, at=at, author=f"{platform}#{author}" if author and platform else None,
                    products=tuple(p.lower() for p in products if p), topic=topic or "",
                    signature=signature_of(text))

@@ -46,6 +46,7 @@ PRIVATE_REPLY, PUBLIC_REPLY, EMAIL = "private_reply", "public_reply", "email"
 #   the survey goes as a public reply line instead (:func:`choose_channel`'s ``private_used``).
 # * YouTube: no private messages: a reply in the comment thread.
 # * Trustpilot: the brand's reply to a review is public and single: a line in it; no private channel.
+# * email: an email (the author's address is the mention's author id).
 # * generic/other sources: a public reply where the source has one; email when the author's address is known.
 PLATFORM_CHANNELS: dict[str, tuple[str, ...]] = {
     "x": (PRIVATE_REPLY, PUBLIC_REPLY),
@@ -53,6 +54,7 @@ PLATFORM_CHANNELS: dict[str, tuple[str, ...]] = {
     "instagram": (PRIVATE_REPLY, PUBLIC_REPLY),
     "youtube": (PUBLIC_REPLY,),
     "trustpilot": (PUBLIC_REPLY,),
+    "email": (EMAIL,),  # a mention that came by email is answered by email
 }
 ONE_PRIVATE_REPLY = ("facebook", "instagram")  # Meta: one private reply per comment
 OTHER_PLATFORMS = (PUBLIC_REPLY,)
@@ -89,6 +91,10 @@ class Survey(BaseModel):
     rating: int | None = None
     comment: str = ""
     answered_at: datetime | None = None
+
+
+class SurveyClosed(Exception):
+    """The survey cannot take an answer (answered already, expired, never sent): the store refuses the write."""
 
 
 class SurveyAnswer(BaseModel):
@@ -139,8 +145,10 @@ def choose_channel(platform: str, settings: SurveySettings, contact: str | None,
     """The first of the plan's channels the platform allows; None when none is possible (no survey then)."""
     allowed = PLATFORM_CHANNELS.get(platform, OTHER_PLATFORMS)
     for channel in settings.channels:
-        if channel == EMAIL and contact:
-            return EMAIL
+        if channel == EMAIL:
+            if contact:
+                return EMAIL
+            continue  # no address: no email, whatever the platform
         if channel == PRIVATE_REPLY and platform in ONE_PRIVATE_REPLY and private_used:
             continue
         if channel in allowed:

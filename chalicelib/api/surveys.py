@@ -1,0 +1,115 @@
+"""``/surveys/{id}``: the satisfaction survey behind a link sent to an issue's author, and the schedule that sends
+due surveys, closes expired ones and publishes owed answer events.
+
+GET shows the question (a 1-5 rating and an optional comment) and changes nothing: mail scanners and link
+previews fetch links before people do. POST records the answer, once. A forged or unknown link is 403, an expired
+or already answered one 410, a bad form 400; each as an HTML page, or as JSON ``{"error": ...}`` to a client that
+asks for JSON. Every value on the page is escaped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from html import escape
+from urllib.parse import parse_qs
+
+from chalice import Blueprint, Rate, Response
+from pydantic import ValidationError
+
+from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response
+from chalicelib.domain.validation import describe_validation_error
+from chalicelib.observability import logger
+
+surveys = Blueprint(__name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+TITLES = {400: "Please check your answer", 403: "Link not valid", 410: "Survey closed", 415: "Please use the form"}
+LABELS = {1: "1 - very unhappy", 2: "2 - unhappy", 3: "3 - neutral", 4: "4 - happy", 5: "5 - very happy"}
+
+
+def _wants_json() -> bool:
+    accept = (surveys.current_request.headers.get("accept") or "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _page(status: int, title: str, body: str) -> Response:
+    from chalicelib.api.pages import HEADERS, document
+
+    return Response(body=document(title, body), status_code=status, headers=dict(HEADERS))
+
+
+def _refusal(status: int, message: str) -> Response:
+    if _wants_json():
+        return error_response(status, message)
+    title = TITLES.get(status, "Not possible")
+    return _page(status, title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+
+
+def survey_form(question: str, brand: str, action_url: str) -> str:
+    options = "".join(
+        f'<label style="display:block;margin:.3rem 0"><input type=radio name=rating value="{value}" required> '
+        f"{escape(label)}</label>" for value, label in LABELS.items())
+    return (f"<h1>{escape(brand)}: how did we do?</h1><form method=post action=\"{escape(action_url, quote=True)}\">"
+            f"<fieldset><legend>{escape(question)}</legend>{options}</fieldset>"
+            "<p><label for=comment>Anything to add? (optional)</label><br>"
+            "<textarea id=comment name=comment maxlength=2000></textarea></p>"
+            "<button type=submit name=send value=1>Send my answer</button></form>"
+            "<p>One answer per link. Nothing is recorded until you send it.</p>")
+
+
+@surveys.route("/surveys/{survey_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+def show(survey_id: str) -> Response:
+    from chalicelib.bootstrap import plan_store, survey_deps
+    from chalicelib.services.surveys import SurveyRefused, open_survey
+
+    query = dict(surveys.current_request.query_params or {})
+    try:
+        survey = open_survey(survey_id, query.get("exp"), query.get("sig"), survey_deps(), datetime.now(timezone.utc))
+    except SurveyRefused as refused:
+        return _refusal(refused.status, refused.message)
+    plan, _ = plan_store().active()
+    action = f"/surveys/{survey_id}?exp={query.get('exp')}&sig={query.get('sig')}"
+    return _page(200, f"How did we do? {plan.brand}", survey_form(survey.question, plan.brand, action))
+
+
+@surveys.route("/surveys/{survey_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+def answer(survey_id: str) -> Response:
+    from chalicelib.bootstrap import survey_deps
+    from chalicelib.domain.survey import SurveyAnswer
+    from chalicelib.services.surveys import SurveyRefused, answer_survey, open_survey
+
+    request = surveys.current_request
+    content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        return _refusal(415, "Send your answer with the form on the page.")
+    query = dict(request.query_params or {})
+    now = datetime.now(timezone.utc)
+    deps = survey_deps()
+    try:
+        survey = open_survey(survey_id, query.get("exp"), query.get("sig"), deps, now)
+        raw = request.raw_body or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        fields = {k: v[0] for k, v in parse_qs(text).items()}
+        try:
+            form = SurveyAnswer.model_validate(fields)
+        except ValidationError as invalid:
+            raise SurveyRefused(400, describe_validation_error(invalid, limit=None, root="form")) from None
+        outcome = answer_survey(survey, form, deps, now)
+    except SurveyRefused as refused:
+        logger.info("survey refused", extra={"status": refused.status})
+        return _refusal(refused.status, refused.message)
+    logger.info("survey answered", extra={"issue_id": survey.issue_id, "satisfaction": outcome})
+    if _wants_json():
+        return Response(body={"recorded": outcome, "rating": form.rating}, status_code=200,
+                        headers={"Content-Type": "application/json"})
+    return _page(200, "Thank you", f"<h1>Thank you</h1><p>Your answer ({form.rating} of 5) is recorded.</p>")
+
+
+@surveys.schedule(Rate(5, unit=Rate.MINUTES), name="send_surveys")
+def send_surveys(event) -> None:
+    """Surveys due to go out, surveys expired unanswered, answer events still owed."""
+    from chalicelib.bootstrap import plan_store, survey_deps
+    from chalicelib.services.surveys import run_due
+
+    plan, _ = plan_store().active()
+    logger.info("surveys", extra=dict(run_due(plan, survey_deps(), datetime.now(timezone.utc))))

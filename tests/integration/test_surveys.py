@@ -1,0 +1,205 @@
+"""Satisfaction surveys on in-process moto: a resolved issue with a published reply gets one survey, sent once on
+the channel its platform allows; the link's page (Chalice's test client) shows on GET and records on POST, once;
+the answer lands on the issue, its audit trail and SNS; forged, expired and reused links change nothing; SES
+failing once still ends with exactly one email."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import bootstrap
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.issues_table import DynamoIssues
+from chalicelib.adapters.plans import DynamoPlanStore
+from chalicelib.adapters.triage_table import DynamoTriageStore
+from chalicelib.domain.models import Author, Mention
+from chalicelib.services.surveys import run_due, schedule_surveys
+from chalicelib.services.triage import triage_mention
+from chalicelib.settings import resources
+from tests.helpers import drain_stream
+from tests.integration.test_side_effects_retry import fail_calls
+from tests.triage_fixtures import fixed_analyzer, mention
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+LINK = re.compile(r"(http://\S+/surveys/[\w-]+\?exp=\d+&sig=[0-9a-f]{64})")
+XSS = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def api(aws):
+    import app
+
+    with Client(app.app, stage_name="test") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def alerts_queue(aws) -> str:
+    """An SQS queue subscribed to the alerts topic: what an SNS subscriber receives."""
+    sqs, sns = client("sqs"), client("sns")
+    url = sqs.create_queue(QueueName="survey-subscriber")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(resources().alerts_topic))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+    return url
+
+
+def received(url: str) -> list[dict]:
+    messages = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+
+
+def resolve_with_reply(item: Mention, at: datetime = NOW) -> tuple[str, list[dict]]:
+    """Open the mention's issue, publish a reply and resolve it (what the protocol's publish and ResolveIssue
+    states write); the issues stream records so far."""
+    names = resources()
+    result = triage_mention(item, DynamoTriageStore(names), DynamoPlanStore(names.plans_table), fixed_analyzer)
+    assert result.issue_id
+    DynamoIssues(names).record_response(result.issue_id, at)
+    client("dynamodb").update_item(
+        TableName=names.issues_table, Key={"issue_id": {"S": result.issue_id}},
+        UpdateExpression="SET #s = :r, resolved_at = :at", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "resolved"}, ":at": {"S": at.isoformat()}})
+    return result.issue_id, drain_stream(names.issues_table)
+
+
+def plan():
+    return DynamoPlanStore(resources().plans_table).active()[0]
+
+
+def outbox_surveys(issue_id: str) -> list[dict]:
+    items = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
+    return [i for i in items if i["issue_id"]["S"] == issue_id and i["channel"]["S"].startswith("survey_")]
+
+
+def issue(issue_id: str) -> dict:
+    return DynamoIssues(resources()).get(issue_id) or {}
+
+
+def history_types(issue_id: str) -> list[str]:
+    return [e["type"] for e in DynamoIssues(resources()).history(issue_id)]
+
+
+def path_of(link: str) -> str:
+    return link.split("127.0.0.1:8000", 1)[-1]
+
+
+def post(api, path: str, fields: dict, accept: str = "text/html"):
+    return api.http.post(path, body=urlencode(fields),
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept})
+
+
+def test_a_resolved_issue_with_a_reply_gets_one_survey_whose_answer_lands_on_the_issue_and_sns(api, alerts_queue):
+    issue_id, records = resolve_with_reply(mention("sv-1", f"My order never arrived, two weeks late {XSS}"))
+    counts = schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
+    assert counts["scheduled"] == 1 and counts["sent"] == 1
+    # The stream's retry (the same records again) schedules and sends nothing more.
+    again = schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
+    assert again["already_scheduled"] == 1 and "sent" not in again
+    (post_item,) = outbox_surveys(issue_id)
+    assert post_item["channel"]["S"] == "survey_private_reply"  # X: a DM
+    link = LINK.search(post_item["text"]["S"]).group(1)
+    assert issue_id not in link  # never the bare issue id
+    assert "survey_sent" in history_types(issue_id)
+
+    page = api.http.get(path_of(link))
+    assert page.status_code == 200 and 'name=rating value="5"' in page.body.decode()
+    assert "satisfaction" not in issue(issue_id)  # GET changes nothing (mail scanners)
+
+    answered = post(api, path_of(link), {"rating": "5", "comment": XSS})
+    assert answered.status_code == 200 and "Thank you" in answered.body.decode()
+    recorded = issue(issue_id)
+    assert (recorded["satisfaction"], int(recorded["satisfaction_rating"])) == ("satisfied", 5)
+    assert recorded["satisfaction_comment"] == XSS
+    events = {e["type"]: e for e in DynamoIssues(resources()).history(issue_id)}
+    assert events["survey_answered"]["details"]["rating"] == 5
+    (notice,) = [m for m in received(alerts_queue) if m["kind"] == "survey_answered"]
+    assert (notice["issue_id"], notice["rating"], notice["satisfaction"]) == (issue_id, 5, "satisfied")
+
+    # Reused: refused, and nothing changes.
+    reused = post(api, path_of(link), {"rating": "1"}, accept="application/json")
+    assert reused.status_code == 410 and "already answered" in json.loads(reused.body)["error"]
+    assert int(issue(issue_id)["satisfaction_rating"]) == 5
+    assert history_types(issue_id).count("survey_answered") == 1
+    assert api.http.get(path_of(link)).status_code == 410
+    assert run_due(plan(), bootstrap.survey_deps(), NOW + timedelta(minutes=5))["announced_sent"] == 0
+    assert received(alerts_queue) == []  # the event went out once
+
+
+def test_forged_links_and_bad_forms_are_refused_and_change_nothing(api):
+    issue_id, records = resolve_with_reply(mention("sv-2", "The zip broke on day one, I want a refund",
+                                                   author="bo"))
+    schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
+    link = LINK.search(outbox_surveys(issue_id)[0]["text"]["S"]).group(1)
+    survey_path = path_of(link)
+    forged = re.sub(r"sig=[0-9a-f]{4}", "sig=0000", survey_path)
+    later = re.sub(r"exp=(\d+)", lambda m: f"exp={int(m.group(1)) + 86400}", survey_path)
+    other_survey = re.sub(r"/surveys/[\w-]+", "/surveys/" + "A" * 22, survey_path)
+    for bad in (forged, later, other_survey, survey_path.split("?")[0]):
+        assert api.http.get(bad).status_code == 403
+        assert post(api, bad, {"rating": "5"}).status_code == 403
+    refused = post(api, survey_path, {"rating": "9"}, accept="application/json")
+    assert refused.status_code == 400 and "rating" in json.loads(refused.body)["error"]
+    assert post(api, survey_path, {"comment": "no rating"}).status_code == 400
+    wrong_type = api.http.post(survey_path, body=json.dumps({"rating": 5}),
+                               headers={"Content-Type": "application/json"})
+    assert wrong_type.status_code == 415
+    assert "satisfaction" not in issue(issue_id) and "survey_answered" not in history_types(issue_id)
+    # Still answerable with the real link.
+    assert post(api, survey_path, {"rating": "2"}).status_code == 200
+    assert issue(issue_id)["satisfaction"] == "dissatisfied"
+
+
+def test_an_expired_survey_is_refused_and_recorded_unanswered_once(api):
+    past = NOW - timedelta(days=20)
+    issue_id, records = resolve_with_reply(mention("sv-3", "Parcel never came, worst service", author="cy"), past)
+    schedule_surveys(records, plan(), bootstrap.survey_deps(), past)  # sent 20 days ago, open for 14
+    link = LINK.search(outbox_surveys(issue_id)[0]["text"]["S"]).group(1)
+    assert api.http.get(path_of(link)).status_code == 410
+    assert post(api, path_of(link), {"rating": "5"}).status_code == 410
+    assert "satisfaction" not in issue(issue_id)
+    assert run_due(plan(), bootstrap.survey_deps(), NOW)["unanswered"] == 1
+    assert run_due(plan(), bootstrap.survey_deps(), NOW)["unanswered"] == 0
+    assert issue(issue_id)["satisfaction"] == "unanswered"
+    assert history_types(issue_id).count("survey_unanswered") == 1
+
+
+def test_ses_failing_once_for_a_survey_ends_with_exactly_one_email(aws):
+    address = "dana@example.com"
+    item = Mention(platform="email", external_id="mail-1", text="My refund never arrived after three weeks",
+                   author=Author(id=address, name="Dana"), created_at=NOW - timedelta(hours=2))
+    issue_id, records = resolve_with_reply(item)
+    requests: list[dict] = []
+    client("ses").meta.events.register("before-parameter-build.ses.SendEmail",
+                                       lambda params, **_: requests.append(params), unique_id="capture")
+    fail_calls("ses", "SendEmail", times=1)
+    counts = schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
+    assert counts["scheduled"] == 1 and counts["owed"] == 1  # the claim is given back
+    assert run_due(plan(), bootstrap.survey_deps(), NOW)["sent"] == 1  # the next run sends it
+    assert run_due(plan(), bootstrap.survey_deps(), NOW + timedelta(minutes=5))["sent"] == 0
+    from moto.backends import get_backend
+
+    sent = [m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+            if address in m.destinations["ToAddresses"]]
+    assert len(sent) == 1
+    assert LINK.search(html.unescape(sent[0].body))
+    body = requests[-1]["Message"]["Body"]  # multipart: plain text beside the HTML
+    assert LINK.search(body["Text"]["Data"]) and '<a href="' in body["Html"]["Data"]
+    assert history_types(issue_id).count("survey_sent") == 1
+    assert outbox_surveys(issue_id) == []
+
+
+def test_no_survey_when_the_plan_says_no_or_the_issue_is_not_resolved(aws):
+    names = resources()
+    result = triage_mention(mention("sv-5", "Package never arrived, late again", author="ed"),
+                            DynamoTriageStore(names), DynamoPlanStore(names.plans_table), fixed_analyzer)
+    DynamoIssues(names).record_response(result.issue_id, NOW)  # a reply, but not resolved
+    counts = schedule_surveys(drain_stream(names.issues_table), plan(), bootstrap.survey_deps(), NOW)
+    assert counts["scheduled"] == 0 and outbox_surveys(result.issue_id) == []
