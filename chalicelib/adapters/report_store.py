@@ -4,6 +4,10 @@ previous version for 30 days), so a re-run of a week never leaves two reports.""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+from typing import Any
+
 from chalicelib.adapters.aws import client
 
 
@@ -34,5 +38,17 @@ class S3ReportStore:
     def link(self, key: str, seconds: int) -> str:
         """A presigned GET. Signed with the caller's credentials: a Lambda role's session credentials end before 7
         days, and the link with them (README, Weekly report)."""
-        return client("s3").generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
-                                                   ExpiresIn=seconds)
+        signer = _signer(os.environ.get("AWS_ENDPOINT_URL", ""), os.environ.get("AWS_DEFAULT_REGION", ""))
+        return signer.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                             ExpiresIn=seconds)
+
+
+@lru_cache(maxsize=4)
+def _signer(endpoint: str, region: str) -> Any:
+    """An S3 client that presigns with SigV4, whose links S3 refuses after at most 7 days (SigV2 links, which
+    botocore may make for us-east-1, carry any expiry). One per endpoint and region (the CLI's --endpoint-url)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+

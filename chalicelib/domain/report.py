@@ -441,7 +441,7 @@ def _comments(this: Period, history: dict[str, list[dict[str, Any]]]) -> list[Co
             score = details.get("score", details.get("rating", metrics.score_of(issue)))
             found.append(Comment(issue_id=issue_id, score=int(score) if score is not None else None,
                                  comment=str(details["comment"]), link=issue_link(issue_id)))
-    return found[:MAX_COMMENTS]
+    return sorted(found, key=lambda c: c.issue_id)[:MAX_COMMENTS]
 
 
 def _crisis(issue: Issue, history: dict[str, list[dict[str, Any]]]) -> CrisisRow:
