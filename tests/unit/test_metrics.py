@@ -53,3 +53,53 @@ def test_figures_over_the_issues_first_seen_in_the_period():
     assert summary.sla.resolution.count == 1 and summary.sla.resolution.rate == 0  # resolved after its due time
     assert summary.csat.count == 2 and summary.csat.satisfied_share == 0.5 and summary.csat.mean_score == 4
     assert summary.recurrence.count == 2 and summary.recurrence.rate == 0.5
+
+
+def test_means_and_business_hours_per_team():
+    from chalicelib.domain.business_hours import BusinessHours, TeamHours
+
+    hours = TeamHours(default=BusinessHours(), teams={"night": BusinessHours(weekly={"mon": ["00:00-24:00"]})})
+    issues = [  # SINCE is Monday 16 Nov 2026 00:00 UTC
+        issue(8, team="night", response_time_seconds=3600),  # Monday 08:00-09:00: an hour either way
+        issue(20, team="day", response_time_seconds=14 * 3600),  # Monday 20:00 to Tuesday 10:00: 1 h of 09-17 UTC
+    ]
+    summary = summarize(issues, SINCE, UNTIL, NOW, hours)
+    assert summary.response_time.mean_seconds == (3600 + 14 * 3600) / 2
+    assert summary.response_time_business.model_dump() == {"count": 2, "median_seconds": 3600,
+                                                           "p90_seconds": 3600, "mean_seconds": 3600}
+
+
+def test_breaches_say_how_late_and_running_slas_are_no_breach():
+    from chalicelib.domain.metrics import breaches
+
+    found = breaches([
+        issue(1, sla_first_response_due=timedelta(hours=1), first_response_at=timedelta(hours=3)),  # 2 h late
+        issue(2, sla_resolution_due=timedelta(hours=1)),  # never resolved: late until now
+        {**issue(3), "sla_first_response_due": (NOW + timedelta(hours=1)).isoformat()},  # still running
+    ], NOW)
+    assert [(b.issue_id, b.sla, b.late_seconds) for b in found] == [
+        ("i1", "first_response", 7200), ("i2", "resolution", (NOW - SINCE - timedelta(hours=3)).total_seconds())]
+
+
+def test_a_persons_score_wins_over_the_surveys_and_unanswered_surveys_lower_the_response_rate():
+    from chalicelib.domain.metrics import csat_distribution, csat_response_rate
+
+    issues = [issue(1, satisfaction="satisfied", satisfaction_rating=5),
+              issue(2, satisfaction="dissatisfied", satisfaction_rating=3, satisfaction_score=1),
+              issue(3, satisfaction="unanswered"), issue(4)]
+    summary = summarize(issues, SINCE, UNTIL, NOW)
+    assert summary.csat.count == 2 and summary.csat.mean_score == 3 and summary.csat.satisfied_share == 0.5
+    assert csat_response_rate(issues).model_dump() == {"count": 3, "rate": 0.6667}
+    assert csat_distribution(issues) == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1}
+
+
+def test_recurrence_by_kind_counts_resolved_issues_a_later_issue_recurred_within_the_window():
+    issues = [issue(1, resolved_at=timedelta(hours=2)), issue(2, resolved_at=timedelta(hours=3)),
+              issue(3, resolved_at=timedelta(hours=4)),
+              issue(30, recurs_issue_id="i1", recurrence_rule="same_author", recurrence_gap_seconds=3600),
+              issue(40, recurs_issue_id="i2", recurrence_rule="same_product_topic",
+                    recurrence_gap_seconds=40 * 86400)]  # outside the 30-day window
+    kinds = summarize(issues, SINCE, UNTIL, NOW).recurrence_by_kind
+    assert kinds.resolved == 3
+    assert kinds.any_rule.rate == round(1 / 3, 4) and kinds.same_author.rate == round(1 / 3, 4)
+    assert kinds.same_product_topic.rate == 0
