@@ -282,7 +282,9 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
 
     resources: dict[str, Any] = {
         # One item per platform identity; by_issue lists an issue's mentions in time order.
-        "MentionsTable": table(names.mentions_table, "pk", indexes=[_index("by_issue", "issue_id", "created_at")]),
+        # Raw mentions expire after the plan's retention (``ttl``, set on write; issues and the audit trail stay).
+        "MentionsTable": table(names.mentions_table, "pk", indexes=[_index("by_issue", "issue_id", "created_at")],
+                               ttl="ttl"),
         # Issues, with the ops API's queries: by status and category, by assignee, by the day they opened.
         "IssuesTable": table(names.issues_table, "issue_id", stream=True, indexes=[
             _index("by_status_category", "status_category", "last_seen"),

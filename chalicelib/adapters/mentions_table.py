@@ -9,6 +9,7 @@ item and triages it (``services.triage``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,6 +17,8 @@ from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
 from chalicelib.domain.dedup import carries_content, content_version
 from chalicelib.domain.models import Author, Mention
+from chalicelib.domain.plan import Retention
+from chalicelib.domain.plan_upkeep import expires_at
 from chalicelib.services.triage import StoredMention
 
 VISIBLE = "visible"
@@ -90,13 +93,20 @@ def stored_mention(item: dict[str, Any] | None) -> StoredMention | None:
                          status=item.get("status", VISIBLE))
 
 
+def expiry(mention: Mention, retention: Callable[[], Retention] | None) -> dict[str, str]:
+    """The raw mention's TTL attribute value: the plan's ``retention.mentions_days`` after it was posted."""
+    return number(expires_at(mention.created_at, (retention or Retention)().mentions_days))
+
+
 class DynamoMentionRepository:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, retention: Callable[[], Retention] | None = None) -> None:
         self.table_name = table_name
+        self.retention = retention  # the active plan's retention (None: the plan's defaults)
 
     def add(self, mention: Mention) -> bool:
         item = {"pk": string(mention.key), **content_attributes(mention), "status": string(VISIBLE),
-                "content_version": string(content_version(mention)), "received_at": string(_now())}
+                "content_version": string(content_version(mention)), "received_at": string(_now()),
+                "ttl": expiry(mention, self.retention)}
         try:
             client("dynamodb").put_item(TableName=self.table_name, Item=item,
                                         ConditionExpression="attribute_not_exists(pk)")
@@ -116,7 +126,7 @@ class DynamoMentionRepository:
         else:
             version = string(content_version(mention))
             attributes = {**content_attributes(mention), **base, "content_version": version,
-                          "edited_at": string(_now())}
+                          "edited_at": string(_now()), "ttl": expiry(mention, self.retention)}
             condition = {"ConditionExpression": "attribute_not_exists(#v) OR #v < :version"}
         request = update_from(attributes, KEEP_FIRST | {"created_at"})
         if condition:

@@ -7,17 +7,19 @@ GSIs (``status_category``, ``first_seen_day``), key claims carry epoch ``expires
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import (
-    KEEP_FIRST, TRIAGED, VISIBLE, content_attributes, plain_item, stored_mention, update_from,
+    KEEP_FIRST, TRIAGED, VISIBLE, content_attributes, expiry, plain_item, stored_mention, update_from,
 )
 from chalicelib.domain.dedup import KeyClaim
 from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, status_category
-from chalicelib.domain.plan import SEVERITY_ORDER
+from chalicelib.domain.plan import SEVERITY_ORDER, Retention
+from chalicelib.domain.plan_upkeep import expires_at
 from chalicelib.domain.dedup import content_version
 from chalicelib.services.triage import (
     ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable, TriageChange,
@@ -104,8 +106,9 @@ def mention_item(change: TriageChange) -> dict[str, Any]:
 
 
 class DynamoTriageStore:
-    def __init__(self, names: Resources) -> None:
+    def __init__(self, names: Resources, retention: Callable[[], Retention] | None = None) -> None:
         self.names = names
+        self.retention = retention  # the active plan's retention (None: the plan's defaults)
 
     def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
         if not keys:
@@ -131,9 +134,11 @@ class DynamoTriageStore:
                                   "ConditionExpression": "attribute_not_exists(issue_id)"}})
         if change.join:
             items.append({"Update": self._join_update(change)})
+        keep_keys = (self.retention or Retention)().dedup_keys_days
         for claim in change.claims:
             items.append({"Put": {
-                "TableName": names.issue_keys_table, "Item": claim_item(claim),
+                "TableName": names.issue_keys_table,
+                "Item": {**claim_item(claim), "ttl": number(expires_at(claim.expires_at, keep_keys))},
                 "ConditionExpression": "attribute_not_exists(#k) OR issue_id = :issue OR expires_at < :now",
                 "ExpressionAttributeNames": {"#k": "key"},
                 "ExpressionAttributeValues": {":issue": string(claim.issue_id),
@@ -159,6 +164,7 @@ class DynamoTriageStore:
         only if nothing changed since it was read, and it is not triaged yet)."""
         item = mention_item(change)
         del item["pk"]
+        item["ttl"] = expiry(change.mention, self.retention)
         write = {"TableName": self.names.mentions_table, "Key": {"pk": string(change.mention.key)},
                  **update_from(item, KEEP_FIRST), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         prior = change.prior
