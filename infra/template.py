@@ -133,13 +133,13 @@ def visibility_timeouts(stage: str) -> dict[str, int]:
 
 
 def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
-    """One state machine per protocol of the bundled plan, compiled by ``protocol_compiler``.
+    """One state machine per protocol of the bundled plan, compiled by ``chalicelib/adapters/state_machines.py``.
 
     The definitions name the queues, topic and tables through CloudFormation references (``Fn::Sub``), so the
     same template deploys to any account and region.
     """
     from chalicelib.adapters.plans import bundled_plan
-    from chalicelib.domain.protocol_compiler import ProtocolResources, compile_protocol
+    from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
 
     placeholders = ProtocolResources(approval_queue_url="${ApprovalQueue}", publish_queue_url="${PublishQueue}",
                                      alerts_topic_arn="${AlertsTopic}", issues_table="${IssuesTable}",

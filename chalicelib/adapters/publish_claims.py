@@ -16,11 +16,11 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
+    ChannelPost,
     Claim,
     ClaimStatus,
     Next,
-    PublishRequest,
     PublishResult,
     Reason,
 )
@@ -53,12 +53,12 @@ def _result_attribute(result: PublishResult) -> dict[str, str]:
 
 
 class DynamoPublishClaims:
-    """Implements :class:`chalicelib.services.publishing_ports.PublishClaims`."""
+    """Implements :class:`chalicelib.services.ports.PublishClaims`."""
 
     def __init__(self, table_name: str) -> None:
         self.table = table_name
 
-    def begin(self, claim_id: str, request: PublishRequest, now: datetime, lease_seconds: int) -> Claim:
+    def begin(self, claim_id: str, request: ChannelPost, now: datetime, lease_seconds: int) -> Claim:
         dynamodb = client("dynamodb")
         item = {
             "claim_id": string(claim_id), "state": string(ATTEMPTING), "attempts": number(1),
@@ -90,7 +90,7 @@ class DynamoPublishClaims:
                      datetime.fromisoformat(item["first_attempt_at"]["S"]), item["run"]["S"], lease_until=lease,
                      result=_result_of(item))
 
-    def take_over(self, claim: Claim, request: PublishRequest, now: datetime, lease_seconds: int) -> Claim | None:
+    def take_over(self, claim: Claim, request: ChannelPost, now: datetime, lease_seconds: int) -> Claim | None:
         dynamodb = client("dynamodb")
         lease = now + timedelta(seconds=lease_seconds)
         try:

@@ -170,6 +170,146 @@ class RecurrenceIndex(Protocol):
         """Store the link and its rule on the issue with its audit event, once; False when it has one already."""
 
 
+# ---- approvals engineer's block: approvals, mail, workflows, publishing ------------------------------------------
+class AlreadyUsed(Exception):
+    """The link (or its step) was used, or the step moved on."""
+
+
+class SendInProgress(Exception):
+    """Another delivery holds this send's claim and its lease runs: retry later (it is sent by then, or the
+    lease is over and the retry sends it)."""
+
+
+class StepCallbackFailed(Exception):
+    """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
+
+
+class EmailClaim(Protocol):
+    """An owned claim on one approval's email (opaque to the use cases)."""
+
+
+class ApprovalStore(Protocol):
+    """Approval links and the task tokens they unlock (``adapters/approvals_table.py``)."""
+
+    def record_request(self, approvals: list[Approval], task_token: str, execution: str) -> None:
+        """Record a step request's approvals once; :class:`AlreadyUsed` when this token was recorded before."""
+
+    def recorded(self, task_token: str) -> Recorded: ...
+
+    def mark_booked(self, token_ref: str, now: datetime) -> None: ...
+
+    def claim_email(self, approval: Approval, now: datetime) -> EmailClaim | None:
+        """Own the sending of an approval's email; ``None``: nothing to send; :class:`SendInProgress` while held."""
+
+    def email_sent(self, claim: EmailClaim) -> None: ...
+
+    def email_failed(self, claim: EmailClaim) -> None:
+        """Give the claim back: the redelivered request sends it."""
+
+    def get(self, approval_id: str) -> Approval | None: ...
+
+    def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int: ...
+
+    def consume(self, approval: Approval, event: AuditEvent, now: datetime) -> str:
+        """Mark the link and its token used and append ``event``, together; the task token. :class:`AlreadyUsed`."""
+
+    def mark_callback_failed(self, approval: Approval, reason: str) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, text: str, html: str) -> str:
+        """A multipart email (the text part beside the HTML); the message id."""
+
+
+class Workflows(Protocol):
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        """``send_task_success``; :class:`StepCallbackFailed` when the step no longer waits for the token."""
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        """``send_task_failure``; :class:`StepCallbackFailed` likewise."""
+
+
+class ApprovalIssues(Protocol):
+    """What the approval use cases read and write on an issue (``adapters/issues_table.py``)."""
+
+    def get(self, issue_id: str) -> dict[str, Any] | None: ...
+
+    def mentions(self, issue_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def history(self, issue_id: str) -> list[dict[str, Any]]: ...
+
+    def start_work(self, issue_id: str, category: str) -> None: ...
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def record_response(self, issue_id: str, at: datetime) -> None:
+        """The first published reply (the platform's time): ``first_response_at`` and the response time, once."""
+
+
+class PublishAlerts(Protocol):
+    def raise_alert(self, alert: Alert, now: datetime) -> str: ...
+
+
+class ReplyPublisher(Protocol):
+    """Where an approved reply goes, chosen by the mention's platform: the platform's API (exactly once, see
+    ``adapters/publishers/once.py``) or, locally and for platforms not switched on, the outbox table. Every reply
+    that goes out is also kept as a sent reply (the outbox table), for the responder's page."""
+
+    def publish(self, post: ChannelPost, now: datetime) -> PublishResult:
+        """Never raises for what the platform or the network does: the result says what to do next."""
+
+    def length_limit(self, platform: str, channel: str) -> int | None:
+        """The longest reply the platform's channel takes (``None``: no stated limit)."""
+
+    def recent(self, now: datetime) -> list[dict[str, Any]]:
+        """Replies sent in the last days, newest first (``text``, ``issue_id``, ``category``, ``topic``,
+        ``products``, ``recipient``, ``published_at``)."""
+
+
+class PlatformPublisher(Protocol):
+    """One platform's posting API (``chalicelib/adapters/publishers/<platform>.py``). Methods never raise for
+    anything the platform or the network does: they answer a :class:`PublishResult`."""
+
+    platform: str
+    channels: tuple[str, ...]
+
+    def length_limit(self, channel: str) -> int | None:
+        """The longest reply the channel takes (the platform's own counting), or ``None`` if it states none."""
+
+    def check(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult | None:
+        """The platform's rules, before posting: ``None`` when the reply may go, else the refusal (FINAL), or a
+        RETRY/ALERT when a rule needed a look-up that failed."""
+
+    def post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
+        """Post once (no retry inside beyond one token refresh)."""
+
+    def find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
+                    now: datetime) -> PublishResult | None:
+        """Read-back: the brand's reply to ``target`` on ``channel`` posted at or after ``since`` (a DONE result),
+        ``None`` when there is none (or the platform offers no way to look), or a RETRY/ALERT when looking failed."""
+
+
+class PublishClaims(Protocol):
+    """The claim store (``chalicelib/adapters/publish_claims.py``: a DynamoDB table keyed by ``claim_id``)."""
+
+    def begin(self, claim_id: str, request: ChannelPost, now: datetime, lease_seconds: int) -> Claim:
+        """Conditional put of an ``attempting`` claim; when one exists, answer it as it stands (no write)."""
+
+    def take_over(self, claim: Claim, request: ChannelPost, now: datetime, lease_seconds: int) -> Claim | None:
+        """Start the next attempt on a RELEASED/UNCERTAIN (or lease-expired) claim, or on one another run SETTLED
+        (a Meta private reply that never went out); ``None`` if another worker did so first (conditional on
+        ``claim.token``)."""
+
+    def record_published(self, claim: Claim, result: PublishResult, now: datetime) -> None:
+        """The platform's id and timestamp, conditional on still holding the claim."""
+
+    def settle(self, claim: Claim, result: PublishResult, now: datetime) -> None:
+        """A FINAL/ALERT outcome without a post: later deliveries answer it without calling the platform."""
+
+    def release(self, claim: Claim, result: PublishResult, now: datetime) -> None:
+        """A RETRY outcome: the claim goes back (UNCERTAIN when ``result.ambiguous``), locked until ``retry_at``."""
+
+
 # ---- report engineer's block: the weekly report (services/reports.py) -------------------------------------------
 class ReportIssues(Protocol):
     """Issues by the day they were first seen, and an issue's audit trail (``DynamoIssues`` has both)."""

@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.domain.plan import load_plan_yaml
-from chalicelib.domain.protocol_compiler import ProtocolResources, compile_protocol
+from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
 
 PLAN = load_plan_yaml((Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml").read_text())
 DEADLINE = 20.0

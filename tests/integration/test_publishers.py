@@ -16,11 +16,11 @@ from chalicelib.adapters.publishers import ExactlyOncePublisher, build_publisher
 from chalicelib.adapters.publishers.http import Credentials, Transport
 from chalicelib.adapters.publishers.once import claim_id
 from chalicelib.adapters.publishers.youtube import quota_reset
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
     Next,
-    PublishRequest,
+    ChannelPost,
     PublishResult,
     Reason,
     ReplyTarget,
@@ -153,8 +153,8 @@ def publisher_for(platform: Platform, server: ContractServer, claims: DynamoPubl
 
 
 def request(target: ReplyTarget, channel: str, run: str = "iss-1-high_priority-run1",
-            text: str = "We are sorry: a replacement is on its way, tracking by DM.") -> PublishRequest:
-    return PublishRequest("iss-1", run, channel, text, "pr-lead@aurelle.example", target)
+            text: str = "We are sorry: a replacement is on its way, tracking by DM.") -> ChannelPost:
+    return ChannelPost("iss-1", run, channel, text, "pr-lead@aurelle.example", target)
 
 
 def now() -> datetime:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.domain import protocol_compiler
+from chalicelib.adapters import state_machines as protocol_compiler
 from chalicelib.domain.plan import load_plan_yaml, parse_plan
-from chalicelib.domain.protocol_compiler import ProtocolResources, compile_protocol, timeout_seconds
+from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol, timeout_seconds
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml"
 PLAN = load_plan_yaml(PLAN_FILE.read_text())
@@ -74,6 +74,7 @@ def test_high_priority_state_names_are_readable_and_complete():
           for suffix in ("", ".escalated", ".alert_stuck", ".escalated_reminder", ".alert_timed_out", ".outcome",
                          ".keep_draft", ".route", ".unexpected_outcome")),
         "Publish", "Publish.alert_timed_out", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut",
+        "NotPublished",
     }
     assert all(len(name) <= 80 for name in states)
 
@@ -111,8 +112,8 @@ def test_the_initial_message_carries_the_step_and_resolved_people():
     assert body == {
         "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
         "protocol": "high_priority", "step": "legal_review", "action": "review", "role": "Legal reviews the draft",
-        "people": ["legal@aurelle.example"], "attempt": "initial", "sla_minutes": 60,
-        "outcomes": ["approved", "rejected", "edited"],
+        "people": ["legal@aurelle.example"], "attempt": "initial", "sla_minutes": 60, "timeout_seconds": 3600,
+        "escalates_to": ["coo@aurelle.example"], "outcomes": ["approved", "rejected", "edited"],
         "comment.$": "$.last.comment", "commented_by.$": "$.last.actor", "draft.$": "$.draft",
         "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
     }
@@ -199,6 +200,9 @@ def test_publish_then_resolve_and_audit():
     assert states["Start.channels"]["Result"] == ["public_reply", "private_reply"]
     assert body["issue_id.$"] == "$.issue_id" and body["task_token.$"] == "$$.Task.Token"
     assert publish["Next"] == "ResolveIssue"
+    # A publisher that could publish no channel fails the task: the run ends NotPublished, the issue stays open.
+    [refused] = [c for c in publish["Catch"] if c["ErrorEquals"] == ["Publish.Refused"]]
+    assert refused["Next"] == "NotPublished" and states["NotPublished"]["Type"] == "Fail"
 
     resolve = states["ResolveIssue"]["Parameters"]
     assert resolve["TableName"] == RESOURCES.issues_table
@@ -321,3 +325,38 @@ def test_the_compiler_is_pure():
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not {"boto3", "botocore"} & imported
     assert _compile() == _compile()  # deterministic
+
+
+# -- one home for the messages ---------------------------------------------------------------------------------
+def test_every_message_body_is_the_model_the_services_parse():
+    """Filled in as Step Functions would, each body parses into the services' model (no field lost or invented)."""
+    from chalicelib.domain.protocol_messages import PublishRequest, StepRequest
+
+    def filled(body: dict[str, Any]) -> dict[str, Any]:
+        sample = {"plan_version": 1, "people": ["a@x.example"], "channels": ["public_reply"]}
+        return {key.removesuffix(".$"): sample.get(key.removesuffix(".$"), "v") if key.endswith(".$") else value
+                for key, value in body.items()}
+
+    for name in PLAN.protocols:
+        for state in _compile(name)["States"].values():
+            if state.get("Resource") != WAIT:
+                continue
+            body = state["Parameters"]["MessageBody"]
+            model = PublishRequest if state["Parameters"]["QueueUrl"] == RESOURCES.publish_queue_url else StepRequest
+            parsed = model.model_validate(filled(body))
+            assert set(parsed.model_dump()) >= {key.removesuffix(".$") for key in body}
+
+
+def test_a_body_that_drifts_from_its_model_is_refused():
+    from chalicelib.adapters.state_machines import message_body
+    from chalicelib.domain.protocol_messages import PublishRequest
+
+    with pytest.raises(ValueError, match=r"unknown fields \['channel'\], missing fields \['channels'\]"):
+        message_body(PublishRequest, {"issue_id.$": "$.issue_id", "protocol": "p", "channel": "x", "draft.$": "$.d",
+                                      "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id"})
+
+
+def test_an_escalated_attempt_escalates_to_nobody_further():
+    states = _compile()["States"]
+    assert states["draft"]["Parameters"]["MessageBody"]["escalates_to"] == ["social-lead@aurelle.example"]
+    assert states["draft.escalated"]["Parameters"]["MessageBody"]["escalates_to"] == []

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.publishers.facebook import FacebookPublisher
 from chalicelib.adapters.publishers.http import Credentials, Transport
@@ -27,7 +29,11 @@ from chalicelib.adapters.publishers.once import ExactlyOncePublisher
 from chalicelib.adapters.publishers.trustpilot import TrustpilotPublisher
 from chalicelib.adapters.publishers.x import XPublisher
 from chalicelib.adapters.publishers.youtube import YouTubePublisher
-from chalicelib.services.publishing_ports import PlatformPublisher, PublishClaims
+from chalicelib.domain.publishing import ChannelPost, Next, PublishResult
+from chalicelib.services.ports import PlatformPublisher, PublishClaims
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.outbox import OutboxPublisher
 
 PUBLISHER_CLASSES = {"x": XPublisher, "facebook": FacebookPublisher, "instagram": InstagramPublisher,
                      "youtube": YouTubePublisher, "trustpilot": TrustpilotPublisher}
@@ -64,5 +70,29 @@ def reply_length_limit(platform: str, channel: str) -> int | None:
     return cls.limits.get(channel) if cls else None
 
 
-__all__ = ["ExactlyOncePublisher", "PUBLISHER_CLASSES", "build_publishers", "enabled_platforms",
+class RoutedPublisher:
+    """Implements :class:`chalicelib.services.ports.ReplyPublisher`: a reply goes to its mention's platform when
+    that platform is switched on (``platforms``: exactly once, under a claim), else to the outbox. Every reply that
+    goes out is kept in the outbox table either way (what ``make run`` prints and responders' pages show)."""
+
+    def __init__(self, outbox: OutboxPublisher, platforms: ExactlyOncePublisher | None = None) -> None:
+        self.outbox = outbox
+        self.platforms = platforms
+
+    def publish(self, post: ChannelPost, now: datetime) -> PublishResult:
+        if self.platforms is None or post.target.platform not in self.platforms.publishers:
+            return self.outbox.publish(post, now)
+        result = self.platforms.publish(post, now)
+        if result.next is Next.DONE:
+            self.outbox.record_sent(post, result, now)
+        return result
+
+    def length_limit(self, platform: str, channel: str) -> int | None:
+        return reply_length_limit(platform, channel)
+
+    def recent(self, now: datetime) -> list[dict[str, Any]]:
+        return self.outbox.recent(now)
+
+
+__all__ = ["ExactlyOncePublisher", "PUBLISHER_CLASSES", "RoutedPublisher", "build_publishers", "enabled_platforms",
            "reply_length_limit", "PublishClaims"]

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.publishers.http import AccessToken, Credentials, Response, Stop, Transport
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PublishResult,
     Reason,
     ReplyTarget,

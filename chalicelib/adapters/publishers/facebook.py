@@ -28,7 +28,7 @@ from chalicelib.adapters.publishers.http import (
     parse_time,
     server_error,
 )
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
     PublishResult,

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from chalicelib.services.publishing_ports import PublishResult, Reason, alert, retry
+from chalicelib.domain.publishing import PublishResult, Reason, alert, retry
 from chalicelib.settings import secret_parameter_name
 
 CONNECT_SECONDS = 3.0

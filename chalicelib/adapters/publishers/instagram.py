@@ -12,7 +12,7 @@ from datetime import datetime
 
 from chalicelib.adapters.publishers.facebook import MESSENGER_TEXT_LIMIT, GraphPublisher
 from chalicelib.adapters.publishers.http import parse_time
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
     PublishResult,

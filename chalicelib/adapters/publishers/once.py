@@ -13,27 +13,26 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
+    ChannelPost,
     Claim,
     ClaimStatus,
     Next,
-    PlatformPublisher,
-    PublishClaims,
-    PublishRequest,
     PublishResult,
     Reason,
     done,
     final,
     retry,
 )
+from chalicelib.services.ports import PlatformPublisher, PublishClaims
 
 LEASE_SECONDS = 60             # longer than one post can take (two requests at most 10 s each, plus a refresh)
 CLOCK_SKEW = timedelta(minutes=2)  # read-back looks this far before our first attempt (the platform's clock)
 ONE_PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
 
 
-def claim_id(request: PublishRequest) -> str:
+def claim_id(request: ChannelPost) -> str:
     if request.channel == PRIVATE_REPLY and request.target.platform in ONE_PRIVATE_REPLY_PLATFORMS:
         key = f"private|{request.target.platform}|{request.target.external_id}"
     else:
@@ -48,7 +47,7 @@ class ExactlyOncePublisher:
         self.claims = claims
         self.lease_seconds = lease_seconds
 
-    def publish(self, request: PublishRequest, now: datetime) -> PublishResult:
+    def publish(self, request: ChannelPost, now: datetime) -> PublishResult:
         publisher = self.publishers.get(request.target.platform)
         if publisher is None:
             return final(Reason.PLATFORM_UNSUPPORTED, f"no publisher for {request.target.platform or 'this mention'}")
@@ -84,7 +83,7 @@ class ExactlyOncePublisher:
             claim = taken
         return self._attempt(publisher, claim, request, now, uncertain)
 
-    def _attempt(self, publisher: PlatformPublisher, claim: Claim, request: PublishRequest, now: datetime,
+    def _attempt(self, publisher: PlatformPublisher, claim: Claim, request: ChannelPost, now: datetime,
                  uncertain: bool) -> PublishResult:
         target, channel, text = request.target, request.channel, request.text
         refused = publisher.check(target, channel, text, now)

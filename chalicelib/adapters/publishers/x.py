@@ -34,7 +34,7 @@ from chalicelib.adapters.publishers.http import (
     server_error,
     token_endpoint_failure,
 )
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
     PublishResult,

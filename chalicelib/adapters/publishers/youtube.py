@@ -28,7 +28,7 @@ from chalicelib.adapters.publishers.http import (
     server_error,
     token_endpoint_failure,
 )
-from chalicelib.services.publishing_ports import (
+from chalicelib.domain.publishing import (
     PUBLIC_REPLY,
     PublishResult,
     Reason,

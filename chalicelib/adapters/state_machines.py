@@ -1,7 +1,9 @@
 """Compile a plan's approval protocol into an AWS Step Functions state machine (Amazon States Language).
 
-Pure: takes the plan, the protocol's name and the names of the resources the machine talks to, returns the
-definition as a dict. No boto3, no I/O. JSONPath only (no JSONata), no Lambda tasks, no nested executions:
+Step Functions specific, so it sits with the Step Functions adapter (``workflows.py``), yet pure: takes the plan,
+the protocol's name and the names of the resources the machine talks to, returns the definition as a dict. No
+boto3, no I/O. Every message body a state sends is checked against its model in ``domain/protocol_messages.py``
+(the one the services parse it with), so the two sides cannot drift apart. JSONPath only (no JSONata), no Lambda tasks, no nested executions:
 only the optimised SQS, SNS and DynamoDB integrations.
 
 Execution input: ``{"issue_id": str, "category": str, "protocol": str, "plan_version": int}``.
@@ -40,7 +42,8 @@ timeouts report too) and falls through to the next action:
 
 Alerts never stop the protocol: a publish that still fails after its retries is caught and the chain goes on.
 ``Publish`` waits ``PUBLISH_TIMEOUT_MINUTES`` (scaled) for the publisher, then ``Publish.alert_timed_out``
-(``kind=publish_timed_out``) -> ``TimedOut``. Service tasks retry ``States.TaskFailed`` (which never matches
+(``kind=publish_timed_out``) -> ``TimedOut``; a publisher that could publish no channel fails the task with
+``Publish.Refused`` -> ``NotPublished`` (it audited and alerted why). Service tasks retry ``States.TaskFailed`` (which never matches
 ``States.Timeout``); the waiting tasks retry only SQS send errors, so a ``send_task_failure`` is not re-mailed.
 
 Timeouts: ``sla_minutes * time_scale`` seconds (``time_scale`` = seconds per plan minute, 60 in production),
@@ -56,7 +59,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
+from chalicelib.domain.protocol_messages import (
+    ESCALATED,
+    ESCALATED_REMINDER,
+    PUBLISH_REFUSED_ERROR,
+    SYSTEM_PROTOCOL,
+    PublishRequest,
+    StepCallback,
+    StepRequest,
+)
 
 SQS_WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -74,8 +88,8 @@ CHOOSES_CHANNELS = (StepAction.DRAFT, StepAction.RESPOND)
 ALERT_SEVERITY = {"approval_stuck": "high", "approval_timed_out": "critical", "publish_timed_out": "critical"}
 
 # Fixed state names; upper-case, so they can never clash with a step (identifiers are lower-case).
-START, PUBLISH, RESOLVE, AUDIT, RESOLVED, TIMED_OUT = (
-    "Start", "Publish", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut")
+START, PUBLISH, RESOLVE, AUDIT, RESOLVED, TIMED_OUT, NOT_PUBLISHED = (
+    "Start", "Publish", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut", "NotPublished")
 
 # Retry transient failures of the service calls; never States.Timeout (TaskFailed does not match it).
 _RETRY_SERVICE = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}]
@@ -94,6 +108,17 @@ class ProtocolResources:
     alerts_topic_arn: str
     issues_table: str
     audit_table: str
+
+
+def message_body(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` (keys ending ``.$`` take a JSONPath), after checking that it is a ``model`` message: every key
+    one of its fields, every required field there."""
+    names = {key.removesuffix(".$") for key in body}
+    unknown = sorted(names - set(model.model_fields))
+    missing = sorted(name for name, spec in model.model_fields.items() if spec.is_required() and name not in names)
+    if unknown or missing:
+        raise ValueError(f"{model.__name__} message: unknown fields {unknown}, missing fields {missing}")
+    return body
 
 
 def timeout_seconds(minutes: float, time_scale: float) -> int:
@@ -125,7 +150,7 @@ class _Compiler:
         self.states[START] = {
             "Type": "Pass",
             "Comment": "Nothing said yet: every message reads the previous result ($.last) and the text ($.draft).",
-            "Result": {"outcome": "started", "actor": "system:protocol", "comment": "", "draft": ""},
+            "Result": StepCallback(outcome="started", actor=SYSTEM_PROTOCOL).model_dump(exclude={"channels"}),
             "ResultPath": "$.last",
             "Next": "Start.channels",
         }
@@ -240,6 +265,7 @@ class _Compiler:
 
     def _wait_task(self, step: ProtocolStep, people: list[str], attempt: str, seconds: int,
                    next_state: str) -> dict[str, Any]:
+        escalates = TimeoutAction.ESCALATE in step.on_timeout and attempt not in (ESCALATED, ESCALATED_REMINDER)
         body = {
             "issue_id.$": "$.issue_id",
             "category.$": "$.category",
@@ -251,6 +277,8 @@ class _Compiler:
             "people": people,
             "attempt": attempt,
             "sla_minutes": step.sla_minutes,
+            "timeout_seconds": seconds,
+            "escalates_to": (list(step.backup) or people) if escalates else [],
             "outcomes": [outcome.value for outcome in step.outcomes],
             "comment.$": "$.last.comment",
             "commented_by.$": "$.last.actor",
@@ -264,7 +292,8 @@ class _Compiler:
             "Type": "Task",
             "Comment": f"{step.role} ({attempt}); waits {step.sla_minutes} plan minutes for the callback",
             "Resource": SQS_WAIT,
-            "Parameters": {"QueueUrl": self.resources.approval_queue_url, "MessageBody": body},
+            "Parameters": {"QueueUrl": self.resources.approval_queue_url,
+                           "MessageBody": message_body(StepRequest, body)},
             "TimeoutSeconds": seconds,
             "ResultPath": "$.last",
             "Retry": _RETRY_SEND,
@@ -316,18 +345,22 @@ class _Compiler:
             "Resource": SQS_WAIT,
             "Parameters": {
                 "QueueUrl": self.resources.publish_queue_url,
-                "MessageBody": {
+                "MessageBody": message_body(PublishRequest, {
                     "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
                     "protocol": self.name, "channels.$": "$.channels", "draft.$": "$.draft",
                     "approved_by.$": "$.last.actor",
                     "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
-                },
+                }),
             },
             "TimeoutSeconds": timeout_seconds(PUBLISH_TIMEOUT_MINUTES, self.time_scale),
             "ResultPath": "$.published",
             "Retry": _RETRY_SEND,
             "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout",
-                       "Next": "Publish.alert_timed_out"}],
+                       "Next": "Publish.alert_timed_out"},
+                      # No channel went out (a platform rule, a revoked token): the publisher has audited and
+                      # alerted it; the issue stays open for people to answer another way.
+                      {"ErrorEquals": [PUBLISH_REFUSED_ERROR], "ResultPath": "$.publish_error",
+                       "Next": NOT_PUBLISHED}],
             "Next": RESOLVE,
         }
         self.states["Publish.alert_timed_out"] = self._alert(None, "publish_timed_out", next_state=TIMED_OUT)
@@ -357,7 +390,7 @@ class _Compiler:
                     "issue_id": {"S.$": "$.issue_id"},
                     "sk": {"S.$": "States.Format('{}#resolved', $$.State.EnteredTime)"},
                     "type": {"S": "resolved"},
-                    "actor": {"S": "system:protocol"},
+                    "actor": {"S": SYSTEM_PROTOCOL},
                     "at": {"S.$": "$$.State.EnteredTime"},
                     "protocol": {"S": self.name},
                     "approved_by": {"S.$": "$.last.actor"},
@@ -371,3 +404,5 @@ class _Compiler:
         self.states[RESOLVED] = {"Type": "Succeed"}
         self.states[TIMED_OUT] = {"Type": "Fail", "Error": "Protocol.TimedOut",
                                   "Cause": "nobody answered a step, its reminders or its backup in time"}
+        self.states[NOT_PUBLISHED] = {"Type": "Fail", "Error": "Protocol.NotPublished",
+                                      "Cause": "the platform refused every channel of the approved reply"}

@@ -1,5 +1,7 @@
-"""The ports publishing needs: a publisher per platform, a claim store that makes each post happen once, and the
-small result type that says what the caller does next. (To be folded into ``ports.py``.)
+"""Publishing a reply on a platform, as data: where a reply can go, what one publish asks (:class:`ChannelPost`),
+what it came to (:class:`PublishResult`, with :class:`Next` saying what the caller does) and the claim that makes
+each post happen once (:class:`Claim`). Pure: the publishers and the claim store are adapters behind the ports in
+``services/ports.py``.
 
 None of the platforms' posting APIs takes an idempotency key, so "exactly once toward the outside world" is built
 from three parts: a conditional *claim* written before the post, the post itself, and a *read-back* through the
@@ -11,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-# Where a reply can go (the same names as ``services.approvals.CHANNELS``).
-PUBLIC_REPLY = "public_reply"
-PRIVATE_REPLY = "private_reply"
+from chalicelib.domain.protocol_messages import PRIVATE_REPLY, PUBLIC_REPLY
+
+__all__ = ["PRIVATE_REPLY", "PUBLIC_REPLY"]  # re-exported: publishers name channels from here
 
 
 class Next(StrEnum):
@@ -141,7 +143,7 @@ class ReplyTarget:
 
 
 @dataclass(frozen=True)
-class PublishRequest:
+class ChannelPost:
     """One reply on one channel, as the approved protocol run asks for it. ``run`` names the run (its execution):
     with the channel it identifies the post, so a redelivered message finds its claim instead of posting twice."""
 
@@ -151,29 +153,10 @@ class PublishRequest:
     text: str
     approved_by: str
     target: ReplyTarget
-
-
-class PlatformPublisher(Protocol):
-    """One platform's posting API (``chalicelib/adapters/publishers/<platform>.py``). Methods never raise for
-    anything the platform or the network does: they answer a :class:`PublishResult`."""
-
-    platform: str
-    channels: tuple[str, ...]
-
-    def length_limit(self, channel: str) -> int | None:
-        """The longest reply the channel takes (the platform's own counting), or ``None`` if it states none."""
-
-    def check(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult | None:
-        """The platform's rules, before posting: ``None`` when the reply may go, else the refusal (FINAL), or a
-        RETRY/ALERT when a rule needed a look-up that failed."""
-
-    def post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
-        """Post once (no retry inside beyond one token refresh)."""
-
-    def find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                    now: datetime) -> PublishResult | None:
-        """Read-back: the brand's reply to ``target`` on ``channel`` posted at or after ``since`` (a DONE result),
-        ``None`` when there is none (or the platform offers no way to look), or a RETRY/ALERT when looking failed."""
+    # The issue's subject, kept with the sent reply so responders on similar issues see it.
+    category: str = ""
+    topic: str = ""
+    products: tuple[str, ...] = ()
 
 
 class ClaimStatus(StrEnum):
@@ -195,24 +178,3 @@ class Claim:
     lease_until: datetime | None = None
     result: PublishResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class PublishClaims(Protocol):
-    """The claim store (``chalicelib/adapters/publish_claims.py``: a DynamoDB table keyed by ``claim_id``)."""
-
-    def begin(self, claim_id: str, request: PublishRequest, now: datetime, lease_seconds: int) -> Claim:
-        """Conditional put of an ``attempting`` claim; when one exists, answer it as it stands (no write)."""
-
-    def take_over(self, claim: Claim, request: PublishRequest, now: datetime, lease_seconds: int) -> Claim | None:
-        """Start the next attempt on a RELEASED/UNCERTAIN (or lease-expired) claim, or on one another run SETTLED
-        (a Meta private reply that never went out); ``None`` if another worker did so first (conditional on
-        ``claim.token``)."""
-
-    def record_published(self, claim: Claim, result: PublishResult, now: datetime) -> None:
-        """The platform's id and timestamp, conditional on still holding the claim."""
-
-    def settle(self, claim: Claim, result: PublishResult, now: datetime) -> None:
-        """A FINAL/ALERT outcome without a post: later deliveries answer it without calling the platform."""
-
-    def release(self, claim: Claim, result: PublishResult, now: datetime) -> None:
-        """A RETRY outcome: the claim goes back (UNCERTAIN when ``result.ambiguous``), locked until ``retry_at``."""
