@@ -94,13 +94,16 @@ def render_report(week: str, deps: ReportDeps, now: datetime) -> tuple[weekly.We
 
 def deliver_report(week: str, deps: ReportDeps, now: datetime,
                    rendered: tuple[weekly.WeeklyReport, ReportFiles] | None = None) -> Delivery:
-    """Store the week's files (overwriting a previous run's), then email each recipient and announce on SNS, each
-    at most once per week. ``rendered``: the week's report as :func:`render_report` made it, when it was already."""
+    """Store the week's files (overwriting a previous run's), email each recipient and announce on SNS, each at most
+    once per week, then store ``report.json``: the mark that the week is delivered. ``rendered``: the week's report as :func:`render_report` made it, when it was already."""
     report, files = rendered or render_report(week, deps, now)
     prefix = week_prefix(week)
     keys = []
-    for name, (body, content_type) in sorted(files.stored.items()):
-        deps.store.put(prefix + name, body, content_type)
+    # report.json goes last, after the sends: it marks the week delivered (run_scheduled looks for it), so a
+    # send that failed leaves the week due, and the next run sends what is still owed.
+    for name, (body, content_type) in sorted(files.stored.items(), key=lambda pair: (pair[0] == JSON, pair[0])):
+        if name != JSON:
+            deps.store.put(prefix + name, body, content_type)
         keys.append(prefix + name)
     link = deps.store.link(prefix + HTML, LINK_SECONDS)
     delivery = Delivery(week=week, keys=keys, link=link)
@@ -114,6 +117,8 @@ def deliver_report(week: str, deps: ReportDeps, now: datetime,
         f"report#{week}#sns", subject,
         f"{subject}: {report.volume.issues.this_week} issues (week before: {report.volume.issues.week_before}). "
         f"Report, valid until {(now + timedelta(seconds=LINK_SECONDS)).date().isoformat()}: {link}", now)
+    body, content_type = files.stored[JSON]
+    deps.store.put(prefix + JSON, body, content_type)
     return delivery
 
 
