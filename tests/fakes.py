@@ -170,3 +170,75 @@ class FakeRecurrenceIndex:
         self.links[link.issue_id] = link
         self.events.append(event)
         return True
+
+
+# ---- report engineer's block: the weekly report ----------------------------------------------------------------
+class FakeReportIssues:
+    """Issues as the issues table keeps them (plain dicts), found by the UTC day first seen, and their trails."""
+
+    def __init__(self, issues: list[dict], history: dict[str, list[dict]] | None = None) -> None:
+        self.issues, self.trails = issues, history or {}
+        self.days_read: list[tuple[str, str]] = []
+
+    def first_seen_between(self, first_day: str, last_day: str) -> list[dict]:
+        self.days_read.append((first_day, last_day))
+        return [i for i in self.issues if first_day <= str(i["first_seen"])[:10] <= last_day]
+
+    def history(self, issue_id: str) -> list[dict]:
+        return self.trails.get(issue_id, [])
+
+
+class FakeReportStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.writes: list[str] = []
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = (body, content_type)
+        self.writes.append(key)
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def files(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def link(self, key: str, seconds: int) -> str:
+        return f"https://reports.example/{key}?expires={seconds}&signature=secret"
+
+
+class FakeReportSender:
+    """Sends each key once (the adapter's claims); ``fail_for``: recipients whose next email fails once."""
+
+    def __init__(self, fail_for: set[str] | None = None) -> None:
+        self.sent: dict[str, tuple] = {}
+        self.fail_for = set(fail_for or ())
+
+    def email_once(self, key, to, subject, text, html, inline, now) -> bool:
+        if key in self.sent:
+            return False
+        if to in self.fail_for:
+            self.fail_for.discard(to)
+            raise ConnectionError("SES is down")
+        self.sent[key] = (to, subject, text, html, inline)
+        return True
+
+    def announce_once(self, key, subject, message, now) -> bool:
+        if key in self.sent:
+            return False
+        self.sent[key] = (subject, message)
+        return True
+
+
+class FakeReportRenderer:
+    """What the renderer makes, without drawing: the report's JSON, one 'chart', an HTML naming it."""
+
+    def render(self, report, rows, api_base_url):
+        from chalicelib.domain.report import ReportFiles
+
+        png = b"\x89PNG fake"
+        stored = {"report.json": (report.model_dump_json().encode(), "application/json"),
+                  "report.html": (b"<img src=data:image/png;base64,...>", "text/html"),
+                  "report.csv": (str(len(rows)).encode(), "text/csv"), "chart-volume.png": (png, "image/png")}
+        return ReportFiles(stored=stored, disk=dict(stored), email_html='<img src="cid:chart-volume">',
+                           text=f"{report.week}", inline={"chart-volume": png})
