@@ -98,7 +98,8 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
              "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.approval_queue, names.publish_queue,
                                                             names.approval_dlq, names.publish_dlq)]},
             {"Sid": "Protocols", "Effect": "Allow",
-             "Action": ["states:StartExecution", "states:StopExecution", "states:SendTaskSuccess"],
+             "Action": ["states:StartExecution", "states:StopExecution", "states:SendTaskSuccess",
+                        "states:SendTaskFailure"],
              "Resource": [f"arn:aws:states:*:*:stateMachine:{names.prefix}-protocol-*",
                           f"arn:aws:states:*:*:execution:{names.prefix}-protocol-*:*"]},
             {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"],
@@ -126,6 +127,10 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
             # publishers' credentials, all under /<app>/<stage>/.
             {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
              "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/*"},
+            # X rotates its OAuth refresh token on every refresh: the publisher writes the new one back, to
+            # that one parameter only.
+            {"Sid": "RotatedPublisherToken", "Effect": "Allow", "Action": ["ssm:PutParameter"],
+             "Resource": f"arn:aws:ssm:*:*:parameter/{APP_NAME}/{stage}/X_OAUTH_REFRESH_TOKEN"},
             # Active X-Ray tracing (the stage's "xray": true): trace segments name no resource, so AWS documents "*".
             {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
              "Resource": "*"},
