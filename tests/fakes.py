@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.models import Mention
 
@@ -40,6 +42,209 @@ class FakeMentionQueue:
         batch = list(mentions)
         self.sent.extend(batch)
         return len(batch)
+
+
+# ---- approvals engineer's block: approvals, mail, workflows, publishing ------------------------------------------
+class FakeApprovals:
+    """ApprovalStore in memory: the same single-use and once-per-email rules as the DynamoDB adapter."""
+
+    def __init__(self, issues: "FakeApprovalIssues") -> None:
+        self.items: dict[str, Any] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}  # token_ref -> {"task_token", "approvals", "status", ...}
+        self.sent: set[str] = set()
+        self.sending: set[str] = set()
+        self.issues = issues
+
+    def record_request(self, approvals: list, task_token: str, execution: str) -> None:
+        from chalicelib.domain.links import token_reference
+        from chalicelib.services.ports import AlreadyUsed
+
+        ref = token_reference(task_token)
+        if ref in self.tokens:
+            raise AlreadyUsed("recorded already")
+        self.tokens[ref] = {"task_token": task_token, "approvals": [a.approval_id for a in approvals],
+                            "status": "pending", "booked": False}
+        self.items.update((a.approval_id, a) for a in approvals)
+
+    def recorded(self, task_token: str):
+        from chalicelib.domain.approval import Recorded
+        from chalicelib.domain.links import token_reference
+
+        token = self.tokens[token_reference(task_token)]
+        if token["status"] != "pending":
+            return Recorded([], booked=True)
+        return Recorded([self.get(i) for i in token["approvals"]], booked=token["booked"])
+
+    def mark_booked(self, token_ref: str, now: datetime) -> None:
+        self.tokens[token_ref]["booked"] = True
+
+    def claim_email(self, approval, now: datetime) -> str | None:
+        current = self.items[approval.approval_id]
+        if approval.approval_id in self.sent or current.status != "pending":
+            return None
+        self.sending.add(approval.approval_id)
+        return approval.approval_id
+
+    def email_sent(self, claim: str) -> None:
+        self.sending.discard(claim)
+        self.sent.add(claim)
+
+    def email_failed(self, claim: str) -> None:
+        self.sending.discard(claim)
+
+    def get(self, approval_id: str):
+        from dataclasses import replace
+
+        found = self.items.get(approval_id)
+        return replace(found, emailed=approval_id in self.sent) if found else None
+
+    def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
+        from dataclasses import replace
+
+        retired = 0
+        for key, item in list(self.items.items()):
+            if item.issue_id == issue_id and item.step == step and item.status == "pending" \
+                    and item.token_ref != keep_token_ref and datetime.fromisoformat(item.created_at) < recorded_at:
+                self.items[key] = replace(item, status="superseded")
+                retired += 1
+        return retired
+
+    def consume(self, approval, event, now: datetime) -> str:
+        from dataclasses import replace
+
+        from chalicelib.services.ports import AlreadyUsed
+
+        token = self.tokens[approval.token_ref]
+        if self.items[approval.approval_id].status != "pending" or token["status"] != "pending":
+            raise AlreadyUsed("used")
+        self.items[approval.approval_id] = replace(self.items[approval.approval_id], status="used")
+        token["status"] = "used"
+        self.issues.append(event)
+        return token["task_token"]
+
+    def mark_callback_failed(self, approval, reason: str) -> None:
+        self.items[approval.approval_id] = self.items[approval.approval_id]
+
+
+class FakeMailer:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.fail_times = fail_times
+
+    def send(self, to: str, subject: str, text: str, html: str) -> str:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise ConnectionError("SES is down")
+        self.sent.append({"to": to, "subject": subject, "text": text, "html": html})
+        return f"msg-{len(self.sent)}"
+
+
+class FakeWorkflows:
+    def __init__(self) -> None:
+        self.resumed: list[tuple[str, dict]] = []
+        self.failed: list[tuple[str, str, str]] = []
+        self.finished: set[str] = set()
+
+    def resume(self, task_token: str, output: dict) -> None:
+        from chalicelib.services.ports import StepCallbackFailed
+
+        if task_token in self.finished:
+            raise StepCallbackFailed("TaskTimedOut")
+        self.finished.add(task_token)
+        self.resumed.append((task_token, output))
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        from chalicelib.services.ports import StepCallbackFailed
+
+        if task_token in self.finished:
+            raise StepCallbackFailed("TaskTimedOut")
+        self.finished.add(task_token)
+        self.failed.append((task_token, error, cause))
+
+
+class FakeApprovalIssues:
+    """Issues, their mentions and their audit trail (keyed like the table: one event per sort key)."""
+
+    def __init__(self) -> None:
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.mention_items: dict[str, list[dict[str, Any]]] = {}
+        self.events: dict[str, Any] = {}
+
+    def get(self, issue_id: str) -> dict[str, Any] | None:
+        return self.issues.get(issue_id)
+
+    def mentions(self, issue_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        return self.mention_items.get(issue_id, [])[:limit]
+
+    def history(self, issue_id: str) -> list[dict[str, Any]]:
+        return [{"sk": e.sort_key, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "details": e.details}
+                for e in self.events.values() if e.issue_id == issue_id]
+
+    def audit_types(self, issue_id: str) -> list[str]:
+        return [e["type"] for e in sorted(self.history(issue_id), key=lambda e: e["sk"])]
+
+    def start_work(self, issue_id: str, category: str) -> None:
+        issue = self.issues.get(issue_id)
+        if issue and issue.get("status") == "open":
+            issue["status"] = "in_progress"
+
+    def append(self, event) -> None:
+        self.events[event.sort_key] = event
+
+    def record_response(self, issue_id: str, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        if not issue.get("first_response_at"):
+            issue["first_response_at"] = at.isoformat()
+
+
+class FakeAlerts:
+    def __init__(self) -> None:
+        self.raised: dict[str, Any] = {}
+
+    def raise_alert(self, alert, now: datetime) -> str:
+        if alert.dedup_key in self.raised:
+            return "duplicate"
+        self.raised[alert.dedup_key] = alert
+        return "sent"
+
+
+class FakeReplyPublisher:
+    """ReplyPublisher in memory. ``script`` lists results to answer, in order, for a (platform, channel); without
+    one a post goes out (once per run and channel, like the claims). ``posts`` is what the platform holds."""
+
+    def __init__(self, limits: dict[tuple[str, str], int] | None = None) -> None:
+        self.posts: dict[str, Any] = {}  # claim key -> the post
+        self.settled: dict[str, Any] = {}
+        self.script: dict[tuple[str, str], list] = {}
+        self.limits = limits or {("x", "public_reply"): 280}
+        self.calls = 0
+
+    def publish(self, post, now: datetime):
+        from chalicelib.domain.publishing import Next, done
+
+        self.calls += 1
+        key = f"{post.run}|{post.channel}"
+        if key in self.posts:
+            return done(self.posts[key]["id"], self.posts[key]["at"]).as_repeat()
+        if key in self.settled:
+            return self.settled[key].as_repeat()
+        queued = self.script.get((post.target.platform, post.channel))
+        result = queued.pop(0) if queued else None
+        if result is None or result.next is Next.DONE:
+            at = (result.published_at if result and result.published_at else now)
+            self.posts[key] = {"id": f"{post.target.platform}-{len(self.posts) + 1}", "at": at, "post": post}
+            return done(self.posts[key]["id"], at)
+        if result.next is not Next.RETRY:
+            self.settled[key] = result
+        return result
+
+    def length_limit(self, platform: str, channel: str) -> int | None:
+        return self.limits.get((platform, channel))
+
+    def recent(self, now: datetime) -> list[dict[str, Any]]:
+        return [{"text": p["post"].text, "issue_id": p["post"].issue_id, "category": p["post"].category,
+                 "topic": p["post"].topic, "products": list(p["post"].products), "channel": p["post"].channel,
+                 "published_at": p["at"].isoformat()} for p in reversed(list(self.posts.values()))]
 
 
 # ---- surveys & recurrence engineer's block -----------------------------------------------------------------------
