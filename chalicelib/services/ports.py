@@ -184,10 +184,6 @@ class StepCallbackFailed(Exception):
     """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
 
 
-class EmailClaim(Protocol):
-    """An owned claim on one approval's email (opaque to the use cases)."""
-
-
 class ApprovalStore(Protocol):
     """Approval links and the task tokens they unlock (``adapters/approvals_table.py``)."""
 
@@ -198,12 +194,13 @@ class ApprovalStore(Protocol):
 
     def mark_booked(self, token_ref: str, now: datetime) -> None: ...
 
-    def claim_email(self, approval: Approval, now: datetime) -> EmailClaim | None:
-        """Own the sending of an approval's email; ``None``: nothing to send; :class:`SendInProgress` while held."""
+    def claim_email(self, approval: Approval, now: datetime) -> Any:
+        """Own the sending of an approval's email: the claim (opaque to the use cases), ``None`` when there is
+        nothing to send; :class:`SendInProgress` while another delivery holds it."""
 
-    def email_sent(self, claim: EmailClaim) -> None: ...
+    def email_sent(self, claim: Any) -> None: ...
 
-    def email_failed(self, claim: EmailClaim) -> None:
+    def email_failed(self, claim: Any) -> None:
         """Give the claim back: the redelivered request sends it."""
 
     def get(self, approval_id: str) -> Approval | None: ...
@@ -244,10 +241,6 @@ class ApprovalIssues(Protocol):
 
     def record_response(self, issue_id: str, at: datetime) -> None:
         """The first published reply (the platform's time): ``first_response_at`` and the response time, once."""
-
-
-class PublishAlerts(Protocol):
-    def raise_alert(self, alert: Alert, now: datetime) -> str: ...
 
 
 class ReplyPublisher(Protocol):
