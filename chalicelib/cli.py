@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ops-token": ("chalicelib.commands.ops_token", "create, list and revoke ops API tokens"),
     "alerts": ("chalicelib.commands.alerts", "list the stored alerts"),
     "dlq": ("chalicelib.commands.dlq", "list and redrive dead-letter queue messages (bodies redacted)"),
+    "erase": ("chalicelib.commands.erase", "erase an author's personal data everywhere it is stored (idempotent)"),
     "report": ("chalicelib.commands.report", "the weekly report (HTML with charts, JSON, CSV) from the live store"),
 }
 

@@ -6,6 +6,8 @@ audit trail).
   issues assign ID EMAIL                                          assign it (responder)
   issues resolve ID --note TEXT                                   resolve it with a resolution note (responder)
   issues note ID TEXT                                             add a note to its trail (responder)
+  issues merge ID DUPLICATE_ID                                    fold a duplicate issue into ID (responder)
+  issues split ID MENTION_KEY                                     a mention (platform#id) opens its own issue
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     note = actions.add_parser("note", help="add a note to an issue's trail", description="Add a note.")
     note.add_argument("issue_id")
     note.add_argument("text")
-    for sub in (listing, show, assign, resolve, note):
+    merge = actions.add_parser("merge", help="fold a duplicate issue into this one", description="Merge issues.")
+    merge.add_argument("issue_id", help="the issue that stays")
+    merge.add_argument("from_issue", help="the duplicate: its mentions move over, it is closed as merged")
+    split = actions.add_parser("split", help="split a mention off an issue into its own", description="Split.")
+    split.add_argument("issue_id")
+    split.add_argument("mention", help="the mention's key, <platform>#<external id> (issues show lists them)")
+    for sub in (listing, show, assign, resolve, note, merge, split):
         api_options(sub)
         json_option(sub)
         sub.set_defaults(run=run)
@@ -72,6 +80,10 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         done, _ = api(args, "PATCH", path, {"assigned_to": args.assignee})
     elif args.action == "resolve":
         done, _ = api(args, "PATCH", path, {"status": "resolved", "resolution_note": args.note})
+    elif args.action == "merge":
+        done, _ = api(args, "POST", f"{path}/merge", {"from_issue": args.from_issue})
+    elif args.action == "split":
+        done, _ = api(args, "POST", f"{path}/split", {"mention": args.mention})
     else:
         done, _ = api(args, "POST", f"{path}/notes", {"text": args.text})
     if args.json:
