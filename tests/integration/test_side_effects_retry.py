@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.outbox import SEND_LEASE_SECONDS
-from chalicelib.api.dependencies import approval_deps
+from chalicelib.bootstrap import approval_deps
 from chalicelib.services.approvals import StepRequest, request_step
 from chalicelib.services.processor import process_approval_requests, process_publish_requests
 from chalicelib.settings import resources
