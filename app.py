@@ -7,7 +7,6 @@ from chalicelib.api.health import health
 from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
-from chalicelib.api.surveys import surveys
 from chalicelib.api.reports import reports
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
@@ -24,7 +23,6 @@ app.register_blueprint(approvals)
 app.register_blueprint(ops)
 app.register_blueprint(plans)
 app.register_blueprint(ops_views)
-app.register_blueprint(surveys)
 app.register_blueprint(reports)
 
 
@@ -61,7 +59,7 @@ def start_protocols(event):
     from datetime import datetime, timezone
 
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
-    from chalicelib.api.dependencies import alerts, plan_store
+    from chalicelib.bootstrap import alerts, plan_store
     from chalicelib.services.monitoring import alert_issue_records
     from chalicelib.services.protocols import start_protocols as start
 
@@ -70,14 +68,6 @@ def start_protocols(event):
     started = start(records, plan, version, resources(), StepFunctionsWorkflows())
     raised = alert_issue_records(records, plan, alerts(), datetime.now(timezone.utc))
     logger.info("issues changed", extra={"executions": started, "alerts": dict(raised)})
-    # Follow-ups: a resolved issue with a published reply gets its survey; a new issue is linked to the one it repeats.
-    from chalicelib.bootstrap import issues, recurrence_index, survey_deps
-    from chalicelib.services.recurrence import link_recurrences
-    from chalicelib.services.surveys import schedule_surveys
-
-    surveyed = schedule_surveys(records, plan, survey_deps(), datetime.now(timezone.utc))
-    recurred, _ = link_recurrences(records, plan, issues(), recurrence_index())
-    logger.info("issue follow-ups", extra={"surveys": dict(surveyed), "recurrence": dict(recurred)})
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="check_slas")
@@ -86,7 +76,7 @@ def check_slas(event):
     from datetime import datetime, timezone
 
     from chalicelib.adapters.alerts import DynamoLiveIssues
-    from chalicelib.api.dependencies import alerts, plan_store
+    from chalicelib.bootstrap import alerts, plan_store
     from chalicelib.services.monitoring import check_slas as check
 
     plan, _ = plan_store().active()
@@ -99,7 +89,7 @@ def check_dead_letter_queues(event):
     """Messages that failed five times sit in a DLQ: someone must look."""
     from datetime import datetime, timezone
 
-    from chalicelib.api.dependencies import alerts
+    from chalicelib.bootstrap import alerts
     from chalicelib.services.monitoring import check_dead_letter_queues as check
 
     logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources())))
@@ -110,7 +100,7 @@ def send_alert_digest(event):
     """The alerts held back by the hourly cap, in one message."""
     from datetime import datetime, timezone
 
-    from chalicelib.api.dependencies import alerts
+    from chalicelib.bootstrap import alerts
     from chalicelib.services.monitoring import send_last_hours_digest
 
     send_last_hours_digest(datetime.now(timezone.utc), alerts())

@@ -119,12 +119,11 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
     os.environ.update({"STAGE": "test", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"})
     with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
         deploy_stack("test")
+        from chalicelib import bootstrap
         from chalicelib.adapters import aws
-        from chalicelib.api import dependencies
         from chalicelib.services.processor import Pipeline, process_batch
 
-        aws.reset_clients()
-        dependencies.reset()
+        bootstrap.reset()
         bodies = _mentions(mentions)
         events = [{"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body, "attributes": {},
                                 "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",

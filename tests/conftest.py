@@ -43,14 +43,9 @@ def shared_data() -> Path:
 
 
 def forget_cached_adapters() -> None:
-    from chalicelib.adapters import aws, secrets
-    from chalicelib.api import dependencies
-    from chalicelib.settings import resources
+    from chalicelib import bootstrap
 
-    aws.reset_clients()
-    dependencies.reset()
-    resources.cache_clear()
-    secrets.clear_cache()
+    bootstrap.reset()
 
 
 @pytest.fixture

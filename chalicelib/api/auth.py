@@ -65,7 +65,7 @@ def rate_per_minute() -> int:
 def refusal(blueprint: Blueprint, role: Role) -> Response | None:
     """None when the caller may act in ``role`` (and :func:`caller` is set); the 401, 403 or 429 otherwise."""
     from chalicelib.adapters.secrets import SecretUnavailable, get_secret
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
     from chalicelib.services.ops import Forbidden, Unauthorized, authorize
 
     try:

@@ -100,7 +100,7 @@ def answering(handler):
 @answering
 def list_issues():
     from chalicelib.adapters.secrets import get_secret
-    from chalicelib.api.dependencies import ops_issues, plan_store
+    from chalicelib.bootstrap import ops_issues, plan_store
     from chalicelib.services.ops import OpsDeps
     from chalicelib.services.ops import list_issues as list_use_case
 
@@ -116,7 +116,7 @@ def list_issues():
            answer=service_model("IssueDetail"), errors=(404,))
 @answering
 def show_issue(issue_id: str):
-    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.bootstrap import ops_issues
     from chalicelib.observability import logger
     from chalicelib.services.ops import NotFound, issue_detail
 
@@ -140,7 +140,7 @@ def _if_match() -> int | None:
            body=IssuePatch, answer=service_model("IssueSummary"), errors=(404, 409, 412), headers=("If-Match",))
 @answering
 def change_issue(issue_id: str):
-    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import update_issue
 
     patch = body(IssuePatch)
@@ -158,7 +158,7 @@ def change_issue(issue_id: str):
            headers=("If-Match",))
 @answering
 def add_note(issue_id: str):
-    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import add_note as add
 
     changed = add(checked_issue_id(issue_id), body(NoteBody), _if_match(), caller().name, ops_issues(),
@@ -171,7 +171,7 @@ def add_note(issue_id: str):
            answer=service_model("IssueSummary"), status=201, errors=(404, 412), headers=("If-Match",))
 @answering
 def record_satisfaction(issue_id: str):
-    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import record_satisfaction as record
 
     changed = record(checked_issue_id(issue_id), body(SatisfactionBody), _if_match(), caller().name, ops_issues(),
@@ -184,7 +184,7 @@ def record_satisfaction(issue_id: str):
            "in since..until", query=service_model("MetricsQuery"), answer="chalicelib.domain.metrics:MetricsSummary")
 @answering
 def metrics_summary():
-    from chalicelib.api.dependencies import ops_issues
+    from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import MetricsQuery, metrics_summary as summarize
 
     return json_response(summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc))
@@ -195,7 +195,7 @@ def metrics_summary():
            body=TokenRequest, answer=service_model("CreatedToken"), status=201)
 @answering
 def create_token():
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
     from chalicelib.services.ops import create_token as create
 
     created = create(body(TokenRequest), caller().name, ops_tokens(), datetime.now(timezone.utc))
@@ -205,7 +205,7 @@ def create_token():
 @ops_route(ops, "/tokens", "GET", Role.ADMIN, "List tokens (never the tokens themselves)",
            answer=service_model("TokenList"))
 def list_tokens():
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
     from chalicelib.services.ops import list_tokens as listed
 
     return json_response(listed(ops_tokens()).model_dump(mode="json"))
@@ -215,7 +215,7 @@ def list_tokens():
            errors=(404,))
 @answering
 def revoke_token(token_id: str):
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
     from chalicelib.services.ops import NotFound, Revoked, revoke_token as revoke
 
     if not TOKEN_ID.match(token_id):

@@ -81,7 +81,7 @@ def _problems_answer(text: str):
 
 @ops_route(plans, "/plans", "GET", Role.VIEWER, "List the plan versions and their status", answer=PlanVersions)
 def list_plans():
-    from chalicelib.api.dependencies import plan_store
+    from chalicelib.bootstrap import plan_store
 
     versions = sorted(plan_store().versions(), key=lambda v: v["version"])
     return json_response(PlanVersions(items=versions).model_dump(mode="json"))
@@ -90,7 +90,7 @@ def list_plans():
 @ops_route(plans, "/plans/{version}", "GET", Role.VIEWER, "One plan version with its YAML", answer=PlanVersion,
            errors=(404,))
 def show_plan(version: str):
-    from chalicelib.api.dependencies import plan_store
+    from chalicelib.bootstrap import plan_store
 
     if not VERSION.match(version):
         return error_response(400, "version: a number")
@@ -129,7 +129,7 @@ def validate_plan():
 def upload_plan():
     from chalicelib.adapters.plans import PlanConflict
     from chalicelib.api.auth import caller
-    from chalicelib.api.dependencies import plan_store
+    from chalicelib.bootstrap import plan_store
 
     upload, refused = _parse_valid_plan(PlanUploadedBy)
     if refused:

@@ -62,7 +62,7 @@ def webhook(platform_name: str) -> Response:
 
 
 def _deliver(platform, request, secret) -> Response:
-    from chalicelib.api.dependencies import mention_queue
+    from chalicelib.bootstrap import mention_queue
     from chalicelib.services.ingest import accept_delivery
 
     accepted = accept_delivery(platform, request, secret, mention_queue(), datetime.now(timezone.utc))

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             raise CliError(f"--name: letters, digits and _.@:+- only, at most 64 ({bad.__class__.__name__})") \
                 from None
     use_stage(args)
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
 
     tokens = ops_tokens()
     if args.action == "create":

@@ -46,7 +46,7 @@ def _read(path: str) -> str:
 def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if args.action == "list":
         use_stage(args)
-        from chalicelib.api.dependencies import plan_store
+        from chalicelib.bootstrap import plan_store
 
         versions = sorted(plan_store().versions(), key=lambda v: v["version"])
         if args.json:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                      f"{len(plan.protocols)} protocols\n")
         return 0
     use_stage(args)
-    from chalicelib.api.dependencies import plan_store
+    from chalicelib.bootstrap import plan_store
 
     version = plan_store().upload(text, args.by)
     stdout.write(f"uploaded version {version}; it is now active\n")

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.adapters.aws import client
-from chalicelib.api import dependencies
+from chalicelib import bootstrap
 from chalicelib.domain.models import MentionEvent
 from chalicelib.services.processor import Pipeline, process_batch
 from chalicelib.settings import resources
@@ -26,8 +26,8 @@ EDITED = "The zip on my Cortez jacket broke, and no refund yet"
 
 @pytest.fixture
 def pipeline(aws) -> Pipeline:
-    return Pipeline(dependencies.mention_repository(), dependencies.triage_store(), dependencies.plan_store(),
-                    dependencies.surge_store(), analyze=fixed_analyzer, clock=lambda: T0 + timedelta(hours=1))
+    return Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
+                    bootstrap.surge_store(), analyze=fixed_analyzer, clock=lambda: T0 + timedelta(hours=1))
 
 
 def _event(kind: str, external_id: str = "1", *, original: str = ORIGINAL, edited: str = EDITED):
@@ -54,7 +54,7 @@ def _deliver(pipeline: Pipeline, events) -> None:
 
 
 def _stored(key: str = "x#1") -> dict:
-    return dependencies.mention_repository().get(*key.split("#", 1))
+    return bootstrap.mention_repository().get(*key.split("#", 1))
 
 
 def _issues() -> list[dict]:

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import client
-from chalicelib.api import dependencies
+from chalicelib import bootstrap
 from chalicelib.domain.models import Author, Mention, MentionKind
 from chalicelib.services.processor import Pipeline, is_permanent, process_batch
 from chalicelib.settings import resources
@@ -82,7 +82,7 @@ def test_a_message_that_is_not_a_mention_goes_to_the_dlq_at_its_first_failure_wi
     alerts = _alerts(alerts_reader)
     assert [a["MessageAttributes"]["kind"]["StringValue"] for a in alerts] == ["dlq_messages"]
     assert resources().ingest_dlq in alerts[0]["Body"] and "m1" in alerts[0]["Body"]
-    assert dependencies.mention_repository().get("facebook", "good") is not None
+    assert bootstrap.mention_repository().get("facebook", "good") is not None
 
     process_batch(_event(['{"not": "a mention"}']), pipeline)  # a second one in the hour: DLQ, no alert storm
     assert len(_dead_letters()) == 1 and _alerts(alerts_reader) == []
@@ -122,7 +122,7 @@ def test_one_bad_record_never_costs_the_batchs_other_work_surge_counts_included(
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # only the throttled one, for a retry
     assert [m["Body"] for m in _dead_letters()] == ['{"platform": 1}']
-    repository = dependencies.mention_repository()
+    repository = bootstrap.mention_repository()
     assert all(repository.get("facebook", i) for i in ("good-1", "good-2"))
     assert repository.get("facebook", "slow") is None
     # the two good mentions were counted for surges (a year-1 date is tested in tests/unit/test_surge.py)

@@ -22,7 +22,7 @@ from chalice.test import Client
 
 from chalicelib import settings
 from chalicelib.adapters.aws import client as aws_client
-from chalicelib.api.dependencies import mention_repository
+from chalicelib.bootstrap import mention_repository
 from chalicelib.domain import limits
 from chalicelib.platforms import PLATFORMS, x
 from chalicelib.services.processor import process_batch

@@ -46,7 +46,7 @@ def _issues_and_links() -> tuple[list[str], list[str]]:
     on the legal threat, asked of three people: three valid signed links."""
     from chalicelib.adapters.plans import DynamoPlanStore
     from chalicelib.adapters.triage_table import DynamoTriageStore
-    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import StepRequest, request_step
     from chalicelib.services.triage import triage_mention
     from chalicelib.settings import resources

@@ -96,7 +96,7 @@ def test_validly_signed_or_edited_cursors_are_a_page_or_a_400_naming_the_cursor(
 
 
 def test_a_token_without_the_role_is_403_and_one_with_it_lists(stack):
-    from chalicelib.api.dependencies import ops_tokens
+    from chalicelib.bootstrap import ops_tokens
 
     now = datetime.now(timezone.utc)
     viewer, _ = ops_tokens().create("property-viewer", Role.VIEWER, 1, now)

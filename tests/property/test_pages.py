@@ -36,7 +36,7 @@ def pending_link(stack, action: str, person: int) -> str:
     """A valid signed link to a step of ``action`` asked of PEOPLE people (one step per action, made on first use:
     asking costs more than the examples). Once one person's answer is recorded, the others' forms are still
     checked, then refused with 410; the first valid answer of each action goes all the way to the protocol."""
-    from chalicelib.api.dependencies import approval_deps
+    from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import StepRequest, request_step
 
     if action not in _pools:
