@@ -7,6 +7,7 @@ from chalicelib.api.health import health
 from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
+from chalicelib.api.surveys import surveys
 from chalicelib.api.reports import reports
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
@@ -23,6 +24,7 @@ app.register_blueprint(approvals)
 app.register_blueprint(ops)
 app.register_blueprint(plans)
 app.register_blueprint(ops_views)
+app.register_blueprint(surveys)
 app.register_blueprint(reports)
 
 
@@ -68,6 +70,14 @@ def start_protocols(event):
     started = start(records, plan, version, resources(), StepFunctionsWorkflows())
     raised = alert_issue_records(records, plan, alerts(), datetime.now(timezone.utc))
     logger.info("issues changed", extra={"executions": started, "alerts": dict(raised)})
+    # Follow-ups: a resolved issue with a published reply gets its survey; a new issue is linked to the one it repeats.
+    from chalicelib.bootstrap import issues, recurrence_index, survey_deps
+    from chalicelib.services.recurrence import link_recurrences
+    from chalicelib.services.surveys import schedule_surveys
+
+    surveyed = schedule_surveys(records, plan, survey_deps(), datetime.now(timezone.utc))
+    recurred, _ = link_recurrences(records, plan, issues(), recurrence_index())
+    logger.info("issue follow-ups", extra={"surveys": dict(surveyed), "recurrence": dict(recurred)})
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="check_slas")

@@ -4,7 +4,10 @@
 2. writes the merge template (``infra.template.build_merge_template``) to ``build/infra-<stage>.json``;
 3. runs ``chalice package --merge-template`` into ``build/<stage>/`` (``sam.json`` + ``deployment.zip``), with
    ``STAGE`` set so the app names the stage's queues;
-4. names, on each resource, the checkov checks it is exempt from and why (``infra.exceptions``).
+4. names, on each resource, the checkov checks it is exempt from and why (``infra.exceptions``);
+5. ships compiled bytecode in ``deployment.zip`` (:func:`compile_bytecode`): Lambda's disk is read-only, so a
+   package of sources alone is compiled again on every cold start (issue 14: ``import app`` 1.21× ``import boto3``
+   that way, against ~0.9× from bytecode).
 
 Deploy the result with ``make deploy`` (``aws cloudformation package`` + ``deploy``), never ``chalice deploy``:
 that would create the functions without their tables, queues, alarms and bucket.
@@ -13,11 +16,14 @@ that would create the functions without their tables, queues, alarms and bucket.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
+import py_compile
 import subprocess
 import sys
 import tempfile
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,7 +51,58 @@ def package(stage: str, build: Path = ROOT / "build") -> Path:
     template_path = out / "sam.json"
     template = annotate(json.loads(template_path.read_text(encoding="utf-8")))
     template_path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
+    check_runtime_matches(template)
+    compile_bytecode(out / "deployment.zip")
     return template_path
+
+
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the paths tracebacks name
+
+
+def check_runtime_matches(template: dict[str, Any]) -> None:
+    """Bytecode is only read by the Python version that wrote it: the functions' runtime must be this one."""
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    runtimes = {r["Properties"].get("Runtime") for r in template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::Function"}
+    if runtimes - {here}:
+        raise RuntimeError(f"the functions run {sorted(runtimes)} but the package is compiled by {here}: "
+                           "package with the runtime's Python")
+
+
+def compile_bytecode(archive: Path) -> int:
+    """Rewrite ``archive`` with an unchecked-hash ``.pyc`` beside every ``.py``; the number compiled.
+
+    Unchecked-hash bytecode is used without looking at the source's timestamp or hash (the zip's times are
+    all 1980), so a cold start reads it and compiles nothing; the package is immutable, so it cannot be stale.
+    Any ``__pycache__`` Chalice copied from the working tree (timestamp-checked, maybe stale) is replaced. The
+    zip stays reproducible: entries sorted, fixed times, the sources' own modes.
+    """
+    with tempfile.TemporaryDirectory(prefix="package-") as folder:
+        root = Path(folder)
+        with zipfile.ZipFile(archive) as source:
+            kept = [info for info in source.infolist()
+                    if "__pycache__/" not in info.filename and not info.filename.endswith(".pyc")]
+            entries = {info.filename: (info, source.read(info)) for info in kept}
+        for name, (info, data) in entries.items():
+            if not info.is_dir():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_bytes(data)
+        # Some third-party files are not valid Python 3 (templates, tests): compileall skips them, as pip does.
+        compileall.compile_dir(str(root), quiet=2, stripdir=str(root), prependdir=LAMBDA_TASK_ROOT,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, workers=1)
+        compiled = sorted(str(p.relative_to(root)) for p in root.rglob("*.pyc"))
+        temporary = archive.with_suffix(".zip.tmp")
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target:
+            for name in sorted([*entries, *compiled]):
+                if name in entries:
+                    info, data = entries[name]
+                else:
+                    info, data = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), (root / name).read_bytes()
+                    info.external_attr = 0o100644 << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                target.writestr(info, data)
+        temporary.replace(archive)
+    return len(compiled)
 
 
 DEPLOYMENT_ZIP = "./deployment.zip"

@@ -79,6 +79,9 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                           table(names.recurrence_keys_table)]},
             # GET /alerts lists the stored alerts.
             {"Sid": "AlertReads", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": table(names.alerts_table)},
+            # POST /issues/{id}/merge moves the merged issue's dedup keys over (found by a filtered scan).
+            {"Sid": "MergeDedupKeys", "Effect": "Allow", "Action": ["dynamodb:Scan"],
+             "Resource": table(names.issue_keys_table)},
             # The ops API's dead-letter routes: list (receive, then release) and redrive to the source queue.
             {"Sid": "DeadLetterRoutes", "Effect": "Allow",
              "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",

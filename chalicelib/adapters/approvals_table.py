@@ -11,56 +11,30 @@ request finds the approvals it recorded (same ids, same links) and emails those 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.outbox import SEND_OWED, SENT, Claim, SendClaims
+from chalicelib.adapters.triage_table import audit_item
+from chalicelib.domain.approval import PENDING, SUPERSEDED, USED, Approval, Recorded
+from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.links import token_reference
+from chalicelib.services.ports import AlreadyUsed
 
-PENDING, USED, SUPERSEDED = "pending", "used", "superseded"
+__all__ = ["AlreadyUsed", "Approval", "DynamoApprovals", "PENDING", "Recorded"]
+
 TTL_GRACE_SECONDS = 30 * 24 * 3600
 
 
-@dataclass(frozen=True)
-class Approval:
-    approval_id: str
-    issue_id: str
-    person: str
-    step: str
-    action: str
-    role: str
-    protocol: str
-    attempt: str
-    outcomes: tuple[str, ...]
-    draft: str
-    comment: str
-    commented_by: str
-    status: str
-    created_at: str
-    expires_at: int
-    token_ref: str
-    channels: tuple[str, ...] = ()  # a drafting step's current choice of reply channels
-    emailed: bool = False  # its email went out (as recorded: read back, not written from here)
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What an earlier delivery of a step request recorded."""
-
-    approvals: list[Approval]
-    booked: bool  # the request's follow-ups are done (earlier links retired, issue in progress, audit event)
-
-
-class AlreadyUsed(Exception):
-    """The link (or its step) was used, or the step moved on."""
-
-
 class DynamoApprovals:
-    def __init__(self, table_name: str) -> None:
+    """Implements :class:`chalicelib.services.ports.ApprovalStore`; acting appends its audit event to
+    ``audit_table`` in the same transaction."""
+
+    def __init__(self, table_name: str, audit_table: str) -> None:
         self.table = table_name
+        self.audit_table = audit_table
         self.emails = SendClaims(table_name)
 
     def record_request(self, approvals: list[Approval], task_token: str, execution: str) -> None:
@@ -86,7 +60,8 @@ class DynamoApprovals:
     @staticmethod
     def _item(approval: Approval) -> dict[str, Any]:
         return {
-            "approval_id": string(approval.approval_id), "issue_id": string(approval.issue_id), "person": string(approval.person),
+            "approval_id": string(approval.approval_id), "issue_id": string(approval.issue_id),
+            "person": string(approval.person),
             "step": string(approval.step), "action": string(approval.action), "role": string(approval.role),
             "protocol": string(approval.protocol), "attempt": string(approval.attempt),
             "outcomes": {"L": [string(o) for o in approval.outcomes]}, "draft": string(approval.draft),
@@ -95,6 +70,7 @@ class DynamoApprovals:
             "expires_at": {"N": str(approval.expires_at)}, "token_ref": string(approval.token_ref),
             "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
             "channels": {"L": [string(c) for c in approval.channels]},
+            "due_at": string(approval.due_at), "escalates_to": {"L": [string(p) for p in approval.escalates_to]},
             **SEND_OWED,  # its email
         }
 
@@ -130,6 +106,12 @@ class DynamoApprovals:
         return self.emails.claim({"approval_id": string(approval.approval_id)}, now, only_if="#status = :pending",
                                  names={"#status": "status"}, values={":pending": string(PENDING)})
 
+    def email_sent(self, claim: Claim) -> None:
+        self.emails.done(claim)
+
+    def email_failed(self, claim: Claim) -> None:
+        self.emails.give_back(claim)
+
     def get(self, approval_id: str) -> Approval | None:
         if approval_id.startswith("token#"):
             return None  # token items are not links
@@ -148,7 +130,8 @@ class DynamoApprovals:
             created_at=item["created_at"]["S"], expires_at=int(item["expires_at"]["N"]),
             token_ref=item["token_ref"]["S"],
             channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])),
-            emailed=item.get("send_state", {}).get("S") == SENT)
+            emailed=item.get("send_state", {}).get("S") == SENT, due_at=item.get("due_at", {}).get("S", ""),
+            escalates_to=tuple(p["S"] for p in item.get("escalates_to", {}).get("L", [])))
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
         """A reminder or an escalation of a step retires the links of its earlier attempts: those recorded before
@@ -174,10 +157,11 @@ class DynamoApprovals:
                     pass
         return retired
 
-    def consume(self, approval: Approval, audit_item: dict[str, Any], audit_table: str, now: datetime) -> str:
+    def consume(self, approval: Approval, event: AuditEvent, now: datetime) -> str:
         """Mark the link and its token used, append the audit event; returns the task token. Single use."""
         dynamodb = client("dynamodb")
-        used = {":used": string(USED), ":pending": string(PENDING), ":at": string(now.astimezone(timezone.utc).isoformat()),
+        used = {":used": string(USED), ":pending": string(PENDING),
+                ":at": string(now.astimezone(timezone.utc).isoformat()),
                 ":by": string(approval.person)}
         update = "SET #status = :used, used_at = :at, used_by = :by"
         try:
@@ -188,7 +172,7 @@ class DynamoApprovals:
                 {"Update": {"TableName": self.table, "Key": {"approval_id": string(approval.token_ref)},
                             "UpdateExpression": update, "ConditionExpression": "#status = :pending",
                             "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
-                {"Put": {"TableName": audit_table, "Item": audit_item}},
+                {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
             ])
         except dynamodb.exceptions.TransactionCanceledException as error:
             raise AlreadyUsed("this link was used, or its step has moved on") from error

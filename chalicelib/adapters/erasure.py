@@ -21,7 +21,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeSerializer  # type: ignore[import-untyped]
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
@@ -99,9 +99,9 @@ class DynamoErasure:
                 if sets:
                     names = {f"#a{i}": name for i, name in enumerate(sets)}
                     values = {f":v{i}": self.serializer.serialize(value) for i, value in enumerate(sets.values())}
+                    assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(sets)))
                     dynamodb.update_item(TableName=table, Key=key, ExpressionAttributeNames=names,
-                                         ExpressionAttributeValues=values,
-                                         UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets))))
+                                         ExpressionAttributeValues=values, UpdateExpression="SET " + assignments)
                     count += 1
             if count:
                 changed[field.removesuffix("_table")] = count

@@ -10,15 +10,15 @@ overlapping checks never both send it. Three attributes hold the claim:
 * ``send_lease``: epoch seconds until which the ``sending`` owner is alive (see :data:`SEND_LEASE_SECONDS`);
 * ``send_claim``: the owner's random id, so a slow owner never gives back a claim that someone took over.
 
-A failed send gives the claim back (``owed`` again: the redelivered message sends it). A sender that dies between claim and send
-leaves ``sending``: once the lease is over, the next delivery takes the claim over and sends. A redelivery after
-``sent`` sends nothing. Only a death between the send and its ``sent`` mark can send twice (at least once: SES and
-SNS take no idempotency key).
+A failed send gives the claim back (``owed`` again: the redelivered message sends it). A sender that dies between
+claim and send leaves ``sending``: once the lease is over, the next delivery takes the claim over and sends. A
+redelivery after ``sent`` sends nothing. Only a death between the send and its ``sent`` mark can send twice (at
+least once: SES and SNS take no idempotency key).
 
-:class:`OutboxPublisher`: locally, and until a platform's posting API is connected, replies go to the outbox table
-(what ``make run`` prints, what the e2e tests read). Each reply names the mention it answers and the channel
-(public reply on the mention's thread, private message to its author). The row is the post, written
-conditionally, so it needs no separate claim.
+:class:`OutboxPublisher`: every reply that goes out is a row of the outbox table (what ``make run`` prints, what
+the e2e tests and the responder's page read). For a platform not switched on (``PUBLISH_TO_PLATFORMS``; none
+locally) the row *is* the post, written conditionally, so it needs no separate claim; for one switched on, the
+platform publisher posts under its own claim and the row records the platform's id and time.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.domain.publishing import ChannelPost, PublishResult, done
 from chalicelib.observability import logger
+from chalicelib.services.ports import SendInProgress
 
 # The Lambda timeout (.chalice/config.json ``lambda_timeout``): Lambda ends a sender by then, so a ``sending``
 # claim older than this belongs to a dead process. Shorter than the queues' visibility timeout, so an SQS
@@ -42,11 +44,6 @@ SEND_LEASE_SECONDS = 60
 OWED, SENDING, SENT = "owed", "sending", "sent"
 SEND_OWED = {"send_state": {"S": OWED}}  # written with an item whose message is still to send
 SETTLE_ATTEMPTS, SETTLE_BACKOFF_SECONDS = 5, 0.05  # at most 0.75 s more to write a claim's outcome
-
-
-class SendInProgress(Exception):
-    """Another delivery holds this send's claim and its lease runs: retry later (it is sent by then, or the
-    lease is over and the retry sends it)."""
 
 
 @dataclass(frozen=True)
@@ -138,38 +135,51 @@ class SendClaims:
         return False
 
 
-class Posted(NamedTuple):
-    outbox_id: str
-    new: bool  # False: an earlier delivery of the same message posted it
-    published_at: datetime  # when it was first posted
-
-
 class OutboxPublisher:
+    """The sent replies: the post itself for platforms published to locally (``publish``), the record of a post
+    a platform took (``record_sent``). One row per protocol run and channel, written conditionally."""
+
     def __init__(self, table_name: str) -> None:
         self.table = table_name
 
-    def publish(self, issue_id: str, mention: dict[str, Any], channel: str, text: str, approved_by: str,
-                at: datetime, run: str) -> Posted:
-        """Posts one reply once. ``run`` names the protocol run (its execution): the id derives from it and the
-        channel, so a redelivered publish message finds its reply already there instead of posting it twice."""
-        outbox_id = "out-" + hashlib.sha256(f"{run}|{channel}".encode()).hexdigest()[:16]
-        dynamodb = client("dynamodb")
-        published_at = at.astimezone(timezone.utc)
+    @staticmethod
+    def outbox_id(post: ChannelPost) -> str:
+        return "out-" + hashlib.sha256(f"{post.run}|{post.channel}".encode()).hexdigest()[:16]
+
+    def publish(self, post: ChannelPost, now: datetime) -> PublishResult:
+        """Posts one reply once: a redelivered publish message finds its reply already there (``repeat``)."""
+        published_at = now.astimezone(timezone.utc)
+        earlier = self._put(post, published_at, {"delivered_to": string("outbox")})
+        if earlier is not None:
+            return done(self.outbox_id(post), earlier).as_repeat()
+        return done(self.outbox_id(post), published_at)
+
+    def record_sent(self, post: ChannelPost, result: PublishResult, now: datetime) -> None:
+        """Keep a reply the platform took (its id and time), once."""
+        extra = {"delivered_to": string("platform")}
+        if result.platform_id:
+            extra["platform_id"] = string(result.platform_id)
+        self._put(post, (result.published_at or now).astimezone(timezone.utc), extra)
+
+    def _put(self, post: ChannelPost, published_at: datetime, extra: dict[str, Any]) -> datetime | None:
+        """Write the row; ``None``, or the first time when it was there already."""
+        target = post.target
         item = {
-            "outbox_id": string(outbox_id), "issue_id": string(issue_id), "platform": string(mention.get("platform", "")),
-            "in_reply_to": string(mention.get("external_id", "")),
-            "recipient": string(mention.get("author_handle") or mention.get("author_name") or ""),
-            "channel": string(channel), "text": string(text), "approved_by": string(approved_by),
+            "outbox_id": string(self.outbox_id(post)), "issue_id": string(post.issue_id),
+            "platform": string(target.platform), "in_reply_to": string(target.external_id),
+            "recipient": string(target.author_handle or ""), "channel": string(post.channel),
+            "text": string(post.text), "approved_by": string(post.approved_by), "category": string(post.category),
+            "topic": string(post.topic), "products": string(",".join(post.products)),
             "published_at": string(published_at.isoformat()),
-            "published_day": string(published_at.date().isoformat())}
+            "published_day": string(published_at.date().isoformat()), **extra}
+        dynamodb = client("dynamodb")
         try:
             dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(outbox_id)",
                               ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except dynamodb.exceptions.ConditionalCheckFailedException as posted:
             earlier = (posted.response.get("Item") or {}).get("published_at", {}).get("S")
-            return Posted(outbox_id, False, datetime.fromisoformat(earlier) if earlier else published_at)
-        return Posted(outbox_id, True, published_at)
-
+            return datetime.fromisoformat(earlier) if earlier else published_at
+        return None
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
         """Replies of the last days, newest first (for the canned-reply warning)."""
         out: list[dict[str, Any]] = []

@@ -115,7 +115,8 @@ class DynamoPlanLifecycle:
             {"Update": {"TableName": self.table, "Key": _version_key(version),
                         "UpdateExpression": "SET reviewed_by = :by, reviewed_on = :on, document = :doc",
                         "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":by": string(reviewed_by), ":on": string(reviewed_on.isoformat()),
+                        "ExpressionAttributeValues": {":by": string(reviewed_by),
+                                                      ":on": string(reviewed_on.isoformat()),
                                                       ":doc": string(json.dumps(document))}}},
             self._audit(event)], f"plan version {version} changed meanwhile; try again")
 

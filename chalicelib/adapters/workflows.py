@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from chalicelib.adapters.aws import client
+from chalicelib.services.ports import StepCallbackFailed
 
-
-class StepCallbackFailed(Exception):
-    """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
+__all__ = ["StepCallbackFailed", "StepFunctionsWorkflows"]
 
 
 class StepFunctionsWorkflows:
+    """Implements :class:`chalicelib.services.ports.Workflows` (and starts and stops runs for the protocols)."""
+
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
         """Start once: a second start with the same name (a stream retry) is not an error. True when started."""
         sfn = client("stepfunctions")
@@ -35,3 +36,10 @@ class StepFunctionsWorkflows:
             sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
         except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist) as error:
             raise StepCallbackFailed(type(error).__name__) from error
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        sfn = client("stepfunctions")
+        try:
+            sfn.send_task_failure(taskToken=task_token, error=error[:256], cause=cause[:32768])
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist) as refused:
+            raise StepCallbackFailed(type(refused).__name__) from refused

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE
 from chalicelib.domain.validation import describe_validation_error
-
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
@@ -34,8 +33,8 @@ def _refusal(refused) -> Response:
 
 @approvals.route("/approvals/{approval_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def show(approval_id: str) -> Response:
-    from chalicelib.bootstrap import approval_deps
     from chalicelib.api.pages import approval_page
+    from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import LinkRefused, open_link, view
 
     query = approvals.current_request.query_params or {}
@@ -51,9 +50,10 @@ def show(approval_id: str) -> Response:
 
 @approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(approval_id: str) -> Response:
-    from chalicelib.bootstrap import approval_deps
+    from chalicelib.api.approval_form import ActForm
     from chalicelib.api.pages import done_page, message_page
-    from chalicelib.services.approvals import ActForm, LinkRefused, act, open_link
+    from chalicelib.bootstrap import approval_deps
+    from chalicelib.services.approvals import LinkRefused, act, open_link
 
     request = approvals.current_request
     content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
@@ -69,7 +69,7 @@ def answer(approval_id: str) -> Response:
             form = ActForm.model_validate(fields)
         except ValidationError as invalid:
             raise LinkRefused(400, describe_validation_error(invalid, limit=None, root="form")) from None
-        outcome = act(approval, form, deps, now)
+        outcome = act(approval, form.answer(), deps, now)
     except LinkRefused as refused:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})
         return _refusal(refused)

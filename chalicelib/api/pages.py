@@ -9,7 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from chalicelib.services.approvals import ACTION_WORDS, CHOOSING_ACTIONS, PageData
+from chalicelib.domain.approval import ACTION_WORDS, CHOOSING_ACTIONS, EDITING_ACTIONS
+from chalicelib.services.approvals import PageData
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -73,11 +74,11 @@ BUTTONS = {"submitted": "Submit the reply", "approved": "Approve", "edited": "Ap
 
 def _form(data: PageData, action_url: str) -> str:
     approval = data.approval
-    editable = approval.action in ("draft", "respond", "review")
+    editable = approval.action in EDITING_ACTIONS
     fields = []
     if editable:
         fields.append(f"<label for=draft>Reply text</label><textarea id=draft name=draft>{e(approval.draft)}"
-                      "</textarea>")
+                      f"</textarea>{_limits(data)}")
     if approval.action in CHOOSING_ACTIONS:
         selected = ",".join(data.channels)
         options = "".join(
@@ -92,6 +93,44 @@ def _form(data: PageData, action_url: str) -> str:
     return f"<form method=post action='{e(action_url)}'>{''.join(fields)}<div>{buttons}</div></form>"
 
 
+def _limits(data: PageData) -> str:
+    """The longest reply each channel takes on this platform (checked again by the server when you send)."""
+    stated = [(channel, limit) for channel, limit in data.limits.items() if limit is not None]
+    if not stated:
+        return ""
+    return ("<p class=limits>Length limits on " + e(data.issue.get("platform") or "this platform") + ": "
+            + "; ".join(f"{e(channel.replace('_', ' '))} {e(limit)} characters" for channel, limit in stated)
+            + ".</p>")
+
+
+def _deadline(data: PageData) -> str:
+    approval = data.approval
+    if not approval.due_at:
+        return ""
+    escalation = (f" If nobody answers by then, the step goes to {e(', '.join(approval.escalates_to))}."
+                  if approval.escalates_to else "")
+    return (f"<p class=deadline><strong>Due {e(approval.due_at[:16].replace('T', ' '))} UTC "
+            f"({e(data.time_left)}).</strong>{escalation}</p>")
+
+
+def _voice(guidance: list[str]) -> str:
+    if not guidance:
+        return ""
+    items = "".join(f"<li>{e(line)}</li>" for line in guidance)
+    return f"<section><h2>Brand voice</h2><ul class=voice>{items}</ul></section>"
+
+
+def _similar(replies: list[dict[str, Any]]) -> str:
+    if not replies:
+        return ""
+    rows = "".join(f"<tr><td>{e(str(r.get('published_at', ''))[:16])}</td><td>{e(r.get('issue_id'))}</td>"
+                   f"<td>{e(str(r.get('channel', '')).replace('_', ' '))}</td><td>{e(r.get('text'))}</td></tr>"
+                   for r in replies)
+    return ("<section><h2>Replies sent on similar issues</h2><p>Make this one personal: the customer may have "
+            "seen these.</p><table class=similar><tr><th>when</th><th>issue</th><th>channel</th><th>reply</th>"
+            f"</tr>{rows}</table></section>")
+
+
 def approval_page(data: PageData, action_url: str) -> str:
     approval, issue = data.approval, data.issue
     what = ACTION_WORDS.get(approval.action, approval.action)
@@ -103,7 +142,10 @@ def approval_page(data: PageData, action_url: str) -> str:
         f"<h1>{e(what)}: {e(approval.role)}</h1>",
         f"<p>For {e(approval.person)} · step <strong>{e(approval.step)}</strong> ({e(approval.attempt)}) · "
         f"issue {e(approval.issue_id)}</p>",
-        f"<section>{tags}<p>{e(issue.get('description'))}</p></section>",
+        _deadline(data),
+        f"<section>{tags}<p>{e(issue.get('description'))}</p>"
+        + (f"<p><a class=original href='{e(data.post_url)}' rel='noopener noreferrer'>The original post</a></p>"
+           if data.post_url else "") + "</section>",
     ]
     if approval.comment:
         parts.append(f"<section><h2>Comment from {e(approval.commented_by)}</h2><blockquote>{e(approval.comment)}"
@@ -112,7 +154,8 @@ def approval_page(data: PageData, action_url: str) -> str:
         parts.append(f"<section><h2>The draft</h2><blockquote>{e(approval.draft)}</blockquote></section>")
     if data.canned_warning:
         parts.append(f"<p class=warn role=alert><strong>Warning:</strong> {e(data.canned_warning)}</p>")
-    parts += [f"<section><h2>Your answer</h2>{_form(data, action_url)}</section>",
+    parts += [_voice(data.guidance), f"<section><h2>Your answer</h2>{_form(data, action_url)}</section>",
+              _similar(data.similar),
               f"<section><h2>Mentions</h2>{_mentions(data.mentions)}</section>",
               f"<section><h2>History</h2>{_history(data.history)}</section>"]
     return document(f"{what}: {approval.issue_id}", "".join(parts))

@@ -106,7 +106,7 @@ class Partition(BaseModel):
     value: str
     sort: str
 
-    def check_start_key(self, start_key: dict[str, dict[str, str]]) -> None:
+    def check_start_key(self, start_key: dict[str, dict[Literal["S"], str]]) -> None:
         """A last evaluated key of this partition has exactly the table's key, the index's partition key (with
         this partition's value) and the index's sort key, each a non-empty string DynamoDB accepts in a key."""
         if set(start_key) != {TABLE_KEY, self.key, self.sort}:
@@ -346,8 +346,9 @@ def split_off(source: dict[str, Any], mention: dict[str, Any], new_id: str) -> A
 
     first_seen = when(mention["created_at"])
     source_first = when(source["first_seen"])
-    dues = {name: first_seen + (when(source[name]) - source_first) if source.get(name) else None
-            for name in ("sla_first_response_due", "sla_resolution_due")}
+    def due(name: str) -> datetime | None:
+        return first_seen + (when(source[name]) - source_first) if source.get(name) else None
+
     who = mention.get("author_handle") or mention.get("author_name") or "someone"
     excerpt = " ".join(str(mention.get("text") or "").split())[:160]
     return Issue(issue_id=new_id, description=f"Split from {source['issue_id']}: {who} on {mention['platform']}: "
@@ -359,4 +360,5 @@ def split_off(source: dict[str, Any], mention: dict[str, Any], new_id: str) -> A
                  topic=str(mention.get("topic") or source.get("topic") or "other"),
                  products=tuple(mention.get("products_named") or ()), platform=mention["platform"],
                  rule=f"split:{source['issue_id']}", plan_version=int(source.get("plan_version") or 0),
-                 escalation_case=bool(source.get("escalation_case")), **dues)
+                 escalation_case=bool(source.get("escalation_case")),
+                 sla_first_response_due=due("sla_first_response_due"), sla_resolution_due=due("sla_resolution_due"))

@@ -4,89 +4,86 @@ approved reply is published. Step Functions waits in between (``.waitForTaskToke
 * :func:`request_step`: an approval-queue message (from the state machine) becomes one signed link per person,
   emailed once (a failed email is owed to the message's redelivery); earlier attempts' links are retired; the
   issue's audit trail records the request.
-* :func:`view`: what a link's page shows. Changes nothing (mail scanners fetch links before people do).
+* :func:`open_link` and :func:`view`: what a link's page shows. Changes nothing (mail scanners fetch links
+  before people do).
 * :func:`act`: the form's POST. Checks the link, consumes it (single use), records who did what, resumes the
-  state machine with ``{"outcome", "actor", "comment", "draft", "channels"}`` (a drafting step chooses where the
-  reply goes: publicly, privately or both; the other steps send ``[]``, which keeps that choice).
-* :func:`publish_reply`: a publish-queue message: the reply goes out on its channels, the issue gets its
-  response time, the state machine is resumed.
+  state machine with a :class:`~chalicelib.domain.protocol_messages.StepCallback`.
+* :func:`publish_reply`: a publish-queue message: the reply goes out on each channel once, on the mention's
+  platform (or the outbox), the issue gets its first response time from the platform's own timestamp, refusals
+  are on the record and alerted, and the state machine is resumed.
+
+The entity and its outcome rules are in ``domain/approval.py``; the email in ``approval_email.py``; the messages in
+``domain/protocol_messages.py``. Everything outside is reached through the ports in ``services/ports.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
-from html import escape
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from chalicelib.adapters.approvals_table import PENDING, AlreadyUsed, Approval
-from chalicelib.adapters.outbox import SendInProgress
-from chalicelib.adapters.plans import bundled_plan
-from chalicelib.adapters.triage_table import audit_item
-from chalicelib.adapters.workflows import StepCallbackFailed
 from chalicelib.domain import links
-from chalicelib.domain.dedup import signature_of, similarity
+from chalicelib.domain.alerts import Alert, AlertKind
+from chalicelib.domain.approval import (
+    PENDING,
+    Answer,
+    Approval,
+    Refused,
+    canned_warning,
+    decide,
+    similar_replies,
+    time_left,
+)
 from chalicelib.domain.issues import AuditEvent
+from chalicelib.domain.plan import ResponsePlan
+from chalicelib.domain.protocol_messages import (
+    CHANNELS,
+    PUBLISH_REFUSED_ERROR,
+    SYSTEM_PROTOCOL,
+    SYSTEM_PUBLISHER,
+    PublishCallback,
+    PublishRequest,
+    StepCallback,
+    StepRequest,
+)
+from chalicelib.domain.publishing import ChannelPost, Next, PublishResult, ReplyTarget
 from chalicelib.observability import logger
+from chalicelib.services.approval_email import safe_web_link, step_email
+from chalicelib.services.ports import (
+    AlertRaiser,
+    AlreadyUsed,
+    ApprovalIssues,
+    ApprovalStore,
+    Mailer,
+    ReplyPublisher,
+    SendInProgress,
+    StepCallbackFailed,
+    Workflows,
+)
 from chalicelib.settings import LINK_TTL_SECONDS
 
-SYSTEM_PROTOCOL = "system:protocol"
-# Where a reply can go, in the order they are published and shown.
-CHANNELS = ("public_reply", "private_reply")
-# The steps that choose the channels (the compiler's CHOOSES_CHANNELS).
-CHOOSING_ACTIONS = ("draft", "respond")
-CANNED_SIMILARITY = 0.75  # a draft this close to a recent reply reads as a form letter
+# Until ``domain/alerts.py`` has a kind of its own for a refused publish (``publish_refused``), refusals go out
+# under the publish kind subscribers already filter on.
+PUBLISH_ALERT_KIND = AlertKind.PUBLISH_TIMED_OUT
+LinkRefused = Refused  # the name the api layer catches
 
-
-class StepRequest(BaseModel):
-    """The approval-queue message the compiled state machine sends (``protocol_compiler._wait_task``)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    issue_id: str
-    category: str
-    protocol: str
-    step: str
-    action: str
-    role: str
-    people: list[str] = Field(min_length=1)
-    attempt: str
-    sla_minutes: int
-    outcomes: list[str]
-    comment: str = ""
-    commented_by: str = ""
-    draft: str = ""
-    channels: list[str] = Field(default_factory=list)  # drafting steps: the protocol's current choice
-    task_token: str
-    execution: str
-
-
-class PublishRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    issue_id: str
-    protocol: str
-    channels: list[str]
-    draft: str
-    approved_by: str = ""
-    task_token: str
-    execution: str
+__all__ = ["ApprovalDeps", "LinkRefused", "PageData", "PublishLater", "PublishRequest", "StepEmailsOwed",
+           "StepRequest", "act", "open_link", "publish_reply", "request_step", "view"]
 
 
 @dataclass
 class ApprovalDeps:
-    approvals: Any  # DynamoApprovals
-    issues: Any  # DynamoIssues
-    email: Any  # SesEmail
-    workflows: Any  # StepFunctionsWorkflows
-    outbox: Any  # OutboxPublisher
+    approvals: ApprovalStore
+    issues: ApprovalIssues
+    email: Mailer
+    workflows: Workflows
+    publisher: ReplyPublisher
+    alerts: AlertRaiser
+    plan: ResponsePlan  # the plan the deployed state machines are compiled from (voice, default channels)
     link_key: str
     base_url: str
-    audit_table: str
 
 
 # -- a step asks people --------------------------------------------------------------------------------------
@@ -108,13 +105,15 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     token_ref = links.token_reference(message.task_token)
     people = dict.fromkeys(p.lower() for p in message.people)
     channels = tuple(c for c in message.channels if c in CHANNELS)
-    expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.sla_minutes * 60 * 2)
+    expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.wait_seconds() * 2)
+    due_at = (now + timedelta(seconds=message.wait_seconds())).isoformat()
     approvals = [Approval(
         approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person, step=message.step,
         action=message.action, role=message.role, protocol=message.protocol, attempt=message.attempt,
         outcomes=tuple(message.outcomes), draft=message.draft, comment=message.comment,
         commented_by=message.commented_by, status=PENDING, created_at=now.isoformat(), expires_at=expires,
-        token_ref=token_ref, channels=channels) for person in people]
+        token_ref=token_ref, channels=channels, due_at=due_at, escalates_to=tuple(message.escalates_to))
+        for person in people]
     booked = False
     try:
         deps.approvals.record_request(approvals, message.task_token, message.execution)
@@ -144,6 +143,7 @@ def _email_owed(approvals: list[Approval], message: StepRequest, deps: ApprovalD
                 now: datetime) -> tuple[list[str], list[str]]:
     """Email each approval not emailed yet, each under its claim: (the links sent, what is still owed)."""
     issue: dict[str, Any] | None = None
+    post_url: str | None = None
     sent, owed = [], []
     for approval in approvals:
         if approval.emailed:
@@ -157,70 +157,51 @@ def _email_owed(approvals: list[Approval], message: StepRequest, deps: ApprovalD
             continue  # sent meanwhile, or the link is used or retired: nothing to ask this person now
         if issue is None:
             issue = deps.issues.get(message.issue_id) or {}
+            post_url = _original_post(deps.issues.mentions(message.issue_id))
         url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person,
                                               approval.expires_at)
-        subject, text, html = step_email(approval, issue, url, message.sla_minutes)
+        email = step_email(approval, issue, url, now, _guidance(deps.plan, message.category), post_url,
+                           message.sla_minutes)
         try:
-            deps.email.send(approval.person, subject, text, html)
+            deps.email.send(approval.person, email.subject, email.text, email.html)
         except Exception as error:  # noqa: BLE001 - the others still go out; this one is owed
-            deps.approvals.emails.give_back(claim)
+            deps.approvals.email_failed(claim)
             logger.warning("approval email failed", extra={"issue_id": approval.issue_id,
                                                            "approval_id": approval.approval_id,
                                                            "error": type(error).__name__})
             owed.append(f"{approval.approval_id}: {type(error).__name__}")
             continue
-        deps.approvals.emails.done(claim)
+        deps.approvals.email_sent(claim)
         sent.append(url)
     return sent, owed
 
 
-ACTION_WORDS = {"draft": "Draft the reply", "review": "Review the reply", "approve": "Approve the reply",
-                "respond": "Answer the customer"}
+def _guidance(plan: ResponsePlan, category: str) -> list[str]:
+    return plan.voice.guidance(category) if plan.voice else []
 
 
-def step_email(approval: Approval, issue: dict[str, Any], url: str, sla_minutes: int) -> tuple[str, str, str]:
-    """Subject, text and HTML of a step's email. Every piece of user text is escaped in the HTML."""
-    what = ACTION_WORDS.get(approval.action, approval.action)
-    urgency = {"reminder": "Reminder: ", "escalated": "Escalated to you: "}.get(approval.attempt, "")
-    category = str(issue.get("category", "")).replace("_", " ")
-    subject = f"{urgency}{what} [{category}, {issue.get('severity', '')}] {approval.issue_id}"
-    description = str(issue.get("description", ""))
-    lines = [f"{what} within {sla_minutes} minutes ({approval.role}).", "", description]
-    if approval.comment:
-        lines += ["", f"Comment from {approval.commented_by}: {approval.comment}"]
-    if approval.draft:
-        lines += ["", "Current draft:", approval.draft]
-    lines += ["", f"Open: {url}", "", "The link is for you alone, works once, and expires."]
-    html = (f"<p><strong>{escape(what)}</strong> within {sla_minutes} minutes ({escape(approval.role)}).</p>"
-            f"<p>{escape(description)}</p>"
-            + (f"<p>Comment from {escape(approval.commented_by)}: {escape(approval.comment)}</p>"
-               if approval.comment else "")
-            + (f"<p>Current draft:</p><blockquote>{escape(approval.draft)}</blockquote>" if approval.draft else "")
-            + f'<p><a href="{escape(url, quote=True)}">Open the {escape(approval.step)} step</a></p>'
-            + "<p>The link is for you alone, works once, and expires.</p>")
-    return subject, "\n".join(lines), html
+def _first_mention(mentions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mention that opened the issue: the one a reply answers (campaigns get one reply, not fifty)."""
+    return min(mentions, key=lambda m: str(m.get("created_at", ""))) if mentions else {}
+
+
+def _original_post(mentions: list[dict[str, Any]]) -> str | None:
+    return safe_web_link(_first_mention(mentions).get("url"))
 
 
 # -- a person opens the link ----------------------------------------------------------------------------------
-class LinkRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def open_link(approval_id: str, exp: str | None, sig: str | None, deps: ApprovalDeps, now: datetime) -> Approval:
     approval = deps.approvals.get(approval_id)
     person = approval.person if approval else "nobody"
     # Unknown ids are checked against a signature too, so a guess and a forgery look the same: 403.
     verdict = links.check(deps.link_key, approval_id, person, exp, sig, now.timestamp())
     if approval is None or verdict is links.LinkCheck.TAMPERED or str(approval.expires_at) != str(exp):
-        raise LinkRefused(403, "This link is not valid.")
+        raise Refused(403, "This link is not valid.")
     if verdict is links.LinkCheck.EXPIRED:
-        raise LinkRefused(410, "This link has expired.")
+        raise Refused(410, "This link has expired.")
     if approval.status != PENDING:
-        raise LinkRefused(410, "This link was already used, or its step has moved on." if approval.status == "used"
-                          else "This step has moved on (it was reminded or escalated); use the newest email.")
+        raise Refused(410, "This link was already used, or its step has moved on." if approval.status == "used"
+                      else "This step has moved on (it was reminded or escalated); use the newest email.")
     return approval
 
 
@@ -232,121 +213,139 @@ class PageData:
     history: list[dict[str, Any]]
     canned_warning: str | None
     channels: tuple[str, ...] = ("public_reply",)  # pre-selected on a drafting step's page
+    time_left: str = ""
+    post_url: str | None = None
+    guidance: list[str] = field(default_factory=list)
+    limits: dict[str, int | None] = field(default_factory=dict)  # channel -> longest reply on this platform
+    similar: list[dict[str, Any]] = field(default_factory=list)  # the last replies sent on similar issues
 
 
 def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
     issue = deps.issues.get(approval.issue_id) or {}
-    return PageData(approval=approval, issue=issue, mentions=deps.issues.mentions(approval.issue_id),
+    mentions = deps.issues.mentions(approval.issue_id)
+    recent = deps.publisher.recent(now)
+    return PageData(approval=approval, issue=issue, mentions=mentions,
                     history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
-                    canned_warning=canned_warning(approval.draft, deps.outbox.recent(now)) if approval.draft else None,
-                    channels=approval.channels or default_channels(approval.protocol))
+                    canned_warning=canned_warning(approval.draft, recent) if approval.draft else None,
+                    channels=approval.channels or default_channels(deps.plan, approval.protocol),
+                    time_left=time_left(approval.due_at, now), post_url=_original_post(mentions),
+                    guidance=_guidance(deps.plan, str(issue.get("category", ""))),
+                    limits=_limits(deps, issue, mentions),
+                    similar=similar_replies({**issue, "issue_id": approval.issue_id}, recent))
 
 
-def default_channels(protocol: str) -> tuple[str, ...]:
-    """The protocol's ``publish`` list, from the bundled plan the deployed state machines are compiled from."""
-    found = bundled_plan().protocols.get(protocol)
+def default_channels(plan: ResponsePlan, protocol: str) -> tuple[str, ...]:
+    """The protocol's ``publish`` list."""
+    found = plan.protocols.get(protocol)
     chosen = {channel for channel in (found.publish if found else []) if channel in CHANNELS}
     return tuple(channel for channel in CHANNELS if channel in chosen) or (CHANNELS[0],)
 
 
-def canned_warning(draft: str, recent: list[dict[str, Any]]) -> str | None:
-    """A visible warning when the draft is near-identical to a recent reply (canned replies read as insincere)."""
-    mine = signature_of(draft)
-    if mine is None:
-        return None
-    for reply in recent:
-        theirs = signature_of(str(reply.get("text", "")))
-        if theirs and similarity(mine, theirs) >= CANNED_SIMILARITY:
-            return (f"This draft is nearly identical to a reply sent on {str(reply.get('published_at', ''))[:10]} "
-                    f"to {reply.get('recipient') or 'another customer'}. Personalise it: canned replies read as "
-                    "insincere.")
-    return None
+def _limits(deps: ApprovalDeps, issue: dict[str, Any], mentions: list[dict[str, Any]]) -> dict[str, int | None]:
+    platform = str(_first_mention(mentions).get("platform") or issue.get("platform") or "")
+    return {channel: deps.publisher.length_limit(platform, channel) for channel in CHANNELS}
 
 
 # -- a person acts --------------------------------------------------------------------------------------------
-class ActForm(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    outcome: Literal["submitted", "approved", "rejected", "edited"]
-    comment: str = Field(default="", max_length=4000)
-    draft: str = Field(default="", max_length=5000)
-    # One form field (the page's form handler keeps a field's first value): "public_reply", "private_reply" or
-    # both, comma-separated. Deduplicated and put in CHANNELS order.
-    channels: list[Literal["public_reply", "private_reply"]] = Field(default_factory=list)
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("channels")
-    @classmethod
-    def _in_order(cls, value: list[str]) -> list[str]:
-        return [channel for channel in CHANNELS if channel in value]
-
-
-def act(approval: Approval, form: ActForm, deps: ApprovalDeps, now: datetime) -> str:
+def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -> str:
     """Consume the link and resume the protocol. Returns the outcome recorded."""
-    if form.outcome not in approval.outcomes:
-        raise LinkRefused(400, f"'{form.outcome}' is not an outcome of this step "
-                               f"(allowed: {', '.join(approval.outcomes)})")
-    if form.outcome == "rejected" and not form.comment:
-        raise LinkRefused(400, "A rejection needs a comment saying what to change.")
-    if form.outcome in ("submitted", "edited") and approval.action in ("draft", "respond", "review") \
-            and not form.draft:
-        raise LinkRefused(400, "The reply text is empty.")
-    chooses = approval.action in CHOOSING_ACTIONS and form.outcome in ("submitted", "edited")
-    if chooses and form.outcome == "submitted" and not form.channels:
-        raise LinkRefused(400, "Choose where the reply goes: publicly, privately or both.")
-    draft = form.draft if form.outcome in ("submitted", "edited") else ""
-    channels = form.channels if chooses else []  # [] keeps the protocol's current choice
-    details: dict[str, Any] = {"step": approval.step, "action": approval.action, "attempt": approval.attempt,
-                               "comment": form.comment, "draft": draft}
-    if channels:
-        details["channels"] = channels
-    event = AuditEvent(issue_id=approval.issue_id, at=now, type=f"step_{form.outcome}", actor=approval.person,
-                       details=details)
+    issue = deps.issues.get(approval.issue_id) or {}
+    limits = _limits(deps, issue, deps.issues.mentions(approval.issue_id))
+    decision = decide(approval, answer, limits, default_channels(deps.plan, approval.protocol))
+    event = AuditEvent(issue_id=approval.issue_id, at=now, type=f"step_{answer.outcome}", actor=approval.person,
+                       details=decision.details)
     try:
-        token = deps.approvals.consume(approval, audit_item(event), deps.audit_table, now)
+        token = deps.approvals.consume(approval, event, now)
     except AlreadyUsed as used:
-        raise LinkRefused(410, "This link was already used, or its step has moved on.") from used
+        raise Refused(410, "This link was already used, or its step has moved on.") from used
+    callback = StepCallback(outcome=answer.outcome, actor=approval.person, comment=answer.comment,
+                            draft=decision.draft, channels=list(decision.channels))
     try:
-        deps.workflows.resume(token, {"outcome": form.outcome, "actor": approval.person, "comment": form.comment,
-                                      "draft": draft, "channels": channels})
+        deps.workflows.resume(token, callback.model_dump())
     except StepCallbackFailed as failed:
         # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
         deps.approvals.mark_callback_failed(approval, str(failed))
         deps.issues.append(AuditEvent(issue_id=approval.issue_id, at=now, type="step_too_late",
                                       actor=approval.person, details={"step": approval.step, "reason": str(failed)}))
-        raise LinkRefused(409, "This step had already moved on (it timed out and was escalated); "
-                               "your answer is recorded on the issue but did not change the protocol.") from failed
-    return form.outcome
+        raise Refused(409, "This step had already moved on (it timed out and was escalated); "
+                           "your answer is recorded on the issue but did not change the protocol.") from failed
+    return answer.outcome
 
 
 # -- the reply goes out ---------------------------------------------------------------------------------------
+class PublishLater(RuntimeError):
+    """A channel could not be published now (a rate limit, the platform down, a timeout): the queue message
+    fails and is delivered again at ``retry_at`` (the reset the platform named), when the claim lets it try."""
+
+    def __init__(self, retry_at: datetime, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.retry_at = retry_at
+
+
 def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
-    """Post the reply on each channel once, record it, resume the run. Safe to deliver again: the posts are
-    found, not repeated, and the record is written again the same (the first post's time, one audit key), so a
-    delivery that failed after posting still leaves the issue's record complete."""
-    mentions = deps.issues.mentions(message.issue_id)
-    # Answer the first mention of the issue (the one that opened it); campaigns get one reply, not fifty.
-    target = min(mentions, key=lambda m: m.get("created_at", "")) if mentions else {}
-    posted = [deps.outbox.publish(message.issue_id, target, channel, message.draft, message.approved_by, now,
-                                  run=message.execution) for channel in message.channels]
-    sent = [post.outbox_id for post in posted]
-    if posted:
-        first = min(post.published_at for post in posted)
+    """Post the reply on each channel once, record it, resume the run; returns the posts' ids.
+
+    Safe to deliver again: each channel's post is claimed before it is sent, so a redelivery finds the post (or
+    the refusal) instead of repeating it, and the record is written again the same (the first post's time, one
+    audit key), so a delivery that failed after posting still leaves the issue's record complete. A channel that
+    must wait (a rate limit, a timeout) fails the message with :class:`PublishLater` after the others are
+    recorded; a refused channel (a platform rule, a revoked token) is audited and alerted, never retried.
+    """
+    issue = deps.issues.get(message.issue_id) or {}
+    mention = _first_mention(deps.issues.mentions(message.issue_id))
+    target = ReplyTarget.from_mention(mention) if mention else ReplyTarget(str(issue.get("platform", "")), "")
+    results: dict[str, PublishResult] = {}
+    for channel in message.channels:
+        post = ChannelPost(issue_id=message.issue_id, run=message.execution, channel=channel, text=message.draft,
+                           approved_by=message.approved_by, target=target, category=str(issue.get("category", "")),
+                           topic=str(issue.get("topic", "")), products=tuple(issue.get("products") or ()))
+        results[channel] = deps.publisher.publish(post, now)
+    published = {channel: r for channel, r in results.items() if r.next is Next.DONE}
+    refused = {channel: r for channel, r in results.items() if r.next in (Next.ALERT, Next.FINAL)}
+    waiting = {channel: r for channel, r in results.items() if r.next is Next.RETRY}
+    posts = [str(r.platform_id or "") for r in published.values()]
+    if published:
+        first = min(r.published_at or now for r in published.values())
         deps.issues.record_response(message.issue_id, first)
         deps.issues.append(AuditEvent(issue_id=message.issue_id, at=first, type="published", actor=SYSTEM_PROTOCOL,
                                       suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
-                                      details={"channels": message.channels, "outbox": sent,
-                                               "approved_by": message.approved_by}))
+                                      details={"channels": list(published), "platform": target.platform,
+                                               "posts": posts, "approved_by": message.approved_by}))
+    for channel, result in refused.items():
+        _record_refusal(message, issue, target, channel, result, deps, now)
+    if waiting:
+        retry_at = min(r.retry_at or now for r in waiting.values())
+        logger.info("publish waits", extra={"issue_id": message.issue_id, "retry_at": retry_at.isoformat(),
+                                            "reasons": [r.reason.value for r in waiting.values()]})
+        raise PublishLater(retry_at, [f"{channel}: {r.reason.value}" for channel, r in waiting.items()])
+    not_out = [f"{channel}: {r.reason.value}" for channel, r in refused.items()]
     try:
-        deps.workflows.resume(message.task_token, {"published": len(sent), "outbox": sent})
+        if published or not results:
+            deps.workflows.resume(message.task_token, PublishCallback(published=len(published), posts=posts,
+                                                                      refused=not_out).model_dump())
+        else:
+            deps.workflows.fail(message.task_token, PUBLISH_REFUSED_ERROR, "; ".join(not_out))
     except StepCallbackFailed:
-        # The earlier delivery already resumed the run (or it timed out): the reply is out either way, and
-        # retrying this message could not change that.
+        # The earlier delivery already resumed the run (or it timed out): the reply is out (or refused) either
+        # way, and retrying this message could not change that.
         logger.warning("publish callback refused", extra={"issue_id": message.issue_id})
-    return sent
+    return posts
+
+
+def _record_refusal(message: PublishRequest, issue: dict[str, Any], target: ReplyTarget, channel: str,
+                    result: PublishResult, deps: ApprovalDeps, now: datetime) -> None:
+    """A channel that will not go out: on the issue's trail (once: a redelivery answers the stored refusal as a
+    repeat) and alerted (the alert is keyed by issue, channel and reason, so a redelivery never sends it twice)."""
+    details = {"channel": channel, "platform": target.platform, **result.to_dict()}
+    if not result.repeat:
+        deps.issues.append(AuditEvent(
+            issue_id=message.issue_id, at=now, type="publish_refused" if result.next is Next.FINAL else
+            "publish_failed", actor=SYSTEM_PUBLISHER,
+            suffix=hashlib.sha256(f"{message.execution}|{channel}".encode()).hexdigest()[:8], details=details))
+    where = f"{target.platform or 'the platform'} ({channel.replace('_', ' ')})"
+    deps.alerts.raise_alert(Alert(
+        kind=PUBLISH_ALERT_KIND, severity="critical" if result.next is Next.ALERT else "high",
+        category=str(issue.get("category") or "none"), team=str(issue.get("team") or "none"),
+        issue_id=message.issue_id, subject=f"Reply not published on {where}: {result.reason.value}",
+        message=f"Issue {message.issue_id}: the approved reply was not published on {where}. {result.detail}",
+        details=details, scope=f"{channel}:{result.reason.value}"), now)

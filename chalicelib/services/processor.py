@@ -180,11 +180,20 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> di
 
 
 def _approval_use_case(message_model, use_case, metric: str):
-    """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it."""
-    from chalicelib.bootstrap import approval_deps
+    """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it. A
+    publish that must wait (:class:`~chalicelib.services.approvals.PublishLater`) fails its record and asks SQS
+    to deliver it again no sooner than the platform said (a rate limit's reset), instead of the queue's timeout."""
+    from chalicelib.bootstrap import approval_deps, redelivery
+    from chalicelib.services.approvals import PublishLater
 
     def handle(record: SQSRecord) -> int:
-        done = use_case(message_model.model_validate_json(record.body), approval_deps(), datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        try:
+            done = use_case(message_model.model_validate_json(record.body), approval_deps(), now)
+        except PublishLater as later:
+            redelivery().delay(record.event_source_arn, record.receipt_handle,
+                               int((later.retry_at - now).total_seconds()) + 1)
+            raise
         metrics.add_metric(name=metric, unit="Count", value=len(done))
         return len(done)
 

@@ -45,7 +45,7 @@ class PlanChange(BaseModel):
     version: int
     status: str
     changed: bool = Field(description="false when the version was already so (a repeat changes nothing)")
-    replaced: int | None = Field(None, description="activate: the version that was active before")
+    replaced: int | None = Field(default=None, description="activate: the version that was active before")
     review: ReviewDue | None = None
 
 
@@ -111,7 +111,8 @@ def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: Re
     """The monthly review reminder (a schedule, on the 1st): each protocol's owners get that protocol's figures
     for the last full month. Returns how many emails went out per protocol."""
     since, until, month = previous_month(now)
-    issues_of_month = issues.first_seen_between(since.date().isoformat(), (until - timedelta(days=1)).date().isoformat())
+    last_day = (until - timedelta(days=1)).date().isoformat()
+    issues_of_month = issues.first_seen_between(since.date().isoformat(), last_day)
     sent: dict[str, int] = {}
     for protocol in plan.protocols:
         categories = set(protocol_categories(plan, protocol))

@@ -55,6 +55,9 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
     draft_link = wait_for_link(stack, "pr-lead@aurelle.example", marker, seen)
     page = http("GET", draft_link)
     assert page.status == 200 and marker in page.body and "Draft the reply" in page.body
+    # What a responder needs on the page: the deadline with the time left, who it escalates to, the brand voice.
+    assert re.search(r"Due \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+ (h \d\d )?min left\)", page.body)
+    assert "the step goes to social-lead@aurelle.example" in page.body and "Brand voice" in page.body
     reply = f"We are very sorry, Ana. Our team has contacted you directly ({marker})."
     assert act(draft_link, outcome="submitted", draft=reply, channels="public_reply,private_reply") == 200
     assert act(draft_link, outcome="submitted", draft="a second time") == 410  # single use
@@ -80,6 +83,7 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
         issue = next(i for i in stack.issues() if i["issue_id"] == issue_id)
         time.sleep(0.5)
     assert issue["status"] == "resolved" and issue["response_time_seconds"] >= 0
+    assert issue["first_response_at"] == min(r["published_at"] for r in published)  # the first published reply
     trail = [a["type"] for a in sorted(stack.scan(names.audit_table), key=lambda a: a["sk"])
              if a["issue_id"] == issue_id]
     assert trail[0] == "opened" and trail.count("step_approved") == 2 and trail[-1] == "resolved"

@@ -203,3 +203,125 @@ def test_pr_lead_drafts_the_reply_in_a_browser_and_the_link_then_dies(stack: Loc
     assert browser.title() == "Link no longer valid"
     assert browser.text("h1") == "Link no longer valid"
     assert http("GET", link).status == 410  # what the browser was served (GET changes nothing)
+
+
+# -- a satisfaction survey answered in the browser (surveys engineer) -------------------------------------------
+SURVEY_LINK = re.compile(r"(https?://\S+/surveys/[\w-]+\?exp=\d+&sig=[0-9a-f]{64})")
+SURVEY_SCREENSHOT = ROOT / ".run" / "browser-survey.png"
+
+
+def _emails_retrying(stack: LocalStack) -> list[dict[str, Any]]:
+    """moto's data.json, asked again when it answers 500: it serializes every model while the stack writes, and a
+    table that fills up mid-way (empty when checked, holding items when dumped) makes that one answer fail."""
+    for _ in range(10):
+        try:
+            return _emails(stack)
+        except urllib.error.HTTPError:
+            time.sleep(0.5)
+    return _emails(stack)
+
+
+def _step_link(stack: LocalStack, mention_key: str, to: str, timeout: float = 90) -> tuple[str, str]:
+    """(issue id, link) of the first step email to ``to`` about the mention's issue."""
+    deadline = time.monotonic() + timeout
+    issue_id = None
+    while time.monotonic() < deadline:
+        if issue_id is None:
+            item = next((i for i in stack.stored_mentions() if i["pk"] == mention_key), None)
+            issue_id = (item or {}).get("issue_id") or None
+        if issue_id is not None:
+            for message in _emails_retrying(stack):
+                if (to in message.get("destinations", {}).get("ToAddresses", [])
+                        and message.get("subject", "").endswith(issue_id)
+                        and (found := LINK.search(message.get("body", "")))):
+                    return issue_id, html.unescape(found.group(1))
+        time.sleep(0.5)
+    raise AssertionError(f"no step email to {to} within {timeout:.0f} s (issue {issue_id})")
+
+
+def _survey_link(stack: LocalStack, issue_id: str, timeout: float = 120) -> str:
+    """The survey the author was sent once the issue's reply went out and it resolved (the outbox locally)."""
+    from chalicelib.settings import Resources
+
+    outbox = Resources.for_stage("local").outbox_table
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for row in stack.scan(outbox):
+            if row["issue_id"] == issue_id and row["channel"].startswith("survey_"):
+                return SURVEY_LINK.search(row["text"]).group(1)
+        time.sleep(0.5)
+    raise AssertionError(f"no survey for {issue_id} within {timeout:.0f} s")
+
+
+@pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)
+def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on_the_issue(stack: LocalStack,
+                                                                                           browser: WebDriver):
+    author = uuid.uuid4().hex[:10]
+    text = (f"The zip of my Cortez denim jacket broke after two days. Two emails and no answer, I want a refund now "
+            f"({author})")
+    body = json.dumps({
+        "platform": "reviews", "id": f"survey-{author}", "created_at": datetime.now(timezone.utc).isoformat(),
+        "text": text, "author": {"id": f"u-{author}", "handle": f"shopper{author}", "name": "Sam Shopper",
+                                 "followers": 40, "verified": False}}).encode()
+    delivery = deliveries.Delivery("generic", body)
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    (key,) = keys_of(delivery)
+    # Customer service answers over the emailed link (a routine issue); the reply goes out and the issue resolves.
+    issue_id, respond = _step_link(stack, key, "cs-lead@aurelle.example")
+    from urllib.parse import urlencode
+
+    answer = http("POST", respond, urlencode({"outcome": "submitted", "channels": "public_reply",
+                                              "draft": f"Sorry about the strap; a refund is on its way ({author})."
+                                              }).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 200
+    link = _survey_link(stack, issue_id)
+    assert issue_id not in link
+
+    browser.open(link)
+    assert browser.title() == "How did we do? Aurelle"
+    assert "from 1 to 5" in browser.text("legend")
+    browser.click("input[name=rating][value='4']")
+    comment = "Quick & kind <b>thanks</b>"
+    browser.type_into("textarea[name=comment]", comment)
+    browser.screenshot(SURVEY_SCREENSHOT)
+    browser.click("button[type=submit]")
+    assert browser.wait_for_title("Thank you") == "Thank you"
+
+    issue = next(i for i in stack.issues() if i["issue_id"] == issue_id)
+    assert (issue["satisfaction"], int(issue["satisfaction_rating"]), issue["satisfaction_comment"]) == \
+        ("satisfied", 4, comment)
+    from chalicelib.settings import Resources
+
+    trail = [a["type"] for a in stack.scan(Resources.for_stage("local").audit_table) if a["issue_id"] == issue_id]
+    assert "survey_sent" in trail and trail.count("survey_answered") == 1
+
+    browser.open(link)  # reused: refused, and nothing changes
+    assert browser.title() == "Survey closed"
+    assert http("GET", link).status == 410
+    assert int(next(i for i in stack.issues() if i["issue_id"] == issue_id)["satisfaction_rating"]) == 4
+
+
+# -- what a responder sees on the page (approvals engineer) ------------------------------------------------------
+@pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)
+def test_the_responder_sees_deadline_escalation_voice_and_the_original_post(stack: LocalStack, browser: WebDriver):
+    author = uuid.uuid4().hex[:10]
+    post_url = f"https://reviews.example/aurelle/{author}"
+    body = json.dumps({
+        "platform": "reviews", "id": f"voice-{author}", "created_at": datetime.now(timezone.utc).isoformat(),
+        "text": f"{TEXT} <b>{author}</b>", "url": post_url,
+        "author": {"id": f"u-{author}", "handle": f"ana{author}", "name": "Ana", "followers": 80,
+                   "verified": False}}).encode()
+    delivery = deliveries.Delivery("generic", body)
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    (key,) = keys_of(delivery)
+    issue_id, link = _approval_link(stack, key, PR_LEAD)
+
+    browser.open(link)
+    assert browser.title() == f"Draft the reply: {issue_id}"
+    deadline = browser.text("p.deadline")
+    assert re.fullmatch(r"Due \d{4}-\d\d-\d\d \d\d:\d\d UTC \((\d+ h )?\d+ min left\)\. If nobody answers by then, "
+                        r"the step goes to social-lead@aurelle\.example\.", deadline), deadline
+    assert browser.do("GET", f"/element/{browser.find('a.original')}/property/href") == post_url
+    voice = browser.text("ul.voice")
+    assert voice.startswith("Calm and human") and "Avoid: Blaming the customer" in voice
+    assert f"<b>{author}</b>" in browser.text("body")  # the author's markup shown as text, not rendered

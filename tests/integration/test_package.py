@@ -46,3 +46,54 @@ def test_packaged_functions_trace_keep_logs_and_carry_the_stage_s_settings(packa
     for group in log_groups:
         if "LogGroupName" in group:
             assert group["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/${").rstrip("}") in functions
+
+
+def _zip_with(entries: dict[str, bytes], path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100755 << 16 if name.endswith(".sh") else 0o100644 << 16
+            archive.writestr(info, data)
+    return path
+
+
+def test_the_package_ships_unchecked_hash_bytecode_for_every_module_and_drops_the_working_tree_s(tmp_path):
+    import importlib.util
+    import zipfile
+
+    from infra.package import compile_bytecode
+
+    tag = importlib.util.cache_from_source("m.py").split("/")[-1]  # m.cpython-3XX.pyc
+    archive = _zip_with({"app.py": b"X = 1\n", "pkg/__init__.py": b"", "pkg/mod.py": b"def f():\n    return 2\n",
+                         "pkg/__pycache__/mod.cpython-311.pyc": b"stale", "pkg/model.bin": b"\x00\x01",
+                         "pkg/run.sh": b"#!/bin/sh\n", "pkg/py2_only.py": b"print 'old'\n"}, tmp_path / "d.zip")
+    assert compile_bytecode(archive) == 3
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+        assert names == sorted(names)
+        expected = {"__pycache__/" + tag.replace("m.", "app."), "pkg/__pycache__/" + tag.replace("m.", "__init__."),
+                    "pkg/__pycache__/" + tag.replace("m.", "mod.")}
+        assert {n for n in names if n.endswith(".pyc")} == expected  # the stale one is gone, py2 skipped
+        for name in expected:
+            flags = int.from_bytes(opened.read(name)[4:8], "little")
+            assert flags == 0b01, name  # hash-based (bit 0), check_source off (bit 1): never stat'ed or re-hashed
+        assert opened.read("pkg/model.bin") == b"\x00\x01"
+        assert opened.getinfo("pkg/run.sh").external_attr >> 16 == 0o100755  # modes kept
+        code = opened.read("pkg/__pycache__/" + tag.replace("m.", "mod."))
+        assert b"/var/task/pkg/mod.py" in code  # tracebacks name the path Lambda runs it from
+    first = archive.read_bytes()
+    assert compile_bytecode(archive) == 3 and archive.read_bytes() == first  # reproducible, and idempotent
+
+
+def test_packaging_refuses_bytecode_for_another_python_than_the_functions_run():
+    import sys
+
+    from infra.package import check_runtime_matches
+
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    check_runtime_matches({"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Runtime": here}}}})
+    with pytest.raises(RuntimeError, match="python3.99"):
+        check_runtime_matches({"Resources": {"F": {"Type": "AWS::Serverless::Function",
+                                                   "Properties": {"Runtime": "python3.99"}}}})

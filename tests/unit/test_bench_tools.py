@@ -37,3 +37,25 @@ def test_write_units_follow_dynamodb_sizing():
     assert write_units(small, transactional=False) == 1 and write_units(small, transactional=True) == 2
     big = {"pk": {"S": "x" * 1500}}
     assert write_units(big, transactional=False) == 2
+
+
+def test_cold_start_children_run_from_the_read_only_package_first_and_write_no_bytecode(tmp_path):
+    """bench/coldstart.py measures Lambda's cold start: the package's own code wins on sys.path (the dev tree and its
+    .pth files are not seen) and nothing is compiled into it, as on Lambda's read-only disk."""
+    import os
+    import zipfile
+
+    from bench.coldstart import Runner, _listing, _make_writable, unpack
+
+    archive = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(archive, "w") as opened:
+        opened.writestr("app.py", "WHERE = 'package'\n")
+        opened.writestr("chalicelib/__init__.py", "WHERE = 'package'\n")
+    package = unpack(archive, tmp_path / "task")
+    assert (package / "app.py").stat().st_mode & 0o222 == 0 and package.stat().st_mode & 0o222 == 0  # read-only
+    before = _listing(package)
+    answer = Runner(package, dict(os.environ)).run("import app, chalicelib, boto3\nanswer = [app.WHERE, "
+                                                   "chalicelib.WHERE, boto3.__name__]")
+    assert answer["answer"] == ["package", "package", "boto3"] and answer["seconds"] > 0
+    assert _listing(package) == before  # no __pycache__ written
+    _make_writable(package)

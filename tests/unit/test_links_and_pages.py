@@ -8,21 +8,17 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.adapters.approvals_table import Approval
+from chalicelib.adapters.plans import bundled_plan
+from chalicelib.api.approval_form import ActForm
 from chalicelib.api.pages import approval_page
 from chalicelib.domain import links
-from chalicelib.services.approvals import (
-    ActForm,
-    ApprovalDeps,
-    LinkRefused,
-    PageData,
-    act,
-    canned_warning,
-    default_channels,
-    step_email,
-)
+from chalicelib.domain.approval import Approval, canned_warning
+from chalicelib.services.approval_email import step_email
+from chalicelib.services.approvals import ApprovalDeps, LinkRefused, PageData, act, default_channels
+from tests.fakes import FakeAlerts, FakeApprovalIssues, FakeReplyPublisher
 
 KEY = "k" * 32
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def test_a_link_verifies_only_unchanged_and_only_until_it_expires():
@@ -55,7 +51,8 @@ def _approval(**changes) -> Approval:
 
 def test_emails_escape_every_piece_of_user_text():
     issue = {"category": "high_priority", "severity": "critical", "description": "<script>x()</script> boots"}
-    subject, text, html = step_email(_approval(), issue, "http://h/approvals/id1?exp=1&sig=ab", 60)
+    email = step_email(_approval(), issue, "http://h/approvals/id1?exp=1&sig=ab", NOW, [], None, 60)
+    subject, text, html = email.subject, email.text, email.html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>Ana</b>" not in html and "&lt;b&gt;Ana&lt;/b&gt;" in html and "&lt;i&gt;tone" in html
     assert 'href="http://h/approvals/id1?exp=1&amp;sig=ab"' in html
@@ -72,7 +69,6 @@ def test_a_draft_near_identical_to_a_recent_reply_is_flagged():
 
 
 # -- the drafting step chooses where the reply goes ----------------------------------------------------------
-NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def _page(approval: Approval, channels: tuple[str, ...]) -> str:
@@ -98,9 +94,10 @@ def test_the_drafting_page_offers_public_private_or_both_with_the_default_checke
 
 
 def test_the_default_is_the_protocols_publish_list():
-    assert default_channels("high_priority") == ("public_reply", "private_reply")
-    assert default_channels("routine") == ("public_reply",)
-    assert default_channels("not_a_protocol") == ("public_reply",)
+    plan = bundled_plan()
+    assert default_channels(plan, "high_priority") == ("public_reply", "private_reply")
+    assert default_channels(plan, "routine") == ("public_reply",)
+    assert default_channels(plan, "not_a_protocol") == ("public_reply",)
 
 
 def test_the_form_takes_the_channels_as_one_comma_separated_field():
@@ -121,8 +118,8 @@ class _Recorder:
         self.resumed: list[dict] = []
         self.audited: list[dict] = []
 
-    def consume(self, approval, audit, table, now):
-        self.audited.append(audit)
+    def consume(self, approval, event, now):
+        self.audited.append(event)
         return "token"
 
     def resume(self, token, output):
@@ -130,28 +127,31 @@ class _Recorder:
 
 
 def _deps(recorder: _Recorder) -> ApprovalDeps:
-    return ApprovalDeps(approvals=recorder, issues=None, email=None, workflows=recorder, outbox=None,
-                        link_key="k", base_url="http://h", audit_table="audit")
+    return ApprovalDeps(approvals=recorder, issues=FakeApprovalIssues(), email=None, workflows=recorder,
+                        publisher=FakeReplyPublisher(), alerts=FakeAlerts(), plan=bundled_plan(), link_key="k",
+                        base_url="http://h")
 
 
 def test_a_submitted_draft_needs_a_channel_and_the_callback_carries_it():
     recorder = _Recorder()
     draft = _approval(action="draft", step="draft", outcomes=("submitted",))
     with pytest.raises(LinkRefused) as refused:
-        act(draft, ActForm(outcome="submitted", draft="Sorry."), _deps(recorder), NOW)
+        act(draft, ActForm(outcome="submitted", draft="Sorry.").answer(), _deps(recorder), NOW)
     assert refused.value.status == 400 and "Choose where the reply goes" in refused.value.message
     assert recorder.resumed == []  # nothing consumed, nothing resumed
 
-    act(draft, ActForm(outcome="submitted", draft="Sorry.", channels="private_reply"), _deps(recorder), NOW)
+    act(draft, ActForm(outcome="submitted", draft="Sorry.", channels="private_reply").answer(), _deps(recorder),
+        NOW)
     assert recorder.resumed[-1] == {"outcome": "submitted", "actor": "legal@x.example", "comment": "",
                                     "draft": "Sorry.", "channels": ["private_reply"]}
-    assert '"channels": ["private_reply"]' in recorder.audited[-1]["details"]["S"]
+    assert recorder.audited[-1].details["channels"] == ["private_reply"]
 
 
 def test_review_and_approve_steps_send_no_channels_so_the_choice_is_kept():
     recorder = _Recorder()
     review = _approval(outcomes=("approved", "rejected", "edited"))
-    act(review, ActForm(outcome="approved", channels="public_reply"), _deps(recorder), NOW)
-    act(review, ActForm(outcome="edited", draft="Better."), _deps(recorder), NOW)
-    act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved"), _deps(recorder), NOW)
+    act(review, ActForm(outcome="approved", channels="public_reply").answer(), _deps(recorder), NOW)
+    act(review, ActForm(outcome="edited", draft="Better.").answer(), _deps(recorder), NOW)
+    act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved").answer(), _deps(recorder),
+        NOW)
     assert [output["channels"] for output in recorder.resumed] == [[], [], []]

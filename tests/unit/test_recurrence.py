@@ -7,7 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 from chalicelib.adapters.plans import bundled_plan
 from chalicelib.domain.recurrence import (
-    IssueFacts, RecurrenceLink, RecurrenceRule, find_recurrence, lookup_keys, recurrence_rate,
+    IssueFacts,
+    RecurrenceLink,
+    RecurrenceRule,
+    find_recurrence,
+    lookup_keys,
+    recurrence_rate,
 )
 from chalicelib.services.recurrence import link_recurrences
 from tests.fakes import FakeApprovalIssues, FakeRecurrenceIndex

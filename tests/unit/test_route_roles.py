@@ -8,6 +8,7 @@ from chalicelib.domain.ops import Role
 
 PUBLIC_ROUTES = {  # called by platforms (signed), approvers' browsers (signed links) and load balancers
     "/webhooks/{platform_name}", "/health", "/approvals/{approval_id}",
+    "/surveys/{survey_id}",  # the authors' satisfaction surveys (signed links)
 }
 
 
@@ -43,8 +44,8 @@ def test_a_route_added_without_a_role_is_caught():
     def escalate(issue_id):  # pragma: no cover - never called
         return {}
 
-    @ops_route(extra, "/issues/{issue_id}/merge", "POST", Role.RESPONDER, "checked")
-    def merge(issue_id):  # pragma: no cover - never called
+    @ops_route(extra, "/issues/{issue_id}/probe", "POST", Role.RESPONDER, "checked")
+    def probe_route(issue_id):  # pragma: no cover - never called
         return {}
 
     probe.register_blueprint(extra)

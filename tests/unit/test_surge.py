@@ -70,14 +70,55 @@ def test_quiet_stream_with_a_daily_cycle_does_not_alert() -> None:
     assert alerts == []
 
 
-def test_flat_baseline_would_cry_wolf_on_the_same_cycle() -> None:
-    # the same stream with the daily shape switched off: the evening ramp looks like a surge
+def test_flat_baseline_sees_the_daily_cycle_as_burstiness() -> None:
+    # the same stream with the daily shape switched off: the evening ramp looks like bursts, so the key's own
+    # dispersion is many times larger (and its tripling would be missed); with the shape, no alert at all
     events = background(random.Random(1), days=6, base=2, peak=60)
     flat = {k: replace(v, shape_prior=1e12) for k, v in DEFAULT_CONFIGS.items()}
     det = SurgeDetector(flat, data_start=T0)
-    flat_alerts = [a for ts, keys in sorted(events) for a in det.observe(ts, keys)]
+    shaped = SurgeDetector(data_start=T0)
+    for ts, keys in sorted(events):
+        det.observe(ts, keys, evaluate_keys=False)
+        shaped.observe(ts, keys, evaluate_keys=False)
+    end = T0 + 6 * 86400 - 60
+    assert det.baseline("brand", end).dispersion > 5 * shaped.baseline("brand", end).dispersion
     assert run(events) == []
-    assert any(a.key == "brand" for a in flat_alerts)
+
+
+def test_a_bursty_key_gets_a_stricter_threshold_than_a_steady_one() -> None:
+    # two brands at the same mean volume: one Poisson, one with a 6-fold hour every day. Replayed over its own
+    # history, the bursty one would exceed its budget at the starting tail, so its threshold tightens
+    rng = random.Random(8)
+    steady = poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 12.0)
+    bursty = [t for t in poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 10.0)]
+    for day in range(6):
+        bursty += poisson_stream(rng, T0 + day * 86400 + (5 + 3 * day) * HOUR, T0 + day * 86400 + (6 + 3 * day) * HOUR,
+                                 lambda t: 50.0)
+    fitted = []
+    for times in (steady, bursty):
+        det = SurgeDetector(data_start=T0)
+        for t in sorted(times):
+            det.observe(t, ["brand"], evaluate_keys=False)
+        fitted.append(det.baseline("brand", T0 + 6 * 86400 - 60))
+    assert fitted[1].dispersion > 5 * fitted[0].dispersion
+    # a tripling for an hour (36 against 12) is far out in the steady brand's tail, within the bursty one's
+    assert nb_tail(36, 12.0, fitted[0].size()) <= fitted[0].alpha < nb_tail(36, 12.0, fitted[1].size())
+
+
+def test_calibration_keeps_a_key_within_its_budget_on_its_own_history() -> None:
+    from chalicelib.domain.surge import calibrate
+
+    config = DEFAULT_CONFIGS["brand"]  # 3 alerts per two weeks
+    mus = [10.0] * (14 * 24)
+    quiet = [10] * len(mus)
+    assert calibrate(quiet, mus, 50.0, config) == config.alpha
+    stormy = list(quiet)
+    for day, c in enumerate((40, 42, 44, 46, 48, 50)):  # six separate hours far beyond the starting tail
+        stormy[day * 48 + 12] = c
+    alpha = calibrate(stormy, mus, 50.0, config)
+    assert alpha < config.alpha
+    fired = sum(1 for c, mu in zip(stormy, mus) if nb_tail(c, mu, 50.0) <= alpha)
+    assert fired == 3  # replayed with the calibrated threshold: the budget, no more
 
 
 def test_product_burst_alerted_within_15_minutes_and_once() -> None:
@@ -155,7 +196,7 @@ def test_evaluate_is_pure_and_state_is_explicit() -> None:
     restored = SurgeState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
     (fine_range, hour_range) = history_range(now, DEFAULT_CONFIGS["brand"])
-    assert fine_range[1] - fine_range[0] == HOUR and hour_range[1] - hour_range[0] == 7 * 86400
+    assert fine_range[1] - fine_range[0] == HOUR and hour_range[1] - hour_range[0] == 14 * 86400
 
 
 def test_counter_fields_and_days() -> None:
@@ -164,7 +205,7 @@ def test_counter_fields_and_days() -> None:
     assert counter_fields(ts) == ("h13", "f157")
     assert counter_fields(T0 - 1) == ("h23", "f287") and day_of(T0 - 1) == "2024-03-03"
     days = days_needed(T0 + 10 * 86400 + 30 * MIN, DEFAULT_CONFIGS["product"])
-    assert days[-1] == "2024-03-14" and days[0] == "2024-03-06" and days == sorted(days)
+    assert days[-1] == "2024-03-14" and days[0] == "2024-02-28" and days == sorted(days)
 
 
 def test_day_items_give_the_same_alerts_as_the_in_memory_detector() -> None:

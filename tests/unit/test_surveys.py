@@ -16,8 +16,14 @@ from chalicelib.domain import survey as rules
 from chalicelib.domain.links import LinkCheck
 from chalicelib.domain.plan import SurveySettings
 from chalicelib.domain.survey import SurveyAnswer, SurveyStatus
-from chalicelib.services.surveys import SurveyDeps, SurveyRefused, answer_survey, open_survey, run_due, \
-    schedule_surveys
+from chalicelib.services.surveys import (
+    SurveyDeps,
+    SurveyRefused,
+    answer_survey,
+    open_survey,
+    run_due,
+    schedule_surveys,
+)
 from tests.fakes import FakeApprovalIssues, FakeSurveyNotices, FakeSurveySender, FakeSurveyStore
 
 KEY = "k" * 32

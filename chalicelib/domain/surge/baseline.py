@@ -17,7 +17,7 @@ from chalicelib.domain.surge.keys import BRAND_KEY, key_kind
 FLAT_SHAPE: tuple[float, ...] = (1.0,) * HOURS_PER_DAY
 TWO_WEEKS_HOURS = 14 * HOURS_PER_DAY
 DAY_LEVEL_PRIOR_HOURS = 12.0  # a day's own level is shrunk towards the long level by this many hours of it
-MAX_DISPERSION = 10.0
+MAX_DISPERSION = 2.0  # a geometric tail: the widest a count's wobble is taken to be
 
 
 @dataclass(frozen=True)
@@ -126,11 +126,15 @@ def hourly_expectations(values: Sequence[int], shape: Sequence[float], hods: Seq
 
 def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> float:
     """Method-of-moments negative-binomial dispersion of a key's hourly counts around their expectation:
-    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``."""
-    denominator = sum(mu * mu for mu in mus)
+    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``. The most extreme 1 % of hours are left out: one
+    real surge in a sparse key's history would otherwise make it look bursty enough never to alert again (how
+    often such surges come is the calibration's business, not the wobble's)."""
+    terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus))
+    terms = terms[:len(terms) - math.ceil(len(terms) / 100)]
+    denominator = sum(m2 for _, m2 in terms)
     if denominator <= 0:
         return floor
-    excess = sum((c - mu) ** 2 - c for c, mu in zip(values, mus)) / denominator
+    excess = sum(t for t, _ in terms) / denominator
     return min(MAX_DISPERSION, max(floor, excess))
 
 
@@ -154,7 +158,9 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float, config: 
             current = None
     if current is not None:
         episodes.append(current)
-    allowed = int(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
+    # the budget of the history's length, rounded up: a key with one real surge in a few days of history may
+    # still raise the next one (the budget allows it), a key with a surge every day may not
+    allowed = math.ceil(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()

@@ -1,0 +1,198 @@
+"""The approval use cases (request, open, view, act, publish) on in-memory fakes of their ports."""
+
+from __future__ import annotations
+
+import email
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from chalicelib.adapters.plans import bundled_plan
+from chalicelib.domain.approval import Answer, Refused
+from chalicelib.domain.protocol_messages import PUBLISH_REFUSED_ERROR, PublishRequest, StepRequest
+from chalicelib.domain.publishing import Reason, alert, done, final, retry
+from chalicelib.services.approvals import (
+    ApprovalDeps,
+    PublishLater,
+    StepEmailsOwed,
+    act,
+    open_link,
+    publish_reply,
+    request_step,
+    view,
+)
+from tests.fakes import (
+    FakeAlerts,
+    FakeApprovalIssues,
+    FakeApprovals,
+    FakeMailer,
+    FakeReplyPublisher,
+    FakeWorkflows,
+)
+
+NOW = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+ISSUE = "iss-1"
+HOSTILE = "<script>alert(1)</script> & \"quotes\""
+
+
+def _deps(mailer: FakeMailer | None = None) -> ApprovalDeps:
+    issues = FakeApprovalIssues()
+    issues.issues[ISSUE] = {"issue_id": ISSUE, "category": "high_priority", "severity": "high", "status": "open",
+                            "team": "social_media", "platform": "x", "topic": "quality", "products": ["Nova Sneakers"],
+                            "description": f"Influencer says {HOSTILE}", "first_seen": NOW.isoformat()}
+    issues.mention_items[ISSUE] = [
+        {"platform": "x", "external_id": "1700", "kind": "post", "author_id": "42", "author_handle": "walker",
+         "text": f"@aurelle my Nova sneakers split {HOSTILE}", "created_at": "2026-11-24T06:40:00+00:00",
+         "url": "https://x.com/walker/status/1700"},
+        {"platform": "x", "external_id": "1701", "kind": "post", "created_at": "2026-11-24T06:45:00+00:00",
+         "url": "javascript:alert(1)"}]
+    return ApprovalDeps(approvals=FakeApprovals(issues), issues=issues, email=mailer or FakeMailer(),
+                        workflows=FakeWorkflows(), publisher=FakeReplyPublisher(), alerts=FakeAlerts(),
+                        plan=bundled_plan(), link_key="k" * 32, base_url="https://responses.example")
+
+
+def _step(**overrides) -> StepRequest:
+    fields = dict(issue_id=ISSUE, category="high_priority", protocol="high_priority", step="draft", action="draft",
+                  role="PR drafts the response", people=["pr-lead@aurelle.example", "PR2@aurelle.example"],
+                  attempt="initial", sla_minutes=60, timeout_seconds=3600,
+                  escalates_to=["social-lead@aurelle.example"], outcomes=["submitted"],
+                  channels=["public_reply", "private_reply"], task_token="token-1", execution="exec-1")
+    return StepRequest(**{**fields, **overrides})
+
+
+def _open(deps: ApprovalDeps, link: str, now: datetime = NOW):
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return open_link(parts.path.rsplit("/", 1)[-1], query["exp"], query["sig"], deps, now)
+
+
+# -- request ---------------------------------------------------------------------------------------------------
+def test_a_step_emails_each_person_once_with_deadline_escalation_voice_and_the_original_post():
+    deps = _deps()
+    links = request_step(_step(), deps, NOW)
+    assert len(links) == 2 and len(deps.email.sent) == 2
+    sent = deps.email.sent[0]
+    assert "Due 2026-11-24 08:00 UTC (1 h 00 min left)" in sent["text"]
+    assert "goes to social-lead@aurelle.example" in sent["text"] and "social-lead@aurelle.example" in sent["html"]
+    assert "https://x.com/walker/status/1700" in sent["html"] and "javascript:" not in sent["html"]
+    assert "Calm and human" in sent["text"] and "Calm and human" in sent["html"]  # the plan's voice, per category
+    assert HOSTILE not in sent["html"] and "&lt;script&gt;" in sent["html"]
+    assert sent["text"].strip() and links[0] in sent["text"]  # the plain part carries the link too
+    # A redelivery of the same message sends nothing twice and records the request once.
+    assert request_step(_step(), deps, NOW + timedelta(seconds=5)) == []
+    assert len(deps.email.sent) == 2
+    assert deps.issues.audit_types(ISSUE) == ["step_initial"]
+
+
+def test_a_failed_email_is_owed_and_sent_by_the_redelivery_only():
+    deps = _deps(FakeMailer(fail_times=1))
+    with pytest.raises(StepEmailsOwed):
+        request_step(_step(), deps, NOW)
+    assert len(deps.email.sent) == 1
+    assert len(request_step(_step(), deps, NOW)) == 1
+    assert sorted(m["to"] for m in deps.email.sent) == ["pr-lead@aurelle.example", "pr2@aurelle.example"]
+
+
+# -- open, view, act -------------------------------------------------------------------------------------------
+def test_the_page_shows_time_left_limits_voice_and_similar_replies():
+    deps = _deps()
+    deps.publisher.posts["old|public_reply"] = {"id": "x-0", "at": NOW - timedelta(days=1), "post": type(
+        "P", (), {"text": "So sorry about your Nova sneakers, DM us", "issue_id": "iss-0", "category": "high_priority",
+                  "topic": "quality", "products": ("Nova Sneakers",), "channel": "public_reply"})()}
+    link = request_step(_step(), deps, NOW)[0]
+    page = view(_open(deps, link), deps, NOW + timedelta(minutes=20))
+    assert page.time_left == "40 min left"
+    assert page.limits["public_reply"] == 280
+    assert page.post_url == "https://x.com/walker/status/1700"
+    assert page.guidance[0].startswith("Calm and human")
+    assert [r["issue_id"] for r in page.similar] == ["iss-0"]
+
+
+def test_a_reply_too_long_for_the_channel_is_refused_on_the_server_and_changes_nothing():
+    deps = _deps()
+    link = request_step(_step(), deps, NOW)[0]
+    approval = _open(deps, link)
+    with pytest.raises(Refused) as refused:
+        act(approval, Answer("submitted", draft="x" * 281, channels=("public_reply",)), deps, NOW)
+    assert refused.value.status == 400 and "280" in refused.value.message
+    assert deps.workflows.resumed == [] and deps.issues.audit_types(ISSUE) == ["step_initial"]
+    # Privately, the same text fits (X direct messages take 10,000): accepted.
+    assert act(approval, Answer("submitted", draft="x" * 281, channels=("private_reply",)), deps, NOW) == "submitted"
+    [(token, output)] = deps.workflows.resumed
+    assert token == "token-1" and output == {"outcome": "submitted", "actor": "pr-lead@aurelle.example",
+                                             "comment": "", "draft": "x" * 281, "channels": ["private_reply"]}
+
+
+def test_a_link_acts_once():
+    deps = _deps()
+    links = request_step(_step(), deps, NOW)
+    act(_open(deps, links[0]), Answer("submitted", draft="We are on it.", channels=("public_reply",)), deps, NOW)
+    with pytest.raises(Refused) as used:
+        _open(deps, links[0])
+    assert used.value.status == 410
+    with pytest.raises(Refused):  # the colleague's link: the step is done
+        act(_open(deps, links[1]), Answer("submitted", draft="Me too", channels=("public_reply",)), deps, NOW)
+    assert len(deps.workflows.resumed) == 1
+
+
+# -- publish ---------------------------------------------------------------------------------------------------
+def _publish(channels=("public_reply", "private_reply")) -> PublishRequest:
+    return PublishRequest(issue_id=ISSUE, category="high_priority", protocol="high_priority",
+                          channels=list(channels), draft="We are sorry, Walker: a new pair is on its way.",
+                          approved_by="cmo@aurelle.example", task_token="publish-token", execution="exec-1")
+
+
+def test_the_first_published_reply_sets_the_response_time_from_the_platforms_clock():
+    deps = _deps()
+    platform_time = NOW - timedelta(seconds=3)  # the platform's own timestamp, not ours
+    deps.publisher.script[("x", "public_reply")] = [done("1800", platform_time)]
+    posts = publish_reply(_publish(), deps, NOW)
+    assert len(posts) == 2
+    assert deps.issues.issues[ISSUE]["first_response_at"] == platform_time.isoformat()
+    assert deps.issues.audit_types(ISSUE) == ["published"]
+    [(token, output)] = deps.workflows.resumed
+    assert output["published"] == 2 and output["refused"] == []
+    # Delivered again: nothing posted twice, nothing recorded twice.
+    publish_reply(_publish(), deps, NOW + timedelta(minutes=1))
+    assert len(deps.publisher.posts) == 2 and deps.issues.audit_types(ISSUE) == ["published"]
+
+
+def test_a_rate_limit_waits_for_the_reset_then_posts_once():
+    deps = _deps()
+    reset = NOW + timedelta(minutes=15)
+    deps.publisher.script[("x", "private_reply")] = [retry(Reason.RATE_LIMITED, reset, status=429)]
+    with pytest.raises(PublishLater) as later:
+        publish_reply(_publish(), deps, NOW)
+    assert later.value.retry_at == reset
+    assert deps.workflows.resumed == []  # the run waits for the whole reply
+    assert deps.issues.issues[ISSUE]["first_response_at"] == NOW.isoformat()  # the public reply is out already
+    publish_reply(_publish(), deps, reset)
+    assert len(deps.publisher.posts) == 2 and deps.issues.audit_types(ISSUE) == ["published"]
+    assert deps.workflows.resumed[0][1]["published"] == 2
+
+
+def test_a_revoked_token_alerts_once_audits_once_and_fails_the_publish_task():
+    deps = _deps()
+    revoked = alert(Reason.TOKEN_REVOKED, "the platform refused the renewed access token (HTTP 401)", 401)
+    deps.publisher.script[("x", "public_reply")] = [revoked]
+    assert publish_reply(_publish(["public_reply"]), deps, NOW) == []
+    assert deps.issues.audit_types(ISSUE) == ["publish_failed"]
+    [raised] = deps.alerts.raised.values()
+    assert raised.severity == "critical" and "token_revoked" in raised.subject
+    [(token, error, cause)] = deps.workflows.failed
+    assert error == PUBLISH_REFUSED_ERROR and "token_revoked" in cause
+    # No retry storm: a redelivery asks the platform nothing new, audits and alerts nothing twice.
+    publish_reply(_publish(["public_reply"]), deps, NOW + timedelta(minutes=1))
+    assert deps.publisher.posts == {} and deps.issues.audit_types(ISSUE) == ["publish_failed"]
+    assert len(deps.alerts.raised) == 1
+
+
+def test_a_platform_rule_refuses_one_channel_and_the_other_goes_out():
+    deps = _deps()
+    deps.publisher.script[("x", "private_reply")] = [final(Reason.WINDOW_CLOSED, "older than 7 days")]
+    publish_reply(_publish(), deps, NOW)
+    assert sorted(deps.issues.audit_types(ISSUE)) == ["publish_refused", "published"]
+    assert deps.workflows.resumed[0][1] == {"published": 1, "posts": ["x-1"],
+                                            "refused": ["private_reply: window_closed"]}
+    assert [a.details["reason"] for a in deps.alerts.raised.values()] == ["window_closed"]
