@@ -8,6 +8,8 @@ Every set below was excluded from training in tools/train_signals.py:
 - airline complaint: Delta + Virgin America tweets (complaint = negative sentiment);
 - twcs: hand-labelled customer-support tweets to many brands (tools/signals_labels.json): the test split
   (stratified by brand group; per-group figures too) and, inside it, the first model's 124-tweet test half;
+  the same test split scored by models that never saw the tweet's brand, and never saw its domain (brand group,
+  with the airline set for transport): computed at training time (``held_out_reports``), read from model.meta.json;
 - VADER ground truth (tweets, Amazon review snippets): Pearson r of sentiment vs mean human rating;
 - TweetEval sentiment validation: 3-class macro-F1/accuracy (score < -0.2 neg, > 0.2 pos);
 - TweetEval offensive validation: complaint rate on generic tweets (a false-alarm check);
@@ -130,8 +132,13 @@ def main() -> None:
     legacy = data.legacy_test_ids()
     results["twcs_crossbrand_complaint_legacy_test_half"] = complaint_figures(
         data.as_rows([t for t in test if t.tweet_id in legacy]))
-    results["twcs_training_cross_validation"] = json.loads(model.META.read_text(encoding="utf-8")).get(
-        "cross_validation", {})
+    meta = json.loads(model.META.read_text(encoding="utf-8"))
+    results["twcs_training_cross_validation"] = meta.get("cross_validation", {})
+    # Reporting figures on the test split from models that never saw the tweet's brand / its domain: trained
+    # by tools/train_signals.py (held_out_reports), which needs scikit-learn; eval only reads them.
+    for key, name in (("brand_held_out", "twcs_test_brand_held_out"), ("domain_held_out", "twcs_test_domain_held_out")):
+        if key in meta.get("held_out_reports", {}):
+            results[name] = {k: v for k, v in meta["held_out_reports"][key].items() if k != "scores"}
 
     _, general_report = data.general_negatives()
     emo_texts, emo_labels = data.tweeteval("emotion", "val")

@@ -152,6 +152,30 @@ def test_twcs_test_split_is_never_trained_on() -> None:
     assert train_signals.legacy_test_ids() <= {t.tweet_id for t in test}
 
 
+def test_brand_held_out_folds_keep_every_row_of_a_brand_on_one_side() -> None:
+    """The reporting figures hold a brand out by its key: every twcs tweet has one (the support account that answered
+    it, else its first @handle), the airline set's rows carry the same keys, and a brand's rows share one fold."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "tools"))
+    import train_signals
+
+    if not (train_signals.DATA / "twcs" / "twcs_first5001.csv").is_file():
+        pytest.skip("../shared/data not available")
+    train, test = train_signals.twcs_split()
+    assert all(t.brand and t.brand == t.brand.lower() for t in train + test)
+    assert {"amazonhelp", "applesupport", "southwestair"} <= {t.brand for t in test} & {t.brand for t in train}
+    rows, source, brands = train_signals.complaint_rows(train)
+    assert len(brands) == len(rows.texts) == len(source)
+    airline = [b for b, s in zip(brands, source) if s == "airline"]
+    assert len(airline) == sum(s == "airline" for s in source) and "southwestair" in airline
+    assert "delta" not in airline  # Delta is the held-out airline of the airline set
+    assert [b for b, s in zip(brands, source) if s.startswith("twcs:")] == [t.brand for t in train]
+    assert len({train_signals.brand_fold(b) for b in {t.brand for t in test}}) == train_signals.BRAND_FOLDS
+
+
 def test_complaint_views_partition_features() -> None:
     from chalicelib.domain.signals.features import VIEWS, view_of
 
