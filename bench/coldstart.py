@@ -193,7 +193,11 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         if self.process:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a busy machine: its threads may not stop in time
+                self.process.kill()
+                self.process.wait(timeout=30)
 
     def functions(self) -> dict[str, dict[str, Any]]:
         """Logical id -> (handler, function name, event kind) of every function in the template."""
