@@ -120,14 +120,6 @@ class DynamoPlanLifecycle:
                                                       ":doc": string(json.dumps(document))}}},
             self._audit(event)], f"plan version {version} changed meanwhile; try again")
 
-    def history(self) -> list[dict[str, Any]]:
-        answer = client("dynamodb").query(TableName=self.audit_table, KeyConditionExpression="issue_id = :p",
-                                          ExpressionAttributeValues={":p": string("plan")})
-        events = [plain_item(item) for item in answer["Items"]]
-        for event in events:
-            event["details"] = json.loads(event.get("details") or "{}")
-        return events
-
 
 class OnceMailer:
     """SES email claimed once per key in the alerts table (``sent#<key>``), like the alerts themselves: a re-run

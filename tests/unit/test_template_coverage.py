@@ -31,6 +31,9 @@ OPERATOR_ONLY = {
     # Not called by any function yet: the publishers' token rotation is not wired (grant ssm:PutParameter on the
     # rotated token's parameter with the wiring).
     "chalicelib/adapters/publishers/http.py::Credentials.put": "publisher token rotation, not wired yet",
+    # social-response erase: the right to erasure walks every table with the operator's credentials
+    **{f"chalicelib/adapters/erasure.py::DynamoErasure.{method}": "social-response erase"
+       for method in ("record", "_scan", "_key_names", "redact_everywhere", "erase_mentions")},
 }
 
 # Which tables each adapter module works on (the map the code is checked against, both ways).
@@ -51,6 +54,8 @@ ADAPTER_TABLES = {
     "chalicelib/adapters/surveys_table.py": {"surveys_table", "issues_table", "audit_table"},
     "chalicelib/adapters/survey_senders.py": {"outbox_table"},
     "chalicelib/adapters/recurrence_table.py": {"recurrence_keys_table", "issues_table", "audit_table"},
+    "chalicelib/adapters/issue_regroup.py": {"issues_table", "audit_table", "mentions_table", "issue_keys_table"},
+    "chalicelib/adapters/plan_lifecycle.py": {"plans_table", "audit_table"},
 }
 
 
