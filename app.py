@@ -8,6 +8,7 @@ from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
 from chalicelib.api.surveys import surveys
+from chalicelib.api.upkeep import upkeep
 from chalicelib.api.reports import reports
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
@@ -26,6 +27,7 @@ app.register_blueprint(plans)
 app.register_blueprint(ops_views)
 app.register_blueprint(surveys)
 app.register_blueprint(reports)
+app.register_blueprint(upkeep)
 
 
 @app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")

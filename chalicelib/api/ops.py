@@ -18,8 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.auth import PUBLIC, caller, ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, IssuePatch, IssueQuery, NoteBody, Role,
-                                   SatisfactionBody, TokenRequest, etag, parse_if_match)
+from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, InvalidChange, IssuePatch, IssueQuery,
+                                   MergeBody, NoteBody, Role, SatisfactionBody, SplitBody, TokenRequest, etag,
+                                   parse_if_match)
 from chalicelib.domain.validation import describe_validation_error
 
 # The answers' models, named for /openapi.json (imported only when the document is built: keeps `import app` cheap)
@@ -83,7 +84,7 @@ def answering(handler):
 
         try:
             return handler(*args, **kwargs)
-        except (BadInput, BadCursor, BadQuery, UnknownCategory) as bad:
+        except (BadInput, BadCursor, BadQuery, UnknownCategory, InvalidChange) as bad:
             return error_response(400, str(bad))
         except NotFound as missing:
             return error_response(404, str(missing))
@@ -177,6 +178,32 @@ def record_satisfaction(issue_id: str):
     changed = record(checked_issue_id(issue_id), body(SatisfactionBody), _if_match(), caller().name, ops_issues(),
                      datetime.now(timezone.utc))
     return with_etag(changed, changed.version, 201)
+
+
+@ops_route(ops, "/issues/{issue_id}/merge", "POST", Role.RESPONDER,
+           "Fold another issue (a duplicate) into this one: its mentions move here, it is closed as merged",
+           body=MergeBody, answer=service_model("IssueSummary"), errors=(404, 409, 412), headers=("If-Match",))
+@answering
+def merge_issue(issue_id: str):
+    from chalicelib.bootstrap import issue_regrouping
+    from chalicelib.services.ops import merge_issues
+
+    merged = merge_issues(checked_issue_id(issue_id), body(MergeBody), _if_match(), caller().name,
+                          issue_regrouping(), datetime.now(timezone.utc))
+    return with_etag(merged, merged.version)
+
+
+@ops_route(ops, "/issues/{issue_id}/split", "POST", Role.RESPONDER,
+           "Split a mention off this issue: it opens an issue of its own (answered)", body=SplitBody,
+           answer=service_model("IssueSummary"), status=201, errors=(404, 409, 412), headers=("If-Match",))
+@answering
+def split_issue(issue_id: str):
+    from chalicelib.bootstrap import issue_regrouping
+    from chalicelib.services.ops import split_mention
+
+    opened = split_mention(checked_issue_id(issue_id), body(SplitBody), _if_match(), caller().name,
+                           issue_regrouping(), datetime.now(timezone.utc))
+    return with_etag(opened, opened.version, 201)
 
 
 @ops_route(ops, "/metrics/summary", "GET", Role.VIEWER,

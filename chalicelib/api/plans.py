@@ -1,5 +1,7 @@
-"""Response plans over the ops API: list the versions, read one, validate an upload (400 listing every problem
-with its line), upload a new version (it becomes active, the previous one is retired)."""
+"""Response plans over the ops API: list the versions, read one (retired ones too, with their YAML), validate an
+upload (400 listing every problem with its line), upload a new version (it becomes active, the previous one is
+retired), activate a stored version, retire one, record a review. Each change is an audit event under ``plan``
+with the token's name as actor."""
 
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ class PlanVersion(BaseModel):
     uploaded_at: str
     reviewed_by: str
     reviewed_on: str
+
+
+class PlanDetail(PlanVersion):
+    yaml: str = Field(description="the plan as uploaded")
 
 
 class PlanVersions(BaseModel):
@@ -87,17 +93,69 @@ def list_plans():
     return json_response(PlanVersions(items=versions).model_dump(mode="json"))
 
 
-@ops_route(plans, "/plans/{version}", "GET", Role.VIEWER, "One plan version with its YAML", answer=PlanVersion,
-           errors=(404,))
+@ops_route(plans, "/plans/{version}", "GET", Role.VIEWER, "One plan version with its YAML (retired ones too)",
+           answer=PlanDetail, errors=(404,))
 def show_plan(version: str):
-    from chalicelib.bootstrap import plan_store
+    from chalicelib.bootstrap import plan_lifecycle
 
     if not VERSION.match(version):
         return error_response(400, "version: a number")
-    found = [v for v in plan_store().versions() if v["version"] == int(version)]
-    if not found:
+    found = plan_lifecycle().get(int(version))
+    if found is None:
         return error_response(404, f"no plan version {version}")
-    return json_response(PlanVersion(**found[0]).model_dump(mode="json"))
+    return json_response(PlanDetail.model_validate(found).model_dump(mode="json"))
+
+
+def _plan_change(version: str, change):
+    """Run a version change for the caller: the answer, or the 400/404/409 naming the problem."""
+    from datetime import datetime, timezone
+
+    from chalicelib.api.auth import caller
+    from chalicelib.bootstrap import plan_lifecycle
+    from chalicelib.domain.plan_upkeep import PlanVersionConflict, PlanVersionMissing
+
+    if not VERSION.match(version):
+        return error_response(400, "version: a number")
+    try:
+        done = change(int(version), caller().name, plan_lifecycle(), datetime.now(timezone.utc))
+    except PlanVersionMissing as missing:
+        return error_response(404, str(missing))
+    except PlanVersionConflict as conflict:
+        return error_response(409, str(conflict))
+    except ValueError as bad:
+        return error_response(400, str(bad))
+    return json_response(done.model_dump(mode="json"))
+
+
+@ops_route(plans, "/plans/{version}/activate", "POST", Role.ADMIN,
+           "Make a stored version the active plan (the active one is retired)",
+           answer="chalicelib.services.upkeep:PlanChange", errors=(404, 409))
+def activate_plan(version: str):
+    from chalicelib.services.upkeep import activate_version
+
+    return _plan_change(version, activate_version)
+
+
+@ops_route(plans, "/plans/{version}/retire", "POST", Role.ADMIN,
+           "Retire a version that is not the active one (it stays readable)",
+           answer="chalicelib.services.upkeep:PlanChange", errors=(404, 409))
+def retire_plan(version: str):
+    from chalicelib.services.upkeep import retire_version
+
+    return _plan_change(version, retire_version)
+
+
+@ops_route(plans, "/plans/{version}/review", "POST", Role.ADMIN,
+           "Record a review of the plan: its review block moves to that day (an audit event)",
+           body="chalicelib.services.upkeep:ReviewBody", answer="chalicelib.services.upkeep:PlanChange",
+           errors=(404, 409))
+def review_plan(version: str):
+    from chalicelib.services.upkeep import ReviewBody, record_review
+
+    review, refused = _parse(ReviewBody)
+    if refused:
+        return refused
+    return _plan_change(version, lambda number, actor, store, now: record_review(number, review, actor, store, now))
 
 
 def _parse_valid_plan(model):

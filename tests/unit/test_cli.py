@@ -109,3 +109,60 @@ def test_detect_surges_refuses_out_of_order_input_with_its_line_or_sorts_it():
     assert done.returncode == 1 and "line 2" in done.stderr and "--sort" in done.stderr
     done = run("detect-surges", "--sort", stdin="\n".join(rows) + "\n")
     assert done.returncode == 0 and "2 lines read, 0 skipped, 0 alerts" in done.stderr
+
+
+# Every leaf command: (command, action) -> does it touch AWS directly (needs --stage/--endpoint-url), does it only
+# read (needs --json). The ops API commands (issues, metrics) take --api-url/--token instead of AWS options.
+AWS_COMMANDS = {("plan", "upload"), ("plan", "list"), ("plan", "show"), ("plan", "activate"), ("plan", "retire"),
+                ("plan", "review"), ("ops-token", "create"), ("ops-token", "list"), ("ops-token", "revoke"),
+                ("alerts", None), ("dlq", "list"), ("dlq", "redrive"), ("erase", None), ("report", None)}
+READING = {("issues", "list"), ("issues", "show"), ("metrics", None), ("plan", "list"), ("plan", "show"),
+           ("ops-token", "list"), ("alerts", None), ("dlq", "list")}
+SKIPPED = {"detect-surges", "report"}  # the surge and report engineers' commands, checked in their tests
+
+
+def leaves():
+    """(command, action, parser) for every leaf of the argparse tree, each command's module loaded."""
+    import argparse
+
+    from chalicelib.cli import COMMANDS, build_parser
+
+    for name in COMMANDS:
+        _, subparsers = build_parser(name)
+        parser = subparsers[name]
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions:
+            yield name, None, parser
+            continue
+        for action, sub in actions[0].choices.items():
+            yield name, action, sub
+
+
+def test_every_leaf_has_help_a_description_and_the_options_its_kind_needs():
+    seen = set()
+    for command, action, parser in leaves():
+        seen.add((command, action))
+        options = {option for a in parser._actions for option in a.option_strings}
+        assert parser.description and "-h" in options, (command, action)
+        if command in SKIPPED:
+            continue
+        touches_aws = (command, action) in AWS_COMMANDS
+        assert touches_aws == ({"--stage", "--endpoint-url"} <= options), (command, action)
+        if (command, action) in READING:
+            assert "--json" in options, (command, action)
+    assert AWS_COMMANDS - {k for k in AWS_COMMANDS if k[0] in SKIPPED} <= seen
+    for path in (["erase"], ["plan", "review"], ["issues", "merge"], ["issues", "split"], ["dlq", "redrive"]):
+        done = run(*path, "--help")
+        assert done.returncode == 0 and done.stderr == "" and "usage: social-response" in done.stdout, path
+
+
+def test_erase_and_plan_changes_refuse_a_deployed_stage_unless_named():
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
+    for args in (["erase", "--platform", "x", "--author", "1"], ["plan", "activate", "2"], ["plan", "review", "1"]):
+        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=60)
+        assert done.returncode == 1 and "--stage prod" in done.stderr and done.stderr.count("\n") == 1, args
+    done = run("erase", "--platform", "x")
+    assert done.returncode == 2 and "--author" in done.stderr and "Traceback" not in done.stderr
+    done = run("plan", "review", "one")
+    assert done.returncode == 2 and "invalid int value" in done.stderr
