@@ -132,7 +132,11 @@ def test_the_openapi_document_is_served_whatever_the_request_carries(stack, quer
 WRITES = [("patch", "/issues/{known}", {200, 400, 404, 409, 412}), ("post", "/issues/{known}/notes", {201, 400, 404}),
           ("post", "/issues/{known}/satisfaction", {201, 400, 404}), ("post", "/tokens", {201, 400}),
           ("post", "/plans/validate", {200, 400}), ("post", "/dead-letters/redrive", {200, 400, 404, 409}),
-          ("patch", "/issues/{any}", {400, 404}), ("delete", "/tokens/{any}", {200, 400, 404})]
+          ("patch", "/issues/{any}", {400, 404}), ("delete", "/tokens/{any}", {200, 400, 404}),
+          ("post", "/issues/{known}/merge", {200, 400, 404, 409}),
+          ("post", "/issues/{known}/split", {201, 400, 404, 409}), ("post", "/issues/{any}/merge", {400, 404}),
+          ("post", "/plans/{any}/review", {200, 400, 404}), ("post", "/plans/{any}/activate", {200, 400, 404, 409}),
+          ("post", "/plans/{any}/retire", {200, 400, 404, 409})]
 
 
 @given(route=st.sampled_from(WRITES), issue=st.sampled_from([0, 1]), any_id=path_segment(),
