@@ -29,6 +29,8 @@ ACTIONS_OF = {
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
     "sqs:ChangeMessageVisibilityBatch": {"sqs:ChangeMessageVisibility"},
     "sts:GetCallerIdentity": set(),  # needs no permission
+    "s3:HeadObject": {"s3:GetObject"},
+    "s3:ListObjectsV2": {"s3:ListBucket"},
 }
 # Client methods that are not API calls.
 NOT_CALLS = {"get_paginator", "get_waiter", "can_paginate", "close", "generate_presigned_url", "meta", "exceptions"}
