@@ -45,9 +45,10 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     def bars(title: str, labels: list[str], this: list[float], before: list[float], unit: str,
-             limit: float | None = None) -> bytes:
+             limit: float | None = None, counts: bool = False) -> bytes:
         figure = Figure(figsize=(7.2, 3.3), dpi=100)
         axes = figure.subplots()
         if not labels:
@@ -66,6 +67,8 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
             axes.set_ylabel(unit)
             if limit is not None:
                 axes.set_ylim(0, limit)
+            if counts:  # no 0.5 of an issue on the axis
+                axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             axes.legend(fontsize=8, frameon=False)
             axes.spines[["top", "right"]].set_visible(False)
         axes.set_title(title, fontsize=10, loc="left")
@@ -81,7 +84,7 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
     satisfaction = report.satisfaction.distribution
     return {
         "volume": bars("Issues by platform", [r.key for r in volume], [r.this_week for r in volume],
-                       [r.week_before for r in volume], "issues"),
+                       [r.week_before for r in volume], "issues", counts=True),
         "response_times": bars(
             "Median first response by category (business hours)", [g.key for g in categories],
             [_hours(g.first_response.this_week.business.median_seconds) for g in categories],
@@ -91,7 +94,7 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
                     [100 * (g.sla_first_response.week_before.rate or 0) for g in categories], "%", limit=100),
         "satisfaction": bars("Satisfaction scores (1-5)", list(satisfaction.this_week),
                              list(map(float, satisfaction.this_week.values())),
-                             list(map(float, satisfaction.week_before.values())), "answers")
+                             list(map(float, satisfaction.week_before.values())), "answers", counts=True)
         if any(satisfaction.this_week.values()) or any(satisfaction.week_before.values())
         else bars("Satisfaction scores (1-5)", [], [], [], "answers"),
         "approvals": bars("Median approval cycle per protocol step", [f"{s.protocol}.{s.step}" for s in steps],
@@ -144,7 +147,8 @@ class Page:
             return ""
         shown = ", ".join(self.link(issue_link(i), i) for i in issue_ids[:limit])
         more = f" and {len(issue_ids) - limit} more" if len(issue_ids) > limit else ""
-        return f"<details><summary>{len(issue_ids)} issues</summary>{shown}{more}</details>"
+        count = f"{len(issue_ids)} issue" + ("s" if len(issue_ids) > 1 else "")
+        return f"<details><summary>{count}</summary>{shown}{more}</details>"
 
     def add(self, html: str) -> None:
         self.parts.append(html)
@@ -168,8 +172,8 @@ class Page:
     def render(self) -> str:
         r, base_issues = self.report, self.link
         self.add(f"<h1>{_e(r.brand)} weekly report {_e(r.week)}</h1>"
-                 f"<p>{_e(r.since.isoformat())} to {_e(r.until.isoformat())} ({_e(r.time_zone)} weeks), next to "
-                 f"{_e(r.week_before)}. Generated {_e(r.generated_at.isoformat())}, plan version "
+                 f"<p>{_e(f'{r.since:%Y-%m-%d %H:%M} to {r.until:%Y-%m-%d %H:%M} UTC')} ({_e(r.time_zone)} weeks), "
+                 f"next to {_e(r.week_before)}. Generated {_e(f'{r.generated_at:%Y-%m-%d %H:%M} UTC')}, plan version "
                  f"{r.plan_version}. Every figure links to the ops API's listing of the issues behind it.</p>")
         if r.plan_review_overdue:
             self.add('<p class="warn">The response plan\'s review is overdue.</p>')
