@@ -318,8 +318,7 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
 
         key_schema = client("dynamodb").describe_table(TableName=table)["Table"]["KeySchema"]
         key = {k["AttributeName"]: {"S": "cold#none"} for k in key_schema}
-        baseline = [runner.run(BOTO3_BODY.format(table=table, key=key)) for _ in range(runs)]
-        baseline_s = statistics.median(s["seconds"] for s in baseline)
+        baseline: list[dict[str, Any]] = []  # one per round, beside the handlers: a busy machine slows both alike
 
         functions = stack.functions()
         # by the handler's function name (``app.process_mentions`` -> ``process_mentions``)
@@ -340,6 +339,7 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
         names = resources()
         for index in range(runs):
             text = HIGH_PRIORITY_TEXTS[index % len(HIGH_PRIORITY_TEXTS)]
+            baseline.append(runner.run(BOTO3_BODY.format(table=table, key=key)))
             if "app" in by_handler:
                 handle("app", webhook_event(text, index, stack.secrets))
             message = take_message(names.ingest_queue, wait=10)
@@ -377,11 +377,14 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
             if handler not in samples:
                 notes[handler] = f"not measured: no event of kind {function['kind']} is made for it here"
 
-        import_app = [runner.run("import app\nanswer = None") for _ in range(runs)]
-        import_boto3 = [runner.run("import boto3\nanswer = None") for _ in range(runs)]
-        import_app_sources = [plain.run("import app\nanswer = None") for _ in range(runs)]
+        import_app, import_boto3, import_app_sources = [], [], []
+        for _ in range(runs):  # interleaved, for the same reason
+            import_app.append(runner.run("import app\nanswer = None"))
+            import_boto3.append(runner.run("import boto3\nanswer = None"))
+            import_app_sources.append(plain.run("import app\nanswer = None"))
         written = (_listing(package) - before[0]) | (_listing(sources_only) - before[1])
         _make_writable(Path(folder))
+    baseline_s = statistics.median(s["seconds"] for s in baseline)
     boto3_s = statistics.median(s["seconds"] for s in import_boto3)
     app_s = statistics.median(s["seconds"] for s in import_app)
     sources_s = statistics.median(s["seconds"] for s in import_app_sources)
@@ -392,6 +395,7 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
         "how": "fresh `python -S` per sample, PYTHONDONTWRITEBYTECODE=1, the unzipped package read-only and first on "
                "sys.path, boto3 from the runtime; one event handled against moto's server; median of the runs",
         "baseline_boto3_plus_dynamodb_get_item_ms": round(1000 * baseline_s, 1),
+        "baseline_runs_ms": [round(1000 * s["seconds"], 1) for s in baseline],
         "handlers": {h: _summary(s, baseline_s) for h, s in samples.items()},
         "notes": notes,
         "import_app_ms": round(1000 * app_s, 1),
