@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-fast eval bench package deploy lint-infra train clean
+.PHONY: install run test test-fast lint format eval bench package deploy lint-infra train clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 ...)"; exit 1; }
@@ -42,6 +42,19 @@ test: $(INSTALLED) $(CHECKOV)
 
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit
+
+## make lint: the house's rules (issue 9): ruff's rules and format, the import layers, mypy on app.py and chalicelib.
+LINTED := app.py chalicelib tests infra bench tools
+lint: $(INSTALLED)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+## make format: ruff's import order and format over the tree.
+format: $(INSTALLED)
+	$(BIN)/ruff check --select I --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 ## make eval: quality figures (written to bench/results/ and the README).
 eval: $(INSTALLED)
