@@ -20,6 +20,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
+import tempfile
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -40,6 +42,8 @@ def _hours(value: float | None) -> float:
 
 def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
     """One PNG per chart of :data:`CHARTS`, this week beside the week before."""
+    # matplotlib keeps a font cache in its config directory; a Lambda's home is read-only, /tmp is not.
+    os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "matplotlib"))
     import matplotlib
 
     matplotlib.use("Agg")
