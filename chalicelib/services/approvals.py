@@ -133,6 +133,11 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
                                       actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8], details={
                                           "step": message.step, "action": message.action,
                                           "people": message.people, "sla_minutes": message.sla_minutes}))
+        if message.draft and canned_warning(message.draft, deps.publisher.recent(now)):
+            # The step's page will warn that the draft reads like a recent reply (the weekly report counts these).
+            deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type="canned_warning_raised",
+                                          actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8],
+                                          details={"step": message.step}))
         deps.approvals.mark_booked(token_ref, now)
     if owed:
         raise StepEmailsOwed(f"{len(owed)} of {len(approvals)} emails owed: " + "; ".join(owed))
@@ -258,6 +263,11 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
         token = deps.approvals.consume(approval, event, now)
     except AlreadyUsed as used:
         raise Refused(410, "This link was already used, or its step has moved on.") from used
+    proceeding_text = decision.draft or (approval.draft if answer.outcome == "approved" else "")
+    if proceeding_text and canned_warning(proceeding_text, deps.publisher.recent(now)):
+        # Sent on despite the warning: on the record (the weekly report counts these).
+        deps.issues.append(AuditEvent(issue_id=approval.issue_id, at=now, type="canned_warning_overridden",
+                                      actor=approval.person, details={"step": approval.step}))
     callback = StepCallback(outcome=answer.outcome, actor=approval.person, comment=answer.comment,
                             draft=decision.draft, channels=list(decision.channels))
     try:

@@ -196,3 +196,18 @@ def test_a_platform_rule_refuses_one_channel_and_the_other_goes_out():
     assert deps.workflows.resumed[0][1] == {"published": 1, "posts": ["x-1"],
                                             "refused": ["private_reply: window_closed"]}
     assert [a.details["reason"] for a in deps.alerts.raised.values()] == ["window_closed"]
+
+
+def test_a_canned_draft_is_warned_about_and_sending_it_anyway_is_on_the_record():
+    deps = _deps()
+    canned = "We are sorry to hear about your experience. Please send us a direct message with your order number."
+    deps.publisher.posts["old|public_reply"] = {"id": "x-0", "at": NOW - timedelta(days=1), "post": type(
+        "P", (), {"text": canned, "issue_id": "iss-0", "category": "routine_response", "topic": "delivery",
+                  "products": (), "channel": "public_reply"})()}
+    review = _step(step="legal_review", action="review", role="Legal", outcomes=["approved", "rejected", "edited"],
+                   draft=canned.replace("sorry", "so sorry"), channels=[], task_token="token-2")
+    link = request_step(review, deps, NOW)[0]
+    assert "nearly identical" in view(_open(deps, link), deps, NOW).canned_warning
+    assert deps.issues.audit_types(ISSUE) == ["canned_warning_raised", "step_initial"]
+    act(_open(deps, link), Answer("approved"), deps, NOW + timedelta(minutes=1))
+    assert deps.issues.audit_types(ISSUE)[-2:] == ["canned_warning_overridden", "step_approved"]
