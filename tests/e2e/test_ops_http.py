@@ -67,3 +67,33 @@ def test_a_responder_works_an_issue_from_the_console_command_and_the_trail_names
         "assigned", "note", "resolved", "resolution_noted"]
     refused = cli(stack, "issues", "assign", issue_id, "x", token="not-a-token")
     assert refused.returncode == 1 and "401" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_erase_from_the_console_command_leaves_no_trace_on_the_local_stack(stack: LocalStack):
+    from datetime import datetime, timezone
+
+    from chalicelib.settings import Resources
+    from infra.local.stack import STAGE
+
+    row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
+    handle, words = "erasable_eve", "My Luna tote strap snapped on day two, Eve from Lyon here"
+    complaint = {**row, "id": row["id"] + "-erase", "text": words,
+                 "author": {**row["author"], "id": "eve-4242", "handle": handle, "name": "Eve Erasable"}}
+    delivery = deliveries.build(complaint)
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    stored = next(item for item in stack.wait_until_stored(keys_of(delivery), timeout=60)
+                  if item["pk"] in keys_of(delivery))
+    names = Resources.for_stage(STAGE)
+
+    def traces() -> list[str]:
+        tables = stack.client("dynamodb").list_tables()["TableNames"]
+        return [table for table in tables if table.startswith(names.prefix + "-") and table != names.plans_table
+                and any(handle in str(item) or words in str(item) or "eve-4242" in str(item)
+                        for item in stack.scan(table))]
+
+    assert names.mentions_table in traces()
+    erased = cli(stack, "erase", "--platform", stored["platform"], "--author", "eve-4242", "--by", "dpo@example.com")
+    assert erased.returncode == 0 and erased.stdout.startswith("erased 1 mention(s)"), erased.stderr
+    assert traces() == []
+    again = cli(stack, "erase", "--platform", stored["platform"], "--author", "eve-4242", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["mentions"] == 0
