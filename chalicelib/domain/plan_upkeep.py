@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.metrics import MetricsSummary
+from chalicelib.domain.metrics import Durations, MetricsSummary
 from chalicelib.domain.plan import ResponsePlan
 
 
@@ -79,6 +79,15 @@ def previous_month(now: datetime) -> tuple[datetime, datetime, str]:
     return first_of_last, first_of_this, first_of_last.strftime("%Y-%m")
 
 
+class StepMonth(BaseModel):
+    """One protocol step over the month, from the audit trail (``domain.report.step_cycles``' definition)."""
+
+    cycles: int
+    cycle_time: Durations
+    timed_out: int  # cycles in which a reminder or an escalation went out
+    escalated: int  # cycles handed to the step's backup
+
+
 class ReminderEmail(BaseModel):
     to: list[str]
     subject: str
@@ -98,10 +107,10 @@ def _duration(seconds: float | None) -> str:
 
 
 def reminder_email(plan: ResponsePlan, protocol: str, month: str, figures: MetricsSummary,
-                   step_timeouts: dict[str, int]) -> ReminderEmail:
+                   steps: dict[str, StepMonth]) -> ReminderEmail:
     """The monthly review reminder of one protocol, with its figures for ``month``: the SLA hit rates, the
-    response and resolution times (median, p90) of the issues it ran for, and how often each step timed out.
-    Every piece of plan text is escaped in the HTML part."""
+    response and resolution times (median, p90) of the issues it ran for, and each step's cycle time and how often
+    it timed out. Every piece of plan text is escaped in the HTML part."""
     chosen = plan.protocols[protocol]
     categories = protocol_categories(plan, protocol)
     lines = [
@@ -115,7 +124,11 @@ def reminder_email(plan: ResponsePlan, protocol: str, month: str, figures: Metri
         f"p90 {_duration(figures.response_time.p90_seconds)}.",
         f"Resolution time (cycle): median {_duration(figures.resolution_time.median_seconds)}, "
         f"p90 {_duration(figures.resolution_time.p90_seconds)}.",
-        "Step timeouts: " + (", ".join(f"{step} {count}" for step, count in step_timeouts.items()) or "none") + ".",
+        *[f"Step {step}: {figures_of.cycles} cycle(s), median {_duration(figures_of.cycle_time.median_seconds)}, "
+          f"timed out {figures_of.timed_out}, escalated {figures_of.escalated}."
+          for step, figures_of in steps.items()],
+        "Step timeouts: " + (", ".join(f"{step} {f.timed_out}" for step, f in steps.items() if f.timed_out)
+                             or "none") + ".",
         "Check that its steps, people and timers still fit; change the plan with `social-response plan upload`.",
     ]
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
@@ -128,16 +141,3 @@ def expires_at(moment: datetime, days: int) -> int:
     """The DynamoDB TTL value (epoch seconds) of something kept ``days`` after ``moment``."""
     return int((moment + timedelta(days=days)).timestamp())
 
-
-TIMED_OUT_ATTEMPTS = ("step_reminder", "step_escalated")  # a waiting step's timer ran out (protocol_compiler)
-
-
-def step_timeouts(histories: list[list[dict]]) -> dict[str, int]:
-    """How often each protocol step timed out (a reminder or an escalation was sent), over the issues' trails."""
-    counts: dict[str, int] = {}
-    for history in histories:
-        for event in history:
-            if event.get("type") in TIMED_OUT_ATTEMPTS:
-                step = str((event.get("details") or {}).get("step") or "unknown")
-                counts[step] = counts.get(step, 0) + 1
-    return dict(sorted(counts.items()))

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.alerts import Alert, AlertKind
 from chalicelib.domain.issues import AuditEvent
-from chalicelib.domain.metrics import summarize
+from chalicelib.domain.metrics import durations, summarize
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.plan_upkeep import (
-    PlanVersionConflict, PlanVersionMissing, ReviewDue, outdated_protocols, previous_month, protocol_categories,
-    reminder_email, review_due, step_timeouts,
+    PlanVersionConflict, PlanVersionMissing, ReviewDue, StepMonth, outdated_protocols, previous_month,
+    protocol_categories, reminder_email, review_due,
 )
+from chalicelib.domain.report import step_cycles
 from chalicelib.services.ports import AlertRaiser, IssueHistories, PlanLifecycle, ReminderMailer
 
 PLAN_TRAIL = "plan"  # the audit trail's partition for plan events
@@ -118,8 +119,12 @@ def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: Re
         categories = set(protocol_categories(plan, protocol))
         chosen = [issue for issue in issues_of_month if issue.get("category") in categories]
         figures = summarize(chosen, since, until, now)
-        timeouts = step_timeouts([issues.history(str(issue["issue_id"])) for issue in chosen])
-        email = reminder_email(plan, protocol, month, figures, timeouts)
+        histories = {str(issue["issue_id"]): issues.history(str(issue["issue_id"])) for issue in chosen}
+        cycles = step_cycles(chosen, histories, {name: protocol for name in categories})
+        steps = {step: StepMonth(cycles=len(found.seconds), cycle_time=durations(found.seconds),
+                                 timed_out=len(found.timed_out), escalated=len(found.escalated))
+                 for (_, step), found in sorted(cycles.items())}
+        email = reminder_email(plan, protocol, month, figures, steps)
         sent[protocol] = sum(mailer.send_once(f"reminder#{month}#{protocol}#{person}", person, email.subject,
                                               email.text, email.html, now) for person in email.to)
     return sent

@@ -9,7 +9,7 @@ from chalicelib.adapters.plans import bundled_plan
 from chalicelib.domain.alerts import AlertKind
 from chalicelib.domain.plan import parse_plan
 from chalicelib.domain.plan_upkeep import (
-    outdated_protocols, previous_month, protocol_owners, review_due, step_timeouts,
+    outdated_protocols, previous_month, protocol_owners, review_due,
 )
 from chalicelib.services.upkeep import check_plan_review, send_review_reminders
 
@@ -105,9 +105,12 @@ def test_the_monthly_reminder_gives_each_protocols_owners_its_figures_once():
         {"issue_id": "c", "category": "high_priority", "first_seen": "2026-10-07T10:00:00+00:00",
          "mention_count": 1},
     ]
-    histories = {"c": [{"type": "step_reminder", "details": {"step": "draft"}},
-                       {"type": "step_escalated", "details": {"step": "draft"}},
-                       {"type": "step_initial", "details": {"step": "legal_review"}}]}
+    histories = {"c": [  # the draft's cycle: asked 10:00, reminded, escalated, submitted 12:00; legal still waits
+        {"type": "step_initial", "at": "2026-10-07T10:00:00+00:00", "details": {"step": "draft"}},
+        {"type": "step_reminder", "at": "2026-10-07T11:00:00+00:00", "details": {"step": "draft"}},
+        {"type": "step_escalated", "at": "2026-10-07T11:30:00+00:00", "details": {"step": "draft"}},
+        {"type": "step_submitted", "at": "2026-10-07T12:00:00+00:00", "details": {"step": "draft"}},
+        {"type": "step_initial", "at": "2026-10-07T12:00:01+00:00", "details": {"step": "legal_review"}}]}
     store, mailer = FakeIssues(issues, histories), FakeMailer()
     now = datetime(2026, 11, 1, 7, tzinfo=timezone.utc)
     sent = send_review_reminders(bundled_plan(), store, mailer, now)
@@ -118,12 +121,13 @@ def test_the_monthly_reminder_gives_each_protocols_owners_its_figures_once():
     assert "Issues: 2, mentions: 3" in routine[2] and "first response: 50% (of 2)" in routine[2]
     assert "Response time: median 4.5 h" in routine[2]  # (60 + 480) / 2 = 270 minutes
     high = next(v for k, v in mailer.sent.items() if "#high_priority#" in k)
-    assert "Step timeouts: draft 2." in high[2] and "Issues: 1" in high[2]
+    assert "Step draft: 1 cycle(s), median 2.0 h, timed out 1, escalated 1." in high[2]
+    assert "Step legal_review: 0 cycle(s), median no data, timed out 0" in high[2]
+    assert "Step timeouts: draft 1." in high[2] and "Issues: 1" in high[2]
     assert send_review_reminders(bundled_plan(), store, mailer, now) == {name: 0 for name in sent}  # once only
 
 
-def test_step_timeouts_count_reminders_and_escalations_per_step_and_the_month_before():
-    assert step_timeouts([[{"type": "step_reminder", "details": {"step": "x"}}], [{"type": "note"}]]) == {"x": 1}
+def test_the_month_before():
     since, until, month = previous_month(datetime(2026, 1, 15, tzinfo=timezone.utc))
     assert (since.date(), until.date(), month) == (date(2025, 12, 1), date(2026, 1, 1), "2025-12")
 
