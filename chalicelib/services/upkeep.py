@@ -118,7 +118,8 @@ def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: Re
     for protocol in plan.protocols:
         categories = set(protocol_categories(plan, protocol))
         chosen = [issue for issue in issues_of_month if issue.get("category") in categories]
-        figures = summarize(chosen, since, until, now)
+        figures = summarize(chosen, since, until, now, hours=plan.team_hours(),
+                            recurrence_window=timedelta(days=plan.recurrence.window_days))
         histories = {str(issue["issue_id"]): issues.history(str(issue["issue_id"])) for issue in chosen}
         cycles = step_cycles(chosen, histories, {name: protocol for name in categories})
         steps = {step: StepMonth(cycles=len(found.seconds), cycle_time=durations(found.seconds),
