@@ -73,6 +73,8 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             return 0
         for name, value in detail["issue"].items():
             stdout.write(f"{name}: {'-' if value is None else value}\n")
+        stdout.write("\nmentions (split one off with: issues split ID PK):\n")
+        table(stdout, detail["mentions"], ["pk", "author_handle", "created_at", "text"])
         stdout.write("\nhistory:\n")
         table(stdout, detail["history"], ["at", "type", "actor", "details"])
         return 0

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         if args.json:
             emit(stdout, versions)
         else:
-            table(stdout, versions, [k for k in ("version", "status", "uploaded_by", "uploaded_at")
+            table(stdout, versions, [k for k in ("version", "status", "uploaded_by", "uploaded_at", "reviewed_on")
                                      if any(k in v for v in versions)] or ["version"])
         return 0
     text = _read(args.file)
