@@ -90,6 +90,9 @@ class LocalStack:
     secrets: dict[str, str] = field(default_factory=dict)
     # The packaged template's functions' environment, resolved on moto (``deploy``): what every function sees.
     function_environment: dict[str, str] = field(default_factory=dict)
+    # The consumed queues' visibility timeout instead of the template's (tests shorten it, so that what a killed
+    # worker held comes back in seconds).
+    queue_visibility_seconds: int | None = None
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.log_dir, ROOT, self.environment, Redactor(lambda: self.secrets.values()))
@@ -166,6 +169,8 @@ class LocalStack:
         echo(f"  resources         stack {STAGE} from the packaged template ({len(self.deployment.not_created)} "
              f"resources moto cannot create: functions run in chalice local and the worker)")
         echo(f"  response plan     {self.upload_plan()}")
+        if self.queue_visibility_seconds is not None:
+            self.set_queue_visibility(self.queue_visibility_seconds)
         self._spawn("worker", [sys.executable, "-m", "infra.local.worker"], restartable=True)
         chalice = str(Path(sys.executable).parent / "chalice")
         self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
@@ -174,6 +179,15 @@ class LocalStack:
                  "GET /health to answer 200", timeout=90)
         echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
         echo(f"  worker            {self.worker_url}/status  (SQS pollers, schedules)")
+
+    def set_queue_visibility(self, seconds: int) -> None:
+        """Before the worker starts: a receive gives its messages the visibility the queue had when its long poll
+        began, so a value changed while the worker polls misses the messages that poll takes."""
+        sqs = self.client("sqs")
+        for resource in self.deployment.template["Resources"].values():
+            if resource["Type"] == "AWS::SQS::Queue" and "VisibilityTimeout" in resource["Properties"]:
+                url = sqs.get_queue_url(QueueName=resource["Properties"]["QueueName"])["QueueUrl"]
+                sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
 
     def client(self, service: str):
         """A boto3 client on this stack's moto (the supervisor leaves its own environment alone)."""
