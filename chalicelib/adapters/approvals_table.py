@@ -40,14 +40,32 @@ class DynamoApprovals:
     def record_request(self, approvals: list[Approval], task_token: str, execution: str) -> None:
         """The token once (under its hash) and one approval per person, all or nothing."""
         token_ref = token_reference(task_token)
-        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": {
-            "approval_id": string(token_ref), "task_token": string(task_token), "status": string(PENDING),
-            "execution": string(execution), "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)},
-            "approvals": {"L": [string(approval.approval_id) for approval in approvals]}},
-            "ConditionExpression": "attribute_not_exists(approval_id)"}}]
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "approval_id": string(token_ref),
+                        "task_token": string(task_token),
+                        "status": string(PENDING),
+                        "execution": string(execution),
+                        "ttl": {"N": str(approvals[0].expires_at + TTL_GRACE_SECONDS)},
+                        "approvals": {"L": [string(approval.approval_id) for approval in approvals]},
+                    },
+                    "ConditionExpression": "attribute_not_exists(approval_id)",
+                }
+            }
+        ]
         for approval in approvals:
-            items.append({"Put": {"TableName": self.table, "Item": self._item(approval),
-                                  "ConditionExpression": "attribute_not_exists(approval_id)"}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._item(approval),
+                        "ConditionExpression": "attribute_not_exists(approval_id)",
+                    }
+                }
+            )
         dynamodb = client("dynamodb")
         try:
             dynamodb.transact_write_items(TransactItems=items)
@@ -60,17 +78,26 @@ class DynamoApprovals:
     @staticmethod
     def _item(approval: Approval) -> dict[str, Any]:
         return {
-            "approval_id": string(approval.approval_id), "issue_id": string(approval.issue_id),
+            "approval_id": string(approval.approval_id),
+            "issue_id": string(approval.issue_id),
             "person": string(approval.person),
-            "step": string(approval.step), "action": string(approval.action), "role": string(approval.role),
-            "protocol": string(approval.protocol), "attempt": string(approval.attempt),
-            "outcomes": {"L": [string(o) for o in approval.outcomes]}, "draft": string(approval.draft),
-            "comment": string(approval.comment), "commented_by": string(approval.commented_by),
-            "status": string(approval.status), "created_at": string(approval.created_at),
-            "expires_at": {"N": str(approval.expires_at)}, "token_ref": string(approval.token_ref),
+            "step": string(approval.step),
+            "action": string(approval.action),
+            "role": string(approval.role),
+            "protocol": string(approval.protocol),
+            "attempt": string(approval.attempt),
+            "outcomes": {"L": [string(o) for o in approval.outcomes]},
+            "draft": string(approval.draft),
+            "comment": string(approval.comment),
+            "commented_by": string(approval.commented_by),
+            "status": string(approval.status),
+            "created_at": string(approval.created_at),
+            "expires_at": {"N": str(approval.expires_at)},
+            "token_ref": string(approval.token_ref),
             "ttl": {"N": str(approval.expires_at + TTL_GRACE_SECONDS)},
             "channels": {"L": [string(c) for c in approval.channels]},
-            "due_at": string(approval.due_at), "escalates_to": {"L": [string(p) for p in approval.escalates_to]},
+            "due_at": string(approval.due_at),
+            "escalates_to": {"L": [string(p) for p in approval.escalates_to]},
             **SEND_OWED,  # its email
         }
 
@@ -78,33 +105,50 @@ class DynamoApprovals:
         """The approvals recorded for a task token (by an earlier delivery of its message), in their order; none
         once someone acted on the step (nobody is owed an email for a step that is done)."""
         dynamodb = client("dynamodb")
-        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": string(token_reference(task_token))},
-                                  ConsistentRead=True).get("Item") or {}
+        token = (
+            dynamodb.get_item(
+                TableName=self.table, Key={"approval_id": string(token_reference(task_token))}, ConsistentRead=True
+            ).get("Item")
+            or {}
+        )
         if token.get("status", {}).get("S") != PENDING:
             return Recorded([], booked=True)
         ids = [value["S"] for value in token.get("approvals", {}).get("L", [])]
         found: dict[str, Approval] = {}
         for start in range(0, len(ids), 100):  # BatchGetItem's limit
-            request = {self.table: {"Keys": [{"approval_id": string(i)} for i in ids[start:start + 100]],
-                                    "ConsistentRead": True}}
+            request = {
+                self.table: {
+                    "Keys": [{"approval_id": string(i)} for i in ids[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
             while request:
                 answer = dynamodb.batch_get_item(RequestItems=request)
-                found.update((item["approval_id"]["S"], self._approval(item))
-                             for item in answer["Responses"].get(self.table, []))
+                found.update(
+                    (item["approval_id"]["S"], self._approval(item)) for item in answer["Responses"].get(self.table, [])
+                )
                 request = answer.get("UnprocessedKeys") or {}
         return Recorded([found[i] for i in ids if i in found], booked="booked_at" in token)
 
     def mark_booked(self, token_ref: str, now: datetime) -> None:
         """The request's follow-ups are done: a redelivery skips them (fewer calls, so it rarely fails)."""
-        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": string(token_ref)},
-                                       UpdateExpression="SET booked_at = :now",
-                                       ExpressionAttributeValues={":now": string(now.isoformat())})
+        client("dynamodb").update_item(
+            TableName=self.table,
+            Key={"approval_id": string(token_ref)},
+            UpdateExpression="SET booked_at = :now",
+            ExpressionAttributeValues={":now": string(now.isoformat())},
+        )
 
     def claim_email(self, approval: Approval, now: datetime) -> Claim | None:
         """Own the sending of this approval's email: ``None`` when it was sent already or the link is no longer
         pending (used, or its step moved on); ``SendInProgress`` while another delivery is sending it."""
-        return self.emails.claim({"approval_id": string(approval.approval_id)}, now, only_if="#status = :pending",
-                                 names={"#status": "status"}, values={":pending": string(PENDING)})
+        return self.emails.claim(
+            {"approval_id": string(approval.approval_id)},
+            now,
+            only_if="#status = :pending",
+            names={"#status": "status"},
+            values={":pending": string(PENDING)},
+        )
 
     def email_sent(self, claim: Claim) -> None:
         self.emails.done(claim)
@@ -115,43 +159,66 @@ class DynamoApprovals:
     def get(self, approval_id: str) -> Approval | None:
         if approval_id.startswith("token#"):
             return None  # token items are not links
-        item = client("dynamodb").get_item(TableName=self.table, Key={"approval_id": string(approval_id)},
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"approval_id": string(approval_id)}, ConsistentRead=True)
+            .get("Item")
+        )
         return self._approval(item) if item else None
 
     @staticmethod
     def _approval(item: dict[str, Any]) -> Approval:
         return Approval(
-            approval_id=item["approval_id"]["S"], issue_id=item["issue_id"]["S"], person=item["person"]["S"],
-            step=item["step"]["S"], action=item["action"]["S"], role=item["role"]["S"],
-            protocol=item["protocol"]["S"], attempt=item["attempt"]["S"],
-            outcomes=tuple(o["S"] for o in item["outcomes"]["L"]), draft=item["draft"]["S"],
-            comment=item["comment"]["S"], commented_by=item["commented_by"]["S"], status=item["status"]["S"],
-            created_at=item["created_at"]["S"], expires_at=int(item["expires_at"]["N"]),
+            approval_id=item["approval_id"]["S"],
+            issue_id=item["issue_id"]["S"],
+            person=item["person"]["S"],
+            step=item["step"]["S"],
+            action=item["action"]["S"],
+            role=item["role"]["S"],
+            protocol=item["protocol"]["S"],
+            attempt=item["attempt"]["S"],
+            outcomes=tuple(o["S"] for o in item["outcomes"]["L"]),
+            draft=item["draft"]["S"],
+            comment=item["comment"]["S"],
+            commented_by=item["commented_by"]["S"],
+            status=item["status"]["S"],
+            created_at=item["created_at"]["S"],
+            expires_at=int(item["expires_at"]["N"]),
             token_ref=item["token_ref"]["S"],
             channels=tuple(c["S"] for c in item.get("channels", {}).get("L", [])),
-            emailed=item.get("send_state", {}).get("S") == SENT, due_at=item.get("due_at", {}).get("S", ""),
-            escalates_to=tuple(p["S"] for p in item.get("escalates_to", {}).get("L", [])))
+            emailed=item.get("send_state", {}).get("S") == SENT,
+            due_at=item.get("due_at", {}).get("S", ""),
+            escalates_to=tuple(p["S"] for p in item.get("escalates_to", {}).get("L", [])),
+        )
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
         """A reminder or an escalation of a step retires the links of its earlier attempts: those recorded before
         ``recorded_at`` (so a late redelivery of an earlier attempt never retires a newer one's links)."""
         dynamodb = client("dynamodb")
-        answer = dynamodb.query(TableName=self.table, IndexName="by_issue",
-                                KeyConditionExpression="issue_id = :issue",
-                                ExpressionAttributeValues={":issue": string(issue_id)})
+        answer = dynamodb.query(
+            TableName=self.table,
+            IndexName="by_issue",
+            KeyConditionExpression="issue_id = :issue",
+            ExpressionAttributeValues={":issue": string(issue_id)},
+        )
         retired = 0
         for item in answer["Items"]:
             earlier = datetime.fromisoformat(item["created_at"]["S"]) < recorded_at
-            if item["step"]["S"] == step and item["status"]["S"] == PENDING and \
-                    item["token_ref"]["S"] != keep_token_ref and earlier:
+            if (
+                item["step"]["S"] == step
+                and item["status"]["S"] == PENDING
+                and item["token_ref"]["S"] != keep_token_ref
+                and earlier
+            ):
                 try:
-                    dynamodb.update_item(TableName=self.table, Key={"approval_id": item["approval_id"]},
-                                         UpdateExpression="SET #status = :superseded",
-                                         ConditionExpression="#status = :pending",
-                                         ExpressionAttributeNames={"#status": "status"},
-                                         ExpressionAttributeValues={":superseded": string(SUPERSEDED),
-                                                                    ":pending": string(PENDING)})
+                    dynamodb.update_item(
+                        TableName=self.table,
+                        Key={"approval_id": item["approval_id"]},
+                        UpdateExpression="SET #status = :superseded",
+                        ConditionExpression="#status = :pending",
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues={":superseded": string(SUPERSEDED), ":pending": string(PENDING)},
+                    )
                     retired += 1
                 except dynamodb.exceptions.ConditionalCheckFailedException:
                     pass
@@ -160,27 +227,50 @@ class DynamoApprovals:
     def consume(self, approval: Approval, event: AuditEvent, now: datetime) -> str:
         """Mark the link and its token used, append the audit event; returns the task token. Single use."""
         dynamodb = client("dynamodb")
-        used = {":used": string(USED), ":pending": string(PENDING),
-                ":at": string(now.astimezone(timezone.utc).isoformat()),
-                ":by": string(approval.person)}
+        used = {
+            ":used": string(USED),
+            ":pending": string(PENDING),
+            ":at": string(now.astimezone(timezone.utc).isoformat()),
+            ":by": string(approval.person),
+        }
         update = "SET #status = :used, used_at = :at, used_by = :by"
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.table, "Key": {"approval_id": string(approval.approval_id)},
-                            "UpdateExpression": update, "ConditionExpression": "#status = :pending",
-                            "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
-                {"Update": {"TableName": self.table, "Key": {"approval_id": string(approval.token_ref)},
-                            "UpdateExpression": update, "ConditionExpression": "#status = :pending",
-                            "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": used}},
-                {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
-            ])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"approval_id": string(approval.approval_id)},
+                            "UpdateExpression": update,
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": used,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"approval_id": string(approval.token_ref)},
+                            "UpdateExpression": update,
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": used,
+                        }
+                    },
+                    {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
+                ]
+            )
         except dynamodb.exceptions.TransactionCanceledException as error:
             raise AlreadyUsed("this link was used, or its step has moved on") from error
-        token = dynamodb.get_item(TableName=self.table, Key={"approval_id": string(approval.token_ref)},
-                                  ConsistentRead=True)["Item"]
+        token = dynamodb.get_item(
+            TableName=self.table, Key={"approval_id": string(approval.token_ref)}, ConsistentRead=True
+        )["Item"]
         return token["task_token"]["S"]
 
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
-        client("dynamodb").update_item(TableName=self.table, Key={"approval_id": string(approval.approval_id)},
-                                       UpdateExpression="SET callback_error = :reason",
-                                       ExpressionAttributeValues={":reason": string(reason)})
+        client("dynamodb").update_item(
+            TableName=self.table,
+            Key={"approval_id": string(approval.approval_id)},
+            UpdateExpression="SET callback_error = :reason",
+            ExpressionAttributeValues={":reason": string(reason)},
+        )

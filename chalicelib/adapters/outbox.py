@@ -62,9 +62,16 @@ class SendClaims:
         self.table = table_name
         self.lease_seconds = lease_seconds
 
-    def claim(self, key: dict[str, Any], now: datetime, *, only_if: str = "",
-              values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
-              sets: dict[str, Any] | None = None) -> Claim | None:
+    def claim(
+        self,
+        key: dict[str, Any],
+        now: datetime,
+        *,
+        only_if: str = "",
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+        sets: dict[str, Any] | None = None,
+    ) -> Claim | None:
         """Own the send of ``key``'s item: a :class:`Claim`, or ``None`` when there is nothing to send (sent
         already, not owed, or ``only_if`` does not hold). Raises :class:`SendInProgress` while a live owner holds it.
 
@@ -74,21 +81,33 @@ class SendClaims:
         dynamodb = client("dynamodb")
         owner = secrets.token_hex(8)
         moment = int(now.timestamp())
-        condition = ("(attribute_not_exists(#key) OR send_state = :owed"
-                     " OR (send_state = :sending AND send_lease < :now))")
-        assignments = {"send_state": string(SENDING), "send_lease": {"N": str(moment + self.lease_seconds)},
-                       "send_claim": string(owner), **(sets or {})}
+        condition = (
+            "(attribute_not_exists(#key) OR send_state = :owed OR (send_state = :sending AND send_lease < :now))"
+        )
+        assignments = {
+            "send_state": string(SENDING),
+            "send_lease": {"N": str(moment + self.lease_seconds)},
+            "send_claim": string(owner),
+            **(sets or {}),
+        }
         aliases = {f"#a{n}": name for n, name in enumerate(assignments)}
         try:
             answer = dynamodb.update_item(
-                TableName=self.table, Key=key, ReturnValues="ALL_NEW",
+                TableName=self.table,
+                Key=key,
+                ReturnValues="ALL_NEW",
                 UpdateExpression="SET " + ", ".join(f"{alias} = :v{n}" for n, alias in enumerate(aliases)),
                 ConditionExpression=f"({only_if}) AND {condition}" if only_if else condition,
                 ExpressionAttributeNames={**aliases, "#key": next(iter(key)), **(names or {})},
-                ExpressionAttributeValues={**{f":v{n}": value for n, value in enumerate(assignments.values())},
-                                           ":owed": string(OWED), ":sending": string(SENDING),
-                                           ":now": {"N": str(moment)}, **(values or {})},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ExpressionAttributeValues={
+                    **{f":v{n}": value for n, value in enumerate(assignments.values())},
+                    ":owed": string(OWED),
+                    ":sending": string(SENDING),
+                    ":now": {"N": str(moment)},
+                    **(values or {}),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException as refused:
             held = refused.response.get("Item") or {}
             if held.get("send_claim", {}).get("S") == owner:
@@ -96,8 +115,9 @@ class SendClaims:
                 # then found the claim taken, by us.
                 return Claim(key=key, owner=owner, item=held)
             if held.get("send_state", {}).get("S") == SENDING and int(held["send_lease"]["N"]) >= moment:
-                raise SendInProgress(f"another delivery is sending this (lease until {held['send_lease']['N']})") \
-                    from refused
+                raise SendInProgress(
+                    f"another delivery is sending this (lease until {held['send_lease']['N']})"
+                ) from refused
             return None
         return Claim(key=key, owner=owner, item=answer["Attributes"])
 
@@ -105,14 +125,19 @@ class SendClaims:
         """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``). False when
         the mark could not be written: the message is out, but its claim still says ``sending`` and is taken over
         (sent again) once its lease is over."""
-        return self._settle(claim, "SET send_state = :state REMOVE send_lease", {":state": string(state)},
-                            "sent, but not marked sent")
+        return self._settle(
+            claim, "SET send_state = :state REMOVE send_lease", {":state": string(state)}, "sent, but not marked sent"
+        )
 
     def give_back(self, claim: Claim) -> bool:
         """The send failed: ``owed`` again, for the next delivery. Never takes back a claim someone took over.
         False when it could not be written: the claim then waits for its lease to end before it is sent."""
-        return self._settle(claim, "SET send_state = :owed REMOVE send_lease, send_claim", {":owed": string(OWED)},
-                            "send failed, and its claim was not given back")
+        return self._settle(
+            claim,
+            "SET send_state = :owed REMOVE send_lease, send_claim",
+            {":owed": string(OWED)},
+            "send failed, and its claim was not given back",
+        )
 
     def _settle(self, claim: Claim, update: str, values: dict[str, Any], failure: str) -> bool:
         """Write a claim's outcome, retrying past botocore's own retries: a claim left ``sending`` costs a second
@@ -122,15 +147,19 @@ class SendClaims:
         dynamodb = client("dynamodb")
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                dynamodb.update_item(TableName=self.table, Key=claim.key, UpdateExpression=update,
-                                     ConditionExpression="send_claim = :owner",
-                                     ExpressionAttributeValues={":owner": string(claim.owner), **values})
+                dynamodb.update_item(
+                    TableName=self.table,
+                    Key=claim.key,
+                    UpdateExpression=update,
+                    ConditionExpression="send_claim = :owner",
+                    ExpressionAttributeValues={":owner": string(claim.owner), **values},
+                )
                 return True
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 return False  # taken over meanwhile (this owner outlived its lease): the new owner settles it
             except (BotoCoreError, ClientError):
                 if attempt + 1 < SETTLE_ATTEMPTS:
-                    time.sleep(SETTLE_BACKOFF_SECONDS * 2 ** attempt)
+                    time.sleep(SETTLE_BACKOFF_SECONDS * 2**attempt)
         logger.error(failure, extra={"table": self.table})
         return False
 
@@ -165,29 +194,47 @@ class OutboxPublisher:
         """Write the row; ``None``, or the first time when it was there already."""
         target = post.target
         item = {
-            "outbox_id": string(self.outbox_id(post)), "issue_id": string(post.issue_id),
-            "platform": string(target.platform), "in_reply_to": string(target.external_id),
-            "recipient": string(target.author_handle or ""), "channel": string(post.channel),
-            "text": string(post.text), "approved_by": string(post.approved_by), "category": string(post.category),
-            "topic": string(post.topic), "products": string(",".join(post.products)),
+            "outbox_id": string(self.outbox_id(post)),
+            "issue_id": string(post.issue_id),
+            "platform": string(target.platform),
+            "in_reply_to": string(target.external_id),
+            "recipient": string(target.author_handle or ""),
+            "channel": string(post.channel),
+            "text": string(post.text),
+            "approved_by": string(post.approved_by),
+            "category": string(post.category),
+            "topic": string(post.topic),
+            "products": string(",".join(post.products)),
             "published_at": string(published_at.isoformat()),
-            "published_day": string(published_at.date().isoformat()), **extra}
+            "published_day": string(published_at.date().isoformat()),
+            **extra,
+        }
         dynamodb = client("dynamodb")
         try:
-            dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(outbox_id)",
-                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            dynamodb.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(outbox_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException as posted:
             earlier = (posted.response.get("Item") or {}).get("published_at", {}).get("S")
             return datetime.fromisoformat(earlier) if earlier else published_at
         return None
+
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
         """Replies of the last days, newest first (for the canned-reply warning)."""
         out: list[dict[str, Any]] = []
         for back in range(days):
             day = (now - timedelta(days=back)).date().isoformat()
-            answer = client("dynamodb").query(TableName=self.table, IndexName="by_day",
-                                              KeyConditionExpression="published_day = :d", ScanIndexForward=False,
-                                              ExpressionAttributeValues={":d": string(day)}, Limit=limit)
+            answer = client("dynamodb").query(
+                TableName=self.table,
+                IndexName="by_day",
+                KeyConditionExpression="published_day = :d",
+                ScanIndexForward=False,
+                ExpressionAttributeValues={":d": string(day)},
+                Limit=limit,
+            )
             out += [plain_item(item) for item in answer["Items"]]
             if len(out) >= limit:
                 break

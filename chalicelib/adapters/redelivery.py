@@ -25,7 +25,10 @@ class SqsRedelivery:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            client("sqs").change_message_visibility(QueueUrl=_queue_url(queue_arn), ReceiptHandle=receipt_handle,
-                                                    VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)))
+            client("sqs").change_message_visibility(
+                QueueUrl=_queue_url(queue_arn),
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
+            )
         except (BotoCoreError, ClientError) as error:
             logger.warning("could not delay the message's redelivery", extra={"error": type(error).__name__})

@@ -3,8 +3,8 @@
 Step Functions specific, so it sits with the Step Functions adapter (``workflows.py``), yet pure: takes the plan,
 the protocol's name and the names of the resources the machine talks to, returns the definition as a dict. No
 boto3, no I/O. Every message body a state sends is checked against its model in ``domain/protocol_messages.py``
-(the one the services parse it with), so the two sides cannot drift apart. JSONPath only (no JSONata), no Lambda tasks, no nested executions:
-only the optimised SQS, SNS and DynamoDB integrations.
+(the one the services parse it with), so the two sides cannot drift apart. JSONPath only (no JSONata), no Lambda
+tasks, no nested executions: only the optimised SQS, SNS and DynamoDB integrations.
 
 Execution input: ``{"issue_id": str, "category": str, "protocol": str, "plan_version": int}``.
 
@@ -43,14 +43,16 @@ timeouts report too) and falls through to the next action:
 Alerts never stop the protocol: a publish that still fails after its retries is caught and the chain goes on.
 ``Publish`` waits ``PUBLISH_TIMEOUT_MINUTES`` (scaled) for the publisher, then ``Publish.alert_timed_out``
 (``kind=publish_timed_out``) -> ``TimedOut``; a publisher that could publish no channel fails the task with
-``Publish.Refused`` -> ``NotPublished`` (it audited and alerted why). Service tasks retry ``States.TaskFailed`` (which never matches
-``States.Timeout``); the waiting tasks retry only SQS send errors, so a ``send_task_failure`` is not re-mailed.
+``Publish.Refused`` -> ``NotPublished`` (it audited and alerted why). Service tasks retry ``States.TaskFailed``
+(which never matches ``States.Timeout``); the waiting tasks retry only SQS send errors, so a ``send_task_failure``
+is not re-mailed.
 
 Timeouts: ``sla_minutes * time_scale`` seconds (``time_scale`` = seconds per plan minute, 60 in production),
 at least 1. The callback (``send_task_success``) output is ``{"outcome", "actor", "comment", "draft"}`` plus an
 optional ``"channels"`` (``public_reply`` / ``private_reply``; callbacks without it still work) and lands in
 ``$.last``; ``$.draft`` is the current text and ``$.channels`` where it will be published; timeouts land in
-``$.timeout``, so ``issue_id`` and friends stay in the state throughout. An unexpected outcome fails the execution (``Protocol.UnexpectedOutcome``).
+``$.timeout``, so ``issue_id`` and friends stay in the state throughout. An unexpected outcome fails the execution
+(``Protocol.UnexpectedOutcome``).
 """
 
 from __future__ import annotations
@@ -89,14 +91,27 @@ ALERT_SEVERITY = {"approval_stuck": "high", "approval_timed_out": "critical", "p
 
 # Fixed state names; upper-case, so they can never clash with a step (identifiers are lower-case).
 START, PUBLISH, RESOLVE, AUDIT, RESOLVED, TIMED_OUT, NOT_PUBLISHED = (
-    "Start", "Publish", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut", "NotPublished")
+    "Start",
+    "Publish",
+    "ResolveIssue",
+    "AuditResolved",
+    "Resolved",
+    "TimedOut",
+    "NotPublished",
+)
 
 # Retry transient failures of the service calls; never States.Timeout (TaskFailed does not match it).
 _RETRY_SERVICE = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}]
 # A callback task is retried only when *sending* failed: a TaskFailed wildcard would also match a
 # send_task_failure from the person's side and mail them again.
-_RETRY_SEND = [{"ErrorEquals": ["SQS.AmazonSQSException", "SQS.SdkClientException"], "IntervalSeconds": 1,
-                "MaxAttempts": 3, "BackoffRate": 2.0}]
+_RETRY_SEND = [
+    {
+        "ErrorEquals": ["SQS.AmazonSQSException", "SQS.SdkClientException"],
+        "IntervalSeconds": 1,
+        "MaxAttempts": 3,
+        "BackoffRate": 2.0,
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -125,8 +140,9 @@ def timeout_seconds(minutes: float, time_scale: float) -> int:
     return min(MAX_TIMEOUT_SECONDS, max(1, math.ceil(round(minutes * time_scale, 6))))
 
 
-def compile_protocol(plan: ResponsePlan, protocol_name: str, resources: ProtocolResources,
-                     time_scale: float = 60.0) -> dict[str, Any]:
+def compile_protocol(
+    plan: ResponsePlan, protocol_name: str, resources: ProtocolResources, time_scale: float = 60.0
+) -> dict[str, Any]:
     """The ASL definition (a dict; ``json.dumps`` it for ``create_state_machine``) of one protocol."""
     if protocol_name not in plan.protocols:
         raise ValueError(f"unknown protocol '{protocol_name}' (the plan has: {', '.join(plan.protocols) or 'none'})")
@@ -155,8 +171,12 @@ class _Compiler:
             "Next": "Start.channels",
         }
         self.states["Start.channels"] = {
-            "Type": "Pass", "Comment": "The protocol's default channels, until a drafting step chooses others.",
-            "Result": list(self.protocol.publish), "ResultPath": "$.channels", "Next": "Start.draft"}
+            "Type": "Pass",
+            "Comment": "The protocol's default channels, until a drafting step chooses others.",
+            "Result": list(self.protocol.publish),
+            "ResultPath": "$.channels",
+            "Next": "Start.draft",
+        }
         self.states["Start.draft"] = {"Type": "Pass", "Result": "", "ResultPath": "$.draft", "Next": steps[0].name}
         for index, step in enumerate(steps):
             following = steps[index + 1].name if index + 1 < len(steps) else PUBLISH
@@ -164,7 +184,7 @@ class _Compiler:
         self._finish()
         return {
             "Comment": f"{self.plan.brand}: {self.name} protocol ({self.protocol.label}); "
-                       f"compiled with {self.time_scale:g} s per plan minute",
+            f"compiled with {self.time_scale:g} s per plan minute",
             "StartAt": START,
             "States": self.states,
         }
@@ -224,47 +244,66 @@ class _Compiler:
         self.states[outcome_state] = {
             "Type": "Choice",
             "Choices": [
-                {"Or": [{"Variable": f"{last}.{field}", "IsPresent": False} for field in ("outcome", "comment",
-                                                                                         "draft")],
-                 "Next": unexpected},
+                {
+                    "Or": [
+                        {"Variable": f"{last}.{field}", "IsPresent": False} for field in ("outcome", "comment", "draft")
+                    ],
+                    "Next": unexpected,
+                },
                 {"Variable": f"{last}.draft", "StringEquals": "", "Next": after_draft},
             ],
             "Default": f"{step.name}.keep_draft",
         }
         self.states[f"{step.name}.keep_draft"] = {
-            "Type": "Pass", "InputPath": f"{last}.draft", "ResultPath": "$.draft", "Next": after_draft}
+            "Type": "Pass",
+            "InputPath": f"{last}.draft",
+            "ResultPath": "$.draft",
+            "Next": after_draft,
+        }
         if after_draft != route:
             # A non-empty list replaces the channels; a missing or empty one keeps the previous choice.
             self.states[after_draft] = {
                 "Type": "Choice",
-                "Choices": [{"Variable": f"{last}.channels[0]", "IsPresent": True,
-                             "Next": f"{step.name}.keep_channels"}],
+                "Choices": [
+                    {"Variable": f"{last}.channels[0]", "IsPresent": True, "Next": f"{step.name}.keep_channels"}
+                ],
                 "Default": route,
             }
             self.states[f"{step.name}.keep_channels"] = {
-                "Type": "Pass", "InputPath": f"{last}.channels", "ResultPath": "$.channels", "Next": route}
-        choices = [{"Variable": f"{last}.outcome", "StringEquals": outcome.value, "Next": following}
-                   for outcome in step.outcomes if outcome in PROCEED]
+                "Type": "Pass",
+                "InputPath": f"{last}.channels",
+                "ResultPath": "$.channels",
+                "Next": route,
+            }
+        choices = [
+            {"Variable": f"{last}.outcome", "StringEquals": outcome.value, "Next": following}
+            for outcome in step.outcomes
+            if outcome in PROCEED
+        ]
         if Outcome.REJECTED in step.outcomes and step.on_reject:
-            choices.append({"Variable": f"{last}.outcome", "StringEquals": Outcome.REJECTED.value,
-                            "Next": step.on_reject})
+            choices.append(
+                {"Variable": f"{last}.outcome", "StringEquals": Outcome.REJECTED.value, "Next": step.on_reject}
+            )
         self.states[route] = {"Type": "Choice", "Choices": choices, "Default": unexpected}
         self.states[unexpected] = {
-            "Type": "Fail", "Error": "Protocol.UnexpectedOutcome",
+            "Type": "Fail",
+            "Error": "Protocol.UnexpectedOutcome",
             "Cause": f"step {step.name} expects one of: {', '.join(o.value for o in step.outcomes)}",
         }
 
     def _link(self, state: str, kind: str, target: str) -> None:
         if kind == "catch":
             self.states[state]["Catch"] = [
-                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": target}]
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": target}
+            ]
         else:
             self.states[state]["Next"] = target
             for catcher in self.states[state].get("Catch", []):
                 catcher["Next"] = catcher["Next"] or target
 
-    def _wait_task(self, step: ProtocolStep, people: list[str], attempt: str, seconds: int,
-                   next_state: str) -> dict[str, Any]:
+    def _wait_task(
+        self, step: ProtocolStep, people: list[str], attempt: str, seconds: int, next_state: str
+    ) -> dict[str, Any]:
         escalates = TimeoutAction.ESCALATE in step.on_timeout and attempt not in (ESCALATED, ESCALATED_REMINDER)
         body = {
             "issue_id.$": "$.issue_id",
@@ -292,8 +331,10 @@ class _Compiler:
             "Type": "Task",
             "Comment": f"{step.role} ({attempt}); waits {step.sla_minutes} plan minutes for the callback",
             "Resource": SQS_WAIT,
-            "Parameters": {"QueueUrl": self.resources.approval_queue_url,
-                           "MessageBody": message_body(StepRequest, body)},
+            "Parameters": {
+                "QueueUrl": self.resources.approval_queue_url,
+                "MessageBody": message_body(StepRequest, body),
+            },
             "TimeoutSeconds": seconds,
             "ResultPath": "$.last",
             "Retry": _RETRY_SEND,
@@ -303,14 +344,25 @@ class _Compiler:
     def _alert(self, step: ProtocolStep | None, kind: str, next_state: str) -> dict[str, Any]:
         step_name = step.name if step else PUBLISH
         severity = ALERT_SEVERITY[kind]
-        message = {
-            "kind": kind, "severity": severity,
-            "issue_id.$": "$.issue_id", "category.$": "$.category", "protocol": self.name, "step": step_name,
-            "execution.$": "$$.Execution.Id", "at.$": "$$.State.EnteredTime",
+        message: dict[str, Any] = {
+            "kind": kind,
+            "severity": severity,
+            "issue_id.$": "$.issue_id",
+            "category.$": "$.category",
+            "protocol": self.name,
+            "step": step_name,
+            "execution.$": "$$.Execution.Id",
+            "at.$": "$$.State.EnteredTime",
         }
         if step:
-            message.update({"role": step.role, "sla_minutes": step.sla_minutes,
-                            "people": self.plan.step_people(step), "backup": list(step.backup)})
+            message.update(
+                {
+                    "role": step.role,
+                    "sla_minutes": step.sla_minutes,
+                    "people": self.plan.step_people(step),
+                    "backup": list(step.backup),
+                }
+            )
 
         def attribute(value: str) -> dict[str, str]:
             return {"DataType": "String", "StringValue": value}
@@ -323,9 +375,11 @@ class _Compiler:
                 "Subject": f"{kind.replace('_', ' ')}: {self.name}.{step_name}",
                 "Message": message,
                 "MessageAttributes": {
-                    "kind": attribute(kind), "severity": attribute(severity),
+                    "kind": attribute(kind),
+                    "severity": attribute(severity),
                     "category": {"DataType": "String", "StringValue.$": "$.category"},
-                    "step": attribute(step_name), "protocol": attribute(self.name),
+                    "step": attribute(step_name),
+                    "protocol": attribute(self.name),
                 },
             },
             "ResultPath": None,
@@ -345,22 +399,30 @@ class _Compiler:
             "Resource": SQS_WAIT,
             "Parameters": {
                 "QueueUrl": self.resources.publish_queue_url,
-                "MessageBody": message_body(PublishRequest, {
-                    "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
-                    "protocol": self.name, "channels.$": "$.channels", "draft.$": "$.draft",
-                    "approved_by.$": "$.last.actor",
-                    "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
-                }),
+                "MessageBody": message_body(
+                    PublishRequest,
+                    {
+                        "issue_id.$": "$.issue_id",
+                        "category.$": "$.category",
+                        "plan_version.$": "$.plan_version",
+                        "protocol": self.name,
+                        "channels.$": "$.channels",
+                        "draft.$": "$.draft",
+                        "approved_by.$": "$.last.actor",
+                        "task_token.$": "$$.Task.Token",
+                        "execution.$": "$$.Execution.Id",
+                    },
+                ),
             },
             "TimeoutSeconds": timeout_seconds(PUBLISH_TIMEOUT_MINUTES, self.time_scale),
             "ResultPath": "$.published",
             "Retry": _RETRY_SEND,
-            "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout",
-                       "Next": "Publish.alert_timed_out"},
-                      # No channel went out (a platform rule, a revoked token): the publisher has audited and
-                      # alerted it; the issue stays open for people to answer another way.
-                      {"ErrorEquals": [PUBLISH_REFUSED_ERROR], "ResultPath": "$.publish_error",
-                       "Next": NOT_PUBLISHED}],
+            "Catch": [
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Publish.alert_timed_out"},
+                # No channel went out (a platform rule, a revoked token): the publisher has audited and
+                # alerted it; the issue stays open for people to answer another way.
+                {"ErrorEquals": [PUBLISH_REFUSED_ERROR], "ResultPath": "$.publish_error", "Next": NOT_PUBLISHED},
+            ],
             "Next": RESOLVE,
         }
         self.states["Publish.alert_timed_out"] = self._alert(None, "publish_timed_out", next_state=TIMED_OUT)
@@ -374,8 +436,10 @@ class _Compiler:
                 "UpdateExpression": "SET #status = :resolved, resolved_at = :at, status_category = :status_category",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {
-                    ":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"},
-                    ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"}},
+                    ":resolved": {"S": "resolved"},
+                    ":at": {"S.$": "$$.State.EnteredTime"},
+                    ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"},
+                },
             },
             "ResultPath": None,
             "Retry": _RETRY_SERVICE,
@@ -402,7 +466,13 @@ class _Compiler:
             "Next": RESOLVED,
         }
         self.states[RESOLVED] = {"Type": "Succeed"}
-        self.states[TIMED_OUT] = {"Type": "Fail", "Error": "Protocol.TimedOut",
-                                  "Cause": "nobody answered a step, its reminders or its backup in time"}
-        self.states[NOT_PUBLISHED] = {"Type": "Fail", "Error": "Protocol.NotPublished",
-                                      "Cause": "the platform refused every channel of the approved reply"}
+        self.states[TIMED_OUT] = {
+            "Type": "Fail",
+            "Error": "Protocol.TimedOut",
+            "Cause": "nobody answered a step, its reminders or its backup in time",
+        }
+        self.states[NOT_PUBLISHED] = {
+            "Type": "Fail",
+            "Error": "Protocol.NotPublished",
+            "Cause": "the platform refused every channel of the approved reply",
+        }

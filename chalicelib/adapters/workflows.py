@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Any
 
 from chalicelib.adapters.aws import client
@@ -25,10 +26,8 @@ class StepFunctionsWorkflows:
 
     def stop(self, execution_arn: str, cause: str) -> None:
         sfn = client("stepfunctions")
-        try:
+        with suppress(sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
             sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
-        except (sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
-            pass
 
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
         sfn = client("stepfunctions")

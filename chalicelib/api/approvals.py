@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
@@ -21,7 +22,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def _html(status: int, body: str) -> Response:
     from chalicelib.api.pages import HEADERS
 
-    return Response(body=body, status_code=status, headers=HEADERS)
+    return Response(body=body, status_code=status, headers=dict(HEADERS))
 
 
 def _refusal(refused) -> Response:
@@ -37,7 +38,7 @@ def show(approval_id: str) -> Response:
     from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import LinkRefused, open_link, view
 
-    query = approvals.current_request.query_params or {}
+    query: Mapping[str, str] = approvals.current_request.query_params or {}
     now = datetime.now(timezone.utc)
     deps = approval_deps()
     try:
@@ -59,12 +60,14 @@ def answer(approval_id: str) -> Response:
     content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
     if content_type not in FORM_TYPES:
         return _html(415, message_page("Please use the form", "Send your answer with the form on the page."))
-    query = request.query_params or {}
+    query: Mapping[str, str] = request.query_params or {}
     now = datetime.now(timezone.utc)
     deps = approval_deps()
     try:
         approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
-        fields = {k: v[0] for k, v in parse_qs((request.raw_body or b"").decode("utf-8", "replace")).items()}
+        raw = request.raw_body or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        fields = {k: v[0] for k, v in parse_qs(text).items()}
         try:
             form = ActForm.model_validate(fields)
         except ValidationError as invalid:
@@ -73,6 +76,5 @@ def answer(approval_id: str) -> Response:
     except LinkRefused as refused:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})
         return _refusal(refused)
-    logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step,
-                                            "outcome": outcome})
+    logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step, "outcome": outcome})
     return _html(200, done_page(outcome, approval.step))

@@ -21,8 +21,12 @@ CHOOSING_ACTIONS = ("draft", "respond")
 EDITING_ACTIONS = ("draft", "respond", "review")
 PROCEEDING = ("submitted", "edited")  # the outcomes that carry a (new) reply text
 CANNED_SIMILARITY = 0.75  # a draft this close to a recent reply reads as a form letter
-ACTION_WORDS = {"draft": "Draft the reply", "review": "Review the reply", "approve": "Approve the reply",
-                "respond": "Answer the customer"}
+ACTION_WORDS = {
+    "draft": "Draft the reply",
+    "review": "Review the reply",
+    "approve": "Approve the reply",
+    "respond": "Answer the customer",
+}
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,17 @@ class Decision:
     details: dict[str, Any]
 
 
-def decide(approval: Approval, answer: Answer, limits: Mapping[str, int | None],
-           default_channels: tuple[str, ...] = ()) -> Decision:
+def decide(
+    approval: Approval, answer: Answer, limits: Mapping[str, int | None], default_channels: tuple[str, ...] = ()
+) -> Decision:
     """The outcome rules of a step. ``limits``: the longest reply each channel of the issue's platform takes
     (``None``: no stated limit); a reply longer than the limit of a channel it goes to (the ones chosen here, else
     the step's, else the protocol's ``default_channels``) is refused here, before the run moves on, not by the
     platform after the approvals."""
     if answer.outcome not in approval.outcomes:
-        raise Refused(400, f"'{answer.outcome}' is not an outcome of this step "
-                           f"(allowed: {', '.join(approval.outcomes)})")
+        raise Refused(
+            400, f"'{answer.outcome}' is not an outcome of this step (allowed: {', '.join(approval.outcomes)})"
+        )
     if answer.outcome == "rejected" and not answer.comment:
         raise Refused(400, "A rejection needs a comment saying what to change.")
     carries_text = answer.outcome in PROCEEDING
@@ -108,8 +114,13 @@ def decide(approval: Approval, answer: Answer, limits: Mapping[str, int | None],
     too_long = over_limit(draft or approval.draft, channels or approval.channels or default_channels, limits)
     if too_long and answer.outcome != "rejected":
         raise Refused(400, too_long)
-    details: dict[str, Any] = {"step": approval.step, "action": approval.action, "attempt": approval.attempt,
-                               "comment": answer.comment, "draft": draft}
+    details: dict[str, Any] = {
+        "step": approval.step,
+        "action": approval.action,
+        "attempt": approval.attempt,
+        "comment": answer.comment,
+        "draft": draft,
+    }
     if channels:
         details["channels"] = list(channels)
     return Decision(draft=draft, channels=channels, details=details)
@@ -120,8 +131,10 @@ def over_limit(text: str, channels: tuple[str, ...], limits: Mapping[str, int | 
     for channel in channels:
         limit = limits.get(channel)
         if limit is not None and len(text) > limit:
-            return (f"The reply is {len(text)} characters; a {channel.replace('_', ' ')} here takes at most "
-                    f"{limit}. Shorten it.")
+            return (
+                f"The reply is {len(text)} characters; a {channel.replace('_', ' ')} here takes at most "
+                f"{limit}. Shorten it."
+            )
     return None
 
 
@@ -143,9 +156,11 @@ def canned_warning(draft: str, recent: list[dict[str, Any]]) -> str | None:
     for reply in recent:
         theirs = signature_of(str(reply.get("text", "")))
         if theirs and similarity(mine, theirs) >= CANNED_SIMILARITY:
-            return (f"This draft is nearly identical to a reply sent on {str(reply.get('published_at', ''))[:10]} "
-                    f"to {reply.get('recipient') or 'another customer'}. Personalise it: canned replies read as "
-                    "insincere.")
+            return (
+                f"This draft is nearly identical to a reply sent on {str(reply.get('published_at', ''))[:10]} "
+                f"to {reply.get('recipient') or 'another customer'}. Personalise it: canned replies read as "
+                "insincere."
+            )
     return None
 
 
@@ -155,11 +170,15 @@ def similar_replies(issue: Mapping[str, Any], recent: list[dict[str, Any]], limi
     and ``products`` of its issue."""
     own = str(issue.get("issue_id", ""))
     wanted = _subjects(issue)
-    return [reply for reply in recent if reply.get("issue_id") != own
-            and reply.get("category") == issue.get("category") and wanted & _subjects(reply)][:limit]
+    return [
+        reply
+        for reply in recent
+        if reply.get("issue_id") != own and reply.get("category") == issue.get("category") and wanted & _subjects(reply)
+    ][:limit]
 
 
 def _subjects(item: Mapping[str, Any]) -> set[str]:
     products = item.get("products") or ()
     return {f"product:{p}" for p in (products.split(",") if isinstance(products, str) else products) if p} | (
-        {f"topic:{item['topic']}"} if item.get("topic") else set())
+        {f"topic:{item['topic']}"} if item.get("topic") else set()
+    )

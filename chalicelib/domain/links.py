@@ -29,8 +29,9 @@ def link_path(key: str, approval_id: str, person: str, expires_at: int) -> str:
     return f"/approvals/{approval_id}?{query}"
 
 
-def check(key: str, approval_id: str, person: str, expires_at: str | int | None, given: str | None,
-          now: float) -> LinkCheck:
+def check(
+    key: str, approval_id: str, person: str, expires_at: str | int | None, given: str | None, now: float
+) -> LinkCheck:
     """Constant-time signature check first (a forged expiry is tampering), then the expiry."""
     try:
         expiry = int(expires_at or "")

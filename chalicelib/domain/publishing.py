@@ -23,35 +23,35 @@ __all__ = ["PRIVATE_REPLY", "PUBLIC_REPLY"]  # re-exported: publishers name chan
 class Next(StrEnum):
     """What the caller does with a publish result."""
 
-    DONE = "done"      # the reply is on the platform: audit "published", record the response time
-    RETRY = "retry"    # nothing final happened: try again at ``retry_at`` (redeliver the queue message then)
-    ALERT = "alert"    # people must act (token revoked, permission missing): audit event + alert, no retry
-    FINAL = "final"    # refused for good (a platform rule, duplicate, deleted, window closed): audit + alert
+    DONE = "done"  # the reply is on the platform: audit "published", record the response time
+    RETRY = "retry"  # nothing final happened: try again at ``retry_at`` (redeliver the queue message then)
+    ALERT = "alert"  # people must act (token revoked, permission missing): audit event + alert, no retry
+    FINAL = "final"  # refused for good (a platform rule, duplicate, deleted, window closed): audit + alert
 
 
 class Reason(StrEnum):
     """Why a result is what it is: stable codes for audit events, alerts and dashboards."""
 
     PUBLISHED = "published"
-    FOUND_BY_READ_BACK = "found_by_read_back"      # an earlier attempt had posted; the platform shows it
-    ALREADY_REPLIED = "already_replied"            # the platform says this item was already answered
+    FOUND_BY_READ_BACK = "found_by_read_back"  # an earlier attempt had posted; the platform shows it
+    ALREADY_REPLIED = "already_replied"  # the platform says this item was already answered
     RATE_LIMITED = "rate_limited"
     PLATFORM_UNAVAILABLE = "platform_unavailable"  # 5xx
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
-    IN_FLIGHT = "in_flight"                        # another worker holds the claim right now
+    IN_FLIGHT = "in_flight"  # another worker holds the claim right now
     TOKEN_REVOKED = "token_revoked"
     PERMISSION_MISSING = "permission_missing"
-    NOT_CONFIGURED = "not_configured"              # a credential or a brand account id is missing
+    NOT_CONFIGURED = "not_configured"  # a credential or a brand account id is missing
     DUPLICATE_CONTENT = "duplicate_content"
-    TARGET_GONE = "target_gone"                    # the post/comment/review was deleted or is not visible
-    WINDOW_CLOSED = "window_closed"                # Meta: private replies only within 7 days
-    ONE_PRIVATE_REPLY = "one_private_reply"        # Meta: one private reply per comment
-    NOT_MENTIONED = "not_mentioned"                # X self-serve tiers: the author must mention/quote the brand
+    TARGET_GONE = "target_gone"  # the post/comment/review was deleted or is not visible
+    WINDOW_CLOSED = "window_closed"  # Meta: private replies only within 7 days
+    ONE_PRIVATE_REPLY = "one_private_reply"  # Meta: one private reply per comment
+    NOT_MENTIONED = "not_mentioned"  # X self-serve tiers: the author must mention/quote the brand
     TOO_LONG = "too_long"
     CHANNEL_UNSUPPORTED = "channel_unsupported"
     PLATFORM_UNSUPPORTED = "platform_unsupported"
-    REJECTED = "rejected"                          # any other 4xx the platform explains in ``detail``
+    REJECTED = "rejected"  # any other 4xx the platform explains in ``detail``
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class PublishResult:
         """Whether people must hear about it (an alert beside the audit event)."""
         return self.next in (Next.ALERT, Next.FINAL)
 
-    def as_repeat(self) -> "PublishResult":
+    def as_repeat(self) -> PublishResult:
         return replace(self, repeat=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,8 +91,7 @@ class PublishResult:
         return out
 
 
-def done(platform_id: str | None, published_at: datetime | None,
-         reason: Reason = Reason.PUBLISHED) -> PublishResult:
+def done(platform_id: str | None, published_at: datetime | None, reason: Reason = Reason.PUBLISHED) -> PublishResult:
     return PublishResult(Next.DONE, reason, platform_id=platform_id, published_at=published_at)
 
 
@@ -104,10 +103,10 @@ def alert(reason: Reason, detail: str, status: int | None = None) -> PublishResu
     return PublishResult(Next.ALERT, reason, detail=detail, http_status=status)
 
 
-def retry(reason: Reason, retry_at: datetime, detail: str = "", ambiguous: bool = False,
-          status: int | None = None) -> PublishResult:
-    return PublishResult(Next.RETRY, reason, detail=detail, retry_at=retry_at, ambiguous=ambiguous,
-                         http_status=status)
+def retry(
+    reason: Reason, retry_at: datetime, detail: str = "", ambiguous: bool = False, status: int | None = None
+) -> PublishResult:
+    return PublishResult(Next.RETRY, reason, detail=detail, retry_at=retry_at, ambiguous=ambiguous, http_status=status)
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class ReplyTarget:
     thread_id: str | None = None
 
     @classmethod
-    def from_mention(cls, mention: dict[str, Any]) -> "ReplyTarget":
+    def from_mention(cls, mention: dict[str, Any]) -> ReplyTarget:
         created = mention.get("created_at")
         when = None
         if isinstance(created, datetime):
@@ -135,11 +134,17 @@ class ReplyTarget:
             when = datetime.fromisoformat(created.replace("Z", "+00:00"))
         if when is not None and when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
-        return cls(platform=str(mention.get("platform", "")), external_id=str(mention.get("external_id", "")),
-                   kind=str(mention.get("kind") or "post"), author_id=mention.get("author_id") or None,
-                   author_handle=mention.get("author_handle") or None, text=str(mention.get("text") or ""),
-                   created_at=when, parent_id=mention.get("parent_id") or None,
-                   thread_id=mention.get("thread_id") or None)
+        return cls(
+            platform=str(mention.get("platform", "")),
+            external_id=str(mention.get("external_id", "")),
+            kind=str(mention.get("kind") or "post"),
+            author_id=mention.get("author_id") or None,
+            author_handle=mention.get("author_handle") or None,
+            text=str(mention.get("text") or ""),
+            created_at=when,
+            parent_id=mention.get("parent_id") or None,
+            thread_id=mention.get("thread_id") or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,11 +165,11 @@ class ChannelPost:
 
 
 class ClaimStatus(StrEnum):
-    NEW = "new"              # this call wrote the claim: post
+    NEW = "new"  # this call wrote the claim: post
     PUBLISHED = "published"  # posted earlier: answer the stored result
-    SETTLED = "settled"      # ended earlier without a post (FINAL/ALERT): answer the stored result
-    BUSY = "busy"            # another worker is posting under a live lease
-    RELEASED = "released"    # an earlier attempt certainly did not post: post again
+    SETTLED = "settled"  # ended earlier without a post (FINAL/ALERT): answer the stored result
+    BUSY = "busy"  # another worker is posting under a live lease
+    RELEASED = "released"  # an earlier attempt certainly did not post: post again
     UNCERTAIN = "uncertain"  # an earlier attempt may have posted (timeout, 5xx, crash): read back, then post
 
 
@@ -172,8 +177,8 @@ class ClaimStatus(StrEnum):
 class Claim:
     claim_id: str
     status: ClaimStatus
-    token: int                       # the attempt number: every later write is conditional on it (fencing)
-    first_attempt_at: datetime       # read-back looks for posts from here on
+    token: int  # the attempt number: every later write is conditional on it (fencing)
+    first_attempt_at: datetime  # read-back looks for posts from here on
     run: str
     lease_until: datetime | None = None
     result: PublishResult | None = None

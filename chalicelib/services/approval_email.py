@@ -27,19 +27,35 @@ def safe_web_link(url: Any) -> str | None:
     return value if value.lower().startswith(("https://", "http://")) and len(value) <= 2048 else None
 
 
-def step_email(approval: Approval, issue: dict[str, Any], link: str, now: datetime, guidance: list[str],
-               post_url: str | None, sla_minutes: int) -> StepEmail:
+def step_email(
+    approval: Approval,
+    issue: dict[str, Any],
+    link: str,
+    now: datetime,
+    guidance: list[str],
+    post_url: str | None,
+    sla_minutes: int,
+) -> StepEmail:
     what = ACTION_WORDS.get(approval.action, approval.action)
-    urgency = {"reminder": "Reminder: ", "escalated": "Escalated to you: ",
-               "escalated_reminder": "Reminder, escalated to you: "}.get(approval.attempt, "")
+    urgency = {
+        "reminder": "Reminder: ",
+        "escalated": "Escalated to you: ",
+        "escalated_reminder": "Reminder, escalated to you: ",
+    }.get(approval.attempt, "")
     category = str(issue.get("category", "")).replace("_", " ")
     subject = f"{urgency}{what} [{category}, {issue.get('severity', '')}] {approval.issue_id}"
     description = str(issue.get("description", ""))
     left = time_left(approval.due_at, now)
-    deadline = (f"Due {approval.due_at[:16].replace('T', ' ')} UTC ({left})" if approval.due_at
-                else f"Within {sla_minutes} minutes")
-    escalation = (f"If nobody answers by then, the step goes to {', '.join(approval.escalates_to)}."
-                  if approval.escalates_to else "")
+    deadline = (
+        f"Due {approval.due_at[:16].replace('T', ' ')} UTC ({left})"
+        if approval.due_at
+        else f"Within {sla_minutes} minutes"
+    )
+    escalation = (
+        f"If nobody answers by then, the step goes to {', '.join(approval.escalates_to)}."
+        if approval.escalates_to
+        else ""
+    )
     lines = [f"{what} ({approval.role}).", deadline + ".", *([escalation] if escalation else []), "", description]
     if post_url:
         lines += ["", f"The original post: {post_url}"]
@@ -50,15 +66,23 @@ def step_email(approval: Approval, issue: dict[str, Any], link: str, now: dateti
     if guidance:
         lines += ["", "Brand voice:", *(f"- {line}" for line in guidance)]
     lines += ["", f"Open: {link}", "", "The link is for you alone, works once, and expires."]
-    html = (f"<p><strong>{escape(what)}</strong> ({escape(approval.role)}).</p>"
-            f"<p><strong>{escape(deadline)}.</strong> {escape(escalation)}</p>"
-            f"<p>{escape(description)}</p>"
-            + (f'<p><a href="{escape(post_url, quote=True)}">The original post</a></p>' if post_url else "")
-            + (f"<p>Comment from {escape(approval.commented_by)}: {escape(approval.comment)}</p>"
-               if approval.comment else "")
-            + (f"<p>Current draft:</p><blockquote>{escape(approval.draft)}</blockquote>" if approval.draft else "")
-            + ("<p>Brand voice:</p><ul>" + "".join(f"<li>{escape(line)}</li>" for line in guidance) + "</ul>"
-               if guidance else "")
-            + f'<p><a href="{escape(link, quote=True)}">Open the {escape(approval.step)} step</a></p>'
-            + "<p>The link is for you alone, works once, and expires.</p>")
+    html = (
+        f"<p><strong>{escape(what)}</strong> ({escape(approval.role)}).</p>"
+        f"<p><strong>{escape(deadline)}.</strong> {escape(escalation)}</p>"
+        f"<p>{escape(description)}</p>"
+        + (f'<p><a href="{escape(post_url, quote=True)}">The original post</a></p>' if post_url else "")
+        + (
+            f"<p>Comment from {escape(approval.commented_by)}: {escape(approval.comment)}</p>"
+            if approval.comment
+            else ""
+        )
+        + (f"<p>Current draft:</p><blockquote>{escape(approval.draft)}</blockquote>" if approval.draft else "")
+        + (
+            "<p>Brand voice:</p><ul>" + "".join(f"<li>{escape(line)}</li>" for line in guidance) + "</ul>"
+            if guidance
+            else ""
+        )
+        + f'<p><a href="{escape(link, quote=True)}">Open the {escape(approval.step)} step</a></p>'
+        + "<p>The link is for you alone, works once, and expires.</p>"
+    )
     return StepEmail(subject, "\n".join(lines), html)

@@ -69,8 +69,20 @@ from chalicelib.settings import LINK_TTL_SECONDS
 PUBLISH_ALERT_KIND = AlertKind.PUBLISH_TIMED_OUT
 LinkRefused = Refused  # the name the api layer catches
 
-__all__ = ["ApprovalDeps", "LinkRefused", "PageData", "PublishLater", "PublishRequest", "StepEmailsOwed",
-           "StepRequest", "act", "open_link", "publish_reply", "request_step", "view"]
+__all__ = [
+    "ApprovalDeps",
+    "LinkRefused",
+    "PageData",
+    "PublishLater",
+    "PublishRequest",
+    "StepEmailsOwed",
+    "StepRequest",
+    "act",
+    "open_link",
+    "publish_reply",
+    "request_step",
+    "view",
+]
 
 
 @dataclass
@@ -107,13 +119,30 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     channels = tuple(c for c in message.channels if c in CHANNELS)
     expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.wait_seconds() * 2)
     due_at = (now + timedelta(seconds=message.wait_seconds())).isoformat()
-    approvals = [Approval(
-        approval_id=secrets.token_urlsafe(16), issue_id=message.issue_id, person=person, step=message.step,
-        action=message.action, role=message.role, protocol=message.protocol, attempt=message.attempt,
-        outcomes=tuple(message.outcomes), draft=message.draft, comment=message.comment,
-        commented_by=message.commented_by, status=PENDING, created_at=now.isoformat(), expires_at=expires,
-        token_ref=token_ref, channels=channels, due_at=due_at, escalates_to=tuple(message.escalates_to))
-        for person in people]
+    approvals = [
+        Approval(
+            approval_id=secrets.token_urlsafe(16),
+            issue_id=message.issue_id,
+            person=person,
+            step=message.step,
+            action=message.action,
+            role=message.role,
+            protocol=message.protocol,
+            attempt=message.attempt,
+            outcomes=tuple(message.outcomes),
+            draft=message.draft,
+            comment=message.comment,
+            commented_by=message.commented_by,
+            status=PENDING,
+            created_at=now.isoformat(),
+            expires_at=expires,
+            token_ref=token_ref,
+            channels=channels,
+            due_at=due_at,
+            escalates_to=tuple(message.escalates_to),
+        )
+        for person in people
+    ]
     booked = False
     try:
         deps.approvals.record_request(approvals, message.task_token, message.execution)
@@ -129,23 +158,42 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
         deps.approvals.supersede_pending(message.issue_id, message.step, token_ref, recorded_at)
         deps.issues.start_work(message.issue_id, message.category)
         # One key per request (its time and token): a redelivery writes the same event again, not a second one.
-        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type=f"step_{message.attempt}",
-                                      actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8], details={
-                                          "step": message.step, "action": message.action,
-                                          "people": message.people, "sla_minutes": message.sla_minutes}))
+        deps.issues.append(
+            AuditEvent(
+                issue_id=message.issue_id,
+                at=recorded_at,
+                type=f"step_{message.attempt}",
+                actor=SYSTEM_PROTOCOL,
+                suffix=token_ref.removeprefix("token#")[:8],
+                details={
+                    "step": message.step,
+                    "action": message.action,
+                    "people": message.people,
+                    "sla_minutes": message.sla_minutes,
+                },
+            )
+        )
         if message.draft and canned_warning(message.draft, deps.publisher.recent(now)):
             # The step's page will warn that the draft reads like a recent reply (the weekly report counts these).
-            deps.issues.append(AuditEvent(issue_id=message.issue_id, at=recorded_at, type="canned_warning_raised",
-                                          actor=SYSTEM_PROTOCOL, suffix=token_ref.removeprefix("token#")[:8],
-                                          details={"step": message.step}))
+            deps.issues.append(
+                AuditEvent(
+                    issue_id=message.issue_id,
+                    at=recorded_at,
+                    type="canned_warning_raised",
+                    actor=SYSTEM_PROTOCOL,
+                    suffix=token_ref.removeprefix("token#")[:8],
+                    details={"step": message.step},
+                )
+            )
         deps.approvals.mark_booked(token_ref, now)
     if owed:
         raise StepEmailsOwed(f"{len(owed)} of {len(approvals)} emails owed: " + "; ".join(owed))
     return sent
 
 
-def _email_owed(approvals: list[Approval], message: StepRequest, deps: ApprovalDeps,
-                now: datetime) -> tuple[list[str], list[str]]:
+def _email_owed(
+    approvals: list[Approval], message: StepRequest, deps: ApprovalDeps, now: datetime
+) -> tuple[list[str], list[str]]:
     """Email each approval not emailed yet, each under its claim: (the links sent, what is still owed)."""
     issue: dict[str, Any] | None = None
     post_url: str | None = None
@@ -163,17 +211,22 @@ def _email_owed(approvals: list[Approval], message: StepRequest, deps: ApprovalD
         if issue is None:
             issue = deps.issues.get(message.issue_id) or {}
             post_url = _original_post(deps.issues.mentions(message.issue_id))
-        url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person,
-                                              approval.expires_at)
-        email = step_email(approval, issue, url, now, _guidance(deps.plan, message.category), post_url,
-                           message.sla_minutes)
+        url = deps.base_url + links.link_path(deps.link_key, approval.approval_id, approval.person, approval.expires_at)
+        email = step_email(
+            approval, issue, url, now, _guidance(deps.plan, message.category), post_url, message.sla_minutes
+        )
         try:
             deps.email.send(approval.person, email.subject, email.text, email.html)
         except Exception as error:  # noqa: BLE001 - the others still go out; this one is owed
             deps.approvals.email_failed(claim)
-            logger.warning("approval email failed", extra={"issue_id": approval.issue_id,
-                                                           "approval_id": approval.approval_id,
-                                                           "error": type(error).__name__})
+            logger.warning(
+                "approval email failed",
+                extra={
+                    "issue_id": approval.issue_id,
+                    "approval_id": approval.approval_id,
+                    "error": type(error).__name__,
+                },
+            )
             owed.append(f"{approval.approval_id}: {type(error).__name__}")
             continue
         deps.approvals.email_sent(claim)
@@ -205,8 +258,12 @@ def open_link(approval_id: str, exp: str | None, sig: str | None, deps: Approval
     if verdict is links.LinkCheck.EXPIRED:
         raise Refused(410, "This link has expired.")
     if approval.status != PENDING:
-        raise Refused(410, "This link was already used, or its step has moved on." if approval.status == "used"
-                      else "This step has moved on (it was reminded or escalated); use the newest email.")
+        raise Refused(
+            410,
+            "This link was already used, or its step has moved on."
+            if approval.status == "used"
+            else "This step has moved on (it was reminded or escalated); use the newest email.",
+        )
     return approval
 
 
@@ -229,14 +286,19 @@ def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
     issue = deps.issues.get(approval.issue_id) or {}
     mentions = deps.issues.mentions(approval.issue_id)
     recent = deps.publisher.recent(now)
-    return PageData(approval=approval, issue=issue, mentions=mentions,
-                    history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
-                    canned_warning=canned_warning(approval.draft, recent) if approval.draft else None,
-                    channels=approval.channels or default_channels(deps.plan, approval.protocol),
-                    time_left=time_left(approval.due_at, now), post_url=_original_post(mentions),
-                    guidance=_guidance(deps.plan, str(issue.get("category", ""))),
-                    limits=_limits(deps, issue, mentions),
-                    similar=similar_replies({**issue, "issue_id": approval.issue_id}, recent))
+    return PageData(
+        approval=approval,
+        issue=issue,
+        mentions=mentions,
+        history=sorted(deps.issues.history(approval.issue_id), key=lambda e: e["sk"]),
+        canned_warning=canned_warning(approval.draft, recent) if approval.draft else None,
+        channels=approval.channels or default_channels(deps.plan, approval.protocol),
+        time_left=time_left(approval.due_at, now),
+        post_url=_original_post(mentions),
+        guidance=_guidance(deps.plan, str(issue.get("category", ""))),
+        limits=_limits(deps, issue, mentions),
+        similar=similar_replies({**issue, "issue_id": approval.issue_id}, recent),
+    )
 
 
 def default_channels(plan: ResponsePlan, protocol: str) -> tuple[str, ...]:
@@ -257,8 +319,13 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
     issue = deps.issues.get(approval.issue_id) or {}
     limits = _limits(deps, issue, deps.issues.mentions(approval.issue_id))
     decision = decide(approval, answer, limits, default_channels(deps.plan, approval.protocol))
-    event = AuditEvent(issue_id=approval.issue_id, at=now, type=f"step_{answer.outcome}", actor=approval.person,
-                       details=decision.details)
+    event = AuditEvent(
+        issue_id=approval.issue_id,
+        at=now,
+        type=f"step_{answer.outcome}",
+        actor=approval.person,
+        details=decision.details,
+    )
     try:
         token = deps.approvals.consume(approval, event, now)
     except AlreadyUsed as used:
@@ -266,19 +333,41 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
     proceeding_text = decision.draft or (approval.draft if answer.outcome == "approved" else "")
     if proceeding_text and canned_warning(proceeding_text, deps.publisher.recent(now)):
         # Sent on despite the warning: on the record (the weekly report counts these).
-        deps.issues.append(AuditEvent(issue_id=approval.issue_id, at=now, type="canned_warning_overridden",
-                                      actor=approval.person, details={"step": approval.step}))
-    callback = StepCallback(outcome=answer.outcome, actor=approval.person, comment=answer.comment,
-                            draft=decision.draft, channels=list(decision.channels))
+        deps.issues.append(
+            AuditEvent(
+                issue_id=approval.issue_id,
+                at=now,
+                type="canned_warning_overridden",
+                actor=approval.person,
+                details={"step": approval.step},
+            )
+        )
+    callback = StepCallback(
+        outcome=answer.outcome,
+        actor=approval.person,
+        comment=answer.comment,
+        draft=decision.draft,
+        channels=list(decision.channels),
+    )
     try:
         deps.workflows.resume(token, callback.model_dump())
     except StepCallbackFailed as failed:
         # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
         deps.approvals.mark_callback_failed(approval, str(failed))
-        deps.issues.append(AuditEvent(issue_id=approval.issue_id, at=now, type="step_too_late",
-                                      actor=approval.person, details={"step": approval.step, "reason": str(failed)}))
-        raise Refused(409, "This step had already moved on (it timed out and was escalated); "
-                           "your answer is recorded on the issue but did not change the protocol.") from failed
+        deps.issues.append(
+            AuditEvent(
+                issue_id=approval.issue_id,
+                at=now,
+                type="step_too_late",
+                actor=approval.person,
+                details={"step": approval.step, "reason": str(failed)},
+            )
+        )
+        raise Refused(
+            409,
+            "This step had already moved on (it timed out and was escalated); "
+            "your answer is recorded on the issue but did not change the protocol.",
+        ) from failed
     return answer.outcome
 
 
@@ -306,9 +395,17 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     target = ReplyTarget.from_mention(mention) if mention else ReplyTarget(str(issue.get("platform", "")), "")
     results: dict[str, PublishResult] = {}
     for channel in message.channels:
-        post = ChannelPost(issue_id=message.issue_id, run=message.execution, channel=channel, text=message.draft,
-                           approved_by=message.approved_by, target=target, category=str(issue.get("category", "")),
-                           topic=str(issue.get("topic", "")), products=tuple(issue.get("products") or ()))
+        post = ChannelPost(
+            issue_id=message.issue_id,
+            run=message.execution,
+            channel=channel,
+            text=message.draft,
+            approved_by=message.approved_by,
+            target=target,
+            category=str(issue.get("category", "")),
+            topic=str(issue.get("topic", "")),
+            products=tuple(issue.get("products") or ()),
+        )
         results[channel] = deps.publisher.publish(post, now)
     published = {channel: r for channel, r in results.items() if r.next is Next.DONE}
     refused = {channel: r for channel, r in results.items() if r.next in (Next.ALERT, Next.FINAL)}
@@ -317,22 +414,40 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     if published:
         first = min(r.published_at or now for r in published.values())
         deps.issues.record_response(message.issue_id, first)
-        deps.issues.append(AuditEvent(issue_id=message.issue_id, at=first, type="published", actor=SYSTEM_PROTOCOL,
-                                      suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
-                                      details={"channels": list(published), "platform": target.platform,
-                                               "posts": posts, "approved_by": message.approved_by}))
+        deps.issues.append(
+            AuditEvent(
+                issue_id=message.issue_id,
+                at=first,
+                type="published",
+                actor=SYSTEM_PROTOCOL,
+                suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
+                details={
+                    "channels": list(published),
+                    "platform": target.platform,
+                    "posts": posts,
+                    "approved_by": message.approved_by,
+                },
+            )
+        )
     for channel, result in refused.items():
         _record_refusal(message, issue, target, channel, result, deps, now)
     if waiting:
         retry_at = min(r.retry_at or now for r in waiting.values())
-        logger.info("publish waits", extra={"issue_id": message.issue_id, "retry_at": retry_at.isoformat(),
-                                            "reasons": [r.reason.value for r in waiting.values()]})
+        logger.info(
+            "publish waits",
+            extra={
+                "issue_id": message.issue_id,
+                "retry_at": retry_at.isoformat(),
+                "reasons": [r.reason.value for r in waiting.values()],
+            },
+        )
         raise PublishLater(retry_at, [f"{channel}: {r.reason.value}" for channel, r in waiting.items()])
     not_out = [f"{channel}: {r.reason.value}" for channel, r in refused.items()]
     try:
         if published or not results:
-            deps.workflows.resume(message.task_token, PublishCallback(published=len(published), posts=posts,
-                                                                      refused=not_out).model_dump())
+            deps.workflows.resume(
+                message.task_token, PublishCallback(published=len(published), posts=posts, refused=not_out).model_dump()
+            )
         else:
             deps.workflows.fail(message.task_token, PUBLISH_REFUSED_ERROR, "; ".join(not_out))
     except StepCallbackFailed:
@@ -342,20 +457,41 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     return posts
 
 
-def _record_refusal(message: PublishRequest, issue: dict[str, Any], target: ReplyTarget, channel: str,
-                    result: PublishResult, deps: ApprovalDeps, now: datetime) -> None:
+def _record_refusal(
+    message: PublishRequest,
+    issue: dict[str, Any],
+    target: ReplyTarget,
+    channel: str,
+    result: PublishResult,
+    deps: ApprovalDeps,
+    now: datetime,
+) -> None:
     """A channel that will not go out: on the issue's trail (once: a redelivery answers the stored refusal as a
     repeat) and alerted (the alert is keyed by issue, channel and reason, so a redelivery never sends it twice)."""
     details = {"channel": channel, "platform": target.platform, **result.to_dict()}
     if not result.repeat:
-        deps.issues.append(AuditEvent(
-            issue_id=message.issue_id, at=now, type="publish_refused" if result.next is Next.FINAL else
-            "publish_failed", actor=SYSTEM_PUBLISHER,
-            suffix=hashlib.sha256(f"{message.execution}|{channel}".encode()).hexdigest()[:8], details=details))
+        deps.issues.append(
+            AuditEvent(
+                issue_id=message.issue_id,
+                at=now,
+                type="publish_refused" if result.next is Next.FINAL else "publish_failed",
+                actor=SYSTEM_PUBLISHER,
+                suffix=hashlib.sha256(f"{message.execution}|{channel}".encode()).hexdigest()[:8],
+                details=details,
+            )
+        )
     where = f"{target.platform or 'the platform'} ({channel.replace('_', ' ')})"
-    deps.alerts.raise_alert(Alert(
-        kind=PUBLISH_ALERT_KIND, severity="critical" if result.next is Next.ALERT else "high",
-        category=str(issue.get("category") or "none"), team=str(issue.get("team") or "none"),
-        issue_id=message.issue_id, subject=f"Reply not published on {where}: {result.reason.value}",
-        message=f"Issue {message.issue_id}: the approved reply was not published on {where}. {result.detail}",
-        details=details, scope=f"{channel}:{result.reason.value}"), now)
+    deps.alerts.raise_alert(
+        Alert(
+            kind=PUBLISH_ALERT_KIND,
+            severity="critical" if result.next is Next.ALERT else "high",
+            category=str(issue.get("category") or "none"),
+            team=str(issue.get("team") or "none"),
+            issue_id=message.issue_id,
+            subject=f"Reply not published on {where}: {result.reason.value}",
+            message=f"Issue {message.issue_id}: the approved reply was not published on {where}. {result.detail}",
+            details=details,
+            scope=f"{channel}:{result.reason.value}",
+        ),
+        now,
+    )

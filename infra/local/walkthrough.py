@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-ANSWERS = {"draft": {"outcome": "submitted", "channels": "public_reply,private_reply"},
-           "respond": {"outcome": "submitted", "channels": "public_reply"},
-           "review": {"outcome": "approved", "comment": "Legal: no admission, fine to publish."},
-           "approve": {"outcome": "approved"}}
+ANSWERS = {
+    "draft": {"outcome": "submitted", "channels": "public_reply,private_reply"},
+    "respond": {"outcome": "submitted", "channels": "public_reply"},
+    "review": {"outcome": "approved", "comment": "Legal: no admission, fine to publish."},
+    "approve": {"outcome": "approved"},
+}
 
 
 class Stack(Protocol):
@@ -31,8 +33,10 @@ def reply_text(issue: dict[str, Any], mentions: list[dict[str, Any]]) -> str:
     first = min(mentions, key=lambda m: str(m.get("created_at", ""))) if mentions else {}
     handle = str(first.get("author_handle") or "").lstrip("@")
     greeting = f"@{handle} " if handle and first.get("platform") in ("x", "instagram") else ""
-    return (f"{greeting}We're sorry, this is not the quality we promise. Our care team is looking into it "
-            "today and will message you directly with a fix.")
+    return (
+        f"{greeting}We're sorry, this is not the quality we promise. Our care team is looking into it "
+        "today and will message you directly with a fix."
+    )
 
 
 def walk_through(stack: Stack, echo: Callable[[str], None] = print, timeout: float = 180.0) -> dict[str, Any] | None:
@@ -42,8 +46,9 @@ def walk_through(stack: Stack, echo: Callable[[str], None] = print, timeout: flo
     from infra.local.replay import http
 
     names = Resources.for_stage("local")
-    issues = sorted((i for i in stack.issues() if i.get("category") == "high_priority"),
-                    key=lambda i: str(i.get("first_seen", "")))
+    issues = sorted(
+        (i for i in stack.issues() if i.get("category") == "high_priority"), key=lambda i: str(i.get("first_seen", ""))
+    )
     if not issues:
         echo("  walk-through: no High Priority issue in the replay")
         return None
@@ -58,29 +63,47 @@ def walk_through(stack: Stack, echo: Callable[[str], None] = print, timeout: flo
         published = [r for r in stack.scan(names.outbox_table) if r.get("issue_id") == issue_id]
         if published:
             for row in published:
-                echo(f"  published {row['channel']} on {row['platform']} to {row.get('recipient') or 'the author'} "
-                     f"at {row['published_at'][:19]}: \"{row['text'][:90]}\"")
+                echo(
+                    f"  published {row['channel']} on {row['platform']} to {row.get('recipient') or 'the author'} "
+                    f'at {row["published_at"][:19]}: "{row["text"][:90]}"'
+                )
             return {"issue_id": issue_id, "published": published}
-        pending = [a for a in stack.scan(names.approvals_table)
-                   if a.get("issue_id") == issue_id and a.get("status") == "pending" and "person" in a
-                   and a.get("send_state", "sent") == "sent" and a["approval_id"] not in acted]
-        steps_done = {a["step"] for a in stack.scan(names.approvals_table)
-                      if a.get("issue_id") == issue_id and a.get("status") == "used"}
+        pending = [
+            a
+            for a in stack.scan(names.approvals_table)
+            if a.get("issue_id") == issue_id
+            and a.get("status") == "pending"
+            and "person" in a
+            and a.get("send_state", "sent") == "sent"
+            and a["approval_id"] not in acted
+        ]
+        steps_done = {
+            a["step"]
+            for a in stack.scan(names.approvals_table)
+            if a.get("issue_id") == issue_id and a.get("status") == "used"
+        }
         for approval in sorted(pending, key=lambda a: a["created_at"]):
             if approval["step"] in steps_done:
                 continue
-            link = stack.base_url + link_path(stack.secrets["LINK_SIGNING_KEY"], approval["approval_id"],
-                                              approval["person"], int(approval["expires_at"]))
+            link = stack.base_url + link_path(
+                stack.secrets["LINK_SIGNING_KEY"],
+                approval["approval_id"],
+                approval["person"],
+                int(approval["expires_at"]),
+            )
             page = http("GET", link)
             fields = dict(ANSWERS.get(approval["action"], {"outcome": "approved"}))
             if approval["action"] in ("draft", "respond"):
                 fields["draft"] = text
-            answer = http("POST", link, urlencode(fields).encode(),
-                          {"Content-Type": "application/x-www-form-urlencoded"})
+            answer = http(
+                "POST", link, urlencode(fields).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+            )
             acted.add(approval["approval_id"])
             steps_done.add(approval["step"])
-            echo(f"  {approval['person']} opened the {approval['step']} step (page {page.status}) and answered "
-                 f"{fields['outcome']} -> {answer.status}")
+            echo(
+                f"  {approval['person']} opened the {approval['step']} step (page {page.status}) and answered "
+                f"{fields['outcome']} -> {answer.status}"
+            )
         time.sleep(1)
     echo(f"  walk-through: no published reply for {issue_id} within {timeout:.0f} s")
     return None

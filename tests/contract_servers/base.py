@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 # Scripted faults, applied to the next write (a POST that would publish), in order.
 ACCEPT_THEN_HANG = "accept_then_hang"  # the post is stored, the answer comes after the client gave up
-RATE_LIMIT = "rate_limit"              # 429 (or the platform's throttling error) with its reset hints
-UNAVAILABLE = "unavailable"            # 503, nothing stored
-EXPIRE_TOKEN = "expire_token"          # the access token stops working; the refresh grant still works
-REVOKE = "revoke"                      # every token and grant stops working (the brand revoked the app)
+RATE_LIMIT = "rate_limit"  # 429 (or the platform's throttling error) with its reset hints
+UNAVAILABLE = "unavailable"  # 503, nothing stored
+EXPIRE_TOKEN = "expire_token"  # the access token stops working; the refresh grant still works
+REVOKE = "revoke"  # every token and grant stops working (the brand revoked the app)
 HANG_SECONDS = 2.0
 
 
@@ -72,7 +72,7 @@ class ContractServer:
         self.routes: list[tuple[str, re.Pattern[str], Route, bool]] = []
         self.faults: list[str] = []
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
-        self.violations: list[str] = []        # requests that broke the contract (a test asserts none)
+        self.violations: list[str] = []  # requests that broke the contract (a test asserts none)
         self.access_tokens: set[str] = set()
         self.released = threading.Event()
         self.httpd: ThreadingHTTPServer | None = None
@@ -100,7 +100,7 @@ class ContractServer:
         assert self.httpd is not None
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "ContractServer":
+    def __enter__(self) -> ContractServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,8 +112,13 @@ class ContractServer:
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("content-length") or 0)
-                request = Request(self.command, parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
-                                  {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                request = Request(
+                    self.command,
+                    parts.path,
+                    {k: v[0] for k, v in parse_qs(parts.query).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 answer = server.dispatch(request)
                 if answer.hang:
                     server.released.wait(HANG_SECONDS)

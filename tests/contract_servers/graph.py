@@ -22,8 +22,7 @@ PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 
 def graph_error(message: str, code: int, type_: str = "OAuthException", subcode: int | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": message, "type": type_, "code": code,
-                             "fbtrace_id": "A" + secrets.token_hex(10)}
+    error: dict[str, Any] = {"message": message, "type": type_, "code": code, "fbtrace_id": "A" + secrets.token_hex(10)}
     if subcode is not None:
         error["error_subcode"] = subcode
     return {"error": error}
@@ -38,7 +37,7 @@ class GraphServer(ContractServer):
         super().__init__()
         self.access_tokens.add(page_token)
         self.page_id, self.ig_user_id = page_id, ig_user_id
-        self.comments: dict[str, dict[str, Any]] = {}   # every comment, by id (the customers' and the brand's)
+        self.comments: dict[str, dict[str, Any]] = {}  # every comment, by id (the customers' and the brand's)
         self.private_replies: dict[str, dict[str, Any]] = {}  # comment id -> the one private reply
         self.route("POST", VERSION + r"/([\w]+)/comments", self.reply_facebook, write=True)
         self.route("GET", VERSION + r"/([\w]+)/comments", self.list_facebook)
@@ -47,10 +46,19 @@ class GraphServer(ContractServer):
         self.route("POST", VERSION + r"/(\d+)/messages", self.private_reply, write=True)
 
     def seed(self, platform: str, author_id: str, text: str, created_at: datetime | None = None) -> str:
-        comment_id = (f"{secrets.randbelow(10**15)}_{secrets.randbelow(10**15)}" if platform == "facebook"
-                      else str(17_800_000_000_000_000 + secrets.randbelow(10**15)))
-        self.comments[comment_id] = {"id": comment_id, "platform": platform, "from": {"id": author_id},
-                                     "message": text, "created": created_at or now(), "parent": None}
+        comment_id = (
+            f"{secrets.randbelow(10**15)}_{secrets.randbelow(10**15)}"
+            if platform == "facebook"
+            else str(17_800_000_000_000_000 + secrets.randbelow(10**15))
+        )
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "platform": platform,
+            "from": {"id": author_id},
+            "message": text,
+            "created": created_at or now(),
+            "parent": None,
+        }
         return comment_id
 
     def replies_by_brand(self, platform: str) -> list[dict[str, Any]]:
@@ -62,27 +70,52 @@ class GraphServer(ContractServer):
         return Answer(status, graph_error(message, 100, "GraphMethodException"))
 
     def rate_limited(self, request: Request) -> Answer:
-        usage = {self.page_id: [{"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 50,
-                                 "estimated_time_to_regain_access": 7}]}
-        return Answer(400, graph_error("(#32) Page request limit reached", 32),
-                      {"X-Business-Use-Case-Usage": json.dumps(usage)})
+        usage = {
+            self.page_id: [
+                {
+                    "type": "pages",
+                    "call_count": 100,
+                    "total_cputime": 40,
+                    "total_time": 50,
+                    "estimated_time_to_regain_access": 7,
+                }
+            ]
+        }
+        return Answer(
+            400, graph_error("(#32) Page request limit reached", 32), {"X-Business-Use-Case-Usage": json.dumps(usage)}
+        )
 
     def unavailable(self, request: Request) -> Answer:
-        return Answer(503, graph_error("An unexpected error has occurred. Please retry your request later.", 2,
-                                       "OAuthException"))
+        return Answer(
+            503, graph_error("An unexpected error has occurred. Please retry your request later.", 2, "OAuthException")
+        )
 
     def unauthorized(self, request: Request) -> Answer | None:
         token = request.bearer() or request.query.get("access_token")
         if token in self.access_tokens:
             return None
-        return Answer(400, graph_error("Error validating access token: The session has been invalidated because "
-                                       "the user changed their password or Facebook has changed the session for "
-                                       "security reasons.", 190, subcode=460))
+        return Answer(
+            400,
+            graph_error(
+                "Error validating access token: The session has been invalidated because "
+                "the user changed their password or Facebook has changed the session for "
+                "security reasons.",
+                190,
+                subcode=460,
+            ),
+        )
 
     def missing(self, object_id: str) -> Answer:
-        return Answer(400, graph_error(
-            f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot be loaded due to missing "
-            "permissions, or does not support this operation.", 100, "GraphMethodException", 33))
+        return Answer(
+            400,
+            graph_error(
+                f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation.",
+                100,
+                "GraphMethodException",
+                33,
+            ),
+        )
 
     def _message(self, request: Request) -> Any:
         """Graph takes parameters form-encoded, as JSON, or in the query string."""
@@ -102,10 +135,19 @@ class GraphServer(ContractServer):
         require(isinstance(message, str) and message.strip() != "", 400, "(#100) message is required")
         require(len(message) <= limit, 400, f"(#100) message is longer than {limit} characters")
         brand = self.page_id if platform == "facebook" else self.ig_user_id
-        reply_id = (f"{parent_id.split('_')[0]}_{secrets.randbelow(10**15)}" if platform == "facebook"
-                    else str(17_900_000_000_000_000 + secrets.randbelow(10**15)))
-        self.comments[reply_id] = {"id": reply_id, "platform": platform, "from": {"id": brand}, "message": message,
-                                   "created": now(), "parent": parent_id}
+        reply_id = (
+            f"{parent_id.split('_')[0]}_{secrets.randbelow(10**15)}"
+            if platform == "facebook"
+            else str(17_900_000_000_000_000 + secrets.randbelow(10**15))
+        )
+        self.comments[reply_id] = {
+            "id": reply_id,
+            "platform": platform,
+            "from": {"id": brand},
+            "message": message,
+            "created": now(),
+            "parent": parent_id,
+        }
         return Answer(200, {"id": reply_id})
 
     # -- routes ---------------------------------------------------------------------------------------------
@@ -116,16 +158,24 @@ class GraphServer(ContractServer):
         return self._reply(request, match.group(1), "instagram", 2200)
 
     def _children(self, parent_id: str) -> list[dict[str, Any]]:
-        return sorted((c for c in self.comments.values() if c["parent"] == parent_id), key=lambda c: c["created"],
-                      reverse=True)
+        return sorted(
+            (c for c in self.comments.values() if c["parent"] == parent_id), key=lambda c: c["created"], reverse=True
+        )
 
     def list_facebook(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
             return denied
         if match.group(1) not in self.comments:
             return self.missing(match.group(1))
-        data = [{"id": c["id"], "from": {"id": c["from"]["id"], "name": "Brand"}, "message": c["message"],
-                 "created_time": graph_time(c["created"])} for c in self._children(match.group(1))]
+        data = [
+            {
+                "id": c["id"],
+                "from": {"id": c["from"]["id"], "name": "Brand"},
+                "message": c["message"],
+                "created_time": graph_time(c["created"]),
+            }
+            for c in self._children(match.group(1))
+        ]
         return Answer(200, {"data": data, "paging": {}})
 
     def list_instagram(self, request: Request, match: re.Match[str]) -> Answer:
@@ -133,8 +183,15 @@ class GraphServer(ContractServer):
             return denied
         if match.group(1) not in self.comments:
             return self.missing(match.group(1))
-        data = [{"id": c["id"], "text": c["message"], "timestamp": graph_time(c["created"]),
-                 "from": {"id": c["from"]["id"], "username": "brand"}} for c in self._children(match.group(1))]
+        data = [
+            {
+                "id": c["id"],
+                "text": c["message"],
+                "timestamp": graph_time(c["created"]),
+                "from": {"id": c["from"]["id"], "username": "brand"},
+            }
+            for c in self._children(match.group(1))
+        ]
         return Answer(200, {"data": data})
 
     def private_reply(self, request: Request, match: re.Match[str]) -> Answer:
@@ -144,13 +201,19 @@ class GraphServer(ContractServer):
         require(request.content_type == "application/json", 400, "the Send API takes a JSON body")
         body = request.json() or {}
         recipient, message = body.get("recipient"), body.get("message")
-        require(isinstance(recipient, dict) and len(recipient) == 1
-                and set(recipient) <= {"comment_id", "post_id"}, 400,
-                "(#100) recipient must name exactly one comment_id or post_id for a private reply")
-        require(isinstance(message, dict) and isinstance(message.get("text"), str) and message["text"].strip() != "",
-                400, "(#100) message.text is required")
-        require(len(message["text"]) <= 2000, 400, "(#100) Length of param message[text] must be less than or "
-                                                    "equal to 2000")
+        require(
+            isinstance(recipient, dict) and len(recipient) == 1 and set(recipient) <= {"comment_id", "post_id"},
+            400,
+            "(#100) recipient must name exactly one comment_id or post_id for a private reply",
+        )
+        require(
+            isinstance(message, dict) and isinstance(message.get("text"), str) and message["text"].strip() != "",
+            400,
+            "(#100) message.text is required",
+        )
+        require(
+            len(message["text"]) <= 2000, 400, "(#100) Length of param message[text] must be less than or equal to 2000"
+        )
         object_id = next(iter(recipient.values()))
         comment = self.comments.get(object_id)
         if comment is None:

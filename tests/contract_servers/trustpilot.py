@@ -43,8 +43,10 @@ class TrustpilotServer(ContractServer):
     def unauthorized(self, request: Request) -> Answer | None:
         if request.bearer() in self.access_tokens:
             return None
-        return Answer(401, {"fault": {"faultstring": "Invalid access token",
-                                      "detail": {"errorcode": "oauth.v2.InvalidAccessToken"}}})
+        return Answer(
+            401,
+            {"fault": {"faultstring": "Invalid access token", "detail": {"errorcode": "oauth.v2.InvalidAccessToken"}}},
+        )
 
     def token(self, request: Request, match: re.Match[str]) -> Answer:
         require(request.content_type == "application/x-www-form-urlencoded", 400, "token requests are form-encoded")
@@ -54,8 +56,15 @@ class TrustpilotServer(ContractServer):
         require(form.get("grant_type") == "password", 400, "grant_type must be password")
         if (form.get("username"), form.get("password")) != (self.username, self.password):
             return Answer(401, {"error": "invalid_grant", "error_description": "Invalid username or password"})
-        return Answer(200, {"access_token": self.issue_access_token(), "refresh_token": secrets.token_hex(8),
-                            "expires_in": "359999", "token_type": "BearerToken"})
+        return Answer(
+            200,
+            {
+                "access_token": self.issue_access_token(),
+                "refresh_token": secrets.token_hex(8),
+                "expires_in": "359999",
+                "token_type": "BearerToken",
+            },
+        )
 
     def reply(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
@@ -63,14 +72,21 @@ class TrustpilotServer(ContractServer):
         require(request.content_type == "application/json", 400, "the body must be JSON")
         body = request.json() or {}
         require(isinstance(body.get("message"), str) and body["message"].strip() != "", 400, "message is required")
-        require(body.get("authorBusinessUserId") == self.business_user_id, 400,
-                "authorBusinessUserId must name a user of the business unit")
+        require(
+            body.get("authorBusinessUserId") == self.business_user_id,
+            400,
+            "authorBusinessUserId must name a user of the business unit",
+        )
         review = self.reviews.get(match.group(1))
         if review is None:
             return Answer(404, {"message": "Review not found", "errorCode": 404})
         stamp = now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        review["companyReply"] = {"text": body["message"], "authorBusinessUserId": self.business_user_id,
-                                  "createdAt": stamp, "updatedAt": stamp}
+        review["companyReply"] = {
+            "text": body["message"],
+            "authorBusinessUserId": self.business_user_id,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+        }
         self.replies_posted += 1
         return Answer(201)
 

@@ -16,13 +16,29 @@ from typing import Any
 from tests.contract_servers.base import Answer, ContractServer, Request, now, require
 
 TWEPOCH_MS = 1288834974657
-POST_FIELDS = {"text", "reply", "quote_tweet_id", "media", "poll", "reply_settings", "for_super_followers_only",
-               "geo", "direct_message_deep_link", "nullcast", "community_id", "card_uri", "made_with_ai",
-               "paid_partnership", "share_with_followers"}
+POST_FIELDS = {
+    "text",
+    "reply",
+    "quote_tweet_id",
+    "media",
+    "poll",
+    "reply_settings",
+    "for_super_followers_only",
+    "geo",
+    "direct_message_deep_link",
+    "nullcast",
+    "community_id",
+    "card_uri",
+    "made_with_ai",
+    "paid_partnership",
+    "share_with_followers",
+}
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
-NOT_ENGAGED = ("Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged "
-               "by the author of the post you are replying to.")
+NOT_ENGAGED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged "
+    "by the author of the post you are replying to."
+)
 
 
 def problem(status: int, title: str, detail: str, type_: str = "about:blank") -> dict[str, Any]:
@@ -30,13 +46,20 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank") ->
 
 
 class XServer(ContractServer):
-    def __init__(self, client_id: str, refresh_token: str, brand_id: str, brand_handle: str,
-                 tier: str = "self_serve", client_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        refresh_token: str,
+        brand_id: str,
+        brand_handle: str,
+        tier: str = "self_serve",
+        client_secret: str | None = None,
+    ) -> None:
         super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.refresh_tokens = {refresh_token}
         self.brand_id, self.brand_handle, self.tier = brand_id, brand_handle, tier
-        self.tweets: dict[str, dict[str, Any]] = {}   # every post the platform knows, by id
+        self.tweets: dict[str, dict[str, Any]] = {}  # every post the platform knows, by id
         self.dm_events: list[dict[str, Any]] = []
         self.sequence = 0
         self.route("POST", r"/2/oauth2/token", self.token)
@@ -56,8 +79,14 @@ class XServer(ContractServer):
         tweet_id = self.snowflake()
         mentions = [{"username": h} for h in re.findall(r"(?<![\w@])@(\w+)", text)]
         refs = [{"type": "quoted", "id": quoted_id}] if quoted_id else []
-        self.tweets[tweet_id] = {"id": tweet_id, "text": text, "author_id": author_id,
-                                 "entities": {"mentions": mentions}, "referenced_tweets": refs, "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        self.tweets[tweet_id] = {
+            "id": tweet_id,
+            "text": text,
+            "author_id": author_id,
+            "entities": {"mentions": mentions},
+            "referenced_tweets": refs,
+            "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        }
         return tweet_id
 
     def brand_replies(self) -> list[dict[str, Any]]:
@@ -68,14 +97,23 @@ class XServer(ContractServer):
 
     # -- errors ---------------------------------------------------------------------------------------------
     def error(self, status: int, message: str) -> Answer:
-        titles = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found Error",
-                  405: "Method Not Allowed", 503: "Service Unavailable"}
+        titles = {
+            400: "Invalid Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found Error",
+            405: "Method Not Allowed",
+            503: "Service Unavailable",
+        }
         return Answer(status, problem(status, titles.get(status, "Error"), message))
 
     def rate_limited(self, request: Request) -> Answer:
         reset = int(time.time()) + 900
-        return Answer(429, problem(429, "Too Many Requests", "Too Many Requests"),
-                      {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+        return Answer(
+            429,
+            problem(429, "Too Many Requests", "Too Many Requests"),
+            {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+        )
 
     def revoke(self) -> None:
         super().revoke()
@@ -95,14 +133,22 @@ class XServer(ContractServer):
             require(request.basic() == (self.client_id, self.client_secret), 401, "client authentication failed")
         require(form.get("client_id") == self.client_id, 400, "Missing required parameter [client_id].")
         if form.get("refresh_token") not in self.refresh_tokens:
-            return Answer(400, {"error": "invalid_request",
-                                "error_description": "Value passed for the token was invalid."})
+            return Answer(
+                400, {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+            )
         self.refresh_tokens.discard(form["refresh_token"])  # rotated: the old one is spent
         rotated = "rt-" + secrets.token_hex(8)
         self.refresh_tokens.add(rotated)
-        return Answer(200, {"token_type": "bearer", "expires_in": 7200, "access_token": self.issue_access_token(),
-                            "scope": "tweet.read tweet.write users.read dm.read dm.write offline.access",
-                            "refresh_token": rotated})
+        return Answer(
+            200,
+            {
+                "token_type": "bearer",
+                "expires_in": 7200,
+                "access_token": self.issue_access_token(),
+                "scope": "tweet.read tweet.write users.read dm.read dm.write offline.access",
+                "refresh_token": rotated,
+            },
+        )
 
     def create_tweet(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
@@ -112,14 +158,21 @@ class XServer(ContractServer):
         require(isinstance(body, dict), 400, "the body must be a JSON object")
         require(not set(body) - POST_FIELDS, 400, f"unknown fields {sorted(set(body) - POST_FIELDS)}")
         text = body.get("text")
-        require(isinstance(text, str) and 0 < len(re.sub(r"https?://\S+", "x" * 23, text)) <= 280, 400,
-                "text must be 1..280 characters (a URL counts 23)")
+        require(
+            isinstance(text, str) and 0 < len(re.sub(r"https?://\S+", "x" * 23, text)) <= 280,
+            400,
+            "text must be 1..280 characters (a URL counts 23)",
+        )
         reply = body.get("reply")
-        require(isinstance(reply, dict) and set(reply) <= {"in_reply_to_tweet_id", "exclude_reply_user_ids"}, 400,
-                "reply must be {in_reply_to_tweet_id}")
+        require(
+            isinstance(reply, dict) and set(reply) <= {"in_reply_to_tweet_id", "exclude_reply_user_ids"},
+            400,
+            "reply must be {in_reply_to_tweet_id}",
+        )
         parent_id = reply.get("in_reply_to_tweet_id")
-        require(isinstance(parent_id, str) and parent_id.isdigit(), 400,
-                "in_reply_to_tweet_id must be a numeric string")
+        require(
+            isinstance(parent_id, str) and parent_id.isdigit(), 400, "in_reply_to_tweet_id must be a numeric string"
+        )
         parent = self.tweets.get(parent_id)
         if parent is None:
             return self.error(403, NOT_VISIBLE)
@@ -128,15 +181,23 @@ class XServer(ContractServer):
         if self.tier == "self_serve" and not self._engaged(parent):
             return self.error(403, NOT_ENGAGED)
         tweet_id = self.snowflake()
-        self.tweets[tweet_id] = {"id": tweet_id, "text": text, "author_id": self.brand_id, "entities": {},
-                                 "referenced_tweets": [{"type": "replied_to", "id": parent_id}],
-                                 "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        self.tweets[tweet_id] = {
+            "id": tweet_id,
+            "text": text,
+            "author_id": self.brand_id,
+            "entities": {},
+            "referenced_tweets": [{"type": "replied_to", "id": parent_id}],
+            "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        }
         return Answer(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}})
 
     def _engaged(self, parent: dict[str, Any]) -> bool:
         mentioned = any(m["username"].lower() == self.brand_handle.lower() for m in parent["entities"]["mentions"])
-        quoted = any(self.tweets.get(r["id"], {}).get("author_id") == self.brand_id
-                     for r in parent["referenced_tweets"] if r["type"] == "quoted")
+        quoted = any(
+            self.tweets.get(r["id"], {}).get("author_id") == self.brand_id
+            for r in parent["referenced_tweets"]
+            if r["type"] == "quoted"
+        )
         return mentioned or quoted
 
     def lookup(self, request: Request, match: re.Match[str]) -> Answer:
@@ -144,11 +205,22 @@ class XServer(ContractServer):
             return denied
         tweet = self.tweets.get(match.group(1))
         if tweet is None:  # X answers a missing post with 200 and an errors array
-            return Answer(200, {"errors": [{"value": match.group(1), "detail": f"Could not find tweet with id: "
-                                            f"[{match.group(1)}].", "title": "Not Found Error",
-                                            "resource_type": "tweet", "parameter": "id",
-                                            "resource_id": match.group(1),
-                                            "type": "https://api.twitter.com/2/problems/resource-not-found"}]})
+            return Answer(
+                200,
+                {
+                    "errors": [
+                        {
+                            "value": match.group(1),
+                            "detail": f"Could not find tweet with id: [{match.group(1)}].",
+                            "title": "Not Found Error",
+                            "resource_type": "tweet",
+                            "parameter": "id",
+                            "resource_id": match.group(1),
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    ]
+                },
+            )
         quoted = [self.tweets[r["id"]] for r in tweet["referenced_tweets"] if r["id"] in self.tweets]
         answer: dict[str, Any] = {"data": tweet}
         if quoted and "referenced_tweets.id" in request.query.get("expansions", ""):
@@ -159,14 +231,19 @@ class XServer(ContractServer):
         if denied := self.unauthorized(request):
             return denied
         start = request.query.get("start_time", "")
-        require(not start or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", start) is not None, 400,
-                "start_time must be YYYY-MM-DDTHH:mm:ssZ")
+        require(
+            not start or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", start) is not None,
+            400,
+            "start_time must be YYYY-MM-DDTHH:mm:ssZ",
+        )
         require(5 <= int(request.query.get("max_results", "10")) <= 100, 400, "max_results must be 5..100")
-        posts = [t for t in self.tweets.values()
-                 if t["author_id"] == match.group(1) and t["created_at"][:19] >= start[:19]]
+        posts = [
+            t for t in self.tweets.values() if t["author_id"] == match.group(1) and t["created_at"][:19] >= start[:19]
+        ]
         posts.sort(key=lambda t: int(t["id"]), reverse=True)
-        return Answer(200, {"data": posts, "meta": {"result_count": len(posts)}} if posts else
-                      {"meta": {"result_count": 0}})
+        return Answer(
+            200, {"data": posts, "meta": {"result_count": len(posts)}} if posts else {"meta": {"result_count": 0}}
+        )
 
     def send_dm(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
@@ -179,15 +256,25 @@ class XServer(ContractServer):
         participant = match.group(1)
         event_id = self.snowflake()
         conversation = "-".join(sorted([participant, self.brand_id], key=int))
-        self.dm_events.append({"id": event_id, "event_type": "MessageCreate", "text": text,
-                               "sender_id": self.brand_id, "participant": participant,
-                               "dm_conversation_id": conversation,
-                               "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z")})
+        self.dm_events.append(
+            {
+                "id": event_id,
+                "event_type": "MessageCreate",
+                "text": text,
+                "sender_id": self.brand_id,
+                "participant": participant,
+                "dm_conversation_id": conversation,
+                "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+        )
         return Answer(201, {"data": {"dm_conversation_id": conversation, "dm_event_id": event_id}})
 
     def dm_history(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
             return denied
-        events = [{k: v for k, v in e.items() if k != "participant"} for e in self.dm_events
-                  if e["participant"] == match.group(1)]
+        events = [
+            {k: v for k, v in e.items() if k != "participant"}
+            for e in self.dm_events
+            if e["participant"] == match.group(1)
+        ]
         return Answer(200, {"data": events[::-1], "meta": {"result_count": len(events)}})

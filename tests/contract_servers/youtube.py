@@ -15,10 +15,14 @@ from typing import Any
 from tests.contract_servers.base import Answer, ContractServer, Request, now, require
 
 
-def google_error(code: int, reason: str, message: str, domain: str = "youtube.comment",
-                 status: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message,
-                             "errors": [{"message": message, "domain": domain, "reason": reason}]}
+def google_error(
+    code: int, reason: str, message: str, domain: str = "youtube.comment", status: str | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "errors": [{"message": message, "domain": domain, "reason": reason}],
+    }
     if status:
         error["status"] = status
     return {"error": error}
@@ -48,10 +52,20 @@ class YouTubeServer(ContractServer):
         return comment_id
 
     def _comment(self, comment_id: str, channel: str, text: str, parent: str | None, video: str | None) -> dict:
-        return {"kind": "youtube#comment", "id": comment_id, "parent": parent, "video": video,
-                "snippet": {"textOriginal": text, "textDisplay": text, "authorChannelId": {"value": channel},
-                            "publishedAt": rfc3339(now()), "updatedAt": rfc3339(now()),
-                            **({"parentId": parent} if parent else {})}}
+        return {
+            "kind": "youtube#comment",
+            "id": comment_id,
+            "parent": parent,
+            "video": video,
+            "snippet": {
+                "textOriginal": text,
+                "textDisplay": text,
+                "authorChannelId": {"value": channel},
+                "publishedAt": rfc3339(now()),
+                "updatedAt": rfc3339(now()),
+                **({"parentId": parent} if parent else {}),
+            },
+        }
 
     def brand_comments(self) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["snippet"]["authorChannelId"]["value"] == self.channel_id]
@@ -61,9 +75,16 @@ class YouTubeServer(ContractServer):
         return Answer(status, google_error(status, "badRequest" if status == 400 else "notFound", message, "global"))
 
     def rate_limited(self, request: Request) -> Answer:
-        return Answer(403, google_error(403, "quotaExceeded", "The request cannot be completed because you have "
-                                        "exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.",
-                                        "youtube.quota"))
+        return Answer(
+            403,
+            google_error(
+                403,
+                "quotaExceeded",
+                "The request cannot be completed because you have "
+                'exceeded your <a href="/youtube/v3/getting-started#quota">quota</a>.',
+                "youtube.quota",
+            ),
+        )
 
     def unavailable(self, request: Request) -> Answer:
         return Answer(503, google_error(503, "backendError", "Backend Error", "global", "UNAVAILABLE"))
@@ -75,9 +96,18 @@ class YouTubeServer(ContractServer):
     def unauthorized(self, request: Request) -> Answer | None:
         if request.bearer() in self.access_tokens:
             return None
-        return Answer(401, google_error(401, "authError", "Request had invalid authentication credentials. Expected "
-                                        "OAuth 2 access token, login cookie or other valid authentication "
-                                        "credential.", "global", "UNAUTHENTICATED"))
+        return Answer(
+            401,
+            google_error(
+                401,
+                "authError",
+                "Request had invalid authentication credentials. Expected "
+                "OAuth 2 access token, login cookie or other valid authentication "
+                "credential.",
+                "global",
+                "UNAUTHENTICATED",
+            ),
+        )
 
     # -- routes ---------------------------------------------------------------------------------------------
     def token(self, request: Request, match: re.Match[str]) -> Answer:
@@ -88,8 +118,15 @@ class YouTubeServer(ContractServer):
             return Answer(401, {"error": "invalid_client", "error_description": "Unauthorized"})
         if form.get("refresh_token") not in self.refresh_tokens:
             return Answer(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
-        return Answer(200, {"access_token": self.issue_access_token(), "expires_in": 3599, "token_type": "Bearer",
-                            "scope": "https://www.googleapis.com/auth/youtube.force-ssl"})
+        return Answer(
+            200,
+            {
+                "access_token": self.issue_access_token(),
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": "https://www.googleapis.com/auth/youtube.force-ssl",
+            },
+        )
 
     def _text(self, snippet: dict[str, Any]) -> str:
         text = snippet.get("textOriginal")
@@ -109,8 +146,14 @@ class YouTubeServer(ContractServer):
         if len(text) > 10_000:
             return Answer(400, google_error(400, "commentTextTooLong", "The comment is too long."))
         if parent not in self.comments or self.comments[parent]["parent"]:
-            return Answer(404, google_error(404, "parentCommentNotFound", "The comment identified by the request's "
-                                            "parentId parameter could not be found."))
+            return Answer(
+                404,
+                google_error(
+                    404,
+                    "parentCommentNotFound",
+                    "The comment identified by the request's parentId parameter could not be found.",
+                ),
+            )
         comment_id = f"{parent}.{secrets.token_urlsafe(12)}"
         self.comments[comment_id] = self._comment(comment_id, self.channel_id, text, parent=parent, video=None)
         return Answer(200, {k: v for k, v in self.comments[comment_id].items() if k not in ("parent", "video")})
@@ -120,8 +163,11 @@ class YouTubeServer(ContractServer):
             return denied
         parent = request.query.get("parentId")
         require(request.query.get("part") == "snippet" and bool(parent), 400, "part=snippet and parentId")
-        items = [{k: v for k, v in c.items() if k not in ("parent", "video")}
-                 for c in self.comments.values() if c["parent"] == parent]
+        items = [
+            {k: v for k, v in c.items() if k not in ("parent", "video")}
+            for c in self.comments.values()
+            if c["parent"] == parent
+        ]
         return Answer(200, {"kind": "youtube#commentListResponse", "items": items})
 
     def insert_thread(self, request: Request, match: re.Match[str]) -> Answer:
@@ -137,14 +183,28 @@ class YouTubeServer(ContractServer):
         comment_id = "Ug" + secrets.token_urlsafe(18)
         self.comments[comment_id] = self._comment(comment_id, self.channel_id, text, parent=None, video=video)
         top = {k: v for k, v in self.comments[comment_id].items() if k not in ("parent", "video")}
-        return Answer(200, {"kind": "youtube#commentThread", "id": comment_id,
-                            "snippet": {"videoId": video, "channelId": self.channel_id, "topLevelComment": top}})
+        return Answer(
+            200,
+            {
+                "kind": "youtube#commentThread",
+                "id": comment_id,
+                "snippet": {"videoId": video, "channelId": self.channel_id, "topLevelComment": top},
+            },
+        )
 
     def list_threads(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
             return denied
         video = request.query.get("videoId")
-        items = [{"id": c["id"], "snippet": {"videoId": video, "topLevelComment":
-                                             {k: v for k, v in c.items() if k not in ("parent", "video")}}}
-                 for c in self.comments.values() if c["video"] == video]
+        items = [
+            {
+                "id": c["id"],
+                "snippet": {
+                    "videoId": video,
+                    "topLevelComment": {k: v for k, v in c.items() if k not in ("parent", "video")},
+                },
+            }
+            for c in self.comments.values()
+            if c["video"] == video
+        ]
         return Answer(200, {"kind": "youtube#commentThreadListResponse", "items": items})

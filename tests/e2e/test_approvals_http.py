@@ -46,9 +46,15 @@ def act(link: str, **fields) -> int:
 def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack: LocalStack):
     marker = f"e2e-{int(time.time())}"
     text = f"The dye of my Alba boots burned my skin and I will sue you ({marker})."
-    body = json.dumps({"platform": "reviews", "id": marker, "created_at": datetime.now(timezone.utc).isoformat(),
-                       "text": text, "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": 12,
-                                                "verified": False}}).encode()
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": marker,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": text,
+            "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": 12, "verified": False},
+        }
+    ).encode()
     assert post_delivery(stack.api_url, deliveries.Delivery("generic", body), stack.secrets).status == 200
     seen: set[str] = set()
 
@@ -84,6 +90,7 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
         time.sleep(0.5)
     assert issue["status"] == "resolved" and issue["response_time_seconds"] >= 0
     assert issue["first_response_at"] == min(r["published_at"] for r in published)  # the first published reply
-    trail = [a["type"] for a in sorted(stack.scan(names.audit_table), key=lambda a: a["sk"])
-             if a["issue_id"] == issue_id]
+    trail = [
+        a["type"] for a in sorted(stack.scan(names.audit_table), key=lambda a: a["sk"]) if a["issue_id"] == issue_id
+    ]
     assert trail[0] == "opened" and trail.count("step_approved") == 2 and trail[-1] == "resolved"

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
+from chalicelib import bootstrap
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.plans import DynamoPlanStore
 from chalicelib.adapters.triage_table import DynamoTriageStore
 from chalicelib.adapters.workflows import StepFunctionsWorkflows
 from chalicelib.domain import links
-from chalicelib.services.processor import process_approval_requests, process_publish_requests
+from chalicelib.services import processor
 from chalicelib.services.protocols import start_protocols
 from chalicelib.services.triage import triage_mention
 from chalicelib.settings import resources
@@ -26,6 +27,16 @@ from tests.helpers import drain_stream, wait_for_queue
 from tests.triage_fixtures import fixed_analyzer, mention
 
 XSS = "<script>alert('x')</script>"
+
+
+def process_approval_requests(event: dict) -> dict:
+    """The approval queue's handler as app.py runs it (the composition root's adapters)."""
+    return processor.process_approval_requests(event, bootstrap.approval_deps())
+
+
+def process_publish_requests(event: dict) -> dict:
+    """The publish queue's handler as app.py runs it."""
+    return processor.process_publish_requests(event, bootstrap.approval_deps(), bootstrap.redelivery())
 
 
 @pytest.fixture
@@ -53,8 +64,9 @@ def api(protocol_aws):
 
 def open_high_priority_issue(text: str = f"Your Alba boots burned my skin, I will sue. {XSS}") -> str:
     names = resources()
-    result = triage_mention(mention("hp-1", text), DynamoTriageStore(names), DynamoPlanStore(names.plans_table),
-                            fixed_analyzer)
+    result = triage_mention(
+        mention("hp-1", text), DynamoTriageStore(names), DynamoPlanStore(names.plans_table), fixed_analyzer
+    )
     plan, version = DynamoPlanStore(names.plans_table).active()
     started = start_protocols(drain_stream(names.issues_table), plan, version, names, StepFunctionsWorkflows())
     assert started == [f"{result.issue_id}-high_priority"]
@@ -68,8 +80,14 @@ def emails() -> list[dict]:
     for message in ses_backends["123456789012"]["us-east-1"].sent_messages:
         body = message.body
         link = re.search(r'href="([^"]+)"', body)
-        out.append({"to": message.destinations["ToAddresses"][0], "subject": message.subject, "body": body,
-                    "link": html.unescape(link.group(1)) if link else None})
+        out.append(
+            {
+                "to": message.destinations["ToAddresses"][0],
+                "subject": message.subject,
+                "body": body,
+                "link": html.unescape(link.group(1)) if link else None,
+            }
+        )
     return out
 
 
@@ -84,14 +102,18 @@ def path(link: str) -> str:
 
 
 def post(api, link: str, **fields):
-    return api.http.post(path(link), body=urlencode(fields).encode(),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return api.http.post(
+        path(link), body=urlencode(fields).encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
 
 
 def execution_status(issue_id: str, protocol: str = "high_priority") -> str:
     sfn = client("stepfunctions")
-    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
-               if m["name"] == resources().state_machine(protocol))
+    arn = next(
+        m["stateMachineArn"]
+        for m in sfn.list_state_machines()["stateMachines"]
+        if m["name"] == resources().state_machine(protocol)
+    )
     execution = f"{arn.replace(':stateMachine:', ':execution:')}:{issue_id}-{protocol}"
     return sfn.describe_execution(executionArn=execution)["status"]
 
@@ -108,8 +130,11 @@ def publish_and_finish(issue_id: str) -> dict:
 
 
 def audit_types(issue_id: str) -> list[str]:
-    items = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :i",
-                                     ExpressionAttributeValues={":i": {"S": issue_id}})["Items"]
+    items = client("dynamodb").query(
+        TableName=resources().audit_table,
+        KeyConditionExpression="issue_id = :i",
+        ExpressionAttributeValues={":i": {"S": issue_id}},
+    )["Items"]
     return [i["type"]["S"] for i in sorted(items, key=lambda i: i["sk"]["S"])]
 
 
@@ -127,12 +152,21 @@ def test_high_priority_draft_legal_management_publish(api):
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body and XSS not in body  # escaped
     assert audit_types(issue_id) == ["opened", "step_initial"]  # GET changed nothing
 
-    assert post(api, lead["link"], outcome="submitted", draft="We are so sorry. " + XSS,
-                channels="public_reply,private_reply").status_code == 200
+    assert (
+        post(
+            api,
+            lead["link"],
+            outcome="submitted",
+            draft="We are so sorry. " + XSS,
+            channels="public_reply,private_reply",
+        ).status_code
+        == 200
+    )
     assert post(api, lead["link"], outcome="submitted", draft="again").status_code == 410  # replayed POST
     other = next(m for m in drafting if m["to"] == "pr1@aurelle.example")
-    assert post(api, other["link"], outcome="submitted", draft="mine",
-                channels="public_reply").status_code == 410  # the step is done
+    assert (
+        post(api, other["link"], outcome="submitted", draft="mine", channels="public_reply").status_code == 410
+    )  # the step is done
 
     review = next_step(2)
     assert [m["to"] for m in review] == ["legal@aurelle.example"]
@@ -144,8 +178,12 @@ def test_high_priority_draft_legal_management_publish(api):
     assert "No admission of fault." in redraft[0]["body"] and "step_rejected" in audit_types(issue_id)
     lead = next(m for m in redraft if m["to"] == "pr-lead@aurelle.example")
     final_text = "We are sorry to hear this and have contacted you privately to make it right."
-    assert post(api, lead["link"], outcome="submitted", draft=final_text,
-                channels="public_reply,private_reply").status_code == 200
+    assert (
+        post(
+            api, lead["link"], outcome="submitted", draft=final_text, channels="public_reply,private_reply"
+        ).status_code
+        == 200
+    )
     legal = next_step(5)
     assert post(api, legal[0]["link"], outcome="approved", comment="OK").status_code == 200
     management = next_step(6)
@@ -180,9 +218,12 @@ def test_tampered_and_expired_links_are_refused_and_change_nothing(api, protocol
 
     approval_id = lead["link"].split("/approvals/")[1].split("?")[0]
     past = int(time.time()) - 10
-    client("dynamodb").update_item(TableName=resources().approvals_table, Key={"approval_id": {"S": approval_id}},
-                                   UpdateExpression="SET expires_at = :past",
-                                   ExpressionAttributeValues={":past": {"N": str(past)}})
+    client("dynamodb").update_item(
+        TableName=resources().approvals_table,
+        Key={"approval_id": {"S": approval_id}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(past)}},
+    )
     expired = links.link_path(protocol_aws["LINK_SIGNING_KEY"], approval_id, "pr-lead@aurelle.example", past)
     assert api.http.get(expired).status_code == 410
     assert post(api, "http://x" + expired, outcome="submitted", draft="x").status_code == 410
@@ -227,7 +268,10 @@ def test_the_drafter_chooses_to_reply_privately_only(api):
     page = api.http.get(path(lead["link"])).body.decode()
     assert "Where the reply goes" in page
     assert re.findall(r"name=channels value='([^']+)'", page) == [
-        "public_reply", "private_reply", "public_reply,private_reply"]
+        "public_reply",
+        "private_reply",
+        "public_reply,private_reply",
+    ]
     assert checked_channels(page) == ["public_reply,private_reply"]  # high_priority publishes both by default
 
     no_channel = post(api, lead["link"], outcome="submitted", draft="Please check your DMs.")
@@ -250,16 +294,23 @@ def test_the_drafter_chooses_to_reply_privately_only(api):
     outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
     assert [(o["channel"]["S"], o["text"]["S"]) for o in outbox] == [("private_reply", text)]
     assert audit_types(issue_id).count("published") == 1
-    submitted = [json.loads(i["details"]["S"]) for i in client("dynamodb").scan(
-        TableName=resources().audit_table)["Items"] if i["type"]["S"] == "step_submitted"]
+    submitted = [
+        json.loads(i["details"]["S"])
+        for i in client("dynamodb").scan(TableName=resources().audit_table)["Items"]
+        if i["type"]["S"] == "step_submitted"
+    ]
     assert [d["channels"] for d in submitted] == [["private_reply"]]  # the choice is on the record
 
 
 def test_a_redraft_after_a_rejection_keeps_the_drafters_channel_choice(api):
     open_high_priority_issue()
     lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
-    assert post(api, lead["link"], outcome="submitted", draft="Please check your messages, Ana.",
-                channels="private_reply").status_code == 200
+    assert (
+        post(
+            api, lead["link"], outcome="submitted", draft="Please check your messages, Ana.", channels="private_reply"
+        ).status_code
+        == 200
+    )
     legal = next_step(2)
     assert post(api, legal[0]["link"], outcome="rejected", comment="Say sorry first.").status_code == 200
     redraft = next(m for m in next_step(3) if m["to"] == "pr-lead@aurelle.example")

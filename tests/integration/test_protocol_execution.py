@@ -18,8 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.domain.plan import load_plan_yaml
 from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
+from chalicelib.domain.plan import load_plan_yaml
 
 PLAN = load_plan_yaml((Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml").read_text())
 DEADLINE = 20.0
@@ -44,26 +44,41 @@ class Harness:
         self.topic = self.sns.create_topic(Name="alerts")["TopicArn"]
         tap_arn = self.sqs.get_queue_attributes(QueueUrl=self.alerts_tap, AttributeNames=["QueueArn"])
         self.sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=tap_arn["Attributes"]["QueueArn"])
-        self.ddb.create_table(TableName="issues", BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "issue_id", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "issue_id", "KeyType": "HASH"}])
-        self.ddb.create_table(TableName="audit", BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "issue_id", "AttributeType": "S"},
-                                                    {"AttributeName": "sk", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "issue_id", "KeyType": "HASH"},
-                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
+        self.ddb.create_table(
+            TableName="issues",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "issue_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "issue_id", "KeyType": "HASH"}],
+        )
+        self.ddb.create_table(
+            TableName="audit",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "issue_id", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "issue_id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
         self.ddb.put_item(TableName="issues", Item={"issue_id": {"S": ISSUE}, "status": {"S": "open"}})
-        self.resources = ProtocolResources(approval_queue_url=self.approvals, publish_queue_url=self.publish,
-                                           alerts_topic_arn=self.topic, issues_table="issues", audit_table="audit")
+        self.resources = ProtocolResources(
+            approval_queue_url=self.approvals,
+            publish_queue_url=self.publish,
+            alerts_topic_arn=self.topic,
+            issues_table="issues",
+            audit_table="audit",
+        )
         self.executions: list[str] = []
 
     # -- driving an execution -------------------------------------------------------------------------------
     def start(self, protocol: str, category: str, time_scale: float = 60.0) -> str:
         definition = compile_protocol(PLAN, protocol, self.resources, time_scale=time_scale)
-        machine = self.sfn.create_state_machine(name=f"{protocol}-{len(self.executions)}", roleArn=ROLE,
-                                                definition=json.dumps(definition))["stateMachineArn"]
-        arn = self.sfn.start_execution(stateMachineArn=machine, input=json.dumps(
-            {"issue_id": ISSUE, "category": category, "protocol": protocol, "plan_version": 3}))["executionArn"]
+        machine = self.sfn.create_state_machine(
+            name=f"{protocol}-{len(self.executions)}", roleArn=ROLE, definition=json.dumps(definition)
+        )["stateMachineArn"]
+        arn = self.sfn.start_execution(
+            stateMachineArn=machine,
+            input=json.dumps({"issue_id": ISSUE, "category": category, "protocol": protocol, "plan_version": 3}),
+        )["executionArn"]
         self.executions.append(arn)
         return arn
 
@@ -71,8 +86,9 @@ class Harness:
         """The next message's body (deleted from the queue), or a failure after DEADLINE seconds."""
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
-            for message in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1,
-                                                    WaitTimeSeconds=1).get("Messages", []):
+            for message in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 return json.loads(message["Body"])
         pytest.fail(f"no {what} on {queue_url} within {DEADLINE} s; execution: {self.describe_last()}")
@@ -89,8 +105,15 @@ class Harness:
         envelope["Message"] = json.loads(envelope["Message"])
         return envelope
 
-    def answer(self, body: dict[str, Any], outcome: str, actor: str, comment: str = "", draft: str = "",
-               channels: list[str] | None = None) -> None:
+    def answer(
+        self,
+        body: dict[str, Any],
+        outcome: str,
+        actor: str,
+        comment: str = "",
+        draft: str = "",
+        channels: list[str] | None = None,
+    ) -> None:
         """``channels`` None: a callback without the field (as before channels were chosen)."""
         output: dict[str, Any] = {"outcome": outcome, "actor": actor, "comment": comment, "draft": draft}
         if channels is not None:
@@ -125,8 +148,9 @@ class Harness:
         return self.ddb.get_item(TableName="issues", Key={"issue_id": {"S": ISSUE}}, ConsistentRead=True)["Item"]
 
     def audit(self) -> list[dict[str, Any]]:
-        return self.ddb.query(TableName="audit", KeyConditionExpression="issue_id = :i",
-                              ExpressionAttributeValues={":i": {"S": ISSUE}})["Items"]
+        return self.ddb.query(
+            TableName="audit", KeyConditionExpression="issue_id = :i", ExpressionAttributeValues={":i": {"S": ISSUE}}
+        )["Items"]
 
 
 def assert_token_only_in_its_field(body: dict[str, Any]) -> None:
@@ -185,8 +209,9 @@ def test_high_priority_happy_path_draft_legal_management_publish(harness):
     assert management["draft"] == "We are sorry, Renée. We are on it." and management["comment"] == "fine"
     h.answer(management, "approved", "cmo@aurelle.example")
 
-    _publish_and_resolve(h, arn, ["public_reply", "private_reply"], "We are sorry, Renée. We are on it.",
-                         "cmo@aurelle.example")
+    _publish_and_resolve(
+        h, arn, ["public_reply", "private_reply"], "We are sorry, Renée. We are on it.", "cmo@aurelle.example"
+    )
 
 
 def test_legal_rejects_with_a_comment_back_to_draft_then_through(harness):
@@ -212,8 +237,13 @@ def test_legal_rejects_with_a_comment_back_to_draft_then_through(harness):
     assert management["draft"] == "We are sorry. Please DM us your order number."
     h.answer(management, "approved", "coo@aurelle.example")
 
-    _publish_and_resolve(h, arn, ["public_reply", "private_reply"], "We are sorry. Please DM us your order number.",
-                         "coo@aurelle.example")
+    _publish_and_resolve(
+        h,
+        arn,
+        ["public_reply", "private_reply"],
+        "We are sorry. Please DM us your order number.",
+        "coo@aurelle.example",
+    )
 
 
 def test_a_step_that_times_out_alerts_and_escalates_to_the_backup(harness):
@@ -264,8 +294,9 @@ def test_routine_respond_publish_resolved(harness):
     assert respond["people"] == CUSTOMER_SERVICE and respond["action"] == "respond"
     assert respond["outcomes"] == ["submitted"] and respond["sla_minutes"] == 240
     h.answer(respond, "submitted", "cs-agent1@aurelle.example", draft="Sorry about the zip! A new one is on its way.")
-    _publish_and_resolve(h, arn, ["public_reply"], "Sorry about the zip! A new one is on its way.",
-                         "cs-agent1@aurelle.example")
+    _publish_and_resolve(
+        h, arn, ["public_reply"], "Sorry about the zip! A new one is on its way.", "cs-agent1@aurelle.example"
+    )
 
 
 def test_an_outcome_the_step_does_not_allow_fails_the_execution(harness):
@@ -288,8 +319,13 @@ def test_a_callback_without_the_agreed_fields_fails_the_execution(harness):
 def test_the_drafter_chooses_private_only_and_later_steps_keep_that_choice(harness):
     h = harness
     arn = h.start("high_priority", "high_priority")  # default: public_reply and private_reply
-    h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="Please check your DMs.",
-             channels=["private_reply"])
+    h.answer(
+        h.approval("draft"),
+        "submitted",
+        "pr-lead@aurelle.example",
+        draft="Please check your DMs.",
+        channels=["private_reply"],
+    )
     legal = h.approval("legal_review")
     h.answer(legal, "rejected", "legal@aurelle.example", comment="Shorter.", channels=[])  # [] keeps the choice
     h.answer(h.approval("draft"), "submitted", "pr1@aurelle.example", draft="DM sent.", channels=[])  # kept
@@ -302,8 +338,7 @@ def test_a_redraft_can_choose_again_and_the_newest_choice_wins(harness):
     h = harness
     arn = h.start("high_priority", "high_priority")
     h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="v1", channels=["private_reply"])
-    h.answer(h.approval("legal_review"), "rejected", "legal@aurelle.example", comment="Say it publicly.",
-             channels=[])
+    h.answer(h.approval("legal_review"), "rejected", "legal@aurelle.example", comment="Say it publicly.", channels=[])
     h.answer(h.approval("draft"), "submitted", "pr-lead@aurelle.example", draft="v2", channels=["public_reply"])
     h.answer(h.approval("legal_review"), "approved", "legal@aurelle.example", channels=[])
     h.answer(h.approval("management_approval"), "approved", "coo@aurelle.example", channels=[])
@@ -313,6 +348,11 @@ def test_a_redraft_can_choose_again_and_the_newest_choice_wins(harness):
 def test_a_routine_responder_choosing_both_publishes_both(harness):
     h = harness
     arn = h.start("routine", "routine_response")  # default: public_reply only
-    h.answer(h.approval("respond"), "submitted", "cs-agent1@aurelle.example", draft="On its way.",
-             channels=["public_reply", "private_reply"])
+    h.answer(
+        h.approval("respond"),
+        "submitted",
+        "cs-agent1@aurelle.example",
+        draft="On its way.",
+        channels=["public_reply", "private_reply"],
+    )
     _publish_and_resolve(h, arn, ["public_reply", "private_reply"], "On its way.", "cs-agent1@aurelle.example")

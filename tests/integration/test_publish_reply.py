@@ -31,8 +31,12 @@ from tests.fakes import FakeWorkflows
 from tests.triage_fixtures import fixed_analyzer, mention
 
 BRAND_ID, BRAND = "1500000000000000001", "aurelle"
-CREDENTIALS = {"X_OAUTH_CLIENT_ID": "x-client", "X_OAUTH_REFRESH_TOKEN": "rt-initial", "X_BRAND_USER_ID": BRAND_ID,
-               "X_BRAND_HANDLE": BRAND}
+CREDENTIALS = {
+    "X_OAUTH_CLIENT_ID": "x-client",
+    "X_OAUTH_REFRESH_TOKEN": "rt-initial",
+    "X_BRAND_USER_ID": BRAND_ID,
+    "X_BRAND_HANDLE": BRAND,
+}
 TEXT = "@aurelle Your Alba boots burned my skin, I will sue."
 REPLY = "Ana, we are so sorry. Our care lead will call you today: please DM us your number."
 
@@ -48,19 +52,35 @@ def x_server() -> Iterator[XServer]:
 def setup(aws, x_server: XServer):
     names = resources()
     tweet = x_server.seed("1600000000000000002", TEXT)
-    issue_id = triage_mention(mention(tweet, TEXT), DynamoTriageStore(names), DynamoPlanStore(names.plans_table),
-                              fixed_analyzer).issue_id
+    issue_id = triage_mention(
+        mention(tweet, TEXT), DynamoTriageStore(names), DynamoPlanStore(names.plans_table), fixed_analyzer
+    ).issue_id
     workflows = FakeWorkflows()
     platforms = ExactlyOncePublisher(
         build_publishers({"x"}, {"x": x_server.url}, Transport(read_seconds=0.5), Credentials(dict(CREDENTIALS))),
-        DynamoPublishClaims(names.publish_claims_table))
-    deps = ApprovalDeps(approvals=DynamoApprovals(names.approvals_table, names.audit_table),
-                        issues=DynamoIssues(names), email=SesEmail("noreply@aurelle.example"), workflows=workflows,
-                        publisher=RoutedPublisher(OutboxPublisher(names.outbox_table), platforms),
-                        alerts=SnsAlerts(names), plan=bundled_plan(), link_key="k" * 32, base_url="http://h")
-    message = PublishRequest(issue_id=issue_id, category="high_priority", protocol="high_priority",
-                             channels=["public_reply"], draft=REPLY, approved_by="cmo@aurelle.example",
-                             task_token="publish-token", execution=f"arn:exec:{issue_id}")
+        DynamoPublishClaims(names.publish_claims_table),
+    )
+    deps = ApprovalDeps(
+        approvals=DynamoApprovals(names.approvals_table, names.audit_table),
+        issues=DynamoIssues(names),
+        email=SesEmail("noreply@aurelle.example"),
+        workflows=workflows,
+        publisher=RoutedPublisher(OutboxPublisher(names.outbox_table), platforms),
+        alerts=SnsAlerts(names),
+        plan=bundled_plan(),
+        link_key="k" * 32,
+        base_url="http://h",
+    )
+    message = PublishRequest(
+        issue_id=issue_id,
+        category="high_priority",
+        protocol="high_priority",
+        channels=["public_reply"],
+        draft=REPLY,
+        approved_by="cmo@aurelle.example",
+        task_token="publish-token",
+        execution=f"arn:exec:{issue_id}",
+    )
     return deps, message, workflows
 
 
@@ -108,8 +128,9 @@ def test_a_fault_then_a_redelivery_ends_with_one_post_and_one_record(setup, x_se
     # post's created_at shows whole seconds), not our clock at the retry (15 minutes later for the 429).
     posted_at = datetime.fromisoformat(reply["created_at"].replace("Z", "+00:00"))
     assert timedelta(0) <= datetime.fromisoformat(issue["first_response_at"]) - posted_at < timedelta(seconds=1)
-    assert [o["platform_id"]["S"] for o in client("dynamodb").scan(TableName=resources().outbox_table)["Items"]] \
-        == [reply["id"]]  # the sent reply is kept once, with the platform's id
+    assert [o["platform_id"]["S"] for o in client("dynamodb").scan(TableName=resources().outbox_table)["Items"]] == [
+        reply["id"]
+    ]  # the sent reply is kept once, with the platform's id
     assert [out["published"] for _, out in workflows.resumed] == [1] and alerts_sent() == []
 
 
@@ -128,7 +149,8 @@ def test_a_revoked_token_posts_nothing_alerts_once_and_ends_the_publish_task(set
     assert failed["details"]["reason"] == "token_revoked" and failed["actor"] == "system:publisher"
     assert len(alerts_sent()) == 1
     assert [(error, "token_revoked" in cause) for _, error, cause in workflows.failed] == [
-        (PUBLISH_REFUSED_ERROR, True)]
+        (PUBLISH_REFUSED_ERROR, True)
+    ]
     assert "first_response_at" not in DynamoIssues(resources()).get(message.issue_id)
 
 

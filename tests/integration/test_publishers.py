@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -19,8 +19,8 @@ from chalicelib.adapters.publishers.youtube import quota_reset
 from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
-    Next,
     ChannelPost,
+    Next,
     PublishResult,
     Reason,
     ReplyTarget,
@@ -53,68 +53,135 @@ class Platform:
     name: str
     credentials: dict[str, str]
     make_server: Callable[[], ContractServer]
-    target: Callable[[Any, str], ReplyTarget]      # (server, channel) -> a mention to answer
-    posts: Callable[[Any, str], int]               # (server, channel) -> how many replies the platform holds
-    post_path: dict[str, str]                      # channel -> the publishing request's path pattern
+    target: Callable[[Any, str], ReplyTarget]  # (server, channel) -> a mention to answer
+    posts: Callable[[Any, str], int]  # (server, channel) -> how many replies the platform holds
+    post_path: dict[str, str]  # channel -> the publishing request's path pattern
     channels: tuple[str, ...]
     token_path: str | None = None
 
 
 def _x_target(server: XServer, channel: str) -> ReplyTarget:
     tweet = server.seed(CUSTOMER_ID, f"@{BRAND_HANDLE} my order never arrived")
-    return ReplyTarget("x", tweet, "post", author_id=CUSTOMER_ID, author_handle="walker",
-                       text=server.tweets[tweet]["text"], created_at=datetime.now(timezone.utc))
+    return ReplyTarget(
+        "x",
+        tweet,
+        "post",
+        author_id=CUSTOMER_ID,
+        author_handle="walker",
+        text=server.tweets[tweet]["text"],
+        created_at=datetime.now(timezone.utc),
+    )
 
 
 def _graph_target(platform: str) -> Callable[[GraphServer, str], ReplyTarget]:
     def make(server: GraphServer, channel: str) -> ReplyTarget:
         comment = server.seed(platform, "9000001", "The strap broke after a week")
-        return ReplyTarget(platform, comment, "comment", author_id="9000001", text="The strap broke after a week",
-                           created_at=datetime.now(timezone.utc))
+        return ReplyTarget(
+            platform,
+            comment,
+            "comment",
+            author_id="9000001",
+            text="The strap broke after a week",
+            created_at=datetime.now(timezone.utc),
+        )
+
     return make
 
 
 def _youtube_target(server: YouTubeServer, channel: str) -> ReplyTarget:
     comment = server.seed_comment("UCcustomer", "The sizing chart is wrong")
-    return ReplyTarget("youtube", comment, "comment", author_id="UCcustomer", text="The sizing chart is wrong",
-                       created_at=datetime.now(timezone.utc))
+    return ReplyTarget(
+        "youtube",
+        comment,
+        "comment",
+        author_id="UCcustomer",
+        text="The sizing chart is wrong",
+        created_at=datetime.now(timezone.utc),
+    )
 
 
 def _trustpilot_target(server: TrustpilotServer, channel: str) -> ReplyTarget:
     review = server.seed("Parcel lost, nobody answers")
-    return ReplyTarget("trustpilot", review, "review", author_id="c-1", text="Parcel lost, nobody answers",
-                       created_at=datetime.now(timezone.utc))
+    return ReplyTarget(
+        "trustpilot",
+        review,
+        "review",
+        author_id="c-1",
+        text="Parcel lost, nobody answers",
+        created_at=datetime.now(timezone.utc),
+    )
 
 
 X = Platform(
-    "x", {"X_OAUTH_CLIENT_ID": "x-client", "X_OAUTH_REFRESH_TOKEN": "rt-initial", "X_BRAND_USER_ID": BRAND_X_ID,
-          "X_BRAND_HANDLE": BRAND_HANDLE},
-    lambda: XServer("x-client", "rt-initial", BRAND_X_ID, BRAND_HANDLE), _x_target,
+    "x",
+    {
+        "X_OAUTH_CLIENT_ID": "x-client",
+        "X_OAUTH_REFRESH_TOKEN": "rt-initial",
+        "X_BRAND_USER_ID": BRAND_X_ID,
+        "X_BRAND_HANDLE": BRAND_HANDLE,
+    },
+    lambda: XServer("x-client", "rt-initial", BRAND_X_ID, BRAND_HANDLE),
+    _x_target,
     lambda s, c: len(s.brand_replies()) if c == PUBLIC_REPLY else len(s.brand_dms()),
     {PUBLIC_REPLY: r"/2/tweets", PRIVATE_REPLY: r"/2/dm_conversations/with/\d+/messages"},
-    (PUBLIC_REPLY, PRIVATE_REPLY), r"/2/oauth2/token")
-GRAPH_CREDENTIALS = {"META_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "META_PAGE_ID": PAGE_ID, "IG_USER_ID": IG_USER_ID,
-                     "META_GRAPH_VERSION": "v21.0"}
+    (PUBLIC_REPLY, PRIVATE_REPLY),
+    r"/2/oauth2/token",
+)
+GRAPH_CREDENTIALS = {
+    "META_PAGE_ACCESS_TOKEN": PAGE_TOKEN,
+    "META_PAGE_ID": PAGE_ID,
+    "IG_USER_ID": IG_USER_ID,
+    "META_GRAPH_VERSION": "v21.0",
+}
 FACEBOOK = Platform(
-    "facebook", GRAPH_CREDENTIALS, lambda: GraphServer(PAGE_TOKEN, PAGE_ID, IG_USER_ID), _graph_target("facebook"),
+    "facebook",
+    GRAPH_CREDENTIALS,
+    lambda: GraphServer(PAGE_TOKEN, PAGE_ID, IG_USER_ID),
+    _graph_target("facebook"),
     lambda s, c: len(s.replies_by_brand("facebook")) if c == PUBLIC_REPLY else len(s.private_replies),
-    {PUBLIC_REPLY: r"/v21\.0/\w+/comments", PRIVATE_REPLY: r"/v21\.0/\d+/messages"}, (PUBLIC_REPLY, PRIVATE_REPLY))
+    {PUBLIC_REPLY: r"/v21\.0/\w+/comments", PRIVATE_REPLY: r"/v21\.0/\d+/messages"},
+    (PUBLIC_REPLY, PRIVATE_REPLY),
+)
 INSTAGRAM = Platform(
-    "instagram", GRAPH_CREDENTIALS, lambda: GraphServer(PAGE_TOKEN, PAGE_ID, IG_USER_ID), _graph_target("instagram"),
+    "instagram",
+    GRAPH_CREDENTIALS,
+    lambda: GraphServer(PAGE_TOKEN, PAGE_ID, IG_USER_ID),
+    _graph_target("instagram"),
     lambda s, c: len(s.replies_by_brand("instagram")) if c == PUBLIC_REPLY else len(s.private_replies),
-    {PUBLIC_REPLY: r"/v21\.0/\w+/replies", PRIVATE_REPLY: r"/v21\.0/\d+/messages"}, (PUBLIC_REPLY, PRIVATE_REPLY))
+    {PUBLIC_REPLY: r"/v21\.0/\w+/replies", PRIVATE_REPLY: r"/v21\.0/\d+/messages"},
+    (PUBLIC_REPLY, PRIVATE_REPLY),
+)
 YOUTUBE = Platform(
-    "youtube", {"YOUTUBE_OAUTH_CLIENT_ID": "yt-client", "YOUTUBE_OAUTH_CLIENT_SECRET": "yt-secret",
-                "YOUTUBE_OAUTH_REFRESH_TOKEN": "yt-refresh", "YOUTUBE_CHANNEL_ID": CHANNEL_ID},
-    lambda: YouTubeServer("yt-client", "yt-secret", "yt-refresh", CHANNEL_ID), _youtube_target,
-    lambda s, c: len(s.brand_comments()), {PUBLIC_REPLY: r"/youtube/v3/comments"}, (PUBLIC_REPLY,), r"/token")
+    "youtube",
+    {
+        "YOUTUBE_OAUTH_CLIENT_ID": "yt-client",
+        "YOUTUBE_OAUTH_CLIENT_SECRET": "yt-secret",
+        "YOUTUBE_OAUTH_REFRESH_TOKEN": "yt-refresh",
+        "YOUTUBE_CHANNEL_ID": CHANNEL_ID,
+    },
+    lambda: YouTubeServer("yt-client", "yt-secret", "yt-refresh", CHANNEL_ID),
+    _youtube_target,
+    lambda s, c: len(s.brand_comments()),
+    {PUBLIC_REPLY: r"/youtube/v3/comments"},
+    (PUBLIC_REPLY,),
+    r"/token",
+)
 TRUSTPILOT = Platform(
-    "trustpilot", {"TRUSTPILOT_API_KEY": "tp-key", "TRUSTPILOT_API_SECRET": "tp-secret",
-                   "TRUSTPILOT_BUSINESS_USERNAME": "care@aurelle.example", "TRUSTPILOT_BUSINESS_PASSWORD": "pw",
-                   "TRUSTPILOT_BUSINESS_USER_ID": "bu-1"},
-    lambda: TrustpilotServer("tp-key", "tp-secret", "care@aurelle.example", "pw", "bu-1"), _trustpilot_target,
-    lambda s, c: s.replies_posted, {PUBLIC_REPLY: r"/v1/private/reviews/\w+/reply"}, (PUBLIC_REPLY,),
-    r"/v1/oauth/oauth-business-users-for-applications/accesstoken")
+    "trustpilot",
+    {
+        "TRUSTPILOT_API_KEY": "tp-key",
+        "TRUSTPILOT_API_SECRET": "tp-secret",
+        "TRUSTPILOT_BUSINESS_USERNAME": "care@aurelle.example",
+        "TRUSTPILOT_BUSINESS_PASSWORD": "pw",
+        "TRUSTPILOT_BUSINESS_USER_ID": "bu-1",
+    },
+    lambda: TrustpilotServer("tp-key", "tp-secret", "care@aurelle.example", "pw", "bu-1"),
+    _trustpilot_target,
+    lambda s, c: s.replies_posted,
+    {PUBLIC_REPLY: r"/v1/private/reviews/\w+/reply"},
+    (PUBLIC_REPLY,),
+    r"/v1/oauth/oauth-business-users-for-applications/accesstoken",
+)
 PLATFORMS = [X, FACEBOOK, INSTAGRAM, YOUTUBE, TRUSTPILOT]
 PLATFORM_CHANNELS = [pytest.param(p, c, id=f"{p.name}-{c}") for p in PLATFORMS for c in p.channels]
 
@@ -142,18 +209,27 @@ def claims(moto_aws, request: pytest.FixtureRequest) -> Iterator[DynamoPublishCl
     client("ssm").delete_parameters(Names=[secret_parameter_name("X_OAUTH_REFRESH_TOKEN")])
 
 
-def publisher_for(platform: Platform, server: ContractServer, claims: DynamoPublishClaims,
-                  credentials: Credentials | None = None) -> ExactlyOncePublisher:
+def publisher_for(
+    platform: Platform, server: ContractServer, claims: DynamoPublishClaims, credentials: Credentials | None = None
+) -> ExactlyOncePublisher:
     urls = {platform.name: server.url}
     if platform.name == "youtube":
         urls["youtube_token"] = server.url
-    built = build_publishers({platform.name}, urls, Transport(read_seconds=CLIENT_TIMEOUT),
-                             credentials or Credentials(environ=dict(platform.credentials)))
+    built = build_publishers(
+        {platform.name},
+        urls,
+        Transport(read_seconds=CLIENT_TIMEOUT),
+        credentials or Credentials(environ=dict(platform.credentials)),
+    )
     return ExactlyOncePublisher(built, claims)
 
 
-def request(target: ReplyTarget, channel: str, run: str = "iss-1-high_priority-run1",
-            text: str = "We are sorry: a replacement is on its way, tracking by DM.") -> ChannelPost:
+def request(
+    target: ReplyTarget,
+    channel: str,
+    run: str = "iss-1-high_priority-run1",
+    text: str = "We are sorry: a replacement is on its way, tracking by DM.",
+) -> ChannelPost:
     return ChannelPost("iss-1", run, channel, text, "pr-lead@aurelle.example", target)
 
 
@@ -230,8 +306,9 @@ def test_a_rate_limit_waits_for_the_platforms_reset_then_posts_once(platform, ch
     after_reset = publisher.publish(request(target, channel), later(limited))
 
     assert (limited.next, limited.reason, limited.ambiguous) == (Next.RETRY, Reason.RATE_LIMITED, False)
-    expected_wait = {"x": 890, "facebook": 7 * 60 - 5, "instagram": 7 * 60 - 5, "youtube": 60,
-                     "trustpilot": 29}[platform.name]
+    expected_wait = {"x": 890, "facebook": 7 * 60 - 5, "instagram": 7 * 60 - 5, "youtube": 60, "trustpilot": 29}[
+        platform.name
+    ]
     assert limited.retry_at >= start + timedelta(seconds=expected_wait)  # the platform's own reset hint
     assert too_soon.next is Next.RETRY
     assert timedelta(0) <= too_soon.retry_at - limited.retry_at < timedelta(seconds=1)  # stored in whole seconds
@@ -361,8 +438,9 @@ def test_meta_allows_one_private_reply_per_comment_across_runs(platform, claims,
 
 def test_a_bad_page_token_is_reread_once_then_alerts(claims, serve):
     server = serve(FACEBOOK)
-    publisher = publisher_for(FACEBOOK, server, claims, Credentials(environ={**GRAPH_CREDENTIALS,
-                                                                            "META_PAGE_ACCESS_TOKEN": "stale"}))
+    publisher = publisher_for(
+        FACEBOOK, server, claims, Credentials(environ={**GRAPH_CREDENTIALS, "META_PAGE_ACCESS_TOKEN": "stale"})
+    )
     target = FACEBOOK.target(server, PUBLIC_REPLY)
 
     result = publisher.publish(request(target, PUBLIC_REPLY), now())
@@ -410,9 +488,13 @@ def test_x_self_serve_replies_to_a_quote_of_the_brands_post(claims, serve):
 
 
 def test_x_enterprise_tier_replies_without_a_mention(claims, serve):
-    enterprise = Platform(**{**X.__dict__, "credentials": {**X.credentials, "X_API_TIER": "enterprise"},
-                             "make_server": lambda: XServer("x-client", "rt-initial", BRAND_X_ID, BRAND_HANDLE,
-                                                            tier="enterprise")})
+    enterprise = Platform(
+        **{
+            **X.__dict__,
+            "credentials": {**X.credentials, "X_API_TIER": "enterprise"},
+            "make_server": lambda: XServer("x-client", "rt-initial", BRAND_X_ID, BRAND_HANDLE, tier="enterprise"),
+        }
+    )
     server = serve(enterprise)
     publisher = publisher_for(enterprise, server, claims)
     tweet = server.seed(CUSTOMER_ID, "Fashion brands never answer anyone")
@@ -444,7 +526,7 @@ def test_x_counts_length_as_x_does_and_refuses_before_posting(claims, serve):
     publisher = publisher_for(X, server, claims)
     target = X.target(server, PUBLIC_REPLY)
     url = "https://aurelle.example/returns/" + "x" * 200  # any URL counts as a 23-character t.co link
-    fits = "a" * 256 + " " + url                           # 256 + 1 + 23 = 280
+    fits = "a" * 256 + " " + url  # 256 + 1 + 23 = 280
     too_long = publisher.publish(request(target, PUBLIC_REPLY, run="r1", text="a" + fits), now())
     cjk = publisher.publish(request(target, PUBLIC_REPLY, run="r2", text="返" * 141), now())
 
@@ -457,20 +539,26 @@ def test_x_counts_length_as_x_does_and_refuses_before_posting(claims, serve):
 def test_x_rotated_refresh_token_is_written_back_to_ssm(claims, serve):
     server = serve(X)
     stored = {k: v for k, v in X.credentials.items() if k != "X_OAUTH_REFRESH_TOKEN"}
-    client("ssm").put_parameter(Name=secret_parameter_name("X_OAUTH_REFRESH_TOKEN"), Value="rt-initial",
-                                Type="SecureString")
+    client("ssm").put_parameter(
+        Name=secret_parameter_name("X_OAUTH_REFRESH_TOKEN"), Value="rt-initial", Type="SecureString"
+    )
     publisher = publisher_for(X, server, claims, Credentials(environ=stored))
 
     assert publisher.publish(request(X.target(server, PUBLIC_REPLY), PUBLIC_REPLY, run="r1"), now()).next is Next.DONE
-    rotated = client("ssm").get_parameter(Name=secret_parameter_name("X_OAUTH_REFRESH_TOKEN"),
-                                          WithDecryption=True)["Parameter"]["Value"]
+    rotated = client("ssm").get_parameter(Name=secret_parameter_name("X_OAUTH_REFRESH_TOKEN"), WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
     assert rotated != "rt-initial" and rotated in server.refresh_tokens
 
     # Another process (a cold Lambda) starts from SSM and can still refresh: the rotation was not lost.
     forget_cached_adapters()
     fresh = publisher_for(X, server, claims, Credentials(environ=stored))
-    assert fresh.publish(request(X.target(server, PUBLIC_REPLY), PUBLIC_REPLY, run="r2",
-                                 text="Another answer"), now()).next is Next.DONE
+    assert (
+        fresh.publish(
+            request(X.target(server, PUBLIC_REPLY), PUBLIC_REPLY, run="r2", text="Another answer"), now()
+        ).next
+        is Next.DONE
+    )
     assert len(server.brand_replies()) == 2
 
 
@@ -531,13 +619,22 @@ def test_contract_servers_refuse_off_contract_requests(serve):
     http = urllib3.PoolManager(retries=False)
     x = serve(X)
     token = x.issue_access_token()
-    no_reply = http.request("POST", x.url + "/2/tweets", body=b'{"text": "hi"}',
-                            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    no_auth = http.request("POST", x.url + "/2/tweets", body=b'{"text": "hi"}',
-                           headers={"Content-Type": "application/json"})
+    no_reply = http.request(
+        "POST",
+        x.url + "/2/tweets",
+        body=b'{"text": "hi"}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    no_auth = http.request(
+        "POST", x.url + "/2/tweets", body=b'{"text": "hi"}', headers={"Content-Type": "application/json"}
+    )
     graph = serve(FACEBOOK)
-    unversioned = http.request("POST", graph.url + "/123_456/comments", fields={"message": "hi"},
-                               headers={"Authorization": f"Bearer {PAGE_TOKEN}"})
+    unversioned = http.request(
+        "POST",
+        graph.url + "/123_456/comments",
+        fields={"message": "hi"},
+        headers={"Authorization": f"Bearer {PAGE_TOKEN}"},
+    )
 
     assert no_reply.status == 400 and no_auth.status == 401 and unversioned.status == 404
     assert x.violations == ["POST /2/tweets: reply must be {in_reply_to_tweet_id}"]

@@ -20,7 +20,7 @@ from tests.integration.test_side_effects_retry import Crash, claiming, fail_call
 LEASE = timedelta(seconds=SEND_LEASE_SECONDS + 1)
 
 
-def test_sns_failing_once_then_succeeding_sends_exactly_one_alert(inbox):
+def test_sns_failing_once_then_succeeding_sends_exactly_one_alert(inbox):  # noqa: F811
     alerts = SnsAlerts(resources(), per_hour=1)
     fail_calls("sns", "Publish", times=1)
     with pytest.raises(Exception, match="Throttling"):
@@ -32,7 +32,7 @@ def test_sns_failing_once_then_succeeding_sends_exactly_one_alert(inbox):
     assert [m["issue_id"] for m in received(inbox)] == ["iss-1"]
 
 
-def test_a_check_that_died_mid_publish_is_taken_over_after_its_lease(inbox):
+def test_a_check_that_died_mid_publish_is_taken_over_after_its_lease(inbox):  # noqa: F811
     alerts = SnsAlerts(resources())
     fail_calls("sns", "Publish", times=1, error=Crash)
     with pytest.raises(Crash):
@@ -45,7 +45,7 @@ def test_a_check_that_died_mid_publish_is_taken_over_after_its_lease(inbox):
     assert len(received(inbox)) == 1
 
 
-def test_an_alert_whose_sent_mark_fails_at_first_is_not_sent_again(inbox):
+def test_an_alert_whose_sent_mark_fails_at_first_is_not_sent_again(inbox):  # noqa: F811
     alerts = SnsAlerts(resources())
     fail_calls("dynamodb", "UpdateItem", times=2, when=marking_sent(resources().alerts_table))
     assert alerts.raise_alert(alert(), NOW) == "sent"
@@ -53,7 +53,7 @@ def test_an_alert_whose_sent_mark_fails_at_first_is_not_sent_again(inbox):
     assert len(received(inbox)) == 1
 
 
-def test_an_alert_whose_claims_answer_was_lost_is_still_sent_once(inbox):
+def test_an_alert_whose_claims_answer_was_lost_is_still_sent_once(inbox):  # noqa: F811
     alerts = SnsAlerts(resources())
     lost = lose_answers("dynamodb", "UpdateItem", when=claiming(resources().alerts_table))
     assert alerts.raise_alert(alert(), NOW) == "sent"
@@ -62,7 +62,7 @@ def test_an_alert_whose_claims_answer_was_lost_is_still_sent_once(inbox):
     assert len(received(inbox)) == 1
 
 
-def test_the_digest_fails_once_then_goes_out_once(inbox):
+def test_the_digest_fails_once_then_goes_out_once(inbox):  # noqa: F811
     alerts = SnsAlerts(resources(), per_hour=0)
     assert alerts.raise_alert(alert("iss-a"), NOW) == "deferred"
     later = NOW + timedelta(hours=1)
@@ -75,7 +75,7 @@ def test_the_digest_fails_once_then_goes_out_once(inbox):
     assert digest["kind"] == "digest" and [a["issue_id"] for a in digest["details"]["alerts"]] == ["iss-a"]
 
 
-def test_a_digest_run_that_died_mid_publish_is_sent_by_a_later_run(inbox):
+def test_a_digest_run_that_died_mid_publish_is_sent_by_a_later_run(inbox):  # noqa: F811
     alerts = SnsAlerts(resources(), per_hour=0)
     alerts.raise_alert(alert("iss-a"), NOW)
     later = NOW + timedelta(hours=1)
@@ -86,7 +86,7 @@ def test_a_digest_run_that_died_mid_publish_is_sent_by_a_later_run(inbox):
     assert [m["kind"] for m in received(inbox)] == ["digest"]
 
 
-def test_a_stream_batch_whose_alert_failed_is_retried_and_alerts_once(inbox):
+def test_a_stream_batch_whose_alert_failed_is_retried_and_alerts_once(inbox):  # noqa: F811
     put_issue("iss-hp", "high_priority", NOW)
     records = drain_stream(resources().issues_table)
     alerts = SnsAlerts(resources())
@@ -98,12 +98,13 @@ def test_a_stream_batch_whose_alert_failed_is_retried_and_alerts_once(inbox):
     assert [(m["kind"], m["issue_id"]) for m in received(inbox)] == [("new_issue", "iss-hp")]
 
 
-def test_an_sla_check_that_died_mid_publish_is_completed_by_the_next_check(inbox):
+def test_an_sla_check_that_died_mid_publish_is_completed_by_the_next_check(inbox):  # noqa: F811
     put_issue("iss-late", "crisis", NOW - timedelta(minutes=31))
     names = resources()
     fail_calls("sns", "Publish", times=1, error=Crash)
     with pytest.raises(Crash):
         check_slas(NOW, DynamoLiveIssues(names), SnsAlerts(names), bundled_plan())
     assert check_slas(NOW + timedelta(minutes=5), DynamoLiveIssues(names), SnsAlerts(names), bundled_plan()) == {
-        "sent": 1}
+        "sent": 1
+    }
     assert [(m["kind"], m["issue_id"]) for m in received(inbox)] == [("sla_breach", "iss-late")]

@@ -21,11 +21,19 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.outbox import SEND_LEASE_SECONDS
 from chalicelib.bootstrap import approval_deps
 from chalicelib.services.approvals import StepRequest, request_step
-from chalicelib.services.processor import process_approval_requests, process_publish_requests
 from chalicelib.settings import resources
 from tests.helpers import wait_for_queue
 from tests.integration.test_approval_flow import (  # noqa: F401 - fixtures
-    api, audit_types, emails, next_step, open_high_priority_issue, path, post, protocol_aws,
+    api,
+    audit_types,
+    emails,
+    next_step,
+    open_high_priority_issue,
+    path,
+    post,
+    process_approval_requests,
+    process_publish_requests,
+    protocol_aws,
 )
 
 DRAFTERS = ["pr-lead@aurelle.example", "pr1@aurelle.example"]
@@ -42,8 +50,9 @@ def stop_protocols_after(request):
     yield
     sfn = client("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
-        for run in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                       statusFilter="RUNNING")["executions"]:
+        for run in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+            "executions"
+        ]:
             sfn.stop_execution(executionArn=run["executionArn"])
 
 
@@ -51,9 +60,15 @@ class Crash(BaseException):
     """The process dies here (nothing of ours runs after it)."""
 
 
-def fail_calls(service: str, operation: str, *, times: int = 1, skip: int = 0,
-               error: Callable[[], BaseException] | None = None,
-               when: Callable[[dict], bool] = lambda params: True) -> list[int]:
+def fail_calls(
+    service: str,
+    operation: str,
+    *,
+    times: int = 1,
+    skip: int = 0,
+    error: Callable[[], BaseException] | None = None,
+    when: Callable[[dict], bool] = lambda params: True,
+) -> list[int]:
     """Make the adapters' ``service`` client fail ``operation`` (those calls whose parameters ``when`` accepts)
     ``times`` times, after ``skip`` good calls. Returns the list the hook appends each such call's number to."""
     calls: list[int] = []
@@ -63,16 +78,21 @@ def fail_calls(service: str, operation: str, *, times: int = 1, skip: int = 0,
             return
         calls.append(len(calls) + 1)
         if skip < len(calls) <= skip + times:
-            raise error() if error else ClientError(
-                {"Error": {"Code": "Throttling", "Message": "Rate exceeded (injected)"}}, operation)
+            raise (
+                error()
+                if error
+                else ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded (injected)"}}, operation)
+            )
 
-    client(service).meta.events.register(f"before-parameter-build.{service}.{operation}", hook,
-                                         unique_id=f"test-fault-{service}-{operation}")
+    client(service).meta.events.register(
+        f"before-parameter-build.{service}.{operation}", hook, unique_id=f"test-fault-{service}-{operation}"
+    )
     return calls
 
 
-def lose_answers(service: str, operation: str, *, times: int = 1,
-                 when: Callable[[dict], bool] = lambda params: True) -> list[int]:
+def lose_answers(
+    service: str, operation: str, *, times: int = 1, when: Callable[[dict], bool] = lambda params: True
+) -> list[int]:
     """The call is applied, but its answer is lost on the way back (a timeout after AWS did the work), so
     botocore sends the same request again: what a conditional write must recognise as its own success.
     ``when`` gets the request's JSON parameters. Returns the attempt numbers of the lost answers."""
@@ -86,20 +106,25 @@ def lose_answers(service: str, operation: str, *, times: int = 1,
         lost.append(attempts)
         return 0  # retry at once
 
-    client(service).meta.events.register_first(f"needs-retry.{service}.{operation}", hook,
-                                               unique_id=f"test-lost-{service}-{operation}")
+    client(service).meta.events.register_first(
+        f"needs-retry.{service}.{operation}", hook, unique_id=f"test-lost-{service}-{operation}"
+    )
     return lost
 
 
 def stop_failing(service: str, operation: str) -> None:
-    client(service).meta.events.unregister(f"before-parameter-build.{service}.{operation}",
-                                           unique_id=f"test-fault-{service}-{operation}")
+    client(service).meta.events.unregister(
+        f"before-parameter-build.{service}.{operation}", unique_id=f"test-fault-{service}-{operation}"
+    )
 
 
 def approval_items(issue_id: str) -> list[dict]:
-    answer = client("dynamodb").query(TableName=resources().approvals_table, IndexName="by_issue",
-                                      KeyConditionExpression="issue_id = :i",
-                                      ExpressionAttributeValues={":i": {"S": issue_id}})
+    answer = client("dynamodb").query(
+        TableName=resources().approvals_table,
+        IndexName="by_issue",
+        KeyConditionExpression="issue_id = :i",
+        ExpressionAttributeValues={":i": {"S": issue_id}},
+    )
     return answer["Items"]
 
 
@@ -107,7 +132,7 @@ def link_id(link: str) -> str:
     return link.split("/approvals/")[1].split("?")[0]
 
 
-def assert_one_working_email_each(api, issue_id: str, people: list[str]) -> None:
+def assert_one_working_email_each(api, issue_id: str, people: list[str]) -> None:  # noqa: F811
     """Exactly one email per person, each link opening its page, each naming an approval recorded once."""
     sent = emails()
     assert sorted(m["to"] for m in sent) == sorted(people)
@@ -143,7 +168,7 @@ def test_every_sender_is_ended_by_lambda_before_its_claims_lease_runs_out(stage)
     assert visibility_timeouts(stage)["Approval"] > SEND_LEASE_SECONDS
 
 
-def test_ses_failing_once_then_succeeding_sends_exactly_one_email_per_person(api):
+def test_ses_failing_once_then_succeeding_sends_exactly_one_email_per_person(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     fail_calls("ses", "SendEmail", times=1)
@@ -155,7 +180,7 @@ def test_ses_failing_once_then_succeeding_sends_exactly_one_email_per_person(api
     assert audit_types(issue_id) == ["opened", "step_initial"]  # the request is on the record once
 
 
-def test_every_send_failing_leaves_every_email_to_the_redelivery(api):
+def test_every_send_failing_leaves_every_email_to_the_redelivery(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     fail_calls("ses", "SendEmail", times=2)
@@ -166,7 +191,7 @@ def test_every_send_failing_leaves_every_email_to_the_redelivery(api):
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
-def test_a_crash_between_record_and_send_is_sent_by_a_later_redelivery(api):
+def test_a_crash_between_record_and_send_is_sent_by_a_later_redelivery(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     request = StepRequest.model_validate_json(message["Records"][0]["body"])
@@ -186,7 +211,7 @@ def test_a_crash_between_record_and_send_is_sent_by_a_later_redelivery(api):
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
-def test_a_follow_up_failing_after_the_emails_is_finished_by_the_redelivery_which_sends_nothing(api):
+def test_a_follow_up_failing_after_the_emails_is_finished_by_the_redelivery_which_sends_nothing(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     fail_calls("dynamodb", "PutItem", times=1, when=lambda params: params.get("TableName") == resources().audit_table)
@@ -197,7 +222,7 @@ def test_a_follow_up_failing_after_the_emails_is_finished_by_the_redelivery_whic
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
-def test_a_redelivery_after_success_sends_nothing(api):
+def test_a_redelivery_after_success_sends_nothing(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     assert failed(process_approval_requests, message) == 0
@@ -209,28 +234,29 @@ def test_a_redelivery_after_success_sends_nothing(api):
 
 
 def marking_sent(table: str) -> Callable[[dict], bool]:
-    return lambda params: params.get("TableName") == table and \
-        params.get("UpdateExpression", "").startswith("SET send_state = :state")
+    return lambda params: (
+        params.get("TableName") == table and params.get("UpdateExpression", "").startswith("SET send_state = :state")
+    )
 
 
-def test_an_email_whose_sent_mark_fails_at_first_is_not_sent_again(api):
+def test_an_email_whose_sent_mark_fails_at_first_is_not_sent_again(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     marks = fail_calls("dynamodb", "UpdateItem", times=2, when=marking_sent(resources().approvals_table))
     assert failed(process_approval_requests, message) == 0
     assert len(marks) == 4  # the first mark failed twice, then it and the second went through
     later = datetime.now(timezone.utc) + timedelta(seconds=SEND_LEASE_SECONDS + 1)
-    assert request_step(StepRequest.model_validate_json(message["Records"][0]["body"]), approval_deps(), later) \
-        == []
+    assert request_step(StepRequest.model_validate_json(message["Records"][0]["body"]), approval_deps(), later) == []
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
 def claiming(table: str) -> Callable[[dict], bool]:
-    return lambda params: params.get("TableName") == table and \
-        params.get("UpdateExpression", "").startswith("SET #a0 = :v0")  # send_state = sending
+    return lambda params: (
+        params.get("TableName") == table and params.get("UpdateExpression", "").startswith("SET #a0 = :v0")
+    )  # send_state = sending
 
 
-def test_a_claim_whose_answer_was_lost_is_recognised_as_ours(api):
+def test_a_claim_whose_answer_was_lost_is_recognised_as_ours(api):  # noqa: F811
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     lost = lose_answers("dynamodb", "UpdateItem", when=claiming(resources().approvals_table))
@@ -239,25 +265,27 @@ def test_a_claim_whose_answer_was_lost_is_recognised_as_ours(api):
     assert_one_working_email_each(api, issue_id, DRAFTERS)
 
 
-def test_approvals_recorded_before_send_claims_count_as_emailed(api):
+def test_approvals_recorded_before_send_claims_count_as_emailed(api):  # noqa: F811 - the fixture
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     assert failed(process_approval_requests, message) == 0
     for item in approval_items(issue_id):  # as the code before claims wrote them: no send state
-        client("dynamodb").update_item(TableName=resources().approvals_table, Key={"approval_id": item["approval_id"]},
-                                       UpdateExpression="REMOVE send_state")
+        client("dynamodb").update_item(
+            TableName=resources().approvals_table,
+            Key={"approval_id": item["approval_id"]},
+            UpdateExpression="REMOVE send_state",
+        )
     assert failed(process_approval_requests, message) == 0
     assert len(emails()) == 2
 
 
-def test_a_used_link_is_not_emailed_again_by_a_redelivery(api):
+def test_a_used_link_is_not_emailed_again_by_a_redelivery(api):  # noqa: F811 - the fixture
     issue_id = open_high_priority_issue()
     message = wait_for_queue(resources().approval_queue)
     fail_calls("ses", "SendEmail", times=1, skip=1)  # the second person's email fails
     assert failed(process_approval_requests, message) == 1
     [delivered] = emails()
-    assert post(api, delivered["link"], outcome="submitted", draft="Sorry.", channels="public_reply").status_code \
-        == 200
+    assert post(api, delivered["link"], outcome="submitted", draft="Sorry.", channels="public_reply").status_code == 200
     # The step is done: the redelivery has nothing left to ask anyone, and says so without failing.
     stop_failing("ses", "SendEmail")
     assert failed(process_approval_requests, message) == 0
@@ -268,13 +296,16 @@ def test_a_used_link_is_not_emailed_again_by_a_redelivery(api):
 def stop_protocol(issue_id: str, protocol: str = "high_priority") -> None:
     """Stop the run, so its timers send nothing into the next test's queues."""
     sfn = client("stepfunctions")
-    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
-               if m["name"] == resources().state_machine(protocol))
+    arn = next(
+        m["stateMachineArn"]
+        for m in sfn.list_state_machines()["stateMachines"]
+        if m["name"] == resources().state_machine(protocol)
+    )
     sfn.stop_execution(executionArn=f"{arn.replace(':stateMachine:', ':execution:')}:{issue_id}-{protocol}")
 
 
 @pytest.mark.time_scale(0.02)  # a 60-minute step reminds after 1.2 s
-def test_a_late_redelivery_of_an_earlier_attempt_leaves_the_newer_links_working(api):
+def test_a_late_redelivery_of_an_earlier_attempt_leaves_the_newer_links_working(api):  # noqa: F811 - the fixture
     issue_id = open_high_priority_issue()
     try:
         initial = wait_for_queue(resources().approval_queue)
@@ -297,7 +328,7 @@ def test_a_late_redelivery_of_an_earlier_attempt_leaves_the_newer_links_working(
     assert all(api.http.get(path(m["link"])).status_code == 200 for m in reminded)
 
 
-def approve_to_publish(api) -> str:
+def approve_to_publish(api) -> str:  # noqa: F811 - the fixture
     """A High Priority issue drafted (public reply), reviewed and approved; its id. The publish message waits."""
     issue_id = open_high_priority_issue()
     lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
@@ -309,16 +340,23 @@ def approve_to_publish(api) -> str:
 
 def published_records(issue_id: str) -> tuple[list[str], dict]:
     outbox = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
-    issue = client("dynamodb").get_item(TableName=resources().issues_table, Key={"issue_id": {"S": issue_id}},
-                                        ConsistentRead=True)["Item"]
+    issue = client("dynamodb").get_item(
+        TableName=resources().issues_table, Key={"issue_id": {"S": issue_id}}, ConsistentRead=True
+    )["Item"]
     return [o["channel"]["S"] for o in outbox], issue
 
 
-def test_a_publish_whose_record_fails_after_posting_is_recorded_by_the_redelivery(api):
+def test_a_publish_whose_record_fails_after_posting_is_recorded_by_the_redelivery(api):  # noqa: F811 - the fixture
     issue_id = approve_to_publish(api)
     message = wait_for_queue(resources().publish_queue)
-    fail_calls("dynamodb", "PutItem", times=1, when=lambda params: params.get("TableName") == resources().audit_table
-               and params["Item"]["type"]["S"] == "published")
+    fail_calls(
+        "dynamodb",
+        "PutItem",
+        times=1,
+        when=lambda params: (
+            params.get("TableName") == resources().audit_table and params["Item"]["type"]["S"] == "published"
+        ),
+    )
     assert failed(process_publish_requests, message) == 1  # posted, but its audit event failed
     assert failed(process_publish_requests, message) == 0
     assert failed(process_publish_requests, message) == 0  # and once more after success
@@ -328,7 +366,7 @@ def test_a_publish_whose_record_fails_after_posting_is_recorded_by_the_redeliver
     assert issue["first_response_at"]["S"]
 
 
-def test_a_publish_whose_callback_fails_once_posts_once_and_records_once(api):
+def test_a_publish_whose_callback_fails_once_posts_once_and_records_once(api):  # noqa: F811 - the fixture
     issue_id = approve_to_publish(api)
     message = wait_for_queue(resources().publish_queue)
     fail_calls("stepfunctions", "SendTaskSuccess", times=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,31 +32,73 @@ from tests.fakes import (
 
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
 ISSUE = "iss-1"
-HOSTILE = "<script>alert(1)</script> & \"quotes\""
+HOSTILE = '<script>alert(1)</script> & "quotes"'
 
 
 def _deps(mailer: FakeMailer | None = None) -> ApprovalDeps:
     issues = FakeApprovalIssues()
-    issues.issues[ISSUE] = {"issue_id": ISSUE, "category": "high_priority", "severity": "high", "status": "open",
-                            "team": "social_media", "platform": "x", "topic": "quality", "products": ["Nova Sneakers"],
-                            "description": f"Influencer says {HOSTILE}", "first_seen": NOW.isoformat()}
+    issues.issues[ISSUE] = {
+        "issue_id": ISSUE,
+        "category": "high_priority",
+        "severity": "high",
+        "status": "open",
+        "team": "social_media",
+        "platform": "x",
+        "topic": "quality",
+        "products": ["Nova Sneakers"],
+        "description": f"Influencer says {HOSTILE}",
+        "first_seen": NOW.isoformat(),
+    }
     issues.mention_items[ISSUE] = [
-        {"platform": "x", "external_id": "1700", "kind": "post", "author_id": "42", "author_handle": "walker",
-         "text": f"@aurelle my Nova sneakers split {HOSTILE}", "created_at": "2026-11-24T06:40:00+00:00",
-         "url": "https://x.com/walker/status/1700"},
-        {"platform": "x", "external_id": "1701", "kind": "post", "created_at": "2026-11-24T06:45:00+00:00",
-         "url": "javascript:alert(1)"}]
-    return ApprovalDeps(approvals=FakeApprovals(issues), issues=issues, email=mailer or FakeMailer(),
-                        workflows=FakeWorkflows(), publisher=FakeReplyPublisher(), alerts=FakeAlerts(),
-                        plan=bundled_plan(), link_key="k" * 32, base_url="https://responses.example")
+        {
+            "platform": "x",
+            "external_id": "1700",
+            "kind": "post",
+            "author_id": "42",
+            "author_handle": "walker",
+            "text": f"@aurelle my Nova sneakers split {HOSTILE}",
+            "created_at": "2026-11-24T06:40:00+00:00",
+            "url": "https://x.com/walker/status/1700",
+        },
+        {
+            "platform": "x",
+            "external_id": "1701",
+            "kind": "post",
+            "created_at": "2026-11-24T06:45:00+00:00",
+            "url": "javascript:alert(1)",
+        },
+    ]
+    return ApprovalDeps(
+        approvals=FakeApprovals(issues),
+        issues=issues,
+        email=mailer or FakeMailer(),
+        workflows=FakeWorkflows(),
+        publisher=FakeReplyPublisher(),
+        alerts=FakeAlerts(),
+        plan=bundled_plan(),
+        link_key="k" * 32,
+        base_url="https://responses.example",
+    )
 
 
 def _step(**overrides) -> StepRequest:
-    fields = dict(issue_id=ISSUE, category="high_priority", protocol="high_priority", step="draft", action="draft",
-                  role="PR drafts the response", people=["pr-lead@aurelle.example", "PR2@aurelle.example"],
-                  attempt="initial", sla_minutes=60, timeout_seconds=3600,
-                  escalates_to=["social-lead@aurelle.example"], outcomes=["submitted"],
-                  channels=["public_reply", "private_reply"], task_token="token-1", execution="exec-1")
+    fields = {
+        "issue_id": ISSUE,
+        "category": "high_priority",
+        "protocol": "high_priority",
+        "step": "draft",
+        "action": "draft",
+        "role": "PR drafts the response",
+        "people": ["pr-lead@aurelle.example", "PR2@aurelle.example"],
+        "attempt": "initial",
+        "sla_minutes": 60,
+        "timeout_seconds": 3600,
+        "escalates_to": ["social-lead@aurelle.example"],
+        "outcomes": ["submitted"],
+        "channels": ["public_reply", "private_reply"],
+        "task_token": "token-1",
+        "execution": "exec-1",
+    }
     return StepRequest(**{**fields, **overrides})
 
 
@@ -97,9 +138,22 @@ def test_a_failed_email_is_owed_and_sent_by_the_redelivery_only():
 # -- open, view, act -------------------------------------------------------------------------------------------
 def test_the_page_shows_time_left_limits_voice_and_similar_replies():
     deps = _deps()
-    deps.publisher.posts["old|public_reply"] = {"id": "x-0", "at": NOW - timedelta(days=1), "post": type(
-        "P", (), {"text": "So sorry about your Nova sneakers, DM us", "issue_id": "iss-0", "category": "high_priority",
-                  "topic": "quality", "products": ("Nova Sneakers",), "channel": "public_reply"})()}
+    deps.publisher.posts["old|public_reply"] = {
+        "id": "x-0",
+        "at": NOW - timedelta(days=1),
+        "post": type(
+            "P",
+            (),
+            {
+                "text": "So sorry about your Nova sneakers, DM us",
+                "issue_id": "iss-0",
+                "category": "high_priority",
+                "topic": "quality",
+                "products": ("Nova Sneakers",),
+                "channel": "public_reply",
+            },
+        )(),
+    }
     link = request_step(_step(), deps, NOW)[0]
     page = view(_open(deps, link), deps, NOW + timedelta(minutes=20))
     assert page.time_left == "40 min left"
@@ -120,8 +174,13 @@ def test_a_reply_too_long_for_the_channel_is_refused_on_the_server_and_changes_n
     # Privately, the same text fits (X direct messages take 10,000): accepted.
     assert act(approval, Answer("submitted", draft="x" * 281, channels=("private_reply",)), deps, NOW) == "submitted"
     [(token, output)] = deps.workflows.resumed
-    assert token == "token-1" and output == {"outcome": "submitted", "actor": "pr-lead@aurelle.example",
-                                             "comment": "", "draft": "x" * 281, "channels": ["private_reply"]}
+    assert token == "token-1" and output == {
+        "outcome": "submitted",
+        "actor": "pr-lead@aurelle.example",
+        "comment": "",
+        "draft": "x" * 281,
+        "channels": ["private_reply"],
+    }
 
 
 def test_a_link_acts_once():
@@ -138,9 +197,16 @@ def test_a_link_acts_once():
 
 # -- publish ---------------------------------------------------------------------------------------------------
 def _publish(channels=("public_reply", "private_reply")) -> PublishRequest:
-    return PublishRequest(issue_id=ISSUE, category="high_priority", protocol="high_priority",
-                          channels=list(channels), draft="We are sorry, Walker: a new pair is on its way.",
-                          approved_by="cmo@aurelle.example", task_token="publish-token", execution="exec-1")
+    return PublishRequest(
+        issue_id=ISSUE,
+        category="high_priority",
+        protocol="high_priority",
+        channels=list(channels),
+        draft="We are sorry, Walker: a new pair is on its way.",
+        approved_by="cmo@aurelle.example",
+        task_token="publish-token",
+        execution="exec-1",
+    )
 
 
 def test_the_first_published_reply_sets_the_response_time_from_the_platforms_clock():
@@ -193,19 +259,42 @@ def test_a_platform_rule_refuses_one_channel_and_the_other_goes_out():
     deps.publisher.script[("x", "private_reply")] = [final(Reason.WINDOW_CLOSED, "older than 7 days")]
     publish_reply(_publish(), deps, NOW)
     assert sorted(deps.issues.audit_types(ISSUE)) == ["publish_refused", "published"]
-    assert deps.workflows.resumed[0][1] == {"published": 1, "posts": ["x-1"],
-                                            "refused": ["private_reply: window_closed"]}
+    assert deps.workflows.resumed[0][1] == {
+        "published": 1,
+        "posts": ["x-1"],
+        "refused": ["private_reply: window_closed"],
+    }
     assert [a.details["reason"] for a in deps.alerts.raised.values()] == ["window_closed"]
 
 
 def test_a_canned_draft_is_warned_about_and_sending_it_anyway_is_on_the_record():
     deps = _deps()
     canned = "We are sorry to hear about your experience. Please send us a direct message with your order number."
-    deps.publisher.posts["old|public_reply"] = {"id": "x-0", "at": NOW - timedelta(days=1), "post": type(
-        "P", (), {"text": canned, "issue_id": "iss-0", "category": "routine_response", "topic": "delivery",
-                  "products": (), "channel": "public_reply"})()}
-    review = _step(step="legal_review", action="review", role="Legal", outcomes=["approved", "rejected", "edited"],
-                   draft=canned.replace("sorry", "so sorry"), channels=[], task_token="token-2")
+    deps.publisher.posts["old|public_reply"] = {
+        "id": "x-0",
+        "at": NOW - timedelta(days=1),
+        "post": type(
+            "P",
+            (),
+            {
+                "text": canned,
+                "issue_id": "iss-0",
+                "category": "routine_response",
+                "topic": "delivery",
+                "products": (),
+                "channel": "public_reply",
+            },
+        )(),
+    }
+    review = _step(
+        step="legal_review",
+        action="review",
+        role="Legal",
+        outcomes=["approved", "rejected", "edited"],
+        draft=canned.replace("sorry", "so sorry"),
+        channels=[],
+        task_token="token-2",
+    )
     link = request_step(review, deps, NOW)[0]
     assert "nearly identical" in view(_open(deps, link), deps, NOW).canned_warning
     assert deps.issues.audit_types(ISSUE) == ["canned_warning_raised", "step_initial"]

@@ -40,11 +40,24 @@ def test_the_task_token_is_stored_under_a_hash():
 
 
 def _approval(**changes) -> Approval:
-    base = dict(approval_id="id1", issue_id="iss-1", person="legal@x.example", step="legal_review", action="review",
-                role="Legal reviews", protocol="high_priority", attempt="initial",
-                outcomes=("approved", "rejected"), draft="We're sorry <b>Ana</b>", comment="<i>tone</i>",
-                commented_by="pr@x.example", status="pending", created_at="2026-11-24T00:00:00+00:00",
-                expires_at=2_000_000_000, token_ref="token#x")
+    base = {
+        "approval_id": "id1",
+        "issue_id": "iss-1",
+        "person": "legal@x.example",
+        "step": "legal_review",
+        "action": "review",
+        "role": "Legal reviews",
+        "protocol": "high_priority",
+        "attempt": "initial",
+        "outcomes": ("approved", "rejected"),
+        "draft": "We're sorry <b>Ana</b>",
+        "comment": "<i>tone</i>",
+        "commented_by": "pr@x.example",
+        "status": "pending",
+        "created_at": "2026-11-24T00:00:00+00:00",
+        "expires_at": 2_000_000_000,
+        "token_ref": "token#x",
+    }
     base.update(changes)
     return Approval(**base)
 
@@ -72,8 +85,10 @@ def test_a_draft_near_identical_to_a_recent_reply_is_flagged():
 
 
 def _page(approval: Approval, channels: tuple[str, ...]) -> str:
-    return approval_page(PageData(approval=approval, issue={}, mentions=[], history=[], canned_warning=None,
-                                  channels=channels), "/approvals/id1?exp=1&sig=ab")
+    return approval_page(
+        PageData(approval=approval, issue={}, mentions=[], history=[], canned_warning=None, channels=channels),
+        "/approvals/id1?exp=1&sig=ab",
+    )
 
 
 def _checked(page: str) -> list[str]:
@@ -84,11 +99,13 @@ def test_the_drafting_page_offers_public_private_or_both_with_the_default_checke
     draft = _approval(action="draft", step="draft", outcomes=("submitted",))
     both = _page(draft, ("public_reply", "private_reply"))
     assert re.findall(r"<input type=radio name=channels value='([^']+)'", both) == [
-        "public_reply", "private_reply", "public_reply,private_reply"]
+        "public_reply",
+        "private_reply",
+        "public_reply,private_reply",
+    ]
     assert _checked(both) == ["public_reply,private_reply"]
     assert _checked(_page(draft, ("private_reply",))) == ["private_reply"]
-    assert _checked(_page(_approval(action="respond", outcomes=("submitted",)), ("public_reply",))) == [
-        "public_reply"]
+    assert _checked(_page(_approval(action="respond", outcomes=("submitted",)), ("public_reply",))) == ["public_reply"]
     for action in ("review", "approve"):
         assert "name=channels" not in _page(_approval(action=action), ("public_reply",))
 
@@ -127,9 +144,17 @@ class _Recorder:
 
 
 def _deps(recorder: _Recorder) -> ApprovalDeps:
-    return ApprovalDeps(approvals=recorder, issues=FakeApprovalIssues(), email=None, workflows=recorder,
-                        publisher=FakeReplyPublisher(), alerts=FakeAlerts(), plan=bundled_plan(), link_key="k",
-                        base_url="http://h")
+    return ApprovalDeps(
+        approvals=recorder,
+        issues=FakeApprovalIssues(),
+        email=None,
+        workflows=recorder,
+        publisher=FakeReplyPublisher(),
+        alerts=FakeAlerts(),
+        plan=bundled_plan(),
+        link_key="k",
+        base_url="http://h",
+    )
 
 
 def test_a_submitted_draft_needs_a_channel_and_the_callback_carries_it():
@@ -140,10 +165,14 @@ def test_a_submitted_draft_needs_a_channel_and_the_callback_carries_it():
     assert refused.value.status == 400 and "Choose where the reply goes" in refused.value.message
     assert recorder.resumed == []  # nothing consumed, nothing resumed
 
-    act(draft, ActForm(outcome="submitted", draft="Sorry.", channels="private_reply").answer(), _deps(recorder),
-        NOW)
-    assert recorder.resumed[-1] == {"outcome": "submitted", "actor": "legal@x.example", "comment": "",
-                                    "draft": "Sorry.", "channels": ["private_reply"]}
+    act(draft, ActForm(outcome="submitted", draft="Sorry.", channels="private_reply").answer(), _deps(recorder), NOW)
+    assert recorder.resumed[-1] == {
+        "outcome": "submitted",
+        "actor": "legal@x.example",
+        "comment": "",
+        "draft": "Sorry.",
+        "channels": ["private_reply"],
+    }
     assert recorder.audited[-1].details["channels"] == ["private_reply"]
 
 
@@ -152,6 +181,5 @@ def test_review_and_approve_steps_send_no_channels_so_the_choice_is_kept():
     review = _approval(outcomes=("approved", "rejected", "edited"))
     act(review, ActForm(outcome="approved", channels="public_reply").answer(), _deps(recorder), NOW)
     act(review, ActForm(outcome="edited", draft="Better.").answer(), _deps(recorder), NOW)
-    act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved").answer(), _deps(recorder),
-        NOW)
+    act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved").answer(), _deps(recorder), NOW)
     assert [output["channels"] for output in recorder.resumed] == [[], [], []]

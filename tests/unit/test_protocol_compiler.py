@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from chalicelib.adapters import state_machines as protocol_compiler
-from chalicelib.domain.plan import load_plan_yaml, parse_plan
 from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol, timeout_seconds
+from chalicelib.domain.plan import load_plan_yaml, parse_plan
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml"
 PLAN = load_plan_yaml(PLAN_FILE.read_text())
@@ -24,8 +24,12 @@ RESOURCES = ProtocolResources(
     audit_table="social-response-test-audit",
 )
 WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
-ALLOWED_RESOURCES = {WAIT, "arn:aws:states:::sns:publish", "arn:aws:states:::dynamodb:updateItem",
-                     "arn:aws:states:::dynamodb:putItem"}
+ALLOWED_RESOURCES = {
+    WAIT,
+    "arn:aws:states:::sns:publish",
+    "arn:aws:states:::dynamodb:updateItem",
+    "arn:aws:states:::dynamodb:putItem",
+}
 
 
 def _compile(name: str = "high_priority", plan=PLAN, time_scale: float = 60.0) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def _plan_with(protocol: dict[str, Any]):
 def test_every_default_protocol_is_valid_asl(name, time_scale):
     linter = pytest.importorskip(
         "statelint.linter",
-        reason="the ASL validator is not installed: `.venv/bin/pip install statelint==3.1.0` (requirements-dev.txt)")
+        reason="the ASL validator is not installed: `.venv/bin/pip install statelint==3.1.0` (requirements-dev.txt)",
+    )
     definition = _compile(name, time_scale=time_scale)
     assert linter.Linter.validate(json.loads(json.dumps(definition))) == []
 
@@ -66,14 +71,42 @@ def test_the_validator_does_find_mistakes():
 def test_high_priority_state_names_are_readable_and_complete():
     states = _compile()["States"]
     assert set(states) == {
-        "Start", "Start.channels", "Start.draft",
-        "draft", "draft.reminder", "draft.escalated", "draft.alert_stuck", "draft.escalated_reminder",
-        "draft.alert_timed_out", "draft.outcome", "draft.keep_draft", "draft.channels", "draft.keep_channels",
-        "draft.route", "draft.unexpected_outcome",
-        *(f"{step}{suffix}" for step in ("legal_review", "management_approval")
-          for suffix in ("", ".escalated", ".alert_stuck", ".escalated_reminder", ".alert_timed_out", ".outcome",
-                         ".keep_draft", ".route", ".unexpected_outcome")),
-        "Publish", "Publish.alert_timed_out", "ResolveIssue", "AuditResolved", "Resolved", "TimedOut",
+        "Start",
+        "Start.channels",
+        "Start.draft",
+        "draft",
+        "draft.reminder",
+        "draft.escalated",
+        "draft.alert_stuck",
+        "draft.escalated_reminder",
+        "draft.alert_timed_out",
+        "draft.outcome",
+        "draft.keep_draft",
+        "draft.channels",
+        "draft.keep_channels",
+        "draft.route",
+        "draft.unexpected_outcome",
+        *(
+            f"{step}{suffix}"
+            for step in ("legal_review", "management_approval")
+            for suffix in (
+                "",
+                ".escalated",
+                ".alert_stuck",
+                ".escalated_reminder",
+                ".alert_timed_out",
+                ".outcome",
+                ".keep_draft",
+                ".route",
+                ".unexpected_outcome",
+            )
+        ),
+        "Publish",
+        "Publish.alert_timed_out",
+        "ResolveIssue",
+        "AuditResolved",
+        "Resolved",
+        "TimedOut",
         "NotPublished",
     }
     assert all(len(name) <= 80 for name in states)
@@ -110,12 +143,24 @@ def test_the_initial_message_carries_the_step_and_resolved_people():
     assert state["TimeoutSeconds"] == 3600 and state["ResultPath"] == "$.last"
     body = state["Parameters"]["MessageBody"]
     assert body == {
-        "issue_id.$": "$.issue_id", "category.$": "$.category", "plan_version.$": "$.plan_version",
-        "protocol": "high_priority", "step": "legal_review", "action": "review", "role": "Legal reviews the draft",
-        "people": ["legal@aurelle.example"], "attempt": "initial", "sla_minutes": 60, "timeout_seconds": 3600,
-        "escalates_to": ["coo@aurelle.example"], "outcomes": ["approved", "rejected", "edited"],
-        "comment.$": "$.last.comment", "commented_by.$": "$.last.actor", "draft.$": "$.draft",
-        "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id",
+        "issue_id.$": "$.issue_id",
+        "category.$": "$.category",
+        "plan_version.$": "$.plan_version",
+        "protocol": "high_priority",
+        "step": "legal_review",
+        "action": "review",
+        "role": "Legal reviews the draft",
+        "people": ["legal@aurelle.example"],
+        "attempt": "initial",
+        "sla_minutes": 60,
+        "timeout_seconds": 3600,
+        "escalates_to": ["coo@aurelle.example"],
+        "outcomes": ["approved", "rejected", "edited"],
+        "comment.$": "$.last.comment",
+        "commented_by.$": "$.last.actor",
+        "draft.$": "$.draft",
+        "task_token.$": "$$.Task.Token",
+        "execution.$": "$$.Execution.Id",
     }
 
 
@@ -174,20 +219,31 @@ def test_outcomes_route_forward_back_or_fail():
     states = _compile()["States"]
     route = states["legal_review.route"]
     assert {(c["StringEquals"], c["Next"]) for c in route["Choices"]} == {
-        ("approved", "management_approval"), ("edited", "management_approval"), ("rejected", "draft")}
+        ("approved", "management_approval"),
+        ("edited", "management_approval"),
+        ("rejected", "draft"),
+    }
     assert route["Default"] == "legal_review.unexpected_outcome"
     assert states["legal_review.unexpected_outcome"] == {
-        "Type": "Fail", "Error": "Protocol.UnexpectedOutcome",
-        "Cause": "step legal_review expects one of: approved, rejected, edited"}
+        "Type": "Fail",
+        "Error": "Protocol.UnexpectedOutcome",
+        "Cause": "step legal_review expects one of: approved, rejected, edited",
+    }
     assert {(c["StringEquals"], c["Next"]) for c in states["draft.route"]["Choices"]} == {("submitted", "legal_review")}
     assert {(c["StringEquals"], c["Next"]) for c in states["management_approval.route"]["Choices"]} == {
-        ("approved", "Publish"), ("rejected", "draft")}
+        ("approved", "Publish"),
+        ("rejected", "draft"),
+    }
     # A returned draft replaces the text; an empty one keeps it.
     outcome = states["legal_review.outcome"]
     assert outcome["Choices"][1] == {"Variable": "$.last.draft", "StringEquals": "", "Next": "legal_review.route"}
     assert outcome["Default"] == "legal_review.keep_draft"
-    assert states["legal_review.keep_draft"] == {"Type": "Pass", "InputPath": "$.last.draft", "ResultPath": "$.draft",
-                                                 "Next": "legal_review.route"}
+    assert states["legal_review.keep_draft"] == {
+        "Type": "Pass",
+        "InputPath": "$.last.draft",
+        "ResultPath": "$.draft",
+        "Next": "legal_review.route",
+    }
 
 
 def test_publish_then_resolve_and_audit():
@@ -209,8 +265,10 @@ def test_publish_then_resolve_and_audit():
     assert resolve["Key"] == {"issue_id": {"S.$": "$.issue_id"}}
     assert resolve["ExpressionAttributeNames"] == {"#status": "status"}
     assert resolve["ExpressionAttributeValues"] == {
-        ":resolved": {"S": "resolved"}, ":at": {"S.$": "$$.State.EnteredTime"},
-        ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"}}  # the by_status_category index
+        ":resolved": {"S": "resolved"},
+        ":at": {"S.$": "$$.State.EnteredTime"},
+        ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"},
+    }  # the by_status_category index
     assert states["ResolveIssue"]["Next"] == "AuditResolved"
 
     audit = states["AuditResolved"]["Parameters"]
@@ -227,7 +285,8 @@ def test_routine_channels_and_start():
     assert definition["StartAt"] == "Start"
     assert definition["States"]["Start.draft"]["Next"] == "respond"
     assert definition["States"]["respond.route"]["Choices"] == [
-        {"Variable": "$.last.outcome", "StringEquals": "submitted", "Next": "Publish"}]
+        {"Variable": "$.last.outcome", "StringEquals": "submitted", "Next": "Publish"}
+    ]
     assert definition["States"]["Publish"]["Parameters"]["MessageBody"]["channels.$"] == "$.channels"
     assert definition["States"]["Start.channels"]["Result"] == ["public_reply"]
 
@@ -238,8 +297,12 @@ def test_start_initialises_the_channels_to_the_protocols_default(name):
     states = _compile(name)["States"]
     assert states["Start"]["Next"] == "Start.channels"
     assert states["Start.channels"] == {
-        "Type": "Pass", "Comment": "The protocol's default channels, until a drafting step chooses others.",
-        "Result": list(PLAN.protocols[name].publish), "ResultPath": "$.channels", "Next": "Start.draft"}
+        "Type": "Pass",
+        "Comment": "The protocol's default channels, until a drafting step chooses others.",
+        "Result": list(PLAN.protocols[name].publish),
+        "ResultPath": "$.channels",
+        "Next": "Start.draft",
+    }
     assert states["Publish"]["Parameters"]["MessageBody"]["channels.$"] == "$.channels"
 
 
@@ -251,9 +314,14 @@ def test_a_drafting_steps_non_empty_channels_replace_the_previous_ones():
     assert states["draft.channels"] == {
         "Type": "Choice",
         "Choices": [{"Variable": "$.last.channels[0]", "IsPresent": True, "Next": "draft.keep_channels"}],
-        "Default": "draft.route"}  # missing (older callbacks) or [] keeps the previous choice
+        "Default": "draft.route",
+    }  # missing (older callbacks) or [] keeps the previous choice
     assert states["draft.keep_channels"] == {
-        "Type": "Pass", "InputPath": "$.last.channels", "ResultPath": "$.channels", "Next": "draft.route"}
+        "Type": "Pass",
+        "InputPath": "$.last.channels",
+        "ResultPath": "$.channels",
+        "Next": "draft.route",
+    }
     # The callback-shape check does not require channels.
     [shape] = [c for c in states["draft.outcome"]["Choices"] if "Or" in c]
     assert {v["Variable"] for v in shape["Or"]} == {"$.last.outcome", "$.last.comment", "$.last.draft"}
@@ -264,9 +332,22 @@ def test_a_drafting_steps_non_empty_channels_replace_the_previous_ones():
 
 
 def test_a_respond_step_chooses_too_and_a_custom_default_is_compiled_in():
-    plan = _plan_with({"label": "x", "publish": ["private_reply"], "steps": [
-        {"name": "answer", "role": "r", "action": "respond", "people": ["a@x.example"], "sla_minutes": 5,
-         "outcomes": ["submitted"]}]})
+    plan = _plan_with(
+        {
+            "label": "x",
+            "publish": ["private_reply"],
+            "steps": [
+                {
+                    "name": "answer",
+                    "role": "r",
+                    "action": "respond",
+                    "people": ["a@x.example"],
+                    "sla_minutes": 5,
+                    "outcomes": ["submitted"],
+                }
+            ],
+        }
+    )
     states = _compile("custom", plan=plan)["States"]
     assert states["Start.channels"]["Result"] == ["private_reply"]
     assert states["answer.outcome"]["Choices"][1]["Next"] == "answer.channels"
@@ -275,12 +356,31 @@ def test_a_respond_step_chooses_too_and_a_custom_default_is_compiled_in():
 
 # -- edge cases of the plan ----------------------------------------------------------------------------------
 def test_no_timeout_actions_gives_up_at_once_and_no_backup_escalates_to_the_same_people():
-    plan = _plan_with({"label": "x", "steps": [
-        {"name": "quick", "role": "r", "action": "respond", "people": ["a@x.example"], "sla_minutes": 5,
-         "on_timeout": [], "outcomes": ["submitted"]},
-        {"name": "slow", "role": "r", "action": "approve", "team": "legal", "sla_minutes": 5,
-         "on_timeout": ["remind", "remind", "escalate"], "outcomes": ["approved"]},
-    ]})
+    plan = _plan_with(
+        {
+            "label": "x",
+            "steps": [
+                {
+                    "name": "quick",
+                    "role": "r",
+                    "action": "respond",
+                    "people": ["a@x.example"],
+                    "sla_minutes": 5,
+                    "on_timeout": [],
+                    "outcomes": ["submitted"],
+                },
+                {
+                    "name": "slow",
+                    "role": "r",
+                    "action": "approve",
+                    "team": "legal",
+                    "sla_minutes": 5,
+                    "on_timeout": ["remind", "remind", "escalate"],
+                    "outcomes": ["approved"],
+                },
+            ],
+        }
+    )
     states = _compile("custom", plan=plan)["States"]
     assert _catch_target(states["quick"]) == "quick.alert_timed_out"
     assert _catch_target(states["slow"]) == "slow.reminder"
@@ -291,16 +391,30 @@ def test_no_timeout_actions_gives_up_at_once_and_no_backup_escalates_to_the_same
 
 
 def test_a_step_named_like_a_fixed_state_does_not_clash():
-    plan = _plan_with({"label": "x", "steps": [
-        {"name": "publish", "role": "r", "action": "respond", "people": ["a@x.example"], "sla_minutes": 5,
-         "outcomes": ["submitted"]}]})
+    plan = _plan_with(
+        {
+            "label": "x",
+            "steps": [
+                {
+                    "name": "publish",
+                    "role": "r",
+                    "action": "respond",
+                    "people": ["a@x.example"],
+                    "sla_minutes": 5,
+                    "outcomes": ["submitted"],
+                }
+            ],
+        }
+    )
     states = _compile("custom", plan=plan)["States"]
     assert states["publish"]["Type"] == "Task"
     assert states["Publish"]["Parameters"]["QueueUrl"] == RESOURCES.publish_queue_url
 
 
-@pytest.mark.parametrize(("minutes", "scale", "seconds"),
-                         [(60, 60.0, 3600), (60, 0.05, 3), (20, 0.05, 1), (15, 0.05, 1), (1, 0.001, 1), (7, 0.5, 4)])
+@pytest.mark.parametrize(
+    ("minutes", "scale", "seconds"),
+    [(60, 60.0, 3600), (60, 0.05, 3), (20, 0.05, 1), (15, 0.05, 1), (1, 0.001, 1), (7, 0.5, 4)],
+)
 def test_timeouts_scale_and_clamp(minutes, scale, seconds):
     assert timeout_seconds(minutes, scale) == seconds
 
@@ -319,10 +433,12 @@ def test_resources_are_a_frozen_value():
 
 def test_the_compiler_is_pure():
     tree = ast.parse(Path(protocol_compiler.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert not {"boto3", "botocore"} & imported
     assert _compile() == _compile()  # deterministic
 
@@ -334,8 +450,10 @@ def test_every_message_body_is_the_model_the_services_parse():
 
     def filled(body: dict[str, Any]) -> dict[str, Any]:
         sample = {"plan_version": 1, "people": ["a@x.example"], "channels": ["public_reply"]}
-        return {key.removesuffix(".$"): sample.get(key.removesuffix(".$"), "v") if key.endswith(".$") else value
-                for key, value in body.items()}
+        return {
+            key.removesuffix(".$"): sample.get(key.removesuffix(".$"), "v") if key.endswith(".$") else value
+            for key, value in body.items()
+        }
 
     for name in PLAN.protocols:
         for state in _compile(name)["States"].values():
@@ -352,8 +470,17 @@ def test_a_body_that_drifts_from_its_model_is_refused():
     from chalicelib.domain.protocol_messages import PublishRequest
 
     with pytest.raises(ValueError, match=r"unknown fields \['channel'\], missing fields \['channels'\]"):
-        message_body(PublishRequest, {"issue_id.$": "$.issue_id", "protocol": "p", "channel": "x", "draft.$": "$.d",
-                                      "task_token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id"})
+        message_body(
+            PublishRequest,
+            {
+                "issue_id.$": "$.issue_id",
+                "protocol": "p",
+                "channel": "x",
+                "draft.$": "$.d",
+                "task_token.$": "$$.Task.Token",
+                "execution.$": "$$.Execution.Id",
+            },
+        )
 
 
 def test_an_escalated_attempt_escalates_to_nobody_further():

@@ -35,8 +35,13 @@ from chalicelib.services.ports import PlatformPublisher, PublishClaims
 if TYPE_CHECKING:
     from chalicelib.adapters.outbox import OutboxPublisher
 
-PUBLISHER_CLASSES = {"x": XPublisher, "facebook": FacebookPublisher, "instagram": InstagramPublisher,
-                     "youtube": YouTubePublisher, "trustpilot": TrustpilotPublisher}
+PUBLISHER_CLASSES = {
+    "x": XPublisher,
+    "facebook": FacebookPublisher,
+    "instagram": InstagramPublisher,
+    "youtube": YouTubePublisher,
+    "trustpilot": TrustpilotPublisher,
+}
 
 
 def enabled_platforms(environ: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -45,9 +50,12 @@ def enabled_platforms(environ: Mapping[str, str] | None = None) -> frozenset[str
     return frozenset(name.strip() for name in raw.split(",") if name.strip() in PUBLISHER_CLASSES)
 
 
-def build_publishers(platforms: frozenset[str] | set[str], base_urls: Mapping[str, str] | None = None,
-                     transport: Transport | None = None,
-                     credentials: Credentials | None = None) -> dict[str, PlatformPublisher]:
+def build_publishers(
+    platforms: frozenset[str] | set[str],
+    base_urls: Mapping[str, str] | None = None,
+    transport: Transport | None = None,
+    credentials: Credentials | None = None,
+) -> dict[str, PlatformPublisher]:
     """One publisher per platform, sharing one connection pool. ``base_urls`` overrides a platform's API address
     (``youtube_token`` overrides Google's token endpoint)."""
     urls = dict(base_urls or {})
@@ -55,7 +63,7 @@ def build_publishers(platforms: frozenset[str] | set[str], base_urls: Mapping[st
     credentials = credentials or Credentials()
     built: dict[str, PlatformPublisher] = {}
     for platform in sorted(platforms):
-        kwargs = {"transport": transport, "credentials": credentials}
+        kwargs: dict[str, Any] = {"transport": transport, "credentials": credentials}
         if platform in urls:
             kwargs["base_url"] = urls[platform]
         if platform == "youtube" and "youtube_token" in urls:
@@ -94,5 +102,12 @@ class RoutedPublisher:
         return self.outbox.recent(now)
 
 
-__all__ = ["ExactlyOncePublisher", "PUBLISHER_CLASSES", "RoutedPublisher", "build_publishers", "enabled_platforms",
-           "reply_length_limit", "PublishClaims"]
+__all__ = [
+    "ExactlyOncePublisher",
+    "PUBLISHER_CLASSES",
+    "RoutedPublisher",
+    "build_publishers",
+    "enabled_platforms",
+    "reply_length_limit",
+    "PublishClaims",
+]

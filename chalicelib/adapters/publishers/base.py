@@ -24,8 +24,9 @@ class PlatformAdapter:
     platform = ""
     limits: Mapping[str, int | None] = {}
 
-    def __init__(self, base_url: str, transport: Transport | None = None,
-                 credentials: Credentials | None = None) -> None:
+    def __init__(
+        self, base_url: str, transport: Transport | None = None, credentials: Credentials | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.transport = transport or Transport()
         self.credentials = credentials or Credentials()
@@ -50,8 +51,10 @@ class PlatformAdapter:
             return final(Reason.REJECTED, "the reply is empty")
         limit = self.limits[channel]
         if limit is not None and self.measure(text) > limit:
-            return final(Reason.TOO_LONG, f"{self.measure(text)} characters; a {self.platform} "
-                                          f"{channel.replace('_', ' ')} takes at most {limit}")
+            return final(
+                Reason.TOO_LONG,
+                f"{self.measure(text)} characters; a {self.platform} {channel.replace('_', ' ')} takes at most {limit}",
+            )
         try:
             return self._rules(target, channel, text, now)
         except Stop as stop:
@@ -63,8 +66,9 @@ class PlatformAdapter:
         except Stop as stop:
             return stop.result
 
-    def find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                    now: datetime) -> PublishResult | None:
+    def find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         try:
             return self._find_posted(target, channel, text, since, now)
         except Stop as stop:
@@ -77,8 +81,9 @@ class PlatformAdapter:
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         raise NotImplementedError
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         return None
 
     def _failure(self, response: Response, now: datetime, what: str) -> PublishResult:
@@ -99,11 +104,15 @@ class PlatformAdapter:
         url = self.base_url + path
         response = self.transport.request(method, url, now, headers=self._auth_headers(now), **kwargs)
         if self._is_unauthorized(response):
-            response = self.transport.request(method, url, now, headers=self._auth_headers(now, renew=True),
-                                              **kwargs)
+            response = self.transport.request(method, url, now, headers=self._auth_headers(now, renew=True), **kwargs)
             if self._is_unauthorized(response):
-                raise Stop(alert(Reason.TOKEN_REVOKED, f"{what}: the platform refused the renewed access token "
-                                                       f"(HTTP {response.status})", status=response.status))
+                raise Stop(
+                    alert(
+                        Reason.TOKEN_REVOKED,
+                        f"{what}: the platform refused the renewed access token (HTTP {response.status})",
+                        status=response.status,
+                    )
+                )
         if response.status >= 400:
             raise Stop(self._failure(response, now, what))
         return response

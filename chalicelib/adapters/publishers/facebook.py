@@ -46,14 +46,14 @@ PAGE_TOKEN, PAGE_ID, GRAPH_VERSION = "META_PAGE_ACCESS_TOKEN", "META_PAGE_ID", "
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 MESSENGER_TEXT_LIMIT = 2000
 
-RATE_LIMIT_CODES = {4, 17, 32, 613, 80001, 80006}   # app, user, page, custom and business-use-case limits
-PERMISSION_CODES = {10, 3} | set(range(200, 300))   # a permission not granted, or a capability missing
-TRANSIENT_CODES = {1, 2}                            # "unknown error", "service temporarily unavailable"
+RATE_LIMIT_CODES = {4, 17, 32, 613, 80001, 80006}  # app, user, page, custom and business-use-case limits
+PERMISSION_CODES = {10, 3} | set(range(200, 300))  # a permission not granted, or a capability missing
+TRANSIENT_CODES = {1, 2}  # "unknown error", "service temporarily unavailable"
 EXPIRED_TOKEN = 190
 DUPLICATE_POST = 506
-ALREADY_REPLIED = 10900                             # "Activity already replied to" (a second private reply)
-REPLY_WINDOW_CLOSED = 10903                         # "This activity can't be replied to" (past 7 days)
-OBJECT_MISSING = (100, 33)                          # code 100, subcode 33: does not exist or cannot be loaded
+ALREADY_REPLIED = 10900  # "Activity already replied to" (a second private reply)
+REPLY_WINDOW_CLOSED = 10903  # "This activity can't be replied to" (past 7 days)
+OBJECT_MISSING = (100, 33)  # code 100, subcode 33: does not exist or cannot be loaded
 
 
 def graph_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +78,9 @@ def usage_retry_at(response: Response, now: datetime) -> datetime:
 class GraphPublisher(PlatformAdapter):
     """What Facebook and Instagram share: the host, the token, the error object and the private-reply rules."""
 
-    def __init__(self, base_url: str = BASE_URL, transport: Transport | None = None,
-                 credentials: Credentials | None = None) -> None:
+    def __init__(
+        self, base_url: str = BASE_URL, transport: Transport | None = None, credentials: Credentials | None = None
+    ) -> None:
         super().__init__(base_url, transport, credentials)
 
     def _path(self, path: str) -> str:
@@ -94,15 +95,23 @@ class GraphPublisher(PlatformAdapter):
 
     def _rules(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult | None:
         if channel == PRIVATE_REPLY and target.created_at and now - target.created_at > PRIVATE_REPLY_WINDOW:
-            return final(Reason.WINDOW_CLOSED, f"{self.platform}: a private reply must go within 7 days of the "
-                                               f"comment; it was written {target.created_at.isoformat()}")
+            return final(
+                Reason.WINDOW_CLOSED,
+                f"{self.platform}: a private reply must go within 7 days of the "
+                f"comment; it was written {target.created_at.isoformat()}",
+            )
         return None
 
     def _private_reply(self, target: ReplyTarget, text: str, now: datetime) -> PublishResult:
         page_id = self.credentials.require(PAGE_ID)
         recipient = {"post_id" if target.kind == "post" else "comment_id": target.external_id}
-        body = self.call("POST", self._path(f"/{page_id}/messages"), now, f"{self.platform} private reply",
-                         json_body={"recipient": recipient, "message": {"text": text}}).json()
+        body = self.call(
+            "POST",
+            self._path(f"/{page_id}/messages"),
+            now,
+            f"{self.platform} private reply",
+            json_body={"recipient": recipient, "message": {"text": text}},
+        ).json()
         return done(str(body.get("message_id") or "") or None, None)
 
     def _failure(self, response: Response, now: datetime, what: str) -> PublishResult:
@@ -133,18 +142,29 @@ class FacebookPublisher(GraphPublisher):
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if channel == PRIVATE_REPLY:
             return self._private_reply(target, text, now)
-        body = self.call("POST", self._path(f"/{target.external_id}/comments"), now, "facebook reply",
-                         form={"message": text}).json()
+        body = self.call(
+            "POST", self._path(f"/{target.external_id}/comments"), now, "facebook reply", form={"message": text}
+        ).json()
         return done(str(body.get("id") or "") or None, None)
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         if channel == PRIVATE_REPLY:
             return None  # no read-back: a repeated private reply is refused by Meta (ALREADY_REPLIED)
         page_id = self.credentials.require(PAGE_ID)
-        answer = self.call("GET", self._path(f"/{target.external_id}/comments"), now, "facebook read-back",
-                           query={"fields": "id,from,message,created_time", "filter": "stream",
-                                  "order": "reverse_chronological", "limit": 100}).json()
+        answer = self.call(
+            "GET",
+            self._path(f"/{target.external_id}/comments"),
+            now,
+            "facebook read-back",
+            query={
+                "fields": "id,from,message,created_time",
+                "filter": "stream",
+                "order": "reverse_chronological",
+                "limit": 100,
+            },
+        ).json()
         for comment in answer.get("data") or []:
             at = parse_time(comment.get("created_time"))
             if str((comment.get("from") or {}).get("id")) == page_id and at and at >= since:

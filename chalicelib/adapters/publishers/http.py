@@ -26,9 +26,9 @@ from chalicelib.settings import secret_parameter_name
 
 CONNECT_SECONDS = 3.0
 READ_SECONDS = 10.0
-RETRY_5XX_SECONDS = 30        # a platform's 5xx or a timeout: try again after this (SQS redelivery)
+RETRY_5XX_SECONDS = 30  # a platform's 5xx or a timeout: try again after this (SQS redelivery)
 RETRY_UNKNOWN_LIMIT_SECONDS = 60  # a 429 without a reset header
-TOKEN_MARGIN_SECONDS = 60     # refresh an access token this long before it expires
+TOKEN_MARGIN_SECONDS = 60  # refresh an access token this long before it expires
 USER_AGENT = "social-response/1.0"
 
 
@@ -59,13 +59,23 @@ class Transport:
     """One connection pool per process; no retries inside (the claim decides whether a retry may post)."""
 
     def __init__(self, connect_seconds: float = CONNECT_SECONDS, read_seconds: float = READ_SECONDS) -> None:
-        self.pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=connect_seconds,
-                                                                                 read=read_seconds),
-                                        headers={"User-Agent": USER_AGENT})
+        self.pool = urllib3.PoolManager(
+            retries=False,
+            timeout=urllib3.Timeout(connect=connect_seconds, read=read_seconds),
+            headers={"User-Agent": USER_AGENT},
+        )
 
-    def request(self, method: str, url: str, now: datetime, *, headers: Mapping[str, str] | None = None,
-                query: Mapping[str, Any] | None = None, json_body: Any = None,
-                form: Mapping[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        now: datetime,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
         """Raises :class:`Stop` (RETRY) when no answer came back: ``ambiguous`` when the request may have been
         received (read timeout, connection dropped), not when the connection never opened."""
         sent_headers = {"Accept": "application/json", **(headers or {})}
@@ -81,14 +91,31 @@ class Transport:
         try:
             answer = self.pool.request(method, url, body=body, headers=sent_headers, redirect=False)
         except urllib3.exceptions.ConnectTimeoutError as error:  # also NewConnectionError: nothing was sent
-            raise Stop(retry(Reason.UNREACHABLE, now + timedelta(seconds=RETRY_5XX_SECONDS),
-                             f"{method} {_path(url)}: {type(error).__name__}")) from None
+            raise Stop(
+                retry(
+                    Reason.UNREACHABLE,
+                    now + timedelta(seconds=RETRY_5XX_SECONDS),
+                    f"{method} {_path(url)}: {type(error).__name__}",
+                )
+            ) from None
         except urllib3.exceptions.ReadTimeoutError:
-            raise Stop(retry(Reason.TIMEOUT, now + timedelta(seconds=RETRY_5XX_SECONDS),
-                             f"{method} {_path(url)}: no answer within the read timeout", ambiguous=True)) from None
+            raise Stop(
+                retry(
+                    Reason.TIMEOUT,
+                    now + timedelta(seconds=RETRY_5XX_SECONDS),
+                    f"{method} {_path(url)}: no answer within the read timeout",
+                    ambiguous=True,
+                )
+            ) from None
         except urllib3.exceptions.HTTPError as error:  # connection reset/aborted mid-request
-            raise Stop(retry(Reason.UNREACHABLE, now + timedelta(seconds=RETRY_5XX_SECONDS),
-                             f"{method} {_path(url)}: {type(error).__name__}", ambiguous=True)) from None
+            raise Stop(
+                retry(
+                    Reason.UNREACHABLE,
+                    now + timedelta(seconds=RETRY_5XX_SECONDS),
+                    f"{method} {_path(url)}: {type(error).__name__}",
+                    ambiguous=True,
+                )
+            ) from None
         return Response(answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.data)
 
 
@@ -99,8 +126,13 @@ def _path(url: str) -> str:
 
 def server_error(response: Response, now: datetime, what: str) -> PublishResult:
     """A 5xx: the platform may or may not have acted, so the retry reads back first."""
-    return retry(Reason.PLATFORM_UNAVAILABLE, now + timedelta(seconds=RETRY_5XX_SECONDS),
-                 f"{what}: HTTP {response.status}", ambiguous=True, status=response.status)
+    return retry(
+        Reason.PLATFORM_UNAVAILABLE,
+        now + timedelta(seconds=RETRY_5XX_SECONDS),
+        f"{what}: HTTP {response.status}",
+        ambiguous=True,
+        status=response.status,
+    )
 
 
 def retry_after(response: Response, now: datetime) -> datetime:
@@ -157,8 +189,9 @@ class Credentials:
         from aws_lambda_powertools.utilities import parameters
 
         try:
-            return parameters.get_parameter(secret_parameter_name(name), decrypt=True, max_age=self.CACHE_SECONDS,
-                                            force_fetch=fresh)
+            return parameters.get_parameter(
+                secret_parameter_name(name), decrypt=True, max_age=self.CACHE_SECONDS, force_fetch=fresh
+            )
         except parameters.exceptions.GetParameterError:
             return None
 
@@ -176,8 +209,7 @@ class Credentials:
 
         from chalicelib.adapters.aws import client
 
-        client("ssm").put_parameter(Name=secret_parameter_name(name), Value=value, Type="SecureString",
-                                    Overwrite=True)
+        client("ssm").put_parameter(Name=secret_parameter_name(name), Value=value, Type="SecureString", Overwrite=True)
         parameters.clear_caches()
 
 
@@ -224,10 +256,19 @@ def token_endpoint_failure(response: Response, now: datetime, what: str) -> Stop
     if response.status == 429:
         return Stop(retry(Reason.RATE_LIMITED, retry_after(response, now), f"{what}: HTTP 429", status=429))
     if response.status >= 500:
-        return Stop(retry(Reason.PLATFORM_UNAVAILABLE, now + timedelta(seconds=RETRY_5XX_SECONDS),
-                          f"{what}: HTTP {response.status}", status=response.status))
+        return Stop(
+            retry(
+                Reason.PLATFORM_UNAVAILABLE,
+                now + timedelta(seconds=RETRY_5XX_SECONDS),
+                f"{what}: HTTP {response.status}",
+                status=response.status,
+            )
+        )
     body = response.json()
     code = body.get("error") if isinstance(body.get("error"), str) else ""
     described = body.get("error_description") or body.get("message") or ""
-    return Stop(alert(Reason.TOKEN_REVOKED, f"{what}: HTTP {response.status} {code} {described}".strip(),
-                      status=response.status))
+    return Stop(
+        alert(
+            Reason.TOKEN_REVOKED, f"{what}: HTTP {response.status} {code} {described}".strip(), status=response.status
+        )
+    )

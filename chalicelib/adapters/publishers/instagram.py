@@ -31,17 +31,24 @@ class InstagramPublisher(GraphPublisher):
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if channel == PRIVATE_REPLY:
             return self._private_reply(target, text, now)
-        body = self.call("POST", self._path(f"/{target.external_id}/replies"), now, "instagram reply",
-                         form={"message": text}).json()
+        body = self.call(
+            "POST", self._path(f"/{target.external_id}/replies"), now, "instagram reply", form={"message": text}
+        ).json()
         return done(str(body.get("id") or "") or None, None)
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         if channel == PRIVATE_REPLY:
             return None  # as on Facebook: Meta refuses a second private reply
         account = self.credentials.require(IG_USER_ID)
-        answer = self.call("GET", self._path(f"/{target.external_id}/replies"), now, "instagram read-back",
-                           query={"fields": "id,text,timestamp,from"}).json()
+        answer = self.call(
+            "GET",
+            self._path(f"/{target.external_id}/replies"),
+            now,
+            "instagram read-back",
+            query={"fields": "id,text,timestamp,from"},
+        ).json()
         for reply in answer.get("data") or []:
             at = parse_time(reply.get("timestamp"))
             if str((reply.get("from") or {}).get("id")) == account and at and at >= since:

@@ -27,7 +27,7 @@ from chalicelib.domain.publishing import (
 )
 from chalicelib.services.ports import PlatformPublisher, PublishClaims
 
-LEASE_SECONDS = 60             # longer than one post can take (two requests at most 10 s each, plus a refresh)
+LEASE_SECONDS = 60  # longer than one post can take (two requests at most 10 s each, plus a refresh)
 CLOCK_SKEW = timedelta(minutes=2)  # read-back looks this far before our first attempt (the platform's clock)
 ONE_PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
 
@@ -41,8 +41,9 @@ def claim_id(request: ChannelPost) -> str:
 
 
 class ExactlyOncePublisher:
-    def __init__(self, publishers: Mapping[str, PlatformPublisher], claims: PublishClaims,
-                 lease_seconds: int = LEASE_SECONDS) -> None:
+    def __init__(
+        self, publishers: Mapping[str, PlatformPublisher], claims: PublishClaims, lease_seconds: int = LEASE_SECONDS
+    ) -> None:
         self.publishers = publishers
         self.claims = claims
         self.lease_seconds = lease_seconds
@@ -55,36 +56,54 @@ class ExactlyOncePublisher:
         other_run = claim.run != request.run
         if claim.status is ClaimStatus.PUBLISHED:
             if other_run:
-                return final(Reason.ONE_PRIVATE_REPLY, f"{request.target.platform} allows one private reply per "
-                                                       "comment, and this comment already has one")
+                return final(
+                    Reason.ONE_PRIVATE_REPLY,
+                    f"{request.target.platform} allows one private reply per comment, and this comment already has one",
+                )
             return (claim.result or done(None, None)).as_repeat()
         if claim.status is ClaimStatus.SETTLED and not other_run:
             return (claim.result or final(Reason.REJECTED, "settled earlier")).as_repeat()
         if claim.status is ClaimStatus.BUSY:
             if other_run:
-                return final(Reason.ONE_PRIVATE_REPLY, "another protocol run is sending this comment's one "
-                                                       f"{request.target.platform} private reply")
-            return retry(Reason.IN_FLIGHT, claim.lease_until or now + timedelta(seconds=self.lease_seconds),
-                         "an earlier attempt holds this post until then")
+                return final(
+                    Reason.ONE_PRIVATE_REPLY,
+                    f"another protocol run is sending this comment's one {request.target.platform} private reply",
+                )
+            return retry(
+                Reason.IN_FLIGHT,
+                claim.lease_until or now + timedelta(seconds=self.lease_seconds),
+                "an earlier attempt holds this post until then",
+            )
         if claim.status is ClaimStatus.UNCERTAIN and other_run:
-            return final(Reason.ONE_PRIVATE_REPLY, "another protocol run may already have sent this comment's one "
-                                                   f"{request.target.platform} private reply")
-        if claim.status in (ClaimStatus.RELEASED, ClaimStatus.UNCERTAIN) and claim.lease_until \
-                and claim.lease_until > now:
+            return final(
+                Reason.ONE_PRIVATE_REPLY,
+                "another protocol run may already have sent this comment's one "
+                f"{request.target.platform} private reply",
+            )
+        if (
+            claim.status in (ClaimStatus.RELEASED, ClaimStatus.UNCERTAIN)
+            and claim.lease_until
+            and claim.lease_until > now
+        ):
             # Not before the time the last attempt was told (a rate limit's reset, a 5xx back-off).
-            return retry(claim.result.reason if claim.result else Reason.IN_FLIGHT, claim.lease_until,
-                         "the last attempt was told to wait until then")
+            return retry(
+                claim.result.reason if claim.result else Reason.IN_FLIGHT,
+                claim.lease_until,
+                "the last attempt was told to wait until then",
+            )
         uncertain = claim.status is ClaimStatus.UNCERTAIN
         if claim.status is not ClaimStatus.NEW:
             taken = self.claims.take_over(claim, request, now, self.lease_seconds)
             if taken is None:
-                return retry(Reason.IN_FLIGHT, now + timedelta(seconds=self.lease_seconds),
-                             "another worker took this post over")
+                return retry(
+                    Reason.IN_FLIGHT, now + timedelta(seconds=self.lease_seconds), "another worker took this post over"
+                )
             claim = taken
         return self._attempt(publisher, claim, request, now, uncertain)
 
-    def _attempt(self, publisher: PlatformPublisher, claim: Claim, request: ChannelPost, now: datetime,
-                 uncertain: bool) -> PublishResult:
+    def _attempt(
+        self, publisher: PlatformPublisher, claim: Claim, request: ChannelPost, now: datetime, uncertain: bool
+    ) -> PublishResult:
         target, channel, text = request.target, request.channel, request.text
         refused = publisher.check(target, channel, text, now)
         if refused is not None:

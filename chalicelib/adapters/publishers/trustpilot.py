@@ -46,18 +46,25 @@ class TrustpilotPublisher(PlatformAdapter):
     platform = "trustpilot"
     limits = {PUBLIC_REPLY: None}  # Trustpilot states no limit for a reply's length
 
-    def __init__(self, base_url: str = BASE_URL, transport: Transport | None = None,
-                 credentials: Credentials | None = None) -> None:
+    def __init__(
+        self, base_url: str = BASE_URL, transport: Transport | None = None, credentials: Credentials | None = None
+    ) -> None:
         super().__init__(base_url, transport, credentials)
         self.token = AccessToken(self._password_grant)
 
     def _password_grant(self, now: datetime, fresh: bool) -> Grant:
         creds = self.credentials
         response = self.transport.request(
-            "POST", self.base_url + TOKEN_PATH, now,
+            "POST",
+            self.base_url + TOKEN_PATH,
+            now,
             headers={"Authorization": basic_auth(creds.require(API_KEY), creds.require(API_SECRET, fresh))},
-            form={"grant_type": "password", "username": creds.require(USERNAME),
-                  "password": creds.require(PASSWORD, fresh)})
+            form={
+                "grant_type": "password",
+                "username": creds.require(USERNAME),
+                "password": creds.require(PASSWORD, fresh),
+            },
+        )
         if response.status != 200:
             raise token_endpoint_failure(response, now, "Trustpilot token")
         body = response.json()
@@ -65,12 +72,18 @@ class TrustpilotPublisher(PlatformAdapter):
         return Grant(str(body.get("access_token", "")), now + timedelta(seconds=int(body.get("expires_in") or 3600)))
 
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
-        self.call("POST", f"/v1/private/reviews/{target.external_id}/reply", now, "Trustpilot reply",
-                  json_body={"message": text, "authorBusinessUserId": self.credentials.require(BUSINESS_USER_ID)})
+        self.call(
+            "POST",
+            f"/v1/private/reviews/{target.external_id}/reply",
+            now,
+            "Trustpilot reply",
+            json_body={"message": text, "authorBusinessUserId": self.credentials.require(BUSINESS_USER_ID)},
+        )
         return done(None, None)  # 201 with no body: the reply is named by its review
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         review = self.call("GET", f"/v1/private/reviews/{target.external_id}", now, "Trustpilot read-back").json()
         reply = review.get("companyReply") or {}
         at = parse_time(reply.get("createdAt")) or parse_time(reply.get("updatedAt"))

@@ -83,8 +83,9 @@ class XPublisher(PlatformAdapter):
     platform = "x"
     limits = {PUBLIC_REPLY: 280, PRIVATE_REPLY: 10_000}
 
-    def __init__(self, base_url: str = BASE_URL, transport: Transport | None = None,
-                 credentials: Credentials | None = None) -> None:
+    def __init__(
+        self, base_url: str = BASE_URL, transport: Transport | None = None, credentials: Credentials | None = None
+    ) -> None:
         super().__init__(base_url, transport, credentials)
         self.token = AccessToken(self._exchange_refresh_token)
 
@@ -95,8 +96,11 @@ class XPublisher(PlatformAdapter):
     def _exchange_refresh_token(self, now: datetime, fresh: bool) -> Grant:
         creds = self.credentials
         client_id = creds.require(CLIENT_ID)
-        form = {"grant_type": "refresh_token", "refresh_token": creds.require(REFRESH_TOKEN, fresh=fresh),
-                "client_id": client_id}
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.require(REFRESH_TOKEN, fresh=fresh),
+            "client_id": client_id,
+        }
         secret = creds.get(CLIENT_SECRET)
         headers = {"Authorization": basic_auth(client_id, secret)} if secret else {}  # confidential clients
         response = self.transport.request("POST", self.base_url + "/2/oauth2/token", now, headers=headers, form=form)
@@ -115,22 +119,28 @@ class XPublisher(PlatformAdapter):
         if re.search(rf"(?<![\w@])@{re.escape(handle)}(?!\w)", target.text, re.IGNORECASE):
             return None
         brand_id = self.credentials.require(BRAND_USER_ID)
-        answer = self.call("GET", f"/2/tweets/{target.external_id}", now, "X post look-up",
-                           query={"tweet.fields": "author_id,entities,referenced_tweets",
-                                  "expansions": "referenced_tweets.id"}).json()
+        answer = self.call(
+            "GET",
+            f"/2/tweets/{target.external_id}",
+            now,
+            "X post look-up",
+            query={"tweet.fields": "author_id,entities,referenced_tweets", "expansions": "referenced_tweets.id"},
+        ).json()
         post = answer.get("data")
         if not isinstance(post, dict):
             return final(Reason.TARGET_GONE, "X: the post is deleted or not visible")
         mentions = (post.get("entities") or {}).get("mentions") or []
-        if any(str(m.get("username", "")).lower() == handle.lower() or str(m.get("id")) == brand_id
-               for m in mentions):
+        if any(str(m.get("username", "")).lower() == handle.lower() or str(m.get("id")) == brand_id for m in mentions):
             return None
         quoted = {ref.get("id") for ref in post.get("referenced_tweets") or [] if ref.get("type") == "quoted"}
         included = (answer.get("includes") or {}).get("tweets") or []
         if any(t.get("id") in quoted and str(t.get("author_id")) == brand_id for t in included):
             return None
-        return final(Reason.NOT_MENTIONED, f"X self-serve tiers may reply only when the author mentioned or quoted "
-                                           f"@{handle}; this post does neither (an enterprise tier may reply)")
+        return final(
+            Reason.NOT_MENTIONED,
+            f"X self-serve tiers may reply only when the author mentioned or quoted "
+            f"@{handle}; this post does neither (an enterprise tier may reply)",
+        )
 
     # -- posting ----------------------------------------------------------------------------------------------
     def _participant(self, target: ReplyTarget) -> str:
@@ -142,23 +152,39 @@ class XPublisher(PlatformAdapter):
 
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if channel == PUBLIC_REPLY:
-            body = self.call("POST", "/2/tweets", now, "X reply", json_body={
-                "text": text, "reply": {"in_reply_to_tweet_id": target.external_id}}).json()
+            body = self.call(
+                "POST",
+                "/2/tweets",
+                now,
+                "X reply",
+                json_body={"text": text, "reply": {"in_reply_to_tweet_id": target.external_id}},
+            ).json()
             post_id = str((body.get("data") or {}).get("id") or "")
             return done(post_id or None, snowflake_time(post_id))
         participant = self._participant(target)
-        body = self.call("POST", f"/2/dm_conversations/with/{participant}/messages", now, "X direct message",
-                         json_body={"text": text}).json()
+        body = self.call(
+            "POST",
+            f"/2/dm_conversations/with/{participant}/messages",
+            now,
+            "X direct message",
+            json_body={"text": text},
+        ).json()
         event_id = str((body.get("data") or {}).get("dm_event_id") or "")
         return done(event_id or None, snowflake_time(event_id))
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         start = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         if channel == PUBLIC_REPLY:
             brand_id = self.credentials.require(BRAND_USER_ID)
-            answer = self.call("GET", f"/2/users/{brand_id}/tweets", now, "X timeline read-back", query={
-                "start_time": start, "max_results": 100, "tweet.fields": "created_at,referenced_tweets"}).json()
+            answer = self.call(
+                "GET",
+                f"/2/users/{brand_id}/tweets",
+                now,
+                "X timeline read-back",
+                query={"start_time": start, "max_results": 100, "tweet.fields": "created_at,referenced_tweets"},
+            ).json()
             for post in answer.get("data") or []:
                 replied = {r.get("id") for r in post.get("referenced_tweets") or [] if r.get("type") == "replied_to"}
                 if target.external_id in replied:
@@ -166,9 +192,13 @@ class XPublisher(PlatformAdapter):
             return None
         brand_id = self.credentials.require(BRAND_USER_ID)
         participant = self._participant(target)
-        answer = self.call("GET", f"/2/dm_conversations/with/{participant}/dm_events", now, "X DM read-back",
-                           query={"event_types": "MessageCreate", "max_results": 100,
-                                  "dm_event.fields": "created_at,sender_id,text"}).json()
+        answer = self.call(
+            "GET",
+            f"/2/dm_conversations/with/{participant}/dm_events",
+            now,
+            "X DM read-back",
+            query={"event_types": "MessageCreate", "max_results": 100, "dm_event.fields": "created_at,sender_id,text"},
+        ).json()
         for event in answer.get("data") or []:
             at = parse_time(event.get("created_at"))
             if str(event.get("sender_id")) == brand_id and at and at >= since and event.get("text") == text:
@@ -193,8 +223,12 @@ class XPublisher(PlatformAdapter):
             return final(Reason.TARGET_GONE, said, status)
         if "not been mentioned" in lowered or "not allowed because" in lowered:
             return final(Reason.NOT_MENTIONED, said, status)
-        if status == 403 and ("client-forbidden" in str(body.get("type", "")) or "permission" in lowered
-                              or "oauth" in lowered or "scope" in lowered):
+        if status == 403 and (
+            "client-forbidden" in str(body.get("type", ""))
+            or "permission" in lowered
+            or "oauth" in lowered
+            or "scope" in lowered
+        ):
             return alert(Reason.PERMISSION_MISSING, said, status)
         return final(Reason.REJECTED, said, status)
 

@@ -60,17 +60,30 @@ class YouTubePublisher(PlatformAdapter):
     platform = "youtube"
     limits = {PUBLIC_REPLY: 10_000}
 
-    def __init__(self, base_url: str = BASE_URL, transport: Transport | None = None,
-                 credentials: Credentials | None = None, token_url: str = TOKEN_URL) -> None:
+    def __init__(
+        self,
+        base_url: str = BASE_URL,
+        transport: Transport | None = None,
+        credentials: Credentials | None = None,
+        token_url: str = TOKEN_URL,
+    ) -> None:
         super().__init__(base_url, transport, credentials)
         self.token_url = token_url.rstrip("/")
         self.token = AccessToken(self._exchange_refresh_token)
 
     def _exchange_refresh_token(self, now: datetime, fresh: bool) -> Grant:
         creds = self.credentials
-        response = self.transport.request("POST", self.token_url + "/token", now, form={
-            "grant_type": "refresh_token", "client_id": creds.require(CLIENT_ID),
-            "client_secret": creds.require(CLIENT_SECRET), "refresh_token": creds.require(REFRESH_TOKEN, fresh)})
+        response = self.transport.request(
+            "POST",
+            self.token_url + "/token",
+            now,
+            form={
+                "grant_type": "refresh_token",
+                "client_id": creds.require(CLIENT_ID),
+                "client_secret": creds.require(CLIENT_SECRET),
+                "refresh_token": creds.require(REFRESH_TOKEN, fresh),
+            },
+        )
         if response.status != 200:
             raise token_endpoint_failure(response, now, "YouTube token refresh")
         body = response.json()
@@ -87,28 +100,61 @@ class YouTubePublisher(PlatformAdapter):
 
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if self._is_video(target):
-            body = self.call("POST", "/youtube/v3/commentThreads", now, "YouTube comment", query={"part": "snippet"},
-                             json_body={"snippet": {"channelId": self.credentials.require(CHANNEL_ID),
-                                                    "videoId": target.external_id,
-                                                    "topLevelComment": {"snippet": {"textOriginal": text}}}}).json()
+            body = self.call(
+                "POST",
+                "/youtube/v3/commentThreads",
+                now,
+                "YouTube comment",
+                query={"part": "snippet"},
+                json_body={
+                    "snippet": {
+                        "channelId": self.credentials.require(CHANNEL_ID),
+                        "videoId": target.external_id,
+                        "topLevelComment": {"snippet": {"textOriginal": text}},
+                    }
+                },
+            ).json()
             snippet = ((body.get("snippet") or {}).get("topLevelComment") or {}).get("snippet") or {}
         else:
-            body = self.call("POST", "/youtube/v3/comments", now, "YouTube reply", query={"part": "snippet"},
-                             json_body={"snippet": {"parentId": self._parent(target), "textOriginal": text}}).json()
+            body = self.call(
+                "POST",
+                "/youtube/v3/comments",
+                now,
+                "YouTube reply",
+                query={"part": "snippet"},
+                json_body={"snippet": {"parentId": self._parent(target), "textOriginal": text}},
+            ).json()
             snippet = body.get("snippet") or {}
         return done(str(body.get("id") or "") or None, parse_time(snippet.get("publishedAt")))
 
-    def _find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                     now: datetime) -> PublishResult | None:
+    def _find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         channel_id = self.credentials.require(CHANNEL_ID)
         if self._is_video(target):
-            answer = self.call("GET", "/youtube/v3/commentThreads", now, "YouTube read-back", query={
-                "part": "snippet", "videoId": target.external_id, "order": "time", "maxResults": 100})
-            found = [((item.get("snippet") or {}).get("topLevelComment") or {})
-                     for item in answer.json().get("items") or []]
+            answer = self.call(
+                "GET",
+                "/youtube/v3/commentThreads",
+                now,
+                "YouTube read-back",
+                query={"part": "snippet", "videoId": target.external_id, "order": "time", "maxResults": 100},
+            )
+            found = [
+                ((item.get("snippet") or {}).get("topLevelComment") or {}) for item in answer.json().get("items") or []
+            ]
         else:
-            answer = self.call("GET", "/youtube/v3/comments", now, "YouTube read-back", query={
-                "part": "snippet", "parentId": self._parent(target), "maxResults": 100, "textFormat": "plainText"})
+            answer = self.call(
+                "GET",
+                "/youtube/v3/comments",
+                now,
+                "YouTube read-back",
+                query={
+                    "part": "snippet",
+                    "parentId": self._parent(target),
+                    "maxResults": 100,
+                    "textFormat": "plainText",
+                },
+            )
             found = answer.json().get("items") or []
         for comment in found:
             snippet = comment.get("snippet") or {}
