@@ -264,7 +264,10 @@ class PlatformPublisher(Protocol):
     anything the platform or the network does: they answer a :class:`PublishResult`."""
 
     platform: str
-    channels: tuple[str, ...]
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels the platform offers (``public_reply``, ``private_reply``)."""
 
     def length_limit(self, channel: str) -> int | None:
         """The longest reply the channel takes (the platform's own counting), or ``None`` if it states none."""
