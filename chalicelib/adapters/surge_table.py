@@ -1,15 +1,16 @@
-"""Surge counters and states in DynamoDB, shaped so a whole batch costs about two writes and one read.
+"""Surge counters and states in DynamoDB, shaped so a whole batch costs two writes and one read.
 
-* ``day#YYYY-MM-DD``: hourly counts of every key, attributes ``<key>|h13``, and ``first_ts`` (when counting
-  began, the detector's warm-up).
-* ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<key>|f157`` (the bucket's index within the day, as
-  :func:`chalicelib.domain.surge.counter_fields` names it), and the mentions counted, ``<key>|m``, so a surge
-  can link them.
+* ``day#YYYY-MM-DD``: hourly counts of every key, attributes ``<id>h13`` (``<id>``: :func:`key_id`, a short
+  digest of the key), and ``first_ts`` (when counting began, the detector's warm-up).
+* ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<id>f157`` (the bucket's index within the day, as
+  :func:`chalicelib.domain.surge.counter_fields` names it), and some mentions counted, ``<id>m``, so a surge can
+  link them. A batch writes one hour item per day it touches (its latest hour), so a batch straddling an hour
+  is still one write.
 * Write shards: every batch of every processor writes the day and hour items, so at internet scale they are hot
   keys (DynamoDB takes at most 1,000 write units a second per item). Each is spread over ``shards`` items (shard
-  0 keeps the plain key, shard ``s`` adds ``#s``), chosen from the plan's expected peak
-  (:func:`shards_for`); a batch writes the shard its digest names (so a retried batch meets its own
-  ``last_batch`` again), and a read sums the shards.
+  0 keeps the plain key, shard ``s`` adds ``#s``), chosen from the expected peak (:func:`shards_for`); a batch
+  writes the shard its digest names (so a retried batch meets its own ``last_batch`` again), and a read sums
+  the shards.
 * ``state#<key>``: the detector's :class:`~chalicelib.domain.surge.SurgeState`, with a version for
   conditional updates: of two processors that see the same surge, one opens the Crisis.
 
@@ -18,10 +19,12 @@ update names its batch (a digest of the mentions it counts) in ``last_batch`` an
 the item's last batch already, so a batch retried after a failure part-way (the pipeline retries a failed count)
 never counts an item twice.
 
-A Crisis links at most :data:`LINKS_PER_KEY_HOUR` mentions of a key per hour, so no more are stored: without
-the cap, a viral hour (the very moment detection matters) would grow the hour item past DynamoDB's 400 KB item
-limit and every write to it would fail. Each processor knows the list lengths from its last read and its own
-writes; concurrent processors may overshoot by a batch each, which the limit absorbs.
+An update is charged by the size of the whole item, so the items stay small: short attribute names, and at most
+:data:`LINKS_PER_KEY_HOUR` linked mentions per key and :data:`LINKS_PER_HOUR_ITEM` in all per hour item (the
+complaint keys' first: they are sparse and what a product Crisis needs). Without a cap, a viral hour (the very
+moment detection matters) would grow the hour item towards DynamoDB's 400 KB limit and every write of the hour
+would pay for it. Each processor knows the list lengths from its last read and its own writes; concurrent
+processors may overshoot by a batch each, which the limits absorb.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ from typing import Any
 import math
 
 from chalicelib.adapters.aws import client
-from chalicelib.domain.surge import Observation, SurgeState, counter_fields, day_of, hour_of
+from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of
 from chalicelib.services.ports import StateConflict
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
-LINKS_PER_KEY_HOUR = 100  # mention ids kept per key and hour (SurgeHistory.mentions reads at most 100)
+LINKS_PER_KEY_HOUR = 25  # mention ids kept per key and hour item (SurgeHistory.mentions reads at most 100)
+LINKS_PER_HOUR_ITEM = 60  # and per hour item in all: its size is what every write of the hour pays for
+KEY_ID_LENGTH = 6  # hex digits of a key's digest naming its attributes (about 100 keys: a clash is ~1 in 3,000)
 ITEM_WRITES_PER_SECOND = 1000  # DynamoDB's limit per item (partition key): 1,000 write units a second
 ITEM_WRITES_TARGET = 400  # what one shard is planned to take at the expected peak: headroom for bursts and retries
 EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
@@ -59,6 +64,13 @@ SHARDS = shards_for()
 
 def shard_key(pk: str, shard: int) -> str:
     return pk if shard == 0 else f"{pk}#{shard}"
+
+
+def key_id(key: str) -> str:
+    """The short prefix of a key's attributes: ``<id>h13`` (hourly count), ``<id>f157`` (5-minute count), ``<id>m``
+    (linked mentions). A write unit is a kilobyte of the whole item, so the names are kept short: with the key's
+    own name (``product:nova sneakers|h13``) a busy day item costs twice as much to update."""
+    return hashlib.sha1(key.encode()).hexdigest()[:KEY_ID_LENGTH]
 
 
 def batch_digest(observations: list[Observation]) -> str:
@@ -83,17 +95,33 @@ class DynamoSurgeStore:
         day_first: dict[str, float] = {}
         hour_adds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         hour_mentions: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        # One hour item per day of the batch (its latest hour): the 5-minute fields are named by their index in
+        # the day, so a batch straddling an hour still makes one write, and a read of the last hours finds them.
+        latest_hour: dict[str, str] = {}
+        for observation in observations:
+            day, hour = day_of(observation.at), hour_of(observation.at)
+            latest_hour[day] = max(latest_hour.get(day, hour), hour)
         for observation in observations:
             hour_field, fine_field = counter_fields(observation.at)
-            day, hour = day_of(observation.at), hour_of(observation.at)
+            day = day_of(observation.at)
+            hour = latest_hour[day]
             day_first[day] = min(day_first.get(day, observation.at), observation.at)
-            linked = self._linked.setdefault(hour, {})
             for key in observation.keys:
-                day_adds[day][f"{key}|{hour_field}"] += 1
-                hour_adds[hour][f"{key}|{fine_field}"] += 1
-                if linked.get(f"{key}|m", 0) < self.links_per_key_hour:
-                    linked[f"{key}|m"] = linked.get(f"{key}|m", 0) + 1
-                    hour_mentions[hour][f"{key}|m"].append(observation.mention)
+                kid = key_id(key)
+                day_adds[day][kid + hour_field] += 1
+                hour_adds[hour][kid + fine_field] += 1
+        # the mentions a Crisis would link: the complaint keys' first (they are sparse), then the brand's
+        planned = {hour: dict(self._linked.get(hour, {})) for hour in latest_hour.values()}
+        for brand_pass in (False, True):
+            for observation in observations:
+                hour = latest_hour[day_of(observation.at)]
+                linked = planned[hour]
+                for key in observation.keys:
+                    name = key_id(key) + "m"
+                    if (key == BRAND_KEY) is brand_pass and linked.get(name, 0) < self.links_per_key_hour \
+                            and sum(linked.values()) < LINKS_PER_HOUR_ITEM:
+                        linked[name] = linked.get(name, 0) + 1
+                        hour_mentions[hour][name].append(observation.mention)
         for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
             del self._linked[old_hour]
         batch = batch_digest(observations)
@@ -104,6 +132,7 @@ class DynamoSurgeStore:
             calls += 1
         for hour, adds in hour_adds.items():
             self._update(shard_key(f"hour#{hour}", shard), adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
+            self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
             calls += 1
         return calls
 
@@ -144,7 +173,7 @@ class DynamoSurgeStore:
         wanted = [shard_key(f"{kind}#{name}", shard) for kind, names in (("day", days), ("hour", hours))
                   for name in names for shard in range(self.shards)] + [f"state#{k}" for k in keys]
         dynamodb, deserializer, items = self._client(), TypeDeserializer(), {}
-        stored: dict[str, dict[str, int]] = {}
+        stored: dict[str, dict[str, int]] = {hour: {} for hour in hours}
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start:start + 100]],
                                                     "ConsistentRead": True}}
@@ -156,7 +185,7 @@ class DynamoSurgeStore:
                     if plain["pk"].startswith("hour#"):  # the mentions linked in that hour, over its shards
                         linked = stored.setdefault(plain["pk"][5:18], {})
                         for name, value in plain.items():
-                            if name.endswith("|m"):
+                            if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
                                 linked[name] = linked.get(name, 0) + len(value)
                 request = answer.get("UnprocessedKeys") or {}
         self._linked.update(stored)
@@ -191,22 +220,22 @@ class SurgeHistory:
 
     def day_items(self, key: str) -> list[dict[str, Any]]:
         per_day: dict[str, dict[str, Any]] = {}
-        prefix = f"{key}|"
+        prefix = key_id(key)
         for pk, item in self.items.items():
             if not (pk.startswith("day#") or pk.startswith("hour#")):
                 continue
             day = pk.split("#", 1)[1][:10]
             record = per_day.setdefault(day, {"day": day})
             for attribute, value in item.items():
-                if attribute.startswith(prefix) and not attribute.endswith("|m"):
-                    name = attribute[len(prefix):]
+                if attribute.startswith(prefix) and attribute[KEY_ID_LENGTH:KEY_ID_LENGTH + 1] in ("h", "f"):
+                    name = attribute[KEY_ID_LENGTH:]
                     record[name] = record.get(name, 0) + value  # the write shards of one day add up
         return list(per_day.values())
 
     def mentions(self, key: str, limit: int = 100) -> list[str]:
         out: list[str] = []
         for pk in sorted((pk for pk in self.items if pk.startswith("hour#")), reverse=True):
-            out += list(reversed(self.items[pk].get(f"{key}|m", [])))
+            out += list(reversed(self.items[pk].get(key_id(key) + "m", [])))
         return out[:limit]
 
     def data_start(self) -> float | None:
