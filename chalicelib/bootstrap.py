@@ -250,10 +250,11 @@ def survey_store() -> DynamoSurveys:
 
 @built_once
 def survey_sender() -> SurveyChannels:
-    """Email (SES) when the author's address is known; otherwise a reply on the platform (the outbox locally)."""
-    from chalicelib.adapters.survey_senders import OutboxSurveySender, SesSurveySender, SurveyChannels
+    """Email (SES) when the author's address is known; otherwise a reply through the reply publisher (the platform
+    exactly once where it is switched on, the outbox locally)."""
+    from chalicelib.adapters.survey_senders import ReplySurveySender, SesSurveySender, SurveyChannels
 
-    return SurveyChannels(SesSurveySender(mailer()), OutboxSurveySender(resources().outbox_table))
+    return SurveyChannels(SesSurveySender(mailer()), ReplySurveySender(reply_publisher()))
 
 
 @built_once

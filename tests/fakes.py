@@ -298,6 +298,13 @@ class FakeSurveyStore:
     def give_back(self, claim: object) -> None:
         self.send_state[str(claim)] = "owed"
 
+    def undeliverable(self, claim: object, at: datetime) -> None:
+        from chalicelib.domain.survey import SurveyStatus
+
+        survey_id = str(claim)
+        self.send_state[survey_id] = "undeliverable"
+        self.surveys[survey_id] = self.surveys[survey_id].model_copy(update={"status": SurveyStatus.UNDELIVERABLE})
+
     def record_answer(self, survey, answer, at: datetime, event) -> None:
         from chalicelib.domain.survey import SurveyClosed, SurveyStatus, outcome
 
@@ -323,16 +330,23 @@ class FakeSurveyStore:
 
 
 class FakeSurveySender:
-    """Records what it sent; ``failures`` sends raise first (as SES or a platform would)."""
+    """Records what it sent; ``failures`` sends raise first (as SES or a platform would); ``refuse`` names a
+    reason the channel refuses every survey for good (``SurveyUndeliverable``)."""
 
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
+    def __init__(self, failures: int = 0, refuse: str = "") -> None:
+        self.failures, self.refuse = failures, refuse
         self.sent: list[tuple[Any, str, str, str]] = []
+        self.mentions: list[dict[str, Any]] = []
 
-    def send(self, survey, subject: str, text: str, html: str) -> str:
+    def send(self, survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
+        from chalicelib.domain.survey import SurveyUndeliverable
+
+        if self.refuse:
+            raise SurveyUndeliverable(self.refuse)
         if self.failures:
             self.failures -= 1
             raise ConnectionError("send failed (injected)")
+        self.mentions.append(mention)
         self.sent.append((survey, subject, text, html))
         return f"sent-{len(self.sent)}"
 

@@ -1,61 +1,64 @@
 """How a survey reaches its author: by email (SES, multipart) when the author's address is known, else as a reply
-on the platform (a private reply or DM where the platform has one, a line under the public reply otherwise).
-
-Locally, and until the platforms' posting APIs take survey messages, a reply goes to the outbox table like the
-approved replies (``outbox.OutboxPublisher``): its id derives from the survey, so a repeated send finds it there
-instead of posting twice.
+to the mention the issue's reply answered (a private reply or DM where the platform has one, a line under the
+public reply otherwise), through the reply publisher: the platform's API exactly once where the platform is
+switched on (``PUBLISH_TO_PLATFORMS``), the outbox table locally and for the others. The post is keyed by the
+survey (``run`` = ``survey-<id>``), so a repeated send finds it instead of posting twice.
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.attributes import string
-from chalicelib.adapters.aws import client
 from chalicelib.adapters.email import SesEmail
-from chalicelib.domain.survey import EMAIL, Survey
+from chalicelib.domain.publishing import ChannelPost, Next, ReplyTarget
+from chalicelib.domain.survey import EMAIL, SYSTEM_SURVEYS, Survey, SurveyUndeliverable
+from chalicelib.services.ports import ReplyPublisher
+
+
+class SurveyNotSentYet(RuntimeError):
+    """The platform could not take it now (rate limit, outage, timeout): the claim is given back, a later run
+    sends it."""
 
 
 class SesSurveySender:
     def __init__(self, email: SesEmail) -> None:
         self.email = email
 
-    def send(self, survey: Survey, subject: str, text: str, html: str) -> str:
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
+             now: datetime) -> str:
         if not survey.contact:
-            raise ValueError("an email survey needs the author's address")
+            raise SurveyUndeliverable("an email survey needs the author's address")
         return self.email.send(survey.contact, subject, text, html)
 
 
-class OutboxSurveySender:
-    """A survey reply in the outbox: ``channel`` is ``survey_private_reply`` or ``survey_public_reply``."""
+class ReplySurveySender:
+    """A survey as a reply on the survey's channel, through the reply publisher (``bootstrap.reply_publisher``)."""
 
-    def __init__(self, table_name: str) -> None:
-        self.table = table_name
+    def __init__(self, publisher: ReplyPublisher) -> None:
+        self.publisher = publisher
 
-    def send(self, survey: Survey, subject: str, text: str, html: str) -> str:
-        outbox_id = "srv-" + hashlib.sha256(survey.survey_id.encode()).hexdigest()[:16]
-        now = datetime.now(timezone.utc)
-        item: dict[str, Any] = {
-            "outbox_id": string(outbox_id), "issue_id": string(survey.issue_id), "platform": string(survey.platform),
-            "in_reply_to": string(survey.reply_to), "recipient": string(survey.recipient),
-            "channel": string(f"survey_{survey.channel}"), "text": string(text),
-            "approved_by": string("system:surveys"),
-            "published_at": string(now.isoformat()), "published_day": string(now.date().isoformat())}
-        dynamodb = client("dynamodb")
-        try:
-            dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(outbox_id)")
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # posted by an earlier attempt whose answer was lost
-        return outbox_id
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
+             now: datetime) -> str:
+        target = ReplyTarget.from_mention(mention) if mention else ReplyTarget(platform=survey.platform,
+                                                                              external_id=survey.reply_to)
+        post = ChannelPost(issue_id=survey.issue_id, run=f"survey-{survey.survey_id}", channel=survey.channel,
+                           text=text, approved_by=SYSTEM_SURVEYS, target=target, category=survey.category)
+        result = self.publisher.publish(post, now)
+        if result.next is Next.DONE:
+            return result.platform_id or "posted"
+        if result.next is Next.RETRY:
+            raise SurveyNotSentYet(f"{result.reason.value}: {result.detail}")
+        raise SurveyUndeliverable(f"{result.reason.value}: {result.detail}".rstrip(": "))
 
 
 class SurveyChannels:
     """Chooses the sender by the survey's channel."""
 
-    def __init__(self, email: SesSurveySender, replies: OutboxSurveySender) -> None:
+    def __init__(self, email: SesSurveySender, replies: ReplySurveySender) -> None:
         self.email, self.replies = email, replies
 
-    def send(self, survey: Survey, subject: str, text: str, html: str) -> str:
-        return (self.email if survey.channel == EMAIL else self.replies).send(survey, subject, text, html)
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
+             now: datetime) -> str:
+        sender = self.email if survey.channel == EMAIL else self.replies
+        return sender.send(survey, mention, subject, text, html, now)

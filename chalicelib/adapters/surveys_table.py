@@ -22,10 +22,11 @@ from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.outbox import OWED, SENT, Claim, SendClaims, SendInProgress
+from chalicelib.adapters.outbox import OWED, SENT, Claim, SendClaims
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus, outcome
+from chalicelib.services.ports import SendInProgress
 from chalicelib.settings import Resources
 
 SEND, CLOSE, NOTIFY = "send", "close", "notify"
@@ -145,6 +146,20 @@ class DynamoSurveys:
     def give_back(self, claim: object) -> None:
         assert isinstance(claim, Claim)
         self.claims.give_back(claim)
+
+    def undeliverable(self, claim: object, at: datetime) -> None:
+        assert isinstance(claim, Claim)
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.table, Key=claim.key,
+                UpdateExpression="SET send_state = :final, #status = :final, ended_at = :at "
+                                 "REMOVE send_lease, phase, due_at",
+                ConditionExpression="send_claim = :owner", ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":final": string(SurveyStatus.UNDELIVERABLE.value),
+                                           ":at": string(_iso(at)), ":owner": string(claim.owner)})
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # taken over after our lease ended: the new owner records it
 
     def record_answer(self, survey: Survey, answer: SurveyAnswer, at: datetime, event: AuditEvent) -> None:
         verdict = outcome(answer.rating)

@@ -65,6 +65,7 @@ class SurveyStatus(StrEnum):
     SENT = "sent"  # the author was asked; the link is open until ``expires_at``
     ANSWERED = "answered"
     UNANSWERED = "unanswered"  # the link expired without an answer
+    UNDELIVERABLE = "undeliverable"  # the platform refused it for good (a closed window, a rule): never sent
 
 
 class Survey(BaseModel):
@@ -91,6 +92,11 @@ class Survey(BaseModel):
     rating: int | None = None
     comment: str = ""
     answered_at: datetime | None = None
+
+
+class SurveyUndeliverable(Exception):
+    """The survey's channel refused it for good (e.g. Meta's 7-day private-reply window has closed): it is not
+    retried."""
 
 
 class SurveyClosed(Exception):

@@ -137,6 +137,9 @@ class SurveyStore(Protocol):
     def give_back(self, claim: object) -> None:
         """The send failed: owed again (the next run or redelivery sends it)."""
 
+    def undeliverable(self, claim: object, at: datetime) -> None:
+        """The channel refused the survey for good: never sent, not retried."""
+
     def record_answer(self, survey: Survey, answer: SurveyAnswer, at: datetime, event: AuditEvent) -> None:
         """In one transaction: the survey answered (only if it is open: sent, unanswered, unexpired), the rating on
         the issue, the audit event, and the answer's event owed to subscribers. Raises ``SurveyClosed`` otherwise."""
@@ -146,9 +149,10 @@ class SurveyStore(Protocol):
 
 
 class SurveySender(Protocol):
-    def send(self, survey: Survey, subject: str, text: str, html: str) -> str:
-        """Ask the author on the survey's channel (private reply, public reply line or email); an id of what was
-        sent. Raises when it could not be sent (the claim is then given back)."""
+    def send(self, survey: Survey, mention: dict, subject: str, text: str, html: str, now: datetime) -> str:
+        """Ask the author on the survey's channel (private reply, public reply line or email) about ``mention``
+        (the one the issue's reply answered); an id of what was sent. Raises ``SurveyUndeliverable`` when the
+        channel refuses it for good, anything else when it could not be sent now (the claim is given back)."""
 
 
 class SurveyNotices(Protocol):

@@ -23,7 +23,7 @@ from chalicelib.domain import survey as rules
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.links import LinkCheck
 from chalicelib.domain.plan import ResponsePlan
-from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus
+from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus, SurveyUndeliverable
 from chalicelib.observability import logger
 from chalicelib.services.ports import SurveyIssues, SurveyNotices, SurveySender, SurveyStore
 
@@ -108,7 +108,8 @@ def schedule_surveys(records: list[dict[str, Any]], plan: ResponsePlan, deps: Su
 
 
 def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> str:
-    """``sent``, ``nothing`` (sent already, or being sent) or ``owed`` (the send failed; the claim is given back)."""
+    """``sent``, ``nothing`` (sent already, or being sent), ``owed`` (the send failed; the claim is given back) or
+    ``undeliverable`` (the channel refused it for good; recorded on the issue's trail, not retried)."""
     claim = deps.surveys.claim_send(survey_id, now)
     if claim is None:
         return "nothing"
@@ -120,8 +121,15 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
     subject, text, html = rules.invitation(survey, url, brand)
     if survey.channel != rules.EMAIL:
         text = rules.short_message(survey, url)
+    mention = _first_mention(deps.issues.mentions(survey.issue_id))
     try:
-        sent_as = deps.sender.send(survey, subject, text, html)
+        sent_as = deps.sender.send(survey, mention, subject, text, html, now)
+    except SurveyUndeliverable as refused:
+        deps.surveys.undeliverable(claim, now)
+        deps.issues.append(AuditEvent(issue_id=survey.issue_id, at=now, type="survey_not_sent",
+                                      actor=rules.SYSTEM_SURVEYS, suffix=survey.survey_id[:8],
+                                      details={"channel": survey.channel, "reason": str(refused)}))
+        return "undeliverable"
     except Exception as error:  # noqa: BLE001 - owed: the next run or redelivery sends it
         deps.surveys.give_back(claim)
         logger.warning("survey send failed", extra={"issue_id": survey.issue_id, "error": type(error).__name__})

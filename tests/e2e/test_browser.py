@@ -247,7 +247,7 @@ def _survey_link(stack: LocalStack, issue_id: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for row in stack.scan(outbox):
-            if row["issue_id"] == issue_id and row["channel"].startswith("survey_"):
+            if row["issue_id"] == issue_id and row.get("approved_by") == "system:surveys":
                 return SURVEY_LINK.search(row["text"]).group(1)
         time.sleep(0.5)
     raise AssertionError(f"no survey for {issue_id} within {timeout:.0f} s")

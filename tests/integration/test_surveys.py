@@ -76,7 +76,7 @@ def plan():
 
 def outbox_surveys(issue_id: str) -> list[dict]:
     items = client("dynamodb").scan(TableName=resources().outbox_table)["Items"]
-    return [i for i in items if i["issue_id"]["S"] == issue_id and i["channel"]["S"].startswith("survey_")]
+    return [i for i in items if i["issue_id"]["S"] == issue_id and i["approved_by"]["S"] == "system:surveys"]
 
 
 def issue(issue_id: str) -> dict:
@@ -104,7 +104,7 @@ def test_a_resolved_issue_with_a_reply_gets_one_survey_whose_answer_lands_on_the
     again = schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
     assert again["already_scheduled"] == 1 and "sent" not in again
     (post_item,) = outbox_surveys(issue_id)
-    assert post_item["channel"]["S"] == "survey_private_reply"  # X: a DM
+    assert post_item["channel"]["S"] == "private_reply"  # X: a DM
     link = LINK.search(post_item["text"]["S"]).group(1)
     assert issue_id not in link  # never the bare issue id
     assert "survey_sent" in history_types(issue_id)
@@ -203,3 +203,39 @@ def test_no_survey_when_the_plan_says_no_or_the_issue_is_not_resolved(aws):
     DynamoIssues(names).record_response(result.issue_id, NOW)  # a reply, but not resolved
     counts = schedule_surveys(drain_stream(names.issues_table), plan(), bootstrap.survey_deps(), NOW)
     assert counts["scheduled"] == 0 and outbox_surveys(result.issue_id) == []
+
+
+def test_a_survey_dm_on_x_goes_to_the_platform_once_through_a_5xx(aws):
+    """With X switched on, the survey is a DM through the exactly-once publisher, against the local server that
+    enforces X's contract: a 503 gives the claim back, the next run reads back and posts exactly one DM."""
+    from chalicelib.adapters.outbox import OutboxPublisher
+    from chalicelib.adapters.publish_claims import DynamoPublishClaims
+    from chalicelib.adapters.publishers import ExactlyOncePublisher, RoutedPublisher, build_publishers
+    from chalicelib.adapters.publishers.http import Credentials, Transport
+    from chalicelib.adapters.survey_senders import ReplySurveySender, SesSurveySender, SurveyChannels
+    from chalicelib.services.surveys import SurveyDeps
+    from tests.contract_servers.base import UNAVAILABLE
+    from tests.integration.test_publishers import BRAND_HANDLE, CUSTOMER_ID, X
+
+    names = resources()
+    with X.make_server() as server:
+        tweet = server.seed(CUSTOMER_ID, f"@{BRAND_HANDLE} my parcel never arrived, two weeks late")
+        item = Mention(platform="x", external_id=tweet, text=server.tweets[tweet]["text"],
+                       author=Author(id=CUSTOMER_ID, handle="walker", name="Walker"), created_at=NOW)
+        issue_id, records = resolve_with_reply(item)
+        once = ExactlyOncePublisher(build_publishers({"x"}, {"x": server.url}, Transport(read_seconds=0.5),
+                                                     Credentials(environ=dict(X.credentials))),
+                                    DynamoPublishClaims(names.publish_claims_table))
+        sender = SurveyChannels(SesSurveySender(bootstrap.mailer()),
+                                ReplySurveySender(RoutedPublisher(OutboxPublisher(names.outbox_table), once)))
+        base = bootstrap.survey_deps()
+        deps = SurveyDeps(surveys=base.surveys, issues=base.issues, sender=sender, notices=base.notices,
+                          link_key=base.link_key, base_url=base.base_url)
+        server.script(UNAVAILABLE)
+        assert schedule_surveys(records, plan(), deps, NOW)["owed"] == 1
+        assert run_due(plan(), deps, NOW + timedelta(minutes=5))["sent"] == 1  # the next scheduled run
+        assert run_due(plan(), deps, NOW + timedelta(minutes=10))["sent"] == 0
+        (dm,) = [e for e in server.brand_dms() if e["participant"] == CUSTOMER_ID]
+        assert LINK.search(dm["text"]) and issue_id not in dm["text"]
+        assert history_types(issue_id).count("survey_sent") == 1
+        assert server.violations == []

@@ -260,3 +260,20 @@ def test_meta_surveys_go_public_when_the_response_used_the_one_private_reply(dep
     schedule_surveys([resolved("iss-fb")], bundled_plan(), deps, NOW)
     (sent,) = deps.sender.sent  # type: ignore[attr-defined]
     assert sent[0].channel == "public_reply" and sent[2].startswith("@ana ")
+
+
+def test_a_survey_the_channel_refuses_for_good_is_recorded_and_not_retried(deps):
+    plan = bundled_plan()
+    deps.sender.refuse = "window_closed: private replies only within 7 days"  # type: ignore[attr-defined]
+    assert schedule_surveys([resolved("iss-fb")], plan, deps, NOW)["undeliverable"] == 1
+    assert run_due(plan, deps, NOW + timedelta(minutes=5)) == {}
+    assert only_survey(deps).status is SurveyStatus.UNDELIVERABLE
+    (event,) = deps.issues.history("iss-fb")  # type: ignore[attr-defined]
+    assert event["type"] == "survey_not_sent" and "7 days" in event["details"]["reason"]
+
+
+def test_the_reply_survey_names_the_mention_the_issue_reply_answered(deps):
+    later = {"platform": "x", "external_id": "later", "author_id": "u-9", "created_at": "2026-11-25"}
+    deps.issues.mention_items["iss-1"].append(later)  # type: ignore[attr-defined]
+    schedule_surveys([resolved()], bundled_plan(), deps, NOW)
+    assert [m["external_id"] for m in deps.sender.mentions] == ["m-iss-1"]  # type: ignore[attr-defined]
