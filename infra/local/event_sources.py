@@ -136,7 +136,7 @@ class StreamFailurePolicy:
     max_backoff: float = 5.0
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], **backoff: float) -> "StreamFailurePolicy":
+    def from_settings(cls, settings: dict[str, Any], **backoff: float) -> StreamFailurePolicy:
         return cls(maximum_retry_attempts=int(settings.get("MaximumRetryAttempts", -1)),
                    bisect=bool(settings.get("BisectBatchOnFunctionError", False)), **backoff)
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -141,10 +142,8 @@ class Supervisor:
 
     def _reap(self, child: Child) -> None:
         """Whatever the child left in its process group goes with it; its output is fully logged."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if child.pump:
             child.pump.join(timeout=5)
 
@@ -153,15 +152,11 @@ class Supervisor:
         running = [child for child in reversed(list(self.children.values())) if child.process]
         for child in running:
             if child.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for child in running:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
             self._reap(child)
             child.process.wait()
         self.children.clear()

@@ -18,6 +18,7 @@ Run with the environment of the local stack (``python -m infra.local.worker``); 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -30,8 +31,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from infra.local.event_sources import (REPORT_BATCH_ITEM_FAILURES, StreamBatchRunner, StreamFailurePolicy,
-                                       deliver_sqs_batch, mapping_settings, on_failure_queue, sqs_event)
+from infra.local.event_sources import (
+    REPORT_BATCH_ITEM_FAILURES,
+    StreamBatchRunner,
+    StreamFailurePolicy,
+    deliver_sqs_batch,
+    mapping_settings,
+    on_failure_queue,
+    sqs_event,
+)
 
 __all__ = ["Worker", "control_server", "expression_of", "sqs_event"]
 from infra.local.schedules import RateSchedule, Schedule, parse_schedule, rule_name, scheduled_event
@@ -85,14 +93,19 @@ def read_stream_batch(streams: Any, stream_arn: str, shard_id: str, after: str |
         for record in answer.get("Records", [])]
 
 class Worker:
-    def __init__(self) -> None:
-        import app as application
+    def __init__(self, app: Any = None) -> None:
+        """``app``: the Chalice app whose event sources it serves (``app.app`` by default); whatever the app
+        registered, blueprints' handlers included, is found in its ``event_sources``."""
         from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
         from chalice.test import Client
 
         from chalicelib.adapters.aws import client
 
-        self.app = application.app
+        if app is None:
+            import app as application
+
+            app = application.app
+        self.app = app
         self.stage = os.environ.get("STAGE", "local")
         self.client = Client(self.app, stage_name=self.stage)
         self.sqs = client("sqs")
@@ -253,10 +266,8 @@ class Worker:
                     if due[name] is None or now < due[name]:
                         continue
                     due[name] = schedule.next_after(now)
-                try:
+                with contextlib.suppress(Exception):  # counted and logged by fire; the next firing may succeed
                     self.fire(name)
-                except Exception:  # noqa: BLE001 - counted and logged by fire; the next firing may succeed
-                    pass
 
     @property
     def ready(self) -> bool:

@@ -5,6 +5,7 @@ files carry no link signature and no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -37,10 +38,8 @@ def descendants(pid: int) -> dict[int, str]:
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):  # gone meanwhile
                 parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                pass
     found, frontier = {}, [pid]
     while frontier:
         parent = frontier.pop()

@@ -7,8 +7,15 @@ import json
 
 import pytest
 
-from infra.local.event_sources import (REPORT_BATCH_ITEM_FAILURES, StreamBatchRunner, StreamFailurePolicy,
-                                       cfn_name, deliver_sqs_batch, failed_message_ids, mapping_settings)
+from infra.local.event_sources import (
+    REPORT_BATCH_ITEM_FAILURES,
+    StreamBatchRunner,
+    StreamFailurePolicy,
+    cfn_name,
+    deliver_sqs_batch,
+    failed_message_ids,
+    mapping_settings,
+)
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:social-response-local-start_protocols"

@@ -7,8 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from infra.local.schedules import (CronSchedule, RateSchedule, UnsupportedSchedule, parse_schedule, rule_name,
-                                   scheduled_event)
+from infra.local.schedules import (
+    CronSchedule,
+    RateSchedule,
+    UnsupportedSchedule,
+    parse_schedule,
+    rule_name,
+    scheduled_event,
+)
 from infra.local.worker import sqs_event
 
 
@@ -194,3 +200,31 @@ def test_every_schedule_the_app_defines_fires_through_the_worker_without_error(a
         worker.fire(name)  # raises what the handler raised (before the fix: KeyError 'account')
     assert all(worker.counts[f"{name}.succeeded"] == 1 for name in defined)
     assert not any(key.endswith(".failed") for key in worker.counts) and worker.errors == []
+
+
+def test_a_blueprints_schedule_registered_into_the_app_is_fired_by_the_worker_with_eventbridges_event():
+    """Schedules added later (surveys, reports) may live in a blueprint: the worker serves whatever the app holds."""
+    from chalice import Blueprint, Chalice, Rate
+    from moto import mock_aws
+
+    from infra.local.worker import Worker
+
+    blueprint = Blueprint(__name__)
+    seen: list[dict] = []
+
+    @blueprint.schedule(Rate(1, unit=Rate.HOURS))
+    def send_weekly_report(event):
+        seen.append(event.to_dict())
+        return {"sent": True}
+
+    app = Chalice(app_name="social-response")
+    app.register_blueprint(blueprint)
+    with mock_aws():
+        worker = Worker(app)
+        assert [s.name for s in worker.schedules] == ["send_weekly_report"]
+        assert worker.timetable["send_weekly_report"] == RateSchedule("rate(1 hour)", 3600)
+        assert worker.fire("send_weekly_report") == {"sent": True}
+    (event,) = seen
+    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
+    assert event["account"] == "123456789012" and event["resources"][0].endswith(
+        f"rule/{rule_name('social-response', worker.stage, 'send_weekly_report')}")
