@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.services.approvals import ActForm
+from chalicelib.api.approval_form import ActForm
 from tests.property.strategies import (
     FORM_TYPES,
     assert_json_answer,
