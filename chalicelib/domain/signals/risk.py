@@ -7,6 +7,7 @@ alarm costs attention. Each pattern wants an explicit phrase, not a single vague
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from chalicelib.domain.signals.features import normalize
 
@@ -64,11 +65,16 @@ _PATTERNS: dict[str, str] = {
     ),
 }
 
-_COMPILED: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in _PATTERNS.items()}
 RISK_FLAGS: frozenset[str] = frozenset(_PATTERNS)
+
+
+@cache
+def _compiled() -> dict[str, re.Pattern[str]]:
+    # Compiled on first use, not at import: a cold start that never classifies (the webhook API) skips it.
+    return {name: re.compile(p) for name, p in _PATTERNS.items()}
 
 
 def risk_flags(text: str) -> frozenset[str]:
     """The set of risk flags whose phrase occurs in ``text``."""
     norm = normalize(text or "")
-    return frozenset(name for name, pattern in _COMPILED.items() if pattern.search(norm))
+    return frozenset(name for name, pattern in _compiled().items() if pattern.search(norm))

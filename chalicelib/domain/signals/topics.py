@@ -8,6 +8,7 @@ present because they are the costly ones to miss.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from chalicelib.domain.signals.features import normalize
 from chalicelib.domain.signals.risk import risk_flags
@@ -47,7 +48,13 @@ _KEYWORDS: dict[str, str] = {
     ),
 }
 
-_COMPILED = {topic: re.compile(rf"(?<![\w$£€])(?:{p})(?![\w])") for topic, p in _KEYWORDS.items()}
+
+@cache
+def _compiled() -> dict[str, re.Pattern[str]]:
+    # Compiled on first use, not at import (cold starts that never classify skip it).
+    return {topic: re.compile(rf"(?<![\w$£€])(?:{p})(?![\w])") for topic, p in _KEYWORDS.items()}
+
+
 # Ties go to the earlier entry: money and logistics words are more specific than "app"/"service".
 _ORDER = ("billing_refunds", "delivery", "customer_service", "product_quality")
 
@@ -62,7 +69,7 @@ def topic_of(text: str, flags: frozenset[str] | None = None) -> str:
     norm = normalize(text or "")
     best, best_hits = "other", 0
     for topic in _ORDER:
-        hits = len(_COMPILED[topic].findall(norm))
+        hits = len(_compiled()[topic].findall(norm))
         if hits > best_hits:
             best, best_hits = topic, hits
     return best
