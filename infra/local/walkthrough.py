@@ -39,15 +39,23 @@ def reply_text(issue: dict[str, Any], mentions: list[dict[str, Any]]) -> str:
     )
 
 
-def walk_through(stack: Stack, echo: Callable[[str], None] = print, timeout: float = 180.0) -> dict[str, Any] | None:
-    """Act on every step of the first High Priority issue until its reply is published; the published rows."""
+def walk_through(
+    stack: Stack, echo: Callable[[str], None] = print, timeout: float = 180.0, issue_id: str | None = None
+) -> dict[str, Any] | None:
+    """Act on every step of the first High Priority issue (or ``issue_id``) until its reply is published; the
+    published rows."""
     from chalicelib.domain.links import link_path
     from chalicelib.settings import Resources
     from infra.local.replay import http
 
     names = Resources.for_stage("local")
     issues = sorted(
-        (i for i in stack.issues() if i.get("category") == "high_priority"), key=lambda i: str(i.get("first_seen", ""))
+        (
+            i
+            for i in stack.issues()
+            if i["issue_id"] == issue_id or (not issue_id and i.get("category") == "high_priority")
+        ),
+        key=lambda i: str(i.get("first_seen", "")),
     )
     if not issues:
         echo("  walk-through: no High Priority issue in the replay")

@@ -94,3 +94,38 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
         a["type"] for a in sorted(stack.scan(names.audit_table), key=lambda a: a["sk"]) if a["issue_id"] == issue_id
     ]
     assert trail[0] == "opened" and trail.count("step_approved") == 2 and trail[-1] == "resolved"
+
+
+def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply(stack: LocalStack):
+    from infra.local.replay import keys_of
+    from infra.local.walkthrough import walk_through
+
+    marker = f"walk-{int(time.time() * 1000)}"
+    text = f"The Alba boots' dye burned my skin and I will sue you ({marker})."
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": marker,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": text,
+            "author": {"id": "a-2", "handle": "bo", "name": "Bo", "followers": 40, "verified": False},
+        }
+    ).encode()
+    delivery = deliveries.Delivery("generic", body)
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    (key,) = keys_of(delivery)
+    deadline = time.monotonic() + 60
+    issue_id = None
+    while issue_id is None and time.monotonic() < deadline:
+        issue_id = next((m.get("issue_id") for m in stack.stored_mentions() if m["pk"] == key), None)
+        time.sleep(0.5)
+    assert issue_id
+
+    printed: list[str] = []
+    walked = walk_through(stack, echo=printed.append, issue_id=issue_id)
+
+    assert walked is not None
+    assert {row["channel"] for row in walked["published"]} <= {"public_reply", "private_reply"}
+    assert sum("answered submitted -> 200" in line for line in printed) == 1
+    assert sum("answered approved -> 200" in line for line in printed) == 2  # legal, then management
+    assert any(line.startswith("  published ") for line in printed)
