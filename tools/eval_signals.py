@@ -138,7 +138,7 @@ def main() -> None:
     # by tools/train_signals.py (held_out_reports), which needs scikit-learn; eval only reads them.
     for key, name in (("brand_held_out", "twcs_test_brand_held_out"), ("domain_held_out", "twcs_test_domain_held_out")):
         if key in meta.get("held_out_reports", {}):
-            results[name] = {k: v for k, v in meta["held_out_reports"][key].items() if k != "scores"}
+            results[name] = meta["held_out_reports"][key]
 
     _, general_report = data.general_negatives()
     emo_texts, emo_labels = data.tweeteval("emotion", "val")
