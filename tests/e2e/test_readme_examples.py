@@ -27,6 +27,8 @@ SHAPES = {
     ("issues", "assign"): r"^iss-\S+: \w+, assigned to \S+, version \d+\n$",
     ("issues", "note"): r"^iss-\S+: \w+, assigned to \S+, version \d+\n$",
     ("issues", "resolve"): r"^iss-\S+: resolved, assigned to \S+, version \d+\n$",
+    ("issues", "merge"): r"^iss-\S+: \w+, assigned to \S+, version \d+\n$",
+    ("issues", "split"): r"^iss-\S+: open, assigned to \S+, version \d+\n$",
     ("metrics", None): r"\S",
     ("alerts", None): r"^AT\s+KIND",
     ("dlq", "list"): r"\S|^$",
@@ -43,17 +45,27 @@ def console(stack: LocalStack, argv: list[str], env: dict[str, str], stdin: str 
                           env={**stack.environment(), **env}, timeout=120)
 
 
-def test_the_readme_command_line_examples_run_against_the_local_stack(stack: LocalStack, tmp_path):
-    row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
-    complaint = {**row, "id": row["id"] + "-readme", "text": "My parcel never arrived and nobody answers, again"}
+def stored_issue(stack: LocalStack, row: dict, suffix: str, text: str, author: str) -> dict:
+    """Deliver a complaint of its own (its own author) and answer its stored mention, once triaged."""
+    complaint = {**row, "id": row["id"] + suffix, "text": text, "author": {**row["author"], "id": f"{author}-id",
+                                                                          "handle": author, "name": author.title()}}
     delivery = deliveries.build(complaint)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
-    stored = stack.wait_until_stored(keys_of(delivery), timeout=60)
-    issue_id = next(item["issue_id"] for item in stored if item.get("issue_id"))
+    return next(item for item in stack.wait_until_stored(keys_of(delivery), timeout=60)
+                if item["pk"] in keys_of(delivery) and item.get("issue_id"))
+
+
+def test_the_readme_command_line_examples_run_against_the_local_stack(stack: LocalStack, tmp_path):
+    row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
+    first = stored_issue(stack, row, "-readme", "The zipper of my Alba boots broke on day one, nobody replies",
+                         "readme_rita")
+    other = stored_issue(stack, row, "-readme-2", "Still no refund for my broken Luna tote strap", "readme_omar")
+    assert first["issue_id"] != other["issue_id"]
     (tmp_path / "my-plan.yaml").write_text((ROOT / "chalicelib/plans/default.yaml").read_text())
 
-    values = {"<issue_id>": issue_id, "my-plan.yaml": str(tmp_path / "my-plan.yaml"),
-              "<author_id>": complaint["author"]["id"], "<platform>": complaint["platform"]}
+    values = {"<issue_id>": first["issue_id"], "<other_issue_id>": other["issue_id"], "<mention>": other["pk"],
+              "my-plan.yaml": str(tmp_path / "my-plan.yaml"), "<author_id>": "readme_rita-id",
+              "<platform>": first["platform"]}
     env: dict[str, str] = {}
     ran = []
     for example in readme_examples():

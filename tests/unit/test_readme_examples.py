@@ -5,6 +5,7 @@ ops API run against the real local stack in ``tests/e2e/test_readme_examples.py`
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -45,7 +46,9 @@ def _strip_comment(line: str) -> str:
     return line.rstrip()
 
 
-def readme_examples(readme: Path = ROOT / "README.md") -> list[Example]:
+def readme_examples(readme: Path | None = None) -> list[Example]:
+    """The README's command examples (``README_EXAMPLES_FILE``: check a draft of it before it replaces the README)."""
+    readme = readme or Path(os.environ.get("README_EXAMPLES_FILE") or ROOT / "README.md")
     lines = readme.read_text(encoding="utf-8").splitlines()
     examples: list[Example] = []
     in_bash, block, i = False, 0, 0
@@ -83,8 +86,9 @@ def readme_examples(readme: Path = ROOT / "README.md") -> list[Example]:
     return examples
 
 
-PLACEHOLDERS = {"<issue_id>": "iss-20261124T064001-b808f3fd", "<token>": "t" * 43, "<region>": "us-east-1",
-                "<mention>": "x#1", "<author_id>": "1234"}
+PLACEHOLDERS = {"<issue_id>": "iss-20261124T064001-b808f3fd", "<other_issue_id>": "iss-20261124T064501-44a92182",
+                "<token>": "t" * 43, "<region>": "us-east-1", "<mention>": "x#1", "<author_id>": "1234",
+                "<platform>": "x"}
 
 
 def filled(argv: list[str], values: dict[str, str] | None = None) -> list[str]:
