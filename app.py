@@ -33,9 +33,10 @@ app.register_blueprint(upkeep)
 @app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")
 def process_mentions(event):
     """Store each queued mention; failed records are reported back so only they are retried (then DLQ'd)."""
+    from chalicelib.bootstrap import pipeline
     from chalicelib.services.processor import process_batch
 
-    return process_batch(event.to_dict())
+    return process_batch(event.to_dict(), pipeline())
 
 
 @app.on_sqs_message(queue=resources().approval_queue, batch_size=10, name="request_approvals")
@@ -64,14 +65,13 @@ def start_protocols(event):
     """
     from datetime import datetime, timezone
 
-    from chalicelib.adapters.workflows import StepFunctionsWorkflows
-    from chalicelib.bootstrap import alerts, plan_store
+    from chalicelib.bootstrap import alerts, plan_store, protocol_runs
     from chalicelib.services.monitoring import alert_issue_records
     from chalicelib.services.protocols import start_protocols as start
 
     records = event.to_dict()["Records"]
     plan, version = plan_store().active()
-    started = start(records, plan, version, resources(), StepFunctionsWorkflows())
+    started = start(records, plan, version, resources(), protocol_runs())
     raised = alert_issue_records(records, plan, alerts(), datetime.now(timezone.utc))
     logger.info("issues changed", extra={"executions": started, "alerts": dict(raised)})
     # Follow-ups: a resolved issue with a published reply gets its survey; a new issue is linked to the one it repeats.
@@ -89,13 +89,11 @@ def check_slas(event):
     """SLA warnings before, and breaches at, each live issue's deadlines."""
     from datetime import datetime, timezone
 
-    from chalicelib.adapters.alerts import DynamoLiveIssues
-    from chalicelib.bootstrap import alerts, plan_store
+    from chalicelib.bootstrap import alerts, live_issues, plan_store
     from chalicelib.services.monitoring import check_slas as check
 
     plan, _ = plan_store().active()
-    logger.info("sla check", extra=dict(check(datetime.now(timezone.utc), DynamoLiveIssues(resources()), alerts(),
-                                              plan)))
+    logger.info("sla check", extra=dict(check(datetime.now(timezone.utc), live_issues(), alerts(), plan)))
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="check_dead_letter_queues")
@@ -103,10 +101,11 @@ def check_dead_letter_queues(event):
     """Messages that failed five times sit in a DLQ: someone must look."""
     from datetime import datetime, timezone
 
-    from chalicelib.bootstrap import alerts
+    from chalicelib.bootstrap import alerts, queue_depths
     from chalicelib.services.monitoring import check_dead_letter_queues as check
 
-    logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources())))
+    logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources(),
+                                              queue_depths().depth)))
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="send_alert_digest")

@@ -132,7 +132,7 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
                   for start in range(0, len(bodies), batch)]
         counter = CallCounter()
         aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", counter)
-        pipeline = Pipeline.on_aws()
+        pipeline = bootstrap.pipeline()
         if not surges:
             pipeline = Pipeline(pipeline.repository, pipeline.triage, pipeline.plans, None)
         process_batch(events[0], pipeline)  # warm: model loaded, plan cached, clients built (a warm Lambda)

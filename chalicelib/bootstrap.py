@@ -18,18 +18,32 @@ from typing import TYPE_CHECKING, TypeVar
 from chalicelib.settings import resources
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.alerts import SnsAlerts
     from chalicelib.adapters.approvals_table import DynamoApprovals
     from chalicelib.adapters.email import SesEmail
     from chalicelib.adapters.issues_table import DynamoIssues
     from chalicelib.adapters.ops_tokens import DynamoOpsTokens
     from chalicelib.adapters.outbox import OutboxPublisher
-    from chalicelib.adapters.plans import DynamoPlanStore
     from chalicelib.adapters.surge_table import DynamoSurgeStore
-    from chalicelib.adapters.triage_table import DynamoTriageStore
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
     from chalicelib.services.approvals import ApprovalDeps
-    from chalicelib.services.ports import MentionQueue, MentionRepository, Redelivery, ReplyPublisher
+    from chalicelib.adapters.triage_table import DynamoTriageStore
+    from chalicelib.domain.plan import ResponsePlan
+    from chalicelib.services.ports import (
+        AlertSink,
+        DeadLetterQueue,
+        DeadLetters,
+        LiveIssues,
+        MentionQueue,
+        MentionRepository,
+        PlanStore,
+        ProtocolRuns,
+        QueueDepths,
+        Readiness,
+        Redelivery,
+        ReplyPublisher,
+        StoredAlerts,
+    )
+    from chalicelib.services.processor import Pipeline
 
 _T = TypeVar("_T")
 _forget: list[Callable[[], None]] = []
@@ -53,7 +67,22 @@ def reset() -> None:
     secrets.clear_cache()
 
 
-# -- ingest and triage ---------------------------------------------------------------------------------------
+# -- house block: ingest, triage, plans, alerts, monitoring, secrets -------------------------------------------
+def secret(name: str) -> str:
+    """A secret by its contract name (environment, else SSM; cached five minutes, so not built once here);
+    raises :class:`~chalicelib.services.errors.SecretUnavailable`."""
+    from chalicelib.adapters.secrets import get_secret
+
+    return get_secret(name)
+
+
+def bundled_plan() -> ResponsePlan:
+    """The response plan shipped with the code (offline commands, and before any upload)."""
+    from chalicelib.adapters.plans import bundled_plan as load
+
+    return load()
+
+
 @built_once
 def mention_queue() -> MentionQueue:
     from chalicelib.adapters.queue import SqsMentionQueue
@@ -70,20 +99,21 @@ def mention_repository() -> MentionRepository:
 
 @built_once
 def triage_store() -> DynamoTriageStore:
+    """The triage store (``TriageStore``), which also opens a surge's Crisis (``CrisisIssues``)."""
     from chalicelib.adapters.triage_table import DynamoTriageStore
 
     return DynamoTriageStore(resources(), retention=active_retention)
 
 
 @built_once
-def plan_store() -> DynamoPlanStore:
+def plan_store() -> PlanStore:
     from chalicelib.adapters.plans import DynamoPlanStore
 
     return DynamoPlanStore(resources().plans_table)
 
 
 @built_once
-def alerts() -> SnsAlerts:
+def alerts() -> AlertSink:
     from chalicelib.adapters.alerts import SnsAlerts
 
     return SnsAlerts(resources())
@@ -95,6 +125,61 @@ def issues() -> DynamoIssues:
     from chalicelib.adapters.issues_table import DynamoIssues
 
     return DynamoIssues(resources())
+
+
+@built_once
+def ingest_dead_letters() -> DeadLetterQueue:
+    from chalicelib.adapters.queue import SqsDeadLetterQueue
+
+    return SqsDeadLetterQueue(resources().ingest_dlq)
+
+
+def pipeline() -> Pipeline:
+    """What the ingest queue's handler runs each batch through (its adapters built once)."""
+    from chalicelib.services.processor import Pipeline
+
+    return Pipeline(mention_repository(), triage_store(), plan_store(), surge_store(),
+                    dead_letters=ingest_dead_letters(), alerts=alerts())
+
+
+@built_once
+def live_issues() -> LiveIssues:
+    from chalicelib.adapters.alerts import DynamoLiveIssues
+
+    return DynamoLiveIssues(resources())
+
+
+@built_once
+def queue_depths() -> QueueDepths:
+    from chalicelib.adapters.alerts import SqsQueueDepths
+
+    return SqsQueueDepths()
+
+
+def protocol_runs() -> ProtocolRuns:
+    """Step Functions, as the issues stream starts protocols (the same adapter as :func:`workflows`)."""
+    return workflows()
+
+
+@built_once
+def stored_alerts() -> StoredAlerts:
+    from chalicelib.adapters.ops_reads import StoredAlerts as DynamoStoredAlerts
+
+    return DynamoStoredAlerts(resources())
+
+
+@built_once
+def dead_letters() -> DeadLetters:
+    from chalicelib.adapters.ops_reads import DeadLetters as SqsDeadLetters
+
+    return SqsDeadLetters(resources())
+
+
+@built_once
+def readiness() -> Readiness:
+    from chalicelib.adapters.aws import AwsReadiness
+
+    return AwsReadiness()
 
 
 # -- surges (surge engineer's block) --------------------------------------------------------------------------

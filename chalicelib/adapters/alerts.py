@@ -151,6 +151,13 @@ class DynamoLiveIssues:
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
+class SqsQueueDepths:
+    """The monitoring's view of the queues: how many messages wait."""
+
+    def depth(self, queue_name: str) -> int:
+        return sqs_queue_depth(queue_name)
+
+
 def sqs_queue_depth(queue_name: str) -> int:
     """``ApproximateNumberOfMessages`` of a queue (visible messages: what waits in a dead-letter queue)."""
     sqs = client("sqs")

@@ -25,3 +25,19 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
     client.cache_clear()
+
+
+class AwsReadiness:
+    """``GET /health``'s questions to DynamoDB and SQS."""
+
+    def table_problem(self, tables: list[str]) -> str | None:
+        for table in tables:
+            status = client("dynamodb").describe_table(TableName=table)["Table"]["TableStatus"]
+            if status != "ACTIVE":
+                return f"{table} is {status}"
+        return None
+
+    def queue_problem(self, queues: list[str]) -> str | None:
+        for queue in queues:
+            client("sqs").get_queue_url(QueueName=queue)  # raises QueueDoesNotExist: reported by its name
+        return None

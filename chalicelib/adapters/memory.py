@@ -1,4 +1,4 @@
-"""An in-memory :class:`~chalicelib.services.triage.TriageStore`: the same conditions as the DynamoDB one.
+"""An in-memory :class:`~chalicelib.services.ports.TriageStore`: the same conditions as the DynamoDB one.
 
 Used by the services' unit tests and by ``make eval`` (dedup on thousands of real tweets, offline). The
 DynamoDB store is tested against the same scenarios on moto.
@@ -11,7 +11,8 @@ import threading
 from chalicelib.domain.dedup import KeyClaim
 from chalicelib.domain.issues import LIVE_STATUSES, AuditEvent, EscalationCase, Issue
 from chalicelib.domain.plan import SEVERITY_ORDER
-from chalicelib.services.triage import ClaimConflict, DuplicateMention, IssueUnavailable, TriageChange
+from chalicelib.domain.triage import TriageChange
+from chalicelib.services.errors import ClaimConflict, DuplicateMention, IssueUnavailable
 
 
 class InMemoryTriageStore:

@@ -19,7 +19,7 @@ from chalicelib.domain.dedup import carries_content, content_version
 from chalicelib.domain.models import Author, Mention
 from chalicelib.domain.plan import Retention
 from chalicelib.domain.plan_upkeep import expires_at
-from chalicelib.services.triage import StoredMention
+from chalicelib.domain.triage import StoredMention
 
 VISIBLE = "visible"
 REMOVED = "removed"

@@ -7,6 +7,7 @@ Triage reads the active plan through a per-process cache of :data:`CACHE_SECONDS
 """
 
 from __future__ import annotations
+from chalicelib.services.errors import PlanConflict
 
 import json
 import time
@@ -36,10 +37,6 @@ class BundledPlanSource:
 
 def _version_key(version: int) -> str:
     return f"v{version:08d}"
-
-
-class PlanConflict(RuntimeError):
-    """Someone else activated a version meanwhile; upload again on top of it."""
 
 
 class DynamoPlanStore:

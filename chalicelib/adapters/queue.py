@@ -7,12 +7,9 @@ from functools import cached_property
 
 from chalicelib.adapters.aws import client
 from chalicelib.domain.models import Mention
+from chalicelib.services.errors import QueueSendError
 
 SQS_BATCH = 10  # the most SendMessageBatch takes
-
-
-class QueueSendError(RuntimeError):
-    pass
 
 
 class SqsMentionQueue:

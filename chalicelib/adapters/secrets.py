@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from chalicelib.settings import secret_parameter_name
+from chalicelib.services.errors import SecretUnavailable
 
 SECRET_NAMES = (
     "META_APP_SECRET",
@@ -21,10 +22,6 @@ SECRET_NAMES = (
     "OPS_ADMIN_TOKEN",
 )
 CACHE_SECONDS = 300
-
-
-class SecretUnavailable(RuntimeError):
-    """The secret is neither in the environment nor in Parameter Store: a deployment problem, not the client's."""
 
 
 def get_secret(name: str) -> str:

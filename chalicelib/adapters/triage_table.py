@@ -21,9 +21,8 @@ from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueSta
 from chalicelib.domain.plan import SEVERITY_ORDER, Retention
 from chalicelib.domain.plan_upkeep import expires_at
 from chalicelib.domain.dedup import content_version
-from chalicelib.services.triage import (
-    ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable, TriageChange,
-)
+from chalicelib.domain.triage import TriageChange
+from chalicelib.services.errors import ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable
 from chalicelib.settings import Resources
 
 KEY_TTL_GRACE_SECONDS = 7 * 24 * 3600  # keep expired claims a week for inspection before TTL removes them

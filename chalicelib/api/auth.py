@@ -64,12 +64,12 @@ def rate_per_minute() -> int:
 
 def refusal(blueprint: Blueprint, role: Role) -> Response | None:
     """None when the caller may act in ``role`` (and :func:`caller` is set); the 401, 403 or 429 otherwise."""
-    from chalicelib.adapters.secrets import SecretUnavailable, get_secret
-    from chalicelib.bootstrap import ops_tokens
+    from chalicelib.bootstrap import ops_tokens, secret
+    from chalicelib.services.errors import SecretUnavailable
     from chalicelib.services.ops import Forbidden, Unauthorized, authorize
 
     try:
-        admin = get_secret("OPS_ADMIN_TOKEN")
+        admin = secret("OPS_ADMIN_TOKEN")
     except SecretUnavailable:
         admin = None  # no admin configured: only stored tokens work
     now = datetime.now(timezone.utc)

@@ -22,21 +22,15 @@ def _names(suffix: str) -> list[str]:
 
 
 def _check_tables() -> str | None:
-    from chalicelib.adapters.aws import client
+    from chalicelib.bootstrap import readiness
 
-    for table in _names("_table"):
-        status = client("dynamodb").describe_table(TableName=table)["Table"]["TableStatus"]
-        if status != "ACTIVE":
-            return f"{table} is {status}"
-    return None
+    return readiness().table_problem(_names("_table"))
 
 
 def _check_queues() -> str | None:
-    from chalicelib.adapters.aws import client
+    from chalicelib.bootstrap import readiness
 
-    for queue in _names("_queue") + _names("_dlq"):
-        client("sqs").get_queue_url(QueueName=queue)
-    return None
+    return readiness().queue_problem(_names("_queue") + _names("_dlq"))
 
 
 def _check_worker() -> str | None:

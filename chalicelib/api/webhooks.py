@@ -34,10 +34,10 @@ def _request(platform_name: str):
 
 @webhooks.route("/webhooks/{platform_name}", methods=["GET", "POST"], content_types=CONTENT_TYPES)
 def webhook(platform_name: str) -> Response:
-    from chalicelib.adapters.queue import QueueSendError
-    from chalicelib.adapters.secrets import SecretUnavailable, get_secret
+    from chalicelib.bootstrap import secret
     from chalicelib.platforms import PLATFORMS
     from chalicelib.platforms.base import WebhookError
+    from chalicelib.services.errors import QueueSendError, SecretUnavailable
 
     platform = PLATFORMS.get(platform_name)
     if platform is None:
@@ -45,9 +45,9 @@ def webhook(platform_name: str) -> Response:
     request = _request(platform_name)
     try:
         if request.method == "GET":
-            answer = platform.handshake(request, get_secret)
+            answer = platform.handshake(request, secret)
             return Response(body=answer.body, status_code=200, headers={"Content-Type": answer.content_type})
-        return _deliver(platform, request, get_secret)
+        return _deliver(platform, request, secret)
     except WebhookError as refusal:
         logger.info("webhook refused", extra={"platform": platform_name, "status": refusal.status,
                                               "reason": refusal.message})

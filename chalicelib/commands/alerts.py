@@ -22,10 +22,9 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if not 1 <= args.limit <= 500:
         raise CliError("--limit: 1 to 500")
     use_stage(args)
-    from chalicelib.adapters.ops_reads import StoredAlerts
-    from chalicelib.settings import resources
+    from chalicelib.bootstrap import stored_alerts
 
-    alerts = StoredAlerts(resources()).recent(args.limit)
+    alerts = stored_alerts().recent(args.limit)
     if args.json:
         emit(stdout, alerts)
     else:

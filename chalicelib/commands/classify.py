@@ -56,7 +56,7 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from chalicelib.adapters.plans import bundled_plan
+    from chalicelib.bootstrap import bundled_plan
     from chalicelib.cli import CliError
     from chalicelib.domain.plan import PlanError
     from chalicelib.domain.signals import analyze_one

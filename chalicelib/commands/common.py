@@ -35,9 +35,9 @@ def use_stage(args: argparse.Namespace) -> str:
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
-    from chalicelib.adapters.aws import reset_clients
+    from chalicelib import bootstrap
 
-    reset_clients()
+    bootstrap.reset()  # adapters built for another stage or endpoint are forgotten
     return stage
 
 

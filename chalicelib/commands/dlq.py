@@ -30,10 +30,9 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from chalicelib.cli import CliError
 
     use_stage(args)
-    from chalicelib.adapters.ops_reads import DeadLetters
-    from chalicelib.settings import resources
+    from chalicelib.bootstrap import dead_letters
 
-    letters = DeadLetters(resources())
+    letters = dead_letters()
     if args.action == "list":
         queues = [{"queue": queue, "source": source, "messages": letters.peek(queue, 50)}
                   for queue, source in letters.sources.items()]

@@ -5,3 +5,43 @@ DynamoDB's or SQS's, so a use case catches the same error from the AWS adapter a
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.domain.triage import StoredMention
+
+
+# -- triage store ----------------------------------------------------------------------------------------------
+class DuplicateMention(Exception):
+    """The mention is already stored and triaged."""
+
+
+class ArrivedOutOfOrder(Exception):
+    """An edit or a removal of the mention was stored before it (or since we read it), and it is not triaged:
+    decide again on what is stored."""
+
+    def __init__(self, stored: StoredMention) -> None:
+        super().__init__(stored.content.key if stored.content else "tombstone")
+        self.stored = stored
+
+
+class ClaimConflict(Exception):
+    """Another processor claimed a key (or touched the issue) between our read and our write."""
+
+
+class IssueUnavailable(Exception):
+    """The issue we meant to join is resolved or closed, or changed under an escalation."""
+
+
+# -- ingest, plans, secrets ---------------------------------------------------------------------------------
+class QueueSendError(RuntimeError):
+    """The ingest queue did not take every mention of a delivery (answered 503, so the platform redelivers)."""
+
+
+class PlanConflict(RuntimeError):
+    """Someone else activated a version meanwhile; upload again on top of it."""
+
+
+class SecretUnavailable(RuntimeError):
+    """The secret is neither in the environment nor in Parameter Store: a deployment problem, not the client's."""

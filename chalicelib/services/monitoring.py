@@ -17,32 +17,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.alerts import LIVE, NONE, Alert, AlertKind, hour_key, previous_hour, sla_alerts
 from chalicelib.domain.plan import ResponsePlan
+from chalicelib.services.issue_stream import issue_changes
+from chalicelib.services.ports import AlertSink, LiveIssues
 from chalicelib.settings import Resources
-
-
-class AlertSink(Protocol):
-    def raise_alert(self, alert: Alert, now: datetime) -> str:
-        """``sent``, ``duplicate`` or ``deferred``. Raises when it cannot be sent now (a failed publish, or
-        another run sending it): nothing is kept of the attempt, so raising it again later sends it."""
-
-    def send_digest(self, hour: str, now: datetime) -> str:
-        """``sent``, ``duplicate`` or ``empty``; raises like :meth:`raise_alert`."""
-
-
-class LiveIssues(Protocol):
-    def with_status(self, status: str, category: str) -> Iterable[dict[str, Any]]:
-        """Plain issue items whose ``status_category`` is ``<status>#<category>``."""
 
 
 class CheckFailed(RuntimeError):
     """Some alerts of a check could not be raised (the others were); the scheduler records the failure."""
 
 
-def _raise_all(alerts: Iterable[Alert], sink: AlertSink, now: datetime) -> Counter[str]:
+def _raise_all(alerts: Iterable[Alert], sink: AlertSink | _BreachCounter, now: datetime) -> Counter[str]:
     from chalicelib.observability import logger
 
     outcomes: Counter[str] = Counter()
@@ -110,12 +98,9 @@ def dead_letter_queues(names: Resources) -> list[str]:
 
 
 def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
-                             queue_depth: Callable[[str], int] | None = None) -> Counter[str]:
-    """Raise ``dlq_messages`` for every dead-letter queue holding messages (once per queue per hour)."""
-    if queue_depth is None:
-        from chalicelib.adapters.alerts import sqs_queue_depth
-
-        queue_depth = sqs_queue_depth
+                             queue_depth: Callable[[str], int]) -> Counter[str]:
+    """Raise ``dlq_messages`` for every dead-letter queue holding messages (once per queue per hour);
+    ``queue_depth`` is :meth:`~chalicelib.services.ports.QueueDepths.depth` (the composition root's)."""
     hour = hour_key(now)
     found = []
     for queue in dead_letter_queues(names):
@@ -136,22 +121,16 @@ def send_last_hours_digest(now: datetime, alerts: AlertSink) -> str:
 
 
 # -- issues stream -------------------------------------------------------------------------------------------
-def _value(image: dict[str, Any], name: str) -> str | None:
-    attribute = image.get(name) or {}
-    return attribute.get("S") or attribute.get("N")
-
-
 def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert | None:
     """Pure: ``new_issue`` for a new issue in a category that notifies teams (High Priority, Crisis),
     ``escalated`` for an issue whose category changes into one; ``None`` for everything else."""
-    event = record.get("eventName")
-    images = record.get("dynamodb", {})
-    new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
-    category_name, before = _value(new, "category"), _value(old, "category")
+    change = next(issue_changes([record]))
+    event = change.event
+    category_name, before = change.now("category"), change.before("category")
     category = plan.categories.get(category_name or "")
-    if category is None or not category.notify or _value(new, "status") not in LIVE:
+    if category is None or not category.notify or change.now("status") not in LIVE:
         return None
-    if event == "INSERT" and (_value(new, "rule") or "").startswith("surge:"):
+    if event == "INSERT" and (change.now("rule") or "").startswith("surge:"):
         kind, scope = AlertKind.SURGE, ""  # a surge's Crisis: its one alert says what surged
     elif event == "INSERT":
         kind, scope = AlertKind.NEW_ISSUE, ""
@@ -159,9 +138,9 @@ def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert 
         kind, scope = AlertKind.ESCALATED, category_name or ""  # routine -> high priority -> crisis: two alerts
     else:
         return None
-    issue_id = _value(new, "issue_id") or ""
-    severity = _value(new, "severity") or "high"
-    description = _value(new, "description") or ""
+    issue_id = change.now("issue_id") or ""
+    severity = change.now("severity") or "high"
+    description = change.now("description") or ""
     teams = ", ".join(plan.teams[team].name for team in category.notify)
     was = plan.categories[before].label if before in plan.categories else before
     headline = {AlertKind.NEW_ISSUE: f"New {category.label} issue",
@@ -171,10 +150,10 @@ def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert 
         kind=kind, severity=severity, category=category_name or NONE, team=category.team or NONE,
         issue_id=issue_id, scope=scope, subject=f"{headline} ({severity}): {description}",
         message=f"{headline}: {issue_id} ({severity}). Teams: {teams}. "
-                f"Assigned to {_value(new, 'assigned_to') or 'nobody'}. {description}",
+                f"Assigned to {change.now('assigned_to') or 'nobody'}. {description}",
         details={"notify": list(category.notify), "previous_category": before, "protocol": category.protocol,
-                 "assigned_to": _value(new, "assigned_to"), "sla_first_response_due":
-                     _value(new, "sla_first_response_due")})
+                 "assigned_to": change.now("assigned_to"), "sla_first_response_due":
+                     change.now("sla_first_response_due")})
 
 
 def alert_issue_records(records: list[dict[str, Any]], plan: ResponsePlan, alerts: AlertSink,

@@ -15,6 +15,10 @@ from chalicelib.domain.models import Mention
 if TYPE_CHECKING:
     from datetime import date, datetime
 
+    from chalicelib.domain.dedup import KeyClaim
+    from chalicelib.domain.ops import Role
+    from chalicelib.domain.triage import StoredMention, TriageChange
+
     from chalicelib.domain.alerts import Alert
     from chalicelib.domain.approval import Approval, Recorded
     from chalicelib.domain.erasure import ErasureNeedles
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.survey import Survey, SurveyAnswer
 
 
+# ---- house block: ingest, triage, plans, alerts, monitoring, ops tokens (chalicelib/bootstrap.py builds them) ----
 class StoreOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
@@ -37,22 +42,148 @@ class StoreOutcome(StrEnum):
 
 
 class MentionRepository(Protocol):
+    """The mentions table (``adapters/mentions_table.py``)."""
+
     def add(self, mention: Mention) -> bool:
         """Store a new mention; ``False`` (and no write) when its identity is already stored."""
 
-    def apply_edit(self, mention: Mention) -> None:
-        """Replace the content of a mention with its edited version (stores it if it was never seen)."""
+    def apply_edit(self, mention: Mention) -> StoredMention:
+        """Replace the content of a mention with its edited version (stores it if it was never seen); what is
+        stored under its identity now."""
 
     def mark(self, platform: str, external_id: str, status: str) -> None:
         """Set the visibility status (``removed``, ``hidden``) of a mention, known or not yet seen."""
 
-    def get(self, platform: str, external_id: str) -> dict | None:
+    def get(self, platform: str, external_id: str) -> dict[str, Any] | None:
         """The stored record, or ``None``."""
 
 
 class MentionQueue(Protocol):
+    """The ingest queue (``adapters/queue.py``); raises :class:`~chalicelib.services.errors.QueueSendError`."""
+
     def send(self, mentions: Iterable[Mention]) -> int:
         """Enqueue mentions for processing; returns how many were sent."""
+
+
+class DeadLetterQueue(Protocol):
+    """Where a record no retry can fix is set aside at once (``adapters/queue.py``)."""
+
+    queue_name: str
+
+    def send(self, body: str, *, reason: str, message_id: str) -> None:
+        """Keep ``body`` with why it failed and the id it came with."""
+
+
+class TriageStore(Protocol):
+    """Mentions, issues, dedup keys, audit and escalation cases, written together (``adapters/triage_table.py``,
+    ``adapters/memory.py``)."""
+
+    def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
+        """The live or expired claims of these dedup keys (consistent read)."""
+
+    def commit(self, change: TriageChange) -> None:
+        """Write the whole change atomically; raise DuplicateMention, ArrivedOutOfOrder (when what is stored is
+        not ``change.prior``), ClaimConflict or IssueUnavailable (``services/errors.py``)."""
+
+
+class PlanSource(Protocol):
+    def active(self) -> tuple[ResponsePlan, int]:
+        """The active plan and its version."""
+
+
+class PlanStore(PlanSource, Protocol):
+    """Versioned response plans (``adapters/plans.py``); ``upload`` raises
+    :class:`~chalicelib.services.errors.PlanConflict`."""
+
+    def upload(self, plan_yaml: str, uploaded_by: str) -> int:
+        """Store the next version and make it the active one; its number."""
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every stored version with its status."""
+
+
+class AlertSink(Protocol):
+    """SNS alerts with an hourly cap and a digest of what the cap held back (``adapters/alerts.py``)."""
+
+    def raise_alert(self, alert: Alert, now: datetime) -> str:
+        """Publish ``alert`` once (a repeat is recognised); what happened: sent, duplicate or held."""
+
+    def send_digest(self, hour: str, now: datetime) -> str:
+        """The alerts the cap held back in ``hour``, in one message (once)."""
+
+
+class LiveIssues(Protocol):
+    """The issues still being worked on, by status and category (``adapters/alerts.py``)."""
+
+    def with_status(self, status: str, category: str) -> Iterable[dict[str, Any]]:
+        """Each live issue of this status and category."""
+
+
+class QueueDepths(Protocol):
+    """How many messages wait in a queue (``adapters/alerts.py``)."""
+
+    def depth(self, queue_name: str) -> int:
+        """Messages visible in ``queue_name`` now."""
+
+
+class ProtocolRuns(Protocol):
+    """Starting an issue's protocol (``adapters/workflows.py``)."""
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
+        """Start one execution named ``name``; ``False`` when one of that name already ran (idempotent)."""
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        """Stop a running execution (an escalated issue's earlier protocol); nothing when it has ended."""
+
+
+class Readiness(Protocol):
+    """Whether the stage's resources answer (``adapters/aws.py``), for ``GET /health``."""
+
+    def table_problem(self, tables: list[str]) -> str | None:
+        """The first table that is not active, said in words; ``None`` when all are."""
+
+    def queue_problem(self, queues: list[str]) -> str | None:
+        """The first queue that does not exist, said in words; ``None`` when all do."""
+
+
+class OpsTokens(Protocol):
+    """Bearer tokens of the ops API and their rate limits (``adapters/ops_tokens.py``)."""
+
+    def find(self, token: str, now: datetime) -> dict[str, Any] | None:
+        """The live token's record, or ``None``."""
+
+    def create(self, name: str, role: Role, days: int, now: datetime) -> tuple[str, dict[str, Any]]:
+        """A new token (its secret, answered once) and its record."""
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every token's record, without secrets."""
+
+    def revoke(self, name: str | None = None, token_id: str | None = None) -> int:
+        """Revoke by name or id; how many were revoked."""
+
+    def take(self, caller: str, window: int, limit: int) -> bool:
+        """One request of ``caller`` in the current window; ``False`` past ``limit``."""
+
+
+class StoredAlerts(Protocol):
+    """The alerts raised so far, newest first (``adapters/ops_reads.py``)."""
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` alerts."""
+
+
+class DeadLetters(Protocol):
+    """The dead-letter queues, read and redriven (``adapters/ops_reads.py``)."""
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Each dead-letter queue and the queue its messages are redriven to."""
+
+    def peek(self, queue: str, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` messages of ``queue``, left in place."""
+
+    def redrive(self, queue: str, message_id: str | None) -> int:
+        """Move one message (or all) back to its source queue; how many moved."""
 
 
 # ---- ops engineer's block: plan upkeep and erasure --------------------------------------------------------------

@@ -9,22 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.domain.models import Mention, MentionEvent
-from chalicelib.domain.signals import analyze_one
+from chalicelib.domain.signals import TextSignals, analyze_one
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
-from chalicelib.services.ports import MentionRepository, Redelivery
+from chalicelib.services.ports import AlertSink, DeadLetterQueue, MentionRepository, SurgeStore
 from chalicelib.domain.surge import Observation, keys_for
 from chalicelib.services.surges import count_surges
 from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
-
-if TYPE_CHECKING:
-    from chalicelib.services.approvals import ApprovalDeps
 
 
 def _utc_now() -> datetime:
@@ -39,21 +36,12 @@ class Pipeline:
     repository: MentionRepository
     triage: TriageStore
     plans: PlanSource
-    surges: Any = None  # DynamoSurgeStore; None switches surge detection off
-    analyze: Any = analyze_one  # the text model (tests pass a fixed one)
-    dead_letters: Any = None  # SqsDeadLetterQueue; None: a poison record fails and waits for SQS's redrive
-    alerts: Any = None  # AlertSink, told when a poison record is set aside
+    surges: SurgeStore | None = None  # None switches surge detection off
+    analyze: Callable[[str], TextSignals] = analyze_one  # the text model (tests pass a fixed one)
+    dead_letters: DeadLetterQueue | None = None  # None: a poison record fails and waits for SQS's redrive
+    alerts: AlertSink | None = None  # told when a poison record is set aside
     clock: Callable[[], datetime] = _utc_now
 
-    @classmethod
-    def on_aws(cls) -> "Pipeline":
-        from chalicelib.adapters.queue import SqsDeadLetterQueue
-        from chalicelib import bootstrap
-        from chalicelib.settings import resources
-
-        return cls(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
-                   bootstrap.surge_store(), dead_letters=SqsDeadLetterQueue(resources().ingest_dlq),
-                   alerts=bootstrap.alerts())
 
 
 def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Observation] | None = None) -> str:
@@ -138,20 +126,19 @@ def set_aside_poison(handler: Callable[[SQSRecord], Any], pipeline: Pipeline) ->
             logger.warning("poison record set aside in the dead-letter queue",
                            extra={"message_id": record.message_id, "reason": reason})
             metrics.add_metric(name="PoisonRecords", unit="Count", value=1)
-            _alert_poison(pipeline, record.message_id, reason)
+            _alert_poison(pipeline, pipeline.dead_letters.queue_name, record.message_id, reason)
             return "dead_lettered"
 
     return handle
 
 
-def _alert_poison(pipeline: Pipeline, message_id: str, reason: str) -> None:
+def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) -> None:
     from chalicelib.domain.alerts import Alert, AlertKind, hour_key
     from chalicelib.services.monitoring import DLQ_SEVERITY, OPERATIONS
 
     if pipeline.alerts is None:
         return
     now = pipeline.clock()
-    queue = pipeline.dead_letters.queue_name
     # One per queue and hour (the scope keeps it apart from the scheduled DLQ check's): the first poison record
     # of the hour is told at once; the DLQ's depth says how many followed.
     alert = Alert(kind=AlertKind.DLQ_MESSAGES, severity=DLQ_SEVERITY, category=OPERATIONS, team=OPERATIONS,
@@ -172,8 +159,8 @@ def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
                                     processor=BatchProcessor(event_type=EventType.SQS))
 
 
-def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> dict[str, Any]:
-    pipeline = pipeline or Pipeline.on_aws()
+def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
+    """The ingest queue's batch through ``pipeline`` (the composition root's :func:`chalicelib.bootstrap.pipeline`)."""
     observations: list[Observation] = []
     result = run_batch(event, set_aside_poison(lambda record: handle_record(record, pipeline, observations), pipeline))
     if pipeline.surges is not None and observations:
@@ -182,21 +169,20 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline | None = None) -> di
     return result
 
 
-def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
-                       redelivery: Redelivery | None = None):
+def _approval_use_case(message_model, use_case, metric: str):
     """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it. A
     publish that must wait (:class:`~chalicelib.services.approvals.PublishLater`) fails its record and asks SQS
     to deliver it again no sooner than the platform said (a rate limit's reset), instead of the queue's timeout."""
+    from chalicelib.bootstrap import approval_deps, redelivery
     from chalicelib.services.approvals import PublishLater
 
     def handle(record: SQSRecord) -> int:
         now = datetime.now(timezone.utc)
         try:
-            done = use_case(message_model.model_validate_json(record.body), deps, now)
+            done = use_case(message_model.model_validate_json(record.body), approval_deps(), now)
         except PublishLater as later:
-            if redelivery is not None:
-                redelivery.delay(record.event_source_arn, record.receipt_handle,
-                                 int((later.retry_at - now).total_seconds()) + 1)
+            redelivery().delay(record.event_source_arn, record.receipt_handle,
+                               int((later.retry_at - now).total_seconds()) + 1)
             raise
         metrics.add_metric(name=metric, unit="Count", value=len(done))
         return len(done)
@@ -204,16 +190,15 @@ def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
     return handle
 
 
-def process_approval_requests(event: dict[str, Any], deps: ApprovalDeps) -> dict[str, Any]:
-    """A protocol step asks people: one signed link per person, emailed (``deps``: the composition root's
-    :func:`chalicelib.bootstrap.approval_deps`)."""
+def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:
+    """A protocol step asks people: one signed link per person, emailed."""
     from chalicelib.services.approvals import StepRequest, request_step
 
-    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent", deps))
+    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent"))
 
 
-def process_publish_requests(event: dict[str, Any], deps: ApprovalDeps, redelivery: Redelivery) -> dict[str, Any]:
-    """An approved reply goes out on its channels; a message that must wait comes back through ``redelivery``."""
+def process_publish_requests(event: dict[str, Any]) -> dict[str, Any]:
+    """An approved reply goes out on its channels."""
     from chalicelib.services.approvals import PublishRequest, publish_reply
 
-    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished", deps, redelivery))
+    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished"))

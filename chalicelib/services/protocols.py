@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.plan import ResponsePlan
+from chalicelib.services.issue_stream import issue_changes
+from chalicelib.services.ports import ProtocolRuns
 from chalicelib.settings import Resources
 
 
@@ -24,34 +26,27 @@ class ProtocolStart:
     stop_protocol: str | None = None
 
 
-def _value(image: dict[str, Any], name: str) -> str | None:
-    attribute = image.get(name) or {}
-    return attribute.get("S") or attribute.get("N")
-
-
 def starts_for(records: list[dict[str, Any]], plan: ResponsePlan) -> list[ProtocolStart]:
     """Pure: which protocols the stream records call for."""
     out = []
-    for record in records:
-        if record.get("eventName") not in ("INSERT", "MODIFY"):
+    for change in issue_changes(records):
+        if change.event not in ("INSERT", "MODIFY"):
             continue
-        new = record.get("dynamodb", {}).get("NewImage") or {}
-        old = record.get("dynamodb", {}).get("OldImage") or {}
-        category, before = _value(new, "category"), _value(old, "category")
+        category, before = change.now("category"), change.before("category")
         if not category or category == before or category not in plan.categories:
             continue
-        if _value(new, "status") not in ("open", "in_progress"):
+        if change.now("status") not in ("open", "in_progress"):
             continue
         protocol = plan.categories[category].protocol
         previous = plan.categories[before].protocol if before in plan.categories else None
         if protocol and protocol != previous:
-            out.append(ProtocolStart(issue_id=_value(new, "issue_id") or "", protocol=protocol, category=category,
+            out.append(ProtocolStart(issue_id=change.now("issue_id") or "", protocol=protocol, category=category,
                                      stop_protocol=previous))
     return out
 
 
 def start_protocols(records: list[dict[str, Any]], plan: ResponsePlan, plan_version: int, names: Resources,
-                    workflows: Any) -> list[str]:
+                    workflows: ProtocolRuns) -> list[str]:
     started = []
     for start in starts_for(records, plan):
         arn_prefix = _state_machine_arn_prefix(records[0].get("eventSourceARN", ""))

@@ -9,10 +9,9 @@ processor that claimed a key first makes the transaction fail, and the mention i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Protocol
 
 from chalicelib.domain.classification import Classification, classify
 from chalicelib.domain.dedup import KeyClaim, choose_issue, claims_for, plan_keys, settle
@@ -30,6 +29,9 @@ from chalicelib.domain.issues import (
 from chalicelib.domain.models import Mention
 from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan, Severity
 from chalicelib.domain.signals import TextSignals
+from chalicelib.domain.triage import Escalation, IssueJoin, StoredMention, TriageChange
+from chalicelib.services.errors import ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable
+from chalicelib.services.ports import PlanSource, TriageStore
 
 MAX_ATTEMPTS = 5
 
@@ -40,93 +42,6 @@ class TriageOutcome(StrEnum):
     ESCALATED = "escalated"  # joined, and raised the issue's category or severity
     NO_ISSUE = "no_issue"  # stored, classified, nothing to work on (No Action)
     DUPLICATE = "duplicate"  # already stored: nothing written
-
-
-@dataclass(frozen=True)
-class Escalation:
-    category: str
-    severity: Severity
-    team: str | None
-    assigned_to: str | None
-
-
-@dataclass(frozen=True)
-class IssueJoin:
-    issue_id: str
-    reach: int
-    last_seen: datetime
-    escalation: Escalation | None = None
-
-
-@dataclass
-class TriageChange:
-    """Everything one mention writes, committed all-or-nothing by the store."""
-
-    mention: Mention
-    classification: Classification
-    issue_id: str | None
-    new_issue: Issue | None = None
-    join: IssueJoin | None = None
-    claims: list[KeyClaim] = field(default_factory=list)
-    audit: list[AuditEvent] = field(default_factory=list)
-    case: EscalationCase | None = None
-    content_version: str | None = None  # of the mention's content (see ``dedup.content_version``)
-    prior: "StoredMention | None" = None  # what earlier-arriving events stored; None: nothing is stored yet
-
-
-@dataclass(frozen=True)
-class StoredMention:
-    """What is stored under a mention's identity when an event of it arrives.
-
-    ``content`` is None for a bare tombstone (a removal or hide that overtook its creation).
-    """
-
-    content: Mention | None
-    version: str | None
-    triaged: bool
-    status: str
-
-    @property
-    def awaits_triage(self) -> bool:
-        """An edit stored content before the original arrived (or without it): triage it now."""
-        from chalicelib.domain.dedup import carries_content
-
-        return not self.triaged and self.content is not None and carries_content(self.content)
-
-
-class DuplicateMention(Exception):
-    """The mention is already stored and triaged."""
-
-
-class ArrivedOutOfOrder(Exception):
-    """An edit or a removal of the mention was stored before it (or since we read it), and it is not triaged:
-    decide again on what is stored."""
-
-    def __init__(self, stored: StoredMention) -> None:
-        super().__init__(stored.content.key if stored.content else "tombstone")
-        self.stored = stored
-
-
-class ClaimConflict(Exception):
-    """Another processor claimed a key (or touched the issue) between our read and our write."""
-
-
-class IssueUnavailable(Exception):
-    """The issue we meant to join is resolved or closed, or changed under an escalation."""
-
-
-class TriageStore(Protocol):
-    def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
-        """The live or expired claims of these dedup keys (consistent read)."""
-
-    def commit(self, change: TriageChange) -> None:
-        """Write the whole change atomically; raise DuplicateMention, ArrivedOutOfOrder (when what is stored is
-        not ``change.prior``), ClaimConflict or IssueUnavailable."""
-
-
-class PlanSource(Protocol):
-    def active(self) -> tuple[ResponsePlan, int]:
-        """The active plan and its version."""
 
 
 @dataclass(frozen=True)

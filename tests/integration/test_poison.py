@@ -49,7 +49,7 @@ def alerts_reader(aws) -> str:
 
 @pytest.fixture
 def pipeline(aws) -> Pipeline:
-    on_aws = Pipeline.on_aws()
+    on_aws = bootstrap.pipeline()
     return Pipeline(on_aws.repository, on_aws.triage, on_aws.plans, on_aws.surges, analyze=fixed_analyzer,
                     dead_letters=on_aws.dead_letters, alerts=on_aws.alerts)
 

@@ -10,6 +10,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import DynamoMentionRepository
 from chalicelib.adapters.queue import SqsMentionQueue
 from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
+from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from chalicelib.settings import resources
 from tests.helpers import drain_ingest_queue
@@ -33,7 +34,7 @@ def repository(aws) -> DynamoMentionRepository:
 
 def test_queued_mentions_are_stored_once_whatever_the_redeliveries(queue, repository):
     queue.send([_mention("c1"), _mention("c2"), _mention("c1")])  # c1 delivered twice by the platform
-    result = process_batch(drain_ingest_queue())
+    result = process_batch(drain_ingest_queue(), pipeline())
 
     assert result == {"batchItemFailures": []}
     assert repository.count() == 2
@@ -42,21 +43,21 @@ def test_queued_mentions_are_stored_once_whatever_the_redeliveries(queue, reposi
     assert stored["author_verified"] is True and stored["created_at"] == "2026-11-20T09:30:00+00:00"
 
     queue.send([_mention("c1")])  # and once more, in a later batch
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     assert repository.count() == 2
 
 
 def test_edit_replaces_text_and_removal_marks_without_deleting(queue, repository):
     queue.send([_mention("c1")])
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     queue.send([_mention("c1", MentionEvent.EDITED, text="Zip broke, still waiting")])
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     edited = repository.get("facebook", "c1")
     assert edited["text"] == "Zip broke, still waiting" and "edited_at" in edited
     assert edited["created_at"] == "2026-11-20T09:30:00+00:00"
 
     queue.send([_mention("c1", MentionEvent.REMOVED), _mention("c2", MentionEvent.HIDDEN)])
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     assert repository.get("facebook", "c1")["status"] == "removed"
     assert repository.get("facebook", "c1")["text"] == "Zip broke, still waiting"
     assert repository.get("facebook", "c2")["status"] == "hidden"  # a hide that overtook its creation
@@ -64,9 +65,9 @@ def test_edit_replaces_text_and_removal_marks_without_deleting(queue, repository
 
 def test_a_removal_that_overtakes_its_creation_wins(queue, repository):
     queue.send([_mention("c9", MentionEvent.REMOVED)])
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     queue.send([_mention("c9")])
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     assert repository.get("facebook", "c9")["status"] == "removed"
     assert repository.count() == 1
 
@@ -77,7 +78,7 @@ def test_a_poison_message_goes_to_the_dlq_alone_and_nothing_half_written(queue, 
     sqs.send_message(QueueUrl=queue.url, MessageBody='{"platform": "x"}')  # not a Mention
     event = drain_ingest_queue()
 
-    result = process_batch(event)
+    result = process_batch(event, pipeline())
 
     assert result == {"batchItemFailures": []}  # set aside at once (tests/integration/test_poison.py)
     dlq = sqs.get_queue_url(QueueName=resources().ingest_dlq)["QueueUrl"]

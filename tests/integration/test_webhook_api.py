@@ -18,6 +18,7 @@ from chalice.test import Client
 
 from chalicelib.adapters.aws import client as aws_client
 from chalicelib.platforms import PLATFORMS
+from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from chalicelib.settings import resources, secret_parameter_name
 from tests.helpers import drain_ingest_queue
@@ -77,7 +78,7 @@ def test_every_real_delivery_is_accepted_and_stored(api, aws, shared_data, sampl
 
     assert answer.status_code == 200, answer.body
     assert json.loads(answer.body)["accepted"] == len(expected)
-    assert process_batch(drain_ingest_queue()) == {"batchItemFailures": []}
+    assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
     assert _stored_keys() == expected
 
 
@@ -94,7 +95,7 @@ def test_a_repeat_delivery_answers_200_and_stores_once(api, aws, shared_data):
     body = (shared_data / "webhooks" / "trustpilot_service_review_created.json").read_bytes()
     assert _post(api, "trustpilot", body, aws).status_code == 200
     assert _post(api, "trustpilot", body, aws).status_code == 200
-    process_batch(drain_ingest_queue())
+    process_batch(drain_ingest_queue(), pipeline())
     assert _stored_keys() == {"trustpilot#53bffd360000640002975387"}
 
 

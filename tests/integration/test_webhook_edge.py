@@ -25,6 +25,7 @@ from chalicelib.adapters.aws import client as aws_client
 from chalicelib.bootstrap import mention_repository
 from chalicelib.domain import limits
 from chalicelib.platforms import PLATFORMS, x
+from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 from tests.unit.platforms.test_edge_bounds import generic_body, meta_body, trustpilot_body, x_body, youtube_body
@@ -148,7 +149,7 @@ def test_the_widest_mention_the_edge_accepts_is_stored_and_reads_back(api, aws):
     answer = post(api, aws, "generic", body)
 
     assert answer.status_code == 200, answer.body
-    assert process_batch(drain_ingest_queue()) == {"batchItemFailures": []}
+    assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
     stored = mention_repository().get("p" * limits.MAX_PLATFORM_CHARS, wide * limits.MAX_ID_CHARS)
     # boto3's decoder reads the follower count back (a 40-digit one raised decimal.Rounded here).
     assert stored["author_followers"] == limits.MAX_FOLLOWERS and stored["text"] == wide * limits.MAX_TEXT_CHARS
@@ -163,7 +164,7 @@ def test_a_generic_delivery_cannot_pre_claim_an_x_identity(api, aws):
                                                    text="nothing to see here"))
     genuine = post(api, aws, "x", x_body(created_at=now_x(), tweet_id=tweet_id, verified=True))
     assert (claim.status_code, genuine.status_code) == (200, 200)
-    assert process_batch(drain_ingest_queue()) == {"batchItemFailures": []}
+    assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
 
     native = mention_repository().get("x", tweet_id)
     assert native is not None and native["text"] == "zip broke"  # the genuine tweet, not the generic copy

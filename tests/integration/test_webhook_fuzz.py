@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.platforms import PLATFORMS
+from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 
@@ -71,4 +72,4 @@ def test_mutated_signed_deliveries_get_200_or_a_4xx_never_a_5xx(api, aws, shared
     assert {200, 400} <= set(statuses)  # both kinds really happened
     # and what was accepted is processed: every queued mention triaged, none failing
     queued = drain_ingest_queue()
-    assert queued["Records"] and process_batch(queued) == {"batchItemFailures": []}
+    assert queued["Records"] and process_batch(queued, pipeline()) == {"batchItemFailures": []}

@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chalicelib.platforms import PLATFORMS
+from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 from tests.property.strategies import (
@@ -47,7 +48,7 @@ def stored_without_failure() -> None:
     """What a 200 queued is processed (parsed again, triaged, written to DynamoDB) with no failed record."""
     queued = drain_ingest_queue()
     assert queued["Records"], "a 200 queued nothing"
-    assert process_batch(queued) == {"batchItemFailures": []}
+    assert process_batch(queued, pipeline()) == {"batchItemFailures": []}
 
 
 @given(method=st.sampled_from(["GET", "POST"]), platform_name=platform_names, query=query_string(HANDSHAKE_PARAMETERS),
