@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.domain.models import Mention, MentionEvent
 from chalicelib.domain.signals import TextSignals, analyze_one
+from chalicelib.domain.surge import Observation, keys_for
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
-from chalicelib.services.ports import AlertSink, DeadLetterQueue, MentionRepository, SurgeStore
-from chalicelib.domain.surge import Observation, keys_for
+from chalicelib.services.ports import AlertSink, DeadLetterQueue, MentionRepository, Redelivery, SurgeStore
 from chalicelib.services.surges import count_surges
 from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
+
+if TYPE_CHECKING:
+    from chalicelib.services.approvals import ApprovalDeps
 
 
 def _utc_now() -> datetime:
@@ -41,7 +44,6 @@ class Pipeline:
     dead_letters: DeadLetterQueue | None = None  # None: a poison record fails and waits for SQS's redrive
     alerts: AlertSink | None = None  # told when a poison record is set aside
     clock: Callable[[], datetime] = _utc_now
-
 
 
 def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Observation] | None = None) -> str:
@@ -169,20 +171,21 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     return result
 
 
-def _approval_use_case(message_model, use_case, metric: str):
+def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
+                       redelivery: Redelivery | None = None):
     """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it. A
     publish that must wait (:class:`~chalicelib.services.approvals.PublishLater`) fails its record and asks SQS
     to deliver it again no sooner than the platform said (a rate limit's reset), instead of the queue's timeout."""
-    from chalicelib.bootstrap import approval_deps, redelivery
     from chalicelib.services.approvals import PublishLater
 
     def handle(record: SQSRecord) -> int:
         now = datetime.now(timezone.utc)
         try:
-            done = use_case(message_model.model_validate_json(record.body), approval_deps(), now)
+            done = use_case(message_model.model_validate_json(record.body), deps, now)
         except PublishLater as later:
-            redelivery().delay(record.event_source_arn, record.receipt_handle,
-                               int((later.retry_at - now).total_seconds()) + 1)
+            if redelivery is not None:
+                redelivery.delay(record.event_source_arn, record.receipt_handle,
+                                 int((later.retry_at - now).total_seconds()) + 1)
             raise
         metrics.add_metric(name=metric, unit="Count", value=len(done))
         return len(done)
@@ -190,15 +193,16 @@ def _approval_use_case(message_model, use_case, metric: str):
     return handle
 
 
-def process_approval_requests(event: dict[str, Any]) -> dict[str, Any]:
-    """A protocol step asks people: one signed link per person, emailed."""
+def process_approval_requests(event: dict[str, Any], deps: ApprovalDeps) -> dict[str, Any]:
+    """A protocol step asks people: one signed link per person, emailed (``deps``: the composition root's
+    :func:`chalicelib.bootstrap.approval_deps`)."""
     from chalicelib.services.approvals import StepRequest, request_step
 
-    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent"))
+    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent", deps))
 
 
-def process_publish_requests(event: dict[str, Any]) -> dict[str, Any]:
-    """An approved reply goes out on its channels."""
+def process_publish_requests(event: dict[str, Any], deps: ApprovalDeps, redelivery: Redelivery) -> dict[str, Any]:
+    """An approved reply goes out on its channels; a message that must wait comes back through ``redelivery``."""
     from chalicelib.services.approvals import PublishRequest, publish_reply
 
-    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished"))
+    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished", deps, redelivery))
