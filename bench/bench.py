@@ -194,6 +194,10 @@ def markdown(results: dict) -> str:
             ("load: p99 per delivery", f"{load['webhook']['p99_ms']:.0f} ms",
              f"bare SQS send {load['bare_sqs_send']['p99_ms']:.0f} ms", f"{load['ratio_p99']:.2f}×", ""),
         ]
+    if results.get("hotkeys"):  # bench/hotkeys.py: the surge engineer's scenario
+        from bench.hotkeys import rows as hotkey_rows
+
+        rows += hotkey_rows(results["hotkeys"])
     cold = results.get("coldstart", {})
     if "handlers" in cold:
         base = cold["baseline_boto3_plus_dynamodb_get_item_ms"]
@@ -237,6 +241,10 @@ def main() -> None:
         print(f"bench {name} ...", flush=True)
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)
+    from bench.hotkeys import run as bench_hotkeys
+
+    print("bench hotkeys (10,000 mentions/s simulated from counts) ...", flush=True)
+    results["hotkeys"] = bench_hotkeys()
     from bench.cost import cost_report, markdown as cost_markdown, measure_aws_calls
 
     print("bench aws_calls (the sample stream in process, counted) ...", flush=True)

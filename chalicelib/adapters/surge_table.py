@@ -46,17 +46,20 @@ RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two wee
 LINKS_PER_KEY_HOUR = 25  # mention ids kept per key and hour item (SurgeHistory.mentions reads at most 100)
 LINKS_PER_HOUR_ITEM = 60  # and per hour item in all: its size is what every write of the hour pays for
 KEY_ID_LENGTH = 6  # hex digits of a key's digest naming its attributes (about 100 keys: a clash is ~1 in 3,000)
-ITEM_WRITES_PER_SECOND = 1000  # DynamoDB's limit per item (partition key): 1,000 write units a second
-ITEM_WRITES_TARGET = 400  # what one shard is planned to take at the expected peak: headroom for bursts and retries
+ITEM_WRITE_UNITS_PER_SECOND = 1000  # DynamoDB's limit per item (partition key value)
+ITEM_WRITE_UNITS_TARGET = 800  # what one shard is planned to take at the expected peak: headroom for retries
+UNITS_PER_COUNTER_WRITE = 3  # a day item late in the day, a few KB (bench/hotkeys.py measures it)
 EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
 BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
 
 
 def shards_for(peak_mentions_per_s: float = EXPECTED_PEAK_MENTIONS_PER_S, batch_size: int = BATCH_SIZE,
-               per_item: float = ITEM_WRITES_TARGET) -> int:
-    """Write shards per counter item so that, at the peak, each shard takes at most ``per_item`` writes a second
-    (one write per batch; a batch of ``batch_size`` mentions)."""
-    return max(1, math.ceil(peak_mentions_per_s / batch_size / per_item))
+               units_per_write: float = UNITS_PER_COUNTER_WRITE, per_item: float = ITEM_WRITE_UNITS_TARGET) -> int:
+    """Write shards per counter item so that, at the peak, each shard takes at most ``per_item`` write units a
+    second (one write of ``units_per_write`` units per batch of ``batch_size`` mentions). A read fetches every
+    shard of the days it needs (15 days x shards items in one BatchGetItem of at most 100 keys), so shards are
+    not free: 4 serve 10,000 mentions a second and keep the read to one call."""
+    return max(1, math.ceil(peak_mentions_per_s / batch_size * units_per_write / per_item))
 
 
 SHARDS = shards_for()
