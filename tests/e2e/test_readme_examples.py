@@ -57,8 +57,8 @@ def stored_issue(stack: LocalStack, row: dict, suffix: str, text: str, author: s
 
 def test_the_readme_command_line_examples_run_against_the_local_stack(stack: LocalStack, tmp_path):
     row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
-    first = stored_issue(stack, row, "-readme", "The zipper of my Alba boots broke on day one, nobody replies",
-                         "readme_rita")
+    first = stored_issue(stack, row, "-readme", "@aurelle my Lina trench coat ripped after one wear and support "
+                         "never answered", "readme_rita")
     other = stored_issue(stack, row, "-readme-2", "Still no refund for my broken Luna tote strap", "readme_omar")
     assert first["issue_id"] != other["issue_id"]
     (tmp_path / "my-plan.yaml").write_text((ROOT / "chalicelib/plans/default.yaml").read_text())
