@@ -1,21 +1,20 @@
 """The local stack behind ``make run``: moto's server, the stage's resources, ``chalice local`` and the worker.
 
-1. moto's server on 127.0.0.1:``MOTO_PORT`` with Step Functions execution switched on;
-2. the stage's CloudFormation template from ``infra.template`` deployed to it (the same one AWS gets);
-3. the contract secrets in its Parameter Store (an environment value wins, else a fresh random one);
-4. the worker (``infra.local.worker``) and ``chalice local`` on 127.0.0.1:``API_PORT``, boto3 pointed at moto by
+1. moto's server on 127.0.0.1:``MOTO_PORT``;
+2. on it, the stage's packaged template, the contract secrets and the response plan (``provisioning``);
+3. the worker (``infra.local.worker``) and ``chalice local`` on 127.0.0.1:``API_PORT``, boto3 pointed at moto by
    ``AWS_ENDPOINT_URL``; then ``GET /health`` until it answers 200;
-5. with ``REPLAY=1`` (default) the bundled sample stream, replayed over HTTP, and a summary of what happened.
+4. with ``REPLAY=1`` (default) the bundled sample stream, replayed over HTTP, and a summary of what happened.
 
 It then serves until Ctrl-C or SIGTERM (also when started in the background, where SIGINT arrives ignored), which
 stops every process it started. A worker or API that crashes is restarted (``supervision``); moto and its state stay.
-Child output is logged to ``.run/logs`` without signed links or secrets (``redaction``); the console still prints each
-approval link as it is emailed. Run: ``python -m infra.local.stack``.
+Child output is logged to ``.run/logs`` without signed links or secrets (``redaction``); the console (``console``)
+still prints each approval link as it is emailed. What the stack holds is read through ``inspection``.
+Run: ``python -m infra.local.stack``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -23,21 +22,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.local import console, provisioning
+from infra.local.common import REGION, ROOT, STAGE, StackError
+from infra.local.inspection import StackInspection
 from infra.local.redaction import Redactor
 from infra.local.supervision import ChildExited, Supervisor
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["REGION", "ROOT", "STAGE", "LocalStack", "StackError", "free_port", "port_is_free"]
+
 RUN_DIR = ROOT / ".run"
-STAGE = "local"
-REGION = "us-east-1"
-
-
-class StackError(RuntimeError):
-    pass
 
 
 def port_is_free(port: int) -> bool:
@@ -81,7 +77,10 @@ def http_status(url: str) -> int:
 
 
 @dataclass
-class LocalStack:
+class LocalStack(StackInspection):
+    """One stack: its ports and run directory, the environment its children get, their start, supervision and stop.
+    What it holds is read through :class:`~infra.local.inspection.StackInspection`, which it is."""
+
     api_port: int = 8000
     moto_port: int = 5000
     worker_port: int = 8001
@@ -113,7 +112,7 @@ class LocalStack:
         return self.log_dir.parent / f"sam-{STAGE}-{self.moto_port}.json"
 
     @classmethod
-    def from_environment(cls) -> "LocalStack":
+    def from_environment(cls) -> LocalStack:
         api_port = int(os.environ.get("API_PORT", "8000"))
         # LOCAL_RUN_DIR (default .run): where logs, secrets and worker checkpoints go, so tests can run stacks apart.
         run_dir = Path(os.environ.get("LOCAL_RUN_DIR") or RUN_DIR)
@@ -163,14 +162,14 @@ class LocalStack:
         self.checkpoints_file.unlink(missing_ok=True)  # a fresh moto: streams start from their beginning
         self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
         wait_for(lambda: self.check_children() and http_status(f"{self.moto_url}/moto-api/") == 200, "moto's server")
-        self._configure_moto()
+        provisioning.switch_on_step_functions(self.moto_url)
         echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")
         self.deploy()
         echo(f"  resources         stack {STAGE} from the packaged template ({len(self.deployment.not_created)} "
              f"resources moto cannot create: functions run in chalice local and the worker)")
-        echo(f"  response plan     {self.upload_plan()}")
-        if self.queue_visibility_seconds is not None:
-            self.set_queue_visibility(self.queue_visibility_seconds)
+        echo(f"  response plan     {provisioning.upload_plan(self.environment())}")
+        if self.queue_visibility_seconds is not None:  # before the worker polls (see set_queue_visibility)
+            provisioning.set_queue_visibility(self.client, self.deployment.template, self.queue_visibility_seconds)
         self._spawn("worker", [sys.executable, "-m", "infra.local.worker"], restartable=True)
         chalice = str(Path(sys.executable).parent / "chalice")
         self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
@@ -180,73 +179,12 @@ class LocalStack:
         echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
         echo(f"  worker            {self.worker_url}/status  (SQS pollers, schedules)")
 
-    def set_queue_visibility(self, seconds: int) -> None:
-        """Before the worker starts: a receive gives its messages the visibility the queue had when its long poll
-        began, so a value changed while the worker polls misses the messages that poll takes."""
-        sqs = self.client("sqs")
-        for resource in self.deployment.template["Resources"].values():
-            if resource["Type"] == "AWS::SQS::Queue" and "VisibilityTimeout" in resource["Properties"]:
-                url = sqs.get_queue_url(QueueName=resource["Properties"]["QueueName"])["QueueUrl"]
-                sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
-
-    def client(self, service: str):
-        """A boto3 client on this stack's moto (the supervisor leaves its own environment alone)."""
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing", aws_session_token="testing")
-
-    def _configure_moto(self) -> None:
-        request = urllib.request.Request(f"{self.moto_url}/moto-api/config", method="POST",
-                                         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 (loopback)
-
     def deploy(self) -> None:
-        from infra.local.deploy import deploy_stack, seed_secrets
-
-        self.deployment = deploy_stack(STAGE, self.client)
-        # The worker reads its event sources' settings from the template the stack was deployed from.
-        self.template_file.parent.mkdir(parents=True, exist_ok=True)
-        self.template_file.write_text(json.dumps(self.deployment.template), encoding="utf-8")
-        self.function_environment = {**self.deployment.environment, "LOCAL_SAM_TEMPLATE": str(self.template_file)}
-        self.secrets = seed_secrets(STAGE, os.environ, self.client)
-        self.subscribe_to_alerts()
-        secrets_file = self.log_dir.parent / "local-secrets.env"
-        secrets_file.parent.mkdir(parents=True, exist_ok=True)
-        secrets_file.touch(mode=0o600)
-        secrets_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
-
-    ALERTS_READER = "social-response-local-ops-alerts"
-
-    def subscribe_to_alerts(self) -> str:
-        """What an ops subscriber does: an SQS queue on the alerts topic (raw delivery, attributes kept)."""
-        from chalicelib.settings import Resources
-
-        sqs, sns = self.client("sqs"), self.client("sns")
-        url = sqs.create_queue(QueueName=self.ALERTS_READER)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        topic = sns.create_topic(Name=Resources.for_stage(STAGE).alerts_topic)["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-        return url
-
-    def alerts_received(self) -> list[dict]:
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=self.ALERTS_READER)["QueueUrl"]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"]).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
-
-    def upload_plan(self, path: Path = ROOT / "chalicelib" / "plans" / "default.yaml") -> str:
-        """Upload the bundled plan as an operator would, through the CLI; answers what the CLI said."""
-        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "plan", "upload", str(path), "--by",
-                               "make-run@localhost"], cwd=ROOT, env=self.environment(), capture_output=True,
-                              text=True, timeout=60)
-        if done.returncode != 0:
-            raise StackError(f"plan upload failed: {done.stdout}{done.stderr}")
-        return done.stdout.strip().splitlines()[-1]
+        """The resources, secrets and alerts subscriber on moto (``provisioning``), remembered for the children."""
+        provisioned = provisioning.provision(STAGE, self.client, os.environ, self.template_file,
+                                             self.log_dir.parent / "local-secrets.env")
+        self.deployment, self.secrets = provisioned.deployment, provisioned.secrets
+        self.function_environment = provisioned.function_environment
 
     def _spawn(self, name: str, command: list[str], restartable: bool = False) -> None:
         process = self.supervisor.spawn(name, command, restartable=restartable)
@@ -261,6 +199,9 @@ class LocalStack:
                              f"see {self.supervisor.log_path(child.name)}")
         return True
 
+    def while_waiting(self) -> None:
+        self.supervise()  # a worker that crashes while the queue drains is restarted, not fatal
+
     def supervise(self, echo=print) -> None:
         """Restart a worker or API that exited (moto and its state are kept); moto exiting stops the stack."""
         try:
@@ -272,7 +213,7 @@ class LocalStack:
         self.supervisor.stop()
         self.checkpoints_file.unlink(missing_ok=True)
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             self.start(echo=lambda *_: None)
         except BaseException:
@@ -283,156 +224,10 @@ class LocalStack:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    # -- what the pipeline did ----------------------------------------------------------------------------
-    def queue_backlog(self) -> int:
-        from chalicelib.settings import Resources
-
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=Resources.for_stage(STAGE).ingest_queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return sum(int(value) for value in attributes.values())
-
-    def stored_mentions(self) -> list[dict]:
-        from chalicelib.settings import Resources
-
-        return self.scan(Resources.for_stage(STAGE).mentions_table)
-
-    def scan(self, table: str) -> list[dict]:
-        from chalicelib.adapters.mentions_table import plain_item
-
-        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-        return [plain_item(item) for page in pages for item in page["Items"]]
-
-    def issues(self) -> list[dict]:
-        from chalicelib.settings import Resources
-
-        return self.scan(Resources.for_stage(STAGE).issues_table)
-
-    def wait_until_stored(self, keys: set[str], timeout: float = 120.0) -> list[dict]:
-        """Every key stored and the ingest queue empty; gives up once the queue has not moved for ``timeout`` s
-        (a loaded machine drains it slowly, which is no reason to stop the stack)."""
-        last_backlog, last_move = None, time.monotonic()
-        while True:
-            backlog = self.queue_backlog()
-            # Backlog first: a scan taken before the last message is processed would report a stale table.
-            if backlog == 0:
-                items = self.stored_mentions()
-                if keys <= {item["pk"] for item in items}:
-                    return items
-            if backlog != last_backlog:
-                last_backlog, last_move = backlog, time.monotonic()
-            elif time.monotonic() - last_move > timeout:
-                raise StackError(f"timed out waiting for {len(keys)} mentions to be stored "
-                                 f"({backlog} messages left on the ingest queue)")
-            self.supervise()  # a worker that crashes while the queue drains is restarted, not fatal
-            time.sleep(0.5)
-
-
-class Announcer:
-    """Prints what people would see as it happens: each approval link as it is emailed, each reply published.
-
-    Links are rebuilt from the approvals table with the run's signing key: the same links the emails carry
-    (which moto keeps at /moto-api/data.json; polling that endpoint re-serializes all of moto's state, so not here).
-    """
-
-    def __init__(self, stack: "LocalStack", echo=print) -> None:
-        self.stack, self.echo = stack, echo
-        self.approvals_seen: set[str] = set()
-        self.replies_seen: set[str] = set()
-
-    def poll(self) -> None:
-        from chalicelib.domain.links import link_path
-        from chalicelib.settings import Resources
-
-        names = Resources.for_stage(STAGE)
-        # A link is printed once its email went out (an approval whose send failed is owed, not yet sent).
-        fresh = [a for a in self.stack.scan(names.approvals_table)
-                 if "person" in a and a.get("send_state", "sent") == "sent" and a["approval_id"] not in self.approvals_seen]
-        routine = 0
-        for approval in sorted(fresh, key=lambda a: a["created_at"]):
-            self.approvals_seen.add(approval["approval_id"])
-            if approval["protocol"] == "routine":
-                routine += 1
-                continue
-            link = self.stack.base_url + link_path(self.stack.secrets["LINK_SIGNING_KEY"], approval["approval_id"],
-                                                   approval["person"], int(approval["expires_at"]))
-            self.echo(f"  email to {approval['person']}: {approval['step']} ({approval['attempt']}), "
-                      f"{approval['protocol'].replace('_', ' ')} issue {approval['issue_id']}")
-            self.echo(f"    {link}")
-        if routine:
-            self.echo(f"  ({routine} approval emails to customer service for routine issues; all mail is at "
-                      f"{self.stack.moto_url}/moto-api/data.json)")
-        for alert in self.stack.alerts_received():
-            attributes = {k: v["StringValue"] for k, v in alert.get("MessageAttributes", {}).items()}
-            try:
-                body = json.loads(alert["Body"])
-            except ValueError:
-                body = {"subject": alert["Body"][:100]}
-            self.echo(f"  ALERT on SNS [kind={attributes.get('kind')} severity={attributes.get('severity')} "
-                      f"category={attributes.get('category')} team={attributes.get('team')}]: "
-                      f"{body.get('subject') or body.get('message', '')[:100]}")
-        for reply in self.stack.scan(names.outbox_table):
-            if reply["outbox_id"] not in self.replies_seen:
-                self.replies_seen.add(reply["outbox_id"])
-                self.echo(f"  outbox: {reply['channel']} to {reply['platform']} {reply['recipient']} "
-                          f"(issue {reply['issue_id']}): \"{reply['text'][:90]}\"")
-
-
-def summarize(report, items: list[dict], echo=print) -> None:
-    by_platform = Counter(item["platform"] for item in items)
-    by_status = Counter(item.get("status") for item in items)
-    sent = sum(report.statuses.values())
-    echo("")
-    echo(f"Replayed {sent} deliveries: " + ", ".join(f"{n}x HTTP {s}" for s, n in sorted(report.statuses.items()))
-         + f"; {report.retries} were platform re-deliveries.")
-    echo(f"Forged delivery (signed with a guessed secret) -> HTTP {report.forged_status}: refused, nothing stored.")
-    echo(f"Stored {len(items)} mentions in DynamoDB (re-deliveries absorbed, none stored twice):")
-    for platform, count in sorted(by_platform.items()):
-        echo(f"  {platform:<12} {count:>4}")
-    echo("  by status:   " + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())))
-    edited = [item for item in items if item.get("edited_at")]
-    if edited:
-        echo(f"  edited:      {edited[0]['pk']} now reads \"{edited[0]['text'][-60:]}\"")
-
-
-def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> None:
-    triaged = Counter(item.get("category", "(edit/removal only)") for item in mentions)
-    echo("")
-    echo("Triage (plan v1): " + ", ".join(f"{count} {category}" for category, count in triaged.most_common()))
-    echo(f"Issues opened: {len(issues)} (folding {sum(int(i['mention_count']) for i in issues)} mentions)")
-    rows = Counter((i["category"], i.get("team", "-"), i["severity"]) for i in issues)
-    for (category, team, severity), count in sorted(rows.items()):
-        echo(f"  {category:<17} {severity:<9} -> {team:<17} {count:>4}")
-    biggest = sorted(issues, key=lambda i: (-int(i["mention_count"]), i["issue_id"]))[:2]
-    urgent = [i for i in issues if i["category"] in ("high_priority", "crisis")][:3]
-    for title, selection in (("Largest (folded duplicates):", biggest), ("High Priority and Crisis:", urgent)):
-        echo(f"  {title}")
-        for issue in selection:
-            echo(f"    {issue['issue_id']}  {int(issue['mention_count'])} mentions, reach {int(issue['reach'])}, "
-                 f"{issue['severity']}, assigned to {issue.get('assigned_to', '-')}")
-            echo(f"      {issue['description'][:110]}")
-
-
-def where_to_look(stack: LocalStack, echo=print) -> None:
-    from chalicelib.settings import Resources
-
-    names = Resources.for_stage(STAGE)
-    echo("")
-    echo("Where to look next:")
-    echo(f"  {stack.api_url}/health                      the API's readiness")
-    echo(f"  {stack.worker_url}/status                      what the worker processed")
-    echo(f"  {stack.moto_url}/moto-api/                    moto's dashboard (tables, queues, emails)")
-    echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.mentions_table}")
-    echo(f"  AWS_ENDPOINT_URL={stack.moto_url} aws dynamodb scan --table-name {names.issues_table}")
-    echo(f'  curl -H "Authorization: Bearer $OPS_ADMIN_TOKEN" "{stack.api_url}/issues?status=open"   the ops API')
-    echo(f"  {stack.api_url}/openapi.json                the ops API's OpenAPI document")
-    echo("  .run/local-secrets.env   the secrets this run signs with (OPS_ADMIN_TOKEN too);  .run/logs/   logs")
-
 
 def main() -> int:
     stack = LocalStack.from_environment()
-    print("Starting the local stack (moto, resources, worker, API) ...", flush=True)
+    print(console.STARTING, flush=True)
     stopping = False
 
     def on_signal(signum, _frame):
@@ -446,15 +241,14 @@ def main() -> int:
         if os.environ.get("REPLAY", "1") == "1":
             from infra.local.replay import replay
 
-            print("\nReplaying the sample stream (demo/sample_stream.jsonl) over HTTP ...", flush=True)
+            print(console.REPLAYING, flush=True)
             report = replay(stack.api_url, stack.secrets)
             items = stack.wait_until_stored(report.expected_keys)
-            summarize(report, items)
-            summarize_issues(stack.issues(), items)
-        where_to_look(stack)
-        print("\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as "
-              "they happen; open a link in your browser to act on a step.", flush=True)
-        announcer = Announcer(stack)
+            console.summarize(report, items)
+            console.summarize_issues(stack.issues(), items)
+        console.where_to_look(stack)
+        print(console.SERVING, flush=True)
+        announcer = console.Announcer(stack)
         while True:
             stack.supervise(lambda line: print(line, flush=True))
             announcer.poll()
@@ -469,7 +263,7 @@ def main() -> int:
             signal.signal(signum, signal.SIG_IGN)
         stack.stop()
         if stopping:
-            print("\nStopped: moto, worker and API are down.", flush=True)
+            print(console.STOPPED, flush=True)
     return 0
 
 
