@@ -21,7 +21,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer  # type: ignore[import-untyped]
+from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
