@@ -55,9 +55,10 @@ sys.path[:0] = [{package!r}]
 sys.path.append({runtime!r})
 {body}
 elapsed = time.perf_counter() - started
-import json, resource
-print(json.dumps({{"seconds": elapsed, "answer": answer,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}, default=str))
+import json
+# VmHWM: this process's peak RSS since exec (ru_maxrss would carry the forking parent's over exec on Linux)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"seconds": elapsed, "answer": answer, "peak_rss_mb": peak_kb / 1024}}, default=str))
 """
 # As Lambda's runtime resolves a handler: the module before the last dot, then its attribute.
 HANDLER_BODY = """
@@ -396,6 +397,7 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
                "sys.path, boto3 from the runtime; one event handled against moto's server; median of the runs",
         "baseline_boto3_plus_dynamodb_get_item_ms": round(1000 * baseline_s, 1),
         "baseline_runs_ms": [round(1000 * s["seconds"], 1) for s in baseline],
+        "baseline_peak_rss_mb": round(statistics.median(s["peak_rss_mb"] for s in baseline), 1),
         "handlers": {h: _summary(s, baseline_s) for h, s in samples.items()},
         "notes": notes,
         "import_app_ms": round(1000 * app_s, 1),
