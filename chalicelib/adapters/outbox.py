@@ -223,7 +223,9 @@ class OutboxPublisher:
         return None
 
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
-        """Replies of the last days, newest first (for the canned-reply warning)."""
+        """Replies people approved in the last days, newest first (for the canned-reply warning and the replies on
+        similar issues); posts the system sent itself (a survey's line, ``approved_by`` ``system:...``) are left
+        out."""
         out: list[dict[str, Any]] = []
         for back in range(days):
             day = (now - timedelta(days=back)).date().isoformat()
@@ -235,7 +237,11 @@ class OutboxPublisher:
                 ExpressionAttributeValues={":d": string(day)},
                 Limit=limit,
             )
-            out += [plain_item(item) for item in answer["Items"]]
+            out += [
+                plain_item(item)
+                for item in answer["Items"]
+                if not item.get("approved_by", {}).get("S", "").startswith("system:")
+            ]
             if len(out) >= limit:
                 break
         return out[:limit]

@@ -162,3 +162,21 @@ def test_a_message_that_must_wait_comes_back_no_sooner_than_asked(aws):
     [received] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
     SqsRedelivery().delay(arn, received["ReceiptHandle"], 900)
     assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages", []) == []
+
+
+def test_the_sent_replies_responders_see_are_the_ones_people_approved(aws):
+    from chalicelib.domain.publishing import ChannelPost, ReplyTarget
+
+    outbox = OutboxPublisher(resources().outbox_table)
+    now = datetime.now(timezone.utc)
+    target = ReplyTarget("facebook", "c-1", "comment", author_handle="ana")
+    approved = ChannelPost("iss-1", "run-1", "public_reply", REPLY, "cmo@aurelle.example", target, "high_priority")
+    survey = ChannelPost("iss-1", "survey-s1", "private_reply", "How did we do? 1-5", "system:surveys", target)
+    first = outbox.publish(approved, now)
+    outbox.publish(survey, now)
+    again = outbox.publish(approved, now + timedelta(minutes=3))
+
+    assert (again.platform_id, again.published_at, again.repeat) == (first.platform_id, first.published_at, True)
+    assert [(r["text"], r["category"], r["delivered_to"]) for r in outbox.recent(now)] == [
+        (REPLY, "high_priority", "outbox")
+    ]
