@@ -200,6 +200,9 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
         FunctionUse("start_protocols", ASSUMED["start_protocols_invocations"][0], 50.0, memory_mb),
     ]
     measured_wcu = pipeline["dynamodb_write_units_per_mention"]
+    surge_units = _surge_counter_units(results, pipeline)
+    if surge_units is not None:  # the counter updates at their item's size, not one unit each
+        measured_wcu = round(measured_wcu + surge_units, 3)
     measured = (results.get("aws_calls") or {}).get("per_mention", {})
     assumed = dict(ASSUMED)
     if measured:  # measured counts replace their assumption
@@ -222,6 +225,16 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
         assumptions={name: why for name, (_, why) in assumed.items()}
         | {"start_protocols duration": "50 ms per stream batch (not measured)"},
     )
+
+
+def _surge_counter_units(results: dict[str, Any], pipeline: dict[str, Any]) -> float | None:
+    """Write units per mention to add for the surge counters' ``UpdateItem``s: ``bench/pipeline.py`` charges each
+    one unit (its key's size); DynamoDB charges the whole item's size, which ``bench/hotkeys.py`` measures."""
+    hotkeys = (results.get("hotkeys") or {}).get("surge_counters")
+    updates = pipeline.get("calls_by_api", {}).get("UpdateItem")
+    if not hotkeys or not updates:
+        return None
+    return hotkeys["write_units_per_mention"] - updates / pipeline["mentions"]
 
 
 def cost_report(results: dict[str, Any], memory_mb: int = 512) -> dict[str, Any]:

@@ -87,6 +87,13 @@ class CountingDynamoDB:
         return {}
 
 
+    def batch_get_item(self, *, RequestItems: dict) -> dict:  # noqa: N803
+        self.calls += 1
+        (table, request), = RequestItems.items()
+        found = [self.items[key["pk"]["S"]] for key in request["Keys"] if key["pk"]["S"] in self.items]
+        return {"Responses": {table: found}}
+
+
 def _observations(rng: random.Random, at: float, start: int) -> list[Observation]:
     out = []
     for i in range(BATCH):

@@ -1,0 +1,42 @@
+"""Hot keys: the counters' write shards keep every item under DynamoDB's per-item limit, and reads add them up."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bench.hotkeys import CountingDynamoDB, surge_counters
+from chalicelib.adapters.surge_table import DynamoSurgeStore, shards_for
+from chalicelib.domain.surge import BucketCounts, Observation, counter_fields, day_of, hour_of
+
+
+def test_at_ten_thousand_mentions_a_second_no_counter_item_passes_the_per_item_limit() -> None:
+    sharded = surge_counters(rate=10_000, seconds=2)
+    unsharded = surge_counters(rate=10_000, seconds=2, shards=1)
+    assert sharded["max_writes_per_item_per_s"] < 1000 and sharded["max_write_units_per_item_per_s"] < 1000
+    assert unsharded["max_write_units_per_item_per_s"] > 1000  # what the shards are for
+    assert sharded["calls_per_mention"] <= 0.2 and sharded["write_units_per_mention"] <= 2
+
+
+def test_shards_follow_the_expected_peak() -> None:
+    assert shards_for(100) == 1
+    assert shards_for(10_000) == 4
+    assert shards_for(40_000) > shards_for(10_000)
+
+
+def test_a_read_adds_up_the_shards_and_a_batch_retried_in_place_counts_once() -> None:
+    dynamodb = CountingDynamoDB()
+    store = DynamoSurgeStore("surges", shards=4, dynamodb=dynamodb)
+    at = datetime(2026, 11, 30, 12, 7, tzinfo=timezone.utc).timestamp()
+    batches = [[Observation(at=at + b, mention=f"x#{b}-{i}", keys=("brand", "product:nova")) for i in range(10)]
+               for b in range(12)]
+    for batch in batches:
+        store.add(batch)
+    store.add(batches[-1])  # the pipeline's in-place retry of a batch already counted
+    assert len({pk for pk in dynamodb.items if pk.startswith("day#")}) > 1  # spread over shards
+    history = store.read(["brand", "product:nova"], [day_of(at)], [hour_of(at)])
+    hour_field, fine_field = counter_fields(at)
+    counts = BucketCounts.from_day_items(history.day_items("brand"))
+    assert counts.hour(int(at) - int(at) % 3600) == 120
+    assert {name: value for item in history.day_items("product:nova") for name, value in item.items()}[fine_field] \
+        == 120
+    assert len(history.mentions("product:nova")) == 25  # the links are capped per key and hour
