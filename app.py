@@ -7,9 +7,9 @@ from chalicelib.api.health import health
 from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
+from chalicelib.api.reports import reports
 from chalicelib.api.surveys import surveys
 from chalicelib.api.upkeep import upkeep
-from chalicelib.api.reports import reports
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import APP_NAME, check_required_settings, issues_stream_arn, resources
@@ -25,8 +25,8 @@ app.register_blueprint(approvals)
 app.register_blueprint(ops)
 app.register_blueprint(plans)
 app.register_blueprint(ops_views)
-app.register_blueprint(surveys)
 app.register_blueprint(reports)
+app.register_blueprint(surveys)
 app.register_blueprint(upkeep)
 
 

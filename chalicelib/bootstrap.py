@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from chalicelib.adapters.ops_tokens import DynamoOpsTokens
     from chalicelib.adapters.outbox import OutboxPublisher
     from chalicelib.adapters.surge_table import DynamoSurgeStore
-    from chalicelib.adapters.workflows import StepFunctionsWorkflows
-    from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.adapters.triage_table import DynamoTriageStore
+    from chalicelib.adapters.workflows import StepFunctionsWorkflows
     from chalicelib.domain.plan import ResponsePlan
+    from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.services.ports import (
         AlertSink,
         DeadLetterQueue,

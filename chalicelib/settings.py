@@ -149,7 +149,7 @@ class Resources:
         return f"{self.prefix}-protocol-{protocol.replace('_', '-')}"
 
     @classmethod
-    def for_stage(cls, stage_name: str) -> "Resources":
+    def for_stage(cls, stage_name: str) -> Resources:
         return cls(
             prefix=f"{APP_NAME}-{stage_name}",
             mentions_table=resource_name("mentions", stage_name),

@@ -48,7 +48,7 @@ class FakeMentionQueue:
 class FakeApprovals:
     """ApprovalStore in memory: the same single-use and once-per-email rules as the DynamoDB adapter."""
 
-    def __init__(self, issues: "FakeApprovalIssues") -> None:
+    def __init__(self, issues: FakeApprovalIssues) -> None:
         self.items: dict[str, Any] = {}
         self.tokens: dict[str, dict[str, Any]] = {}  # token_ref -> {"task_token", "approvals", "status", ...}
         self.sent: set[str] = set()

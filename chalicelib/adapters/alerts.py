@@ -17,14 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.outbox import OWED, SendClaims
 from chalicelib.domain.alerts import (
-    Alert, compact, digest_alert, from_compact, hour_key, message_attributes, message_body, subject_line,
+    Alert,
+    compact,
+    digest_alert,
+    from_compact,
+    hour_key,
+    message_attributes,
+    message_body,
+    subject_line,
 )
 from chalicelib.settings import ALERTS_PER_HOUR, Resources
 
@@ -32,7 +39,7 @@ SENT_TTL = timedelta(days=90)  # longer than any issue stays open with a running
 HOUR_TTL = timedelta(days=7)
 
 
-@lru_cache(maxsize=None)
+@cache
 def topic_arn(name: str) -> str:
     """``arn:aws:sns:<region>:<account>:<name>``, resolved once per process."""
     account = client("sts").get_caller_identity()["Account"]

@@ -1,14 +1,8 @@
-"""DynamoDB's typed attribute values, the two every adapter writes."""
+"""DynamoDB's typed attribute values: the codec's two most used helpers, under the name the adapters first used.
 
-from __future__ import annotations
+New code imports them from :mod:`chalicelib.adapters.codec`, the one codec every table adapter shares.
+"""
 
-from decimal import Decimal
+from chalicelib.adapters.codec import number, string
 
-
-def string(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def number(value: float | int) -> dict[str, str]:
-    # Through Decimal, so a float is written as the number it prints as (0.9, not 0.9000000000000000222).
-    return {"N": str(Decimal(str(value)))}
+__all__ = ["number", "string"]

@@ -6,11 +6,11 @@ Endpoints come from the environment: ``AWS_ENDPOINT_URL`` points every client at
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     import boto3
 

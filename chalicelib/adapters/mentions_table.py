@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, plain_item, string
 from chalicelib.domain.dedup import carries_content, content_version
 from chalicelib.domain.models import Author, Mention
 from chalicelib.domain.plan import Retention
@@ -173,9 +173,3 @@ class DynamoMentionRepository:
     def count(self) -> int:
         pages = client("dynamodb").get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT")
         return sum(page["Count"] for page in pages)
-
-def plain_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.items()}

@@ -7,7 +7,6 @@ Triage reads the active plan through a per-process cache of :data:`CACHE_SECONDS
 """
 
 from __future__ import annotations
-from chalicelib.services.errors import PlanConflict
 
 import json
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from chalicelib.adapters.aws import client
 from chalicelib.domain.plan import ResponsePlan, load_plan_yaml, parse_plan
+from chalicelib.services.errors import PlanConflict
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
 CACHE_SECONDS = 60

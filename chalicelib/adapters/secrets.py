@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from chalicelib.settings import secret_parameter_name
 from chalicelib.services.errors import SecretUnavailable
+from chalicelib.settings import secret_parameter_name
 
 SECRET_NAMES = (
     "META_APP_SECRET",

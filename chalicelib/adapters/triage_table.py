@@ -11,23 +11,27 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
+from chalicelib.adapters import codec
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, plain_item, string
 from chalicelib.adapters.mentions_table import (
-    KEEP_FIRST, TRIAGED, VISIBLE, content_attributes, expiry, plain_item, stored_mention, update_from,
+    KEEP_FIRST,
+    TRIAGED,
+    VISIBLE,
+    content_attributes,
+    expiry,
+    stored_mention,
+    update_from,
 )
-from chalicelib.domain.dedup import KeyClaim
+from chalicelib.domain.dedup import KeyClaim, content_version
 from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, status_category
 from chalicelib.domain.plan import SEVERITY_ORDER, Retention
 from chalicelib.domain.plan_upkeep import expires_at
-from chalicelib.domain.dedup import content_version
 from chalicelib.domain.triage import TriageChange
 from chalicelib.services.errors import ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable
 from chalicelib.settings import Resources
 
 KEY_TTL_GRACE_SECONDS = 7 * 24 * 3600  # keep expired claims a week for inspection before TTL removes them
-
-
 
 
 def _epoch(moment: datetime) -> int:
@@ -39,53 +43,47 @@ def _iso(moment: datetime) -> str:
 
 
 def issue_item(issue: Issue) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "issue_id": string(issue.issue_id), "description": string(issue.description), "category": string(issue.category),
-        "severity": string(issue.severity.value), "severity_rank": number(issue.severity_rank),
-        "status": string(issue.status.value), "status_category": string(status_category(issue.status.value, issue.category)),
-        "follow_up_required": {"BOOL": issue.follow_up_required}, "mention_count": number(issue.mention_count),
-        "reach": number(issue.reach), "first_seen": string(_iso(issue.first_seen)), "last_seen": string(_iso(issue.last_seen)),
-        "first_seen_day": string(issue.first_seen.date().isoformat()), "topic": string(issue.topic),
-        "products": {"L": [string(p) for p in issue.products]}, "platform": string(issue.platform),
-        "plan_version": number(issue.plan_version), "escalation_case": {"BOOL": issue.escalation_case},
-    }
     optional = {"team": issue.team, "assigned_to": issue.assigned_to, "rule": issue.rule,
                 "sla_first_response_due": issue.sla_first_response_due and _iso(issue.sla_first_response_due),
                 "sla_resolution_due": issue.sla_resolution_due and _iso(issue.sla_resolution_due)}
-    item.update({name: string(value) for name, value in optional.items() if value})
-    return item
+    return codec.item({
+        "issue_id": issue.issue_id, "description": issue.description, "category": issue.category,
+        "severity": issue.severity.value, "severity_rank": issue.severity_rank, "status": issue.status.value,
+        "status_category": status_category(issue.status.value, issue.category),
+        "follow_up_required": issue.follow_up_required, "mention_count": issue.mention_count, "reach": issue.reach,
+        "first_seen": _iso(issue.first_seen), "last_seen": _iso(issue.last_seen),
+        "first_seen_day": issue.first_seen.date().isoformat(), "topic": issue.topic, "products": list(issue.products),
+        "platform": issue.platform, "plan_version": issue.plan_version, "escalation_case": issue.escalation_case,
+        **{name: value for name, value in optional.items() if value},
+    })
 
 
 def audit_item(event: AuditEvent) -> dict[str, Any]:
-    return {"issue_id": string(event.issue_id), "sk": string(event.sort_key), "at": string(_iso(event.at)),
-            "type": string(event.type), "actor": string(event.actor), "details": string(json.dumps(event.details, default=str))}
+    return codec.item({"issue_id": event.issue_id, "sk": event.sort_key, "at": _iso(event.at), "type": event.type,
+                 "actor": event.actor, "details": json.dumps(event.details, default=str)})
 
 
 def case_item(case: EscalationCase) -> dict[str, Any]:
-    return {"issue_id": string(case.issue_id), "category": string(case.category), "severity": string(case.severity.value),
-            "stakeholders": {"L": [string(t) for t in case.stakeholders]}, "protocol": string(case.protocol or ""),
-            "status": string(case.status), "opened_at": string(_iso(case.opened_at)), "summary": string(case.summary)}
+    return codec.item({"issue_id": case.issue_id, "category": case.category, "severity": case.severity.value,
+                 "stakeholders": list(case.stakeholders), "protocol": case.protocol or "", "status": case.status,
+                 "opened_at": _iso(case.opened_at), "summary": case.summary})
 
 
 def claim_item(claim: KeyClaim) -> dict[str, Any]:
-    item = {"key": string(claim.key), "kind": string(claim.kind), "issue_id": string(claim.issue_id),
-            "expires_at": number(_epoch(claim.expires_at)), "ttl": number(_epoch(claim.expires_at) + KEY_TTL_GRACE_SECONDS),
-            "category": string(claim.category), "severity_rank": number(claim.severity_rank)}
-    if claim.author:
-        item["author"] = string(claim.author)
-    if claim.signature:
-        item["signature"] = string(",".join(f"{v:x}" for v in claim.signature))
-    return item
+    return codec.item({"key": claim.key, "kind": claim.kind, "issue_id": claim.issue_id,
+                 "expires_at": _epoch(claim.expires_at), "ttl": _epoch(claim.expires_at) + KEY_TTL_GRACE_SECONDS,
+                 "category": claim.category, "severity_rank": claim.severity_rank, "author": claim.author or None,
+                 "signature": ",".join(f"{v:x}" for v in claim.signature) if claim.signature else None})
 
 
-def claim_from_item(item: dict[str, Any]) -> KeyClaim:
-    signature = item.get("signature", {}).get("S")
-    return KeyClaim(key=item["key"]["S"], kind=item["kind"]["S"], issue_id=item["issue_id"]["S"],
-                    expires_at=datetime.fromtimestamp(int(item["expires_at"]["N"]), tz=timezone.utc),
-                    author=item.get("author", {}).get("S"),
+def claim_from_item(stored: dict[str, Any]) -> KeyClaim:
+    values = codec.plain_item(stored)
+    signature = values.get("signature")
+    return KeyClaim(key=values["key"], kind=values["kind"], issue_id=values["issue_id"],
+                    expires_at=datetime.fromtimestamp(int(values["expires_at"]), tz=timezone.utc),
+                    author=values.get("author"),
                     signature=tuple(int(v, 16) for v in signature.split(",")) if signature else None,
-                    category=item.get("category", {}).get("S", ""),
-                    severity_rank=int(item.get("severity_rank", {}).get("N", "0")))
+                    category=values.get("category", ""), severity_rank=int(values.get("severity_rank", 0)))
 
 
 def mention_item(change: TriageChange) -> dict[str, Any]:

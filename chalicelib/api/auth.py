@@ -14,8 +14,8 @@ import functools
 import os
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Final
 
 from chalice import Blueprint, Response

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from chalicelib.domain.classification import classify
 from chalicelib.domain.models import Author, Mention
-from chalicelib.domain.validation import describe_validation_error
 from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
+from chalicelib.domain.validation import describe_validation_error
 from chalicelib.services.triage import mention_text
 
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
+    REOPENED_FROM,
     BadQuery,
     IllegalTransition,
-    REOPENED_FROM,
     IssuePatch,
     IssueQuery,
     NoteBody,

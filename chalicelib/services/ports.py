@@ -15,21 +15,19 @@ from chalicelib.domain.models import Mention
 if TYPE_CHECKING:
     from datetime import date, datetime
 
-    from chalicelib.domain.dedup import KeyClaim
-    from chalicelib.domain.ops import Role
-    from chalicelib.domain.triage import StoredMention, TriageChange
-
     from chalicelib.domain.alerts import Alert
     from chalicelib.domain.approval import Approval, Recorded
+    from chalicelib.domain.dedup import KeyClaim
     from chalicelib.domain.erasure import ErasureNeedles
-    from chalicelib.domain.issues import AuditEvent
-    from chalicelib.domain.issues import EscalationCase, Issue
+    from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue
+    from chalicelib.domain.ops import Role
     from chalicelib.domain.plan import ResponsePlan
-    from chalicelib.domain.surge import Observation, SurgeState
     from chalicelib.domain.publishing import ChannelPost, Claim, PublishResult, ReplyTarget
     from chalicelib.domain.recurrence import IssueFacts, RecurrenceLink
     from chalicelib.domain.report import ReportFiles, WeeklyReport
+    from chalicelib.domain.surge import Observation, SurgeState
     from chalicelib.domain.survey import Survey, SurveyAnswer
+    from chalicelib.domain.triage import StoredMention, TriageChange
 
 
 # ---- house block: ingest, triage, plans, alerts, monitoring, ops tokens (chalicelib/bootstrap.py builds them) ----

@@ -19,7 +19,6 @@ from chalicelib.domain.issues import (
     SYSTEM_TRIAGE,
     AuditEvent,
     EscalationCase,
-    Issue,
     assignee,
     escalation_case_for,
     new_issue_id,
@@ -27,7 +26,7 @@ from chalicelib.domain.issues import (
     outranks,
 )
 from chalicelib.domain.models import Mention
-from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan, Severity
+from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan
 from chalicelib.domain.signals import TextSignals
 from chalicelib.domain.triage import Escalation, IssueJoin, StoredMention, TriageChange
 from chalicelib.services.errors import ArrivedOutOfOrder, ClaimConflict, DuplicateMention, IssueUnavailable

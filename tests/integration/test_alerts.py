@@ -21,7 +21,10 @@ from chalicelib.domain.alerts import Alert, AlertKind
 from chalicelib.domain.issues import Issue, IssueStatus
 from chalicelib.domain.plan import Severity
 from chalicelib.services.monitoring import (
-    alert_issue_records, check_dead_letter_queues, check_slas, send_last_hours_digest,
+    alert_issue_records,
+    check_dead_letter_queues,
+    check_slas,
+    send_last_hours_digest,
 )
 from chalicelib.settings import resources
 from tests.helpers import drain_stream

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.adapters.aws import client
 from chalicelib import bootstrap
+from chalicelib.adapters.aws import client
 from chalicelib.domain.models import MentionEvent
 from chalicelib.services.processor import Pipeline, process_batch
 from chalicelib.settings import resources

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.aws import client
 from chalicelib import bootstrap
+from chalicelib.adapters.aws import client
 from chalicelib.domain.models import Author, Mention, MentionKind
 from chalicelib.services.processor import Pipeline, is_permanent, process_batch
 from chalicelib.settings import resources

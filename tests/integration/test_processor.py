@@ -9,8 +9,8 @@ import pytest
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import DynamoMentionRepository
 from chalicelib.adapters.queue import SqsMentionQueue
-from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
 from chalicelib.bootstrap import pipeline
+from chalicelib.domain.models import Author, Mention, MentionEvent, MentionKind
 from chalicelib.services.processor import process_batch
 from chalicelib.settings import resources
 from tests.helpers import drain_ingest_queue

@@ -17,8 +17,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.aws import client as aws_client
-from chalicelib.platforms import PLATFORMS
 from chalicelib.bootstrap import pipeline
+from chalicelib.platforms import PLATFORMS
 from chalicelib.services.processor import process_batch
 from chalicelib.settings import resources, secret_parameter_name
 from tests.helpers import drain_ingest_queue

@@ -22,10 +22,9 @@ from chalice.test import Client
 
 from chalicelib import settings
 from chalicelib.adapters.aws import client as aws_client
-from chalicelib.bootstrap import mention_repository
+from chalicelib.bootstrap import mention_repository, pipeline
 from chalicelib.domain import limits
 from chalicelib.platforms import PLATFORMS, x
-from chalicelib.bootstrap import pipeline
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 from tests.unit.platforms.test_edge_bounds import generic_body, meta_body, trustpilot_body, x_body, youtube_body

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 from chalice.test import Client
 
-from chalicelib.platforms import PLATFORMS
 from chalicelib.bootstrap import pipeline
+from chalicelib.platforms import PLATFORMS
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 

@@ -10,12 +10,27 @@ import pytest
 
 from chalicelib.adapters.plans import bundled_plan
 from chalicelib.domain.alerts import (
-    Alert, AlertKind, compact, digest_alert, from_compact, hour_key, message_attributes, message_body,
-    previous_hour, sla_alerts, subject_line, warning_lead,
+    Alert,
+    AlertKind,
+    compact,
+    digest_alert,
+    from_compact,
+    hour_key,
+    message_attributes,
+    message_body,
+    previous_hour,
+    sla_alerts,
+    subject_line,
+    warning_lead,
 )
 from chalicelib.services.monitoring import (
-    CheckFailed, alert_for_issue_record, alert_issue_records, check_dead_letter_queues, check_slas,
-    dead_letter_queues, send_last_hours_digest,
+    CheckFailed,
+    alert_for_issue_record,
+    alert_issue_records,
+    check_dead_letter_queues,
+    check_slas,
+    dead_letter_queues,
+    send_last_hours_digest,
 )
 from chalicelib.settings import Resources
 
@@ -224,7 +239,7 @@ def test_one_failing_alert_does_not_hide_the_others():
 
 def test_dead_letter_queues_alert_once_per_queue_and_hour():
     names = Resources.for_stage("unit")
-    depths = {queue: 0 for queue in dead_letter_queues(names)}  # every DLQ of the stage is read
+    depths = dict.fromkeys(dead_letter_queues(names), 0)  # every DLQ of the stage is read
     depths.update({names.ingest_dlq: 3, names.publish_dlq: 1, names.issues_stream_dlq: 2})
     alerts = FakeAlerts()
     assert check_dead_letter_queues(OPENED, alerts, names, depths.__getitem__) == {"sent": 3}
