@@ -26,10 +26,12 @@ def report_email(sender: str, to: str, subject: str, text: str, html: str, inlin
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = message.get_body(preferencelist=("html",))
+    assert isinstance(html_part, EmailMessage)  # the part add_alternative made
     for cid, png in sorted(inline.items()):
-        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{cid}.png",
-                              disposition="inline")
+        html_part.add_related(
+            png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{cid}.png", disposition="inline"
+        )
     return message.as_bytes()
 
 
@@ -41,8 +43,11 @@ class SesSnsReportSender:
         self.configuration_set = configuration_set or ses_configuration_set()
 
     def _once(self, key: str, now: datetime, send) -> bool:
-        claim = self.claims.claim({"pk": string(key)}, now, sets={
-            "kind": string("weekly_report"), "ttl": number(int((now + CLAIM_TTL).timestamp()))})
+        claim = self.claims.claim(
+            {"pk": string(key)},
+            now,
+            sets={"kind": string("weekly_report"), "ttl": number(int((now + CLAIM_TTL).timestamp()))},
+        )
         if claim is None:
             return False
         try:
@@ -53,16 +58,29 @@ class SesSnsReportSender:
         self.claims.done(claim)
         return True
 
-    def email_once(self, key: str, to: str, subject: str, text: str, html: str, inline: dict[str, bytes],
-                   now: datetime) -> bool:
+    def email_once(
+        self, key: str, to: str, subject: str, text: str, html: str, inline: dict[str, bytes], now: datetime
+    ) -> bool:
         raw = report_email(self.sender, to, subject, text, html, inline)
         extra = {"ConfigurationSetName": self.configuration_set} if self.configuration_set else {}
-        return self._once(key, now, lambda: client("ses").send_raw_email(
-            Source=self.sender, Destinations=[to], RawMessage={"Data": raw}, **extra))
+        return self._once(
+            key,
+            now,
+            lambda: client("ses").send_raw_email(
+                Source=self.sender, Destinations=[to], RawMessage={"Data": raw}, **extra
+            ),
+        )
 
     def announce_once(self, key: str, subject: str, message: str, now: datetime) -> bool:
         # SNS subjects: ASCII, no line breaks, at most 100 characters
         plain = "".join(c if 32 <= ord(c) < 127 else "?" for c in subject)[:100]
-        return self._once(key, now, lambda: client("sns").publish(
-            TopicArn=topic_arn(self.topic), Subject=plain, Message=message,
-            MessageAttributes={"kind": {"DataType": "String", "StringValue": "weekly_report"}}))
+        return self._once(
+            key,
+            now,
+            lambda: client("sns").publish(
+                TopicArn=topic_arn(self.topic),
+                Subject=plain,
+                Message=message,
+                MessageAttributes={"kind": {"DataType": "String", "StringValue": "weekly_report"}},
+            ),
+        )

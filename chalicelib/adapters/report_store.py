@@ -16,8 +16,14 @@ class S3ReportStore:
         self.bucket = bucket
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
-        client("s3").put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type,
-                                ServerSideEncryption="AES256", CacheControl="private, no-store")
+        client("s3").put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ServerSideEncryption="AES256",
+            CacheControl="private, no-store",
+        )
 
     def exists(self, key: str) -> bool:
         s3 = client("s3")
@@ -39,8 +45,9 @@ class S3ReportStore:
         """A presigned GET. Signed with the caller's credentials: a Lambda role's session credentials end before 7
         days, and the link with them (README, Weekly report)."""
         signer = _signer(os.environ.get("AWS_ENDPOINT_URL", ""), os.environ.get("AWS_DEFAULT_REGION", ""))
-        return signer.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
-                                             ExpiresIn=seconds)
+        return signer.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+        )
 
 
 @lru_cache(maxsize=4)
@@ -51,4 +58,3 @@ def _signer(endpoint: str, region: str) -> Any:
     from botocore.config import Config
 
     return boto3.client("s3", config=Config(signature_version="s3v4"))
-

@@ -38,12 +38,25 @@ def weekly_report(event):
         logger.info("weekly report not due, or delivered already")
         return
     # the presigned link is a credential: never logged
-    logger.info("weekly report delivered", extra={"week": delivery.week, "files": len(delivery.keys),
-                                                  "emailed": len(delivery.emailed), "announced": delivery.announced})
+    logger.info(
+        "weekly report delivered",
+        extra={
+            "week": delivery.week,
+            "files": len(delivery.keys),
+            "emailed": len(delivery.emailed),
+            "announced": delivery.announced,
+        },
+    )
 
 
-@ops_route(reports, "/reports", "GET", Role.VIEWER, "The stored weekly reports, newest week first",
-           answer=f"{SERVICE}:ReportList")
+@ops_route(
+    reports,
+    "/reports",
+    "GET",
+    Role.VIEWER,
+    "The stored weekly reports, newest week first",
+    answer=f"{SERVICE}:ReportList",
+)
 def list_reports():
     from chalicelib.bootstrap import report_store
     from chalicelib.services.reports import list_reports as listed
@@ -51,9 +64,15 @@ def list_reports():
     return json_response(listed(report_store()).model_dump(mode="json"))
 
 
-@ops_route(reports, "/reports/{week}", "GET", Role.VIEWER,
-           "Presigned links (7 days) to a stored week's report: HTML with its charts, JSON, CSV",
-           answer=f"{SERVICE}:ReportLink", errors=(404,))
+@ops_route(
+    reports,
+    "/reports/{week}",
+    "GET",
+    Role.VIEWER,
+    "Presigned links (7 days) to a stored week's report: HTML with its charts, JSON, CSV",
+    answer=f"{SERVICE}:ReportLink",
+    errors=(404,),
+)
 def get_report(week: str):
     from chalicelib.bootstrap import report_store
     from chalicelib.domain.report import BadWeek

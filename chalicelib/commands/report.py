@@ -21,10 +21,12 @@ from chalicelib.commands.common import aws_options, use_stage
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--week", help="an ISO week, e.g. 2026-W47 (default: the last full week)")
-    parser.add_argument("--out", required=True, type=Path, help="the directory to write the files into (made if "
-                                                                "missing)")
-    parser.add_argument("--deliver", action="store_true",
-                        help="also store it in S3 and email and announce it (each once per week)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="the directory to write the files into (made if missing)"
+    )
+    parser.add_argument(
+        "--deliver", action="store_true", help="also store it in S3 and email and announce it (each once per week)"
+    )
     aws_options(parser)
     parser.set_defaults(run=run)
 
@@ -56,11 +58,17 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         stdout.write(f"{args.out / name}\n")
     stdout.flush()
     summary = report.summary.this_week
-    print(f"report {week}: {report.volume.issues.this_week} issues (week before "
-          f"{report.volume.issues.week_before}), {summary.sla.first_response.count} first-response SLAs applied, "
-          f"{report.sla.breach_count.this_week} breaches", file=sys.stderr)
+    print(
+        f"report {week}: {report.volume.issues.this_week} issues (week before "
+        f"{report.volume.issues.week_before}), {summary.sla.first_response.count} first-response SLAs applied, "
+        f"{report.sla.breach_count.this_week} breaches",
+        file=sys.stderr,
+    )
     if args.deliver:
         delivery = deliver_report(week, deps, now, rendered=(report, files))
-        print(f"stored {len(delivery.keys)} files under reports/{week}/; emailed {len(delivery.emailed)}; "
-              f"announced: {'yes' if delivery.announced else 'no (already)'}", file=sys.stderr)
+        print(
+            f"stored {len(delivery.keys)} files under reports/{week}/; emailed {len(delivery.emailed)}; "
+            f"announced: {'yes' if delivery.announced else 'no (already)'}",
+            file=sys.stderr,
+        )
     return 0

@@ -47,7 +47,8 @@ class BusinessHours(BaseModel):
     time_zone: str = "UTC"
     weekly: dict[str, list[Span]] = Field(
         default_factory=lambda: {day: ["09:00-17:00"] for day in WEEKDAYS[:5]},
-        description="weekday (mon..sun) -> spans worked that day")
+        description="weekday (mon..sun) -> spans worked that day",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -56,7 +57,7 @@ class BusinessHours(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _spans_make_sense(self) -> "BusinessHours":
+    def _spans_make_sense(self) -> BusinessHours:
         for day, spans in self.weekly.items():
             if day not in WEEKDAYS:
                 raise ValueError(f"weekly: {day!r} is not a weekday ({', '.join(WEEKDAYS)})")
@@ -64,7 +65,7 @@ class BusinessHours(BaseModel):
             for start, end in bounds:
                 if start >= end:
                     raise ValueError(f"weekly.{day}: a span must end after it starts")
-            for (_, first_end), (second_start, _) in zip(bounds, bounds[1:]):
+            for (_, first_end), (second_start, _) in zip(bounds, bounds[1:], strict=False):
                 if second_start < first_end:
                     raise ValueError(f"weekly.{day}: spans overlap")
         return self
@@ -75,8 +76,10 @@ class BusinessHours(BaseModel):
 
     @cached_property
     def _spans(self) -> dict[int, list[tuple[int, int]]]:
-        return {WEEKDAYS.index(day): sorted((_minutes(s[:5]), _minutes(s[6:])) for s in spans)
-                for day, spans in self.weekly.items()}
+        return {
+            WEEKDAYS.index(day): sorted((_minutes(s[:5]), _minutes(s[6:])) for s in spans)
+            for day, spans in self.weekly.items()
+        }
 
     @property
     def weekly_seconds(self) -> int:
@@ -87,9 +90,12 @@ class BusinessHours(BaseModel):
         midnight = datetime.combine(day, time(0), tzinfo=self._zone)
         spans = []
         for start, end in self._spans.get(day.weekday(), []):
-            opens = (midnight.replace(hour=start // 60, minute=start % 60))
-            closes = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone) if end == 24 * 60
-                      else midnight.replace(hour=end // 60, minute=end % 60))
+            opens = midnight.replace(hour=start // 60, minute=start % 60)
+            closes = (
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone)
+                if end == 24 * 60
+                else midnight.replace(hour=end // 60, minute=end % 60)
+            )
             spans.append((opens.astimezone(timezone.utc), closes.astimezone(timezone.utc)))
         return spans
 
@@ -108,9 +114,13 @@ class BusinessHours(BaseModel):
             weeks = (days - 14) // 7
             middle = first_day + timedelta(days=7)
             total += weeks * self.weekly_seconds
-            return (total + self.seconds_between(start, datetime.combine(middle, time(0), tzinfo=self._zone))
-                    + self.seconds_between(
-                        datetime.combine(middle + timedelta(days=7 * weeks), time(0), tzinfo=self._zone), end))
+            return (
+                total
+                + self.seconds_between(start, datetime.combine(middle, time(0), tzinfo=self._zone))
+                + self.seconds_between(
+                    datetime.combine(middle + timedelta(days=7 * weeks), time(0), tzinfo=self._zone), end
+                )
+            )
         day = first_day
         while day <= last_day:
             for opens, closes in self._day_spans(day):

@@ -106,6 +106,7 @@ class MetricsSummary(BaseModel):
 
 # ---- small figures --------------------------------------------------------------------------------------------
 
+
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
     if not values:
@@ -122,8 +123,12 @@ def median(values: list[float]) -> float | None:
 
 
 def durations(values: list[float]) -> Durations:
-    return Durations(count=len(values), median_seconds=median(values), p90_seconds=percentile(values, 0.9),
-                     mean_seconds=round(sum(values) / len(values), 3) if values else None)
+    return Durations(
+        count=len(values),
+        median_seconds=median(values),
+        p90_seconds=percentile(values, 0.9),
+        mean_seconds=round(sum(values) / len(values), 3) if values else None,
+    )
 
 
 def rate(hits: int, count: int) -> Rate:
@@ -146,6 +151,7 @@ def first_seen_in(issues: Iterable[Issue], since: datetime, until: datetime) -> 
 
 
 # ---- times ----------------------------------------------------------------------------------------------------
+
 
 def first_response_at(issue: Issue) -> datetime | None:
     """When the first reply was published: recorded, or first seen plus the recorded response time."""
@@ -202,10 +208,15 @@ class TimeFigures(BaseModel):
 
 def time_figures(issues: list[Issue], hours: TeamHours) -> TimeFigures:
     return TimeFigures(
-        first_response=Clocks(calendar=durations(_present(response_seconds(i) for i in issues)),
-                              business=durations(_present(response_business_seconds(i, hours) for i in issues))),
-        resolution=Clocks(calendar=durations(_present(resolution_seconds(i) for i in issues)),
-                          business=durations(_present(resolution_business_seconds(i, hours) for i in issues))))
+        first_response=Clocks(
+            calendar=durations(_present(response_seconds(i) for i in issues)),
+            business=durations(_present(response_business_seconds(i, hours) for i in issues)),
+        ),
+        resolution=Clocks(
+            calendar=durations(_present(resolution_seconds(i) for i in issues)),
+            business=durations(_present(resolution_business_seconds(i, hours) for i in issues)),
+        ),
+    )
 
 
 # ---- SLA ------------------------------------------------------------------------------------------------------
@@ -248,15 +259,24 @@ def breaches(issues: list[Issue], now: datetime) -> list[Breach]:
     found = []
     for issue in issues:
         for sla, (due_field, met) in SLA_CLOCKS.items():
-            if sla_outcome(issue, sla, now) is False:
-                due, done = moment(issue[due_field]), met(issue)
-                found.append(Breach(issue_id=str(issue["issue_id"]), sla=sla, category=str(issue.get("category")),
-                                    team=issue.get("team") or None, due=due, met_at=done,  # type: ignore[arg-type]
-                                    late_seconds=((done or now) - due).total_seconds()))  # type: ignore[operator]
+            due, done = moment(issue.get(due_field)), met(issue)
+            if due is not None and sla_outcome(issue, sla, now) is False:
+                found.append(
+                    Breach(
+                        issue_id=str(issue["issue_id"]),
+                        sla=sla,
+                        category=str(issue.get("category")),
+                        team=issue.get("team") or None,
+                        due=due,
+                        met_at=done,
+                        late_seconds=((done or now) - due).total_seconds(),
+                    )
+                )
     return sorted(found, key=lambda b: (b.due, b.issue_id, b.sla))
 
 
 # ---- CSAT -----------------------------------------------------------------------------------------------------
+
 
 def score_of(issue: Issue) -> int | None:
     """The issue's satisfaction score: one recorded by a person (``satisfaction_score``, POST
@@ -273,9 +293,11 @@ def scores(issues: list[Issue]) -> list[int]:
 
 def csat(issues: list[Issue]) -> Csat:
     given = scores(issues)
-    return Csat(count=len(given),
-                satisfied_share=round(sum(s >= SATISFIED for s in given) / len(given), 4) if given else None,
-                mean_score=round(sum(given) / len(given), 3) if given else None)
+    return Csat(
+        count=len(given),
+        satisfied_share=round(sum(s >= SATISFIED for s in given) / len(given), 4) if given else None,
+        mean_score=round(sum(given) / len(given), 3) if given else None,
+    )
 
 
 def csat_response_rate(issues: list[Issue]) -> Rate:
@@ -291,6 +313,7 @@ def csat_distribution(issues: list[Issue]) -> dict[str, int]:
 
 # ---- recurrence -----------------------------------------------------------------------------------------------
 
+
 def reopened_rate(issues: list[Issue]) -> Rate:
     settled = [i for i in issues if i.get("resolved_at") or int(i.get("reopened_count") or 0)]
     return rate(sum(1 for i in settled if int(i.get("reopened_count") or 0) > 0), len(settled))
@@ -304,34 +327,48 @@ def recurrence_links(issues: Iterable[Issue]) -> list[RecurrenceLink]:
     """The links the recurrence rule stored on the issues that recur a resolved one."""
     found = []
     for issue in issues:
-        recurs, rule = issue.get("recurs_issue_id"), issue.get("recurrence_rule")
+        recurs, rule = issue.get("recurs_issue_id"), str(issue.get("recurrence_rule") or "")
         if recurs and rule in RecurrenceRule._value2member_map_:
-            found.append(RecurrenceLink(issue_id=str(issue["issue_id"]), recurs_issue_id=str(recurs),
-                                        rule=RecurrenceRule(rule),
-                                        gap_seconds=int(issue.get("recurrence_gap_seconds") or 0)))
+            found.append(
+                RecurrenceLink(
+                    issue_id=str(issue["issue_id"]),
+                    recurs_issue_id=str(recurs),
+                    rule=RecurrenceRule(rule),
+                    gap_seconds=int(issue.get("recurrence_gap_seconds") or 0),
+                )
+            )
     return found
 
 
-def recurred_ids(issues: Iterable[Issue], since: datetime, until: datetime,
-                 window: timedelta = RECURRENCE_WINDOW) -> set[str]:
+def recurred_ids(
+    issues: Iterable[Issue], since: datetime, until: datetime, window: timedelta = RECURRENCE_WINDOW
+) -> set[str]:
     """The issues resolved in the period that a later issue recurred within the window (any rule)."""
     issues = list(issues)
     in_period = {str(i["issue_id"]) for i in resolved_in(issues, since, until)}
-    return {link.recurs_issue_id for link in recurrence_links(issues)
-            if link.recurs_issue_id in in_period and link.gap_seconds <= window.total_seconds()}
+    return {
+        link.recurs_issue_id
+        for link in recurrence_links(issues)
+        if link.recurs_issue_id in in_period and link.gap_seconds <= window.total_seconds()
+    }
 
 
-def recurrence_kinds(issues: list[Issue], since: datetime, until: datetime,
-                     window: timedelta = RECURRENCE_WINDOW) -> RecurrenceKinds:
+def recurrence_kinds(
+    issues: list[Issue], since: datetime, until: datetime, window: timedelta = RECURRENCE_WINDOW
+) -> RecurrenceKinds:
     """``issues``: every issue that may be resolved in the period or recur one (first seen up to now)."""
     resolved = [(str(i["issue_id"]), moment(i["resolved_at"])) for i in resolved_in(issues, since, until)]
     figures = recurrence_rate(resolved, recurrence_links(issues), since, until, window)  # type: ignore[arg-type]
-    return RecurrenceKinds(resolved=figures.resolved, any_rule=rate(figures.recurred, figures.resolved),
-                           same_author=rate(figures.same_author, figures.resolved),
-                           same_product_topic=rate(figures.same_product_topic, figures.resolved))
+    return RecurrenceKinds(
+        resolved=figures.resolved,
+        any_rule=rate(figures.recurred, figures.resolved),
+        same_author=rate(figures.same_author, figures.resolved),
+        same_product_topic=rate(figures.same_product_topic, figures.resolved),
+    )
 
 
 # ---- volume ---------------------------------------------------------------------------------------------------
+
 
 def products_of(issue: Issue) -> list[str]:
     value = issue.get("products") or []
@@ -365,8 +402,15 @@ def past_sla_at(issue: Issue, at: datetime) -> bool:
 
 # ---- the summary (GET /metrics/summary, the report's headline) ------------------------------------------------
 
-def summarize(issues: list[Issue], since: datetime, until: datetime, now: datetime,
-              hours: TeamHours | None = None, recurrence_window: timedelta = RECURRENCE_WINDOW) -> MetricsSummary:
+
+def summarize(
+    issues: list[Issue],
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    hours: TeamHours | None = None,
+    recurrence_window: timedelta = RECURRENCE_WINDOW,
+) -> MetricsSummary:
     """The figures of the issues first seen in the period. ``hours``: each team's working week (default: Monday to
     Friday 09-17 UTC); recurrence by kind also looks at the issues resolved in the period and at the later
     issues recurring them, so pass issues first seen up to now for it to be complete."""
@@ -374,14 +418,20 @@ def summarize(issues: list[Issue], since: datetime, until: datetime, now: dateti
     chosen = first_seen_in(issues, since, until)
     times = time_figures(chosen, hours)
     return MetricsSummary(
-        since=since, until=until,
-        volume=Volume(issues=len(chosen), mentions=sum(int(i.get("mention_count") or 0) for i in chosen),
-                      **{f"by_{name}": count_by(chosen, name) for name in ("category", "severity", "platform",
-                                                                          "status")}),
-        response_time=times.first_response.calendar, resolution_time=times.resolution.calendar,
-        response_time_business=times.first_response.business, resolution_time_business=times.resolution.business,
-        sla=SlaFigures(first_response=sla_rate(chosen, "first_response", now),
-                       resolution=sla_rate(chosen, "resolution", now)),
+        since=since,
+        until=until,
+        volume=Volume(
+            issues=len(chosen),
+            mentions=sum(int(i.get("mention_count") or 0) for i in chosen),
+            **{f"by_{name}": count_by(chosen, name) for name in ("category", "severity", "platform", "status")},
+        ),
+        response_time=times.first_response.calendar,
+        resolution_time=times.resolution.calendar,
+        response_time_business=times.first_response.business,
+        resolution_time_business=times.resolution.business,
+        sla=SlaFigures(
+            first_response=sla_rate(chosen, "first_response", now), resolution=sla_rate(chosen, "resolution", now)
+        ),
         csat=csat(chosen),
         recurrence=reopened_rate(chosen),
         recurrence_by_kind=recurrence_kinds(issues, since, until, recurrence_window),

@@ -36,10 +36,31 @@ from pydantic import BaseModel, Field
 
 from chalicelib.domain import metrics
 from chalicelib.domain.business_hours import WEEKDAYS, TeamHours, zone
-from chalicelib.domain.metrics import (Breach, Clocks, Csat, Durations, Issue, MetricsSummary, Rate, breaches,
-                                       count_by, csat, csat_distribution, csat_response_rate, durations,
-                                       first_seen_in, is_open_at, moment, past_sla_at, recurred_ids, reopened_rate,
-                                       resolved_in, sla_rate, summarize, time_figures)
+from chalicelib.domain.metrics import (
+    Breach,
+    Clocks,
+    Csat,
+    Durations,
+    Issue,
+    MetricsSummary,
+    Rate,
+    breaches,
+    count_by,
+    csat,
+    csat_distribution,
+    csat_response_rate,
+    durations,
+    first_seen_in,
+    is_open_at,
+    moment,
+    past_sla_at,
+    recurred_ids,
+    reopened_rate,
+    resolved_in,
+    sla_rate,
+    summarize,
+    time_figures,
+)
 
 SCHEMA_VERSION = 1
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -55,6 +76,7 @@ class BadWeek(ValueError):
 
 
 # ---- weeks ----------------------------------------------------------------------------------------------------
+
 
 def parse_week(label: str) -> tuple[int, int]:
     found = WEEK.match(label or "")
@@ -106,6 +128,7 @@ def due_week(now: datetime, day: str, hour: int, time_zone: str) -> str | None:
 
 
 # ---- the report's shapes --------------------------------------------------------------------------------------
+
 
 class Compared(BaseModel, Generic[T]):
     this_week: T
@@ -258,7 +281,7 @@ class WeeklyReport(BaseModel):
 
 DEFINITIONS = {
     "week": "ISO week, Monday 00:00 to Monday 00:00 in the report's time zone; an issue counts in the week it was "
-            "first seen in",
+    "first seen in",
     "summary": "the same figures as GET /metrics/summary for each week",
     "volume": "issues first seen in the week, per platform, category, severity, product named and topic",
     "times.first_response": "first published reply minus first seen (the platform's timestamp where it gives one)",
@@ -266,28 +289,29 @@ DEFINITIONS = {
     "times.business": "the same stretch counting only the issue's team's business hours (plan business_hours)",
     "median/p90/mean": "over the issues that have the time; p90 is the nearest rank",
     "sla.rate": "(applied - missed) / applied; applied: the SLA's due time passed or it was met; missed: met late "
-                "or not met by its due time",
+    "or not met by its due time",
     "sla.breaches": "each missed SLA of this week's issues, with how late (until the report ran when still unmet)",
     "approvals": "per protocol step: cycle time from the step's first request to its outcome (audit trail); "
-                 "timed_out: a reminder or escalation went out; escalated: handed to the backup",
+    "timed_out: a reminder or escalation went out; escalated: handed to the backup",
     "satisfaction.score": "share of satisfaction scores of 4 or 5 (1..5): a score recorded by a person, else the "
-                          "survey's answer",
+    "survey's answer",
     "satisfaction.response_rate": "answered surveys among the surveys answered or run out unanswered",
     "recurrence.reopened": "issues resolved or closed that were reopened",
     "recurrence.any_rule": "issues resolved in the week that a later issue recurred within the plan's recurrence "
-                           "window (domain/recurrence.py) / issues resolved in the week",
+    "window (domain/recurrence.py) / issues resolved in the week",
     "recurrence.same_author": "the same, counting only recurrences by the same author (a repeat contact)",
     "recurrence.same_product_topic": "the same, counting only recurrences on the same product and topic (a "
-                                     "recurring problem)",
+    "recurring problem)",
     "recurrence.top": "products and topics of the issues resolved in the week that recurred",
     "surges": "Crises a surge opened: started (window start), detected, the delay between, and how they ended",
     "open_items": "as of each week's end: open issues with follow-up required, and open issues past their "
-                  "resolution SLA",
+    "resolution SLA",
     "canned_replies": "warnings that a draft reads like a recent reply: raised, and sent anyway (overridden)",
 }
 
 
 # ---- building it ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ReportInput:
@@ -341,27 +365,42 @@ def _rows(this: Period, before: Period, field_name: str, api_filter: str | None)
         return [i for i in this.issues if str(i.get(field_name) or "unknown") == key]
 
     keys = sorted(set(now) | set(then), key=lambda k: (-now.get(k, 0), -then.get(k, 0), k))
-    return [CountRow(key=k, this_week=now.get(k, 0), week_before=then.get(k, 0),
-                     link=issues_link(this, **{api_filter: k}) if api_filter and k != "unknown" else None,
-                     issue_ids=_ids(behind(k))) for k in keys]
+    return [
+        CountRow(
+            key=k,
+            this_week=now.get(k, 0),
+            week_before=then.get(k, 0),
+            link=issues_link(this, **{api_filter: k}) if api_filter and k != "unknown" else None,
+            issue_ids=_ids(behind(k)),
+        )
+        for k in keys
+    ]
 
 
-def _group_times(this: Period, before: Period, field_name: str, api_filter: str, hours: TeamHours,
-                 now: datetime) -> list[GroupTimes]:
+def _group_times(
+    this: Period, before: Period, field_name: str, api_filter: str, hours: TeamHours, now: datetime
+) -> list[GroupTimes]:
     keys = sorted({str(i.get(field_name) or "none") for i in this.issues + before.issues})
     groups = []
     for key in keys:
         mine = [[i for i in p.issues if str(i.get(field_name) or "none") == key] for p in (this, before)]
         times = [time_figures(issues, hours) for issues in mine]
-        groups.append(GroupTimes(
-            key=key, link=issues_link(this, **{api_filter: key}) if key != "none" else None,
-            issues=Compared[int](this_week=len(mine[0]), week_before=len(mine[1])),
-            first_response=Compared[Clocks](this_week=times[0].first_response, week_before=times[1].first_response),
-            resolution=Compared[Clocks](this_week=times[0].resolution, week_before=times[1].resolution),
-            sla_first_response=Compared[Rate](this_week=sla_rate(mine[0], "first_response", now),
-                                              week_before=sla_rate(mine[1], "first_response", now)),
-            sla_resolution=Compared[Rate](this_week=sla_rate(mine[0], "resolution", now),
-                                          week_before=sla_rate(mine[1], "resolution", now))))
+        groups.append(
+            GroupTimes(
+                key=key,
+                link=issues_link(this, **{api_filter: key}) if key != "none" else None,
+                issues=Compared[int](this_week=len(mine[0]), week_before=len(mine[1])),
+                first_response=Compared[Clocks](this_week=times[0].first_response, week_before=times[1].first_response),
+                resolution=Compared[Clocks](this_week=times[0].resolution, week_before=times[1].resolution),
+                sla_first_response=Compared[Rate](
+                    this_week=sla_rate(mine[0], "first_response", now),
+                    week_before=sla_rate(mine[1], "first_response", now),
+                ),
+                sla_resolution=Compared[Rate](
+                    this_week=sla_rate(mine[0], "resolution", now), week_before=sla_rate(mine[1], "resolution", now)
+                ),
+            )
+        )
     return groups
 
 
@@ -380,8 +419,9 @@ class _Cycles:
     escalated: list[str] = field(default_factory=list)
 
 
-def step_cycles(issues: list[Issue], history: dict[str, list[dict[str, Any]]],
-                protocols: dict[str, str | None]) -> dict[tuple[str, str], _Cycles]:
+def step_cycles(
+    issues: list[Issue], history: dict[str, list[dict[str, Any]]], protocols: dict[str, str | None]
+) -> dict[tuple[str, str], _Cycles]:
     """(protocol, step) -> the cycles of the issues' steps (see the module docstring)."""
     found: dict[tuple[str, str], _Cycles] = defaultdict(_Cycles)
     for issue in issues:
@@ -418,10 +458,14 @@ def _flag(cycles: _Cycles, cycle: dict[str, Any], issue_id: str) -> None:
 
 def _step_week(cycles: _Cycles | None) -> StepWeek:
     cycles = cycles or _Cycles()
-    return StepWeek(cycles=len(cycles.seconds), cycle_time=durations(cycles.seconds),
-                    timed_out=len(cycles.timed_out), escalated=len(cycles.escalated),
-                    timed_out_issue_ids=sorted(set(cycles.timed_out)),
-                    escalated_issue_ids=sorted(set(cycles.escalated)))
+    return StepWeek(
+        cycles=len(cycles.seconds),
+        cycle_time=durations(cycles.seconds),
+        timed_out=len(cycles.timed_out),
+        escalated=len(cycles.escalated),
+        timed_out_issue_ids=sorted(set(cycles.timed_out)),
+        escalated_issue_ids=sorted(set(cycles.escalated)),
+    )
 
 
 def _count_events(issues: list[Issue], history: dict[str, list[dict[str, Any]]], kind: str) -> list[str]:
@@ -432,15 +476,24 @@ def _comments(this: Period, history: dict[str, list[dict[str, Any]]]) -> list[Co
     found = []
     for issue in this.issues:
         issue_id = str(issue["issue_id"])
-        texts = [(e.get("details") or {}) for e in _events(history, issue_id)
-                 if e.get("type") in ("satisfaction_recorded", "survey_answered")]
+        texts = [
+            (e.get("details") or {})
+            for e in _events(history, issue_id)
+            if e.get("type") in ("satisfaction_recorded", "survey_answered")
+        ]
         texts = [t for t in texts if str(t.get("comment") or "").strip()]
         if str(issue.get("satisfaction_comment") or "").strip():
             texts.insert(0, {"comment": issue["satisfaction_comment"], "rating": issue.get("satisfaction_rating")})
         for details in texts[-1:]:  # the latest comment of the issue
             score = details.get("score", details.get("rating", metrics.score_of(issue)))
-            found.append(Comment(issue_id=issue_id, score=int(score) if score is not None else None,
-                                 comment=str(details["comment"]), link=issue_link(issue_id)))
+            found.append(
+                Comment(
+                    issue_id=issue_id,
+                    score=int(score) if score is not None else None,
+                    comment=str(details["comment"]),
+                    link=issue_link(issue_id),
+                )
+            )
     return sorted(found, key=lambda c: c.issue_id)[:MAX_COMMENTS]
 
 
@@ -449,32 +502,41 @@ def _crisis(issue: Issue, history: dict[str, list[dict[str, Any]]]) -> CrisisRow
     detected_events = [e for e in _events(history, issue_id) if e.get("type") == "surge_detected"]
     details = (detected_events[0].get("details") or {}) if detected_events else {}
     started = moment(details.get("window_start")) or moment(issue.get("first_seen"))
-    detected = moment(details.get("detected_at")) or (moment(detected_events[0].get("at")) if detected_events
-                                                      else None)
+    detected = moment(details.get("detected_at")) or (moment(detected_events[0].get("at")) if detected_events else None)
     return CrisisRow(
-        issue_id=issue_id, key=str(details.get("key") or str(issue.get("rule") or "").removeprefix("surge:")),
-        started=started, detected=detected,
+        issue_id=issue_id,
+        key=str(details.get("key") or str(issue.get("rule") or "").removeprefix("surge:")),
+        started=started,
+        detected=detected,
         detection_delay_seconds=(detected - started).total_seconds() if started and detected else None,
-        status=str(issue.get("status") or "open"), resolved_at=moment(issue.get("resolved_at")),
-        resolution_seconds=metrics.resolution_seconds(issue), resolution_note=issue.get("resolution_note"),
-        link=issue_link(issue_id))
+        status=str(issue.get("status") or "open"),
+        resolved_at=moment(issue.get("resolved_at")),
+        resolution_seconds=metrics.resolution_seconds(issue),
+        resolution_note=issue.get("resolution_note"),
+        link=issue_link(issue_id),
+    )
 
 
 def is_surge(issue: Issue) -> bool:
     return str(issue.get("rule") or "").startswith("surge:")
 
 
-def _top(this: Period, before: Period, field_name: str, api_filter: str | None,
-         window: timedelta, issues: list[Issue]) -> list[CountRow]:
+def _top(
+    this: Period, before: Period, field_name: str, api_filter: str | None, window: timedelta, issues: list[Issue]
+) -> list[CountRow]:
     """The products (or topics) of the issues resolved in the week that recurred, most named first."""
-    recurred = [[i for i in p.resolved if str(i["issue_id"]) in recurred_ids(issues, p.since, p.until, window)]
-                for p in (this, before)]
-    periods = [Period(p.label, p.since, p.until, chosen, []) for p, chosen in zip((this, before), recurred)]
+    recurred = [
+        [i for i in p.resolved if str(i["issue_id"]) in recurred_ids(issues, p.since, p.until, window)]
+        for p in (this, before)
+    ]
+    periods = [
+        Period(p.label, p.since, p.until, chosen, []) for p, chosen in zip((this, before), recurred, strict=True)
+    ]
     return [row for row in _rows(periods[0], periods[1], field_name, api_filter) if row.this_week][:TOP]
 
 
-def _compare(this: Any, before: Any) -> Any:
-    return Compared[type(this)](this_week=this, week_before=before)  # type: ignore[misc]
+def _compare(this: int, before: int) -> Compared[int]:
+    return Compared[int](this_week=this, week_before=before)
 
 
 def build_report(given: ReportInput) -> WeeklyReport:
@@ -482,8 +544,11 @@ def build_report(given: ReportInput) -> WeeklyReport:
     periods = []
     for label in (given.week, before_label):
         since, until = week_bounds(label, given.time_zone)
-        periods.append(Period(label, since, until, first_seen_in(given.issues, since, until),
-                              resolved_in(given.issues, since, until)))
+        periods.append(
+            Period(
+                label, since, until, first_seen_in(given.issues, since, until), resolved_in(given.issues, since, until)
+            )
+        )
     this, before = periods
     now, hours = given.now, given.hours
     both = [summarize(given.issues, p.since, p.until, now, hours, given.recurrence_window) for p in periods]
@@ -491,14 +556,22 @@ def build_report(given: ReportInput) -> WeeklyReport:
     found = [breaches(p.issues, now) for p in periods]
     cycles = [step_cycles(p.issues, given.history, given.protocols) for p in periods]
     steps = sorted(set(cycles[0]) | set(cycles[1]))
-    follow_ups = [[i for i in given.issues if i.get("follow_up_required") and is_open_at(i, p.until)]
-                  for p in periods]
+    follow_ups = [[i for i in given.issues if i.get("follow_up_required") and is_open_at(i, p.until)] for p in periods]
     past_sla = [[i for i in given.issues if past_sla_at(i, p.until)] for p in periods]
-    canned = [[_count_events(p.issues, given.history, kind) for p in periods]
-              for kind in ("canned_warning_raised", "canned_warning_overridden")]
+    canned = [
+        [_count_events(p.issues, given.history, kind) for p in periods]
+        for kind in ("canned_warning_raised", "canned_warning_overridden")
+    ]
     return WeeklyReport(
-        week=given.week, week_before=before_label, since=this.since, until=this.until, time_zone=given.time_zone,
-        generated_at=now, brand=given.brand, plan_version=given.plan_version, definitions=DEFINITIONS,
+        week=given.week,
+        week_before=before_label,
+        since=this.since,
+        until=this.until,
+        time_zone=given.time_zone,
+        generated_at=now,
+        brand=given.brand,
+        plan_version=given.plan_version,
+        definitions=DEFINITIONS,
         summary=Compared[MetricsSummary](this_week=both[0], week_before=both[1]),
         volume=Volume(
             issues=_compare(len(this.issues), len(before.issues)),
@@ -507,54 +580,83 @@ def build_report(given: ReportInput) -> WeeklyReport:
             by_category=_rows(this, before, "category", "category"),
             by_severity=_rows(this, before, "severity", "severity"),
             by_product=_rows(this, before, "products", "product"),
-            by_topic=_rows(this, before, "topic", None)),
+            by_topic=_rows(this, before, "topic", None),
+        ),
         times=Times(
-            overall_first_response=Compared[Clocks](this_week=times[0].first_response,
-                                                    week_before=times[1].first_response),
+            overall_first_response=Compared[Clocks](
+                this_week=times[0].first_response, week_before=times[1].first_response
+            ),
             overall_resolution=Compared[Clocks](this_week=times[0].resolution, week_before=times[1].resolution),
             by_category=_group_times(this, before, "category", "category", hours, now),
-            by_team=_group_times(this, before, "team", "team", hours, now)),
-        sla=Sla(first_response=Compared[Rate](this_week=both[0].sla.first_response,
-                                              week_before=both[1].sla.first_response),
-                resolution=Compared[Rate](this_week=both[0].sla.resolution, week_before=both[1].sla.resolution),
-                breach_count=_compare(len(found[0]), len(found[1])),
-                breaches=[BreachRow(**b.model_dump(), link=issue_link(b.issue_id)) for b in found[0]]),
-        approvals=[StepFigures(protocol=protocol, step=step, this_week=_step_week(cycles[0].get((protocol, step))),
-                               week_before=_step_week(cycles[1].get((protocol, step))))
-                   for protocol, step in steps],
+            by_team=_group_times(this, before, "team", "team", hours, now),
+        ),
+        sla=Sla(
+            first_response=Compared[Rate](this_week=both[0].sla.first_response, week_before=both[1].sla.first_response),
+            resolution=Compared[Rate](this_week=both[0].sla.resolution, week_before=both[1].sla.resolution),
+            breach_count=_compare(len(found[0]), len(found[1])),
+            breaches=[BreachRow(**b.model_dump(), link=issue_link(b.issue_id)) for b in found[0]],
+        ),
+        approvals=[
+            StepFigures(
+                protocol=protocol,
+                step=step,
+                this_week=_step_week(cycles[0].get((protocol, step))),
+                week_before=_step_week(cycles[1].get((protocol, step))),
+            )
+            for protocol, step in steps
+        ],
         satisfaction=Satisfaction(
             score=Compared[Csat](this_week=csat(this.issues), week_before=csat(before.issues)),
-            response_rate=Compared[Rate](this_week=csat_response_rate(this.issues),
-                                         week_before=csat_response_rate(before.issues)),
-            distribution=Compared[dict[str, int]](this_week=csat_distribution(this.issues),
-                                                  week_before=csat_distribution(before.issues)),
-            comments=_comments(this, given.history)),
+            response_rate=Compared[Rate](
+                this_week=csat_response_rate(this.issues), week_before=csat_response_rate(before.issues)
+            ),
+            distribution=Compared[dict[str, int]](
+                this_week=csat_distribution(this.issues), week_before=csat_distribution(before.issues)
+            ),
+            comments=_comments(this, given.history),
+        ),
         recurrence=Recurrence(
             reopened=Compared[Rate](this_week=reopened_rate(this.issues), week_before=reopened_rate(before.issues)),
-            any_rule=Compared[Rate](this_week=both[0].recurrence_by_kind.any_rule,
-                                    week_before=both[1].recurrence_by_kind.any_rule),
-            same_author=Compared[Rate](this_week=both[0].recurrence_by_kind.same_author,
-                                       week_before=both[1].recurrence_by_kind.same_author),
-            same_product_topic=Compared[Rate](this_week=both[0].recurrence_by_kind.same_product_topic,
-                                              week_before=both[1].recurrence_by_kind.same_product_topic),
+            any_rule=Compared[Rate](
+                this_week=both[0].recurrence_by_kind.any_rule, week_before=both[1].recurrence_by_kind.any_rule
+            ),
+            same_author=Compared[Rate](
+                this_week=both[0].recurrence_by_kind.same_author, week_before=both[1].recurrence_by_kind.same_author
+            ),
+            same_product_topic=Compared[Rate](
+                this_week=both[0].recurrence_by_kind.same_product_topic,
+                week_before=both[1].recurrence_by_kind.same_product_topic,
+            ),
             top_products=_top(this, before, "products", "product", given.recurrence_window, given.issues),
-            top_topics=_top(this, before, "topic", None, given.recurrence_window, given.issues)),
-        surges=Surges(crises=_compare(sum(map(is_surge, this.issues)), sum(map(is_surge, before.issues))),
-                      items=[_crisis(i, given.history) for i in this.issues if is_surge(i)]),
+            top_topics=_top(this, before, "topic", None, given.recurrence_window, given.issues),
+        ),
+        surges=Surges(
+            crises=_compare(sum(map(is_surge, this.issues)), sum(map(is_surge, before.issues))),
+            items=[_crisis(i, given.history) for i in this.issues if is_surge(i)],
+        ),
         open_items=OpenItems(
-            follow_ups=OpenAtEnd(count=_compare(len(follow_ups[0]), len(follow_ups[1])),
-                                 link="/issues?" + urlencode({"status": "open", "follow_up_required": "true"}),
-                                 issue_ids=_ids(follow_ups[0])),
-            past_sla=OpenAtEnd(count=_compare(len(past_sla[0]), len(past_sla[1])),
-                               link="/issues?status=open", issue_ids=_ids(past_sla[0]))),
-        canned_replies=CannedReplies(raised=_compare(len(canned[0][0]), len(canned[0][1])),
-                                     overridden=_compare(len(canned[1][0]), len(canned[1][1])),
-                                     issue_ids=sorted(set(canned[0][0]) | set(canned[1][0]))),
+            follow_ups=OpenAtEnd(
+                count=_compare(len(follow_ups[0]), len(follow_ups[1])),
+                link="/issues?" + urlencode({"status": "open", "follow_up_required": "true"}),
+                issue_ids=_ids(follow_ups[0]),
+            ),
+            past_sla=OpenAtEnd(
+                count=_compare(len(past_sla[0]), len(past_sla[1])),
+                link="/issues?status=open",
+                issue_ids=_ids(past_sla[0]),
+            ),
+        ),
+        canned_replies=CannedReplies(
+            raised=_compare(len(canned[0][0]), len(canned[0][1])),
+            overridden=_compare(len(canned[1][0]), len(canned[1][1])),
+            issue_ids=sorted(set(canned[0][0]) | set(canned[1][0])),
+        ),
         plan_review_overdue=given.review_overdue,
     )
 
 
 # ---- what a renderer makes of it ----------------------------------------------------------------------------
+
 
 @dataclass
 class ReportFiles:
@@ -570,11 +672,35 @@ class ReportFiles:
 
 # ---- the CSV: one row per issue of the week -------------------------------------------------------------------
 
-CSV_COLUMNS = ("issue_id", "first_seen", "category", "severity", "team", "platform", "products", "topic", "status",
-               "assigned_to", "mention_count", "reach", "first_response_at", "first_response_seconds",
-               "first_response_business_seconds", "resolved_at", "resolution_seconds",
-               "resolution_business_seconds", "sla_first_response", "sla_resolution", "satisfaction_score",
-               "recurrence_rule", "recurs_issue_id", "follow_up_required", "surge", "description", "link")
+CSV_COLUMNS = (
+    "issue_id",
+    "first_seen",
+    "category",
+    "severity",
+    "team",
+    "platform",
+    "products",
+    "topic",
+    "status",
+    "assigned_to",
+    "mention_count",
+    "reach",
+    "first_response_at",
+    "first_response_seconds",
+    "first_response_business_seconds",
+    "resolved_at",
+    "resolution_seconds",
+    "resolution_business_seconds",
+    "sla_first_response",
+    "sla_resolution",
+    "satisfaction_score",
+    "recurrence_rule",
+    "recurs_issue_id",
+    "follow_up_required",
+    "surge",
+    "description",
+    "link",
+)
 
 
 def _sla_word(issue: Issue, sla: str, now: datetime) -> str:
@@ -587,26 +713,45 @@ def _sla_word(issue: Issue, sla: str, now: datetime) -> str:
 def csv_rows(given: ReportInput) -> list[dict[str, Any]]:
     since, until = week_bounds(given.week, given.time_zone)
     rows = []
-    for issue in sorted(first_seen_in(given.issues, since, until), key=lambda i: (str(i.get("first_seen")),
-                                                                                    str(i["issue_id"]))):
-        rows.append({
-            **{name: issue.get(name) for name in ("issue_id", "first_seen", "category", "severity", "team",
-                                                  "platform", "topic", "status", "assigned_to", "mention_count",
-                                                  "reach", "first_response_at", "resolved_at",
-                                                  "recurrence_rule", "recurs_issue_id",
-                                                  "description")},
-            "products": ";".join(metrics.products_of(issue)),
-            "satisfaction_score": metrics.score_of(issue),
-            "first_response_seconds": metrics.response_seconds(issue),
-            "first_response_business_seconds": metrics.response_business_seconds(issue, given.hours),
-            "resolution_seconds": metrics.resolution_seconds(issue),
-            "resolution_business_seconds": metrics.resolution_business_seconds(issue, given.hours),
-            "sla_first_response": _sla_word(issue, "first_response", given.now),
-            "sla_resolution": _sla_word(issue, "resolution", given.now),
-            "follow_up_required": bool(issue.get("follow_up_required")),
-            "surge": is_surge(issue),
-            "link": issue_link(str(issue["issue_id"])),
-        })
+    for issue in sorted(
+        first_seen_in(given.issues, since, until), key=lambda i: (str(i.get("first_seen")), str(i["issue_id"]))
+    ):
+        rows.append(
+            {
+                **{
+                    name: issue.get(name)
+                    for name in (
+                        "issue_id",
+                        "first_seen",
+                        "category",
+                        "severity",
+                        "team",
+                        "platform",
+                        "topic",
+                        "status",
+                        "assigned_to",
+                        "mention_count",
+                        "reach",
+                        "first_response_at",
+                        "resolved_at",
+                        "recurrence_rule",
+                        "recurs_issue_id",
+                        "description",
+                    )
+                },
+                "products": ";".join(metrics.products_of(issue)),
+                "satisfaction_score": metrics.score_of(issue),
+                "first_response_seconds": metrics.response_seconds(issue),
+                "first_response_business_seconds": metrics.response_business_seconds(issue, given.hours),
+                "resolution_seconds": metrics.resolution_seconds(issue),
+                "resolution_business_seconds": metrics.resolution_business_seconds(issue, given.hours),
+                "sla_first_response": _sla_word(issue, "first_response", given.now),
+                "sla_resolution": _sla_word(issue, "resolution", given.now),
+                "follow_up_required": bool(issue.get("follow_up_required")),
+                "surge": is_surge(issue),
+                "link": issue_link(str(issue["issue_id"])),
+            }
+        )
     return rows
 
 
@@ -620,4 +765,3 @@ def issues_counted(week: str, time_zone: str, issues: list[Issue]) -> list[Issue
     since = week_bounds(previous_week(week), time_zone)[0]
     until = week_bounds(week, time_zone)[1]
     return first_seen_in(issues, since, until)
-

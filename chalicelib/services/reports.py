@@ -56,8 +56,10 @@ class Delivery:
 
 # ---- building -------------------------------------------------------------------------------------------------
 
-def report_input(week: str, issues: ReportIssues, plan: ResponsePlan, plan_version: int,
-                 now: datetime) -> weekly.ReportInput:
+
+def report_input(
+    week: str, issues: ReportIssues, plan: ResponsePlan, plan_version: int, now: datetime
+) -> weekly.ReportInput:
     """Everything the week's figures need, read from the store: the issues first seen from the lookback start up
     to now (what is still open at each week's end, what recurs later), and the audit trails of the two weeks'."""
     time_zone = plan.report.time_zone
@@ -73,11 +75,18 @@ def report_input(week: str, issues: ReportIssues, plan: ResponsePlan, plan_versi
     counted = weekly.issues_counted(week, time_zone, list(unique.values()))
     history = {str(i["issue_id"]): issues.history(str(i["issue_id"])) for i in counted}
     return weekly.ReportInput(
-        week=week, issues=list(unique.values()), history=history, hours=plan.team_hours(), time_zone=time_zone,
-        now=now, brand=plan.brand, plan_version=plan_version,
+        week=week,
+        issues=list(unique.values()),
+        history=history,
+        hours=plan.team_hours(),
+        time_zone=time_zone,
+        now=now,
+        brand=plan.brand,
+        plan_version=plan_version,
         protocols={name: category.protocol for name, category in plan.categories.items()},
         recurrence_window=timedelta(days=plan.recurrence.window_days),
-        review_overdue=plan.review.overdue(now.date()))
+        review_overdue=plan.review.overdue(now.date()),
+    )
 
 
 def build_report(week: str, deps: ReportDeps, now: datetime) -> tuple[weekly.WeeklyReport, list[dict[str, Any]]]:
@@ -92,10 +101,13 @@ def render_report(week: str, deps: ReportDeps, now: datetime) -> tuple[weekly.We
 
 # ---- delivering -----------------------------------------------------------------------------------------------
 
-def deliver_report(week: str, deps: ReportDeps, now: datetime,
-                   rendered: tuple[weekly.WeeklyReport, ReportFiles] | None = None) -> Delivery:
+
+def deliver_report(
+    week: str, deps: ReportDeps, now: datetime, rendered: tuple[weekly.WeeklyReport, ReportFiles] | None = None
+) -> Delivery:
     """Store the week's files (overwriting a previous run's), email each recipient and announce on SNS, each at most
-    once per week, then store ``report.json``: the mark that the week is delivered. ``rendered``: the week's report as :func:`render_report` made it, when it was already."""
+    once per week, then store ``report.json``: the mark that the week is delivered. ``rendered``: the week's report
+    as :func:`render_report` made it, when it was already."""
     report, files = rendered or render_report(week, deps, now)
     prefix = week_prefix(week)
     keys = []
@@ -110,13 +122,17 @@ def deliver_report(week: str, deps: ReportDeps, now: datetime,
     subject = f"{deps.plan.brand or 'social-response'} weekly report {week}"
     text = files.text + f"\n\nThe full report (link valid 7 days): {link}\n"
     for recipient in deps.plan.report.recipients:
-        if deps.sender.email_once(f"report#{week}#email#{recipient.lower()}", recipient, subject, text,
-                                  files.email_html, files.inline, now):
+        if deps.sender.email_once(
+            f"report#{week}#email#{recipient.lower()}", recipient, subject, text, files.email_html, files.inline, now
+        ):
             delivery.emailed.append(recipient)
     delivery.announced = deps.sender.announce_once(
-        f"report#{week}#sns", subject,
+        f"report#{week}#sns",
+        subject,
         f"{subject}: {report.volume.issues.this_week} issues (week before: {report.volume.issues.week_before}). "
-        f"Report, valid until {(now + timedelta(seconds=LINK_SECONDS)).date().isoformat()}: {link}", now)
+        f"Report, valid until {(now + timedelta(seconds=LINK_SECONDS)).date().isoformat()}: {link}",
+        now,
+    )
     body, content_type = files.stored[JSON]
     deps.store.put(prefix + JSON, body, content_type)
     return delivery
@@ -133,6 +149,7 @@ def run_scheduled(now: datetime, deps: ReportDeps) -> Delivery | None:
 
 
 # ---- reading (GET /reports, GET /reports/{week}) -------------------------------------------------------------
+
 
 class StoredReport(BaseModel):
     week: str = Field(description="ISO week, yyyy-Www")
@@ -163,8 +180,9 @@ def list_reports(store: ReportStore) -> ReportList:
         week, _, name = key.removeprefix(PREFIX).partition("/")
         if weekly.WEEK.match(week) and name:
             weeks.setdefault(week, []).append(name)
-    return ReportList(items=[StoredReport(week=week, files=sorted(names))
-                             for week, names in sorted(weeks.items(), reverse=True)])
+    return ReportList(
+        items=[StoredReport(week=week, files=sorted(names)) for week, names in sorted(weeks.items(), reverse=True)]
+    )
 
 
 def report_link(week: str, store: ReportStore, now: datetime, seconds: int = LINK_SECONDS) -> ReportLink:
@@ -172,9 +190,14 @@ def report_link(week: str, store: ReportStore, now: datetime, seconds: int = LIN
     prefix = week_prefix(week)
     if not store.exists(prefix + HTML):
         raise NoReport(f"no report stored for {week}")
-    return ReportLink(week=week, url=store.link(prefix + HTML, seconds), json_url=store.link(prefix + JSON, seconds),
-                      csv_url=store.link(prefix + CSV, seconds), expires_in=seconds,
-                      expires_at=now + timedelta(seconds=seconds))
+    return ReportLink(
+        week=week,
+        url=store.link(prefix + HTML, seconds),
+        json_url=store.link(prefix + JSON, seconds),
+        csv_url=store.link(prefix + CSV, seconds),
+        expires_in=seconds,
+        expires_at=now + timedelta(seconds=seconds),
+    )
 
 
 def default_week(now: datetime, plan: ResponsePlan) -> str:

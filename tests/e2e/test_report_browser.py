@@ -39,17 +39,33 @@ def this_week() -> str:
 
 
 def report_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chalicelib.cli", "report", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=stack.environment(), timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "report", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=stack.environment(),
+        timeout=180,
+    )
 
 
 def deliver_a_complaint(stack: LocalStack) -> None:
     stamp = f"{time.time_ns()}"
-    body = json.dumps({
-        "platform": "reviews", "id": f"report-{stamp}", "created_at": datetime.now(timezone.utc).isoformat(),
-        "text": "My Nova sneakers fell apart after two days and nobody answers my emails. Refund me <now>!",
-        "author": {"id": f"u-{stamp}", "handle": f"reporter{stamp[-6:]}", "name": "Rae Porter", "followers": 80,
-                   "verified": False}}).encode()
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": f"report-{stamp}",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": "My Nova sneakers fell apart after two days and nobody answers my emails. Refund me <now>!",
+            "author": {
+                "id": f"u-{stamp}",
+                "handle": f"reporter{stamp[-6:]}",
+                "name": "Rae Porter",
+                "followers": 80,
+                "verified": False,
+            },
+        }
+    ).encode()
     delivery = deliveries.Delivery("generic", body)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
     (key,) = keys_of(delivery)
@@ -66,13 +82,17 @@ def blue_pixels(png: bytes) -> int:
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    return sum(1 for pixel in image.getdata() if all(abs(a - b) <= 12 for a, b in zip(pixel, THIS_WEEK_BLUE)))
+    return sum(
+        1 for pixel in image.getdata() if all(abs(a - b) <= 12 for a, b in zip(pixel, THIS_WEEK_BLUE, strict=True))
+    )
 
 
 @pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)  # checked before the stack starts
-def test_the_report_command_writes_stores_emails_and_its_charts_show_in_a_browser(stack: LocalStack,
-                                                                                    browser: WebDriver,  # noqa: F811
-                                                                                    tmp_path: Path):
+def test_the_report_command_writes_stores_emails_and_its_charts_show_in_a_browser(
+    stack: LocalStack,
+    browser: WebDriver,  # noqa: F811
+    tmp_path: Path,
+):
     deliver_a_complaint(stack)
     week = this_week()
     done = report_cli(stack, "--week", week, "--out", str(tmp_path), "--deliver")
@@ -97,8 +117,14 @@ def test_the_report_command_writes_stores_emails_and_its_charts_show_in_a_browse
 
     browser.open((tmp_path / f"{prefix}.html").as_uri())
     assert week in browser.title()
-    loaded = browser.do("POST", "/execute/sync", {"script": (
-        "return Array.from(document.images).map(i => [i.id, i.complete && i.naturalWidth > 0]);"), "args": []})
+    loaded = browser.do(
+        "POST",
+        "/execute/sync",
+        {
+            "script": ("return Array.from(document.images).map(i => [i.id, i.complete && i.naturalWidth > 0]);"),
+            "args": [],
+        },
+    )
     assert len(loaded) == 5 and all(ok for _, ok in loaded), loaded
     browser.screenshot(SCREENSHOT)
     shot = SCREENSHOT.read_bytes()

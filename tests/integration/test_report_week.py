@@ -40,17 +40,45 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=Z)
 
 
-def open_issue(store: DynamoTriageStore, issue_id: str, category: str, severity: Severity, team: str,
-               platform: str, products: tuple[str, ...], topic: str, first_seen: datetime, first_minutes: int,
-               resolution_minutes: int, *, follow_up: bool = True, rule: str | None = None, mentions: int = 1,
-               sla_from: datetime | None = None, audit: list[AuditEvent] | None = None) -> None:
+def open_issue(
+    store: DynamoTriageStore,
+    issue_id: str,
+    category: str,
+    severity: Severity,
+    team: str,
+    platform: str,
+    products: tuple[str, ...],
+    topic: str,
+    first_seen: datetime,
+    first_minutes: int,
+    resolution_minutes: int,
+    *,
+    follow_up: bool = True,
+    rule: str | None = None,
+    mentions: int = 1,
+    sla_from: datetime | None = None,
+    audit: list[AuditEvent] | None = None,
+) -> None:
     start = sla_from or first_seen
-    issue = Issue(issue_id=issue_id, description=f"{category}: <b>{issue_id}</b> on {platform}", category=category,
-                  severity=severity, team=team, assigned_to=None, follow_up_required=follow_up,
-                  mention_count=mentions, first_seen=first_seen, last_seen=first_seen, topic=topic,
-                  products=products, platform=platform, rule=rule, plan_version=1,
-                  sla_first_response_due=start + timedelta(minutes=first_minutes),
-                  sla_resolution_due=start + timedelta(minutes=resolution_minutes))
+    issue = Issue(
+        issue_id=issue_id,
+        description=f"{category}: <b>{issue_id}</b> on {platform}",
+        category=category,
+        severity=severity,
+        team=team,
+        assigned_to=None,
+        follow_up_required=follow_up,
+        mention_count=mentions,
+        first_seen=first_seen,
+        last_seen=first_seen,
+        topic=topic,
+        products=products,
+        platform=platform,
+        rule=rule,
+        plan_version=1,
+        sla_first_response_due=start + timedelta(minutes=first_minutes),
+        sla_resolution_due=start + timedelta(minutes=resolution_minutes),
+    )
     opened = AuditEvent(issue_id=issue_id, at=first_seen, type="opened", actor="system:triage")
     assert store.open_issue(issue, [opened, *(audit or [])], None, [])
 
@@ -58,22 +86,41 @@ def open_issue(store: DynamoTriageStore, issue_id: str, category: str, severity:
 def resolve(issues: DynamoIssues, issue_id: str, when: datetime, **extra) -> None:
     """As the ops API resolves (its writer, with its audit event)."""
     item = issues.get(issue_id)
-    sets = {"status": "resolved", "status_category": status_category("resolved", item["category"]),
-            "resolved_at": when.isoformat(), **extra}
-    issues.change(issue_id, int(item.get("ops_version") or 0), sets, [], [
-        AuditEvent(issue_id=issue_id, at=when, type="resolved", actor="ops-test",
-                   details={"status": IssueStatus.RESOLVED.value})])
+    sets = {
+        "status": "resolved",
+        "status_category": status_category("resolved", item["category"]),
+        "resolved_at": when.isoformat(),
+        **extra,
+    }
+    issues.change(
+        issue_id,
+        int(item.get("ops_version") or 0),
+        sets,
+        [],
+        [
+            AuditEvent(
+                issue_id=issue_id,
+                at=when,
+                type="resolved",
+                actor="ops-test",
+                details={"status": IssueStatus.RESOLVED.value},
+            )
+        ],
+    )
 
 
 def set_fields(issue_id: str, **values) -> None:
     """Fields other writers own (the surveys' answer, the recurrence link), stored as they store them."""
     names = {f"#f{i}": name for i, name in enumerate(values)}
     client("dynamodb").update_item(
-        TableName=resources().issues_table, Key={"issue_id": string(issue_id)},
+        TableName=resources().issues_table,
+        Key={"issue_id": string(issue_id)},
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
         ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":v{i}": number(v) if isinstance(v, int) else string(v)
-                                   for i, v in enumerate(values.values())})
+        ExpressionAttributeValues={
+            f":v{i}": number(v) if isinstance(v, int) else string(v) for i, v in enumerate(values.values())
+        },
+    )
 
 
 def event(issue_id: str, when: datetime, kind: str, **details) -> AuditEvent:
@@ -86,69 +133,163 @@ def week(aws):
     cs, sm = "customer_service", "social_media"
     # -- this week, W48 ------------------------------------------------------------------------------------------
     # A: Mon 10:00Z (11:00 Paris), answered 10:30, resolved 12:00; survey: 5 with a comment
-    open_issue(store, "iss-a", "routine_response", Severity.LOW, cs, "x", ("Nova Sneakers",), "product_quality",
-               at(23, 10), 240, 2880)
+    open_issue(
+        store,
+        "iss-a",
+        "routine_response",
+        Severity.LOW,
+        cs,
+        "x",
+        ("Nova Sneakers",),
+        "product_quality",
+        at(23, 10),
+        240,
+        2880,
+    )
     issues.record_response("iss-a", at(23, 10, 30))
     resolve(issues, "iss-a", at(23, 12))
     set_fields("iss-a", satisfaction="satisfied", satisfaction_rating=5, satisfaction_comment="Great <b>help</b>")
     # B: Fri 18:00Z (19:00 Paris), answered Sat 10:00Z (11:00 Paris): 16 h; business: Fri 19-20 + Sat 10-11 = 2 h
-    open_issue(store, "iss-b", "routine_response", Severity.MEDIUM, cs, "facebook", ("Luna Tote",), "delivery",
-               at(27, 18), 240, 2880)
+    open_issue(
+        store,
+        "iss-b",
+        "routine_response",
+        Severity.MEDIUM,
+        cs,
+        "facebook",
+        ("Luna Tote",),
+        "delivery",
+        at(27, 18),
+        240,
+        2880,
+    )
     issues.record_response("iss-b", at(28, 10))
     # C: High Priority, Tue 09:00Z; draft 20 min, legal review 2 h 15 (reminded, escalated), management 10 min;
     # answered 11:55 (10,500 s, SLA 60 min missed by 6,900 s), resolved 15:00; survey 3 but a person recorded 2
-    approvals = [event("iss-c", at(24, 9, 5), "step_initial", step="draft"),
-                 event("iss-c", at(24, 9, 25), "step_submitted", step="draft"),
-                 event("iss-c", at(24, 9, 25), "step_initial", step="legal_review"),
-                 event("iss-c", at(24, 10, 25), "step_reminder", step="legal_review"),
-                 event("iss-c", at(24, 11, 25), "step_escalated", step="legal_review"),
-                 event("iss-c", at(24, 11, 40), "step_approved", step="legal_review"),
-                 event("iss-c", at(24, 11, 40), "step_initial", step="management_approval"),
-                 event("iss-c", at(24, 11, 50), "step_approved", step="management_approval"),
-                 event("iss-c", at(24, 9, 20), "canned_warning_raised", step="draft"),
-                 event("iss-c", at(24, 9, 25), "canned_warning_overridden", step="draft")]
-    open_issue(store, "iss-c", "high_priority", Severity.HIGH, sm, "x", ("Lina Trench Coat",), "product_quality",
-               at(24, 9), 60, 720, audit=approvals)
+    approvals = [
+        event("iss-c", at(24, 9, 5), "step_initial", step="draft"),
+        event("iss-c", at(24, 9, 25), "step_submitted", step="draft"),
+        event("iss-c", at(24, 9, 25), "step_initial", step="legal_review"),
+        event("iss-c", at(24, 10, 25), "step_reminder", step="legal_review"),
+        event("iss-c", at(24, 11, 25), "step_escalated", step="legal_review"),
+        event("iss-c", at(24, 11, 40), "step_approved", step="legal_review"),
+        event("iss-c", at(24, 11, 40), "step_initial", step="management_approval"),
+        event("iss-c", at(24, 11, 50), "step_approved", step="management_approval"),
+        event("iss-c", at(24, 9, 20), "canned_warning_raised", step="draft"),
+        event("iss-c", at(24, 9, 25), "canned_warning_overridden", step="draft"),
+    ]
+    open_issue(
+        store,
+        "iss-c",
+        "high_priority",
+        Severity.HIGH,
+        sm,
+        "x",
+        ("Lina Trench Coat",),
+        "product_quality",
+        at(24, 9),
+        60,
+        720,
+        audit=approvals,
+    )
     issues.record_response("iss-c", at(24, 11, 55))
     resolve(issues, "iss-c", at(24, 15))
     set_fields("iss-c", satisfaction="dissatisfied", satisfaction_rating=3, satisfaction_comment="slow")
     item = issues.get("iss-c")
-    issues.change("iss-c", int(item["ops_version"]), {"satisfaction_score": 2}, [], [
-        event("iss-c", at(25, 9), "satisfaction_recorded", score=2, channel="phone", comment="Too slow")])
+    issues.change(
+        "iss-c",
+        int(item["ops_version"]),
+        {"satisfaction_score": 2},
+        [],
+        [event("iss-c", at(25, 9), "satisfaction_recorded", score=2, channel="phone", comment="Too slow")],
+    )
     # D: a surge's Crisis: window from Wed 14:00Z, detected 14:12 (delay 720 s), SLA from detection (30/360 min),
     # answered 14:30 (1,800 s), resolved 18:00 (14,400 s) with a note; its survey ran out unanswered
-    open_issue(store, "iss-d", "crisis", Severity.CRITICAL, sm, "many", ("Nova Sneakers",), "other", at(25, 14),
-               30, 360, rule="surge:product:nova sneakers", mentions=3, sla_from=at(25, 14, 12),
-               audit=[event("iss-d", at(25, 14, 12), "surge_detected", key="product:nova sneakers",
-                            window_start=at(25, 14).isoformat(), detected_at=at(25, 14, 12).isoformat(), count=3,
-                            baseline=0.2)])
+    open_issue(
+        store,
+        "iss-d",
+        "crisis",
+        Severity.CRITICAL,
+        sm,
+        "many",
+        ("Nova Sneakers",),
+        "other",
+        at(25, 14),
+        30,
+        360,
+        rule="surge:product:nova sneakers",
+        mentions=3,
+        sla_from=at(25, 14, 12),
+        audit=[
+            event(
+                "iss-d",
+                at(25, 14, 12),
+                "surge_detected",
+                key="product:nova sneakers",
+                window_start=at(25, 14).isoformat(),
+                detected_at=at(25, 14, 12).isoformat(),
+                count=3,
+                baseline=0.2,
+            )
+        ],
+    )
     issues.record_response("iss-d", at(25, 14, 30))
     resolve(issues, "iss-d", at(25, 18), resolution_note="Batch <recalled>")
     set_fields("iss-d", satisfaction="unanswered")
     # E: Sat 11:00Z, never answered (SLA due 15:00 missed), resolution due Mon 11:00 (after now: running);
     # the same author as A, whose issue was resolved 5 d 23 h before
-    open_issue(store, "iss-e", "routine_response", Severity.LOW, cs, "x", ("Nova Sneakers",), "product_quality",
-               at(28, 11), 240, 2880)
+    open_issue(
+        store,
+        "iss-e",
+        "routine_response",
+        Severity.LOW,
+        cs,
+        "x",
+        ("Nova Sneakers",),
+        "product_quality",
+        at(28, 11),
+        240,
+        2880,
+    )
     set_fields("iss-e", recurs_issue_id="iss-a", recurrence_rule="same_author", recurrence_gap_seconds=514800)
     # F: after the week (Mon 07:00Z), recurs C (same product and topic)
-    open_issue(store, "iss-f", "routine_response", Severity.LOW, cs, "x", ("Lina Trench Coat",), "product_quality",
-               at(30, 7), 240, 2880)
+    open_issue(
+        store,
+        "iss-f",
+        "routine_response",
+        Severity.LOW,
+        cs,
+        "x",
+        ("Lina Trench Coat",),
+        "product_quality",
+        at(30, 7),
+        240,
+        2880,
+    )
     set_fields("iss-f", recurs_issue_id="iss-c", recurrence_rule="same_product_topic", recurrence_gap_seconds=489600)
     # -- the week before, W47 ------------------------------------------------------------------------------------
     # G: Tue 17th 10:00Z (11:00 Paris), answered 11:00, resolved Wed 10:00 (86,400 s; business: Tue 11-20 + Wed
     # 08-11 = 12 h); survey 4
-    open_issue(store, "iss-g", "routine_response", Severity.LOW, cs, "x", ("Pima Crew Tee",), "sizing", at(17, 10),
-               240, 2880)
+    open_issue(
+        store, "iss-g", "routine_response", Severity.LOW, cs, "x", ("Pima Crew Tee",), "sizing", at(17, 10), 240, 2880
+    )
     issues.record_response("iss-g", at(17, 11))
     resolve(issues, "iss-g", at(18, 10))
     set_fields("iss-g", satisfaction="satisfied", satisfaction_rating=4)
     # H: Wed 18th 12:00Z on Instagram, never answered nor resolved: open, past both SLAs
-    open_issue(store, "iss-h", "routine_response", Severity.MEDIUM, cs, "instagram", (), "delivery", at(18, 12),
-               240, 2880)
+    open_issue(
+        store, "iss-h", "routine_response", Severity.MEDIUM, cs, "instagram", (), "delivery", at(18, 12), 240, 2880
+    )
     plan = bundled_plan()
-    deps = ReportDeps(issues=issues, store=S3ReportStore(report_bucket()),
-                      sender=SesSnsReportSender(resources(), sender_email()), renderer=MatplotlibReportRenderer(),
-                      plan=plan, plan_version=1, api_base_url="http://127.0.0.1:8000")
+    deps = ReportDeps(
+        issues=issues,
+        store=S3ReportStore(report_bucket()),
+        sender=SesSnsReportSender(resources(), sender_email()),
+        renderer=MatplotlibReportRenderer(),
+        plan=plan,
+        plan_version=1,
+        api_base_url="http://127.0.0.1:8000",
+    )
     return deps
 
 
@@ -178,10 +319,18 @@ def test_every_figure_of_the_simulated_week(week):
     assert rows(volume["by_platform"]) == {"x": (3, 1), "facebook": (1, 0), "many": (1, 0), "instagram": (0, 1)}
     assert rows(volume["by_category"]) == {"routine_response": (3, 2), "high_priority": (1, 0), "crisis": (1, 0)}
     assert rows(volume["by_severity"]) == {"low": (2, 1), "medium": (1, 1), "high": (1, 0), "critical": (1, 0)}
-    assert rows(volume["by_product"]) == {"Nova Sneakers": (3, 0), "Luna Tote": (1, 0), "Lina Trench Coat": (1, 0),
-                                          "Pima Crew Tee": (0, 1)}
-    assert rows(volume["by_topic"]) == {"product_quality": (3, 0), "delivery": (1, 1), "other": (1, 0),
-                                        "sizing": (0, 1)}
+    assert rows(volume["by_product"]) == {
+        "Nova Sneakers": (3, 0),
+        "Luna Tote": (1, 0),
+        "Lina Trench Coat": (1, 0),
+        "Pima Crew Tee": (0, 1),
+    }
+    assert rows(volume["by_topic"]) == {
+        "product_quality": (3, 0),
+        "delivery": (1, 1),
+        "other": (1, 0),
+        "sizing": (0, 1),
+    }
     x_row = next(r for r in volume["by_platform"] if r["key"] == "x")
     assert x_row["issue_ids"] == ["iss-a", "iss-c", "iss-e"]
     assert x_row["link"] == "/issues?platform=x&since=2026-11-23&until=2026-11-29&limit=100"
@@ -192,12 +341,18 @@ def test_every_figure_of_the_simulated_week(week):
     assert first[0]["calendar"] == {"count": 4, "median_seconds": 6150, "p90_seconds": 57600, "mean_seconds": 17925}
     # business: A 1,800, B 7,200 (1 h Friday evening + 1 h Saturday), C 10,500, D 1,800
     assert first[0]["business"] == {"count": 4, "median_seconds": 4500, "p90_seconds": 10500, "mean_seconds": 5325}
-    assert first[1]["calendar"] == first[1]["business"] == {"count": 1, "median_seconds": 3600,
-                                                            "p90_seconds": 3600, "mean_seconds": 3600}
+    assert (
+        first[1]["calendar"]
+        == first[1]["business"]
+        == {"count": 1, "median_seconds": 3600, "p90_seconds": 3600, "mean_seconds": 3600}
+    )
     resolution = compared(times["overall_resolution"])
     # A 7,200, C 21,600, D 14,400: every second inside the teams' hours
-    assert resolution[0]["calendar"] == resolution[0]["business"] == {
-        "count": 3, "median_seconds": 14400, "p90_seconds": 21600, "mean_seconds": 14400}
+    assert (
+        resolution[0]["calendar"]
+        == resolution[0]["business"]
+        == {"count": 3, "median_seconds": 14400, "p90_seconds": 21600, "mean_seconds": 14400}
+    )
     assert resolution[1]["calendar"]["median_seconds"] == 86400 and resolution[1]["business"]["median_seconds"] == 43200
     teams = {g["key"]: g for g in times["by_team"]}
     assert compared(teams["customer_service"]["issues"]) == (3, 2)
@@ -218,12 +373,16 @@ def test_every_figure_of_the_simulated_week(week):
         ("iss-c", "first_response", 6900),  # due 10:00, answered 11:55
         ("iss-b", "first_response", 43200),  # due Fri 22:00, answered Sat 10:00
         ("iss-e", "first_response", 151200),  # due Sat 15:00, unanswered at Mon 09:00
-        ("iss-b", "resolution", 54000)]  # due Sun 18:00, open at Mon 09:00
+        ("iss-b", "resolution", 54000),
+    ]  # due Sun 18:00, open at Mon 09:00
     assert sla["breaches"][0]["link"] == "/issues/iss-c"
 
     steps = {(s["protocol"], s["step"]): s for s in report["approvals"]}
-    assert list(steps) == [("high_priority", "draft"), ("high_priority", "legal_review"),
-                           ("high_priority", "management_approval")]
+    assert list(steps) == [
+        ("high_priority", "draft"),
+        ("high_priority", "legal_review"),
+        ("high_priority", "management_approval"),
+    ]
     assert steps[("high_priority", "draft")]["this_week"]["cycle_time"]["median_seconds"] == 1200
     legal = steps[("high_priority", "legal_review")]["this_week"]
     assert legal["cycles"] == 1 and legal["cycle_time"]["median_seconds"] == 8100
@@ -233,14 +392,20 @@ def test_every_figure_of_the_simulated_week(week):
 
     satisfaction = report["satisfaction"]
     # A 5 (survey), C 2 (a person's score wins over the survey's 3); G 4
-    assert compared(satisfaction["score"]) == ({"count": 2, "satisfied_share": 0.5, "mean_score": 3.5},
-                                               {"count": 1, "satisfied_share": 1.0, "mean_score": 4.0})
+    assert compared(satisfaction["score"]) == (
+        {"count": 2, "satisfied_share": 0.5, "mean_score": 3.5},
+        {"count": 1, "satisfied_share": 1.0, "mean_score": 4.0},
+    )
     # settled surveys: A answered, C answered, D ran out -> 2 / 3; G answered -> 1 / 1
     assert compared(satisfaction["response_rate"]) == ({"count": 3, "rate": 0.6667}, {"count": 1, "rate": 1.0})
-    assert compared(satisfaction["distribution"]) == ({"1": 0, "2": 1, "3": 0, "4": 0, "5": 1},
-                                                      {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0})
+    assert compared(satisfaction["distribution"]) == (
+        {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1},
+        {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+    )
     assert [(c["issue_id"], c["score"], c["comment"]) for c in satisfaction["comments"]] == [
-        ("iss-a", 5, "Great <b>help</b>"), ("iss-c", 2, "Too slow")]
+        ("iss-a", 5, "Great <b>help</b>"),
+        ("iss-c", 2, "Too slow"),
+    ]
 
     recurrence = report["recurrence"]
     # resolved in W48: A, C, D; recurred: A (by E, same author), C (by F, same product and topic)
@@ -255,10 +420,16 @@ def test_every_figure_of_the_simulated_week(week):
     assert compared(surges["crises"]) == (1, 0)
     crisis = surges["items"][0]
     assert (crisis["issue_id"], crisis["key"], crisis["detection_delay_seconds"]) == (
-        "iss-d", "product:nova sneakers", 720)
+        "iss-d",
+        "product:nova sneakers",
+        720,
+    )
     assert (crisis["started"], crisis["detected"]) == ("2026-11-25T14:00:00Z", "2026-11-25T14:12:00Z")
     assert (crisis["status"], crisis["resolution_seconds"], crisis["resolution_note"]) == (
-        "resolved", 14400, "Batch <recalled>")
+        "resolved",
+        14400,
+        "Batch <recalled>",
+    )
 
     open_items = report["open_items"]
     # at the week's end: B, E and H open with a follow-up; B and H past their resolution SLA (E's is due later)
@@ -312,8 +483,10 @@ def _announcements() -> list:
 
 def test_delivery_stores_emails_inline_charts_announces_once_and_a_rerun_overwrites(week):
     first = deliver_report("2026-W48", week, NOW)
-    keys = sorted(item["Key"] for item in client("s3").list_objects_v2(
-        Bucket=report_bucket(), Prefix="reports/2026-W48/")["Contents"])
+    keys = sorted(
+        item["Key"]
+        for item in client("s3").list_objects_v2(Bucket=report_bucket(), Prefix="reports/2026-W48/")["Contents"]
+    )
     assert keys == sorted(first.keys) and "reports/2026-W48/report.html" in keys and len(keys) == 8
     assert first.emailed == week.plan.report.recipients and first.announced
     emails = _report_emails()

@@ -13,9 +13,16 @@ NOW = UNTIL + timedelta(days=1)
 
 def issue(hour: int, **fields):
     first = SINCE + timedelta(hours=hour)
-    return {"issue_id": f"i{hour}", "first_seen": first.isoformat(), "category": "routine", "severity": "low",
-            "platform": "x", "status": "open", "mention_count": 1,
-            **{k: (first + v).isoformat() if isinstance(v, timedelta) else v for k, v in fields.items()}}
+    return {
+        "issue_id": f"i{hour}",
+        "first_seen": first.isoformat(),
+        "category": "routine",
+        "severity": "low",
+        "platform": "x",
+        "status": "open",
+        "mention_count": 1,
+        **{k: (first + v).isoformat() if isinstance(v, timedelta) else v for k, v in fields.items()},
+    }
 
 
 def test_nearest_rank_percentiles_and_medians():
@@ -34,11 +41,24 @@ def test_an_empty_period_is_nulls_with_counts_of_zero():
 
 def test_figures_over_the_issues_first_seen_in_the_period():
     issues = [
-        issue(1, response_time_seconds=600, first_response_at=timedelta(minutes=10),
-              sla_first_response_due=timedelta(hours=1), resolved_at=timedelta(hours=2),
-              sla_resolution_due=timedelta(hours=1), satisfaction_score=5, status="resolved"),  # response kept
-        issue(2, response_time_seconds=7200, first_response_at=timedelta(hours=2),
-              sla_first_response_due=timedelta(hours=1), satisfaction_score=3, reopened_count=1),  # missed, reopened
+        issue(
+            1,
+            response_time_seconds=600,
+            first_response_at=timedelta(minutes=10),
+            sla_first_response_due=timedelta(hours=1),
+            resolved_at=timedelta(hours=2),
+            sla_resolution_due=timedelta(hours=1),
+            satisfaction_score=5,
+            status="resolved",
+        ),  # response kept
+        issue(
+            2,
+            response_time_seconds=7200,
+            first_response_at=timedelta(hours=2),
+            sla_first_response_due=timedelta(hours=1),
+            satisfaction_score=3,
+            reopened_count=1,
+        ),  # missed, reopened
         issue(3, sla_first_response_due=timedelta(hours=1)),  # never answered, due long ago: missed
         issue(4, platform="meta"),  # no SLA: not applied
         issue(-2),  # before the period
@@ -65,28 +85,40 @@ def test_means_and_business_hours_per_team():
     ]
     summary = summarize(issues, SINCE, UNTIL, NOW, hours)
     assert summary.response_time.mean_seconds == (3600 + 14 * 3600) / 2
-    assert summary.response_time_business.model_dump() == {"count": 2, "median_seconds": 3600,
-                                                           "p90_seconds": 3600, "mean_seconds": 3600}
+    assert summary.response_time_business.model_dump() == {
+        "count": 2,
+        "median_seconds": 3600,
+        "p90_seconds": 3600,
+        "mean_seconds": 3600,
+    }
 
 
 def test_breaches_say_how_late_and_running_slas_are_no_breach():
     from chalicelib.domain.metrics import breaches
 
-    found = breaches([
-        issue(1, sla_first_response_due=timedelta(hours=1), first_response_at=timedelta(hours=3)),  # 2 h late
-        issue(2, sla_resolution_due=timedelta(hours=1)),  # never resolved: late until now
-        {**issue(3), "sla_first_response_due": (NOW + timedelta(hours=1)).isoformat()},  # still running
-    ], NOW)
+    found = breaches(
+        [
+            issue(1, sla_first_response_due=timedelta(hours=1), first_response_at=timedelta(hours=3)),  # 2 h late
+            issue(2, sla_resolution_due=timedelta(hours=1)),  # never resolved: late until now
+            {**issue(3), "sla_first_response_due": (NOW + timedelta(hours=1)).isoformat()},  # still running
+        ],
+        NOW,
+    )
     assert [(b.issue_id, b.sla, b.late_seconds) for b in found] == [
-        ("i1", "first_response", 7200), ("i2", "resolution", (NOW - SINCE - timedelta(hours=3)).total_seconds())]
+        ("i1", "first_response", 7200),
+        ("i2", "resolution", (NOW - SINCE - timedelta(hours=3)).total_seconds()),
+    ]
 
 
 def test_a_persons_score_wins_over_the_surveys_and_unanswered_surveys_lower_the_response_rate():
     from chalicelib.domain.metrics import csat_distribution, csat_response_rate
 
-    issues = [issue(1, satisfaction="satisfied", satisfaction_rating=5),
-              issue(2, satisfaction="dissatisfied", satisfaction_rating=3, satisfaction_score=1),
-              issue(3, satisfaction="unanswered"), issue(4)]
+    issues = [
+        issue(1, satisfaction="satisfied", satisfaction_rating=5),
+        issue(2, satisfaction="dissatisfied", satisfaction_rating=3, satisfaction_score=1),
+        issue(3, satisfaction="unanswered"),
+        issue(4),
+    ]
     summary = summarize(issues, SINCE, UNTIL, NOW)
     assert summary.csat.count == 2 and summary.csat.mean_score == 3 and summary.csat.satisfied_share == 0.5
     assert csat_response_rate(issues).model_dump() == {"count": 3, "rate": 0.6667}
@@ -94,11 +126,13 @@ def test_a_persons_score_wins_over_the_surveys_and_unanswered_surveys_lower_the_
 
 
 def test_recurrence_by_kind_counts_resolved_issues_a_later_issue_recurred_within_the_window():
-    issues = [issue(1, resolved_at=timedelta(hours=2)), issue(2, resolved_at=timedelta(hours=3)),
-              issue(3, resolved_at=timedelta(hours=4)),
-              issue(30, recurs_issue_id="i1", recurrence_rule="same_author", recurrence_gap_seconds=3600),
-              issue(40, recurs_issue_id="i2", recurrence_rule="same_product_topic",
-                    recurrence_gap_seconds=40 * 86400)]  # outside the 30-day window
+    issues = [
+        issue(1, resolved_at=timedelta(hours=2)),
+        issue(2, resolved_at=timedelta(hours=3)),
+        issue(3, resolved_at=timedelta(hours=4)),
+        issue(30, recurs_issue_id="i1", recurrence_rule="same_author", recurrence_gap_seconds=3600),
+        issue(40, recurs_issue_id="i2", recurrence_rule="same_product_topic", recurrence_gap_seconds=40 * 86400),
+    ]  # outside the 30-day window
     kinds = summarize(issues, SINCE, UNTIL, NOW).recurrence_by_kind
     assert kinds.resolved == 3
     assert kinds.any_rule.rate == round(1 / 3, 4) and kinds.same_author.rate == round(1 / 3, 4)

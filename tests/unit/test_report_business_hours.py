@@ -7,13 +7,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
+from chalicelib.adapters.plans import DEFAULT_PLAN
 from chalicelib.domain.business_hours import BusinessHours, TeamHours
 from chalicelib.domain.plan import load_plan_yaml
-from chalicelib.adapters.plans import DEFAULT_PLAN
 
 Z = timezone.utc
-PARIS_OFFICE = BusinessHours(time_zone="Europe/Paris", weekly={d: ["09:00-17:00"] for d in ("mon", "tue", "wed",
-                                                                                              "thu", "fri")})
+PARIS_OFFICE = BusinessHours(
+    time_zone="Europe/Paris", weekly={d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+)
 
 
 def utc(*parts: int) -> datetime:
@@ -47,9 +48,16 @@ def test_split_days_whole_days_and_a_long_stretch():
     assert BusinessHours().weekly_seconds == 40 * 3600
 
 
-@pytest.mark.parametrize("bad", [{"time_zone": "Mars/Olympus"}, {"weekly": {"mon": ["17:00-09:00"]}},
-                                 {"weekly": {"mon": ["09:00-12:00", "11:00-13:00"]}},
-                                 {"weekly": {"funday": ["09:00-17:00"]}}, {"weekly": {"mon": ["9-17"]}}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"time_zone": "Mars/Olympus"},
+        {"weekly": {"mon": ["17:00-09:00"]}},
+        {"weekly": {"mon": ["09:00-12:00", "11:00-13:00"]}},
+        {"weekly": {"funday": ["09:00-17:00"]}},
+        {"weekly": {"mon": ["9-17"]}},
+    ],
+)
 def test_timetables_that_make_no_sense_are_refused(bad):
     with pytest.raises(ValidationError):
         BusinessHours(**bad)

@@ -7,8 +7,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from chalicelib.domain.report import (BadWeek, due_week, issue_link, last_full_week, parse_week, previous_week,
-                                      step_cycles, week_bounds)
+from chalicelib.domain.report import (
+    BadWeek,
+    due_week,
+    issue_link,
+    last_full_week,
+    parse_week,
+    previous_week,
+    step_cycles,
+    week_bounds,
+)
 
 Z = timezone.utc
 
@@ -40,16 +48,22 @@ def test_the_report_is_due_once_this_weeks_slot_has_passed():
 
 def test_approval_cycles_start_at_the_first_request_and_restart_after_a_rejection():
     def event(minute: int, kind: str, step: str) -> dict:
-        return {"at": datetime(2026, 11, 24, 9, minute, tzinfo=Z).isoformat(), "type": kind,
-                "details": {"step": step}}
+        return {"at": datetime(2026, 11, 24, 9, minute, tzinfo=Z).isoformat(), "type": kind, "details": {"step": step}}
 
-    history = {"i1": [event(0, "step_initial", "draft"), event(10, "step_submitted", "draft"),
-                      event(10, "step_initial", "review"), event(30, "step_rejected", "review"),
-                      event(31, "step_initial", "draft"), event(41, "step_reminder", "draft"),
-                      event(50, "step_submitted", "draft"), event(50, "step_initial", "review"),
-                      event(55, "step_escalated", "review")]}  # review still waiting at the end
-    cycles = step_cycles([{"issue_id": "i1", "category": "high_priority"}], history,
-                         {"high_priority": "hp"})
+    history = {
+        "i1": [
+            event(0, "step_initial", "draft"),
+            event(10, "step_submitted", "draft"),
+            event(10, "step_initial", "review"),
+            event(30, "step_rejected", "review"),
+            event(31, "step_initial", "draft"),
+            event(41, "step_reminder", "draft"),
+            event(50, "step_submitted", "draft"),
+            event(50, "step_initial", "review"),
+            event(55, "step_escalated", "review"),
+        ]
+    }  # review still waiting at the end
+    cycles = step_cycles([{"issue_id": "i1", "category": "high_priority"}], history, {"high_priority": "hp"})
     assert cycles[("hp", "draft")].seconds == [600, 1140]
     assert cycles[("hp", "draft")].timed_out == ["i1"] and cycles[("hp", "draft")].escalated == []
     assert cycles[("hp", "review")].seconds == [1200]  # the open cycle has no time yet, but it escalated

@@ -10,28 +10,56 @@ import pytest
 
 from chalicelib.adapters.plans import bundled_plan
 from chalicelib.domain.report import BadWeek
-from chalicelib.services.reports import (LINK_SECONDS, NoReport, ReportDeps, deliver_report, list_reports,
-                                         report_link, run_scheduled)
+from chalicelib.services.reports import (
+    LINK_SECONDS,
+    NoReport,
+    ReportDeps,
+    deliver_report,
+    list_reports,
+    report_link,
+    run_scheduled,
+)
 from tests.fakes import FakeReportIssues, FakeReportRenderer, FakeReportSender, FakeReportStore
 
 Z = timezone.utc
 NOW = datetime(2026, 11, 30, 9, tzinfo=Z)
-ISSUES = [{"issue_id": "iss-1", "first_seen": "2026-11-24T10:00:00+00:00", "category": "routine_response",
-           "team": "customer_service", "platform": "x", "status": "open"},
-          {"issue_id": "iss-0", "first_seen": "2026-11-17T10:00:00+00:00", "category": "routine_response",
-           "team": "customer_service", "platform": "x", "status": "open"}]
+ISSUES = [
+    {
+        "issue_id": "iss-1",
+        "first_seen": "2026-11-24T10:00:00+00:00",
+        "category": "routine_response",
+        "team": "customer_service",
+        "platform": "x",
+        "status": "open",
+    },
+    {
+        "issue_id": "iss-0",
+        "first_seen": "2026-11-17T10:00:00+00:00",
+        "category": "routine_response",
+        "team": "customer_service",
+        "platform": "x",
+        "status": "open",
+    },
+]
 
 
 def deps(sender: FakeReportSender | None = None, plan=None) -> ReportDeps:
-    return ReportDeps(issues=FakeReportIssues(ISSUES), store=FakeReportStore(), sender=sender or FakeReportSender(),
-                      renderer=FakeReportRenderer(), plan=plan or bundled_plan(), plan_version=3)
+    return ReportDeps(
+        issues=FakeReportIssues(ISSUES),
+        store=FakeReportStore(),
+        sender=sender or FakeReportSender(),
+        renderer=FakeReportRenderer(),
+        plan=plan or bundled_plan(),
+        plan_version=3,
+    )
 
 
 def test_delivery_stores_under_the_week_emails_each_recipient_and_announces_a_seven_day_link():
     given = deps()
     delivery = deliver_report("2026-W48", given, NOW)
-    assert given.store.files("reports/") == sorted(f"reports/2026-W48/{n}" for n in (
-        "report.json", "report.html", "report.csv", "chart-volume.png"))
+    assert given.store.files("reports/") == sorted(
+        f"reports/2026-W48/{n}" for n in ("report.json", "report.html", "report.csv", "chart-volume.png")
+    )
     assert given.store.writes[-1] == "reports/2026-W48/report.json"  # the delivered mark goes last
     report = json.loads(given.store.objects["reports/2026-W48/report.json"][0])
     assert report["volume"]["issues"] == {"this_week": 1, "week_before": 1} and report["plan_version"] == 3
@@ -51,7 +79,8 @@ def test_a_rerun_overwrites_the_same_keys_and_sends_nothing_twice():
     assert sorted(again.keys) == sorted(first.keys) and again.emailed == [] and not again.announced
     assert len(given.sender.sent) == len(given.plan.report.recipients) + 1
     assert json.loads(given.store.objects["reports/2026-W48/report.json"][0])["generated_at"].startswith(
-        "2026-11-30T10:00")
+        "2026-11-30T10:00"
+    )
 
 
 def test_a_failed_email_leaves_the_week_due_and_the_next_run_sends_only_what_is_owed():
@@ -69,8 +98,9 @@ def test_a_failed_email_leaves_the_week_due_and_the_next_run_sends_only_what_is_
 
 def test_the_schedule_follows_the_plans_day_hour_and_time_zone():
     plan = bundled_plan()
-    tuesday_paris = plan.model_copy(update={"report": plan.report.model_copy(
-        update={"day": "tue", "hour": 9, "time_zone": "Europe/Paris"})})
+    tuesday_paris = plan.model_copy(
+        update={"report": plan.report.model_copy(update={"day": "tue", "hour": 9, "time_zone": "Europe/Paris"})}
+    )
     given = deps(plan=tuesday_paris)
     assert run_scheduled(NOW, given) is None  # Monday: not yet
     assert run_scheduled(datetime(2026, 12, 1, 7, 59, tzinfo=Z), given) is None  # 08:59 in Paris
