@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import pytest
 
 from bench.faults import count_outcomes, dead_letters
-from infra.local.replay import http, load_rows, replay, shift_to_now
+from infra.local.replay import load_rows, replay, shift_to_now
 from infra.local.stack import LocalStack, free_port
 from tests.e2e.test_log_scan import sent_emails
 
@@ -37,14 +37,20 @@ def backlog(stack: LocalStack) -> int:
     for url in sqs.list_queues(QueueNamePrefix="social-response-local-").get("QueueUrls", []):
         if url.endswith(("-dlq", "-ops-alerts")):
             continue
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         total += sum(int(value) for value in attributes.values())
     return total
 
 
-def settle(stack: LocalStack, expected_keys: set[str], alerts: list[dict], quiet_seconds: float = 2 * VISIBILITY + 2,
-           timeout: float = 150.0) -> dict:
+def settle(
+    stack: LocalStack,
+    expected_keys: set[str],
+    alerts: list[dict],
+    quiet_seconds: float = 2 * VISIBILITY + 2,
+    timeout: float = 150.0,
+) -> dict:
     """Wait until the mentions are stored, every queue is empty and nothing changed for ``quiet_seconds`` (longer
     than a redelivery takes); then count."""
     from chalicelib.settings import Resources
@@ -54,10 +60,13 @@ def settle(stack: LocalStack, expected_keys: set[str], alerts: list[dict], quiet
     deadline, last, quiet_since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
         stack.supervise(echo=lambda *_: None)  # as make run's loop does: a dead worker comes back
-        alerts += [{k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                   for m in stack.alerts_received()]
-        emails = [{"to": e.get("destinations", {}).get("ToAddresses", [""])[0], "subject": e.get("subject", "")}
-                  for e in sent_emails(stack)]
+        alerts += [
+            {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} for m in stack.alerts_received()
+        ]
+        emails = [
+            {"to": e.get("destinations", {}).get("ToAddresses", [""])[0], "subject": e.get("subject", "")}
+            for e in sent_emails(stack)
+        ]
         now = count_outcomes(stack.client, names, emails, list(alerts))
         if now != last:
             last, quiet_since = now, time.monotonic()
@@ -67,44 +76,45 @@ def settle(stack: LocalStack, expected_keys: set[str], alerts: list[dict], quiet
     raise AssertionError("the stack did not settle")
 
 
-def in_flight_and_waiting(stack: LocalStack, queue: str) -> tuple[int, int]:
-    sqs = stack.client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], AttributeNames=[
-        "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"])["Attributes"]
-    return (int(attributes["ApproximateNumberOfMessagesNotVisible"]), int(attributes["ApproximateNumberOfMessages"]))
-
-
-def test_what_a_killed_worker_held_from_the_first_message_on_comes_back_after_the_shortened_visibility(tmp_path):
-    """The first message after start-up is held no longer than the shortened visibility. ReceiveMessage gives a
-    message the visibility its queue had when the long poll began: a visibility shortened while the worker already
-    polled left the first message in flight for the template's 360 s (the worker-kill run then never settled)."""
+def test_the_shortened_visibility_is_in_place_before_the_worker_polls(tmp_path):
+    """ReceiveMessage gives a message the visibility its queue had when the long poll began: a visibility shortened
+    while the worker already polled left the first message it took in flight for the template's 360 s (the
+    worker-kill run then never settled). So the stack sets it before it starts the worker."""
     from chalicelib.settings import Resources
 
-    ingest = Resources.for_stage("local").ingest_queue
-    stack = LocalStack(api_port=free_port(), moto_port=free_port(), worker_port=free_port(),
-                       log_dir=tmp_path / "logs", queue_visibility_seconds=VISIBILITY)
+    names = Resources.for_stage("local")
+    consumed = (names.ingest_queue, names.approval_queue, names.publish_queue)
+    at_worker_start: dict[str, str] = {}
+
+    class Recording(LocalStack):
+        def _spawn(self, name: str, command: list[str], restartable: bool = False) -> None:
+            if name == "worker":
+                sqs = self.client("sqs")
+                for queue in consumed:
+                    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+                    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                    at_worker_start[queue] = attributes["Attributes"]["VisibilityTimeout"]
+            super()._spawn(name, command, restartable=restartable)
+
+    stack = Recording(
+        api_port=free_port(),
+        moto_port=free_port(),
+        worker_port=free_port(),
+        log_dir=tmp_path / "logs",
+        queue_visibility_seconds=VISIBILITY,
+    )
     with stack:
-        deadline = time.monotonic() + 60
-        while http("GET", f"{stack.worker_url}/ready").status != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)  # every queue polled: a long poll is open on the ingest queue
-        worker = stack.processes["worker"]
-        worker.send_signal(signal.SIGKILL)  # its long poll, still open in moto, takes the next message
-        worker.wait()
-        sqs = stack.client("sqs")
-        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=ingest)["QueueUrl"], MessageBody="{}")
-        deadline = time.monotonic() + 3
-        while in_flight_and_waiting(stack, ingest) != (1, 0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert in_flight_and_waiting(stack, ingest) == (1, 0), "the dead worker's open poll did not take it"
-        taken = time.monotonic()
-        while in_flight_and_waiting(stack, ingest) != (0, 1) and time.monotonic() < taken + VISIBILITY + 5:
-            time.sleep(0.2)
-        assert in_flight_and_waiting(stack, ingest) == (0, 1), "still in flight past the shortened visibility"
+        assert at_worker_start == dict.fromkeys(consumed, str(VISIBILITY))
 
 
 def run(tmp_path, name: str, kill: bool) -> tuple[dict, dict]:
-    stack = LocalStack(api_port=free_port(), moto_port=free_port(), worker_port=free_port(),
-                       log_dir=tmp_path / name / "logs", queue_visibility_seconds=VISIBILITY)
+    stack = LocalStack(
+        api_port=free_port(),
+        moto_port=free_port(),
+        worker_port=free_port(),
+        log_dir=tmp_path / name / "logs",
+        queue_visibility_seconds=VISIBILITY,
+    )
     with stack:
         rows = shift_to_now(ROWS, datetime.now(timezone.utc))
         worker = stack.processes["worker"]
@@ -116,8 +126,11 @@ def run(tmp_path, name: str, kill: bool) -> tuple[dict, dict]:
             while time.monotonic() < deadline and not killed.is_set():
                 sqs = stack.client("sqs")
                 url = sqs.get_queue_url(QueueName="social-response-local-ingest")["QueueUrl"]
-                in_flight = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+                in_flight = int(
+                    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
+                        "Attributes"
+                    ]["ApproximateNumberOfMessagesNotVisible"]
+                )
                 if in_flight:
                     worker.send_signal(signal.SIGKILL)
                     killed.set()
@@ -135,9 +148,12 @@ def run(tmp_path, name: str, kill: bool) -> tuple[dict, dict]:
         outcomes = settle(stack, report.expected_keys, alerts)
         from chalicelib.settings import Resources
 
-        facts = {"killed": killed.is_set(), "worker_pid_before": worker.pid,
-                 "worker_pid_after": stack.processes["worker"].pid,
-                 "dead_letters": dead_letters(Resources.for_stage("local"), stack.client("sqs"))}
+        facts = {
+            "killed": killed.is_set(),
+            "worker_pid_before": worker.pid,
+            "worker_pid_after": stack.processes["worker"].pid,
+            "dead_letters": dead_letters(Resources.for_stage("local"), stack.client("sqs")),
+        }
         return outcomes, facts
 
 
@@ -149,6 +165,15 @@ def test_killing_the_worker_mid_batch_loses_and_doubles_nothing(tmp_path):
     assert facts["worker_pid_after"] != facts["worker_pid_before"]  # the supervisor restarted it
     assert not any(facts["dead_letters"].values()), facts["dead_letters"]
     assert clean["mentions"] == len(ROWS) and clean["issues"] > 0 and clean["emails"] > 0 and clean["alerts"] > 0
-    for kind in ("mentions", "mention_states", "issues", "issue_shapes", "audit_events", "approvals",
-                 "email_shapes", "alert_shapes", "executions"):
+    for kind in (
+        "mentions",
+        "mention_states",
+        "issues",
+        "issue_shapes",
+        "audit_events",
+        "approvals",
+        "email_shapes",
+        "alert_shapes",
+        "executions",
+    ):
         assert killed[kind] == clean[kind], kind
