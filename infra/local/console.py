@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 STARTING = "Starting the local stack (moto, resources, worker, API) ..."
 REPLAYING = "\nReplaying the sample stream (demo/sample_stream.jsonl) over HTTP ..."
-SERVING = ("\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as they "
-           "happen; open a link in your browser to act on a step.")
+SERVING = (
+    "\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as they "
+    "happen; open a link in your browser to act on a step."
+)
 STOPPED = "\nStopped: moto, worker and API are down."
 
 
@@ -38,36 +40,51 @@ class Announcer:
 
         names = Resources.for_stage(STAGE)
         # A link is printed once its email went out (an approval whose send failed is owed, not yet sent).
-        fresh = [a for a in self.stack.scan(names.approvals_table) if "person" in a
-                 and a.get("send_state", "sent") == "sent" and a["approval_id"] not in self.approvals_seen]
+        fresh = [
+            a
+            for a in self.stack.scan(names.approvals_table)
+            if "person" in a and a.get("send_state", "sent") == "sent" and a["approval_id"] not in self.approvals_seen
+        ]
         routine = 0
         for approval in sorted(fresh, key=lambda a: a["created_at"]):
             self.approvals_seen.add(approval["approval_id"])
             if approval["protocol"] == "routine":
                 routine += 1
                 continue
-            link = self.stack.base_url + link_path(self.stack.secrets["LINK_SIGNING_KEY"], approval["approval_id"],
-                                                   approval["person"], int(approval["expires_at"]))
-            self.echo(f"  email to {approval['person']}: {approval['step']} ({approval['attempt']}), "
-                      f"{approval['protocol'].replace('_', ' ')} issue {approval['issue_id']}")
+            link = self.stack.base_url + link_path(
+                self.stack.secrets["LINK_SIGNING_KEY"],
+                approval["approval_id"],
+                approval["person"],
+                int(approval["expires_at"]),
+            )
+            self.echo(
+                f"  email to {approval['person']}: {approval['step']} ({approval['attempt']}), "
+                f"{approval['protocol'].replace('_', ' ')} issue {approval['issue_id']}"
+            )
             self.echo(f"    {link}")
         if routine:
-            self.echo(f"  ({routine} approval emails to customer service for routine issues; all mail is at "
-                      f"{self.stack.moto_url}/moto-api/data.json)")
+            self.echo(
+                f"  ({routine} approval emails to customer service for routine issues; all mail is at "
+                f"{self.stack.moto_url}/moto-api/data.json)"
+            )
         for alert in self.stack.alerts_received():
             attributes = {k: v["StringValue"] for k, v in alert.get("MessageAttributes", {}).items()}
             try:
                 body = json.loads(alert["Body"])
             except ValueError:
                 body = {"subject": alert["Body"][:100]}
-            self.echo(f"  ALERT on SNS [kind={attributes.get('kind')} severity={attributes.get('severity')} "
-                      f"category={attributes.get('category')} team={attributes.get('team')}]: "
-                      f"{body.get('subject') or body.get('message', '')[:100]}")
+            self.echo(
+                f"  ALERT on SNS [kind={attributes.get('kind')} severity={attributes.get('severity')} "
+                f"category={attributes.get('category')} team={attributes.get('team')}]: "
+                f"{body.get('subject') or body.get('message', '')[:100]}"
+            )
         for reply in self.stack.scan(names.outbox_table):
             if reply["outbox_id"] not in self.replies_seen:
                 self.replies_seen.add(reply["outbox_id"])
-                self.echo(f"  outbox: {reply['channel']} to {reply['platform']} {reply['recipient']} "
-                          f"(issue {reply['issue_id']}): \"{reply['text'][:90]}\"")
+                self.echo(
+                    f"  outbox: {reply['channel']} to {reply['platform']} {reply['recipient']} "
+                    f'(issue {reply["issue_id"]}): "{reply["text"][:90]}"'
+                )
 
 
 def summarize(report, items: list[dict], echo=print) -> None:
@@ -75,8 +92,11 @@ def summarize(report, items: list[dict], echo=print) -> None:
     by_status = Counter(item.get("status") for item in items)
     sent = sum(report.statuses.values())
     echo("")
-    echo(f"Replayed {sent} deliveries: " + ", ".join(f"{n}x HTTP {s}" for s, n in sorted(report.statuses.items()))
-         + f"; {report.retries} were platform re-deliveries.")
+    echo(
+        f"Replayed {sent} deliveries: "
+        + ", ".join(f"{n}x HTTP {s}" for s, n in sorted(report.statuses.items()))
+        + f"; {report.retries} were platform re-deliveries."
+    )
     echo(f"Forged delivery (signed with a guessed secret) -> HTTP {report.forged_status}: refused, nothing stored.")
     echo(f"Stored {len(items)} mentions in DynamoDB (re-deliveries absorbed, none stored twice):")
     for platform, count in sorted(by_platform.items()):
@@ -84,7 +104,7 @@ def summarize(report, items: list[dict], echo=print) -> None:
     echo("  by status:   " + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())))
     edited = [item for item in items if item.get("edited_at")]
     if edited:
-        echo(f"  edited:      {edited[0]['pk']} now reads \"{edited[0]['text'][-60:]}\"")
+        echo(f'  edited:      {edited[0]["pk"]} now reads "{edited[0]["text"][-60:]}"')
 
 
 def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> None:
@@ -100,8 +120,10 @@ def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> No
     for title, selection in (("Largest (folded duplicates):", biggest), ("High Priority and Crisis:", urgent)):
         echo(f"  {title}")
         for issue in selection:
-            echo(f"    {issue['issue_id']}  {int(issue['mention_count'])} mentions, reach {int(issue['reach'])}, "
-                 f"{issue['severity']}, assigned to {issue.get('assigned_to', '-')}")
+            echo(
+                f"    {issue['issue_id']}  {int(issue['mention_count'])} mentions, reach {int(issue['reach'])}, "
+                f"{issue['severity']}, assigned to {issue.get('assigned_to', '-')}"
+            )
             echo(f"      {issue['description'][:110]}")
 
 

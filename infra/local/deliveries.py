@@ -37,11 +37,22 @@ def x_delivery(row: dict[str, Any]) -> Delivery:
     author = row["author"]
     created = datetime.fromisoformat(row["created_at"]).strftime("%a %b %d %H:%M:%S +0000 %Y")
     tweet = {
-        "created_at": created, "id": int(row["id"]) if row["id"].isdigit() else row["id"], "id_str": row["id"],
-        "text": row["text"], "truncated": False, "in_reply_to_status_id_str": row.get("in_reply_to"),
-        "user": {"id_str": author["id"], "name": author["name"], "screen_name": author["handle"],
-                 "followers_count": author["followers"], "verified": author["verified"]},
-        "retweet_count": 0, "favorite_count": 0, "lang": "en",
+        "created_at": created,
+        "id": int(row["id"]) if row["id"].isdigit() else row["id"],
+        "id_str": row["id"],
+        "text": row["text"],
+        "truncated": False,
+        "in_reply_to_status_id_str": row.get("in_reply_to"),
+        "user": {
+            "id_str": author["id"],
+            "name": author["name"],
+            "screen_name": author["handle"],
+            "followers_count": author["followers"],
+            "verified": author["verified"],
+        },
+        "retweet_count": 0,
+        "favorite_count": 0,
+        "lang": "en",
     }
     return _json("x", {"for_user_id": BRAND_X_USER_ID, "tweet_create_events": [tweet]})
 
@@ -53,28 +64,63 @@ def facebook_comment_delivery(row: dict[str, Any], verb: str = "add") -> Deliver
     post_id = f"{PAGE_ID}_{PAGE_POST}"
     # A reply's parent is the comment it answers (Graph API comment ids are <post>_<comment>).
     parent_id = f"{PAGE_POST}_{row['in_reply_to']}" if row.get("in_reply_to") else post_id
-    value = {"item": "comment", "verb": verb, "comment_id": f"{PAGE_POST}_{row['id']}",
-             "post_id": post_id, "parent_id": parent_id, "created_time": _epoch(row), "message": row["text"],
-             "from": {"id": row["author"]["id"], "name": row["author"]["name"]}}
-    return _json("meta", {"object": "page", "entry": [
-        {"id": PAGE_ID, "time": _epoch(row), "changes": [{"field": "feed", "value": value}]}]})
+    value = {
+        "item": "comment",
+        "verb": verb,
+        "comment_id": f"{PAGE_POST}_{row['id']}",
+        "post_id": post_id,
+        "parent_id": parent_id,
+        "created_time": _epoch(row),
+        "message": row["text"],
+        "from": {"id": row["author"]["id"], "name": row["author"]["name"]},
+    }
+    return _json(
+        "meta",
+        {
+            "object": "page",
+            "entry": [{"id": PAGE_ID, "time": _epoch(row), "changes": [{"field": "feed", "value": value}]}],
+        },
+    )
 
 
 def instagram_comment_delivery(row: dict[str, Any]) -> Delivery:
-    value = {"from": {"id": row["author"]["id"], "username": row["author"]["handle"]},
-             "media": {"id": "17900000000000001", "media_product_type": "FEED"}, "id": row["id"],
-             "text": row["text"]}
-    return _json("meta", {"object": "instagram", "entry": [
-        {"id": INSTAGRAM_ACCOUNT_ID, "time": _epoch(row), "changes": [{"field": "comments", "value": value}]}]})
+    value = {
+        "from": {"id": row["author"]["id"], "username": row["author"]["handle"]},
+        "media": {"id": "17900000000000001", "media_product_type": "FEED"},
+        "id": row["id"],
+        "text": row["text"],
+    }
+    return _json(
+        "meta",
+        {
+            "object": "instagram",
+            "entry": [
+                {"id": INSTAGRAM_ACCOUNT_ID, "time": _epoch(row), "changes": [{"field": "comments", "value": value}]}
+            ],
+        },
+    )
 
 
 def facebook_rating_delivery(row: dict[str, Any]) -> Delivery:
     rating = int(row.get("rating") or 3)
-    value = {"item": "rating", "verb": "add", "open_graph_story_id": row["id"], "reviewer_id": row["author"]["id"],
-             "reviewer_name": row["author"]["name"], "rating": rating, "review_text": row["text"],
-             "recommendation_type": "POSITIVE" if rating >= 4 else "NEGATIVE", "created_time": _epoch(row)}
-    return _json("meta", {"object": "page", "entry": [
-        {"id": PAGE_ID, "time": _epoch(row), "changes": [{"field": "ratings", "value": value}]}]})
+    value = {
+        "item": "rating",
+        "verb": "add",
+        "open_graph_story_id": row["id"],
+        "reviewer_id": row["author"]["id"],
+        "reviewer_name": row["author"]["name"],
+        "rating": rating,
+        "review_text": row["text"],
+        "recommendation_type": "POSITIVE" if rating >= 4 else "NEGATIVE",
+        "created_time": _epoch(row),
+    }
+    return _json(
+        "meta",
+        {
+            "object": "page",
+            "entry": [{"id": PAGE_ID, "time": _epoch(row), "changes": [{"field": "ratings", "value": value}]}],
+        },
+    )
 
 
 def youtube_delivery(row: dict[str, Any]) -> Delivery:
@@ -106,15 +152,24 @@ def youtube_delivery(row: dict[str, Any]) -> Delivery:
 
 
 def trustpilot_delivery(row: dict[str, Any]) -> Delivery:
-    data = {"id": row["id"], "language": "en", "title": row.get("title") or "", "text": row["text"],
-            "referenceId": None, "stars": int(row.get("rating") or 3),
-            "createdAt": datetime.fromisoformat(row["created_at"]).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "isVerified": True, "link": f"https://api.trustpilot.com/v1/reviews/{row['id']}",
-            "consumer": {"id": row["author"]["id"], "name": row["author"]["name"],
-                         "link": f"https://api.trustpilot.com/v1/consumers/{row['author']['id']}"},
-            "tags": []}
-    return _json("trustpilot", {"events": [{"eventName": "service-review-created", "version": "1",
-                                            "eventData": data}]})
+    data = {
+        "id": row["id"],
+        "language": "en",
+        "title": row.get("title") or "",
+        "text": row["text"],
+        "referenceId": None,
+        "stars": int(row.get("rating") or 3),
+        "createdAt": datetime.fromisoformat(row["created_at"]).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "isVerified": True,
+        "link": f"https://api.trustpilot.com/v1/reviews/{row['id']}",
+        "consumer": {
+            "id": row["author"]["id"],
+            "name": row["author"]["name"],
+            "link": f"https://api.trustpilot.com/v1/consumers/{row['author']['id']}",
+        },
+        "tags": [],
+    }
+    return _json("trustpilot", {"events": [{"eventName": "service-review-created", "version": "1", "eventData": data}]})
 
 
 def generic_delivery(row: dict[str, Any]) -> Delivery:

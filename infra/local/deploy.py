@@ -92,9 +92,11 @@ class LocalDeployment:
 def split_template(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """(what moto's CloudFormation creates, what goes through the API, what is not created and why)."""
     resources = template["Resources"]
-    not_created = {logical: f"moto's CloudFormation has no {resource['Type']}"
-                   for logical, resource in resources.items()
-                   if resource["Type"] not in THROUGH_THE_API and not moto_can_create(resource["Type"])}
+    not_created = {
+        logical: f"moto's CloudFormation has no {resource['Type']}"
+        for logical, resource in resources.items()
+        if resource["Type"] not in THROUGH_THE_API and not moto_can_create(resource["Type"])
+    }
     changed = True
     while changed:  # a resource that refers to one not created cannot be created either
         changed = False
@@ -113,8 +115,11 @@ def split_template(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 def template_function_environment(template: dict[str, Any]) -> dict[str, Any]:
     """The environment the template gives its functions (one for all: the local stack runs them in two processes
     that share it, so functions that differ are refused here rather than run with the wrong one)."""
-    functions = {k: v["Properties"].get("Environment", {}).get("Variables", {})
-                 for k, v in template["Resources"].items() if v["Type"] == SAM_FUNCTION}
+    functions = {
+        k: v["Properties"].get("Environment", {}).get("Variables", {})
+        for k, v in template["Resources"].items()
+        if v["Type"] == SAM_FUNCTION
+    }
     if not functions:
         raise ValueError("the packaged template has no functions")
     first_name, first = next(iter(functions.items()))
@@ -131,11 +136,17 @@ def deploy_stack(stage: str, client_for=_default_client, time_scale: float | Non
     template = sam_template(stage, time_scale)
     stack_resources, api_resources, not_created = split_template(template)
     variables = template_function_environment(template)
-    api_refs = {logical: resource["Properties"]["Name"] for logical, resource in api_resources.items()
-                if resource["Type"] == SES_CONFIGURATION_SET}
+    api_refs = {
+        logical: resource["Properties"]["Name"]
+        for logical, resource in api_resources.items()
+        if resource["Type"] == SES_CONFIGURATION_SET
+    }
     # Each variable that names a resource is resolved by moto's CloudFormation itself, as an output.
-    outputs = {name: output for name, output in template.get("Outputs", {}).items()
-               if not references(output) & (set(not_created) | set(api_resources))}
+    outputs = {
+        name: output
+        for name, output in template.get("Outputs", {}).items()
+        if not references(output) & (set(not_created) | set(api_resources))
+    }
     environment = {name: value for name, value in variables.items() if isinstance(value, str)}
     for name, value in variables.items():
         if name in environment:
@@ -145,11 +156,18 @@ def deploy_stack(stage: str, client_for=_default_client, time_scale: float | Non
             environment[name] = api_refs[next(iter(refs))]
         elif not refs & (set(not_created) | set(api_resources)):
             outputs[f"{ENVIRONMENT_OUTPUT}{name.replace('_', '')}"] = {"Value": value}
-    body = {"AWSTemplateFormatVersion": "2010-09-09", "Description": template.get("Description", ""),
-            "Resources": stack_resources, "Outputs": outputs}
+    body = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": template.get("Description", ""),
+        "Resources": stack_resources,
+        "Outputs": outputs,
+    }
     cloudformation = client_for("cloudformation")
-    cloudformation.create_stack(StackName=stack_name(stage), TemplateBody=json.dumps(body),
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+    cloudformation.create_stack(
+        StackName=stack_name(stage),
+        TemplateBody=json.dumps(body),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
     stack = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name(stage)} is {stack['StackStatus']}")
@@ -163,9 +181,14 @@ def deploy_stack(stage: str, client_for=_default_client, time_scale: float | Non
     from chalicelib.settings import sender_email
 
     client_for("ses").verify_email_identity(EmailAddress=environment.get("APPROVALS_FROM_EMAIL") or sender_email())
-    return LocalDeployment(outputs=values, created_by_cloudformation=sorted(stack_resources),
-                           created_through_the_api=sorted(api_resources), not_created=not_created,
-                           environment=environment, template=template)
+    return LocalDeployment(
+        outputs=values,
+        created_by_cloudformation=sorted(stack_resources),
+        created_through_the_api=sorted(api_resources),
+        not_created=not_created,
+        environment=environment,
+        template=template,
+    )
 
 
 def _create_through_the_api(stage: str, api_resources: dict, stack_resources: dict, client_for) -> None:
@@ -179,8 +202,10 @@ def _create_through_the_api(stage: str, api_resources: dict, stack_resources: di
         for logical, value in references_by_id.items():
             definition = definition.replace("${" + logical + "}", value)
         client_for("stepfunctions").create_state_machine(
-            name=properties["StateMachineName"], definition=definition,
-            roleArn=f"arn:aws:iam::123456789012:role/{stack_name(stage)}-protocol")
+            name=properties["StateMachineName"],
+            definition=definition,
+            roleArn=f"arn:aws:iam::123456789012:role/{stack_name(stage)}-protocol",
+        )
 
 
 def _references(resources: dict, client_for) -> dict[str, str]:

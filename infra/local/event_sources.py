@@ -77,43 +77,62 @@ def on_failure_queue(settings: dict[str, Any], stage: str, template: dict[str, A
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping passes to the handler."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": m.get("Attributes", {}),
-        "messageAttributes": m.get("MessageAttributes", {}),
-        "md5OfBody": m.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
 
 
-def deliver_sqs_batch(sqs, queue_url: str, queue_arn: str, batch_size: int, invoke: Callable[[dict], Any],
-                      reports_item_failures: bool,
-                      on_error: Callable[[Exception], None] = lambda error: None) -> tuple[int, int]:
+def deliver_sqs_batch(
+    sqs,
+    queue_url: str,
+    queue_arn: str,
+    batch_size: int,
+    invoke: Callable[[dict], Any],
+    reports_item_failures: bool,
+    on_error: Callable[[Exception], None] = lambda error: None,
+) -> tuple[int, int]:
     """One receive and invocation, as Lambda's SQS poller does it: (messages deleted, messages left to retry).
 
     What is left is not touched: it becomes visible again after the queue's visibility timeout, and SQS itself
     moves it to the dead-letter queue once it has been received ``maxReceiveCount`` times.
     """
-    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(batch_size, 10), WaitTimeSeconds=1,
-                                 AttributeNames=["All"], MessageAttributeNames=["All"])
+    answer = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=min(batch_size, 10),
+        WaitTimeSeconds=1,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
     messages = answer.get("Messages", [])
     if not messages:
         return 0, 0
     ids = [m["MessageId"] for m in messages]
     try:
-        failed = failed_message_ids(ids, invoke(sqs_event(messages, queue_arn, sqs.meta.region_name)),
-                                    reports_item_failures)
+        failed = failed_message_ids(
+            ids, invoke(sqs_event(messages, queue_arn, sqs.meta.region_name)), reports_item_failures
+        )
     except Exception as error:  # noqa: BLE001 - a crashed invocation fails the whole batch, as on Lambda
         on_error(error)
         failed = set(ids)
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+        )
     return len(done), len(failed)
 
 
@@ -137,8 +156,11 @@ class StreamFailurePolicy:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **backoff: float) -> StreamFailurePolicy:
-        return cls(maximum_retry_attempts=int(settings.get("MaximumRetryAttempts", -1)),
-                   bisect=bool(settings.get("BisectBatchOnFunctionError", False)), **backoff)
+        return cls(
+            maximum_retry_attempts=int(settings.get("MaximumRetryAttempts", -1)),
+            bisect=bool(settings.get("BisectBatchOnFunctionError", False)),
+            **backoff,
+        )
 
     def exhausted(self, retries_done: int) -> bool:
         return 0 <= self.maximum_retry_attempts <= retries_done
@@ -151,10 +173,17 @@ class StreamBatchRunner:
     ``stopping()`` lets the worker give up a retry loop when it shuts down (the batch is then read again).
     """
 
-    def __init__(self, invoke: Callable[[list[dict]], Any], discard: Callable[[dict], None],
-                 policy: StreamFailurePolicy, function_arn: str, stream_arn: str,
-                 sleep: Callable[[float], Any] = time.sleep, stopping: Callable[[], bool] = lambda: False,
-                 on_error: Callable[[Exception, int], None] = lambda error, size: None) -> None:
+    def __init__(
+        self,
+        invoke: Callable[[list[dict]], Any],
+        discard: Callable[[dict], None],
+        policy: StreamFailurePolicy,
+        function_arn: str,
+        stream_arn: str,
+        sleep: Callable[[float], Any] = time.sleep,
+        stopping: Callable[[], bool] = lambda: False,
+        on_error: Callable[[Exception, int], None] = lambda error, size: None,
+    ) -> None:
         self.invoke, self.discard, self.policy = invoke, discard, policy
         self.function_arn, self.stream_arn = function_arn, stream_arn
         self.sleep, self.stopping, self.on_error = sleep, stopping, on_error
@@ -191,12 +220,21 @@ class StreamBatchRunner:
         arrivals = [record.get("dynamodb", {}).get("ApproximateCreationDateTime") for record in batch]
 
         def iso(seconds: Any) -> str | None:
-            return (datetime.fromtimestamp(float(seconds), timezone.utc).isoformat(timespec="milliseconds")
-                    .replace("+00:00", "Z") if seconds is not None else None)
+            return (
+                datetime.fromtimestamp(float(seconds), timezone.utc)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
+                if seconds is not None
+                else None
+            )
 
         return {
-            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self.function_arn,
-                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": invocations},
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "version": "1.0",
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

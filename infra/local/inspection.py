@@ -25,8 +25,14 @@ class StackInspection:
         """A boto3 client on this stack's moto (the process's own AWS environment is left alone)."""
         import boto3
 
-        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing", aws_session_token="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+        )
 
     def queue_backlog(self) -> int:
         """Messages on the ingest queue, in flight included."""
@@ -34,8 +40,9 @@ class StackInspection:
 
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=Resources.for_stage(STAGE).ingest_queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         return sum(int(value) for value in attributes.values())
 
     def scan(self, table: str) -> list[dict]:
@@ -58,8 +65,9 @@ class StackInspection:
         """The alerts published since the last call, as the ops subscriber's queue received them (taken off it)."""
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=ALERTS_READER)["QueueUrl"]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        )
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return messages
@@ -78,7 +86,9 @@ class StackInspection:
             if backlog != last_backlog:
                 last_backlog, last_move = backlog, time.monotonic()
             elif time.monotonic() - last_move > timeout:
-                raise StackError(f"timed out waiting for {len(keys)} mentions to be stored "
-                                 f"({backlog} messages left on the ingest queue)")
+                raise StackError(
+                    f"timed out waiting for {len(keys)} mentions to be stored "
+                    f"({backlog} messages left on the ingest queue)"
+                )
             self.while_waiting()
             time.sleep(0.5)

@@ -34,9 +34,12 @@ ClientFor = Callable[[str], Any]
 
 
 def switch_on_step_functions(moto_url: str) -> None:
-    request = urllib.request.Request(f"{moto_url}/moto-api/config", method="POST",
-                                     data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{moto_url}/moto-api/config",
+        method="POST",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 (loopback)
 
 
@@ -48,8 +51,9 @@ class Provisioned:
     function_environment: dict[str, str]
 
 
-def provision(stage: str, client: ClientFor, environ: Mapping[str, str], template_file: Path,
-              secrets_file: Path) -> Provisioned:
+def provision(
+    stage: str, client: ClientFor, environ: Mapping[str, str], template_file: Path, secrets_file: Path
+) -> Provisioned:
     """Steps 2 to 4: the stack deployed, its template and secrets written, the alerts subscriber in place."""
     from infra.local.deploy import deploy_stack, seed_secrets
 
@@ -92,9 +96,14 @@ def set_queue_visibility(client: ClientFor, template: dict[str, Any], seconds: i
 
 def upload_plan(environment: Mapping[str, str], path: Path = BUNDLED_PLAN) -> str:
     """Upload a plan as an operator would, through the CLI; answers what the CLI said."""
-    done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "plan", "upload", str(path), "--by",
-                           "make-run@localhost"], cwd=ROOT, env=dict(environment), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "plan", "upload", str(path), "--by", "make-run@localhost"],
+        cwd=ROOT,
+        env=dict(environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise StackError(f"plan upload failed: {done.stdout}{done.stderr}")
     return done.stdout.strip().splitlines()[-1]

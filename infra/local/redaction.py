@@ -16,15 +16,33 @@ from collections.abc import Callable, Iterable
 
 REDACTED = "<redacted>"
 
-SECRET_QUERY_NAMES = ("sig", "signature", "exp", "expires", "token", "crc_token", "cursor", "hub.challenge",
-                      "hub.verify_token", "access_token", "id_token", "code", "key", "secret", "password")
+SECRET_QUERY_NAMES = (
+    "sig",
+    "signature",
+    "exp",
+    "expires",
+    "token",
+    "crc_token",
+    "cursor",
+    "hub.challenge",
+    "hub.verify_token",
+    "access_token",
+    "id_token",
+    "code",
+    "key",
+    "secret",
+    "password",
+)
 CAPABILITY_ROUTES = ("approvals", "surveys", "survey", "feedback", "links", "unsubscribe")
 
 _SECRET_NAMES = "|".join(re.escape(name) for name in SECRET_QUERY_NAMES)
 _QUERY = re.compile(rf"([?&;](?:{_SECRET_NAMES})=)[^&\s\"'#;]*", re.IGNORECASE)
 _PATH = re.compile(rf"(/(?:{'|'.join(CAPABILITY_ROUTES)})/)[^/?\s\"'#]+", re.IGNORECASE)
-_AUTHORIZATION = re.compile(r"((?:authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?)"
-                            r"[^\s\"',}]+", re.IGNORECASE)
+_AUTHORIZATION = re.compile(
+    r"((?:authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?)"
+    r"[^\s\"',}]+",
+    re.IGNORECASE,
+)
 _TASK_TOKEN = re.compile(r"([\"']?task_?token[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE)
 _SIGNATURE = re.compile(r"((?:sha256|sha1|v1)=)[A-Za-z0-9+/_\-]{16,}=*")
 

@@ -63,14 +63,19 @@ def http(method: str, url: str, body: bytes | None = None, headers: Mapping[str,
         return HttpAnswer(error.code, error.read().decode())
 
 
-def post_delivery(base_url: str, delivery: deliveries.Delivery, secrets: Mapping[str, str],
-                  now: datetime | None = None) -> HttpAnswer:
+def post_delivery(
+    base_url: str, delivery: deliveries.Delivery, secrets: Mapping[str, str], now: datetime | None = None
+) -> HttpAnswer:
     from chalicelib.platforms import PLATFORMS
 
     now = now or datetime.now(timezone.utc)
     headers = PLATFORMS[delivery.endpoint].sign(delivery.body, secrets.__getitem__, now)
-    return http("POST", f"{base_url}/webhooks/{delivery.endpoint}", delivery.body,
-                {"Content-Type": delivery.content_type, **headers})
+    return http(
+        "POST",
+        f"{base_url}/webhooks/{delivery.endpoint}",
+        delivery.body,
+        {"Content-Type": delivery.content_type, **headers},
+    )
 
 
 def forger_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
@@ -81,13 +86,30 @@ def forger_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
 def handshakes(base_url: str, secrets: Mapping[str, str]) -> dict[str, HttpAnswer]:
     query = urllib.parse.urlencode
     return {
-        "meta": http("GET", f"{base_url}/webhooks/meta?" + query(
-            {"hub.mode": "subscribe", "hub.verify_token": secrets["META_VERIFY_TOKEN"],
-             "hub.challenge": "1158201444"})),
+        "meta": http(
+            "GET",
+            f"{base_url}/webhooks/meta?"
+            + query(
+                {
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": secrets["META_VERIFY_TOKEN"],
+                    "hub.challenge": "1158201444",
+                }
+            ),
+        ),
         "x": http("GET", f"{base_url}/webhooks/x?" + query({"crc_token": "challenge-from-x"})),
-        "youtube": http("GET", f"{base_url}/webhooks/youtube?" + query(
-            {"hub.mode": "subscribe", "hub.topic": "https://www.youtube.com/xml/feeds/videos.xml?channel_id=UC1",
-             "hub.challenge": "websub-challenge-42", "hub.lease_seconds": "432000"})),
+        "youtube": http(
+            "GET",
+            f"{base_url}/webhooks/youtube?"
+            + query(
+                {
+                    "hub.mode": "subscribe",
+                    "hub.topic": "https://www.youtube.com/xml/feeds/videos.xml?channel_id=UC1",
+                    "hub.challenge": "websub-challenge-42",
+                    "hub.lease_seconds": "432000",
+                }
+            ),
+        ),
     }
 
 
@@ -109,8 +131,9 @@ def stream(rows: list[dict[str, Any]], seed: int = 7) -> Iterator[tuple[dict[str
             yield row, True
 
 
-def replay(base_url: str, secrets: Mapping[str, str], rows: list[dict[str, Any]] | None = None,
-           echo=print) -> ReplayReport:
+def replay(
+    base_url: str, secrets: Mapping[str, str], rows: list[dict[str, Any]] | None = None, echo=print
+) -> ReplayReport:
     report = ReplayReport()
     rows = shift_to_now(rows or load_rows(), datetime.now(timezone.utc))
     report.handshakes = handshakes(base_url, secrets)
@@ -131,13 +154,34 @@ def replay(base_url: str, secrets: Mapping[str, str], rows: list[dict[str, Any]]
     edited = {**comment, "text": comment["text"] + " [edited]"}
     for delivery in (deliveries.facebook_comment_delivery(edited, verb="edited"),):
         report.statuses[post_delivery(base_url, delivery, secrets).status] += 1
-    reaction = json.dumps({"object": "page", "entry": [{"id": deliveries.PAGE_ID, "time": 1, "changes": [
-        {"field": "feed", "value": {"item": "reaction", "verb": "add", "reaction_type": "love",
-                                    "post_id": f"{deliveries.PAGE_ID}_1", "from": {"id": "1", "name": "Fan"}}}]}]})
+    reaction = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": deliveries.PAGE_ID,
+                    "time": 1,
+                    "changes": [
+                        {
+                            "field": "feed",
+                            "value": {
+                                "item": "reaction",
+                                "verb": "add",
+                                "reaction_type": "love",
+                                "post_id": f"{deliveries.PAGE_ID}_1",
+                                "from": {"id": "1", "name": "Fan"},
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     report.statuses[post_delivery(base_url, deliveries.Delivery("meta", reaction.encode()), secrets).status] += 1
     removable = next(r for r in rows if r["route"] == "meta-facebook" and r is not comment)
-    report.statuses[post_delivery(base_url, deliveries.facebook_comment_delivery(removable, verb="remove"),
-                                  secrets).status] += 1
+    report.statuses[
+        post_delivery(base_url, deliveries.facebook_comment_delivery(removable, verb="remove"), secrets).status
+    ] += 1
     # A forged delivery: well-formed, signed the platform's way, but with a guessed secret.
     report.forged_status = post_delivery(base_url, deliveries.build(rows[0]), forger_secrets(secrets)).status
     return report

@@ -23,8 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-MONTHS = {name: number for number, name in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1
+    )
+}
 # EventBridge numbers days of the week 1 (SUN) to 7 (SAT).
 WEEKDAYS = {name: number for number, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
 RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -56,7 +60,7 @@ class CronSchedule:
     def matches(self, moment: datetime) -> bool:
         """Whether the schedule fires in the minute of ``moment`` (UTC)."""
         moment = moment.astimezone(timezone.utc)
-        return (moment.minute in self.minutes and moment.hour in self.hours and self._day_fits(moment.date()))
+        return moment.minute in self.minutes and moment.hour in self.hours and self._day_fits(moment.date())
 
     def _day_fits(self, day) -> bool:
         if day.year not in self.years or day.month not in self.months:
@@ -93,9 +97,10 @@ def parse_schedule(expression: str) -> Schedule:
     cron = re.fullmatch(r"cron\((.*)\)", text)
     if cron:
         return _parse_cron(text, cron.group(1))
-    raise UnsupportedSchedule(f"{expression!r}: a rule's schedule is rate(...) or cron(...)"
-                              + ("; at(...) is EventBridge Scheduler's one-time schedule, not a rule's"
-                                 if text.startswith("at(") else ""))
+    raise UnsupportedSchedule(
+        f"{expression!r}: a rule's schedule is rate(...) or cron(...)"
+        + ("; at(...) is EventBridge Scheduler's one-time schedule, not a rule's" if text.startswith("at(") else "")
+    )
 
 
 def _parse_rate(expression: str, inner: str) -> RateSchedule:
@@ -133,8 +138,10 @@ YEAR = _Field("year", 1970, LAST_YEAR)
 def _parse_cron(expression: str, inner: str) -> CronSchedule:
     fields = inner.split()
     if len(fields) != 6:
-        raise UnsupportedSchedule(f"{expression!r}: cron takes six fields (minutes hours day-of-month month "
-                                  f"day-of-week year), got {len(fields)}")
+        raise UnsupportedSchedule(
+            f"{expression!r}: cron takes six fields (minutes hours day-of-month month "
+            f"day-of-week year), got {len(fields)}"
+        )
     minutes, hours, day_of_month, month, day_of_week, year = (field.upper() for field in fields)
     if (day_of_month == "?") == (day_of_week == "?"):
         raise UnsupportedSchedule(f"{expression!r}: exactly one of day-of-month and day-of-week must be '?'")
@@ -144,8 +151,10 @@ def _parse_cron(expression: str, inner: str) -> CronSchedule:
 
     return CronSchedule(
         expression,
-        minutes=_expand(minutes, MINUTES, problem), hours=_expand(hours, HOURS, problem),
-        months=_expand(month, MONTH, problem), years=_expand(year, YEAR, problem),
+        minutes=_expand(minutes, MINUTES, problem),
+        hours=_expand(hours, HOURS, problem),
+        months=_expand(month, MONTH, problem),
+        years=_expand(year, YEAR, problem),
         day_of_month=None if day_of_month == "?" else _day_of_month_items(day_of_month, problem),
         day_of_week=None if day_of_week == "?" else _day_of_week_items(day_of_week, problem),
     )
@@ -179,8 +188,11 @@ def _expand(text: str, field: _Field, problem) -> frozenset[int]:
             start, _, end = base.partition("-")
             low, high = _value(start, field, problem), _value(end, field, problem)
             if low > high:
-                raise problem(field, f"the range {item!r} runs backwards; write it as two ranges "
-                                     f"({start}-{field.high},{field.low}-{end})")
+                raise problem(
+                    field,
+                    f"the range {item!r} runs backwards; write it as two ranges "
+                    f"({start}-{field.high},{field.low}-{end})",
+                )
         elif base:
             low = _value(base, field, problem)
             high = field.high if step_text else low  # "a/n": from a, every n, to the end of the field
@@ -252,6 +264,7 @@ def _day_of_week_fits(item: str, day, weekday: int, last: int) -> bool:
 
 
 # -- what EventBridge sends ---------------------------------------------------------------------------------
+
 
 def rule_name(app_name: str, stage: str, function_name: str) -> str:
     """The name Chalice gives a schedule's EventBridge rule when it deploys (``<app>-<stage>-<function>``)."""

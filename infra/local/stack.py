@@ -116,9 +116,13 @@ class LocalStack(StackInspection):
         api_port = int(os.environ.get("API_PORT", "8000"))
         # LOCAL_RUN_DIR (default .run): where logs, secrets and worker checkpoints go, so tests can run stacks apart.
         run_dir = Path(os.environ.get("LOCAL_RUN_DIR") or RUN_DIR)
-        return cls(api_port=api_port, moto_port=int(os.environ.get("MOTO_PORT", "5000")),
-                   worker_port=int(os.environ.get("WORKER_PORT", str(api_port + 1))),
-                   public_base_url=os.environ.get("PUBLIC_BASE_URL"), log_dir=run_dir / "logs")
+        return cls(
+            api_port=api_port,
+            moto_port=int(os.environ.get("MOTO_PORT", "5000")),
+            worker_port=int(os.environ.get("WORKER_PORT", str(api_port + 1))),
+            public_base_url=os.environ.get("PUBLIC_BASE_URL"),
+            log_dir=run_dir / "logs",
+        )
 
     @property
     def api_url(self) -> str:
@@ -141,21 +145,33 @@ class LocalStack(StackInspection):
         """What every child (and boto3 in this process) sees: AWS is moto; the stage is local."""
         env = dict(os.environ)
         env.update(self.function_environment)
-        env.update({
-            "AWS_ENDPOINT_URL": self.moto_url, "MOTO_PORT": str(self.moto_port),
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "STAGE": STAGE, "LOCAL_WORKER_URL": self.worker_url, "WORKER_PORT": str(self.worker_port),
-            "PUBLIC_BASE_URL": self.public_base_url or self.api_url,
-            "POWERTOOLS_METRICS_DISABLED": "true", "PYTHONUNBUFFERED": "1",
-            "LOCAL_WORKER_CHECKPOINTS": str(self.checkpoints_file),
-        })
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "MOTO_PORT": str(self.moto_port),
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "STAGE": STAGE,
+                "LOCAL_WORKER_URL": self.worker_url,
+                "WORKER_PORT": str(self.worker_port),
+                "PUBLIC_BASE_URL": self.public_base_url or self.api_url,
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "PYTHONUNBUFFERED": "1",
+                "LOCAL_WORKER_CHECKPOINTS": str(self.checkpoints_file),
+            }
+        )
         return env
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self, echo=print) -> None:
-        for name, port in (("API_PORT", self.api_port), ("MOTO_PORT", self.moto_port),
-                           ("WORKER_PORT", self.worker_port)):
+        for name, port in (
+            ("API_PORT", self.api_port),
+            ("MOTO_PORT", self.moto_port),
+            ("WORKER_PORT", self.worker_port),
+        ):
             if not port_is_free(port):
                 raise StackError(f"port {port} ({name}) is in use on 127.0.0.1; set {name} to a free port")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -165,24 +181,43 @@ class LocalStack(StackInspection):
         provisioning.switch_on_step_functions(self.moto_url)
         echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")
         self.deploy()
-        echo(f"  resources         stack {STAGE} from the packaged template ({len(self.deployment.not_created)} "
-             f"resources moto cannot create: functions run in chalice local and the worker)")
+        echo(
+            f"  resources         stack {STAGE} from the packaged template ({len(self.deployment.not_created)} "
+            f"resources moto cannot create: functions run in chalice local and the worker)"
+        )
         echo(f"  response plan     {provisioning.upload_plan(self.environment())}")
         if self.queue_visibility_seconds is not None:  # before the worker polls (see set_queue_visibility)
             provisioning.set_queue_visibility(self.client, self.deployment.template, self.queue_visibility_seconds)
         self._spawn("worker", [sys.executable, "-m", "infra.local.worker"], restartable=True)
         chalice = str(Path(sys.executable).parent / "chalice")
-        self._spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
-                            "--stage", STAGE, "--no-autoreload"], restartable=True)
-        wait_for(lambda: self.check_children() and http_status(f"{self.api_url}/health") == 200,
-                 "GET /health to answer 200", timeout=90)
+        self._spawn(
+            "api",
+            [
+                chalice,
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--stage",
+                STAGE,
+                "--no-autoreload",
+            ],
+            restartable=True,
+        )
+        wait_for(
+            lambda: self.check_children() and http_status(f"{self.api_url}/health") == 200,
+            "GET /health to answer 200",
+            timeout=90,
+        )
         echo(f"  api (chalice)     {self.api_url}  GET /health -> 200")
         echo(f"  worker            {self.worker_url}/status  (SQS pollers, schedules)")
 
     def deploy(self) -> None:
         """The resources, secrets and alerts subscriber on moto (``provisioning``), remembered for the children."""
-        provisioned = provisioning.provision(STAGE, self.client, os.environ, self.template_file,
-                                             self.log_dir.parent / "local-secrets.env")
+        provisioned = provisioning.provision(
+            STAGE, self.client, os.environ, self.template_file, self.log_dir.parent / "local-secrets.env"
+        )
         self.deployment, self.secrets = provisioned.deployment, provisioned.secrets
         self.function_environment = provisioned.function_environment
 
@@ -195,8 +230,9 @@ class LocalStack(StackInspection):
     def check_children(self) -> bool:
         """True while every child runs; a child that exited during start-up is a failure worth naming at once."""
         for child in self.supervisor.exited():
-            raise StackError(f"{child.name} exited with {child.process.returncode}; "
-                             f"see {self.supervisor.log_path(child.name)}")
+            raise StackError(
+                f"{child.name} exited with {child.process.returncode}; see {self.supervisor.log_path(child.name)}"
+            )
         return True
 
     def while_waiting(self) -> None:

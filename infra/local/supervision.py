@@ -80,8 +80,7 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, log_dir: Path, cwd: Path, environment: Callable[[], dict[str, str]],
-                 redactor: Redactor) -> None:
+    def __init__(self, log_dir: Path, cwd: Path, environment: Callable[[], dict[str, str]], redactor: Redactor) -> None:
         self.log_dir, self.cwd, self.environment, self.redactor = log_dir, cwd, environment, redactor
         self.children: dict[str, Child] = {}
 
@@ -99,13 +98,21 @@ class Supervisor:
         # Signals held while the child is born and registered: a Ctrl-C then cannot leave it unrecorded.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            child.process = subprocess.Popen(command, cwd=self.cwd, env=self.environment(), stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                             start_new_session=True, preexec_fn=_child_setup(os.getpid()))
+            child.process = subprocess.Popen(
+                command,
+                cwd=self.cwd,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_child_setup(os.getpid()),
+            )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        child.pump = threading.Thread(target=self._pump, args=(child.process, log, self.redactor), daemon=True,
-                                      name=f"log-{name}")
+        child.pump = threading.Thread(
+            target=self._pump, args=(child.process, log, self.redactor), daemon=True, name=f"log-{name}"
+        )
         child.pump.start()
         return child.process
 
@@ -129,16 +136,19 @@ class Supervisor:
             child.restarts = [moment for moment in child.restarts if now - moment < RESTART_WINDOW_SECONDS]
             if not child.restartable or len(child.restarts) >= MAX_RESTARTS:
                 reason = "" if not child.restartable else f" ({MAX_RESTARTS} restarts in a minute)"
-                raise ChildExited(f"{child.name} exited with {describe_exit(code)}{reason}; "
-                                  f"see {self.log_path(child.name)}")
+                raise ChildExited(
+                    f"{child.name} exited with {describe_exit(code)}{reason}; see {self.log_path(child.name)}"
+                )
             child.restarts.append(now)
             old_pid = child.process.pid
             self._reap(child)
             with open(self.log_path(child.name), "a", encoding="utf-8") as log:
                 log.write(f"--- supervisor: exited with {describe_exit(code)}; restarting ---\n")
             process = self.spawn(child.name, child.command, restartable=True)
-            announce(f"  {child.name} (pid {old_pid}) exited with {describe_exit(code)}; restarted as pid "
-                     f"{process.pid}. moto and its state are untouched.")
+            announce(
+                f"  {child.name} (pid {old_pid}) exited with {describe_exit(code)}; restarted as pid "
+                f"{process.pid}. moto and its state are untouched."
+            )
 
     def _reap(self, child: Child) -> None:
         """Whatever the child left in its process group goes with it; its output is fully logged."""

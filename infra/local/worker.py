@@ -80,17 +80,25 @@ class Checkpoints:
                 os.replace(partial, self.path)  # atomic: a kill never leaves half a file
 
 
-
 def read_stream_batch(streams: Any, stream_arn: str, shard_id: str, after: str | None, limit: int) -> list[dict]:
     """The next records of a shard after sequence number ``after`` (from its start when ``None``), shaped as Lambda
     hands them to a function (the source ARN on each, times as epoch seconds)."""
-    position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after is not None
-                else {"ShardIteratorType": "TRIM_HORIZON"})
+    position = (
+        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+        if after is not None
+        else {"ShardIteratorType": "TRIM_HORIZON"}
+    )
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
     answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit)
-    return [{**record, "eventSourceARN": stream_arn, "dynamodb": {
-        k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()}}
-        for record in answer.get("Records", [])]
+    return [
+        {
+            **record,
+            "eventSourceARN": stream_arn,
+            "dynamodb": {k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()},
+        }
+        for record in answer.get("Records", [])
+    ]
+
 
 class Worker:
     def __init__(self, app: Any = None) -> None:
@@ -131,8 +139,10 @@ class Worker:
         line = f"{type(error).__name__}: {error}"
         print(f"[worker] {where} failed: {line}", file=sys.stderr, flush=True)
         with self.lock:
-            self.errors = [*self.errors[-49:], {"source": where, "error": line[:300],
-                                                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
+            self.errors = [
+                *self.errors[-49:],
+                {"source": where, "error": line[:300], "at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+            ]
 
     @property
     def account(self) -> str:
@@ -162,9 +172,15 @@ class Worker:
                 time.sleep(1)
 
     def poll_once(self, source, url: str, arn: str, reports_item_failures: bool = True) -> int:
-        done, failed = deliver_sqs_batch(self.sqs, url, arn, source.batch_size,
-                                         lambda event: self.client.lambda_.invoke(source.name, event).payload,
-                                         reports_item_failures, on_error=lambda error: self._error(source.name, error))
+        done, failed = deliver_sqs_batch(
+            self.sqs,
+            url,
+            arn,
+            source.batch_size,
+            lambda event: self.client.lambda_.invoke(source.name, event).payload,
+            reports_item_failures,
+            on_error=lambda error: self._error(source.name, error),
+        )
         self.polled.add(source.name)
         if done + failed:
             self._count(f"{source.name}.processed", done)
@@ -198,16 +214,26 @@ class Worker:
             if destination_url:
                 self.sqs.send_message(QueueUrl=destination_url, MessageBody=json.dumps(info))
             else:  # Lambda drops them silently; say so at least
-                print(f"[worker] {source.name}: {info['DDBStreamBatchInfo']['batchSize']} records skipped after "
-                      f"{info['requestContext']['approximateInvokeCount']} attempts; no on-failure destination is "
-                      f"configured", file=sys.stderr, flush=True)
+                print(
+                    f"[worker] {source.name}: {info['DDBStreamBatchInfo']['batchSize']} records skipped after "
+                    f"{info['requestContext']['approximateInvokeCount']} attempts; no on-failure destination is "
+                    f"configured",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         def invoke(records: list[dict]) -> None:
             self.client.lambda_.invoke(source.name, {"Records": records})
 
-        return StreamBatchRunner(invoke, discard, policy, self.function_arn(source.name), stream_arn,
-                                 stopping=self.stopping.is_set,
-                                 on_error=lambda error, size: self._error(f"{source.name} ({size} records)", error))
+        return StreamBatchRunner(
+            invoke,
+            discard,
+            policy,
+            self.function_arn(source.name),
+            stream_arn,
+            stopping=self.stopping.is_set,
+            on_error=lambda error, size: self._error(f"{source.name} ({size} records)", error),
+        )
 
     def _follow_stream(self, source, table: str, dynamodb, streams) -> None:
         """Read new records shard by shard, remembering the last sequence number.
@@ -253,8 +279,11 @@ class Worker:
         started = datetime.now(timezone.utc)
         due: dict[str, datetime | float | None] = {}
         for name, schedule in self.timetable.items():
-            due[name] = (time.monotonic() + schedule.period_seconds if isinstance(schedule, RateSchedule)
-                         else schedule.next_after(started))
+            due[name] = (
+                time.monotonic() + schedule.period_seconds
+                if isinstance(schedule, RateSchedule)
+                else schedule.next_after(started)
+            )
         while not self.stopping.wait(1):
             now = datetime.now(timezone.utc)
             for name, schedule in self.timetable.items():
@@ -295,10 +324,16 @@ def control_server(worker: Worker, port: int) -> ThreadingHTTPServer:
             if self.path == "/ready":
                 self._answer(200 if worker.ready else 503, {"ready": worker.ready})
             elif self.path == "/status":
-                self._answer(200, {"counts": worker.counts, "queues": [s.name for s in worker.queues],
-                                   "streams": [s.name for s in worker.streams],
-                                   "schedules": [s.name for s in worker.schedules],
-                                   "errors": worker.errors})
+                self._answer(
+                    200,
+                    {
+                        "counts": worker.counts,
+                        "queues": [s.name for s in worker.queues],
+                        "streams": [s.name for s in worker.streams],
+                        "schedules": [s.name for s in worker.schedules],
+                        "errors": worker.errors,
+                    },
+                )
             else:
                 self._answer(404, {"error": "unknown path"})
 
@@ -326,8 +361,11 @@ def main() -> None:
     worker = Worker()
     worker.start()
     control_server(worker, port)
-    print(f"[worker] polling {[s.queue for s in worker.queues]}; schedules {[s.name for s in worker.schedules]}; "
-          f"control on 127.0.0.1:{port}", flush=True)
+    print(
+        f"[worker] polling {[s.queue for s in worker.queues]}; schedules {[s.name for s in worker.schedules]}; "
+        f"control on 127.0.0.1:{port}",
+        flush=True,
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -12,7 +12,8 @@ from infra.local.stack import LocalStack, free_port
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[LocalStack]:
     api_port = free_port()
-    local = LocalStack(api_port=api_port, moto_port=free_port(), worker_port=free_port(),
-                       log_dir=tmp_path_factory.mktemp("stack-logs"))
+    local = LocalStack(
+        api_port=api_port, moto_port=free_port(), worker_port=free_port(), log_dir=tmp_path_factory.mktemp("stack-logs")
+    )
     with local:
         yield local

@@ -37,8 +37,9 @@ def test_signed_deliveries_from_every_platform_are_stored_and_forged_ones_refuse
         delivery = deliveries.build(row)
         assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
         assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200  # the platform retries
-        forged = post_delivery(stack.api_url, deliveries.build({**row, "id": row["id"] + "9"}),
-                               forger_secrets(stack.secrets))
+        forged = post_delivery(
+            stack.api_url, deliveries.build({**row, "id": row["id"] + "9"}), forger_secrets(stack.secrets)
+        )
         assert forged.status == 401
         expected |= keys_of(delivery)
 

@@ -70,12 +70,18 @@ class BackgroundStack:
     """The stack's own process, started as a shell starts ``make run &``; its console collected line by line."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.inspect = LocalStack(api_port=free_port(), moto_port=free_port(), worker_port=free_port(),
-                                  log_dir=run_dir / "logs")
+        self.inspect = LocalStack(
+            api_port=free_port(), moto_port=free_port(), worker_port=free_port(), log_dir=run_dir / "logs"
+        )
         self.run_dir = run_dir
-        environment = {**os.environ, "API_PORT": str(self.inspect.api_port), "REPLAY": "0",
-                       "MOTO_PORT": str(self.inspect.moto_port), "WORKER_PORT": str(self.inspect.worker_port),
-                       "LOCAL_RUN_DIR": str(run_dir)}
+        environment = {
+            **os.environ,
+            "API_PORT": str(self.inspect.api_port),
+            "REPLAY": "0",
+            "MOTO_PORT": str(self.inspect.moto_port),
+            "WORKER_PORT": str(self.inspect.worker_port),
+            "LOCAL_RUN_DIR": str(run_dir),
+        }
         for name in ("AWS_ENDPOINT_URL", "STAGE"):
             environment.pop(name, None)
 
@@ -83,16 +89,30 @@ class BackgroundStack:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGQUIT, signal.SIG_IGN)
 
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.local.stack"], cwd=ROOT, env=environment,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=as_a_background_job, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.stack"],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=as_a_background_job,
+            text=True,
+        )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
-        wait_until(lambda: any(line.startswith("Serving.") for line in self.lines) or self.process.poll() is not None,
-                   "the stack to serve", timeout=180)
+        wait_until(
+            lambda: any(line.startswith("Serving.") for line in self.lines) or self.process.poll() is not None,
+            "the stack to serve",
+            timeout=180,
+        )
         assert self.process.poll() is None, "".join(self.lines)
-        self.inspect.secrets = dict(line.strip().split("=", 1) for line in
-                                    (run_dir / "local-secrets.env").read_text().splitlines() if "=" in line)
+        self.inspect.secrets = dict(
+            line.strip().split("=", 1)
+            for line in (run_dir / "local-secrets.env").read_text().splitlines()
+            if "=" in line
+        )
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -102,8 +122,11 @@ class BackgroundStack:
         return "".join(self.lines)
 
     def child(self, marker: str) -> int:
-        (pid,) = [pid for pid, command in descendants(self.process.pid).items()
-                  if marker in command and "infra.local.stack" not in command]
+        (pid,) = [
+            pid
+            for pid, command in descendants(self.process.pid).items()
+            if marker in command and "infra.local.stack" not in command
+        ]
         return pid
 
     def worker_status(self) -> dict:
@@ -113,8 +136,10 @@ class BackgroundStack:
         """Send ``signum``; answer the processes that were under the stack (all must be gone)."""
         before = descendants(self.process.pid)
         assert {"moto.server", "infra.local.worker", "chalice"} <= {
-            marker for marker in ("moto.server", "infra.local.worker", "chalice")
-            if any(marker in command for command in before.values())}
+            marker
+            for marker in ("moto.server", "infra.local.worker", "chalice")
+            if any(marker in command for command in before.values())
+        }
         os.kill(self.process.pid, signum)
         assert self.process.wait(timeout=60) == 0, self.output()
         return before
@@ -140,8 +165,9 @@ def stream_records(local: LocalStack) -> int:
     arn = local.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
     streams, total = local.client("dynamodbstreams"), 0
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         total += len(streams.get_records(ShardIterator=iterator, Limit=1000)["Records"])
     return total
 
@@ -166,8 +192,11 @@ def test_killed_worker_and_api_are_restarted_state_kept_schedules_fire_and_sigte
     worker = stack.child("infra.local.worker")
     read_before_the_kill = stack.worker_status()["counts"]["start_protocols.processed"]
     os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: f"worker (pid {worker}) exited with signal SIGKILL; restarted" in stack.output(),
-               "the supervisor to restart the worker", timeout=30)
+    wait_until(
+        lambda: f"worker (pid {worker}) exited with signal SIGKILL; restarted" in stack.output(),
+        "the supervisor to restart the worker",
+        timeout=30,
+    )
     wait_until(lambda: http("GET", f"{local.worker_url}/ready").status == 200, "the new worker", timeout=30)
     assert stack.child("infra.local.worker") != worker
     time.sleep(3)  # long enough for a worker that lost its stream position to replay the stream

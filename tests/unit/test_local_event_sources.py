@@ -22,9 +22,18 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:social-response-l
 
 
 def records(count: int) -> list[dict]:
-    return [{"eventID": str(n), "eventName": "INSERT", "dynamodb": {
-        "SequenceNumber": f"{n:021d}", "ApproximateCreationDateTime": 1_790_000_000 + n,
-        "Keys": {"issue_id": {"S": f"iss-{n}"}}}} for n in range(count)]
+    return [
+        {
+            "eventID": str(n),
+            "eventName": "INSERT",
+            "dynamodb": {
+                "SequenceNumber": f"{n:021d}",
+                "ApproximateCreationDateTime": 1_790_000_000 + n,
+                "Keys": {"issue_id": {"S": f"iss-{n}"}},
+            },
+        }
+        for n in range(count)
+    ]
 
 
 class Function:
@@ -60,8 +69,9 @@ def test_the_deployment_configures_the_issues_stream_with_retries_and_bisection(
 
 def test_a_poison_record_is_bisected_out_retried_to_the_limit_and_reported_alone():
     function, discarded = Function(poison={"13"}), []
-    processed, dropped = runner(function, StreamFailurePolicy(maximum_retry_attempts=10, bisect=True),
-                                discarded).run(records(25), "shardId-1")
+    processed, dropped = runner(function, StreamFailurePolicy(maximum_retry_attempts=10, bisect=True), discarded).run(
+        records(25), "shardId-1"
+    )
     assert (processed, dropped) == (24, 1)
     assert sorted(function.succeeded, key=int) == [str(n) for n in range(25) if n != 13]  # no other record lost
     assert len(function.succeeded) == len(set(function.succeeded))  # and none processed twice
@@ -80,15 +90,17 @@ def test_a_poison_record_is_bisected_out_retried_to_the_limit_and_reported_alone
 def test_without_bisection_the_whole_batch_is_retried_then_reported():
     function, discarded = Function(poison={"2"}), []
     processed, dropped = runner(function, StreamFailurePolicy(maximum_retry_attempts=3), discarded).run(
-        records(5), "shardId-1")
+        records(5), "shardId-1"
+    )
     assert (processed, dropped) == (0, 5) and len(function.invocations) == 4
     assert discarded[0]["DDBStreamBatchInfo"]["batchSize"] == 5
 
 
 def test_a_transient_failure_is_retried_until_it_succeeds_and_nothing_is_reported():
     function, discarded = Function(transient_failures=3), []
-    processed, dropped = runner(function, StreamFailurePolicy(maximum_retry_attempts=10, bisect=True),
-                                discarded).run(records(4), "shardId-1")
+    processed, dropped = runner(function, StreamFailurePolicy(maximum_retry_attempts=10, bisect=True), discarded).run(
+        records(4), "shardId-1"
+    )
     assert (processed, dropped, discarded) == (4, 0, [])
     assert sorted(function.succeeded) == ["0", "1", "2", "3"]
 
@@ -101,22 +113,35 @@ def test_zero_retries_reports_on_the_first_failure():
 
 def test_retries_back_off_exponentially_up_to_a_cap():
     waits: list[float] = []
-    StreamBatchRunner(Function(poison={"0"}), lambda _: None,
-                      StreamFailurePolicy(maximum_retry_attempts=6, first_backoff=0.5, max_backoff=5),
-                      FUNCTION_ARN, STREAM_ARN, sleep=waits.append).run(records(1), "s")
+    StreamBatchRunner(
+        Function(poison={"0"}),
+        lambda _: None,
+        StreamFailurePolicy(maximum_retry_attempts=6, first_backoff=0.5, max_backoff=5),
+        FUNCTION_ARN,
+        STREAM_ARN,
+        sleep=waits.append,
+    ).run(records(1), "s")
     assert waits == [0.5, 1, 2, 4, 5, 5]
 
 
 def test_a_stopping_worker_abandons_the_retry_loop_without_reporting():
     discarded: list[dict] = []
-    stream = StreamBatchRunner(Function(poison={"0"}), discarded.append, StreamFailurePolicy(), FUNCTION_ARN,
-                               STREAM_ARN, sleep=lambda _: None, stopping=lambda: True)
+    stream = StreamBatchRunner(
+        Function(poison={"0"}),
+        discarded.append,
+        StreamFailurePolicy(),
+        FUNCTION_ARN,
+        STREAM_ARN,
+        sleep=lambda _: None,
+        stopping=lambda: True,
+    )
     with pytest.raises(InterruptedError):
         stream.run(records(1), "s")
     assert discarded == []
 
 
 # -- SQS ----------------------------------------------------------------------------------------------------
+
 
 def test_partial_batch_responses_count_only_when_the_mapping_reports_them():
     ids = ["a", "b", "c"]
@@ -149,8 +174,13 @@ def queue_with_redrive():
         sqs = boto3.client("sqs", region_name="us-east-1")
         dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName="work",
+            Attributes={
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+            },
+        )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         yield sqs, url, arn, dlq
 

@@ -52,8 +52,10 @@ def test_a_killed_restartable_child_is_started_again_and_said_so(supervisor):
     supervisor.restart_exited(said.append)
     second = supervisor.processes["worker"]
     assert second.pid != first.pid and second.poll() is None
-    assert said == [f"  worker (pid {first.pid}) exited with signal SIGKILL; restarted as pid {second.pid}. "
-                    f"moto and its state are untouched."]
+    assert said == [
+        f"  worker (pid {first.pid}) exited with signal SIGKILL; restarted as pid {second.pid}. "
+        f"moto and its state are untouched."
+    ]
     assert wait_until(lambda: "up" in supervisor.log_path("worker").read_text().split("restarting ---")[-1])
     log = supervisor.log_path("worker").read_text()
     assert log.count("up") == 2 and "exited with signal SIGKILL; restarting" in log  # one log across restarts
@@ -91,8 +93,12 @@ def test_stop_ends_every_child_and_its_own_children(supervisor, tmp_path):
 
 
 def test_child_output_reaches_its_log_without_links_or_secrets(supervisor):
-    chatter = [sys.executable, "-c", "print('GET /approvals/abcDEF123456?exp=17&sig=ffeeddccbbaa99887766 200'); "
-                                     "print('using the-secret-value', flush=True); import time; time.sleep(600)"]
+    chatter = [
+        sys.executable,
+        "-c",
+        "print('GET /approvals/abcDEF123456?exp=17&sig=ffeeddccbbaa99887766 200'); "
+        "print('using the-secret-value', flush=True); import time; time.sleep(600)",
+    ]
     supervisor.spawn("api", chatter)
     assert wait_until(lambda: "using" in supervisor.log_path("api").read_text())
     log = supervisor.log_path("api").read_text()

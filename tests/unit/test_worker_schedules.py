@@ -39,31 +39,44 @@ def firings(expression: str, start: datetime, count: int) -> list[datetime]:
 
 # -- rate -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("expression, seconds", [
-    ("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(1 hour)", 3600), ("rate(12 hours)", 43200),
-    ("rate(1 day)", 86400), ("rate(7 days)", 604800), (" rate(15 minutes) ", 900),
-])
+
+@pytest.mark.parametrize(
+    "expression, seconds",
+    [
+        ("rate(1 minute)", 60),
+        ("rate(5 minutes)", 300),
+        ("rate(1 hour)", 3600),
+        ("rate(12 hours)", 43200),
+        ("rate(1 day)", 86400),
+        ("rate(7 days)", 604800),
+        (" rate(15 minutes) ", 900),
+    ],
+)
 def test_rate_expressions_become_periods(expression, seconds):
     assert parse_schedule(expression) == RateSchedule(expression.strip(), seconds)
 
 
-@pytest.mark.parametrize("expression, reason", [
-    ("rate(1 minutes)", "rate(1 minute)"),  # EventBridge wants the singular for 1 ...
-    ("rate(5 minute)", "rate(5 minutes)"),  # ... and the plural above
-    ("rate(0 minutes)", "positive"),
-    ("rate(5 seconds)", "minute(s), hour(s) or day(s)"),
-    ("rate(1 week)", "minute(s), hour(s) or day(s)"),
-    ("rate(five minutes)", "<value> <unit>"),
-    ("rate(-1 minutes)", "<value> <unit>"),
-    ("at(2026-11-23T08:00:00)", "EventBridge Scheduler"),
-    ("every 5 minutes", "rate(...) or cron(...)"),
-])
+@pytest.mark.parametrize(
+    "expression, reason",
+    [
+        ("rate(1 minutes)", "rate(1 minute)"),  # EventBridge wants the singular for 1 ...
+        ("rate(5 minute)", "rate(5 minutes)"),  # ... and the plural above
+        ("rate(0 minutes)", "positive"),
+        ("rate(5 seconds)", "minute(s), hour(s) or day(s)"),
+        ("rate(1 week)", "minute(s), hour(s) or day(s)"),
+        ("rate(five minutes)", "<value> <unit>"),
+        ("rate(-1 minutes)", "<value> <unit>"),
+        ("at(2026-11-23T08:00:00)", "EventBridge Scheduler"),
+        ("every 5 minutes", "rate(...) or cron(...)"),
+    ],
+)
 def test_rate_expressions_aws_refuses_are_refused_with_the_reason(expression, reason):
     with pytest.raises(UnsupportedSchedule, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_schedule(expression)
 
 
 # -- cron -------------------------------------------------------------------------------------------------
+
 
 def test_weekly_cron_fires_on_monday_at_eight_only():
     monday_8 = at(2026, 11, 23, 8)
@@ -76,16 +89,27 @@ def test_weekly_cron_fires_on_monday_at_eight_only():
 
 def test_hourly_digest_schedule_of_the_app_fires_at_five_past_every_hour():
     assert firings("cron(5 * * * ? *)", at(2026, 11, 23, 8, 5), 3) == [
-        at(2026, 11, 23, 9, 5), at(2026, 11, 23, 10, 5), at(2026, 11, 23, 11, 5)]
+        at(2026, 11, 23, 9, 5),
+        at(2026, 11, 23, 10, 5),
+        at(2026, 11, 23, 11, 5),
+    ]
 
 
 def test_ranges_lists_and_steps():
     assert firings("cron(0/15 9-10 ? * MON-FRI *)", at(2026, 11, 20, 10, 50), 3) == [  # Friday 10:50
-        at(2026, 11, 23, 9, 0), at(2026, 11, 23, 9, 15), at(2026, 11, 23, 9, 30)]  # then Monday
-    assert firings("cron(*/20 1,13 * * ? *)", at(2026, 1, 1, 1, 40), 2) == [at(2026, 1, 1, 13, 0),
-                                                                            at(2026, 1, 1, 13, 20)]
+        at(2026, 11, 23, 9, 0),
+        at(2026, 11, 23, 9, 15),
+        at(2026, 11, 23, 9, 30),
+    ]  # then Monday
+    assert firings("cron(*/20 1,13 * * ? *)", at(2026, 1, 1, 1, 40), 2) == [
+        at(2026, 1, 1, 13, 0),
+        at(2026, 1, 1, 13, 20),
+    ]
     assert firings("cron(10-30/10 0 1 JAN-MAR/2 ? *)", at(2026, 1, 1, 0, 30), 3) == [
-        at(2026, 3, 1, 0, 10), at(2026, 3, 1, 0, 20), at(2026, 3, 1, 0, 30)]
+        at(2026, 3, 1, 0, 10),
+        at(2026, 3, 1, 0, 20),
+        at(2026, 3, 1, 0, 30),
+    ]
     assert firings("cron(0 0 1 1 ? 2027-2029/2)", at(2026, 6, 1), 2) == [at(2027, 1, 1), at(2029, 1, 1)]
     assert parse_schedule("cron(0 0 1 1 ? 2027)").next_after(at(2027, 1, 1)) is None  # never again
 
@@ -113,8 +137,13 @@ def test_nth_and_last_weekday_of_the_month():
 
 
 def test_next_after_agrees_with_matching_minute_by_minute():
-    expressions = ["cron(5 * * * ? *)", "cron(0/7 */5 ? * MON-FRI *)", "cron(30 23 L * ? *)",
-                   "cron(0 12 ? * 2#1,3 *)".replace("2#1,3", "2#1"), "cron(0 6 10W * ? *)"]
+    expressions = [
+        "cron(5 * * * ? *)",
+        "cron(0/7 */5 ? * MON-FRI *)",
+        "cron(30 23 L * ? *)",
+        "cron(0 12 ? * 2#1,3 *)".replace("2#1,3", "2#1"),
+        "cron(0 6 10W * ? *)",
+    ]
     start = at(2026, 11, 20, 22, 0)
     for expression in expressions:
         schedule = parse_schedule(expression)
@@ -126,26 +155,29 @@ def test_next_after_agrees_with_matching_minute_by_minute():
         assert schedule.matches(following)
 
 
-@pytest.mark.parametrize("expression, reason", [
-    ("cron(0 8 * * MON *)", "exactly one of day-of-month and day-of-week must be '?'"),
-    ("cron(0 8 ? * ? *)", "exactly one of day-of-month and day-of-week must be '?'"),
-    ("cron(0 8 * * ?)", "six fields"),
-    ("cron(0 8 * * ? * *)", "six fields"),
-    ("cron(60 8 * * ? *)", "minutes field: 60 is outside 0-59"),
-    ("cron(0 24 * * ? *)", "hours field: 24 is outside 0-23"),
-    ("cron(0 8 32 * ? *)", "day-of-month field: 32 is outside 1-31"),
-    ("cron(0 8 * 13 ? *)", "month field: 13 is outside 1-12"),
-    ("cron(0 8 * FOO ? *)", "month field: 'FOO' is not a number"),
-    ("cron(0 8 ? * 8 *)", "day-of-week field: 8 is outside 1-7"),
-    ("cron(0 8 ? * MON#6 *)", "1 to 5"),
-    ("cron(0 8 * * ? 1969)", "year field: 1969 is outside 1970-2199"),
-    ("cron(0 22-2 * * ? *)", "runs backwards"),
-    ("cron(0/0 8 * * ? *)", "step"),
-    ("cron(0 8 L-3 * ? *)", "L-n"),
-    ("cron(0 8 L,15 * ? *)", "stand alone"),
-    ("cron(0 8 ? * MON#1,FRI *)", "stand alone"),
-    ("cron(, 8 * * ? *)", "empty"),
-])
+@pytest.mark.parametrize(
+    "expression, reason",
+    [
+        ("cron(0 8 * * MON *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 8 ? * ? *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 8 * * ?)", "six fields"),
+        ("cron(0 8 * * ? * *)", "six fields"),
+        ("cron(60 8 * * ? *)", "minutes field: 60 is outside 0-59"),
+        ("cron(0 24 * * ? *)", "hours field: 24 is outside 0-23"),
+        ("cron(0 8 32 * ? *)", "day-of-month field: 32 is outside 1-31"),
+        ("cron(0 8 * 13 ? *)", "month field: 13 is outside 1-12"),
+        ("cron(0 8 * FOO ? *)", "month field: 'FOO' is not a number"),
+        ("cron(0 8 ? * 8 *)", "day-of-week field: 8 is outside 1-7"),
+        ("cron(0 8 ? * MON#6 *)", "1 to 5"),
+        ("cron(0 8 * * ? 1969)", "year field: 1969 is outside 1970-2199"),
+        ("cron(0 22-2 * * ? *)", "runs backwards"),
+        ("cron(0/0 8 * * ? *)", "step"),
+        ("cron(0 8 L-3 * ? *)", "L-n"),
+        ("cron(0 8 L,15 * ? *)", "stand alone"),
+        ("cron(0 8 ? * MON#1,FRI *)", "stand alone"),
+        ("cron(, 8 * * ? *)", "empty"),
+    ],
+)
 def test_cron_expressions_aws_refuses_or_the_worker_cannot_honour_are_refused_by_field(expression, reason):
     with pytest.raises(UnsupportedSchedule) as refused:
         parse_schedule(expression)
@@ -154,11 +186,12 @@ def test_cron_expressions_aws_refuses_or_the_worker_cannot_honour_are_refused_by
 
 # -- the events EventBridge sends -------------------------------------------------------------------------
 
+
 def test_scheduled_event_has_every_field_eventbridge_sends():
-    event = scheduled_event(rule_name("social-response", "local", "check_slas"), "us-east-1", "123456789012",
-                            at(2026, 11, 23, 8, 5))
-    assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources",
-                          "detail"}
+    event = scheduled_event(
+        rule_name("social-response", "local", "check_slas"), "us-east-1", "123456789012", at(2026, 11, 23, 8, 5)
+    )
+    assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
     assert event["version"] == "0" and event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["account"] == "123456789012" and event["region"] == "us-east-1" and event["detail"] == {}
     assert event["time"] == "2026-11-23T08:05:00Z"
@@ -167,13 +200,17 @@ def test_scheduled_event_has_every_field_eventbridge_sends():
 
 
 def test_sqs_event_has_what_lambda_sends():
-    event = sqs_event([{"MessageId": "m1", "ReceiptHandle": "r1", "Body": "{}", "MD5OfBody": "x"}],
-                      "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1")
+    event = sqs_event(
+        [{"MessageId": "m1", "ReceiptHandle": "r1", "Body": "{}", "MD5OfBody": "x"}],
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        "us-east-1",
+    )
     record = event["Records"][0]
     assert record["messageId"] == "m1" and record["receiptHandle"] == "r1" and record["eventSource"] == "aws:sqs"
 
 
 # -- every schedule of the app, through the worker --------------------------------------------------------
+
 
 def test_every_schedule_of_the_app_parses():
     from chalice.app import ScheduledEventConfig
@@ -227,4 +264,5 @@ def test_a_blueprints_schedule_registered_into_the_app_is_fired_by_the_worker_wi
     (event,) = seen
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["account"] == "123456789012" and event["resources"][0].endswith(
-        f"rule/{rule_name('social-response', worker.stage, 'send_weekly_report')}")
+        f"rule/{rule_name('social-response', worker.stage, 'send_weekly_report')}"
+    )
