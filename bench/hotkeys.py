@@ -100,7 +100,8 @@ def _observations(rng: random.Random, at: float, start: int) -> list[Observation
         complaint = rng.random() < COMPLAINT_SHARE
         product = PRODUCTS[min(int(rng.paretovariate(1.2)) - 1, len(PRODUCTS) - 1)]
         keys = keys_for(product=product, topic=rng.choice(TOPICS), complaint=complaint)
-        out.append(Observation(at=at + i / RATE, mention=f"x#{1_900_000_000_000_000_000 + start + i}", keys=tuple(keys)))
+        mention = f"x#{1_900_000_000_000_000_000 + start + i}"
+        out.append(Observation(at=at + i / RATE, mention=mention, keys=tuple(keys)))
     return out
 
 

@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-
-import math
 
 from chalicelib.adapters.aws import client
 from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of
@@ -131,10 +129,12 @@ class DynamoSurgeStore:
         shard = int(batch, 16) % self.shards
         calls = 0
         for day, adds in day_adds.items():
-            self._update(shard_key(f"day#{day}", shard), adds, {}, {"first_ts": day_first[day]}, _epoch(day) + RETENTION_SECONDS, batch)
+            self._update(shard_key(f"day#{day}", shard), adds, {}, {"first_ts": day_first[day]},
+                         _epoch(day) + RETENTION_SECONDS, batch)
             calls += 1
         for hour, adds in hour_adds.items():
-            self._update(shard_key(f"hour#{hour}", shard), adds, hour_mentions[hour], {}, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
+            self._update(shard_key(f"hour#{hour}", shard), adds, hour_mentions[hour], {},
+                         _epoch(hour[:10]) + RETENTION_SECONDS, batch)
             self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
             calls += 1
         return calls
@@ -163,13 +163,14 @@ class DynamoSurgeStore:
         try:
             dynamodb.update_item(
                 TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values, ConditionExpression="attribute_not_exists(#batch) OR #batch <> :batch",
+                ExpressionAttributeValues=values,
+                ConditionExpression="attribute_not_exists(#batch) OR #batch <> :batch",
                 UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts))
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # this batch was counted here already (a retry after a later step failed)
 
     # -- reading -----------------------------------------------------------------------------------------
-    def read(self, keys: list[str], days: list[str], hours: list[str]) -> "SurgeHistory":
+    def read(self, keys: list[str], days: list[str], hours: list[str]) -> SurgeHistory:
         """One BatchGetItem: the day items, the hour items and the keys' states."""
         from boto3.dynamodb.types import TypeDeserializer
 
@@ -225,7 +226,7 @@ class SurgeHistory:
         per_day: dict[str, dict[str, Any]] = {}
         prefix = key_id(key)
         for pk, item in self.items.items():
-            if not (pk.startswith("day#") or pk.startswith("hour#")):
+            if not pk.startswith(("day#", "hour#")):
                 continue
             day = pk.split("#", 1)[1][:10]
             record = per_day.setdefault(day, {"day": day})

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyz
     if getattr(args, "sort", False):
         rows.sort(key=lambda row: row[1])
     else:
-        for (_, before, _, _), (lineno, ts, _, _) in zip(rows, rows[1:]):
+        for (_, before, _, _), (lineno, ts, _, _) in zip(rows, rows[1:], strict=False):
             if ts < before:
                 print(f"detect-surges: line {lineno}: created_at is earlier than the mention before it; the input "
                       "must be sorted by created_at (or pass --sort)", file=sys.stderr)

@@ -90,7 +90,7 @@ def daily_shape(
     values = [counts.hour(h) for h in hours]
     c = [0.0] * HOURS_PER_DAY
     e = [0.0] * HOURS_PER_DAY
-    for h, v in zip(hours, values):
+    for h, v in zip(hours, values, strict=True):
         hod = (h // HOUR) % HOURS_PER_DAY
         c[hod] += v
         e[hod] += 1.0
@@ -129,7 +129,7 @@ def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> flo
     ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``. The most extreme 1 % of hours are left out: one
     real surge in a sparse key's history would otherwise make it look bursty enough never to alert again (how
     often such surges come is the calibration's business, not the wobble's)."""
-    terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus))
+    terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus, strict=True))
     terms = terms[:len(terms) - math.ceil(len(terms) / 100)]
     denominator = sum(m2 for _, m2 in terms)
     if denominator <= 0:
@@ -147,7 +147,7 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float, config: 
     """
     episodes: list[float] = []
     current: float | None = None
-    for c, mu in zip(values, mus):
+    for c, mu in zip(values, mus, strict=True):
         p = 1.0
         if c >= config.min_count and c >= config.min_ratio * mu:
             p = nb_tail(c, mu, size)
