@@ -18,10 +18,24 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.auth import PUBLIC, caller, ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, InvalidChange, IssuePatch, IssueQuery,
-                                   MergeBody, NoteBody, Role, SatisfactionBody, SplitBody, TokenRequest, etag,
-                                   parse_if_match)
+from chalicelib.domain.ops import (
+    BadCursor,
+    BadQuery,
+    IllegalTransition,
+    InvalidChange,
+    IssuePatch,
+    IssueQuery,
+    MergeBody,
+    NoteBody,
+    Role,
+    SatisfactionBody,
+    SplitBody,
+    TokenRequest,
+    etag,
+    parse_if_match,
+)
 from chalicelib.domain.validation import describe_validation_error
+
 
 # The answers' models, named for /openapi.json (imported only when the document is built: keeps `import app` cheap)
 def service_model(name: str) -> str:
@@ -100,14 +114,13 @@ def answering(handler):
            query=IssueQuery, answer=service_model("IssuePage"))
 @answering
 def list_issues():
-    from chalicelib.adapters.secrets import get_secret
-    from chalicelib.bootstrap import ops_issues, plan_store
+    from chalicelib.bootstrap import ops_issues, plan_store, secret
     from chalicelib.services.ops import OpsDeps
     from chalicelib.services.ops import list_issues as list_use_case
 
     wanted = query(IssueQuery)
     plan, _ = plan_store().active()
-    deps = OpsDeps(issues=ops_issues(), categories=list(plan.categories), cursor_key=get_secret("LINK_SIGNING_KEY"))
+    deps = OpsDeps(issues=ops_issues(), categories=list(plan.categories), cursor_key=secret("LINK_SIGNING_KEY"))
     page = list_use_case(wanted, deps, datetime.now(timezone.utc).date())
     return json_response(page.model_dump(mode="json"))
 
@@ -212,7 +225,8 @@ def split_issue(issue_id: str):
 @answering
 def metrics_summary():
     from chalicelib.bootstrap import ops_issues
-    from chalicelib.services.ops import MetricsQuery, metrics_summary as summarize
+    from chalicelib.services.ops import MetricsQuery
+    from chalicelib.services.ops import metrics_summary as summarize
 
     return json_response(summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc))
                          .model_dump(mode="json"))
@@ -243,7 +257,8 @@ def list_tokens():
 @answering
 def revoke_token(token_id: str):
     from chalicelib.bootstrap import ops_tokens
-    from chalicelib.services.ops import NotFound, Revoked, revoke_token as revoke
+    from chalicelib.services.ops import NotFound, Revoked
+    from chalicelib.services.ops import revoke_token as revoke
 
     if not TOKEN_ID.match(token_id):
         raise BadInput("token_id: the 12 hex digits GET /tokens lists")

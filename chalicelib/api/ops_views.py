@@ -64,25 +64,23 @@ class Redriven(BaseModel):
 @ops_route(views, "/alerts", "GET", Role.VIEWER, "The stored alerts, newest first", query=AlertsQuery,
            answer=AlertList)
 def list_alerts():
-    from chalicelib.adapters.ops_reads import StoredAlerts
     from chalicelib.api.ops import BadInput, query
-    from chalicelib.settings import resources
+    from chalicelib.bootstrap import stored_alerts
 
     try:
         wanted = query(AlertsQuery)
     except BadInput as bad:
         return error_response(400, str(bad))
-    items = StoredAlerts(resources()).recent(wanted.limit)
+    items = stored_alerts().recent(wanted.limit)
     return json_response(AlertList(items=items).model_dump(mode="json"))
 
 
 @ops_route(views, "/dead-letters", "GET", Role.ADMIN, "Each dead-letter queue's messages, bodies redacted to ids",
            answer=DeadLetterList)
 def list_dead_letters():
-    from chalicelib.adapters.ops_reads import DeadLetters
-    from chalicelib.settings import resources
+    from chalicelib.bootstrap import dead_letters
 
-    letters = DeadLetters(resources())
+    letters = dead_letters()
     items = [DeadLetterQueue(queue=queue, source=source, messages=letters.peek(queue, 50))
              for queue, source in letters.sources.items()]
     return json_response(DeadLetterList(items=items).model_dump(mode="json"))
@@ -92,17 +90,16 @@ def list_dead_letters():
            "Send one dead letter (or all of a queue) back to the queue it came from", body=RedriveRequest,
            answer=Redriven, errors=(404, 409))
 def redrive():
-    from chalicelib.adapters.ops_reads import DeadLetters
     from chalicelib.api.auth import caller
     from chalicelib.api.ops import BadInput, body
+    from chalicelib.bootstrap import dead_letters
     from chalicelib.observability import logger
-    from chalicelib.settings import resources
 
     try:
         wanted = body(RedriveRequest)
     except BadInput as bad:
         return error_response(400, str(bad))
-    letters = DeadLetters(resources())
+    letters = dead_letters()
     if wanted.queue not in letters.sources:
         return error_response(404, f"queue: not one of {', '.join(letters.sources)}")
     try:

@@ -185,9 +185,9 @@ def validate_plan():
 @ops_route(plans, "/plans", "POST", Role.ADMIN, "Upload a plan: it becomes the active version", body=PlanUploadedBy,
            answer=Uploaded, status=201, errors=(409,), invalid=PlanProblems)
 def upload_plan():
-    from chalicelib.adapters.plans import PlanConflict
     from chalicelib.api.auth import caller
     from chalicelib.bootstrap import plan_store
+    from chalicelib.services.errors import PlanConflict
 
     upload, refused = _parse_valid_plan(PlanUploadedBy)
     if refused:

@@ -26,6 +26,7 @@ from chalicelib.cli import CliError
 from chalicelib.commands.common import aws_options, emit, json_option, table, use_stage
 from chalicelib.services.plan_check import plan_problems
 
+
 def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
     validate = actions.add_parser("validate", help="list every problem of a plan file, offline",

@@ -40,7 +40,7 @@ class ErasureNeedles:
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, author_id: str, handles: list[str], names: list[str], texts: list[str]) -> "ErasureNeedles":
+    def of(cls, author_id: str, handles: list[str], names: list[str], texts: list[str]) -> ErasureNeedles:
         texts_found = {t for text in texts if text for t in (text, _words(text), _words(text)[:EXCERPT])
                        if len(t.strip()) >= MIN_TEXT}
         return cls(author_id=author_id, handles=frozenset(h.lstrip("@") for h in handles if h and h.lstrip("@")),

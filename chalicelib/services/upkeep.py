@@ -18,8 +18,15 @@ from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.metrics import durations, summarize
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.plan_upkeep import (
-    PlanVersionConflict, PlanVersionMissing, ReviewDue, StepMonth, outdated_protocols, previous_month,
-    protocol_categories, reminder_email, review_due,
+    PlanVersionConflict,
+    PlanVersionMissing,
+    ReviewDue,
+    StepMonth,
+    outdated_protocols,
+    previous_month,
+    protocol_categories,
+    reminder_email,
+    review_due,
 )
 from chalicelib.domain.report import step_cycles
 from chalicelib.services.ports import AlertRaiser, IssueHistories, PlanLifecycle, ReminderMailer
@@ -121,7 +128,7 @@ def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: Re
         figures = summarize(chosen, since, until, now, hours=plan.team_hours(),
                             recurrence_window=timedelta(days=plan.recurrence.window_days))
         histories = {str(issue["issue_id"]): issues.history(str(issue["issue_id"])) for issue in chosen}
-        cycles = step_cycles(chosen, histories, {name: protocol for name in categories})
+        cycles = step_cycles(chosen, histories, dict.fromkeys(categories, protocol))
         steps = {step: StepMonth(cycles=len(found.seconds), cycle_time=durations(found.seconds),
                                  timed_out=len(found.timed_out), escalated=len(found.escalated))
                  for (_, step), found in sorted(cycles.items())}

@@ -7,9 +7,23 @@ from datetime import date, datetime, timezone
 import pytest
 
 from chalicelib.domain.issues import IssueStatus
-from chalicelib.domain.ops import (BadCursor, BadQuery, IllegalTransition, IssueQuery, Role, check_transition, days,
-                                   decode_cursor, encode_cursor, etag, grants, parse_if_match, partitions, seal,
-                                   stored_role)
+from chalicelib.domain.ops import (
+    BadCursor,
+    BadQuery,
+    IllegalTransition,
+    IssueQuery,
+    Role,
+    check_transition,
+    days,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    grants,
+    parse_if_match,
+    partitions,
+    seal,
+    stored_role,
+)
 from chalicelib.services.ops import Forbidden, OpsDeps, Unauthorized, authorize, list_issues
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)

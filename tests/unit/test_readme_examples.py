@@ -112,7 +112,7 @@ def test_every_readme_example_parses_with_the_real_argument_parser():
         try:
             args = parser.parse_args(filled(example.argv))
         except SystemExit as refused:  # pragma: no cover - the failure message names the line
-            raise AssertionError(f"README line {example.line}: {example.text!r} is refused ({refused.code})")
+            raise AssertionError(f"README line {example.line}: {example.text!r} is refused ({refused.code})") from None
         assert callable(args.run), example.text
 
 

@@ -57,9 +57,8 @@ def test_a_route_added_without_a_role_is_caught():
 
 
 def test_a_role_must_be_a_role():
-    from chalice import Blueprint
-
     import pytest
+    from chalice import Blueprint
 
     with pytest.raises(TypeError):
         ops_route(Blueprint("x"), "/x", "GET", "viewer", "a string is not a role")
