@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from chalicelib.adapters.ops_tokens import DynamoOpsTokens
     from chalicelib.adapters.outbox import OutboxPublisher
     from chalicelib.adapters.surge_table import DynamoSurgeStore
-    from chalicelib.adapters.triage_table import DynamoTriageStore
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
     from chalicelib.domain.plan import ResponsePlan
     from chalicelib.services.approvals import ApprovalDeps
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
         Redelivery,
         ReplyPublisher,
         StoredAlerts,
+        TriageStoreOpeningCrises,
     )
     from chalicelib.services.processor import Pipeline
 
@@ -98,7 +98,7 @@ def mention_repository() -> MentionRepository:
 
 
 @built_once
-def triage_store() -> DynamoTriageStore:
+def triage_store() -> TriageStoreOpeningCrises:
     """The triage store (``TriageStore``), which also opens a surge's Crisis (``CrisisIssues``)."""
     from chalicelib.adapters.triage_table import DynamoTriageStore
 

@@ -37,11 +37,11 @@ class CliError(Exception):
 class Parser(argparse.ArgumentParser):
     """Usage errors: one line to stderr, exit 2 (argparse's own default, with our prefix)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
 
 
-def build_parser(chosen: str | None = None) -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
+def build_parser(chosen: str | None = None) -> tuple[Parser, dict[str, Parser]]:
     parser = Parser(prog=PROG, description="Runs a brand's social media response plan: the operator's commands.",
                     epilog="Each command has --help.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)

@@ -18,8 +18,9 @@ def client(service: str) -> Any:
         from botocore.config import Config
 
         # moto serves streams on the account-less endpoint only.
-        return boto3.client(service, config=Config(account_id_endpoint_mode="disabled"))
-    return boto3.client(service)
+        return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    # the stubs type each service's client by its literal name; this factory serves every name
+    return boto3.client(service)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -42,7 +42,7 @@ def _storable(value: Any) -> Any:
 
 def attribute(value: Any) -> dict[str, Any]:
     """One Python value as a typed attribute value (``{"S": ...}``, ``{"N": ...}``, ``{"M": ...}`` ...)."""
-    return _serializer().serialize(_storable(value))
+    return cast("dict[str, Any]", _serializer().serialize(_storable(value)))
 
 
 def item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def item(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def plain_value(typed: Mapping[str, Any]) -> Any:
     """One typed attribute value as Python."""
-    return _deserializer().deserialize(dict(typed))
+    return _deserializer().deserialize(cast(Any, dict(typed)))
 
 
 def plain_item(typed: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import string
+from chalicelib.adapters import codec
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.adapters.codec import plain_item, string
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import Partition, StaleVersion
@@ -17,11 +17,7 @@ Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
 
 
 def _attribute(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    return string(str(value))
+    return codec.attribute(value if isinstance(value, bool | int) else str(value))
 from chalicelib.settings import Resources
 
 
@@ -52,11 +48,11 @@ class DynamoIssues:
              start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of a listing: newest first within the partition, ``filters`` applied by DynamoDB; DynamoDB's
         last evaluated key, or None at the partition's end."""
-        names, values = {"#p": partition.key}, {":p": string(partition.value)}
+        names, values = {"#p": partition.key}, {":p": codec.attribute(partition.value)}
         conditions = []
         for i, (attribute, operator, value) in enumerate(sorted(filters, key=lambda f: (f[0], f[1]))):
             names[f"#f{i}"] = attribute
-            values[f":f{i}"] = {"BOOL": value} if isinstance(value, bool) else string(value)
+            values[f":f{i}"] = codec.attribute(value)
             conditions.append(f"contains(#f{i}, :f{i})" if operator == "contains" else f"#f{i} = :f{i}")
         request: dict[str, Any] = dict(TableName=self.names.issues_table, IndexName=partition.index,
                                        KeyConditionExpression="#p = :p", ScanIndexForward=False, Limit=limit,

@@ -46,7 +46,7 @@ class DeadLetters:
     """Each dead-letter queue with the queue its messages came from (None: no queue to redrive to)."""
 
     def __init__(self, names: Resources) -> None:
-        self.sources = {names.ingest_dlq: names.ingest_queue, names.approval_dlq: names.approval_queue,
+        self.sources: dict[str, str | None] = {names.ingest_dlq: names.ingest_queue, names.approval_dlq: names.approval_queue,
                         names.publish_dlq: names.publish_queue, names.issues_stream_dlq: None,
                         names.schedule_dlq: None}
 
@@ -84,7 +84,7 @@ class DeadLetters:
             raise LookupError(f"{queue} has no source queue to redrive to")
         sqs = client("sqs")
         url, target = self._url(queue), self._url(source)
-        moved, looked_at = 0, set()
+        moved, looked_at = 0, set[str]()
         for _ in range(1000):  # at most 10,000 messages a call
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
                                          MessageAttributeNames=["All"])

@@ -74,7 +74,7 @@ def document() -> dict[str, Any]:
             operation["security"] = []
             codes = [*route.errors]
         else:
-            operation["description"] = f"Role: {route.role.value} (or above)."
+            operation["description"] = f"Role: {route.role} (or above)."
             codes = [400, 401, 403, 429, *route.errors]
         for code in sorted(set(codes)):
             responses[str(code)] = _answer(ANSWERS[code], ERROR_REF)

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Response
 
-JSON = {"Content-Type": "application/json"}
+JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 
 ANY_CONTENT_TYPE = ["*/*"]
 """For routes that read no body (GETs) or check it themselves: Chalice's default list is JSON only, and it answers

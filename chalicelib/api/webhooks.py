@@ -29,7 +29,11 @@ def _request(platform_name: str):
     current = webhooks.current_request
     headers = {name.lower(): value for name, value in (current.headers or {}).items()}
     return WebhookRequest(method=current.method, headers=headers, query=dict(current.query_params or {}),
-                          raw_body=current.raw_body or b"")
+                          raw_body=_bytes(current.raw_body))
+
+
+def _bytes(body: str | bytes | None) -> bytes:
+    return body.encode("utf-8") if isinstance(body, str) else (body or b"")
 
 
 @webhooks.route("/webhooks/{platform_name}", methods=["GET", "POST"], content_types=CONTENT_TYPES)

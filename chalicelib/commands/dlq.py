@@ -34,13 +34,13 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
     letters = dead_letters()
     if args.action == "list":
-        queues = [{"queue": queue, "source": source, "messages": letters.peek(queue, 50)}
-                  for queue, source in letters.sources.items()]
+        peeked = {queue: letters.peek(queue, 50) for queue in letters.sources}
         if args.json:
-            emit(stdout, queues)
+            emit(stdout, [{"queue": queue, "source": letters.sources[queue], "messages": messages}
+                          for queue, messages in peeked.items()])
             return 0
         rows = [{**message, "ids": " ".join(f"{k}={v}" for k, v in message["ids"].items())}
-                for queue in queues for message in queue["messages"]]
+                for messages in peeked.values() for message in messages]
         table(stdout, rows, ["queue", "message_id", "receive_count", "failure", "ids"])
         return 0
     if args.queue not in letters.sources:

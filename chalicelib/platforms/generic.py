@@ -67,17 +67,21 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is 
 _ISO_8601 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
-def _bounded(max_length: int, min_length: int | None = None) -> Any:
-    """A string, never a number or anything else converted to one, of at most ``max_length`` characters."""
-    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+# Strings, never a number or anything else converted to one, of at most so many characters.
+IdText = Annotated[StrictStr, Field(max_length=limits.MAX_ID_CHARS)]
+RequiredIdText = Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_ID_CHARS)]
+HandleText = Annotated[StrictStr, Field(max_length=limits.MAX_HANDLE_CHARS)]
+NameText = Annotated[StrictStr, Field(max_length=limits.MAX_NAME_CHARS)]
+UrlText = Annotated[StrictStr, Field(max_length=limits.MAX_URL_CHARS)]
+ProductText = Annotated[StrictStr, Field(max_length=limits.MAX_PRODUCT_CHARS)]
 
 
 class GenericAuthor(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: _bounded(limits.MAX_ID_CHARS) | None = None
-    handle: _bounded(limits.MAX_HANDLE_CHARS) | None = None
-    name: _bounded(limits.MAX_NAME_CHARS) | None = None
+    id: IdText | None = None
+    handle: HandleText | None = None
+    name: NameText | None = None
     followers: Annotated[StrictInt, Field(ge=0, le=limits.MAX_FOLLOWERS)] | None = None
     verified: StrictBool | None = None
 
@@ -90,15 +94,15 @@ class GenericMention(BaseModel):
 
     platform: Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS,
                                          pattern=limits.PLATFORM_PATTERN)]
-    id: _bounded(limits.MAX_ID_CHARS, min_length=1)
+    id: RequiredIdText
     created_at: datetime
     text: StrictStr  # longer text is clipped by make_mention, as for every platform
     author: GenericAuthor
-    url: _bounded(limits.MAX_URL_CHARS) | None = None
+    url: UrlText | None = None
     rating: Annotated[StrictFloat | StrictInt, Field(ge=limits.MIN_RATING, le=limits.MAX_RATING,
                                                       allow_inf_nan=False)] | None = None
-    in_reply_to: _bounded(limits.MAX_ID_CHARS) | None = None
-    product: _bounded(limits.MAX_PRODUCT_CHARS) | None = None
+    in_reply_to: IdText | None = None
+    product: ProductText | None = None
 
     @field_validator("created_at", mode="before")
     @classmethod

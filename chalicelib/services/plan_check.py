@@ -79,8 +79,8 @@ def _problems(text: str) -> list[tuple[str, str]]:
         except ValidationError as invalid:
             errors = invalid.errors(include_url=False, include_input=False)
         progressed = False
-        for error in errors:
-            loc, message = error["loc"], error["msg"].removeprefix("Value error, ")
+        for found_error in errors:
+            loc, message = found_error["loc"], found_error["msg"].removeprefix("Value error, ")
             if not loc:  # the plan's own check: "; "-joined problems that each start with their place
                 for part in message.split("; "):
                     found = PLACE.match(part)
@@ -98,8 +98,7 @@ def _problems(text: str) -> list[tuple[str, str]]:
                 document[field] = [entry for entry in value if entry is not None]
         if not progressed:
             break
-    seen: set[tuple[str, str]] = set()
-    return [p for p in problems if not (p in seen or seen.add(p))]
+    return list(dict.fromkeys(problems))  # each once, in the order found
 
 
 def _set_aside(document: dict[str, Any], loc: tuple, fallback: dict[str, Any]) -> bool:

@@ -174,7 +174,7 @@ class DeadLetters(Protocol):
     """The dead-letter queues, read and redriven (``adapters/ops_reads.py``)."""
 
     @property
-    def sources(self) -> dict[str, str]:
+    def sources(self) -> dict[str, str | None]:
         """Each dead-letter queue and the queue its messages are redriven to."""
 
     def peek(self, queue: str, limit: int) -> list[dict[str, Any]]:
@@ -532,3 +532,8 @@ class CrisisIssues(Protocol):
 class ActivePlan(Protocol):
     def active(self) -> tuple[ResponsePlan, int]:
         """The active response plan and its version."""
+
+
+# ---- house block, continued: ports that join two above (defined last: a Protocol's bases must exist) --------------
+class TriageStoreOpeningCrises(TriageStore, CrisisIssues, Protocol):
+    """The triage store as the ingest pipeline uses it: triage each mention, and open or widen a surge's Crisis."""

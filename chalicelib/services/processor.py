@@ -19,9 +19,17 @@ from chalicelib.domain.signals import TextSignals, analyze_one
 from chalicelib.domain.surge import Observation, keys_for
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
-from chalicelib.services.ports import AlertSink, DeadLetterQueue, MentionRepository, Redelivery, SurgeStore
+from chalicelib.services.ports import (
+    AlertSink,
+    DeadLetterQueue,
+    MentionRepository,
+    PlanSource,
+    Redelivery,
+    SurgeStore,
+    TriageStoreOpeningCrises,
+)
 from chalicelib.services.surges import count_surges
-from chalicelib.services.triage import PlanSource, TriageOutcome, TriageStore, triage_mention
+from chalicelib.services.triage import TriageOutcome, triage_mention
 
 if TYPE_CHECKING:
     from chalicelib.services.approvals import ApprovalDeps
@@ -37,7 +45,7 @@ class Pipeline:
     the repository."""
 
     repository: MentionRepository
-    triage: TriageStore
+    triage: TriageStoreOpeningCrises
     plans: PlanSource
     surges: SurgeStore | None = None  # None switches surge detection off
     analyze: Callable[[str], TextSignals] = analyze_one  # the text model (tests pass a fixed one)
@@ -155,10 +163,10 @@ def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) 
         logger.exception("poison alert failed", extra={"message_id": message_id})
 
 
-def run_batch(event: dict[str, Any], record_handler) -> dict[str, Any]:
+def run_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], Any]) -> dict[str, Any]:
     """Any SQS batch, one record at a time, failures reported per record (``batchItemFailures``)."""
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS))
+    return dict(process_partial_response(event=event, record_handler=record_handler,
+                                         processor=BatchProcessor(event_type=EventType.SQS)))
 
 
 def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
