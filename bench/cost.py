@@ -127,7 +127,7 @@ class CallCounter:
         elif model.name == "SendMessage":
             self.messages_sent += 1
 
-    def install(self, clients: dict[str, Any]) -> "CallCounter":
+    def install(self, clients: dict[str, Any]) -> CallCounter:
         for aws_client in clients.values():
             service_id = aws_client.meta.service_model.service_id.hyphenize()
             for event, handler in ((f"before-call.{service_id}", self._before_call),

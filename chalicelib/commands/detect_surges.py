@@ -25,8 +25,11 @@ from chalicelib.domain.surge import SurgeDetector, keys_for
 
 
 class Signals(Protocol):
-    topic: str
-    complaint: bool
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def complaint(self) -> bool: ...
 
 
 Analyzer = Callable[[str], Signals]
@@ -45,7 +48,7 @@ def default_analyzer() -> Analyzer:
             "detect-surges needs the text model chalicelib.domain.signals.analyze_one "
             f"(topic and complaint per mention), which could not be imported: {exc}"
         ) from exc
-    return analyze_one  # type: ignore[no-any-return]
+    return analyze_one
 
 
 # Twitter's classic ``created_at`` ("Tue Oct 31 22:10:47 +0000 2017"), as exports of real streams carry it.
