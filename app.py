@@ -104,8 +104,7 @@ def check_dead_letter_queues(event):
     from chalicelib.bootstrap import alerts, queue_depths
     from chalicelib.services.monitoring import check_dead_letter_queues as check
 
-    logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources(),
-                                              queue_depths().depth)))
+    logger.info("dlq check", extra=dict(check(datetime.now(timezone.utc), alerts(), resources(), queue_depths().depth)))
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="send_alert_digest")

@@ -29,13 +29,20 @@ def aws_environment() -> None:
     """In-process moto only: never a real account, never a stack left running."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION":
-                       "us-east-1", "STAGE": "test", "POWERTOOLS_METRICS_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "STAGE": "test",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
 
 
 def attribute_size(value: dict[str, Any]) -> int:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "S":
         return len(inner.encode())
     if kind == "N":
@@ -71,7 +78,7 @@ class CallCounter:
         self.calls[model.name] += 1
         if model.name == "TransactWriteItems":
             for entry in params["TransactItems"]:
-                (operation, body), = entry.items()
+                ((operation, body),) = entry.items()
                 item = body.get("Item") or {**body.get("Key", {}), "_update": {"S": body.get("UpdateExpression", "")}}
                 self.wcu += write_units(item, transactional=True)
                 if operation == "Put":
@@ -92,8 +99,13 @@ def _mentions(limit: int) -> list[str]:
     for index in range(limit):
         row = rows[index % len(rows)]
         mention = to_mention({**row, "id": f"{row['id']}-{index}", "created_at": row["created_at"]})
-        mention = mention.model_copy(update={"created_at": datetime.fromisoformat(row["created_at"]).replace(
-            tzinfo=timezone.utc) if "+" not in row["created_at"] else datetime.fromisoformat(row["created_at"])})
+        mention = mention.model_copy(
+            update={
+                "created_at": datetime.fromisoformat(row["created_at"]).replace(tzinfo=timezone.utc)
+                if "+" not in row["created_at"]
+                else datetime.fromisoformat(row["created_at"])
+            }
+        )
         bodies.append(mention.model_dump_json())
     return bodies
 
@@ -106,8 +118,7 @@ def run(mentions: int = 600, batch: int = 10) -> dict[str, Any]:
     with item_level_rollback():
         per_item = run_once(mentions, batch, surges=False)
         with_surges = run_once(mentions, batch, surges=True)
-    return {"moto_as_shipped": as_shipped, "moto_item_level_rollback": per_item,
-            "with_surge_detection": with_surges}
+    return {"moto_as_shipped": as_shipped, "moto_item_level_rollback": per_item, "with_surge_detection": with_surges}
 
 
 def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
@@ -125,11 +136,25 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
 
         bootstrap.reset()
         bodies = _mentions(mentions)
-        events = [{"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body, "attributes": {},
-                                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
-                               for i, body in enumerate(bodies[start:start + batch], start=start)]}
-                  for start in range(0, len(bodies), batch)]
+        events = [
+            {
+                "Records": [
+                    {
+                        "messageId": f"m{i}",
+                        "receiptHandle": f"r{i}",
+                        "body": body,
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "md5OfBody": "",
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                        "awsRegion": "us-east-1",
+                    }
+                    for i, body in enumerate(bodies[start : start + batch], start=start)
+                ]
+            }
+            for start in range(0, len(bodies), batch)
+        ]
         counter = CallCounter()
         aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", counter)
         pipeline = bootstrap.pipeline()
@@ -151,7 +176,8 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
         batch_s = _raw_batches(floor_items)
     return {
         "mentions": processed,
-        "aws_calls_per_mention": round(calls / processed, 3), "calls_by_api": calls_by_api,
+        "aws_calls_per_mention": round(calls / processed, 3),
+        "calls_by_api": calls_by_api,
         "target_calls_per_mention_max": 2,
         "dynamodb_write_units_per_mention": round(counter.wcu / processed, 2),
         "items_written_per_mention": round(len(floor_items) / processed, 2),
@@ -176,11 +202,14 @@ def _fresh_tables(suffix: str) -> dict[str, str]:
         props = resource["Properties"]
         copy = f"{props['TableName']}-{suffix}"
         # The same keys and indexes: a raw write maintains the same GSIs the pipeline's writes do.
-        extra = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props \
-            else {}
-        client("dynamodb").create_table(TableName=copy, KeySchema=props["KeySchema"],
-                                        AttributeDefinitions=props["AttributeDefinitions"],
-                                        BillingMode="PAY_PER_REQUEST", **extra)
+        extra = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
+        client("dynamodb").create_table(
+            TableName=copy,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+            **extra,
+        )
         names[props["TableName"]] = copy
     return names
 
@@ -204,7 +233,7 @@ def _raw_batches(items: list[tuple[str, dict]]) -> float:
     started = time.perf_counter()
     for start in range(0, len(items), 25):
         requests: dict[str, list] = {}
-        for table, item in items[start:start + 25]:
+        for table, item in items[start : start + 25]:
             requests.setdefault(tables[table], []).append({"PutRequest": {"Item": item}})
         dynamodb.batch_write_item(RequestItems=requests)
     return time.perf_counter() - started

@@ -138,8 +138,14 @@ def pipeline() -> Pipeline:
     """What the ingest queue's handler runs each batch through (its adapters built once)."""
     from chalicelib.services.processor import Pipeline
 
-    return Pipeline(mention_repository(), triage_store(), plan_store(), surge_store(),
-                    dead_letters=ingest_dead_letters(), alerts=alerts())
+    return Pipeline(
+        mention_repository(),
+        triage_store(),
+        plan_store(),
+        surge_store(),
+        dead_letters=ingest_dead_letters(),
+        alerts=alerts(),
+    )
 
 
 @built_once
@@ -233,8 +239,11 @@ def reply_publisher() -> ReplyPublisher:
     )
 
     platforms = enabled_platforms()
-    once = ExactlyOncePublisher(build_publishers(platforms), DynamoPublishClaims(resources().publish_claims_table)) \
-        if platforms else None
+    once = (
+        ExactlyOncePublisher(build_publishers(platforms), DynamoPublishClaims(resources().publish_claims_table))
+        if platforms
+        else None
+    )
     return RoutedPublisher(outbox(), once)
 
 
@@ -253,9 +262,17 @@ def approval_deps() -> ApprovalDeps:
     from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.settings import public_base_url
 
-    return ApprovalDeps(approvals=approvals(), issues=issues(), email=mailer(), workflows=workflows(),
-                        publisher=reply_publisher(), alerts=alerts(), plan=bundled_plan(),
-                        link_key=get_secret("LINK_SIGNING_KEY"), base_url=public_base_url())
+    return ApprovalDeps(
+        approvals=approvals(),
+        issues=issues(),
+        email=mailer(),
+        workflows=workflows(),
+        publisher=reply_publisher(),
+        alerts=alerts(),
+        plan=bundled_plan(),
+        link_key=get_secret("LINK_SIGNING_KEY"),
+        base_url=public_base_url(),
+    )
 
 
 # -- ops API (ops engineer's block) ---------------------------------------------------------------------------
@@ -363,8 +380,14 @@ def survey_deps() -> SurveyDeps:
     from chalicelib.services.surveys import SurveyDeps
     from chalicelib.settings import public_base_url
 
-    return SurveyDeps(surveys=survey_store(), issues=issues(), sender=survey_sender(), notices=survey_notices(),
-                      link_key=get_secret("LINK_SIGNING_KEY"), base_url=public_base_url())
+    return SurveyDeps(
+        surveys=survey_store(),
+        issues=issues(),
+        sender=survey_sender(),
+        notices=survey_notices(),
+        link_key=get_secret("LINK_SIGNING_KEY"),
+        base_url=public_base_url(),
+    )
 
 
 # -- weekly report (report engineer's block) ------------------------------------------------------------------
@@ -398,6 +421,12 @@ def report_deps() -> ReportDeps:
     from chalicelib.settings import public_base_url
 
     plan, version = plan_store().active()
-    return ReportDeps(issues=issues(), store=report_store(), sender=report_sender(),
-                      renderer=MatplotlibReportRenderer(), plan=plan, plan_version=version,
-                      api_base_url=public_base_url())
+    return ReportDeps(
+        issues=issues(),
+        store=report_store(),
+        sender=report_sender(),
+        renderer=MatplotlibReportRenderer(),
+        plan=plan,
+        plan_version=version,
+        api_base_url=public_base_url(),
+    )

@@ -42,8 +42,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser(chosen: str | None = None) -> tuple[Parser, dict[str, Parser]]:
-    parser = Parser(prog=PROG, description="Runs a brand's social media response plan: the operator's commands.",
-                    epilog="Each command has --help.")
+    parser = Parser(
+        prog=PROG,
+        description="Runs a brand's social media response plan: the operator's commands.",
+        epilog="Each command has --help.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     subparsers = {}
     for name, (module, summary) in COMMANDS.items():

@@ -40,7 +40,8 @@ def _setting(name: str, local_default: str) -> str:
     raise MissingSetting(
         f"{name} is not set for stage {stage()!r}: a deployed stage gets it from its function's environment "
         f"(.chalice/config.json stages.{stage()}.environment_variables, or the template made by make package); "
-        f"it has no default outside {'/'.join(LOCAL_STAGES)}")
+        f"it has no default outside {'/'.join(LOCAL_STAGES)}"
+    )
 
 
 def resource_name(suffix: str, stage_name: str | None = None) -> str:
@@ -86,14 +87,20 @@ ALERTS_PER_HOUR = 20
 def issues_stream_arn() -> str:
     """The issues table's stream. Deployed: set by the template (``ISSUES_STREAM_ARN``); locally the worker finds
     the live stream from the table name in this ARN."""
-    return _setting("ISSUES_STREAM_ARN",
-                    f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'us-east-1')}:{LOCAL_ACCOUNT}:table/"
-                    f"{resource_name('issues')}/stream/latest")
+    return _setting(
+        "ISSUES_STREAM_ARN",
+        f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'us-east-1')}:{LOCAL_ACCOUNT}:table/"
+        f"{resource_name('issues')}/stream/latest",
+    )
 
 
 # What a deployed function cannot start without (each read by one of the functions above).
-REQUIRED_SETTINGS = {"PUBLIC_BASE_URL": public_base_url, "APPROVALS_FROM_EMAIL": sender_email,
-                     "ISSUES_STREAM_ARN": issues_stream_arn, "REPORT_BUCKET": report_bucket}
+REQUIRED_SETTINGS = {
+    "PUBLIC_BASE_URL": public_base_url,
+    "APPROVALS_FROM_EMAIL": sender_email,
+    "ISSUES_STREAM_ARN": issues_stream_arn,
+    "REPORT_BUCKET": report_bucket,
+}
 
 
 def check_required_settings() -> None:
@@ -106,8 +113,10 @@ def check_required_settings() -> None:
         except MissingSetting:
             missing.append(name)
     if missing:
-        raise MissingSetting(f"stage {stage()!r} cannot start: {', '.join(missing)} not set (a deployed stage gets "
-                             f"them from .chalice/config.json and the template of make package; see README, Deploy)")
+        raise MissingSetting(
+            f"stage {stage()!r} cannot start: {', '.join(missing)} not set (a deployed stage gets "
+            f"them from .chalice/config.json and the template of make package; see README, Deploy)"
+        )
 
 
 def secret_parameter_name(name: str, stage_name: str | None = None) -> str:

@@ -20,16 +20,31 @@ TEST_STAGE = "test"
 # Never let a test reach a real account or a stack someone left running.
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
-os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "STAGE": TEST_STAGE,
-                   "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "STAGE": TEST_STAGE,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
 
 
 # Hypothesis profiles for every property test in the suite: ``ci`` (default, what ``make test`` runs) is
 # derandomized so a failure reproduces; ``bench`` (``HYPOTHESIS_PROFILE=bench``, run by ``make bench``) looks further.
-_HYPOTHESIS = dict(deadline=None, print_blob=True, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-    HealthCheck.filter_too_much])
+_HYPOTHESIS = dict(  # noqa: C408 - hypothesis's setting names, as keywords
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 settings.register_profile("ci", max_examples=40, derandomize=True, database=None, **_HYPOTHESIS)
 settings.register_profile("bench", max_examples=400, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

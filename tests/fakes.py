@@ -21,14 +21,16 @@ class FakeMentionRepository:
 
     def apply_edit(self, mention: Mention) -> None:
         previous = self.items.get(mention.key, {})
-        self.items[mention.key] = {**mention.model_dump(mode="json"), "status": previous.get("status", "visible"),
-                                   "created_at": previous.get("created_at", mention.created_at.isoformat()),
-                                   "edited": True}
+        self.items[mention.key] = {
+            **mention.model_dump(mode="json"),
+            "status": previous.get("status", "visible"),
+            "created_at": previous.get("created_at", mention.created_at.isoformat()),
+            "edited": True,
+        }
 
     def mark(self, platform: str, external_id: str, status: str) -> None:
         key = f"{platform}#{external_id}"
-        self.items[key] = {**self.items.get(key, {"platform": platform, "external_id": external_id}),
-                           "status": status}
+        self.items[key] = {**self.items.get(key, {"platform": platform, "external_id": external_id}), "status": status}
 
     def get(self, platform: str, external_id: str) -> dict | None:
         return self.items.get(f"{platform}#{external_id}")
@@ -62,8 +64,12 @@ class FakeApprovals:
         ref = token_reference(task_token)
         if ref in self.tokens:
             raise AlreadyUsed("recorded already")
-        self.tokens[ref] = {"task_token": task_token, "approvals": [a.approval_id for a in approvals],
-                            "status": "pending", "booked": False}
+        self.tokens[ref] = {
+            "task_token": task_token,
+            "approvals": [a.approval_id for a in approvals],
+            "status": "pending",
+            "booked": False,
+        }
         self.items.update((a.approval_id, a) for a in approvals)
 
     def recorded(self, task_token: str):
@@ -103,8 +109,13 @@ class FakeApprovals:
 
         retired = 0
         for key, item in list(self.items.items()):
-            if item.issue_id == issue_id and item.step == step and item.status == "pending" \
-                    and item.token_ref != keep_token_ref and datetime.fromisoformat(item.created_at) < recorded_at:
+            if (
+                item.issue_id == issue_id
+                and item.step == step
+                and item.status == "pending"
+                and item.token_ref != keep_token_ref
+                and datetime.fromisoformat(item.created_at) < recorded_at
+            ):
                 self.items[key] = replace(item, status="superseded")
                 retired += 1
         return retired
@@ -177,8 +188,11 @@ class FakeApprovalIssues:
         return self.mention_items.get(issue_id, [])[:limit]
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
-        return [{"sk": e.sort_key, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "details": e.details}
-                for e in self.events.values() if e.issue_id == issue_id]
+        return [
+            {"sk": e.sort_key, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "details": e.details}
+            for e in self.events.values()
+            if e.issue_id == issue_id
+        ]
 
     def audit_types(self, issue_id: str) -> list[str]:
         return [e["type"] for e in sorted(self.history(issue_id), key=lambda e: e["sk"])]
@@ -231,7 +245,7 @@ class FakeReplyPublisher:
         queued = self.script.get((post.target.platform, post.channel))
         result = queued.pop(0) if queued else None
         if result is None or result.next is Next.DONE:
-            at = (result.published_at if result and result.published_at else now)
+            at = result.published_at if result and result.published_at else now
             self.posts[key] = {"id": f"{post.target.platform}-{len(self.posts) + 1}", "at": at, "post": post}
             return done(self.posts[key]["id"], at)
         if result.next is not Next.RETRY:
@@ -242,9 +256,18 @@ class FakeReplyPublisher:
         return self.limits.get((platform, channel))
 
     def recent(self, now: datetime) -> list[dict[str, Any]]:
-        return [{"text": p["post"].text, "issue_id": p["post"].issue_id, "category": p["post"].category,
-                 "topic": p["post"].topic, "products": list(p["post"].products), "channel": p["post"].channel,
-                 "published_at": p["at"].isoformat()} for p in reversed(list(self.posts.values()))]
+        return [
+            {
+                "text": p["post"].text,
+                "issue_id": p["post"].issue_id,
+                "category": p["post"].category,
+                "topic": p["post"].topic,
+                "products": list(p["post"].products),
+                "channel": p["post"].channel,
+                "published_at": p["at"].isoformat(),
+            }
+            for p in reversed(list(self.posts.values()))
+        ]
 
 
 # ---- surveys & recurrence engineer's block -----------------------------------------------------------------------
@@ -276,10 +299,14 @@ class FakeSurveyStore:
     def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
         from chalicelib.domain.survey import SurveyStatus
 
-        out = [("send", s.survey_id) for s in self.surveys.values()
-               if s.status is SurveyStatus.OWED and s.due_at <= now]
-        out += [("close", s.survey_id) for s in self.surveys.values()
-                if s.status is SurveyStatus.SENT and s.expires_at <= now.timestamp()]
+        out = [
+            ("send", s.survey_id) for s in self.surveys.values() if s.status is SurveyStatus.OWED and s.due_at <= now
+        ]
+        out += [
+            ("close", s.survey_id)
+            for s in self.surveys.values()
+            if s.status is SurveyStatus.SENT and s.expires_at <= now.timestamp()
+        ]
         return out + [("notify", survey_id) for survey_id, state in self.notices.items() if state == "owed"]
 
     def claim_send(self, survey_id: str, now: datetime) -> object | None:
@@ -311,8 +338,14 @@ class FakeSurveyStore:
         current = self.surveys[survey.survey_id]
         if current.status is not SurveyStatus.SENT or current.expires_at <= at.timestamp():
             raise SurveyClosed(survey.survey_id)
-        self.surveys[survey.survey_id] = current.model_copy(update={
-            "status": SurveyStatus.ANSWERED, "rating": answer.rating, "comment": answer.comment, "answered_at": at})
+        self.surveys[survey.survey_id] = current.model_copy(
+            update={
+                "status": SurveyStatus.ANSWERED,
+                "rating": answer.rating,
+                "comment": answer.comment,
+                "answered_at": at,
+            }
+        )
         self.issue_fields[survey.issue_id] = {"satisfaction": outcome(answer.rating), "rating": answer.rating}
         self.events.append(event)
         self.notices[survey.survey_id] = "owed"
@@ -456,8 +489,16 @@ class FakeReportRenderer:
         from chalicelib.domain.report import ReportFiles
 
         png = b"\x89PNG fake"
-        stored = {"report.json": (report.model_dump_json().encode(), "application/json"),
-                  "report.html": (b"<img src=data:image/png;base64,...>", "text/html"),
-                  "report.csv": (str(len(rows)).encode(), "text/csv"), "chart-volume.png": (png, "image/png")}
-        return ReportFiles(stored=stored, disk=dict(stored), email_html='<img src="cid:chart-volume">',
-                           text=f"{report.week}", inline={"chart-volume": png})
+        stored = {
+            "report.json": (report.model_dump_json().encode(), "application/json"),
+            "report.html": (b"<img src=data:image/png;base64,...>", "text/html"),
+            "report.csv": (str(len(rows)).encode(), "text/csv"),
+            "chart-volume.png": (png, "image/png"),
+        }
+        return ReportFiles(
+            stored=stored,
+            disk=dict(stored),
+            email_html='<img src="cid:chart-volume">',
+            text=f"{report.week}",
+            inline={"chart-volume": png},
+        )

@@ -59,9 +59,15 @@ class SnsAlerts:
         """``sent``, ``duplicate`` (this event was alerted already) or ``deferred`` (cap reached: in the digest).
         Raises ``SendInProgress`` while another run is sending it, and whatever the publish raised (the claim
         is given back: the next check or retry sends it)."""
-        claim = self.claims.claim({"pk": string(f"sent#{alert.dedup_key}")}, now, sets={
-            "kind": string(alert.kind.value), "at": string(now.isoformat()),
-            "ttl": number(int((now + SENT_TTL).timestamp()))})
+        claim = self.claims.claim(
+            {"pk": string(f"sent#{alert.dedup_key}")},
+            now,
+            sets={
+                "kind": string(alert.kind.value),
+                "at": string(now.isoformat()),
+                "ttl": number(int((now + SENT_TTL).timestamp())),
+            },
+        )
         if claim is None:
             return "duplicate"
         try:
@@ -87,28 +93,38 @@ class SnsAlerts:
     def _count(self, hour: str, change: int, now: datetime) -> int:
         """Add ``change`` to the hour's count of raised alerts; the new count."""
         counted = client("dynamodb").update_item(
-            TableName=self.table, Key={"pk": string(f"hour#{hour}")},
+            TableName=self.table,
+            Key={"pk": string(f"hour#{hour}")},
             UpdateExpression="ADD raised :change SET #ttl = if_not_exists(#ttl, :ttl)",
             ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={":change": number(change),
-                                       ":ttl": number(int((now + HOUR_TTL).timestamp()))},
-            ReturnValues="UPDATED_NEW")
+            ExpressionAttributeValues={":change": number(change), ":ttl": number(int((now + HOUR_TTL).timestamp()))},
+            ReturnValues="UPDATED_NEW",
+        )
         return int(counted["Attributes"]["raised"]["N"])
 
     def _defer(self, hour: str, alert: Alert) -> None:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.table, Key={"pk": string(f"hour#{hour}")},
+                TableName=self.table,
+                Key={"pk": string(f"hour#{hour}")},
                 UpdateExpression="SET digest = list_append(if_not_exists(digest, :empty), :alert), "
-                                 "send_state = if_not_exists(send_state, :owed)",  # the digest is owed now
-                ExpressionAttributeValues={":empty": {"L": []}, ":alert": {"L": [string(compact(alert))]},
-                                           ":owed": string(OWED)})
+                "send_state = if_not_exists(send_state, :owed)",  # the digest is owed now
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":alert": {"L": [string(compact(alert))]},
+                    ":owed": string(OWED),
+                },
+            )
         except dynamodb.exceptions.ClientError as error:
             if error.response["Error"]["Code"] != "ValidationException":  # the 400 KB item is full
                 raise
-            dynamodb.update_item(TableName=self.table, Key={"pk": string(f"hour#{hour}")},
-                                 UpdateExpression="ADD dropped :one", ExpressionAttributeValues={":one": number(1)})
+            dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": string(f"hour#{hour}")},
+                UpdateExpression="ADD dropped :one",
+                ExpressionAttributeValues={":one": number(1)},
+            )
 
     def send_digest(self, hour: str, now: datetime) -> str:
         """One ``digest`` message for the hour's deferred alerts: ``sent``, ``duplicate`` or ``empty``.
@@ -133,8 +149,12 @@ class SnsAlerts:
         return "sent"
 
     def _publish(self, alert: Alert, now: datetime) -> None:
-        client("sns").publish(TopicArn=topic_arn(self.topic_name), Subject=subject_line(alert),
-                              Message=message_body(alert, now), MessageAttributes=message_attributes(alert))
+        client("sns").publish(
+            TopicArn=topic_arn(self.topic_name),
+            Subject=subject_line(alert),
+            Message=message_body(alert, now),
+            MessageAttributes=message_attributes(alert),
+        )
 
 
 class DynamoLiveIssues:
@@ -147,9 +167,11 @@ class DynamoLiveIssues:
         from chalicelib.adapters.mentions_table import plain_item
 
         request: dict[str, Any] = {
-            "TableName": self.table, "IndexName": "by_status_category",
+            "TableName": self.table,
+            "IndexName": "by_status_category",
             "KeyConditionExpression": "status_category = :sc",
-            "ExpressionAttributeValues": {":sc": string(f"{status}#{category}")}}
+            "ExpressionAttributeValues": {":sc": string(f"{status}#{category}")},
+        }
         while True:
             answer = client("dynamodb").query(**request)
             yield from (plain_item(item) for item in answer["Items"])

@@ -19,8 +19,12 @@ class SesEmail:
     def send(self, to: str, subject: str, text: str, html: str) -> str:
         extra: dict[str, Any] = {"ConfigurationSetName": self.configuration_set} if self.configuration_set else {}
         answer = client("ses").send_email(
-            Source=self.sender, Destination={"ToAddresses": [to]},
-            Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}}},
-            **extra)
+            Source=self.sender,
+            Destination={"ToAddresses": [to]},
+            Message={
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}},
+            },
+            **extra,
+        )
         return answer["MessageId"]

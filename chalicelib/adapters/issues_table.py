@@ -12,13 +12,13 @@ from chalicelib.adapters.codec import plain_item, string
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import Partition, StaleVersion
+from chalicelib.settings import Resources
 
 Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
 
 
 def _attribute(value: Any) -> dict[str, Any]:
     return codec.attribute(value if isinstance(value, bool | int) else str(value))
-from chalicelib.settings import Resources
 
 
 class DynamoIssues:
@@ -26,26 +26,37 @@ class DynamoIssues:
         self.names = names
 
     def get(self, issue_id: str) -> dict[str, Any] | None:
-        item = client("dynamodb").get_item(TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.names.issues_table, Key={"issue_id": string(issue_id)}, ConsistentRead=True)
+            .get("Item")
+        )
         return plain_item(item) if item else None
 
     def mentions(self, issue_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        answer = client("dynamodb").query(TableName=self.names.mentions_table, IndexName="by_issue",
-                                          KeyConditionExpression="issue_id = :issue", Limit=limit,
-                                          ExpressionAttributeValues={":issue": string(issue_id)})
+        answer = client("dynamodb").query(
+            TableName=self.names.mentions_table,
+            IndexName="by_issue",
+            KeyConditionExpression="issue_id = :issue",
+            Limit=limit,
+            ExpressionAttributeValues={":issue": string(issue_id)},
+        )
         return [plain_item(item) for item in answer["Items"]]
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
-        answer = client("dynamodb").query(TableName=self.names.audit_table, KeyConditionExpression="issue_id = :i",
-                                          ExpressionAttributeValues={":i": string(issue_id)})
+        answer = client("dynamodb").query(
+            TableName=self.names.audit_table,
+            KeyConditionExpression="issue_id = :i",
+            ExpressionAttributeValues={":i": string(issue_id)},
+        )
         events = [plain_item(item) for item in answer["Items"]]
         for event in events:
             event["details"] = json.loads(event.get("details") or "{}")
         return events
 
-    def page(self, partition: Partition, filters: list[Filter], limit: int,
-             start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def page(
+        self, partition: Partition, filters: list[Filter], limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of a listing: newest first within the partition, ``filters`` applied by DynamoDB; DynamoDB's
         last evaluated key, or None at the partition's end."""
         names, values = {"#p": partition.key}, {":p": codec.attribute(partition.value)}
@@ -54,9 +65,15 @@ class DynamoIssues:
             names[f"#f{i}"] = attribute
             values[f":f{i}"] = codec.attribute(value)
             conditions.append(f"contains(#f{i}, :f{i})" if operator == "contains" else f"#f{i} = :f{i}")
-        request: dict[str, Any] = dict(TableName=self.names.issues_table, IndexName=partition.index,
-                                       KeyConditionExpression="#p = :p", ScanIndexForward=False, Limit=limit,
-                                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        request: dict[str, Any] = dict(  # noqa: C408 - keyword names, as boto3 spells its parameters
+            TableName=self.names.issues_table,
+            IndexName=partition.index,
+            KeyConditionExpression="#p = :p",
+            ScanIndexForward=False,
+            Limit=limit,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
         if conditions:
             request["FilterExpression"] = " AND ".join(conditions)
         if start_key:
@@ -64,8 +81,15 @@ class DynamoIssues:
         answer = client("dynamodb").query(**request)
         return [plain_item(item) for item in answer["Items"]], answer.get("LastEvaluatedKey")
 
-    def change(self, issue_id: str, expected_version: int, sets: dict[str, Any], removes: list[str],
-               events: list[AuditEvent], reopened: bool = False) -> int:
+    def change(
+        self,
+        issue_id: str,
+        expected_version: int,
+        sets: dict[str, Any],
+        removes: list[str],
+        events: list[AuditEvent],
+        reopened: bool = False,
+    ) -> int:
         """Apply a responder's change and its audit events in one transaction, if the issue is still at
         ``expected_version`` (its ``ops_version``; absent counts as 0). The new version; raises
         :class:`StaleVersion` when another write came first, :class:`KeyError` when there is no such issue."""
@@ -89,9 +113,16 @@ class DynamoIssues:
             values[":expected"] = {"N": str(expected_version)}
         else:
             condition = "attribute_exists(issue_id) AND attribute_not_exists(#v)"
-        update = {"Update": {"TableName": self.names.issues_table, "Key": {"issue_id": string(issue_id)},
-                             "UpdateExpression": expression, "ConditionExpression": condition,
-                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        update = {
+            "Update": {
+                "TableName": self.names.issues_table,
+                "Key": {"issue_id": string(issue_id)},
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
         puts = [{"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events]
         dynamodb = client("dynamodb")
         try:
@@ -127,12 +158,18 @@ class DynamoIssues:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
+                TableName=self.names.issues_table,
+                Key={"issue_id": string(issue_id)},
                 UpdateExpression="SET #status = :busy, status_category = :sc",
                 ConditionExpression="#status = :open AND category = :category",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":busy": string("in_progress"), ":open": string("open"),
-                                           ":sc": string(status_category(IssueStatus.IN_PROGRESS.value, category)), ":category": string(category)})
+                ExpressionAttributeValues={
+                    ":busy": string("in_progress"),
+                    ":open": string("open"),
+                    ":sc": string(status_category(IssueStatus.IN_PROGRESS.value, category)),
+                    ":category": string(category),
+                },
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass
 
@@ -145,10 +182,14 @@ class DynamoIssues:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.names.issues_table, Key={"issue_id": string(issue_id)},
+                TableName=self.names.issues_table,
+                Key={"issue_id": string(issue_id)},
                 UpdateExpression="SET first_response_at = :at, response_time_seconds = :seconds",
                 ConditionExpression="attribute_not_exists(first_response_at)",
-                ExpressionAttributeValues={":at": string(at.astimezone(timezone.utc).isoformat()),
-                                           ":seconds": {"N": str(max(0, int((at - first_seen).total_seconds())))}})
+                ExpressionAttributeValues={
+                    ":at": string(at.astimezone(timezone.utc).isoformat()),
+                    ":seconds": {"N": str(max(0, int((at - first_seen).total_seconds())))},
+                },
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass

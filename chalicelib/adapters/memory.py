@@ -47,17 +47,27 @@ class InMemoryTriageStore:
             if change.new_issue and change.new_issue.issue_id in self.issues:
                 raise ClaimConflict(change.new_issue.issue_id)
             # every condition holds: apply all of it
-            self.mentions[mention.key] = {"mention": mention, "issue_id": change.issue_id,
-                                          "category": change.classification.category}
+            self.mentions[mention.key] = {
+                "mention": mention,
+                "issue_id": change.issue_id,
+                "category": change.classification.category,
+            }
             if change.new_issue:
                 self.issues[change.new_issue.issue_id] = change.new_issue
             if join:
                 issue = self.issues[join.issue_id]
-                update = {"mention_count": issue.mention_count + 1, "reach": issue.reach + join.reach,
-                          "last_seen": max(issue.last_seen, join.last_seen)}
+                update = {
+                    "mention_count": issue.mention_count + 1,
+                    "reach": issue.reach + join.reach,
+                    "last_seen": max(issue.last_seen, join.last_seen),
+                }
                 if join.escalation:
-                    update.update(category=join.escalation.category, severity=join.escalation.severity,
-                                  team=join.escalation.team, assigned_to=join.escalation.assigned_to)
+                    update.update(
+                        category=join.escalation.category,
+                        severity=join.escalation.severity,
+                        team=join.escalation.team,
+                        assigned_to=join.escalation.assigned_to,
+                    )
                 self.issues[join.issue_id] = issue.model_copy(update=update)
             for claim in change.claims:
                 self.keys[claim.key] = claim

@@ -24,8 +24,10 @@ from chalicelib.domain.triage import StoredMention
 VISIBLE = "visible"
 REMOVED = "removed"
 
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
 
 def content_attributes(mention: Mention) -> dict[str, dict[str, Any]]:
     """The DynamoDB attributes that describe a mention's content (storage model, kept apart from the domain)."""
@@ -56,15 +58,21 @@ def content_attributes(mention: Mention) -> dict[str, dict[str, Any]]:
         item["author_verified"] = {"BOOL": author.verified}
     return item
 
+
 def update_from(attributes: dict[str, dict[str, Any]], keep_existing: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``UpdateExpression`` and its names and values that SET ``attributes`` (those named in ``keep_existing`` only
     where the item has none yet)."""
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
     values = {f":v{i}": value for i, value in enumerate(attributes.values())}
-    assignments = [f"#a{i} = if_not_exists(#a{i}, :v{i})" if name in keep_existing else f"#a{i} = :v{i}"
-                   for i, name in enumerate(attributes)]
-    return {"UpdateExpression": "SET " + ", ".join(assignments), "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values}
+    assignments = [
+        f"#a{i} = if_not_exists(#a{i}, :v{i})" if name in keep_existing else f"#a{i} = :v{i}"
+        for i, name in enumerate(attributes)
+    ]
+    return {
+        "UpdateExpression": "SET " + ", ".join(assignments),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 # The first writer of these sets them; later events keep them (the status: a removal or hide is not undone by
@@ -81,16 +89,31 @@ def stored_mention(item: dict[str, Any] | None) -> StoredMention | None:
     if "created_at" in item and "text" in item:
         followers = item.get("author_followers")
         content = Mention(
-            platform=item["platform"], external_id=item["external_id"], kind=item.get("kind", "post"),
-            text=item["text"], title=item.get("title"), url=item.get("url"), parent_id=item.get("parent_id"),
-            thread_id=item.get("thread_id"), product=item.get("product"),
+            platform=item["platform"],
+            external_id=item["external_id"],
+            kind=item.get("kind", "post"),
+            text=item["text"],
+            title=item.get("title"),
+            url=item.get("url"),
+            parent_id=item.get("parent_id"),
+            thread_id=item.get("thread_id"),
+            product=item.get("product"),
             rating=float(item["rating"]) if item.get("rating") is not None else None,
             created_at=datetime.fromisoformat(item["created_at"]),
-            author=Author(id=item.get("author_id"), handle=item.get("author_handle"), name=item.get("author_name"),
-                          followers=int(followers) if followers is not None else None,
-                          verified=item.get("author_verified")))
-    return StoredMention(content=content, version=item.get("content_version"), triaged=TRIAGED in item,
-                         status=item.get("status", VISIBLE))
+            author=Author(
+                id=item.get("author_id"),
+                handle=item.get("author_handle"),
+                name=item.get("author_name"),
+                followers=int(followers) if followers is not None else None,
+                verified=item.get("author_verified"),
+            ),
+        )
+    return StoredMention(
+        content=content,
+        version=item.get("content_version"),
+        triaged=TRIAGED in item,
+        status=item.get("status", VISIBLE),
+    )
 
 
 def expiry(mention: Mention, retention: Callable[[], Retention] | None) -> dict[str, str]:
@@ -104,12 +127,18 @@ class DynamoMentionRepository:
         self.retention = retention  # the active plan's retention (None: the plan's defaults)
 
     def add(self, mention: Mention) -> bool:
-        item = {"pk": string(mention.key), **content_attributes(mention), "status": string(VISIBLE),
-                "content_version": string(content_version(mention)), "received_at": string(_now()),
-                "ttl": expiry(mention, self.retention)}
+        item = {
+            "pk": string(mention.key),
+            **content_attributes(mention),
+            "status": string(VISIBLE),
+            "content_version": string(content_version(mention)),
+            "received_at": string(_now()),
+            "ttl": expiry(mention, self.retention),
+        }
         try:
-            client("dynamodb").put_item(TableName=self.table_name, Item=item,
-                                        ConditionExpression="attribute_not_exists(pk)")
+            client("dynamodb").put_item(
+                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
         except client("dynamodb").exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -119,23 +148,37 @@ class DynamoMentionRepository:
         arrived: that one then finds it); returns what is stored now, so the caller can triage an edit that came
         first."""
         dynamodb = client("dynamodb")
-        base = {"status": string(VISIBLE), "received_at": string(_now()), "platform": string(mention.platform),
-                "external_id": string(mention.external_id)}
+        base = {
+            "status": string(VISIBLE),
+            "received_at": string(_now()),
+            "platform": string(mention.platform),
+            "external_id": string(mention.external_id),
+        }
         if not carries_content(mention):  # an unhide: nothing to read, nothing replaced
             attributes, condition = base, {}
         else:
             version = string(content_version(mention))
-            attributes = {**content_attributes(mention), **base, "content_version": version,
-                          "edited_at": string(_now()), "ttl": expiry(mention, self.retention)}
+            attributes = {
+                **content_attributes(mention),
+                **base,
+                "content_version": version,
+                "edited_at": string(_now()),
+                "ttl": expiry(mention, self.retention),
+            }
             condition = {"ConditionExpression": "attribute_not_exists(#v) OR #v < :version"}
         request = update_from(attributes, KEEP_FIRST | {"created_at"})
         if condition:
             request["ExpressionAttributeNames"]["#v"] = "content_version"
             request["ExpressionAttributeValues"][":version"] = version
         try:
-            answer = dynamodb.update_item(TableName=self.table_name, Key={"pk": string(mention.key)}, **request,
-                                          **condition, ReturnValues="ALL_NEW",
-                                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            answer = dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"pk": string(mention.key)},
+                **request,
+                **condition,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
             item = answer["Attributes"]
         except dynamodb.exceptions.ConditionalCheckFailedException as stale:  # a newer content is stored
             item = stale.response.get("Item") or self._item(mention.key)
@@ -147,24 +190,39 @@ class DynamoMentionRepository:
         # An upsert: a removal that overtakes its creation leaves a tombstone, which the creation later fills in
         # (and triages) without undoing the removal. A removal is final: a late hide does not replace it.
         dynamodb = client("dynamodb")
-        condition = {} if status == REMOVED else {"ConditionExpression": "attribute_not_exists(#status) OR #status <> :removed"}
-        values = {":status": string(status), ":now": string(_now()), ":platform": string(platform),
-                  ":external_id": string(external_id)}
+        condition = (
+            {} if status == REMOVED else {"ConditionExpression": "attribute_not_exists(#status) OR #status <> :removed"}
+        )
+        values = {
+            ":status": string(status),
+            ":now": string(_now()),
+            ":platform": string(platform),
+            ":external_id": string(external_id),
+        }
         if condition:
             values[":removed"] = string(REMOVED)
         try:
             dynamodb.update_item(
-                TableName=self.table_name, Key={"pk": string(f"{platform}#{external_id}")},
-                UpdateExpression=("SET #status = :status, status_changed_at = :now, "
-                                  "platform = if_not_exists(platform, :platform), "
-                                  "external_id = if_not_exists(external_id, :external_id)"),
-                ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values, **condition)
+                TableName=self.table_name,
+                Key={"pk": string(f"{platform}#{external_id}")},
+                UpdateExpression=(
+                    "SET #status = :status, status_changed_at = :now, "
+                    "platform = if_not_exists(platform, :platform), "
+                    "external_id = if_not_exists(external_id, :external_id)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                **condition,
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # removed already: stays removed
 
     def _item(self, key: str) -> dict[str, Any] | None:
-        return client("dynamodb").get_item(TableName=self.table_name, Key={"pk": string(key)},
-                                           ConsistentRead=True).get("Item")
+        return (
+            client("dynamodb")
+            .get_item(TableName=self.table_name, Key={"pk": string(key)}, ConsistentRead=True)
+            .get("Item")
+        )
 
     def get(self, platform: str, external_id: str) -> dict | None:
         item = self._item(f"{platform}#{external_id}")

@@ -20,11 +20,26 @@ class StoredAlerts:
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
         """The alerts sent or deferred (one item each, kept 90 days), newest first, at most ``limit``."""
-        found = [item for page in client("dynamodb").get_paginator("scan").paginate(
-            TableName=self.table, FilterExpression="begins_with(pk, :sent)",
-            ExpressionAttributeValues={":sent": string("sent#")}) for item in page["Items"]]
-        alerts = [{"key": item["pk"]["S"].removeprefix("sent#"), "kind": item.get("kind", {}).get("S"),
-                   "at": item.get("at", {}).get("S"), "state": item.get("send_state", {}).get("S")} for item in found]
+        found = [
+            item
+            for page in client("dynamodb")
+            .get_paginator("scan")
+            .paginate(
+                TableName=self.table,
+                FilterExpression="begins_with(pk, :sent)",
+                ExpressionAttributeValues={":sent": string("sent#")},
+            )
+            for item in page["Items"]
+        ]
+        alerts = [
+            {
+                "key": item["pk"]["S"].removeprefix("sent#"),
+                "kind": item.get("kind", {}).get("S"),
+                "at": item.get("at", {}).get("S"),
+                "state": item.get("send_state", {}).get("S"),
+            }
+            for item in found
+        ]
         return sorted(alerts, key=lambda a: a["at"] or "", reverse=True)[:limit]
 
 
@@ -46,9 +61,13 @@ class DeadLetters:
     """Each dead-letter queue with the queue its messages came from (None: no queue to redrive to)."""
 
     def __init__(self, names: Resources) -> None:
-        self.sources: dict[str, str | None] = {names.ingest_dlq: names.ingest_queue, names.approval_dlq: names.approval_queue,
-                        names.publish_dlq: names.publish_queue, names.issues_stream_dlq: None,
-                        names.schedule_dlq: None}
+        self.sources: dict[str, str | None] = {
+            names.ingest_dlq: names.ingest_queue,
+            names.approval_dlq: names.approval_queue,
+            names.publish_dlq: names.publish_queue,
+            names.issues_stream_dlq: None,
+            names.schedule_dlq: None,
+        }
 
     def _url(self, queue: str) -> str:
         return client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
@@ -59,19 +78,28 @@ class DeadLetters:
         url = self._url(queue)
         seen: dict[str, dict[str, Any]] = {}
         for _ in range(max(1, limit // 10 + 1)):
-            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
-                                         AttributeNames=["All"], MessageAttributeNames=["All"])
+            answer = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
             messages = answer.get("Messages", [])
             for message in messages:
                 attributes = message.get("MessageAttributes", {})
-                seen.setdefault(message["MessageId"], {
-                    "message_id": message["MessageId"], "queue": queue,
-                    "sent_at": message.get("Attributes", {}).get("SentTimestamp"),
-                    "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
-                    "failure": attributes.get("failure", {}).get("StringValue"),
-                    "ids": redacted(message.get("Body", ""))})
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                seen.setdefault(
+                    message["MessageId"],
+                    {
+                        "message_id": message["MessageId"],
+                        "queue": queue,
+                        "sent_at": message.get("Attributes", {}).get("SentTimestamp"),
+                        "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+                        "failure": attributes.get("failure", {}).get("StringValue"),
+                        "ids": redacted(message.get("Body", "")),
+                    },
+                )
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
             if not messages or len(seen) >= limit:
                 break
         return list(seen.values())[:limit]
@@ -86,19 +114,22 @@ class DeadLetters:
         url, target = self._url(queue), self._url(source)
         moved, looked_at = 0, set[str]()
         for _ in range(1000):  # at most 10,000 messages a call
-            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
-                                         MessageAttributeNames=["All"])
+            answer = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageAttributeNames=["All"]
+            )
             messages = answer.get("Messages", [])
             if not messages or all(m["MessageId"] in looked_at for m in messages):
                 for message in messages:
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                                  VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
                 break
             looked_at.update(m["MessageId"] for m in messages)
             for message in messages:
                 if message_id is not None and message["MessageId"] != message_id:
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                                  VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
                     continue
                 sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -54,43 +54,79 @@ class DynamoPlanStore:
 
     def _read_active(self) -> tuple[ResponsePlan, int]:
         dynamodb = client("dynamodb")
-        pointer = dynamodb.get_item(TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}},
-                                    ConsistentRead=True).get("Item")
+        pointer = dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}}, ConsistentRead=True
+        ).get("Item")
         if not pointer:
             return self.fallback.active()
         version = int(pointer["version"]["N"])
-        item = dynamodb.get_item(TableName=self.table_name,
-                                 Key={"pk": {"S": "plan"}, "sk": {"S": _version_key(version)}})["Item"]
+        item = dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": _version_key(version)}}
+        )["Item"]
         return parse_plan(json.loads(item["document"]["S"])), version
 
     def upload(self, plan_yaml: str, uploaded_by: str) -> int:
         """Validate and activate a new version; the previous one is kept, marked retired. Returns the version."""
         plan = load_plan_yaml(plan_yaml)  # raises PlanError naming every problem: nothing is written
         dynamodb = client("dynamodb")
-        pointer = dynamodb.get_item(TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}},
-                                    ConsistentRead=True).get("Item")
+        pointer = dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}}, ConsistentRead=True
+        ).get("Item")
         previous = int(pointer["version"]["N"]) if pointer else 0
         version = previous + 1
         now = datetime.now(timezone.utc).isoformat()
         items = [
-            {"Put": {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
-                "pk": {"S": "plan"}, "sk": {"S": _version_key(version)}, "version": {"N": str(version)},
-                "status": {"S": "active"}, "brand": {"S": plan.brand}, "uploaded_by": {"S": uploaded_by},
-                "uploaded_at": {"S": now}, "reviewed_by": {"S": plan.review.reviewed_by},
-                "reviewed_on": {"S": plan.review.reviewed_on.isoformat()},
-                "document": {"S": plan.model_dump_json()}, "source_yaml": {"S": plan_yaml}}}},
-            {"Put": {"TableName": self.table_name, "Item": {
-                "pk": {"S": "plan"}, "sk": {"S": "active"}, "version": {"N": str(version)}, "since": {"S": now}},
-                **({"ConditionExpression": "version = :previous",
-                    "ExpressionAttributeValues": {":previous": {"N": str(previous)}}} if pointer else
-                   {"ConditionExpression": "attribute_not_exists(pk)"})}},
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "Item": {
+                        "pk": {"S": "plan"},
+                        "sk": {"S": _version_key(version)},
+                        "version": {"N": str(version)},
+                        "status": {"S": "active"},
+                        "brand": {"S": plan.brand},
+                        "uploaded_by": {"S": uploaded_by},
+                        "uploaded_at": {"S": now},
+                        "reviewed_by": {"S": plan.review.reviewed_by},
+                        "reviewed_on": {"S": plan.review.reviewed_on.isoformat()},
+                        "document": {"S": plan.model_dump_json()},
+                        "source_yaml": {"S": plan_yaml},
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        "pk": {"S": "plan"},
+                        "sk": {"S": "active"},
+                        "version": {"N": str(version)},
+                        "since": {"S": now},
+                    },
+                    **(
+                        {
+                            "ConditionExpression": "version = :previous",
+                            "ExpressionAttributeValues": {":previous": {"N": str(previous)}},
+                        }
+                        if pointer
+                        else {"ConditionExpression": "attribute_not_exists(pk)"}
+                    ),
+                }
+            },
         ]
         if pointer:
-            items.append({"Update": {
-                "TableName": self.table_name, "Key": {"pk": {"S": "plan"}, "sk": {"S": _version_key(previous)}},
-                "UpdateExpression": "SET #status = :retired, retired_at = :now",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":retired": {"S": "retired"}, ":now": {"S": now}}}})
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": {"S": "plan"}, "sk": {"S": _version_key(previous)}},
+                        "UpdateExpression": "SET #status = :retired, retired_at = :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":retired": {"S": "retired"}, ":now": {"S": now}},
+                    }
+                }
+            )
         try:
             dynamodb.transact_write_items(TransactItems=items)
         except dynamodb.exceptions.TransactionCanceledException as error:
@@ -99,9 +135,20 @@ class DynamoPlanStore:
         return version
 
     def versions(self) -> list[dict]:
-        answer = client("dynamodb").query(TableName=self.table_name, KeyConditionExpression="pk = :plan",
-                                          ExpressionAttributeValues={":plan": {"S": "plan"}})
-        return [{"version": int(item["version"]["N"]), "status": item["status"]["S"],
-                 "uploaded_by": item["uploaded_by"]["S"], "uploaded_at": item["uploaded_at"]["S"],
-                 "reviewed_by": item["reviewed_by"]["S"], "reviewed_on": item["reviewed_on"]["S"]}
-                for item in answer["Items"] if item["sk"]["S"] != "active"]
+        answer = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :plan",
+            ExpressionAttributeValues={":plan": {"S": "plan"}},
+        )
+        return [
+            {
+                "version": int(item["version"]["N"]),
+                "status": item["status"]["S"],
+                "uploaded_by": item["uploaded_by"]["S"],
+                "uploaded_at": item["uploaded_at"]["S"],
+                "reviewed_by": item["reviewed_by"]["S"],
+                "reviewed_on": item["reviewed_on"]["S"],
+            }
+            for item in answer["Items"]
+            if item["sk"]["S"] != "active"
+        ]

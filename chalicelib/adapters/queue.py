@@ -27,7 +27,7 @@ class SqsMentionQueue:
 
         batch = [m.model_dump_json() for m in mentions]
         for start in range(0, len(batch), SQS_BATCH):
-            chunk = batch[start:start + SQS_BATCH]
+            chunk = batch[start : start + SQS_BATCH]
             entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
             try:
                 answer = client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries)
@@ -52,6 +52,11 @@ class SqsDeadLetterQueue:
 
     def send(self, body: str, *, reason: str, message_id: str) -> None:
         # The body as it came (a redrive to the source queue processes it again); why it failed as attributes.
-        client("sqs").send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes={
-            "failure": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
-            "source_message_id": {"DataType": "String", "StringValue": message_id or "unknown"}})
+        client("sqs").send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageAttributes={
+                "failure": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+                "source_message_id": {"DataType": "String", "StringValue": message_id or "unknown"},
+            },
+        )

@@ -43,58 +43,114 @@ def _iso(moment: datetime) -> str:
 
 
 def issue_item(issue: Issue) -> dict[str, Any]:
-    optional = {"team": issue.team, "assigned_to": issue.assigned_to, "rule": issue.rule,
-                "sla_first_response_due": issue.sla_first_response_due and _iso(issue.sla_first_response_due),
-                "sla_resolution_due": issue.sla_resolution_due and _iso(issue.sla_resolution_due)}
-    return codec.item({
-        "issue_id": issue.issue_id, "description": issue.description, "category": issue.category,
-        "severity": issue.severity.value, "severity_rank": issue.severity_rank, "status": issue.status.value,
-        "status_category": status_category(issue.status.value, issue.category),
-        "follow_up_required": issue.follow_up_required, "mention_count": issue.mention_count, "reach": issue.reach,
-        "first_seen": _iso(issue.first_seen), "last_seen": _iso(issue.last_seen),
-        "first_seen_day": issue.first_seen.date().isoformat(), "topic": issue.topic, "products": list(issue.products),
-        "platform": issue.platform, "plan_version": issue.plan_version, "escalation_case": issue.escalation_case,
-        **{name: value for name, value in optional.items() if value},
-    })
+    optional = {
+        "team": issue.team,
+        "assigned_to": issue.assigned_to,
+        "rule": issue.rule,
+        "sla_first_response_due": issue.sla_first_response_due and _iso(issue.sla_first_response_due),
+        "sla_resolution_due": issue.sla_resolution_due and _iso(issue.sla_resolution_due),
+    }
+    return codec.item(
+        {
+            "issue_id": issue.issue_id,
+            "description": issue.description,
+            "category": issue.category,
+            "severity": issue.severity.value,
+            "severity_rank": issue.severity_rank,
+            "status": issue.status.value,
+            "status_category": status_category(issue.status.value, issue.category),
+            "follow_up_required": issue.follow_up_required,
+            "mention_count": issue.mention_count,
+            "reach": issue.reach,
+            "first_seen": _iso(issue.first_seen),
+            "last_seen": _iso(issue.last_seen),
+            "first_seen_day": issue.first_seen.date().isoformat(),
+            "topic": issue.topic,
+            "products": list(issue.products),
+            "platform": issue.platform,
+            "plan_version": issue.plan_version,
+            "escalation_case": issue.escalation_case,
+            **{name: value for name, value in optional.items() if value},
+        }
+    )
 
 
 def audit_item(event: AuditEvent) -> dict[str, Any]:
-    return codec.item({"issue_id": event.issue_id, "sk": event.sort_key, "at": _iso(event.at), "type": event.type,
-                 "actor": event.actor, "details": json.dumps(event.details, default=str)})
+    return codec.item(
+        {
+            "issue_id": event.issue_id,
+            "sk": event.sort_key,
+            "at": _iso(event.at),
+            "type": event.type,
+            "actor": event.actor,
+            "details": json.dumps(event.details, default=str),
+        }
+    )
 
 
 def case_item(case: EscalationCase) -> dict[str, Any]:
-    return codec.item({"issue_id": case.issue_id, "category": case.category, "severity": case.severity.value,
-                 "stakeholders": list(case.stakeholders), "protocol": case.protocol or "", "status": case.status,
-                 "opened_at": _iso(case.opened_at), "summary": case.summary})
+    return codec.item(
+        {
+            "issue_id": case.issue_id,
+            "category": case.category,
+            "severity": case.severity.value,
+            "stakeholders": list(case.stakeholders),
+            "protocol": case.protocol or "",
+            "status": case.status,
+            "opened_at": _iso(case.opened_at),
+            "summary": case.summary,
+        }
+    )
 
 
 def claim_item(claim: KeyClaim) -> dict[str, Any]:
-    return codec.item({"key": claim.key, "kind": claim.kind, "issue_id": claim.issue_id,
-                 "expires_at": _epoch(claim.expires_at), "ttl": _epoch(claim.expires_at) + KEY_TTL_GRACE_SECONDS,
-                 "category": claim.category, "severity_rank": claim.severity_rank, "author": claim.author or None,
-                 "signature": ",".join(f"{v:x}" for v in claim.signature) if claim.signature else None})
+    return codec.item(
+        {
+            "key": claim.key,
+            "kind": claim.kind,
+            "issue_id": claim.issue_id,
+            "expires_at": _epoch(claim.expires_at),
+            "ttl": _epoch(claim.expires_at) + KEY_TTL_GRACE_SECONDS,
+            "category": claim.category,
+            "severity_rank": claim.severity_rank,
+            "author": claim.author or None,
+            "signature": ",".join(f"{v:x}" for v in claim.signature) if claim.signature else None,
+        }
+    )
 
 
 def claim_from_item(stored: dict[str, Any]) -> KeyClaim:
     values = codec.plain_item(stored)
     signature = values.get("signature")
-    return KeyClaim(key=values["key"], kind=values["kind"], issue_id=values["issue_id"],
-                    expires_at=datetime.fromtimestamp(int(values["expires_at"]), tz=timezone.utc),
-                    author=values.get("author"),
-                    signature=tuple(int(v, 16) for v in signature.split(",")) if signature else None,
-                    category=values.get("category", ""), severity_rank=int(values.get("severity_rank", 0)))
+    return KeyClaim(
+        key=values["key"],
+        kind=values["kind"],
+        issue_id=values["issue_id"],
+        expires_at=datetime.fromtimestamp(int(values["expires_at"]), tz=timezone.utc),
+        author=values.get("author"),
+        signature=tuple(int(v, 16) for v in signature.split(",")) if signature else None,
+        category=values.get("category", ""),
+        severity_rank=int(values.get("severity_rank", 0)),
+    )
 
 
 def mention_item(change: TriageChange) -> dict[str, Any]:
     mention, c = change.mention, change.classification
-    item = {"pk": string(mention.key), **content_attributes(mention), "status": string(VISIBLE),
-            "received_at": string(_iso(datetime.now(timezone.utc))), "category": string(c.category),
-            "severity": string(c.severity.value), "topic": string(c.topic), "complaint": {"BOOL": c.complaint},
-            "complaint_score": number(c.complaint_score), "sentiment": number(c.sentiment),
-            "risk_flags": {"L": [string(f) for f in sorted(c.risk_flags)]},
-            "products_named": {"L": [string(p) for p in c.products]},
-            "content_version": string(change.content_version or content_version(mention))}
+    item = {
+        "pk": string(mention.key),
+        **content_attributes(mention),
+        "status": string(VISIBLE),
+        "received_at": string(_iso(datetime.now(timezone.utc))),
+        "category": string(c.category),
+        "severity": string(c.severity.value),
+        "topic": string(c.topic),
+        "complaint": {"BOOL": c.complaint},
+        "complaint_score": number(c.complaint_score),
+        "sentiment": number(c.sentiment),
+        "risk_flags": {"L": [string(f) for f in sorted(c.risk_flags)]},
+        "products_named": {"L": [string(p) for p in c.products]},
+        "content_version": string(change.content_version or content_version(mention)),
+    }
     if c.rule:
         item["rule"] = string(c.rule)
     if change.issue_id:
@@ -111,8 +167,12 @@ class DynamoTriageStore:
         if not keys:
             return {}
         dynamodb = client("dynamodb")
-        wanted: dict[str, Any] = {self.names.issue_keys_table: {
-            "Keys": [{"key": string(k)} for k in dict.fromkeys(keys)], "ConsistentRead": True}}
+        wanted: dict[str, Any] = {
+            self.names.issue_keys_table: {
+                "Keys": [{"key": string(k)} for k in dict.fromkeys(keys)],
+                "ConsistentRead": True,
+            }
+        }
         found: dict[str, KeyClaim] = {}
         while wanted:
             answer = dynamodb.batch_get_item(RequestItems=wanted)
@@ -127,23 +187,44 @@ class DynamoTriageStore:
         mention = change.mention
         items: list[dict[str, Any]] = [{"Update": self._mention_write(change)}]
         if change.new_issue:
-            items.append({"Put": {"TableName": names.issues_table, "Item": issue_item(change.new_issue),
-                                  "ConditionExpression": "attribute_not_exists(issue_id)"}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": names.issues_table,
+                        "Item": issue_item(change.new_issue),
+                        "ConditionExpression": "attribute_not_exists(issue_id)",
+                    }
+                }
+            )
         if change.join:
             items.append({"Update": self._join_update(change)})
         keep_keys = (self.retention or Retention)().dedup_keys_days
         for claim in change.claims:
-            items.append({"Put": {
-                "TableName": names.issue_keys_table,
-                "Item": {**claim_item(claim), "ttl": number(expires_at(claim.expires_at, keep_keys))},
-                "ConditionExpression": "attribute_not_exists(#k) OR issue_id = :issue OR expires_at < :now",
-                "ExpressionAttributeNames": {"#k": "key"},
-                "ExpressionAttributeValues": {":issue": string(claim.issue_id),
-                                              ":now": number(_epoch(mention.created_at))}}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": names.issue_keys_table,
+                        "Item": {**claim_item(claim), "ttl": number(expires_at(claim.expires_at, keep_keys))},
+                        "ConditionExpression": "attribute_not_exists(#k) OR issue_id = :issue OR expires_at < :now",
+                        "ExpressionAttributeNames": {"#k": "key"},
+                        "ExpressionAttributeValues": {
+                            ":issue": string(claim.issue_id),
+                            ":now": number(_epoch(mention.created_at)),
+                        },
+                    }
+                }
+            )
         items += [{"Put": {"TableName": names.audit_table, "Item": audit_item(event)}} for event in change.audit]
         if change.case:
-            items.append({"Put": {"TableName": names.escalations_table, "Item": case_item(change.case),
-                                  "ConditionExpression": "attribute_not_exists(issue_id)"}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": names.escalations_table,
+                        "Item": case_item(change.case),
+                        "ConditionExpression": "attribute_not_exists(issue_id)",
+                    }
+                }
+            )
         dynamodb = client("dynamodb")
         try:
             dynamodb.transact_write_items(TransactItems=items)
@@ -162,8 +243,12 @@ class DynamoTriageStore:
         item = mention_item(change)
         del item["pk"]
         item["ttl"] = expiry(change.mention, self.retention)
-        write = {"TableName": self.names.mentions_table, "Key": {"pk": string(change.mention.key)},
-                 **update_from(item, KEEP_FIRST), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        write = {
+            "TableName": self.names.mentions_table,
+            "Key": {"pk": string(change.mention.key)},
+            **update_from(item, KEEP_FIRST),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
         prior = change.prior
         if prior is None:
             write["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -181,8 +266,9 @@ class DynamoTriageStore:
         overtook it (raise ArrivedOutOfOrder with them)."""
         dynamodb = client("dynamodb")
         if item is None:
-            item = dynamodb.get_item(TableName=self.names.mentions_table, Key={"pk": string(change.mention.key)},
-                                     ConsistentRead=True).get("Item")
+            item = dynamodb.get_item(
+                TableName=self.names.mentions_table, Key={"pk": string(change.mention.key)}, ConsistentRead=True
+            ).get("Item")
         stored = stored_mention(plain_item(item) if item else None)
         if stored is None:
             raise ClaimConflict(f"{change.mention.key} changed while it was written")
@@ -193,23 +279,36 @@ class DynamoTriageStore:
             # An edit came first and was triaged; the original, arriving now, knows the true creation time.
             try:
                 dynamodb.update_item(
-                    TableName=self.names.mentions_table, Key={"pk": string(mention.key)},
-                    UpdateExpression="SET created_at = :created", ConditionExpression="created_at = :seen",
-                    ExpressionAttributeValues={":created": string(mention.created_at.isoformat()),
-                                               ":seen": item["created_at"]})
+                    TableName=self.names.mentions_table,
+                    Key={"pk": string(mention.key)},
+                    UpdateExpression="SET created_at = :created",
+                    ConditionExpression="created_at = :seen",
+                    ExpressionAttributeValues={
+                        ":created": string(mention.created_at.isoformat()),
+                        ":seen": item["created_at"],
+                    },
+                )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 pass  # another event moved it meanwhile; it carries its own time
         raise DuplicateMention(mention.key)
 
-    def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
-                   linked_mentions: list[str]) -> bool:
+    def open_issue(
+        self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None, linked_mentions: list[str]
+    ) -> bool:
         """An issue not opened by one mention (a surge's Crisis): issue, audit and case in one transaction.
 
         Returns ``False`` when the issue exists already (opened by an earlier try), writing nothing."""
         item = issue_item(issue)
         item["linked_mentions"] = {"L": [string(m) for m in linked_mentions]}
-        items: list[dict[str, Any]] = [{"Put": {"TableName": self.names.issues_table, "Item": item,
-                                                "ConditionExpression": "attribute_not_exists(issue_id)"}}]
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.names.issues_table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(issue_id)",
+                }
+            }
+        ]
         items += [{"Put": {"TableName": self.names.audit_table, "Item": audit_item(e)}} for e in audit]
         if case:
             items.append({"Put": {"TableName": self.names.escalations_table, "Item": case_item(case)}})
@@ -229,29 +328,50 @@ class DynamoTriageStore:
     def _join_update(self, change: TriageChange) -> dict[str, Any]:
         join = change.join
         assert join is not None
-        values: dict[str, Any] = {":one": number(1), ":reach": number(join.reach), ":seen": string(_iso(join.last_seen)),
-                                  ":open": string(IssueStatus.OPEN.value), ":busy": string(IssueStatus.IN_PROGRESS.value)}
+        values: dict[str, Any] = {
+            ":one": number(1),
+            ":reach": number(join.reach),
+            ":seen": string(_iso(join.last_seen)),
+            ":open": string(IssueStatus.OPEN.value),
+            ":busy": string(IssueStatus.IN_PROGRESS.value),
+        }
         names = {"#status": "status"}
         sets = ["last_seen = :seen"]
         condition = "attribute_exists(issue_id) AND #status IN (:open, :busy)"
         escalation = join.escalation
         if escalation:
             rank = SEVERITY_ORDER[escalation.severity]
-            values.update({":category": string(escalation.category), ":severity": string(escalation.severity.value),
-                           ":rank": number(rank), ":true": {"BOOL": True}})
+            values.update(
+                {
+                    ":category": string(escalation.category),
+                    ":severity": string(escalation.severity.value),
+                    ":rank": number(rank),
+                    ":true": {"BOOL": True},
+                }
+            )
             # An escalated issue is open again: it starts its new category's protocol from the first step.
-            sets += ["category = :category", "severity = :severity", "severity_rank = :rank",
-                     "escalation_case = :true", "#status = :open", "status_category = :status_category"]
+            sets += [
+                "category = :category",
+                "severity = :severity",
+                "severity_rank = :rank",
+                "escalation_case = :true",
+                "#status = :open",
+                "status_category = :status_category",
+            ]
             values[":status_category"] = string(status_category(IssueStatus.OPEN.value, escalation.category))
             for name, value in (("team", escalation.team), ("assigned_to", escalation.assigned_to)):
                 if value:
                     sets.append(f"{name} = :{name}")
                     values[f":{name}"] = string(value)
             condition += " AND severity_rank < :rank"
-        return {"TableName": self.names.issues_table, "Key": {"issue_id": string(join.issue_id)},
-                "UpdateExpression": "SET " + ", ".join(sets) + " ADD mention_count :one, reach :reach",
-                "ConditionExpression": condition, "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values}
+        return {
+            "TableName": self.names.issues_table,
+            "Key": {"issue_id": string(join.issue_id)},
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD mention_count :one, reach :reach",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     @staticmethod
     def _raise_for(reasons: list[str], change: TriageChange) -> None:

@@ -83,16 +83,25 @@ def refusal(blueprint: Blueprint, role: Role) -> Response | None:
         return error_response(403, str(refused))
     minute = int(now.timestamp()) // 60
     if not ops_tokens().take(who.key, minute, rate_per_minute()):
-        answer = error_response(429, f"rate limit: {rate_per_minute()} requests a minute per token; "
-                                     "retry after the Retry-After seconds")
+        answer = error_response(
+            429, f"rate limit: {rate_per_minute()} requests a minute per token; retry after the Retry-After seconds"
+        )
         answer.headers["Retry-After"] = str(60 - int(now.timestamp()) % 60)
         return answer
     _caller.set(who)
     return None
 
 
-def ops_route(blueprint: Blueprint, path: str, method: str, role: Role | str, summary: str, *,
-              content_types: list[str] | None = None, **doc: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def ops_route(
+    blueprint: Blueprint,
+    path: str,
+    method: str,
+    role: Role | str,
+    summary: str,
+    *,
+    content_types: list[str] | None = None,
+    **doc: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@blueprint.route`` with the role checked first; ``role=PUBLIC`` for the few routes anyone may call.
     ``summary`` and ``doc`` (:class:`RouteDoc`'s fields) describe it in ``/openapi.json``."""
     if role != PUBLIC and not isinstance(role, Role):

@@ -51,23 +51,42 @@ def document() -> dict[str, Any]:
     for route in ROUTES:
         name = route.path.replace("/", "_").replace("{", "").replace("}", "").replace(".", "_")
         operation: dict[str, Any] = {"summary": route.summary, "operationId": f"{route.method.lower()}{name}"}
-        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                      for name in _path_names(route.path)]
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_names(route.path)
+        ]
         if route.query is not None:
-            query = _model(route.query).model_json_schema(ref_template="#/components/schemas/{model}",
-                                                          mode="validation")
+            query = _model(route.query).model_json_schema(
+                ref_template="#/components/schemas/{model}", mode="validation"
+            )
             schemas.update(query.pop("$defs", {}))
             for name, spec in query["properties"].items():
-                parameters.append({"name": name, "in": "query", "required": name in query.get("required", []),
-                                   "description": spec.get("description", ""),
-                                   "schema": {k: v for k, v in spec.items() if k not in ("description", "title")}})
-        parameters += [{"name": header, "in": "header", "required": False, "schema": {"type": "string"},
-                        "description": "the ETag the issue was read with"} for header in route.headers]
+                parameters.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in query.get("required", []),
+                        "description": spec.get("description", ""),
+                        "schema": {k: v for k, v in spec.items() if k not in ("description", "title")},
+                    }
+                )
+        parameters += [
+            {
+                "name": header,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "the ETag the issue was read with",
+            }
+            for header in route.headers
+        ]
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": ref(_model(route.body), "validation")}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(_model(route.body), "validation")}},
+            }
         success = ref(_model(route.answer)) if route.answer is not None else None
         responses: dict[str, Any] = {str(route.status): _answer("Done", success)}
         if route.role == PUBLIC:
@@ -81,19 +100,24 @@ def document() -> dict[str, Any]:
         if route.invalid is not None:
             responses["400"] = _answer(ANSWERS[400], ref(_model(route.invalid)))
         if "429" in responses:
-            responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"},
-                                                           "description": "seconds until the next minute"}}
+            responses["429"]["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "seconds until the next minute"}
+            }
         if route.path.startswith("/issues/{issue_id}") and route.method in ("GET", "PATCH"):
-            responses[str(route.status)]["headers"] = {"ETag": {"schema": {"type": "string"},
-                                                                "description": "the issue's version"}}
+            responses[str(route.status)]["headers"] = {
+                "ETag": {"schema": {"type": "string"}, "description": "the issue's version"}
+            }
         operation["responses"] = responses
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "social-response ops API", "version": "2",
-                 "description": "Issues as triage, dedup and the protocols left them, and what responders change. "
-                                "Bearer tokens with a role (viewer < responder < admin): OPS_ADMIN_TOKEN (admin), "
-                                "or one made by POST /tokens or `social-response ops-token create`."},
+        "info": {
+            "title": "social-response ops API",
+            "version": "2",
+            "description": "Issues as triage, dedup and the protocols left them, and what responders change. "
+            "Bearer tokens with a role (viewer < responder < admin): OPS_ADMIN_TOKEN (admin), "
+            "or one made by POST /tokens or `social-response ops-token create`.",
+        },
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

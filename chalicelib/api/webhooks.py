@@ -28,8 +28,12 @@ def _request(platform_name: str):
 
     current = webhooks.current_request
     headers = {name.lower(): value for name, value in (current.headers or {}).items()}
-    return WebhookRequest(method=current.method, headers=headers, query=dict(current.query_params or {}),
-                          raw_body=_bytes(current.raw_body))
+    return WebhookRequest(
+        method=current.method,
+        headers=headers,
+        query=dict(current.query_params or {}),
+        raw_body=_bytes(current.raw_body),
+    )
 
 
 def _bytes(body: str | bytes | None) -> bytes:
@@ -53,8 +57,9 @@ def webhook(platform_name: str) -> Response:
             return Response(body=answer.body, status_code=200, headers={"Content-Type": answer.content_type})
         return _deliver(platform, request, secret)
     except WebhookError as refusal:
-        logger.info("webhook refused", extra={"platform": platform_name, "status": refusal.status,
-                                              "reason": refusal.message})
+        logger.info(
+            "webhook refused", extra={"platform": platform_name, "status": refusal.status, "reason": refusal.message}
+        )
         metrics.add_metric(name="WebhookRefused", unit="Count", value=1)
         return error_response(refusal.status, refusal.message)
     except SecretUnavailable:
@@ -73,6 +78,7 @@ def _deliver(platform, request, secret) -> Response:
     metrics.add_metric(name="MentionsQueued", unit="Count", value=accepted.queued)
     if accepted.ignored:
         metrics.add_metric(name="NonMentionEvents", unit="Count", value=accepted.ignored)
-    logger.info("webhook accepted", extra={"platform": platform.NAME, "queued": accepted.queued,
-                                           "ignored": accepted.ignored})
+    logger.info(
+        "webhook accepted", extra={"platform": platform.NAME, "queued": accepted.queued, "ignored": accepted.ignored}
+    )
     return json_response({"accepted": accepted.queued, "ignored": accepted.ignored})

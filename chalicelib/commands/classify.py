@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -25,23 +26,40 @@ from chalicelib.services.triage import mention_text
 
 def to_mention(row: dict[str, Any]) -> Mention:
     if "id" not in row or not isinstance(row.get("text"), str):
-        raise ValueError("each line needs \"id\" and a string \"text\"")
+        raise ValueError('each line needs "id" and a string "text"')
     author = row.get("author") or {}
     created = row.get("created_at") or datetime.now(timezone.utc).isoformat()
-    return Mention(platform=str(row.get("platform") or "unknown").lower(), external_id=str(row["id"]),
-                   text=row["text"], title=row.get("title"), rating=row.get("rating"), url=row.get("url"),
-                   created_at=created, parent_id=row.get("in_reply_to"), product=row.get("product"),
-                   author=Author(**{k: author[k] for k in ("id", "handle", "name", "followers", "verified")
-                                    if author.get(k) is not None}) if isinstance(author, dict) else Author())
+    return Mention(
+        platform=str(row.get("platform") or "unknown").lower(),
+        external_id=str(row["id"]),
+        text=row["text"],
+        title=row.get("title"),
+        rating=row.get("rating"),
+        url=row.get("url"),
+        created_at=created,
+        parent_id=row.get("in_reply_to"),
+        product=row.get("product"),
+        author=Author(
+            **{k: author[k] for k in ("id", "handle", "name", "followers", "verified") if author.get(k) is not None}
+        )
+        if isinstance(author, dict)
+        else Author(),
+    )
 
 
 def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze) -> dict[str, Any]:
     mention = to_mention(row)
     signals = analyze(mention_text(mention))
     result = classify(mention, signals, plan)
-    return {"id": row["id"], "complaint": signals.complaint, "complaint_score": signals.complaint_score,
-            "sentiment": signals.sentiment, "topic": signals.topic, "category": result.category,
-            "severity": result.severity.value}
+    return {
+        "id": row["id"],
+        "complaint": signals.complaint,
+        "complaint_score": signals.complaint_score,
+        "sentiment": signals.sentiment,
+        "topic": signals.topic,
+        "category": result.category,
+        "severity": result.severity.value,
+    }
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +80,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from chalicelib.domain.signals import analyze_one
 
     try:
-        plan = load_plan_yaml(open(args.plan, encoding="utf-8").read()) if args.plan else bundled_plan()
+        plan = load_plan_yaml(Path(args.plan).read_text(encoding="utf-8")) if args.plan else bundled_plan()
     except (OSError, UnicodeDecodeError, PlanError) as bad:
         raise CliError(f"--plan {args.plan}: {bad}") from None
     status = 0
@@ -77,8 +95,11 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             out = classify_row(row, plan, analyze_one)
         except (ValueError, ValidationError, TypeError) as error:
             status = 1
-            message = describe_validation_error(error, limit=None) if isinstance(error, ValidationError) \
+            message = (
+                describe_validation_error(error, limit=None)
+                if isinstance(error, ValidationError)
                 else str(error).splitlines()[0]
+            )
             out = {"id": row.get("id") if isinstance(row, dict) else None, "error": f"line {number}: {message}"}
             print(f"classify: line {number}: {message}", file=sys.stderr)
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")

@@ -14,10 +14,15 @@ LOCAL_STAGES = ("local", "test")
 
 def aws_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS")
-    group.add_argument("--stage", help="the stage whose resources to use (default: $STAGE, else local); a stage "
-                                       "other than local or test is touched only when named here")
-    group.add_argument("--endpoint-url", help="the AWS endpoint (the local stack's moto, as make run prints it; "
-                                              "default: $AWS_ENDPOINT_URL)")
+    group.add_argument(
+        "--stage",
+        help="the stage whose resources to use (default: $STAGE, else local); a stage "
+        "other than local or test is touched only when named here",
+    )
+    group.add_argument(
+        "--endpoint-url",
+        help="the AWS endpoint (the local stack's moto, as make run prints it; default: $AWS_ENDPOINT_URL)",
+    )
 
 
 def use_stage(args: argparse.Namespace) -> str:
@@ -29,8 +34,9 @@ def use_stage(args: argparse.Namespace) -> str:
         raise CliError(f"STAGE={stage} is a deployed stage: name it with --stage {stage} to touch it")
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     if stage in LOCAL_STAGES and not endpoint:
-        raise CliError(f"stage {stage} lives on the local stack: give --endpoint-url (make run prints it) or "
-                       "AWS_ENDPOINT_URL")
+        raise CliError(
+            f"stage {stage} lives on the local stack: give --endpoint-url (make run prints it) or AWS_ENDPOINT_URL"
+        )
     os.environ["STAGE"] = stage
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -43,20 +49,27 @@ def use_stage(args: argparse.Namespace) -> str:
 
 def api_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ops API")
-    group.add_argument("--api-url", help="the ops API (default: $SOCIAL_RESPONSE_API_URL, else "
-                                         "http://127.0.0.1:$API_PORT as make run serves it)")
-    group.add_argument("--token", help="a bearer token (default: $SOCIAL_RESPONSE_TOKEN); its name is the actor "
-                                       "on the audit trail")
+    group.add_argument(
+        "--api-url",
+        help="the ops API (default: $SOCIAL_RESPONSE_API_URL, else http://127.0.0.1:$API_PORT as make run serves it)",
+    )
+    group.add_argument(
+        "--token", help="a bearer token (default: $SOCIAL_RESPONSE_TOKEN); its name is the actor on the audit trail"
+    )
 
 
-def api(args: argparse.Namespace, method: str, path: str, body: Any = None,
-        headers: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
+def api(
+    args: argparse.Namespace, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[Any, dict[str, str]]:
     """Call the ops API; its answer and headers, or :class:`CliError` with the API's error."""
     import urllib.error
     import urllib.request
 
-    base = (args.api_url or os.environ.get("SOCIAL_RESPONSE_API_URL")
-            or f"http://127.0.0.1:{os.environ.get('API_PORT', '8000')}").rstrip("/")
+    base = (
+        args.api_url
+        or os.environ.get("SOCIAL_RESPONSE_API_URL")
+        or f"http://127.0.0.1:{os.environ.get('API_PORT', '8000')}"
+    ).rstrip("/")
     token = args.token or os.environ.get("SOCIAL_RESPONSE_TOKEN")
     if not token:
         raise CliError("give --token or SOCIAL_RESPONSE_TOKEN (an ops token: social-response ops-token create)")
@@ -86,9 +99,9 @@ def table(stdout: TextIO, rows: list[dict[str, Any]], columns: list[str]) -> Non
     """A plain text table: a header, one line per row, columns as wide as their widest value."""
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
-    stdout.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    stdout.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for line in cells:
-        stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() + "\n")
+        stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
 
 
 def _cell(value: Any) -> str:

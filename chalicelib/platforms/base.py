@@ -106,8 +106,10 @@ class Delivery:
             self.ignored_events += 1
             return
         if len(self.mentions) >= limits.MAX_MENTIONS_PER_DELIVERY:
-            raise PayloadTooLarge(f"a delivery may carry at most {limits.MAX_MENTIONS_PER_DELIVERY} mentions; "
-                                  f"this one carries more (from {where} on)")
+            raise PayloadTooLarge(
+                f"a delivery may carry at most {limits.MAX_MENTIONS_PER_DELIVERY} mentions; "
+                f"this one carries more (from {where} on)"
+            )
         try:
             limits.check_not_ahead(mention.created_at, self.received_at)
         except ValueError as exc:
@@ -312,7 +314,7 @@ def make_mention(where: str, **fields: Any) -> Mention:
     """
     text = fields.get("text")
     if isinstance(text, str) and len(text) > limits.MAX_TEXT_CHARS:
-        fields["text"] = text[:limits.MAX_TEXT_CHARS]
+        fields["text"] = text[: limits.MAX_TEXT_CHARS]
     try:
         return Mention(**fields)
     except ValidationError as exc:

@@ -92,15 +92,18 @@ class GenericMention(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    platform: Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS,
-                                         pattern=limits.PLATFORM_PATTERN)]
+    platform: Annotated[
+        StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS, pattern=limits.PLATFORM_PATTERN)
+    ]
     id: RequiredIdText
     created_at: datetime
     text: StrictStr  # longer text is clipped by make_mention, as for every platform
     author: GenericAuthor
     url: UrlText | None = None
-    rating: Annotated[StrictFloat | StrictInt, Field(ge=limits.MIN_RATING, le=limits.MAX_RATING,
-                                                      allow_inf_nan=False)] | None = None
+    rating: (
+        Annotated[StrictFloat | StrictInt, Field(ge=limits.MIN_RATING, le=limits.MAX_RATING, allow_inf_nan=False)]
+        | None
+    ) = None
     in_reply_to: IdText | None = None
     product: ProductText | None = None
 

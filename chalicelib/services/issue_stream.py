@@ -38,7 +38,9 @@ def issue_changes(records: list[dict[str, Any]]) -> Iterator[IssueChange]:
     """Each record of a stream batch (the Lambda event's ``Records``) as an :class:`IssueChange`."""
     for record in DynamoDBStreamEvent({"Records": records}).records:
         images = record.dynamodb
-        yield IssueChange(event=record.event_name.name if record.event_name else "",
-                          new=(images.new_image if images else None) or {},
-                          old=(images.old_image if images else None) or {},
-                          source_arn=record.event_source_arn or "")
+        yield IssueChange(
+            event=record.event_name.name if record.event_name else "",
+            new=(images.new_image if images else None) or {},
+            old=(images.old_image if images else None) or {},
+            source_arn=record.event_source_arn or "",
+        )

@@ -97,8 +97,9 @@ def dead_letter_queues(names: Resources) -> list[str]:
     return [getattr(names, field.name) for field in fields(names) if field.name.endswith("_dlq")]
 
 
-def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
-                             queue_depth: Callable[[str], int]) -> Counter[str]:
+def check_dead_letter_queues(
+    now: datetime, alerts: AlertSink, names: Resources, queue_depth: Callable[[str], int]
+) -> Counter[str]:
     """Raise ``dlq_messages`` for every dead-letter queue holding messages (once per queue per hour);
     ``queue_depth`` is :meth:`~chalicelib.services.ports.QueueDepths.depth` (the composition root's)."""
     hour = hour_key(now)
@@ -106,12 +107,19 @@ def check_dead_letter_queues(now: datetime, alerts: AlertSink, names: Resources,
     for queue in dead_letter_queues(names):
         depth = queue_depth(queue)
         if depth > 0:
-            found.append(Alert(
-                kind=AlertKind.DLQ_MESSAGES, severity=DLQ_SEVERITY, category=OPERATIONS, team=OPERATIONS,
-                issue_id=f"{queue}#{hour}", subject=f"{depth} messages in dead-letter queue {queue}",
-                message=f"{depth} messages failed processing and wait in {queue}. Look at the function's logs, "
-                        f"fix the cause, then redrive them to the source queue.",
-                details={"queue": queue, "approximate_messages": depth, "hour": hour}))
+            found.append(
+                Alert(
+                    kind=AlertKind.DLQ_MESSAGES,
+                    severity=DLQ_SEVERITY,
+                    category=OPERATIONS,
+                    team=OPERATIONS,
+                    issue_id=f"{queue}#{hour}",
+                    subject=f"{depth} messages in dead-letter queue {queue}",
+                    message=f"{depth} messages failed processing and wait in {queue}. Look at the function's logs, "
+                    f"fix the cause, then redrive them to the source queue.",
+                    details={"queue": queue, "approximate_messages": depth, "hour": hour},
+                )
+            )
     return _raise_all(found, alerts, now)
 
 
@@ -143,20 +151,32 @@ def alert_for_issue_record(record: dict[str, Any], plan: ResponsePlan) -> Alert 
     description = change.now("description") or ""
     teams = ", ".join(plan.teams[team].name for team in category.notify)
     was = plan.categories[before].label if before in plan.categories else before
-    headline = {AlertKind.NEW_ISSUE: f"New {category.label} issue",
-                AlertKind.SURGE: f"Surge: new {category.label} issue"}.get(
-        kind, f"Escalated to {category.label}" + (f" from {was}" if was else ""))
+    headline = {
+        AlertKind.NEW_ISSUE: f"New {category.label} issue",
+        AlertKind.SURGE: f"Surge: new {category.label} issue",
+    }.get(kind, f"Escalated to {category.label}" + (f" from {was}" if was else ""))
     return Alert(
-        kind=kind, severity=severity, category=category_name or NONE, team=category.team or NONE,
-        issue_id=issue_id, scope=scope, subject=f"{headline} ({severity}): {description}",
+        kind=kind,
+        severity=severity,
+        category=category_name or NONE,
+        team=category.team or NONE,
+        issue_id=issue_id,
+        scope=scope,
+        subject=f"{headline} ({severity}): {description}",
         message=f"{headline}: {issue_id} ({severity}). Teams: {teams}. "
-                f"Assigned to {change.now('assigned_to') or 'nobody'}. {description}",
-        details={"notify": list(category.notify), "previous_category": before, "protocol": category.protocol,
-                 "assigned_to": change.now("assigned_to"), "sla_first_response_due":
-                     change.now("sla_first_response_due")})
+        f"Assigned to {change.now('assigned_to') or 'nobody'}. {description}",
+        details={
+            "notify": list(category.notify),
+            "previous_category": before,
+            "protocol": category.protocol,
+            "assigned_to": change.now("assigned_to"),
+            "sla_first_response_due": change.now("sla_first_response_due"),
+        },
+    )
 
 
-def alert_issue_records(records: list[dict[str, Any]], plan: ResponsePlan, alerts: AlertSink,
-                        now: datetime) -> Counter[str]:
+def alert_issue_records(
+    records: list[dict[str, Any]], plan: ResponsePlan, alerts: AlertSink, now: datetime
+) -> Counter[str]:
     """The stream handler's use case: raise the alert of every record that calls for one."""
     return _raise_all((a for r in records if (a := alert_for_issue_record(r, plan))), alerts, now)

@@ -51,8 +51,9 @@ class UnknownCategory(ValueError):
 
 
 class IssueReader(Protocol):
-    def page(self, partition: Partition, filters: list[tuple[str, str, Any]], limit: int,
-             start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+    def page(
+        self, partition: Partition, filters: list[tuple[str, str, Any]], limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
 
     def get(self, issue_id: str) -> dict[str, Any] | None: ...
 
@@ -62,8 +63,15 @@ class IssueReader(Protocol):
 
 
 class IssueWriter(IssueReader, Protocol):
-    def change(self, issue_id: str, expected_version: int, sets: dict[str, Any], removes: list[str],
-               events: list[AuditEvent], reopened: bool = False) -> int: ...
+    def change(
+        self,
+        issue_id: str,
+        expected_version: int,
+        sets: dict[str, Any],
+        removes: list[str],
+        events: list[AuditEvent],
+        reopened: bool = False,
+    ) -> int: ...
 
 
 class TokenFinder(Protocol):
@@ -77,8 +85,7 @@ class Caller:
     key: str  # what the rate limit counts by: the token's hash, never the token
 
 
-def authorize(header: str | None, wanted: Role, admin_token: str | None, tokens: TokenFinder,
-              now: datetime) -> Caller:
+def authorize(header: str | None, wanted: Role, admin_token: str | None, tokens: TokenFinder, now: datetime) -> Caller:
     """Who calls, if ``Authorization: Bearer <token>`` carries ``wanted`` (or a role above it)."""
     scheme, _, token = (header or "").strip().partition(" ")
     token = token.strip()
@@ -118,7 +125,7 @@ class IssueSummary(BaseModel):
     resolved_at: str | None = None
     resolution_note: str | None = None
     satisfaction_score: int | None = None
-    version: int = Field(0, description="bumped by each write through this API; the ETag is \"v<version>\"")
+    version: int = Field(0, description='bumped by each write through this API; the ETag is "v<version>"')
 
 
 class IssuePage(BaseModel):
@@ -134,8 +141,9 @@ class IssueDetail(BaseModel):
 
 def summary(item: dict[str, Any]) -> IssueSummary:
     # storage names: "Issue Description" lives in ``description``; counts come back as Decimal
-    return IssueSummary.model_validate({**item, "assigned_to": item.get("assigned_to") or None,
-                                        "version": item.get("ops_version") or 0})
+    return IssueSummary.model_validate(
+        {**item, "assigned_to": item.get("assigned_to") or None, "version": item.get("ops_version") or 0}
+    )
 
 
 @dataclass(frozen=True)
@@ -151,13 +159,20 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
     walk = partitions(query, deps.categories, today)
     position, start_key = decode_cursor(deps.cursor_key, query, query.cursor, walk) if query.cursor else (0, None)
     keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
-    filters = [(name, operator, value) for name, operator, value in (
-        ("status", "=", query.status.value if query.status and not keyed else None),
-        ("category", "=", query.category if not keyed else None),
-        ("severity", "=", query.severity.value if query.severity else None),
-        ("team", "=", query.team), ("platform", "=", query.platform and query.platform.lower()),
-        ("products", "contains", query.product), ("description", "contains", query.q),
-        ("follow_up_required", "=", query.follow_up_required)) if value is not None]
+    filters = [
+        (name, operator, value)
+        for name, operator, value in (
+            ("status", "=", query.status.value if query.status and not keyed else None),
+            ("category", "=", query.category if not keyed else None),
+            ("severity", "=", query.severity.value if query.severity else None),
+            ("team", "=", query.team),
+            ("platform", "=", query.platform and query.platform.lower()),
+            ("products", "contains", query.product),
+            ("description", "contains", query.q),
+            ("follow_up_required", "=", query.follow_up_required),
+        )
+        if value is not None
+    ]
     items: list[IssueSummary] = []
     while position < len(walk) and len(items) < query.limit:
         found, start_key = deps.issues.page(walk[position], filters, query.limit - len(items), start_key)
@@ -165,16 +180,20 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
         if start_key is None:
             position += 1
     more = position < len(walk)
-    return IssuePage(items=items, next_cursor=encode_cursor(deps.cursor_key, query, position, start_key)
-                     if more else None)
+    return IssuePage(
+        items=items, next_cursor=encode_cursor(deps.cursor_key, query, position, start_key) if more else None
+    )
 
 
 def issue_detail(issue_id: str, issues: IssueReader) -> IssueDetail | None:
     item = issues.get(issue_id)
     if item is None:
         return None
-    return IssueDetail(issue=summary(item), mentions=[_json_ready(m) for m in issues.mentions(issue_id)],
-                       history=[_json_ready(e) for e in issues.history(issue_id)])
+    return IssueDetail(
+        issue=summary(item),
+        mentions=[_json_ready(m) for m in issues.mentions(issue_id)],
+        history=[_json_ready(e) for e in issues.history(issue_id)],
+    )
 
 
 class NotFound(LookupError):
@@ -196,8 +215,16 @@ def _current(issue_id: str, issues: IssueReader) -> dict[str, Any]:
     return item
 
 
-def _write(issue_id: str, item: dict[str, Any], if_match: int | None, issues: IssueWriter, sets: dict[str, Any],
-           removes: list[str], events: list[AuditEvent], reopened: bool = False) -> IssueSummary:
+def _write(
+    issue_id: str,
+    item: dict[str, Any],
+    if_match: int | None,
+    issues: IssueWriter,
+    sets: dict[str, Any],
+    removes: list[str],
+    events: list[AuditEvent],
+    reopened: bool = False,
+) -> IssueSummary:
     """Write against the version read (or the one ``If-Match`` names), then answer the issue as it now is."""
     version = int(item.get("ops_version") or 0)
     if if_match is not None and if_match != version:
@@ -211,8 +238,9 @@ def _write(issue_id: str, item: dict[str, Any], if_match: int | None, issues: Is
     return summary(_current(issue_id, issues))
 
 
-def update_issue(issue_id: str, patch: IssuePatch, if_match: int | None, actor: str, issues: IssueWriter,
-                 now: datetime) -> IssueSummary:
+def update_issue(
+    issue_id: str, patch: IssuePatch, if_match: int | None, actor: str, issues: IssueWriter, now: datetime
+) -> IssueSummary:
     """Assignee, status (through the allowed transitions), follow-up and resolution note: one audit event each."""
     changes = patch.changes()
     item = _current(issue_id, issues)
@@ -223,8 +251,11 @@ def update_issue(issue_id: str, patch: IssuePatch, if_match: int | None, actor: 
 
     def event(kind: str, **details: Any) -> None:
         # a microsecond apart: the trail sorts by time, and shows them in the order they were made
-        events.append(AuditEvent(issue_id=issue_id, at=now + timedelta(microseconds=len(events)), type=kind,
-                                 actor=actor, details=details))
+        events.append(
+            AuditEvent(
+                issue_id=issue_id, at=now + timedelta(microseconds=len(events)), type=kind, actor=actor, details=details
+            )
+        )
 
     if "assigned_to" in changes and changes["assigned_to"] != (item.get("assigned_to") or None):
         if changes["assigned_to"] is None:
@@ -240,8 +271,11 @@ def update_issue(issue_id: str, patch: IssuePatch, if_match: int | None, actor: 
         elif IssueStatus(item["status"]) in REOPENED_FROM and wanted is not IssueStatus.CLOSED:
             removes.append("resolved_at")  # its resolution time is measured again when it is resolved again
             reopened = True
-        event("resolved" if wanted is IssueStatus.RESOLVED else "status_changed", previous=item["status"],
-              status=wanted.value)
+        event(
+            "resolved" if wanted is IssueStatus.RESOLVED else "status_changed",
+            previous=item["status"],
+            status=wanted.value,
+        )
     if "follow_up_required" in changes and changes["follow_up_required"] != bool(item.get("follow_up_required")):
         sets["follow_up_required"] = changes["follow_up_required"]
         event("follow_up_changed", follow_up_required=changes["follow_up_required"])
@@ -256,20 +290,43 @@ def update_issue(issue_id: str, patch: IssuePatch, if_match: int | None, actor: 
     return _write(issue_id, item, if_match, issues, sets, removes, events, reopened)
 
 
-def add_note(issue_id: str, note: NoteBody, if_match: int | None, actor: str, issues: IssueWriter,
-             now: datetime) -> IssueSummary:
+def add_note(
+    issue_id: str, note: NoteBody, if_match: int | None, actor: str, issues: IssueWriter, now: datetime
+) -> IssueSummary:
     item = _current(issue_id, issues)
-    return _write(issue_id, item, if_match, issues, {}, [], [
-        AuditEvent(issue_id=issue_id, at=now, type="note", actor=actor, details={"text": note.text})])
+    return _write(
+        issue_id,
+        item,
+        if_match,
+        issues,
+        {},
+        [],
+        [AuditEvent(issue_id=issue_id, at=now, type="note", actor=actor, details={"text": note.text})],
+    )
 
 
-def record_satisfaction(issue_id: str, score: SatisfactionBody, if_match: int | None, actor: str,
-                        issues: IssueWriter, now: datetime) -> IssueSummary:
+def record_satisfaction(
+    issue_id: str, score: SatisfactionBody, if_match: int | None, actor: str, issues: IssueWriter, now: datetime
+) -> IssueSummary:
     """The issue's satisfaction score (the latest one counts in CSAT), with how it was taken."""
     item = _current(issue_id, issues)
-    return _write(issue_id, item, if_match, issues, {"satisfaction_score": score.score}, [], [
-        AuditEvent(issue_id=issue_id, at=now, type="satisfaction_recorded", actor=actor,
-                   details=score.model_dump(exclude_none=True))])
+    return _write(
+        issue_id,
+        item,
+        if_match,
+        issues,
+        {"satisfaction_score": score.score},
+        [],
+        [
+            AuditEvent(
+                issue_id=issue_id,
+                at=now,
+                type="satisfaction_recorded",
+                actor=actor,
+                details=score.model_dump(exclude_none=True),
+            )
+        ],
+    )
 
 
 class TokenRecord(BaseModel):
@@ -305,6 +362,7 @@ def _json_ready(value: Any) -> Any:
 
 # ---- Tokens ------------------------------------------------------------------------------------------------------
 
+
 class TokenStore(TokenFinder, Protocol):
     def create(self, name: str, role: Role, days: int, now: datetime) -> tuple[str, dict[str, Any]]: ...
 
@@ -317,8 +375,15 @@ def create_token(request: Any, actor: str, tokens: TokenStore, now: datetime) ->
     from chalicelib.observability import logger
 
     token, record = tokens.create(request.name, request.role, request.days, now)
-    logger.info("ops token created", extra={"actor": actor, "token_id": record["token_id"],
-                                            "token_name": record["name"], "role": str(record["role"])})
+    logger.info(
+        "ops token created",
+        extra={
+            "actor": actor,
+            "token_id": record["token_id"],
+            "token_name": record["name"],
+            "role": str(record["role"]),
+        },
+    )
     return CreatedToken(token=token, **record)
 
 
@@ -345,8 +410,9 @@ class MetricsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime | None = Field(None, description="a time or a day (UTC); default: 7 days before until")
-    until: datetime | None = Field(None, description="a time or a day (UTC), excluded; default: now; at most "
-                                                     f"{METRICS_MAX_DAYS} days after since")
+    until: datetime | None = Field(
+        None, description=f"a time or a day (UTC), excluded; default: now; at most {METRICS_MAX_DAYS} days after since"
+    )
 
 
 class IssuesInPeriod(Protocol):
@@ -379,6 +445,7 @@ def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime)
 
 # ---- Regrouping: merge two issues, split a mention off one -------------------------------------------------------
 
+
 class IssueRegrouping(IssueReader, Protocol):
     def mention(self, key: str) -> dict[str, Any] | None: ...
 
@@ -389,8 +456,9 @@ class IssueRegrouping(IssueReader, Protocol):
     def split(self, source: dict[str, Any], mention_key: str, issue: Any, events: list[AuditEvent]) -> None: ...
 
 
-def merge_issues(target_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping,
-                 now: datetime) -> IssueSummary:
+def merge_issues(
+    target_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping, now: datetime
+) -> IssueSummary:
     """Fold ``body.from_issue`` into ``target_id``: its mentions and dedup keys move over (later mentions of it
     join the issue that stays), it is closed with ``merged_into``; an audit event on each. A repeat finishes the
     first run's moves and answers the same."""
@@ -411,10 +479,22 @@ def merge_issues(target_id: str, body: Any, if_match: int | None, actor: str, st
             raise IllegalTransition(f"{role} {item['issue_id']} was merged into {item['merged_into']} already")
     if str(source.get("status")) == IssueStatus.CLOSED.value:
         raise IllegalTransition(f"from_issue {source_id} is closed: reopen it first, or leave it")
-    events = [AuditEvent(issue_id=target_id, at=now, type="merged", actor=actor,
-                         details={"from_issue": source_id, "mentions": int(source.get("mention_count") or 0)}),
-              AuditEvent(issue_id=source_id, at=now, type="merged_into", actor=actor,
-                         details={"into": target_id, "previous_status": source.get("status")})]
+    events = [
+        AuditEvent(
+            issue_id=target_id,
+            at=now,
+            type="merged",
+            actor=actor,
+            details={"from_issue": source_id, "mentions": int(source.get("mention_count") or 0)},
+        ),
+        AuditEvent(
+            issue_id=source_id,
+            at=now,
+            type="merged_into",
+            actor=actor,
+            details={"into": target_id, "previous_status": source.get("status")},
+        ),
+    ]
     try:
         store.merge(target, source, events)
     except StaleVersion:
@@ -423,8 +503,9 @@ def merge_issues(target_id: str, body: Any, if_match: int | None, actor: str, st
     return summary(_current(target_id, store))
 
 
-def split_mention(source_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping,
-                  now: datetime) -> IssueSummary:
+def split_mention(
+    source_id: str, body: Any, if_match: int | None, actor: str, store: IssueRegrouping, now: datetime
+) -> IssueSummary:
     """One mention leaves ``source_id`` and opens its own issue (same category, severity, team and assignee).
     The new issue's id derives from the two, so a repeated split answers 409 naming where the mention went."""
     from chalicelib.domain.ops import split_issue_id, split_off
@@ -437,16 +518,29 @@ def split_mention(source_id: str, body: Any, if_match: int | None, actor: str, s
     if mention is None or not mention.get("created_at"):
         raise NotFound(f"no mention {body.mention}")
     if mention.get("issue_id") != source_id:
-        raise IllegalTransition(f"mention {body.mention} is not on issue {source_id} "
-                                f"(it is on {mention.get('issue_id') or 'no issue'})")
+        raise IllegalTransition(
+            f"mention {body.mention} is not on issue {source_id} (it is on {mention.get('issue_id') or 'no issue'})"
+        )
     if int(source.get("mention_count") or 0) <= 1:
         raise IllegalTransition(f"mention {body.mention} is the only mention of {source_id}: nothing to split")
     new_id = split_issue_id(source_id, body.mention, str(mention["created_at"]))
     issue = split_off(_json_ready(source), _json_ready(mention), new_id)
-    events = [AuditEvent(issue_id=source_id, at=now, type="split", actor=actor,
-                         details={"mention": body.mention, "new_issue": new_id}),
-              AuditEvent(issue_id=new_id, at=now, type="opened", actor=actor,
-                         details={"split_from": source_id, "mention": body.mention})]
+    events = [
+        AuditEvent(
+            issue_id=source_id,
+            at=now,
+            type="split",
+            actor=actor,
+            details={"mention": body.mention, "new_issue": new_id},
+        ),
+        AuditEvent(
+            issue_id=new_id,
+            at=now,
+            type="opened",
+            actor=actor,
+            details={"split_from": source_id, "mention": body.mention},
+        ),
+    ]
     try:
         store.split(source, body.mention, issue, events)
     except StaleVersion:

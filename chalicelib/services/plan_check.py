@@ -34,8 +34,9 @@ def plan_problems(text: str) -> list[PlanProblem]:
         root = yaml.compose(text) if found else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        return [PlanProblem(line=(mark.line + 1) if mark else 1, place=place, problem=problem)
-                for place, problem in found]
+        return [
+            PlanProblem(line=(mark.line + 1) if mark else 1, place=place, problem=problem) for place, problem in found
+        ]
     return [PlanProblem(line=_node_line(root, place) or 1, place=place, problem=problem) for place, problem in found]
 
 
@@ -120,5 +121,3 @@ def _set_aside(document: dict[str, Any], loc: tuple, fallback: dict[str, Any]) -
         container[key] = None  # keeps the other entries' indexes this round; dropped after it
         return True
     return False
-
-

@@ -412,8 +412,9 @@ class PlatformPublisher(Protocol):
     def post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         """Post once (no retry inside beyond one token refresh)."""
 
-    def find_posted(self, target: ReplyTarget, channel: str, text: str, since: datetime,
-                    now: datetime) -> PublishResult | None:
+    def find_posted(
+        self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
+    ) -> PublishResult | None:
         """Read-back: the brand's reply to ``target`` on ``channel`` posted at or after ``since`` (a DONE result),
         ``None`` when there is none (or the platform offers no way to look), or a RETRY/ALERT when looking failed."""
 
@@ -466,8 +467,9 @@ class ReportStore(Protocol):
 class ReportSender(Protocol):
     """Email and SNS, each claimed once per key (``adapters/report_sender.py``)."""
 
-    def email_once(self, key: str, to: str, subject: str, text: str, html: str, inline: dict[str, bytes],
-                   now: datetime) -> bool:
+    def email_once(
+        self, key: str, to: str, subject: str, text: str, html: str, inline: dict[str, bytes], now: datetime
+    ) -> bool:
         """Email ``html`` with ``inline`` images (Content-ID -> PNG) unless ``key`` was sent; True when sent now."""
 
     def announce_once(self, key: str, subject: str, message: str, now: datetime) -> bool:
@@ -522,8 +524,9 @@ class SurgeStore(Protocol):
 class CrisisIssues(Protocol):
     """Where a surge's Crisis is opened and widened (the triage store)."""
 
-    def open_issue(self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None,
-                   linked_mentions: list[str]) -> bool:
+    def open_issue(
+        self, issue: Issue, audit: list[AuditEvent], case: EscalationCase | None, linked_mentions: list[str]
+    ) -> bool:
         """Issue, audit and case at once; ``False`` (nothing written) when the issue exists already."""
 
     def append_audit(self, event: AuditEvent) -> None: ...

@@ -69,9 +69,15 @@ def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Obse
         outcome = mention.event.value
     else:
         outcome = result.outcome.value
-        logger.debug("mention triaged", extra={"mention": mention.key, "outcome": outcome,
-                                               "issue_id": result.issue_id,
-                                               "category": result.classification.category})
+        logger.debug(
+            "mention triaged",
+            extra={
+                "mention": mention.key,
+                "outcome": outcome,
+                "issue_id": result.issue_id,
+                "category": result.classification.category,
+            },
+        )
         if observations is not None and result.outcome is not TriageOutcome.DUPLICATE:
             c = result.classification
             keys = keys_for(product=c.products[0] if c.products else None, topic=c.topic, complaint=c.complaint)
@@ -110,14 +116,20 @@ def failure_summary(error: BaseException) -> str:
     errors = getattr(error, "errors", None)
     if callable(errors):
         try:
-            return "invalid message: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors(include_input=False))[:300]
+            return (
+                "invalid message: "
+                + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors(include_input=False))[
+                    :300
+                ]
+            )
         except TypeError:
             pass
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         reasons = [r.get("Code") for r in response.get("CancellationReasons") or [] if r.get("Code") != "None"]
-        return f"{response.get('Error', {}).get('Code', 'ClientError')}" + (f" ({', '.join(reasons)})" if reasons else "")
+        return f"{response.get('Error', {}).get('Code', 'ClientError')}" + (
+            f" ({', '.join(reasons)})" if reasons else ""
+        )
     return type(error).__name__
 
 
@@ -133,8 +145,10 @@ def set_aside_poison(handler: Callable[[SQSRecord], Any], pipeline: Pipeline) ->
                 raise
             reason = failure_summary(error)
             pipeline.dead_letters.send(record.body, reason=reason, message_id=record.message_id)
-            logger.warning("poison record set aside in the dead-letter queue",
-                           extra={"message_id": record.message_id, "reason": reason})
+            logger.warning(
+                "poison record set aside in the dead-letter queue",
+                extra={"message_id": record.message_id, "reason": reason},
+            )
             metrics.add_metric(name="PoisonRecords", unit="Count", value=1)
             _alert_poison(pipeline, pipeline.dead_letters.queue_name, record.message_id, reason)
             return "dead_lettered"
@@ -151,12 +165,18 @@ def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) 
     now = pipeline.clock()
     # One per queue and hour (the scope keeps it apart from the scheduled DLQ check's): the first poison record
     # of the hour is told at once; the DLQ's depth says how many followed.
-    alert = Alert(kind=AlertKind.DLQ_MESSAGES, severity=DLQ_SEVERITY, category=OPERATIONS, team=OPERATIONS,
-                  issue_id=f"{queue}#{hour_key(now)}", scope="poison",
-                  subject=f"A message was set aside in dead-letter queue {queue}",
-                  message=f"Message {message_id} cannot be processed ({reason}); no retry can fix it, so it was moved "
-                          f"to {queue} on its first failure. Fix the cause, then redrive it to the source queue.",
-                  details={"queue": queue, "message_id": message_id, "reason": reason})
+    alert = Alert(
+        kind=AlertKind.DLQ_MESSAGES,
+        severity=DLQ_SEVERITY,
+        category=OPERATIONS,
+        team=OPERATIONS,
+        issue_id=f"{queue}#{hour_key(now)}",
+        scope="poison",
+        subject=f"A message was set aside in dead-letter queue {queue}",
+        message=f"Message {message_id} cannot be processed ({reason}); no retry can fix it, so it was moved "
+        f"to {queue} on its first failure. Fix the cause, then redrive it to the source queue.",
+        details={"queue": queue, "message_id": message_id, "reason": reason},
+    )
     try:
         pipeline.alerts.raise_alert(alert, now)
     except Exception:  # noqa: BLE001 - the record is safe in the DLQ, and the scheduled DLQ check alerts too
@@ -165,8 +185,11 @@ def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) 
 
 def run_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], Any]) -> dict[str, Any]:
     """Any SQS batch, one record at a time, failures reported per record (``batchItemFailures``)."""
-    return dict(process_partial_response(event=event, record_handler=record_handler,
-                                         processor=BatchProcessor(event_type=EventType.SQS)))
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
 
 
 def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
@@ -174,13 +197,13 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     observations: list[Observation] = []
     result = run_batch(event, set_aside_poison(lambda record: handle_record(record, pipeline, observations), pipeline))
     if pipeline.surges is not None and observations:
-        count_surges(observations, pipeline.surges, pipeline.triage, pipeline.plans, pipeline.clock().timestamp(),
-                     is_permanent)
+        count_surges(
+            observations, pipeline.surges, pipeline.triage, pipeline.plans, pipeline.clock().timestamp(), is_permanent
+        )
     return result
 
 
-def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
-                       redelivery: Redelivery | None = None):
+def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps, redelivery: Redelivery | None = None):
     """A record handler that parses the queue message into ``message_model`` and runs ``use_case`` on it. A
     publish that must wait (:class:`~chalicelib.services.approvals.PublishLater`) fails its record and asks SQS
     to deliver it again no sooner than the platform said (a rate limit's reset), instead of the queue's timeout."""
@@ -192,8 +215,9 @@ def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
             done = use_case(message_model.model_validate_json(record.body), deps, now)
         except PublishLater as later:
             if redelivery is not None:
-                redelivery.delay(record.event_source_arn, record.receipt_handle,
-                                 int((later.retry_at - now).total_seconds()) + 1)
+                redelivery.delay(
+                    record.event_source_arn, record.receipt_handle, int((later.retry_at - now).total_seconds()) + 1
+                )
             raise
         metrics.add_metric(name=metric, unit="Count", value=len(done))
         return len(done)

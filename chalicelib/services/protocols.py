@@ -40,24 +40,38 @@ def starts_for(records: list[dict[str, Any]], plan: ResponsePlan) -> list[Protoc
         protocol = plan.categories[category].protocol
         previous = plan.categories[before].protocol if before in plan.categories else None
         if protocol and protocol != previous:
-            out.append(ProtocolStart(issue_id=change.now("issue_id") or "", protocol=protocol, category=category,
-                                     stop_protocol=previous))
+            out.append(
+                ProtocolStart(
+                    issue_id=change.now("issue_id") or "", protocol=protocol, category=category, stop_protocol=previous
+                )
+            )
     return out
 
 
-def start_protocols(records: list[dict[str, Any]], plan: ResponsePlan, plan_version: int, names: Resources,
-                    workflows: ProtocolRuns) -> list[str]:
+def start_protocols(
+    records: list[dict[str, Any]], plan: ResponsePlan, plan_version: int, names: Resources, workflows: ProtocolRuns
+) -> list[str]:
     started = []
     for start in starts_for(records, plan):
         arn_prefix = _state_machine_arn_prefix(records[0].get("eventSourceARN", ""))
         if start.stop_protocol:
             machine = names.state_machine(start.stop_protocol)
-            workflows.stop(f"{arn_prefix.replace(':stateMachine:', ':execution:')}{machine}:"
-                           f"{start.issue_id}-{start.stop_protocol}", cause=f"escalated to {start.category}")
+            workflows.stop(
+                f"{arn_prefix.replace(':stateMachine:', ':execution:')}{machine}:"
+                f"{start.issue_id}-{start.stop_protocol}",
+                cause=f"escalated to {start.category}",
+            )
         machine_arn = arn_prefix + names.state_machine(start.protocol)
-        if workflows.start(machine_arn, f"{start.issue_id}-{start.protocol}",
-                           {"issue_id": start.issue_id, "category": start.category, "protocol": start.protocol,
-                            "plan_version": plan_version}):
+        if workflows.start(
+            machine_arn,
+            f"{start.issue_id}-{start.protocol}",
+            {
+                "issue_id": start.issue_id,
+                "category": start.category,
+                "protocol": start.protocol,
+                "plan_version": plan_version,
+            },
+        ):
             started.append(f"{start.issue_id}-{start.protocol}")
     return started
 

@@ -54,9 +54,14 @@ def mention_text(mention: Mention) -> str:
     return " ".join(filter(None, (mention.title, mention.text)))
 
 
-def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
-                   analyze: Callable[[str], TextSignals], now: Callable[[], datetime] | None = None,
-                   prior: StoredMention | None = None) -> TriageResult:
+def triage_mention(
+    mention: Mention,
+    store: TriageStore,
+    plans: PlanSource,
+    analyze: Callable[[str], TextSignals],
+    now: Callable[[], datetime] | None = None,
+    prior: StoredMention | None = None,
+) -> TriageResult:
     """Triage a mention once, whatever arrived before it: an edit that overtook it (its content is newer and is
     what gets triaged), a removal (the mention stays removed, and is triaged: the true order would have)."""
     now = now or (lambda: datetime.now(timezone.utc))
@@ -69,14 +74,24 @@ def triage_mention(mention: Mention, store: TriageStore, plans: PlanSource,
     raise ClaimConflict(f"{mention.key}: its stored copy kept changing for {MAX_ATTEMPTS} attempts")
 
 
-def _triage(mention: Mention, version: str, prior: StoredMention | None, store: TriageStore, plans: PlanSource,
-            analyze: Callable[[str], TextSignals], now: Callable[[], datetime]) -> TriageResult:
+def _triage(
+    mention: Mention,
+    version: str,
+    prior: StoredMention | None,
+    store: TriageStore,
+    plans: PlanSource,
+    analyze: Callable[[str], TextSignals],
+    now: Callable[[], datetime],
+) -> TriageResult:
     plan, plan_version = plans.active()
     classification = classify(mention, analyze(mention_text(mention)), plan)
     if not classification.opens_issue:
         return _store_without_issue(
-            TriageChange(mention=mention, classification=classification, issue_id=None, content_version=version,
-                         prior=prior), store)
+            TriageChange(
+                mention=mention, classification=classification, issue_id=None, content_version=version, prior=prior
+            ),
+            store,
+        )
     keys = plan_keys(mention, classification)
     excluded: set[str] = set()
     allow_escalation = True
@@ -88,8 +103,9 @@ def _triage(mention: Mention, version: str, prior: StoredMention | None, store: 
         else:
             snapshot = next(found[c.key] for c in keys.lookups if c.key in found and found[c.key].issue_id == issue_id)
             escalate = allow_escalation and outranks(classification, snapshot.category, snapshot.severity_rank, plan)
-            change, outcome = _joining(mention, classification, plan, keys, found, issue_id, via, snapshot, escalate,
-                                       now())
+            change, outcome = _joining(
+                mention, classification, plan, keys, found, issue_id, via, snapshot, escalate, now()
+            )
         change.content_version, change.prior = version, prior
         try:
             store.commit(change)
@@ -117,39 +133,87 @@ def _store_without_issue(change: TriageChange, store: TriageStore) -> TriageResu
 
 def _opening(mention, classification, plan, version, keys, found, at) -> tuple[TriageChange, TriageOutcome]:
     issue = open_issue(mention, classification, plan, version, new_issue_id(mention.created_at))
-    audit = [AuditEvent(issue_id=issue.issue_id, at=at, type="opened", actor=SYSTEM_TRIAGE,
-                        details={"mention": mention.key, "category": issue.category, "severity": issue.severity.value,
-                                 "rule": issue.rule, "assigned_to": issue.assigned_to})]
+    audit = [
+        AuditEvent(
+            issue_id=issue.issue_id,
+            at=at,
+            type="opened",
+            actor=SYSTEM_TRIAGE,
+            details={
+                "mention": mention.key,
+                "category": issue.category,
+                "severity": issue.severity.value,
+                "rule": issue.rule,
+                "assigned_to": issue.assigned_to,
+            },
+        )
+    ]
     change = TriageChange(
-        mention=mention, classification=classification, issue_id=issue.issue_id, new_issue=issue,
+        mention=mention,
+        classification=classification,
+        issue_id=issue.issue_id,
+        new_issue=issue,
         claims=claims_for(mention, keys, issue.issue_id, found, plan.dedup, issue.category, issue.severity_rank),
-        audit=audit, case=escalation_case_for(issue, plan, at))
+        audit=audit,
+        case=escalation_case_for(issue, plan, at),
+    )
     return change, TriageOutcome.OPENED
 
 
-def _joining(mention, classification, plan: ResponsePlan, keys, found, issue_id, via, snapshot: KeyClaim,
-             escalate: bool, at) -> tuple[TriageChange, TriageOutcome]:
+def _joining(
+    mention, classification, plan: ResponsePlan, keys, found, issue_id, via, snapshot: KeyClaim, escalate: bool, at
+) -> tuple[TriageChange, TriageOutcome]:
     category, rank = snapshot.category, snapshot.severity_rank
     escalation = None
-    audit = [AuditEvent(issue_id=issue_id, at=at, type="mention_added", actor=SYSTEM_TRIAGE,
-                        details={"mention": mention.key, "via": via})]
+    audit = [
+        AuditEvent(
+            issue_id=issue_id,
+            at=at,
+            type="mention_added",
+            actor=SYSTEM_TRIAGE,
+            details={"mention": mention.key, "via": via},
+        )
+    ]
     case = None
     if escalate:
         team = classification.team
-        escalation = Escalation(classification.category, classification.severity, team,
-                                assignee(plan, team, issue_id))
+        escalation = Escalation(classification.category, classification.severity, team, assignee(plan, team, issue_id))
         category, rank = classification.category, SEVERITY_ORDER[classification.severity]
-        audit.append(AuditEvent(issue_id=issue_id, at=at, type="escalated", actor=SYSTEM_TRIAGE, details={
-            "mention": mention.key, "from": snapshot.category, "to": category,
-            "severity": classification.severity.value, "rule": classification.rule}))
+        audit.append(
+            AuditEvent(
+                issue_id=issue_id,
+                at=at,
+                type="escalated",
+                actor=SYSTEM_TRIAGE,
+                details={
+                    "mention": mention.key,
+                    "from": snapshot.category,
+                    "to": category,
+                    "severity": classification.severity.value,
+                    "rule": classification.rule,
+                },
+            )
+        )
         if plan.categories[category].escalation_case:
             stakeholders = tuple(dict.fromkeys(t for t in (team, *plan.categories[category].notify) if t))
-            case = EscalationCase(issue_id=issue_id, category=category, severity=classification.severity,
-                                  stakeholders=stakeholders, protocol=plan.categories[category].protocol,
-                                  opened_at=at, summary=f"Escalated by {mention.key}: {mention.text[:160]}")
+            case = EscalationCase(
+                issue_id=issue_id,
+                category=category,
+                severity=classification.severity,
+                stakeholders=stakeholders,
+                protocol=plan.categories[category].protocol,
+                opened_at=at,
+                summary=f"Escalated by {mention.key}: {mention.text[:160]}",
+            )
     change = TriageChange(
-        mention=mention, classification=classification, issue_id=issue_id,
-        join=IssueJoin(issue_id=issue_id, reach=mention.author.followers or 0, last_seen=mention.created_at,
-                       escalation=escalation),
-        claims=claims_for(mention, keys, issue_id, found, plan.dedup, category, rank), audit=audit, case=case)
+        mention=mention,
+        classification=classification,
+        issue_id=issue_id,
+        join=IssueJoin(
+            issue_id=issue_id, reach=mention.author.followers or 0, last_seen=mention.created_at, escalation=escalation
+        ),
+        claims=claims_for(mention, keys, issue_id, found, plan.dedup, category, rank),
+        audit=audit,
+        case=case,
+    )
     return change, TriageOutcome.ESCALATED if escalation else TriageOutcome.JOINED

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
 from chalicelib.adapters.alerts import DynamoLiveIssues, SnsAlerts, topic_arn
@@ -41,16 +42,18 @@ def subscribe(name: str, filter_policy: dict[str, Any] | None = None) -> str:
     attributes = {"RawMessageDelivery": "true"}
     if filter_policy:
         attributes["FilterPolicy"] = json.dumps(filter_policy)
-    client("sns").subscribe(TopicArn=topic_arn(resources().alerts_topic), Protocol="sqs", Endpoint=arn,
-                            Attributes=attributes)
+    client("sns").subscribe(
+        TopicArn=topic_arn(resources().alerts_topic), Protocol="sqs", Endpoint=arn, Attributes=attributes
+    )
     return url
 
 
 def received(url: str) -> list[dict[str, Any]]:
     """Every message on the queue: its JSON body plus ``attributes`` (name -> string value)."""
     sqs, out = client("sqs"), []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                       WaitTimeSeconds=0).get("Messages", []):
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+    ).get("Messages", []):
         for message in batch:
             body = json.loads(message["Body"])
             body["attributes"] = {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
@@ -60,22 +63,47 @@ def received(url: str) -> list[dict[str, Any]]:
 
 
 def alert(issue_id: str = "iss-1", kind: AlertKind = AlertKind.NEW_ISSUE, **changes: Any) -> Alert:
-    fields = {"kind": kind, "severity": "critical", "category": "high_priority", "team": "social_media",
-              "issue_id": issue_id, "subject": f"New High Priority issue {issue_id}", "message": "I will sue"}
+    fields = {
+        "kind": kind,
+        "severity": "critical",
+        "category": "high_priority",
+        "team": "social_media",
+        "issue_id": issue_id,
+        "subject": f"New High Priority issue {issue_id}",
+        "message": "I will sue",
+    }
     return Alert(**{**fields, **changes})
 
 
-def put_issue(issue_id: str, category: str, opened: datetime, *, status: IssueStatus = IssueStatus.OPEN,
-              answered: datetime | None = None) -> None:
+def put_issue(
+    issue_id: str,
+    category: str,
+    opened: datetime,
+    *,
+    status: IssueStatus = IssueStatus.OPEN,
+    answered: datetime | None = None,
+) -> None:
     """An issue as triage writes it (``issue_item``), due times from the category's SLA."""
     sla = PLAN.categories[category].sla
     assert sla is not None
-    issue = Issue(issue_id=issue_id, description=f"{category} issue {issue_id}", category=category,
-                  severity=Severity.HIGH, status=status, team=PLAN.categories[category].team,
-                  assigned_to="social1@aurelle.example", follow_up_required=True, first_seen=opened,
-                  last_seen=opened, topic="product_defect", platform="x", rule=None, plan_version=0,
-                  sla_first_response_due=opened + timedelta(minutes=sla.first_response_minutes),
-                  sla_resolution_due=opened + timedelta(minutes=sla.resolution_minutes))
+    issue = Issue(
+        issue_id=issue_id,
+        description=f"{category} issue {issue_id}",
+        category=category,
+        severity=Severity.HIGH,
+        status=status,
+        team=PLAN.categories[category].team,
+        assigned_to="social1@aurelle.example",
+        follow_up_required=True,
+        first_seen=opened,
+        last_seen=opened,
+        topic="product_defect",
+        platform="x",
+        rule=None,
+        plan_version=0,
+        sla_first_response_due=opened + timedelta(minutes=sla.first_response_minutes),
+        sla_resolution_due=opened + timedelta(minutes=sla.resolution_minutes),
+    )
     item = issue_item(issue)
     if answered:
         item["first_response_at"] = {"S": answered.isoformat()}
@@ -90,15 +118,21 @@ def inbox(aws) -> str:
 def test_an_alert_arrives_with_its_filterable_attributes(inbox):
     assert SnsAlerts(resources()).raise_alert(alert(details={"notify": ["pr"]}), NOW) == "sent"
     [message] = received(inbox)
-    assert message["attributes"] == {"severity": "critical", "category": "high_priority", "team": "social_media",
-                                     "kind": "new_issue"}
+    assert message["attributes"] == {
+        "severity": "critical",
+        "category": "high_priority",
+        "team": "social_media",
+        "kind": "new_issue",
+    }
     assert message["issue_id"] == "iss-1" and message["details"] == {"notify": ["pr"]}
 
 
 def test_the_same_issue_and_kind_is_sent_once(inbox):
     alerts = SnsAlerts(resources())
     assert [alerts.raise_alert(alert(), NOW), alerts.raise_alert(alert(), NOW + timedelta(hours=3))] == [
-        "sent", "duplicate"]
+        "sent",
+        "duplicate",
+    ]
     assert alerts.raise_alert(alert(kind=AlertKind.SLA_BREACH), NOW) == "sent"
     assert [m["kind"] for m in received(inbox)] == ["new_issue", "sla_breach"]
 
@@ -125,7 +159,7 @@ def test_past_the_hourly_cap_alerts_wait_for_one_digest(inbox):
 
 def test_a_failed_publish_gives_the_claim_back(inbox):
     broken = SnsAlerts(dataclasses.replace(resources(), alerts_topic="no-such-topic"))
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError):  # SNS: NotFound
         broken.raise_alert(alert(), NOW)
     assert SnsAlerts(resources()).raise_alert(alert(), NOW) == "sent"
     assert len(received(inbox)) == 1
@@ -143,7 +177,11 @@ def test_sla_warnings_and_breaches_of_issues_in_the_table(inbox):
     messages = {(m["issue_id"], m["kind"]): m for m in received(inbox)}
     assert set(messages) == {("iss-warn", "sla_warning"), ("iss-late", "sla_breach")}
     assert messages[("iss-late", "sla_breach")]["attributes"] == {
-        "severity": "high", "category": "crisis", "team": "social_media", "kind": "sla_breach"}
+        "severity": "high",
+        "category": "crisis",
+        "team": "social_media",
+        "kind": "sla_breach",
+    }
 
     assert check_slas(NOW + timedelta(minutes=5), DynamoLiveIssues(names), alerts, PLAN) == {"duplicate": 2}
     assert received(inbox) == []

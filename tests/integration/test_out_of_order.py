@@ -26,8 +26,14 @@ EDITED = "The zip on my Cortez jacket broke, and no refund yet"
 
 @pytest.fixture
 def pipeline(aws) -> Pipeline:
-    return Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
-                    bootstrap.surge_store(), analyze=fixed_analyzer, clock=lambda: T0 + timedelta(hours=1))
+    return Pipeline(
+        bootstrap.mention_repository(),
+        bootstrap.triage_store(),
+        bootstrap.plan_store(),
+        bootstrap.surge_store(),
+        analyze=fixed_analyzer,
+        clock=lambda: T0 + timedelta(hours=1),
+    )
 
 
 def _event(kind: str, external_id: str = "1", *, original: str = ORIGINAL, edited: str = EDITED):
@@ -35,21 +41,32 @@ def _event(kind: str, external_id: str = "1", *, original: str = ORIGINAL, edite
     if kind == "add":
         return base
     if kind == "edit":
-        return base.model_copy(update={"event": MentionEvent.EDITED, "text": edited,
-                                       "created_at": T0 + timedelta(minutes=10)})
+        return base.model_copy(
+            update={"event": MentionEvent.EDITED, "text": edited, "created_at": T0 + timedelta(minutes=10)}
+        )
     if kind == "edit2":
-        return base.model_copy(update={"event": MentionEvent.EDITED, "text": edited + " (update 2)",
-                                       "created_at": T0 + timedelta(minutes=15)})
+        return base.model_copy(
+            update={
+                "event": MentionEvent.EDITED,
+                "text": edited + " (update 2)",
+                "created_at": T0 + timedelta(minutes=15),
+            }
+        )
     if kind == "hide":
-        return base.model_copy(update={"event": MentionEvent.HIDDEN, "text": "", "created_at": T0 + timedelta(minutes=5)})
+        return base.model_copy(
+            update={"event": MentionEvent.HIDDEN, "text": "", "created_at": T0 + timedelta(minutes=5)}
+        )
     return base.model_copy(update={"event": MentionEvent.REMOVED, "text": "", "created_at": T0 + timedelta(minutes=20)})
 
 
 def _deliver(pipeline: Pipeline, events) -> None:
     """Each event in its own batch, in arrival order (as a queue that reordered them would hand them over)."""
     for n, m in enumerate(events):
-        event = sqs_event([{"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": m.model_dump_json()}],
-                          "arn:aws:sqs:us-east-1:123456789012:social-response-test-ingest", "us-east-1")
+        event = sqs_event(
+            [{"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": m.model_dump_json()}],
+            "arn:aws:sqs:us-east-1:123456789012:social-response-test-ingest",
+            "us-east-1",
+        )
         assert process_batch(event, pipeline) == {"batchItemFailures": []}
 
 
@@ -101,16 +118,27 @@ def test_a_legal_threat_delivered_edit_first_is_triaged_once_with_the_edited_tex
     assert stored["risk_flags"] == ["legal_threat"]
 
 
-@pytest.mark.parametrize("order", [("edit", "edit2"), ("edit2", "edit"), ("edit2", "add", "edit"),
-                                   ("add", "edit2", "edit", "edit2")])
+@pytest.mark.parametrize(
+    "order", [("edit", "edit2"), ("edit2", "edit"), ("edit2", "add", "edit"), ("add", "edit2", "edit", "edit2")]
+)
 def test_the_newest_edit_wins_by_its_time_not_its_arrival(pipeline, order):
     _deliver(pipeline, [_event(kind) for kind in order])
     assert _stored()["text"] == EDITED + " (update 2)"
     assert len(_issues()) == 1
 
 
-@pytest.mark.parametrize("order", [("remove", "add"), ("add", "remove"), ("remove", "edit"), ("hide", "add"),
-                                   ("remove", "hide", "add"), ("hide", "remove", "add"), ("add", "remove", "hide")])
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("remove", "add"),
+        ("add", "remove"),
+        ("remove", "edit"),
+        ("hide", "add"),
+        ("remove", "hide", "add"),
+        ("hide", "remove", "add"),
+        ("add", "remove", "hide"),
+    ],
+)
 def test_a_removal_or_hide_before_the_original_keeps_its_status_and_the_mention_is_triaged(pipeline, order):
     _deliver(pipeline, [_event(kind) for kind in order])
     stored = _stored()

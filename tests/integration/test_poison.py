@@ -26,14 +26,22 @@ INGEST_ARN = "arn:aws:sqs:us-east-1:123456789012:social-response-test-ingest"
 
 
 def _mention(external_id: str, text: str = "The zip on my Cortez jacket broke", at: datetime | None = None) -> Mention:
-    return Mention(platform="facebook", external_id=external_id, kind=MentionKind.COMMENT,
-                   author=Author(id=f"a-{external_id}", name="Ana", followers=10), text=text,
-                   created_at=at or NOW - timedelta(minutes=5))
+    return Mention(
+        platform="facebook",
+        external_id=external_id,
+        kind=MentionKind.COMMENT,
+        author=Author(id=f"a-{external_id}", name="Ana", followers=10),
+        text=text,
+        created_at=at or NOW - timedelta(minutes=5),
+    )
 
 
 def _event(bodies: list[str]) -> dict:
-    return sqs_event([{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body} for i, body in enumerate(bodies)],
-                     INGEST_ARN, "us-east-1")
+    return sqs_event(
+        [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body} for i, body in enumerate(bodies)],
+        INGEST_ARN,
+        "us-east-1",
+    )
 
 
 @pytest.fixture
@@ -50,8 +58,15 @@ def alerts_reader(aws) -> str:
 @pytest.fixture
 def pipeline(aws) -> Pipeline:
     on_aws = bootstrap.pipeline()
-    return Pipeline(on_aws.repository, on_aws.triage, on_aws.plans, on_aws.surges, analyze=fixed_analyzer,
-                    dead_letters=on_aws.dead_letters, alerts=on_aws.alerts)
+    return Pipeline(
+        on_aws.repository,
+        on_aws.triage,
+        on_aws.plans,
+        on_aws.surges,
+        analyze=fixed_analyzer,
+        dead_letters=on_aws.dead_letters,
+        alerts=on_aws.alerts,
+    )
 
 
 def _dead_letters() -> list[dict]:
@@ -61,8 +76,11 @@ def _dead_letters() -> list[dict]:
 
 
 def _alerts(reader: str) -> list[dict]:
-    return client("sqs").receive_message(QueueUrl=reader, MaxNumberOfMessages=10,
-                                         MessageAttributeNames=["All"]).get("Messages", [])
+    return (
+        client("sqs")
+        .receive_message(QueueUrl=reader, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        .get("Messages", [])
+    )
 
 
 def _count(table: str) -> int:
@@ -106,17 +124,25 @@ def _throttle_transactions_of(key: str):
 
     def hook(params, **_):
         if key in json.dumps(params.get("TransactItems", [])):
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
-                              "TransactWriteItems")
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                "TransactWriteItems",
+            )
 
     return hook
 
 
 def test_one_bad_record_never_costs_the_batchs_other_work_surge_counts_included(pipeline, alerts_reader):
     dynamodb = client("dynamodb")
-    dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", _throttle_transactions_of("facebook#slow"))
-    bodies = [_mention("good-1").model_dump_json(), _mention("slow").model_dump_json(), '{"platform": 1}',
-              _mention("good-2", "Nice window display today").model_dump_json()]
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems", _throttle_transactions_of("facebook#slow")
+    )
+    bodies = [
+        _mention("good-1").model_dump_json(),
+        _mention("slow").model_dump_json(),
+        '{"platform": 1}',
+        _mention("good-2", "Nice window display today").model_dump_json(),
+    ]
 
     result = process_batch(_event(bodies), pipeline)
 
@@ -131,21 +157,53 @@ def test_one_bad_record_never_costs_the_batchs_other_work_surge_counts_included(
     assert counted == 2
 
 
-@pytest.mark.parametrize("error, permanent", [
-    (ClientError({"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}},
-                 "PutItem"), True),
-    (ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                  "CancellationReasons": [{"Code": "None"}, {"Code": "ValidationError"}]}, "TransactWriteItems"), True),
-    (OverflowError("date value out of range"), True),
-    (ValueError("year 0 is out of range"), True),
-    (ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"), False),
-    (ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "SendMessage"), False),
-    (ClientError({"Error": {"Code": "InternalServerError", "Message": "oops"}}, "TransactWriteItems"), False),
-    (ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                  "CancellationReasons": [{"Code": "TransactionConflict"}]}, "TransactWriteItems"), False),
-    (TimeoutError("read timed out"), False),
-    (ConnectionError("reset"), False),
-])
+@pytest.mark.parametrize(
+    "error, permanent",
+    [
+        (
+            ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationException",
+                        "Message": "Item size has exceeded the maximum allowed size",
+                    }
+                },
+                "PutItem",
+            ),
+            True,
+        ),
+        (
+            ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "ValidationError"}],
+                },
+                "TransactWriteItems",
+            ),
+            True,
+        ),
+        (OverflowError("date value out of range"), True),
+        (ValueError("year 0 is out of range"), True),
+        (
+            ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"),
+            False,
+        ),
+        (ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "SendMessage"), False),
+        (ClientError({"Error": {"Code": "InternalServerError", "Message": "oops"}}, "TransactWriteItems"), False),
+        (
+            ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            ),
+            False,
+        ),
+        (TimeoutError("read timed out"), False),
+        (ConnectionError("reset"), False),
+    ],
+)
 def test_permanent_and_transient_failures_are_told_apart_in_one_place(error, permanent):
     assert is_permanent(error) is permanent
 
@@ -153,7 +211,7 @@ def test_permanent_and_transient_failures_are_told_apart_in_one_place(error, per
 def test_an_item_dynamodb_refuses_is_permanent_end_to_end(pipeline, alerts_reader):
     """A real ValidationException from DynamoDB (a number past its 38 digits), classified as permanent."""
     body = json.loads(_mention("huge").model_dump_json())
-    body["author"]["followers"] = 10 ** 40
+    body["author"]["followers"] = 10**40
     result = process_batch(_event([json.dumps(body)]), pipeline)
     assert result == {"batchItemFailures": []}
     assert len(_dead_letters()) == 1 and _count(resources().mentions_table) == 0

@@ -17,9 +17,18 @@ from tests.helpers import drain_ingest_queue
 
 
 def _mention(external_id: str = "c1", event: MentionEvent = MentionEvent.CREATED, text: str = "Zip broke") -> Mention:
-    return Mention(platform="facebook", external_id=external_id, event=event, kind=MentionKind.COMMENT,
-                   author=Author(id="42", name="Ana", followers=1200, verified=True), text=text, rating=None,
-                   created_at=datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc), parent_id="p1", thread_id="p1")
+    return Mention(
+        platform="facebook",
+        external_id=external_id,
+        event=event,
+        kind=MentionKind.COMMENT,
+        author=Author(id="42", name="Ana", followers=1200, verified=True),
+        text=text,
+        rating=None,
+        created_at=datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc),
+        parent_id="p1",
+        thread_id="p1",
+    )
 
 
 @pytest.fixture

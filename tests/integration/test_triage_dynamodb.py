@@ -43,27 +43,36 @@ def test_opening_writes_mention_issue_keys_audit_and_case_together(store, plans)
     assert len(_items(names.escalations_table)) == 1
     assert {k["kind"]["S"] for k in _items(names.issue_keys_table)} >= {"conversation", "author", "text"}
     by_status = client("dynamodb").query(
-        TableName=names.issues_table, IndexName="by_status_category",
-        KeyConditionExpression="status_category = :sc", ExpressionAttributeValues={":sc": {"S": "open#high_priority"}})
+        TableName=names.issues_table,
+        IndexName="by_status_category",
+        KeyConditionExpression="status_category = :sc",
+        ExpressionAttributeValues={":sc": {"S": "open#high_priority"}},
+    )
     assert by_status["Count"] == 1
 
 
 def test_redelivery_and_joining_on_dynamodb(store, plans):
     first = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
     again = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
-    joined = triage_mention(mention("2", "Cortez jacket refund still missing", minutes=5), store, plans,
-                            fixed_analyzer)
-    escalated = triage_mention(mention("3", "Cortez jacket broke, I will sue", minutes=6), store, plans,
-                               fixed_analyzer)
+    joined = triage_mention(mention("2", "Cortez jacket refund still missing", minutes=5), store, plans, fixed_analyzer)
+    escalated = triage_mention(mention("3", "Cortez jacket broke, I will sue", minutes=6), store, plans, fixed_analyzer)
     assert (again.outcome, joined.outcome, escalated.outcome) == (
-        TriageOutcome.DUPLICATE, TriageOutcome.JOINED, TriageOutcome.ESCALATED)
+        TriageOutcome.DUPLICATE,
+        TriageOutcome.JOINED,
+        TriageOutcome.ESCALATED,
+    )
     assert joined.issue_id == escalated.issue_id == first.issue_id
-    issue = client("dynamodb").get_item(TableName=resources().issues_table,
-                                        Key={"issue_id": {"S": first.issue_id}})["Item"]
+    issue = client("dynamodb").get_item(TableName=resources().issues_table, Key={"issue_id": {"S": first.issue_id}})[
+        "Item"
+    ]
     assert issue["mention_count"]["N"] == "3" and issue["category"]["S"] == "high_priority"
     assert len(_items(resources().mentions_table)) == 3
     assert sorted(a["type"]["S"] for a in _items(resources().audit_table)) == [
-        "escalated", "mention_added", "mention_added", "opened"]
+        "escalated",
+        "mention_added",
+        "mention_added",
+        "opened",
+    ]
 
 
 @pytest.fixture
@@ -95,8 +104,9 @@ def test_concurrent_processors_seeing_near_duplicates_open_one_issue(store, plan
     def process(i: int) -> None:
         barrier.wait()
         try:
-            results.append(triage_mention(mention(str(i), text, author=f"a{i}", followers=10), store, plans,
-                                          fixed_analyzer))
+            results.append(
+                triage_mention(mention(str(i), text, author=f"a{i}", followers=10), store, plans, fixed_analyzer)
+            )
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -117,17 +127,21 @@ def test_plans_are_versioned_and_the_old_version_retired(plans):
     assert plans.active()[1] == 0  # nothing uploaded: the bundled plan
     text = DEFAULT_PLAN.read_text()
     assert plans.upload(text, "ops@aurelle.example") == 1
-    assert plans.upload(text.replace("influencer_followers: 50000", "influencer_followers: 20000"),
-                        "ops@aurelle.example") == 2
+    assert (
+        plans.upload(text.replace("influencer_followers: 50000", "influencer_followers: 20000"), "ops@aurelle.example")
+        == 2
+    )
     plan, version = plans.active()
     assert version == 2 and plan.influencer_followers == 20000
     assert {v["version"]: v["status"] for v in plans.versions()} == {1: "retired", 2: "active"}
 
 
 def test_a_bad_plan_is_refused_with_every_problem_named_and_nothing_written(plans):
-    broken = DEFAULT_PLAN.read_text().replace("category: routine_response\n    severity: low",
-                                              "category: routin\n    severity: low").replace(
-        "team: legal\n", "team: lawyers\n")
+    broken = (
+        DEFAULT_PLAN.read_text()
+        .replace("category: routine_response\n    severity: low", "category: routin\n    severity: low")
+        .replace("team: legal\n", "team: lawyers\n")
+    )
     with pytest.raises(PlanError) as refused:
         plans.upload(broken, "ops@aurelle.example")
     message = str(refused.value)

@@ -25,23 +25,30 @@ from tests.helpers import drain_ingest_queue
 
 # sample file -> (endpoint, content type, identities expected in the table afterwards)
 SAMPLES = {
-    "facebook_page_feed_comment_add.json": ("meta", "application/json",
-                                            {"facebook#901097836652708_903438993085259"}),
+    "facebook_page_feed_comment_add.json": ("meta", "application/json", {"facebook#901097836652708_903438993085259"}),
     "facebook_page_feed_post_add.json": ("meta", "application/json", {"facebook#1234567890321_7293787835232"}),
     "facebook_page_feed_status_add.json": ("meta", "application/json", {"facebook#1234567890321_930145403745849"}),
-    "facebook_page_mention_post_add_real.json": ("meta", "application/json",
-                                                 {"facebook#1234567890321_98722536423179"}),
+    "facebook_page_mention_post_add_real.json": ("meta", "application/json", {"facebook#1234567890321_98722536423179"}),
     "facebook_page_ratings_review_add.json": ("meta", "application/json", {"facebook#904801129604590"}),
-    "facebook_page_feed_comment_edited.json": ("meta", "application/json",
-                                               {"facebook#900728623356296_900744590021366"}),
-    "facebook_messenger_message_basic.json": ("meta", "application/json",
-                                              {"messenger#mid.1457764197618:41d102a3e1ae206a38"}),
+    "facebook_page_feed_comment_edited.json": (
+        "meta",
+        "application/json",
+        {"facebook#900728623356296_900744590021366"},
+    ),
+    "facebook_messenger_message_basic.json": (
+        "meta",
+        "application/json",
+        {"messenger#mid.1457764197618:41d102a3e1ae206a38"},
+    ),
     "instagram_comments.json": ("meta", "application/json", {"instagram#123456789"}),
     "instagram_live_comments.json": ("meta", "application/json", {"instagram#123456789"}),
     "instagram_mentions.json": ("meta", "application/json", {"instagram#17887498072083520"}),
     "youtube_websub_video_feed.xml": ("youtube", "application/atom+xml", {"youtube#VIDEO_ID"}),
-    "trustpilot_service_review_created.json": ("trustpilot", "application/json",
-                                               {"trustpilot#53bffd360000640002975387"}),
+    "trustpilot_service_review_created.json": (
+        "trustpilot",
+        "application/json",
+        {"trustpilot#53bffd360000640002975387"},
+    ),
 }
 NOT_MENTIONS = ["facebook_page_feed_reaction_add.json", "facebook_page_feed_two_entries_batch.json"]
 
@@ -56,8 +63,7 @@ def api(aws):
 
 def _post(api, endpoint: str, body: bytes, secrets: dict, content_type: str = "application/json", **extra):
     headers = PLATFORMS[endpoint].sign(body, secrets.__getitem__, datetime.now(timezone.utc))
-    return api.http.post(f"/webhooks/{endpoint}", body=body, headers={"Content-Type": content_type, **headers,
-                                                                       **extra})
+    return api.http.post(f"/webhooks/{endpoint}", body=body, headers={"Content-Type": content_type, **headers, **extra})
 
 
 def _queued() -> int:
@@ -104,10 +110,16 @@ def test_the_published_signed_messenger_sample_verifies(api, aws, shared_data, m
     body = (shared_data / "webhooks" / signature["body_file"]).read_bytes()
     monkeypatch.setenv("META_APP_SECRET", signature["app_secret"])
 
-    answer = api.http.post("/webhooks/meta", body=body, headers={
-        "Content-Type": "application/json", signature["header"]: signature["value"]})
-    forged = api.http.post("/webhooks/meta", body=body.replace(b"34wrr3wr", b"34wrr3wX"), headers={
-        "Content-Type": "application/json", signature["header"]: signature["value"]})
+    answer = api.http.post(
+        "/webhooks/meta",
+        body=body,
+        headers={"Content-Type": "application/json", signature["header"]: signature["value"]},
+    )
+    forged = api.http.post(
+        "/webhooks/meta",
+        body=body.replace(b"34wrr3wr", b"34wrr3wX"),
+        headers={"Content-Type": "application/json", signature["header"]: signature["value"]},
+    )
 
     assert answer.status_code == 200 and json.loads(answer.body)["accepted"] == 1
     assert forged.status_code == 401
@@ -115,8 +127,9 @@ def test_the_published_signed_messenger_sample_verifies(api, aws, shared_data, m
 
 
 def test_meta_handshake_echoes_the_challenge_only_for_the_right_token(api, aws):
-    good = api.http.get(f"/webhooks/meta?hub.mode=subscribe&hub.verify_token={aws['META_VERIFY_TOKEN']}"
-                        "&hub.challenge=1158201444")
+    good = api.http.get(
+        f"/webhooks/meta?hub.mode=subscribe&hub.verify_token={aws['META_VERIFY_TOKEN']}&hub.challenge=1158201444"
+    )
     bad = api.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444")
     assert (good.status_code, good.body) == (200, b"1158201444")
     assert bad.status_code == 403 and "error" in json.loads(bad.body)
@@ -135,8 +148,13 @@ def test_youtube_websub_challenge_is_echoed(api, aws):
 
 
 def _generic_body(**changes) -> bytes:
-    body = {"platform": "reviews", "id": "r1", "created_at": "2026-11-20T10:00:00Z", "text": "Seams split",
-            "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False}}
+    body = {
+        "platform": "reviews",
+        "id": "r1",
+        "created_at": "2026-11-20T10:00:00Z",
+        "text": "Seams split",
+        "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
+    }
     body.update(changes)
     return json.dumps(body).encode()
 
@@ -144,21 +162,38 @@ def _generic_body(**changes) -> bytes:
 def test_bad_input_is_refused_with_the_right_status_and_nothing_is_queued(api, aws):
     body = _generic_body()
     now = int(datetime.now(timezone.utc).timestamp())
-    stale_mac = hmac.new(aws["GENERIC_WEBHOOK_SECRET"].encode(), f"{now - 301}.".encode() + body,
-                         hashlib.sha256).hexdigest()
+    stale_mac = hmac.new(
+        aws["GENERIC_WEBHOOK_SECRET"].encode(), f"{now - 301}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     cases = {
-        "missing signature": (api.http.post("/webhooks/generic", body=body,
-                                            headers={"Content-Type": "application/json"}), 401),
-        "forged signature": (api.http.post("/webhooks/generic", body=body, headers={
-            "Content-Type": "application/json", "X-Signature": f"t={now},v1={'0' * 64}"}), 401),
-        "stale timestamp": (api.http.post("/webhooks/generic", body=body, headers={
-            "Content-Type": "application/json", "X-Signature": f"t={now - 301},v1={stale_mac}"}), 401),
+        "missing signature": (
+            api.http.post("/webhooks/generic", body=body, headers={"Content-Type": "application/json"}),
+            401,
+        ),
+        "forged signature": (
+            api.http.post(
+                "/webhooks/generic",
+                body=body,
+                headers={"Content-Type": "application/json", "X-Signature": f"t={now},v1={'0' * 64}"},
+            ),
+            401,
+        ),
+        "stale timestamp": (
+            api.http.post(
+                "/webhooks/generic",
+                body=body,
+                headers={"Content-Type": "application/json", "X-Signature": f"t={now - 301},v1={stale_mac}"},
+            ),
+            401,
+        ),
         "not JSON": (_post(api, "generic", b"{not json", aws), 400),
         "unknown shape": (_post(api, "meta", b'{"hello": "world"}', aws), 400),
         "wrong field type": (_post(api, "generic", _generic_body(author={"followers": "many"}), aws), 400),
         "too large": (_post(api, "generic", _generic_body(text="x" * 300_000), aws), 413),
-        "unknown platform": (api.http.post("/webhooks/myspace", body=body,
-                                           headers={"Content-Type": "application/json"}), 404),
+        "unknown platform": (
+            api.http.post("/webhooks/myspace", body=body, headers={"Content-Type": "application/json"}),
+            404,
+        ),
     }
     for name, (answer, status) in cases.items():
         assert answer.status_code == status, (name, answer.body)
@@ -170,8 +205,11 @@ def test_bad_input_is_refused_with_the_right_status_and_nothing_is_queued(api, a
 def test_a_missing_secret_is_our_problem_not_the_clients(api, aws):
     aws_client("ssm").delete_parameter(Name=secret_parameter_name("TRUSTPILOT_WEBHOOK_SECRET"))
     credentials = base64.b64encode(b"trustpilot:whatever").decode()
-    answer = api.http.post("/webhooks/trustpilot", body=b"{}", headers={"Content-Type": "application/json",
-                                                                       "Authorization": f"Basic {credentials}"})
+    answer = api.http.post(
+        "/webhooks/trustpilot",
+        body=b"{}",
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {credentials}"},
+    )
     assert answer.status_code == 503 and "not configured" in json.loads(answer.body)["error"]
 
 
@@ -182,9 +220,15 @@ def test_a_queue_that_refuses_is_a_json_503_so_the_platform_redelivers(api, aws)
     def refuse(**_):
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "SendMessageBatch")
 
-    body = json.dumps({"platform": "reviews", "id": "r-503", "created_at": datetime.now(timezone.utc).isoformat(),
-                       "text": "The zip broke", "author": {"id": "a1", "handle": "a", "name": "A", "followers": 1,
-                                                          "verified": False}}).encode()
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": "r-503",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": "The zip broke",
+            "author": {"id": "a1", "handle": "a", "name": "A", "followers": 1, "verified": False},
+        }
+    ).encode()
     events = aws_client("sqs").meta.events
     events.register("before-call.sqs.SendMessageBatch", refuse)
     try:

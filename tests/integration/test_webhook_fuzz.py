@@ -15,12 +15,26 @@ from chalicelib.platforms import PLATFORMS
 from chalicelib.services.processor import process_batch
 from tests.helpers import drain_ingest_queue
 
-SAMPLES = {"meta": ["facebook_page_feed_comment_add.json", "instagram_comments.json",
-                    "facebook_page_ratings_review_add.json", "facebook_messenger_message_basic.json"],
-           "trustpilot": ["trustpilot_service_review_created.json"]}
-GENERIC = {"platform": "reviews", "id": "r1", "created_at": "2026-11-20T10:00:00Z", "text": "Seams split",
-           "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
-           "rating": 2, "product": "Lina Trench Coat", "in_reply_to": "r0", "url": "https://example.com/r1"}
+SAMPLES = {
+    "meta": [
+        "facebook_page_feed_comment_add.json",
+        "instagram_comments.json",
+        "facebook_page_ratings_review_add.json",
+        "facebook_messenger_message_basic.json",
+    ],
+    "trustpilot": ["trustpilot_service_review_created.json"],
+}
+GENERIC = {
+    "platform": "reviews",
+    "id": "r1",
+    "created_at": "2026-11-20T10:00:00Z",
+    "text": "Seams split",
+    "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
+    "rating": 2,
+    "product": "Lina Trench Coat",
+    "in_reply_to": "r0",
+    "url": "https://example.com/r1",
+}
 JUNK = [None, "", "x" * 5000, -1, 10**30, 3.5, True, [], {}, [1, "a"], {"nested": {"deep": [None]}}, "2026-13-45"]
 
 
@@ -53,8 +67,11 @@ def api(aws):
 
 def test_mutated_signed_deliveries_get_200_or_a_4xx_never_a_5xx(api, aws, shared_data):
     rng = random.Random(20261124)
-    documents = [("generic", GENERIC)] + [(endpoint, json.loads((shared_data / "webhooks" / name).read_text()))
-                                          for endpoint, names in SAMPLES.items() for name in names]
+    documents = [("generic", GENERIC)] + [
+        (endpoint, json.loads((shared_data / "webhooks" / name).read_text()))
+        for endpoint, names in SAMPLES.items()
+        for name in names
+    ]
     statuses = []
     for round_ in range(240):
         endpoint, original = documents[round_ % len(documents)]
@@ -63,8 +80,9 @@ def test_mutated_signed_deliveries_get_200_or_a_4xx_never_a_5xx(api, aws, shared
             document = mutate(document, rng)
         body = json.dumps(document).encode() if rng.random() < 0.9 else bytes(rng.randrange(256) for _ in range(64))
         headers = PLATFORMS[endpoint].sign(body, aws.__getitem__, datetime.now(timezone.utc))
-        answer = api.http.post(f"/webhooks/{endpoint}", body=body,
-                               headers={"Content-Type": "application/json", **headers})
+        answer = api.http.post(
+            f"/webhooks/{endpoint}", body=body, headers={"Content-Type": "application/json", **headers}
+        )
         assert answer.status_code < 500, (endpoint, body[:300], answer.body[:300])
         if answer.status_code != 200:
             assert json.loads(answer.body)["error"]

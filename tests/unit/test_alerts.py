@@ -40,11 +40,18 @@ PLAN = bundled_plan()
 
 def issue(**changes: Any) -> dict[str, Any]:
     """A plain issues-table item: High Priority (first response 60 min, resolution 720 min)."""
-    item = {"issue_id": "iss-1", "category": "high_priority", "severity": "critical", "status": "open",
-            "team": "social_media", "assigned_to": "social1@aurelle.example", "description": "legal threat",
-            "first_seen": OPENED.isoformat(),
-            "sla_first_response_due": (OPENED + timedelta(minutes=60)).isoformat(),
-            "sla_resolution_due": (OPENED + timedelta(minutes=720)).isoformat()}
+    item = {
+        "issue_id": "iss-1",
+        "category": "high_priority",
+        "severity": "critical",
+        "status": "open",
+        "team": "social_media",
+        "assigned_to": "social1@aurelle.example",
+        "description": "legal threat",
+        "first_seen": OPENED.isoformat(),
+        "sla_first_response_due": (OPENED + timedelta(minutes=60)).isoformat(),
+        "sla_resolution_due": (OPENED + timedelta(minutes=720)).isoformat(),
+    }
     return {**item, **changes}
 
 
@@ -53,26 +60,34 @@ def kinds(alerts: list[Alert]) -> list[tuple[str, str]]:
 
 
 def test_message_attributes_are_strings_and_never_empty():
-    alert = Alert(kind=AlertKind.SURGE, severity="high", category="crisis", team="", issue_id="x", subject="s",
-                  message="m")
+    alert = Alert(
+        kind=AlertKind.SURGE, severity="high", category="crisis", team="", issue_id="x", subject="s", message="m"
+    )
     assert message_attributes(alert) == {
         "severity": {"DataType": "String", "StringValue": "high"},
         "category": {"DataType": "String", "StringValue": "crisis"},
         "team": {"DataType": "String", "StringValue": "none"},
-        "kind": {"DataType": "String", "StringValue": "surge"}}
+        "kind": {"DataType": "String", "StringValue": "surge"},
+    }
 
 
 def test_subject_is_one_ascii_line_of_at_most_100_characters():
-    alert = Alert(kind=AlertKind.NEW_ISSUE, severity="high", issue_id="x", message="m",
-                  subject="Crise: «Cortez» jacket\nripped " + "very " * 40)
+    alert = Alert(
+        kind=AlertKind.NEW_ISSUE,
+        severity="high",
+        issue_id="x",
+        message="m",
+        subject="Crise: «Cortez» jacket\nripped " + "very " * 40,
+    )
     line = subject_line(alert)
     assert len(line) <= 100 and line.isascii() and "\n" not in line and line.endswith("...")
     assert subject_line(alert.model_copy(update={"subject": "\n"})) == "new_issue"
 
 
 def test_body_is_json_with_the_subject_id_and_details():
-    alert = Alert(kind=AlertKind.SLA_BREACH, severity="high", issue_id="iss-1", subject="s", message="m",
-                  details={"due": "2026"})
+    alert = Alert(
+        kind=AlertKind.SLA_BREACH, severity="high", issue_id="iss-1", subject="s", message="m", details={"due": "2026"}
+    )
     body = json.loads(message_body(alert, OPENED))
     assert body["issue_id"] == "iss-1" and body["kind"] == "sla_breach" and body["details"] == {"due": "2026"}
     assert body["at"] == OPENED.isoformat()
@@ -94,13 +109,16 @@ def test_warning_lead_is_a_fifth_of_the_window_but_at_least_five_minutes():
     assert warning_lead(timedelta(minutes=10)) == timedelta(minutes=5)
 
 
-@pytest.mark.parametrize("minutes, expected", [
-    (47, []),  # 13 min left, lead 12 min
-    (48, [("sla_warning", "first_response")]),
-    (59, [("sla_warning", "first_response")]),
-    (60, [("sla_breach", "first_response")]),
-    (600, [("sla_breach", "first_response")]),  # resolution lead is 144 min: 576 min in it warns too
-])
+@pytest.mark.parametrize(
+    "minutes, expected",
+    [
+        (47, []),  # 13 min left, lead 12 min
+        (48, [("sla_warning", "first_response")]),
+        (59, [("sla_warning", "first_response")]),
+        (60, [("sla_breach", "first_response")]),
+        (600, [("sla_breach", "first_response")]),  # resolution lead is 144 min: 576 min in it warns too
+    ],
+)
 def test_first_response_clock(minutes, expected):
     alerts = sla_alerts(issue(), OPENED + timedelta(minutes=minutes), PLAN.categories["high_priority"].sla)
     found = [k for k in kinds(alerts) if k[1] == "first_response"]
@@ -125,21 +143,36 @@ def test_without_the_plan_the_window_comes_from_first_seen():
     assert kinds(alerts) == [("sla_warning", "first_response")]
     alert = alerts[0]
     assert (alert.severity, alert.category, alert.team, alert.issue_id) == (
-        "critical", "high_priority", "social_media", "iss-1")
+        "critical",
+        "high_priority",
+        "social_media",
+        "iss-1",
+    )
     assert "due in 11 min" in alert.message and alert.details["clock"] == "first_response"
 
 
 def test_compact_keeps_what_the_digest_needs_and_cuts_long_text():
-    alert = Alert(kind=AlertKind.SLA_BREACH, severity="high", category="crisis", team="pr", issue_id="i",
-                  subject="s", message="x" * 5000, details={"a": 1}, scope="resolution")
+    alert = Alert(
+        kind=AlertKind.SLA_BREACH,
+        severity="high",
+        category="crisis",
+        team="pr",
+        issue_id="i",
+        subject="s",
+        message="x" * 5000,
+        details={"a": 1},
+        scope="resolution",
+    )
     back = from_compact(compact(alert))
     assert back.model_copy(update={"message": alert.message}) == alert and len(back.message) == 300
 
 
 def test_digest_counts_kinds_and_lists_the_most_severe_first():
-    held = [Alert(kind=AlertKind.SLA_WARNING, severity="medium", issue_id="a", subject="warn a", message=""),
-            Alert(kind=AlertKind.NEW_ISSUE, severity="critical", issue_id="b", subject="new b", message=""),
-            Alert(kind=AlertKind.SLA_WARNING, severity="low", issue_id="c", subject="warn c", message="")]
+    held = [
+        Alert(kind=AlertKind.SLA_WARNING, severity="medium", issue_id="a", subject="warn a", message=""),
+        Alert(kind=AlertKind.NEW_ISSUE, severity="critical", issue_id="b", subject="new b", message=""),
+        Alert(kind=AlertKind.SLA_WARNING, severity="low", issue_id="c", subject="warn c", message=""),
+    ]
     digest = digest_alert("2026-11-24T10", held, dropped=2, listed=2)
     assert digest.kind is AlertKind.DIGEST and digest.severity == "critical"
     assert (digest.category, digest.team, digest.issue_id) == ("all", "all", "hour#2026-11-24T10")
@@ -178,8 +211,9 @@ def test_routine_issues_and_other_changes_raise_nothing():
 
 
 def test_each_escalation_into_an_alerting_category_alerts_once():
-    up = alert_for_issue_record(record("MODIFY", image(category="high_priority"), image(category="routine_response")),
-                                PLAN)
+    up = alert_for_issue_record(
+        record("MODIFY", image(category="high_priority"), image(category="routine_response")), PLAN
+    )
     again = alert_for_issue_record(record("MODIFY", image(category="crisis"), image(category="high_priority")), PLAN)
     assert up is not None and again is not None
     assert up.kind is again.kind is AlertKind.ESCALATED and up.dedup_key != again.dedup_key
@@ -218,14 +252,21 @@ class FakeIssues:
 
 
 def test_check_slas_reads_live_issues_of_categories_with_an_sla_and_alerts_once():
-    reader = FakeIssues(issue(), issue(issue_id="iss-2", status="in_progress", category="crisis"),
-                        issue(issue_id="iss-3", category="routine_response",
-                              sla_first_response_due=(OPENED + timedelta(minutes=240)).isoformat()))
+    reader = FakeIssues(
+        issue(),
+        issue(issue_id="iss-2", status="in_progress", category="crisis"),
+        issue(
+            issue_id="iss-3",
+            category="routine_response",
+            sla_first_response_due=(OPENED + timedelta(minutes=240)).isoformat(),
+        ),
+    )
     alerts = FakeAlerts()
     now = OPENED + timedelta(minutes=61)
     assert check_slas(now, reader, alerts, PLAN) == {"sent": 2}
-    assert set(reader.asked) == {(s, c) for s in ("open", "in_progress")
-                                 for c in ("routine_response", "high_priority", "crisis")}
+    assert set(reader.asked) == {
+        (s, c) for s in ("open", "in_progress") for c in ("routine_response", "high_priority", "crisis")
+    }
     assert sorted(alerts.sent) == ["iss-1#sla_breach#first_response", "iss-2#sla_breach#first_response"]
     assert check_slas(now, reader, alerts, PLAN) == {"duplicate": 2}
 
@@ -244,7 +285,8 @@ def test_dead_letter_queues_alert_once_per_queue_and_hour():
     alerts = FakeAlerts()
     assert check_dead_letter_queues(OPENED, alerts, names, depths.__getitem__) == {"sent": 3}
     assert check_dead_letter_queues(OPENED + timedelta(minutes=5), alerts, names, depths.__getitem__) == {
-        "duplicate": 3}
+        "duplicate": 3
+    }
     assert check_dead_letter_queues(OPENED + timedelta(hours=1), alerts, names, depths.__getitem__) == {"sent": 3}
     first = alerts.sent[f"{names.ingest_dlq}#2026-11-24T10#dlq_messages"]
     assert first.details["approximate_messages"] == 3 and first.severity == "high"
@@ -252,8 +294,10 @@ def test_dead_letter_queues_alert_once_per_queue_and_hour():
 
 def test_stream_records_and_the_digest_of_the_previous_hour():
     alerts = FakeAlerts()
-    records = [record("INSERT", image(category="crisis")), record("INSERT", image(category="routine_response",
-                                                                                  issue_id="iss-2"))]
+    records = [
+        record("INSERT", image(category="crisis")),
+        record("INSERT", image(category="routine_response", issue_id="iss-2")),
+    ]
     assert alert_issue_records(records, PLAN, alerts, OPENED) == {"sent": 1}
     assert alert_issue_records(records, PLAN, alerts, OPENED) == {"duplicate": 1}
     send_last_hours_digest(OPENED + timedelta(minutes=5), alerts)

@@ -25,8 +25,13 @@ def _request(body: bytes, at: datetime = NOW) -> WebhookRequest:
 
 
 def _body(**changes) -> bytes:
-    body = {"platform": "reviews", "id": "r1", "created_at": "2026-11-24T11:00:00Z", "text": "Zip broke",
-            "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False}}
+    body = {
+        "platform": "reviews",
+        "id": "r1",
+        "created_at": "2026-11-24T11:00:00Z",
+        "text": "Zip broke",
+        "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
+    }
     return json.dumps({**body, **changes}).encode()
 
 

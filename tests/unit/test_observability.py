@@ -10,14 +10,17 @@ from tests.conftest import ROOT
 def _service_and_namespace(env: dict[str, str]) -> list[str]:
     code = "from chalicelib.observability import logger, metrics; print(logger.service, metrics.namespace)"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, check=True, capture_output=True, text=True
+    ).stdout
     return out.split()
 
 
 def test_stage_environment_names_service_and_namespace():
-    assert _service_and_namespace({"POWERTOOLS_SERVICE_NAME": "brand-a",
-                                   "POWERTOOLS_METRICS_NAMESPACE": "BrandA"}) == ["brand-a", "BrandA"]
+    assert _service_and_namespace({"POWERTOOLS_SERVICE_NAME": "brand-a", "POWERTOOLS_METRICS_NAMESPACE": "BrandA"}) == [
+        "brand-a",
+        "BrandA",
+    ]
 
 
 def test_defaults_without_environment():

@@ -14,11 +14,18 @@ from chalicelib.settings import MissingSetting, Resources
 from infra.template import FUNCTION_ENVIRONMENT, build_template
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOYED = {"PUBLIC_BASE_URL": "https://social.example.com/api", "APPROVALS_FROM_EMAIL": "care@brand.example",
-            "ISSUES_STREAM_ARN": "arn:aws:dynamodb:eu-west-1:210987654321:table/social-response-dev-issues/stream/x",
-            "REPORT_BUCKET": "social-response-dev-reports-210987654321-eu-west-1"}
-GETTERS = {"PUBLIC_BASE_URL": settings.public_base_url, "APPROVALS_FROM_EMAIL": settings.sender_email,
-           "ISSUES_STREAM_ARN": settings.issues_stream_arn, "REPORT_BUCKET": settings.report_bucket}
+DEPLOYED = {
+    "PUBLIC_BASE_URL": "https://social.example.com/api",
+    "APPROVALS_FROM_EMAIL": "care@brand.example",
+    "ISSUES_STREAM_ARN": "arn:aws:dynamodb:eu-west-1:210987654321:table/social-response-dev-issues/stream/x",
+    "REPORT_BUCKET": "social-response-dev-reports-210987654321-eu-west-1",
+}
+GETTERS = {
+    "PUBLIC_BASE_URL": settings.public_base_url,
+    "APPROVALS_FROM_EMAIL": settings.sender_email,
+    "ISSUES_STREAM_ARN": settings.issues_stream_arn,
+    "REPORT_BUCKET": settings.report_bucket,
+}
 
 
 @pytest.fixture
@@ -87,8 +94,9 @@ def test_every_required_setting_is_given_by_the_stage_config_or_the_template():
 def _import_app(environment: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in DEPLOYED}
     env.update(environment)
-    return subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_lambda_refuses_to_start_on_a_deployed_stage_without_its_settings():

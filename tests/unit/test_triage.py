@@ -24,8 +24,11 @@ def test_a_complaint_opens_a_routine_issue_routed_to_customer_service(store):
     result = triage(store, mention("1", "The zip on my Cortez jacket broke after a week"))
     assert result.outcome is TriageOutcome.OPENED
     issue = store.issues[result.issue_id]
-    assert (issue.category, issue.team, issue.products) == ("routine_response", "customer_service",
-                                                            ("Cortez Denim Jacket",))
+    assert (issue.category, issue.team, issue.products) == (
+        "routine_response",
+        "customer_service",
+        ("Cortez Denim Jacket",),
+    )
     assert issue.assigned_to.endswith("@aurelle.example") and issue.follow_up_required
     assert issue.sla_first_response_due > issue.first_seen
     assert [e.type for e in store.audit] == ["opened"] and store.audit[0].actor == "system:triage"
@@ -75,8 +78,15 @@ def test_a_reply_in_the_authors_thread_joins_the_authors_issue(store):
 
 def test_near_identical_text_from_many_authors_is_one_issue_with_summed_reach(store):
     text = "The Nova sneakers sole broke after two days, this is the worst quality ever"
-    results = [triage(store, mention(str(i), (f"RT @user{i}: " if i % 2 else "") + text, author=f"a{i}",
-                                     followers=1000 * (i + 1), minutes=i)) for i in range(6)]
+    results = [
+        triage(
+            store,
+            mention(
+                str(i), (f"RT @user{i}: " if i % 2 else "") + text, author=f"a{i}", followers=1000 * (i + 1), minutes=i
+            ),
+        )
+        for i in range(6)
+    ]
     assert {r.issue_id for r in results} == {results[0].issue_id}
     issue = store.issues[results[0].issue_id]
     assert issue.mention_count == 6 and issue.reach == sum(1000 * (i + 1) for i in range(6))
@@ -109,11 +119,17 @@ def _versions():
     from tests.triage_fixtures import T0, mention
 
     original = mention("1", "The zip broke")
-    first_edit = original.model_copy(update={"event": MentionEvent.EDITED, "text": "The zip broke twice",
-                                             "author": original.author.model_copy(update={"followers": None}),
-                                             "created_at": T0 + timedelta(minutes=3)})
-    second_edit = first_edit.model_copy(update={"text": "The zip broke, refund please",
-                                                "created_at": T0 + timedelta(minutes=9)})
+    first_edit = original.model_copy(
+        update={
+            "event": MentionEvent.EDITED,
+            "text": "The zip broke twice",
+            "author": original.author.model_copy(update={"followers": None}),
+            "created_at": T0 + timedelta(minutes=3),
+        }
+    )
+    second_edit = first_edit.model_copy(
+        update={"text": "The zip broke, refund please", "created_at": T0 + timedelta(minutes=9)}
+    )
     unhide = first_edit.model_copy(update={"text": "", "created_at": T0 + timedelta(minutes=30)})
     return original, first_edit, second_edit, unhide
 
@@ -131,7 +147,7 @@ def test_every_arrival_order_settles_on_the_same_content_and_creation_time():
             stored, version = settle(event, stored, version)
         results.add((stored.text, stored.created_at, stored.author.followers, version))
     assert len(results) == 1, results
-    (text, created_at, followers, version), = results
+    ((text, created_at, followers, version),) = results
     assert (text, created_at, followers) == ("The zip broke, refund please", T0, 100)
     assert version.startswith("1#2026-11-20T09:09:00")  # the newest edit's
 
@@ -140,4 +156,6 @@ def test_an_edit_outranks_the_original_even_when_it_carries_the_original_time():
     from chalicelib.domain.dedup import content_version
 
     original, first_edit, _, _ = _versions()
-    assert content_version(first_edit.model_copy(update={"created_at": original.created_at})) > content_version(original)
+    assert content_version(first_edit.model_copy(update={"created_at": original.created_at})) > content_version(
+        original
+    )
