@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from chalicelib.adapters.approvals_table import DynamoApprovals
     from chalicelib.adapters.email import SesEmail
     from chalicelib.adapters.issues_table import DynamoIssues
-    from chalicelib.adapters.ops_tokens import DynamoOpsTokens
     from chalicelib.adapters.outbox import OutboxPublisher
     from chalicelib.adapters.surge_table import DynamoSurgeStore
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
         LiveIssues,
         MentionQueue,
         MentionRepository,
+        OpsTokens,
         PlanStore,
         ProtocolRuns,
         QueueDepths,
@@ -282,7 +282,7 @@ def ops_issues() -> DynamoIssues:
 
 
 @built_once
-def ops_tokens() -> DynamoOpsTokens:
+def ops_tokens() -> OpsTokens:
     from chalicelib.adapters.ops_tokens import DynamoOpsTokens
 
     return DynamoOpsTokens(resources().ops_tokens_table)
