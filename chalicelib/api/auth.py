@@ -16,12 +16,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response
-from chalicelib.domain.ops import Role
+
+if TYPE_CHECKING:  # imported when a route is declared, not with the app (domain.ops brings pydantic models)
+    from chalicelib.domain.ops import Role
 
 PUBLIC: Final = "public"
 ROLE_ATTRIBUTE = "ops_role"  # set on every view function ops_route registers
@@ -104,6 +106,8 @@ def ops_route(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@blueprint.route`` with the role checked first; ``role=PUBLIC`` for the few routes anyone may call.
     ``summary`` and ``doc`` (:class:`RouteDoc`'s fields) describe it in ``/openapi.json``."""
+    from chalicelib.domain.ops import Role
+
     if role != PUBLIC and not isinstance(role, Role):
         raise TypeError(f"{path}: role must be a Role or PUBLIC, not {role!r}")
     ROUTES.append(RouteDoc(path=path, method=method, role=role, summary=summary, **doc))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import urllib.request
 
 from chalice import Blueprint, Response
 
@@ -38,6 +37,8 @@ def _check_worker() -> str | None:
     url = os.environ.get("LOCAL_WORKER_URL")
     if not url:
         return None
+    import urllib.request  # only here: the deployed API never needs it (cold start)
+
     with urllib.request.urlopen(f"{url}/ready", timeout=2) as answer:  # noqa: S310 (loopback only)
         return None if answer.status == 200 else f"worker answered {answer.status}"
 
