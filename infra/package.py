@@ -156,8 +156,7 @@ def build_layer(requirements: Path, runtime: str, architecture: str, cache: Path
     """
     python_version = runtime.removeprefix("python")
     platform = WHEEL_PLATFORMS[architecture]
-    key = hashlib.sha256(requirements.read_bytes() + f"\n{python_version} {platform}".encode()).hexdigest()[:16]
-    layer = cache / f"{requirements.stem}-{runtime}-{architecture}-{key}.zip"
+    layer = layer_cache_path(requirements, runtime, architecture, cache)
     if layer.exists():
         return layer
     cache.mkdir(parents=True, exist_ok=True)
@@ -197,6 +196,12 @@ def build_layer(requirements: Path, runtime: str, architecture: str, cache: Path
         compile_bytecode(archive, unpacked_in=LAMBDA_LAYER_ROOT)
         archive.replace(layer)
     return layer
+
+
+def layer_cache_path(requirements: Path, runtime: str, architecture: str, cache: Path = LAYER_CACHE) -> Path:
+    """Where :func:`build_layer` keeps the layer of ``requirements`` as it reads now, for that runtime and machine."""
+    key = hashlib.sha256(f"{requirements.read_text()}\n{runtime} {WHEEL_PLATFORMS[architecture]}".encode())
+    return cache / f"{requirements.stem}-{runtime}-{architecture}-{key.hexdigest()[:16]}.zip"
 
 
 def _zip_folder(folder: Path, archive: Path) -> None:
