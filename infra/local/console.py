@@ -1,6 +1,6 @@
 """What ``make run`` prints: the replay's summary, where to look next, and, while it serves, each approval link as
-it is emailed, each alert and each published reply. Everything is read from the stack (``inspection``); every line
-goes through ``echo`` (``print`` by default)."""
+it is emailed, each alert, each published reply, each survey link and each recurrence. Everything is read from the
+stack (``inspection``); every line goes through ``echo`` (``print`` by default)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class Announcer:
         self.stack, self.echo = stack, echo
         self.approvals_seen: set[str] = set()
         self.replies_seen: set[str] = set()
+        self.surveys_seen: set[str] = set()
+        self.recurrences_seen: set[str] = set()
 
     def poll(self) -> None:
         from chalicelib.domain.links import link_path
@@ -81,9 +83,52 @@ class Announcer:
         for reply in self.stack.scan(names.outbox_table):
             if reply["outbox_id"] not in self.replies_seen:
                 self.replies_seen.add(reply["outbox_id"])
+                if str(reply.get("approved_by", "")).startswith("system:"):
+                    continue  # a survey's message: its link is printed below
+                where = (
+                    f"platform id {reply.get('platform_id', '?')}"
+                    if reply.get("delivered_to") == "platform"
+                    else "outbox"
+                )
                 self.echo(
-                    f"  outbox: {reply['channel']} to {reply['platform']} {reply['recipient']} "
-                    f'(issue {reply["issue_id"]}): "{reply["text"][:90]}"'
+                    f"  published {reply['channel'].replace('_', ' ')} on {reply['platform']} ({where}) "
+                    f"to {reply.get('recipient') or 'the author'} (issue {reply['issue_id']}): "
+                    f'"{reply["text"][:90]}"'
+                )
+        self.announce_surveys_and_recurrences(names)
+
+    def announce_surveys_and_recurrences(self, names) -> None:
+        """Each survey link once it went out (rebuilt with the run's signing key, like the approval links), and
+        each new issue linked to the resolved issue it repeats."""
+        from chalicelib.domain.survey import link_path as survey_link_path
+
+        for survey in self.stack.scan(names.surveys_table):
+            survey_id = survey.get("survey_id")
+            if (
+                not str(survey.get("pk", "")).startswith("survey#")
+                or survey.get("status") == "owed"
+                or survey_id in self.surveys_seen
+            ):
+                continue
+            self.surveys_seen.add(survey_id)
+            if survey.get("status") == "undeliverable":
+                self.echo(f"  survey for issue {survey['issue_id']} not sent: {survey['platform']} refused it")
+                continue
+            link = self.stack.base_url + survey_link_path(
+                self.stack.secrets["LINK_SIGNING_KEY"], survey_id, survey["author"], int(survey["expires_at"])
+            )
+            self.echo(
+                f"  survey to {survey.get('recipient') or survey['author']} on {survey['platform']} "
+                f"({survey['channel'].replace('_', ' ')}), issue {survey['issue_id']}"
+            )
+            self.echo(f"    {link}   (open it in a browser to answer, 1 to 5)")
+        for issue in self.stack.issues():
+            if issue.get("recurs_issue_id") and issue["issue_id"] not in self.recurrences_seen:
+                self.recurrences_seen.add(issue["issue_id"])
+                self.echo(
+                    f"  recurring: {issue['issue_id']} repeats {issue['recurs_issue_id']} "
+                    f"({str(issue['recurrence_rule']).replace('_', ' ')}, "
+                    f"{int(issue['recurrence_gap_seconds']) // 60} min after it was resolved)"
                 )
 
 

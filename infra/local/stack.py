@@ -282,6 +282,11 @@ def main() -> int:
             items = stack.wait_until_stored(report.expected_keys)
             console.summarize(report, items)
             console.summarize_issues(stack.issues(), items)
+            from infra.local.walkthrough import follow_up, walk_through
+
+            walked = walk_through(stack, echo=lambda line: print(line, flush=True))
+            if walked:
+                follow_up(stack, walked["issue_id"], echo=lambda line: print(line, flush=True))
         console.where_to_look(stack)
         print(console.SERVING, flush=True)
         announcer = console.Announcer(stack)

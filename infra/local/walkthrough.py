@@ -21,6 +21,7 @@ ANSWERS = {
 
 class Stack(Protocol):
     base_url: str
+    api_url: str
     secrets: dict[str, str]
 
     def scan(self, table: str) -> list[dict[str, Any]]: ...
@@ -68,7 +69,11 @@ def walk_through(
     acted: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        published = [r for r in stack.scan(names.outbox_table) if r.get("issue_id") == issue_id]
+        published = [
+            r
+            for r in stack.scan(names.outbox_table)
+            if r.get("issue_id") == issue_id and not str(r.get("approved_by", "")).startswith("system:")
+        ]  # the people's reply; a survey's own message (approved by ``system:surveys``) is not it
         if published:
             for row in published:
                 echo(
@@ -115,3 +120,40 @@ def walk_through(
         time.sleep(1)
     echo(f"  walk-through: no published reply for {issue_id} within {timeout:.0f} s")
     return None
+
+
+# The demo influencer (demo/sample_stream.jsonl's demo-influencer-1, same author id and handle) writes again once
+# her issue is resolved: a fresh native X delivery that the recurrence rules link to the resolved issue.
+FOLLOW_UP = {
+    "id": "demo-influencer-2",
+    "text": "@aurelle thanks for the answer, but the replacement Lina trench coat lost a button too.",
+    "author": {
+        "id": "x-renee",
+        "handle": "stylebyrenee",
+        "name": "Renée Laurent",
+        "followers": 412000,
+        "verified": True,
+    },
+}
+
+
+def follow_up(stack: Stack, issue_id: str, echo: Callable[[str], None] = print, timeout: float = 60.0) -> bool:
+    """Once ``issue_id`` is resolved, post ``FOLLOW_UP`` as a signed X delivery over HTTP; whether it was accepted."""
+    from datetime import datetime, timezone
+
+    from infra.local import deliveries
+    from infra.local.replay import post_delivery
+
+    deadline = time.monotonic() + timeout
+    while not any(i["issue_id"] == issue_id and i.get("status") == "resolved" for i in stack.issues()):
+        if time.monotonic() > deadline:
+            echo(f"  follow-up: issue {issue_id} not resolved within {timeout:.0f} s; nothing posted")
+            return False
+        time.sleep(1)
+    delivery = deliveries.x_delivery({**FOLLOW_UP, "created_at": datetime.now(timezone.utc).isoformat()})
+    answer = post_delivery(stack.api_url, delivery, stack.secrets)
+    echo(
+        f"  @{FOLLOW_UP['author']['handle']} writes again after the resolution (HTTP {answer.status}): "
+        "shown recurring below"
+    )
+    return answer.status == 200
