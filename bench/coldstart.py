@@ -147,8 +147,14 @@ class Runner:
 
     def run(self, body: str) -> dict[str, Any]:
         code = PROBE.format(package=str(self.package), runtime=self.runtime, body=body)
-        done = subprocess.run([sys.executable, "-S", "-c", code], cwd=self.package, env=self.environment,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            cwd=self.package,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"cold start child failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -166,16 +172,29 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Stack":
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def __enter__(self) -> Stack:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait(lambda: urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2).status == 200, "moto's server")
-        request = urllib.request.Request(f"{self.url}/moto-api/config", method="POST", headers={
-            "Content-Type": "application/json"}, data=json.dumps({"stepfunctions": {"execute_state_machine": True}})
-            .encode())
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/config",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        )
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 (loopback)
-        os.environ.update({"AWS_ENDPOINT_URL": self.url, "STAGE": STAGE, "AWS_DEFAULT_REGION": "us-east-1",
-                           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.url,
+                "STAGE": STAGE,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+            }
+        )
         from infra.local.deploy import deploy_stack, seed_secrets
 
         deployment = deploy_stack(STAGE)
@@ -208,9 +227,13 @@ class Stack:
                 continue
             props = resource["Properties"]
             kinds = {event["Type"] for event in props.get("Events", {}).values()} or {"Api"}
-            out[logical] = {"handler": props["Handler"], "kind": sorted(kinds)[0],
-                            "queue": next((e["Properties"].get("Queue") for e in props.get("Events", {}).values()
-                                           if e["Type"] == "SQS"), None)}
+            out[logical] = {
+                "handler": props["Handler"],
+                "kind": sorted(kinds)[0],
+                "queue": next(
+                    (e["Properties"].get("Queue") for e in props.get("Events", {}).values() if e["Type"] == "SQS"), None
+                ),
+            }
         return out
 
 
@@ -218,25 +241,52 @@ def webhook_event(text: str, index: int, secrets: dict[str, str]) -> dict[str, A
     """API Gateway's proxy event for one signed delivery to ``POST /webhooks/generic`` (the route as app.py names
     its path parameter)."""
     import app
-
     from chalicelib.platforms import generic
 
     route = next(path for path in app.app.routes if path.startswith("/webhooks/{"))
-    parameter = route[route.index("{") + 1:route.index("}")]
-    body = json.dumps({"platform": "x", "id": f"cold-{index}-{time.time_ns()}",
-                       "created_at": datetime.now(timezone.utc).isoformat(), "text": text,
-                       "author": {"id": f"a{index}", "handle": f"customer{index}", "name": "C", "followers": 120,
-                                  "verified": False}})
-    headers = {"Content-Type": "application/json", "Host": "example.execute-api.us-east-1.amazonaws.com",
-               **generic.sign(body.encode(), secrets.__getitem__, datetime.now(timezone.utc))}
-    return {"resource": route, "path": "/webhooks/generic", "httpMethod": "POST",
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": {parameter: "generic"}, "stageVariables": None, "body": body,
-            "isBase64Encoded": False,
-            "requestContext": {"resourcePath": route, "httpMethod": "POST", "stage": "api",
-                               "path": "/api/webhooks/generic", "requestId": f"r{index}",
-                               "identity": {"sourceIp": "203.0.113.9"}, "accountId": "123456789012"}}
+    parameter = route[route.index("{") + 1 : route.index("}")]
+    body = json.dumps(
+        {
+            "platform": "x",
+            "id": f"cold-{index}-{time.time_ns()}",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": text,
+            "author": {
+                "id": f"a{index}",
+                "handle": f"customer{index}",
+                "name": "C",
+                "followers": 120,
+                "verified": False,
+            },
+        }
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "Host": "example.execute-api.us-east-1.amazonaws.com",
+        **generic.sign(body.encode(), secrets.__getitem__, datetime.now(timezone.utc)),
+    }
+    return {
+        "resource": route,
+        "path": "/webhooks/generic",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {parameter: "generic"},
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": route,
+            "httpMethod": "POST",
+            "stage": "api",
+            "path": "/api/webhooks/generic",
+            "requestId": f"r{index}",
+            "identity": {"sourceIp": "203.0.113.9"},
+            "accountId": "123456789012",
+        },
+    }
 
 
 def take_message(queue: str, wait: float) -> dict[str, Any] | None:
@@ -249,8 +299,9 @@ def take_message(queue: str, wait: float) -> dict[str, Any] | None:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     deadline = time.monotonic() + wait
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1,
-                                  AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]).get(
+            "Messages", []
+        )
         if got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
             return sqs_event(got, arn, "us-east-1")
@@ -284,26 +335,46 @@ class IssueStream:
 
 
 def scheduled_event(function: str) -> dict[str, Any]:
-    return {"version": "0", "id": "cold", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{function}"],
-            "detail": {}}
+    return {
+        "version": "0",
+        "id": "cold",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{function}"],
+        "detail": {},
+    }
 
 
 def made_up_step(issue_id: str) -> dict[str, Any]:
     """An approval message as the compiled protocol sends it, when the started protocol sent none in time."""
-    return {"issue_id": issue_id, "category": "high_priority", "protocol": "high_priority", "step": "draft",
-            "action": "draft", "role": "social_media", "people": ["social-lead@aurelle.example"], "attempt": "1",
-            "sla_minutes": 30, "outcomes": ["approve", "reject"], "task_token": "cold-start-token",
-            "execution": "cold-start"}
+    return {
+        "issue_id": issue_id,
+        "category": "high_priority",
+        "protocol": "high_priority",
+        "step": "draft",
+        "action": "draft",
+        "role": "social_media",
+        "people": ["social-lead@aurelle.example"],
+        "attempt": "1",
+        "sla_minutes": 30,
+        "outcomes": ["approve", "reject"],
+        "task_token": "cold-start-token",
+        "execution": "cold-start",
+    }
 
 
 def _summary(samples: list[dict[str, Any]], baseline_s: float) -> dict[str, Any]:
     seconds = statistics.median(s["seconds"] for s in samples)
-    return {"median_ms": round(1000 * seconds, 1), "ratio_to_boto3_plus_call": round(seconds / baseline_s, 2),
-            "runs_ms": [round(1000 * s["seconds"], 1) for s in samples],
-            "peak_rss_mb": round(statistics.median(s["peak_rss_mb"] for s in samples), 1),
-            "answer": samples[-1]["answer"]}
+    return {
+        "median_ms": round(1000 * seconds, 1),
+        "ratio_to_boto3_plus_call": round(seconds / baseline_s, 2),
+        "runs_ms": [round(1000 * s["seconds"], 1) for s in samples],
+        "peak_rss_mb": round(statistics.median(s["peak_rss_mb"] for s in samples), 1),
+        "answer": samples[-1]["answer"],
+    }
 
 
 def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
@@ -334,8 +405,11 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
             logical, function = by_handler[handler]
             sample = runner.handler(function["handler"], logical, event)
             samples.setdefault(handler, []).append(sample)
-            print(f"  {handler}: {1000 * sample['seconds']:.0f} ms, answered {str(sample['answer'])[:160]}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {handler}: {1000 * sample['seconds']:.0f} ms, answered {str(sample['answer'])[:160]}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         names = resources()
         for index in range(runs):
@@ -355,19 +429,35 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
                 notes["request_approvals"] = "the started protocol queued no approval in 15 s: a made-up step message"
                 image = inserts[0]["dynamodb"].get("NewImage", {})
                 issue = next((v["S"] for k, v in image.items() if k in ("issue_id", "id") and "S" in v), "iss-cold")
-                step = {"Records": [{"messageId": f"m{index}", "receiptHandle": "r", "body": json.dumps(
-                    made_up_step(issue)), "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:x",
-                    "awsRegion": "us-east-1"}]}
+                step = {
+                    "Records": [
+                        {
+                            "messageId": f"m{index}",
+                            "receiptHandle": "r",
+                            "body": json.dumps(made_up_step(issue)),
+                            "attributes": {},
+                            "messageAttributes": {},
+                            "md5OfBody": "",
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:x",
+                            "awsRegion": "us-east-1",
+                        }
+                    ]
+                }
             approvals.append(json.loads(step["Records"][0]["body"]))
             if "request_approvals" in by_handler:
                 handle("request_approvals", step)
             if "publish_replies" in by_handler:
                 request = approvals[-1]
-                body = {"issue_id": request["issue_id"], "protocol": request.get("protocol", "high_priority"),
-                        "channels": ["x"], "draft": "We are sorry; our team has written to you.",
-                        "approved_by": "pr-lead@aurelle.example", "task_token": request["task_token"],
-                        "execution": request.get("execution", "cold-start")}
+                body = {
+                    "issue_id": request["issue_id"],
+                    "protocol": request.get("protocol", "high_priority"),
+                    "channels": ["x"],
+                    "draft": "We are sorry; our team has written to you.",
+                    "approved_by": "pr-lead@aurelle.example",
+                    "task_token": request["task_token"],
+                    "execution": request.get("execution", "cold-start"),
+                }
                 event = json.loads(json.dumps(step))
                 event["Records"][0]["body"] = json.dumps(body)
                 handle("publish_replies", event)
@@ -394,7 +484,7 @@ def measure(archive: Path, runs: int = RUNS) -> dict[str, Any]:
         "package": str(archive.relative_to(ROOT) if archive.is_relative_to(ROOT) else archive),
         "runs": runs,
         "how": "fresh `python -S` per sample, PYTHONDONTWRITEBYTECODE=1, the unzipped package read-only and first on "
-               "sys.path, boto3 from the runtime; one event handled against moto's server; median of the runs",
+        "sys.path, boto3 from the runtime; one event handled against moto's server; median of the runs",
         "baseline_boto3_plus_dynamodb_get_item_ms": round(1000 * baseline_s, 1),
         "baseline_runs_ms": [round(1000 * s["seconds"], 1) for s in baseline],
         "baseline_peak_rss_mb": round(statistics.median(s["peak_rss_mb"] for s in baseline), 1),

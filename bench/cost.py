@@ -32,6 +32,7 @@ LONG_POLL_SECONDS = 20
 @dataclass
 class FunctionUse:
     """A function's share of one mention: invocations per mention, and the billed duration of each."""
+
     name: str
     invocations: float
     duration_ms: float
@@ -46,6 +47,7 @@ class FunctionUse:
 @dataclass
 class MentionCounts:
     """Billed units per mention."""
+
     functions: list[FunctionUse]
     api_requests: float
     dynamodb_write_units: float
@@ -71,8 +73,11 @@ def monthly_cost(counts: MentionCounts, mentions: int, prices: dict[str, Any] | 
     cost = {
         "lambda": mentions * (gb_seconds * price["lambda_gb_second"] + invocations * price["lambda_request"]),
         "api_gateway": mentions * counts.api_requests * price["api_gateway_rest_request"],
-        "dynamodb": mentions * (counts.dynamodb_write_units * price["dynamodb_write_request_unit"]
-                                + counts.dynamodb_read_units * price["dynamodb_read_request_unit"]),
+        "dynamodb": mentions
+        * (
+            counts.dynamodb_write_units * price["dynamodb_write_request_unit"]
+            + counts.dynamodb_read_units * price["dynamodb_read_request_unit"]
+        ),
         "sqs": (mentions * counts.sqs_requests + idle_polls) * price["sqs_request"],
         "step_functions": mentions * counts.sfn_transitions * price["sfn_state_transition"],
         "sns": mentions * counts.sns_publishes * price["sns_publish"],
@@ -90,18 +95,32 @@ def scaled(counts: MentionCounts, base: int = MILLION, prices: dict[str, Any] | 
 
 # What make bench does not measure yet, with the figure used and why (replace each with a measurement).
 ASSUMED = {
-    "api_requests": (1.0, "one webhook delivery per mention (platforms batch some; X and Meta may send several "
-                          "mentions per delivery, which only lowers this)"),
-    "sqs_requests": (1.3, "1 SendMessage per delivery, plus Lambda's receive and delete per batch of 10 "
-                          "(0.1 + 0.1) and the approval/publish messages of escalated issues (~0.1)"),
-    "dynamodb_read_units": (2.0, "one strongly consistent BatchGetItem of the mention's dedup keys (~1 RU per "
-                                 "item under 4 KB), plus the issue read on a stream start"),
-    "sfn_transitions": (0.15, "about 1% of mentions open a High Priority or Crisis issue (2 of ~270 in the demo "
-                              "stream), ~15 transitions per protocol run"),
+    "api_requests": (
+        1.0,
+        "one webhook delivery per mention (platforms batch some; X and Meta may send several "
+        "mentions per delivery, which only lowers this)",
+    ),
+    "sqs_requests": (
+        1.3,
+        "1 SendMessage per delivery, plus Lambda's receive and delete per batch of 10 "
+        "(0.1 + 0.1) and the approval/publish messages of escalated issues (~0.1)",
+    ),
+    "dynamodb_read_units": (
+        2.0,
+        "one strongly consistent BatchGetItem of the mention's dedup keys (~1 RU per "
+        "item under 4 KB), plus the issue read on a stream start",
+    ),
+    "sfn_transitions": (
+        0.15,
+        "about 1% of mentions open a High Priority or Crisis issue (2 of ~270 in the demo "
+        "stream), ~15 transitions per protocol run",
+    ),
     "sns_publishes": (0.02, "new High Priority/Crisis and surge alerts, hourly-capped: ~2 per 100 mentions"),
     "ses_emails": (0.04, "~4 approval emails (draft, legal, management, reminder) per escalated issue"),
-    "start_protocols_invocations": (0.1, "the issues stream batches up to 25 records; ~1 change in 10 mentions "
-                                         "opens or escalates an issue"),
+    "start_protocols_invocations": (
+        0.1,
+        "the issues stream batches up to 25 records; ~1 change in 10 mentions opens or escalates an issue",
+    ),
 }
 
 
@@ -130,8 +149,10 @@ class CallCounter:
     def install(self, clients: dict[str, Any]) -> CallCounter:
         for aws_client in clients.values():
             service_id = aws_client.meta.service_model.service_id.hyphenize()
-            for event, handler in ((f"before-call.{service_id}", self._before_call),
-                                   (f"before-parameter-build.{service_id}", self._parameters)):
+            for event, handler in (
+                (f"before-call.{service_id}", self._before_call),
+                (f"before-parameter-build.{service_id}", self._parameters),
+            ):
                 aws_client.meta.events.register(event, handler, unique_id=f"count-{event}")
                 self._installed.append((aws_client, event, handler))
         return self
@@ -142,8 +163,11 @@ class CallCounter:
         self._installed.clear()
 
     def summary(self) -> dict[str, Any]:
-        return {"calls": dict(sorted(self.calls.items())), "batch_get_keys": self.batch_get_keys,
-                "messages_sent": self.messages_sent}
+        return {
+            "calls": dict(sorted(self.calls.items())),
+            "batch_get_keys": self.batch_get_keys,
+            "messages_sent": self.messages_sent,
+        }
 
 
 READS = ("dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan")
@@ -160,8 +184,9 @@ def measure_aws_calls(every: int = 1) -> dict[str, Any]:
     rows = every_row[::every]
     # A thinned replay still needs two rows of each route (the replay edits one Facebook comment, removes another).
     for route in sorted({r["route"] for r in every_row}):
-        rows += [r for r in every_row if r["route"] == route and r not in rows][:max(0, 2 - sum(
-            1 for r in rows if r["route"] == route))]
+        rows += [r for r in every_row if r["route"] == route and r not in rows][
+            : max(0, 2 - sum(1 for r in rows if r["route"] == route))
+        ]
     counter = CallCounter()
     result = run_stream(rows, faults=counter)  # type: ignore[arg-type] - install/uninstall/summary suffice
     mentions = result.outcomes["mentions"]
@@ -169,8 +194,11 @@ def measure_aws_calls(every: int = 1) -> dict[str, Any]:
     reads = sum(calls[name] for name in READS) + counter.batch_get_keys
     sends = sum(calls[name] for name in SQS_SENDS)
     return {
-        "rows": len(rows), "mentions": mentions, "calls": dict(sorted(calls.items())),
-        "batch_get_keys": counter.batch_get_keys, "messages_sent": counter.messages_sent,
+        "rows": len(rows),
+        "mentions": mentions,
+        "calls": dict(sorted(calls.items())),
+        "batch_get_keys": counter.batch_get_keys,
+        "messages_sent": counter.messages_sent,
         "per_mention": {
             "dynamodb_read_requests": round(reads / mentions, 3),
             # each message sent is received and deleted by Lambda's poller in batches of up to 10 (a receive and a
@@ -206,9 +234,10 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
     measured = (results.get("aws_calls") or {}).get("per_mention", {})
     assumed = dict(ASSUMED)
     if measured:  # measured counts replace their assumption
-        assumed["sfn_transitions"] = (measured["sfn_executions"] * TRANSITIONS_PER_EXECUTION,
-                                      f"executions per mention measured; {TRANSITIONS_PER_EXECUTION} transitions "
-                                      f"per execution assumed")
+        assumed["sfn_transitions"] = (
+            measured["sfn_executions"] * TRANSITIONS_PER_EXECUTION,
+            f"executions per mention measured; {TRANSITIONS_PER_EXECUTION} transitions per execution assumed",
+        )
         for name in ("dynamodb_read_units", "sqs_requests", "sns_publishes", "ses_emails"):
             assumed.pop(name)
     values = {name: value for name, (value, _) in assumed.items()}
@@ -241,25 +270,46 @@ def cost_report(results: dict[str, Any], memory_mb: int = 512) -> dict[str, Any]
     """What bench.json records: the counts used, the prices' date, and the cost at 1x, 10x and 100x."""
     prices = load_prices()
     counts = counts_from_bench(results, memory_mb)
-    return {"prices_as_of": prices["as_of"], "region": prices["region"], "counts_per_mention": asdict(counts),
-            "monthly_usd": scaled(counts, prices=prices)}
+    return {
+        "prices_as_of": prices["as_of"],
+        "region": prices["region"],
+        "counts_per_mention": asdict(counts),
+        "monthly_usd": scaled(counts, prices=prices),
+    }
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The README's cost table."""
     services = ["lambda", "api_gateway", "dynamodb", "sqs", "step_functions", "sns", "ses", "total"]
     header = "| mentions per month | " + " | ".join(s.replace("_", " ") for s in services) + " |"
-    lines = [f"Monthly cost at {report['region']} prices of {report['prices_as_of']} "
-             f"(`bench/prices-{report['region']}.json`), USD:", "", header,
-             "|---" * (len(services) + 1) + "|"]
+    lines = [
+        f"Monthly cost at {report['region']} prices of {report['prices_as_of']} "
+        f"(`bench/prices-{report['region']}.json`), USD:",
+        "",
+        header,
+        "|---" * (len(services) + 1) + "|",
+    ]
     for row in report["monthly_usd"].values():
         lines.append(f"| {row['mentions']:,} | " + " | ".join(f"{row[s]:,.2f}" for s in services) + " |")
     counts = report["counts_per_mention"]
-    lines += ["", "Per mention: " + ", ".join(
-        f"{name.replace('_', ' ')} {counts[name]:g}" for name in
-        ("dynamodb_write_units", "dynamodb_read_units", "sqs_requests", "sfn_transitions", "sns_publishes",
-         "ses_emails")) + "; Lambda " + ", ".join(
-        f"{f['name']} {f['invocations']:g}x{math.ceil(f['duration_ms'])} ms" for f in counts["functions"]) + "."]
+    lines += [
+        "",
+        "Per mention: "
+        + ", ".join(
+            f"{name.replace('_', ' ')} {counts[name]:g}"
+            for name in (
+                "dynamodb_write_units",
+                "dynamodb_read_units",
+                "sqs_requests",
+                "sfn_transitions",
+                "sns_publishes",
+                "ses_emails",
+            )
+        )
+        + "; Lambda "
+        + ", ".join(f"{f['name']} {f['invocations']:g}x{math.ceil(f['duration_ms'])} ms" for f in counts["functions"])
+        + ".",
+    ]
     if counts["assumptions"]:
         lines += ["", "Assumed, not measured:"] + [f"- {name}: {why}" for name, why in counts["assumptions"].items()]
     return "\n".join(lines)

@@ -33,8 +33,11 @@ from typing import Any
 SERVICES = ("dynamodb", "sqs", "sns", "ses", "stepfunctions")
 # What AWS answers when it is overloaded or failing: (HTTP status, error code), per service.
 ERRORS = {
-    "dynamodb": [(400, "ProvisionedThroughputExceededException"), (400, "ThrottlingException"),
-                 (500, "InternalServerError")],
+    "dynamodb": [
+        (400, "ProvisionedThroughputExceededException"),
+        (400, "ThrottlingException"),
+        (500, "InternalServerError"),
+    ],
     "sqs": [(400, "ThrottlingException"), (500, "InternalError")],
     "sns": [(400, "Throttling"), (500, "InternalError")],
     "ses": [(400, "Throttling"), (500, "InternalFailure")],
@@ -58,8 +61,10 @@ def _error_body(protocol: str, status: int, code: str) -> bytes:
     if protocol in ("json", "smithy-rpc-v2-cbor"):
         return json.dumps({"__type": code, "message": f"injected {code}"}).encode()
     kind = "Receiver" if status >= 500 else "Sender"
-    return (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>injected {code}</Message>"
-            f"</Error><RequestId>injected</RequestId></ErrorResponse>").encode()
+    return (
+        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>injected {code}</Message>"
+        f"</Error><RequestId>injected</RequestId></ErrorResponse>"
+    ).encode()
 
 
 AT_LEAST_ONCE = ("ses", "sns")
@@ -110,8 +115,10 @@ class FaultInjector:
             self._pending_send.add(threading.get_ident(), service)
             return None
         self.injected[(service, model.name, "raised", code)] += 1
-        parsed = {"Error": {"Code": code, "Message": f"injected {code}"},
-                  "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"}}
+        parsed = {
+            "Error": {"Code": code, "Message": f"injected {code}"},
+            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"},
+        }
         return AWSResponse("https://injected", status, {}, _Body(b"")), parsed
 
     def _before_send(self, request, **kwargs: Any):
@@ -124,11 +131,14 @@ class FaultInjector:
             status, code = self._randoms[service].choice(ERRORS[service])
         self.injected[(service, kwargs.get("event_name", "").rsplit(".", 1)[-1], "retried", code)] += 1
         protocol = self._protocols.get(service, "json")
-        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"} if protocol == "json" \
+        headers = (
+            {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"}
+            if protocol == "json"
             else {"Content-Type": "text/xml"}
+        )
         return AWSResponse(request.url, status, headers, _Body(_error_body(protocol, status, code)))
 
-    def install(self, clients: dict[str, Any]) -> "FaultInjector":
+    def install(self, clients: dict[str, Any]) -> FaultInjector:
         """Register on each client (its own copy of botocore's event emitter, so no other client is touched)."""
         self._pending_send = _PendingSends()
         self._protocols = {}
@@ -137,8 +147,10 @@ class FaultInjector:
                 continue
             self._protocols[service] = aws_client.meta.service_model.protocol
             service_id = aws_client.meta.service_model.service_id.hyphenize()
-            for event, handler in ((f"before-call.{service_id}", self._before_call),
-                                   (f"before-send.{service_id}", self._before_send)):
+            for event, handler in (
+                (f"before-call.{service_id}", self._before_call),
+                (f"before-send.{service_id}", self._before_send),
+            ):
                 # First: moto's in-process stub answers at before-send too, and the first answer wins.
                 aws_client.meta.events.register_first(event, handler, unique_id=f"fault-{event}")
                 self._installed.append((aws_client, event, handler))
@@ -154,8 +166,12 @@ class FaultInjector:
         for (service, _op, how, _code), n in self.injected.items():
             by_kind[f"{service}.{how}"] += n
         total_calls = sum(self.calls.values())
-        return {"calls": total_calls, "faults": sum(self.injected.values()), "by_service": dict(sorted(by_kind.items())),
-                "share": round(sum(self.injected.values()) / total_calls, 3) if total_calls else 0.0}
+        return {
+            "calls": total_calls,
+            "faults": sum(self.injected.values()),
+            "by_service": dict(sorted(by_kind.items())),
+            "share": round(sum(self.injected.values()) / total_calls, 3) if total_calls else 0.0,
+        }
 
 
 class _PendingSends:
@@ -212,8 +228,9 @@ class InProcessLambda:
         self.queues = []
         for source in self.worker.queues:
             url = self.worker.sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
-            arn = self.worker.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                "Attributes"]["QueueArn"]
+            arn = self.worker.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             self.worker.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
             self.queues.append((source, url, arn))
         self.positions: dict[str, str] = {}
@@ -240,13 +257,18 @@ class InProcessLambda:
             key = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
             for attribute in self.LEASE_ATTRIBUTES:
                 pages = dynamodb.get_paginator("scan").paginate(
-                    TableName=table, FilterExpression="attribute_exists(#lease)",
-                    ExpressionAttributeNames={"#lease": attribute})
+                    TableName=table,
+                    FilterExpression="attribute_exists(#lease)",
+                    ExpressionAttributeNames={"#lease": attribute},
+                )
                 for item in (item for page in pages for item in page["Items"]):
-                    dynamodb.update_item(TableName=table, Key={k: item[k] for k in key},
-                                         UpdateExpression="SET #lease = :over",
-                                         ExpressionAttributeNames={"#lease": attribute},
-                                         ExpressionAttributeValues={":over": {"N": "0"}})
+                    dynamodb.update_item(
+                        TableName=table,
+                        Key={k: item[k] for k in key},
+                        UpdateExpression="SET #lease = :over",
+                        ExpressionAttributeNames={"#lease": attribute},
+                        ExpressionAttributeValues={":over": {"N": "0"}},
+                    )
 
     def pump_streams(self) -> int:
         from infra.local.worker import read_stream_batch
@@ -258,8 +280,9 @@ class InProcessLambda:
             stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
             for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
                 shard_id = shard["ShardId"]
-                records = read_stream_batch(streams, stream_arn, shard_id, self.positions.get(shard_id),
-                                            source.batch_size)
+                records = read_stream_batch(
+                    streams, stream_arn, shard_id, self.positions.get(shard_id), source.batch_size
+                )
                 if not records:
                     continue
                 runner = self.worker.stream_runner(source, stream_arn)
@@ -294,8 +317,9 @@ def _streams_client() -> Any:
 
 
 # -- what a run produced, in terms that do not depend on the run's random ids ---------------------------------------
-def count_outcomes(client_for: Callable[[str], Any], names, emails: list[dict[str, str]],
-                   alerts: list[dict[str, str]]) -> dict[str, Any]:
+def count_outcomes(
+    client_for: Callable[[str], Any], names, emails: list[dict[str, str]], alerts: list[dict[str, str]]
+) -> dict[str, Any]:
     """Mentions, issues, emails, alerts, audit events, approvals and executions of one run.
 
     Issues are named by the mentions they fold (their ids carry a random part); everything else is counted by
@@ -323,36 +347,46 @@ def count_outcomes(client_for: Callable[[str], Any], names, emails: list[dict[st
     def anonymous(text: str) -> str:
         import re
 
-        return re.sub(r"iss-\d{8}T\d{6}-[0-9a-f]+", lambda m: "issue[" + name_of.get(m.group(0), "?")[:60] + "]",
-                      text)
+        return re.sub(r"iss-\d{8}T\d{6}-[0-9a-f]+", lambda m: "issue[" + name_of.get(m.group(0), "?")[:60] + "]", text)
 
     sfn = client_for("stepfunctions")
     executions: Counter = Counter()
     for machine in sfn.list_state_machines()["stateMachines"]:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
             for execution in page["executions"]:
-                history = sfn.get_execution_history(executionArn=execution["executionArn"], reverseOrder=True,
-                                                    maxResults=30)["events"]
-                entered = next((e["stateEnteredEventDetails"]["name"] for e in history
-                                if "stateEnteredEventDetails" in e), "-")
+                history = sfn.get_execution_history(
+                    executionArn=execution["executionArn"], reverseOrder=True, maxResults=30
+                )["events"]
+                entered = next(
+                    (e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e), "-"
+                )
                 executions[(machine["name"], execution["status"], entered)] += 1
     return {
         "mentions": len(mentions),
-        "mention_states": sorted((m["pk"], m.get("status", "-"), m.get("category", "-"), bool(m.get("issue_id")))
-                                 for m in mentions),
+        "mention_states": sorted(
+            (m["pk"], m.get("status", "-"), m.get("category", "-"), bool(m.get("issue_id"))) for m in mentions
+        ),
         "issues": len(issues),
         # A surge's Crisis is named by its rule: which mentions it links, and its count, depend on when a batch
         # was counted (a record retried after a fault lands in a later batch), not on anything being lost.
-        "issue_shapes": sorted((i["category"], i["severity"], "surge", i["rule"]) if str(i.get("rule", "")).startswith("surge:")
-                               else (i["category"], i["severity"], int(i["mention_count"]), name_of[i["issue_id"]])
-                               for i in issues),
+        "issue_shapes": sorted(
+            (i["category"], i["severity"], "surge", i["rule"])
+            if str(i.get("rule", "")).startswith("surge:")
+            else (i["category"], i["severity"], int(i["mention_count"]), name_of[i["issue_id"]])
+            for i in issues
+        ),
         "emails": len(emails),
         "email_shapes": sorted(Counter((e["to"], anonymous(e["subject"])) for e in emails).items()),
         "alerts": len(alerts),
         "alert_shapes": sorted(Counter((a.get("kind"), a.get("category"), a.get("severity")) for a in alerts).items()),
         "audit_events": sorted(Counter(a["type"] for a in scan(names.audit_table)).items()),
-        "approvals": sorted(Counter((a.get("protocol"), a.get("step"), a.get("person"), a.get("attempt"))
-                                    for a in scan(names.approvals_table) if "person" in a).items()),
+        "approvals": sorted(
+            Counter(
+                (a.get("protocol"), a.get("step"), a.get("person"), a.get("attempt"))
+                for a in scan(names.approvals_table)
+                if "person" in a
+            ).items()
+        ),
         "executions": sorted(executions.items()),
     }
 
@@ -397,8 +431,10 @@ def in_process_transport(test_client, answers: Counter) -> Iterator[None]:
 def _sent_emails() -> list[dict[str, str]]:
     from moto.ses.models import ses_backends
 
-    return [{"to": m.destinations["ToAddresses"][0], "subject": m.subject}
-            for m in ses_backends[ACCOUNT][REGION].sent_messages]
+    return [
+        {"to": m.destinations["ToAddresses"][0], "subject": m.subject}
+        for m in ses_backends[ACCOUNT][REGION].sent_messages
+    ]
 
 
 def _alert_reader(names) -> str:
@@ -413,8 +449,9 @@ def _alert_reader(names) -> str:
 def read_alerts(url: str, sqs=None) -> list[dict[str, str]]:
     sqs = sqs or own_client("sqs")
     out = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"]).get("Messages", []):
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages", []
+    ):
         for message in batch:
             out.append({k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()})
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -426,14 +463,16 @@ def dead_letters(names, sqs=None) -> dict[str, int]:
     out = {}
     for queue in sqs.list_queues().get("QueueUrls", []):
         if queue.rsplit("/", 1)[-1].endswith("dlq") or "dead" in queue:
-            attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
             out[queue.rsplit("/", 1)[-1]] = sum(int(v) for v in attributes.values())
     return out
 
 
-def run_stream(rows: list[dict[str, Any]], faults: FaultInjector | None = None, stage: str = "test",
-               batch: int = 25) -> RunResult:
+def run_stream(
+    rows: list[dict[str, Any]], faults: FaultInjector | None = None, stage: str = "test", batch: int = 25
+) -> RunResult:
     """Replay ``rows`` (the sample stream's shape) in process, draining the pipeline every ``batch`` deliveries,
     with ``faults`` on the app's clients; count what came out.
 
@@ -452,8 +491,11 @@ def run_stream(rows: list[dict[str, Any]], faults: FaultInjector | None = None, 
     forget_cached_adapters()
     answers: Counter = Counter()
     # DynamoDB's cost model for transactions (moto as shipped deep-copies every table per transaction item).
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), item_level_rollback(), \
-            contextlib.redirect_stdout(io.StringIO()):  # the app's structured logs: not this report
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        item_level_rollback(),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):  # the app's structured logs: not this report
         deploy_stack(stage)
         secrets = seed_secrets(stage, {})
         names = Resources.for_stage(stage)
@@ -487,9 +529,14 @@ def run_stream(rows: list[dict[str, Any]], faults: FaultInjector | None = None, 
         outcomes = count_outcomes(own_client, names, _sent_emails(), read_alerts(alerts_url))
         outcomes["replay_statuses"] = sorted(report.statuses.items())
         outcomes["forged_status"] = report.forged_status
-        result = RunResult(outcomes=outcomes, statuses=answers, server_errors=sum(
-            n for status, n in answers.items() if status >= 500), faults=faults.summary() if faults else {},
-            dead_letters=dead_letters(names), stream_dropped=lambdas.stream_dropped,
-            seconds=time.monotonic() - started)
+        result = RunResult(
+            outcomes=outcomes,
+            statuses=answers,
+            server_errors=sum(n for status, n in answers.items() if status >= 500),
+            faults=faults.summary() if faults else {},
+            dead_letters=dead_letters(names),
+            stream_dropped=lambdas.stream_dropped,
+            seconds=time.monotonic() - started,
+        )
     forget_cached_adapters()
     return result

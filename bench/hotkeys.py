@@ -57,8 +57,16 @@ class CountingDynamoDB:
         self.wcu: Counter[tuple[str, int]] = Counter()
         self.calls = 0
 
-    def update_item(self, *, Key: dict, ExpressionAttributeNames: dict, ExpressionAttributeValues: dict,  # noqa: N803
-                    UpdateExpression: str, ConditionExpression: str = "", **_: Any) -> dict:
+    def update_item(
+        self,
+        *,
+        Key: dict,
+        ExpressionAttributeNames: dict,
+        ExpressionAttributeValues: dict,  # noqa: N803
+        UpdateExpression: str,
+        ConditionExpression: str = "",
+        **_: Any,
+    ) -> dict:
         self.calls += 1
         pk = Key["pk"]["S"]
         item = self.items.setdefault(pk, {"pk": {"S": pk}})
@@ -86,10 +94,9 @@ class CountingDynamoDB:
         self.wcu[(pk, self.second)] += units
         return {}
 
-
     def batch_get_item(self, *, RequestItems: dict) -> dict:  # noqa: N803
         self.calls += 1
-        (table, request), = RequestItems.items()
+        ((table, request),) = RequestItems.items()
         found = [self.items[key["pk"]["S"]] for key in request["Keys"] if key["pk"]["S"] in self.items]
         return {"Responses": {table: found}}
 
@@ -135,7 +142,10 @@ def surge_counters(rate: int = RATE, seconds: int = SECONDS, shards: int | None 
         per_item_wcu[pk].append(dynamodb.wcu[(pk, _second)])
     hottest = max(per_item_wcu, key=lambda pk: max(per_item_wcu[pk]))
     return {
-        "mentions_per_s": rate, "seconds": seconds, "batch": BATCH, "shards": shards,
+        "mentions_per_s": rate,
+        "seconds": seconds,
+        "batch": BATCH,
+        "shards": shards,
         "items_written": len(per_item_writes),
         "max_writes_per_item_per_s": max(max(v) for v in per_item_writes.values()),
         "max_write_units_per_item_per_s": max(max(v) for v in per_item_wcu.values()),
@@ -152,15 +162,24 @@ def issue_index_partitions(rate: int = RATE, shards: int = 1) -> dict[str, Any]:
     day = rate * ISSUE_OPENS_PER_MENTION / shards  # every new issue of the day: one partition per day
     # the open issues of the busiest category (routine responses: ~70 % of issues in the demo)
     category = rate * 0.7 * (ISSUE_OPENS_PER_MENTION + ISSUE_JOINS_PER_MENTION) / shards
-    needed = {name: math.ceil(rate * per / (DYNAMODB_ITEM_WCU_PER_S * 0.4))
-              for name, per in (("by_day", ISSUE_OPENS_PER_MENTION),
-                                ("by_status_category", 0.7 * (ISSUE_OPENS_PER_MENTION + ISSUE_JOINS_PER_MENTION)))}
-    return {"shards": shards, "by_day_writes_per_s": round(day), "by_status_category_writes_per_s": round(category),
-            "shards_needed_at_40_percent_of_the_limit": needed}
+    needed = {
+        name: math.ceil(rate * per / (DYNAMODB_ITEM_WCU_PER_S * 0.4))
+        for name, per in (
+            ("by_day", ISSUE_OPENS_PER_MENTION),
+            ("by_status_category", 0.7 * (ISSUE_OPENS_PER_MENTION + ISSUE_JOINS_PER_MENTION)),
+        )
+    }
+    return {
+        "shards": shards,
+        "by_day_writes_per_s": round(day),
+        "by_status_category_writes_per_s": round(category),
+        "shards_needed_at_40_percent_of_the_limit": needed,
+    }
 
 
-def peak_held(shards: int, write_units_per_batch_write: float, batch: int = BATCH,
-              limit: float = DYNAMODB_ITEM_WCU_PER_S) -> int:
+def peak_held(
+    shards: int, write_units_per_batch_write: float, batch: int = BATCH, limit: float = DYNAMODB_ITEM_WCU_PER_S
+) -> int:
     """Mentions a second at which a counter shard reaches DynamoDB's per-item limit."""
     return int(limit * shards * batch / write_units_per_batch_write)
 
@@ -182,19 +201,29 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """The README's bench rows."""
     c, u, i = results["surge_counters"], results["surge_counters_unsharded"], results["issue_indexes_today"]
     return [
-        (f"hot keys at {c['mentions_per_s']:,} mentions/s (simulated): surge counter writes per item per second, "
-         f"{c['shards']} shards", f"{c['max_writes_per_item_per_s']} writes, {c['max_write_units_per_item_per_s']} "
-         f"write units", f"1 shard: {u['max_writes_per_item_per_s']} writes, {u['max_write_units_per_item_per_s']} "
-         "units", f"{c['max_write_units_per_item_per_s'] / results['limit_write_units_per_item_per_s']:.2f}× the limit",
-         "< 1,000 a second per item"),
-        ("surge counting per mention (batches of 10)", f"{c['calls_per_mention']:.2f} calls (+0.1 read), "
-         f"{c['write_units_per_mention']:.2f} write units", f"hottest item {c['hottest_item_kb']} KB", "",
-         "≤ 0.3 calls, ≤ 2 units"),
-        ("peak the surge counters hold", f"{results['surge_counters_peak_mentions_per_s']:,} mentions/s", "", "",
-         ""),
-        (f"issues' index partitions at {c['mentions_per_s']:,} mentions/s, unsharded",
-         f"by_day {i['by_day_writes_per_s']:,}/s, by_status_category {i['by_status_category_writes_per_s']:,}/s",
-         f"shards needed: {i['shards_needed_at_40_percent_of_the_limit']}", "", "< 1,000 a second per partition"),
+        (
+            f"hot keys at {c['mentions_per_s']:,} mentions/s (simulated): surge counter writes per item per second, "
+            f"{c['shards']} shards",
+            f"{c['max_writes_per_item_per_s']} writes, {c['max_write_units_per_item_per_s']} write units",
+            f"1 shard: {u['max_writes_per_item_per_s']} writes, {u['max_write_units_per_item_per_s']} units",
+            f"{c['max_write_units_per_item_per_s'] / results['limit_write_units_per_item_per_s']:.2f}× the limit",
+            "< 1,000 a second per item",
+        ),
+        (
+            "surge counting per mention (batches of 10)",
+            f"{c['calls_per_mention']:.2f} calls (+0.1 read), {c['write_units_per_mention']:.2f} write units",
+            f"hottest item {c['hottest_item_kb']} KB",
+            "",
+            "≤ 0.3 calls, ≤ 2 units",
+        ),
+        ("peak the surge counters hold", f"{results['surge_counters_peak_mentions_per_s']:,} mentions/s", "", "", ""),
+        (
+            f"issues' index partitions at {c['mentions_per_s']:,} mentions/s, unsharded",
+            f"by_day {i['by_day_writes_per_s']:,}/s, by_status_category {i['by_status_category_writes_per_s']:,}/s",
+            f"shards needed: {i['shards_needed_at_40_percent_of_the_limit']}",
+            "",
+            "< 1,000 a second per partition",
+        ),
     ]
 
 

@@ -39,15 +39,35 @@ def _percentile(values: list[float], share: float) -> float:
 def bodies(count: int = DISTINCT) -> list[bytes]:
     """Distinct generic deliveries: ids, authors and texts differ (products and wording vary, as real ones do)."""
     products = ["Nova sneakers", "Lina trench coat", "Alba boots", "Cortez denim jacket", "Sol dress", "Luna tote"]
-    problems = ["arrived two weeks late", "broke after a few days", "is lovely, thank you", "was the wrong size",
-                "never arrived", "fits perfectly"]
+    problems = [
+        "arrived two weeks late",
+        "broke after a few days",
+        "is lovely, thank you",
+        "was the wrong size",
+        "never arrived",
+        "fits perfectly",
+    ]
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     out = []
     for i in range(count):
         text = f"My {products[i % 6]} {problems[(i // 6) % 6]} (order {100000 + i})"
-        out.append(json.dumps({"platform": "reviews", "id": f"load-{i}", "created_at": now, "text": text,
-                               "author": {"id": f"load-author-{i}", "handle": f"shopper{i}", "name": "Shopper",
-                                          "followers": i % 500, "verified": False}}).encode())
+        out.append(
+            json.dumps(
+                {
+                    "platform": "reviews",
+                    "id": f"load-{i}",
+                    "created_at": now,
+                    "text": text,
+                    "author": {
+                        "id": f"load-author-{i}",
+                        "handle": f"shopper{i}",
+                        "name": "Shopper",
+                        "followers": i % 500,
+                        "verified": False,
+                    },
+                }
+            ).encode()
+        )
     return out
 
 
@@ -84,13 +104,15 @@ class Sender:
                     self.resets += 1
                 if attempt == CONNECTION_TRIES - 1:
                     raise
-                time.sleep(0.05 * 2 ** attempt)
+                time.sleep(0.05 * 2**attempt)
 
     def _request(self, body: bytes) -> http.client.HTTPConnection:
         from chalicelib.platforms import generic
 
-        headers = {"Content-Type": "application/json",
-                   **generic.sign(body, self.secrets.__getitem__, datetime.now(timezone.utc))}
+        headers = {
+            "Content-Type": "application/json",
+            **generic.sign(body, self.secrets.__getitem__, datetime.now(timezone.utc)),
+        }
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         connection.request("POST", "/webhooks/generic", body=body, headers=headers)
         return connection
@@ -151,8 +173,13 @@ def run_clients(work: list, do, clients: int = CLIENTS) -> tuple[list[tuple[int,
 
 def summary(results: list[tuple[int, float]], wall: float) -> dict[str, float]:
     latencies = [seconds for _status, seconds in results]
-    return {"requests": len(results), "seconds": wall, "per_second": len(results) / wall,
-            "p50_ms": 1000 * _percentile(latencies, 0.5), "p99_ms": 1000 * _percentile(latencies, 0.99)}
+    return {
+        "requests": len(results),
+        "seconds": wall,
+        "per_second": len(results) / wall,
+        "p50_ms": 1000 * _percentile(latencies, 0.5),
+        "p99_ms": 1000 * _percentile(latencies, 0.99),
+    }
 
 
 # moto's server with DynamoDB's transaction cost model (``bench/moto_transactions.py``): as shipped, moto deep-copies
@@ -162,7 +189,8 @@ MOTO_ITEM_LEVEL_ROLLBACK = (
     "from bench.moto_transactions import item_level_rollback\n"
     "from moto.server import main\n"
     "with item_level_rollback():\n"
-    "    main(sys.argv[1:])\n")
+    "    main(sys.argv[1:])\n"
+)
 
 
 def load_stack(log_dir: Path):
@@ -225,16 +253,23 @@ def run(log_dir: Path | None = None) -> dict[str, Any]:
         stored = [item for item in items if item["pk"] in expected]
         folded = [item for item in stored if item.get("issue_id")]
         issue_ids = {item["issue_id"] for item in folded}
-        folded_by_issues = sum(int(issue["mention_count"]) for issue in stack.issues()
-                               if issue["issue_id"] in issue_ids)
+        folded_by_issues = sum(
+            int(issue["mention_count"]) for issue in stack.issues() if issue["issue_id"] in issue_ids
+        )
     return {
-        "distinct_deliveries": DISTINCT, "clients": CLIENTS, "sent": len(results),
-        "resent_same_instant": SAME_INSTANT, "resent_later": int(DISTINCT * RESENT_SHARE) - SAME_INSTANT,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())}, "all_200": set(statuses) == {200},
+        "distinct_deliveries": DISTINCT,
+        "clients": CLIENTS,
+        "sent": len(results),
+        "resent_same_instant": SAME_INSTANT,
+        "resent_later": int(DISTINCT * RESENT_SHARE) - SAME_INSTANT,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "all_200": set(statuses) == {200},
         "connections_reset_then_retried": sender.resets,
-        "mentions_stored": len(stored), "stored_once": len(stored) == DISTINCT and folded_by_issues == len(folded),
+        "mentions_stored": len(stored),
+        "stored_once": len(stored) == DISTINCT and folded_by_issues == len(folded),
         "issues_fold_each_mention_once": folded_by_issues == len(folded),
-        "webhook": webhook, "bare_sqs_send": baseline,
+        "webhook": webhook,
+        "bare_sqs_send": baseline,
         "ratio_per_second": webhook["per_second"] / baseline["per_second"],
         "ratio_p99": webhook["p99_ms"] / baseline["p99_ms"],
         "worker_drain_seconds": drained,
@@ -244,9 +279,11 @@ def run(log_dir: Path | None = None) -> dict[str, Any]:
 def check(result: dict[str, Any]) -> None:
     """What ``make bench`` insists on: every delivery answered 200 and stored exactly once."""
     if not (result["all_200"] and result["stored_once"]):
-        raise AssertionError(f"load run failed: statuses {result['statuses']}, {result['mentions_stored']} of "
-                             f"{result['distinct_deliveries']} stored, folded once: "
-                             f"{result['issues_fold_each_mention_once']}")
+        raise AssertionError(
+            f"load run failed: statuses {result['statuses']}, {result['mentions_stored']} of "
+            f"{result['distinct_deliveries']} stored, folded once: "
+            f"{result['issues_fold_each_mention_once']}"
+        )
 
 
 def run_and_check() -> dict[str, Any]:

@@ -57,8 +57,9 @@ def item_level_rollback() -> Iterator[None]:
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         snapshot = touched(self, transact_items)
         # Tables are "copied" by reference (moto's own restore then changes nothing); every other deepcopy is real.
-        models.copy = SimpleNamespace(deepcopy=lambda obj, memo=None: obj if isinstance(obj, Table)
-                                      else real_deepcopy(obj, memo))
+        models.copy = SimpleNamespace(
+            deepcopy=lambda obj, memo=None: obj if isinstance(obj, Table) else real_deepcopy(obj, memo)
+        )
         try:
             return shipped(self, transact_items)
         except Exception:

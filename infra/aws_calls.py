@@ -18,12 +18,26 @@ ROOT = Path(__file__).resolve().parents[1]
 CODE = (ROOT / "chalicelib", ROOT / "app.py")
 
 # boto3 client name -> IAM service prefix.
-IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "sns": "sns", "ses": "ses",
-              "sesv2": "ses", "stepfunctions": "states", "ssm": "ssm", "s3": "s3", "sts": "sts"}
+IAM_PREFIX = {
+    "dynamodb": "dynamodb",
+    "dynamodbstreams": "dynamodb",
+    "sqs": "sqs",
+    "sns": "sns",
+    "ses": "ses",
+    "sesv2": "ses",
+    "stepfunctions": "states",
+    "ssm": "ssm",
+    "s3": "s3",
+    "sts": "sts",
+}
 # API operations whose IAM action has another name, or needs several.
 ACTIONS_OF = {
-    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                                    "dynamodb:DeleteItem"},
+    "dynamodb:TransactWriteItems": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+    },
     "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
     "sqs:SendMessageBatch": {"sqs:SendMessage"},
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
@@ -88,8 +102,11 @@ def calls_in(path: Path) -> list[AwsCall]:
 
     def name_scopes(node: ast.AST, scope: str) -> None:
         for child in ast.iter_child_nodes(node):
-            inner = f"{scope}.{child.name}".lstrip(".") if isinstance(
-                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else scope
+            inner = (
+                f"{scope}.{child.name}".lstrip(".")
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                else scope
+            )
             enclosing[child] = inner
             name_scopes(child, inner)
 
@@ -104,8 +121,7 @@ def calls_in(path: Path) -> list[AwsCall]:
             continue
         if method == "get_paginator":
             if node.args and isinstance(node.args[0], ast.Constant):
-                found.append(AwsCall(service, _operation(node.args[0].value), f"{relative}:{node.lineno}",
-                                     function))
+                found.append(AwsCall(service, _operation(node.args[0].value), f"{relative}:{node.lineno}", function))
             continue
         if re.fullmatch(r"[a-z][a-z0-9_]*", method):
             found.append(AwsCall(service, _operation(method), f"{relative}:{node.lineno}", function))

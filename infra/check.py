@@ -57,9 +57,23 @@ def checkov(template: Path) -> tuple[list[str], list[str], int]:
     """(failed, skipped, passed count) of checkov's CloudFormation checks on ``template``."""
     if not CHECKOV.exists():
         raise FileNotFoundError(f"{CHECKOV} is missing: run `make lint-infra` (it installs checkov in its own venv)")
-    done = subprocess.run([str(CHECKOV), "--framework", "cloudformation", "--output", "json",
-                           "--compact", "--skip-download", "--file", str(template)],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    done = subprocess.run(
+        [
+            str(CHECKOV),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+            "--file",
+            str(template),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+    )
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError as error:
@@ -97,9 +111,11 @@ def main() -> int:
     ok = True
     for stage in args.stage or STAGES:
         findings = check_stage(stage, Path(args.build))
-        print(f"{stage}: cfn-lint (+ serverless rules) {len(findings.cfn_lint)} findings; checkov "
-              f"{findings.checkov_passed} passed, {len(findings.checkov_failed)} failed, "
-              f"{len(findings.checkov_skipped)} skipped with a reason")
+        print(
+            f"{stage}: cfn-lint (+ serverless rules) {len(findings.cfn_lint)} findings; checkov "
+            f"{findings.checkov_passed} passed, {len(findings.checkov_failed)} failed, "
+            f"{len(findings.checkov_skipped)} skipped with a reason"
+        )
         for line in findings.cfn_lint:
             print(f"  cfn-lint: {line}")
         for line in findings.checkov_failed:

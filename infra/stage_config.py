@@ -31,7 +31,7 @@ class StageConfig:
     config: dict[str, Any]
 
     @classmethod
-    def load(cls, stage: str, path: Path = CONFIG_PATH) -> "StageConfig":
+    def load(cls, stage: str, path: Path = CONFIG_PATH) -> StageConfig:
         config = json.loads(path.read_text(encoding="utf-8"))
         if stage not in config.get("stages", {}):
             raise StageNotDeployable(f"stage {stage!r} is not in {path.name}; stages: {sorted(config['stages'])}")
@@ -41,9 +41,12 @@ class StageConfig:
         from chalice.config import Config
         from chalice.constants import DEFAULT_LAMBDA_MEMORY_SIZE, DEFAULT_LAMBDA_TIMEOUT
 
-        return Config(chalice_stage=self.stage, function_name=function_name, config_from_disk=self.config,
-                      default_params={"lambda_timeout": DEFAULT_LAMBDA_TIMEOUT,
-                                      "lambda_memory_size": DEFAULT_LAMBDA_MEMORY_SIZE})
+        return Config(
+            chalice_stage=self.stage,
+            function_name=function_name,
+            config_from_disk=self.config,
+            default_params={"lambda_timeout": DEFAULT_LAMBDA_TIMEOUT, "lambda_memory_size": DEFAULT_LAMBDA_MEMORY_SIZE},
+        )
 
     def timeout(self, function_name: str) -> int:
         """The function's timeout in seconds (per-function, per-stage or app-wide, as Chalice resolves it)."""
@@ -80,12 +83,14 @@ class StageConfig:
         if not value:
             raise StageNotDeployable(
                 f"stage {self.stage!r} has no {name} in .chalice/config.json (stages.{self.stage}."
-                f"environment_variables): a deployed stage needs {', '.join(REQUIRED_SETTINGS)}")
+                f"environment_variables): a deployed stage needs {', '.join(REQUIRED_SETTINGS)}"
+            )
         return value
 
     def check_deployable(self) -> None:
         for name in REQUIRED_SETTINGS:
             self.required(name)
         if not self.public_base_url.startswith("https://"):
-            raise StageNotDeployable(f"stage {self.stage!r}: PUBLIC_BASE_URL must be an https:// address, "
-                                     f"not {self.public_base_url!r}")
+            raise StageNotDeployable(
+                f"stage {self.stage!r}: PUBLIC_BASE_URL must be an https:// address, not {self.public_base_url!r}"
+            )

@@ -33,14 +33,23 @@ PROTECTED_STAGES = ("prod",)
 
 
 def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
-    return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
-                          {"AttributeName": range_key, "KeyType": "RANGE"}]}
+    return {
+        "IndexName": name,
+        "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
+    }
 
 
-def _table(name: str, key: str, *, range_key: str | None = None, stream: bool = False,
-           indexes: list[dict[str, Any]] | None = None, ttl: str | None = None,
-           protected: bool = False) -> dict[str, Any]:
+def _table(
+    name: str,
+    key: str,
+    *,
+    range_key: str | None = None,
+    stream: bool = False,
+    indexes: list[dict[str, Any]] | None = None,
+    ttl: str | None = None,
+    protected: bool = False,
+) -> dict[str, Any]:
     """A string-keyed, on-demand, encrypted, point-in-time-recoverable table; index keys are strings too."""
     key_names = [key] + ([range_key] if range_key else [])
     for index in indexes or []:
@@ -65,27 +74,39 @@ def _table(name: str, key: str, *, range_key: str | None = None, stream: bool = 
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
     if protected:
         properties["DeletionProtectionEnabled"] = True
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": properties}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
 
 
 def _dead_letter_queue(name: str) -> dict[str, Any]:
     from infra.exceptions import cfn_lint_metadata
 
-    return {"Type": "AWS::SQS::Queue", "Metadata": cfn_lint_metadata("dead-letter queue"), "Properties": {
-        "QueueName": name, "MessageRetentionPeriod": FOURTEEN_DAYS, "SqsManagedSseEnabled": True}}
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Metadata": cfn_lint_metadata("dead-letter queue"),
+        "Properties": {"QueueName": name, "MessageRetentionPeriod": FOURTEEN_DAYS, "SqsManagedSseEnabled": True},
+    }
 
 
 def _queue_pair(queue: str, dlq: str, logical: str, visibility_timeout: int) -> dict[str, Any]:
     return {
         f"{logical}DeadLetterQueue": _dead_letter_queue(dlq),
-        f"{logical}Queue": {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": queue,
-            "VisibilityTimeout": visibility_timeout,
-            "SqsManagedSseEnabled": True,
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [f"{logical}DeadLetterQueue", "Arn"]},
-                              "maxReceiveCount": MAX_RECEIVE_COUNT},
-        }},
+        f"{logical}Queue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": queue,
+                "VisibilityTimeout": visibility_timeout,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [f"{logical}DeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVE_COUNT,
+                },
+            },
+        },
     }
 
 
@@ -114,8 +135,9 @@ def queue_consumers() -> dict[str, Any]:
 
     current = resources()  # the app named its queues for the stage of this process
     by_queue = {getattr(current, field): logical for logical, field in CONSUMED_QUEUES.items()}
-    consumers = {by_queue[source.queue]: source for source in _app().event_sources
-                 if isinstance(source, SQSEventConfig)}
+    consumers = {
+        by_queue[source.queue]: source for source in _app().event_sources if isinstance(source, SQSEventConfig)
+    }
     missing = set(CONSUMED_QUEUES) - set(consumers)
     if missing:
         raise ValueError(f"no queue handler in app.py consumes the {sorted(missing)} queue(s)")
@@ -127,9 +149,11 @@ def visibility_timeouts(stage: str) -> dict[str, int]:
     from infra.stage_config import StageConfig
 
     config = StageConfig.load(stage)
-    return {logical: VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT * config.timeout(source.name)
-            + int(source.maximum_batching_window_in_seconds or 0)
-            for logical, source in queue_consumers().items()}
+    return {
+        logical: VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT * config.timeout(source.name)
+        + int(source.maximum_batching_window_in_seconds or 0)
+        for logical, source in queue_consumers().items()
+    }
 
 
 def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
@@ -141,34 +165,77 @@ def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
     from chalicelib.adapters.plans import bundled_plan
     from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
 
-    placeholders = ProtocolResources(approval_queue_url="${ApprovalQueue}", publish_queue_url="${PublishQueue}",
-                                     alerts_topic_arn="${AlertsTopic}", issues_table="${IssuesTable}",
-                                     audit_table="${AuditTable}")
+    placeholders = ProtocolResources(
+        approval_queue_url="${ApprovalQueue}",
+        publish_queue_url="${PublishQueue}",
+        alerts_topic_arn="${AlertsTopic}",
+        issues_table="${IssuesTable}",
+        audit_table="${AuditTable}",
+    )
     plan = bundled_plan()
     resources: dict[str, Any] = {
-        "ProtocolRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            "Policies": [{"PolicyName": "protocol", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "sqs:SendMessage",
-                 "Resource": [{"Fn::GetAtt": ["ApprovalQueue", "Arn"]}, {"Fn::GetAtt": ["PublishQueue", "Arn"]}]},
-                {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "AlertsTopic"}},
-                {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": ["IssuesTable", "Arn"]}},
-                {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}},
-                # X-Ray traces of the executions (the segments name no resource: AWS documents "*").
-                {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                 "Resource": "*"},
-            ]}}],
-        }},
+        "ProtocolRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "protocol",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "sqs:SendMessage",
+                                    "Resource": [
+                                        {"Fn::GetAtt": ["ApprovalQueue", "Arn"]},
+                                        {"Fn::GetAtt": ["PublishQueue", "Arn"]},
+                                    ],
+                                },
+                                {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "AlertsTopic"}},
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "dynamodb:UpdateItem",
+                                    "Resource": {"Fn::GetAtt": ["IssuesTable", "Arn"]},
+                                },
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "dynamodb:PutItem",
+                                    "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]},
+                                },
+                                # X-Ray traces of the executions (the segments name no resource: AWS documents "*").
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                                    "Resource": "*",
+                                },
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
     }
     for protocol in plan.protocols:
         definition = json.dumps(compile_protocol(plan, protocol, placeholders, time_scale=time_scale))
-        resources[state_machine_logical_id(protocol)] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-            "StateMachineName": names.state_machine(protocol),
-            "RoleArn": {"Fn::GetAtt": ["ProtocolRole", "Arn"]},
-            "DefinitionString": {"Fn::Sub": definition},
-            "TracingConfiguration": {"Enabled": True},
-        }}
+        resources[state_machine_logical_id(protocol)] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": names.state_machine(protocol),
+                "RoleArn": {"Fn::GetAtt": ["ProtocolRole", "Arn"]},
+                "DefinitionString": {"Fn::Sub": definition},
+                "TracingConfiguration": {"Enabled": True},
+            },
+        }
     return resources
 
 
@@ -183,30 +250,60 @@ def _report_bucket(stage: str) -> dict[str, Any]:
     """
     bucket_arn = {"Fn::GetAtt": ["ReportBucket", "Arn"]}
     return {
-        "ReportBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                         "Properties": {
-            "BucketName": {"Fn::Sub": f"{resource_name(REPORT_BUCKET_SUFFIX, stage)}-${{AWS::AccountId}}-${{AWS::Region}}"},
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
-            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-            "VersioningConfiguration": {"Status": "Enabled"},
-            "LifecycleConfiguration": {"Rules": [
-                {"Id": "reports-to-infrequent-access-then-expire", "Status": "Enabled",
-                 "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}],
-                 "ExpirationInDays": REPORT_RETENTION_DAYS,
-                 "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
-                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
-            ]},
-        }},
-        "ReportBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": {"Ref": "ReportBucket"},
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [bucket_arn, {"Fn::Sub": "${ReportBucket.Arn}/*"}],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
-        }},
+        "ReportBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": {
+                    "Fn::Sub": f"{resource_name(REPORT_BUCKET_SUFFIX, stage)}-${{AWS::AccountId}}-${{AWS::Region}}"
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "reports-to-infrequent-access-then-expire",
+                            "Status": "Enabled",
+                            "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}],
+                            "ExpirationInDays": REPORT_RETENTION_DAYS,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                        },
+                    ]
+                },
+            },
+        },
+        "ReportBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "ReportBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TlsOnly",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket_arn, {"Fn::Sub": "${ReportBucket.Arn}/*"}],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
     }
 
 
@@ -215,22 +312,44 @@ REPORT_RETENTION_DAYS = 400  # a year of weekly reports, and the same week a yea
 SES_CONFIGURATION_SET_SUFFIX = "email"
 
 
-def _alarm(description: str, namespace: str, metric: str, dimensions: dict[str, Any], *, statistic: str = "Sum",
-           period: int = 300, threshold: float = 1, evaluation_periods: int = 1) -> dict[str, Any]:
+def _alarm(
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, Any],
+    *,
+    statistic: str = "Sum",
+    period: int = 300,
+    threshold: float = 1,
+    evaluation_periods: int = 1,
+) -> dict[str, Any]:
     """An alarm to the alerts topic when ``metric`` reaches ``threshold``; no data is not a breach."""
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmDescription": description,
-        "Namespace": namespace, "MetricName": metric,
-        "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
-        "Statistic": statistic, "Period": period, "EvaluationPeriods": evaluation_periods,
-        "Threshold": threshold, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching",
-        "AlarmActions": [{"Ref": "AlertsTopic"}], "OKActions": [{"Ref": "AlertsTopic"}],
-    }}
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
+            "Statistic": statistic,
+            "Period": period,
+            "EvaluationPeriods": evaluation_periods,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlertsTopic"}],
+            "OKActions": [{"Ref": "AlertsTopic"}],
+        },
+    }
 
 
-DEAD_LETTER_QUEUES = ("IngestDeadLetterQueue", "ApprovalDeadLetterQueue", "PublishDeadLetterQueue",
-                      ISSUES_STREAM_DLQ, SCHEDULE_DLQ)
+DEAD_LETTER_QUEUES = (
+    "IngestDeadLetterQueue",
+    "ApprovalDeadLetterQueue",
+    "PublishDeadLetterQueue",
+    ISSUES_STREAM_DLQ,
+    SCHEDULE_DLQ,
+)
 # EMF metrics that page someone when their rate is high (chalicelib emits them through Powertools Metrics).
 RATE_ALARMS = {
     # name: (metric, period seconds, threshold, why)
@@ -245,20 +364,28 @@ def _data_alarms(names: Resources, protocols: list[str]) -> dict[str, Any]:
     for dlq in DEAD_LETTER_QUEUES:
         alarms[f"{dlq}DepthAlarm"] = _alarm(
             f"A message sits in {dlq}: it failed {MAX_RECEIVE_COUNT} times (or its stream retries ran out)",
-            "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}},
-            statistic="Maximum")
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}},
+            statistic="Maximum",
+        )
     for protocol in protocols:
         # The ARN is spelled out rather than referenced: the alarm does not wait on the machine's creation.
-        arn = {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
-                          + names.state_machine(protocol)}
+        arn = {
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+            + names.state_machine(protocol)
+        }
         logical = state_machine_logical_id(protocol)
-        alarms[f"{logical}FailedAlarm"] = _alarm(f"{protocol} protocol executions failed", "AWS/States",
-                                                 "ExecutionsFailed", {"StateMachineArn": arn})
-        alarms[f"{logical}TimedOutAlarm"] = _alarm(f"{protocol} protocol executions timed out", "AWS/States",
-                                                   "ExecutionsTimedOut", {"StateMachineArn": arn})
+        alarms[f"{logical}FailedAlarm"] = _alarm(
+            f"{protocol} protocol executions failed", "AWS/States", "ExecutionsFailed", {"StateMachineArn": arn}
+        )
+        alarms[f"{logical}TimedOutAlarm"] = _alarm(
+            f"{protocol} protocol executions timed out", "AWS/States", "ExecutionsTimedOut", {"StateMachineArn": arn}
+        )
     for logical, (metric, period, threshold, why) in RATE_ALARMS.items():
-        alarms[logical] = _alarm(why, METRICS_NAMESPACE, metric, {"service": METRICS_SERVICE}, period=period,
-                                 threshold=threshold)
+        alarms[logical] = _alarm(
+            why, METRICS_NAMESPACE, metric, {"service": METRICS_SERVICE}, period=period, threshold=threshold
+        )
     return alarms
 
 
@@ -283,14 +410,20 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
     resources: dict[str, Any] = {
         # One item per platform identity; by_issue lists an issue's mentions in time order.
         # Raw mentions expire after the plan's retention (``ttl``, set on write; issues and the audit trail stay).
-        "MentionsTable": table(names.mentions_table, "pk", indexes=[_index("by_issue", "issue_id", "created_at")],
-                               ttl="ttl"),
+        "MentionsTable": table(
+            names.mentions_table, "pk", indexes=[_index("by_issue", "issue_id", "created_at")], ttl="ttl"
+        ),
         # Issues, with the ops API's queries: by status and category, by assignee, by the day they opened.
-        "IssuesTable": table(names.issues_table, "issue_id", stream=True, indexes=[
-            _index("by_status_category", "status_category", "last_seen"),
-            _index("by_assignee", "assigned_to", "last_seen"),
-            _index("by_day", "first_seen_day", "first_seen"),
-        ]),
+        "IssuesTable": table(
+            names.issues_table,
+            "issue_id",
+            stream=True,
+            indexes=[
+                _index("by_status_category", "status_category", "last_seen"),
+                _index("by_assignee", "assigned_to", "last_seen"),
+                _index("by_day", "first_seen_day", "first_seen"),
+            ],
+        ),
         # Dedup keys (conversation, author+subject, text bands) -> issue, until they expire (TTL cleans up).
         "IssueKeysTable": table(names.issue_keys_table, "key", ttl="ttl"),
         # Every change to an issue, in time order under the issue.
@@ -301,12 +434,15 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "PlansTable": table(names.plans_table, "pk", range_key="sk"),
         **_queue_pair(names.ingest_queue, names.ingest_dlq, "Ingest", timeouts["Ingest"]),
         # Approval links: one item per person per step (the link's id), and the task token it unlocks.
-        "ApprovalsTable": table(names.approvals_table, "approval_id",
-                                indexes=[_index("by_issue", "issue_id", "created_at")], ttl="ttl"),
+        "ApprovalsTable": table(
+            names.approvals_table, "approval_id", indexes=[_index("by_issue", "issue_id", "created_at")], ttl="ttl"
+        ),
         # Replies the publishers sent (locally the outbox is where they go instead of the platforms).
-        "OutboxTable": table(names.outbox_table, "outbox_id",
-                             indexes=[_index("by_issue", "issue_id", "published_at"),
-                                      _index("by_day", "published_day", "published_at")]),
+        "OutboxTable": table(
+            names.outbox_table,
+            "outbox_id",
+            indexes=[_index("by_issue", "issue_id", "published_at"), _index("by_day", "published_day", "published_at")],
+        ),
         # Surge counters (one item per UTC day and per hour for all keys) and each key's surge state.
         "SurgesTable": table(names.surges_table, "pk", ttl="ttl"),
         # Alerts sent (one per issue and kind) and the hourly counters and digests that keep storms out.
@@ -328,23 +464,46 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         ISSUES_STREAM_DLQ: _dead_letter_queue(names.issues_stream_dlq),
         SCHEDULE_DLQ: _dead_letter_queue(names.schedule_dlq),
         # EventBridge delivers a schedule it could not invoke to the DLQ; only this stack's rules may.
-        f"{SCHEDULE_DLQ}Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-            "Queues": [{"Ref": SCHEDULE_DLQ}],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "ScheduleRulesOfThisStack", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": [SCHEDULE_DLQ, "Arn"]},
-                "Condition": {"ArnLike": {"aws:SourceArn": {
-                    "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-*"}}},
-            }]}}},
+        f"{SCHEDULE_DLQ}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": SCHEDULE_DLQ}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "ScheduleRulesOfThisStack",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": [SCHEDULE_DLQ, "Arn"]},
+                            "Condition": {
+                                "ArnLike": {
+                                    "aws:SourceArn": {
+                                        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-*"
+                                    }
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+        },
         # Encrypted with the AWS-managed SNS key (the alarms publish through CloudWatch, which that key allows).
-        "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": names.alerts_topic,
-                                                                  "KmsMasterKeyId": "alias/aws/sns"}},
+        "AlertsTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": names.alerts_topic, "KmsMasterKeyId": "alias/aws/sns"},
+        },
         **_report_bucket(stage),
         # Approval emails are sent with this configuration set: reputation metrics (bounces, complaints) per stage.
-        "EmailConfigurationSet": {"Type": "AWS::SES::ConfigurationSet", "Properties": {
-            "Name": resource_name(SES_CONFIGURATION_SET_SUFFIX, stage),
-            "ReputationOptions": {"ReputationMetricsEnabled": True},
-            "SendingOptions": {"SendingEnabled": True}}},
+        "EmailConfigurationSet": {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {
+                "Name": resource_name(SES_CONFIGURATION_SET_SUFFIX, stage),
+                "ReputationOptions": {"ReputationMetricsEnabled": True},
+                "SendingOptions": {"SendingEnabled": True},
+            },
+        },
         **_state_machines(names, protocol_time_scale() if time_scale is None else time_scale),
         **_data_alarms(names, list(bundled_plan().protocols)),
     }
@@ -391,12 +550,21 @@ def chalice_overrides() -> dict[str, Any]:
         },
         # Chalice needs a stream ARN when the app is imported; the real one exists only once the table does.
         "StartProtocols": {
-            "Properties": {"Events": {"StartProtocolsDynamodbEventSource": {"Properties": {
-                "Stream": {"Fn::GetAtt": ["IssuesTable", "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
-                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True,
-                "DestinationConfig": {"OnFailure": {"Type": "SQS",
-                                                    "Destination": {"Fn::GetAtt": [ISSUES_STREAM_DLQ, "Arn"]}}},
-            }}}},
+            "Properties": {
+                "Events": {
+                    "StartProtocolsDynamodbEventSource": {
+                        "Properties": {
+                            "Stream": {"Fn::GetAtt": ["IssuesTable", "StreamArn"]},
+                            "StartingPosition": "TRIM_HORIZON",
+                            "MaximumRetryAttempts": 10,
+                            "BisectBatchOnFunctionError": True,
+                            "DestinationConfig": {
+                                "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [ISSUES_STREAM_DLQ, "Arn"]}}
+                            },
+                        }
+                    }
+                }
+            },
         },
     }
 
@@ -420,10 +588,12 @@ def _function_alarms() -> dict[str, Any]:
     alarms = {}
     for name, logical in function_logical_ids().items():
         function = {"Ref": logical}
-        alarms[f"{logical}ErrorsAlarm"] = _alarm(f"{name} raised errors", "AWS/Lambda", "Errors",
-                                                 {"FunctionName": function})
-        alarms[f"{logical}ThrottlesAlarm"] = _alarm(f"{name} was throttled", "AWS/Lambda", "Throttles",
-                                                    {"FunctionName": function})
+        alarms[f"{logical}ErrorsAlarm"] = _alarm(
+            f"{name} raised errors", "AWS/Lambda", "Errors", {"FunctionName": function}
+        )
+        alarms[f"{logical}ThrottlesAlarm"] = _alarm(
+            f"{name} was throttled", "AWS/Lambda", "Throttles", {"FunctionName": function}
+        )
     return alarms
 
 
@@ -438,8 +608,10 @@ FUNCTION_ENVIRONMENT = {
 
 def _function_settings() -> dict[str, Any]:
     """Per function: the template-known environment above, merged over Chalice's (a deep merge)."""
-    return {logical: {"Properties": {"Environment": {"Variables": dict(FUNCTION_ENVIRONMENT)}}}
-            for logical in function_logical_ids().values()}
+    return {
+        logical: {"Properties": {"Environment": {"Variables": dict(FUNCTION_ENVIRONMENT)}}}
+        for logical in function_logical_ids().values()
+    }
 
 
 def _deep_merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -456,20 +628,34 @@ def _api_outputs() -> dict[str, Any]:
     from chalicelib.platforms import PLATFORMS
 
     base = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
-    outputs = {"ApiUrl": {"Description": "the API's address (also the base of PUBLIC_BASE_URL without a custom "
-                                         "domain)", "Value": {"Fn::Sub": base}}}
+    outputs = {
+        "ApiUrl": {
+            "Description": "the API's address (also the base of PUBLIC_BASE_URL without a custom domain)",
+            "Value": {"Fn::Sub": base},
+        }
+    }
     for platform in PLATFORMS:
-        outputs[f"WebhookUrl{platform.title()}"] = {"Description": f"register this URL with {platform}",
-                                                   "Value": {"Fn::Sub": f"{base}/webhooks/{platform}"}}
+        outputs[f"WebhookUrl{platform.title()}"] = {
+            "Description": f"register this URL with {platform}",
+            "Value": {"Fn::Sub": f"{base}/webhooks/{platform}"},
+        }
     return outputs
 
 
 # Webhook traffic the API takes before it answers 429 (platforms retry): far above any brand's mention rate.
 API_THROTTLING = {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200}
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
-    "method": "$context.httpMethod", "path": "$context.resourcePath", "status": "$context.status",
-    "latencyMs": "$context.responseLatency", "bytes": "$context.responseLength"})  # no query string: no signed links
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "time": "$context.requestTime",
+        "method": "$context.httpMethod",
+        "path": "$context.resourcePath",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "bytes": "$context.responseLength",
+    }
+)  # no query string: no signed links
 
 
 def _scheduled_function_settings() -> dict[str, Any]:
@@ -482,11 +668,15 @@ def _scheduled_function_settings() -> dict[str, Any]:
     for source in _app().event_sources:
         if isinstance(source, ScheduledEventConfig):
             logical = _logical_id(source.name)
-            settings[logical] = {"Properties": {
-                "EventInvokeConfig": {"MaximumRetryAttempts": 2, "DestinationConfig": {
-                    "OnFailure": {"Type": "SQS", "Destination": dlq}}},
-                "Events": {f"{logical}Event": {"Properties": {"DeadLetterConfig": {"Arn": dlq}}}},
-            }}
+            settings[logical] = {
+                "Properties": {
+                    "EventInvokeConfig": {
+                        "MaximumRetryAttempts": 2,
+                        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dlq}},
+                    },
+                    "Events": {f"{logical}Event": {"Properties": {"DeadLetterConfig": {"Arn": dlq}}}},
+                }
+            }
     return settings
 
 
@@ -497,23 +687,42 @@ def _api_settings(log_retention_days: int) -> dict[str, Any]:
     ``ApiGatewayAccount`` sets it (one per account and region; setting it again is harmless).
     """
     return {
-        "RestAPI": {"Properties": {
-            "TracingEnabled": True,
-            "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
-                                 "Format": ACCESS_LOG_FORMAT},
-            "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, **API_THROTTLING}],
-        }, "DependsOn": ["ApiGatewayAccount"]},
-        "ApiAccessLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "RetentionInDays": log_retention_days}},
-        "ApiGatewayCloudWatchRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]},
-            "ManagedPolicyArns": [
-                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}],
-        }},
-        "ApiGatewayAccount": {"Type": "AWS::ApiGateway::Account", "Properties": {
-            "CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}},
+        "RestAPI": {
+            "Properties": {
+                "TracingEnabled": True,
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, **API_THROTTLING}],
+            },
+            "DependsOn": ["ApiGatewayAccount"],
+        },
+        "ApiAccessLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": log_retention_days}},
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    {
+                        "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                    }
+                ],
+            },
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}},
+        },
     }
 
 
@@ -527,9 +736,8 @@ LOCAL_LOG_RETENTION_DAYS = 7
 
 def build_merge_template(stage: str) -> dict[str, Any]:
     """What ``make package`` merges: the stage's resources, the overrides of Chalice's functions, their alarms."""
-    from infra.stage_config import StageConfig
-
     from chalicelib.settings import LOCAL_STAGES
+    from infra.stage_config import StageConfig
 
     config = StageConfig.load(stage)
     if stage not in LOCAL_STAGES:  # the local stages run on moto: no sender to verify, no public address

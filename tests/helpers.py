@@ -42,8 +42,9 @@ def drain_stream(table_name: str) -> list[dict[str, Any]]:
     stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             answer = streams.get_records(ShardIterator=iterator)
             records += [{**r, "eventSourceARN": stream_arn} for r in answer["Records"]]

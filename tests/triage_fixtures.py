@@ -15,13 +15,32 @@ def fixed_analyzer(text: str) -> TextSignals:
     complaint = any(word in lowered for word in ("broke", "never", "refund", "worst", "sue", "ripped", "late"))
     flags = frozenset({"legal_threat"} if "sue" in lowered else set())
     topic = "delivery" if ("never" in lowered or "late" in lowered) else "product_quality" if complaint else "other"
-    return TextSignals(complaint=complaint, complaint_score=0.9 if complaint else 0.1,
-                       sentiment=-0.7 if complaint else 0.6, topic=topic, risk_flags=flags)
+    return TextSignals(
+        complaint=complaint,
+        complaint_score=0.9 if complaint else 0.1,
+        sentiment=-0.7 if complaint else 0.6,
+        topic=topic,
+        risk_flags=flags,
+    )
 
 
-def mention(external_id: str, text: str, *, author: str = "ana", minutes: float = 0, followers: int = 100,
-            parent: str | None = None, platform: str = "x") -> Mention:
-    return Mention(platform=platform, external_id=external_id, text=text, kind=MentionKind.REPLY if parent else
-                   MentionKind.POST, author=Author(id=f"id-{author}", handle=author, name=author.title(),
-                                                   followers=followers),
-                   created_at=T0 + timedelta(minutes=minutes), parent_id=parent, thread_id=parent)
+def mention(
+    external_id: str,
+    text: str,
+    *,
+    author: str = "ana",
+    minutes: float = 0,
+    followers: int = 100,
+    parent: str | None = None,
+    platform: str = "x",
+) -> Mention:
+    return Mention(
+        platform=platform,
+        external_id=external_id,
+        text=text,
+        kind=MentionKind.REPLY if parent else MentionKind.POST,
+        author=Author(id=f"id-{author}", handle=author, name=author.title(), followers=followers),
+        created_at=T0 + timedelta(minutes=minutes),
+        parent_id=parent,
+        thread_id=parent,
+    )

@@ -34,11 +34,21 @@ def airline_rows(rng: random.Random, count: int) -> list[dict]:
     out = []
     for row in picked:
         created = datetime.strptime(row["tweet_created"], "%Y-%m-%d %H:%M:%S %z").astimezone(timezone.utc)
-        out.append({
-            "platform": "x", "id": row["tweet_id"], "created_at": created.isoformat(), "text": row["text"],
-            "author": {"id": f"u{zlib.crc32(row['name'].encode())}", "handle": row["name"], "name": row["name"],
-                       "followers": _followers(rng), "verified": False},
-        })
+        out.append(
+            {
+                "platform": "x",
+                "id": row["tweet_id"],
+                "created_at": created.isoformat(),
+                "text": row["text"],
+                "author": {
+                    "id": f"u{zlib.crc32(row['name'].encode())}",
+                    "handle": row["name"],
+                    "name": row["name"],
+                    "followers": _followers(rng),
+                    "verified": False,
+                },
+            }
+        )
     return out
 
 
@@ -49,14 +59,24 @@ def review_rows(rng: random.Random, count: int) -> list[dict]:
     out = []
     for index, row in enumerate(picked):
         user = row["reviews.username"] or f"reviewer{index}"
-        out.append({
-            "platform": "reviews", "id": f"r{SEED}-{index}", "created_at": row["reviews.date"],
-            "text": row["reviews.text"][:1500], "title": row["reviews.title"][:200],
-            "rating": float(row["reviews.rating"] or 3),
-            "product": row["name"][:120],
-            "author": {"id": f"c{zlib.crc32(user.encode())}", "handle": user, "name": user,
-                       "followers": 0, "verified": False},
-        })
+        out.append(
+            {
+                "platform": "reviews",
+                "id": f"r{SEED}-{index}",
+                "created_at": row["reviews.date"],
+                "text": row["reviews.text"][:1500],
+                "title": row["reviews.title"][:200],
+                "rating": float(row["reviews.rating"] or 3),
+                "product": row["name"][:120],
+                "author": {
+                    "id": f"c{zlib.crc32(user.encode())}",
+                    "handle": user,
+                    "name": user,
+                    "followers": 0,
+                    "verified": False,
+                },
+            }
+        )
     return out
 
 
@@ -75,27 +95,76 @@ SURGE = [  # many people, in their own words, within half an hour: a product def
     "The Nova sneakers are falling apart, sole ripped at the toe after two weeks",
 ]
 SCENARIOS: list[dict] = [
-    *({"route": ("x", "meta-instagram", "x")[i % 3], "platform": "x", "id": f"demo-campaign-{i}",
-       "text": ("RT @sneakerhead_li: " if i in (2, 4) else "") + CAMPAIGN,
-       "author": {"id": f"campaign{i}", "handle": f"walker_{i}", "name": f"Walker {i}", "followers": 150 + 40 * i,
-                  "verified": False}} for i in range(6)),
-    {"route": "meta-facebook", "platform": "facebook", "id": "demo-thread-1",
-     "text": "Ordered the Cortez denim jacket two weeks ago and it still has not arrived. Tracking says nothing.",
-     "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False}},
-    {"route": "meta-facebook", "platform": "facebook", "id": "demo-thread-2", "in_reply_to": "demo-thread-1",
-     "text": "Still nothing today, and customer service has not answered my two emails.",
-     "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False}},
-    {"route": "x", "platform": "x", "id": "demo-influencer-1",
-     "text": "Honestly disappointed @aurelle: my Lina trench coat lost two buttons on the first wear. "
-             "Not what I expect at this price.",
-     "author": {"id": "x-renee", "handle": "stylebyrenee", "name": "Renée Laurent", "followers": 412000,
-                "verified": True}},
-    {"route": "generic", "platform": "reviews", "id": "demo-legal-1", "rating": 1.0, "product": "Alba Leather Boots",
-     "text": "The dye from the Alba boots burned my skin. I have photos and I am contacting my lawyer.",
-     "author": {"id": "rev-77", "handle": "m.ferreira", "name": "M. Ferreira", "followers": 0, "verified": False}},
-    *({"route": ("x", "meta-instagram", "x", "meta-facebook")[i % 4], "platform": "x", "id": f"demo-surge-{i}",
-       "text": text, "author": {"id": f"surge{i}", "handle": f"sole_{i}", "name": f"Customer {i}",
-                                "followers": 90 + 35 * i, "verified": False}} for i, text in enumerate(SURGE)),
+    *(
+        {
+            "route": ("x", "meta-instagram", "x")[i % 3],
+            "platform": "x",
+            "id": f"demo-campaign-{i}",
+            "text": ("RT @sneakerhead_li: " if i in (2, 4) else "") + CAMPAIGN,
+            "author": {
+                "id": f"campaign{i}",
+                "handle": f"walker_{i}",
+                "name": f"Walker {i}",
+                "followers": 150 + 40 * i,
+                "verified": False,
+            },
+        }
+        for i in range(6)
+    ),
+    {
+        "route": "meta-facebook",
+        "platform": "facebook",
+        "id": "demo-thread-1",
+        "text": "Ordered the Cortez denim jacket two weeks ago and it still has not arrived. Tracking says nothing.",
+        "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False},
+    },
+    {
+        "route": "meta-facebook",
+        "platform": "facebook",
+        "id": "demo-thread-2",
+        "in_reply_to": "demo-thread-1",
+        "text": "Still nothing today, and customer service has not answered my two emails.",
+        "author": {"id": "fb-9001", "handle": "jana.k", "name": "Jana K", "followers": 320, "verified": False},
+    },
+    {
+        "route": "x",
+        "platform": "x",
+        "id": "demo-influencer-1",
+        "text": "Honestly disappointed @aurelle: my Lina trench coat lost two buttons on the first wear. "
+        "Not what I expect at this price.",
+        "author": {
+            "id": "x-renee",
+            "handle": "stylebyrenee",
+            "name": "Renée Laurent",
+            "followers": 412000,
+            "verified": True,
+        },
+    },
+    {
+        "route": "generic",
+        "platform": "reviews",
+        "id": "demo-legal-1",
+        "rating": 1.0,
+        "product": "Alba Leather Boots",
+        "text": "The dye from the Alba boots burned my skin. I have photos and I am contacting my lawyer.",
+        "author": {"id": "rev-77", "handle": "m.ferreira", "name": "M. Ferreira", "followers": 0, "verified": False},
+    },
+    *(
+        {
+            "route": ("x", "meta-instagram", "x", "meta-facebook")[i % 4],
+            "platform": "x",
+            "id": f"demo-surge-{i}",
+            "text": text,
+            "author": {
+                "id": f"surge{i}",
+                "handle": f"sole_{i}",
+                "name": f"Customer {i}",
+                "followers": 90 + 35 * i,
+                "verified": False,
+            },
+        }
+        for i, text in enumerate(SURGE)
+    ),
 ]
 GAP_SECONDS = 400  # the background stream: 260 rows over 29 hours (the surge detector learns a day first)
 SCENARIO_GAP_SECONDS = 100  # the scenarios, and the surge, in the last half hour
@@ -108,8 +177,11 @@ def main() -> None:
     rows: list[dict] = []
     # Tweets: most to X, some to Facebook and Instagram comments, a few YouTube video titles.
     for index, tweet in enumerate(tweets):
-        route = "x" if index % 6 < 3 else ("meta-facebook" if index % 6 < 4 else
-                                           "meta-instagram" if index % 6 < 5 else "generic")
+        route = (
+            "x"
+            if index % 6 < 3
+            else ("meta-facebook" if index % 6 < 4 else "meta-instagram" if index % 6 < 5 else "generic")
+        )
         if index % 36 == 35:
             route = "youtube"
         rows.append({"route": route, **tweet})
@@ -122,8 +194,11 @@ def main() -> None:
     start = datetime(2015, 2, 24, tzinfo=timezone.utc)
     background = len(rows) - len(SCENARIOS)
     for index, row in enumerate(rows):
-        offset = index * GAP_SECONDS if index < background else \
-            background * GAP_SECONDS + (index - background) * SCENARIO_GAP_SECONDS
+        offset = (
+            index * GAP_SECONDS
+            if index < background
+            else background * GAP_SECONDS + (index - background) * SCENARIO_GAP_SECONDS
+        )
         row["created_at"] = (start + timedelta(seconds=offset)).isoformat()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with open(OUT, "w", encoding="utf-8") as handle:

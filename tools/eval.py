@@ -33,55 +33,99 @@ def rows() -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     cross = signals.get("twcs_crossbrand_complaint_test", {})
     if cross:
-        out.append((f"complaint vs not, tweets to many brands (hand-labelled twcs test split, n={cross['n']})",
-                    f"macro-F1 {cross['macro_f1']:.3f}", "≥ 0.80 on unseen brands"))
+        out.append(
+            (
+                f"complaint vs not, tweets to many brands (hand-labelled twcs test split, n={cross['n']})",
+                f"macro-F1 {cross['macro_f1']:.3f}",
+                "≥ 0.80 on unseen brands",
+            )
+        )
     for key, held in (("twcs_test_brand_held_out", "its brand"), ("twcs_test_domain_held_out", "its domain")):
         if key in signals:  # issue 14: reporting rows, never trained or tuned on
-            out.append((f"complaint vs not, twcs test split (n={signals[key]['n']}), {held} never trained on",
-                        f"macro-F1 {signals[key]['macro_f1']:.3f}", "≥ 0.80"))
+            out.append(
+                (
+                    f"complaint vs not, twcs test split (n={signals[key]['n']}), {held} never trained on",
+                    f"macro-F1 {signals[key]['macro_f1']:.3f}",
+                    "≥ 0.80",
+                )
+            )
     unseen = signals.get("twcs_training_cross_validation", {}).get("twcs_leave_group_out_macro_f1")
     if unseen:
-        out.append(("complaint vs not, each brand group (food, retail, telecom ...) held out of training in turn",
-                    f"macro-F1 {unseen:.3f}", "the closest stand-in for unseen brands"))
+        out.append(
+            (
+                "complaint vs not, each brand group (food, retail, telecom ...) held out of training in turn",
+                f"macro-F1 {unseen:.3f}",
+                "the closest stand-in for unseen brands",
+            )
+        )
     mixed = signals.get("twcs_test_mixed_with_general_negatives", {})
     if mixed:
-        out.append((f"complaint vs not, the twcs test split mixed with {mixed['n_general']} general negative tweets "
-                    f"addressed to no company (TweetEval sentiment val negatives, report half), n={mixed['n']}",
-                    f"precision {mixed['precision']:.3f} / recall {mixed['recall']:.3f}, "
-                    f"macro-F1 {mixed['macro_f1']:.3f}", "≥ 0.80 macro-F1"))
+        out.append(
+            (
+                f"complaint vs not, the twcs test split mixed with {mixed['n_general']} general negative tweets "
+                f"addressed to no company (TweetEval sentiment val negatives, report half), n={mixed['n']}",
+                f"precision {mixed['precision']:.3f} / recall {mixed['recall']:.3f}, macro-F1 {mixed['macro_f1']:.3f}",
+                "≥ 0.80 macro-F1",
+            )
+        )
     general = signals.get("general_negative_tweets_complaint_rate", {})
-    for key, label in (("tweeteval_sentiment_val_negatives_report_half", "TweetEval sentiment val negatives, report half"),
-                       ("tweeteval_emotion_val_anger_sadness", "TweetEval emotion val anger/sadness")):
+    for key, label in (
+        ("tweeteval_sentiment_val_negatives_report_half", "TweetEval sentiment val negatives, report half"),
+        ("tweeteval_emotion_val_anger_sadness", "TweetEval emotion val anger/sadness"),
+    ):
         if key in general:
-            out.append((f"general negative tweets called complaints ({label}, never trained on, n={general[key]['n']})",
-                        f"{100 * general[key]['rate']:.1f}%", "low"))
+            out.append(
+                (
+                    f"general negative tweets called complaints ({label}, never trained on, n={general[key]['n']})",
+                    f"{100 * general[key]['rate']:.1f}%",
+                    "low",
+                )
+            )
     airline = signals.get("airline_heldout_complaint", {})
     if airline:
-        out.append((f"complaint vs not, held-out airlines (n={airline['n']})", f"macro-F1 {airline['macro_f1']:.3f}",
-                    ""))
-    for key, label in (("vader_tweets_sentiment_pearson", "sentiment vs VADER human ratings, tweets"),
-                       ("vader_review_snippets_sentiment_pearson", "sentiment vs VADER human ratings, reviews")):
+        out.append(
+            (f"complaint vs not, held-out airlines (n={airline['n']})", f"macro-F1 {airline['macro_f1']:.3f}", "")
+        )
+    for key, label in (
+        ("vader_tweets_sentiment_pearson", "sentiment vs VADER human ratings, tweets"),
+        ("vader_review_snippets_sentiment_pearson", "sentiment vs VADER human ratings, reviews"),
+    ):
         if key in signals:
             out.append((f"{label} (n={signals[key]['n']})", f"Pearson r {signals[key]['r']:.3f}", ""))
     tweeteval = signals.get("tweeteval_sentiment_val", {})
     if tweeteval:
-        out.append((f"TweetEval sentiment, validation (n={tweeteval['n']})",
-                    f"macro-F1 {tweeteval['macro_f1']:.3f}", ""))
+        out.append(
+            (f"TweetEval sentiment, validation (n={tweeteval['n']})", f"macro-F1 {tweeteval['macro_f1']:.3f}", "")
+        )
     generic = signals.get("generic_tweets_complaint_rate", {})
     if generic:
-        out.append((f"general tweets called complaints (TweetEval offensive val, n={generic['n']})",
-                    f"{100 * generic['rate']:.1f}%", "low"))
+        out.append(
+            (
+                f"general tweets called complaints (TweetEval offensive val, n={generic['n']})",
+                f"{100 * generic['rate']:.1f}%",
+                "low",
+            )
+        )
     if "model_load_seconds" in signals:
-        out.append((f"text model: load ({signals['artifact_bytes'] / 1e6:.1f} MB binary artifact, first / best of 5, "
-                    "traced peak memory) and throughput on one core",
-                    f"{1000 * signals['model_load_seconds']:.0f} / "
-                    f"{1000 * signals.get('model_load_seconds_best_of_5', signals['model_load_seconds']):.0f} ms, "
-                    f"{signals.get('model_load_peak_bytes', 0) / 1e6:.1f} MB; "
-                    f"{signals['throughput_mentions_per_s']:,} mentions/s", "< 50 ms, < 25 MB; ≥ 2,000/s"))
+        out.append(
+            (
+                f"text model: load ({signals['artifact_bytes'] / 1e6:.1f} MB binary artifact, first / best of 5, "
+                "traced peak memory) and throughput on one core",
+                f"{1000 * signals['model_load_seconds']:.0f} / "
+                f"{1000 * signals.get('model_load_seconds_best_of_5', signals['model_load_seconds']):.0f} ms, "
+                f"{signals.get('model_load_peak_bytes', 0) / 1e6:.1f} MB; "
+                f"{signals['throughput_mentions_per_s']:,} mentions/s",
+                "< 50 ms, < 25 MB; ≥ 2,000/s",
+            )
+        )
     if dedup:
-        out.append((f"dedup into issues, airline tweets (n={dedup['mentions']}, truth: author+airline+reason/24 h)",
-                    f"B-cubed P {dedup['bcubed_precision']:.3f} / R {dedup['bcubed_recall']:.3f}",
-                    f"no folding: R {dedup['no_folding_baseline']['bcubed_recall']:.3f}"))
+        out.append(
+            (
+                f"dedup into issues, airline tweets (n={dedup['mentions']}, truth: author+airline+reason/24 h)",
+                f"B-cubed P {dedup['bcubed_precision']:.3f} / R {dedup['bcubed_recall']:.3f}",
+                f"no folding: R {dedup['no_folding_baseline']['bcubed_recall']:.3f}",
+            )
+        )
     surge = _load("surge")
     for line in surge.get("summary_rows", []):
         out.append(tuple(line))  # the surge eval states its own rows and targets
@@ -99,8 +143,9 @@ def update_readme(text: str) -> None:
     if BEGIN not in readme:
         return
     block = f"{BEGIN}\n{text}\n{END}"
-    README.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S),
-                      encoding="utf-8")
+    README.write_text(
+        re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S), encoding="utf-8"
+    )
 
 
 def main() -> int:

@@ -76,14 +76,20 @@ def truth_clusters(rows: list[dict]) -> dict[str, str]:
 
 def predicted_clusters(rows: list[dict]) -> tuple[dict[str, str], dict[str, int]]:
     base = bundled_plan()
-    plan = base.model_copy(update={"products": [Product(name=name, aliases=aliases)
-                                                for name, aliases in AIRLINES.items()]})
+    plan = base.model_copy(
+        update={"products": [Product(name=name, aliases=aliases) for name, aliases in AIRLINES.items()]}
+    )
     store, plans = InMemoryTriageStore(), StaticPlans(plan)
     cluster_of: dict[str, str] = {}
     outcomes: dict[str, int] = defaultdict(int)
     for row in rows:
-        mention = Mention(platform="x", external_id=row["tweet_id"], text=row["text"], created_at=row["at"],
-                          author=Author(id=row["name"].lower(), handle=row["name"]))
+        mention = Mention(
+            platform="x",
+            external_id=row["tweet_id"],
+            text=row["text"],
+            created_at=row["at"],
+            author=Author(id=row["name"].lower(), handle=row["name"]),
+        )
         result = triage_mention(mention, store, plans, analyze_one, now=lambda at=row["at"]: at)
         outcomes[result.outcome.value] += 1
         cluster_of[row["tweet_id"]] = result.issue_id or f"single:{row['tweet_id']}"
@@ -119,12 +125,14 @@ def main() -> int:
     singles = {tweet: f"single:{tweet}" for tweet in truth}
     floor_precision, floor_recall = bcubed(truth, singles)
     result = {
-        "mentions": len(rows), "true_issues": len(set(truth.values())),
-        "predicted_issues": len(set(predicted.values())), "outcomes": outcomes,
-        "bcubed_precision": round(precision, 4), "bcubed_recall": round(recall, 4),
+        "mentions": len(rows),
+        "true_issues": len(set(truth.values())),
+        "predicted_issues": len(set(predicted.values())),
+        "outcomes": outcomes,
+        "bcubed_precision": round(precision, 4),
+        "bcubed_recall": round(recall, 4),
         "bcubed_f1": round(2 * precision * recall / (precision + recall), 4),
-        "no_folding_baseline": {"bcubed_precision": round(floor_precision, 4),
-                                "bcubed_recall": round(floor_recall, 4)},
+        "no_folding_baseline": {"bcubed_precision": round(floor_precision, 4), "bcubed_recall": round(floor_recall, 4)},
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import train_signals as data  # noqa: E402  (loaders and split definitions: one source of truth)
+
 from chalicelib.domain.signals import analyze, model  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "eval_signals.json"
@@ -62,9 +63,13 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
     sig = analyze(rows.texts)
     pred = [int(s.complaint) for s in sig]
     acc = sum(int(p == y) for p, y in zip(pred, rows.labels)) / len(pred)
-    return {"n": len(pred), "positive_rate": round(sum(rows.labels) / len(pred), 3),
-            "predicted_positive_rate": round(sum(pred) / len(pred), 3),
-            "macro_f1": round(f1_macro(rows.labels, pred), 4), "accuracy": round(acc, 4)}
+    return {
+        "n": len(pred),
+        "positive_rate": round(sum(rows.labels) / len(pred), 3),
+        "predicted_positive_rate": round(sum(pred) / len(pred), 3),
+        "macro_f1": round(f1_macro(rows.labels, pred), 4),
+        "accuracy": round(acc, 4),
+    }
 
 
 def precision_recall(y_true: list[int], y_pred: list[int]) -> tuple[float, float]:
@@ -77,8 +82,13 @@ def mixed_with_general(brand: data.Rows, general: list[str]) -> dict[str, float]
     labels = brand.labels + [0] * len(general)
     pred = [int(s.complaint) for s in analyze(brand.texts + general)]
     precision, recall = precision_recall(labels, pred)
-    return {"n": len(labels), "n_general": len(general), "macro_f1": round(f1_macro(labels, pred), 4),
-            "precision": round(precision, 4), "recall": round(recall, 4)}
+    return {
+        "n": len(labels),
+        "n_general": len(general),
+        "macro_f1": round(f1_macro(labels, pred), 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+    }
 
 
 def sentiment_class(score: float) -> int:
@@ -100,8 +110,11 @@ def load_cost() -> dict[str, float]:
     model.get()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"model_load_seconds": round(timings[0], 4), "model_load_seconds_best_of_5": round(min(timings), 4),
-            "model_load_peak_bytes": peak}
+    return {
+        "model_load_seconds": round(timings[0], 4),
+        "model_load_seconds_best_of_5": round(min(timings), 4),
+        "model_load_peak_bytes": peak,
+    }
 
 
 def throughput(texts: list[str]) -> float:
@@ -131,7 +144,8 @@ def main() -> None:
     }
     legacy = data.legacy_test_ids()
     results["twcs_crossbrand_complaint_legacy_test_half"] = complaint_figures(
-        data.as_rows([t for t in test if t.tweet_id in legacy]))
+        data.as_rows([t for t in test if t.tweet_id in legacy])
+    )
     meta = json.loads(model.META.read_text(encoding="utf-8"))
     results["twcs_training_cross_validation"] = meta.get("cross_validation", {})
     # Reporting figures on the test split from models that never saw the tweet's brand / its domain: trained
@@ -145,8 +159,11 @@ def main() -> None:
     emotion_negative = [t for t, lab in zip(emo_texts, emo_labels) if lab in data.EMOTION_NEGATIVE]
     results["general_negative_tweets_complaint_rate"] = {
         name: {"n": len(texts), "rate": round(sum(s.complaint for s in analyze(texts)) / len(texts), 4)}
-        for name, texts in (("tweeteval_sentiment_val_negatives_report_half", general_report),
-                            ("tweeteval_emotion_val_anger_sadness", emotion_negative))}
+        for name, texts in (
+            ("tweeteval_sentiment_val_negatives_report_half", general_report),
+            ("tweeteval_emotion_val_anger_sadness", emotion_negative),
+        )
+    }
     results["twcs_test_mixed_with_general_negatives"] = mixed_with_general(data.as_rows(test), general_report)
 
     air_pred = [sentiment_class(s.sentiment) for s in analyze(held_s.texts)]
@@ -160,8 +177,11 @@ def main() -> None:
     texts, labels = data.tweeteval("sentiment", "val")
     pred = [sentiment_class(s.sentiment) for s in analyze(texts)]
     acc = sum(int(p == y) for p, y in zip(pred, labels)) / len(labels)
-    results["tweeteval_sentiment_val"] = {"n": len(labels), "macro_f1": round(f1_macro(labels, pred), 4),
-                                          "accuracy": round(acc, 4)}
+    results["tweeteval_sentiment_val"] = {
+        "n": len(labels),
+        "macro_f1": round(f1_macro(labels, pred), 4),
+        "accuracy": round(acc, 4),
+    }
 
     texts, _ = data.tweeteval("offensive", "val")
     rate = sum(s.complaint for s in analyze(texts)) / len(texts)

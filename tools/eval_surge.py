@@ -219,8 +219,9 @@ def inject_and_detect(
 
 def replay_around(stream: Sequence[M], target: str, start: float, with_product: bool) -> list[SurgeAlert]:
     """``target``'s alerts from 3 hours before ``start`` to 6 hours after (earlier mentions only warm up)."""
-    return replay(stream, eval_from=start - 3 * HOUR, eval_to=start + 6 * HOUR, only_keys={target},
-                  with_product=with_product)
+    return replay(
+        stream, eval_from=start - 3 * HOUR, eval_to=start + 6 * HOUR, only_keys={target}, with_product=with_product
+    )
 
 
 def background_hits(stream: list[M], target: str, start: float, with_product: bool = True) -> bool:
@@ -378,11 +379,18 @@ def evaluate_stream(rng: random.Random, stream: Stream, starts: int) -> dict[str
         bursts = product_bursts(rng, tagged, product, pool, burst_starts, "random")
     bursts["product"] = product
     bursts["baseline_complaints_per_hour"] = round(complaint_rate_per_hour(mentions, product), 2)
-    triplings = brand_triplings(rng, mentions, pick_starts(rng, mentions, starts, warmup=2 * DAY),
-                                with_product=stream.with_product)
-    return {"stream": stream.name, "tuning": stream.tuning, "weeks": fa["weeks"],
-            "mentions_per_hour": round(len(mentions) / max(1.0, (mentions[-1].ts - mentions[0].ts) / HOUR), 1),
-            "false_alarms": fa, "product_burst": bursts, "brand_tripling": triplings}
+    triplings = brand_triplings(
+        rng, mentions, pick_starts(rng, mentions, starts, warmup=2 * DAY), with_product=stream.with_product
+    )
+    return {
+        "stream": stream.name,
+        "tuning": stream.tuning,
+        "weeks": fa["weeks"],
+        "mentions_per_hour": round(len(mentions) / max(1.0, (mentions[-1].ts - mentions[0].ts) / HOUR), 1),
+        "false_alarms": fa,
+        "product_burst": bursts,
+        "brand_tripling": triplings,
+    }
 
 
 def group_summary(per_stream: list[dict[str, object]], tuning: bool) -> dict[str, object]:
@@ -394,9 +402,14 @@ def group_summary(per_stream: list[dict[str, object]], tuning: bool) -> dict[str
         "brand_tripling": _pooled([r["brand_tripling"] for r in chosen]),  # type: ignore[misc]
         "worst_unexplained_per_2_weeks": {
             kind: max((float(f["unexplained_per_2_weeks"][kind]) for f in fa), default=0.0)  # type: ignore[index]
-            for kind in ("brand", "product", "topic")},
-        "streams_within_budget": sum(1 for f in fa if float(f["unexplained_per_2_weeks"]["brand"]) <= 3  # type: ignore[index]
-                                     and float(f["unexplained_per_2_weeks"]["product"]) <= 2),  # type: ignore[index]
+            for kind in ("brand", "product", "topic")
+        },
+        "streams_within_budget": sum(
+            1
+            for f in fa
+            if float(f["unexplained_per_2_weeks"]["brand"]) <= 3  # type: ignore[index]
+            and float(f["unexplained_per_2_weeks"]["product"]) <= 2
+        ),  # type: ignore[index]
     }
 
 
@@ -408,22 +421,42 @@ def summary_rows(results: dict[str, object], signals: str) -> list[list[str]]:
     for tag, group in (("tuning", results["tuning"]), ("held-out", results["held_out"])):
         g: dict[str, object] = group  # type: ignore[assignment]
         names = ", ".join(str(n) for n in g["streams"])  # type: ignore[attr-defined]
-        rows.append([f"Product burst (12 complaints at random times in 45 min) on a quiet product, {tag} streams "
-                     f"({names}), {sig}", _pct(g["product_burst"]), "alerted ≤ 15 min"])  # type: ignore[arg-type]
-        rows.append([f"Brand tripling for an hour at each stream's own volume, {tag} streams",
-                     _pct(g["brand_tripling"]), "alerted within the hour"])  # type: ignore[arg-type]
+        rows.append(
+            [
+                f"Product burst (12 complaints at random times in 45 min) on a quiet product, {tag} streams "
+                f"({names}), {sig}",
+                _pct(g["product_burst"]),
+                "alerted ≤ 15 min",
+            ]
+        )  # type: ignore[arg-type]
+        rows.append(
+            [
+                f"Brand tripling for an hour at each stream's own volume, {tag} streams",
+                _pct(g["brand_tripling"]),
+                "alerted within the hour",
+            ]
+        )  # type: ignore[arg-type]
         worst: dict[str, float] = g["worst_unexplained_per_2_weeks"]  # type: ignore[assignment]
-        rows.append([f"Unexplained alerts per 2 weeks, worst {tag} stream without injections",
-                     f"brand {worst['brand']:g}, product {worst['product']:g}; {g['streams_within_budget']} of "
-                     f"{len(g['streams'])} streams within budget",  # type: ignore[arg-type]
-                     "brand ≤ 3, product ≤ 2"])
+        rows.append(
+            [
+                f"Unexplained alerts per 2 weeks, worst {tag} stream without injections",
+                f"brand {worst['brand']:g}, product {worst['product']:g}; {g['streams_within_budget']} of "
+                f"{len(g['streams'])} streams within budget",  # type: ignore[arg-type]
+                "brand ≤ 3, product ≤ 2",
+            ]
+        )
     for r in results["streams"]:  # type: ignore[attr-defined]
         fa = r["false_alarms"]
         u = fa["unexplained_per_2_weeks"]
-        rows.append([f"{r['stream']} ({'tuning' if r['tuning'] else 'held out'}, {r['mentions_per_hour']} mentions/h, "
-                     f"{fa['weeks']} wk)",
-                     f"burst {_pct(r['product_burst'])}; tripling {_pct(r['brand_tripling'])}; unexplained per 2 wk: "
-                     f"brand {u['brand']:g}, product {u['product']:g}", "≤ 15 min; within the hour; ≤ 3, ≤ 2"])
+        rows.append(
+            [
+                f"{r['stream']} ({'tuning' if r['tuning'] else 'held out'}, {r['mentions_per_hour']} mentions/h, "
+                f"{fa['weeks']} wk)",
+                f"burst {_pct(r['product_burst'])}; tripling {_pct(r['brand_tripling'])}; unexplained per 2 wk: "
+                f"brand {u['brand']:g}, product {u['product']:g}",
+                "≤ 15 min; within the hour; ≤ 3, ≤ 2",
+            ]
+        )
     return rows
 
 
@@ -466,18 +499,28 @@ def main(argv: list[str] | None = None) -> int:
 
     # Tuning: the streams the detector's parameters were chosen on. Held out: never looked at while tuning.
     streams = [
-        Stream("airline (six airlines as one brand)", airline, True, explained=explain_airline,
-               burst_product="virgin america"),
+        Stream(
+            "airline (six airlines as one brand)",
+            airline,
+            True,
+            explained=explain_airline,
+            burst_product="virgin america",
+        ),
         Stream("airline United (own brand)", own("United"), True, with_product=False),
         Stream("airline US Airways (own brand)", own("US Airways"), True, with_product=False),
         Stream("airline Southwest (own brand)", own("Southwest"), False, with_product=False),
         Stream("airline Delta (own brand)", own("Delta"), False, with_product=False),
         Stream("airline Virgin America (own brand)", own("Virgin America"), False, with_product=False),
-        Stream("reviews 2016-05..2018-09 (one brand, products)", reviews, False,
-               burst_product=quietest_product(reviews)),
+        Stream(
+            "reviews 2016-05..2018-09 (one brand, products)", reviews, False, burst_product=quietest_product(reviews)
+        ),
     ]
-    results: dict[str, object] = {"seed": args.seed, "starts": args.starts, "signals": args.signals,
-                                  "configs": {k: vars(v) for k, v in CONFIGS.items()}}
+    results: dict[str, object] = {
+        "seed": args.seed,
+        "starts": args.starts,
+        "signals": args.signals,
+        "configs": {k: vars(v) for k, v in CONFIGS.items()},
+    }
     per_stream = [evaluate_stream(rng, s, args.starts) for s in streams]
     results["streams"] = per_stream
     results["tuning"] = group_summary(per_stream, True)
@@ -488,9 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"surge eval (seed {args.seed}, {args.starts} starts per case, signals={args.signals})")
     for r in per_stream:
         fa: dict[str, object] = r["false_alarms"]  # type: ignore[assignment]
-        print(f"\n{r['stream']} [{'tuning' if r['tuning'] else 'held out'}] {fa['weeks']} wk, "
-              f"{r['mentions_per_hour']}/h; alerts {fa['alerts']}, "
-              f"unexplained per 2 wk {fa['unexplained_per_2_weeks']}")
+        print(
+            f"\n{r['stream']} [{'tuning' if r['tuning'] else 'held out'}] {fa['weeks']} wk, "
+            f"{r['mentions_per_hour']}/h; alerts {fa['alerts']}, "
+            f"unexplained per 2 wk {fa['unexplained_per_2_weeks']}"
+        )
         print(f"  product burst on {r['product_burst']['product']}: {_pct(r['product_burst'])}")  # type: ignore[index,arg-type]
         print(f"  brand tripling: {_pct(r['brand_tripling'])}")  # type: ignore[arg-type]
     print("\nSummary [what | measured | target]")

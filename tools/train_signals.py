@@ -67,7 +67,7 @@ class Rows:
         self.labels.append(label)
         self.weights.append(weight)
 
-    def extend(self, other: "Rows") -> None:
+    def extend(self, other: Rows) -> None:
         self.texts += other.texts
         self.labels += other.labels
         self.weights += other.weights
@@ -96,14 +96,23 @@ def load_airline() -> list[dict[str, str]]:
 
 
 # The twcs brand key (its support account, lower case) of each airline of the airline set.
-AIRLINE_BRAND = {"American": "americanair", "Delta": "delta", "Southwest": "southwestair", "United": "united",
-                 "US Airways": "usairways", "Virgin America": "virginamerica"}
+AIRLINE_BRAND = {
+    "American": "americanair",
+    "Delta": "delta",
+    "Southwest": "southwestair",
+    "United": "united",
+    "US Airways": "usairways",
+    "Virgin America": "virginamerica",
+}
 
 
 def airline_brands() -> list[str]:
     """The brand key of each complaint row of ``airline_rows(heldout=False)``, in its order."""
-    return [AIRLINE_BRAND.get(row["airline"], row["airline"].lower()) for row in load_airline()
-            if row["airline"] not in AIRLINE_HELDOUT and float(row["airline_sentiment_confidence"] or 0) >= 0.5]
+    return [
+        AIRLINE_BRAND.get(row["airline"], row["airline"].lower())
+        for row in load_airline()
+        if row["airline"] not in AIRLINE_HELDOUT and float(row["airline_sentiment_confidence"] or 0) >= 0.5
+    ]
 
 
 def airline_rows(heldout: bool) -> tuple[Rows, Rows]:
@@ -127,33 +136,73 @@ def airline_rows(heldout: bool) -> tuple[Rows, Rows]:
 BRAND_GROUPS = {
     "food": "ChipotleTweets AskPapaJohns Postmates_Help DoorDash_Help McDonalds askpanera JackBox DunkinDonuts",
     "retail": "AmazonHelp Tesco AskeBay AskTarget Walmart ArgosHelpers Morrisons sainsburys NeweggService "
-              "marksandspencer NikeSupport",
+    "marksandspencer NikeSupport",
     "transport": "Delta AmericanAir SouthwestAir British_Airways AlaskaAir VirginTrains AirAsiaSupport "
-                 "nationalrailenq GWRHelp VirginAtlantic SW_Help VirginAmerica JetBlue Uber_Support AskLyft "
-                 "UPSHelp TfL",
+    "nationalrailenq GWRHelp VirginAtlantic SW_Help VirginAmerica JetBlue Uber_Support AskLyft "
+    "UPSHelp TfL",
     "telecom": "comcastcares TMobileHelp VerizonSupport sprintcare CenturyLinkHelp Ask_Spectrum CoxHelp BoostCare "
-               "idea_cares GloCare O2 USCellularCares AsurionCares airtel_care",
+    "idea_cares GloCare O2 USCellularCares AsurionCares airtel_care",
     "tech": "AppleSupport XboxSupport AskPlayStation SpotifyCares hulu_support ATVIAssist AdobeCare AzureSupport "
-            "DropboxSupport MicrosoftHelps HPSupport GoDaddyHelp asksalesforce YahooCare",
+    "DropboxSupport MicrosoftHelps HPSupport GoDaddyHelp asksalesforce YahooCare",
     "finance": "Ask_WellsFargo AskPayPal BofA_Help ChaseSupport AskAmex AskCiti",
     "other": "AirbnbHelp Kimpton IHGService",
 }
 _BRAND_TO_GROUP = {b.lower(): g for g, names in BRAND_GROUPS.items() for b in names.split()}
 # twcs anonymizes some brand handles as numbers; the frequent ones, recognised from their threads.
 _NUMERIC_HANDLE_GROUP = {
-    "115714": "telecom", "115722": "telecom", "115725": "telecom", "115900": "telecom", "116136": "telecom",
-    "115911": "telecom", "115913": "telecom", "116072": "telecom", "116021": "telecom",
-    "115821": "retail", "115830": "retail", "115850": "retail", "115833": "retail", "116090": "retail",
-    "116062": "retail", "115937": "retail",
-    "115858": "tech", "115888": "tech", "115940": "tech", "115769": "tech", "115777": "tech", "115778": "tech",
-    "115790": "tech", "115765": "tech", "115766": "tech", "116655": "tech", "116380": "tech",
-    "115873": "transport", "115877": "transport", "115879": "transport", "115817": "transport",
-    "116076": "food", "116057": "food", "116584": "food",
-    "115993": "finance", "116016": "finance", "116827": "finance", "115783": "other",
+    "115714": "telecom",
+    "115722": "telecom",
+    "115725": "telecom",
+    "115900": "telecom",
+    "116136": "telecom",
+    "115911": "telecom",
+    "115913": "telecom",
+    "116072": "telecom",
+    "116021": "telecom",
+    "115821": "retail",
+    "115830": "retail",
+    "115850": "retail",
+    "115833": "retail",
+    "116090": "retail",
+    "116062": "retail",
+    "115937": "retail",
+    "115858": "tech",
+    "115888": "tech",
+    "115940": "tech",
+    "115769": "tech",
+    "115777": "tech",
+    "115778": "tech",
+    "115790": "tech",
+    "115765": "tech",
+    "115766": "tech",
+    "116655": "tech",
+    "116380": "tech",
+    "115873": "transport",
+    "115877": "transport",
+    "115879": "transport",
+    "115817": "transport",
+    "116076": "food",
+    "116057": "food",
+    "116584": "food",
+    "115993": "finance",
+    "116016": "finance",
+    "116827": "finance",
+    "115783": "other",
 }
-_NAME_GROUP = (("amazon", "retail"), ("chipotle", "food"), ("apple", "tech"), ("iphone", "tech"),
-               ("uber", "transport"), ("wells fargo", "finance"), ("xfinity", "telecom"), ("ups", "transport"),
-               ("papa john", "food"), ("bank of america", "finance"), ("windows", "tech"), ("lightroom", "tech"))
+_NAME_GROUP = (
+    ("amazon", "retail"),
+    ("chipotle", "food"),
+    ("apple", "tech"),
+    ("iphone", "tech"),
+    ("uber", "transport"),
+    ("wells fargo", "finance"),
+    ("xfinity", "telecom"),
+    ("ups", "transport"),
+    ("papa john", "food"),
+    ("bank of america", "finance"),
+    ("windows", "tech"),
+    ("lightroom", "tech"),
+)
 
 
 @dataclass
@@ -202,7 +251,7 @@ def load_labels() -> dict[str, list[int]]:
 def twcs_labelled_all() -> list[Labelled]:
     """Every hand-labelled tweet of tools/signals_labels.json with its text and brand group, by id."""
     labels = load_labels()
-    wanted = {i: 1 for i in labels["complaint"]} | {i: 0 for i in labels["not_complaint"]}
+    wanted = dict.fromkeys(labels["complaint"], 1) | dict.fromkeys(labels["not_complaint"], 0)
     rows = _twcs_rows()
     answered: dict[str, list[str]] = {}
     for r in rows:
@@ -210,8 +259,13 @@ def twcs_labelled_all() -> list[Labelled]:
         if parent and r["inbound"] == "False":
             answered.setdefault(parent, []).append(r["author_id"])
     out = [
-        Labelled(int(r["tweet_id"]), r["text"], wanted[int(r["tweet_id"])],
-                 _brand_group(r, answered.get(r["tweet_id"], [])), _brand(r, answered.get(r["tweet_id"], [])))
+        Labelled(
+            int(r["tweet_id"]),
+            r["text"],
+            wanted[int(r["tweet_id"])],
+            _brand_group(r, answered.get(r["tweet_id"], [])),
+            _brand(r, answered.get(r["tweet_id"], [])),
+        )
         for r in rows
         if (r["tweet_id"] or "").isdigit() and int(r["tweet_id"]) in wanted
     ]
@@ -448,8 +502,14 @@ def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], 
     return scales, rows
 
 
-def pack_table(names: list[str], rows: list[tuple[int, ...]], scales: list[float], bias: list[float],
-               threshold: float, mix: list[float]) -> bytes:
+def pack_table(
+    names: list[str],
+    rows: list[tuple[int, ...]],
+    scales: list[float],
+    bias: list[float],
+    threshold: float,
+    mix: list[float],
+) -> bytes:
     """The binary artifact ``chalicelib.domain.signals.model`` reads (layout in its docstring).
 
     Open addressing keyed by CRC-32 with linear probing, at most 1/3 full so a miss (most character
@@ -500,8 +560,13 @@ def write_artifact(vocab, complaint_models, mix: list[float], sentiment_model, t
     bias_pos = float(sentiment_model.intercept_[classes.index(POS)] - sentiment_model.intercept_[classes.index(NEU)])
     bias = [*(float(m.intercept_[0]) for m in complaint_models), bias_neg, bias_pos]
     BIN.write_bytes(pack_table([inv[i] for i in keep], rows, scales, bias, threshold, mix))
-    meta = {**meta, "views": list(VIEWS), "complaint_mix": mix, "complaint_threshold": threshold,
-            "features_kept": len(keep)}
+    meta = {
+        **meta,
+        "views": list(VIEWS),
+        "complaint_mix": mix,
+        "complaint_threshold": threshold,
+        "features_kept": len(keep),
+    }
     META.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return len(keep)
 
@@ -567,8 +632,17 @@ def brand_fold(brand: str) -> int:
     return zlib.crc32(brand.encode("utf-8")) % BRAND_FOLDS
 
 
-def held_out_reports(views, rows: Rows, source: list[str], brands: list[str], test: list[Labelled], vocab,
-                     c: float, mix: float, threshold: float) -> dict:
+def held_out_reports(
+    views,
+    rows: Rows,
+    source: list[str],
+    brands: list[str],
+    test: list[Labelled],
+    vocab,
+    c: float,
+    mix: float,
+    threshold: float,
+) -> dict:
     """REPORTING figures: the twcs TEST split (never trained or tuned on), each tweet scored by a model trained
     without its brand (brands in 5 folds by a stable hash; the airline set's rows of those brands left out too),
     and by a model trained without its whole domain (brand group; for transport, the airline set too).
@@ -587,16 +661,20 @@ def held_out_reports(views, rows: Rows, source: list[str], brands: list[str], te
     is_airline = np.array([s == "airline" for s in source])
 
     def scores(keep, held: list[int]) -> list[float]:
-        logits = [fit_complaint(views[view][keep], y[keep], w[keep], c).decision_function(test_views[view][held])
-                  for view in VIEWS]
+        logits = [
+            fit_complaint(views[view][keep], y[keep], w[keep], c).decision_function(test_views[view][held])
+            for view in VIEWS
+        ]
         return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits)]
 
     def figures(predicted: list[float]) -> dict:
         out = {"n": len(test), "macro_f1": round(macro_f1(test_y, predicted, threshold), 4), "by_group": {}}
         for group in sorted({t.group for t in test}):
             idx = [i for i, t in enumerate(test) if t.group == group]
-            out["by_group"][group] = {"n": len(idx), "macro_f1": round(
-                macro_f1([test_y[i] for i in idx], [predicted[i] for i in idx], threshold), 4)}
+            out["by_group"][group] = {
+                "n": len(idx),
+                "macro_f1": round(macro_f1([test_y[i] for i in idx], [predicted[i] for i in idx], threshold), 4),
+            }
         return out
 
     by_domain = [0.0] * len(test)
@@ -615,8 +693,12 @@ def held_out_reports(views, rows: Rows, source: list[str], brands: list[str], te
         if held:
             for i, p in zip(held, scores(keep, held)):
                 by_brand[i] = p
-    return {"brand_held_out": figures(by_brand), "domain_held_out": figures(by_domain),
-            "brands_in_test": len({t.brand for t in test}), "brand_folds": BRAND_FOLDS}
+    return {
+        "brand_held_out": figures(by_brand),
+        "domain_held_out": figures(by_domain),
+        "brands_in_test": len({t.brand for t in test}),
+        "brand_folds": BRAND_FOLDS,
+    }
 
 
 def main() -> None:
@@ -637,8 +719,10 @@ def main() -> None:
     twcs_train, twcs_test = twcs_split()
     complaint, source, brands = complaint_rows(twcs_train)
     sentiment = sentiment_rows()
-    print(f"complaint rows {len(complaint.texts)} (pos {sum(complaint.labels)}; twcs {len(twcs_train)}, "
-          f"twcs test {len(twcs_test)} held out), sentiment rows {len(sentiment.texts)}")
+    print(
+        f"complaint rows {len(complaint.texts)} (pos {sum(complaint.labels)}; twcs {len(twcs_train)}, "
+        f"twcs test {len(twcs_test)} held out), sentiment rows {len(sentiment.texts)}"
+    )
 
     vocab = prune_vocab(complaint.texts + sentiment.texts, min_df)
     print(f"vocabulary {len(vocab)} features (min_df={min_df})")
@@ -651,8 +735,9 @@ def main() -> None:
         from chalicelib.domain.signals import model as shipped
 
         meta = json.loads(shipped.META.read_text(encoding="utf-8"))
-        meta["held_out_reports"] = held_out_reports(views, complaint, source, brands, twcs_test, vocab, c_complaint,
-                                                    mix, shipped.get().threshold)
+        meta["held_out_reports"] = held_out_reports(
+            views, complaint, source, brands, twcs_test, vocab, c_complaint, mix, shipped.get().threshold
+        )
         shipped.META.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(json.dumps(meta["held_out_reports"]))
         return
@@ -683,18 +768,24 @@ def main() -> None:
     # negatives assigned to that group's fold are left out with it).
     logo = mixed_held_out(fold_group)
     logo_general = [logo[i] for i in general_idx]
-    cv = {"twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
-          "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
-          "tune_mixed_with_general_oof_macro_f1": round(macro_f1(mixed_y, oof_mixed, threshold), 4),
-          "tune_mixed_with_general_leave_group_out_macro_f1": round(
-              macro_f1(mixed_y, [logo[i] for i in mixed_idx], threshold), 4),
-          "tune_general_negatives_leave_group_out_complaint_rate": round(
-              sum(p >= threshold for p in logo_general) / max(1, len(logo_general)), 4),
-          "twcs_leave_group_out_by_group": {}}
+    cv = {
+        "twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
+        "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
+        "tune_mixed_with_general_oof_macro_f1": round(macro_f1(mixed_y, oof_mixed, threshold), 4),
+        "tune_mixed_with_general_leave_group_out_macro_f1": round(
+            macro_f1(mixed_y, [logo[i] for i in mixed_idx], threshold), 4
+        ),
+        "tune_general_negatives_leave_group_out_complaint_rate": round(
+            sum(p >= threshold for p in logo_general) / max(1, len(logo_general)), 4
+        ),
+        "twcs_leave_group_out_by_group": {},
+    }
     for group in sorted({source[i] for i in twcs_idx}):
         idx = [i for i in twcs_idx if source[i] == group]
         cv["twcs_leave_group_out_by_group"][group[5:]] = {
-            "n": len(idx), "macro_f1": round(macro_f1([complaint.labels[i] for i in idx], [logo[i] for i in idx], threshold), 4)}
+            "n": len(idx),
+            "macro_f1": round(macro_f1([complaint.labels[i] for i in idx], [logo[i] for i in idx], threshold), 4),
+        }
     print(f"threshold {threshold:.2f}; cross-validation {json.dumps(cv)}")
     if quick:
         return
@@ -704,16 +795,23 @@ def main() -> None:
     xs, _ = featurize(sentiment.texts, vocab)
     sm = fit_sentiment(xs, np.array(sentiment.labels), np.array(sentiment.weights), c_sentiment)
 
-    meta = {"c_complaint": c_complaint, "view_mix": mix, "c_sentiment": c_sentiment, "min_df": min_df, "seed": SEED,
-            "trained_on": f"airline (not Delta/Virgin America), {len(twcs_train)} hand-labelled twcs tweets "
-                          "(tools/signals_labels.json, test split excluded), tweeteval emotion/irony/offensive/hate "
-                          "train, the tune half of the TweetEval sentiment validation negatives (general_negatives), "
-                          "Amazon reviews",
-            "tuning": "threshold and knobs chosen on cross-validation of the training rows (twcs training split, "
-                      "general negatives tune half); reported on the twcs test split, held-out airlines and the "
-                      "general negatives report half, never trained or tuned on; held_out_reports: the twcs "
-                      "test split scored by models trained without its brand / its domain",
-            "cross_validation": cv, "held_out_reports": reports}
+    meta = {
+        "c_complaint": c_complaint,
+        "view_mix": mix,
+        "c_sentiment": c_sentiment,
+        "min_df": min_df,
+        "seed": SEED,
+        "trained_on": f"airline (not Delta/Virgin America), {len(twcs_train)} hand-labelled twcs tweets "
+        "(tools/signals_labels.json, test split excluded), tweeteval emotion/irony/offensive/hate "
+        "train, the tune half of the TweetEval sentiment validation negatives (general_negatives), "
+        "Amazon reviews",
+        "tuning": "threshold and knobs chosen on cross-validation of the training rows (twcs training split, "
+        "general negatives tune half); reported on the twcs test split, held-out airlines and the "
+        "general negatives report half, never trained or tuned on; held_out_reports: the twcs "
+        "test split scored by models trained without its brand / its domain",
+        "cross_validation": cv,
+        "held_out_reports": reports,
+    }
     kept = write_artifact(vocab, cms, [mix, 1 - mix], sm, threshold, meta)
     from chalicelib.domain.signals import model as shipped
 
@@ -722,8 +820,10 @@ def main() -> None:
 
     shipped.reset_cache()
     held_c, _ = airline_rows(heldout=True)
-    for name, texts, labels in (("airline Delta+Virgin", held_c.texts, held_c.labels),
-                                ("twcs test", [t.text for t in twcs_test], test_y)):
+    for name, texts, labels in (
+        ("airline Delta+Virgin", held_c.texts, held_c.labels),
+        ("twcs test", [t.text for t in twcs_test], test_y),
+    ):
         scores = [shipped.score(t)[0] for t in texts]
         print(f"{name}: macro-F1 {macro_f1(labels, scores, threshold):.3f}")
 

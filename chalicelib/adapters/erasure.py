@@ -31,8 +31,16 @@ from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.settings import Resources
 
-PERSONAL_MENTION_ATTRIBUTES = ("text", "title", "url", "author_id", "author_handle", "author_name",
-                               "author_followers", "author_verified")
+PERSONAL_MENTION_ATTRIBUTES = (
+    "text",
+    "title",
+    "url",
+    "author_id",
+    "author_handle",
+    "author_name",
+    "author_followers",
+    "author_verified",
+)
 
 
 # Tables of configuration, not of what authors wrote: the plan (staff names, rules) and the ops tokens.
@@ -41,8 +49,11 @@ NOT_PERSONAL = frozenset({"plans_table", "ops_tokens_table"})
 
 def stage_tables(names: Resources) -> dict[str, str]:
     """Every table of the stage that may hold what an author wrote: ``Resources`` field name -> physical name."""
-    return {f.name: getattr(names, f.name) for f in dataclasses.fields(names)
-            if f.name.endswith("_table") and f.name not in NOT_PERSONAL}
+    return {
+        f.name: getattr(names, f.name)
+        for f in dataclasses.fields(names)
+        if f.name.endswith("_table") and f.name not in NOT_PERSONAL
+    }
 
 
 class DynamoErasure:
@@ -51,20 +62,28 @@ class DynamoErasure:
         self.serializer = TypeSerializer()
 
     def _scan(self, table: str, **request: Any):
-        for page in client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True,
-                                                                      **request):
+        for page in client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True, **request):
             yield from page["Items"]
 
     def author_mentions(self, platform: str, author_id: str) -> list[dict[str, Any]]:
         found = []
-        for item in self._scan(self.names.mentions_table, FilterExpression=(
-                "platform = :p AND (author_id = :a OR (attribute_not_exists(author_id) AND author_handle = :a))"),
-                ExpressionAttributeValues={":p": string(platform), ":a": string(author_id)}):
+        for item in self._scan(
+            self.names.mentions_table,
+            FilterExpression=(
+                "platform = :p AND (author_id = :a OR (attribute_not_exists(author_id) AND author_handle = :a))"
+            ),
+            ExpressionAttributeValues={":p": string(platform), ":a": string(author_id)},
+        ):
             plain = plain_item(item)
-            found.append({"key": plain["pk"], "text": " ".join(str(plain.get(name) or "") for name in ("title", "text")
-                                                               if plain.get(name)),
-                          "handle": plain.get("author_handle"), "name": plain.get("author_name"),
-                          "issue_id": plain.get("issue_id")})
+            found.append(
+                {
+                    "key": plain["pk"],
+                    "text": " ".join(str(plain.get(name) or "") for name in ("title", "text") if plain.get(name)),
+                    "handle": plain.get("author_handle"),
+                    "name": plain.get("author_name"),
+                    "issue_id": plain.get("issue_id"),
+                }
+            )
         return found
 
     def _key_names(self, table: str) -> list[str]:
@@ -90,7 +109,8 @@ class DynamoErasure:
                 if table == self.names.mentions_table and plain.get("author_id") == needles.author_id:
                     continue  # the author's own mentions: erase_mentions, last
                 if any(isinstance(plain[name], str) and needles.in_key(plain[name]) for name in keys) or (
-                        table == self.names.issue_keys_table and plain.get("author") == needles.author_id):
+                    table == self.names.issue_keys_table and plain.get("author") == needles.author_id
+                ):
                     dynamodb.delete_item(TableName=table, Key=key)
                     count += 1
                     continue
@@ -100,8 +120,13 @@ class DynamoErasure:
                     names = {f"#a{i}": name for i, name in enumerate(sets)}
                     values = {f":v{i}": self.serializer.serialize(value) for i, value in enumerate(sets.values())}
                     assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(sets)))
-                    dynamodb.update_item(TableName=table, Key=key, ExpressionAttributeNames=names,
-                                         ExpressionAttributeValues=values, UpdateExpression="SET " + assignments)
+                    dynamodb.update_item(
+                        TableName=table,
+                        Key=key,
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values,
+                        UpdateExpression="SET " + assignments,
+                    )
                     count += 1
             if count:
                 changed[field.removesuffix("_table")] = count
@@ -114,10 +139,13 @@ class DynamoErasure:
             names = {f"#r{i}": name for i, name in enumerate(PERSONAL_MENTION_ATTRIBUTES)}
             try:
                 dynamodb.update_item(
-                    TableName=self.names.mentions_table, Key={"pk": string(key)},
+                    TableName=self.names.mentions_table,
+                    Key={"pk": string(key)},
                     UpdateExpression="SET erased_at = :at, erased = :erased REMOVE " + ", ".join(names),
-                    ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={":at": string(erased_at.isoformat()), ":erased": string(REDACTED)})
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":at": string(erased_at.isoformat()), ":erased": string(REDACTED)},
+                )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 continue
             erased += 1

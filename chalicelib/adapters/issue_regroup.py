@@ -28,8 +28,11 @@ def _version_condition(expected: int) -> tuple[str, dict[str, Any]]:
 
 class DynamoIssueRegrouping(DynamoIssues):
     def mention(self, key: str) -> dict[str, Any] | None:
-        item = client("dynamodb").get_item(TableName=self.names.mentions_table, Key={"pk": string(key)},
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.names.mentions_table, Key={"pk": string(key)}, ConsistentRead=True)
+            .get("Item")
+        )
         return plain_item(item) if item else None
 
     def merge(self, target: dict[str, Any], source: dict[str, Any], events: list[AuditEvent]) -> None:
@@ -38,25 +41,42 @@ class DynamoIssueRegrouping(DynamoIssues):
         source_condition, source_values = _version_condition(int(source.get("ops_version") or 0))
         closed = IssueStatus.CLOSED.value
         items: list[dict[str, Any]] = [
-            {"Update": {"TableName": self.names.issues_table, "Key": {"issue_id": string(target["issue_id"])},
-                        "UpdateExpression": "SET ops_version = :next, last_seen = :last ADD mention_count :count, "
-                                            "reach :reach",
-                        "ConditionExpression": target_condition,
-                        "ExpressionAttributeValues": {
-                            ":next": number(int(target.get("ops_version") or 0) + 1),
-                            ":last": string(max(str(target["last_seen"]), str(source["last_seen"]))),
-                            ":count": number(int(source.get("mention_count") or 0)),
-                            ":reach": number(int(source.get("reach") or 0)), **target_values}}},
-            {"Update": {"TableName": self.names.issues_table, "Key": {"issue_id": string(source["issue_id"])},
-                        "UpdateExpression": "SET ops_version = :next, #status = :closed, status_category = :sc, "
-                                            "merged_into = :into, mention_count = :zero",
-                        "ConditionExpression": f"({source_condition}) AND attribute_not_exists(merged_into)",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":next": number(int(source.get("ops_version") or 0) + 1), ":closed": string(closed),
-                            ":sc": string(status_category(closed, str(source["category"]))),
-                            ":into": string(str(target["issue_id"])), ":zero": number(0), **source_values}}},
-            *({"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events)]
+            {
+                "Update": {
+                    "TableName": self.names.issues_table,
+                    "Key": {"issue_id": string(target["issue_id"])},
+                    "UpdateExpression": "SET ops_version = :next, last_seen = :last ADD mention_count :count, "
+                    "reach :reach",
+                    "ConditionExpression": target_condition,
+                    "ExpressionAttributeValues": {
+                        ":next": number(int(target.get("ops_version") or 0) + 1),
+                        ":last": string(max(str(target["last_seen"]), str(source["last_seen"]))),
+                        ":count": number(int(source.get("mention_count") or 0)),
+                        ":reach": number(int(source.get("reach") or 0)),
+                        **target_values,
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.names.issues_table,
+                    "Key": {"issue_id": string(source["issue_id"])},
+                    "UpdateExpression": "SET ops_version = :next, #status = :closed, status_category = :sc, "
+                    "merged_into = :into, mention_count = :zero",
+                    "ConditionExpression": f"({source_condition}) AND attribute_not_exists(merged_into)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":next": number(int(source.get("ops_version") or 0) + 1),
+                        ":closed": string(closed),
+                        ":sc": string(status_category(closed, str(source["category"]))),
+                        ":into": string(str(target["issue_id"])),
+                        ":zero": number(0),
+                        **source_values,
+                    },
+                }
+            },
+            *({"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events),
+        ]
         dynamodb = client("dynamodb")
         try:
             dynamodb.transact_write_items(TransactItems=items)
@@ -68,14 +88,19 @@ class DynamoIssueRegrouping(DynamoIssues):
         dynamodb = client("dynamodb")
         moved = 0
         pages = dynamodb.get_paginator("query").paginate(
-            TableName=self.names.mentions_table, IndexName="by_issue", KeyConditionExpression="issue_id = :s",
-            ExpressionAttributeValues={":s": string(source_id)})
+            TableName=self.names.mentions_table,
+            IndexName="by_issue",
+            KeyConditionExpression="issue_id = :s",
+            ExpressionAttributeValues={":s": string(source_id)},
+        )
         keys = [item["pk"] for page in pages for item in page["Items"]]
         for key in keys:
             moved += self._move(self.names.mentions_table, {"pk": key}, source_id, target_id)
         claims = dynamodb.get_paginator("scan").paginate(
-            TableName=self.names.issue_keys_table, FilterExpression="issue_id = :s",
-            ExpressionAttributeValues={":s": string(source_id)})
+            TableName=self.names.issue_keys_table,
+            FilterExpression="issue_id = :s",
+            ExpressionAttributeValues={":s": string(source_id)},
+        )
         for page in claims:
             for item in page["Items"]:
                 self._move(self.names.issue_keys_table, {"key": item["key"]}, source_id, target_id)
@@ -85,9 +110,13 @@ class DynamoIssueRegrouping(DynamoIssues):
     def _move(table: str, key: dict[str, Any], source_id: str, target_id: str) -> int:
         dynamodb = client("dynamodb")
         try:
-            dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET issue_id = :t",
-                                 ConditionExpression="issue_id = :s",
-                                 ExpressionAttributeValues={":t": string(target_id), ":s": string(source_id)})
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET issue_id = :t",
+                ConditionExpression="issue_id = :s",
+                ExpressionAttributeValues={":t": string(target_id), ":s": string(source_id)},
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return 0
         return 1
@@ -95,20 +124,42 @@ class DynamoIssueRegrouping(DynamoIssues):
     def split(self, source: dict[str, Any], mention_key: str, issue: Issue, events: list[AuditEvent]) -> None:
         condition, values = _version_condition(int(source.get("ops_version") or 0))
         items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.names.issues_table, "Item": issue_item(issue),
-                     "ConditionExpression": "attribute_not_exists(issue_id)"}},
-            {"Update": {"TableName": self.names.issues_table, "Key": {"issue_id": string(source["issue_id"])},
-                        "UpdateExpression": "SET ops_version = :next ADD mention_count :minus, reach :less",
-                        "ConditionExpression": f"({condition}) AND mention_count > :one",
-                        "ExpressionAttributeValues": {
-                            ":next": number(int(source.get("ops_version") or 0) + 1), ":minus": number(-1),
-                            ":less": number(-min(issue.reach, int(source.get("reach") or 0))), ":one": number(1),
-                            **values}}},
-            {"Update": {"TableName": self.names.mentions_table, "Key": {"pk": string(mention_key)},
-                        "UpdateExpression": "SET issue_id = :new", "ConditionExpression": "issue_id = :old",
-                        "ExpressionAttributeValues": {":new": string(issue.issue_id),
-                                                      ":old": string(str(source["issue_id"]))}}},
-            *({"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events)]
+            {
+                "Put": {
+                    "TableName": self.names.issues_table,
+                    "Item": issue_item(issue),
+                    "ConditionExpression": "attribute_not_exists(issue_id)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.names.issues_table,
+                    "Key": {"issue_id": string(source["issue_id"])},
+                    "UpdateExpression": "SET ops_version = :next ADD mention_count :minus, reach :less",
+                    "ConditionExpression": f"({condition}) AND mention_count > :one",
+                    "ExpressionAttributeValues": {
+                        ":next": number(int(source.get("ops_version") or 0) + 1),
+                        ":minus": number(-1),
+                        ":less": number(-min(issue.reach, int(source.get("reach") or 0))),
+                        ":one": number(1),
+                        **values,
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.names.mentions_table,
+                    "Key": {"pk": string(mention_key)},
+                    "UpdateExpression": "SET issue_id = :new",
+                    "ConditionExpression": "issue_id = :old",
+                    "ExpressionAttributeValues": {
+                        ":new": string(issue.issue_id),
+                        ":old": string(str(source["issue_id"])),
+                    },
+                }
+            },
+            *({"Put": {"TableName": self.names.audit_table, "Item": audit_item(event)}} for event in events),
+        ]
         dynamodb = client("dynamodb")
         try:
             dynamodb.transact_write_items(TransactItems=items)

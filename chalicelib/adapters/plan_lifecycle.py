@@ -31,8 +31,11 @@ class DynamoPlanLifecycle:
 
     def get(self, version: int) -> dict[str, Any] | None:
         """The stored version: status, who uploaded and reviewed it, its YAML and its document (a dict)."""
-        item = client("dynamodb").get_item(TableName=self.table, Key=_version_key(version),
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key=_version_key(version), ConsistentRead=True)
+            .get("Item")
+        )
         if not item:
             return None
         found = plain_item(item)
@@ -65,20 +68,44 @@ class DynamoPlanLifecycle:
             return None
         at = string(event.at.isoformat())
         items: list[dict[str, Any]] = [
-            {"Update": {"TableName": self.table, "Key": _version_key(version),
-                        "UpdateExpression": "SET #s = :active, activated_at = :at REMOVE retired_at",
-                        "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":active": string("active"), ":at": at}}},
-            {"Put": {"TableName": self.table, "Item": {**POINTER, "version": {"N": str(version)}, "since": at},
-                     **({"ConditionExpression": "version = :previous",
-                         "ExpressionAttributeValues": {":previous": {"N": str(previous)}}} if previous else
-                        {"ConditionExpression": "attribute_not_exists(pk)"})}},
-            self._audit(event)]
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _version_key(version),
+                    "UpdateExpression": "SET #s = :active, activated_at = :at REMOVE retired_at",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":active": string("active"), ":at": at},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**POINTER, "version": {"N": str(version)}, "since": at},
+                    **(
+                        {
+                            "ConditionExpression": "version = :previous",
+                            "ExpressionAttributeValues": {":previous": {"N": str(previous)}},
+                        }
+                        if previous
+                        else {"ConditionExpression": "attribute_not_exists(pk)"}
+                    ),
+                }
+            },
+            self._audit(event),
+        ]
         if previous:
-            items.append({"Update": {"TableName": self.table, "Key": _version_key(previous),
-                                     "UpdateExpression": "SET #s = :retired, retired_at = :at",
-                                     "ExpressionAttributeNames": {"#s": "status"},
-                                     "ExpressionAttributeValues": {":retired": string("retired"), ":at": at}}})
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _version_key(previous),
+                        "UpdateExpression": "SET #s = :retired, retired_at = :at",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":retired": string("retired"), ":at": at},
+                    }
+                }
+            )
         self._transact(items, "another version was activated meanwhile; read the versions again")
         return previous or 0
 
@@ -91,15 +118,33 @@ class DynamoPlanLifecycle:
             raise PlanVersionConflict(f"version {version} is the active plan: activate another version first")
         if found["status"] == "retired":
             return False
-        self._transact([
-            {"Update": {"TableName": self.table, "Key": _version_key(version),
+        self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _version_key(version),
                         "UpdateExpression": "SET #s = :retired, retired_at = :at",
-                        "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":retired": string("retired"),
-                                                      ":at": string(event.at.isoformat())}}},
-            {"ConditionCheck": {"TableName": self.table, "Key": POINTER, "ConditionExpression": "version <> :v",
-                                "ExpressionAttributeValues": {":v": {"N": str(version)}}}},
-            self._audit(event)], f"version {version} became the active plan meanwhile")
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":retired": string("retired"),
+                            ":at": string(event.at.isoformat()),
+                        },
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": POINTER,
+                        "ConditionExpression": "version <> :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(version)}},
+                    }
+                },
+                self._audit(event),
+            ],
+            f"version {version} became the active plan meanwhile",
+        )
         return True
 
     def record_review(self, version: int, reviewed_by: str, reviewed_on: date, event: AuditEvent) -> None:
@@ -109,16 +154,30 @@ class DynamoPlanLifecycle:
         if found is None:
             raise PlanVersionMissing(f"no plan version {version}")
         document = found["document"]
-        document["review"] = {**document.get("review", {}), "reviewed_by": reviewed_by,
-                              "reviewed_on": reviewed_on.isoformat()}
-        self._transact([
-            {"Update": {"TableName": self.table, "Key": _version_key(version),
+        document["review"] = {
+            **document.get("review", {}),
+            "reviewed_by": reviewed_by,
+            "reviewed_on": reviewed_on.isoformat(),
+        }
+        self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _version_key(version),
                         "UpdateExpression": "SET reviewed_by = :by, reviewed_on = :on, document = :doc",
                         "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":by": string(reviewed_by),
-                                                      ":on": string(reviewed_on.isoformat()),
-                                                      ":doc": string(json.dumps(document))}}},
-            self._audit(event)], f"plan version {version} changed meanwhile; try again")
+                        "ExpressionAttributeValues": {
+                            ":by": string(reviewed_by),
+                            ":on": string(reviewed_on.isoformat()),
+                            ":doc": string(json.dumps(document)),
+                        },
+                    }
+                },
+                self._audit(event),
+            ],
+            f"plan version {version} changed meanwhile; try again",
+        )
 
 
 class OnceMailer:
@@ -138,9 +197,15 @@ class OnceMailer:
 
         from chalicelib.adapters.attributes import number
 
-        claim = self.claims.claim({"pk": string(f"sent#{key}")}, now, sets={
-            "kind": string("review_reminder"), "at": string(now.isoformat()),
-            "ttl": number(int((now + timedelta(days=self.KEEP_DAYS)).timestamp()))})
+        claim = self.claims.claim(
+            {"pk": string(f"sent#{key}")},
+            now,
+            sets={
+                "kind": string("review_reminder"),
+                "at": string(now.isoformat()),
+                "ttl": number(int((now + timedelta(days=self.KEEP_DAYS)).timestamp())),
+            },
+        )
         if claim is None:
             return False
         try:

@@ -25,11 +25,14 @@ def _iso(moment: datetime) -> str:
 
 def _facts(item: dict[str, Any]) -> IssueFacts:
     signature = item.get("signature", {}).get("S")
-    return IssueFacts(issue_id=item["issue_id"]["S"], at=datetime.fromisoformat(item["resolved_at"]["S"]),
-                      author=item.get("author", {}).get("S"),
-                      products=tuple(p["S"] for p in item.get("products", {}).get("L", [])),
-                      topic=item.get("topic", {}).get("S", ""),
-                      signature=tuple(int(v, 16) for v in signature.split(",")) if signature else None)
+    return IssueFacts(
+        issue_id=item["issue_id"]["S"],
+        at=datetime.fromisoformat(item["resolved_at"]["S"]),
+        author=item.get("author", {}).get("S"),
+        products=tuple(p["S"] for p in item.get("products", {}).get("L", [])),
+        topic=item.get("topic", {}).get("S", ""),
+        signature=tuple(int(v, 16) for v in signature.split(",")) if signature else None,
+    )
 
 
 class DynamoRecurrence:
@@ -42,19 +45,26 @@ class DynamoRecurrence:
         dynamodb = client("dynamodb")
         for key in keys:
             item: dict[str, Any] = {
-                "key": string(key), "issue_id": string(facts.issue_id), "resolved_at": string(_iso(facts.at)),
-                "topic": string(facts.topic), "products": {"L": [string(p) for p in facts.products]},
-                "ttl": number(int(until.timestamp()))}
+                "key": string(key),
+                "issue_id": string(facts.issue_id),
+                "resolved_at": string(_iso(facts.at)),
+                "topic": string(facts.topic),
+                "products": {"L": [string(p) for p in facts.products]},
+                "ttl": number(int(until.timestamp())),
+            }
             if facts.author:
                 item["author"] = string(facts.author)
             if facts.signature:
                 item["signature"] = string(",".join(f"{v:x}" for v in facts.signature))
             try:
                 # The latest resolution wins; a retried older record does not take a key back.
-                dynamodb.put_item(TableName=self.table, Item=item,
-                                  ConditionExpression="attribute_not_exists(#k) OR resolved_at <= :at",
-                                  ExpressionAttributeNames={"#k": "key"},
-                                  ExpressionAttributeValues={":at": item["resolved_at"]})
+                dynamodb.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(#k) OR resolved_at <= :at",
+                    ExpressionAttributeNames={"#k": "key"},
+                    ExpressionAttributeValues={":at": item["resolved_at"]},
+                )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 pass
 
@@ -74,16 +84,25 @@ class DynamoRecurrence:
     def link(self, link: RecurrenceLink, event: AuditEvent) -> bool:
         dynamodb = client("dynamodb")
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self.issues_table, "Key": {"issue_id": string(link.issue_id)},
-                    "UpdateExpression": "SET recurs_issue_id = :earlier, recurrence_rule = :rule, "
-                                        "recurrence_gap_seconds = :gap",
-                    "ConditionExpression": "attribute_exists(issue_id) AND attribute_not_exists(recurs_issue_id)",
-                    "ExpressionAttributeValues": {":earlier": string(link.recurs_issue_id),
-                                                  ":rule": string(link.rule.value),
-                                                  ":gap": number(link.gap_seconds)}}},
-                {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}}])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.issues_table,
+                            "Key": {"issue_id": string(link.issue_id)},
+                            "UpdateExpression": "SET recurs_issue_id = :earlier, recurrence_rule = :rule, "
+                            "recurrence_gap_seconds = :gap",
+                            "ConditionExpression": "attribute_exists(issue_id) AND attribute_not_exists(recurs_issue_id)",
+                            "ExpressionAttributeValues": {
+                                ":earlier": string(link.recurs_issue_id),
+                                ":rule": string(link.rule.value),
+                                ":gap": number(link.gap_seconds),
+                            },
+                        }
+                    },
+                    {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
+                ]
+            )
         except dynamodb.exceptions.TransactionCanceledException:
             return False
         return True

@@ -51,8 +51,12 @@ EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
 BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
 
 
-def shards_for(peak_mentions_per_s: float = EXPECTED_PEAK_MENTIONS_PER_S, batch_size: int = BATCH_SIZE,
-               units_per_write: float = UNITS_PER_COUNTER_WRITE, per_item: float = ITEM_WRITE_UNITS_TARGET) -> int:
+def shards_for(
+    peak_mentions_per_s: float = EXPECTED_PEAK_MENTIONS_PER_S,
+    batch_size: int = BATCH_SIZE,
+    units_per_write: float = UNITS_PER_COUNTER_WRITE,
+    per_item: float = ITEM_WRITE_UNITS_TARGET,
+) -> int:
     """Write shards per counter item so that, at the peak, each shard takes at most ``per_item`` write units a
     second (one write of ``units_per_write`` units per batch of ``batch_size`` mentions). A read fetches every
     shard of the days it needs (15 days x shards items in one BatchGetItem of at most 100 keys), so shards are
@@ -81,8 +85,9 @@ def batch_digest(observations: list[Observation]) -> str:
 
 
 class DynamoSurgeStore:
-    def __init__(self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR, shards: int = SHARDS,
-                 dynamodb: Any = None) -> None:
+    def __init__(
+        self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR, shards: int = SHARDS, dynamodb: Any = None
+    ) -> None:
         self.table = table_name
         self.links_per_key_hour = links_per_key_hour
         self.shards = shards
@@ -119,8 +124,11 @@ class DynamoSurgeStore:
                 linked = planned[hour]
                 for key in observation.keys:
                     name = key_id(key) + "m"
-                    if (key == BRAND_KEY) is brand_pass and linked.get(name, 0) < self.links_per_key_hour \
-                            and sum(linked.values()) < LINKS_PER_HOUR_ITEM:
+                    if (
+                        (key == BRAND_KEY) is brand_pass
+                        and linked.get(name, 0) < self.links_per_key_hour
+                        and sum(linked.values()) < LINKS_PER_HOUR_ITEM
+                    ):
                         linked[name] = linked.get(name, 0) + 1
                         hour_mentions[hour][name].append(observation.mention)
         for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
@@ -129,18 +137,37 @@ class DynamoSurgeStore:
         shard = int(batch, 16) % self.shards
         calls = 0
         for day, adds in day_adds.items():
-            self._update(shard_key(f"day#{day}", shard), adds, {}, {"first_ts": day_first[day]},
-                         _epoch(day) + RETENTION_SECONDS, batch)
+            self._update(
+                shard_key(f"day#{day}", shard),
+                adds,
+                {},
+                {"first_ts": day_first[day]},
+                _epoch(day) + RETENTION_SECONDS,
+                batch,
+            )
             calls += 1
         for hour, adds in hour_adds.items():
-            self._update(shard_key(f"hour#{hour}", shard), adds, hour_mentions[hour], {},
-                         _epoch(hour[:10]) + RETENTION_SECONDS, batch)
+            self._update(
+                shard_key(f"hour#{hour}", shard),
+                adds,
+                hour_mentions[hour],
+                {},
+                _epoch(hour[:10]) + RETENTION_SECONDS,
+                batch,
+            )
             self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
             calls += 1
         return calls
 
-    def _update(self, pk: str, adds: dict[str, int], appends: dict[str, list[str]], first: dict[str, float],
-                ttl: int, batch: str) -> None:
+    def _update(
+        self,
+        pk: str,
+        adds: dict[str, int],
+        appends: dict[str, list[str]],
+        first: dict[str, float],
+        ttl: int,
+        batch: str,
+    ) -> None:
         names: dict[str, str] = {"#batch": "last_batch"}
         values: dict[str, Any] = {":ttl": {"N": str(ttl)}, ":batch": {"S": batch}}
         if appends:
@@ -162,10 +189,13 @@ class DynamoSurgeStore:
         dynamodb = self._client()
         try:
             dynamodb.update_item(
-                TableName=self.table, Key={"pk": {"S": pk}}, ExpressionAttributeNames=names,
+                TableName=self.table,
+                Key={"pk": {"S": pk}},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ConditionExpression="attribute_not_exists(#batch) OR #batch <> :batch",
-                UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts))
+                UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts),
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # this batch was counted here already (a retry after a later step failed)
 
@@ -174,13 +204,18 @@ class DynamoSurgeStore:
         """One BatchGetItem: the day items, the hour items and the keys' states."""
         from boto3.dynamodb.types import TypeDeserializer
 
-        wanted = [shard_key(f"{kind}#{name}", shard) for kind, names in (("day", days), ("hour", hours))
-                  for name in names for shard in range(self.shards)] + [f"state#{k}" for k in keys]
+        wanted = [
+            shard_key(f"{kind}#{name}", shard)
+            for kind, names in (("day", days), ("hour", hours))
+            for name in names
+            for shard in range(self.shards)
+        ] + [f"state#{k}" for k in keys]
         dynamodb, deserializer, items = self._client(), TypeDeserializer(), {}
         stored: dict[str, dict[str, int]] = {hour: {} for hour in hours}
         for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start:start + 100]],
-                                                    "ConsistentRead": True}}
+            request: dict[str, Any] = {
+                self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start : start + 100]], "ConsistentRead": True}
+            }
             while request:
                 answer = dynamodb.batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self.table, []):
@@ -202,15 +237,20 @@ class DynamoSurgeStore:
     def save_state(self, key: str, state: SurgeState, expected_version: int, issue_id: str | None = None) -> int:
         """Write the key's new state (and the Crisis it belongs to) if nobody else did since we read it."""
         dynamodb = self._client()
-        item = {"pk": {"S": f"state#{key}"}, "state": {"S": json.dumps(state.to_dict())},
-                "version": {"N": str(expected_version + 1)}}
+        item = {
+            "pk": {"S": f"state#{key}"},
+            "state": {"S": json.dumps(state.to_dict())},
+            "version": {"N": str(expected_version + 1)},
+        }
         if issue_id:
             item["issue_id"] = {"S": issue_id}
         try:
             dynamodb.put_item(
-                TableName=self.table, Item=item,
+                TableName=self.table,
+                Item=item,
                 ConditionExpression="attribute_not_exists(pk) OR version = :v",
-                ExpressionAttributeValues={":v": {"N": str(expected_version)}})
+                ExpressionAttributeValues={":v": {"N": str(expected_version)}},
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException as error:
             raise StateConflict(key) from error
         return expected_version + 1
@@ -231,7 +271,7 @@ class SurgeHistory:
             day = pk.split("#", 1)[1][:10]
             record = per_day.setdefault(day, {"day": day})
             for attribute, value in item.items():
-                if attribute.startswith(prefix) and attribute[KEY_ID_LENGTH:KEY_ID_LENGTH + 1] in ("h", "f"):
+                if attribute.startswith(prefix) and attribute[KEY_ID_LENGTH : KEY_ID_LENGTH + 1] in ("h", "f"):
                     name = attribute[KEY_ID_LENGTH:]
                     record[name] = record.get(name, 0) + value  # the write shards of one day add up
         return list(per_day.values())
@@ -243,8 +283,9 @@ class SurgeHistory:
         return out[:limit]
 
     def data_start(self) -> float | None:
-        firsts = [float(item["first_ts"]) for pk, item in self.items.items() if pk.startswith("day#")
-                  and "first_ts" in item]
+        firsts = [
+            float(item["first_ts"]) for pk, item in self.items.items() if pk.startswith("day#") and "first_ts" in item
+        ]
         return min(firsts) if firsts else None
 
     def state(self, key: str) -> tuple[SurgeState, int, str | None]:

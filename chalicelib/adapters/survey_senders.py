@@ -25,8 +25,7 @@ class SesSurveySender:
     def __init__(self, email: SesEmail) -> None:
         self.email = email
 
-    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
-             now: datetime) -> str:
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
         if not survey.contact:
             raise SurveyUndeliverable("an email survey needs the author's address")
         return self.email.send(survey.contact, subject, text, html)
@@ -38,12 +37,21 @@ class ReplySurveySender:
     def __init__(self, publisher: ReplyPublisher) -> None:
         self.publisher = publisher
 
-    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
-             now: datetime) -> str:
-        target = ReplyTarget.from_mention(mention) if mention else ReplyTarget(platform=survey.platform,
-                                                                              external_id=survey.reply_to)
-        post = ChannelPost(issue_id=survey.issue_id, run=f"survey-{survey.survey_id}", channel=survey.channel,
-                           text=text, approved_by=SYSTEM_SURVEYS, target=target, category=survey.category)
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
+        target = (
+            ReplyTarget.from_mention(mention)
+            if mention
+            else ReplyTarget(platform=survey.platform, external_id=survey.reply_to)
+        )
+        post = ChannelPost(
+            issue_id=survey.issue_id,
+            run=f"survey-{survey.survey_id}",
+            channel=survey.channel,
+            text=text,
+            approved_by=SYSTEM_SURVEYS,
+            target=target,
+            category=survey.category,
+        )
         result = self.publisher.publish(post, now)
         if result.next is Next.DONE:
             return result.platform_id or "posted"
@@ -58,7 +66,6 @@ class SurveyChannels:
     def __init__(self, email: SesSurveySender, replies: ReplySurveySender) -> None:
         self.email, self.replies = email, replies
 
-    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str,
-             now: datetime) -> str:
+    def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
         sender = self.email if survey.channel == EMAIL else self.replies
         return sender.send(survey, mention, subject, text, html, now)

@@ -42,13 +42,25 @@ def _expiry_iso(expires_at: int) -> str:
 
 def survey_item(survey: Survey) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "pk": string(f"survey#{survey.survey_id}"), "survey_id": string(survey.survey_id),
-        "issue_id": string(survey.issue_id), "category": string(survey.category), "team": string(survey.team),
-        "platform": string(survey.platform), "author": string(survey.author), "recipient": string(survey.recipient),
-        "reply_to": string(survey.reply_to), "channel": string(survey.channel), "question": string(survey.question),
-        "message": string(survey.message), "created_at": string(_iso(survey.created_at)),
-        "due_at": string(_iso(survey.due_at)), "expires_at": number(survey.expires_at),
-        "status": string(survey.status.value), "send_state": string(OWED), "phase": string(SEND)}
+        "pk": string(f"survey#{survey.survey_id}"),
+        "survey_id": string(survey.survey_id),
+        "issue_id": string(survey.issue_id),
+        "category": string(survey.category),
+        "team": string(survey.team),
+        "platform": string(survey.platform),
+        "author": string(survey.author),
+        "recipient": string(survey.recipient),
+        "reply_to": string(survey.reply_to),
+        "channel": string(survey.channel),
+        "question": string(survey.question),
+        "message": string(survey.message),
+        "created_at": string(_iso(survey.created_at)),
+        "due_at": string(_iso(survey.due_at)),
+        "expires_at": number(survey.expires_at),
+        "status": string(survey.status.value),
+        "send_state": string(OWED),
+        "phase": string(SEND),
+    }
     if survey.contact:
         item["contact"] = string(survey.contact)
     return item
@@ -61,14 +73,26 @@ def _survey(item: dict[str, Any]) -> Survey:
     rating = item.get("rating", {}).get("N")
     answered = text("answered_at")
     return Survey(
-        survey_id=text("survey_id"), issue_id=text("issue_id"), category=text("category"), team=text("team"),
-        platform=text("platform"), author=text("author"), recipient=text("recipient"), reply_to=text("reply_to"),
-        channel=text("channel"), contact=text("contact") or None, question=text("question"),
-        message=text("message"), created_at=datetime.fromisoformat(text("created_at")),
+        survey_id=text("survey_id"),
+        issue_id=text("issue_id"),
+        category=text("category"),
+        team=text("team"),
+        platform=text("platform"),
+        author=text("author"),
+        recipient=text("recipient"),
+        reply_to=text("reply_to"),
+        channel=text("channel"),
+        contact=text("contact") or None,
+        question=text("question"),
+        message=text("message"),
+        created_at=datetime.fromisoformat(text("created_at")),
         due_at=datetime.fromisoformat(text("survey_due_at") or text("created_at")),
-        expires_at=int(item["expires_at"]["N"]), status=SurveyStatus(text("status")),
-        rating=int(rating) if rating else None, comment=text("comment"),
-        answered_at=datetime.fromisoformat(answered) if answered else None)
+        expires_at=int(item["expires_at"]["N"]),
+        status=SurveyStatus(text("status")),
+        rating=int(rating) if rating else None,
+        comment=text("comment"),
+        answered_at=datetime.fromisoformat(answered) if answered else None,
+    )
 
 
 def _cancelled_by_condition(error: Exception) -> bool:
@@ -89,9 +113,18 @@ class DynamoSurveys:
         guard = {"pk": string(f"issue#{survey.issue_id}"), "survey_id": string(survey.survey_id)}
         dynamodb = client("dynamodb")
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": guard, "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": guard,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                ]
+            )
         except dynamodb.exceptions.TransactionCanceledException as cancelled:
             if _cancelled_by_condition(cancelled):
                 return False
@@ -99,31 +132,43 @@ class DynamoSurveys:
         return True
 
     def get(self, survey_id: str) -> Survey | None:
-        item = client("dynamodb").get_item(TableName=self.table, Key={"pk": string(f"survey#{survey_id}")},
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"pk": string(f"survey#{survey_id}")}, ConsistentRead=True)
+            .get("Item")
+        )
         return _survey(item) if item and "survey_id" in item else None
 
     def for_issue(self, issue_id: str) -> Survey | None:
-        guard = client("dynamodb").get_item(TableName=self.table, Key={"pk": string(f"issue#{issue_id}")},
-                                            ConsistentRead=True).get("Item")
+        guard = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"pk": string(f"issue#{issue_id}")}, ConsistentRead=True)
+            .get("Item")
+        )
         return self.get(guard["survey_id"]["S"]) if guard else None
 
     def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for phase in (SEND, CLOSE, NOTIFY):
             answer = client("dynamodb").query(
-                TableName=self.table, IndexName="by_phase", Limit=limit,
+                TableName=self.table,
+                IndexName="by_phase",
+                Limit=limit,
                 KeyConditionExpression="phase = :phase AND due_at <= :now",
-                ExpressionAttributeValues={":phase": string(phase), ":now": string(_iso(now))})
+                ExpressionAttributeValues={":phase": string(phase), ":now": string(_iso(now))},
+            )
             out += [(phase, item["survey_id"]["S"]) for item in answer["Items"]]
         return out
 
     def claim_send(self, survey_id: str, now: datetime) -> Claim | None:
         try:
-            return self.claims.claim({"pk": string(f"survey#{survey_id}")}, now,
-                                     only_if="attribute_exists(survey_id) AND #status = :owed_status",
-                                     names={"#status": "status"},
-                                     values={":owed_status": string(SurveyStatus.OWED.value)})
+            return self.claims.claim(
+                {"pk": string(f"survey#{survey_id}")},
+                now,
+                only_if="attribute_exists(survey_id) AND #status = :owed_status",
+                names={"#status": "status"},
+                values={":owed_status": string(SurveyStatus.OWED.value)},
+            )
         except SendInProgress:
             return None  # its owner sends it, or its lease ends and the next run does
 
@@ -134,12 +179,20 @@ class DynamoSurveys:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.table, Key=claim.key,
+                TableName=self.table,
+                Key=claim.key,
                 UpdateExpression="SET send_state = :sent, #status = :sent, sent_at = :at, phase = :close, "
-                                 "due_at = :expires REMOVE send_lease",
-                ConditionExpression="send_claim = :owner", ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":sent": string(SENT), ":at": string(_iso(at)), ":close": string(CLOSE),
-                                           ":expires": string(expires), ":owner": string(claim.owner)})
+                "due_at = :expires REMOVE send_lease",
+                ConditionExpression="send_claim = :owner",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sent": string(SENT),
+                    ":at": string(_iso(at)),
+                    ":close": string(CLOSE),
+                    ":expires": string(expires),
+                    ":owner": string(claim.owner),
+                },
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # taken over after our lease ended: the new owner records it
 
@@ -152,12 +205,18 @@ class DynamoSurveys:
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
-                TableName=self.table, Key=claim.key,
+                TableName=self.table,
+                Key=claim.key,
                 UpdateExpression="SET send_state = :final, #status = :final, ended_at = :at "
-                                 "REMOVE send_lease, phase, due_at",
-                ConditionExpression="send_claim = :owner", ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":final": string(SurveyStatus.UNDELIVERABLE.value),
-                                           ":at": string(_iso(at)), ":owner": string(claim.owner)})
+                "REMOVE send_lease, phase, due_at",
+                ConditionExpression="send_claim = :owner",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":final": string(SurveyStatus.UNDELIVERABLE.value),
+                    ":at": string(_iso(at)),
+                    ":owner": string(claim.owner),
+                },
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # taken over after our lease ended: the new owner records it
 
@@ -165,30 +224,58 @@ class DynamoSurveys:
         verdict = outcome(answer.rating)
         dynamodb = client("dynamodb")
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self.table, "Key": {"pk": string(f"survey#{survey.survey_id}")},
-                    "UpdateExpression": "SET #status = :answered, rating = :rating, #comment = :comment, "
-                                        "answered_at = :at REMOVE phase, due_at",
-                    "ConditionExpression": "#status = :sent AND expires_at > :now",
-                    "ExpressionAttributeNames": {"#status": "status", "#comment": "comment"},
-                    "ExpressionAttributeValues": {
-                        ":answered": string(SurveyStatus.ANSWERED.value), ":sent": string(SurveyStatus.SENT.value),
-                        ":rating": number(answer.rating), ":comment": string(answer.comment),
-                        ":at": string(_iso(at)), ":now": number(int(at.timestamp()))}}},
-                {"Update": {
-                    "TableName": self.issues_table, "Key": {"issue_id": string(survey.issue_id)},
-                    "UpdateExpression": "SET satisfaction = :verdict, satisfaction_rating = :rating, "
-                                        "satisfaction_comment = :comment, satisfaction_at = :at, survey_id = :id",
-                    "ConditionExpression": "attribute_exists(issue_id)",
-                    "ExpressionAttributeValues": {
-                        ":verdict": string(verdict), ":rating": number(answer.rating),
-                        ":comment": string(answer.comment), ":at": string(_iso(at)),
-                        ":id": string(survey.survey_id)}}},
-                {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
-                    "pk": string(f"notice#{survey.survey_id}"), "survey_id": string(survey.survey_id),
-                    "send_state": string(OWED), "phase": string(NOTIFY), "due_at": string(_iso(at))}}}])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": string(f"survey#{survey.survey_id}")},
+                            "UpdateExpression": "SET #status = :answered, rating = :rating, #comment = :comment, "
+                            "answered_at = :at REMOVE phase, due_at",
+                            "ConditionExpression": "#status = :sent AND expires_at > :now",
+                            "ExpressionAttributeNames": {"#status": "status", "#comment": "comment"},
+                            "ExpressionAttributeValues": {
+                                ":answered": string(SurveyStatus.ANSWERED.value),
+                                ":sent": string(SurveyStatus.SENT.value),
+                                ":rating": number(answer.rating),
+                                ":comment": string(answer.comment),
+                                ":at": string(_iso(at)),
+                                ":now": number(int(at.timestamp())),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.issues_table,
+                            "Key": {"issue_id": string(survey.issue_id)},
+                            "UpdateExpression": "SET satisfaction = :verdict, satisfaction_rating = :rating, "
+                            "satisfaction_comment = :comment, satisfaction_at = :at, survey_id = :id",
+                            "ConditionExpression": "attribute_exists(issue_id)",
+                            "ExpressionAttributeValues": {
+                                ":verdict": string(verdict),
+                                ":rating": number(answer.rating),
+                                ":comment": string(answer.comment),
+                                ":at": string(_iso(at)),
+                                ":id": string(survey.survey_id),
+                            },
+                        }
+                    },
+                    {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "Item": {
+                                "pk": string(f"notice#{survey.survey_id}"),
+                                "survey_id": string(survey.survey_id),
+                                "send_state": string(OWED),
+                                "phase": string(NOTIFY),
+                                "due_at": string(_iso(at)),
+                            },
+                        }
+                    },
+                ]
+            )
         except dynamodb.exceptions.TransactionCanceledException as cancelled:
             if _cancelled_by_condition(cancelled):
                 raise SurveyClosed(survey.survey_id) from None
@@ -197,23 +284,38 @@ class DynamoSurveys:
     def record_unanswered(self, survey: Survey, event: AuditEvent) -> bool:
         dynamodb = client("dynamodb")
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self.table, "Key": {"pk": string(f"survey#{survey.survey_id}")},
-                    "UpdateExpression": "SET #status = :unanswered REMOVE phase, due_at",
-                    "ConditionExpression": "#status = :sent AND expires_at <= :now",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":unanswered": string(SurveyStatus.UNANSWERED.value),
-                                                  ":sent": string(SurveyStatus.SENT.value),
-                                                  ":now": number(int(event.at.timestamp()))}}},
-                {"Update": {
-                    "TableName": self.issues_table, "Key": {"issue_id": string(survey.issue_id)},
-                    "UpdateExpression": "SET satisfaction = if_not_exists(satisfaction, :unanswered), "
-                                        "survey_id = :id",
-                    "ConditionExpression": "attribute_exists(issue_id)",
-                    "ExpressionAttributeValues": {":unanswered": string(SurveyStatus.UNANSWERED.value),
-                                                  ":id": string(survey.survey_id)}}},
-                {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}}])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": string(f"survey#{survey.survey_id}")},
+                            "UpdateExpression": "SET #status = :unanswered REMOVE phase, due_at",
+                            "ConditionExpression": "#status = :sent AND expires_at <= :now",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":unanswered": string(SurveyStatus.UNANSWERED.value),
+                                ":sent": string(SurveyStatus.SENT.value),
+                                ":now": number(int(event.at.timestamp())),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.issues_table,
+                            "Key": {"issue_id": string(survey.issue_id)},
+                            "UpdateExpression": "SET satisfaction = if_not_exists(satisfaction, :unanswered), "
+                            "survey_id = :id",
+                            "ConditionExpression": "attribute_exists(issue_id)",
+                            "ExpressionAttributeValues": {
+                                ":unanswered": string(SurveyStatus.UNANSWERED.value),
+                                ":id": string(survey.survey_id),
+                            },
+                        }
+                    },
+                    {"Put": {"TableName": self.audit_table, "Item": audit_item(event)}},
+                ]
+            )
         except dynamodb.exceptions.TransactionCanceledException as cancelled:
             if _cancelled_by_condition(cancelled):
                 return False
@@ -233,30 +335,54 @@ class SnsSurveyNotices:
     def announce(self, survey: Survey, now: datetime) -> str:
         from chalicelib.adapters.alerts import topic_arn
 
-        claim = self.claims.claim({"pk": string(f"notice#{survey.survey_id}")}, now,
-                                  only_if="attribute_exists(survey_id)")
+        claim = self.claims.claim(
+            {"pk": string(f"notice#{survey.survey_id}")}, now, only_if="attribute_exists(survey_id)"
+        )
         if claim is None:
             return "duplicate"
         verdict = outcome(survey.rating)
-        body = {"kind": "survey_answered", "severity": "low", "category": survey.category, "team": survey.team,
-                "issue_id": survey.issue_id, "rating": survey.rating, "satisfaction": verdict,
-                "comment": survey.comment, "channel": survey.channel, "platform": survey.platform,
-                "subject": f"Survey answered: {survey.rating}/5 ({verdict})",
-                "at": _iso(survey.answered_at or now)}
-        attributes = {name: {"DataType": "String", "StringValue": value or "none"} for name, value in {
-            "kind": "survey_answered", "severity": "low", "category": survey.category, "team": survey.team}.items()}
+        body = {
+            "kind": "survey_answered",
+            "severity": "low",
+            "category": survey.category,
+            "team": survey.team,
+            "issue_id": survey.issue_id,
+            "rating": survey.rating,
+            "satisfaction": verdict,
+            "comment": survey.comment,
+            "channel": survey.channel,
+            "platform": survey.platform,
+            "subject": f"Survey answered: {survey.rating}/5 ({verdict})",
+            "at": _iso(survey.answered_at or now),
+        }
+        attributes = {
+            name: {"DataType": "String", "StringValue": value or "none"}
+            for name, value in {
+                "kind": "survey_answered",
+                "severity": "low",
+                "category": survey.category,
+                "team": survey.team,
+            }.items()
+        }
         try:
-            client("sns").publish(TopicArn=topic_arn(self.topic_name), Subject=body["subject"],
-                                  Message=json.dumps(body, ensure_ascii=False), MessageAttributes=attributes)
+            client("sns").publish(
+                TopicArn=topic_arn(self.topic_name),
+                Subject=body["subject"],
+                Message=json.dumps(body, ensure_ascii=False),
+                MessageAttributes=attributes,
+            )
         except Exception:
             self.claims.give_back(claim)
             raise
         dynamodb = client("dynamodb")
         try:
-            dynamodb.update_item(TableName=self.table, Key=claim.key,
-                                 UpdateExpression="SET send_state = :sent REMOVE send_lease, phase, due_at",
-                                 ConditionExpression="send_claim = :owner",
-                                 ExpressionAttributeValues={":sent": string(SENT), ":owner": string(claim.owner)})
+            dynamodb.update_item(
+                TableName=self.table,
+                Key=claim.key,
+                UpdateExpression="SET send_state = :sent REMOVE send_lease, phase, due_at",
+                ConditionExpression="send_claim = :owner",
+                ExpressionAttributeValues={":sent": string(SENT), ":owner": string(claim.owner)},
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass
         return "sent"

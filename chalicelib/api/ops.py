@@ -41,6 +41,7 @@ from chalicelib.domain.validation import describe_validation_error
 def service_model(name: str) -> str:
     return f"chalicelib.services.ops:{name}"
 
+
 ops = Blueprint(__name__)
 
 ISSUE_ID = re.compile(r"^[A-Za-z0-9_.:#-]{1,128}$")
@@ -110,8 +111,15 @@ def answering(handler):
     return run
 
 
-@ops_route(ops, "/issues", "GET", Role.VIEWER, "List issues, newest first within each index partition",
-           query=IssueQuery, answer=service_model("IssuePage"))
+@ops_route(
+    ops,
+    "/issues",
+    "GET",
+    Role.VIEWER,
+    "List issues, newest first within each index partition",
+    query=IssueQuery,
+    answer=service_model("IssuePage"),
+)
 @answering
 def list_issues():
     from chalicelib.bootstrap import ops_issues, plan_store, secret
@@ -125,9 +133,15 @@ def list_issues():
     return json_response(page.model_dump(mode="json"))
 
 
-@ops_route(ops, "/issues/{issue_id}", "GET", Role.VIEWER,
-           "One issue with its mentions and its audit trail (ETag: its version)",
-           answer=service_model("IssueDetail"), errors=(404,))
+@ops_route(
+    ops,
+    "/issues/{issue_id}",
+    "GET",
+    Role.VIEWER,
+    "One issue with its mentions and its audit trail (ETag: its version)",
+    answer=service_model("IssueDetail"),
+    errors=(404,),
+)
 @answering
 def show_issue(issue_id: str):
     from chalicelib.bootstrap import ops_issues
@@ -149,9 +163,17 @@ def _if_match() -> int | None:
         raise BadInput(str(bad)) from None
 
 
-@ops_route(ops, "/issues/{issue_id}", "PATCH", Role.RESPONDER,
-           "Change assignee, status, follow-up or resolution note (If-Match: the ETag read)",
-           body=IssuePatch, answer=service_model("IssueSummary"), errors=(404, 409, 412), headers=("If-Match",))
+@ops_route(
+    ops,
+    "/issues/{issue_id}",
+    "PATCH",
+    Role.RESPONDER,
+    "Change assignee, status, follow-up or resolution note (If-Match: the ETag read)",
+    body=IssuePatch,
+    answer=service_model("IssueSummary"),
+    errors=(404, 409, 412),
+    headers=("If-Match",),
+)
 @answering
 def change_issue(issue_id: str):
     from chalicelib.bootstrap import ops_issues
@@ -162,78 +184,148 @@ def change_issue(issue_id: str):
         patch.changes()
     except ValueError as bad:
         raise BadInput(str(bad)) from None
-    changed = update_issue(checked_issue_id(issue_id), patch, _if_match(), caller().name, ops_issues(),
-                           datetime.now(timezone.utc))
+    changed = update_issue(
+        checked_issue_id(issue_id), patch, _if_match(), caller().name, ops_issues(), datetime.now(timezone.utc)
+    )
     return with_etag(changed, changed.version)
 
 
-@ops_route(ops, "/issues/{issue_id}/notes", "POST", Role.RESPONDER, "Add a note to the audit trail",
-           body=NoteBody, answer=service_model("IssueSummary"), status=201, errors=(404, 412),
-           headers=("If-Match",))
+@ops_route(
+    ops,
+    "/issues/{issue_id}/notes",
+    "POST",
+    Role.RESPONDER,
+    "Add a note to the audit trail",
+    body=NoteBody,
+    answer=service_model("IssueSummary"),
+    status=201,
+    errors=(404, 412),
+    headers=("If-Match",),
+)
 @answering
 def add_note(issue_id: str):
     from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import add_note as add
 
-    changed = add(checked_issue_id(issue_id), body(NoteBody), _if_match(), caller().name, ops_issues(),
-                  datetime.now(timezone.utc))
+    changed = add(
+        checked_issue_id(issue_id), body(NoteBody), _if_match(), caller().name, ops_issues(), datetime.now(timezone.utc)
+    )
     return with_etag(changed, changed.version, 201)
 
 
-@ops_route(ops, "/issues/{issue_id}/satisfaction", "POST", Role.RESPONDER,
-           "Record a satisfaction score taken outside the survey", body=SatisfactionBody,
-           answer=service_model("IssueSummary"), status=201, errors=(404, 412), headers=("If-Match",))
+@ops_route(
+    ops,
+    "/issues/{issue_id}/satisfaction",
+    "POST",
+    Role.RESPONDER,
+    "Record a satisfaction score taken outside the survey",
+    body=SatisfactionBody,
+    answer=service_model("IssueSummary"),
+    status=201,
+    errors=(404, 412),
+    headers=("If-Match",),
+)
 @answering
 def record_satisfaction(issue_id: str):
     from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import record_satisfaction as record
 
-    changed = record(checked_issue_id(issue_id), body(SatisfactionBody), _if_match(), caller().name, ops_issues(),
-                     datetime.now(timezone.utc))
+    changed = record(
+        checked_issue_id(issue_id),
+        body(SatisfactionBody),
+        _if_match(),
+        caller().name,
+        ops_issues(),
+        datetime.now(timezone.utc),
+    )
     return with_etag(changed, changed.version, 201)
 
 
-@ops_route(ops, "/issues/{issue_id}/merge", "POST", Role.RESPONDER,
-           "Fold another issue (a duplicate) into this one: its mentions move here, it is closed as merged",
-           body=MergeBody, answer=service_model("IssueSummary"), errors=(404, 409, 412), headers=("If-Match",))
+@ops_route(
+    ops,
+    "/issues/{issue_id}/merge",
+    "POST",
+    Role.RESPONDER,
+    "Fold another issue (a duplicate) into this one: its mentions move here, it is closed as merged",
+    body=MergeBody,
+    answer=service_model("IssueSummary"),
+    errors=(404, 409, 412),
+    headers=("If-Match",),
+)
 @answering
 def merge_issue(issue_id: str):
     from chalicelib.bootstrap import issue_regrouping
     from chalicelib.services.ops import merge_issues
 
-    merged = merge_issues(checked_issue_id(issue_id), body(MergeBody), _if_match(), caller().name,
-                          issue_regrouping(), datetime.now(timezone.utc))
+    merged = merge_issues(
+        checked_issue_id(issue_id),
+        body(MergeBody),
+        _if_match(),
+        caller().name,
+        issue_regrouping(),
+        datetime.now(timezone.utc),
+    )
     return with_etag(merged, merged.version)
 
 
-@ops_route(ops, "/issues/{issue_id}/split", "POST", Role.RESPONDER,
-           "Split a mention off this issue: it opens an issue of its own (answered)", body=SplitBody,
-           answer=service_model("IssueSummary"), status=201, errors=(404, 409, 412), headers=("If-Match",))
+@ops_route(
+    ops,
+    "/issues/{issue_id}/split",
+    "POST",
+    Role.RESPONDER,
+    "Split a mention off this issue: it opens an issue of its own (answered)",
+    body=SplitBody,
+    answer=service_model("IssueSummary"),
+    status=201,
+    errors=(404, 409, 412),
+    headers=("If-Match",),
+)
 @answering
 def split_issue(issue_id: str):
     from chalicelib.bootstrap import issue_regrouping
     from chalicelib.services.ops import split_mention
 
-    opened = split_mention(checked_issue_id(issue_id), body(SplitBody), _if_match(), caller().name,
-                           issue_regrouping(), datetime.now(timezone.utc))
+    opened = split_mention(
+        checked_issue_id(issue_id),
+        body(SplitBody),
+        _if_match(),
+        caller().name,
+        issue_regrouping(),
+        datetime.now(timezone.utc),
+    )
     return with_etag(opened, opened.version, 201)
 
 
-@ops_route(ops, "/metrics/summary", "GET", Role.VIEWER,
-           "Volume, response and resolution times, SLA hit rate, CSAT and recurrence of the issues first seen "
-           "in since..until", query=service_model("MetricsQuery"), answer="chalicelib.domain.metrics:MetricsSummary")
+@ops_route(
+    ops,
+    "/metrics/summary",
+    "GET",
+    Role.VIEWER,
+    "Volume, response and resolution times, SLA hit rate, CSAT and recurrence of the issues first seen in since..until",
+    query=service_model("MetricsQuery"),
+    answer="chalicelib.domain.metrics:MetricsSummary",
+)
 @answering
 def metrics_summary():
     from chalicelib.bootstrap import ops_issues
     from chalicelib.services.ops import MetricsQuery
     from chalicelib.services.ops import metrics_summary as summarize
 
-    return json_response(summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc))
-                         .model_dump(mode="json"))
+    return json_response(
+        summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc)).model_dump(mode="json")
+    )
 
 
-@ops_route(ops, "/tokens", "POST", Role.ADMIN, "Create a token; it is answered once, in `token`",
-           body=TokenRequest, answer=service_model("CreatedToken"), status=201)
+@ops_route(
+    ops,
+    "/tokens",
+    "POST",
+    Role.ADMIN,
+    "Create a token; it is answered once, in `token`",
+    body=TokenRequest,
+    answer=service_model("CreatedToken"),
+    status=201,
+)
 @answering
 def create_token():
     from chalicelib.bootstrap import ops_tokens
@@ -243,8 +335,9 @@ def create_token():
     return json_response(created.model_dump(mode="json"), 201)
 
 
-@ops_route(ops, "/tokens", "GET", Role.ADMIN, "List tokens (never the tokens themselves)",
-           answer=service_model("TokenList"))
+@ops_route(
+    ops, "/tokens", "GET", Role.ADMIN, "List tokens (never the tokens themselves)", answer=service_model("TokenList")
+)
 def list_tokens():
     from chalicelib.bootstrap import ops_tokens
     from chalicelib.services.ops import list_tokens as listed
@@ -252,8 +345,9 @@ def list_tokens():
     return json_response(listed(ops_tokens()).model_dump(mode="json"))
 
 
-@ops_route(ops, "/tokens/{token_id}", "DELETE", Role.ADMIN, "Revoke a token", answer=service_model("Revoked"),
-           errors=(404,))
+@ops_route(
+    ops, "/tokens/{token_id}", "DELETE", Role.ADMIN, "Revoke a token", answer=service_model("Revoked"), errors=(404,)
+)
 @answering
 def revoke_token(token_id: str):
     from chalicelib.bootstrap import ops_tokens

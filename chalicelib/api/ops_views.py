@@ -61,8 +61,7 @@ class Redriven(BaseModel):
     moved: int
 
 
-@ops_route(views, "/alerts", "GET", Role.VIEWER, "The stored alerts, newest first", query=AlertsQuery,
-           answer=AlertList)
+@ops_route(views, "/alerts", "GET", Role.VIEWER, "The stored alerts, newest first", query=AlertsQuery, answer=AlertList)
 def list_alerts():
     from chalicelib.api.ops import BadInput, query
     from chalicelib.bootstrap import stored_alerts
@@ -75,20 +74,35 @@ def list_alerts():
     return json_response(AlertList(items=items).model_dump(mode="json"))
 
 
-@ops_route(views, "/dead-letters", "GET", Role.ADMIN, "Each dead-letter queue's messages, bodies redacted to ids",
-           answer=DeadLetterList)
+@ops_route(
+    views,
+    "/dead-letters",
+    "GET",
+    Role.ADMIN,
+    "Each dead-letter queue's messages, bodies redacted to ids",
+    answer=DeadLetterList,
+)
 def list_dead_letters():
     from chalicelib.bootstrap import dead_letters
 
     letters = dead_letters()
-    items = [DeadLetterQueue(queue=queue, source=source, messages=letters.peek(queue, 50))
-             for queue, source in letters.sources.items()]
+    items = [
+        DeadLetterQueue(queue=queue, source=source, messages=letters.peek(queue, 50))
+        for queue, source in letters.sources.items()
+    ]
     return json_response(DeadLetterList(items=items).model_dump(mode="json"))
 
 
-@ops_route(views, "/dead-letters/redrive", "POST", Role.ADMIN,
-           "Send one dead letter (or all of a queue) back to the queue it came from", body=RedriveRequest,
-           answer=Redriven, errors=(404, 409))
+@ops_route(
+    views,
+    "/dead-letters/redrive",
+    "POST",
+    Role.ADMIN,
+    "Send one dead letter (or all of a queue) back to the queue it came from",
+    body=RedriveRequest,
+    answer=Redriven,
+    errors=(404, 409),
+)
 def redrive():
     from chalicelib.api.auth import caller
     from chalicelib.api.ops import BadInput, body

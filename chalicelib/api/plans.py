@@ -26,8 +26,9 @@ class PlanUpload(BaseModel):
 
 
 class PlanUploadedBy(PlanUpload):
-    uploaded_by: str | None = Field(None, min_length=1, max_length=254,
-                                    description="kept with the version (default: the token's name)")
+    uploaded_by: str | None = Field(
+        None, min_length=1, max_length=254, description="kept with the version (default: the token's name)"
+    )
 
 
 class PlanVersion(BaseModel):
@@ -81,8 +82,12 @@ def _problems_answer(text: str):
     if not problems:
         return None
     listed = "; ".join(f"line {p.line}: {p.place}: {p.problem}" for p in problems)
-    return json_response(PlanProblems(error=f"the plan has {len(problems)} problem(s): {listed}",
-                                      problems=problems).model_dump(mode="json"), 400)
+    return json_response(
+        PlanProblems(error=f"the plan has {len(problems)} problem(s): {listed}", problems=problems).model_dump(
+            mode="json"
+        ),
+        400,
+    )
 
 
 @ops_route(plans, "/plans", "GET", Role.VIEWER, "List the plan versions and their status", answer=PlanVersions)
@@ -93,8 +98,15 @@ def list_plans():
     return json_response(PlanVersions(items=versions).model_dump(mode="json"))
 
 
-@ops_route(plans, "/plans/{version}", "GET", Role.VIEWER, "One plan version with its YAML (retired ones too)",
-           answer=PlanDetail, errors=(404,))
+@ops_route(
+    plans,
+    "/plans/{version}",
+    "GET",
+    Role.VIEWER,
+    "One plan version with its YAML (retired ones too)",
+    answer=PlanDetail,
+    errors=(404,),
+)
 def show_plan(version: str):
     from chalicelib.bootstrap import plan_lifecycle
 
@@ -127,28 +139,46 @@ def _plan_change(version: str, change):
     return json_response(done.model_dump(mode="json"))
 
 
-@ops_route(plans, "/plans/{version}/activate", "POST", Role.ADMIN,
-           "Make a stored version the active plan (the active one is retired)",
-           answer="chalicelib.services.upkeep:PlanChange", errors=(404, 409))
+@ops_route(
+    plans,
+    "/plans/{version}/activate",
+    "POST",
+    Role.ADMIN,
+    "Make a stored version the active plan (the active one is retired)",
+    answer="chalicelib.services.upkeep:PlanChange",
+    errors=(404, 409),
+)
 def activate_plan(version: str):
     from chalicelib.services.upkeep import activate_version
 
     return _plan_change(version, activate_version)
 
 
-@ops_route(plans, "/plans/{version}/retire", "POST", Role.ADMIN,
-           "Retire a version that is not the active one (it stays readable)",
-           answer="chalicelib.services.upkeep:PlanChange", errors=(404, 409))
+@ops_route(
+    plans,
+    "/plans/{version}/retire",
+    "POST",
+    Role.ADMIN,
+    "Retire a version that is not the active one (it stays readable)",
+    answer="chalicelib.services.upkeep:PlanChange",
+    errors=(404, 409),
+)
 def retire_plan(version: str):
     from chalicelib.services.upkeep import retire_version
 
     return _plan_change(version, retire_version)
 
 
-@ops_route(plans, "/plans/{version}/review", "POST", Role.ADMIN,
-           "Record a review of the plan: its review block moves to that day (an audit event)",
-           body="chalicelib.services.upkeep:ReviewBody", answer="chalicelib.services.upkeep:PlanChange",
-           errors=(404, 409))
+@ops_route(
+    plans,
+    "/plans/{version}/review",
+    "POST",
+    Role.ADMIN,
+    "Record a review of the plan: its review block moves to that day (an audit event)",
+    body="chalicelib.services.upkeep:ReviewBody",
+    answer="chalicelib.services.upkeep:PlanChange",
+    errors=(404, 409),
+)
 def review_plan(version: str):
     from chalicelib.services.upkeep import ReviewBody, record_review
 
@@ -166,8 +196,16 @@ def _parse_valid_plan(model):
     return upload, _problems_answer(upload.yaml)
 
 
-@ops_route(plans, "/plans/validate", "POST", Role.VIEWER, "Validate a plan: 400 listing every problem with its line",
-           body=PlanUpload, answer=PlanValidation, invalid=PlanProblems)
+@ops_route(
+    plans,
+    "/plans/validate",
+    "POST",
+    Role.VIEWER,
+    "Validate a plan: 400 listing every problem with its line",
+    body=PlanUpload,
+    answer=PlanValidation,
+    invalid=PlanProblems,
+)
 def validate_plan():
     from datetime import date
 
@@ -177,13 +215,30 @@ def validate_plan():
     if refused:
         return refused
     plan = load_plan_yaml(upload.yaml)
-    return json_response(PlanValidation(valid=True, brand=plan.brand, categories=len(plan.categories),
-                                        rules=len(plan.rules), protocols=len(plan.protocols),
-                                        review_overdue=plan.review.overdue(date.today())).model_dump(mode="json"))
+    return json_response(
+        PlanValidation(
+            valid=True,
+            brand=plan.brand,
+            categories=len(plan.categories),
+            rules=len(plan.rules),
+            protocols=len(plan.protocols),
+            review_overdue=plan.review.overdue(date.today()),
+        ).model_dump(mode="json")
+    )
 
 
-@ops_route(plans, "/plans", "POST", Role.ADMIN, "Upload a plan: it becomes the active version", body=PlanUploadedBy,
-           answer=Uploaded, status=201, errors=(409,), invalid=PlanProblems)
+@ops_route(
+    plans,
+    "/plans",
+    "POST",
+    Role.ADMIN,
+    "Upload a plan: it becomes the active version",
+    body=PlanUploadedBy,
+    answer=Uploaded,
+    status=201,
+    errors=(409,),
+    invalid=PlanProblems,
+)
 def upload_plan():
     from chalicelib.api.auth import caller
     from chalicelib.bootstrap import plan_store

@@ -48,13 +48,17 @@ def _refusal(status: int, message: str) -> Response:
 def survey_form(question: str, brand: str, action_url: str) -> str:
     options = "".join(
         f'<label style="display:block;margin:.3rem 0"><input type=radio name=rating value="{value}" required> '
-        f"{escape(label)}</label>" for value, label in LABELS.items())
-    return (f"<h1>{escape(brand)}: how did we do?</h1><form method=post action=\"{escape(action_url, quote=True)}\">"
-            f"<fieldset><legend>{escape(question)}</legend>{options}</fieldset>"
-            "<p><label for=comment>Anything to add? (optional)</label><br>"
-            "<textarea id=comment name=comment maxlength=2000></textarea></p>"
-            "<button type=submit name=send value=1>Send my answer</button></form>"
-            "<p>One answer per link. Nothing is recorded until you send it.</p>")
+        f"{escape(label)}</label>"
+        for value, label in LABELS.items()
+    )
+    return (
+        f'<h1>{escape(brand)}: how did we do?</h1><form method=post action="{escape(action_url, quote=True)}">'
+        f"<fieldset><legend>{escape(question)}</legend>{options}</fieldset>"
+        "<p><label for=comment>Anything to add? (optional)</label><br>"
+        "<textarea id=comment name=comment maxlength=2000></textarea></p>"
+        "<button type=submit name=send value=1>Send my answer</button></form>"
+        "<p>One answer per link. Nothing is recorded until you send it.</p>"
+    )
 
 
 @surveys.route("/surveys/{survey_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
@@ -100,8 +104,11 @@ def answer(survey_id: str) -> Response:
         return _refusal(refused.status, refused.message)
     logger.info("survey answered", extra={"issue_id": survey.issue_id, "satisfaction": outcome})
     if _wants_json():
-        return Response(body={"recorded": outcome, "rating": form.rating}, status_code=200,
-                        headers={"Content-Type": "application/json"})
+        return Response(
+            body={"recorded": outcome, "rating": form.rating},
+            status_code=200,
+            headers={"Content-Type": "application/json"},
+        )
     return _page(200, "Thank you", f"<h1>Thank you</h1><p>Your answer ({form.rating} of 5) is recorded.</p>")
 
 

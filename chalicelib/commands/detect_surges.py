@@ -75,14 +75,16 @@ def parse_time(value: Any) -> float:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sort", action="store_true",
-                        help="sort the input by created_at first (default: refuse out-of-order input)")
+    parser.add_argument(
+        "--sort", action="store_true", help="sort the input by created_at first (default: refuse out-of-order input)"
+    )
     parser.set_defaults(run=run)
 
 
 def main(stdin: TextIO, stdout: TextIO, argv: list[str], analyze: Analyzer | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="social-response detect-surges", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="social-response detect-surges", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     configure(parser)
     return run(parser.parse_args(argv), stdin, stdout, analyze)
 
@@ -123,10 +125,15 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyz
     else:
         for (_, before, _, _), (lineno, ts, _, _) in zip(rows, rows[1:], strict=False):
             if ts < before:
-                print(f"detect-surges: line {lineno}: created_at is earlier than the mention before it; the input "
-                      "must be sorted by created_at (or pass --sort)", file=sys.stderr)
-                print(f"detect-surges: {read} lines read, {bad} skipped, 0 alerts (refused: out of order)",
-                      file=sys.stderr)
+                print(
+                    f"detect-surges: line {lineno}: created_at is earlier than the mention before it; the input "
+                    "must be sorted by created_at (or pass --sort)",
+                    file=sys.stderr,
+                )
+                print(
+                    f"detect-surges: {read} lines read, {bad} skipped, 0 alerts (refused: out of order)",
+                    file=sys.stderr,
+                )
                 return 1
     detector = SurgeDetector()
     alerts = 0

@@ -20,8 +20,9 @@ from chalicelib.commands.common import aws_options, emit, json_option, use_stage
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", required=True, help="where the author posted: x, facebook, instagram ...")
-    parser.add_argument("--author", required=True, help="the author's id on that platform (their handle when the "
-                                                        "platform gave no id)")
+    parser.add_argument(
+        "--author", required=True, help="the author's id on that platform (their handle when the platform gave no id)"
+    )
     parser.add_argument("--by", help="who asks for the erasure (the audit trail's actor; default: cli:<user>)")
     aws_options(parser)
     json_option(parser)
@@ -42,10 +43,14 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if args.json:
         emit(stdout, result.model_dump(mode="json"))
     elif not result.mentions:
-        stdout.write(f"nothing to erase: no stored mention of {result.author} on {result.platform} "
-                     "(erased already, or never stored)\n")
+        stdout.write(
+            f"nothing to erase: no stored mention of {result.author} on {result.platform} "
+            "(erased already, or never stored)\n"
+        )
     else:
         where = ", ".join(f"{table} {count}" for table, count in sorted(result.redacted.items())) or "nowhere else"
-        stdout.write(f"erased {result.mentions} mention(s) of {result.author} on {result.platform}; "
-                     f"issues {', '.join(result.issues) or '-'}; redacted: {where}\n")
+        stdout.write(
+            f"erased {result.mentions} mention(s) of {result.author} on {result.platform}; "
+            f"issues {', '.join(result.issues) or '-'}; redacted: {where}\n"
+        )
     return 0

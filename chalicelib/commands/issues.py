@@ -18,8 +18,20 @@ from urllib.parse import quote, urlencode
 
 from chalicelib.commands.common import api, api_options, emit, json_option, table
 
-FILTERS = ("status", "category", "assignee", "severity", "team", "platform", "product", "q", "since", "until",
-           "limit", "cursor")
+FILTERS = (
+    "status",
+    "category",
+    "assignee",
+    "severity",
+    "team",
+    "platform",
+    "product",
+    "q",
+    "since",
+    "until",
+    "limit",
+    "cursor",
+)
 COLUMNS = ["issue_id", "status", "category", "severity", "assigned_to", "mention_count", "first_seen", "description"]
 
 
@@ -91,6 +103,8 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if args.json:
         emit(stdout, done)
     else:
-        stdout.write(f"{done['issue_id']}: {done['status']}, assigned to {done.get('assigned_to') or 'nobody'}, "
-                     f"version {done['version']}\n")
+        stdout.write(
+            f"{done['issue_id']}: {done['status']}, assigned to {done.get('assigned_to') or 'nobody'}, "
+            f"version {done['version']}\n"
+        )
     return 0

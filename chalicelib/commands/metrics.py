@@ -33,18 +33,23 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     lines = [
         f"period            {summary['since']} .. {summary['until']}",
         f"issues            {volume['issues']} ({volume['mentions']} mentions)",
-        *(f"  by {name:<14} {', '.join(f'{k} {v}' for k, v in sorted(volume[f'by_{name}'].items())) or '-'}"
-          for name in ("category", "severity", "platform", "status")),
+        *(
+            f"  by {name:<14} {', '.join(f'{k} {v}' for k, v in sorted(volume[f'by_{name}'].items())) or '-'}"
+            for name in ("category", "severity", "platform", "status")
+        ),
     ]
     for name in ("response_time", "resolution_time"):
         figure = summary[name]
-        lines.append(f"{name.replace('_', ' '):<17} median {_value(figure['median_seconds'], ' s')}, "
-                     f"p90 {_value(figure['p90_seconds'], ' s')} (n={figure['count']})")
+        lines.append(
+            f"{name.replace('_', ' '):<17} median {_value(figure['median_seconds'], ' s')}, "
+            f"p90 {_value(figure['p90_seconds'], ' s')} (n={figure['count']})"
+        )
     for name, figure in summary["sla"].items():
         lines.append(f"SLA {name.replace('_', ' '):<13} {_value(figure['rate'])} (n={figure['count']})")
     csat = summary["csat"]
-    lines.append(f"CSAT              {_value(csat['satisfied_share'])}, mean {_value(csat['mean_score'])} "
-                 f"(n={csat['count']})")
+    lines.append(
+        f"CSAT              {_value(csat['satisfied_share'])}, mean {_value(csat['mean_score'])} (n={csat['count']})"
+    )
     lines.append(f"recurrence        {_value(summary['recurrence']['rate'])} (n={summary['recurrence']['count']})")
     stdout.write("\n".join(lines) + "\n")
     return 0

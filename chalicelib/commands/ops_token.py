@@ -22,8 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
     create = actions.add_parser("create", help="make a token and print it once", description="Make a token.")
     create.add_argument("--name", required=True, help="who or what holds it (the actor on the audit trail)")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role],
-                        help="viewer reads; responder also works issues; admin also manages tokens and plans")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="viewer reads; responder also works issues; admin also manages tokens and plans",
+    )
     create.add_argument("--days", type=int, default=90, help="valid for this many days, 1 to 366 (default 90)")
     json_option(create)
     listing = actions.add_parser("list", help="the tokens' names, roles and ids", description="List tokens.")
@@ -46,8 +50,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         try:
             TokenRequest(name=args.name, role=args.role, days=args.days)
         except ValueError as bad:
-            raise CliError(f"--name: letters, digits and _.@:+- only, at most 64 ({bad.__class__.__name__})") \
-                from None
+            raise CliError(f"--name: letters, digits and _.@:+- only, at most 64 ({bad.__class__.__name__})") from None
     use_stage(args)
     from chalicelib.bootstrap import ops_tokens
 

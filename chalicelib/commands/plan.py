@@ -29,11 +29,17 @@ from chalicelib.services.plan_check import plan_problems
 
 def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
-    validate = actions.add_parser("validate", help="list every problem of a plan file, offline",
-                                  description="Every problem of a plan file, with its line. Offline.")
+    validate = actions.add_parser(
+        "validate",
+        help="list every problem of a plan file, offline",
+        description="Every problem of a plan file, with its line. Offline.",
+    )
     validate.add_argument("file")
-    upload = actions.add_parser("upload", help="validate, store and activate a plan file",
-                                description="Validate, store as the next version, activate.")
+    upload = actions.add_parser(
+        "upload",
+        help="validate, store and activate a plan file",
+        description="Validate, store as the next version, activate.",
+    )
     upload.add_argument("file")
     upload.add_argument("--by", required=True, help="who uploads (kept with the version)")
     listing = actions.add_parser("list", help="the stored versions and their status", description="Plan versions.")
@@ -42,9 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     show.add_argument("version", type=int)
     json_option(show)
     changes = []
-    for name, summary in (("activate", "make a stored version the active plan"),
-                          ("retire", "retire a version that is not active (it stays readable)"),
-                          ("review", "record a review of a version (its review block moves to that day)")):
+    for name, summary in (
+        ("activate", "make a stored version the active plan"),
+        ("retire", "retire a version that is not active (it stays readable)"),
+        ("review", "record a review of a version (its review block moves to that day)"),
+    ):
         change = actions.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
         change.add_argument("version", type=int)
         change.add_argument("--by", help="who acts (and, for review, who reviewed); default cli:<user>")
@@ -92,8 +100,16 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         if args.json:
             emit(stdout, versions)
         else:
-            table(stdout, versions, [k for k in ("version", "status", "uploaded_by", "uploaded_at", "reviewed_on")
-                                     if any(k in v for v in versions)] or ["version"])
+            table(
+                stdout,
+                versions,
+                [
+                    k
+                    for k in ("version", "status", "uploaded_by", "uploaded_at", "reviewed_on")
+                    if any(k in v for v in versions)
+                ]
+                or ["version"],
+            )
         return 0
     text = _read(args.file)
     problems = plan_problems(text)
@@ -108,8 +124,10 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if plan.review.overdue(date.today()):
         stdout.write(f"warning: the plan's review is overdue (last reviewed {plan.review.reviewed_on})\n")
     if args.action == "validate":
-        stdout.write(f"valid: {plan.brand}, {len(plan.categories)} categories, {len(plan.rules)} rules, "
-                     f"{len(plan.protocols)} protocols\n")
+        stdout.write(
+            f"valid: {plan.brand}, {len(plan.categories)} categories, {len(plan.rules)} rules, "
+            f"{len(plan.protocols)} protocols\n"
+        )
         return 0
     use_stage(args)
     from chalicelib.bootstrap import plan_store
@@ -144,8 +162,10 @@ def run_change(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         emit(stdout, done.model_dump(mode="json"))
     elif args.action == "review":
         assert done.review is not None
-        stdout.write(f"version {done.version}: reviewed by {done.review.reviewed_by} on {done.review.reviewed_on}; "
-                     f"next review due by {done.review.due_on}\n")
+        stdout.write(
+            f"version {done.version}: reviewed by {done.review.reviewed_by} on {done.review.reviewed_on}; "
+            f"next review due by {done.review.due_on}\n"
+        )
     elif not done.changed:
         stdout.write(f"version {done.version} is {done.status} already; nothing changed\n")
     else:
@@ -158,4 +178,3 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
     from chalicelib.cli import main as cli
 
     return cli(["plan", *argv], stdin, stdout)
-

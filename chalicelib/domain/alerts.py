@@ -76,8 +76,12 @@ def _attribute(value: str) -> dict[str, str]:
 
 def message_attributes(alert: Alert) -> dict[str, dict[str, str]]:
     """SNS ``MessageAttributes``, all ``String``, for subscription filter policies."""
-    return {"severity": _attribute(alert.severity), "category": _attribute(alert.category),
-            "team": _attribute(alert.team), "kind": _attribute(alert.kind.value)}
+    return {
+        "severity": _attribute(alert.severity),
+        "category": _attribute(alert.category),
+        "team": _attribute(alert.team),
+        "kind": _attribute(alert.kind.value),
+    }
 
 
 def subject_line(alert: Alert) -> str:
@@ -89,10 +93,21 @@ def subject_line(alert: Alert) -> str:
 
 def message_body(alert: Alert, at: datetime) -> str:
     """The JSON an email/chat/Lambda subscriber reads: same field names as the protocols' own alerts."""
-    return json.dumps({"kind": alert.kind.value, "severity": alert.severity, "category": alert.category,
-                       "team": alert.team, "issue_id": alert.issue_id, "subject": alert.subject,
-                       "message": alert.message, "at": _iso(at), "details": alert.details},
-                      default=str, ensure_ascii=False)
+    return json.dumps(
+        {
+            "kind": alert.kind.value,
+            "severity": alert.severity,
+            "category": alert.category,
+            "team": alert.team,
+            "issue_id": alert.issue_id,
+            "subject": alert.subject,
+            "message": alert.message,
+            "at": _iso(at),
+            "details": alert.details,
+        },
+        default=str,
+        ensure_ascii=False,
+    )
 
 
 def compact(alert: Alert) -> str:
@@ -125,17 +140,29 @@ def digest_alert(hour: str, deferred: list[Alert], dropped: int = 0, listed: int
     for alert in deferred:
         counts[alert.kind.value] = counts.get(alert.kind.value, 0) + 1
     total = len(deferred) + dropped
-    lines = [f"{total} alerts held back in {hour}:00 UTC (hourly cap reached): "
-             + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))]
+    lines = [
+        f"{total} alerts held back in {hour}:00 UTC (hourly cap reached): "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    ]
     lines += [f"- [{a.severity}] {a.kind.value} {a.category} {a.issue_id}: {a.subject}" for a in ordered[:listed]]
     if len(ordered) > listed or dropped:
         lines.append(f"... and {len(ordered) - min(len(ordered), listed) + dropped} more")
     severity = ordered[0].severity if ordered else "low"
-    return Alert(kind=AlertKind.DIGEST, severity=severity, category=ALL, team=ALL, issue_id=f"hour#{hour}",
-                 subject=f"Alert digest {hour}:00 UTC: {total} held back", message="\n".join(lines),
-                 details={"hour": hour, "counts": counts, "dropped": dropped,
-                          "alerts": [a.model_dump(mode="json", include=_DIGEST_FIELDS) for a in ordered[:listed]]})
-
+    return Alert(
+        kind=AlertKind.DIGEST,
+        severity=severity,
+        category=ALL,
+        team=ALL,
+        issue_id=f"hour#{hour}",
+        subject=f"Alert digest {hour}:00 UTC: {total} held back",
+        message="\n".join(lines),
+        details={
+            "hour": hour,
+            "counts": counts,
+            "dropped": dropped,
+            "alerts": [a.model_dump(mode="json", include=_DIGEST_FIELDS) for a in ordered[:listed]],
+        },
+    )
 
 
 # -- SLAs ---------------------------------------------------------------------------------------------------
@@ -197,8 +224,9 @@ def sla_alerts(issue: dict[str, Any], now: datetime, sla: Sla | None = None, lab
     return out
 
 
-def _sla_alert(issue: dict[str, Any], kind: AlertKind, clock: str, words: str, due: datetime, now: datetime,
-               label: str) -> Alert:
+def _sla_alert(
+    issue: dict[str, Any], kind: AlertKind, clock: str, words: str, due: datetime, now: datetime, label: str
+) -> Alert:
     issue_id = str(issue.get("issue_id", ""))
     category = str(issue.get("category") or NONE)
     minutes = int(abs((due - now).total_seconds()) // 60)
@@ -206,10 +234,19 @@ def _sla_alert(issue: dict[str, Any], kind: AlertKind, clock: str, words: str, d
     verb = "breached" if kind is AlertKind.SLA_BREACH else "due soon"
     description = str(issue.get("description", ""))
     return Alert(
-        kind=kind, severity=str(issue.get("severity") or "medium"), category=category,
-        team=str(issue.get("team") or NONE), issue_id=issue_id, scope=clock,
+        kind=kind,
+        severity=str(issue.get("severity") or "medium"),
+        category=category,
+        team=str(issue.get("team") or NONE),
+        issue_id=issue_id,
+        scope=clock,
         subject=f"SLA {words} {verb}: {label or category} {issue_id}",
         message=f"{words.capitalize()} for {issue_id} ({label or category}) {when} (due {_iso(due)}). "
-                f"Assigned to {issue.get('assigned_to') or 'nobody'}. {description}",
-        details={"clock": clock, "due": _iso(due), "status": issue.get("status"),
-                 "assigned_to": issue.get("assigned_to")})
+        f"Assigned to {issue.get('assigned_to') or 'nobody'}. {description}",
+        details={
+            "clock": clock,
+            "due": _iso(due),
+            "status": issue.get("status"),
+            "assigned_to": issue.get("assigned_to"),
+        },
+    )

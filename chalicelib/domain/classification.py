@@ -104,10 +104,15 @@ def gather_facts(mention: Mention, signals: TextSignals, plan: ResponsePlan) -> 
     if account and account.kind == "journalist":
         risk.add("media")  # whatever a journalist complains about may be printed
     facts = Facts(
-        signals=signals, risk_flags=frozenset(risk), followers=followers, verified=bool(mention.author.verified),
+        signals=signals,
+        risk_flags=frozenset(risk),
+        followers=followers,
+        verified=bool(mention.author.verified),
         known_partner=bool(account and account.kind == "partner"),
         known_influencer=bool(account and account.kind == "influencer") or followers >= plan.influencer_followers,
-        rating=_five_star(mention), platform=mention.platform, kind=mention.kind.value,
+        rating=_five_star(mention),
+        platform=mention.platform,
+        kind=mention.kind.value,
         products=products_named(" ".join(filter(None, (mention.title, mention.text))), plan, mention.product),
         text=mention.text,
     )
@@ -127,9 +132,17 @@ def classify(mention: Mention, signals: TextSignals, plan: ResponsePlan) -> Clas
     category_name = rule.category if rule else plan.default_category
     category = plan.categories[category_name]
     return Classification(
-        category=category_name, severity=rule.severity if rule else plan.default_severity, team=category.team,
-        rule=rule.name if rule else None, opens_issue=category.opens_issue,
-        follow_up_required=category.follow_up_required, topic=signals.topic, products=facts.products,
-        complaint=signals.complaint, complaint_score=signals.complaint_score, sentiment=signals.sentiment,
-        risk_flags=facts.risk_flags, author_kind=author_kind,
+        category=category_name,
+        severity=rule.severity if rule else plan.default_severity,
+        team=category.team,
+        rule=rule.name if rule else None,
+        opens_issue=category.opens_issue,
+        follow_up_required=category.follow_up_required,
+        topic=signals.topic,
+        products=facts.products,
+        complaint=signals.complaint,
+        complaint_score=signals.complaint_score,
+        sentiment=signals.sentiment,
+        risk_flags=facts.risk_flags,
+        author_kind=author_kind,
     )

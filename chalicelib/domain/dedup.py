@@ -79,7 +79,7 @@ def signature_of(text: str) -> tuple[int, ...] | None:
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None
-    shingles = {" ".join(words[i:i + 2]) for i in range(len(words) - 1)} | set(words)
+    shingles = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)} | set(words)
     hashed = [zlib.crc32(s.encode()) for s in shingles]
     return tuple(min(((h ^ seed) * 2654435761) & 0xFFFFFFFF for h in hashed) for seed in _SEEDS)
 
@@ -109,7 +109,7 @@ def plan_keys(mention: Mention, classification: Classification) -> Plan:
     signature = signature_of(mention.text)
     if signature:
         for band in range(BANDS):
-            rows = signature[band * ROWS:(band + 1) * ROWS]
+            rows = signature[band * ROWS : (band + 1) * ROWS]
             key = Candidate(f"text#{band}#" + "-".join(f"{r:x}" for r in rows), "text", signature=signature)
             lookups.append(key)
             claims.append(key)
@@ -119,8 +119,13 @@ def plan_keys(mention: Mention, classification: Classification) -> Plan:
 _PRIORITY = {"conversation": 0, "author": 1, "text": 2}
 
 
-def choose_issue(mention: Mention, plan: Plan, found: dict[str, KeyClaim], settings: DedupSettings,
-                 excluded: frozenset[str] = frozenset()) -> tuple[str | None, str | None]:
+def choose_issue(
+    mention: Mention,
+    plan: Plan,
+    found: dict[str, KeyClaim],
+    settings: DedupSettings,
+    excluded: frozenset[str] = frozenset(),
+) -> tuple[str | None, str | None]:
     """The issue this mention joins (and through which kind of key), or ``(None, None)`` for a new issue."""
     author = _author_id(mention)
     best: tuple[int, str, str] | None = None
@@ -130,8 +135,11 @@ def choose_issue(mention: Mention, plan: Plan, found: dict[str, KeyClaim], setti
             continue
         if candidate.kind == "conversation" and claim.author != author:
             continue
-        if candidate.kind == "text" and (plan.signature is None or claim.signature is None
-                                         or similarity(plan.signature, claim.signature) < settings.text_similarity):
+        if candidate.kind == "text" and (
+            plan.signature is None
+            or claim.signature is None
+            or similarity(plan.signature, claim.signature) < settings.text_similarity
+        ):
             continue
         option = (_PRIORITY[candidate.kind], candidate.kind, claim.issue_id)
         best = option if best is None or option < best else best
@@ -139,12 +147,22 @@ def choose_issue(mention: Mention, plan: Plan, found: dict[str, KeyClaim], setti
 
 
 def window(kind: str, settings: DedupSettings) -> timedelta:
-    return {"conversation": CONVERSATION_WINDOW, "author": timedelta(hours=settings.author_window_hours),
-            "text": timedelta(hours=settings.text_window_hours)}[kind]
+    return {
+        "conversation": CONVERSATION_WINDOW,
+        "author": timedelta(hours=settings.author_window_hours),
+        "text": timedelta(hours=settings.text_window_hours),
+    }[kind]
 
 
-def claims_for(mention: Mention, plan: Plan, issue_id: str, found: dict[str, KeyClaim],
-               settings: DedupSettings, category: str = "", severity_rank: int = 0) -> list[KeyClaim]:
+def claims_for(
+    mention: Mention,
+    plan: Plan,
+    issue_id: str,
+    found: dict[str, KeyClaim],
+    settings: DedupSettings,
+    category: str = "",
+    severity_rank: int = 0,
+) -> list[KeyClaim]:
     """The keys this mention (now in ``issue_id``) claims: free, expired or already its issue's keys only.
 
     A key still held by another live issue is left alone: the mention chose a better match, and overwriting would
@@ -155,10 +173,18 @@ def claims_for(mention: Mention, plan: Plan, issue_id: str, found: dict[str, Key
         held = found.get(candidate.key)
         if held and held.issue_id != issue_id and mention.created_at <= held.expires_at:
             continue
-        out.append(KeyClaim(key=candidate.key, kind=candidate.kind, issue_id=issue_id,
-                            expires_at=mention.created_at + window(candidate.kind, settings),
-                            author=candidate.author, signature=candidate.signature, category=category,
-                            severity_rank=severity_rank))
+        out.append(
+            KeyClaim(
+                key=candidate.key,
+                kind=candidate.kind,
+                issue_id=issue_id,
+                expires_at=mention.created_at + window(candidate.kind, settings),
+                author=candidate.author,
+                signature=candidate.signature,
+                category=category,
+                severity_rank=severity_rank,
+            )
+        )
     return out
 
 
@@ -210,7 +236,8 @@ def settle(incoming: Mention, stored: Mention | None, stored_version: str | None
     else:
         newer, older = incoming, stored
     fill = {name: getattr(older, name) for name in _CONTENT_FIELDS if getattr(newer, name) is None}
-    author = newer.author.model_copy(update={name: getattr(older.author, name) for name in _AUTHOR_FIELDS
-                                             if getattr(newer.author, name) is None})
+    author = newer.author.model_copy(
+        update={name: getattr(older.author, name) for name in _AUTHOR_FIELDS if getattr(newer.author, name) is None}
+    )
     merged = newer.model_copy(update={**fill, "author": author, "created_at": min(newer.created_at, older.created_at)})
     return merged, version

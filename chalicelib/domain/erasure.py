@@ -41,10 +41,19 @@ class ErasureNeedles:
 
     @classmethod
     def of(cls, author_id: str, handles: list[str], names: list[str], texts: list[str]) -> ErasureNeedles:
-        texts_found = {t for text in texts if text for t in (text, _words(text), _words(text)[:EXCERPT])
-                       if len(t.strip()) >= MIN_TEXT}
-        return cls(author_id=author_id, handles=frozenset(h.lstrip("@") for h in handles if h and h.lstrip("@")),
-                   names=frozenset(n for n in names if n and n.strip()), texts=frozenset(texts_found))
+        texts_found = {
+            t
+            for text in texts
+            if text
+            for t in (text, _words(text), _words(text)[:EXCERPT])
+            if len(t.strip()) >= MIN_TEXT
+        }
+        return cls(
+            author_id=author_id,
+            handles=frozenset(h.lstrip("@") for h in handles if h and h.lstrip("@")),
+            names=frozenset(n for n in names if n and n.strip()),
+            texts=frozenset(texts_found),
+        )
 
     def pattern(self) -> re.Pattern[str] | None:
         if self._pattern is None:

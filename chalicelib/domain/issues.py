@@ -123,21 +123,31 @@ def describe(mention: Mention, classification: Classification, plan: ResponsePla
     subject = classification.products[0] if classification.products else classification.topic.replace("_", " ")
     author = mention.author.handle or mention.author.name or "someone"
     excerpt = " ".join(mention.text.split())[:160]
-    return f"{label}: {subject} on {mention.platform} from {author}: \"{excerpt}\""
+    return f'{label}: {subject} on {mention.platform} from {author}: "{excerpt}"'
 
 
-def open_issue(mention: Mention, classification: Classification, plan: ResponsePlan, plan_version: int,
-               issue_id: str) -> Issue:
+def open_issue(
+    mention: Mention, classification: Classification, plan: ResponsePlan, plan_version: int, issue_id: str
+) -> Issue:
     category = plan.categories[classification.category]
     first_seen = mention.created_at
     sla = category.sla
     return Issue(
-        issue_id=issue_id, description=describe(mention, classification, plan), category=classification.category,
-        severity=classification.severity, team=classification.team,
+        issue_id=issue_id,
+        description=describe(mention, classification, plan),
+        category=classification.category,
+        severity=classification.severity,
+        team=classification.team,
         assigned_to=assignee(plan, classification.team, issue_id),
-        follow_up_required=classification.follow_up_required, reach=mention.author.followers or 0,
-        first_seen=first_seen, last_seen=first_seen, topic=classification.topic, products=classification.products,
-        platform=mention.platform, rule=classification.rule, plan_version=plan_version,
+        follow_up_required=classification.follow_up_required,
+        reach=mention.author.followers or 0,
+        first_seen=first_seen,
+        last_seen=first_seen,
+        topic=classification.topic,
+        products=classification.products,
+        platform=mention.platform,
+        rule=classification.rule,
+        plan_version=plan_version,
         sla_first_response_due=first_seen + timedelta(minutes=sla.first_response_minutes) if sla else None,
         sla_resolution_due=first_seen + timedelta(minutes=sla.resolution_minutes) if sla else None,
         escalation_case=category.escalation_case,
@@ -149,9 +159,15 @@ def escalation_case_for(issue: Issue, plan: ResponsePlan, at: datetime) -> Escal
     if not category.escalation_case:
         return None
     stakeholders = tuple(dict.fromkeys([t for t in (category.team, *category.notify) if t]))
-    return EscalationCase(issue_id=issue.issue_id, category=issue.category, severity=issue.severity,
-                          stakeholders=stakeholders, protocol=category.protocol, opened_at=at,
-                          summary=issue.description)
+    return EscalationCase(
+        issue_id=issue.issue_id,
+        category=issue.category,
+        severity=issue.severity,
+        stakeholders=stakeholders,
+        protocol=category.protocol,
+        opened_at=at,
+        summary=issue.description,
+    )
 
 
 def outranks(classification: Classification, category: str, severity_rank: int, plan: ResponsePlan) -> bool:
@@ -159,25 +175,47 @@ def outranks(classification: Classification, category: str, severity_rank: int, 
     new_escalates = plan.categories[classification.category].escalation_case
     old_escalates = plan.categories[category].escalation_case if category in plan.categories else False
     return (new_escalates and not old_escalates) or (
-        new_escalates == old_escalates and SEVERITY_ORDER[classification.severity] > severity_rank)
+        new_escalates == old_escalates and SEVERITY_ORDER[classification.severity] > severity_rank
+    )
 
 
-def crisis_issue(key: str, count: int, expected: float, window_start: datetime, detected_at: datetime,
-                 plan: ResponsePlan, plan_version: int, issue_id: str) -> Issue:
+def crisis_issue(
+    key: str,
+    count: int,
+    expected: float,
+    window_start: datetime,
+    detected_at: datetime,
+    plan: ResponsePlan,
+    plan_version: int,
+    issue_id: str,
+) -> Issue:
     """The issue a surge opens: the plan's surge category, critical, for its team, on the category's SLA."""
     category_name = plan.surge_category
     category = plan.categories[category_name]
     kind, _, name = key.partition(":")
-    subject = {"product": f"complaints about {name}", "topic": f"{name.replace('_', ' ')} complaints",
-               "brand": "mentions of the brand"}.get(kind, key)
+    subject = {
+        "product": f"complaints about {name}",
+        "topic": f"{name.replace('_', ' ')} complaints",
+        "brand": "mentions of the brand",
+    }.get(kind, key)
     sla = category.sla
     return Issue(
-        issue_id=issue_id, category=category_name, severity=Severity.CRITICAL, team=category.team,
-        description=(f"{category.label}: a surge of {subject}: {count} since {window_start:%H:%M} UTC, "
-                     f"{expected:.1f} expected"),
-        assigned_to=assignee(plan, category.team, issue_id), follow_up_required=True, mention_count=count,
-        first_seen=window_start, last_seen=detected_at, topic=name if kind == "topic" else "other",
-        products=(name,) if kind == "product" else (), platform="many", rule=f"surge:{key}",
+        issue_id=issue_id,
+        category=category_name,
+        severity=Severity.CRITICAL,
+        team=category.team,
+        description=(
+            f"{category.label}: a surge of {subject}: {count} since {window_start:%H:%M} UTC, {expected:.1f} expected"
+        ),
+        assigned_to=assignee(plan, category.team, issue_id),
+        follow_up_required=True,
+        mention_count=count,
+        first_seen=window_start,
+        last_seen=detected_at,
+        topic=name if kind == "topic" else "other",
+        products=(name,) if kind == "product" else (),
+        platform="many",
+        rule=f"surge:{key}",
         plan_version=plan_version,
         sla_first_response_due=detected_at + timedelta(minutes=sla.first_response_minutes) if sla else None,
         sla_resolution_due=detected_at + timedelta(minutes=sla.resolution_minutes) if sla else None,

@@ -62,8 +62,12 @@ BUILT_IN_PLATFORMS = frozenset({"meta", "facebook", "instagram", "messenger", "x
 one is kept in its own namespace, ``generic-<name>``, so it can never claim or pre-claim a native identity."""
 GENERIC_NAMESPACE_PREFIX = "generic-"
 
-MAX_MENTION_BYTES = 4 * (MAX_TEXT_CHARS + MAX_TITLE_CHARS + 5 * MAX_ID_CHARS + MAX_HANDLE_CHARS + MAX_NAME_CHARS
-                         + MAX_PRODUCT_CHARS) + MAX_URL_CHARS + MAX_PLATFORM_CHARS + 1_024
+MAX_MENTION_BYTES = (
+    4 * (MAX_TEXT_CHARS + MAX_TITLE_CHARS + 5 * MAX_ID_CHARS + MAX_HANDLE_CHARS + MAX_NAME_CHARS + MAX_PRODUCT_CHARS)
+    + MAX_URL_CHARS
+    + MAX_PLATFORM_CHARS
+    + 1_024
+)
 """The widest mention's JSON (4 bytes per character, plus field names and small values): about 97 KB."""
 
 

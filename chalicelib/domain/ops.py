@@ -59,8 +59,10 @@ def is_admin_token(given: str, admin_token: str | None) -> bool:
 
 def stored_role(values: list[str] | tuple[str, ...] | str) -> Role | None:
     """The highest role a stored token carries (its ``role``, or the ``roles`` set of older tokens)."""
-    found = [Role(v) if v in Role._value2member_map_ else LEGACY_ROLES.get(v)
-             for v in ([values] if isinstance(values, str) else values)]
+    found = [
+        Role(v) if v in Role._value2member_map_ else LEGACY_ROLES.get(v)
+        for v in ([values] if isinstance(values, str) else values)
+    ]
     ranked = [role for role in found if role is not None]
     return max(ranked, key=RANK.__getitem__) if ranked else None
 
@@ -81,13 +83,19 @@ class IssueQuery(BaseModel):
     team: str | None = Field(None, min_length=1, max_length=64)
     platform: str | None = Field(None, min_length=1, max_length=32, description="where the issue was first seen")
     product: str | None = Field(None, min_length=1, max_length=128, description="a product the issue is about")
-    q: str | None = Field(None, min_length=1, max_length=200,
-                          description="text the issue's description contains (case-sensitive)")
+    q: str | None = Field(
+        None, min_length=1, max_length=200, description="text the issue's description contains (case-sensitive)"
+    )
     follow_up_required: bool | None = Field(None, description="true or false")
-    since: date | None = Field(None, description="first seen on or after this day (UTC), from 2000-01-01 to "
-                                                 "tomorrow; default: 6 days before until")
-    until: date | None = Field(None, description="first seen on or before this day (UTC), from 2000-01-01 to "
-                                                 f"tomorrow, at most {MAX_DAYS} days after since; default: today")
+    since: date | None = Field(
+        None,
+        description="first seen on or after this day (UTC), from 2000-01-01 to tomorrow; default: 6 days before until",
+    )
+    until: date | None = Field(
+        None,
+        description="first seen on or before this day (UTC), from 2000-01-01 to "
+        f"tomorrow, at most {MAX_DAYS} days after since; default: today",
+    )
     limit: int = Field(25, ge=1, le=100)
     cursor: str | None = Field(None, max_length=4096, description="from the previous page's next_cursor")
 
@@ -139,11 +147,19 @@ def partitions(query: IssueQuery, categories: list[str], today: date) -> list[Pa
         return [Partition(index="by_assignee", key="assigned_to", value=query.assignee, sort="last_seen")]
     if query.status:
         chosen = [query.category] if query.category else categories
-        return [Partition(index="by_status_category", key="status_category", value=f"{query.status.value}#{c}",
-                          sort="last_seen") for c in chosen]
+        return [
+            Partition(
+                index="by_status_category", key="status_category", value=f"{query.status.value}#{c}", sort="last_seen"
+            )
+            for c in chosen
+        ]
     since, until = days(query, today)
-    return [Partition(index="by_day", key="first_seen_day", value=(until - timedelta(days=back)).isoformat(),
-                      sort="first_seen") for back in range((until - since).days + 1)]
+    return [
+        Partition(
+            index="by_day", key="first_seen_day", value=(until - timedelta(days=back)).isoformat(), sort="first_seen"
+        )
+        for back in range((until - since).days + 1)
+    ]
 
 
 class BadCursor(ValueError):
@@ -175,8 +191,9 @@ def seal(key: str, payload: bytes) -> str:
 
 
 def encode_cursor(key: str, query: IssueQuery, position: int, last_key: dict[str, Any] | None) -> str:
-    return seal(key, json.dumps({"q": _fingerprint(query), "p": position, "k": last_key},
-                                separators=(",", ":")).encode())
+    return seal(
+        key, json.dumps({"q": _fingerprint(query), "p": position, "k": last_key}, separators=(",", ":")).encode()
+    )
 
 
 def decode_cursor(key: str, query: IssueQuery, cursor: str, walk: list[Partition]) -> tuple[int, dict[str, Any] | None]:
@@ -240,10 +257,16 @@ class IssuePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    assigned_to: str | None = Field(None, min_length=1, max_length=254, pattern=NAME,
-                                    description="who works the issue (an email or a name); null unassigns")
-    status: IssueStatus | None = Field(None, description="open, in_progress, resolved or closed; only the "
-                                                         "allowed transitions (409 otherwise)")
+    assigned_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=254,
+        pattern=NAME,
+        description="who works the issue (an email or a name); null unassigns",
+    )
+    status: IssueStatus | None = Field(
+        None, description="open, in_progress, resolved or closed; only the allowed transitions (409 otherwise)"
+    )
     follow_up_required: bool | None = None
     resolution_note: str | None = Field(None, min_length=1, max_length=4000, description="how it was resolved")
 
@@ -271,7 +294,8 @@ class SatisfactionBody(BaseModel):
 
     score: int = Field(ge=1, le=5, description="1 (very unsatisfied) to 5 (very satisfied), as the survey asks")
     channel: Literal["phone", "email", "chat", "in_person", "other"] = Field(
-        "other", description="how the score was taken")
+        "other", description="how the score was taken"
+    )
     comment: str | None = Field(None, max_length=2000)
 
 
@@ -280,8 +304,12 @@ class TokenRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:+-]+$",
-                      description="who or what holds it; shown as the actor on the audit trail")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.@:+-]+$",
+        description="who or what holds it; shown as the actor on the audit trail",
+    )
     role: Role
     days: int = Field(90, ge=1, le=366, description="valid for this many days")
 
@@ -319,8 +347,10 @@ class SplitBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mention: str = Field(pattern=r"^[a-z0-9_-]{1,32}#[^\x00-\x1f\x7f]{1,256}$",
-                         description="the mention's key, <platform>#<external id>, as the issue detail lists it")
+    mention: str = Field(
+        pattern=r"^[a-z0-9_-]{1,32}#[^\x00-\x1f\x7f]{1,256}$",
+        description="the mention's key, <platform>#<external id>, as the issue detail lists it",
+    )
 
 
 class InvalidChange(ValueError):
@@ -346,19 +376,30 @@ def split_off(source: dict[str, Any], mention: dict[str, Any], new_id: str) -> A
 
     first_seen = when(mention["created_at"])
     source_first = when(source["first_seen"])
+
     def due(name: str) -> datetime | None:
         return first_seen + (when(source[name]) - source_first) if source.get(name) else None
 
     who = mention.get("author_handle") or mention.get("author_name") or "someone"
     excerpt = " ".join(str(mention.get("text") or "").split())[:160]
-    return Issue(issue_id=new_id, description=f"Split from {source['issue_id']}: {who} on {mention['platform']}: "
-                                              f"\"{excerpt}\"",
-                 category=source["category"], severity=source["severity"], team=source.get("team") or None,
-                 assigned_to=source.get("assigned_to") or None,
-                 follow_up_required=bool(source.get("follow_up_required")), mention_count=1,
-                 reach=int(mention.get("author_followers") or 0), first_seen=first_seen, last_seen=first_seen,
-                 topic=str(mention.get("topic") or source.get("topic") or "other"),
-                 products=tuple(mention.get("products_named") or ()), platform=mention["platform"],
-                 rule=f"split:{source['issue_id']}", plan_version=int(source.get("plan_version") or 0),
-                 escalation_case=bool(source.get("escalation_case")),
-                 sla_first_response_due=due("sla_first_response_due"), sla_resolution_due=due("sla_resolution_due"))
+    return Issue(
+        issue_id=new_id,
+        description=f'Split from {source["issue_id"]}: {who} on {mention["platform"]}: "{excerpt}"',
+        category=source["category"],
+        severity=source["severity"],
+        team=source.get("team") or None,
+        assigned_to=source.get("assigned_to") or None,
+        follow_up_required=bool(source.get("follow_up_required")),
+        mention_count=1,
+        reach=int(mention.get("author_followers") or 0),
+        first_seen=first_seen,
+        last_seen=first_seen,
+        topic=str(mention.get("topic") or source.get("topic") or "other"),
+        products=tuple(mention.get("products_named") or ()),
+        platform=mention["platform"],
+        rule=f"split:{source['issue_id']}",
+        plan_version=int(source.get("plan_version") or 0),
+        escalation_case=bool(source.get("escalation_case")),
+        sla_first_response_due=due("sla_first_response_due"),
+        sla_resolution_due=due("sla_resolution_due"),
+    )

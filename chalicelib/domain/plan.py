@@ -13,9 +13,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
 from chalicelib.domain.validation import describe_validation_error
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 
@@ -46,7 +47,7 @@ class Team(_Strict):
     business_hours: BusinessHours | None = None  # the team's working week; the plan's business_hours when absent
 
     @model_validator(mode="after")
-    def _lead_is_a_member(self) -> "Team":
+    def _lead_is_a_member(self) -> Team:
         if self.lead and self.lead not in {m.email for m in self.members}:
             raise ValueError(f"lead {self.lead} is not a member of the team")
         return self
@@ -67,9 +68,11 @@ class SurveySettings(_Strict):
     delay_minutes: int = Field(default=60, ge=0, le=30 * 24 * 60)
     window_days: int = Field(default=14, gt=0, le=90)
     channels: list[Annotated[str, Field(pattern=r"^(private_reply|public_reply|email)$")]] = Field(
-        default_factory=lambda: ["private_reply", "public_reply"], min_length=1)
-    question: str = Field(default="How happy are you with how we handled this, from 1 to 5?", min_length=1,
-                          max_length=200)
+        default_factory=lambda: ["private_reply", "public_reply"], min_length=1
+    )
+    question: str = Field(
+        default="How happy are you with how we handled this, from 1 to 5?", min_length=1, max_length=200
+    )
     message: str = Field(default="Thanks for letting us help.", min_length=1, max_length=300)
 
 
@@ -164,7 +167,7 @@ class ProtocolStep(_Strict):
     on_reject: Identifier | None = None  # the step a rejection returns to (with the reviewer's comment)
 
     @model_validator(mode="after")
-    def _has_people(self) -> "ProtocolStep":
+    def _has_people(self) -> ProtocolStep:
         if not self.team and not self.people:
             raise ValueError("a step needs a team or people")
         if Outcome.REJECTED in self.outcomes and not self.on_reject:
@@ -180,7 +183,7 @@ class Protocol(_Strict):
     publish: list[str] = Field(default_factory=lambda: ["public_reply"])  # public_reply, private_reply
 
     @model_validator(mode="after")
-    def _steps_link_up(self) -> "Protocol":
+    def _steps_link_up(self) -> Protocol:
         names = [step.name for step in self.steps]
         if len(set(names)) != len(names):
             raise ValueError("step names must be unique")
@@ -221,8 +224,9 @@ class Retention(_Strict):
     """How long personal data is kept (DynamoDB TTL, set on write). Issues, their audit trail and reports stay."""
 
     mentions_days: int = Field(default=90, gt=0, le=3650, description="raw mentions, from when they were posted")
-    dedup_keys_days: int = Field(default=7, gt=0, le=3650,
-                                 description="dedup keys, after their matching window has closed")
+    dedup_keys_days: int = Field(
+        default=7, gt=0, le=3650, description="dedup keys, after their matching window has closed"
+    )
 
 
 class ReportSettings(_Strict):
@@ -253,8 +257,12 @@ class Voice(_Strict):
     def guidance(self, category: str) -> list[str]:
         """The lines a responder sees for ``category``: its own guidance first, then the brand's tone."""
         lines = [self.categories[category]] if category in self.categories else []
-        return [*lines, f"Tone: {self.tone}", *(f"Do: {item}" for item in self.do),
-                *(f"Avoid: {item}" for item in self.avoid)]
+        return [
+            *lines,
+            f"Tone: {self.tone}",
+            *(f"Do: {item}" for item in self.do),
+            *(f"Avoid: {item}" for item in self.avoid),
+        ]
 
 
 class ResponsePlan(_Strict):
@@ -282,7 +290,7 @@ class ResponsePlan(_Strict):
     report: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
-    def _references_resolve(self) -> "ResponsePlan":
+    def _references_resolve(self) -> ResponsePlan:
         problems: list[str] = []
         if self.default_category not in self.categories:
             problems.append(f"default_category: unknown category '{self.default_category}'")
@@ -296,7 +304,7 @@ class ResponsePlan(_Strict):
                 problems.append(f"categories.{name}.protocol: unknown protocol '{category.protocol}'")
             if category.opens_issue and category.team and not category.sla:
                 problems.append(f"categories.{name}: a category that opens issues for a team needs an sla")
-        for name in (self.voice.categories if self.voice else {}):
+        for name in self.voice.categories if self.voice else {}:
             if name not in self.categories:
                 problems.append(f"voice.categories: unknown category '{name}'")
         for index, rule in enumerate(self.rules):
@@ -312,8 +320,10 @@ class ResponsePlan(_Strict):
 
     def team_hours(self) -> TeamHours:
         """Each team's working week (for response times in business hours)."""
-        return TeamHours(default=self.business_hours,
-                         teams={name: team.business_hours for name, team in self.teams.items() if team.business_hours})
+        return TeamHours(
+            default=self.business_hours,
+            teams={name: team.business_hours for name, team in self.teams.items() if team.business_hours},
+        )
 
     # -- lookups used by triage ---------------------------------------------------------------------------
     def step_people(self, step: ProtocolStep) -> list[str]:

@@ -44,14 +44,20 @@ def review_due(plan: ResponsePlan, now: datetime | date) -> ReviewDue:
     review = plan.review
     due_on = review.reviewed_on + timedelta(days=review.review_every_days)
     late = (today - due_on).days
-    return ReviewDue(reviewed_by=review.reviewed_by, reviewed_on=review.reviewed_on, due_on=due_on,
-                     overdue=late > 0, days_overdue=max(0, late))
+    return ReviewDue(
+        reviewed_by=review.reviewed_by,
+        reviewed_on=review.reviewed_on,
+        due_on=due_on,
+        overdue=late > 0,
+        days_overdue=max(0, late),
+    )
 
 
 def protocol_categories(plan: ResponsePlan, protocol: str) -> list[str]:
     """The categories that run ``protocol`` and open issues (a category that opens none never starts it)."""
-    return [name for name, category in plan.categories.items()
-            if category.protocol == protocol and category.opens_issue]
+    return [
+        name for name, category in plan.categories.items() if category.protocol == protocol and category.opens_issue
+    ]
 
 
 def outdated_protocols(plan: ResponsePlan) -> list[str]:
@@ -106,8 +112,9 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def reminder_email(plan: ResponsePlan, protocol: str, month: str, figures: MetricsSummary,
-                   steps: dict[str, StepMonth]) -> ReminderEmail:
+def reminder_email(
+    plan: ResponsePlan, protocol: str, month: str, figures: MetricsSummary, steps: dict[str, StepMonth]
+) -> ReminderEmail:
     """The monthly review reminder of one protocol, with its figures for ``month``: the SLA hit rates, the
     response and resolution times (median, p90) of the issues it ran for, and each step's cycle time and how often
     it timed out. Every piece of plan text is escaped in the HTML part."""
@@ -124,20 +131,25 @@ def reminder_email(plan: ResponsePlan, protocol: str, month: str, figures: Metri
         f"p90 {_duration(figures.response_time.p90_seconds)}.",
         f"Resolution time (cycle): median {_duration(figures.resolution_time.median_seconds)}, "
         f"p90 {_duration(figures.resolution_time.p90_seconds)}.",
-        *[f"Step {step}: {figures_of.cycles} cycle(s), median {_duration(figures_of.cycle_time.median_seconds)}, "
-          f"timed out {figures_of.timed_out}, escalated {figures_of.escalated}."
-          for step, figures_of in steps.items()],
-        "Step timeouts: " + (", ".join(f"{step} {f.timed_out}" for step, f in steps.items() if f.timed_out)
-                             or "none") + ".",
+        *[
+            f"Step {step}: {figures_of.cycles} cycle(s), median {_duration(figures_of.cycle_time.median_seconds)}, "
+            f"timed out {figures_of.timed_out}, escalated {figures_of.escalated}."
+            for step, figures_of in steps.items()
+        ],
+        "Step timeouts: "
+        + (", ".join(f"{step} {f.timed_out}" for step, f in steps.items() if f.timed_out) or "none")
+        + ".",
         "Check that its steps, people and timers still fit; change the plan with `social-response plan upload`.",
     ]
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-    return ReminderEmail(to=protocol_owners(plan, protocol),
-                         subject=f"[{plan.brand}] Monthly review: {chosen.label} ({month})"[:200],
-                         text="\n".join(lines) + "\n", html=f"<html><body>{body}</body></html>")
+    return ReminderEmail(
+        to=protocol_owners(plan, protocol),
+        subject=f"[{plan.brand}] Monthly review: {chosen.label} ({month})"[:200],
+        text="\n".join(lines) + "\n",
+        html=f"<html><body>{body}</body></html>",
+    )
 
 
 def expires_at(moment: datetime, days: int) -> int:
     """The DynamoDB TTL value (epoch seconds) of something kept ``days`` after ``moment``."""
     return int((moment + timedelta(days=days)).timestamp())
-

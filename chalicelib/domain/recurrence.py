@@ -50,11 +50,24 @@ class IssueFacts:
     signature: tuple[int, ...] | None = None
 
     @classmethod
-    def of(cls, issue_id: str, at: datetime, platform: str, author: str | None, products: Iterable[str],
-           topic: str, text: str) -> IssueFacts:
-        return cls(issue_id=issue_id, at=at, author=f"{platform}#{author}" if author and platform else None,
-                   products=tuple(p.lower() for p in products if p), topic=topic or "",
-                   signature=signature_of(text))
+    def of(
+        cls,
+        issue_id: str,
+        at: datetime,
+        platform: str,
+        author: str | None,
+        products: Iterable[str],
+        topic: str,
+        text: str,
+    ) -> IssueFacts:
+        return cls(
+            issue_id=issue_id,
+            at=at,
+            author=f"{platform}#{author}" if author and platform else None,
+            products=tuple(p.lower() for p in products if p),
+            topic=topic or "",
+            signature=signature_of(text),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +90,10 @@ def _subject_keys(facts: IssueFacts) -> list[str]:
 def _text_keys(signature: tuple[int, ...] | None) -> list[str]:
     if not signature:
         return []
-    return [f"text#{band}#" + "-".join(f"{r:x}" for r in signature[band * ROWS:(band + 1) * ROWS])
-            for band in range(BANDS)]
+    return [
+        f"text#{band}#" + "-".join(f"{r:x}" for r in signature[band * ROWS : (band + 1) * ROWS])
+        for band in range(BANDS)
+    ]
 
 
 def lookup_keys(facts: IssueFacts) -> dict[str, RecurrenceRule]:
@@ -86,16 +101,17 @@ def lookup_keys(facts: IssueFacts) -> dict[str, RecurrenceRule]:
     keys: dict[str, RecurrenceRule] = {}
     if facts.author:
         keys[f"author#{facts.author}"] = SAME_AUTHOR
-    keys.update({key: SAME_PRODUCT_TOPIC for key in _subject_keys(facts)})
-    keys.update({key: NEAR_DUPLICATE for key in _text_keys(facts.signature)})
+    keys.update(dict.fromkeys(_subject_keys(facts), SAME_PRODUCT_TOPIC))
+    keys.update(dict.fromkeys(_text_keys(facts.signature), NEAR_DUPLICATE))
     return keys
 
 
 _ORDER = {SAME_AUTHOR: 0, SAME_PRODUCT_TOPIC: 1, NEAR_DUPLICATE: 2}
 
 
-def find_recurrence(new: IssueFacts, found: dict[str, IssueFacts], window: timedelta,
-                    text_similarity: float) -> RecurrenceLink | None:
+def find_recurrence(
+    new: IssueFacts, found: dict[str, IssueFacts], window: timedelta, text_similarity: float
+) -> RecurrenceLink | None:
     """The resolved issue ``new`` recurs, if any: ``found`` maps each of ``new``'s lookup keys that exists to the
     resolved issue it points at. Only issues resolved within ``window`` before ``new`` was first seen count; a band
     collision alone never links (the signatures must be ``text_similarity`` alike); among matches the first rule
@@ -108,8 +124,9 @@ def find_recurrence(new: IssueFacts, found: dict[str, IssueFacts], window: timed
         gap = new.at - earlier.at
         if gap < timedelta(0) or gap > window:
             continue
-        if rule is NEAR_DUPLICATE and not (new.signature and earlier.signature
-                                           and similarity(new.signature, earlier.signature) >= text_similarity):
+        if rule is NEAR_DUPLICATE and not (
+            new.signature and earlier.signature and similarity(new.signature, earlier.signature) >= text_similarity
+        ):
             continue
         link = RecurrenceLink(new.issue_id, earlier.issue_id, rule, int(gap.total_seconds()))
         matches.append((_ORDER[rule], -earlier.at.timestamp(), link))
@@ -142,14 +159,25 @@ class RecurrenceRate:
         return self._share(self.same_product_topic, self.resolved)
 
     def to_dict(self) -> dict[str, float | int | None]:
-        return {"resolved": self.resolved, "recurred": self.recurred, "rate": self.rate,
-                "same_author": self.same_author, "same_author_rate": self.same_author_rate,
-                "same_product_topic": self.same_product_topic,
-                "same_product_topic_rate": self.same_product_topic_rate, "near_duplicate": self.near_duplicate}
+        return {
+            "resolved": self.resolved,
+            "recurred": self.recurred,
+            "rate": self.rate,
+            "same_author": self.same_author,
+            "same_author_rate": self.same_author_rate,
+            "same_product_topic": self.same_product_topic,
+            "same_product_topic_rate": self.same_product_topic_rate,
+            "near_duplicate": self.near_duplicate,
+        }
 
 
-def recurrence_rate(resolved: Iterable[tuple[str, datetime]], links: Iterable[RecurrenceLink], start: datetime,
-                    end: datetime, window: timedelta) -> RecurrenceRate:
+def recurrence_rate(
+    resolved: Iterable[tuple[str, datetime]],
+    links: Iterable[RecurrenceLink],
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+) -> RecurrenceRate:
     """Issues resolved in ``[start, end)`` that a later issue recurred within ``window``, over issues resolved in
     ``[start, end)``; by rule too. ``resolved``: (issue id, resolved at) of every issue (others are ignored);
     ``links``: the recurrence links stored on issues first seen up to ``end + window``."""
@@ -159,6 +187,10 @@ def recurrence_rate(resolved: Iterable[tuple[str, datetime]], links: Iterable[Re
         if link.recurs_issue_id in in_period and link.gap_seconds <= window.total_seconds():
             by_rule[link.rule].add(link.recurs_issue_id)
     recurred = set().union(*by_rule.values())
-    return RecurrenceRate(resolved=len(in_period), recurred=len(recurred), same_author=len(by_rule[SAME_AUTHOR]),
-                          same_product_topic=len(by_rule[SAME_PRODUCT_TOPIC]),
-                          near_duplicate=len(by_rule[NEAR_DUPLICATE]))
+    return RecurrenceRate(
+        resolved=len(in_period),
+        recurred=len(recurred),
+        same_author=len(by_rule[SAME_AUTHOR]),
+        same_product_topic=len(by_rule[SAME_PRODUCT_TOPIC]),
+        near_duplicate=len(by_rule[NEAR_DUPLICATE]),
+    )

@@ -162,19 +162,36 @@ def choose_channel(platform: str, settings: SurveySettings, contact: str | None,
     return None
 
 
-def schedule(survey_id: str, issue: dict[str, Any], mention: dict[str, Any], settings: SurveySettings,
-             channel: str, contact: str | None, now: datetime) -> Survey:
+def schedule(
+    survey_id: str,
+    issue: dict[str, Any],
+    mention: dict[str, Any],
+    settings: SurveySettings,
+    channel: str,
+    contact: str | None,
+    now: datetime,
+) -> Survey:
     """The survey to send for a resolved issue: due ``delay_minutes`` from now, open ``window_days`` after that."""
     platform = str(mention.get("platform") or issue.get("platform") or "")
     author = str(mention.get("author_id") or mention.get("author_handle") or mention.get("author_name") or "")
     due = now + timedelta(minutes=settings.delay_minutes)
     return Survey(
-        survey_id=survey_id, issue_id=str(issue["issue_id"]), category=str(issue.get("category", "")),
-        team=str(issue.get("team") or ""), platform=platform, author=f"{platform}#{author}",
+        survey_id=survey_id,
+        issue_id=str(issue["issue_id"]),
+        category=str(issue.get("category", "")),
+        team=str(issue.get("team") or ""),
+        platform=platform,
+        author=f"{platform}#{author}",
         recipient=str(mention.get("author_handle") or mention.get("author_name") or ""),
-        reply_to=str(mention.get("external_id") or ""), channel=channel, contact=contact,
-        question=settings.question, message=settings.message, created_at=now, due_at=due,
-        expires_at=int((due + timedelta(days=settings.window_days)).timestamp()))
+        reply_to=str(mention.get("external_id") or ""),
+        channel=channel,
+        contact=contact,
+        question=settings.question,
+        message=settings.message,
+        created_at=now,
+        due_at=due,
+        expires_at=int((due + timedelta(days=settings.window_days)).timestamp()),
+    )
 
 
 def email_address(mention: dict[str, Any]) -> str | None:
@@ -194,8 +211,9 @@ def link_path(key: str, survey_id: str, author: str, expires_at: int) -> str:
     return f"/surveys/{survey_id}?{query}"
 
 
-def check_link(key: str, survey_id: str, author: str, expires_at: str | int | None, given: str | None,
-               now: float) -> links.LinkCheck:
+def check_link(
+    key: str, survey_id: str, author: str, expires_at: str | int | None, given: str | None, now: float
+) -> links.LinkCheck:
     """Constant-time signature check, then the expiry (``links.check``)."""
     return links.check(key, _signed_id(survey_id), author, expires_at, given, now)
 
@@ -207,11 +225,14 @@ def invitation(survey: Survey, url: str, brand: str) -> tuple[str, str, str]:
     subject = f"{brand}: {survey.question}"
     greeting = f"Hi {survey.recipient}," if survey.recipient else "Hi,"
     expires = datetime.fromtimestamp(survey.expires_at).date().isoformat()
-    text = "\n".join([greeting, "", survey.message, survey.question, "", url, "",
-                      f"(one answer; the link works until {expires})"])
-    html = (f"<p>{escape(greeting)}</p><p>{escape(survey.message)}</p><p><strong>{escape(survey.question)}</strong>"
-            f"</p><p><a href=\"{escape(url, quote=True)}\">Rate our answer, 1 to 5</a></p>"
-            f"<p>One answer; the link works until {escape(expires)}.</p>")
+    text = "\n".join(
+        [greeting, "", survey.message, survey.question, "", url, "", f"(one answer; the link works until {expires})"]
+    )
+    html = (
+        f"<p>{escape(greeting)}</p><p>{escape(survey.message)}</p><p><strong>{escape(survey.question)}</strong>"
+        f'</p><p><a href="{escape(url, quote=True)}">Rate our answer, 1 to 5</a></p>'
+        f"<p>One answer; the link works until {escape(expires)}.</p>"
+    )
     return subject, text, html
 
 

@@ -13,8 +13,10 @@ def describe_validation_error(exc: ValidationError, limit: int | None = 3, root:
     """
     errors = exc.errors(include_url=False, include_input=False)
     shown = errors if limit is None else errors[:limit]
-    parts = [f"{'.'.join(str(part) for part in error['loc']) or root}: "
-             f"{error['msg'].removeprefix('Value error, ')}" for error in shown]
+    parts = [
+        f"{'.'.join(str(part) for part in error['loc']) or root}: {error['msg'].removeprefix('Value error, ')}"
+        for error in shown
+    ]
     if len(errors) > len(shown):
         parts.append(f"and {len(errors) - len(shown)} more")
     return "; ".join(parts)

@@ -40,15 +40,21 @@ def erase_author(platform: str, author_id: str, actor: str, store: ErasureStore,
     found = store.author_mentions(platform, author_id)
     if not found:
         return ErasureResult(platform=platform, author=reference, mentions=0, issues=[], redacted={})
-    needles = ErasureNeedles.of(author_id, [str(m.get("handle") or "") for m in found],
-                                [str(m.get("name") or "") for m in found], [str(m.get("text") or "") for m in found])
+    needles = ErasureNeedles.of(
+        author_id,
+        [str(m.get("handle") or "") for m in found],
+        [str(m.get("name") or "") for m in found],
+        [str(m.get("text") or "") for m in found],
+    )
     redacted = store.redact_everywhere(needles, keep_partition=ERASURES)
     erased = store.erase_mentions([str(m["key"]) for m in found], now)
     issues = sorted({str(m["issue_id"]) for m in found if m.get("issue_id")})
     details = {"platform": platform, "author": reference, "mentions": erased, "redacted": redacted}
-    events = [AuditEvent(issue_id=ERASURES, at=now, type="author_erased", actor=actor,
-                         details={**details, "issues": issues})]
-    events += [AuditEvent(issue_id=issue, at=now, type="author_erased", actor=actor, details=details)
-               for issue in issues]
+    events = [
+        AuditEvent(issue_id=ERASURES, at=now, type="author_erased", actor=actor, details={**details, "issues": issues})
+    ]
+    events += [
+        AuditEvent(issue_id=issue, at=now, type="author_erased", actor=actor, details=details) for issue in issues
+    ]
     store.record(events)
     return ErasureResult(platform=platform, author=reference, mentions=erased, issues=issues, redacted=redacted)

@@ -22,8 +22,9 @@ class Accepted:
     ignored: int
 
 
-def accept_delivery(platform: ModuleType, request: WebhookRequest, secret: SecretLookup,
-                    queue: MentionQueue, now: datetime) -> Accepted:
+def accept_delivery(
+    platform: ModuleType, request: WebhookRequest, secret: SecretLookup, queue: MentionQueue, now: datetime
+) -> Accepted:
     """Verify a POSTed delivery, turn it into mentions and queue them. Raises ``WebhookError`` for bad input."""
     if len(request.raw_body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge(f"body is {len(request.raw_body)} bytes; the limit is {MAX_WEBHOOK_BYTES}")
@@ -33,8 +34,7 @@ def accept_delivery(platform: ModuleType, request: WebhookRequest, secret: Secre
     return Accepted(queued=queued, ignored=delivery.ignored_events)
 
 
-_MARKS = {MentionEvent.REMOVED: (StoreOutcome.REMOVED, "removed"),
-          MentionEvent.HIDDEN: (StoreOutcome.HIDDEN, "hidden")}
+_MARKS = {MentionEvent.REMOVED: (StoreOutcome.REMOVED, "removed"), MentionEvent.HIDDEN: (StoreOutcome.HIDDEN, "hidden")}
 
 
 def record_mention(mention: Mention, repository: MentionRepository) -> StoreOutcome:

@@ -31,14 +31,20 @@ def _time(value: Any) -> datetime | None:
 def facts_of(issue: dict[str, Any], mentions: list[dict[str, Any]], at: datetime) -> IssueFacts:
     """An issue's recurrence facts: author and text of its first mention, its products and topic."""
     first = min(mentions, key=lambda m: str(m.get("created_at", ""))) if mentions else {}
-    return IssueFacts.of(str(issue["issue_id"]), at, str(first.get("platform", "")),
-                         first.get("author_id") or first.get("author_handle"),
-                         [str(p) for p in issue.get("products") or []], str(issue.get("topic", "")),
-                         str(first.get("text", "")))
+    return IssueFacts.of(
+        str(issue["issue_id"]),
+        at,
+        str(first.get("platform", "")),
+        first.get("author_id") or first.get("author_handle"),
+        [str(p) for p in issue.get("products") or []],
+        str(issue.get("topic", "")),
+        str(first.get("text", "")),
+    )
 
 
-def link_recurrences(records: list[dict[str, Any]], plan: ResponsePlan, issues: SurveyIssues,
-                     index: RecurrenceIndex) -> tuple[Counter[str], list[RecurrenceLink]]:
+def link_recurrences(
+    records: list[dict[str, Any]], plan: ResponsePlan, issues: SurveyIssues, index: RecurrenceIndex
+) -> tuple[Counter[str], list[RecurrenceLink]]:
     window = timedelta(days=plan.recurrence.window_days)
     counts: Counter[str] = Counter()
     linked: list[RecurrenceLink] = []
@@ -56,9 +62,18 @@ def link_recurrences(records: list[dict[str, Any]], plan: ResponsePlan, issues: 
             if link is None:
                 counts["new"] += 1
                 continue
-            audit = AuditEvent(issue_id=issue_id, at=first_seen, type="recurrence", actor=SYSTEM_RECURRENCE,
-                               suffix="recurs", details={"recurs_issue_id": link.recurs_issue_id,
-                                                         "rule": link.rule.value, "gap_seconds": link.gap_seconds})
+            audit = AuditEvent(
+                issue_id=issue_id,
+                at=first_seen,
+                type="recurrence",
+                actor=SYSTEM_RECURRENCE,
+                suffix="recurs",
+                details={
+                    "recurs_issue_id": link.recurs_issue_id,
+                    "rule": link.rule.value,
+                    "gap_seconds": link.gap_seconds,
+                },
+            )
             if index.link(link, audit):
                 linked.append(link)
                 counts[f"recurs_{link.rule.value}"] += 1

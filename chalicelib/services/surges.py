@@ -52,8 +52,13 @@ def _hours(start: float, end: float) -> list[str]:
     return hours
 
 
-def observe_batch(observations: list[Observation], store: SurgeStore, open_crisis: OpenCrisis,
-                  join_crisis: JoinCrisis | None = None, now: float | None = None) -> list[str]:
+def observe_batch(
+    observations: list[Observation],
+    store: SurgeStore,
+    open_crisis: OpenCrisis,
+    join_crisis: JoinCrisis | None = None,
+    now: float | None = None,
+) -> list[str]:
     """Count and evaluate; returns the Crisis issues opened.
 
     One surge often lifts several keys at once (a product's complaints are also its topic's and the brand's).
@@ -66,9 +71,13 @@ def observe_batch(observations: list[Observation], store: SurgeStore, open_crisi
     if len(counted) < len(observations):
         skipped = len(observations) - len(counted)
         metrics.add_metric(name="SurgeObservationsSkipped", unit="Count", value=skipped)
-        logger.warning("mentions dated outside the surge window were not counted",
-                       extra={"skipped": skipped, "mentions": [o.mention for o in observations
-                                                               if not countable(o.at, clock)][:10]})
+        logger.warning(
+            "mentions dated outside the surge window were not counted",
+            extra={
+                "skipped": skipped,
+                "mentions": [o.mention for o in observations if not countable(o.at, clock)][:10],
+            },
+        )
     if not counted:
         return []
     store.add(counted)
@@ -83,8 +92,10 @@ def observe_batch(observations: list[Observation], store: SurgeStore, open_crisi
         hours.update(_hours(fine_start, fine_end))
     history = store.read(keys, sorted(days), sorted(hours))
     data_start = history.data_start()
-    counts = {key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key).bucket_seconds)
-              for key in keys}
+    counts = {
+        key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key).bucket_seconds)
+        for key in keys
+    }
     baselines = {key: fit_key_baseline(key, counts.get, at, DEFAULT_CONFIGS, data_start=data_start) for key in keys}
 
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them
@@ -95,8 +106,9 @@ def observe_batch(observations: list[Observation], store: SurgeStore, open_crisi
     opened = []
     for key in sorted(keys, key=lambda k: SPECIFICITY.get(k.split(":")[0], 3)):
         state, version, issue_id = history.state(key)
-        alert, new_state = evaluate(key, counts[key], at, state, config_for(key), data_start=data_start,
-                                    baseline=baselines[key])
+        alert, new_state = evaluate(
+            key, counts[key], at, state, config_for(key), data_start=data_start, baseline=baselines[key]
+        )
         if new_state == state:
             continue
         if alert is not None:
@@ -121,10 +133,25 @@ def open_crisis(alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plan
     plan, version = plans.active()
     detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
     window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
-    issue = crisis_issue(alert.key, alert.count, alert.baseline, window_start, detected, plan, version,
-                         crisis_issue_id(alert.key, window_start))
-    audit = [AuditEvent(issue_id=issue.issue_id, at=datetime.now(timezone.utc), type="surge_detected",
-                        actor="system:surge", details={**alert.to_json(), "linked_mentions": len(linked)})]
+    issue = crisis_issue(
+        alert.key,
+        alert.count,
+        alert.baseline,
+        window_start,
+        detected,
+        plan,
+        version,
+        crisis_issue_id(alert.key, window_start),
+    )
+    audit = [
+        AuditEvent(
+            issue_id=issue.issue_id,
+            at=datetime.now(timezone.utc),
+            type="surge_detected",
+            actor="system:surge",
+            details={**alert.to_json(), "linked_mentions": len(linked)},
+        )
+    ]
     if not issues.open_issue(issue, audit, escalation_case_for(issue, plan, detected), linked):
         return issue.issue_id  # opened by an earlier try of this batch
     metrics.add_metric(name="SurgesDetected", unit="Count", value=1)
@@ -136,12 +163,25 @@ def join_crisis(issue_id: str, alert: SurgeAlert, issues: CrisisIssues) -> None:
     """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
     from chalicelib.domain.issues import AuditEvent
 
-    issues.append_audit(AuditEvent(issue_id=issue_id, at=datetime.now(timezone.utc), type="surge_widened",
-                                   actor="system:surge", details=alert.to_json()))
+    issues.append_audit(
+        AuditEvent(
+            issue_id=issue_id,
+            at=datetime.now(timezone.utc),
+            type="surge_widened",
+            actor="system:surge",
+            details=alert.to_json(),
+        )
+    )
 
 
-def count_surges(observations: list[Observation], store: SurgeStore, issues: CrisisIssues, plans: ActivePlan,
-                 now: float, is_permanent: Callable[[BaseException], bool]) -> None:
+def count_surges(
+    observations: list[Observation],
+    store: SurgeStore,
+    issues: CrisisIssues,
+    plans: ActivePlan,
+    now: float,
+    is_permanent: Callable[[BaseException], bool],
+) -> None:
     """Count the batch's stored mentions for surges, retrying a transient failure here.
 
     The mentions are stored already, and a redelivery would find them duplicates and count nothing, so a failed
@@ -150,8 +190,13 @@ def count_surges(observations: list[Observation], store: SurgeStore, issues: Cri
     """
     for attempt in range(SURGE_ATTEMPTS):
         try:
-            observe_batch(observations, store, lambda alert, linked: open_crisis(alert, linked, issues, plans),
-                          lambda issue_id, alert: join_crisis(issue_id, alert, issues), now=now)
+            observe_batch(
+                observations,
+                store,
+                lambda alert, linked: open_crisis(alert, linked, issues, plans),
+                lambda issue_id, alert: join_crisis(issue_id, alert, issues),
+                now=now,
+            )
             return
         except Exception as error:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
             if is_permanent(error) or attempt == SURGE_ATTEMPTS - 1:

@@ -71,12 +71,15 @@ def _first_mention(mentions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _private_reply_used(history: list[dict[str, Any]]) -> bool:
-    return any(event.get("type") == "published" and "private_reply" in (event.get("details") or {}).get("channels", [])
-               for event in history)
+    return any(
+        event.get("type") == "published" and "private_reply" in (event.get("details") or {}).get("channels", [])
+        for event in history
+    )
 
 
-def schedule_surveys(records: list[dict[str, Any]], plan: ResponsePlan, deps: SurveyDeps,
-                     now: datetime) -> Counter[str]:
+def schedule_surveys(
+    records: list[dict[str, Any]], plan: ResponsePlan, deps: SurveyDeps, now: datetime
+) -> Counter[str]:
     """The issues-stream part: surveys for issues that just became resolved with a published reply."""
     counts: Counter[str] = Counter()
     for _, new, old in issue_changes(records):
@@ -92,8 +95,12 @@ def schedule_surveys(records: list[dict[str, Any]], plan: ResponsePlan, deps: Su
             counts["no_author"] += 1
             continue
         contact = rules.email_address(mention)
-        channel = rules.choose_channel(str(mention.get("platform", "")), category.survey, contact,
-                                       _private_reply_used(deps.issues.history(issue_id)))
+        channel = rules.choose_channel(
+            str(mention.get("platform", "")),
+            category.survey,
+            contact,
+            _private_reply_used(deps.issues.history(issue_id)),
+        )
         if channel is None:
             counts["no_channel"] += 1
             continue
@@ -126,9 +133,16 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
         sent_as = deps.sender.send(survey, mention, subject, text, html, now)
     except SurveyUndeliverable as refused:
         deps.surveys.undeliverable(claim, now)
-        deps.issues.append(AuditEvent(issue_id=survey.issue_id, at=now, type="survey_not_sent",
-                                      actor=rules.SYSTEM_SURVEYS, suffix=survey.survey_id[:8],
-                                      details={"channel": survey.channel, "reason": str(refused)}))
+        deps.issues.append(
+            AuditEvent(
+                issue_id=survey.issue_id,
+                at=now,
+                type="survey_not_sent",
+                actor=rules.SYSTEM_SURVEYS,
+                suffix=survey.survey_id[:8],
+                details={"channel": survey.channel, "reason": str(refused)},
+            )
+        )
         return "undeliverable"
     except Exception as error:  # noqa: BLE001 - owed: the next run or redelivery sends it
         deps.surveys.give_back(claim)
@@ -136,10 +150,20 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
         return "owed"
     deps.surveys.sent(claim, now)
     # One key per survey: a repeated write after a lost answer is the same event, not a second one.
-    deps.issues.append(AuditEvent(issue_id=survey.issue_id, at=now, type="survey_sent", actor=rules.SYSTEM_SURVEYS,
-                                  suffix=survey.survey_id[:8],
-                                  details={"channel": survey.channel, "sent_as": sent_as,
-                                           "expires_at": datetime.fromtimestamp(survey.expires_at).isoformat()}))
+    deps.issues.append(
+        AuditEvent(
+            issue_id=survey.issue_id,
+            at=now,
+            type="survey_sent",
+            actor=rules.SYSTEM_SURVEYS,
+            suffix=survey.survey_id[:8],
+            details={
+                "channel": survey.channel,
+                "sent_as": sent_as,
+                "expires_at": datetime.fromtimestamp(survey.expires_at).isoformat(),
+            },
+        )
+    )
     return "sent"
 
 
@@ -164,16 +188,26 @@ def open_survey(survey_id: str, exp: str | None, sig: str | None, deps: SurveyDe
 def answer_survey(survey: Survey, answer: SurveyAnswer, deps: SurveyDeps, now: datetime) -> str:
     """Record the answer once (the store's conditional transaction), then tell subscribers. The outcome."""
     outcome = rules.outcome(answer.rating)
-    event = AuditEvent(issue_id=survey.issue_id, at=now, type="survey_answered", actor=survey.author,
-                       suffix=survey.survey_id[:8],
-                       details={"rating": answer.rating, "satisfaction": outcome, "comment": answer.comment,
-                                "channel": survey.channel})
+    event = AuditEvent(
+        issue_id=survey.issue_id,
+        at=now,
+        type="survey_answered",
+        actor=survey.author,
+        suffix=survey.survey_id[:8],
+        details={
+            "rating": answer.rating,
+            "satisfaction": outcome,
+            "comment": answer.comment,
+            "channel": survey.channel,
+        },
+    )
     try:
         deps.surveys.record_answer(survey, answer, now, event)
     except SurveyClosed as closed:
         raise SurveyRefused(410, "This survey was already answered, or has closed.") from closed
-    answered = survey.model_copy(update={"status": SurveyStatus.ANSWERED, "rating": answer.rating,
-                                         "comment": answer.comment, "answered_at": now})
+    answered = survey.model_copy(
+        update={"status": SurveyStatus.ANSWERED, "rating": answer.rating, "comment": answer.comment, "answered_at": now}
+    )
     try:
         deps.notices.announce(answered, now)
     except Exception as error:  # noqa: BLE001 - owed with the answer: the next run publishes it
@@ -193,15 +227,21 @@ def run_due(plan: ResponsePlan, deps: SurveyDeps, now: datetime) -> Counter[str]
         if survey is None:
             continue
         if phase == "close":
-            event = AuditEvent(issue_id=survey.issue_id, at=now, type="survey_unanswered",
-                               actor=rules.SYSTEM_SURVEYS, suffix=survey.survey_id[:8],
-                               details={"channel": survey.channel, "satisfaction": rules.UNANSWERED})
+            event = AuditEvent(
+                issue_id=survey.issue_id,
+                at=now,
+                type="survey_unanswered",
+                actor=rules.SYSTEM_SURVEYS,
+                suffix=survey.survey_id[:8],
+                details={"channel": survey.channel, "satisfaction": rules.UNANSWERED},
+            )
             counts["unanswered" if deps.surveys.record_unanswered(survey, event) else "nothing"] += 1
         elif phase == "notify":
             try:
                 counts["announced_" + deps.notices.announce(survey, now)] += 1
             except Exception as error:  # noqa: BLE001 - still owed: the next run
                 counts["announce_failed"] += 1
-                logger.warning("survey event failed", extra={"issue_id": survey.issue_id,
-                                                             "error": type(error).__name__})
+                logger.warning(
+                    "survey event failed", extra={"issue_id": survey.issue_id, "error": type(error).__name__}
+                )
     return counts

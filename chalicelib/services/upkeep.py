@@ -33,8 +33,17 @@ from chalicelib.services.ports import AlertRaiser, IssueHistories, PlanLifecycle
 
 PLAN_TRAIL = "plan"  # the audit trail's partition for plan events
 
-__all__ = ["PlanVersionConflict", "PlanVersionMissing", "activate_version", "retire_version", "record_review",
-           "check_plan_review", "send_review_reminders", "ReviewBody", "PlanChange"]
+__all__ = [
+    "PlanVersionConflict",
+    "PlanVersionMissing",
+    "activate_version",
+    "retire_version",
+    "record_review",
+    "check_plan_review",
+    "send_review_reminders",
+    "ReviewBody",
+    "PlanChange",
+]
 
 
 class ReviewBody(BaseModel):
@@ -42,10 +51,14 @@ class ReviewBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reviewed_by: str | None = Field(None, min_length=1, max_length=254, pattern=r"^[^\x00-\x1f\x7f]+$",
-                                    description="who reviewed it (default: the token's name)")
-    reviewed_on: date | None = Field(None, description="the day of the review (default: today, UTC); not in the "
-                                                       "future")
+    reviewed_by: str | None = Field(
+        None,
+        min_length=1,
+        max_length=254,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="who reviewed it (default: the token's name)",
+    )
+    reviewed_on: date | None = Field(None, description="the day of the review (default: today, UTC); not in the future")
     note: str | None = Field(None, max_length=2000, description="what was decided")
 
 
@@ -64,8 +77,9 @@ def _event(kind: str, actor: str, now: datetime, **details: Any) -> AuditEvent:
 def activate_version(version: int, actor: str, plans: PlanLifecycle, now: datetime) -> PlanChange:
     previous = plans.active_version()
     replaced = plans.activate(version, _event("plan_activated", actor, now, version=version, replaced=previous))
-    return PlanChange(version=version, status="active", changed=replaced is not None,
-                      replaced=replaced if replaced else None)
+    return PlanChange(
+        version=version, status="active", changed=replaced is not None, replaced=replaced if replaced else None
+    )
 
 
 def retire_version(version: int, actor: str, plans: PlanLifecycle, now: datetime) -> PlanChange:
@@ -85,13 +99,27 @@ def record_review(version: int, review: ReviewBody, actor: str, plans: PlanLifec
     found = plans.get(version)
     if found is None:
         raise PlanVersionMissing(f"no plan version {version}")
-    plans.record_review(version, reviewer, day, _event("plan_reviewed", actor, now, version=version,
-                                                       reviewed_by=reviewer, reviewed_on=day.isoformat(),
-                                                       **({"note": review.note} if review.note else {})))
-    document = {**found["document"], "review": {**found["document"]["review"], "reviewed_by": reviewer,
-                                                "reviewed_on": day.isoformat()}}
-    return PlanChange(version=version, status=str(found["status"]), changed=True,
-                      review=review_due(parse_plan(document), now))
+    plans.record_review(
+        version,
+        reviewer,
+        day,
+        _event(
+            "plan_reviewed",
+            actor,
+            now,
+            version=version,
+            reviewed_by=reviewer,
+            reviewed_on=day.isoformat(),
+            **({"note": review.note} if review.note else {}),
+        ),
+    )
+    document = {
+        **found["document"],
+        "review": {**found["document"]["review"], "reviewed_by": reviewer, "reviewed_on": day.isoformat()},
+    }
+    return PlanChange(
+        version=version, status=str(found["status"]), changed=True, review=review_due(parse_plan(document), now)
+    )
 
 
 def check_plan_review(plan: ResponsePlan, version: int, alerts: AlertRaiser, now: datetime) -> dict[str, Any]:
@@ -101,21 +129,35 @@ def check_plan_review(plan: ResponsePlan, version: int, alerts: AlertRaiser, now
     outdated = outdated_protocols(plan)
     outcome = "current"
     if due.overdue:
-        outcome = alerts.raise_alert(Alert(
-            kind=AlertKind.PLAN_REVIEW_OVERDUE, severity="medium", issue_id=f"plan#v{version}",
-            scope=due.due_on.isoformat(),
-            subject=f"Response plan v{version} review overdue by {due.days_overdue} days",
-            message=(f"The response plan (version {version}) was last reviewed on {due.reviewed_on} by "
-                     f"{due.reviewed_by}; it was due by {due.due_on}. Review it and record the review with "
-                     f"`social-response plan review {version}`."
-                     + (f" Outdated protocols (no category uses them): {', '.join(outdated)}." if outdated else "")),
-            details={"version": version, "due_on": due.due_on.isoformat(), "outdated_protocols": outdated}), now)
-    return {"version": version, "overdue": due.overdue, "days_overdue": due.days_overdue, "alert": outcome,
-            "outdated_protocols": outdated}
+        outcome = alerts.raise_alert(
+            Alert(
+                kind=AlertKind.PLAN_REVIEW_OVERDUE,
+                severity="medium",
+                issue_id=f"plan#v{version}",
+                scope=due.due_on.isoformat(),
+                subject=f"Response plan v{version} review overdue by {due.days_overdue} days",
+                message=(
+                    f"The response plan (version {version}) was last reviewed on {due.reviewed_on} by "
+                    f"{due.reviewed_by}; it was due by {due.due_on}. Review it and record the review with "
+                    f"`social-response plan review {version}`."
+                    + (f" Outdated protocols (no category uses them): {', '.join(outdated)}." if outdated else "")
+                ),
+                details={"version": version, "due_on": due.due_on.isoformat(), "outdated_protocols": outdated},
+            ),
+            now,
+        )
+    return {
+        "version": version,
+        "overdue": due.overdue,
+        "days_overdue": due.days_overdue,
+        "alert": outcome,
+        "outdated_protocols": outdated,
+    }
 
 
-def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: ReminderMailer,
-                          now: datetime) -> dict[str, int]:
+def send_review_reminders(
+    plan: ResponsePlan, issues: IssueHistories, mailer: ReminderMailer, now: datetime
+) -> dict[str, int]:
     """The monthly review reminder (a schedule, on the 1st): each protocol's owners get that protocol's figures
     for the last full month. Returns how many emails went out per protocol."""
     since, until, month = previous_month(now)
@@ -125,14 +167,30 @@ def send_review_reminders(plan: ResponsePlan, issues: IssueHistories, mailer: Re
     for protocol in plan.protocols:
         categories = set(protocol_categories(plan, protocol))
         chosen = [issue for issue in issues_of_month if issue.get("category") in categories]
-        figures = summarize(chosen, since, until, now, hours=plan.team_hours(),
-                            recurrence_window=timedelta(days=plan.recurrence.window_days))
+        figures = summarize(
+            chosen,
+            since,
+            until,
+            now,
+            hours=plan.team_hours(),
+            recurrence_window=timedelta(days=plan.recurrence.window_days),
+        )
         histories = {str(issue["issue_id"]): issues.history(str(issue["issue_id"])) for issue in chosen}
         cycles = step_cycles(chosen, histories, dict.fromkeys(categories, protocol))
-        steps = {step: StepMonth(cycles=len(found.seconds), cycle_time=durations(found.seconds),
-                                 timed_out=len(found.timed_out), escalated=len(found.escalated))
-                 for (_, step), found in sorted(cycles.items())}
+        steps = {
+            step: StepMonth(
+                cycles=len(found.seconds),
+                cycle_time=durations(found.seconds),
+                timed_out=len(found.timed_out),
+                escalated=len(found.escalated),
+            )
+            for (_, step), found in sorted(cycles.items())
+        }
         email = reminder_email(plan, protocol, month, figures, steps)
-        sent[protocol] = sum(mailer.send_once(f"reminder#{month}#{protocol}#{person}", person, email.subject,
-                                              email.text, email.html, now) for person in email.to)
+        sent[protocol] = sum(
+            mailer.send_once(
+                f"reminder#{month}#{protocol}#{person}", person, email.subject, email.text, email.html, now
+            )
+            for person in email.to
+        )
     return sent

@@ -41,9 +41,18 @@ TEXT = "The dye of the Alba boots burned my skin. I will sue you."
 REPLY = "We are so sorry. Please write to care@aurelle.example with your order number; we will call you today."
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver key of an element reference
 LINK = re.compile(r'<a href="([^"]+/approvals/[^"]+)"')
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--no-proxy-server", "--window-size=1100,1300"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--window-size=1100,1300",
+]
 
 MISSING = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
 NO_BROWSER = f"no headless browser: {', '.join(MISSING)} missing (install with: bash tools/ensure_browser.sh, as root)"
@@ -61,8 +70,9 @@ class WebDriver:
     @staticmethod
     def call(method: str, url: str, payload: dict[str, Any] | None = None, timeout: float = 30) -> Any:
         body = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={"Content-Type": "application/json; charset=utf-8"}
+        )
         try:
             with _LOCAL.open(request, timeout=timeout) as answer:
                 return json.load(answer)["value"]
@@ -111,8 +121,9 @@ class WebDriver:
 def browser(tmp_path) -> Iterator[WebDriver]:
     port = free_port()
     log = tmp_path / "chromedriver.log"
-    driver = subprocess.Popen([str(CHROMEDRIVER), f"--port={port}", f"--log-path={log}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [str(CHROMEDRIVER), f"--port={port}", f"--log-path={log}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     session_id = None
@@ -127,10 +138,23 @@ def browser(tmp_path) -> Iterator[WebDriver]:
             if driver.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"chromedriver did not start (exit {driver.poll()}); log: {log}")
             time.sleep(0.1)
-        session = WebDriver.call("POST", f"{url}/session", {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome", "pageLoadStrategy": "normal",
-            "goog:chromeOptions": {"binary": str(CHROMIUM), "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]},
-        }}}, timeout=60)
+        session = WebDriver.call(
+            "POST",
+            f"{url}/session",
+            {
+                "capabilities": {
+                    "alwaysMatch": {
+                        "browserName": "chrome",
+                        "pageLoadStrategy": "normal",
+                        "goog:chromeOptions": {
+                            "binary": str(CHROMIUM),
+                            "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"],
+                        },
+                    }
+                }
+            },
+            timeout=60,
+        )
         session_id = session["sessionId"]
         web = WebDriver(url, session_id)
         web.do("POST", "/timeouts", {"pageLoad": 20_000, "script": 5_000, "implicit": 2_000})
@@ -164,22 +188,37 @@ def _approval_link(stack: LocalStack, mention_key: str, to: str, timeout: float 
             issue_id = (item or {}).get("issue_id") or None
         if issue_id is not None:
             for message in _emails(stack):
-                if (to in message.get("destinations", {}).get("ToAddresses", [])
-                        and message.get("subject", "").endswith(issue_id)
-                        and (found := LINK.search(message.get("body", "")))):
+                if (
+                    to in message.get("destinations", {}).get("ToAddresses", [])
+                    and message.get("subject", "").endswith(issue_id)
+                    and (found := LINK.search(message.get("body", "")))
+                ):
                     return issue_id, html.unescape(found.group(1))
         time.sleep(0.5)
-    raise AssertionError(f"no approval email to {to} within {timeout:.0f} s (issue {issue_id}; "
-                         f"{len(_emails(stack))} emails in moto's SES)")
+    raise AssertionError(
+        f"no approval email to {to} within {timeout:.0f} s (issue {issue_id}; "
+        f"{len(_emails(stack))} emails in moto's SES)"
+    )
 
 
 @pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)  # checked before the stack starts
 def test_pr_lead_drafts_the_reply_in_a_browser_and_the_link_then_dies(stack: LocalStack, browser: WebDriver):
     author = uuid.uuid4().hex[:10]
-    body = json.dumps({
-        "platform": "reviews", "id": f"browser-{author}", "created_at": datetime.now(timezone.utc).isoformat(),
-        "text": TEXT, "author": {"id": f"u-{author}", "handle": f"walker{author}", "name": "Ana Walker",
-                                 "followers": 120, "verified": False}}).encode()
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": f"browser-{author}",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": TEXT,
+            "author": {
+                "id": f"u-{author}",
+                "handle": f"walker{author}",
+                "name": "Ana Walker",
+                "followers": 120,
+                "verified": False,
+            },
+        }
+    ).encode()
     delivery = deliveries.Delivery("generic", body)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
     (key,) = keys_of(delivery)
@@ -231,9 +270,11 @@ def _step_link(stack: LocalStack, mention_key: str, to: str, timeout: float = 90
             issue_id = (item or {}).get("issue_id") or None
         if issue_id is not None:
             for message in _emails_retrying(stack):
-                if (to in message.get("destinations", {}).get("ToAddresses", [])
-                        and message.get("subject", "").endswith(issue_id)
-                        and (found := LINK.search(message.get("body", "")))):
+                if (
+                    to in message.get("destinations", {}).get("ToAddresses", [])
+                    and message.get("subject", "").endswith(issue_id)
+                    and (found := LINK.search(message.get("body", "")))
+                ):
                     return issue_id, html.unescape(found.group(1))
         time.sleep(0.5)
     raise AssertionError(f"no step email to {to} within {timeout:.0f} s (issue {issue_id})")
@@ -254,15 +295,29 @@ def _survey_link(stack: LocalStack, issue_id: str, timeout: float = 120) -> str:
 
 
 @pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)
-def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on_the_issue(stack: LocalStack,
-                                                                                           browser: WebDriver):
+def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on_the_issue(
+    stack: LocalStack, browser: WebDriver
+):
     author = uuid.uuid4().hex[:10]
-    text = (f"The zip of my Cortez denim jacket broke after two days. Two emails and no answer, I want a refund now "
-            f"({author})")
-    body = json.dumps({
-        "platform": "reviews", "id": f"survey-{author}", "created_at": datetime.now(timezone.utc).isoformat(),
-        "text": text, "author": {"id": f"u-{author}", "handle": f"shopper{author}", "name": "Sam Shopper",
-                                 "followers": 40, "verified": False}}).encode()
+    text = (
+        f"The zip of my Cortez denim jacket broke after two days. Two emails and no answer, I want a refund now "
+        f"({author})"
+    )
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": f"survey-{author}",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": text,
+            "author": {
+                "id": f"u-{author}",
+                "handle": f"shopper{author}",
+                "name": "Sam Shopper",
+                "followers": 40,
+                "verified": False,
+            },
+        }
+    ).encode()
     delivery = deliveries.Delivery("generic", body)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
     (key,) = keys_of(delivery)
@@ -270,9 +325,18 @@ def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on
     issue_id, respond = _step_link(stack, key, "cs-lead@aurelle.example")
     from urllib.parse import urlencode
 
-    answer = http("POST", respond, urlencode({"outcome": "submitted", "channels": "public_reply",
-                                              "draft": f"Sorry about the strap; a refund is on its way ({author})."
-                                              }).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    answer = http(
+        "POST",
+        respond,
+        urlencode(
+            {
+                "outcome": "submitted",
+                "channels": "public_reply",
+                "draft": f"Sorry about the strap; a refund is on its way ({author}).",
+            }
+        ).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status == 200
     link = _survey_link(stack, issue_id)
     assert issue_id not in link
@@ -288,8 +352,11 @@ def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on
     assert browser.wait_for_title("Thank you") == "Thank you"
 
     issue = next(i for i in stack.issues() if i["issue_id"] == issue_id)
-    assert (issue["satisfaction"], int(issue["satisfaction_rating"]), issue["satisfaction_comment"]) == \
-        ("satisfied", 4, comment)
+    assert (issue["satisfaction"], int(issue["satisfaction_rating"]), issue["satisfaction_comment"]) == (
+        "satisfied",
+        4,
+        comment,
+    )
     from chalicelib.settings import Resources
 
     trail = [a["type"] for a in stack.scan(Resources.for_stage("local").audit_table) if a["issue_id"] == issue_id]
@@ -306,11 +373,22 @@ def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on
 def test_the_responder_sees_deadline_escalation_voice_and_the_original_post(stack: LocalStack, browser: WebDriver):
     author = uuid.uuid4().hex[:10]
     post_url = f"https://reviews.example/aurelle/{author}"
-    body = json.dumps({
-        "platform": "reviews", "id": f"voice-{author}", "created_at": datetime.now(timezone.utc).isoformat(),
-        "text": f"{TEXT} <b>{author}</b>", "url": post_url,
-        "author": {"id": f"u-{author}", "handle": f"ana{author}", "name": "Ana", "followers": 80,
-                   "verified": False}}).encode()
+    body = json.dumps(
+        {
+            "platform": "reviews",
+            "id": f"voice-{author}",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": f"{TEXT} <b>{author}</b>",
+            "url": post_url,
+            "author": {
+                "id": f"u-{author}",
+                "handle": f"ana{author}",
+                "name": "Ana",
+                "followers": 80,
+                "verified": False,
+            },
+        }
+    ).encode()
     delivery = deliveries.Delivery("generic", body)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
     (key,) = keys_of(delivery)
@@ -319,8 +397,11 @@ def test_the_responder_sees_deadline_escalation_voice_and_the_original_post(stac
     browser.open(link)
     assert browser.title() == f"Draft the reply: {issue_id}"
     deadline = browser.text("p.deadline")
-    assert re.fullmatch(r"Due \d{4}-\d\d-\d\d \d\d:\d\d UTC \((\d+ h )?\d+ min left\)\. If nobody answers by then, "
-                        r"the step goes to social-lead@aurelle\.example\.", deadline), deadline
+    assert re.fullmatch(
+        r"Due \d{4}-\d\d-\d\d \d\d:\d\d UTC \((\d+ h )?\d+ min left\)\. If nobody answers by then, "
+        r"the step goes to social-lead@aurelle\.example\.",
+        deadline,
+    ), deadline
     assert browser.do("GET", f"/element/{browser.find('a.original')}/property/href") == post_url
     voice = browser.text("ul.voice")
     assert voice.startswith("Calm and human") and "Avoid: Blaming the customer" in voice

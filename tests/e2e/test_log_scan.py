@@ -70,8 +70,13 @@ def wait_for_links(stack: LocalStack, at_least: int, timeout: float = 120.0) -> 
 
 def forms_of(text: str) -> set[str]:
     """The ways a value can appear in a log line: as is, JSON-escaped, URL-encoded."""
-    return {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], urllib.parse.quote(text),
-            urllib.parse.quote_plus(text)}
+    return {
+        text,
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(text),
+        urllib.parse.quote_plus(text),
+    }
 
 
 def sensitive_values(stack: LocalStack, links: list[str]) -> dict[str, str]:
@@ -106,7 +111,7 @@ def leaks(logs: dict[str, str], values: dict[str, str]) -> list[str]:
                 match = pattern.search(text)
                 if match:
                     line_start = text.rfind("\n", 0, match.start()) + 1
-                    line = text[line_start:text.find("\n", match.end()) if "\n" in text[match.end():] else None]
+                    line = text[line_start : text.find("\n", match.end()) if "\n" in text[match.end() :] else None]
                     found.append(f"{what} in {path}: {line[:300]}")
                     break
     return sorted(set(found))
@@ -114,8 +119,12 @@ def leaks(logs: dict[str, str], values: dict[str, str]) -> list[str]:
 
 def test_the_logs_of_a_replay_hold_no_secret_link_token_or_author_data(stack: LocalStack):
     printed: list[str] = []
-    report = replay(stack.api_url, stack.secrets, shift_to_now(ROWS, datetime.now(timezone.utc)),
-                    echo=lambda *parts: printed.append(" ".join(map(str, parts))))
+    report = replay(
+        stack.api_url,
+        stack.secrets,
+        shift_to_now(ROWS, datetime.now(timezone.utc)),
+        echo=lambda *parts: printed.append(" ".join(map(str, parts))),
+    )
     assert set(report.statuses) == {200}, report.statuses
     stack.wait_until_stored(report.expected_keys)
     # The legal threat and the influencer open High Priority issues: PR's draft step is emailed to two people.
@@ -124,8 +133,11 @@ def test_the_logs_of_a_replay_hold_no_secret_link_token_or_author_data(stack: Lo
     assert page.status == 200  # a person opened the emailed link: the access log saw it
     time.sleep(2)  # the API's and worker's log lines are written by their pumps
 
-    logs = {str(path.relative_to(stack.log_dir)): path.read_text(encoding="utf-8", errors="replace")
-            for path in Path(stack.log_dir).rglob("*") if path.is_file()}
+    logs = {
+        str(path.relative_to(stack.log_dir)): path.read_text(encoding="utf-8", errors="replace")
+        for path in Path(stack.log_dir).rglob("*")
+        if path.is_file()
+    }
     logs["(replay output)"] = "\n".join(printed)
     assert logs and sum(len(text) for text in logs.values()) > 1000  # there was something to scan
     values = sensitive_values(stack, links)

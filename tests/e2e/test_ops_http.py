@@ -33,8 +33,11 @@ def test_the_ops_api_answers_over_http(stack: LocalStack):
 def cli(stack: LocalStack, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
     console = Path(sys.executable).parent / "social-response"
     command = [str(console)] if console.exists() else [sys.executable, "-m", "chalicelib.cli"]
-    env = {**stack.environment(), "SOCIAL_RESPONSE_API_URL": stack.api_url,
-           **({"SOCIAL_RESPONSE_TOKEN": token} if token else {})}
+    env = {
+        **stack.environment(),
+        "SOCIAL_RESPONSE_API_URL": stack.api_url,
+        **({"SOCIAL_RESPONSE_TOKEN": token} if token else {}),
+    }
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
 
 
@@ -54,17 +57,25 @@ def test_a_responder_works_an_issue_from_the_console_command_and_the_trail_names
     listed = cli(stack, "issues", "list", "--json", "--limit", "100", token=token)
     assert listed.returncode == 0, listed.stderr
     assert issue_id in {i["issue_id"] for i in json.loads(listed.stdout)["items"]}
-    for step in (["issues", "assign", issue_id, "ana@example.com"], ["issues", "note", issue_id, "Called her"],
-                 ["issues", "resolve", issue_id, "--note", "Parcel re-sent"]):
+    for step in (
+        ["issues", "assign", issue_id, "ana@example.com"],
+        ["issues", "note", issue_id, "Called her"],
+        ["issues", "resolve", issue_id, "--note", "Parcel re-sent"],
+    ):
         done = cli(stack, *step, token=token)
         assert done.returncode == 0, (step, done.stderr)
     metrics = cli(stack, "metrics", "--json", token=token)
     assert metrics.returncode == 0 and json.loads(metrics.stdout)["volume"]["issues"] >= 1
-    detail = json.loads(http("GET", f"{stack.api_url}/issues/{issue_id}",
-                             headers={"Authorization": f"Bearer {token}"}).body)
+    detail = json.loads(
+        http("GET", f"{stack.api_url}/issues/{issue_id}", headers={"Authorization": f"Bearer {token}"}).body
+    )
     assert detail["issue"]["status"] == "resolved"
     assert [e["type"] for e in detail["history"] if e["actor"] == "ana.responder"] == [
-        "assigned", "note", "resolved", "resolution_noted"]
+        "assigned",
+        "note",
+        "resolved",
+        "resolution_noted",
+    ]
     refused = cli(stack, "issues", "assign", issue_id, "x", token="not-a-token")
     assert refused.returncode == 1 and "401" in refused.stderr and "Traceback" not in refused.stderr
 
@@ -77,19 +88,28 @@ def test_erase_from_the_console_command_leaves_no_trace_on_the_local_stack(stack
 
     row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
     handle, words = "erasable_eve", "My Luna tote strap snapped on day two, Eve from Lyon here"
-    complaint = {**row, "id": row["id"] + "-erase", "text": words,
-                 "author": {**row["author"], "id": "eve-4242", "handle": handle, "name": "Eve Erasable"}}
+    complaint = {
+        **row,
+        "id": row["id"] + "-erase",
+        "text": words,
+        "author": {**row["author"], "id": "eve-4242", "handle": handle, "name": "Eve Erasable"},
+    }
     delivery = deliveries.build(complaint)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
-    stored = next(item for item in stack.wait_until_stored(keys_of(delivery), timeout=60)
-                  if item["pk"] in keys_of(delivery))
+    stored = next(
+        item for item in stack.wait_until_stored(keys_of(delivery), timeout=60) if item["pk"] in keys_of(delivery)
+    )
     names = Resources.for_stage(STAGE)
 
     def traces() -> list[str]:
         tables = stack.client("dynamodb").list_tables()["TableNames"]
-        return [table for table in tables if table.startswith(names.prefix + "-") and table != names.plans_table
-                and any(handle in str(item) or words in str(item) or "eve-4242" in str(item)
-                        for item in stack.scan(table))]
+        return [
+            table
+            for table in tables
+            if table.startswith(names.prefix + "-")
+            and table != names.plans_table
+            and any(handle in str(item) or words in str(item) or "eve-4242" in str(item) for item in stack.scan(table))
+        ]
 
     assert names.mentions_table in traces()
     erased = cli(stack, "erase", "--platform", stored["platform"], "--author", "eve-4242", "--by", "dpo@example.com")

@@ -41,38 +41,64 @@ OFFLINE = ("classify", "detect-surges")  # run by tests/unit/test_readme_example
 def console(stack: LocalStack, argv: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
     command = Path(sys.executable).parent / "social-response"
     prefix = [str(command)] if command.exists() else [sys.executable, "-m", "chalicelib.cli"]
-    return subprocess.run([*prefix, *argv], input=stdin, capture_output=True, text=True, cwd=ROOT,
-                          env={**stack.environment(), **env}, timeout=120)
+    return subprocess.run(
+        [*prefix, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**stack.environment(), **env},
+        timeout=120,
+    )
 
 
 def stored_issue(stack: LocalStack, row: dict, suffix: str, text: str, author: str) -> dict:
     """Deliver a complaint of its own (its own author) and answer its stored mention, once triaged."""
-    complaint = {**row, "id": row["id"] + suffix, "text": text, "author": {**row["author"], "id": f"{author}-id",
-                                                                          "handle": author, "name": author.title()}}
+    complaint = {
+        **row,
+        "id": row["id"] + suffix,
+        "text": text,
+        "author": {**row["author"], "id": f"{author}-id", "handle": author, "name": author.title()},
+    }
     delivery = deliveries.build(complaint)
     assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
-    return next(item for item in stack.wait_until_stored(keys_of(delivery), timeout=60)
-                if item["pk"] in keys_of(delivery) and item.get("issue_id"))
+    return next(
+        item
+        for item in stack.wait_until_stored(keys_of(delivery), timeout=60)
+        if item["pk"] in keys_of(delivery) and item.get("issue_id")
+    )
 
 
 def test_the_readme_command_line_examples_run_against_the_local_stack(stack: LocalStack, tmp_path):
     row = next(r for r in shift_to_now(load_rows(), datetime.now(timezone.utc)) if r["route"] == "generic")
-    first = stored_issue(stack, row, "-readme", "@aurelle my Lina trench coat ripped after one wear and support "
-                         "never answered", "readme_rita")
+    first = stored_issue(
+        stack,
+        row,
+        "-readme",
+        "@aurelle my Lina trench coat ripped after one wear and support never answered",
+        "readme_rita",
+    )
     other = stored_issue(stack, row, "-readme-2", "Still no refund for my broken Luna tote strap", "readme_omar")
     assert first["issue_id"] != other["issue_id"]
     (tmp_path / "my-plan.yaml").write_text((ROOT / "chalicelib/plans/default.yaml").read_text())
 
-    values = {"<issue_id>": first["issue_id"], "<other_issue_id>": other["issue_id"], "<mention>": other["pk"],
-              "my-plan.yaml": str(tmp_path / "my-plan.yaml"), "<author_id>": "readme_rita-id",
-              "<platform>": first["platform"]}
+    values = {
+        "<issue_id>": first["issue_id"],
+        "<other_issue_id>": other["issue_id"],
+        "<mention>": other["pk"],
+        "my-plan.yaml": str(tmp_path / "my-plan.yaml"),
+        "<author_id>": "readme_rita-id",
+        "<platform>": first["platform"],
+    }
     env: dict[str, str] = {}
     ran = []
     for example in readme_examples():
         if example.command in OFFLINE or "--stage" in example.argv and "dev" in example.argv:
             continue
-        argv = [word.replace("http://127.0.0.1:5000", stack.moto_url).replace("http://127.0.0.1:8000", stack.api_url)
-                for word in filled(example.argv, values)]
+        argv = [
+            word.replace("http://127.0.0.1:5000", stack.moto_url).replace("http://127.0.0.1:8000", stack.api_url)
+            for word in filled(example.argv, values)
+        ]
         if "SOCIAL_RESPONSE_TOKEN" not in env and example.command in ("issues", "metrics"):
             pytest.fail(f"README line {example.line}: an ops API example before any token was made")
         done = console(stack, argv, {**env, "SOCIAL_RESPONSE_API_URL": stack.api_url})

@@ -16,14 +16,24 @@ pytestmark = pytest.mark.e2e
 def test_no_5xx_and_no_answer_outside_the_schema(stack: LocalStack):
     import schemathesis
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                                   response_schema_conformance, status_code_conformance)
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-              response_schema_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
     schema = schemathesis.openapi.from_url(f"{stack.api_url}/openapi.json")
-    schema.config.update(base_url=stack.api_url,
-                         headers={"Authorization": f"Bearer {stack.secrets['OPS_ADMIN_TOKEN']}"})
+    schema.config.update(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.secrets['OPS_ADMIN_TOKEN']}"}
+    )
     machine = schema.as_state_machine()
     links = [name for name in dir(machine) if "___" in name]  # one rule per link schemathesis inferred
     assert any(name.startswith("POST_tokens") for name in links) and any("PATCH_issues" in name for name in links)
@@ -32,5 +42,13 @@ def test_no_5xx_and_no_answer_outside_the_schema(stack: LocalStack):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, checks=checks, transport_kwargs=kwargs or None)
 
-    Workflow.run(settings=settings(max_examples=40, stateful_step_count=6, deadline=None, derandomize=True,
-                                   database=None, suppress_health_check=list(HealthCheck)))
+    Workflow.run(
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -11,7 +11,6 @@ What each run produced is counted by clients the faults never touch, and compare
 
 from __future__ import annotations
 
-
 from bench.faults import FaultInjector, RunResult, run_stream
 from infra.local.replay import load_rows
 
@@ -46,8 +45,11 @@ def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
     assert clean.outcomes["mentions"] == len(ROWS) and clean.outcomes["issues"] >= 30
     assert any(shape[0] == "crisis" for shape in clean.outcomes["issue_shapes"])
     assert clean.outcomes["emails"] > 0 and clean.outcomes["alerts"] > 0
-    assert {machine.rsplit("-protocol-", 1)[1] for (machine, _status, _state), _n in clean.outcomes["executions"]} \
-        >= {"routine", "high-priority", "crisis"}
+    assert {machine.rsplit("-protocol-", 1)[1] for (machine, _status, _state), _n in clean.outcomes["executions"]} >= {
+        "routine",
+        "high-priority",
+        "crisis",
+    }
     assert not any(clean.dead_letters.values()), clean.dead_letters
 
     # Nothing lost, nothing doubled: mentions, issues, audit events, approvals; protocols wait where they waited.
@@ -55,8 +57,10 @@ def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
         assert faulty.outcomes[kind] == clean.outcomes[kind], kind
     assert faulty.stream_dropped == 0
 
-    differences = {kind: (clean.outcomes[kind], faulty.outcomes[kind])
-                   for kind in ("issue_shapes", "email_shapes", "alert_shapes")
-                   if faulty.outcomes[kind] != clean.outcomes[kind]}
+    differences = {
+        kind: (clean.outcomes[kind], faulty.outcomes[kind])
+        for kind in ("issue_shapes", "email_shapes", "alert_shapes")
+        if faulty.outcomes[kind] != clean.outcomes[kind]
+    }
     assert not differences, differences
     assert not any(faulty.dead_letters.values()), faulty.dead_letters

@@ -33,8 +33,9 @@ def everything(names) -> dict[str, list[dict]]:
     tables = {}
     for table in dynamodb.list_tables()["TableNames"]:
         if table.startswith(names.prefix + "-"):
-            items = [plain_item(i) for p in dynamodb.get_paginator("scan").paginate(TableName=table)
-                     for i in p["Items"]]
+            items = [
+                plain_item(i) for p in dynamodb.get_paginator("scan").paginate(TableName=table) for i in p["Items"]
+            ]
             tables[table] = items
     return tables
 
@@ -57,21 +58,47 @@ def traces(names) -> list[str]:
 def stored(aws):
     names = resources()
     store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
-    hers = [triage_mention(mention(f"a-{i}", text, author="ana", minutes=i), store, plans, fixed_analyzer)
-            for i, text in enumerate(HER_WORDS)]
+    hers = [
+        triage_mention(mention(f"a-{i}", text, author="ana", minutes=i), store, plans, fixed_analyzer)
+        for i, text in enumerate(HER_WORDS)
+    ]
     his = triage_mention(mention("b-1", HIS_WORDS, author="ben", minutes=3), store, plans, fixed_analyzer)
     issue = hers[0].issue_id
     # a published reply and an approval's draft, as their adapters store them (what they hold is what matters)
-    client("dynamodb").put_item(TableName=names.outbox_table, Item={
-        "outbox_id": {"S": "out-1"}, "issue_id": {"S": issue}, "platform": {"S": "x"}, "in_reply_to": {"S": "a-0"},
-        "recipient": {"S": "ana"}, "channel": {"S": "public_reply"}, "approved_by": {"S": "pr@aurelle.example"},
-        "text": {"S": "@ana we are so sorry about the Alba boots"}, "published_at": {"S": NOW.isoformat()},
-        "published_day": {"S": NOW.date().isoformat()}})
-    client("dynamodb").put_item(TableName=names.approvals_table, Item={
-        "approval_id": {"S": "appr-1"}, "issue_id": {"S": issue}, "created_at": {"S": NOW.isoformat()},
-        "person": {"S": "legal@aurelle.example"}, "draft": {"S": "Dear @ana, we hear you: \"" + HER_WORDS[0] + "\""}})
-    DynamoIssues(names).append(AuditEvent(issue_id=issue, at=NOW, type="note", actor="ops", details={
-        "text": "Called Ana (@ana): \"" + HER_WORDS[1] + "\""}))
+    client("dynamodb").put_item(
+        TableName=names.outbox_table,
+        Item={
+            "outbox_id": {"S": "out-1"},
+            "issue_id": {"S": issue},
+            "platform": {"S": "x"},
+            "in_reply_to": {"S": "a-0"},
+            "recipient": {"S": "ana"},
+            "channel": {"S": "public_reply"},
+            "approved_by": {"S": "pr@aurelle.example"},
+            "text": {"S": "@ana we are so sorry about the Alba boots"},
+            "published_at": {"S": NOW.isoformat()},
+            "published_day": {"S": NOW.date().isoformat()},
+        },
+    )
+    client("dynamodb").put_item(
+        TableName=names.approvals_table,
+        Item={
+            "approval_id": {"S": "appr-1"},
+            "issue_id": {"S": issue},
+            "created_at": {"S": NOW.isoformat()},
+            "person": {"S": "legal@aurelle.example"},
+            "draft": {"S": 'Dear @ana, we hear you: "' + HER_WORDS[0] + '"'},
+        },
+    )
+    DynamoIssues(names).append(
+        AuditEvent(
+            issue_id=issue,
+            at=NOW,
+            type="note",
+            actor="ops",
+            details={"text": 'Called Ana (@ana): "' + HER_WORDS[1] + '"'},
+        )
+    )
     return {"names": names, "hers": [r.issue_id for r in hers], "his": his.issue_id}
 
 
@@ -79,8 +106,14 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_shows_it(store
     names = stored["names"]
     before = traces(names)
     tables_with_her = {line.split(":")[0] for line in before}
-    assert {names.mentions_table, names.issues_table, names.issue_keys_table, names.audit_table, names.outbox_table,
-            names.approvals_table} <= tables_with_her  # the test sees her everywhere she was
+    assert {
+        names.mentions_table,
+        names.issues_table,
+        names.issue_keys_table,
+        names.audit_table,
+        names.outbox_table,
+        names.approvals_table,
+    } <= tables_with_her  # the test sees her everywhere she was
     his_before = client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#b-1"}})["Item"]
 
     result = erase_author("x", "id-ana", "dpo@aurelle.example", DynamoErasure(names), NOW)
@@ -88,8 +121,9 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_shows_it(store
     assert result.mentions == 2 and set(result.issues) == set(stored["hers"])
     assert traces(names) == []
     # other people's data stays, with her handle taken out of it
-    his_after = plain_item(client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#b-1"}})[
-        "Item"])
+    his_after = plain_item(
+        client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#b-1"}})["Item"]
+    )
     assert his_after["text"] == "[erased] same here, my parcel never arrived"
     assert his_after["author_handle"] == his_before["author_handle"]["S"] == "ben"
     # her mentions keep their identity (a platform's re-delivery is still a duplicate) and issue, no content
@@ -98,15 +132,21 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_shows_it(store
     # the issues stay, and their trail says who erased what, without saying whose
     issue = client("dynamodb").get_item(TableName=names.issues_table, Key={"issue_id": {"S": stored["hers"][0]}})
     assert "Item" in issue
-    trail = client("dynamodb").query(TableName=names.audit_table, KeyConditionExpression="issue_id = :e",
-                                     ExpressionAttributeValues={":e": {"S": ERASURES}})["Items"]
+    trail = client("dynamodb").query(
+        TableName=names.audit_table,
+        KeyConditionExpression="issue_id = :e",
+        ExpressionAttributeValues={":e": {"S": ERASURES}},
+    )["Items"]
     (event,) = [plain_item(e) for e in trail]
     details = json.loads(event["details"])
     assert event["actor"] == "dpo@aurelle.example" and event["type"] == "author_erased"
     assert details["author"] == author_reference("x", "id-ana") and details["mentions"] == 2
     assert details["redacted"]["issues"] >= 1 and details["redacted"]["outbox"] == 1
-    on_issue = client("dynamodb").query(TableName=names.audit_table, KeyConditionExpression="issue_id = :i",
-                                        ExpressionAttributeValues={":i": {"S": stored["hers"][0]}})["Items"]
+    on_issue = client("dynamodb").query(
+        TableName=names.audit_table,
+        KeyConditionExpression="issue_id = :i",
+        ExpressionAttributeValues={":i": {"S": stored["hers"][0]}},
+    )["Items"]
     assert "author_erased" in {e["type"]["S"] for e in on_issue}
     # the plan (staff names) is untouched and still loads
     assert DynamoPlanStore(names.plans_table).active()[0].brand == "Aurelle"

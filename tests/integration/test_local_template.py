@@ -44,8 +44,9 @@ def test_every_resource_moto_can_create_is_created_from_the_packaged_template(de
             assert properties["QueueName"] in queues, logical
     assert boto3.client("s3").head_bucket(Bucket=deployment.outputs["ReportBucketName"])
     machines = {m["name"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"]}
-    assert {r["Properties"]["StateMachineName"] for r in api.values()
-            if r["Type"] == "AWS::StepFunctions::StateMachine"} <= machines
+    assert {
+        r["Properties"]["StateMachineName"] for r in api.values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    } <= machines
     sets = boto3.client("ses").list_configuration_sets()["ConfigurationSets"]
     assert deployment.environment["SES_CONFIGURATION_SET"] in {c["Name"] for c in sets}
 
@@ -78,21 +79,40 @@ def test_a_signed_delivery_flows_through_with_the_template_s_environment(deploye
     import app
 
     names = Resources.for_stage(TEST_STAGE)
-    body = json.dumps({"platform": "forum", "id": "t-1", "created_at": datetime.now(timezone.utc).isoformat(),
-                       "text": "@aurelle my Lina trench coat ripped after one wear",
-                       "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False}})
+    body = json.dumps(
+        {
+            "platform": "forum",
+            "id": "t-1",
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "text": "@aurelle my Lina trench coat ripped after one wear",
+            "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
+        }
+    )
     signature = sign(body.encode(), secrets.__getitem__, datetime.now(timezone.utc))
     with Client(app.app, stage_name=TEST_STAGE) as client:
-        answer = client.http.post("/webhooks/generic", body=body,
-                                  headers={"Content-Type": "application/json", **signature})
+        answer = client.http.post(
+            "/webhooks/generic", body=body, headers={"Content-Type": "application/json", **signature}
+        )
         assert answer.status_code == 200, answer.body
         sqs = boto3.client("sqs")
         url = sqs.get_queue_url(QueueName=names.ingest_queue)["QueueUrl"]
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                              "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + names.ingest_queue,
-                              "awsRegion": "us-east-1"} for m in messages]}
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + names.ingest_queue,
+                    "awsRegion": "us-east-1",
+                }
+                for m in messages
+            ]
+        }
         result = client.lambda_.invoke("process_mentions", event).payload
     assert result == {"batchItemFailures": []}
     stored = boto3.client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "forum#t-1"}})

@@ -33,8 +33,10 @@ def api(aws):
 
     names = resources()
     store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
-    ids = [triage_mention(mention(mid, text, author=who, minutes=i), store, plans, fixed_analyzer).issue_id
-           for i, (mid, text, who) in enumerate(TEXTS)]
+    ids = [
+        triage_mention(mention(mid, text, author=who, minutes=i), store, plans, fixed_analyzer).issue_id
+        for i, (mid, text, who) in enumerate(TEXTS)
+    ]
     assert len(set(ids)) == len(TEXTS)
     with Client(app.app, stage_name="test") as client:
         client.admin = {"Authorization": f"Bearer {aws['OPS_ADMIN_TOKEN']}"}
@@ -56,8 +58,11 @@ def test_no_token_or_an_unknown_one_is_401_and_a_token_without_the_role_is_403(a
     tokens = DynamoOpsTokens(resources().ops_tokens_table)
     now = datetime.now(timezone.utc)
     viewer, _ = tokens.create("weekly-report", Role.VIEWER, 30, now)
-    answer = api.http.patch(f"/issues/{api.issue_ids[0]}", body=json.dumps({"status": "in_progress"}),
-                            headers={"Authorization": f"Bearer {viewer}", "Content-Type": "application/json"})
+    answer = api.http.patch(
+        f"/issues/{api.issue_ids[0]}",
+        body=json.dumps({"status": "in_progress"}),
+        headers={"Authorization": f"Bearer {viewer}", "Content-Type": "application/json"},
+    )
     assert answer.status_code == 403 and "responder" in json.loads(answer.body)["error"]
     reader, _ = tokens.create("ops-dashboard", Role.VIEWER, 30, now)
     assert get(api, f"/issues?{DAYS}", headers={"Authorization": f"Bearer {reader}"})[0] == 200
@@ -69,8 +74,10 @@ def test_listings_by_day_by_status_and_category_and_by_assignee(api):
     status, page = get(api, f"/issues?{DAYS}")
     assert status == 200 and {i["issue_id"] for i in page["items"]} == set(api.issue_ids)
     assert page["next_cursor"] is None
-    assert all(set(i) >= {"issue_id", "category", "severity", "status", "team", "mention_count", "first_seen"}
-               for i in page["items"])
+    assert all(
+        set(i) >= {"issue_id", "category", "severity", "status", "team", "mention_count", "first_seen"}
+        for i in page["items"]
+    )
 
     status, page = get(api, "/issues?status=open&category=high_priority")
     assert status == 200 and [i["issue_id"] for i in page["items"]] == [api.issue_ids[4]]
@@ -107,20 +114,35 @@ def test_cursors_walk_every_issue_once_and_refuse_tampering(api):
     assert status == 400 and "other filters" in error["error"]  # a cursor from another listing
 
 
-@pytest.mark.parametrize("query, named", [
-    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("status=lost", "status"),
-    ("since=yesterday", "since"), ("since=2026-11-21&until=2026-11-01", "since"), ("colour=red", "colour"),
-    ("status=open&category=nope", "category"), ("severity=apocalyptic", "severity"),
-])
+@pytest.mark.parametrize(
+    "query, named",
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=lost", "status"),
+        ("since=yesterday", "since"),
+        ("since=2026-11-21&until=2026-11-01", "since"),
+        ("colour=red", "colour"),
+        ("status=open&category=nope", "category"),
+        ("severity=apocalyptic", "severity"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(api, query, named):
     status, body = get(api, f"/issues?{query}")
     assert status == 400 and named in body["error"]
 
 
-@pytest.mark.parametrize("query, named", [
-    ("until=0001-01-01", "until"), ("since=9999-12-31", "since"), ("since=0001-01-01&until=0001-01-02", "since"),
-    ("until=9999-12-31", "until"), ("since=1999-12-31&until=2000-01-02", "since"),
-])
+@pytest.mark.parametrize(
+    "query, named",
+    [
+        ("until=0001-01-01", "until"),
+        ("since=9999-12-31", "since"),
+        ("since=0001-01-01&until=0001-01-02", "since"),
+        ("until=9999-12-31", "until"),
+        ("since=1999-12-31&until=2000-01-02", "since"),
+    ],
+)
 def test_days_outside_the_window_are_400_naming_them_never_a_500(api, query, named):
     status, body = get(api, f"/issues?{query}")
     assert status == 400 and named in body["error"], body
@@ -136,11 +158,21 @@ def test_a_validly_signed_cursor_with_a_bad_position_or_start_key_is_a_400_never
     day = {"issue_id": {"S": "iss-1"}, "first_seen_day": {"S": "2026-11-21"}, "first_seen": {"S": "2026-11-21T09"}}
     forged = [seal(key, b"not json"), seal(key, b"[1, 2]"), seal(key, b"\xff\xfe"), seal(key, b"{}")]
     forged += [encode_cursor(key, query, position, day) for position in (-1, 3, 10**9, "0", True, None, 1.5)]
-    forged += [encode_cursor(key, query, 0, start) for start in (
-        "iss-1", [day], {"junk": {"S": "x"}}, {**day, "issue_id": {"N": "1"}}, {**day, "issue_id": {"S": ""}},
-        {**day, "first_seen_day": {"S": "2026-11-20"}},  # the key of another partition than the cursor's
-        {**day, "extra": {"S": "x"}}, {k: v for k, v in day.items() if k != "first_seen"},
-        {**day, "first_seen": {"S": "x" * 5000}}, {**day, "first_seen": {"S": "x", "N": "1"}})]
+    forged += [
+        encode_cursor(key, query, 0, start)
+        for start in (
+            "iss-1",
+            [day],
+            {"junk": {"S": "x"}},
+            {**day, "issue_id": {"N": "1"}},
+            {**day, "issue_id": {"S": ""}},
+            {**day, "first_seen_day": {"S": "2026-11-20"}},  # the key of another partition than the cursor's
+            {**day, "extra": {"S": "x"}},
+            {k: v for k, v in day.items() if k != "first_seen"},
+            {**day, "first_seen": {"S": "x" * 5000}},
+            {**day, "first_seen": {"S": "x", "N": "1"}},
+        )
+    ]
     for cursor in forged:
         status, body = get(api, f"/issues?{DAYS}&limit=2&cursor={cursor}")
         assert status == 400 and "cursor" in body["error"], (cursor, body)
@@ -164,13 +196,30 @@ def test_the_openapi_document_covers_every_ops_route(api):
     assert status == 200 and doc["openapi"].startswith("3.")
     from chalicelib.api.auth import ROLE_ATTRIBUTE
 
-    ops_routes = {(path, method.lower()) for path, methods in app.app.routes.items()
-                  for method, entry in methods.items() if hasattr(entry.view_function, ROLE_ATTRIBUTE)}
+    ops_routes = {
+        (path, method.lower())
+        for path, methods in app.app.routes.items()
+        for method, entry in methods.items()
+        if hasattr(entry.view_function, ROLE_ATTRIBUTE)
+    }
     assert {("/issues", "get"), ("/issues/{issue_id}", "patch"), ("/tokens", "post")} <= ops_routes
     assert ops_routes == {(path, method) for path, methods in doc["paths"].items() for method in methods}
     documented = {p["name"] for p in doc["paths"]["/issues"]["get"]["parameters"]}
-    assert documented == {"status", "category", "assignee", "severity", "team", "since", "until", "limit", "cursor",
-                          "platform", "product", "q", "follow_up_required"}
+    assert documented == {
+        "status",
+        "category",
+        "assignee",
+        "severity",
+        "team",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+        "platform",
+        "product",
+        "q",
+        "follow_up_required",
+    }
     for answer in ("200", "400", "401", "403"):
         assert answer in doc["paths"]["/issues"]["get"]["responses"]
     refs = list(_refs(doc))
@@ -208,9 +257,13 @@ def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
     assert get(api, f"/issues?{DAYS}", headers=responder)[0] == 200  # a responder also reads
     assert get(api, "/tokens", headers=responder)[0] == 403  # but manages no tokens
     assert send(api, "POST", "/tokens", {"name": "x", "role": "admin"}, headers=responder)[0] == 403
-    for bad, named in (({"name": "x"}, "role"), ({"name": "x", "role": "root"}, "role"),
-                       ({"name": "", "role": "viewer"}, "name"), ({"name": "a b", "role": "viewer"}, "name"),
-                       ({"name": "x", "role": "viewer", "extra": 1}, "extra")):
+    for bad, named in (
+        ({"name": "x"}, "role"),
+        ({"name": "x", "role": "root"}, "role"),
+        ({"name": "", "role": "viewer"}, "name"),
+        ({"name": "a b", "role": "viewer"}, "name"),
+        ({"name": "x", "role": "viewer", "extra": 1}, "extra"),
+    ):
         status, error, _ = send(api, "POST", "/tokens", bad)
         assert status == 400 and named in error["error"], bad
     assert send(api, "POST", "/tokens", raw=b"{not json")[0] == 400
@@ -229,15 +282,18 @@ def test_a_responder_assigns_notes_resolves_and_the_trail_names_them(api):
     version = answer.headers["ETag"]
     assert answer.status_code == 200 and version == '"v0"'
 
-    status, changed, headers = send(api, "PATCH", f"/issues/{issue}", {"assigned_to": "ana@example.com"},
-                                    headers={**ana, "If-Match": version})
+    status, changed, headers = send(
+        api, "PATCH", f"/issues/{issue}", {"assigned_to": "ana@example.com"}, headers={**ana, "If-Match": version}
+    )
     assert status == 200 and changed["assigned_to"] == "ana@example.com" and headers["ETag"] == '"v1"'
-    status, error, _ = send(api, "PATCH", f"/issues/{issue}", {"follow_up_required": True},
-                            headers={**ana, "If-Match": version})
+    status, error, _ = send(
+        api, "PATCH", f"/issues/{issue}", {"follow_up_required": True}, headers={**ana, "If-Match": version}
+    )
     assert status == 412 and "version 1" in error["error"]  # stale: written meanwhile
     assert send(api, "POST", f"/issues/{issue}/notes", {"text": "Called the customer"}, headers=ana)[0] == 201
-    status, changed, _ = send(api, "PATCH", f"/issues/{issue}", {"status": "resolved",
-                                                                 "resolution_note": "Refunded"}, headers=ana)
+    status, changed, _ = send(
+        api, "PATCH", f"/issues/{issue}", {"status": "resolved", "resolution_note": "Refunded"}, headers=ana
+    )
     assert status == 200 and changed["status"] == "resolved" and changed["resolved_at"]
     assert changed["resolution_note"] == "Refunded"
     status, error, _ = send(api, "PATCH", f"/issues/{issue}", {"status": "open"}, headers=ana)
@@ -246,19 +302,31 @@ def test_a_responder_assigns_notes_resolves_and_the_trail_names_them(api):
 
     detail = get(api, f"/issues/{issue}")[1]
     mine = [(e["type"], e["actor"]) for e in detail["history"] if e["actor"] == "ana.responder"]
-    assert mine == [("assigned", "ana.responder"), ("note", "ana.responder"), ("resolved", "ana.responder"),
-                    ("resolution_noted", "ana.responder"), ("satisfaction_recorded", "ana.responder")]
+    assert mine == [
+        ("assigned", "ana.responder"),
+        ("note", "ana.responder"),
+        ("resolved", "ana.responder"),
+        ("resolution_noted", "ana.responder"),
+        ("satisfaction_recorded", "ana.responder"),
+    ]
     assert detail["issue"]["satisfaction_score"] == 4
     assert detail["issue"]["version"] == 4  # one per write, not per field
     assert [i["issue_id"] for i in get(api, "/issues?assignee=ana@example.com")[1]["items"]] == [issue]
     assert [i["issue_id"] for i in get(api, "/issues?status=resolved")[1]["items"]] == [issue]
 
 
-@pytest.mark.parametrize("body, named", [
-    ({}, "at least one"), ({"status": "lost"}, "status"), ({"status": None}, "status"), ({"colour": 1}, "colour"),
-    ({"assigned_to": ""}, "assigned_to"), ({"follow_up_required": "maybe"}, "follow_up_required"),
-    ([], "body"),
-])
+@pytest.mark.parametrize(
+    "body, named",
+    [
+        ({}, "at least one"),
+        ({"status": "lost"}, "status"),
+        ({"status": None}, "status"),
+        ({"colour": 1}, "colour"),
+        ({"assigned_to": ""}, "assigned_to"),
+        ({"follow_up_required": "maybe"}, "follow_up_required"),
+        ([], "body"),
+    ],
+)
 def test_bad_patches_are_400_naming_the_field_and_change_nothing(api, body, named):
     issue = api.issue_ids[1]
     status, error, _ = send(api, "PATCH", f"/issues/{issue}", body)
@@ -269,8 +337,13 @@ def test_bad_patches_are_400_naming_the_field_and_change_nothing(api, body, name
 def test_writes_to_a_missing_issue_are_404_and_a_bad_if_match_400(api):
     assert send(api, "PATCH", "/issues/iss-none", {"status": "closed"})[0] == 404
     assert send(api, "POST", "/issues/iss-none/notes", {"text": "x"})[0] == 404
-    status, error, _ = send(api, "PATCH", f"/issues/{api.issue_ids[1]}", {"status": "closed"},
-                            headers={**api.admin, "If-Match": "yesterday"})
+    status, error, _ = send(
+        api,
+        "PATCH",
+        f"/issues/{api.issue_ids[1]}",
+        {"status": "closed"},
+        headers={**api.admin, "If-Match": "yesterday"},
+    )
     assert status == 400 and "If-Match" in error["error"]
     assert send(api, "POST", f"/issues/{api.issue_ids[1]}/satisfaction", {"score": 6})[0] == 400
 
@@ -330,8 +403,7 @@ def test_plans_list_validate_every_problem_and_upload(api):
     assert status == 200 and checked["valid"] and checked["categories"] >= 1
     broken = text.replace("default_category: no_action", "default_category: nothing") + "\ninfluencer_followers: -1\n"
     status, refused, _ = send(api, "POST", "/plans/validate", {"yaml": broken})
-    assert status == 400 and {p["place"] for p in refused["problems"]} == {"default_category",
-                                                                          "influencer_followers"}
+    assert status == 400 and {p["place"] for p in refused["problems"]} == {"default_category", "influencer_followers"}
     assert all(p["line"] > 1 for p in refused["problems"]) and "2 problem(s)" in refused["error"]
     before = get(api, "/plans")[1]["items"]
     assert send(api, "POST", "/plans", {"yaml": broken})[0] == 400 and get(api, "/plans")[1]["items"] == before
@@ -350,8 +422,9 @@ def test_dead_letters_are_listed_redacted_and_redriven_once(api):
     dlq = sqs.get_queue_url(QueueName=names.ingest_dlq)["QueueUrl"]
     secret = "my home address is 1 Main St"
     for n in range(3):
-        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"platform": "x", "external_id": f"e{n}",
-                                                               "text": secret}))
+        sqs.send_message(
+            QueueUrl=dlq, MessageBody=json.dumps({"platform": "x", "external_id": f"e{n}", "text": secret})
+        )
     status, listed = get(api, "/dead-letters")
     assert status == 200 and secret not in json.dumps(listed)
     ingest = next(q for q in listed["items"] if q["queue"] == names.ingest_dlq)

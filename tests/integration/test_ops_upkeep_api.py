@@ -20,8 +20,9 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture
 def responder(api):  # noqa: F811
-    token, _ = DynamoOpsTokens(resources().ops_tokens_table).create("rui.responder", Role.RESPONDER, 30,
-                                                                    datetime.now(timezone.utc))
+    token, _ = DynamoOpsTokens(resources().ops_tokens_table).create(
+        "rui.responder", Role.RESPONDER, 30, datetime.now(timezone.utc)
+    )
     return {"Authorization": f"Bearer {token}", **JSON}
 
 
@@ -53,8 +54,7 @@ def test_merge_folds_a_duplicate_in_once_and_refuses_what_makes_no_sense(api, re
     assert post(api, f"/issues/{keep}/merge", {"into": other}, responder)[0] == 400
     stale = post(api, f"/issues/{keep}/merge", {"from_issue": other}, {**responder, "If-Match": '"v0"'})
     assert stale[0] == 412 and "error" in stale[1]
-    viewer, _ = DynamoOpsTokens(resources().ops_tokens_table).create("vic", Role.VIEWER, 30,
-                                                                     datetime.now(timezone.utc))
+    viewer, _ = DynamoOpsTokens(resources().ops_tokens_table).create("vic", Role.VIEWER, 30, datetime.now(timezone.utc))
     assert post(api, f"/issues/{keep}/merge", {"from_issue": other}, {"Authorization": f"Bearer {viewer}"})[0] == 403
 
 
@@ -78,10 +78,12 @@ def test_split_opens_an_issue_for_one_mention_once(api, responder):  # noqa: F81
 
 
 def plan_trail() -> list[dict]:
-    items = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :p",
-                                     ExpressionAttributeValues={":p": {"S": "plan"}})["Items"]
-    return [{"type": i["type"]["S"], "actor": i["actor"]["S"], "details": json.loads(i["details"]["S"])}
-            for i in items]
+    items = client("dynamodb").query(
+        TableName=resources().audit_table,
+        KeyConditionExpression="issue_id = :p",
+        ExpressionAttributeValues={":p": {"S": "plan"}},
+    )["Items"]
+    return [{"type": i["type"]["S"], "actor": i["actor"]["S"], "details": json.loads(i["details"]["S"])} for i in items]
 
 
 def test_plans_activate_retire_and_review_keep_retired_versions_readable(api):  # noqa: F811
@@ -93,8 +95,7 @@ def test_plans_activate_retire_and_review_keep_retired_versions_readable(api):  
     assert versions == {1: "retired", 2: "active"}
 
     status, done, _ = post(api, "/plans/1/activate", {}, admin)
-    assert status == 200 and done == {"version": 1, "status": "active", "changed": True, "replaced": 2,
-                                      "review": None}
+    assert status == 200 and done == {"version": 1, "status": "active", "changed": True, "replaced": 2, "review": None}
     assert post(api, "/plans/1/activate", {}, admin)[1]["changed"] is False
     retired = json.loads(api.http.get("/plans/2", headers=api.admin).body)
     assert retired["status"] == "retired" and "brand: Aurelle Two" in retired["yaml"]  # still readable
@@ -102,8 +103,12 @@ def test_plans_activate_retire_and_review_keep_retired_versions_readable(api):  
     assert post(api, "/plans/2/retire", {}, admin)[1]["changed"] is False
     assert post(api, "/plans/9/activate", {}, admin)[0] == 404
 
-    status, reviewed, _ = post(api, "/plans/1/review", {"reviewed_by": "head@aurelle.example",
-                                                        "reviewed_on": "2026-11-20", "note": "SLAs kept"}, admin)
+    status, reviewed, _ = post(
+        api,
+        "/plans/1/review",
+        {"reviewed_by": "head@aurelle.example", "reviewed_on": "2026-11-20", "note": "SLAs kept"},
+        admin,
+    )
     assert status == 200 and reviewed["review"]["reviewed_on"] == "2026-11-20"
     assert reviewed["review"]["due_on"] == "2027-02-18" and reviewed["review"]["overdue"] is False
     shown = json.loads(api.http.get("/plans/1", headers=api.admin).body)

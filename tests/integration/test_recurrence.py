@@ -19,22 +19,29 @@ from tests.triage_fixtures import T0, fixed_analyzer, mention
 
 def open_issue(external_id: str, text: str, author: str, minutes: float) -> str:
     names = resources()
-    result = triage_mention(mention(external_id, text, author=author, minutes=minutes), DynamoTriageStore(names),
-                            DynamoPlanStore(names.plans_table), fixed_analyzer)
+    result = triage_mention(
+        mention(external_id, text, author=author, minutes=minutes),
+        DynamoTriageStore(names),
+        DynamoPlanStore(names.plans_table),
+        fixed_analyzer,
+    )
     assert result.issue_id
     return result.issue_id
 
 
 def resolve(issue_id: str, at: datetime) -> None:
     client("dynamodb").update_item(
-        TableName=resources().issues_table, Key={"issue_id": {"S": issue_id}},
-        UpdateExpression="SET #s = :r, resolved_at = :at", ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":r": {"S": "resolved"}, ":at": {"S": at.isoformat()}})
+        TableName=resources().issues_table,
+        Key={"issue_id": {"S": issue_id}},
+        UpdateExpression="SET #s = :r, resolved_at = :at",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "resolved"}, ":at": {"S": at.isoformat()}},
+    )
 
 
 def new_records(seen: list[dict]) -> list[dict]:
     records = drain_stream(resources().issues_table)
-    fresh = records[len(seen):]
+    fresh = records[len(seen) :]
     seen.extend(fresh)
     return fresh
 
@@ -57,11 +64,14 @@ def test_a_new_issue_repeating_a_resolved_one_is_linked_with_its_rule_once(aws):
     records = new_records(seen)
     _, linked = link_recurrences(records, plan, issues, index)
     assert {(link.issue_id, link.recurs_issue_id, link.rule.value) for link in linked} == {
-        (again, first, "same_author"), (other, first, "same_product_topic")}
+        (again, first, "same_author"),
+        (other, first, "same_product_topic"),
+    }
     stored = issues.get(again) or {}
     assert (stored["recurs_issue_id"], stored["recurrence_rule"]) == (first, "same_author")
-    assert int(stored["recurrence_gap_seconds"]) == int((T0 + timedelta(days=5) - T0 - timedelta(hours=2))
-                                                        .total_seconds())
+    assert int(stored["recurrence_gap_seconds"]) == int(
+        (T0 + timedelta(days=5) - T0 - timedelta(hours=2)).total_seconds()
+    )
     assert "recurs_issue_id" not in (issues.get(late) or {})
     assert [e["details"]["rule"] for e in issues.history(again) if e["type"] == "recurrence"] == ["same_author"]
 

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.adapters.aws import client
 from chalicelib import bootstrap
+from chalicelib.adapters.aws import client
+from chalicelib.services.monitoring import alert_issue_records
 from chalicelib.services.processor import Pipeline, process_batch
 from chalicelib.settings import resources
 from infra.local.worker import sqs_event
-from chalicelib.services.monitoring import alert_issue_records
 from tests.helpers import drain_stream
 from tests.triage_fixtures import T0 as START
 from tests.triage_fixtures import fixed_analyzer, mention
 
-CHATTER = ["Love the new Sol dress", "The Luna tote is gorgeous", "Where is your Paris store?",
-           "Nice window display today", "The Pima tee fits perfectly"]
+CHATTER = [
+    "Love the new Sol dress",
+    "The Luna tote is gorgeous",
+    "Where is your Paris store?",
+    "Nice window display today",
+    "The Pima tee fits perfectly",
+]
 
 
 def stream() -> list:
@@ -27,8 +32,14 @@ def stream() -> list:
         out.append(mention(f"bg-{i}", text, author=f"fan{i % 40}", minutes=i * 15))
     burst_start = 36 * 60 + 7
     for j in range(20):  # then 20 complaints about the Nova sneakers within 40 minutes, from 20 people
-        out.append(mention(f"burst-{j}", f"The sole of my Nova sneakers broke after {j + 2} days",
-                           author=f"buyer{j}", minutes=burst_start + j * 2))
+        out.append(
+            mention(
+                f"burst-{j}",
+                f"The sole of my Nova sneakers broke after {j + 2} days",
+                author=f"buyer{j}",
+                minutes=burst_start + j * 2,
+            )
+        )
     return out
 
 
@@ -38,13 +49,21 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_
     reader_arn = sqs.get_queue_attributes(QueueUrl=reader, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic = sns.create_topic(Name=resources().alerts_topic)["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=reader_arn, Attributes={"RawMessageDelivery": "true"})
-    pipeline = Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
-                        bootstrap.surge_store(), analyze=fixed_analyzer)
+    pipeline = Pipeline(
+        bootstrap.mention_repository(),
+        bootstrap.triage_store(),
+        bootstrap.plan_store(),
+        bootstrap.surge_store(),
+        analyze=fixed_analyzer,
+    )
     mentions = stream()
     for start in range(0, len(mentions), 10):
-        batch = mentions[start:start + 10]
-        event = sqs_event([{"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()}
-                           for m in batch], "arn:aws:sqs:us-east-1:123456789012:ingest", "us-east-1")
+        batch = mentions[start : start + 10]
+        event = sqs_event(
+            [{"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()} for m in batch],
+            "arn:aws:sqs:us-east-1:123456789012:ingest",
+            "us-east-1",
+        )
         assert process_batch(event, pipeline) == {"batchItemFailures": []}
 
     issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
@@ -56,11 +75,20 @@ def test_a_burst_opens_exactly_one_crisis_issue_linking_its_mentions_and_alerts_
     assert len(linked) >= 4 and all(m.startswith("x#burst-") for m in linked)
     detected = datetime.fromisoformat(crisis["last_seen"]["S"])
     assert detected - (START + timedelta(minutes=36 * 60 + 7)) <= timedelta(minutes=15)
-    assert len(client("dynamodb").scan(TableName=resources().escalations_table,
-                                       ScanFilter={"issue_id": {"AttributeValueList": [crisis["issue_id"]],
-                                                                "ComparisonOperator": "EQ"}})["Items"]) == 1
-    audit = client("dynamodb").query(TableName=resources().audit_table, KeyConditionExpression="issue_id = :i",
-                                     ExpressionAttributeValues={":i": crisis["issue_id"]})["Items"]
+    assert (
+        len(
+            client("dynamodb").scan(
+                TableName=resources().escalations_table,
+                ScanFilter={"issue_id": {"AttributeValueList": [crisis["issue_id"]], "ComparisonOperator": "EQ"}},
+            )["Items"]
+        )
+        == 1
+    )
+    audit = client("dynamodb").query(
+        TableName=resources().audit_table,
+        KeyConditionExpression="issue_id = :i",
+        ExpressionAttributeValues={":i": crisis["issue_id"]},
+    )["Items"]
     trail = sorted(audit, key=lambda a: a["sk"]["S"])
     assert trail[0]["type"]["S"] == "surge_detected"
     assert json.loads(trail[0]["details"]["S"])["key"] == "product:nova sneakers"
@@ -104,39 +132,58 @@ def test_a_viral_hour_stores_a_bounded_list_of_mentions_but_counts_them_all(aws)
 
 def _counts_and_crises() -> tuple[dict, list]:
     table = client("dynamodb").scan(TableName=resources().surges_table)["Items"]
-    counts = {item["pk"]["S"]: {name: value for name, value in item.items() if name[6:7] in ("h", "f")}
-              for item in table if item["pk"]["S"].startswith(("day#", "hour#"))}
+    counts = {
+        item["pk"]["S"]: {name: value for name, value in item.items() if name[6:7] in ("h", "f")}
+        for item in table
+        if item["pk"]["S"].startswith(("day#", "hour#"))
+    }
     issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
-    crises = sorted((i["issue_id"]["S"], len(i["linked_mentions"]["L"])) for i in issues
-                    if i["category"]["S"] == "crisis")
+    crises = sorted(
+        (i["issue_id"]["S"], len(i["linked_mentions"]["L"])) for i in issues if i["category"]["S"] == "crisis"
+    )
     return counts, crises
 
 
 def _replay(pipeline: Pipeline) -> None:
     mentions = stream()
     for start in range(0, len(mentions), 10):
-        event = sqs_event([{"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()}
-                           for m in mentions[start:start + 10]], "arn:aws:sqs:us-east-1:123456789012:ingest",
-                          "us-east-1")
+        event = sqs_event(
+            [
+                {"MessageId": m.external_id, "ReceiptHandle": m.external_id, "Body": m.model_dump_json()}
+                for m in mentions[start : start + 10]
+            ],
+            "arn:aws:sqs:us-east-1:123456789012:ingest",
+            "us-east-1",
+        )
         assert process_batch(event, pipeline) == {"batchItemFailures": []}
 
 
 def test_surge_counting_that_fails_part_way_is_retried_without_counting_twice_or_opening_a_second_crisis(
-        aws, monkeypatch):
+    aws, monkeypatch
+):
     """Every surge write fails once, after the one before it succeeded: counts and the Crisis equal a clean run."""
     from botocore.exceptions import ClientError
 
     import chalicelib.services.surges as surges
 
     monkeypatch.setattr(surges, "SURGE_BACKOFF_SECONDS", (0, 0))
-    pipeline = Pipeline(bootstrap.mention_repository(), bootstrap.triage_store(), bootstrap.plan_store(),
-                        bootstrap.surge_store(), analyze=fixed_analyzer)
+    pipeline = Pipeline(
+        bootstrap.mention_repository(),
+        bootstrap.triage_store(),
+        bootstrap.plan_store(),
+        bootstrap.surge_store(),
+        analyze=fixed_analyzer,
+    )
     _replay(pipeline)
     clean_counts, clean_crises = _counts_and_crises()
     assert len(clean_crises) == 1
 
-    for table in (resources().surges_table, resources().issues_table, resources().mentions_table,
-                  resources().issue_keys_table):  # start again on empty tables, the same stream
+    for table in (
+        resources().surges_table,
+        resources().issues_table,
+        resources().mentions_table,
+        resources().issue_keys_table,
+    ):  # start again on empty tables, the same stream
         dynamodb = client("dynamodb")
         key_names = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
         for item in dynamodb.scan(TableName=table)["Items"]:

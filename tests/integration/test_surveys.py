@@ -64,9 +64,12 @@ def resolve_with_reply(item: Mention, at: datetime = NOW) -> tuple[str, list[dic
     assert result.issue_id
     DynamoIssues(names).record_response(result.issue_id, at)
     client("dynamodb").update_item(
-        TableName=names.issues_table, Key={"issue_id": {"S": result.issue_id}},
-        UpdateExpression="SET #s = :r, resolved_at = :at", ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":r": {"S": "resolved"}, ":at": {"S": at.isoformat()}})
+        TableName=names.issues_table,
+        Key={"issue_id": {"S": result.issue_id}},
+        UpdateExpression="SET #s = :r, resolved_at = :at",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "resolved"}, ":at": {"S": at.isoformat()}},
+    )
     return result.issue_id, drain_stream(names.issues_table)
 
 
@@ -92,8 +95,9 @@ def path_of(link: str) -> str:
 
 
 def post(api, path: str, fields: dict, accept: str = "text/html"):
-    return api.http.post(path, body=urlencode(fields),
-                         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept})
+    return api.http.post(
+        path, body=urlencode(fields), headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept}
+    )
 
 
 def test_a_resolved_issue_with_a_reply_gets_one_survey_whose_answer_lands_on_the_issue_and_sns(api, alerts_queue):
@@ -134,8 +138,7 @@ def test_a_resolved_issue_with_a_reply_gets_one_survey_whose_answer_lands_on_the
 
 
 def test_forged_links_and_bad_forms_are_refused_and_change_nothing(api):
-    issue_id, records = resolve_with_reply(mention("sv-2", "The zip broke on day one, I want a refund",
-                                                   author="bo"))
+    issue_id, records = resolve_with_reply(mention("sv-2", "The zip broke on day one, I want a refund", author="bo"))
     schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
     link = LINK.search(outbox_surveys(issue_id)[0]["text"]["S"]).group(1)
     survey_path = path_of(link)
@@ -148,8 +151,9 @@ def test_forged_links_and_bad_forms_are_refused_and_change_nothing(api):
     refused = post(api, survey_path, {"rating": "9"}, accept="application/json")
     assert refused.status_code == 400 and "rating" in json.loads(refused.body)["error"]
     assert post(api, survey_path, {"comment": "no rating"}).status_code == 400
-    wrong_type = api.http.post(survey_path, body=json.dumps({"rating": 5}),
-                               headers={"Content-Type": "application/json"})
+    wrong_type = api.http.post(
+        survey_path, body=json.dumps({"rating": 5}), headers={"Content-Type": "application/json"}
+    )
     assert wrong_type.status_code == 415
     assert "satisfaction" not in issue(issue_id) and "survey_answered" not in history_types(issue_id)
     # Still answerable with the real link.
@@ -173,12 +177,18 @@ def test_an_expired_survey_is_refused_and_recorded_unanswered_once(api):
 
 def test_ses_failing_once_for_a_survey_ends_with_exactly_one_email(aws):
     address = "dana@example.com"
-    item = Mention(platform="email", external_id="mail-1", text="My refund never arrived after three weeks",
-                   author=Author(id=address, name="Dana"), created_at=NOW - timedelta(hours=2))
+    item = Mention(
+        platform="email",
+        external_id="mail-1",
+        text="My refund never arrived after three weeks",
+        author=Author(id=address, name="Dana"),
+        created_at=NOW - timedelta(hours=2),
+    )
     issue_id, records = resolve_with_reply(item)
     requests: list[dict] = []
-    client("ses").meta.events.register("before-parameter-build.ses.SendEmail",
-                                       lambda params, **_: requests.append(params), unique_id="capture")
+    client("ses").meta.events.register(
+        "before-parameter-build.ses.SendEmail", lambda params, **_: requests.append(params), unique_id="capture"
+    )
     fail_calls("ses", "SendEmail", times=1)
     counts = schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)
     assert counts["scheduled"] == 1 and counts["owed"] == 1  # the claim is given back
@@ -186,8 +196,11 @@ def test_ses_failing_once_for_a_survey_ends_with_exactly_one_email(aws):
     assert run_due(plan(), bootstrap.survey_deps(), NOW + timedelta(minutes=5))["sent"] == 0
     from moto.backends import get_backend
 
-    sent = [m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
-            if address in m.destinations["ToAddresses"]]
+    sent = [
+        m
+        for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+        if address in m.destinations["ToAddresses"]
+    ]
     assert len(sent) == 1
     assert LINK.search(html.unescape(sent[0].body))
     body = requests[-1]["Message"]["Body"]  # multipart: plain text beside the HTML
@@ -198,8 +211,12 @@ def test_ses_failing_once_for_a_survey_ends_with_exactly_one_email(aws):
 
 def test_no_survey_when_the_plan_says_no_or_the_issue_is_not_resolved(aws):
     names = resources()
-    result = triage_mention(mention("sv-5", "Package never arrived, late again", author="ed"),
-                            DynamoTriageStore(names), DynamoPlanStore(names.plans_table), fixed_analyzer)
+    result = triage_mention(
+        mention("sv-5", "Package never arrived, late again", author="ed"),
+        DynamoTriageStore(names),
+        DynamoPlanStore(names.plans_table),
+        fixed_analyzer,
+    )
     DynamoIssues(names).record_response(result.issue_id, NOW)  # a reply, but not resolved
     counts = schedule_surveys(drain_stream(names.issues_table), plan(), bootstrap.survey_deps(), NOW)
     assert counts["scheduled"] == 0 and outbox_surveys(result.issue_id) == []
@@ -220,17 +237,33 @@ def test_a_survey_dm_on_x_goes_to_the_platform_once_through_a_5xx(aws):
     names = resources()
     with X.make_server() as server:
         tweet = server.seed(CUSTOMER_ID, f"@{BRAND_HANDLE} my parcel never arrived, two weeks late")
-        item = Mention(platform="x", external_id=tweet, text=server.tweets[tweet]["text"],
-                       author=Author(id=CUSTOMER_ID, handle="walker", name="Walker"), created_at=NOW)
+        item = Mention(
+            platform="x",
+            external_id=tweet,
+            text=server.tweets[tweet]["text"],
+            author=Author(id=CUSTOMER_ID, handle="walker", name="Walker"),
+            created_at=NOW,
+        )
         issue_id, records = resolve_with_reply(item)
-        once = ExactlyOncePublisher(build_publishers({"x"}, {"x": server.url}, Transport(read_seconds=0.5),
-                                                     Credentials(environ=dict(X.credentials))),
-                                    DynamoPublishClaims(names.publish_claims_table))
-        sender = SurveyChannels(SesSurveySender(bootstrap.mailer()),
-                                ReplySurveySender(RoutedPublisher(OutboxPublisher(names.outbox_table), once)))
+        once = ExactlyOncePublisher(
+            build_publishers(
+                {"x"}, {"x": server.url}, Transport(read_seconds=0.5), Credentials(environ=dict(X.credentials))
+            ),
+            DynamoPublishClaims(names.publish_claims_table),
+        )
+        sender = SurveyChannels(
+            SesSurveySender(bootstrap.mailer()),
+            ReplySurveySender(RoutedPublisher(OutboxPublisher(names.outbox_table), once)),
+        )
         base = bootstrap.survey_deps()
-        deps = SurveyDeps(surveys=base.surveys, issues=base.issues, sender=sender, notices=base.notices,
-                          link_key=base.link_key, base_url=base.base_url)
+        deps = SurveyDeps(
+            surveys=base.surveys,
+            issues=base.issues,
+            sender=sender,
+            notices=base.notices,
+            link_key=base.link_key,
+            base_url=base.base_url,
+        )
         server.script(UNAVAILABLE)
         assert schedule_surveys(records, plan(), deps, NOW)["owed"] == 1
         assert run_due(plan(), deps, NOW + timedelta(minutes=5))["sent"] == 1  # the next scheduled run

@@ -20,7 +20,6 @@ import pytest
 from tests.conftest import TEST_STAGE, forget_cached_adapters
 
 
-
 class Stack:
     """The API in-process on a deployed moto stack, with what the tests sign and authenticate with."""
 
@@ -55,12 +54,23 @@ def _issues_and_links() -> tuple[list[str], list[str]]:
     names = resources()
     store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
     routine = triage_mention(mention("p-1", "My parcel never arrived", author="ana"), store, plans, fixed_analyzer)
-    threat = triage_mention(mention("p-2", "Your boots burned my skin, I will sue <b>now</b>", author="eve"),
-                            store, plans, fixed_analyzer)
-    step = StepRequest(issue_id=threat.issue_id, category="high_priority", protocol="high_priority", step="draft",
-                       action="draft", role="pr", people=["pr1@example.com", "pr2@example.com", "pr3@example.com"],
-                       attempt="initial", sla_minutes=60, outcomes=["submitted"], task_token="property-test-token",
-                       execution="property-test-execution")
+    threat = triage_mention(
+        mention("p-2", "Your boots burned my skin, I will sue <b>now</b>", author="eve"), store, plans, fixed_analyzer
+    )
+    step = StepRequest(
+        issue_id=threat.issue_id,
+        category="high_priority",
+        protocol="high_priority",
+        step="draft",
+        action="draft",
+        role="pr",
+        people=["pr1@example.com", "pr2@example.com", "pr3@example.com"],
+        attempt="initial",
+        sla_minutes=60,
+        outcomes=["submitted"],
+        task_token="property-test-token",
+        execution="property-test-execution",
+    )
     links = request_step(step, approval_deps(), datetime.now(timezone.utc))
     assert len(links) == 3, links
     return [routine.issue_id, threat.issue_id], ["/" + link.split("://", 1)[1].split("/", 1)[1] for link in links]

@@ -15,15 +15,28 @@ text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 short_bytes = st.binary(max_size=300)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=12)
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
 
 # Header names the routes read (any case), plus arbitrary ones.
-KNOWN_HEADERS = ["Authorization", "Content-Type", "X-Hub-Signature-256", "X-Hub-Signature", "X-Signature",
-                 "x-twitter-webhooks-signature", "If-Match", "Content-Length", "Host", "Accept"]
+KNOWN_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-Hub-Signature-256",
+    "X-Hub-Signature",
+    "X-Signature",
+    "x-twitter-webhooks-signature",
+    "If-Match",
+    "Content-Length",
+    "Host",
+    "Accept",
+]
 header_names = st.sampled_from(KNOWN_HEADERS) | st.from_regex(r"\A[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}\Z")
 # "²".isdigit() is True and int("²") fails; "١٧" is a decimal int() reads; a 13-digit time overflows datetime
 _digits = st.sampled_from(["²", "١٧٠٠٠٠٠٠٠٠", "1" * 13, "-1", "0"]) | st.text(
-    st.characters(categories=["Nd", "No"]), min_size=1, max_size=12)
+    st.characters(categories=["Nd", "No"]), min_size=1, max_size=12
+)
 _hex = st.text("0123456789abcdefABCDEF", max_size=64)
 _latin1 = st.binary(max_size=40).map(lambda raw: raw.decode("latin-1"))  # what an HTTP server makes of raw bytes
 
@@ -39,10 +52,13 @@ SHAPED_VALUES = {
     "Authorization": st.one_of(
         st.tuples(text, text).map(lambda pair: "Basic " + _b64(f"{pair[0]}:{pair[1]}")),
         st.sampled_from(["Basic dHJ1c3RwaWxvdDrDqQ==", "Basic é", "Basic " + _b64("trustpilot:\u00e9\u20ac")]),
-        text.map(lambda t: "Basic " + t), text.map(lambda t: "Bearer " + t)),
+        text.map(lambda t: "Basic " + t),
+        text.map(lambda t: "Bearer " + t),
+    ),
     "X-Signature": st.tuples(_digits | text, _hex | text).map(lambda pair: f"t={pair[0]},v1={pair[1]}"),
-    "X-Hub-Signature-256": st.tuples(st.sampled_from(["sha256", "sha1", "md5", "SHA256", ""]) | text,
-                                     _hex | text).map("=".join),
+    "X-Hub-Signature-256": st.tuples(st.sampled_from(["sha256", "sha1", "md5", "SHA256", ""]) | text, _hex | text).map(
+        "=".join
+    ),
     "X-Hub-Signature": st.tuples(st.sampled_from(["sha1", "sha256", "md5"]) | text, _hex | text).map("=".join),
     "x-twitter-webhooks-signature": text.map(lambda t: "sha256=" + t),
 }
@@ -60,14 +76,20 @@ def query_string(known: list[str]) -> st.SearchStrategy[str]:
 
 def path_segment() -> st.SearchStrategy[str]:
     """One path segment: percent-encoded arbitrary text, or raw text without the URL's delimiters."""
-    raw = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#\x00"), min_size=1,
-                  max_size=60)
+    raw = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#\x00"), min_size=1, max_size=60)
     return st.one_of(text.filter(bool).map(lambda t: quote(t, safe="")), raw)
 
 
 _OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
-EDGE_TIMES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999+00:00",
-              "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "1999-12-31T23:59:59-00:01", "2100-01-01T00:00:00Z"]
+EDGE_TIMES = [
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59.999999+00:00",
+    "0001-01-01T00:00:00Z",
+    "1970-01-01T00:00:00Z",
+    "1999-12-31T23:59:59-00:01",
+    "2100-01-01T00:00:00Z",
+]
 """Times at the ends of what Python, DynamoDB and the domain's arithmetic can hold (each broke a webhook once)."""
 date_times = st.one_of(st.sampled_from(EDGE_TIMES), st.datetimes(timezones=_OFFSETS).map(datetime.isoformat))
 _WIDE = ["x", "é", "€", "\U0001d518"]  # 1 to 4 bytes in UTF-8: a full-length string of each tests byte bounds
@@ -95,13 +117,16 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> s
             return st.dates().map(lambda day: day.isoformat())
         if "pattern" in schema:
             return st.from_regex(schema["pattern"], fullmatch=True).filter(lambda v: shortest <= len(v) <= longest)
-        return st.one_of(st.text(min_size=shortest, max_size=min(longest, 300)),
-                         st.sampled_from(_WIDE).map(lambda char: char * longest))
+        return st.one_of(
+            st.text(min_size=shortest, max_size=min(longest, 300)),
+            st.sampled_from(_WIDE).map(lambda char: char * longest),
+        )
     if kind == "integer":
         return st.one_of(st.integers(low, high), st.sampled_from([b for b in (low, high) if b is not None] or [0]))
     if kind == "number":
         return st.floats(low, high, allow_nan=False, allow_infinity=False) | st.integers(
-            None if low is None else int(low), None if high is None else int(high))
+            None if low is None else int(low), None if high is None else int(high)
+        )
     if kind == "boolean":
         return st.booleans()
     if kind == "null":
@@ -113,7 +138,8 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> s
         required = set(schema.get("required", ()))
         return st.fixed_dictionaries(
             {name: from_schema(spec, defs) for name, spec in properties.items() if name in required},
-            optional={name: from_schema(spec, defs) for name, spec in properties.items() if name not in required})
+            optional={name: from_schema(spec, defs) for name, spec in properties.items() if name not in required},
+        )
     return json_values
 
 
@@ -186,11 +212,15 @@ def atom_feeds(draw) -> bytes:
     encoding = draw(st.sampled_from(XML_ENCODINGS) | st.from_regex(r"\A[A-Za-z][A-Za-z0-9._-]{0,20}\Z"))
     prolog = draw(st.sampled_from([f'<?xml version="1.0" encoding="{encoding}"?>', "", '<?xml version="1.0"?>']))
     when = draw(date_times | text)
-    entry = (f"<entry><id>yt:video:{escape(draw(text))}</id><yt:videoId>{escape(draw(text))}</yt:videoId>"
-             f"<yt:channelId>{escape(draw(text))}</yt:channelId><title>{escape(draw(text))}</title>"
-             f"<author><name>{escape(draw(text))}</name></author><published>{escape(when)}</published></entry>")
-    body = (f'{prolog}<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
-            f'xmlns="http://www.w3.org/2005/Atom">{entry * draw(st.integers(0, 3))}</feed>')
+    entry = (
+        f"<entry><id>yt:video:{escape(draw(text))}</id><yt:videoId>{escape(draw(text))}</yt:videoId>"
+        f"<yt:channelId>{escape(draw(text))}</yt:channelId><title>{escape(draw(text))}</title>"
+        f"<author><name>{escape(draw(text))}</name></author><published>{escape(when)}</published></entry>"
+    )
+    body = (
+        f'{prolog}<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
+        f'xmlns="http://www.w3.org/2005/Atom">{entry * draw(st.integers(0, 3))}</feed>'
+    )
     return body.encode("utf-8", "surrogatepass")
 
 
@@ -198,9 +228,15 @@ def native_delivery(route: str, created_at: str, followers: int = 10, text_: str
     """One fixed native delivery (for ``@example``s: the inputs that once broke a route are always tried)."""
     from infra.local.deliveries import build
 
-    row = {"platform": "reviews", "id": "edge-1", "created_at": created_at, "text": text_, "rating": 2,
-           "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": followers, "verified": False},
-           "route": route}
+    row = {
+        "platform": "reviews",
+        "id": "edge-1",
+        "created_at": created_at,
+        "text": text_,
+        "rating": 2,
+        "author": {"id": "a-1", "handle": "ana", "name": "Ana", "followers": followers, "verified": False},
+        "route": route,
+    }
     delivery = build(row)
     return delivery.endpoint, delivery.body, delivery.content_type
 
@@ -231,8 +267,11 @@ def assert_json_answer(answer, allowed: set[int], request: object) -> dict[str, 
 
 def assert_page_answer(answer, request: object) -> str:
     """An approval page: 200 or a 4xx, always HTML (the person behind the link sees a page, never JSON)."""
-    assert answer.status_code == 200 or 400 <= answer.status_code < 500, (answer.status_code, answer.body[:500],
-                                                                         request)
+    assert answer.status_code == 200 or 400 <= answer.status_code < 500, (
+        answer.status_code,
+        answer.body[:500],
+        request,
+    )
     assert answer.headers.get("Content-Type") == "text/html; charset=utf-8", (answer.headers, request)
     assert answer.headers.get("Referrer-Policy") == "no-referrer"
     return answer.body.decode()

@@ -29,8 +29,12 @@ os.environ["OPS_RATE_LIMIT_PER_MINUTE"] = "1000000"
 
 PARAMETERS = sorted(IssueQuery.model_fields)
 schema_queries = schema_json(IssueQuery).map(lambda query: {k: v for k, v in query.items() if v is not None})
-authorizations = st.one_of(st.none(), text, text.map(lambda token: f"Bearer {token}"),
-                           st.sampled_from(["Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "bearer  x"]))
+authorizations = st.one_of(
+    st.none(),
+    text,
+    text.map(lambda token: f"Bearer {token}"),
+    st.sampled_from(["Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "bearer  x"]),
+)
 
 
 def with_authorization(request_headers: dict[str, str], authorization: str | None) -> dict[str, str]:
@@ -45,12 +49,15 @@ def test_listings_without_a_valid_token_are_401_whatever_else_is_sent(stack, que
     assert answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
 
 
-@given(query=schema_queries | st.dictionaries(st.sampled_from(PARAMETERS) | text, text, max_size=4),
-       request_headers=headers)
+@given(
+    query=schema_queries | st.dictionaries(st.sampled_from(PARAMETERS) | text, text, max_size=4),
+    request_headers=headers,
+)
 def test_any_listing_query_is_a_page_or_a_400_naming_a_parameter(stack, query, request_headers):
     encoded = urlencode(query).encode("utf-8", "surrogatepass").decode()
-    answer = stack.client.http.get(f"/issues?{encoded}", headers={**with_authorization(request_headers, None),
-                                                                   **stack.admin})
+    answer = stack.client.http.get(
+        f"/issues?{encoded}", headers={**with_authorization(request_headers, None), **stack.admin}
+    )
     body = assert_json_answer(answer, {200, 400}, (query, request_headers))
     if answer.status_code == 200:
         assert set(body) == {"items", "next_cursor"} and len(body["items"]) <= query_limit(query)
@@ -72,15 +79,27 @@ def test_any_raw_query_string_with_a_valid_token_is_a_page_or_a_400(stack, query
 
 
 positions = st.integers() | st.sampled_from([0, 1, -1, 10**30]) | json_values
-start_keys = st.one_of(json_values, st.dictionaries(
-    st.sampled_from(["issue_id", "first_seen_day", "first_seen", "status_category", "last_seen", "assigned_to"])
-    | text, st.dictionaries(st.sampled_from(["S", "N", "B"]) | text, json_values, max_size=2), max_size=4))
+start_keys = st.one_of(
+    json_values,
+    st.dictionaries(
+        st.sampled_from(["issue_id", "first_seen_day", "first_seen", "status_category", "last_seen", "assigned_to"])
+        | text,
+        st.dictionaries(st.sampled_from(["S", "N", "B"]) | text, json_values, max_size=2),
+        max_size=4,
+    ),
+)
 
 
-@given(query=schema_queries, position=positions, start_key=start_keys,
-       raw=st.none() | short_bytes | json_values.map(json_body), edit=st.sampled_from(["", "x", ".", "=", "é"]))
-def test_validly_signed_or_edited_cursors_are_a_page_or_a_400_naming_the_cursor(stack, query, position, start_key,
-                                                                                raw, edit):
+@given(
+    query=schema_queries,
+    position=positions,
+    start_key=start_keys,
+    raw=st.none() | short_bytes | json_values.map(json_body),
+    edit=st.sampled_from(["", "x", ".", "=", "é"]),
+)
+def test_validly_signed_or_edited_cursors_are_a_page_or_a_400_naming_the_cursor(
+    stack, query, position, start_key, raw, edit
+):
     key = stack.secret("LINK_SIGNING_KEY")
     try:
         parsed = IssueQuery.model_validate(query)
@@ -101,14 +120,21 @@ def test_a_token_without_the_role_is_403_and_one_with_it_lists(stack):
     now = datetime.now(timezone.utc)
     viewer, _ = ops_tokens().create("property-viewer", Role.VIEWER, 1, now)
     reader, _ = ops_tokens().create("property-reader", Role.VIEWER, 1, now)
-    assert_json_answer(stack.client.http.get("/tokens", headers={"Authorization": f"Bearer {viewer}"}), {403},
-                       "viewer token")
-    assert_json_answer(stack.client.http.get("/issues?since=2026-11-19&until=2026-11-21",
-                                             headers={"Authorization": f"Bearer {reader}"}), {200}, "reader token")
+    assert_json_answer(
+        stack.client.http.get("/tokens", headers={"Authorization": f"Bearer {viewer}"}), {403}, "viewer token"
+    )
+    assert_json_answer(
+        stack.client.http.get(
+            "/issues?since=2026-11-19&until=2026-11-21", headers={"Authorization": f"Bearer {reader}"}
+        ),
+        {200},
+        "reader token",
+    )
 
 
-@given(issue_id=path_segment() | st.sampled_from(["known-0", "known-1"]), request_headers=headers,
-       authorized=st.booleans())
+@given(
+    issue_id=path_segment() | st.sampled_from(["known-0", "known-1"]), request_headers=headers, authorized=st.booleans()
+)
 def test_any_issue_id_is_the_issue_a_404_or_a_400(stack, issue_id, request_headers, authorized):
     if issue_id.startswith("known-"):
         issue_id = quote(stack.issue_ids[int(issue_id[-1])])
@@ -124,25 +150,40 @@ def test_any_issue_id_is_the_issue_a_404_or_a_400(stack, issue_id, request_heade
 
 @given(query=query_string(["format", "v"]), request_headers=headers)
 def test_the_openapi_document_is_served_whatever_the_request_carries(stack, query, request_headers):
-    body = assert_json_answer(stack.client.http.get(f"/openapi.json?{query}", headers=request_headers), {200},
-                              (query, request_headers))
+    body = assert_json_answer(
+        stack.client.http.get(f"/openapi.json?{query}", headers=request_headers), {200}, (query, request_headers)
+    )
     assert {"/issues", "/issues/{issue_id}", "/openapi.json"} <= set(body["paths"])
 
 
-WRITES = [("patch", "/issues/{known}", {200, 400, 404, 409, 412}), ("post", "/issues/{known}/notes", {201, 400, 404}),
-          ("post", "/issues/{known}/satisfaction", {201, 400, 404}), ("post", "/tokens", {201, 400}),
-          ("post", "/plans/validate", {200, 400}), ("post", "/dead-letters/redrive", {200, 400, 404, 409}),
-          ("patch", "/issues/{any}", {400, 404}), ("delete", "/tokens/{any}", {200, 400, 404}),
-          ("post", "/issues/{known}/merge", {200, 400, 404, 409}),
-          ("post", "/issues/{known}/split", {201, 400, 404, 409}), ("post", "/issues/{any}/merge", {400, 404}),
-          ("post", "/plans/{any}/review", {200, 400, 404}), ("post", "/plans/{any}/activate", {200, 400, 404, 409}),
-          ("post", "/plans/{any}/retire", {200, 400, 404, 409})]
+WRITES = [
+    ("patch", "/issues/{known}", {200, 400, 404, 409, 412}),
+    ("post", "/issues/{known}/notes", {201, 400, 404}),
+    ("post", "/issues/{known}/satisfaction", {201, 400, 404}),
+    ("post", "/tokens", {201, 400}),
+    ("post", "/plans/validate", {200, 400}),
+    ("post", "/dead-letters/redrive", {200, 400, 404, 409}),
+    ("patch", "/issues/{any}", {400, 404}),
+    ("delete", "/tokens/{any}", {200, 400, 404}),
+    ("post", "/issues/{known}/merge", {200, 400, 404, 409}),
+    ("post", "/issues/{known}/split", {201, 400, 404, 409}),
+    ("post", "/issues/{any}/merge", {400, 404}),
+    ("post", "/plans/{any}/review", {200, 400, 404}),
+    ("post", "/plans/{any}/activate", {200, 400, 404, 409}),
+    ("post", "/plans/{any}/retire", {200, 400, 404, 409}),
+]
 
 
-@given(route=st.sampled_from(WRITES), issue=st.sampled_from([0, 1]), any_id=path_segment(),
-       body=json_values.map(json_body) | short_bytes, request_headers=headers)
-def test_any_body_on_any_write_route_is_a_documented_answer_never_a_500(stack, route, issue, any_id, body,
-                                                                        request_headers):
+@given(
+    route=st.sampled_from(WRITES),
+    issue=st.sampled_from([0, 1]),
+    any_id=path_segment(),
+    body=json_values.map(json_body) | short_bytes,
+    request_headers=headers,
+)
+def test_any_body_on_any_write_route_is_a_documented_answer_never_a_500(
+    stack, route, issue, any_id, body, request_headers
+):
     method, path, allowed = route
     path = path.format(known=quote(stack.issue_ids[issue]), any=any_id)
     sent = {**with_authorization(request_headers, None), **stack.admin}

@@ -41,12 +41,25 @@ def pending_link(stack, action: str, person: int) -> str:
 
     if action not in _pools:
         token = uuid.uuid4().hex
-        outcomes = {"draft": ["submitted"], "review": ["approved", "edited", "rejected"],
-                    "approve": ["approved", "rejected"]}
-        step = StepRequest(issue_id=stack.issue_ids[1], category="high_priority", protocol="high_priority",
-                           step=f"{action}-property", action=action, role="pr",
-                           people=[f"pr{n}@example.com" for n in range(PEOPLE)], attempt="initial", sla_minutes=60,
-                           outcomes=outcomes[action], task_token=token, execution=f"property-{token}")
+        outcomes = {
+            "draft": ["submitted"],
+            "review": ["approved", "edited", "rejected"],
+            "approve": ["approved", "rejected"],
+        }
+        step = StepRequest(
+            issue_id=stack.issue_ids[1],
+            category="high_priority",
+            protocol="high_priority",
+            step=f"{action}-property",
+            action=action,
+            role="pr",
+            people=[f"pr{n}@example.com" for n in range(PEOPLE)],
+            attempt="initial",
+            sla_minutes=60,
+            outcomes=outcomes[action],
+            task_token=token,
+            execution=f"property-{token}",
+        )
         links = request_step(step, approval_deps(), datetime.now(timezone.utc))
         _pools[action] = ["/" + link.split("://", 1)[1].split("/", 1)[1] for link in links]
     return _pools[action][person]
@@ -54,9 +67,11 @@ def pending_link(stack, action: str, person: int) -> str:
 
 form_bodies = st.one_of(
     schema_json(ActForm).map(lambda form: urlencode(form, doseq=False).encode("utf-8", "surrogatepass")),
-    st.dictionaries(st.sampled_from(["outcome", "draft", "comment", "channels"]) | text, text, max_size=4)
-    .map(lambda form: urlencode(form).encode("utf-8", "surrogatepass")),
-    short_bytes)
+    st.dictionaries(st.sampled_from(["outcome", "draft", "comment", "channels"]) | text, text, max_size=4).map(
+        lambda form: urlencode(form).encode("utf-8", "surrogatepass")
+    ),
+    short_bytes,
+)
 form_types = st.sampled_from(FORM_TYPES) | st.sampled_from(FORM_TYPES).map(lambda t: f"{t}; charset=utf-8") | text
 
 
@@ -78,24 +93,30 @@ def test_a_valid_link_opens_its_page_whatever_else_the_request_carries(stack, li
 
 @given(approval_id=path_segment(), query=query_string(LINK_PARAMETERS), body=form_bodies, content_type=form_types)
 def test_any_form_post_to_any_link_is_answered_with_a_page(stack, approval_id, query, body, content_type):
-    answer = stack.client.http.post(f"/approvals/{approval_id}?{query}", body=body,
-                                    headers={"Content-Type": content_type})
+    answer = stack.client.http.post(
+        f"/approvals/{approval_id}?{query}", body=body, headers={"Content-Type": content_type}
+    )
     assert_page_answer(answer, (approval_id, query, body[:200], content_type))
     assert answer.status_code != 200
 
 
-@given(action=st.sampled_from(["draft", "review", "approve"]), person=st.integers(0, PEOPLE - 1), body=form_bodies,
-       content_type=form_types)
-def test_any_form_posted_to_a_valid_link_is_recorded_or_refused_with_a_page(stack, action, person, body,
-                                                                            content_type):
-    answer = stack.client.http.post(pending_link(stack, action, person), body=body,
-                                    headers={"Content-Type": content_type})
+@given(
+    action=st.sampled_from(["draft", "review", "approve"]),
+    person=st.integers(0, PEOPLE - 1),
+    body=form_bodies,
+    content_type=form_types,
+)
+def test_any_form_posted_to_a_valid_link_is_recorded_or_refused_with_a_page(stack, action, person, body, content_type):
+    answer = stack.client.http.post(
+        pending_link(stack, action, person), body=body, headers={"Content-Type": content_type}
+    )
     assert_page_answer(answer, (action, body[:300], content_type))
 
 
 @settings(max_examples=max(5, settings().max_examples // 4))  # each check asks every table and queue
 @given(query=query_string(["verbose", "check"]), request_headers=headers)
 def test_health_answers_200_whatever_the_request_carries(stack, query, request_headers):
-    body = assert_json_answer(stack.client.http.get(f"/health?{query}", headers=request_headers), {200},
-                              (query, request_headers))
+    body = assert_json_answer(
+        stack.client.http.get(f"/health?{query}", headers=request_headers), {200}, (query, request_headers)
+    )
     assert body["status"] == "ok"

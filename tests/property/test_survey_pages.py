@@ -34,14 +34,26 @@ def survey_link(stack) -> str:
 
     names = resources()
     plans = DynamoPlanStore(names.plans_table)
-    issue = triage_mention(mention(f"ps-{uuid.uuid4().hex[:8]}", "Parcel never arrived, refund please",
-                                   author=f"p{uuid.uuid4().hex[:6]}"), DynamoTriageStore(names), plans, fixed_analyzer)
-    before = {"issue_id": issue.issue_id, "category": "routine_response", "status": "in_progress",
-              "first_response_at": datetime.now(timezone.utc).isoformat()}
+    issue = triage_mention(
+        mention(f"ps-{uuid.uuid4().hex[:8]}", "Parcel never arrived, refund please", author=f"p{uuid.uuid4().hex[:6]}"),
+        DynamoTriageStore(names),
+        plans,
+        fixed_analyzer,
+    )
+    before = {
+        "issue_id": issue.issue_id,
+        "category": "routine_response",
+        "status": "in_progress",
+        "first_response_at": datetime.now(timezone.utc).isoformat(),
+    }
     serialize = TypeSerializer().serialize
-    record = {"eventName": "MODIFY", "dynamodb": {
-        "OldImage": {k: serialize(v) for k, v in before.items()},
-        "NewImage": {k: serialize(v) for k, v in {**before, "status": "resolved"}.items()}}}
+    record = {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "OldImage": {k: serialize(v) for k, v in before.items()},
+            "NewImage": {k: serialize(v) for k, v in {**before, "status": "resolved"}.items()},
+        },
+    }
     deps = survey_deps()
     assert schedule_surveys([record], plans.active()[0], deps, datetime.now(timezone.utc))["sent"] == 1
     survey = deps.surveys.for_issue(issue.issue_id)  # type: ignore[attr-defined]
@@ -60,8 +72,11 @@ def answers_recorded(stack) -> int:
 
 
 def assert_refusal_or_page(answer, request_headers: dict[str, str], request: object) -> None:
-    assert answer.status_code == 200 or 400 <= answer.status_code < 500, (answer.status_code, answer.body[:300],
-                                                                         request)
+    assert answer.status_code == 200 or 400 <= answer.status_code < 500, (
+        answer.status_code,
+        answer.body[:300],
+        request,
+    )
     content_type = answer.headers.get("Content-Type", "")
     if content_type == "application/json":
         assert answer.status_code >= 400 and isinstance(json.loads(answer.body)["error"], str), request
@@ -71,11 +86,14 @@ def assert_refusal_or_page(answer, request_headers: dict[str, str], request: obj
 
 
 form_bodies = st.one_of(
-    st.fixed_dictionaries({"rating": st.integers(-2, 8).map(str) | text}, optional={"comment": text})
-    .map(lambda form: urlencode(form).encode("utf-8", "surrogatepass")),
-    st.dictionaries(st.sampled_from(["rating", "comment", "send"]) | text, text, max_size=4)
-    .map(lambda form: urlencode(form).encode("utf-8", "surrogatepass")),
-    short_bytes)
+    st.fixed_dictionaries({"rating": st.integers(-2, 8).map(str) | text}, optional={"comment": text}).map(
+        lambda form: urlencode(form).encode("utf-8", "surrogatepass")
+    ),
+    st.dictionaries(st.sampled_from(["rating", "comment", "send"]) | text, text, max_size=4).map(
+        lambda form: urlencode(form).encode("utf-8", "surrogatepass")
+    ),
+    short_bytes,
+)
 form_types = st.sampled_from(FORM_TYPES) | st.sampled_from(FORM_TYPES).map(lambda t: f"{t}; charset=utf-8") | text
 
 
@@ -88,15 +106,13 @@ def test_any_survey_link_opens_a_refusal(stack, survey_id, query, request_header
 
 @given(survey_id=path_segment(), query=query_string(LINK_PARAMETERS), body=form_bodies, content_type=form_types)
 def test_any_form_post_to_any_survey_link_is_refused(stack, survey_id, query, body, content_type):
-    answer = stack.client.http.post(f"/surveys/{survey_id}?{query}", body=body,
-                                    headers={"Content-Type": content_type})
+    answer = stack.client.http.post(f"/surveys/{survey_id}?{query}", body=body, headers={"Content-Type": content_type})
     assert_refusal_or_page(answer, {}, (survey_id, query, body[:200], content_type))
     assert answer.status_code != 200
 
 
 @given(body=form_bodies, content_type=form_types, request_headers=headers)
-def test_any_form_posted_to_a_valid_survey_link_is_recorded_at_most_once(stack, body, content_type,
-                                                                         request_headers):
+def test_any_form_posted_to_a_valid_survey_link_is_recorded_at_most_once(stack, body, content_type, request_headers):
     link = survey_link(stack)
     answer = stack.client.http.post(link, body=body, headers={**request_headers, "Content-Type": content_type})
     assert_refusal_or_page(answer, request_headers, (body[:300], content_type, request_headers))

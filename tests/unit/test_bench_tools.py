@@ -11,23 +11,48 @@ from bench.pipeline import item_size, write_units
 def test_item_level_rollback_still_rolls_back_a_cancelled_transaction():
     with mock_aws(), item_level_rollback():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         dynamodb.put_item(TableName="t", Item={"k": {"S": "a"}, "n": {"N": "1"}})
         with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": "t", "Key": {"k": {"S": "a"}}, "UpdateExpression": "ADD n :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-                {"Put": {"TableName": "t", "Item": {"k": {"S": "new"}}}},
-                {"Put": {"TableName": "t", "Item": {"k": {"S": "b"}},
-                         "ConditionExpression": "attribute_exists(k)"}},  # fails: cancels the rest
-            ])
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": {"k": {"S": "a"}},
+                            "UpdateExpression": "ADD n :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                    {"Put": {"TableName": "t", "Item": {"k": {"S": "new"}}}},
+                    {
+                        "Put": {
+                            "TableName": "t",
+                            "Item": {"k": {"S": "b"}},
+                            "ConditionExpression": "attribute_exists(k)",
+                        }
+                    },  # fails: cancels the rest
+                ]
+            )
         items = {i["k"]["S"]: i for i in dynamodb.scan(TableName="t")["Items"]}
         assert set(items) == {"a"} and items["a"]["n"] == {"N": "1"}
-        dynamodb.transact_write_items(TransactItems=[
-            {"Update": {"TableName": "t", "Key": {"k": {"S": "a"}}, "UpdateExpression": "ADD n :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"k": {"S": "a"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                }
+            ]
+        )
         assert dynamodb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["n"] == {"N": "2"}
 
 
@@ -54,8 +79,9 @@ def test_cold_start_children_run_from_the_read_only_package_first_and_write_no_b
     package = unpack(archive, tmp_path / "task")
     assert (package / "app.py").stat().st_mode & 0o222 == 0 and package.stat().st_mode & 0o222 == 0  # read-only
     before = _listing(package)
-    answer = Runner(package, dict(os.environ)).run("import app, chalicelib, boto3\nanswer = [app.WHERE, "
-                                                   "chalicelib.WHERE, boto3.__name__]")
+    answer = Runner(package, dict(os.environ)).run(
+        "import app, chalicelib, boto3\nanswer = [app.WHERE, chalicelib.WHERE, boto3.__name__]"
+    )
     assert answer["answer"] == ["package", "package", "boto3"] and answer["seconds"] > 0
     assert _listing(package) == before  # no __pycache__ written
     _make_writable(package)

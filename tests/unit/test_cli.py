@@ -12,16 +12,31 @@ CONTRACT_KEYS = {"id", "complaint", "complaint_score", "sentiment", "topic", "ca
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # any AWS call would fail
-    return subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(ROOT),
+        "AWS_ACCESS_KEY_ID": "none",
+        "AWS_SECRET_ACCESS_KEY": "none",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }  # any AWS call would fail
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_classify_answers_one_line_per_input_in_order_with_the_contract_fields():
-    rows = [{"id": "a", "text": "My Lina trench coat ripped after one wear and support never answered"},
-            {"id": 7, "text": "Love the new Sol dress!", "platform": "instagram"},
-            {"id": "c", "text": "I will sue you if I don't get my refund", "author": {"handle": "h", "followers": 2}}]
+    rows = [
+        {"id": "a", "text": "My Lina trench coat ripped after one wear and support never answered"},
+        {"id": 7, "text": "Love the new Sol dress!", "platform": "instagram"},
+        {"id": "c", "text": "I will sue you if I don't get my refund", "author": {"handle": "h", "followers": 2}},
+    ]
     done = run("classify", stdin="".join(json.dumps(r) + "\n" for r in rows))
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
@@ -41,8 +56,11 @@ def test_classify_keeps_its_place_for_a_bad_line_and_exits_1():
 
 
 def test_plan_validate_names_every_problem(tmp_path):
-    broken = (ROOT / "chalicelib/plans/default.yaml").read_text().replace("default_category: no_action",
-                                                                          "default_category: nothing")
+    broken = (
+        (ROOT / "chalicelib/plans/default.yaml")
+        .read_text()
+        .replace("default_category: no_action", "default_category: nothing")
+    )
     (tmp_path / "plan.yaml").write_text(broken)
     done = run("plan", "validate", str(tmp_path / "plan.yaml"))
     assert done.returncode == 1 and "default_category: unknown category 'nothing'" in done.stdout
@@ -60,8 +78,15 @@ def test_help_at_every_level_describes_the_commands():
     for command in ("classify", "detect-surges", "issues", "metrics", "plan", "ops-token"):
         assert command in top.stdout
     assert "list, show, assign, resolve and note" in top.stdout  # a one-line description each
-    for path in (["issues"], ["issues", "assign"], ["plan", "validate"], ["ops-token", "create"], ["metrics"],
-                 ["detect-surges"], ["classify"]):
+    for path in (
+        ["issues"],
+        ["issues", "assign"],
+        ["plan", "validate"],
+        ["ops-token", "create"],
+        ["metrics"],
+        ["detect-surges"],
+        ["classify"],
+    ):
         done = run(*path, "--help")
         assert done.returncode == 0 and "usage: social-response " + " ".join(path) in done.stdout, path
     assert "--stage" in run("ops-token", "list", "--help").stdout
@@ -80,12 +105,24 @@ def test_usage_errors_exit_2_and_bad_input_1_one_line_each_never_a_traceback(tmp
 
 def test_aws_commands_refuse_a_deployed_stage_unless_named_and_a_local_one_without_an_endpoint():
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "ops-token", "list"], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "ops-token", "list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 1 and "--stage prod" in done.stderr
     env = {k: v for k, v in env.items() if k != "STAGE"}
-    done = subprocess.run([sys.executable, "-m", "chalicelib.cli", "plan", "list"], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "plan", "list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 1 and "--endpoint-url" in done.stderr
 
 
@@ -98,13 +135,16 @@ def test_plan_validate_lists_field_and_reference_problems_in_one_pass_with_lines
     assert done.returncode == 1
     line_of = next(i for i, line in enumerate(broken.splitlines(), 1) if line.startswith("default_category:"))
     assert f"{tmp_path / 'plan.yaml'}:{line_of}: default_category: unknown category 'nothing'" in lines
-    assert any(line.endswith(": influencer_followers: Input should be greater than or equal to 0")
-               for line in lines)  # the field problem, in the same run
+    assert any(
+        line.endswith(": influencer_followers: Input should be greater than or equal to 0") for line in lines
+    )  # the field problem, in the same run
 
 
 def test_detect_surges_refuses_out_of_order_input_with_its_line_or_sorts_it():
-    rows = ['{"id": "1", "created_at": "2026-11-20T10:00:00Z", "text": "ok"}',
-            '{"id": "2", "created_at": "2026-11-20T09:00:00Z", "text": "ok"}']
+    rows = [
+        '{"id": "1", "created_at": "2026-11-20T10:00:00Z", "text": "ok"}',
+        '{"id": "2", "created_at": "2026-11-20T09:00:00Z", "text": "ok"}',
+    ]
     done = run("detect-surges", stdin="\n".join(rows) + "\n")
     assert done.returncode == 1 and "line 2" in done.stderr and "--sort" in done.stderr
     done = run("detect-surges", "--sort", stdin="\n".join(rows) + "\n")
@@ -113,11 +153,32 @@ def test_detect_surges_refuses_out_of_order_input_with_its_line_or_sorts_it():
 
 # Every leaf command: (command, action) -> does it touch AWS directly (needs --stage/--endpoint-url), does it only
 # read (needs --json). The ops API commands (issues, metrics) take --api-url/--token instead of AWS options.
-AWS_COMMANDS = {("plan", "upload"), ("plan", "list"), ("plan", "show"), ("plan", "activate"), ("plan", "retire"),
-                ("plan", "review"), ("ops-token", "create"), ("ops-token", "list"), ("ops-token", "revoke"),
-                ("alerts", None), ("dlq", "list"), ("dlq", "redrive"), ("erase", None), ("report", None)}
-READING = {("issues", "list"), ("issues", "show"), ("metrics", None), ("plan", "list"), ("plan", "show"),
-           ("ops-token", "list"), ("alerts", None), ("dlq", "list")}
+AWS_COMMANDS = {
+    ("plan", "upload"),
+    ("plan", "list"),
+    ("plan", "show"),
+    ("plan", "activate"),
+    ("plan", "retire"),
+    ("plan", "review"),
+    ("ops-token", "create"),
+    ("ops-token", "list"),
+    ("ops-token", "revoke"),
+    ("alerts", None),
+    ("dlq", "list"),
+    ("dlq", "redrive"),
+    ("erase", None),
+    ("report", None),
+}
+READING = {
+    ("issues", "list"),
+    ("issues", "show"),
+    ("metrics", None),
+    ("plan", "list"),
+    ("plan", "show"),
+    ("ops-token", "list"),
+    ("alerts", None),
+    ("dlq", "list"),
+}
 SKIPPED = {"detect-surges", "report"}  # the surge and report engineers' commands, checked in their tests
 
 
@@ -159,8 +220,14 @@ def test_every_leaf_has_help_a_description_and_the_options_its_kind_needs():
 def test_erase_and_plan_changes_refuse_a_deployed_stage_unless_named():
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
     for args in (["erase", "--platform", "x", "--author", "1"], ["plan", "activate", "2"], ["plan", "review", "1"]):
-        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], capture_output=True, text=True,
-                              cwd=ROOT, env=env, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=60,
+        )
         assert done.returncode == 1 and "--stage prod" in done.stderr and done.stderr.count("\n") == 1, args
     done = run("erase", "--platform", "x")
     assert done.returncode == 2 and "--author" in done.stderr and "Traceback" not in done.stderr

@@ -15,7 +15,7 @@ NEEDLES = ErasureNeedles.of("id-ana", ["@ana"], ["Ana Lopez"], ["My Lina trench 
 
 def test_handles_names_texts_and_the_id_are_redacted_as_words_only():
     assert redact("Called @ana and Ana Lopez today", NEEDLES) == f"Called {REDACTED} and {REDACTED} today"
-    assert redact("ana: \"My Lina trench coat ripped after one wear\"", NEEDLES) == f'{REDACTED}: "{REDACTED}"'
+    assert redact('ana: "My Lina trench coat ripped after one wear"', NEEDLES) == f'{REDACTED}: "{REDACTED}"'
     assert redact("id-ana", NEEDLES) == REDACTED
     for kept in ("banana", "ana@aurelle.example", "ana.responder", "Dana", "anatomy", "id-ana-2 is someone else"):
         assert redact(kept, NEEDLES) == kept, kept
@@ -45,20 +45,44 @@ class FakeErasureStore:
     """Mentions by key, other tables as lists of plain dicts; records the order of the steps."""
 
     def __init__(self):
-        self.mentions = {"x#1": {"platform": "x", "author_id": "id-ana", "author_handle": "ana",
-                                 "author_name": "Ana Lopez", "text": "My Lina trench coat ripped after one wear",
-                                 "issue_id": "iss-1"},
-                         "x#2": {"platform": "x", "author_id": "id-bo", "author_handle": "bo",
-                                 "text": "@ana same here", "issue_id": "iss-2"}}
-        self.issues = [{"issue_id": "iss-1", "description": "Routine: Lina on x from ana: \"My Lina trench coat "
-                                                            "ripped after one wear\""}]
+        self.mentions = {
+            "x#1": {
+                "platform": "x",
+                "author_id": "id-ana",
+                "author_handle": "ana",
+                "author_name": "Ana Lopez",
+                "text": "My Lina trench coat ripped after one wear",
+                "issue_id": "iss-1",
+            },
+            "x#2": {
+                "platform": "x",
+                "author_id": "id-bo",
+                "author_handle": "bo",
+                "text": "@ana same here",
+                "issue_id": "iss-2",
+            },
+        }
+        self.issues = [
+            {
+                "issue_id": "iss-1",
+                "description": 'Routine: Lina on x from ana: "My Lina trench coat ripped after one wear"',
+            }
+        ]
         self.steps: list[str] = []
         self.events = []
 
     def author_mentions(self, platform, author_id):
-        return [{"key": key, "text": m.get("text"), "handle": m.get("author_handle"), "name": m.get("author_name"),
-                 "issue_id": m["issue_id"]} for key, m in self.mentions.items()
-                if m["platform"] == platform and m.get("author_id") == author_id]
+        return [
+            {
+                "key": key,
+                "text": m.get("text"),
+                "handle": m.get("author_handle"),
+                "name": m.get("author_name"),
+                "issue_id": m["issue_id"],
+            }
+            for key, m in self.mentions.items()
+            if m["platform"] == platform and m.get("author_id") == author_id
+        ]
 
     def redact_everywhere(self, needles, keep_partition):
         self.steps.append("redact")
@@ -73,8 +97,11 @@ class FakeErasureStore:
     def erase_mentions(self, keys, erased_at):
         self.steps.append("erase")
         for key in keys:
-            self.mentions[key] = {k: v for k, v in self.mentions[key].items()
-                                  if k not in ("text", "author_id", "author_handle", "author_name")}
+            self.mentions[key] = {
+                k: v
+                for k, v in self.mentions[key].items()
+                if k not in ("text", "author_id", "author_handle", "author_name")
+            }
         return len(keys)
 
     def record(self, events):
@@ -89,7 +116,9 @@ def test_the_use_case_redacts_elsewhere_first_erases_the_mentions_last_records_o
     assert result.mentions == 1 and result.issues == ["iss-1"] and result.redacted == {"issues_and_mentions": 2}
     assert "ana" not in store.issues[0]["description"] and store.mentions["x#2"]["text"] == f"{REDACTED} same here"
     assert {(e.issue_id, e.type, e.actor) for e in store.events} == {
-        (ERASURES, "author_erased", "dpo@aurelle.example"), ("iss-1", "author_erased", "dpo@aurelle.example")}
+        (ERASURES, "author_erased", "dpo@aurelle.example"),
+        ("iss-1", "author_erased", "dpo@aurelle.example"),
+    }
     assert "id-ana" not in json.dumps([e.details for e in store.events])
     again = erase_author("x", "id-ana", "dpo@aurelle.example", store, NOW)
     assert again.mentions == 0 and store.steps == ["redact", "erase", "record"]  # nothing more is written

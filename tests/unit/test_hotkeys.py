@@ -27,8 +27,10 @@ def test_a_read_adds_up_the_shards_and_a_batch_retried_in_place_counts_once() ->
     dynamodb = CountingDynamoDB()
     store = DynamoSurgeStore("surges", shards=4, dynamodb=dynamodb)
     at = datetime(2026, 11, 30, 12, 7, tzinfo=timezone.utc).timestamp()
-    batches = [[Observation(at=at + b, mention=f"x#{b}-{i}", keys=("brand", "product:nova")) for i in range(10)]
-               for b in range(12)]
+    batches = [
+        [Observation(at=at + b, mention=f"x#{b}-{i}", keys=("brand", "product:nova")) for i in range(10)]
+        for b in range(12)
+    ]
     for batch in batches:
         store.add(batch)
     store.add(batches[-1])  # the pipeline's in-place retry of a batch already counted
@@ -37,6 +39,7 @@ def test_a_read_adds_up_the_shards_and_a_batch_retried_in_place_counts_once() ->
     hour_field, fine_field = counter_fields(at)
     counts = BucketCounts.from_day_items(history.day_items("brand"))
     assert counts.hour(int(at) - int(at) % 3600) == 120
-    assert {name: value for item in history.day_items("product:nova") for name, value in item.items()}[fine_field] \
-        == 120
+    assert {name: value for item in history.day_items("product:nova") for name, value in item.items()}[
+        fine_field
+    ] == 120
     assert len(history.mentions("product:nova")) == 25  # the links are capped per key and hour

@@ -61,16 +61,24 @@ def test_stored_roles_read_older_tokens_as_viewers():
     assert stored_role(["nothing"]) is None and not grants(None, Role.VIEWER)
 
 
-@pytest.mark.parametrize("current, wanted, changes", [
-    ("open", "in_progress", True), ("open", "open", False), ("in_progress", "resolved", True),
-    ("resolved", "closed", True), ("resolved", "in_progress", True), ("closed", "in_progress", True),
-])
+@pytest.mark.parametrize(
+    "current, wanted, changes",
+    [
+        ("open", "in_progress", True),
+        ("open", "open", False),
+        ("in_progress", "resolved", True),
+        ("resolved", "closed", True),
+        ("resolved", "in_progress", True),
+        ("closed", "in_progress", True),
+    ],
+)
 def test_allowed_transitions(current, wanted, changes):
     assert check_transition(current, IssueStatus(wanted)) is changes
 
 
-@pytest.mark.parametrize("current, wanted", [("resolved", "open"), ("closed", "resolved"), ("closed", "open"),
-                                             ("weird", "open")])
+@pytest.mark.parametrize(
+    "current, wanted", [("resolved", "open"), ("closed", "resolved"), ("closed", "open"), ("weird", "open")]
+)
 def test_illegal_transitions_say_what_is_allowed(current, wanted):
     with pytest.raises(IllegalTransition, match="status"):
         check_transition(current, IssueStatus(wanted))
@@ -99,29 +107,43 @@ def test_partitions_follow_the_most_selective_index():
 TODAY = date(2026, 11, 24)
 
 
-@pytest.mark.parametrize("since, until, expected", [
-    (None, None, (date(2026, 11, 18), TODAY)),
-    (None, date(2000, 1, 3), (date(2000, 1, 1), date(2000, 1, 3))),  # the default week stops at the first day
-    (date(2026, 11, 25), None, (date(2026, 11, 25), date(2026, 11, 25))),  # tomorrow (UTC) already, east of it
-    (date(2026, 9, 1), None, (date(2026, 9, 1), TODAY)),
-])
+@pytest.mark.parametrize(
+    "since, until, expected",
+    [
+        (None, None, (date(2026, 11, 18), TODAY)),
+        (None, date(2000, 1, 3), (date(2000, 1, 1), date(2000, 1, 3))),  # the default week stops at the first day
+        (date(2026, 11, 25), None, (date(2026, 11, 25), date(2026, 11, 25))),  # tomorrow (UTC) already, east of it
+        (date(2026, 9, 1), None, (date(2026, 9, 1), TODAY)),
+    ],
+)
 def test_the_days_a_listing_covers(since, until, expected):
     assert days(IssueQuery(since=since, until=until), TODAY) == expected
 
 
-@pytest.mark.parametrize("since, until, named", [
-    (None, date(1, 1, 1), "until"), (date(9999, 12, 31), None, "since"), (date(1, 1, 1), date(1, 1, 3), "since"),
-    (None, date(9999, 12, 31), "until"), (date(1999, 12, 31), None, "since"), (None, date(2026, 11, 26), "until"),
-    (date(2026, 11, 21), date(2026, 11, 1), "since"), (date(2026, 1, 1), None, "since..until"),
-])
+@pytest.mark.parametrize(
+    "since, until, named",
+    [
+        (None, date(1, 1, 1), "until"),
+        (date(9999, 12, 31), None, "since"),
+        (date(1, 1, 1), date(1, 1, 3), "since"),
+        (None, date(9999, 12, 31), "until"),
+        (date(1999, 12, 31), None, "since"),
+        (None, date(2026, 11, 26), "until"),
+        (date(2026, 11, 21), date(2026, 11, 1), "since"),
+        (date(2026, 1, 1), None, "since..until"),
+    ],
+)
 def test_days_outside_the_window_or_out_of_order_are_refused_by_name(since, until, named):
     with pytest.raises(BadQuery) as refused:
         days(IssueQuery(since=since, until=until), TODAY)
     assert str(refused.value).startswith(f"{named}:")
 
 
-STATUS_KEY = {"issue_id": {"S": "i-1"}, "status_category": {"S": "open#high_priority"},
-              "last_seen": {"S": "2026-11-20T09:00:00+00:00"}}
+STATUS_KEY = {
+    "issue_id": {"S": "i-1"},
+    "status_category": {"S": "open#high_priority"},
+    "last_seen": {"S": "2026-11-20T09:00:00+00:00"},
+}
 
 
 def test_cursors_round_trip_and_are_bound_to_key_and_query():
@@ -140,18 +162,32 @@ def test_cursors_round_trip_and_are_bound_to_key_and_query():
 @pytest.mark.parametrize("payload", [b"not json", b"[1]", b"\xff", b"{}", b'{"q":"x","p":0,"k":null}'])
 def test_a_signed_cursor_that_is_not_a_position_is_refused(payload):
     with pytest.raises(BadCursor, match="cursor"):
-        decode_cursor("k", IssueQuery(status="open"), seal("k", payload), partitions(IssueQuery(status="open"),
-                                                                                  ["routine_response"], TODAY))
+        decode_cursor(
+            "k",
+            IssueQuery(status="open"),
+            seal("k", payload),
+            partitions(IssueQuery(status="open"), ["routine_response"], TODAY),
+        )
 
 
-@pytest.mark.parametrize("position, start_key", [
-    (-1, None), (2, None), ("1", None), (True, None), (1.0, None),
-    (1, "i-1"), (1, {"issue_id": {"S": "i-1"}}), (1, {**STATUS_KEY, "extra": {"S": "x"}}),
-    (1, {**STATUS_KEY, "issue_id": {"N": "1"}}), (1, {**STATUS_KEY, "issue_id": {"S": ""}}),
-    (0, STATUS_KEY),  # the key of the second partition at the first's position
-    (1, {**STATUS_KEY, "last_seen": {"S": "é" * 600}}),  # 1200 bytes: over DynamoDB's key limit
-    (1, {**STATUS_KEY, "last_seen": {"S": "x", "N": "1"}}),
-])
+@pytest.mark.parametrize(
+    "position, start_key",
+    [
+        (-1, None),
+        (2, None),
+        ("1", None),
+        (True, None),
+        (1.0, None),
+        (1, "i-1"),
+        (1, {"issue_id": {"S": "i-1"}}),
+        (1, {**STATUS_KEY, "extra": {"S": "x"}}),
+        (1, {**STATUS_KEY, "issue_id": {"N": "1"}}),
+        (1, {**STATUS_KEY, "issue_id": {"S": ""}}),
+        (0, STATUS_KEY),  # the key of the second partition at the first's position
+        (1, {**STATUS_KEY, "last_seen": {"S": "é" * 600}}),  # 1200 bytes: over DynamoDB's key limit
+        (1, {**STATUS_KEY, "last_seen": {"S": "x", "N": "1"}}),
+    ],
+)
 def test_a_signed_cursor_with_a_bad_position_or_start_key_is_refused(position, start_key):
     query = IssueQuery(status="open")
     walk = partitions(query, ["routine_response", "high_priority"], TODAY)
@@ -169,35 +205,53 @@ class FakeIssues:
     def page(self, partition, filters, limit, start_key):
         self.calls += 1
         rows = self.rows.get(partition.value, [])
-        start = next(n for n, r in enumerate(rows) if r["issue_id"] == start_key["issue_id"]["S"]) + 1 \
-            if start_key else 0
-        chunk = rows[start:start + limit]
+        start = (
+            next(n for n, r in enumerate(rows) if r["issue_id"] == start_key["issue_id"]["S"]) + 1 if start_key else 0
+        )
+        chunk = rows[start : start + limit]
         end = start + len(chunk)
         kept = [r for r in chunk if all(r.get(k) == v for k, _, v in filters)]
         last = chunk[-1] if chunk else None  # DynamoDB's LastEvaluatedKey: the index key of the last item read
-        return kept, ({"issue_id": {"S": last["issue_id"]}, partition.key: {"S": partition.value},
-                       partition.sort: {"S": last["last_seen"]}} if end < len(rows) else None)
+        return kept, (
+            {
+                "issue_id": {"S": last["issue_id"]},
+                partition.key: {"S": partition.value},
+                partition.sort: {"S": last["last_seen"]},
+            }
+            if end < len(rows)
+            else None
+        )
 
 
 def row(n: int, category: str, severity: str = "low") -> dict:
-    return {"issue_id": f"i-{n}", "category": category, "severity": severity, "status": "open",
-            "first_seen": "2026-11-20T09:00:00+00:00", "last_seen": "2026-11-20T09:00:00+00:00"}
+    return {
+        "issue_id": f"i-{n}",
+        "category": category,
+        "severity": severity,
+        "status": "open",
+        "first_seen": "2026-11-20T09:00:00+00:00",
+        "last_seen": "2026-11-20T09:00:00+00:00",
+    }
 
 
 def test_list_issues_walks_partitions_and_pages_without_losing_or_repeating():
-    rows = {"open#routine_response": [row(n, "routine_response", "high" if n % 2 else "low") for n in range(5)],
-            "open#high_priority": [row(9, "high_priority", "high")]}
+    rows = {
+        "open#routine_response": [row(n, "routine_response", "high" if n % 2 else "low") for n in range(5)],
+        "open#high_priority": [row(9, "high_priority", "high")],
+    }
     deps = OpsDeps(issues=FakeIssues(rows), categories=["routine_response", "high_priority"], cursor_key="k")
     for limit, severity in ((2, None), (1, "high"), (100, None)):
         seen, cursor = [], None
         while True:
-            page = list_issues(IssueQuery(status="open", limit=limit, severity=severity, cursor=cursor), deps,
-                               date(2026, 11, 24))
+            page = list_issues(
+                IssueQuery(status="open", limit=limit, severity=severity, cursor=cursor), deps, date(2026, 11, 24)
+            )
             assert len(page.items) <= limit
             seen += [i.issue_id for i in page.items]
             cursor = page.next_cursor
             if not cursor:
                 break
-        expected = [r["issue_id"] for part in rows.values() for r in part
-                    if severity is None or r["severity"] == severity]
+        expected = [
+            r["issue_id"] for part in rows.values() for r in part if severity is None or r["severity"] == severity
+        ]
         assert seen == expected

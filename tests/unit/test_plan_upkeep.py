@@ -99,21 +99,35 @@ class FakeMailer:
 
 def test_the_monthly_reminder_gives_each_protocols_owners_its_figures_once():
     issues = [  # October 2026: two routine issues (one SLA kept, one missed), one high priority
-        {"issue_id": "a", "category": "routine_response", "first_seen": "2026-10-05T10:00:00+00:00",
-         "sla_first_response_due": "2026-10-05T14:00:00+00:00", "first_response_at": "2026-10-05T11:00:00+00:00",
-         "response_time_seconds": 3600, "mention_count": 1},
-        {"issue_id": "b", "category": "routine_response", "first_seen": "2026-10-06T10:00:00+00:00",
-         "sla_first_response_due": "2026-10-06T14:00:00+00:00", "first_response_at": "2026-10-06T18:00:00+00:00",
-         "response_time_seconds": 28800, "mention_count": 2},
-        {"issue_id": "c", "category": "high_priority", "first_seen": "2026-10-07T10:00:00+00:00",
-         "mention_count": 1},
+        {
+            "issue_id": "a",
+            "category": "routine_response",
+            "first_seen": "2026-10-05T10:00:00+00:00",
+            "sla_first_response_due": "2026-10-05T14:00:00+00:00",
+            "first_response_at": "2026-10-05T11:00:00+00:00",
+            "response_time_seconds": 3600,
+            "mention_count": 1,
+        },
+        {
+            "issue_id": "b",
+            "category": "routine_response",
+            "first_seen": "2026-10-06T10:00:00+00:00",
+            "sla_first_response_due": "2026-10-06T14:00:00+00:00",
+            "first_response_at": "2026-10-06T18:00:00+00:00",
+            "response_time_seconds": 28800,
+            "mention_count": 2,
+        },
+        {"issue_id": "c", "category": "high_priority", "first_seen": "2026-10-07T10:00:00+00:00", "mention_count": 1},
     ]
-    histories = {"c": [  # the draft's cycle: asked 10:00, reminded, escalated, submitted 12:00; legal still waits
-        {"type": "step_initial", "at": "2026-10-07T10:00:00+00:00", "details": {"step": "draft"}},
-        {"type": "step_reminder", "at": "2026-10-07T11:00:00+00:00", "details": {"step": "draft"}},
-        {"type": "step_escalated", "at": "2026-10-07T11:30:00+00:00", "details": {"step": "draft"}},
-        {"type": "step_submitted", "at": "2026-10-07T12:00:00+00:00", "details": {"step": "draft"}},
-        {"type": "step_initial", "at": "2026-10-07T12:00:01+00:00", "details": {"step": "legal_review"}}]}
+    histories = {
+        "c": [  # the draft's cycle: asked 10:00, reminded, escalated, submitted 12:00; legal still waits
+            {"type": "step_initial", "at": "2026-10-07T10:00:00+00:00", "details": {"step": "draft"}},
+            {"type": "step_reminder", "at": "2026-10-07T11:00:00+00:00", "details": {"step": "draft"}},
+            {"type": "step_escalated", "at": "2026-10-07T11:30:00+00:00", "details": {"step": "draft"}},
+            {"type": "step_submitted", "at": "2026-10-07T12:00:00+00:00", "details": {"step": "draft"}},
+            {"type": "step_initial", "at": "2026-10-07T12:00:01+00:00", "details": {"step": "legal_review"}},
+        ]
+    }
     store, mailer = FakeIssues(issues, histories), FakeMailer()
     now = datetime(2026, 11, 1, 7, tzinfo=timezone.utc)
     sent = send_review_reminders(bundled_plan(), store, mailer, now)

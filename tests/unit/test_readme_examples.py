@@ -72,23 +72,43 @@ def readme_examples(readme: Path | None = None) -> list[Example]:
         head, _, tail = command.rpartition("| ") if "| " in command else ("", "", command)
         found = next((p for p in CLI_PREFIXES if tail.startswith(p)), None)
         if found is None:
-            if examples and examples[-1].block == block and command and not any(
-                    command.startswith(w) for w in ("export", "curl", "make", "aws", "for", "done", "python", "#")):
+            if (
+                examples
+                and examples[-1].block == block
+                and command
+                and not any(
+                    command.startswith(w) for w in ("export", "curl", "make", "aws", "for", "done", "python", "#")
+                )
+            ):
                 examples[-1].shown.append(command)  # an output line the README shows under the command
             continue
-        words = shlex.split(tail[len(found):])
+        words = shlex.split(tail[len(found) :])
         stdin_file = None
         if "<" in words:
             at = words.index("<")
-            stdin_file, words = words[at + 1], words[:at] + words[at + 2:]
-        examples.append(Example(line=start + 1, text=command, pipe_from=head.strip() or None, argv=words,
-                                stdin_file=stdin_file, block=block))
+            stdin_file, words = words[at + 1], words[:at] + words[at + 2 :]
+        examples.append(
+            Example(
+                line=start + 1,
+                text=command,
+                pipe_from=head.strip() or None,
+                argv=words,
+                stdin_file=stdin_file,
+                block=block,
+            )
+        )
     return examples
 
 
-PLACEHOLDERS = {"<issue_id>": "iss-20261124T064001-b808f3fd", "<other_issue_id>": "iss-20261124T064501-44a92182",
-                "<token>": "t" * 43, "<region>": "us-east-1", "<mention>": "x#1", "<author_id>": "1234",
-                "<platform>": "x"}
+PLACEHOLDERS = {
+    "<issue_id>": "iss-20261124T064001-b808f3fd",
+    "<other_issue_id>": "iss-20261124T064501-44a92182",
+    "<token>": "t" * 43,
+    "<region>": "us-east-1",
+    "<mention>": "x#1",
+    "<author_id>": "1234",
+    "<platform>": "x",
+}
 
 
 def filled(argv: list[str], values: dict[str, str] | None = None) -> list[str]:
@@ -117,10 +137,23 @@ def test_every_readme_example_parses_with_the_real_argument_parser():
 
 
 def run(argv: list[str], stdin: str = "") -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # offline: AWS unreachable
-    return subprocess.run([sys.executable, "-m", "chalicelib.cli", *argv], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(ROOT),
+        "AWS_ACCESS_KEY_ID": "none",
+        "AWS_SECRET_ACCESS_KEY": "none",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }  # offline: AWS unreachable
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def shape_matches(shown: str, answered: dict) -> list[str]:
@@ -152,13 +185,22 @@ def test_the_offline_examples_answer_what_the_readme_shows(tmp_path):
             assert done.returncode == 0 and done.stdout.startswith("valid: Aurelle, "), done.stdout + done.stderr
             ran += 1
         elif example.command == "detect-surges":
-            rows = [{"id": f"m{i}", "created_at": f"2026-11-24T06:{40 - i:02d}:00+00:00",
-                     "text": "my Nova sneakers fell apart", "product": "Nova Sneakers"} for i in range(3)]
+            rows = [
+                {
+                    "id": f"m{i}",
+                    "created_at": f"2026-11-24T06:{40 - i:02d}:00+00:00",
+                    "text": "my Nova sneakers fell apart",
+                    "product": "Nova Sneakers",
+                }
+                for i in range(3)
+            ]
             done = run(filled(example.argv), "".join(json.dumps(r) + "\n" for r in rows))  # out of order
             if "--sort" in example.argv:
                 assert done.returncode == 0, done.stderr
-                assert all(set(json.loads(line)) == {"key", "detected_at", "window_start", "count", "baseline"}
-                           for line in done.stdout.splitlines())
+                assert all(
+                    set(json.loads(line)) == {"key", "detected_at", "window_start", "count", "baseline"}
+                    for line in done.stdout.splitlines()
+                )
             else:
                 assert done.returncode == 1 and "line 2" in done.stderr  # unsorted input is refused with its line
             ran += 1

@@ -7,7 +7,9 @@ from chalicelib.api.auth import PUBLIC, ROLE_ATTRIBUTE, ROUTES, ops_route
 from chalicelib.domain.ops import Role
 
 PUBLIC_ROUTES = {  # called by platforms (signed), approvers' browsers (signed links) and load balancers
-    "/webhooks/{platform_name}", "/health", "/approvals/{approval_id}",
+    "/webhooks/{platform_name}",
+    "/health",
+    "/approvals/{approval_id}",
     "/surveys/{survey_id}",  # the authors' satisfaction surveys (signed links)
 }
 

@@ -92,8 +92,9 @@ def test_a_bursty_key_gets_a_stricter_threshold_than_a_steady_one() -> None:
     steady = poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 12.0)
     bursty = [t for t in poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 10.0)]
     for day in range(6):
-        bursty += poisson_stream(rng, T0 + day * 86400 + (5 + 3 * day) * HOUR, T0 + day * 86400 + (6 + 3 * day) * HOUR,
-                                 lambda t: 50.0)
+        bursty += poisson_stream(
+            rng, T0 + day * 86400 + (5 + 3 * day) * HOUR, T0 + day * 86400 + (6 + 3 * day) * HOUR, lambda t: 50.0
+        )
     fitted = []
     for times in (steady, bursty):
         det = SurgeDetector(data_start=T0)
@@ -325,7 +326,9 @@ def test_cli_skips_malformed_lines_and_reports_them(capsys: pytest.CaptureFixtur
     assert "line 2" in err and "line 3" in err
 
 
-def test_cli_without_text_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_without_text_model_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "chalicelib.domain.signals", None)  # makes the import fail
@@ -333,14 +336,17 @@ def test_cli_without_text_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     assert "chalicelib.domain.signals" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value, epoch", [
-    ("2015-02-24T19:35:52Z", 1424806552.0),
-    ("2015-02-24 11:35:52 -0800", 1424806552.0),  # the airline export's format
-    ("Tue Feb 24 19:35:52 +0000 2015", 1424806552.0),  # Twitter's classic created_at
-    ("1424806552", 1424806552.0),
-    (1424806552, 1424806552.0),
-    ("2015-02-24T19:35:52", 1424806552.0),  # naive means UTC
-])
+@pytest.mark.parametrize(
+    "value, epoch",
+    [
+        ("2015-02-24T19:35:52Z", 1424806552.0),
+        ("2015-02-24 11:35:52 -0800", 1424806552.0),  # the airline export's format
+        ("Tue Feb 24 19:35:52 +0000 2015", 1424806552.0),  # Twitter's classic created_at
+        ("1424806552", 1424806552.0),
+        (1424806552, 1424806552.0),
+        ("2015-02-24T19:35:52", 1424806552.0),  # naive means UTC
+    ],
+)
 def test_cli_reads_the_time_formats_real_exports_carry(value: object, epoch: float) -> None:
     from chalicelib.commands.detect_surges import parse_time
 
@@ -386,9 +392,15 @@ def _observation(at: float, name: str):
     return Observation(at=at, mention=f"x#{name}", keys=("brand",))
 
 
-@pytest.mark.parametrize("bad_at", [datetime(1, 1, 1, tzinfo=timezone.utc).timestamp(),
-                                    datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc).timestamp(),
-                                    LIVE_NOW + 2 * 86400, LIVE_NOW - 30 * 365 * 86400])
+@pytest.mark.parametrize(
+    "bad_at",
+    [
+        datetime(1, 1, 1, tzinfo=timezone.utc).timestamp(),
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc).timestamp(),
+        LIVE_NOW + 2 * 86400,
+        LIVE_NOW - 30 * 365 * 86400,
+    ],
+)
 def test_a_mention_dated_far_off_is_skipped_and_the_batch_is_still_counted_at_its_own_time(bad_at: float) -> None:
     from chalicelib.adapters.surge_table import hour_of
     from chalicelib.services.surges import observe_batch
@@ -405,8 +417,9 @@ def test_a_live_batch_is_evaluated_no_later_than_now() -> None:
 
     assert evaluation_time([LIVE_NOW - 60, LIVE_NOW + 600], LIVE_NOW) == LIVE_NOW
     assert evaluation_time([LIVE_NOW - 3600, LIVE_NOW - 60], LIVE_NOW) == LIVE_NOW - 60
-    assert countable(LIVE_NOW + OBSERVATION_MAX_LEAD, LIVE_NOW) and not countable(LIVE_NOW + OBSERVATION_MAX_LEAD + 1,
-                                                                                   LIVE_NOW)
+    assert countable(LIVE_NOW + OBSERVATION_MAX_LEAD, LIVE_NOW) and not countable(
+        LIVE_NOW + OBSERVATION_MAX_LEAD + 1, LIVE_NOW
+    )
     assert countable(datetime(2015, 2, 24, tzinfo=timezone.utc).timestamp(), LIVE_NOW)  # replays of real streams
 
 

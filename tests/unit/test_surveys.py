@@ -52,11 +52,24 @@ def deps() -> SurveyDeps:
     issues = FakeApprovalIssues()
     for issue_id, platform in (("iss-1", "x"), ("iss-yt", "youtube"), ("iss-fb", "facebook")):
         issues.issues[issue_id] = {"issue_id": issue_id, "category": "routine_response", "team": "customer_service"}
-        issues.mention_items[issue_id] = [{"platform": platform, "external_id": f"m-{issue_id}",
-                                           "author_id": "u-1", "author_handle": "ana", "created_at": "2026-11-24"}]
+        issues.mention_items[issue_id] = [
+            {
+                "platform": platform,
+                "external_id": f"m-{issue_id}",
+                "author_id": "u-1",
+                "author_handle": "ana",
+                "created_at": "2026-11-24",
+            }
+        ]
     store = FakeSurveyStore()
-    return SurveyDeps(surveys=store, issues=issues, sender=FakeSurveySender(), notices=FakeSurveyNotices(store),
-                      link_key=KEY, base_url="https://api.example")
+    return SurveyDeps(
+        surveys=store,
+        issues=issues,
+        sender=FakeSurveySender(),
+        notices=FakeSurveyNotices(store),
+        link_key=KEY,
+        base_url="https://api.example",
+    )
 
 
 def only_survey(deps: SurveyDeps):
@@ -75,8 +88,10 @@ def link_query(deps: SurveyDeps) -> tuple[str, str, str]:
 
 
 # -- pure rules ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("rating", "expected"), [(1, "dissatisfied"), (3, "dissatisfied"), (4, "satisfied"),
-                                                  (5, "satisfied"), (None, "unanswered")])
+@pytest.mark.parametrize(
+    ("rating", "expected"),
+    [(1, "dissatisfied"), (3, "dissatisfied"), (4, "satisfied"), (5, "satisfied"), (None, "unanswered")],
+)
 def test_four_and_five_are_satisfied_and_no_rating_is_unanswered(rating, expected):
     assert rules.outcome(rating) == expected
 
@@ -86,8 +101,9 @@ def test_csat_is_the_satisfied_share_of_answers_and_the_response_rate_counts_una
     assert rules.satisfaction_score([]) == (None, None)
 
 
-@pytest.mark.parametrize("fields", [{"rating": "0"}, {"rating": "6"}, {"rating": "five"}, {},
-                                    {"rating": "3", "comment": "x" * 2001}])
+@pytest.mark.parametrize(
+    "fields", [{"rating": "0"}, {"rating": "6"}, {"rating": "five"}, {}, {"rating": "3", "comment": "x" * 2001}]
+)
 def test_the_form_takes_a_rating_one_to_five_and_a_bounded_comment(fields):
     with pytest.raises(ValidationError):
         SurveyAnswer.model_validate(fields)
@@ -137,9 +153,15 @@ def test_the_channel_is_the_first_the_platform_allows():
 
 def test_the_invitation_is_multipart_and_escapes_the_plan_words_and_the_name():
     settings = SurveySettings(send=True, message=f"Thanks {XSS}")
-    survey = rules.schedule("sid", {"issue_id": "iss-1", "category": "c"},
-                            {"platform": "email", "author_id": "a@b.example", "author_name": XSS}, settings,
-                            "email", "a@b.example", NOW)
+    survey = rules.schedule(
+        "sid",
+        {"issue_id": "iss-1", "category": "c"},
+        {"platform": "email", "author_id": "a@b.example", "author_name": XSS},
+        settings,
+        "email",
+        "a@b.example",
+        NOW,
+    )
     subject, text, html = rules.invitation(survey, "https://api.example/surveys/sid?exp=1&sig=2", "Aurelle")
     assert XSS in text and XSS not in html and "&lt;script&gt;" in html
     assert 'href="https://api.example/surveys/sid?exp=1&amp;sig=2"' in html
@@ -230,8 +252,12 @@ def test_a_failed_announcement_is_published_by_the_next_run(deps):
 def test_a_forged_link_is_refused_with_403(deps, tamper):
     schedule_surveys([resolved()], bundled_plan(), deps, NOW)
     survey_id, exp, sig = link_query(deps)
-    forged = {"sig": (survey_id, exp, "0" * 64), "exp": (survey_id, str(int(exp) + 1), sig),
-              "id": ("x" + survey_id[1:], exp, sig), "missing": (survey_id, None, None)}[tamper]
+    forged = {
+        "sig": (survey_id, exp, "0" * 64),
+        "exp": (survey_id, str(int(exp) + 1), sig),
+        "id": ("x" + survey_id[1:], exp, sig),
+        "missing": (survey_id, None, None),
+    }[tamper]
     with pytest.raises(SurveyRefused) as refused:
         open_survey(*forged, deps, NOW)
     assert refused.value.status == 403
@@ -255,8 +281,15 @@ def test_an_expired_link_is_refused_and_the_survey_closes_unanswered_once(deps):
 def test_meta_surveys_go_public_when_the_response_used_the_one_private_reply(deps):
     from chalicelib.domain.issues import AuditEvent
 
-    deps.issues.append(AuditEvent(issue_id="iss-fb", at=NOW, type="published", actor="system:protocol",
-                                  details={"channels": ["public_reply", "private_reply"]}))
+    deps.issues.append(
+        AuditEvent(
+            issue_id="iss-fb",
+            at=NOW,
+            type="published",
+            actor="system:protocol",
+            details={"channels": ["public_reply", "private_reply"]},
+        )
+    )
     schedule_surveys([resolved("iss-fb")], bundled_plan(), deps, NOW)
     (sent,) = deps.sender.sent  # type: ignore[attr-defined]
     assert sent[0].channel == "public_reply" and sent[2].startswith("@ana ")

@@ -45,10 +45,15 @@ class Issues:
 
 def issue(issue_id: str, category: str, opened: datetime) -> dict:
     sla = PLAN.categories[category].sla
-    return {"issue_id": issue_id, "category": category, "status": "open", "severity": "high",
-            "first_seen": opened.isoformat(),
-            "sla_first_response_due": (opened + timedelta(minutes=sla.first_response_minutes)).isoformat(),
-            "sla_resolution_due": (opened + timedelta(minutes=sla.resolution_minutes)).isoformat()}
+    return {
+        "issue_id": issue_id,
+        "category": category,
+        "status": "open",
+        "severity": "high",
+        "first_seen": opened.isoformat(),
+        "sla_first_response_due": (opened + timedelta(minutes=sla.first_response_minutes)).isoformat(),
+        "sla_resolution_due": (opened + timedelta(minutes=sla.resolution_minutes)).isoformat(),
+    }
 
 
 def emitted(name: str) -> float:
@@ -66,10 +71,11 @@ def fresh_metrics():
 def test_check_slas_emits_the_metric_the_breach_rate_alarm_watches_once_per_new_breach():
     metric, _, _, _ = RATE_ALARMS["SlaBreachRateAlarm"]
     alarm = build_template("dev")["Resources"]["SlaBreachRateAlarm"]["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == (METRICS_NAMESPACE, metric) == ("SocialResponse",
-                                                                                         "SlaBreaches")
-    issues = Issues(issue("iss-late", "crisis", NOW - timedelta(minutes=31)),
-                    issue("iss-warn", "high_priority", NOW - timedelta(minutes=50)))
+    assert (alarm["Namespace"], alarm["MetricName"]) == (METRICS_NAMESPACE, metric) == ("SocialResponse", "SlaBreaches")
+    issues = Issues(
+        issue("iss-late", "crisis", NOW - timedelta(minutes=31)),
+        issue("iss-warn", "high_priority", NOW - timedelta(minutes=50)),
+    )
     sink = Sink()
     assert check_slas(NOW, issues, sink, PLAN) == {"sent": 2}
     assert emitted("SlaBreaches") == 1  # the crisis is breached; the other is only warned

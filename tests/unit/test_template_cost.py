@@ -8,9 +8,17 @@ from bench.cost import PRICES, FunctionUse, MentionCounts, cost_report, monthly_
 
 
 def _counts(**overrides):
-    base = dict(functions=[FunctionUse("f", 1.0, 1000.0, 1024)], api_requests=0, dynamodb_write_units=0,
-                dynamodb_read_units=0, sqs_requests=0, sfn_transitions=0, sns_publishes=0, ses_emails=0,
-                consumed_queues=0)
+    base = dict(
+        functions=[FunctionUse("f", 1.0, 1000.0, 1024)],
+        api_requests=0,
+        dynamodb_write_units=0,
+        dynamodb_read_units=0,
+        sqs_requests=0,
+        sfn_transitions=0,
+        sns_publishes=0,
+        ses_emails=0,
+        consumed_queues=0,
+    )
     return MentionCounts(**{**base, **overrides})
 
 
@@ -28,8 +36,19 @@ def test_one_gb_second_per_mention_costs_lambda_s_published_price():
 
 
 def test_each_service_is_priced_per_unit():
-    cost = monthly_cost(_counts(functions=[], dynamodb_write_units=2, dynamodb_read_units=4, sqs_requests=1,
-                                sfn_transitions=10, sns_publishes=1, ses_emails=1, api_requests=1), 1_000_000)
+    cost = monthly_cost(
+        _counts(
+            functions=[],
+            dynamodb_write_units=2,
+            dynamodb_read_units=4,
+            sqs_requests=1,
+            sfn_transitions=10,
+            sns_publishes=1,
+            ses_emails=1,
+            api_requests=1,
+        ),
+        1_000_000,
+    )
     assert cost["dynamodb"] == pytest.approx(2 * 0.625 + 4 * 0.125)
     assert cost["sqs"] == pytest.approx(0.40)
     assert cost["step_functions"] == pytest.approx(250.0)
@@ -45,9 +64,12 @@ def test_volume_scales_linearly_except_the_pollers_fixed_cost():
 
 
 def test_report_from_bench_results_uses_the_measured_write_units():
-    results = {"webhook": {"handler_p50_ms": 12.0},
-               "pipeline": {"with_surge_detection": {"pipeline_mentions_per_s": 50.0,
-                                                     "dynamodb_write_units_per_mention": 15.0}}}
+    results = {
+        "webhook": {"handler_p50_ms": 12.0},
+        "pipeline": {
+            "with_surge_detection": {"pipeline_mentions_per_s": 50.0, "dynamodb_write_units_per_mention": 15.0}
+        },
+    }
     report = cost_report(results)
     assert report["counts_per_mention"]["dynamodb_write_units"] == 15.0
     assert report["counts_per_mention"]["assumptions"]  # what is not measured is named
@@ -55,14 +77,28 @@ def test_report_from_bench_results_uses_the_measured_write_units():
 
 
 def test_measured_calls_replace_their_assumptions_and_the_table_says_what_is_still_assumed():
-    results = {"webhook": {"handler_p50_ms": 12.0},
-               "pipeline": {"with_surge_detection": {"pipeline_mentions_per_s": 50.0,
-                                                     "dynamodb_write_units_per_mention": 15.0}},
-               "aws_calls": {"per_mention": {"dynamodb_read_requests": 3.5, "sqs_requests": 1.7,
-                                             "sfn_executions": 0.02, "sns_publishes": 0.05, "ses_emails": 0.08}}}
+    results = {
+        "webhook": {"handler_p50_ms": 12.0},
+        "pipeline": {
+            "with_surge_detection": {"pipeline_mentions_per_s": 50.0, "dynamodb_write_units_per_mention": 15.0}
+        },
+        "aws_calls": {
+            "per_mention": {
+                "dynamodb_read_requests": 3.5,
+                "sqs_requests": 1.7,
+                "sfn_executions": 0.02,
+                "sns_publishes": 0.05,
+                "ses_emails": 0.08,
+            }
+        },
+    }
     counts = cost_report(results)["counts_per_mention"]
-    assert (counts["dynamodb_read_units"], counts["sqs_requests"], counts["sns_publishes"],
-            counts["ses_emails"]) == (3.5, 1.7, 0.05, 0.08)
+    assert (counts["dynamodb_read_units"], counts["sqs_requests"], counts["sns_publishes"], counts["ses_emails"]) == (
+        3.5,
+        1.7,
+        0.05,
+        0.08,
+    )
     assert counts["sfn_transitions"] == pytest.approx(0.02 * 15)
     assert not {"dynamodb_read_units", "sqs_requests", "sns_publishes", "ses_emails"} & set(counts["assumptions"])
     from bench.cost import markdown

@@ -18,11 +18,21 @@ from chalicelib.settings import Resources, resource_name, secret_parameter_name
 from infra.aws_calls import AwsCall, code_calls
 from infra.policy import DEPLOYED_STAGES, build_policy
 from infra.stage_config import StageConfig, StageNotDeployable
-from infra.template import (DEAD_LETTER_QUEUES, VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT, build_merge_template,
-                            build_template, function_logical_ids, queue_consumers)
+from infra.template import (
+    DEAD_LETTER_QUEUES,
+    VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT,
+    build_merge_template,
+    build_template,
+    function_logical_ids,
+    queue_consumers,
+)
 
-NAME_PROPERTY = {"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName",
-                 "AWS::StepFunctions::StateMachine": "StateMachineName"}
+NAME_PROPERTY = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+}
 
 # Calls made only by operator commands (python -m chalicelib.cli ..., with the operator's own credentials), never
 # by a Lambda function: the functions' role does not get them.
@@ -32,8 +42,10 @@ OPERATOR_ONLY = {
     # rotated token's parameter with the wiring).
     "chalicelib/adapters/publishers/http.py::Credentials.put": "publisher token rotation, not wired yet",
     # social-response erase: the right to erasure walks every table with the operator's credentials
-    **{f"chalicelib/adapters/erasure.py::DynamoErasure.{method}": "social-response erase"
-       for method in ("record", "_scan", "_key_names", "redact_everywhere", "erase_mentions")},
+    **{
+        f"chalicelib/adapters/erasure.py::DynamoErasure.{method}": "social-response erase"
+        for method in ("record", "_scan", "_key_names", "redact_everywhere", "erase_mentions")
+    },
 }
 
 # Which tables each adapter module works on (the map the code is checked against, both ways).
@@ -47,8 +59,13 @@ ADAPTER_TABLES = {
     "chalicelib/adapters/outbox.py": {"outbox_table"},
     "chalicelib/adapters/plans.py": {"plans_table"},
     "chalicelib/adapters/surge_table.py": {"surges_table"},
-    "chalicelib/adapters/triage_table.py": {"mentions_table", "issues_table", "issue_keys_table", "audit_table",
-                                            "escalations_table"},
+    "chalicelib/adapters/triage_table.py": {
+        "mentions_table",
+        "issues_table",
+        "issue_keys_table",
+        "audit_table",
+        "escalations_table",
+    },
     "chalicelib/api/health.py": "every table of the stage",
     "chalicelib/adapters/publish_claims.py": {"publish_claims_table"},
     "chalicelib/adapters/surveys_table.py": {"surveys_table", "issues_table", "audit_table"},
@@ -126,11 +143,14 @@ def test_every_aws_call_a_function_makes_is_allowed_on_its_resources(stage):
             tables = ADAPTER_TABLES.get(module)
             assert tables is not None, f"{module} calls DynamoDB: declare its tables in ADAPTER_TABLES"
             # publish_claims_table is not a Resources field yet: the template names it by the same rule.
-            arns = [f"arn:aws:dynamodb:us-east-1:1:table/"
-                    f"{getattr(names, t, None) or resource_name(t.removesuffix('_table').replace('_', '-'), stage)}"
-                    for t in tables]
-            assert any(fnmatch(arn, pattern) for arn in arns for pattern in granted), \
+            arns = [
+                f"arn:aws:dynamodb:us-east-1:1:table/"
+                f"{getattr(names, t, None) or resource_name(t.removesuffix('_table').replace('_', '-'), stage)}"
+                for t in tables
+            ]
+            assert any(fnmatch(arn, pattern) for arn in arns for pattern in granted), (
                 f"{call.where}: {action} is granted on none of {sorted(tables)}"
+            )
 
 
 def test_operator_only_exceptions_still_exist_in_the_code():
@@ -155,8 +175,11 @@ def test_alarms_cover_every_dlq_function_and_state_machine_and_go_to_the_alerts_
     alarms = {k: v["Properties"] for k, v in resources.items() if v.get("Type") == "AWS::CloudWatch::Alarm"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
-    dlqs = [k for k, v in resources.items() if v.get("Type") == "AWS::SQS::Queue"
-            and v["Properties"]["QueueName"].endswith("-dlq")]
+    dlqs = [
+        k
+        for k, v in resources.items()
+        if v.get("Type") == "AWS::SQS::Queue" and v["Properties"]["QueueName"].endswith("-dlq")
+    ]
     assert sorted(dlqs) == sorted(DEAD_LETTER_QUEUES)
     for dlq in dlqs:
         assert f"{dlq}DepthAlarm" in alarms
@@ -173,7 +196,9 @@ def test_the_issues_stream_fails_into_its_dead_letter_queue():
     events = build_merge_template("dev")["Resources"]["StartProtocols"]["Properties"]["Events"]
     settings = events["StartProtocolsDynamodbEventSource"]["Properties"]
     assert settings["DestinationConfig"]["OnFailure"] == {
-        "Type": "SQS", "Destination": {"Fn::GetAtt": ["IssuesStreamDeadLetterQueue", "Arn"]}}
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["IssuesStreamDeadLetterQueue", "Arn"]},
+    }
     assert "issues-stream-dlq" in json.dumps(build_policy("dev"))
 
 
@@ -181,8 +206,11 @@ def test_only_prod_tables_refuse_deletion():
     for stage, protected in (("dev", False), ("prod", True)):
         tables = [r for r in build_template(stage)["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
         assert tables and all(t["Properties"].get("DeletionProtectionEnabled", False) is protected for t in tables)
-        assert all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" and
-                   t["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for t in tables)
+        assert all(
+            t["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+            and t["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+            for t in tables
+        )
 
 
 def _stage_config(tmp_path, stage: str, environment: dict) -> StageConfig:
@@ -194,8 +222,11 @@ def _stage_config(tmp_path, stage: str, environment: dict) -> StageConfig:
 
 
 def test_a_stage_with_its_own_sender_gets_a_policy_for_that_sender(tmp_path):
-    config = _stage_config(tmp_path, "brand", {"PUBLIC_BASE_URL": "https://replies.brand.example/api",
-                                               "APPROVALS_FROM_EMAIL": "care@brand.example"})
+    config = _stage_config(
+        tmp_path,
+        "brand",
+        {"PUBLIC_BASE_URL": "https://replies.brand.example/api", "APPROVALS_FROM_EMAIL": "care@brand.example"},
+    )
     emails = next(s for s in build_policy("brand", config)["Statement"] if s["Sid"] == "ApprovalEmails")
     assert emails["Condition"]["StringEquals"]["ses:FromAddress"] == "care@brand.example"
     assert config.public_base_url == "https://replies.brand.example/api"
@@ -220,8 +251,9 @@ def test_a_stage_without_its_required_settings_is_not_packaged(tmp_path, missing
 
 
 def test_a_local_base_url_is_not_deployable(tmp_path):
-    config = _stage_config(tmp_path, "brand", {"PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-                                               "APPROVALS_FROM_EMAIL": "care@brand.example"})
+    config = _stage_config(
+        tmp_path, "brand", {"PUBLIC_BASE_URL": "http://127.0.0.1:8000", "APPROVALS_FROM_EMAIL": "care@brand.example"}
+    )
     with pytest.raises(StageNotDeployable, match="https"):
         config.check_deployable()
 

@@ -112,10 +112,24 @@ def test_what_moto_cannot_create_is_only_the_functions_their_events_alarms_and_p
     _, template = packaged
     stack, api, not_created = split_template(template)
     kinds = {template["Resources"][logical]["Type"] for logical in not_created}
-    assert kinds <= {SAM_FUNCTION, "AWS::Serverless::Api", "AWS::Lambda::Permission", "AWS::CloudWatch::Alarm",
-                     "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::ApiGateway::Account",
-                     "AWS::Logs::LogGroup", "AWS::IAM::Role"}
+    assert kinds <= {
+        SAM_FUNCTION,
+        "AWS::Serverless::Api",
+        "AWS::Lambda::Permission",
+        "AWS::CloudWatch::Alarm",
+        "AWS::SQS::QueuePolicy",
+        "AWS::S3::BucketPolicy",
+        "AWS::ApiGateway::Account",
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+    }
     assert set(functions(template)) <= set(not_created)
     created = {template["Resources"][logical]["Type"] for logical in [*stack, *api]}
-    assert {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket",
-            "AWS::StepFunctions::StateMachine", "AWS::SES::ConfigurationSet"} <= created
+    assert {
+        "AWS::DynamoDB::Table",
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::S3::Bucket",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::SES::ConfigurationSet",
+    } <= created

@@ -75,8 +75,14 @@ def load(path: Path = ARTIFACT) -> LinearModel:
         keys.byteswap()
     if not slots or slots & (slots - 1):
         raise ValueError(f"{path.name}: corrupt header (retrain with tools/train_signals.py)")
-    return LinearModel(keys=keys, weights=weights, mask=slots - 1, scales=(sw * mw, sc * mc, sn, sp),
-                       bias=(mw * bw + mc * bc, bn, bp), threshold=threshold)
+    return LinearModel(
+        keys=keys,
+        weights=weights,
+        mask=slots - 1,
+        scales=(sw * mw, sc * mc, sn, sp),
+        bias=(mw * bw + mc * bc, bn, bp),
+        threshold=threshold,
+    )
 
 
 _cached: LinearModel | None = None
@@ -137,7 +143,8 @@ def score(text: str, model: LinearModel | None = None) -> tuple[float, float]:
     sw, sc, sn, sp = m.scales
     b0, b1, b2 = m.bias
     complaint = _sigmoid(
-        b0 + (zw * sw / math.sqrt(n_word) if n_word else 0.0) + (zc * sc / math.sqrt(n_char) if n_char else 0.0))
+        b0 + (zw * sw / math.sqrt(n_word) if n_word else 0.0) + (zc * sc / math.sqrt(n_char) if n_char else 0.0)
+    )
     scale = 1.0 / math.sqrt(n_all) if n_all else 0.0
     # Softmax over (neg, neutral=0, pos) logits.
     ln, lp = b1 + zn * sn * scale, b2 + zp * sp * scale

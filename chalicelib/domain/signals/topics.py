@@ -14,7 +14,13 @@ from chalicelib.domain.signals.features import normalize
 from chalicelib.domain.signals.risk import risk_flags
 
 TOPICS: tuple[str, ...] = (
-    "product_quality", "delivery", "billing_refunds", "customer_service", "safety", "legal", "other",
+    "product_quality",
+    "delivery",
+    "billing_refunds",
+    "customer_service",
+    "safety",
+    "legal",
+    "other",
 )
 
 _KEYWORDS: dict[str, str] = {

@@ -110,8 +110,9 @@ def daily_shape(
     return tuple(x / m for x in smooth), values, first
 
 
-def hourly_expectations(values: Sequence[int], shape: Sequence[float], hods: Sequence[int],
-                        level_long: float) -> list[float]:
+def hourly_expectations(
+    values: Sequence[int], shape: Sequence[float], hods: Sequence[int], level_long: float
+) -> list[float]:
     """What each past hour expected: the shape times that day's level, shrunk towards the long level (so the
     dispersion measures bursts within days, not the slow drift the live level follows anyway)."""
     mus: list[float] = []
@@ -130,7 +131,7 @@ def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> flo
     real surge in a sparse key's history would otherwise make it look bursty enough never to alert again (how
     often such surges come is the calibration's business, not the wobble's)."""
     terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus, strict=True))
-    terms = terms[:len(terms) - math.ceil(len(terms) / 100)]
+    terms = terms[: len(terms) - math.ceil(len(terms) / 100)]
     denominator = sum(m2 for _, m2 in terms)
     if denominator <= 0:
         return floor
@@ -177,8 +178,7 @@ def fit_baseline(
 ) -> Baseline:
     """Fit shape, level, dispersion and threshold from the history before the longest test window."""
     end_hour = baseline_end_hour(now, config)
-    shape, values, first = daily_shape(counts, end_hour, config, data_start=data_start,
-                                       reference_shape=reference_shape)
+    shape, values, first = daily_shape(counts, end_hour, config, data_start=data_start, reference_shape=reference_shape)
     if config.shape_floor > 0:
         floored = [max(x, config.shape_floor) for x in shape]
         m = sum(floored) / HOURS_PER_DAY

@@ -53,15 +53,23 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
     # hour). No minimum volume of its own: the key's threshold comes from its own history (calibrated tail),
     # so a quiet steady stream alerts on a clear tripling and a bursty one, whose history holds such bursts,
     # does not. The spike cap keeps one-bucket storms (a retweet wave) from being a surge.
-    "brand": SurgeConfig(windows=(1800, 3600), alpha=1e-4, alert_budget=3.0, min_count=3, min_ratio=2.0,
-                         spike_cap_min=3),
+    "brand": SurgeConfig(
+        windows=(1800, 3600), alpha=1e-4, alert_budget=3.0, min_count=3, min_ratio=2.0, spike_cap_min=3
+    ),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending with the
     # current one, so the 20-minute window still holds a burst's first complaint 15 minutes in. Three complaints
     # can fire, but only where the strict tail (1e-5: many product keys, five windows) allows it, i.e. on a
     # near-silent product; busier ones need more. Ratio 6 keeps busy keys' real 4x-6x wobble quiet. The shape
     # floor (no hour expected under 0.4x the daily mean) stops a busy key's night/morning ramp looking like a burst.
-    "product": SurgeConfig(windows=(600, 900, 1200, 1800, 3600), alpha=1e-5, alert_budget=2.0, min_count=3,
-                           min_ratio=6.0, spike_cap_min=2, shape_floor=0.4),
+    "product": SurgeConfig(
+        windows=(600, 900, 1200, 1800, 3600),
+        alpha=1e-5,
+        alert_budget=2.0,
+        min_count=3,
+        min_ratio=6.0,
+        spike_cap_min=2,
+        shape_floor=0.4,
+    ),
     "topic": SurgeConfig(alpha=1e-5, alert_budget=2.0, min_count=5, min_ratio=3.0, spike_cap_min=2),
 }
 

@@ -91,9 +91,7 @@ def evaluate(
         if now - fired_at < config.recent_hours * HOUR:
             pre = replace(baseline, level=state.level_at_fire)
             mu = max(mu, pre.expected(start, now))
-        subsided = now - fired_at >= config.cooldown_seconds and (
-            c < config.min_count or c <= config.exit_ratio * mu
-        )
+        subsided = now - fired_at >= config.cooldown_seconds and (c < config.min_count or c <= config.exit_ratio * mu)
         if not subsided:
             return None, state
         state = SurgeState()
@@ -174,8 +172,15 @@ class SurgeDetector:
             return []
         alerts: list[SurgeAlert] = []
         for key in keys:
-            alert, state = evaluate(key, self.counts[key], now, self.states.get(key), self.configs[key_kind(key)],
-                                    data_start=self.data_start, baseline=self.baseline(key, now))
+            alert, state = evaluate(
+                key,
+                self.counts[key],
+                now,
+                self.states.get(key),
+                self.configs[key_kind(key)],
+                data_start=self.data_start,
+                baseline=self.baseline(key, now),
+            )
             self.states[key] = state
             if alert is not None:
                 alerts.append(alert)

@@ -21,8 +21,16 @@ from chalicelib.platforms.base import MalformedPayload, WebhookError
 from tests.unit.platforms.conftest import NOW, SECRETS, get, post, secret
 from tests.unit.platforms.test_edge_bounds import generic_body, meta_body, trustpilot_body, x_body, youtube_body
 
-DELIVERIES = [x_body(), meta_body(), youtube_body(), trustpilot_body(), generic_body(),
-              b'{"for_user_id":"1"}', b'{"object":"page","entry":[]}', b'{"events":[]}']
+DELIVERIES = [
+    x_body(),
+    meta_body(),
+    youtube_body(),
+    trustpilot_body(),
+    generic_body(),
+    b'{"for_user_id":"1"}',
+    b'{"object":"page","entry":[]}',
+    b'{"events":[]}',
+]
 
 tokens = st.from_regex(r"[A-Za-z0-9+/=_.~-]{1,%d}" % limits.MAX_HANDSHAKE_TOKEN_CHARS, fullmatch=True)
 chosen = st.one_of(st.sampled_from([body.decode() for body in DELIVERIES]), st.text(max_size=200), tokens)
@@ -30,14 +38,32 @@ chosen = st.one_of(st.sampled_from([body.decode() for body in DELIVERIES]), st.t
 # caller, plus arbitrary extra or missing parameters.
 handshakes = st.one_of(
     st.tuples(st.just("x"), st.fixed_dictionaries({"crc_token": chosen})),
-    st.tuples(st.just("meta"), st.fixed_dictionaries({
-        "hub.mode": st.just("subscribe"), "hub.verify_token": st.just(SECRETS["META_VERIFY_TOKEN"]),
-        "hub.challenge": chosen})),
-    st.tuples(st.just("youtube"), st.fixed_dictionaries({
-        "hub.mode": st.sampled_from(["subscribe", "unsubscribe", "denied"]), "hub.topic": st.just("https://yt/feed"),
-        "hub.challenge": chosen})),
-    st.tuples(st.sampled_from(sorted(PLATFORMS)), st.dictionaries(
-        st.sampled_from(["crc_token", "hub.mode", "hub.verify_token", "hub.challenge", "hub.topic"]), chosen)),
+    st.tuples(
+        st.just("meta"),
+        st.fixed_dictionaries(
+            {
+                "hub.mode": st.just("subscribe"),
+                "hub.verify_token": st.just(SECRETS["META_VERIFY_TOKEN"]),
+                "hub.challenge": chosen,
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("youtube"),
+        st.fixed_dictionaries(
+            {
+                "hub.mode": st.sampled_from(["subscribe", "unsubscribe", "denied"]),
+                "hub.topic": st.just("https://yt/feed"),
+                "hub.challenge": chosen,
+            }
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(sorted(PLATFORMS)),
+        st.dictionaries(
+            st.sampled_from(["crc_token", "hub.mode", "hub.verify_token", "hub.challenge", "hub.topic"]), chosen
+        ),
+    ),
 )
 
 

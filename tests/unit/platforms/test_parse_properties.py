@@ -26,21 +26,46 @@ SETTINGS = settings(max_examples=300, derandomize=True, deadline=None, database=
 
 # The values that broke the edge before (issue 8) are drawn most often; anything else JSON can carry, too.
 edge_numbers = st.sampled_from([10**40, -1, 0, 2**63, limits.MAX_FOLLOWERS + 1, float("nan"), float("inf"), 1e-300])
-edge_times = st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1999-12-31T23:59:59Z",
-                              "Fri Dec 31 23:59:59 -1400 9999", "Mon Jan 01 00:00:00 +1400 0001", "2099-01-01T00:00:00Z",
-                              "²", "1" * 25, "1714000000000", 10**30, 253402300799])
+edge_times = st.sampled_from(
+    [
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "1999-12-31T23:59:59Z",
+        "Fri Dec 31 23:59:59 -1400 9999",
+        "Mon Jan 01 00:00:00 +1400 0001",
+        "2099-01-01T00:00:00Z",
+        "²",
+        "1" * 25,
+        "1714000000000",
+        10**30,
+        253402300799,
+    ]
+)
 edge_strings = st.sampled_from(["", "x" * (limits.MAX_NAME_CHARS + 1), "9" * (limits.MAX_ID_CHARS + 1), "\u2028"])
-junk_scalars = st.one_of(edge_numbers, edge_times, edge_times, edge_strings, st.none(), st.booleans(),
-                         st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=50))
-junk = st.recursive(junk_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=6)
+junk_scalars = st.one_of(
+    edge_numbers,
+    edge_times,
+    edge_times,
+    edge_strings,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=50),
+)
+junk = st.recursive(
+    junk_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def _paths(document: Any, prefix: tuple = ()) -> list[tuple]:
     """Every place in ``document`` (containers included) a mutation may replace."""
     found = [prefix] if prefix else []
-    children = document.items() if isinstance(document, dict) else enumerate(document) \
-        if isinstance(document, list) else ()
+    children = (
+        document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else ()
+    )
     for key, value in children:
         found += _paths(value, prefix + (key,))
     return found
@@ -68,33 +93,115 @@ def holes(template: Any) -> st.SearchStrategy[Any]:
                 pass
         return document
 
-    return st.lists(st.tuples(st.integers(min_value=0, max_value=len(paths) - 1), junk), min_size=1,
-                    max_size=3).map(mutate)
+    return st.lists(st.tuples(st.integers(min_value=0, max_value=len(paths) - 1), junk), min_size=1, max_size=3).map(
+        mutate
+    )
 
 
-X_TEMPLATE = {"for_user_id": "1", "tweet_create_events": [{
-    "id_str": "42", "created_at": "Wed Apr 24 10:00:00 +0000 2024", "text": "zip broke", "timestamp_ms": "1713952800000",
-    "in_reply_to_status_id_str": "41", "extended_tweet": {"full_text": "zip broke, twice"},
-    "user": {"id_str": "7", "screen_name": "ann", "name": "Ann", "followers_count": 10, "verified": False}}],
+X_TEMPLATE = {
+    "for_user_id": "1",
+    "tweet_create_events": [
+        {
+            "id_str": "42",
+            "created_at": "Wed Apr 24 10:00:00 +0000 2024",
+            "text": "zip broke",
+            "timestamp_ms": "1713952800000",
+            "in_reply_to_status_id_str": "41",
+            "extended_tweet": {"full_text": "zip broke, twice"},
+            "user": {"id_str": "7", "screen_name": "ann", "name": "Ann", "followers_count": 10, "verified": False},
+        }
+    ],
     "tweet_delete_events": [{"status": {"id": "40", "user_id": "7"}, "timestamp_ms": "1713952800000"}],
-    "direct_message_events": [{"type": "message_create", "id": "m1", "created_timestamp": "1713952800000",
-                               "message_create": {"sender_id": "7", "message_data": {"text": "hello"}}}],
-    "users": {"7": {"id_str": "7", "screen_name": "ann", "followers_count": 10}}}
-META_TEMPLATE = {"object": "page", "entry": [{"id": "1", "time": 1713952800, "changes": [
-    {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "1_3", "post_id": "1_2",
-                                "parent_id": "1_2", "created_time": 1713952800, "message": "zip broke",
-                                "from": {"id": "9", "name": "Ann"}}},
-    {"field": "ratings", "value": {"item": "rating", "verb": "add", "open_graph_story_id": "5", "rating": 4,
-                                   "review_text": "fine", "reviewer_id": "9", "created_time": "2024-04-24T10:00:00"}}],
-    "messaging": [{"sender": {"id": "9"}, "timestamp": 1713952800000,
-                   "message": {"mid": "m.1", "text": "hi", "reply_to": {"mid": "m.0"}}}]}]}
-INSTAGRAM_TEMPLATE = {"object": "instagram", "entry": [{"id": "1", "time": 1713952800, "changes": [
-    {"field": "comments", "value": {"id": "c1", "text": "zip", "from": {"id": "9", "username": "ann"},
-                                    "media": {"id": "m1"}, "parent_id": "c0"}},
-    {"field": "mentions", "value": {"comment_id": "c2", "media_id": "m2"}}]}]}
-TRUSTPILOT_TEMPLATE = {"events": [{"eventName": "service-review-created", "eventData": {
-    "id": "r1", "stars": 1, "title": "zip", "text": "zip broke", "createdAt": "2024-04-24T10:00:00.000Z",
-    "consumer": {"id": "c1", "name": "Ann"}}}]}
+    "direct_message_events": [
+        {
+            "type": "message_create",
+            "id": "m1",
+            "created_timestamp": "1713952800000",
+            "message_create": {"sender_id": "7", "message_data": {"text": "hello"}},
+        }
+    ],
+    "users": {"7": {"id_str": "7", "screen_name": "ann", "followers_count": 10}},
+}
+META_TEMPLATE = {
+    "object": "page",
+    "entry": [
+        {
+            "id": "1",
+            "time": 1713952800,
+            "changes": [
+                {
+                    "field": "feed",
+                    "value": {
+                        "item": "comment",
+                        "verb": "add",
+                        "comment_id": "1_3",
+                        "post_id": "1_2",
+                        "parent_id": "1_2",
+                        "created_time": 1713952800,
+                        "message": "zip broke",
+                        "from": {"id": "9", "name": "Ann"},
+                    },
+                },
+                {
+                    "field": "ratings",
+                    "value": {
+                        "item": "rating",
+                        "verb": "add",
+                        "open_graph_story_id": "5",
+                        "rating": 4,
+                        "review_text": "fine",
+                        "reviewer_id": "9",
+                        "created_time": "2024-04-24T10:00:00",
+                    },
+                },
+            ],
+            "messaging": [
+                {
+                    "sender": {"id": "9"},
+                    "timestamp": 1713952800000,
+                    "message": {"mid": "m.1", "text": "hi", "reply_to": {"mid": "m.0"}},
+                }
+            ],
+        }
+    ],
+}
+INSTAGRAM_TEMPLATE = {
+    "object": "instagram",
+    "entry": [
+        {
+            "id": "1",
+            "time": 1713952800,
+            "changes": [
+                {
+                    "field": "comments",
+                    "value": {
+                        "id": "c1",
+                        "text": "zip",
+                        "from": {"id": "9", "username": "ann"},
+                        "media": {"id": "m1"},
+                        "parent_id": "c0",
+                    },
+                },
+                {"field": "mentions", "value": {"comment_id": "c2", "media_id": "m2"}},
+            ],
+        }
+    ],
+}
+TRUSTPILOT_TEMPLATE = {
+    "events": [
+        {
+            "eventName": "service-review-created",
+            "eventData": {
+                "id": "r1",
+                "stars": 1,
+                "title": "zip",
+                "text": "zip broke",
+                "createdAt": "2024-04-24T10:00:00.000Z",
+                "consumer": {"id": "c1", "name": "Ann"},
+            },
+        }
+    ]
+}
 
 
 def outcome(module, body: bytes) -> None:
@@ -138,11 +245,16 @@ def test_generic_deliveries(document):
 
 
 @SETTINGS
-@given(published=st.one_of(st.text(max_size=40), st.sampled_from(["9999-12-31T23:59:59-14:00", "1714000000"])),
-       title=st.text(max_size=60),
-       declaration=st.one_of(st.just(""), st.sampled_from(["x-foo", "utf-16", "utf-32", "latin-1", "ascii", "rot13",
-                                                           "utf-8-sig", "idna", "punycode"]).map(
-           lambda name: f'<?xml version="1.0" encoding="{name}"?>')))
+@given(
+    published=st.one_of(st.text(max_size=40), st.sampled_from(["9999-12-31T23:59:59-14:00", "1714000000"])),
+    title=st.text(max_size=60),
+    declaration=st.one_of(
+        st.just(""),
+        st.sampled_from(
+            ["x-foo", "utf-16", "utf-32", "latin-1", "ascii", "rot13", "utf-8-sig", "idna", "punycode"]
+        ).map(lambda name: f'<?xml version="1.0" encoding="{name}"?>'),
+    ),
+)
 def test_youtube_deliveries(published, title, declaration):
     body = youtube_body(published=escape(published), title=escape(title), declaration=declaration)
     outcome(youtube, body)

@@ -217,8 +217,11 @@ def test_real_airline_tweets_round_trip_their_text():
         for index, row in enumerate(rows)
     ]
     # As X sends them: a few per delivery (a delivery may carry at most limits.MAX_MENTIONS_PER_DELIVERY).
-    mentions = [mention for start in range(0, len(events), 50)
-                for mention in parse(activity(tweet_create_events=events[start:start + 50])).mentions]
+    mentions = [
+        mention
+        for start in range(0, len(events), 50)
+        for mention in parse(activity(tweet_create_events=events[start : start + 50])).mentions
+    ]
     assert len(mentions) == len(rows)
     for row, mention in zip(rows, mentions, strict=True):
         assert mention.external_id == row["tweet_id"] and mention.author.handle == row["name"]
