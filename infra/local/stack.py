@@ -176,7 +176,9 @@ class LocalStack(StackInspection):
                 raise StackError(f"port {port} ({name}) is in use on 127.0.0.1; set {name} to a free port")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints_file.unlink(missing_ok=True)  # a fresh moto: streams start from their beginning
-        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        self._spawn(
+            "moto", [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(self.moto_port)]
+        )
         wait_for(lambda: self.check_children() and http_status(f"{self.moto_url}/moto-api/") == 200, "moto's server")
         provisioning.switch_on_step_functions(self.moto_url)
         echo(f"  moto server       {self.moto_url}  (Step Functions execution on)")

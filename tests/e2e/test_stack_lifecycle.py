@@ -135,9 +135,9 @@ class BackgroundStack:
     def stop_with(self, signum: int) -> dict[int, str]:
         """Send ``signum``; answer the processes that were under the stack (all must be gone)."""
         before = descendants(self.process.pid)
-        assert {"moto.server", "infra.local.worker", "chalice"} <= {
+        assert {"infra.local.moto_server", "infra.local.worker", "chalice"} <= {
             marker
-            for marker in ("moto.server", "infra.local.worker", "chalice")
+            for marker in ("infra.local.moto_server", "infra.local.worker", "chalice")
             if any(marker in command for command in before.values())
         }
         os.kill(self.process.pid, signum)
