@@ -137,8 +137,15 @@ FOLLOW_UP = {
 }
 
 
-def follow_up(stack: Stack, issue_id: str, echo: Callable[[str], None] = print, timeout: float = 60.0) -> bool:
-    """Once ``issue_id`` is resolved, post ``FOLLOW_UP`` as a signed X delivery over HTTP; whether it was accepted."""
+def follow_up(
+    stack: Stack,
+    issue_id: str,
+    echo: Callable[[str], None] = print,
+    timeout: float = 60.0,
+    row: dict[str, Any] = FOLLOW_UP,
+) -> bool:
+    """Once ``issue_id`` is resolved, post ``row`` (``FOLLOW_UP``) as a signed X delivery over HTTP; whether it was
+    accepted."""
     from datetime import datetime, timezone
 
     from infra.local import deliveries
@@ -150,10 +157,9 @@ def follow_up(stack: Stack, issue_id: str, echo: Callable[[str], None] = print, 
             echo(f"  follow-up: issue {issue_id} not resolved within {timeout:.0f} s; nothing posted")
             return False
         time.sleep(1)
-    delivery = deliveries.x_delivery({**FOLLOW_UP, "created_at": datetime.now(timezone.utc).isoformat()})
+    delivery = deliveries.x_delivery({**row, "created_at": datetime.now(timezone.utc).isoformat()})
     answer = post_delivery(stack.api_url, delivery, stack.secrets)
     echo(
-        f"  @{FOLLOW_UP['author']['handle']} writes again after the resolution (HTTP {answer.status}): "
-        "shown recurring below"
+        f"  @{row['author']['handle']} writes again after the resolution (HTTP {answer.status}): shown recurring below"
     )
     return answer.status == 200
