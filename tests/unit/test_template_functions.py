@@ -53,7 +53,7 @@ def queue_name(template, queue) -> str:
 def test_every_handler_has_its_function_and_every_function_its_handler(packaged):
     _, template = packaged
     app = app_sources()
-    # Chalice packages a handler as the module that defines it: app.<name>, or a blueprint's chalicelib.api.<module>.<name>
+    # Chalice packages a handler by the module defining it: app.<name>, or a blueprint's chalicelib.api.<module>.<name>
     expected = {cfn_name(s.name): s.handler_string for s in app.event_sources}
     expected["APIHandler"] = "app.app"
     assert {k: f["Handler"] for k, f in functions(template).items()} == expected
