@@ -153,7 +153,14 @@ def failed(handle: Callable[[dict], dict], event: dict) -> int:
 
 
 # The functions whose sends go through ``SendClaims`` (app.py's handler names).
-SENDERS = ("request_approvals", "start_protocols", "check_slas", "check_dead_letter_queues", "send_alert_digest")
+SENDERS = (
+    "request_approvals",
+    "start_protocols",
+    "check_slas",
+    "check_dead_letter_queues",
+    "send_alert_digest",
+    "send_surveys",
+)
 
 
 @pytest.mark.parametrize("stage", ["local", "test", "dev", "prod"])
