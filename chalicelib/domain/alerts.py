@@ -40,6 +40,7 @@ class AlertKind(StrEnum):
     APPROVAL_STUCK = "approval_stuck"
     APPROVAL_TIMED_OUT = "approval_timed_out"
     PUBLISH_TIMED_OUT = "publish_timed_out"
+    PUBLISH_REFUSED = "publish_refused"  # the platform refused the reply (services/approvals.py)
     SURGE = "surge"
     PLAN_REVIEW_OVERDUE = "plan_review_overdue"  # the quarterly plan review is late (services/upkeep.py)
     DLQ_MESSAGES = "dlq_messages"

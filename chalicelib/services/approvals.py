@@ -64,9 +64,7 @@ from chalicelib.services.ports import (
 )
 from chalicelib.settings import LINK_TTL_SECONDS
 
-# Until ``domain/alerts.py`` has a kind of its own for a refused publish (``publish_refused``), refusals go out
-# under the publish kind subscribers already filter on.
-PUBLISH_ALERT_KIND = AlertKind.PUBLISH_TIMED_OUT
+PUBLISH_ALERT_KIND = AlertKind.PUBLISH_REFUSED
 LinkRefused = Refused  # the name the api layer catches
 
 __all__ = [
