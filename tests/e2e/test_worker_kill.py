@@ -157,15 +157,6 @@ def run(tmp_path, name: str, kill: bool) -> tuple[dict, dict]:
         return outcomes, facts
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open (issue 8), a different defect from the stuck message (fixed: every run settles now): since the "
-        "commits after b83746b (passed 8/8 there), in 3 of 4 runs the killed run misses one routine issue's first "
-        "step: its respond/initial approvals for the 3 cs people, its step_initial audit event and emails (10 "
-        "executions started vs 11); the stream or step-request path after a SIGKILL, not yet found"
-    ),
-)
 def test_killing_the_worker_mid_batch_loses_and_doubles_nothing(tmp_path):
     clean, _ = run(tmp_path, "clean", kill=False)
     killed, facts = run(tmp_path, "killed", kill=True)
