@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: install run test test-fast lint format eval bench package deploy lint-infra train clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-report.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 ...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# chalice 1.34 packages with pip and supports pip < 26.3
