@@ -16,14 +16,12 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response
-
-if TYPE_CHECKING:  # imported when a route is declared, not with the app (domain.ops brings pydantic models)
-    from chalicelib.domain.ops import Role
+from chalicelib.domain.roles import Role
 
 PUBLIC: Final = "public"
 ROLE_ATTRIBUTE = "ops_role"  # set on every view function ops_route registers
@@ -40,6 +38,7 @@ class RouteDoc:
     method: str
     role: Role | str
     summary: str
+    # Models are given as "module:Name" (resolved by /openapi.json) so declaring a route loads no pydantic model
     answer: Any = None  # the pydantic model of the success answer
     status: int = 200
     query: Any = None  # the pydantic model of the query parameters
@@ -106,8 +105,6 @@ def ops_route(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@blueprint.route`` with the role checked first; ``role=PUBLIC`` for the few routes anyone may call.
     ``summary`` and ``doc`` (:class:`RouteDoc`'s fields) describe it in ``/openapi.json``."""
-    from chalicelib.domain.ops import Role
-
     if role != PUBLIC and not isinstance(role, Role):
         raise TypeError(f"{path}: role must be a Role or PUBLIC, not {role!r}")
     ROUTES.append(RouteDoc(path=path, method=method, role=role, summary=summary, **doc))

@@ -11,35 +11,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.auth import PUBLIC, caller, ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import (
-    BadCursor,
-    BadQuery,
-    IllegalTransition,
-    InvalidChange,
-    IssuePatch,
-    IssueQuery,
-    MergeBody,
-    NoteBody,
-    Role,
-    SatisfactionBody,
-    SplitBody,
-    TokenRequest,
-    etag,
-    parse_if_match,
-)
-from chalicelib.domain.validation import describe_validation_error
+from chalicelib.domain.roles import Role
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 # The answers' models, named for /openapi.json (imported only when the document is built: keeps `import app` cheap)
 def service_model(name: str) -> str:
     return f"chalicelib.services.ops:{name}"
+
+
+def domain_model(name: str) -> str:
+    return f"chalicelib.domain.ops:{name}"
 
 
 ops = Blueprint(__name__)
@@ -55,6 +45,10 @@ class BadInput(ValueError):
 
 def body(model: type[BaseModel]) -> Any:
     """The request's JSON body as ``model``; :class:`BadInput` naming what is wrong."""
+    from pydantic import ValidationError
+
+    from chalicelib.domain.validation import describe_validation_error
+
     raw = ops.current_request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise BadInput(f"body: at most {MAX_BODY_BYTES} bytes")
@@ -71,6 +65,10 @@ def body(model: type[BaseModel]) -> Any:
 
 
 def query(model: type[BaseModel]) -> Any:
+    from pydantic import ValidationError
+
+    from chalicelib.domain.validation import describe_validation_error
+
     try:
         return model.model_validate(dict(ops.current_request.query_params or {}))
     except ValidationError as invalid:
@@ -84,6 +82,8 @@ def checked_issue_id(issue_id: str) -> str:
 
 
 def with_etag(summary_or_detail: Any, version: int, status: int = 200) -> Response:
+    from chalicelib.domain.ops import etag
+
     answer = json_response(summary_or_detail.model_dump(mode="json"), status)
     answer.headers["ETag"] = etag(version)
     return answer
@@ -95,6 +95,7 @@ def answering(handler):
 
     @functools.wraps(handler)
     def run(*args, **kwargs):
+        from chalicelib.domain.ops import BadCursor, BadQuery, IllegalTransition, InvalidChange
         from chalicelib.services.ops import NotFound, Stale, UnknownCategory
 
         try:
@@ -117,12 +118,13 @@ def answering(handler):
     "GET",
     Role.VIEWER,
     "List issues, newest first within each index partition",
-    query=IssueQuery,
+    query=domain_model("IssueQuery"),
     answer=service_model("IssuePage"),
 )
 @answering
 def list_issues():
     from chalicelib.bootstrap import ops_issues, plan_store, secret
+    from chalicelib.domain.ops import IssueQuery
     from chalicelib.services.ops import OpsDeps
     from chalicelib.services.ops import list_issues as list_use_case
 
@@ -157,6 +159,8 @@ def show_issue(issue_id: str):
 
 
 def _if_match() -> int | None:
+    from chalicelib.domain.ops import parse_if_match
+
     try:
         return parse_if_match(ops.current_request.headers.get("if-match"))
     except ValueError as bad:
@@ -169,7 +173,7 @@ def _if_match() -> int | None:
     "PATCH",
     Role.RESPONDER,
     "Change assignee, status, follow-up or resolution note (If-Match: the ETag read)",
-    body=IssuePatch,
+    body=domain_model("IssuePatch"),
     answer=service_model("IssueSummary"),
     errors=(404, 409, 412),
     headers=("If-Match",),
@@ -177,6 +181,7 @@ def _if_match() -> int | None:
 @answering
 def change_issue(issue_id: str):
     from chalicelib.bootstrap import ops_issues
+    from chalicelib.domain.ops import IssuePatch
     from chalicelib.services.ops import update_issue
 
     patch = body(IssuePatch)
@@ -196,7 +201,7 @@ def change_issue(issue_id: str):
     "POST",
     Role.RESPONDER,
     "Add a note to the audit trail",
-    body=NoteBody,
+    body=domain_model("NoteBody"),
     answer=service_model("IssueSummary"),
     status=201,
     errors=(404, 412),
@@ -205,6 +210,7 @@ def change_issue(issue_id: str):
 @answering
 def add_note(issue_id: str):
     from chalicelib.bootstrap import ops_issues
+    from chalicelib.domain.ops import NoteBody
     from chalicelib.services.ops import add_note as add
 
     changed = add(
@@ -219,7 +225,7 @@ def add_note(issue_id: str):
     "POST",
     Role.RESPONDER,
     "Record a satisfaction score taken outside the survey",
-    body=SatisfactionBody,
+    body=domain_model("SatisfactionBody"),
     answer=service_model("IssueSummary"),
     status=201,
     errors=(404, 412),
@@ -228,6 +234,7 @@ def add_note(issue_id: str):
 @answering
 def record_satisfaction(issue_id: str):
     from chalicelib.bootstrap import ops_issues
+    from chalicelib.domain.ops import SatisfactionBody
     from chalicelib.services.ops import record_satisfaction as record
 
     changed = record(
@@ -247,7 +254,7 @@ def record_satisfaction(issue_id: str):
     "POST",
     Role.RESPONDER,
     "Fold another issue (a duplicate) into this one: its mentions move here, it is closed as merged",
-    body=MergeBody,
+    body=domain_model("MergeBody"),
     answer=service_model("IssueSummary"),
     errors=(404, 409, 412),
     headers=("If-Match",),
@@ -255,6 +262,7 @@ def record_satisfaction(issue_id: str):
 @answering
 def merge_issue(issue_id: str):
     from chalicelib.bootstrap import issue_regrouping
+    from chalicelib.domain.ops import MergeBody
     from chalicelib.services.ops import merge_issues
 
     merged = merge_issues(
@@ -274,7 +282,7 @@ def merge_issue(issue_id: str):
     "POST",
     Role.RESPONDER,
     "Split a mention off this issue: it opens an issue of its own (answered)",
-    body=SplitBody,
+    body=domain_model("SplitBody"),
     answer=service_model("IssueSummary"),
     status=201,
     errors=(404, 409, 412),
@@ -283,6 +291,7 @@ def merge_issue(issue_id: str):
 @answering
 def split_issue(issue_id: str):
     from chalicelib.bootstrap import issue_regrouping
+    from chalicelib.domain.ops import SplitBody
     from chalicelib.services.ops import split_mention
 
     opened = split_mention(
@@ -322,13 +331,14 @@ def metrics_summary():
     "POST",
     Role.ADMIN,
     "Create a token; it is answered once, in `token`",
-    body=TokenRequest,
+    body=domain_model("TokenRequest"),
     answer=service_model("CreatedToken"),
     status=201,
 )
 @answering
 def create_token():
     from chalicelib.bootstrap import ops_tokens
+    from chalicelib.domain.ops import TokenRequest
     from chalicelib.services.ops import create_token as create
 
     created = create(body(TokenRequest), caller().name, ops_tokens(), datetime.now(timezone.utc))

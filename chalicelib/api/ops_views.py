@@ -4,65 +4,25 @@ their bodies redacted to ids, and a redrive of one message or all to the queue t
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.auth import ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import Role
+from chalicelib.domain.roles import Role
 
 views = Blueprint(__name__)
 
 
-class AlertsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(50, ge=1, le=500)
-
-
-class StoredAlert(BaseModel):
-    key: str = Field(description="what the alert is about: <issue or queue>#<kind>[#<scope>]")
-    kind: str | None
-    at: str | None
-    state: str | None = Field(description="sent, deferred (in the hour's digest), owed or sending")
-
-
-class AlertList(BaseModel):
-    items: list[StoredAlert]
-
-
-class DeadLetter(BaseModel):
-    message_id: str
-    queue: str
-    sent_at: str | None
-    receive_count: int
-    failure: str | None
-    ids: dict[str, str | int] = Field(description="the body's ids; the body itself is never shown")
-
-
-class DeadLetterQueue(BaseModel):
-    queue: str
-    source: str | None = Field(description="where a redrive sends its messages (null: none)")
-    messages: list[DeadLetter]
-
-
-class DeadLetterList(BaseModel):
-    items: list[DeadLetterQueue]
-
-
-class RedriveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    queue: str = Field(min_length=1, max_length=80)
-    message_id: str | None = Field(None, min_length=1, max_length=100, description="one message; absent: all")
-
-
-class Redriven(BaseModel):
-    queue: str
-    moved: int
-
-
-@ops_route(views, "/alerts", "GET", Role.VIEWER, "The stored alerts, newest first", query=AlertsQuery, answer=AlertList)
+@ops_route(
+    views,
+    "/alerts",
+    "GET",
+    Role.VIEWER,
+    "The stored alerts, newest first",
+    query="chalicelib.api.alert_answers:AlertsQuery",
+    answer="chalicelib.api.alert_answers:AlertList",
+)
 def list_alerts():
+    from chalicelib.api.alert_answers import AlertList, AlertsQuery
     from chalicelib.api.ops import BadInput, query
     from chalicelib.bootstrap import stored_alerts
 
@@ -80,9 +40,10 @@ def list_alerts():
     "GET",
     Role.ADMIN,
     "Each dead-letter queue's messages, bodies redacted to ids",
-    answer=DeadLetterList,
+    answer="chalicelib.api.alert_answers:DeadLetterList",
 )
 def list_dead_letters():
+    from chalicelib.api.alert_answers import DeadLetterList, DeadLetterQueue
     from chalicelib.bootstrap import dead_letters
 
     letters = dead_letters()
@@ -99,11 +60,12 @@ def list_dead_letters():
     "POST",
     Role.ADMIN,
     "Send one dead letter (or all of a queue) back to the queue it came from",
-    body=RedriveRequest,
-    answer=Redriven,
+    body="chalicelib.api.alert_answers:RedriveRequest",
+    answer="chalicelib.api.alert_answers:Redriven",
     errors=(404, 409),
 )
 def redrive():
+    from chalicelib.api.alert_answers import Redriven, RedriveRequest
     from chalicelib.api.auth import caller
     from chalicelib.api.ops import BadInput, body
     from chalicelib.bootstrap import dead_letters

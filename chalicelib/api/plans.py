@@ -8,62 +8,14 @@ from __future__ import annotations
 import re
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
 
 from chalicelib.api.auth import ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import Role
-from chalicelib.services.plan_check import PlanProblem
+from chalicelib.domain.roles import Role
 
 plans = Blueprint(__name__)
 
 VERSION = re.compile(r"^[0-9]{1,8}$")
-MAX_PLAN_BYTES = 256 * 1024
-
-
-class PlanUpload(BaseModel):
-    yaml: str = Field(min_length=1, max_length=MAX_PLAN_BYTES, description="the plan, as YAML")
-
-
-class PlanUploadedBy(PlanUpload):
-    uploaded_by: str | None = Field(
-        None, min_length=1, max_length=254, description="kept with the version (default: the token's name)"
-    )
-
-
-class PlanVersion(BaseModel):
-    version: int
-    status: str
-    uploaded_by: str
-    uploaded_at: str
-    reviewed_by: str
-    reviewed_on: str
-
-
-class PlanDetail(PlanVersion):
-    yaml: str = Field(description="the plan as uploaded")
-
-
-class PlanVersions(BaseModel):
-    items: list[PlanVersion]
-
-
-class PlanValidation(BaseModel):
-    valid: bool
-    brand: str
-    categories: int
-    rules: int
-    protocols: int
-    review_overdue: bool
-
-
-class PlanProblems(BaseModel):
-    error: str
-    problems: list[PlanProblem]
-
-
-class Uploaded(BaseModel):
-    version: int
 
 
 def _parse(model):
@@ -76,6 +28,7 @@ def _parse(model):
 
 
 def _problems_answer(text: str):
+    from chalicelib.api.plan_answers import PlanProblems
     from chalicelib.services.plan_check import plan_problems
 
     problems = plan_problems(text)
@@ -90,8 +43,16 @@ def _problems_answer(text: str):
     )
 
 
-@ops_route(plans, "/plans", "GET", Role.VIEWER, "List the plan versions and their status", answer=PlanVersions)
+@ops_route(
+    plans,
+    "/plans",
+    "GET",
+    Role.VIEWER,
+    "List the plan versions and their status",
+    answer="chalicelib.api.plan_answers:PlanVersions",
+)
 def list_plans():
+    from chalicelib.api.plan_answers import PlanVersions
     from chalicelib.bootstrap import plan_store
 
     versions = sorted(plan_store().versions(), key=lambda v: v["version"])
@@ -104,10 +65,11 @@ def list_plans():
     "GET",
     Role.VIEWER,
     "One plan version with its YAML (retired ones too)",
-    answer=PlanDetail,
+    answer="chalicelib.api.plan_answers:PlanDetail",
     errors=(404,),
 )
 def show_plan(version: str):
+    from chalicelib.api.plan_answers import PlanDetail
     from chalicelib.bootstrap import plan_lifecycle
 
     if not VERSION.match(version):
@@ -202,13 +164,14 @@ def _parse_valid_plan(model):
     "POST",
     Role.VIEWER,
     "Validate a plan: 400 listing every problem with its line",
-    body=PlanUpload,
-    answer=PlanValidation,
-    invalid=PlanProblems,
+    body="chalicelib.api.plan_answers:PlanUpload",
+    answer="chalicelib.api.plan_answers:PlanValidation",
+    invalid="chalicelib.api.plan_answers:PlanProblems",
 )
 def validate_plan():
     from datetime import date
 
+    from chalicelib.api.plan_answers import PlanUpload, PlanValidation
     from chalicelib.domain.plan import load_plan_yaml
 
     upload, refused = _parse_valid_plan(PlanUpload)
@@ -233,14 +196,15 @@ def validate_plan():
     "POST",
     Role.ADMIN,
     "Upload a plan: it becomes the active version",
-    body=PlanUploadedBy,
-    answer=Uploaded,
+    body="chalicelib.api.plan_answers:PlanUploadedBy",
+    answer="chalicelib.api.plan_answers:Uploaded",
     status=201,
     errors=(409,),
-    invalid=PlanProblems,
+    invalid="chalicelib.api.plan_answers:PlanProblems",
 )
 def upload_plan():
     from chalicelib.api.auth import caller
+    from chalicelib.api.plan_answers import PlanUploadedBy, Uploaded
     from chalicelib.bootstrap import plan_store
     from chalicelib.services.errors import PlanConflict
 

@@ -19,7 +19,7 @@ from chalice import Blueprint, Cron
 
 from chalicelib.api.auth import ops_route
 from chalicelib.api.responses import error_response, json_response
-from chalicelib.domain.ops import Role
+from chalicelib.domain.roles import Role
 from chalicelib.observability import logger
 
 reports = Blueprint(__name__)

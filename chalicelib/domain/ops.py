@@ -23,25 +23,19 @@ import hashlib
 import hmac
 import json
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import Severity
+from chalicelib.domain.roles import Role
 
 MAX_DAYS = 92  # a listing by day spans at most a quarter: each day is a partition to walk
 DEFAULT_DAYS = 7
 FIRST_DAY = date(2000, 1, 1)  # no issue is older; also keeps day arithmetic far from date.min
 TABLE_KEY = "issue_id"  # the issues table's own key: part of every index's last evaluated key
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (partition keys: 2048)
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"  # reads issues, metrics, alerts, plans, reports
-    RESPONDER = "responder"  # and works issues: assigns, changes status, notes, satisfaction scores
-    ADMIN = "admin"  # and manages tokens, plans and dead letters
 
 
 RANK = {Role.VIEWER: 1, Role.RESPONDER: 2, Role.ADMIN: 3}
