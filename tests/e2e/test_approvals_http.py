@@ -129,3 +129,41 @@ def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply
     assert sum("answered submitted -> 200" in line for line in printed) == 1
     assert sum("answered approved -> 200" in line for line in printed) == 2  # legal, then management
     assert any(line.startswith("  published ") for line in printed)
+
+
+def test_make_runs_follow_up_shows_the_same_author_writing_again_as_a_recurrence(stack: LocalStack):
+    """As ``make run`` does after its walk-through: once the walked issue is resolved, its author writes again (a
+    native X delivery) and the new issue is linked to the resolved one by the same-author rule."""
+    from infra.local.replay import keys_of
+    from infra.local.walkthrough import follow_up, walk_through
+
+    marker = f"{int(time.time() * 1000)}"
+    author = {"id": f"x-{marker}", "handle": f"critic{marker}", "name": "Critic", "followers": 500000, "verified": True}
+    first = {
+        "id": f"first-{marker}",
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "text": "Honestly disappointed @aurelle: my Lina trench coat lost two buttons on the first wear.",
+        "author": author,
+    }
+    delivery = deliveries.x_delivery(first)
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    (key,) = keys_of(delivery)
+    deadline = time.monotonic() + 60
+    issue_id = None
+    while issue_id is None and time.monotonic() < deadline:
+        issue_id = next((m.get("issue_id") for m in stack.stored_mentions() if m["pk"] == key), None)
+        time.sleep(0.5)
+    assert issue_id
+    assert walk_through(stack, echo=lambda _: None, issue_id=issue_id) is not None
+
+    printed: list[str] = []
+    again = {"id": f"again-{marker}", "text": "@aurelle the replacement coat lost a button too.", "author": author}
+    assert follow_up(stack, issue_id, echo=printed.append, row=again)
+
+    deadline = time.monotonic() + 90
+    linked: list[dict] = []
+    while not linked and time.monotonic() < deadline:
+        linked = [i for i in stack.issues() if i.get("recurs_issue_id") == issue_id]
+        time.sleep(1)
+    assert [i["recurrence_rule"] for i in linked] == ["same_author"]
+    assert printed == [f"  @critic{marker} writes again after the resolution (HTTP 200): shown recurring below"]
