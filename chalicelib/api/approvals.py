@@ -7,10 +7,8 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
-from pydantic import ValidationError
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE
-from chalicelib.domain.validation import describe_validation_error
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
@@ -51,9 +49,12 @@ def show(approval_id: str) -> Response:
 
 @approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(approval_id: str) -> Response:
+    from pydantic import ValidationError
+
     from chalicelib.api.approval_form import ActForm
     from chalicelib.api.pages import done_page, message_page
     from chalicelib.bootstrap import approval_deps
+    from chalicelib.domain.validation import describe_validation_error
     from chalicelib.services.approvals import LinkRefused, act, open_link
 
     request = approvals.current_request

@@ -14,10 +14,8 @@ from html import escape
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Rate, Response
-from pydantic import ValidationError
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response
-from chalicelib.domain.validation import describe_validation_error
 from chalicelib.observability import logger
 
 surveys = Blueprint(__name__)
@@ -78,8 +76,11 @@ def show(survey_id: str) -> Response:
 
 @surveys.route("/surveys/{survey_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(survey_id: str) -> Response:
+    from pydantic import ValidationError
+
     from chalicelib.bootstrap import survey_deps
     from chalicelib.domain.survey import SurveyAnswer
+    from chalicelib.domain.validation import describe_validation_error
     from chalicelib.services.surveys import SurveyRefused, answer_survey, open_survey
 
     request = surveys.current_request
