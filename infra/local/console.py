@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 STARTING = "Starting the local stack (moto, resources, worker, API) ..."
 REPLAYING = "\nReplaying the sample stream (demo/sample_stream.jsonl) over HTTP ..."
 SERVING = (
-    "\nServing. Press Ctrl-C to stop everything. Approval emails and published replies appear below as they "
-    "happen; open a link in your browser to act on a step."
+    "\nServing. Press Ctrl-C to stop everything. Approval emails, published replies, survey links and recurrences "
+    "appear below as they happen; open a link in your browser to act on a step or answer a survey."
 )
 STOPPED = "\nStopped: moto, worker and API are down."
 
