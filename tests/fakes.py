@@ -59,7 +59,7 @@ class FakeApprovals:
 
     def record_request(self, approvals: list, task_token: str, execution: str) -> None:
         from chalicelib.domain.links import token_reference
-        from chalicelib.services.ports import AlreadyUsed
+        from chalicelib.services.errors import AlreadyUsed
 
         ref = token_reference(task_token)
         if ref in self.tokens:
@@ -123,7 +123,7 @@ class FakeApprovals:
     def consume(self, approval, event, now: datetime) -> str:
         from dataclasses import replace
 
-        from chalicelib.services.ports import AlreadyUsed
+        from chalicelib.services.errors import AlreadyUsed
 
         token = self.tokens[approval.token_ref]
         if self.items[approval.approval_id].status != "pending" or token["status"] != "pending":
@@ -157,7 +157,7 @@ class FakeWorkflows:
         self.finished: set[str] = set()
 
     def resume(self, task_token: str, output: dict) -> None:
-        from chalicelib.services.ports import StepCallbackFailed
+        from chalicelib.services.errors import StepCallbackFailed
 
         if task_token in self.finished:
             raise StepCallbackFailed("TaskTimedOut")
@@ -165,7 +165,7 @@ class FakeWorkflows:
         self.resumed.append((task_token, output))
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
-        from chalicelib.services.ports import StepCallbackFailed
+        from chalicelib.services.errors import StepCallbackFailed
 
         if task_token in self.finished:
             raise StepCallbackFailed("TaskTimedOut")

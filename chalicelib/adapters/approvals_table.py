@@ -21,7 +21,7 @@ from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.approval import PENDING, SUPERSEDED, USED, Approval, Recorded
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.links import token_reference
-from chalicelib.services.ports import AlreadyUsed
+from chalicelib.services.errors import AlreadyUsed
 
 __all__ = ["AlreadyUsed", "Approval", "DynamoApprovals", "PENDING", "Recorded"]
 

@@ -35,7 +35,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.domain.publishing import ChannelPost, PublishResult, done
 from chalicelib.observability import logger
-from chalicelib.services.ports import SendInProgress
+from chalicelib.services.errors import SendInProgress
 
 # The Lambda timeout (.chalice/config.json ``lambda_timeout``): Lambda ends a sender by then, so a ``sending``
 # claim older than this belongs to a dead process. Shorter than the queues' visibility timeout, so an SQS

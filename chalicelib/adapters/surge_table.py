@@ -38,7 +38,7 @@ from typing import Any
 
 from chalicelib.adapters.aws import client
 from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of
-from chalicelib.services.ports import StateConflict
+from chalicelib.services.errors import StateConflict
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
 LINKS_PER_KEY_HOUR = 25  # mention ids kept per key and hour item (SurgeHistory.mentions reads at most 100)

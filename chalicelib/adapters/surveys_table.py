@@ -26,7 +26,7 @@ from chalicelib.adapters.outbox import OWED, SENT, Claim, SendClaims
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus, outcome
-from chalicelib.services.ports import SendInProgress
+from chalicelib.services.errors import SendInProgress
 from chalicelib.settings import Resources
 
 SEND, CLOSE, NOTIFY = "send", "close", "notify"

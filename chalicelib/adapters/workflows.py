@@ -7,7 +7,7 @@ from contextlib import suppress
 from typing import Any
 
 from chalicelib.adapters.aws import client
-from chalicelib.services.ports import StepCallbackFailed
+from chalicelib.services.errors import StepCallbackFailed
 
 __all__ = ["StepCallbackFailed", "StepFunctionsWorkflows"]
 

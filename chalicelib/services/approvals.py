@@ -51,15 +51,13 @@ from chalicelib.domain.protocol_messages import (
 from chalicelib.domain.publishing import ChannelPost, Next, PublishResult, ReplyTarget
 from chalicelib.observability import logger
 from chalicelib.services.approval_email import safe_web_link, step_email
+from chalicelib.services.errors import AlreadyUsed, SendInProgress, StepCallbackFailed
 from chalicelib.services.ports import (
     AlertRaiser,
-    AlreadyUsed,
     ApprovalIssues,
     ApprovalStore,
     Mailer,
     ReplyPublisher,
-    SendInProgress,
-    StepCallbackFailed,
     Workflows,
 )
 from chalicelib.settings import LINK_TTL_SECONDS

@@ -45,3 +45,22 @@ class PlanConflict(RuntimeError):
 
 class SecretUnavailable(RuntimeError):
     """The secret is neither in the environment nor in Parameter Store: a deployment problem, not the client's."""
+
+
+# -- approvals, mail, workflows, publishing ----------------------------------------------------------------------
+class AlreadyUsed(Exception):
+    """The link (or its step) was used, or the step moved on."""
+
+
+class SendInProgress(Exception):
+    """Another delivery holds this send's claim and its lease runs: retry later (it is sent by then, or the
+    lease is over and the retry sends it)."""
+
+
+class StepCallbackFailed(Exception):
+    """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
+
+
+# -- surges -------------------------------------------------------------------------------------------------------
+class StateConflict(Exception):
+    """Another processor changed this surge key's state first (raised by :meth:`SurgeStore.save_state`)."""

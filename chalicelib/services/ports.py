@@ -304,19 +304,6 @@ class RecurrenceIndex(Protocol):
 
 
 # ---- approvals engineer's block: approvals, mail, workflows, publishing ------------------------------------------
-class AlreadyUsed(Exception):
-    """The link (or its step) was used, or the step moved on."""
-
-
-class SendInProgress(Exception):
-    """Another delivery holds this send's claim and its lease runs: retry later (it is sent by then, or the
-    lease is over and the retry sends it)."""
-
-
-class StepCallbackFailed(Exception):
-    """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
-
-
 class ApprovalStore(Protocol):
     """Approval links and the task tokens they unlock (``adapters/approvals_table.py``)."""
 
@@ -488,10 +475,6 @@ class Redelivery(Protocol):
 
 
 # ---- surge engineer's block: surge counting and the Crisis it opens (services/surges.py) ------------------------
-class StateConflict(Exception):
-    """Another processor changed this surge key's state first (raised by :meth:`SurgeStore.save_state`)."""
-
-
 class SurgeHistoryView(Protocol):
     """What one read of the surge store returned, per key."""
 

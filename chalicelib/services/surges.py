@@ -33,7 +33,8 @@ from chalicelib.domain.surge import (
     hour_of,
 )
 from chalicelib.observability import logger, metrics
-from chalicelib.services.ports import ActivePlan, CrisisIssues, StateConflict, SurgeStore
+from chalicelib.services.errors import StateConflict
+from chalicelib.services.ports import ActivePlan, CrisisIssues, SurgeStore
 
 OpenCrisis = Callable[[SurgeAlert, list[str]], str]
 JoinCrisis = Callable[[str, SurgeAlert], None]

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.adapters.alerts import DynamoLiveIssues, SnsAlerts
-from chalicelib.adapters.outbox import SEND_LEASE_SECONDS, SendInProgress
+from chalicelib.adapters.outbox import SEND_LEASE_SECONDS
 from chalicelib.adapters.plans import bundled_plan
+from chalicelib.services.errors import SendInProgress
 from chalicelib.services.monitoring import CheckFailed, alert_issue_records, check_slas, send_last_hours_digest
 from chalicelib.settings import resources
 from tests.helpers import drain_stream
