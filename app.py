@@ -42,19 +42,19 @@ def process_mentions(event):
 @app.on_sqs_message(queue=resources().approval_queue, batch_size=10, name="request_approvals")
 def request_approvals(event):
     """A protocol step waits for people: record one signed link per person and email it."""
-    from chalicelib.bootstrap import approval_deps
+    from chalicelib.bootstrap import approval_dead_letters, approval_deps
     from chalicelib.services.processor import process_approval_requests
 
-    return process_approval_requests(event.to_dict(), approval_deps())
+    return process_approval_requests(event.to_dict(), approval_deps(), approval_dead_letters())
 
 
 @app.on_sqs_message(queue=resources().publish_queue, batch_size=5, name="publish_replies")
 def publish_replies(event):
     """An approved reply goes out; the protocol resumes to resolve the issue."""
-    from chalicelib.bootstrap import approval_deps, redelivery
+    from chalicelib.bootstrap import approval_deps, publish_dead_letters, redelivery
     from chalicelib.services.processor import process_publish_requests
 
-    return process_publish_requests(event.to_dict(), approval_deps(), redelivery())
+    return process_publish_requests(event.to_dict(), approval_deps(), redelivery(), publish_dead_letters())
 
 
 @app.on_dynamodb_record(stream_arn=issues_stream_arn(), batch_size=25, name="start_protocols")

@@ -134,6 +134,18 @@ def ingest_dead_letters() -> DeadLetterQueue:
     return SqsDeadLetterQueue(resources().ingest_dlq)
 
 
+def approval_dead_letters() -> DeadLetterQueue:
+    from chalicelib.adapters.queue import SqsDeadLetterQueue
+
+    return SqsDeadLetterQueue(resources().approval_dlq)
+
+
+def publish_dead_letters() -> DeadLetterQueue:
+    from chalicelib.adapters.queue import SqsDeadLetterQueue
+
+    return SqsDeadLetterQueue(resources().publish_dlq)
+
+
 def pipeline() -> Pipeline:
     """What the ingest queue's handler runs each batch through (its adapters built once)."""
     from chalicelib.services.processor import Pipeline

@@ -20,6 +20,7 @@ from chalicelib.domain.surge import Observation, keys_for
 from chalicelib.observability import logger, metrics
 from chalicelib.services.ingest import record_mention
 from chalicelib.services.ports import (
+    AlertRaiser,
     AlertSink,
     DeadLetterQueue,
     MentionRepository,
@@ -133,36 +134,40 @@ def failure_summary(error: BaseException) -> str:
     return type(error).__name__
 
 
-def set_aside_poison(handler: Callable[[SQSRecord], Any], pipeline: Pipeline) -> Callable[[SQSRecord], Any]:
-    """``handler``, with records that fail permanently moved to the DLQ at once (and an alert) and reported as
-    processed; transient failures still fail the record for SQS to retry."""
+def set_aside_poison(
+    handler: Callable[[SQSRecord], Any],
+    dead_letters: DeadLetterQueue | None,
+    alerts: AlertRaiser | None,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Callable[[SQSRecord], Any]:
+    """``handler``, with records that fail permanently moved to ``dead_letters`` at once (and an alert on
+    ``alerts``) and reported as processed; transient failures still fail the record for SQS to retry."""
 
     def handle(record: SQSRecord) -> Any:
         try:
             return handler(record)
         except Exception as error:
-            if pipeline.dead_letters is None or not is_permanent(error):
+            if dead_letters is None or not is_permanent(error):
                 raise
             reason = failure_summary(error)
-            pipeline.dead_letters.send(record.body, reason=reason, message_id=record.message_id)
+            dead_letters.send(record.body, reason=reason, message_id=record.message_id)
             logger.warning(
                 "poison record set aside in the dead-letter queue",
                 extra={"message_id": record.message_id, "reason": reason},
             )
             metrics.add_metric(name="PoisonRecords", unit="Count", value=1)
-            _alert_poison(pipeline, pipeline.dead_letters.queue_name, record.message_id, reason)
+            _alert_poison(alerts, clock(), dead_letters.queue_name, record.message_id, reason)
             return "dead_lettered"
 
     return handle
 
 
-def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) -> None:
+def _alert_poison(alerts: AlertRaiser | None, now: datetime, queue: str, message_id: str, reason: str) -> None:
     from chalicelib.domain.alerts import Alert, AlertKind, hour_key
     from chalicelib.services.monitoring import DLQ_SEVERITY, OPERATIONS
 
-    if pipeline.alerts is None:
+    if alerts is None:
         return
-    now = pipeline.clock()
     # One per queue and hour (the scope keeps it apart from the scheduled DLQ check's): the first poison record
     # of the hour is told at once; the DLQ's depth says how many followed.
     alert = Alert(
@@ -178,7 +183,7 @@ def _alert_poison(pipeline: Pipeline, queue: str, message_id: str, reason: str) 
         details={"queue": queue, "message_id": message_id, "reason": reason},
     )
     try:
-        pipeline.alerts.raise_alert(alert, now)
+        alerts.raise_alert(alert, now)
     except Exception:  # noqa: BLE001 - the record is safe in the DLQ, and the scheduled DLQ check alerts too
         logger.exception("poison alert failed", extra={"message_id": message_id})
 
@@ -195,7 +200,15 @@ def run_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], Any])
 def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     """The ingest queue's batch through ``pipeline`` (the composition root's :func:`chalicelib.bootstrap.pipeline`)."""
     observations: list[Observation] = []
-    result = run_batch(event, set_aside_poison(lambda record: handle_record(record, pipeline, observations), pipeline))
+    result = run_batch(
+        event,
+        set_aside_poison(
+            lambda record: handle_record(record, pipeline, observations),
+            pipeline.dead_letters,
+            pipeline.alerts,
+            pipeline.clock,
+        ),
+    )
     if pipeline.surges is not None and observations:
         count_surges(
             observations, pipeline.surges, pipeline.triage, pipeline.plans, pipeline.clock().timestamp(), is_permanent
@@ -225,16 +238,23 @@ def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps,
     return handle
 
 
-def process_approval_requests(event: dict[str, Any], deps: ApprovalDeps) -> dict[str, Any]:
+def process_approval_requests(
+    event: dict[str, Any], deps: ApprovalDeps, dead_letters: DeadLetterQueue | None = None
+) -> dict[str, Any]:
     """A protocol step asks people: one signed link per person, emailed (``deps``: the composition root's
-    :func:`chalicelib.bootstrap.approval_deps`)."""
+    :func:`chalicelib.bootstrap.approval_deps`). A message no retry can fix goes to ``dead_letters`` at once."""
     from chalicelib.services.approvals import StepRequest, request_step
 
-    return run_batch(event, _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent", deps))
+    handler = _approval_use_case(StepRequest, request_step, "ApprovalEmailsSent", deps)
+    return run_batch(event, set_aside_poison(handler, dead_letters, deps.alerts))
 
 
-def process_publish_requests(event: dict[str, Any], deps: ApprovalDeps, redelivery: Redelivery) -> dict[str, Any]:
-    """An approved reply goes out on its channels; a message that must wait comes back through ``redelivery``."""
+def process_publish_requests(
+    event: dict[str, Any], deps: ApprovalDeps, redelivery: Redelivery, dead_letters: DeadLetterQueue | None = None
+) -> dict[str, Any]:
+    """An approved reply goes out on its channels; a message that must wait comes back through ``redelivery``;
+    one no retry can fix goes to ``dead_letters`` at once."""
     from chalicelib.services.approvals import PublishRequest, publish_reply
 
-    return run_batch(event, _approval_use_case(PublishRequest, publish_reply, "RepliesPublished", deps, redelivery))
+    handler = _approval_use_case(PublishRequest, publish_reply, "RepliesPublished", deps, redelivery)
+    return run_batch(event, set_aside_poison(handler, dead_letters, deps.alerts))

@@ -31,12 +31,14 @@ XSS = "<script>alert('x')</script>"
 
 def process_approval_requests(event: dict) -> dict:
     """The approval queue's handler as app.py runs it (the composition root's adapters)."""
-    return processor.process_approval_requests(event, bootstrap.approval_deps())
+    return processor.process_approval_requests(event, bootstrap.approval_deps(), bootstrap.approval_dead_letters())
 
 
 def process_publish_requests(event: dict) -> dict:
     """The publish queue's handler as app.py runs it."""
-    return processor.process_publish_requests(event, bootstrap.approval_deps(), bootstrap.redelivery())
+    return processor.process_publish_requests(
+        event, bootstrap.approval_deps(), bootstrap.redelivery(), bootstrap.publish_dead_letters()
+    )
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.adapters.aws import client
 from chalicelib.domain.models import Author, Mention, MentionKind
+from chalicelib.services import processor
 from chalicelib.services.processor import Pipeline, is_permanent, process_batch
 from chalicelib.settings import resources
 from infra.local.worker import sqs_event
@@ -215,3 +216,39 @@ def test_an_item_dynamodb_refuses_is_permanent_end_to_end(pipeline, alerts_reade
     result = process_batch(_event([json.dumps(body)]), pipeline)
     assert result == {"batchItemFailures": []}
     assert len(_dead_letters()) == 1 and _count(resources().mentions_table) == 0
+
+
+def _queue_messages(queue: str) -> list[dict]:
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+
+
+@pytest.mark.parametrize(
+    ("handle", "dlq"),
+    [
+        (
+            lambda event: processor.process_approval_requests(
+                event, bootstrap.approval_deps(), bootstrap.approval_dead_letters()
+            ),
+            "approval_dlq",
+        ),
+        (
+            lambda event: processor.process_publish_requests(
+                event, bootstrap.approval_deps(), bootstrap.redelivery(), bootstrap.publish_dead_letters()
+            ),
+            "publish_dlq",
+        ),
+    ],
+)
+def test_a_malformed_step_or_publish_message_goes_to_its_dlq_at_its_first_failure_with_an_alert(
+    alerts_reader, handle, dlq
+):
+    poison = '{"issue_id": "iss-1", "people": "not a list"}'
+    result = handle(_event([poison]))  # with the adapters app.py takes from the composition root
+
+    assert result == {"batchItemFailures": []}  # not retried five times before its DLQ
+    assert [m["Body"] for m in _queue_messages(getattr(resources(), dlq))] == [poison]
+    alerts = _alerts(alerts_reader)
+    assert [a["MessageAttributes"]["kind"]["StringValue"] for a in alerts] == ["dlq_messages"]
+    assert getattr(resources(), dlq) in alerts[0]["Body"]
