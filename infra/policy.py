@@ -223,6 +223,13 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                     for q in (names.approval_queue, names.publish_queue, names.approval_dlq, names.publish_dlq)
                 ],
             },
+            # A step or publish message no retry can fix is set aside in its DLQ at once (services/processor.py).
+            {
+                "Sid": "ApprovalAndPublishPoison",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [f"arn:aws:sqs:*:*:{q}" for q in (names.approval_dlq, names.publish_dlq)],
+            },
             {
                 "Sid": "Protocols",
                 "Effect": "Allow",
