@@ -316,13 +316,13 @@ def split_issue(issue_id: str):
 )
 @answering
 def metrics_summary():
-    from chalicelib.bootstrap import ops_issues
+    from chalicelib.bootstrap import ops_issues, plan_store
     from chalicelib.services.ops import MetricsQuery
     from chalicelib.services.ops import metrics_summary as summarize
 
-    return json_response(
-        summarize(query(MetricsQuery), ops_issues(), datetime.now(timezone.utc)).model_dump(mode="json")
-    )
+    wanted = query(MetricsQuery)
+    plan, _ = plan_store().active()  # the plan's business hours, as the weekly report counts them
+    return json_response(summarize(wanted, ops_issues(), datetime.now(timezone.utc), plan).model_dump(mode="json"))
 
 
 @ops_route(

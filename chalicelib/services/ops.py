@@ -34,6 +34,7 @@ from chalicelib.domain.ops import (
     partitions,
     token_hash,
 )
+from chalicelib.domain.plan import ResponsePlan
 
 ADMIN_NAME = "admin"  # the actor OPS_ADMIN_TOKEN writes as
 
@@ -435,12 +436,21 @@ def metrics_period(wanted: MetricsQuery, now: datetime) -> tuple[datetime, datet
     return since, until
 
 
-def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime):
+def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime, plan: ResponsePlan):
+    """The figures of ``wanted``'s period, with the active ``plan``'s business hours and recurrence window: the
+    same figures the weekly report and the monthly review give for that period."""
     from chalicelib.domain.metrics import summarize
 
     since, until = metrics_period(wanted, now)
     found = issues.first_seen_between(since.date().isoformat(), until.date().isoformat())
-    return summarize([_json_ready(item) for item in found], since, until, now)
+    return summarize(
+        [_json_ready(item) for item in found],
+        since,
+        until,
+        now,
+        hours=plan.team_hours(),
+        recurrence_window=timedelta(days=plan.recurrence.window_days),
+    )
 
 
 # ---- Regrouping: merge two issues, split a mention off one -------------------------------------------------------
