@@ -265,8 +265,8 @@ def markdown(results: dict) -> str:
     if load:
         rows += [
             (
-                f"load: {load['distinct_deliveries']:,} signed deliveries + {load['sent'] - load['distinct_deliveries']} "
-                f"resent, {load['clients']} clients",
+                f"load: {load['distinct_deliveries']:,} signed deliveries + "
+                f"{load['sent'] - load['distinct_deliveries']} resent, {load['clients']} clients",
                 f"{load['webhook']['per_second']:.0f}/s",
                 f"bare SQS send, {load['clients']} clients {load['bare_sqs_send']['per_second']:.0f}/s",
                 f"{load['ratio_per_second']:.2f}×",

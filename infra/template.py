@@ -480,7 +480,8 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
                             "Condition": {
                                 "ArnLike": {
                                     "aws:SourceArn": {
-                                        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-*"
+                                        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+                                        "rule/${AWS::StackName}-*"
                                     }
                                 }
                             },
@@ -714,7 +715,9 @@ def _api_settings(log_retention_days: int) -> dict[str, Any]:
                 },
                 "ManagedPolicyArns": [
                     {
-                        "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                        "Fn::Sub": (
+                            "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                        )
                     }
                 ],
             },

@@ -43,9 +43,9 @@ def f1_macro(y_true: list[int], y_pred: list[int]) -> float:
     classes = sorted(set(y_true) | set(y_pred))
     scores = []
     for c in classes:
-        tp = sum(1 for t, p in zip(y_true, y_pred) if t == c and p == c)
-        fp = sum(1 for t, p in zip(y_true, y_pred) if t != c and p == c)
-        fn = sum(1 for t, p in zip(y_true, y_pred) if t == c and p != c)
+        tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == c and p == c)
+        fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t != c and p == c)
+        fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == c and p != c)
         scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return sum(scores) / len(scores)
 
@@ -53,7 +53,7 @@ def f1_macro(y_true: list[int], y_pred: list[int]) -> float:
 def pearson(xs: list[float], ys: list[float]) -> float:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
-    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     vx = sum((x - mx) ** 2 for x in xs) ** 0.5
     vy = sum((y - my) ** 2 for y in ys) ** 0.5
     return cov / (vx * vy)
@@ -62,7 +62,7 @@ def pearson(xs: list[float], ys: list[float]) -> float:
 def complaint_figures(rows: data.Rows) -> dict[str, float]:
     sig = analyze(rows.texts)
     pred = [int(s.complaint) for s in sig]
-    acc = sum(int(p == y) for p, y in zip(pred, rows.labels)) / len(pred)
+    acc = sum(int(p == y) for p, y in zip(pred, rows.labels, strict=True)) / len(pred)
     return {
         "n": len(pred),
         "positive_rate": round(sum(rows.labels) / len(pred), 3),
@@ -73,7 +73,7 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
 
 
 def precision_recall(y_true: list[int], y_pred: list[int]) -> tuple[float, float]:
-    tp = sum(1 for t, p in zip(y_true, y_pred) if t and p)
+    tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and p)
     return tp / max(1, sum(y_pred)), tp / max(1, sum(y_true))
 
 
@@ -156,7 +156,7 @@ def main() -> None:
 
     _, general_report = data.general_negatives()
     emo_texts, emo_labels = data.tweeteval("emotion", "val")
-    emotion_negative = [t for t, lab in zip(emo_texts, emo_labels) if lab in data.EMOTION_NEGATIVE]
+    emotion_negative = [t for t, lab in zip(emo_texts, emo_labels, strict=True) if lab in data.EMOTION_NEGATIVE]
     results["general_negative_tweets_complaint_rate"] = {
         name: {"n": len(texts), "rate": round(sum(s.complaint for s in analyze(texts)) / len(texts), 4)}
         for name, texts in (
@@ -176,7 +176,7 @@ def main() -> None:
 
     texts, labels = data.tweeteval("sentiment", "val")
     pred = [sentiment_class(s.sentiment) for s in analyze(texts)]
-    acc = sum(int(p == y) for p, y in zip(pred, labels)) / len(labels)
+    acc = sum(int(p == y) for p, y in zip(pred, labels, strict=True)) / len(labels)
     results["tweeteval_sentiment_val"] = {
         "n": len(labels),
         "macro_f1": round(f1_macro(labels, pred), 4),

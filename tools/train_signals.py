@@ -332,7 +332,7 @@ def general_negatives() -> tuple[list[str], list[str]]:
     and only ``tools/eval_signals.py`` reads it.
     """
     texts, labels = tweeteval("sentiment", "val")
-    negatives = [t for t, lab in zip(texts, labels) if lab == NEG]
+    negatives = [t for t, lab in zip(texts, labels, strict=True) if lab == NEG]
     tune = [t for t in negatives if hash_bucket(t) < 50]
     report = [t for t in negatives if hash_bucket(t) >= 50]
     return tune, report
@@ -349,7 +349,7 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
     emo_to_sent = {0: NEG, 1: POS, 2: POS, 3: NEG}  # anger, joy, optimism, sadness
     gen_w = float(os.environ.get("GEN_W", "0.2"))
     neg_w = float(os.environ.get("GEN_NEG_W", GEN_NEG_W))
-    for text, lab in zip(texts, labels):
+    for text, lab in zip(texts, labels, strict=True):
         complaint.add(text, 0, gen_w if emo_to_sent[lab] == POS else neg_w)
         sentiment.add(text, emo_to_sent[lab], 0.7)
     texts, _ = tweeteval("irony", "train")
@@ -498,7 +498,7 @@ def out_of_fold(rows: Rows, vocab: dict[str, int], c: float, folds: int = 5) -> 
 def quantize(columns: list[list[float]], keep: list[int]) -> tuple[list[float], list[tuple[int, ...]]]:
     """Per-head int8 quantization (scale = max|w|/127) of the kept rows: one tuple of int8 per row."""
     scales = [max(abs(col[i]) for i in keep) / 127.0 or 1.0 for col in columns]
-    rows = [tuple(round(col[i] / scale) for col, scale in zip(columns, scales)) for i in keep]
+    rows = [tuple(round(col[i] / scale) for col, scale in zip(columns, scales, strict=True)) for i in keep]
     return scales, rows
 
 
@@ -525,7 +525,7 @@ def pack_table(
         slots *= 2
     keys = array("I", bytes(4 * slots))
     weights = [0] * (4 * slots)
-    for name, row in zip(names, rows):
+    for name, row in zip(names, rows, strict=True):
         key = feature_key(name)
         slot = key & (slots - 1)
         while keys[slot] not in (0, key):
@@ -554,7 +554,7 @@ def write_artifact(vocab, complaint_models, mix: list[float], sentiment_model, t
     columns = [*wcs, ws_neg, ws_pos]
     scales0 = [max(abs(v) for v in col) / 127.0 for col in columns]
     # Drop features whose every weight would quantize to zero: they cannot change any score.
-    keep = [i for i in range(len(inv)) if any(abs(col[i]) >= 0.5 * s for col, s in zip(columns, scales0))]
+    keep = [i for i in range(len(inv)) if any(abs(col[i]) >= 0.5 * s for col, s in zip(columns, scales0, strict=True))]
     scales, rows = quantize(columns, keep)
     bias_neg = float(sentiment_model.intercept_[classes.index(NEG)] - sentiment_model.intercept_[classes.index(NEU)])
     bias_pos = float(sentiment_model.intercept_[classes.index(POS)] - sentiment_model.intercept_[classes.index(NEU)])
@@ -620,7 +620,7 @@ def held_out_logits(x, rows: Rows, source: list[str], c: float, split_of) -> lis
     for k in sorted({f for f in folds if f is not None}):
         held = np.array([f == k for f in folds])
         model = fit_complaint(x[~held], y[~held], w[~held], c)
-        for i, z in zip(np.flatnonzero(held), model.decision_function(x[held])):
+        for i, z in zip(np.flatnonzero(held), model.decision_function(x[held]), strict=True):
             scores[i] = float(z)
     return scores
 
@@ -665,7 +665,7 @@ def held_out_reports(
             fit_complaint(views[view][keep], y[keep], w[keep], c).decision_function(test_views[view][held])
             for view in VIEWS
         ]
-        return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits)]
+        return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits, strict=True)]
 
     def figures(predicted: list[float]) -> dict:
         out = {"n": len(test), "macro_f1": round(macro_f1(test_y, predicted, threshold), 4), "by_group": {}}
@@ -683,7 +683,7 @@ def held_out_reports(
         if group == "transport":
             keep &= ~is_airline
         held = [i for i, t in enumerate(test) if t.group == group]
-        for i, p in zip(held, scores(keep, held)):
+        for i, p in zip(held, scores(keep, held), strict=True):
             by_domain[i] = p
     by_brand = [0.0] * len(test)
     for fold in range(BRAND_FOLDS):
@@ -691,7 +691,7 @@ def held_out_reports(
         keep = ~np.isin(row_brand, sorted(fold_brands))
         held = [i for i, t in enumerate(test) if t.brand in fold_brands]
         if held:
-            for i, p in zip(held, scores(keep, held)):
+            for i, p in zip(held, scores(keep, held), strict=True):
                 by_brand[i] = p
     return {
         "brand_held_out": figures(by_brand),
@@ -748,7 +748,7 @@ def main() -> None:
 
     def mixed_held_out(split_of) -> list[float]:
         logits = [held_out_logits(views[view], complaint, source, c_complaint, split_of) for view in VIEWS]
-        return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits)]
+        return [1.0 / (1.0 + math.exp(-(mix * zw + (1 - mix) * zc))) for zw, zc in zip(*logits, strict=True)]
 
     general_idx = [i for i, s in enumerate(source) if s.startswith("general:")]
     mixed_idx = twcs_idx + general_idx

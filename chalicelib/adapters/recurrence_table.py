@@ -92,7 +92,9 @@ class DynamoRecurrence:
                             "Key": {"issue_id": string(link.issue_id)},
                             "UpdateExpression": "SET recurs_issue_id = :earlier, recurrence_rule = :rule, "
                             "recurrence_gap_seconds = :gap",
-                            "ConditionExpression": "attribute_exists(issue_id) AND attribute_not_exists(recurs_issue_id)",
+                            "ConditionExpression": (
+                                "attribute_exists(issue_id) AND attribute_not_exists(recurs_issue_id)"
+                            ),
                             "ExpressionAttributeValues": {
                                 ":earlier": string(link.recurs_issue_id),
                                 ":rule": string(link.rule.value),

@@ -85,7 +85,7 @@ def signature_of(text: str) -> tuple[int, ...] | None:
 
 
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    return sum(x == y for x, y in zip(a, b)) / len(a)
+    return sum(x == y for x, y in zip(a, b, strict=False)) / len(a)
 
 
 def _author_id(mention: Mention) -> str | None:

@@ -62,7 +62,7 @@ SHAPED_VALUES = {
     "X-Hub-Signature": st.tuples(st.sampled_from(["sha1", "sha256", "md5"]) | text, _hex | text).map("=".join),
     "x-twitter-webhooks-signature": text.map(lambda t: "sha256=" + t),
 }
-shaped_headers = st.fixed_dictionaries({}, optional={name: values for name, values in SHAPED_VALUES.items()})
+shaped_headers = st.fixed_dictionaries({}, optional=dict(SHAPED_VALUES.items()))
 headers = st.dictionaries(header_names, text | _latin1, max_size=5) | shaped_headers
 
 

@@ -1,6 +1,6 @@
 """Every webhook route answers only what the contract allows, whatever arrives: 200, 400, 401, 403 (bad verify
-token), 404 (unknown platform), 413 (too large), whatever the content type. Never a 5xx. Signed deliveries reach parsing and storing:
-what is answered 200 is then processed without a failure."""
+token), 404 (unknown platform), 413 (too large), whatever the content type. Never a 5xx. Signed deliveries reach
+parsing and storing: what is answered 200 is then processed without a failure."""
 
 from __future__ import annotations
 

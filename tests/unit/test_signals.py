@@ -169,10 +169,10 @@ def test_brand_held_out_folds_keep_every_row_of_a_brand_on_one_side() -> None:
     assert {"amazonhelp", "applesupport", "southwestair"} <= {t.brand for t in test} & {t.brand for t in train}
     rows, source, brands = train_signals.complaint_rows(train)
     assert len(brands) == len(rows.texts) == len(source)
-    airline = [b for b, s in zip(brands, source) if s == "airline"]
+    airline = [b for b, s in zip(brands, source, strict=True) if s == "airline"]
     assert len(airline) == sum(s == "airline" for s in source) and "southwestair" in airline
     assert "delta" not in airline  # Delta is the held-out airline of the airline set
-    assert [b for b, s in zip(brands, source) if s.startswith("twcs:")] == [t.brand for t in train]
+    assert [b for b, s in zip(brands, source, strict=True) if s.startswith("twcs:")] == [t.brand for t in train]
     assert len({train_signals.brand_fold(b) for b in {t.brand for t in test}}) == train_signals.BRAND_FOLDS
 
 

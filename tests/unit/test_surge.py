@@ -90,7 +90,7 @@ def test_a_bursty_key_gets_a_stricter_threshold_than_a_steady_one() -> None:
     # history, the bursty one would exceed its budget at the starting tail, so its threshold tightens
     rng = random.Random(8)
     steady = poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 12.0)
-    bursty = [t for t in poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 10.0)]
+    bursty = list(poisson_stream(rng, T0, T0 + 6 * 86400, lambda t: 10.0))
     for day in range(6):
         bursty += poisson_stream(
             rng, T0 + day * 86400 + (5 + 3 * day) * HOUR, T0 + day * 86400 + (6 + 3 * day) * HOUR, lambda t: 50.0
@@ -118,7 +118,7 @@ def test_calibration_keeps_a_key_within_its_budget_on_its_own_history() -> None:
         stormy[day * 48 + 12] = c
     alpha = calibrate(stormy, mus, 50.0, config)
     assert alpha < config.alpha
-    fired = sum(1 for c, mu in zip(stormy, mus) if nb_tail(c, mu, 50.0) <= alpha)
+    fired = sum(1 for c, mu in zip(stormy, mus, strict=True) if nb_tail(c, mu, 50.0) <= alpha)
     assert fired == 3  # replayed with the calibrated threshold: the budget, no more
 
 
@@ -427,5 +427,5 @@ def test_a_batch_of_only_far_off_dates_counts_nothing_and_reads_nothing() -> Non
     from chalicelib.services.surges import observe_batch
 
     store = RecordingSurgeStore()
-    assert observe_batch([_observation(LIVE_NOW + 10 * 86400, "future")], store, lambda a, l: "iss", now=LIVE_NOW) == []
+    assert observe_batch([_observation(LIVE_NOW + 10 * 86400, "future")], store, lambda *_: "iss", now=LIVE_NOW) == []
     assert store.added == [] and store.hours_read == []

@@ -8,17 +8,17 @@ from bench.cost import PRICES, FunctionUse, MentionCounts, cost_report, monthly_
 
 
 def _counts(**overrides):
-    base = dict(
-        functions=[FunctionUse("f", 1.0, 1000.0, 1024)],
-        api_requests=0,
-        dynamodb_write_units=0,
-        dynamodb_read_units=0,
-        sqs_requests=0,
-        sfn_transitions=0,
-        sns_publishes=0,
-        ses_emails=0,
-        consumed_queues=0,
-    )
+    base = {
+        "functions": [FunctionUse("f", 1.0, 1000.0, 1024)],
+        "api_requests": 0,
+        "dynamodb_write_units": 0,
+        "dynamodb_read_units": 0,
+        "sqs_requests": 0,
+        "sfn_transitions": 0,
+        "sns_publishes": 0,
+        "ses_emails": 0,
+        "consumed_queues": 0,
+    }
     return MentionCounts(**{**base, **overrides})
 
 

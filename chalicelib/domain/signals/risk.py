@@ -55,7 +55,8 @@ _PATTERNS: dict[str, str] = {
     ),
     "churn": (
         r"\b(?:cancel(?:l?ing|l?ed)? my (?:account|subscription|membership|service|contract|plan|card)|"
-        r"clos(?:e|ing) my account|switch(?:ing|ed)? (?:over )?to (?:another|a different|_user_|[a-z]+ (?:instead|now))|"
+        r"clos(?:e|ing) my account|"
+        r"switch(?:ing|ed)? (?:over )?to (?:another|a different|_user_|[a-z]+ (?:instead|now))|"
         r"taking my (?:business|money) elsewhere|never (?:fly|flying|use|using|shop|shopping|buy|buying|order|"
         r"ordering|eat|eating|stay|staying) (?:with |at |from )?(?:you|_user_|_brand_|here|this)?\s?\w* ?again|"
         r"(?:lost|losing) (?:a|another|one) (?:loyal |long ?time )?customer|(?:lost|lose) me as a customer|"

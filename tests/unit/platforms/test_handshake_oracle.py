@@ -32,7 +32,7 @@ DELIVERIES = [
     b'{"events":[]}',
 ]
 
-tokens = st.from_regex(r"[A-Za-z0-9+/=_.~-]{1,%d}" % limits.MAX_HANDSHAKE_TOKEN_CHARS, fullmatch=True)
+tokens = st.from_regex(rf"[A-Za-z0-9+/=_.~-]{{1,{limits.MAX_HANDSHAKE_TOKEN_CHARS}}}", fullmatch=True)
 chosen = st.one_of(st.sampled_from([body.decode() for body in DELIVERIES]), st.text(max_size=200), tokens)
 # Each platform's handshake as its platform sends it, with the value the answer echoes or signs chosen by the
 # caller, plus arbitrary extra or missing parameters.
