@@ -502,3 +502,113 @@ class FakeReportRenderer:
             text=f"{report.week}",
             inline={"chart-volume": png},
         )
+
+
+# ---- surge engineer's block: surge counters and states, the Crisis they open ------------------------------------
+class FakeSurgeHistory:
+    """What one read of :class:`FakeSurgeStore` returned (a snapshot, like the adapter's ``SurgeHistory``)."""
+
+    def __init__(self, days: dict, mentions: dict, firsts: list, states: dict) -> None:
+        self.days, self.linked, self.firsts, self.states = days, mentions, firsts, states
+
+    def day_items(self, key):
+        return [{"day": day, **fields} for (k, day), fields in sorted(self.days.items()) if k == key]
+
+    def mentions(self, key, limit=100):
+        out: list[str] = []
+        for (k, _hour), ids in sorted(self.linked.items(), key=lambda item: item[0][1], reverse=True):
+            if k == key:
+                out += list(reversed(ids))
+        return out[:limit]
+
+    def data_start(self):
+        return min(self.firsts) if self.firsts else None
+
+    def state(self, key):
+        from chalicelib.domain.surge import SurgeState
+
+        return self.states.get(key, (SurgeState(), 0, None))
+
+
+class FakeSurgeStore:
+    """Counters per (key, day) with hourly and 5-minute fields; a batch (its set of mentions) is counted once; a
+    state is saved only at the version read, else :class:`StateConflict` (as the conditional put)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self.linked: dict[tuple[str, str], list[str]] = {}
+        self.first_ts: dict[str, float] = {}
+        self.batches: set[frozenset[str]] = set()
+        self.states: dict[str, tuple] = {}  # key -> (SurgeState, version, issue_id)
+        self.conflict_on: set[str] = set()  # keys whose next save loses the race (another processor wrote first)
+
+    def add(self, observations):
+        from chalicelib.domain.surge import counter_fields, day_of, hour_of
+
+        batch = frozenset(o.mention for o in observations)
+        if batch in self.batches:
+            return 0
+        self.batches.add(batch)
+        for o in observations:
+            day = day_of(o.at)
+            self.first_ts[day] = min(self.first_ts.get(day, o.at), o.at)
+            for key in o.keys:
+                fields = self.counts.setdefault((key, day), {})
+                for name in counter_fields(o.at):
+                    fields[name] = fields.get(name, 0) + 1
+                self.linked.setdefault((key, hour_of(o.at)), []).append(o.mention)
+        return 2
+
+    def read(self, keys, days, hours):
+        wanted_days = set(days)
+        return FakeSurgeHistory(
+            {(k, d): dict(f) for (k, d), f in self.counts.items() if k in keys and d in wanted_days},
+            {(k, h): list(ids) for (k, h), ids in self.linked.items() if k in keys and h in set(hours)},
+            [ts for day, ts in self.first_ts.items() if day in wanted_days],
+            {k: v for k, v in self.states.items() if k in keys},
+        )
+
+    def save_state(self, key, state, expected_version, issue_id=None):
+        from chalicelib.services.errors import StateConflict
+
+        current = self.states.get(key, (None, 0, None))[1]
+        if key in self.conflict_on or current != expected_version:
+            self.conflict_on.discard(key)
+            raise StateConflict(key)
+        self.states[key] = (state, expected_version + 1, issue_id)
+        return expected_version + 1
+
+
+class FakeCrisisIssues:
+    """Issues opened once by id (a second open of the same id writes nothing), and the audit appended."""
+
+    def __init__(self) -> None:
+        self.issues: dict[str, object] = {}
+        self.linked: dict[str, list[str]] = {}
+        self.cases: dict[str, object] = {}
+        self.audit: list = []
+
+    def open_issue(self, issue, audit, case, linked_mentions):
+        if issue.issue_id in self.issues:
+            return False
+        self.issues[issue.issue_id] = issue
+        self.linked[issue.issue_id] = list(linked_mentions)
+        self.cases[issue.issue_id] = case
+        self.audit += list(audit)
+        return True
+
+    def append_audit(self, event):
+        self.audit.append(event)
+
+
+class FakeActivePlan:
+    """The bundled plan, version 1."""
+
+    def active(self):
+        from pathlib import Path
+
+        import chalicelib
+        from chalicelib.domain.plan import load_plan_yaml
+
+        text = (Path(chalicelib.__file__).parent / "plans" / "default.yaml").read_text(encoding="utf-8")
+        return load_plan_yaml(text), 1
