@@ -12,8 +12,8 @@ Why: moto's server handles requests on threads, and its DynamoDB is not safe for
   again: a stream shard that gets its first record, or a table mid-write, in between answers 500 (``Object of type
   StreamRecord is not JSON serializable``, ``keys must be str ... DynamoType``).
 
-DynamoDB (tables and streams) and data.json therefore run under one lock: each call is atomic, as on AWS, and a
-cancelled transaction only undoes itself. Other services (SQS long polls, Step Functions) are not serialized.
+DynamoDB (tables and streams) therefore runs under one lock: each call is atomic, as on AWS, and a cancelled
+transaction only undoes itself. data.json is left unlocked (see ``install``): its race is rare and a retry answers. Other services (SQS long polls, Step Functions) are not serialized.
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ def serialize(cls: type) -> None:
 def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-    from moto.moto_api._internal.responses import MotoAPIResponse
 
     serialize(DynamoDBBackend)
     serialize(DynamoDBStreamsBackend)
-    MotoAPIResponse.model_data = _locked(MotoAPIResponse.model_data)  # type: ignore[method-assign]
+    # data.json is not locked: it serializes all of moto's state (80-100 s on make run's stack), and DynamoDB would
+    # stall meanwhile; a reader retries its rare 500 instead.
 
 
 def main() -> None:
