@@ -13,7 +13,8 @@ Why: moto's server handles requests on threads, and its DynamoDB is not safe for
   StreamRecord is not JSON serializable``, ``keys must be str ... DynamoType``).
 
 DynamoDB (tables and streams) therefore runs under one lock: each call is atomic, as on AWS, and a cancelled
-transaction only undoes itself. data.json is left unlocked (see ``install``): its race is rare and a retry answers. Other services (SQS long polls, Step Functions) are not serialized.
+transaction only undoes itself. data.json is left unlocked (see ``install``): its race is rare and a retry answers.
+Other services (SQS long polls, Step Functions) are not serialized.
 """
 
 from __future__ import annotations
