@@ -34,6 +34,26 @@ class StackInspection:
             aws_session_token="testing",
         )
 
+    def moto_state(self, attempts: int = 10, timeout: float = 60.0) -> dict[str, Any]:
+        """moto's ``/moto-api/data.json`` (where the contract says sent emails are read), asked again on a 500.
+
+        moto checks every model is JSON-serializable, then serializes them all: a value another request changes in
+        between (a stream's first record) fails that one answer; a reader asks again (see infra.local.moto_server).
+        """
+        import json
+        import urllib.error
+        import urllib.request
+
+        for attempt in range(attempts):
+            try:
+                with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=timeout) as answer:  # noqa: S310
+                    return dict(json.load(answer))
+            except urllib.error.HTTPError as error:
+                if error.code < 500 or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+        raise StackError("moto's data.json did not answer")
+
     def queue_backlog(self) -> int:
         """Messages on the ingest queue, in flight included."""
         from chalicelib.settings import Resources

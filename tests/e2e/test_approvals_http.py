@@ -7,7 +7,6 @@ import html
 import json
 import re
 import time
-import urllib.request
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
@@ -21,8 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 def emails(stack: LocalStack) -> list[dict]:
-    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=10) as answer:  # noqa: S310
-        return json.load(answer).get("ses", {}).get("Message", [])
+    return stack.moto_state().get("ses", {}).get("Message", [])
 
 
 def wait_for_link(stack: LocalStack, to: str, issue_text: str, seen: set[str], timeout: float = 120) -> str:

@@ -174,8 +174,7 @@ def browser(tmp_path) -> Iterator[WebDriver]:
 
 
 def _emails(stack: LocalStack) -> list[dict[str, Any]]:
-    with _LOCAL.open(f"{stack.moto_url}/moto-api/data.json", timeout=5) as answer:
-        return json.load(answer).get("ses", {}).get("Message", [])
+    return stack.moto_state().get("ses", {}).get("Message", [])
 
 
 def _approval_link(stack: LocalStack, mention_key: str, to: str, timeout: float = 60) -> tuple[str, str]:
@@ -250,13 +249,7 @@ SURVEY_SCREENSHOT = ROOT / ".run" / "browser-survey.png"
 
 
 def _emails_retrying(stack: LocalStack) -> list[dict[str, Any]]:
-    """moto's data.json, asked again when it answers 500: it serializes every model while the stack writes, and a
-    table that fills up mid-way (empty when checked, holding items when dumped) makes that one answer fail."""
-    for _ in range(10):
-        try:
-            return _emails(stack)
-        except urllib.error.HTTPError:
-            time.sleep(0.5)
+    """moto's sent emails (``stack.moto_state`` asks again when data.json answers 500)."""
     return _emails(stack)
 
 

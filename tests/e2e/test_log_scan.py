@@ -35,8 +35,7 @@ MIN_NAME = 5
 
 def sent_emails(stack: LocalStack) -> list[dict]:
     """What moto's SES sent (``/moto-api/data.json``, the contract's place for it)."""
-    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=30) as answer:  # noqa: S310
-        data = json.load(answer)
+    data = stack.moto_state()
     return [node for node in _walk(data.get("ses", {})) if isinstance(node, dict) and "body" in node]
 
 

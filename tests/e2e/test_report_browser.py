@@ -109,8 +109,7 @@ def test_the_report_command_writes_stores_emails_and_its_charts_show_in_a_browse
     s3 = stack.client("s3")
     bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "-local-reports-" in b["Name"])
     assert s3.head_object(Bucket=bucket, Key=f"reports/{week}/report.html")["ContentLength"] > 0
-    with _LOCAL.open(f"{stack.moto_url}/moto-api/data.json", timeout=10) as answer:
-        raw = [m.get("raw_data", "") for m in json.load(answer).get("ses", {}).get("RawMessage", [])]
+    raw = [m.get("raw_data", "") for m in stack.moto_state().get("ses", {}).get("RawMessage", [])]
     mails = [m for m in raw if f"weekly report {week}" in m]
     assert mails, "the report email is in moto's SES"
     assert mails[0].count("Content-ID: <chart-") == 5 and "Content-Disposition: inline" in mails[0]
