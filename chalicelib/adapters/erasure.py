@@ -21,10 +21,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import attribute, string
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact
@@ -59,7 +57,6 @@ def stage_tables(names: Resources) -> dict[str, str]:
 class DynamoErasure:
     def __init__(self, names: Resources) -> None:
         self.names = names
-        self.serializer = TypeSerializer()
 
     def _scan(self, table: str, **request: Any):
         for page in client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True, **request):
@@ -118,7 +115,7 @@ class DynamoErasure:
                 sets = {name: value for name, value in cleaned.items() if value != plain[name]}
                 if sets:
                     names = {f"#a{i}": name for i, name in enumerate(sets)}
-                    values = {f":v{i}": self.serializer.serialize(value) for i, value in enumerate(sets.values())}
+                    values = {f":v{i}": attribute(value) for i, value in enumerate(sets.values())}
                     assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(sets)))
                     dynamodb.update_item(
                         TableName=table,

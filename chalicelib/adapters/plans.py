@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.domain.plan import ResponsePlan, load_plan_yaml, parse_plan
 from chalicelib.services.errors import PlanConflict
 
@@ -55,13 +56,13 @@ class DynamoPlanStore:
     def _read_active(self) -> tuple[ResponsePlan, int]:
         dynamodb = client("dynamodb")
         pointer = dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}}, ConsistentRead=True
+            TableName=self.table_name, Key={"pk": string("plan"), "sk": string("active")}, ConsistentRead=True
         ).get("Item")
         if not pointer:
             return self.fallback.active()
         version = int(pointer["version"]["N"])
         item = dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": _version_key(version)}}
+            TableName=self.table_name, Key={"pk": string("plan"), "sk": string(_version_key(version))}
         )["Item"]
         return parse_plan(json.loads(item["document"]["S"])), version
 
@@ -70,7 +71,7 @@ class DynamoPlanStore:
         plan = load_plan_yaml(plan_yaml)  # raises PlanError naming every problem: nothing is written
         dynamodb = client("dynamodb")
         pointer = dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": "plan"}, "sk": {"S": "active"}}, ConsistentRead=True
+            TableName=self.table_name, Key={"pk": string("plan"), "sk": string("active")}, ConsistentRead=True
         ).get("Item")
         previous = int(pointer["version"]["N"]) if pointer else 0
         version = previous + 1
@@ -81,17 +82,17 @@ class DynamoPlanStore:
                     "TableName": self.table_name,
                     "ConditionExpression": "attribute_not_exists(pk)",
                     "Item": {
-                        "pk": {"S": "plan"},
-                        "sk": {"S": _version_key(version)},
-                        "version": {"N": str(version)},
-                        "status": {"S": "active"},
-                        "brand": {"S": plan.brand},
-                        "uploaded_by": {"S": uploaded_by},
-                        "uploaded_at": {"S": now},
-                        "reviewed_by": {"S": plan.review.reviewed_by},
-                        "reviewed_on": {"S": plan.review.reviewed_on.isoformat()},
-                        "document": {"S": plan.model_dump_json()},
-                        "source_yaml": {"S": plan_yaml},
+                        "pk": string("plan"),
+                        "sk": string(_version_key(version)),
+                        "version": number(version),
+                        "status": string("active"),
+                        "brand": string(plan.brand),
+                        "uploaded_by": string(uploaded_by),
+                        "uploaded_at": string(now),
+                        "reviewed_by": string(plan.review.reviewed_by),
+                        "reviewed_on": string(plan.review.reviewed_on.isoformat()),
+                        "document": string(plan.model_dump_json()),
+                        "source_yaml": string(plan_yaml),
                     },
                 }
             },
@@ -99,15 +100,15 @@ class DynamoPlanStore:
                 "Put": {
                     "TableName": self.table_name,
                     "Item": {
-                        "pk": {"S": "plan"},
-                        "sk": {"S": "active"},
-                        "version": {"N": str(version)},
-                        "since": {"S": now},
+                        "pk": string("plan"),
+                        "sk": string("active"),
+                        "version": number(version),
+                        "since": string(now),
                     },
                     **(
                         {
                             "ConditionExpression": "version = :previous",
-                            "ExpressionAttributeValues": {":previous": {"N": str(previous)}},
+                            "ExpressionAttributeValues": {":previous": number(previous)},
                         }
                         if pointer
                         else {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -120,10 +121,10 @@ class DynamoPlanStore:
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": {"pk": {"S": "plan"}, "sk": {"S": _version_key(previous)}},
+                        "Key": {"pk": string("plan"), "sk": string(_version_key(previous))},
                         "UpdateExpression": "SET #status = :retired, retired_at = :now",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {":retired": {"S": "retired"}, ":now": {"S": now}},
+                        "ExpressionAttributeValues": {":retired": string("retired"), ":now": string(now)},
                     }
                 }
             )
@@ -138,7 +139,7 @@ class DynamoPlanStore:
         answer = client("dynamodb").query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :plan",
-            ExpressionAttributeValues={":plan": {"S": "plan"}},
+            ExpressionAttributeValues={":plan": string("plan")},
         )
         return [
             {
