@@ -129,7 +129,9 @@ def test_the_logs_of_a_replay_hold_no_secret_link_token_or_author_data(stack: Lo
     # The legal threat and the influencer open High Priority issues: PR's draft step is emailed to two people.
     links = wait_for_links(stack, at_least=2)
     page = http("GET", links[0].replace(stack.base_url, stack.api_url))
-    assert page.status == 200  # a person opened the emailed link: the access log saw it
+    # a person opened the emailed link, so the access log saw it with its signature; a 410 (the step moved on first:
+    # the e2e stack runs protocol timers fast, and CI is loaded) is logged the same way, which is what is checked here
+    assert page.status in (200, 410)
     time.sleep(2)  # the API's and worker's log lines are written by their pumps
 
     logs = {
