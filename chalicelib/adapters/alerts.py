@@ -33,6 +33,7 @@ from chalicelib.domain.alerts import (
     message_body,
     subject_line,
 )
+from chalicelib.domain.index_shards import INDEX_SHARDS, index_key_values, status_category
 from chalicelib.settings import ALERTS_PER_HOUR, Resources
 
 SENT_TTL = timedelta(days=90)  # longer than any issue stays open with a running SLA clock
@@ -158,26 +159,30 @@ class SnsAlerts:
 
 
 class DynamoLiveIssues:
-    """The live issues of a category, from the issues table's ``by_status_category`` index (full items)."""
+    """The live issues of a category, from the issues table's ``by_status_category`` index (full items): every
+    shard of the status and category's partition, one after the other (the SLA check needs them all, in no
+    order)."""
 
-    def __init__(self, names: Resources) -> None:
+    def __init__(self, names: Resources, shards: int = INDEX_SHARDS) -> None:
         self.table = names.issues_table
+        self.shards = shards
 
     def with_status(self, status: str, category: str) -> Iterator[dict[str, Any]]:
         from chalicelib.adapters.mentions_table import plain_item
 
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "by_status_category",
-            "KeyConditionExpression": "status_category = :sc",
-            "ExpressionAttributeValues": {":sc": string(f"{status}#{category}")},
-        }
-        while True:
-            answer = client("dynamodb").query(**request)
-            yield from (plain_item(item) for item in answer["Items"])
-            if "LastEvaluatedKey" not in answer:
-                return
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for value in index_key_values(status_category(status, category), self.shards):
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "by_status_category",
+                "KeyConditionExpression": "status_category = :sc",
+                "ExpressionAttributeValues": {":sc": string(value)},
+            }
+            while True:
+                answer = client("dynamodb").query(**request)
+                yield from (plain_item(item) for item in answer["Items"])
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 class SqsQueueDepths:

@@ -10,8 +10,9 @@ from chalicelib.adapters import codec
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import plain_item, string
 from chalicelib.adapters.triage_table import audit_item
+from chalicelib.domain.index_shards import INDEX_SHARDS
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
-from chalicelib.domain.ops import Partition, StaleVersion
+from chalicelib.domain.ops import Partition, ShardedPartition, StaleVersion
 from chalicelib.settings import Resources
 
 Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
@@ -134,19 +135,25 @@ class DynamoIssues:
         return expected_version + 1
 
     def first_seen_between(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
-        """Every issue first seen on a day from ``first_day`` to ``last_day`` (ISO dates, at most a quarter)."""
+        """Every issue first seen on a day from ``first_day`` to ``last_day`` (ISO dates, at most a quarter): each
+        day's ``by_day`` partition, all its shards, newest first within the day (as one partition read)."""
         from datetime import date, timedelta
 
         found: list[dict[str, Any]] = []
         day, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
         while day <= last:
-            partition = Partition(index="by_day", key="first_seen_day", value=day.isoformat(), sort="first_seen")
-            start: dict[str, Any] | None = None
-            while True:
-                items, start = self.page(partition, [], 500, start)
-                found += items
-                if start is None:
-                    break
+            sharded = ShardedPartition(
+                index="by_day", key="first_seen_day", value=day.isoformat(), sort="first_seen", shards=INDEX_SHARDS
+            )
+            of_day: list[dict[str, Any]] = []
+            for partition in sharded.parts():
+                start: dict[str, Any] | None = None
+                while True:
+                    items, start = self.page(partition, [], 500, start)
+                    of_day += items
+                    if start is None:
+                        break
+            found += sorted(of_day, key=lambda item: str(item["first_seen"]), reverse=True)
             day += timedelta(days=1)
         return found
 
@@ -166,7 +173,7 @@ class DynamoIssues:
                 ExpressionAttributeValues={
                     ":busy": string("in_progress"),
                     ":open": string("open"),
-                    ":sc": string(status_category(IssueStatus.IN_PROGRESS.value, category)),
+                    ":sc": string(status_category(IssueStatus.IN_PROGRESS.value, category, issue_id)),
                     ":category": string(category),
                 },
             )

@@ -23,8 +23,15 @@ Shape, for each step in order (``S`` is the step's name)::
     S.route           Choice: submitted/approved/edited (those the step declares) -> next step (or Publish)
                               rejected (when declared) -> the on_reject step; anything else -> S.unexpected_outcome
     Publish           sqs:sendMessage.waitForTaskToken -> publish queue ($.channels, approved draft)
+    ResolveIssue.shard
+                      Pass: $.index_shard.digest = States.Hash($.issue_id, 'SHA-256')
+    ResolveIssue.shard_choice
+                      Choice on the digest's last hex digit (StringMatches "*<digit>") -> ResolveIssue.shard_<s>
+    ResolveIssue.shard_<s>
+                      Pass: $.index_shard.suffix = "" (shard 0) or "#<s>": the issue's write shard of the
+                      by_status_category index, as :func:`chalicelib.domain.index_shards.index_shard` names it
     ResolveIssue      dynamodb:updateItem issues table: status = resolved, resolved_at = $$.State.EnteredTime,
-                      status_category = "resolved#<category>" (the by_status_category index follows)
+                      status_category = "resolved#<category><suffix>" (the by_status_category index follows)
     AuditResolved     dynamodb:putItem audit table: sk = "<EnteredTime>#resolved", type resolved
     Resolved          Succeed
 
@@ -63,6 +70,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.domain.index_shards import INDEX_SHARDS, SHARD_DIGITS, shard_suffix
 from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
 from chalicelib.domain.protocol_messages import (
     ESCALATED,
@@ -138,6 +146,42 @@ def message_body(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]
 
 def timeout_seconds(minutes: float, time_scale: float) -> int:
     return min(MAX_TIMEOUT_SECONDS, max(1, math.ceil(round(minutes * time_scale, 6))))
+
+
+def index_shard_states(prefix: str, next_state: str, shards: int = INDEX_SHARDS) -> dict[str, dict[str, Any]]:
+    """States that put the execution's issue's index shard suffix (``""`` or ``"#<s>"``) in
+    ``$.index_shard.suffix``, then go on to ``next_state``; entered at ``<prefix>.shard``. Step Functions has no
+    modulo, so a Choice maps each last hex digit of ``States.Hash($.issue_id, 'SHA-256')`` to its shard, the
+    mapping :func:`chalicelib.domain.index_shards.index_shard` computes in Python."""
+    digits_of: dict[int, list[str]] = {shard: [] for shard in range(shards)}
+    for position, digit in enumerate(SHARD_DIGITS):
+        digits_of[position % shards].append(digit)
+
+    def matches(digits: list[str]) -> dict[str, Any]:
+        rules = [{"Variable": "$.index_shard.digest", "StringMatches": f"*{digit}"} for digit in digits]
+        return rules[0] if len(rules) == 1 else {"Or": rules}
+
+    states: dict[str, dict[str, Any]] = {
+        f"{prefix}.shard": {
+            "Type": "Pass",
+            "Parameters": {"digest.$": "States.Hash($.issue_id, 'SHA-256')"},
+            "ResultPath": "$.index_shard",
+            "Next": f"{prefix}.shard_choice",
+        },
+        f"{prefix}.shard_choice": {
+            "Type": "Choice",
+            "Choices": [{**matches(digits), "Next": f"{prefix}.shard_{shard}"} for shard, digits in digits_of.items()],
+            "Default": f"{prefix}.shard_0",  # a SHA-256 always ends in a hex digit: never taken
+        },
+    }
+    for shard in range(shards):
+        states[f"{prefix}.shard_{shard}"] = {
+            "Type": "Pass",
+            "Result": shard_suffix(shard),
+            "ResultPath": "$.index_shard.suffix",
+            "Next": next_state,
+        }
+    return states
 
 
 def compile_protocol(
@@ -423,8 +467,9 @@ class _Compiler:
                 # alerted it; the issue stays open for people to answer another way.
                 {"ErrorEquals": [PUBLISH_REFUSED_ERROR], "ResultPath": "$.publish_error", "Next": NOT_PUBLISHED},
             ],
-            "Next": RESOLVE,
+            "Next": f"{RESOLVE}.shard",
         }
+        self.states.update(index_shard_states(RESOLVE, RESOLVE))
         self.states["Publish.alert_timed_out"] = self._alert(None, "publish_timed_out", next_state=TIMED_OUT)
         self.states[RESOLVE] = {
             "Type": "Task",
@@ -432,13 +477,14 @@ class _Compiler:
             "Parameters": {
                 "TableName": self.resources.issues_table,
                 "Key": {"issue_id": {"S.$": "$.issue_id"}},
-                # status_category feeds the issues table's by_status_category index: it moves with the status.
+                # status_category feeds the issues table's by_status_category index: it moves with the status,
+                # in the issue's write shard (the suffix the states before this one chose from the issue id).
                 "UpdateExpression": "SET #status = :resolved, resolved_at = :at, status_category = :status_category",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {
                     ":resolved": {"S": "resolved"},
                     ":at": {"S.$": "$$.State.EnteredTime"},
-                    ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"},
+                    ":status_category": {"S.$": "States.Format('resolved#{}{}', $.category, $.index_shard.suffix)"},
                 },
             },
             "ResultPath": None,

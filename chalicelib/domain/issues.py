@@ -16,6 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.classification import Classification
+
+# the index keys every writer of an issue writes, re-exported where the writers have always found them
+from chalicelib.domain.index_shards import first_seen_day as first_seen_day
+from chalicelib.domain.index_shards import status_category as status_category
 from chalicelib.domain.models import Mention
 from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan, Severity
 
@@ -30,12 +34,6 @@ class IssueStatus(StrEnum):
 
 
 LIVE_STATUSES = (IssueStatus.OPEN, IssueStatus.IN_PROGRESS)
-
-
-def status_category(status: str, category: str) -> str:
-    """The issues table's ``by_status_category`` key. Every writer of ``status`` or ``category`` writes it too
-    (the protocols' ``ResolveIssue`` state builds the same string with ``States.Format``)."""
-    return f"{status}#{category}"
 
 
 class Issue(BaseModel):

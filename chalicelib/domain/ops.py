@@ -8,12 +8,17 @@ and the use cases (:mod:`chalicelib.services.ops`) build on it.
   tokens included). Each role holds the ones below it. A token is compared in constant time (the admin's) or
   looked up by its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
 * **Listings.** An :class:`IssueQuery` chooses one of the issues table's indexes (by status and category, by
-  assignee, by the day an issue opened) and walks its partitions in order, newest first within each.
+  assignee, by the day an issue opened) and walks its partitions in order, newest first within each. The day and
+  status-category partitions are write-sharded (see :mod:`chalicelib.domain.index_shards`): each is a
+  :class:`ShardedPartition` whose shards are queried together and merged by the sort key, so a listing reads in
+  the same order as from one partition.
 * **Cursors.** Opaque to clients, signed (HMAC-SHA256 with ``LINK_SIGNING_KEY``, over a ``cursor|`` prefix so a
   cursor can never pass for a link signature) so a forged or edited cursor is a 400, never a DynamoDB error; they
-  carry the partition reached, DynamoDB's last evaluated key and a fingerprint of the query's filters. A signed
-  cursor is still checked field by field (position within the walk, key of that partition's index) before
-  DynamoDB sees it: whoever holds the signing key must not be able to turn a listing into a 500.
+  carry the partition reached, each of its shards' position (the table key and sort key of the last item listed
+  from it, ``null`` before its first, ``"end"`` once listed to its end) and a fingerprint of the query's filters.
+  A signed cursor is still checked field by field (position within the walk, one position per shard, key values
+  DynamoDB accepts) before DynamoDB sees it: whoever holds the signing key must not be able to turn a listing
+  into a 500. The shard's partition key value is not carried: it follows from the partition and the shard.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.index_shards import INDEX_SHARDS, index_key_values
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import Severity
 from chalicelib.domain.roles import Role
@@ -99,7 +105,7 @@ class BadQuery(ValueError):
 
 
 class Partition(BaseModel):
-    """One index partition to walk: the index, its partition key attribute and value, and its sort key."""
+    """One index partition to query: the index, its partition key attribute and value, and its sort key."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -108,15 +114,37 @@ class Partition(BaseModel):
     value: str
     sort: str
 
-    def check_start_key(self, start_key: dict[str, dict[Literal["S"], str]]) -> None:
-        """A last evaluated key of this partition has exactly the table's key, the index's partition key (with
-        this partition's value) and the index's sort key, each a non-empty string DynamoDB accepts in a key."""
-        if set(start_key) != {TABLE_KEY, self.key, self.sort}:
-            raise BadCursor(f"cursor: its position is not a key of the {self.index} index")
-        if start_key[self.key]["S"] != self.value:
-            raise BadCursor("cursor: its position lies outside the partition it names")
-        if not all(0 < len(value["S"].encode()) <= MAX_KEY_BYTES for value in start_key.values()):
-            raise BadCursor("cursor: its position holds a key value DynamoDB cannot accept")
+    def start_key(self, position: tuple[str, str]) -> dict[str, dict[str, str]]:
+        """DynamoDB's ``ExclusiveStartKey`` just after the item at ``position`` (its table key and sort key)."""
+        issue_id, sort_value = position
+        return {TABLE_KEY: {"S": issue_id}, self.key: {"S": self.value}, self.sort: {"S": sort_value}}
+
+    def position_of(self, item: dict[str, Any]) -> tuple[str, str]:
+        """Where a listed item of this partition sits: its table key and its sort key."""
+        return str(item[TABLE_KEY]), str(item[self.sort])
+
+
+END: Literal["end"] = "end"  # a shard listed to its end
+ShardPosition = tuple[str, str] | Literal["end"] | None  # after this item (table key, sort key) / done / from the top
+
+
+class ShardedPartition(BaseModel):
+    """One partition of a listing, written over ``shards`` key values (``value``, ``value#1``, ...). Its shards
+    are queried together and merged newest first by ``sort``; a single-shard one is a plain partition."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: str
+    key: str
+    value: str
+    sort: str
+    shards: int = Field(1, ge=1)
+
+    def parts(self) -> list[Partition]:
+        return [
+            Partition(index=self.index, key=self.key, value=value, sort=self.sort)
+            for value in index_key_values(self.value, self.shards)
+        ]
 
 
 def days(query: IssueQuery, today: date) -> tuple[date, date]:
@@ -135,22 +163,33 @@ def days(query: IssueQuery, today: date) -> tuple[date, date]:
     return since, until
 
 
-def partitions(query: IssueQuery, categories: list[str], today: date) -> list[Partition]:
-    """The partitions a query walks, in order; the other filters apply within them."""
+def partitions(
+    query: IssueQuery, categories: list[str], today: date, shards: int = INDEX_SHARDS
+) -> list[ShardedPartition]:
+    """The partitions a query walks, in order; the other filters apply within them. The day and status-category
+    partitions have ``shards`` shards each (the writers' :func:`~chalicelib.domain.index_shards.index_shard`)."""
     if query.assignee:
-        return [Partition(index="by_assignee", key="assigned_to", value=query.assignee, sort="last_seen")]
+        return [ShardedPartition(index="by_assignee", key="assigned_to", value=query.assignee, sort="last_seen")]
     if query.status:
         chosen = [query.category] if query.category else categories
         return [
-            Partition(
-                index="by_status_category", key="status_category", value=f"{query.status.value}#{c}", sort="last_seen"
+            ShardedPartition(
+                index="by_status_category",
+                key="status_category",
+                value=f"{query.status.value}#{c}",
+                sort="last_seen",
+                shards=shards,
             )
             for c in chosen
         ]
     since, until = days(query, today)
     return [
-        Partition(
-            index="by_day", key="first_seen_day", value=(until - timedelta(days=back)).isoformat(), sort="first_seen"
+        ShardedPartition(
+            index="by_day",
+            key="first_seen_day",
+            value=(until - timedelta(days=back)).isoformat(),
+            sort="first_seen",
+            shards=shards,
         )
         for back in range((until - since).days + 1)
     ]
@@ -167,7 +206,7 @@ class _CursorState(BaseModel):
 
     q: str  # the query's fingerprint
     p: int = Field(ge=0)  # the partition reached
-    k: dict[str, dict[Literal["S"], str]] | None  # DynamoDB's last evaluated key there (all key values are S)
+    k: list[ShardPosition] | None  # each of its shards' position (None: all from the top)
 
 
 def _fingerprint(query: IssueQuery) -> str:
@@ -184,14 +223,20 @@ def seal(key: str, payload: bytes) -> str:
     return f"{body}.{_signature(key, body)}"
 
 
-def encode_cursor(key: str, query: IssueQuery, position: int, last_key: dict[str, Any] | None) -> str:
+def encode_cursor(key: str, query: IssueQuery, position: int, shard_positions: Any) -> str:
+    """A cursor at partition ``position`` of the walk, its shards at ``shard_positions`` (one :data:`ShardPosition`
+    each, or None when none has started)."""
+    if isinstance(shard_positions, list) and all(p is None for p in shard_positions):
+        shard_positions = None  # the short form
     return seal(
-        key, json.dumps({"q": _fingerprint(query), "p": position, "k": last_key}, separators=(",", ":")).encode()
+        key, json.dumps({"q": _fingerprint(query), "p": position, "k": shard_positions}, separators=(",", ":")).encode()
     )
 
 
-def decode_cursor(key: str, query: IssueQuery, cursor: str, walk: list[Partition]) -> tuple[int, dict[str, Any] | None]:
-    """Where the listing ``walk`` resumes: the partition's position in it and DynamoDB's start key there."""
+def decode_cursor(
+    key: str, query: IssueQuery, cursor: str, walk: list[ShardedPartition]
+) -> tuple[int, list[ShardPosition]]:
+    """Where the listing ``walk`` resumes: the partition's position in it and each of its shards' position."""
     body, _, sig = cursor.partition(".")
     if not sig or not hmac.compare_digest(_signature(key, body).encode(), sig.encode()):
         raise BadCursor("cursor is not one this API issued")
@@ -203,9 +248,15 @@ def decode_cursor(key: str, query: IssueQuery, cursor: str, walk: list[Partition
         raise BadCursor("cursor belongs to a listing with other filters")
     if state.p >= len(walk):
         raise BadCursor("cursor: its position lies past the end of this listing")
-    if state.k is not None:
-        walk[state.p].check_start_key(state.k)
-    return state.p, state.k
+    shards = walk[state.p].shards
+    if state.k is None:
+        return state.p, [None] * shards
+    if len(state.k) != shards:
+        raise BadCursor(f"cursor: its position is not one of the {walk[state.p].index} index's {shards} shards")
+    for position in state.k:
+        if isinstance(position, tuple) and not all(0 < len(value.encode()) <= MAX_KEY_BYTES for value in position):
+            raise BadCursor("cursor: its position holds a key value DynamoDB cannot accept")
+    return state.p, list(state.k)
 
 
 # ---- Writes: what responders change on an issue ------------------------------------------------------------------

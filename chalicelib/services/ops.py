@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
+    END,
     REOPENED_FROM,
     BadQuery,
     IllegalTransition,
@@ -25,6 +26,8 @@ from chalicelib.domain.ops import (
     Partition,
     Role,
     SatisfactionBody,
+    ShardedPartition,
+    ShardPosition,
     StaleVersion,
     check_transition,
     decode_cursor,
@@ -154,11 +157,70 @@ class OpsDeps:
     cursor_key: str
 
 
+@dataclass
+class _ShardReader:
+    """One shard of a partition being merged: what it has read ahead and where it stands."""
+
+    part: Partition
+    position: ShardPosition  # after the last item listed from it (what the cursor records)
+    next_key: dict[str, Any] | None  # where its next query starts
+    done_reading: bool  # DynamoDB has no more of it
+    ahead: list[dict[str, Any]]  # read, not listed yet (newest first)
+
+
+def _merged(
+    issues: IssueReader,
+    partition: ShardedPartition,
+    filters: list[tuple[str, str, Any]],
+    wanted: int,
+    positions: list[ShardPosition],
+) -> tuple[list[dict[str, Any]], list[ShardPosition]]:
+    """Up to ``wanted`` items of ``partition``, newest first by its sort key over all its shards (a tie goes to the
+    lower shard), from ``positions`` on; and the shards' positions after them (all ``END``: the partition is
+    done). Each shard is read ahead a share of what is wanted, and again when its read-ahead runs out while it may
+    still hold the next item."""
+    shards = [
+        _ShardReader(
+            part=part,
+            position=position,
+            next_key=part.start_key(position) if isinstance(position, tuple) else None,
+            done_reading=position == END,
+            ahead=[],
+        )
+        for part, position in zip(partition.parts(), positions, strict=True)
+    ]
+    listed: list[dict[str, Any]] = []
+    while len(listed) < wanted:
+        need = wanted - len(listed)
+        share = need if len(shards) == 1 else -(-need // len(shards)) + 1
+        for shard in shards:
+            while not shard.ahead and not shard.done_reading:
+                found, shard.next_key = issues.page(shard.part, filters, share, shard.next_key)
+                shard.ahead, shard.done_reading = found, shard.next_key is None
+        heads = [shard for shard in shards if shard.ahead]
+        if not heads:
+            break
+        newest = max(heads, key=lambda shard: str(shard.ahead[0][partition.sort]))  # max keeps the first of a tie
+        item = newest.ahead.pop(0)
+        newest.position = newest.part.position_of(item)
+        listed.append(item)
+    for shard in shards:
+        if shard.done_reading and not shard.ahead:
+            shard.position = END
+    return listed, [shard.position for shard in shards]
+
+
 def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
+    """A page of the listing ``query`` asks for: its partitions walked in order, each newest first (a sharded one
+    merged over its shards), and the cursor that continues it."""
     if query.category and query.category not in deps.categories:
         raise UnknownCategory(f"category: not one of {', '.join(deps.categories)}")
     walk = partitions(query, deps.categories, today)
-    position, start_key = decode_cursor(deps.cursor_key, query, query.cursor, walk) if query.cursor else (0, None)
+    shard_positions: list[ShardPosition]
+    if query.cursor:
+        position, shard_positions = decode_cursor(deps.cursor_key, query, query.cursor, walk)
+    else:
+        position, shard_positions = 0, [None] * walk[0].shards
     keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
     filters = [
         (name, operator, value)
@@ -176,13 +238,16 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
     ]
     items: list[IssueSummary] = []
     while position < len(walk) and len(items) < query.limit:
-        found, start_key = deps.issues.page(walk[position], filters, query.limit - len(items), start_key)
+        found, shard_positions = _merged(
+            deps.issues, walk[position], filters, query.limit - len(items), shard_positions
+        )
         items += [summary(item) for item in found]
-        if start_key is None:
+        if all(shard == END for shard in shard_positions):
             position += 1
+            shard_positions = [None] * walk[position].shards if position < len(walk) else []
     more = position < len(walk)
     return IssuePage(
-        items=items, next_cursor=encode_cursor(deps.cursor_key, query, position, start_key) if more else None
+        items=items, next_cursor=encode_cursor(deps.cursor_key, query, position, shard_positions) if more else None
     )
 
 
@@ -266,7 +331,7 @@ def update_issue(
         event("assigned", previous=item.get("assigned_to") or None, assigned_to=changes["assigned_to"])
     if "status" in changes and check_transition(str(item.get("status")), IssueStatus(changes["status"])):
         wanted = IssueStatus(changes["status"])
-        sets.update(status=wanted.value, status_category=status_category(wanted.value, str(item["category"])))
+        sets.update(status=wanted.value, status_category=status_category(wanted.value, str(item["category"]), issue_id))
         if wanted is IssueStatus.RESOLVED:
             sets["resolved_at"] = _now_iso(now)
         elif IssueStatus(item["status"]) in REOPENED_FROM and wanted is not IssueStatus.CLOSED:

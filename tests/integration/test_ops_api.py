@@ -114,6 +114,58 @@ def test_cursors_walk_every_issue_once_and_refuse_tampering(api):
     assert status == 400 and "other filters" in error["error"]  # a cursor from another listing
 
 
+def pages_of(api, query: str, limit: int) -> list[str]:
+    seen, cursor = [], None
+    while True:
+        status, page = get(api, f"/issues?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200 and len(page["items"]) <= limit, page
+        seen += [i["issue_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen
+
+
+def test_listings_read_every_shard_newest_first_on_dynamodb(api):
+    """Issues in several write shards of one partition are listed as from one partition: newest first by the
+    index's sort key, each once, whatever the page size."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.domain.index_shards import first_seen_day, index_shard, status_category
+
+    names = resources()
+    routine = api.issue_ids[:4]  # first seen a minute apart, oldest first
+    for issue_id in routine:  # the ops API's status change writes the issue's own shard
+        answer = api.http.patch(
+            f"/issues/{issue_id}",
+            body=json.dumps({"status": "in_progress"}),
+            headers={**api.admin, "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 200, answer.body
+    stored = {
+        issue_id: client("dynamodb").get_item(TableName=names.issues_table, Key={"issue_id": {"S": issue_id}})["Item"]
+        for issue_id in api.issue_ids
+    }
+    for issue_id in routine:
+        assert stored[issue_id]["status_category"]["S"] == status_category("in_progress", "routine_response", issue_id)
+    assert {index_shard(i) for i in routine} != {0}  # (random ids: all in shard 0 once in 65,536 runs)
+    newest_first = routine[::-1]
+    for limit in (1, 2, 3, 25):
+        assert pages_of(api, "status=in_progress&category=routine_response", limit) == newest_first
+    # the day's partition too, each issue in its shard as the writers put it
+    for issue_id, item in stored.items():
+        day = first_seen_day(datetime.fromisoformat(item["first_seen"]["S"]), issue_id)
+        client("dynamodb").update_item(
+            TableName=names.issues_table,
+            Key={"issue_id": {"S": issue_id}},
+            UpdateExpression="SET first_seen_day = :d",
+            ExpressionAttributeValues={":d": {"S": day}},
+        )
+    for limit in (1, 2, 25):
+        assert pages_of(api, DAYS, limit) == api.issue_ids[::-1]
+    # the metrics read every shard of every day too
+    status, summary = get(api, "/metrics/summary?since=2026-11-19&until=2026-11-22")
+    assert status == 200 and summary["volume"]["issues"] == len(api.issue_ids), summary
+
+
 @pytest.mark.parametrize(
     "query, named",
     [

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
+from chalicelib.domain.index_shards import status_category
 from chalicelib.domain.plan import load_plan_yaml
 
 PLAN = load_plan_yaml((Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml").read_text())
@@ -68,9 +69,11 @@ class Harness:
             audit_table="audit",
         )
         self.executions: list[str] = []
+        self.category = ""  # of the execution started last
 
     # -- driving an execution -------------------------------------------------------------------------------
     def start(self, protocol: str, category: str, time_scale: float = 60.0) -> str:
+        self.category = category
         definition = compile_protocol(PLAN, protocol, self.resources, time_scale=time_scale)
         machine = self.sfn.create_state_machine(
             name=f"{protocol}-{len(self.executions)}", roleArn=ROLE, definition=json.dumps(definition)
@@ -181,6 +184,9 @@ def _publish_and_resolve(h: Harness, arn: str, channels: list[str], text: str, a
     assert execution["status"] == "SUCCEEDED", h.history(arn)
     issue = h.issue()
     assert issue["status"] == {"S": "resolved"} and issue["resolved_at"]["S"].startswith("20")
+    # in the issue's write shard of by_status_category, the one Python's writers name (ISSUE's is not shard 0)
+    assert issue["status_category"] == {"S": status_category("resolved", h.category, ISSUE)}
+    assert issue["status_category"]["S"] != f"resolved#{h.category}"
     [audit] = h.audit()
     assert audit["sk"]["S"].endswith("#resolved") and audit["sk"]["S"].startswith("20")
     assert audit["type"] == {"S": "resolved"} and audit["actor"] == {"S": "system:protocol"}

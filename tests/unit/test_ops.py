@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, timezone
 
 import pytest
 
+from chalicelib.domain.index_shards import INDEX_SHARDS, index_shard, status_category
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.ops import (
     BadCursor,
@@ -95,11 +97,18 @@ def test_if_match_reads_etags_and_refuses_anything_else():
 def test_partitions_follow_the_most_selective_index():
     cats = ["routine_response", "high_priority"]
     by_assignee = partitions(IssueQuery(assignee="ana@x", status="open"), cats, date(2026, 11, 24))
-    assert [(p.index, p.value) for p in by_assignee] == [("by_assignee", "ana@x")]
+    assert [(p.index, p.value, p.shards) for p in by_assignee] == [("by_assignee", "ana@x", 1)]
+    assert [p.value for p in by_assignee[0].parts()] == ["ana@x"]
     by_status = partitions(IssueQuery(status="open"), cats, date(2026, 11, 24))
     assert [p.value for p in by_status] == ["open#routine_response", "open#high_priority"]
+    # each written over INDEX_SHARDS key values: shard 0 the plain one (items written before the shards)
+    assert INDEX_SHARDS > 1 and all(p.shards == INDEX_SHARDS for p in by_status)
+    assert [p.value for p in by_status[0].parts()] == ["open#routine_response"] + [
+        f"open#routine_response#{shard}" for shard in range(1, INDEX_SHARDS)
+    ]
     by_day = partitions(IssueQuery(), cats, date(2026, 11, 24))
     assert [p.value for p in by_day] == [f"2026-11-{d}" for d in range(24, 17, -1)]  # newest first, 7 days
+    assert [p.value for p in by_day[0].parts()][:2] == ["2026-11-24", "2026-11-24#1"]
     with pytest.raises(BadQuery, match="since..until"):
         partitions(IssueQuery(since=date(2026, 1, 1), until=date(2026, 11, 1)), cats, date(2026, 11, 24))
 
@@ -139,24 +148,35 @@ def test_days_outside_the_window_or_out_of_order_are_refused_by_name(since, unti
     assert str(refused.value).startswith(f"{named}:")
 
 
-STATUS_KEY = {
-    "issue_id": {"S": "i-1"},
-    "status_category": {"S": "open#high_priority"},
-    "last_seen": {"S": "2026-11-20T09:00:00+00:00"},
-}
+AT_SHARD_3 = [None, None, None, ("i-1", "2026-11-20T09:00:00+00:00")] + [None] * (INDEX_SHARDS - 4)
 
 
 def test_cursors_round_trip_and_are_bound_to_key_and_query():
     query = IssueQuery(status="open", limit=2)
     walk = partitions(query, ["routine_response", "high_priority"], TODAY)
-    cursor = encode_cursor("k", query, 1, STATUS_KEY)
-    assert decode_cursor("k", query.model_copy(update={"limit": 5}), cursor, walk) == (1, STATUS_KEY)
+    positions = ["end", *AT_SHARD_3[1:]]
+    cursor = encode_cursor("k", query, 1, positions)
+    assert decode_cursor("k", query.model_copy(update={"limit": 5}), cursor, walk) == (1, positions)
+    assert decode_cursor("k", query, encode_cursor("k", query, 1, [None] * INDEX_SHARDS), walk) == (
+        1,
+        [None] * INDEX_SHARDS,
+    )
     with pytest.raises(BadCursor):
         decode_cursor("other-key", query, cursor, walk)
     with pytest.raises(BadCursor):
         decode_cursor("k", IssueQuery(status="resolved"), cursor, walk)
     with pytest.raises(BadCursor):
         decode_cursor("k", query, "Zm9v.bar", walk)
+
+
+def test_a_cursor_carries_no_partition_key_values_and_stays_short_with_every_shard_started():
+    query = IssueQuery(status="open")
+    walk = partitions(query, ["routine_response"], TODAY)
+    positions = [(f"iss-20261120T090000-{n:08x}", f"2026-11-20T09:00:{n:02d}.123456+00:00") for n in range(16)]
+    cursor = encode_cursor("k", query, 0, positions[:INDEX_SHARDS])
+    assert "open#" not in base64.urlsafe_b64decode(cursor.split(".")[0] + "===").decode()
+    assert len(cursor) < 4096 // 2  # IssueQuery.cursor takes 4,096 characters
+    assert decode_cursor("k", query, cursor, walk) == (0, positions[:INDEX_SHARDS])
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1]", b"\xff", b"{}", b'{"q":"x","p":0,"k":null}'])
@@ -170,8 +190,15 @@ def test_a_signed_cursor_that_is_not_a_position_is_refused(payload):
         )
 
 
+OLD_START_KEY = {  # what cursors carried before the shards: DynamoDB's last evaluated key
+    "issue_id": {"S": "i-1"},
+    "status_category": {"S": "open#high_priority"},
+    "last_seen": {"S": "2026-11-20T09:00:00+00:00"},
+}
+
+
 @pytest.mark.parametrize(
-    "position, start_key",
+    "position, shard_positions",
     [
         (-1, None),
         (2, None),
@@ -179,79 +206,130 @@ def test_a_signed_cursor_that_is_not_a_position_is_refused(payload):
         (True, None),
         (1.0, None),
         (1, "i-1"),
-        (1, {"issue_id": {"S": "i-1"}}),
-        (1, {**STATUS_KEY, "extra": {"S": "x"}}),
-        (1, {**STATUS_KEY, "issue_id": {"N": "1"}}),
-        (1, {**STATUS_KEY, "issue_id": {"S": ""}}),
-        (0, STATUS_KEY),  # the key of the second partition at the first's position
-        (1, {**STATUS_KEY, "last_seen": {"S": "é" * 600}}),  # 1200 bytes: over DynamoDB's key limit
-        (1, {**STATUS_KEY, "last_seen": {"S": "x", "N": "1"}}),
+        (1, OLD_START_KEY),  # a cursor from before the shards: a 400, the client starts the listing again
+        (1, [OLD_START_KEY] + [None] * (INDEX_SHARDS - 1)),
+        (1, AT_SHARD_3[:-1]),  # one shard short
+        (1, [*AT_SHARD_3, None]),  # one shard too many
+        (1, ["start", *AT_SHARD_3[1:]]),
+        (1, [("i-1",), *AT_SHARD_3[1:]]),
+        (1, [("i-1", "x", "y"), *AT_SHARD_3[1:]]),
+        (1, [("", "2026-11-20"), *AT_SHARD_3[1:]]),
+        (1, [(1, "2026-11-20"), *AT_SHARD_3[1:]]),
+        (1, [("i-1", "é" * 600), *AT_SHARD_3[1:]]),  # 1200 bytes: over DynamoDB's key limit
     ],
 )
-def test_a_signed_cursor_with_a_bad_position_or_start_key_is_refused(position, start_key):
+def test_a_signed_cursor_with_a_bad_position_or_shard_positions_is_refused(position, shard_positions):
     query = IssueQuery(status="open")
     walk = partitions(query, ["routine_response", "high_priority"], TODAY)
     with pytest.raises(BadCursor, match="cursor"):
-        decode_cursor("k", query, encode_cursor("k", query, position, start_key), walk)
+        decode_cursor("k", query, encode_cursor("k", query, position, shard_positions), walk)
 
 
 class FakeIssues:
-    """Partitions as lists, newest first; pages cut by ``limit`` like DynamoDB's Limit."""
+    """An index in memory: each partition newest first by its sort key (a tie by issue id, highest first), pages
+    cut by ``limit`` like DynamoDB's Limit (counted before the filters), resumed after ``start_key``."""
 
-    def __init__(self, rows: dict[str, list[dict]]) -> None:
-        self.rows = rows
+    def __init__(self, items: list[dict]) -> None:
+        self.items = items
         self.calls = 0
 
     def page(self, partition, filters, limit, start_key):
         self.calls += 1
-        rows = self.rows.get(partition.value, [])
-        start = (
-            next(n for n, r in enumerate(rows) if r["issue_id"] == start_key["issue_id"]["S"]) + 1 if start_key else 0
+        rows = sorted(
+            (r for r in self.items if r.get(partition.key) == partition.value),
+            key=lambda r: (r[partition.sort], r["issue_id"]),
+            reverse=True,
         )
-        chunk = rows[start : start + limit]
-        end = start + len(chunk)
+        if start_key:
+            assert start_key[partition.key] == {"S": partition.value}  # a start key of this very partition
+            after = (start_key[partition.sort]["S"], start_key["issue_id"]["S"])
+            rows = [r for r in rows if (r[partition.sort], r["issue_id"]) < after]
+        chunk = rows[:limit]
         kept = [r for r in chunk if all(r.get(k) == v for k, _, v in filters)]
         last = chunk[-1] if chunk else None  # DynamoDB's LastEvaluatedKey: the index key of the last item read
         return kept, (
             {
                 "issue_id": {"S": last["issue_id"]},
                 partition.key: {"S": partition.value},
-                partition.sort: {"S": last["last_seen"]},
+                partition.sort: {"S": last[partition.sort]},
             }
-            if end < len(rows)
+            if len(chunk) < len(rows)
             else None
         )
 
 
-def row(n: int, category: str, severity: str = "low") -> dict:
+def row(n: int, category: str, severity: str = "low", last_seen: str = "2026-11-20T09:00:00+00:00") -> dict:
+    issue_id = f"i-{n}"
     return {
-        "issue_id": f"i-{n}",
+        "issue_id": issue_id,
         "category": category,
         "severity": severity,
         "status": "open",
+        "status_category": status_category("open", category, issue_id),  # as the writers write it: sharded
         "first_seen": "2026-11-20T09:00:00+00:00",
-        "last_seen": "2026-11-20T09:00:00+00:00",
+        "last_seen": last_seen,
     }
+
+
+def every_page(deps: OpsDeps, **query) -> list[str]:
+    seen, cursor = [], None
+    while True:
+        page = list_issues(IssueQuery(**query, cursor=cursor), deps, date(2026, 11, 24))
+        assert len(page.items) <= query.get("limit", 25)
+        seen += [i.issue_id for i in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            return seen
 
 
 def test_list_issues_walks_partitions_and_pages_without_losing_or_repeating():
     rows = {
-        "open#routine_response": [row(n, "routine_response", "high" if n % 2 else "low") for n in range(5)],
-        "open#high_priority": [row(9, "high_priority", "high")],
+        "routine_response": [row(n, "routine_response", "high" if n % 2 else "low") for n in range(5)],
+        "high_priority": [row(9, "high_priority", "high")],
     }
-    deps = OpsDeps(issues=FakeIssues(rows), categories=["routine_response", "high_priority"], cursor_key="k")
+    assert len({r["status_category"] for r in rows["routine_response"]}) > 1  # over several shards
+    deps = OpsDeps(
+        issues=FakeIssues([r for part in rows.values() for r in part]),
+        categories=["routine_response", "high_priority"],
+        cursor_key="k",
+    )
     for limit, severity in ((2, None), (1, "high"), (100, None)):
-        seen, cursor = [], None
-        while True:
-            page = list_issues(
-                IssueQuery(status="open", limit=limit, severity=severity, cursor=cursor), deps, date(2026, 11, 24)
-            )
-            assert len(page.items) <= limit
-            seen += [i.issue_id for i in page.items]
-            cursor = page.next_cursor
-            if not cursor:
-                break
+        seen = every_page(deps, status="open", limit=limit, severity=severity)
+        # one last_seen for all: a tie, listed shard by shard (lowest first), as one partition would list them
         expected = [
-            r["issue_id"] for part in rows.values() for r in part if severity is None or r["severity"] == severity
+            r["issue_id"]
+            for part in rows.values()
+            for r in sorted(part, key=lambda r: (index_shard(r["issue_id"]), r["issue_id"]), reverse=False)
+            if severity is None or r["severity"] == severity
         ]
-        assert seen == expected
+        by_shard = {r["issue_id"]: index_shard(r["issue_id"]) for part in rows.values() for r in part}
+        assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+        for part in rows.values():
+            listed = [i for i in seen if i in {r["issue_id"] for r in part}]
+            assert [by_shard[i] for i in listed] == sorted(by_shard[i] for i in listed)
+
+
+def test_a_sharded_listing_is_newest_first_across_shards_page_after_page():
+    """Every shard read, merged by the sort key: the pages together are the partition in order, whatever the
+    limit, with ties (the same last_seen in several shards) listed by shard, each shard newest first."""
+    times = [f"2026-11-20T09:{minute:02d}:00+00:00" for minute in (5, 4, 4, 3, 2, 1)]  # some alike: ties
+    items = [row(n, "routine_response", "high" if n % 3 else "low", times[n % len(times)]) for n in range(60)]
+    items += [row(100 + n, "high_priority", "high", times[n % len(times)]) for n in range(7)]
+    assert len({r["status_category"] for r in items}) > INDEX_SHARDS // 2
+    deps = OpsDeps(issues=FakeIssues(items), categories=["routine_response", "high_priority"], cursor_key="k")
+    for severity in (None, "high"):
+        expected = [
+            r["issue_id"]
+            for category in ("routine_response", "high_priority")
+            # newest first; a tie by shard; within a shard, as the index orders it (the fake: issue id, down)
+            for r in sorted(
+                sorted(
+                    (r for r in items if r["category"] == category and severity in (None, r["severity"])),
+                    key=lambda r: r["issue_id"],
+                    reverse=True,
+                ),
+                key=lambda r: (-int(r["last_seen"][14:16]), index_shard(r["issue_id"])),
+            )
+        ]
+        for limit in (1, 3, 7, 25, 100):
+            assert every_page(deps, status="open", limit=limit, severity=severity) == expected, (limit, severity)

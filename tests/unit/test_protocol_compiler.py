@@ -12,6 +12,7 @@ import yaml
 
 from chalicelib.adapters import state_machines as protocol_compiler
 from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol, timeout_seconds
+from chalicelib.domain.index_shards import INDEX_SHARDS
 from chalicelib.domain.plan import load_plan_yaml, parse_plan
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml"
@@ -103,6 +104,9 @@ def test_high_priority_state_names_are_readable_and_complete():
         ),
         "Publish",
         "Publish.alert_timed_out",
+        "ResolveIssue.shard",
+        "ResolveIssue.shard_choice",
+        *(f"ResolveIssue.shard_{shard}" for shard in range(INDEX_SHARDS)),
         "ResolveIssue",
         "AuditResolved",
         "Resolved",
@@ -255,7 +259,7 @@ def test_publish_then_resolve_and_audit():
     assert "channels" not in body  # no fixed list: the drafting step's choice (or the protocol's default)
     assert states["Start.channels"]["Result"] == ["public_reply", "private_reply"]
     assert body["issue_id.$"] == "$.issue_id" and body["task_token.$"] == "$$.Task.Token"
-    assert publish["Next"] == "ResolveIssue"
+    assert publish["Next"] == "ResolveIssue.shard"  # the issue's index shard first, then the update
     # A publisher that could publish no channel fails the task: the run ends NotPublished, the issue stays open.
     [refused] = [c for c in publish["Catch"] if c["ErrorEquals"] == ["Publish.Refused"]]
     assert refused["Next"] == "NotPublished" and states["NotPublished"]["Type"] == "Fail"
@@ -267,8 +271,19 @@ def test_publish_then_resolve_and_audit():
     assert resolve["ExpressionAttributeValues"] == {
         ":resolved": {"S": "resolved"},
         ":at": {"S.$": "$$.State.EnteredTime"},
-        ":status_category": {"S.$": "States.Format('resolved#{}', $.category)"},
-    }  # the by_status_category index
+        ":status_category": {"S.$": "States.Format('resolved#{}{}', $.category, $.index_shard.suffix)"},
+    }  # the by_status_category index, in the issue's write shard
+    choice = states["ResolveIssue.shard_choice"]
+    routes = {
+        rule["StringMatches"][-1]: choice_rule["Next"]
+        for choice_rule in choice["Choices"]
+        for rule in choice_rule.get("Or", [choice_rule])
+    }
+    assert sorted(routes) == list("0123456789abcdef")  # every last hex digit of the digest has its shard
+    for digit, state in routes.items():
+        shard = "0123456789abcdef".index(digit) % INDEX_SHARDS
+        assert state == f"ResolveIssue.shard_{shard}" and states[state]["Next"] == "ResolveIssue"
+        assert states[state]["Result"] == ("" if shard == 0 else f"#{shard}")
     assert states["ResolveIssue"]["Next"] == "AuditResolved"
 
     audit = states["AuditResolved"]["Parameters"]
