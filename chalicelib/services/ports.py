@@ -512,7 +512,9 @@ class CrisisIssues(Protocol):
     ) -> bool:
         """Issue, audit and case at once; ``False`` (nothing written) when the issue exists already."""
 
-    def append_audit(self, event: AuditEvent) -> None: ...
+    def append_audit(self, event: AuditEvent) -> None:
+        """Store the event under its sort key (time, type, suffix): an event appended again with the same key
+        replaces itself, so a caller that names its events deterministically can retry without doubling them."""
 
 
 class ActivePlan(Protocol):

@@ -13,6 +13,7 @@ Depends on ports only: :class:`~chalicelib.services.ports.SurgeStore` for counte
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -147,7 +148,7 @@ def open_crisis(alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plan
     audit = [
         AuditEvent(
             issue_id=issue.issue_id,
-            at=datetime.now(timezone.utc),
+            at=detected,  # the detector's time, as the issue's and every join's (see join_crisis): the trail's order
             type="surge_detected",
             actor="system:surge",
             details={**alert.to_json(), "linked_mentions": len(linked)},
@@ -161,16 +162,23 @@ def open_crisis(alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plan
 
 
 def join_crisis(issue_id: str, alert: SurgeAlert, issues: CrisisIssues) -> None:
-    """Another key of the same surge fired: on the Crisis's record, not a second Crisis."""
+    """Another key of the same surge fired: on the Crisis's record, not a second Crisis.
+
+    The event is named by what fired, the key and its window, at the detector's time (the Crisis's own
+    ``surge_detected`` is too, so the trail keeps its order): a batch retried after the join (``count_surges``
+    retries in place when saving the key's state fails) writes the same event again, not a second one.
+    """
     from chalicelib.domain.issues import AuditEvent
 
+    window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
     issues.append_audit(
         AuditEvent(
             issue_id=issue_id,
-            at=datetime.now(timezone.utc),
+            at=datetime.fromtimestamp(alert.detected_at, tz=timezone.utc),
             type="surge_widened",
             actor="system:surge",
             details=alert.to_json(),
+            suffix=hashlib.sha256(f"{alert.key}|{window_start.isoformat()}".encode()).hexdigest()[:8],
         )
     )
 

@@ -11,8 +11,6 @@ What each run produced is counted by clients the faults never touch, and compare
 
 from __future__ import annotations
 
-import pytest
-
 from bench.faults import FaultInjector, RunResult, run_stream
 from infra.local.replay import load_rows
 
@@ -27,12 +25,6 @@ def run_once() -> tuple[RunResult, RunResult]:
     return clean, run_stream(ROWS, FaultInjector(rate=FAULT_RATE, seed=SEED))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 8, open: since surge counting moved into the surge service (issue 14), the faulty run records "
-    "surge_widened twice where the clean run records it once (CI clone, 30 Nov): a retried batch may join the Crisis "
-    "again (join_crisis appends an audit event with no idempotency key), or the split batches lift another key.",
-)
 def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
     clean, faulty = run_once()
 
