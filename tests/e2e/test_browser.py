@@ -37,7 +37,14 @@ SCREENSHOT = ROOT / ".run" / "browser-approval.png"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PR_LEAD = "pr-lead@aurelle.example"
-TEXT = "The dye of the Alba boots burned my skin. I will sue you."
+# Each test's mention reads like no other mention sent to the session's stack (other e2e tests post Alba boots
+# legal threats, and so does the demo stream): a near-duplicate joins that issue as a copy-paste campaign, and the
+# email found is then the other issue's, its link perhaps used already ("Link no longer valid").
+TEXT = "My daughter's Sol linen dress shrank to half its size in one gentle wash; our solicitor will hear about it."
+VOICE_TEXT = (
+    "Two evenings in the Lina trench coat and its lining left a red rash along both arms; my lawyer is writing to "
+    "Aurelle."
+)
 REPLY = "We are so sorry. Please write to care@aurelle.example with your order number; we will call you today."
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver key of an element reference
 LINK = re.compile(r'<a href="([^"]+/approvals/[^"]+)"')
@@ -178,7 +185,7 @@ def _emails(stack: LocalStack) -> list[dict[str, Any]]:
 
 
 def _approval_link(stack: LocalStack, mention_key: str, to: str, timeout: float = 60) -> tuple[str, str]:
-    """Wait for the mention to join an issue and for that issue's first email to ``to``: (issue id, link)."""
+    """Wait for the issue the mention opened (alone) and for that issue's first email to ``to``: (issue id, link)."""
     deadline = time.monotonic() + timeout
     issue_id = None
     while time.monotonic() < deadline:
@@ -192,6 +199,8 @@ def _approval_link(stack: LocalStack, mention_key: str, to: str, timeout: float 
                     and message.get("subject", "").endswith(issue_id)
                     and (found := LINK.search(message.get("body", "")))
                 ):
+                    folded = {i["pk"] for i in stack.stored_mentions() if i.get("issue_id") == issue_id}
+                    assert folded == {mention_key}, f"{mention_key} joined the issue of {sorted(folded)}"
                     return issue_id, html.unescape(found.group(1))
         time.sleep(0.5)
     raise AssertionError(
@@ -363,13 +372,6 @@ def test_the_author_answers_the_satisfaction_survey_in_a_browser_and_it_lands_on
 
 # -- what a responder sees on the page (approvals engineer) ------------------------------------------------------
 @pytest.mark.skipif(bool(MISSING), reason=NO_BROWSER)
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky under CI load (clean clone, 30 Nov): the draft link opened as 'Link no longer valid', the step "
-    "having "
-    "moved on (the e2e stack runs protocol timers fast) before Chromium opened it; the page's content is also checked "
-    "over HTTP in tests/unit/test_links_and_pages.py. Issue 10 note.",
-)
 def test_the_responder_sees_deadline_escalation_voice_and_the_original_post(stack: LocalStack, browser: WebDriver):
     author = uuid.uuid4().hex[:10]
     post_url = f"https://reviews.example/aurelle/{author}"
@@ -378,7 +380,7 @@ def test_the_responder_sees_deadline_escalation_voice_and_the_original_post(stac
             "platform": "reviews",
             "id": f"voice-{author}",
             "created_at": datetime.now(timezone.utc).isoformat(),
-            "text": f"{TEXT} <b>{author}</b>",
+            "text": f"{VOICE_TEXT} <b>{author}</b>",
             "url": post_url,
             "author": {
                 "id": f"u-{author}",
