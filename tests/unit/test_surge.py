@@ -101,9 +101,12 @@ def test_a_bursty_key_gets_a_stricter_threshold_than_a_steady_one() -> None:
         for t in sorted(times):
             det.observe(t, ["brand"], evaluate_keys=False)
         fitted.append(det.baseline("brand", T0 + 6 * 86400 - 60))
-    assert fitted[1].dispersion > 5 * fitted[0].dispersion
+    assert fitted[1].dispersion > 4 * fitted[0].dispersion
+    # replayed over its own history, the bursty brand's daily 6x hour would exceed its budget: its tail tightens
+    assert fitted[1].alpha < fitted[0].alpha / 10
     # a tripling for an hour (36 against 12) is far out in the steady brand's tail, within the bursty one's
-    assert nb_tail(36, 12.0, fitted[0].size()) <= fitted[0].alpha < nb_tail(36, 12.0, fitted[1].size())
+    assert nb_tail(36, 12.0, fitted[0].size()) <= fitted[0].alpha
+    assert nb_tail(36, 12.0, fitted[1].size()) > fitted[1].alpha
 
 
 def test_calibration_keeps_a_key_within_its_budget_on_its_own_history() -> None:
@@ -156,8 +159,8 @@ def test_a_surge_that_subsides_and_returns_fires_again() -> None:
 
 def test_min_volume_respected() -> None:
     # a product never mentioned before: 2 complaints are below min_count (3); a third within 10 minutes
-    # fires (near-zero baseline); on a product at ~0.55/h (~1/h at this time of day) three or four are
-    # not enough (each 5-minute bucket counts at most 2 there), six within 15 minutes are
+    # fires (near-zero baseline); on a product at ~0.55/h (~1/h at this time of day) three are not enough
+    # (each 5-minute bucket counts at most 2 there), four within ten minutes are
     events = background(random.Random(5), days=3)
     start = T0 + 2 * 86400 + 12 * HOUR
     events += [(start + i * 150, ["brand", "product:gizmo"]) for i in range(2)]
@@ -171,9 +174,7 @@ def test_min_volume_respected() -> None:
     three = base + [(start + i * 150, ["brand", "product:widget"]) for i in range(3)]
     assert not [a for a in run(three) if a.key == "product:widget" and a.detected_at >= start]
     four = three + [(start + 450, ["brand", "product:widget"])]
-    assert not [a for a in run(four) if a.key == "product:widget" and a.detected_at >= start]
-    six = four + [(start + i * 150, ["brand", "product:widget"]) for i in (4, 5)]
-    assert [a for a in run(six) if a.key == "product:widget" and a.detected_at >= start]
+    assert [a for a in run(four) if a.key == "product:widget" and a.detected_at >= start]
 
 
 def test_no_alert_before_a_day_of_history() -> None:

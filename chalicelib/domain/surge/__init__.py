@@ -31,15 +31,22 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
   longest test window, so the surge being tested never inflates its own baseline.
 * **Burstiness, per key**: the key's own extra-Poisson variance, a method-of-moments negative-binomial
   dispersion ``phi`` of its past hourly counts around what each hour expected (shape times that day's level),
-  at least ``overdispersion``. A window count is tested against a negative binomial of mean ``mu`` and variance
-  ``mu + mu**2 * (1/(n + 1) + phi)``: the level's uncertainty from ``n`` counts and the key's own bursts.
-* **Threshold, per key, against the alert budget**: the test fires when ``P(X >= c) <= alpha``. ``alpha``
-  starts from the kind's value and is calibrated on the key's own history: every past hour is tested as live
-  (consecutive firing hours are one episode); when that replay raises more episodes than ``alert_budget`` per
-  two weeks (the plan's budget: 2 product, 3 brand alerts), ``alpha`` moves below the most extreme episode it
-  must stop. No fixed minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one,
-  whose history holds bursts like it, does not cry wolf. ``min_count`` (3) only says three mentions out of
-  nowhere are the least a story can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
+  at least ``overdispersion``. A few days of history understate it (the shape and day levels were fitted on the
+  same hours), so it is shrunk towards ``dispersion_prior`` with the weight of ``dispersion_prior_hours`` hours:
+  until a key has history of its own it is taken to be as bursty as a typical stream. A window count is tested
+  against a negative binomial of mean ``mu`` and variance ``mu + mu**2 * (1/(n + 1) + phi)``: the level's
+  uncertainty from ``n`` counts and the key's own bursts.
+* **Threshold, per key, against the alert budget**: the test fires when ``P(X >= c) <= alpha``. ``alpha`` is at
+  most the kind's value and is calibrated on the key's own history: every past hour is tested as the live test
+  would have tested it then (its count against the level of the hours before it, times the shape; consecutive
+  firing hours are one episode); when that replay raises more episodes than ``alert_budget`` per two weeks (the
+  plan's budget: 2 product, 3 brand alerts), ``alpha`` moves ``calibration_margin`` below the most extreme
+  episode it must stop (the live test slides its windows every five minutes, so it finds a burst sharper than
+  clock hours show it). Windows shorter than the longest are held to ``alpha * (w / longest) **
+  short_window_exponent``: the history is hourly, and sub-hour windows wobble more (retweet waves). No fixed
+  minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one, whose history holds bursts
+  like it, does not cry wolf. ``min_count`` (3) only says three mentions out of nowhere are the least a story
+  can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
 * **Windows** ``windows`` (whole buckets ending with the current one: brand 15-60 minutes, products also 10
   and 20). Each 5-minute bucket counts at most ``spike_cap_ratio`` times its expectation (and at least
   ``spike_cap_min``): a one-bucket spike (a retweet storm) is not a surge; a real surge raises consecutive
@@ -54,6 +61,7 @@ from chalicelib.domain.surge.baseline import (
     Baseline,
     brand_reference_shape,
     calibrate,
+    causal_expectations,
     daily_shape,
     dispersion,
     fit_baseline,
@@ -111,6 +119,7 @@ __all__ = [
     "brand_reference_shape",
     "bucket_start",
     "calibrate",
+    "causal_expectations",
     "config_for",
     "counter_fields",
     "countable",

@@ -139,19 +139,50 @@ def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> flo
     return min(MAX_DISPERSION, max(floor, excess))
 
 
-def calibrate(values: Sequence[int], mus: Sequence[float], size: float, config: SurgeConfig) -> float:
+def causal_expectations(
+    values: Sequence[int], shape: Sequence[float], hods: Sequence[int], level_long: float, config: SurgeConfig
+) -> tuple[list[float], list[float]]:
+    """What the live test expected of each past hour, and the counts behind it: the level of the
+    ``recent_hours`` hours before it (the same gamma-Poisson posterior :func:`fit_baseline` computes live), times
+    the shape. A replay with these tests each past hour as it would have been tested then, not with a level that
+    already knows the hour (which hides a burst inside its own day)."""
+    k = config.recent_hours
+    prior_counts = config.level_prior_counts
+    prior_hours = prior_counts / level_long
+    mus: list[float] = []
+    supports: list[float] = []
+    n_recent = 0.0
+    s_recent = 0.0
+    for i, hod in enumerate(hods):
+        level = (n_recent + prior_counts) / (s_recent + prior_hours)
+        mus.append(level * shape[hod])
+        supports.append(n_recent + prior_counts)
+        n_recent += values[i]
+        s_recent += shape[hod]
+        if i >= k:
+            n_recent -= values[i - k]
+            s_recent -= shape[hods[i - k]]
+    return mus, supports
+
+
+def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequence[float], config: SurgeConfig) -> float:
     """The tail probability that, replayed over the key's own past hours, would have raised at most its budget.
 
-    Each past hour is tested as the live test would test it (its count against its expectation, with the key's
-    minimum count and ratio); consecutive firing hours are one episode. When the history holds more episodes than
-    ``alert_budget`` per two weeks allows, the threshold moves just below the most extreme episode it must stop.
+    Each past hour is tested as the live test tests a window (its count against what was expected of it, with the
+    key's minimum count and ratio, a negative binomial of ``size``: one for all hours or one per hour); consecutive
+    firing hours are one episode. The budget of the history's length is ``alert_budget`` per two weeks, rounded
+    up: a key with one real surge in a few days of history may still raise the next one (the budget allows it), a
+    key with a surge every day may not. When more episodes than that reach ``alpha`` (the loosest tail the test
+    uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live test
+    looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
+    sizes = [float(size)] * len(values) if isinstance(size, (int, float)) else list(size)
     episodes: list[float] = []
     current: float | None = None
-    for c, mu in zip(values, mus, strict=True):
+    for c, mu, n in zip(values, mus, sizes, strict=True):
         p = 1.0
         if c >= config.min_count and c >= config.min_ratio * mu:
-            p = nb_tail(c, mu, size)
+            p = nb_tail(c, mu, n)
         if p <= config.alpha:
             current = p if current is None else min(current, p)
         elif current is not None:
@@ -159,13 +190,11 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float, config: 
             current = None
     if current is not None:
         episodes.append(current)
-    # the budget of the history's length, rounded up: a key with one real surge in a few days of history may
-    # still raise the next one (the budget allows it), a key with a surge every day may not
     allowed = math.ceil(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
-    return episodes[allowed] * 0.5
+    return min(config.alpha, episodes[allowed] * config.calibration_margin)
 
 
 def fit_baseline(
@@ -201,8 +230,15 @@ def fit_baseline(
     support = n_recent + config.level_prior_counts
     mus = hourly_expectations(values, shape, hods, level_long)
     phi = dispersion(values, mus, config.overdispersion)
-    fitted = Baseline(shape, level, support, float(n_hours), phi, config.alpha)
-    alpha = calibrate(values, mus, fitted.size(), config)
+    if config.dispersion_prior_hours > 0:
+        # a few days of history understate a key's burstiness (the shape and the day levels were fitted on the
+        # very hours the dispersion is measured on): until it has history of its own, a key is taken to be as
+        # bursty as a typical stream
+        weight = config.dispersion_prior_hours
+        phi = (phi * n_hours + config.dispersion_prior * weight) / (n_hours + weight)
+    live_mus, supports = causal_expectations(values, shape, hods, level_long, config)
+    sizes = [1.0 / (1.0 / (n + 1.0) + phi) for n in supports]
+    alpha = calibrate(values, live_mus, sizes, config)
     return Baseline(shape, level, support, float(n_hours), phi, alpha)
 
 

@@ -37,6 +37,17 @@ class SurgeConfig:
     exit_ratio: float = 1.5
     cooldown_seconds: int = 3600
     shape_floor: float = 0.0  # no hour of the day is expected below this fraction of the daily mean
+    calibration_margin: float = 0.5  # the live threshold sits this far below the first past episode it must stop
+    short_window_exponent: float = 0.0  # a window of a fraction f of the longest is tested at alpha * f**this
+    dispersion_prior: float = 0.0  # the burstiness assumed of a key before its own history shows it ...
+    dispersion_prior_hours: float = 0.0  # ... weighing as much as this many hours of that history
+
+    def window_alpha(self, window: int, alpha: float) -> float:
+        """The tail probability a ``window`` is tested at, given the key's calibrated ``alpha`` (its longest
+        window's). A key's history is hourly, so the calibration knows how its hours wobble; shorter windows
+        wobble more than a count of their size would (bursts shorter than an hour: a retweet wave) and there are
+        more of them, so they are held to a stricter tail, ``alpha * (window / longest) ** short_window_exponent``."""
+        return alpha * (window / max(self.windows)) ** self.short_window_exponent
 
     def __post_init__(self) -> None:
         if self.bucket_seconds <= 0 or HOUR % self.bucket_seconds:
@@ -49,21 +60,33 @@ class SurgeConfig:
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
-    # Every mention counts. Windows up to an hour, the length of the surge the target names (a tripling for an
-    # hour). No minimum volume of its own: the key's threshold comes from its own history (calibrated tail),
-    # so a quiet steady stream alerts on a clear tripling and a bursty one, whose history holds such bursts,
-    # does not. The spike cap keeps one-bucket storms (a retweet wave) from being a surge.
+    # Every mention counts. Windows of 30, 45 and 60 minutes, the length of the surge the target names (a tripling
+    # for an hour): the window that matches how long a surge has run is the one that sees it first. No minimum
+    # volume of its own: the key's threshold comes from its own history (calibrated tail, at most 1e-3 for the
+    # hour window, stricter for shorter ones, which see retweet waves), so a quiet steady stream alerts on a clear
+    # tripling and a bursty one, whose history holds such bursts, does not. Until a key has four days of its own
+    # history it is taken to be as bursty as a busy support stream (dispersion 0.1). Chosen on the tuning streams
+    # of tools/eval_surge.py (airline, United, US Airways). The spike cap keeps one-bucket storms from a surge.
     "brand": SurgeConfig(
-        windows=(1800, 3600), alpha=1e-4, alert_budget=3.0, min_count=3, min_ratio=2.0, spike_cap_min=3
+        windows=(1800, 2700, 3600),
+        alpha=1e-3,
+        short_window_exponent=2.5,
+        alert_budget=3.0,
+        min_count=3,
+        min_ratio=2.0,
+        spike_cap_min=3,
+        dispersion_prior=0.1,
+        dispersion_prior_hours=96.0,
     ),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending with the
     # current one, so the 20-minute window still holds a burst's first complaint 15 minutes in. Three complaints
-    # can fire, but only where the strict tail (1e-5: many product keys, five windows) allows it, i.e. on a
-    # near-silent product; busier ones need more. Ratio 6 keeps busy keys' real 4x-6x wobble quiet. The shape
-    # floor (no hour expected under 0.4x the daily mean) stops a busy key's night/morning ramp looking like a burst.
+    # can fire, but only where the strict tail (at most 3e-5: many product keys, five windows, calibrated lower on
+    # a key whose history holds bursts) allows it, i.e. on a near-silent product; busier ones need more. Ratio 6
+    # keeps busy keys' real 4x-6x wobble quiet. The shape floor (no hour expected under 0.4x the daily mean) stops
+    # a busy key's night/morning ramp looking like a burst.
     "product": SurgeConfig(
         windows=(600, 900, 1200, 1800, 3600),
-        alpha=1e-5,
+        alpha=3e-5,
         alert_budget=2.0,
         min_count=3,
         min_ratio=6.0,

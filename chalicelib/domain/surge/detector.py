@@ -116,7 +116,7 @@ def evaluate(
         if c < config.min_ratio * mu:
             continue
         p = nb_tail(c, mu, size)
-        if p <= baseline.alpha and (best is None or p < best.p_value):
+        if p <= config.window_alpha(w, baseline.alpha) and (best is None or p < best.p_value):
             best = SurgeAlert(key, now, float(start), c, mu, p)
     if best is None:
         return None, state
