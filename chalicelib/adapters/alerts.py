@@ -33,7 +33,7 @@ from chalicelib.domain.alerts import (
     message_body,
     subject_line,
 )
-from chalicelib.domain.index_shards import INDEX_SHARDS, index_key_values, status_category
+from chalicelib.domain.index_shards import STATUS_CATEGORY_SHARDS, index_key_values, status_category
 from chalicelib.settings import ALERTS_PER_HOUR, Resources
 
 SENT_TTL = timedelta(days=90)  # longer than any issue stays open with a running SLA clock
@@ -163,7 +163,7 @@ class DynamoLiveIssues:
     shard of the status and category's partition, one after the other (the SLA check needs them all, in no
     order)."""
 
-    def __init__(self, names: Resources, shards: int = INDEX_SHARDS) -> None:
+    def __init__(self, names: Resources, shards: int = STATUS_CATEGORY_SHARDS) -> None:
         self.table = names.issues_table
         self.shards = shards
 

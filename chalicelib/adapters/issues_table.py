@@ -10,7 +10,7 @@ from chalicelib.adapters import codec
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import plain_item, string
 from chalicelib.adapters.triage_table import audit_item
-from chalicelib.domain.index_shards import INDEX_SHARDS
+from chalicelib.domain.index_shards import DAY_SHARDS
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import Partition, ShardedPartition, StaleVersion
 from chalicelib.settings import Resources
@@ -143,7 +143,7 @@ class DynamoIssues:
         day, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
         while day <= last:
             sharded = ShardedPartition(
-                index="by_day", key="first_seen_day", value=day.isoformat(), sort="first_seen", shards=INDEX_SHARDS
+                index="by_day", key="first_seen_day", value=day.isoformat(), sort="first_seen", shards=DAY_SHARDS
             )
             of_day: list[dict[str, Any]] = []
             for partition in sharded.parts():

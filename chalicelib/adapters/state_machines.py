@@ -70,7 +70,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.domain.index_shards import INDEX_SHARDS, SHARD_DIGITS, shard_suffix
+from chalicelib.domain.index_shards import SHARD_DIGITS, STATUS_CATEGORY_SHARDS, shard_suffix
 from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
 from chalicelib.domain.protocol_messages import (
     ESCALATED,
@@ -148,7 +148,7 @@ def timeout_seconds(minutes: float, time_scale: float) -> int:
     return min(MAX_TIMEOUT_SECONDS, max(1, math.ceil(round(minutes * time_scale, 6))))
 
 
-def index_shard_states(prefix: str, next_state: str, shards: int = INDEX_SHARDS) -> dict[str, dict[str, Any]]:
+def index_shard_states(prefix: str, next_state: str, shards: int = STATUS_CATEGORY_SHARDS) -> dict[str, dict[str, Any]]:
     """States that put the execution's issue's index shard suffix (``""`` or ``"#<s>"``) in
     ``$.index_shard.suffix``, then go on to ``next_state``; entered at ``<prefix>.shard``. Step Functions has no
     modulo, so a Choice maps each last hex digit of ``States.Hash($.issue_id, 'SHA-256')`` to its shard, the

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.index_shards import INDEX_SHARDS, index_key_values
+from chalicelib.domain.index_shards import DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_key_values
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import Severity
 from chalicelib.domain.roles import Role
@@ -163,11 +163,9 @@ def days(query: IssueQuery, today: date) -> tuple[date, date]:
     return since, until
 
 
-def partitions(
-    query: IssueQuery, categories: list[str], today: date, shards: int = INDEX_SHARDS
-) -> list[ShardedPartition]:
+def partitions(query: IssueQuery, categories: list[str], today: date) -> list[ShardedPartition]:
     """The partitions a query walks, in order; the other filters apply within them. The day and status-category
-    partitions have ``shards`` shards each (the writers' :func:`~chalicelib.domain.index_shards.index_shard`)."""
+    partitions have the shards their writers spread them over (:mod:`chalicelib.domain.index_shards`)."""
     if query.assignee:
         return [ShardedPartition(index="by_assignee", key="assigned_to", value=query.assignee, sort="last_seen")]
     if query.status:
@@ -178,7 +176,7 @@ def partitions(
                 key="status_category",
                 value=f"{query.status.value}#{c}",
                 sort="last_seen",
-                shards=shards,
+                shards=STATUS_CATEGORY_SHARDS,
             )
             for c in chosen
         ]
@@ -189,7 +187,7 @@ def partitions(
             key="first_seen_day",
             value=(until - timedelta(days=back)).isoformat(),
             sort="first_seen",
-            shards=shards,
+            shards=DAY_SHARDS,
         )
         for back in range((until - since).days + 1)
     ]

@@ -7,6 +7,7 @@ HTTP answers; this module knows nothing of HTTP or boto3.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -168,6 +169,21 @@ class _ShardReader:
     ahead: list[dict[str, Any]]  # read, not listed yet (newest first)
 
 
+READ_THREADS = 16  # a partition's shards are read at once: a listing waits for one query, not one per shard
+
+
+def _pages(
+    issues: IssueReader, shards: list[_ShardReader], filters: list[tuple[str, str, Any]], limit: int
+) -> list[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
+    """The next page of each shard: the first read alone (so a client the reader creates on first use is made
+    once, before threads share it: a boto3 client is thread-safe, making one is not), the others at once."""
+    first = issues.page(shards[0].part, filters, limit, shards[0].next_key)
+    if len(shards) == 1:
+        return [first]
+    with ThreadPoolExecutor(max_workers=min(len(shards) - 1, READ_THREADS)) as pool:
+        return [first, *pool.map(lambda shard: issues.page(shard.part, filters, limit, shard.next_key), shards[1:])]
+
+
 def _merged(
     issues: IssueReader,
     partition: ShardedPartition,
@@ -193,10 +209,9 @@ def _merged(
     while len(listed) < wanted:
         need = wanted - len(listed)
         share = need if len(shards) == 1 else -(-need // len(shards)) + 1
-        for shard in shards:
-            while not shard.ahead and not shard.done_reading:
-                found, shard.next_key = issues.page(shard.part, filters, share, shard.next_key)
-                shard.ahead, shard.done_reading = found, shard.next_key is None
+        while unread := [shard for shard in shards if not shard.ahead and not shard.done_reading]:
+            for shard, (found, next_key) in zip(unread, _pages(issues, unread, filters, share), strict=True):
+                shard.ahead, shard.next_key, shard.done_reading = found, next_key, next_key is None
         heads = [shard for shard in shards if shard.ahead]
         if not heads:
             break

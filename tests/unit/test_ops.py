@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.domain.index_shards import INDEX_SHARDS, index_shard, status_category
+from chalicelib.domain.index_shards import DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_shard, status_category
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.ops import (
     BadCursor,
@@ -101,14 +101,15 @@ def test_partitions_follow_the_most_selective_index():
     assert [p.value for p in by_assignee[0].parts()] == ["ana@x"]
     by_status = partitions(IssueQuery(status="open"), cats, date(2026, 11, 24))
     assert [p.value for p in by_status] == ["open#routine_response", "open#high_priority"]
-    # each written over INDEX_SHARDS key values: shard 0 the plain one (items written before the shards)
-    assert INDEX_SHARDS > 1 and all(p.shards == INDEX_SHARDS for p in by_status)
+    # each written over STATUS_CATEGORY_SHARDS key values: shard 0 the plain one (items written before the shards)
+    assert STATUS_CATEGORY_SHARDS > 1 and all(p.shards == STATUS_CATEGORY_SHARDS for p in by_status)
     assert [p.value for p in by_status[0].parts()] == ["open#routine_response"] + [
-        f"open#routine_response#{shard}" for shard in range(1, INDEX_SHARDS)
+        f"open#routine_response#{shard}" for shard in range(1, STATUS_CATEGORY_SHARDS)
     ]
     by_day = partitions(IssueQuery(), cats, date(2026, 11, 24))
     assert [p.value for p in by_day] == [f"2026-11-{d}" for d in range(24, 17, -1)]  # newest first, 7 days
     assert [p.value for p in by_day[0].parts()][:2] == ["2026-11-24", "2026-11-24#1"]
+    assert all(p.shards == DAY_SHARDS for p in by_day) and DAY_SHARDS != STATUS_CATEGORY_SHARDS
     with pytest.raises(BadQuery, match="since..until"):
         partitions(IssueQuery(since=date(2026, 1, 1), until=date(2026, 11, 1)), cats, date(2026, 11, 24))
 
@@ -148,7 +149,7 @@ def test_days_outside_the_window_or_out_of_order_are_refused_by_name(since, unti
     assert str(refused.value).startswith(f"{named}:")
 
 
-AT_SHARD_3 = [None, None, None, ("i-1", "2026-11-20T09:00:00+00:00")] + [None] * (INDEX_SHARDS - 4)
+AT_SHARD_3 = [None, None, None, ("i-1", "2026-11-20T09:00:00+00:00")] + [None] * (STATUS_CATEGORY_SHARDS - 4)
 
 
 def test_cursors_round_trip_and_are_bound_to_key_and_query():
@@ -157,9 +158,9 @@ def test_cursors_round_trip_and_are_bound_to_key_and_query():
     positions = ["end", *AT_SHARD_3[1:]]
     cursor = encode_cursor("k", query, 1, positions)
     assert decode_cursor("k", query.model_copy(update={"limit": 5}), cursor, walk) == (1, positions)
-    assert decode_cursor("k", query, encode_cursor("k", query, 1, [None] * INDEX_SHARDS), walk) == (
+    assert decode_cursor("k", query, encode_cursor("k", query, 1, [None] * STATUS_CATEGORY_SHARDS), walk) == (
         1,
-        [None] * INDEX_SHARDS,
+        [None] * STATUS_CATEGORY_SHARDS,
     )
     with pytest.raises(BadCursor):
         decode_cursor("other-key", query, cursor, walk)
@@ -173,10 +174,10 @@ def test_a_cursor_carries_no_partition_key_values_and_stays_short_with_every_sha
     query = IssueQuery(status="open")
     walk = partitions(query, ["routine_response"], TODAY)
     positions = [(f"iss-20261120T090000-{n:08x}", f"2026-11-20T09:00:{n:02d}.123456+00:00") for n in range(16)]
-    cursor = encode_cursor("k", query, 0, positions[:INDEX_SHARDS])
+    cursor = encode_cursor("k", query, 0, positions[:STATUS_CATEGORY_SHARDS])
     assert "open#" not in base64.urlsafe_b64decode(cursor.split(".")[0] + "===").decode()
     assert len(cursor) < 4096 // 2  # IssueQuery.cursor takes 4,096 characters
-    assert decode_cursor("k", query, cursor, walk) == (0, positions[:INDEX_SHARDS])
+    assert decode_cursor("k", query, cursor, walk) == (0, positions[:STATUS_CATEGORY_SHARDS])
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1]", b"\xff", b"{}", b'{"q":"x","p":0,"k":null}'])
@@ -207,7 +208,7 @@ OLD_START_KEY = {  # what cursors carried before the shards: DynamoDB's last eva
         (1.0, None),
         (1, "i-1"),
         (1, OLD_START_KEY),  # a cursor from before the shards: a 400, the client starts the listing again
-        (1, [OLD_START_KEY] + [None] * (INDEX_SHARDS - 1)),
+        (1, [OLD_START_KEY] + [None] * (STATUS_CATEGORY_SHARDS - 1)),
         (1, AT_SHARD_3[:-1]),  # one shard short
         (1, [*AT_SHARD_3, None]),  # one shard too many
         (1, ["start", *AT_SHARD_3[1:]]),
@@ -295,18 +296,17 @@ def test_list_issues_walks_partitions_and_pages_without_losing_or_repeating():
     )
     for limit, severity in ((2, None), (1, "high"), (100, None)):
         seen = every_page(deps, status="open", limit=limit, severity=severity)
-        # one last_seen for all: a tie, listed shard by shard (lowest first), as one partition would list them
+        # one last_seen for all: a tie, listed shard by shard (lowest first); within a shard, the index's order
         expected = [
             r["issue_id"]
             for part in rows.values()
-            for r in sorted(part, key=lambda r: (index_shard(r["issue_id"]), r["issue_id"]), reverse=False)
+            for r in sorted(
+                sorted(part, key=lambda r: r["issue_id"], reverse=True),
+                key=lambda r: index_shard(r["issue_id"], STATUS_CATEGORY_SHARDS),
+            )
             if severity is None or r["severity"] == severity
         ]
-        by_shard = {r["issue_id"]: index_shard(r["issue_id"]) for part in rows.values() for r in part}
-        assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
-        for part in rows.values():
-            listed = [i for i in seen if i in {r["issue_id"] for r in part}]
-            assert [by_shard[i] for i in listed] == sorted(by_shard[i] for i in listed)
+        assert seen == expected
 
 
 def test_a_sharded_listing_is_newest_first_across_shards_page_after_page():
@@ -315,7 +315,7 @@ def test_a_sharded_listing_is_newest_first_across_shards_page_after_page():
     times = [f"2026-11-20T09:{minute:02d}:00+00:00" for minute in (5, 4, 4, 3, 2, 1)]  # some alike: ties
     items = [row(n, "routine_response", "high" if n % 3 else "low", times[n % len(times)]) for n in range(60)]
     items += [row(100 + n, "high_priority", "high", times[n % len(times)]) for n in range(7)]
-    assert len({r["status_category"] for r in items}) > INDEX_SHARDS // 2
+    assert len({r["status_category"] for r in items}) > STATUS_CATEGORY_SHARDS // 2
     deps = OpsDeps(issues=FakeIssues(items), categories=["routine_response", "high_priority"], cursor_key="k")
     for severity in (None, "high"):
         expected = [
@@ -328,7 +328,7 @@ def test_a_sharded_listing_is_newest_first_across_shards_page_after_page():
                     key=lambda r: r["issue_id"],
                     reverse=True,
                 ),
-                key=lambda r: (-int(r["last_seen"][14:16]), index_shard(r["issue_id"])),
+                key=lambda r: (-int(r["last_seen"][14:16]), index_shard(r["issue_id"], STATUS_CATEGORY_SHARDS)),
             )
         ]
         for limit in (1, 3, 7, 25, 100):

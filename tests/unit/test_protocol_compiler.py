@@ -12,7 +12,7 @@ import yaml
 
 from chalicelib.adapters import state_machines as protocol_compiler
 from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol, timeout_seconds
-from chalicelib.domain.index_shards import INDEX_SHARDS
+from chalicelib.domain.index_shards import STATUS_CATEGORY_SHARDS
 from chalicelib.domain.plan import load_plan_yaml, parse_plan
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml"
@@ -106,7 +106,7 @@ def test_high_priority_state_names_are_readable_and_complete():
         "Publish.alert_timed_out",
         "ResolveIssue.shard",
         "ResolveIssue.shard_choice",
-        *(f"ResolveIssue.shard_{shard}" for shard in range(INDEX_SHARDS)),
+        *(f"ResolveIssue.shard_{shard}" for shard in range(STATUS_CATEGORY_SHARDS)),
         "ResolveIssue",
         "AuditResolved",
         "Resolved",
@@ -281,7 +281,7 @@ def test_publish_then_resolve_and_audit():
     }
     assert sorted(routes) == list("0123456789abcdef")  # every last hex digit of the digest has its shard
     for digit, state in routes.items():
-        shard = "0123456789abcdef".index(digit) % INDEX_SHARDS
+        shard = "0123456789abcdef".index(digit) % STATUS_CATEGORY_SHARDS
         assert state == f"ResolveIssue.shard_{shard}" and states[state]["Next"] == "ResolveIssue"
         assert states[state]["Result"] == ("" if shard == 0 else f"#{shard}")
     assert states["ResolveIssue"]["Next"] == "AuditResolved"
