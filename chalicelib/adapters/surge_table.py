@@ -4,8 +4,11 @@
   digest of the key), and ``first_ts`` (when counting began, the detector's warm-up).
 * ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<id>f157`` (the bucket's index within the day, as
   :func:`chalicelib.domain.surge.counter_fields` names it), and some mentions counted, ``<id>m``, so a surge can
-  link them. A batch writes one hour item per day it touches (its latest hour), so a batch straddling an hour
-  is still one write.
+  link them. A batch writes one hour item (its latest hour), so a batch straddling an hour is still one write.
+* A batch straddling midnight writes the previous day's counts into the latest day's items too, under the
+  previous day's letters (``<id>y13`` for an hourly count, ``<id>z280`` for a 5-minute one: :data:`PREVIOUS_DAY`);
+  a read files them under that day. So every batch is two writes (counts older than the previous day, which
+  only a late delivery has, go to their own day's items).
 * Write shards: every batch of every processor writes the day and hour items, so at internet scale they are hot
   keys (DynamoDB takes at most 1,000 write units a second per item). Each is spread over ``shards`` items (shard
   0 keeps the plain key, shard ``s`` adds ``#s``), chosen from the expected peak (:func:`shards_for`); a batch
@@ -49,6 +52,8 @@ ITEM_WRITE_UNITS_TARGET = 800  # what one shard is planned to take at the expect
 UNITS_PER_COUNTER_WRITE = 3  # a day item late in the day, a few KB (bench/hotkeys.py measures it)
 EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
 BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
+PREVIOUS_DAY = {"h": "y", "f": "z"}  # the previous day's counters, kept in the latest day's items
+OF_PREVIOUS_DAY = {v: k for k, v in PREVIOUS_DAY.items()}
 
 
 def shards_for(
@@ -103,13 +108,24 @@ class DynamoSurgeStore:
         hour_mentions: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         # One hour item per day of the batch (its latest hour): the 5-minute fields are named by their index in
         # the day, so a batch straddling an hour still makes one write, and a read of the last hours finds them.
+        # The previous day's counts go to the latest day's items under their own letters (a batch straddling
+        # midnight is still two writes).
         latest_hour: dict[str, str] = {}
+        latest_day = max(day_of(o.at) for o in observations)
+        previous_day = day_of(_epoch(latest_day) - 1)
+
+        def home(day: str) -> str:  # the day whose items hold this day's counts
+            return latest_day if day == previous_day else day
+
         for observation in observations:
-            day, hour = day_of(observation.at), hour_of(observation.at)
-            latest_hour[day] = max(latest_hour.get(day, hour), hour)
+            day, hour = home(day_of(observation.at)), hour_of(observation.at)
+            latest_hour[day] = max(latest_hour.get(day, hour), hour)  # the latest day's own hours sort last
         for observation in observations:
             hour_field, fine_field = counter_fields(observation.at)
-            day = day_of(observation.at)
+            day = home(day_of(observation.at))
+            if day != day_of(observation.at):
+                hour_field = PREVIOUS_DAY["h"] + hour_field[1:]
+                fine_field = PREVIOUS_DAY["f"] + fine_field[1:]
             hour = latest_hour[day]
             day_first[day] = min(day_first.get(day, observation.at), observation.at)
             for key in observation.keys:
@@ -120,7 +136,7 @@ class DynamoSurgeStore:
         planned = {hour: dict(self._linked.get(hour, {})) for hour in latest_hour.values()}
         for brand_pass in (False, True):
             for observation in observations:
-                hour = latest_hour[day_of(observation.at)]
+                hour = latest_hour[home(day_of(observation.at))]
                 linked = planned[hour]
                 for key in observation.keys:
                     name = key_id(key) + "m"
@@ -269,11 +285,20 @@ class SurgeHistory:
             if not pk.startswith(("day#", "hour#")):
                 continue
             day = pk.split("#", 1)[1][:10]
-            record = per_day.setdefault(day, {"day": day})
+            previous = day_of(_epoch(day) - 1)
             for attribute, value in item.items():
-                if attribute.startswith(prefix) and attribute[KEY_ID_LENGTH : KEY_ID_LENGTH + 1] in ("h", "f"):
+                if not attribute.startswith(prefix):
+                    continue
+                letter = attribute[KEY_ID_LENGTH : KEY_ID_LENGTH + 1]
+                if letter in ("h", "f"):
+                    record = per_day.setdefault(day, {"day": day})
                     name = attribute[KEY_ID_LENGTH:]
-                    record[name] = record.get(name, 0) + value  # the write shards of one day add up
+                elif letter in OF_PREVIOUS_DAY:  # the previous day's counts of a batch straddling midnight
+                    record = per_day.setdefault(previous, {"day": previous})
+                    name = OF_PREVIOUS_DAY[letter] + attribute[KEY_ID_LENGTH + 1 :]
+                else:
+                    continue
+                record[name] = record.get(name, 0) + value  # the write shards of one day add up
         return list(per_day.values())
 
     def mentions(self, key: str, limit: int = 100) -> list[str]:

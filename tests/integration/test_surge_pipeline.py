@@ -130,10 +130,30 @@ def test_a_viral_hour_stores_a_bounded_list_of_mentions_but_counts_them_all(aws)
     assert counts[hour_field] == 80 and counts[fine_field] == 80
 
 
+def test_a_batch_straddling_midnight_is_two_writes_and_a_read_files_each_day_its_counts(aws):
+    from chalicelib.adapters.surge_table import DynamoSurgeStore, Observation
+    from chalicelib.domain.surge import BucketCounts, day_of, hour_of
+
+    store = DynamoSurgeStore(resources().surges_table, shards=1)
+    midnight = datetime(2026, 11, 30, tzinfo=timezone.utc).timestamp()
+    times = [midnight - 600 + 120 * i for i in range(10)]  # 23:50 .. 00:08: five on each day
+    calls = store.add(
+        [Observation(at=t, mention=f"x#m{i}", keys=("brand", "product:nova")) for i, t in enumerate(times)]
+    )
+    assert calls == 2
+    history = store.read(["brand"], [day_of(midnight - 1), day_of(midnight)], [hour_of(midnight)])
+    counts = BucketCounts.from_day_items(history.day_items("brand"))
+    assert counts.hour(int(midnight) - 3600) == 5 and counts.hour(int(midnight)) == 5
+    assert counts.window(int(midnight) - 600, int(midnight) + 600) == 10
+    assert counts.bucket(int(midnight) - 600) == 3 and counts.bucket(int(midnight)) == 3
+    assert len(history.mentions("product:nova")) == 10  # linked in the one hour item the batch wrote
+    assert history.data_start() == times[0]
+
+
 def _counts_and_crises() -> tuple[dict, list]:
     table = client("dynamodb").scan(TableName=resources().surges_table)["Items"]
     counts = {
-        item["pk"]["S"]: {name: value for name, value in item.items() if name[6:7] in ("h", "f")}
+        item["pk"]["S"]: {name: value for name, value in item.items() if name[6:7] in ("h", "f", "y", "z")}
         for item in table
         if item["pk"]["S"].startswith(("day#", "hour#"))
     }
