@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from infra.local import moto_parse_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_STAGE = "test"
@@ -32,6 +34,9 @@ os.environ.update(
     }
 )
 
+
+# moto parses a state machine's definition again at every creation and execution: the same text, the same tree.
+moto_parse_cache.install()
 
 # Hypothesis profiles for every property test in the suite: ``ci`` (default, what ``make test`` runs) is
 # derandomized so a failure reproduces; ``bench`` (``HYPOTHESIS_PROFILE=bench``, run by ``make bench``) looks further.

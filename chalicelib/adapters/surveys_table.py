@@ -176,25 +176,12 @@ class DynamoSurveys:
         """``sent`` and open until the link expires, in one write, only while the claim is still ours."""
         assert isinstance(claim, Claim)
         expires = _expiry_iso(int(claim.item["expires_at"]["N"]))
-        dynamodb = client("dynamodb")
-        try:
-            dynamodb.update_item(
-                TableName=self.table,
-                Key=claim.key,
-                UpdateExpression="SET send_state = :sent, #status = :sent, sent_at = :at, phase = :close, "
-                "due_at = :expires REMOVE send_lease",
-                ConditionExpression="send_claim = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":sent": string(SENT),
-                    ":at": string(_iso(at)),
-                    ":close": string(CLOSE),
-                    ":expires": string(expires),
-                    ":owner": string(claim.owner),
-                },
-            )
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # taken over after our lease ended: the new owner records it
+        self._settle(
+            claim,
+            "SET send_state = :sent, #status = :sent, sent_at = :at, phase = :close, due_at = :expires "
+            "REMOVE send_lease",
+            {":sent": string(SENT), ":at": string(_iso(at)), ":close": string(CLOSE), ":expires": string(expires)},
+        )
 
     def give_back(self, claim: object) -> None:
         assert isinstance(claim, Claim)
@@ -202,20 +189,23 @@ class DynamoSurveys:
 
     def undeliverable(self, claim: object, at: datetime) -> None:
         assert isinstance(claim, Claim)
+        self._settle(
+            claim,
+            "SET send_state = :final, #status = :final, ended_at = :at REMOVE send_lease, phase, due_at",
+            {":final": string(SurveyStatus.UNDELIVERABLE.value), ":at": string(_iso(at))},
+        )
+
+    def _settle(self, claim: Claim, update: str, values: dict[str, Any]) -> None:
+        """End a send claim with ``update``, only while the claim is still ours."""
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
                 TableName=self.table,
                 Key=claim.key,
-                UpdateExpression="SET send_state = :final, #status = :final, ended_at = :at "
-                "REMOVE send_lease, phase, due_at",
+                UpdateExpression=update,
                 ConditionExpression="send_claim = :owner",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":final": string(SurveyStatus.UNDELIVERABLE.value),
-                    ":at": string(_iso(at)),
-                    ":owner": string(claim.owner),
-                },
+                ExpressionAttributeValues={**values, ":owner": string(claim.owner)},
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # taken over after our lease ended: the new owner records it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
@@ -14,7 +13,6 @@ from chalicelib.observability import logger
 approvals = Blueprint(__name__)
 
 # A page answers in HTML, so the routes take any content type and the form handler says itself what it needs.
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _html(status: int, body: str) -> Response:
@@ -49,30 +47,24 @@ def show(approval_id: str) -> Response:
 
 @approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(approval_id: str) -> Response:
-    from pydantic import ValidationError
-
     from chalicelib.api.approval_form import ActForm
+    from chalicelib.api.forms import FormInvalid, is_form_post, read_form
     from chalicelib.api.pages import done_page, message_page
     from chalicelib.bootstrap import approval_deps
-    from chalicelib.domain.validation import describe_validation_error
     from chalicelib.services.approvals import LinkRefused, act, open_link
 
     request = approvals.current_request
-    content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
-    if content_type not in FORM_TYPES:
+    if not is_form_post(request):
         return _html(415, message_page("Please use the form", "Send your answer with the form on the page."))
     query: Mapping[str, str] = request.query_params or {}
     now = datetime.now(timezone.utc)
     deps = approval_deps()
     try:
         approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
-        raw = request.raw_body or b""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        fields = {k: v[0] for k, v in parse_qs(text).items()}
         try:
-            form = ActForm.model_validate(fields)
-        except ValidationError as invalid:
-            raise LinkRefused(400, describe_validation_error(invalid, limit=None, root="form")) from None
+            form = read_form(request, ActForm)
+        except FormInvalid as invalid:
+            raise LinkRefused(400, str(invalid)) from None
         outcome = act(approval, form.answer(), deps, now)
     except LinkRefused as refused:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})

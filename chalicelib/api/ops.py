@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,15 @@ def _if_match() -> int | None:
         raise BadInput(str(bad)) from None
 
 
+def write_issue(issue_id: str, use_case: Callable[..., Any], deps: Any, request: Any, status: int = 200) -> Response:
+    """One issue write: the checked id, the parsed body, ``If-Match`` and the caller handed to ``use_case``, and the
+    issue it answers sent back with its ETag. Every write route goes through here, so they check and answer alike."""
+    changed = use_case(
+        checked_issue_id(issue_id), request, _if_match(), caller().name, deps, datetime.now(timezone.utc)
+    )
+    return with_etag(changed, changed.version, status)
+
+
 @ops_route(
     ops,
     "/issues/{issue_id}",
@@ -189,10 +199,7 @@ def change_issue(issue_id: str):
         patch.changes()
     except ValueError as bad:
         raise BadInput(str(bad)) from None
-    changed = update_issue(
-        checked_issue_id(issue_id), patch, _if_match(), caller().name, ops_issues(), datetime.now(timezone.utc)
-    )
-    return with_etag(changed, changed.version)
+    return write_issue(issue_id, update_issue, ops_issues(), patch)
 
 
 @ops_route(
@@ -213,10 +220,7 @@ def add_note(issue_id: str):
     from chalicelib.domain.ops import NoteBody
     from chalicelib.services.ops import add_note as add
 
-    changed = add(
-        checked_issue_id(issue_id), body(NoteBody), _if_match(), caller().name, ops_issues(), datetime.now(timezone.utc)
-    )
-    return with_etag(changed, changed.version, 201)
+    return write_issue(issue_id, add, ops_issues(), body(NoteBody), 201)
 
 
 @ops_route(
@@ -237,15 +241,7 @@ def record_satisfaction(issue_id: str):
     from chalicelib.domain.ops import SatisfactionBody
     from chalicelib.services.ops import record_satisfaction as record
 
-    changed = record(
-        checked_issue_id(issue_id),
-        body(SatisfactionBody),
-        _if_match(),
-        caller().name,
-        ops_issues(),
-        datetime.now(timezone.utc),
-    )
-    return with_etag(changed, changed.version, 201)
+    return write_issue(issue_id, record, ops_issues(), body(SatisfactionBody), 201)
 
 
 @ops_route(
@@ -265,15 +261,7 @@ def merge_issue(issue_id: str):
     from chalicelib.domain.ops import MergeBody
     from chalicelib.services.ops import merge_issues
 
-    merged = merge_issues(
-        checked_issue_id(issue_id),
-        body(MergeBody),
-        _if_match(),
-        caller().name,
-        issue_regrouping(),
-        datetime.now(timezone.utc),
-    )
-    return with_etag(merged, merged.version)
+    return write_issue(issue_id, merge_issues, issue_regrouping(), body(MergeBody))
 
 
 @ops_route(
@@ -294,15 +282,7 @@ def split_issue(issue_id: str):
     from chalicelib.domain.ops import SplitBody
     from chalicelib.services.ops import split_mention
 
-    opened = split_mention(
-        checked_issue_id(issue_id),
-        body(SplitBody),
-        _if_match(),
-        caller().name,
-        issue_regrouping(),
-        datetime.now(timezone.utc),
-    )
-    return with_etag(opened, opened.version, 201)
+    return write_issue(issue_id, split_mention, issue_regrouping(), body(SplitBody), 201)
 
 
 @ops_route(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from html import escape
-from urllib.parse import parse_qs
 
 from chalice import Blueprint, Rate, Response
 
@@ -20,7 +19,6 @@ from chalicelib.observability import logger
 
 surveys = Blueprint(__name__)
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 TITLES = {400: "Please check your answer", 403: "Link not valid", 410: "Survey closed", 415: "Please use the form"}
 LABELS = {1: "1 - very unhappy", 2: "2 - unhappy", 3: "3 - neutral", 4: "4 - happy", 5: "5 - very happy"}
 
@@ -76,29 +74,23 @@ def show(survey_id: str) -> Response:
 
 @surveys.route("/surveys/{survey_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def answer(survey_id: str) -> Response:
-    from pydantic import ValidationError
-
+    from chalicelib.api.forms import FormInvalid, is_form_post, read_form
     from chalicelib.bootstrap import survey_deps
     from chalicelib.domain.survey import SurveyAnswer
-    from chalicelib.domain.validation import describe_validation_error
     from chalicelib.services.surveys import SurveyRefused, answer_survey, open_survey
 
     request = surveys.current_request
-    content_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
-    if content_type not in FORM_TYPES:
+    if not is_form_post(request):
         return _refusal(415, "Send your answer with the form on the page.")
     query = dict(request.query_params or {})
     now = datetime.now(timezone.utc)
     deps = survey_deps()
     try:
         survey = open_survey(survey_id, query.get("exp"), query.get("sig"), deps, now)
-        raw = request.raw_body or b""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        fields = {k: v[0] for k, v in parse_qs(text).items()}
         try:
-            form = SurveyAnswer.model_validate(fields)
-        except ValidationError as invalid:
-            raise SurveyRefused(400, describe_validation_error(invalid, limit=None, root="form")) from None
+            form = read_form(request, SurveyAnswer)
+        except FormInvalid as invalid:
+            raise SurveyRefused(400, str(invalid)) from None
         outcome = answer_survey(survey, form, deps, now)
     except SurveyRefused as refused:
         logger.info("survey refused", extra={"status": refused.status})

@@ -65,6 +65,15 @@ def issue_changes(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, An
     return out
 
 
+def survey_event(
+    survey: Survey, type_: str, at: datetime, details: dict[str, Any], actor: str = rules.SYSTEM_SURVEYS
+) -> AuditEvent:
+    """An event of the survey on its issue's trail, keyed by the survey: written again, it is the same event."""
+    return AuditEvent(
+        issue_id=survey.issue_id, at=at, type=type_, actor=actor, suffix=survey.survey_id[:8], details=details
+    )
+
+
 def _first_mention(mentions: list[dict[str, Any]]) -> dict[str, Any]:
     # The mention that opened the issue: the one its reply answered (services.approvals.publish_reply).
     return min(mentions, key=lambda m: str(m.get("created_at", ""))) if mentions else {}
@@ -134,14 +143,7 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
     except SurveyUndeliverable as refused:
         deps.surveys.undeliverable(claim, now)
         deps.issues.append(
-            AuditEvent(
-                issue_id=survey.issue_id,
-                at=now,
-                type="survey_not_sent",
-                actor=rules.SYSTEM_SURVEYS,
-                suffix=survey.survey_id[:8],
-                details={"channel": survey.channel, "reason": str(refused)},
-            )
+            survey_event(survey, "survey_not_sent", now, {"channel": survey.channel, "reason": str(refused)})
         )
         return "undeliverable"
     except Exception as error:  # noqa: BLE001 - owed: the next run or redelivery sends it
@@ -151,13 +153,11 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
     deps.surveys.sent(claim, now)
     # One key per survey: a repeated write after a lost answer is the same event, not a second one.
     deps.issues.append(
-        AuditEvent(
-            issue_id=survey.issue_id,
-            at=now,
-            type="survey_sent",
-            actor=rules.SYSTEM_SURVEYS,
-            suffix=survey.survey_id[:8],
-            details={
+        survey_event(
+            survey,
+            "survey_sent",
+            now,
+            {
                 "channel": survey.channel,
                 "sent_as": sent_as,
                 "expires_at": datetime.fromtimestamp(survey.expires_at).isoformat(),
@@ -188,12 +188,11 @@ def open_survey(survey_id: str, exp: str | None, sig: str | None, deps: SurveyDe
 def answer_survey(survey: Survey, answer: SurveyAnswer, deps: SurveyDeps, now: datetime) -> str:
     """Record the answer once (the store's conditional transaction), then tell subscribers. The outcome."""
     outcome = rules.outcome(answer.rating)
-    event = AuditEvent(
-        issue_id=survey.issue_id,
-        at=now,
-        type="survey_answered",
+    event = survey_event(
+        survey,
+        "survey_answered",
+        now,
         actor=survey.author,
-        suffix=survey.survey_id[:8],
         details={
             "rating": answer.rating,
             "satisfaction": outcome,
@@ -227,13 +226,8 @@ def run_due(plan: ResponsePlan, deps: SurveyDeps, now: datetime) -> Counter[str]
         if survey is None:
             continue
         if phase == "close":
-            event = AuditEvent(
-                issue_id=survey.issue_id,
-                at=now,
-                type="survey_unanswered",
-                actor=rules.SYSTEM_SURVEYS,
-                suffix=survey.survey_id[:8],
-                details={"channel": survey.channel, "satisfaction": rules.UNANSWERED},
+            event = survey_event(
+                survey, "survey_unanswered", now, {"channel": survey.channel, "satisfaction": rules.UNANSWERED}
             )
             counts["unanswered" if deps.surveys.record_unanswered(survey, event) else "nothing"] += 1
         elif phase == "notify":

@@ -62,7 +62,10 @@ def install() -> None:
 def main() -> None:
     from moto import server
 
+    from infra.local import moto_parse_cache
+
     install()
+    moto_parse_cache.install()  # each protocol run would parse its definition again otherwise
     server.main()
 
 
