@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import string
 from chalicelib.adapters.outbox import SEND_OWED, SENT, Claim, SendClaims
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.approval import PENDING, SUPERSEDED, USED, Approval, Recorded

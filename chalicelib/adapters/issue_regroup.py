@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.issues_table import DynamoIssues
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item, issue_item
@@ -68,7 +68,7 @@ class DynamoIssueRegrouping(DynamoIssues):
                     "ExpressionAttributeValues": {
                         ":next": number(int(source.get("ops_version") or 0) + 1),
                         ":closed": string(closed),
-                        ":sc": string(status_category(closed, str(source["category"]))),
+                        ":sc": string(status_category(closed, str(source["category"]), str(source["issue_id"]))),
                         ":into": string(str(target["issue_id"])),
                         ":zero": number(0),
                         **source_values,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import string
 from chalicelib.settings import Resources
 
 ID_FIELDS = ("platform", "external_id", "issue_id", "approval_id", "id", "message_id")  # kept of a redacted body

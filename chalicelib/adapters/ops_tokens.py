@@ -8,8 +8,8 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import string
 from chalicelib.domain.ops import Role, stored_role, token_hash
 
 ID_LENGTH = 12  # the public id of a token: the first hex digits of its hash (the hash is no secret to its holder)

@@ -9,8 +9,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import string
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent
@@ -195,7 +195,7 @@ class OnceMailer:
     def send_once(self, key: str, to: str, subject: str, text: str, html: str, now: datetime) -> bool:
         from datetime import timedelta
 
-        from chalicelib.adapters.attributes import number
+        from chalicelib.adapters.codec import number
 
         claim = self.claims.claim(
             {"pk": string(f"sent#{key}")},

@@ -14,8 +14,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.domain.publishing import (
     ChannelPost,
     Claim,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.recurrence import IssueFacts, RecurrenceLink

@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from chalicelib.adapters.alerts import topic_arn
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.outbox import SendClaims
 from chalicelib.settings import Resources, ses_configuration_set
 

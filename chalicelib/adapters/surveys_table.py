@@ -20,8 +20,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.outbox import OWED, SENT, Claim, SendClaims
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent

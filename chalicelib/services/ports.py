@@ -1,7 +1,9 @@
 """The interfaces the use cases need from the outside world (Cosmic Python's 'ports').
 
 Adapters in ``chalicelib/adapters`` implement them on AWS; ``tests/fakes.py`` implements them in memory for the
-services' unit tests.
+services' unit tests. The errors a port raises (``AlreadyUsed``, ``SendInProgress``, ``StateConflict`` ...) are
+declared in :mod:`chalicelib.services.errors`, beside them, so services catch them without importing an adapter;
+``SurveyClosed`` and ``SurveyUndeliverable`` are the domain's (:mod:`chalicelib.domain.survey`).
 """
 
 from __future__ import annotations

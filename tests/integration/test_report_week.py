@@ -18,8 +18,8 @@ from email import policy
 
 import pytest
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.issues_table import DynamoIssues
 from chalicelib.adapters.plans import bundled_plan
 from chalicelib.adapters.report_render import MatplotlibReportRenderer
