@@ -75,11 +75,11 @@ class Announcer:
                 body = json.loads(alert["Body"])
             except ValueError:
                 body = {"subject": alert["Body"][:100]}
-            self.echo(
-                f"  ALERT on SNS [kind={attributes.get('kind')} severity={attributes.get('severity')} "
-                f"category={attributes.get('category')} team={attributes.get('team')}]: "
-                f"{body.get('subject') or body.get('message', '')[:100]}"
+            # the attributes a message carries (a weekly report's announcement has only its kind)
+            labels = " ".join(
+                f"{name}={attributes[name]}" for name in ("kind", "severity", "category", "team") if name in attributes
             )
+            self.echo(f"  ALERT on SNS [{labels}]: {body.get('subject') or body.get('message', '')[:100]}")
         for reply in self.stack.scan(names.outbox_table):
             if reply["outbox_id"] not in self.replies_seen:
                 self.replies_seen.add(reply["outbox_id"])
