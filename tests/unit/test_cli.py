@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.offline_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {"id", "complaint", "complaint_score", "sentiment", "topic", "category", "severity"}
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(ROOT),
-        "AWS_ACCESS_KEY_ID": "none",
-        "AWS_SECRET_ACCESS_KEY": "none",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    }  # any AWS call would fail
-    return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    return run_cli(args, stdin, timeout=60)
 
 
 def test_classify_answers_one_line_per_input_in_order_with_the_contract_fields():
@@ -105,24 +90,10 @@ def test_usage_errors_exit_2_and_bad_input_1_one_line_each_never_a_traceback(tmp
 
 def test_aws_commands_refuse_a_deployed_stage_unless_named_and_a_local_one_without_an_endpoint():
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "ops-token", "list"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    done = run_cli(["ops-token", "list"], timeout=60, env=env)
     assert done.returncode == 1 and "--stage prod" in done.stderr
     env = {k: v for k, v in env.items() if k != "STAGE"}
-    done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "plan", "list"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    done = run_cli(["plan", "list"], timeout=60, env=env)
     assert done.returncode == 1 and "--endpoint-url" in done.stderr
 
 
@@ -220,14 +191,7 @@ def test_every_leaf_has_help_a_description_and_the_options_its_kind_needs():
 def test_erase_and_plan_changes_refuse_a_deployed_stage_unless_named():
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
     for args in (["erase", "--platform", "x", "--author", "1"], ["plan", "activate", "2"], ["plan", "review", "1"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=60,
-        )
+        done = run_cli(args, timeout=60, env=env)
         assert done.returncode == 1 and "--stage prod" in done.stderr and done.stderr.count("\n") == 1, args
     done = run("erase", "--platform", "x")
     assert done.returncode == 2 and "--author" in done.stderr and "Traceback" not in done.stderr

@@ -9,9 +9,10 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.offline_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_PREFIXES = ("social-response ", ".venv/bin/python -m chalicelib.cli ", "python -m chalicelib.cli ")
@@ -137,23 +138,7 @@ def test_every_readme_example_parses_with_the_real_argument_parser():
 
 
 def run(argv: list[str], stdin: str = "") -> subprocess.CompletedProcess:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(ROOT),
-        "AWS_ACCESS_KEY_ID": "none",
-        "AWS_SECRET_ACCESS_KEY": "none",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    }  # offline: AWS unreachable
-    return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", *argv],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    return run_cli(argv, stdin)
 
 
 def shape_matches(shown: str, answered: dict) -> list[str]:
