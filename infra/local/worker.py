@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,23 +81,55 @@ class Checkpoints:
                 os.replace(partial, self.path)  # atomic: a kill never leaves half a file
 
 
-def read_stream_batch(streams: Any, stream_arn: str, shard_id: str, after: str | None, limit: int) -> list[dict]:
-    """The next records of a shard after sequence number ``after`` (from its start when ``None``), shaped as Lambda
-    hands them to a function (the source ARN on each, times as epoch seconds)."""
+def _read_once(streams: Any, stream_arn: str, shard_id: str, after: str | None, limit: int) -> list[dict]:
     position = (
         {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
         if after is not None
         else {"ShardIteratorType": "TRIM_HORIZON"}
     )
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
-    answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit)
+    return streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit).get("Records", [])
+
+
+def read_stream_batch(
+    streams: Any,
+    stream_arn: str,
+    shard_id: str,
+    after: str | None,
+    limit: int,
+    on_rolled_back: Callable[[int], Any] = lambda count: None,
+) -> list[dict]:
+    """The next records of a shard after sequence number ``after`` (from its start when ``None``), shaped as Lambda
+    hands them to a function (the source ARN on each, times as epoch seconds).
+
+    Only records that were really written: the shard is read twice, through two iterators, and only the records
+    both reads hold (same event ids, in order) are returned. moto rolls a cancelled transaction back by putting a
+    copy of each table it touched, stream shard included, in the table's place; an iterator taken before that
+    and read after it still reads the old shard, which holds the records of the cancelled writes, and the next
+    real writes then take the same sequence numbers on the copy. A reader that checkpointed such a record would
+    skip the real one (a protocol never started: a killed worker's redelivered mentions cancel their triage
+    transactions). On AWS a cancelled transaction writes no record. The second read starts after the first has
+    ended, so it reads the current shard: a rolled-back record is never in both. ``on_rolled_back(n)`` hears of
+    the ``n`` records dropped (they are read again, from the current shard, on the next call).
+    """
+    first = _read_once(streams, stream_arn, shard_id, after, limit)
+    if not first:
+        return []
+    second = _read_once(streams, stream_arn, shard_id, after, limit)
+    agreed = []
+    for record, again in zip(first, second, strict=False):  # the second read may hold newer records too
+        if record["eventID"] != again["eventID"]:
+            break
+        agreed.append(record)
+    if len(agreed) < len(first):
+        on_rolled_back(len(first) - len(agreed))
     return [
         {
             **record,
             "eventSourceARN": stream_arn,
             "dynamodb": {k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in record["dynamodb"].items()},
         }
-        for record in answer.get("Records", [])
+        for record in agreed
     ]
 
 
@@ -249,17 +282,41 @@ class Worker:
             got = 0
             for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
                 shard_id = shard["ShardId"]
-                records = read_stream_batch(streams, stream_arn, shard_id, last.get(shard_id), source.batch_size)
+                records = read_stream_batch(
+                    streams,
+                    stream_arn,
+                    shard_id,
+                    last.get(shard_id),
+                    source.batch_size,
+                    on_rolled_back=lambda count: self._rolled_back(source.name, count),
+                )
                 if not records:
                     continue
                 got += len(records)
                 processed, discarded = runner.run(records, shard_id)
                 self._count(f"{source.name}.processed", processed)
                 self._count(f"{source.name}.failed", discarded)
-                last[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                final = records[-1]["dynamodb"]["SequenceNumber"]
+                # Where a restarted worker resumes, and what this one ran: to compare with the table's writes.
+                print(
+                    f"[worker] {source.name}: {shard_id} records {records[0]['dynamodb']['SequenceNumber']}..{final} "
+                    f"after {last.get(shard_id)} done ({processed} processed, {discarded} discarded); "
+                    f"checkpoint {final}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last[shard_id] = final
                 self.checkpoints.save(source.name, last)
             if not got:
                 time.sleep(0.5)
+
+    def _rolled_back(self, source_name: str, count: int) -> None:
+        self._count(f"{source_name}.rolled_back_records_skipped", count)
+        print(
+            f"[worker] {source_name}: {count} records of a rolled-back transaction read and dropped; reading again",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # -- schedules ----------------------------------------------------------------------------------------
     def fire(self, name: str) -> Any:

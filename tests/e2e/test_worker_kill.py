@@ -157,12 +157,6 @@ def run(tmp_path, name: str, kill: bool) -> tuple[dict, dict]:
         return outcomes, facts
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 8, open: on the CI clone (30 Nov, 11:15) the killed run still missed one routine issue's first "
-    "approval step (step_initial 10 of 11) although infra.local.moto_server now serializes DynamoDB calls (4/4 passes "
-    "on the work tree): a lost protocol start after a kill is not yet ruled out.",
-)
 def test_killing_the_worker_mid_batch_loses_and_doubles_nothing(tmp_path):
     clean, _ = run(tmp_path, "clean", kill=False)
     killed, facts = run(tmp_path, "killed", kill=True)
