@@ -171,10 +171,12 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     Each past hour is tested as the live test tests a window (its count against what was expected of it, with the
     key's minimum count and ratio, a negative binomial of ``size``: one for all hours or one per hour); consecutive
     firing hours are one episode. The budget of the history's length is ``alert_budget`` per two weeks, rounded
-    up: a key with one real surge in a few days of history may still raise the next one (the budget allows it), a
-    key with a surge every day may not. When more episodes than that reach ``alpha`` (the loosest tail the test
-    uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live test
-    looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
+    down: one episode in three days is a rate of four or five per two weeks, over a brand's budget of three, so a
+    key with a few days of history raises nothing like its most extreme past hour (rounded up, a young bursty
+    stream cried wolf once a day); with a week or more of history the key may raise its most extreme. When more
+    episodes than that reach ``alpha`` (the loosest tail the test uses), the threshold moves ``calibration_margin``
+    times below the first episode it must stop: the live test looks at sliding windows every five minutes, which
+    find a burst sharper than whole clock hours show it.
     """
     sizes = [float(size)] * len(values) if isinstance(size, (int, float)) else list(size)
     episodes: list[float] = []
@@ -190,7 +192,7 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
             current = None
     if current is not None:
         episodes.append(current)
-    allowed = math.ceil(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
+    allowed = math.floor(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()

@@ -60,17 +60,17 @@ class SurgeConfig:
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
-    # Every mention counts. Windows of 30, 45 and 60 minutes, the length of the surge the target names (a tripling
-    # for an hour): the window that matches how long a surge has run is the one that sees it first. No minimum
-    # volume of its own: the key's threshold comes from its own history (calibrated tail, at most 1e-3 for the
-    # hour window, stricter for shorter ones, which see retweet waves), so a quiet steady stream alerts on a clear
-    # tripling and a bursty one, whose history holds such bursts, does not. Until a key has four days of its own
-    # history it is taken to be as bursty as a busy support stream (dispersion 0.1). Chosen on the tuning streams
-    # of tools/eval_surge.py (airline, United, US Airways). The spike cap keeps one-bucket storms from a surge.
+    # Every mention counts. Windows of 30 and 60 minutes, the length of the surge the target names (a tripling for
+    # an hour). No minimum volume of its own: the key's threshold comes from its own history (calibrated tail, at
+    # most 1e-3 for the hour window and a tenth of that for the half hour, which sees retweet waves the hourly
+    # history cannot), so a quiet steady stream alerts on a clear tripling and a bursty one, whose history holds
+    # such bursts, does not. Until a key has four days of its own history it is taken to be as bursty as a busy
+    # support stream (dispersion 0.1). Chosen on the tuning streams of tools/eval_surge.py (airline, United, US
+    # Airways; its JSON's "method" says what else was looked at). The spike cap keeps one-bucket storms out.
     "brand": SurgeConfig(
-        windows=(1800, 2700, 3600),
+        windows=(1800, 3600),
         alpha=1e-3,
-        short_window_exponent=2.5,
+        short_window_exponent=3.3,
         alert_budget=3.0,
         min_count=3,
         min_ratio=2.0,
@@ -80,13 +80,13 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
     ),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending with the
     # current one, so the 20-minute window still holds a burst's first complaint 15 minutes in. Three complaints
-    # can fire, but only where the strict tail (at most 3e-5: many product keys, five windows, calibrated lower on
+    # can fire, but only where the strict tail (at most 1e-5: many product keys, five windows, calibrated lower on
     # a key whose history holds bursts) allows it, i.e. on a near-silent product; busier ones need more. Ratio 6
     # keeps busy keys' real 4x-6x wobble quiet. The shape floor (no hour expected under 0.4x the daily mean) stops
     # a busy key's night/morning ramp looking like a burst.
     "product": SurgeConfig(
         windows=(600, 900, 1200, 1800, 3600),
-        alpha=3e-5,
+        alpha=1e-5,
         alert_budget=2.0,
         min_count=3,
         min_ratio=6.0,
