@@ -6,8 +6,14 @@ of a category (``by_status_category``). DynamoDB serves at most 1,000 write unit
 value, in a table or an index. This scenario runs the real surge counter code (``DynamoSurgeStore.add``, with its
 write shards) on simulated batches at ``rate`` mentions a second against an in-memory stand-in for DynamoDB that
 keeps each item's attributes, so every write is charged the write units DynamoDB would charge (the larger of the
-item before and after, per started KB). The issues' index partitions are computed from counts per mention
-(``ISSUE_WRITES_PER_MENTION``), with the shards they have (one today) and those they would need.
+item before and after, per started KB).
+
+The issues table is simulated write by write (:func:`issue_indexes`): each mention opens an issue or joins a live
+one at the demo replay's rates, an opened issue of a category with a protocol moves to in progress when its first
+step goes out, and each write's item before and after (the real item, ``triage_table.issue_item``, with the index
+keys the real shard functions of ``domain/index_shards.py`` give) is charged to the template's real index
+definitions as DynamoDB charges a global secondary index: a new entry one write, a changed one one write (every
+attribute is projected), a moved key a delete and a put, each the entry's size in started KB.
 
 ``.venv/bin/python -m bench.hotkeys`` prints the figures; ``make bench`` records them (``bench/bench.py``).
 """
@@ -19,10 +25,11 @@ import math
 import random
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bench.pipeline import item_size
+from chalicelib.domain.index_shards import DAY_SHARDS, STATUS_CATEGORY_SHARDS, first_seen_day, status_category
 from chalicelib.domain.surge import Observation, keys_for
 
 DYNAMODB_ITEM_WCU_PER_S = 1000  # per partition key value, table or index
@@ -157,24 +164,159 @@ def surge_counters(rate: int = RATE, seconds: int = SECONDS, shards: int | None 
     }
 
 
-def issue_index_partitions(rate: int = RATE, shards: int = 1) -> dict[str, Any]:
-    """Index writes a second on the hottest partition of the issues table's day and open-category indexes."""
-    day = rate * ISSUE_OPENS_PER_MENTION / shards  # every new issue of the day: one partition per day
-    # the open issues of the busiest category (routine responses: ~70 % of issues in the demo)
-    category = rate * 0.7 * (ISSUE_OPENS_PER_MENTION + ISSUE_JOINS_PER_MENTION) / shards
-    needed = {
-        name: math.ceil(rate * per / (DYNAMODB_ITEM_WCU_PER_S * 0.4))
-        for name, per in (
-            ("by_day", ISSUE_OPENS_PER_MENTION),
-            ("by_status_category", 0.7 * (ISSUE_OPENS_PER_MENTION + ISSUE_JOINS_PER_MENTION)),
+# The busiest category's share of issues (routine responses: ~70 % in the demo); the rest split among the others.
+CATEGORY_SHARES = {"routine_response": 0.70, "no_action": 0.20, "high_priority": 0.08, "crisis": 0.02}
+LIVE_POOL = 20_000  # joins go to one of the most recently opened issues (uniformly: no single viral issue here)
+ISSUE_SECONDS = 3  # simulated seconds of issue writes (30,000 mentions: every shard's figure settles)
+
+
+def _issue_item(category: str, plan: Any) -> dict[str, Any]:
+    """An issue of ``category`` as triage writes it (its real item: description, SLA clocks, assignee...)."""
+    from chalicelib.adapters.triage_table import issue_item
+    from chalicelib.domain.issues import Issue
+    from chalicelib.domain.plan import Severity
+
+    at = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+    team = plan.categories[category].team
+    excerpt = "my order arrived broken and nobody answers, third time this month, I want a refund now " * 2
+    issue = Issue(
+        issue_id="iss-20261130T150000-00000000",
+        description=f'{plan.categories[category].label}: product line 07 model x on x from @someone_42: "{excerpt}"',
+        category=category,
+        severity=Severity.MEDIUM,
+        team=team,
+        assigned_to=plan.teams[team].members[0].email if team else None,
+        follow_up_required=True,
+        reach=1500,
+        first_seen=at,
+        last_seen=at,
+        topic="delivery",
+        products=("product line 07 model x",),
+        platform="x",
+        rule="complaint",
+        plan_version=3,
+        sla_first_response_due=at,
+        sla_resolution_due=at,
+        escalation_case=False,
+    )
+    return issue_item(issue)
+
+
+def _index_writes(
+    before: dict[str, Any] | None, after: dict[str, Any], indexes: list[tuple[str, str, str]]
+) -> list[tuple[str, str, int]]:
+    """What DynamoDB writes to each index for one item write: (index, partition key value, write units)."""
+    out = []
+    for name, hash_key, range_key in indexes:
+        old = (
+            (before[hash_key]["S"], before[range_key]["S"]) if before and {hash_key, range_key} <= set(before) else None
         )
-    }
-    return {
-        "shards": shards,
-        "by_day_writes_per_s": round(day),
-        "by_status_category_writes_per_s": round(category),
-        "shards_needed_at_40_percent_of_the_limit": needed,
-    }
+        new = (after[hash_key]["S"], after[range_key]["S"]) if {hash_key, range_key} <= set(after) else None
+        if old is not None and old == new:
+            if before != after:  # every attribute is projected: any change rewrites the entry
+                out.append((name, new[0], math.ceil(item_size(after) / 1024)))
+            continue
+        if old is not None:  # the key moved (or left the index): the old entry is deleted
+            out.append((name, old[0], math.ceil(item_size(before) / 1024)))
+        if new is not None:
+            out.append((name, new[0], math.ceil(item_size(after) / 1024)))
+    return out
+
+
+def issue_indexes(rate: int = RATE, seconds: int = SECONDS, sharded: bool = True) -> dict[str, Any]:
+    """Index writes and write units per partition key value and second on the issues table, and writes per issue
+    item, at ``rate`` mentions a second: opens, protocol starts and joins written one by one (see the module).
+    ``sharded=False``: every index key in its shard 0, the plain value (as before the shards)."""
+    from pathlib import Path
+
+    from chalicelib.domain.issues import assignee
+    from chalicelib.domain.plan import load_plan_yaml
+    from infra.template import build_template
+
+    day_shards, status_shards = (DAY_SHARDS, STATUS_CATEGORY_SHARDS) if sharded else (1, 1)
+    plan = load_plan_yaml((Path(__file__).resolve().parents[1] / "chalicelib" / "plans" / "default.yaml").read_text())
+    definitions = build_template("prod")["Resources"]["IssuesTable"]["Properties"]["GlobalSecondaryIndexes"]
+    indexes = [
+        (d["IndexName"], d["KeySchema"][0]["AttributeName"], d["KeySchema"][1]["AttributeName"]) for d in definitions
+    ]
+    with_protocol = {name for name, category in plan.categories.items() if category.protocol}
+    templates = {category: _issue_item(category, plan) for category in CATEGORY_SHARES}
+    rng = random.Random(14)
+    categories, weights = list(CATEGORY_SHARES), list(CATEGORY_SHARES.values())
+    start = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+    items: dict[str, dict[str, Any]] = {}
+    live: list[str] = []
+    writes: Counter[tuple[str, str, int]] = Counter()  # (index, partition value, second)
+    units: Counter[tuple[str, str, int]] = Counter()
+    item_writes: Counter[tuple[str, int]] = Counter()
+    opened = 0
+
+    def write(issue_id: str, after: dict[str, Any], second: int, counted: bool) -> None:
+        before = items.get(issue_id)
+        items[issue_id] = after
+        if not counted:
+            return
+        item_writes[(issue_id, second)] += 1
+        for index, value, charged in _index_writes(before, after, indexes):
+            writes[(index, value, second)] += 1
+            units[(index, value, second)] += charged
+
+    def open_one(at: datetime, second: int, counted: bool) -> None:
+        nonlocal opened
+        opened += counted
+        issue_id = f"iss-{at:%Y%m%dT%H%M%S}-{rng.getrandbits(32):08x}"
+        category = rng.choices(categories, weights)[0]
+        item = dict(templates[category])
+        team = plan.categories[category].team
+        item.update(
+            issue_id={"S": issue_id},
+            first_seen={"S": at.isoformat()},
+            last_seen={"S": at.isoformat()},
+            status_category={"S": status_category("open", category, issue_id, status_shards)},
+            first_seen_day={"S": first_seen_day(at, issue_id, day_shards)},
+        )
+        if team:
+            item["assigned_to"] = {"S": str(assignee(plan, team, issue_id))}
+        write(issue_id, item, second, counted)
+        if category in with_protocol:  # the protocol's first step goes out: open -> in progress (start_work)
+            moved = dict(item)
+            moved["status"] = {"S": "in_progress"}
+            moved["status_category"] = {"S": status_category("in_progress", category, issue_id, status_shards)}
+            write(issue_id, moved, second, counted)
+        live.append(issue_id)
+        if len(live) > LIVE_POOL:
+            items.pop(live.pop(0))
+
+    for n in range(LIVE_POOL):  # what was opened before the scenario (not counted)
+        open_one(start - timedelta(seconds=(LIVE_POOL - n) / rate), 0, counted=False)
+    for n in range(rate * seconds):
+        at, second = start + timedelta(seconds=n / rate), n // rate
+        if rng.random() < ISSUE_OPENS_PER_MENTION:
+            open_one(at, second, counted=True)
+        else:  # joins the issue: last_seen (the sort key of two indexes), mention_count and reach
+            issue_id = rng.choice(live)
+            joined = dict(items[issue_id])
+            joined["last_seen"] = {"S": at.isoformat()}
+            joined["mention_count"] = {"N": str(int(joined["mention_count"]["N"]) + 1)}
+            joined["reach"] = {"N": str(int(joined["reach"]["N"]) + 300)}
+            write(issue_id, joined, second, counted=True)
+
+    mentions = rate * seconds
+    out: dict[str, Any] = {"mentions_per_s": rate, "seconds": seconds, "indexes": {}}
+    for index, _, _ in indexes:
+        mine = {key: n for key, n in writes.items() if key[0] == index}
+        hottest = max(mine, key=lambda key: units[key])
+        out["indexes"][index] = {
+            "shards": {"by_day": day_shards, "by_status_category": status_shards}.get(index, 1),
+            "partition_values": len({value for _, value, _ in mine}),
+            "hottest_partition": hottest[1],
+            "max_writes_per_partition_per_s": max(mine.values()),
+            "max_write_units_per_partition_per_s": max(units[key] for key in mine),
+            "writes_per_mention": round(sum(mine.values()) / mentions, 2),
+        }
+    out["max_writes_per_issue_item_per_s"] = max(item_writes.values())
+    out["issues_opened_per_s"] = round(opened / seconds)
+    return out
 
 
 def peak_held(
@@ -188,18 +330,38 @@ def run() -> dict[str, Any]:
     counters = surge_counters()
     unsharded = surge_counters(shards=1)
     per_write = counters["max_write_units_per_item_per_s"] / counters["max_writes_per_item_per_s"]
+    indexes = issue_indexes(seconds=ISSUE_SECONDS)
+    before = issue_indexes(seconds=ISSUE_SECONDS, sharded=False)
     return {
         "surge_counters": counters,
         "surge_counters_unsharded": unsharded,
         "surge_counters_peak_mentions_per_s": peak_held(counters["shards"], per_write),
-        "issue_indexes_today": issue_index_partitions(),
+        "issue_indexes": indexes,
+        "issue_indexes_unsharded": before,
+        "issue_indexes_peak_mentions_per_s": index_peaks(indexes),
         "limit_write_units_per_item_per_s": DYNAMODB_ITEM_WCU_PER_S,
+    }
+
+
+def index_peaks(indexes: dict[str, Any], limit: float = DYNAMODB_ITEM_WCU_PER_S) -> dict[str, int]:
+    """Mentions a second at which each index's hottest partition reaches DynamoDB's per-partition limit (writes
+    scale with mentions; the hottest shard measured, so the hash's unevenness counts)."""
+    rate = indexes["mentions_per_s"]
+    return {
+        name: int(rate * limit / figures["max_write_units_per_partition_per_s"])
+        for name, figures in indexes["indexes"].items()
     }
 
 
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """The README's bench rows."""
-    c, u, i = results["surge_counters"], results["surge_counters_unsharded"], results["issue_indexes_today"]
+    c, u = results["surge_counters"], results["surge_counters_unsharded"]
+    i, b = results["issue_indexes"], results["issue_indexes_unsharded"]
+    peaks = results["issue_indexes_peak_mentions_per_s"]
+
+    def hottest(figures: dict[str, Any], index: str) -> str:
+        return f"{index} {figures['indexes'][index]['max_write_units_per_partition_per_s']:,}"
+
     return [
         (
             f"hot keys at {c['mentions_per_s']:,} mentions/s (simulated): surge counter writes per item per second, "
@@ -218,11 +380,21 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         ),
         ("peak the surge counters hold", f"{results['surge_counters_peak_mentions_per_s']:,} mentions/s", "", "", ""),
         (
-            f"issues' index partitions at {c['mentions_per_s']:,} mentions/s, unsharded",
-            f"by_day {i['by_day_writes_per_s']:,}/s, by_status_category {i['by_status_category_writes_per_s']:,}/s",
-            f"shards needed: {i['shards_needed_at_40_percent_of_the_limit']}",
-            "",
+            f"issues' index partitions at {i['mentions_per_s']:,} mentions/s (simulated write by write): write "
+            f"units on the hottest partition a second, by_day {i['indexes']['by_day']['shards']} shards, "
+            f"by_status_category {i['indexes']['by_status_category']['shards']}",
+            f"{hottest(i, 'by_day')}, {hottest(i, 'by_status_category')}; issue item "
+            f"{i['max_writes_per_issue_item_per_s']} writes",
+            f"unsharded: {hottest(b, 'by_day')}, {hottest(b, 'by_status_category')}",
+            f"by_assignee (unsharded) {i['indexes']['by_assignee']['max_write_units_per_partition_per_s']:,}",
             "< 1,000 a second per partition",
+        ),
+        (
+            "peak the issues' indexes hold",
+            f"by_day {peaks['by_day']:,}, by_status_category {peaks['by_status_category']:,} mentions/s",
+            f"by_assignee {peaks['by_assignee']:,} mentions/s (one partition per person)",
+            "",
+            "",
         ),
     ]
 
