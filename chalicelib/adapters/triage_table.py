@@ -24,7 +24,7 @@ from chalicelib.adapters.mentions_table import (
     update_from,
 )
 from chalicelib.domain.dedup import KeyClaim, content_version
-from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, status_category
+from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, first_seen_day, status_category
 from chalicelib.domain.plan import SEVERITY_ORDER, Retention
 from chalicelib.domain.plan_upkeep import expires_at
 from chalicelib.domain.triage import TriageChange
@@ -58,13 +58,13 @@ def issue_item(issue: Issue) -> dict[str, Any]:
             "severity": issue.severity.value,
             "severity_rank": issue.severity_rank,
             "status": issue.status.value,
-            "status_category": status_category(issue.status.value, issue.category),
+            "status_category": status_category(issue.status.value, issue.category, issue.issue_id),  # its shard
             "follow_up_required": issue.follow_up_required,
             "mention_count": issue.mention_count,
             "reach": issue.reach,
             "first_seen": _iso(issue.first_seen),
             "last_seen": _iso(issue.last_seen),
-            "first_seen_day": issue.first_seen.date().isoformat(),
+            "first_seen_day": first_seen_day(issue.first_seen, issue.issue_id),  # in the issue's write shard
             "topic": issue.topic,
             "products": list(issue.products),
             "platform": issue.platform,
@@ -358,7 +358,9 @@ class DynamoTriageStore:
                 "#status = :open",
                 "status_category = :status_category",
             ]
-            values[":status_category"] = string(status_category(IssueStatus.OPEN.value, escalation.category))
+            values[":status_category"] = string(
+                status_category(IssueStatus.OPEN.value, escalation.category, join.issue_id)
+            )
             for name, value in (("team", escalation.team), ("assigned_to", escalation.assigned_to)):
                 if value:
                     sets.append(f"{name} = :{name}")

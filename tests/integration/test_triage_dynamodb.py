@@ -10,6 +10,7 @@ import pytest
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
 from chalicelib.adapters.triage_table import DynamoTriageStore
+from chalicelib.domain.index_shards import status_category
 from chalicelib.domain.plan import PlanError
 from chalicelib.services.triage import TriageOutcome, triage_mention
 from chalicelib.settings import resources
@@ -34,7 +35,8 @@ def test_opening_writes_mention_issue_keys_audit_and_case_together(store, plans)
     result = triage_mention(mention("1", "Your Alba boots ripped my skin, I will sue"), store, plans, fixed_analyzer)
     names = resources()
     issue = client("dynamodb").get_item(TableName=names.issues_table, Key={"issue_id": {"S": result.issue_id}})["Item"]
-    assert issue["category"]["S"] == "high_priority" and issue["status_category"]["S"] == "open#high_priority"
+    sharded = status_category("open", "high_priority", result.issue_id)  # the issue's write shard of the index
+    assert issue["category"]["S"] == "high_priority" and issue["status_category"]["S"] == sharded
     assert issue["assigned_to"]["S"].endswith("@aurelle.example") and issue["mention_count"]["N"] == "1"
     stored = client("dynamodb").get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#1"}})["Item"]
     assert stored["issue_id"]["S"] == result.issue_id and stored["risk_flags"]["L"] == [{"S": "legal_threat"}]
@@ -46,7 +48,7 @@ def test_opening_writes_mention_issue_keys_audit_and_case_together(store, plans)
         TableName=names.issues_table,
         IndexName="by_status_category",
         KeyConditionExpression="status_category = :sc",
-        ExpressionAttributeValues={":sc": {"S": "open#high_priority"}},
+        ExpressionAttributeValues={":sc": {"S": sharded}},
     )
     assert by_status["Count"] == 1
 
