@@ -220,6 +220,15 @@ def test_aim_cues_mark_company_service_and_remedy() -> None:
     assert "xmoodonly" in mood and not {"xcorp", "xbreach", "xaimed"} & set(mood)
 
 
+def test_breach_phrases_and_ownership_cues() -> None:
+    """An expectation breached in so many words, the customer's own order/account, and no one addressed."""
+    asked = set(features("@ShopHelp where's my order? it has not arrived"))
+    assert {"xbreachph", "xbreachphaimed", "xmyserv", "xmyservaimed", "xprobq"} <= asked
+    assert "xnoaim" not in asked
+    unaimed = set(features("why is it always raining on my birthday"))
+    assert {"xbreachph", "xnoaim"} <= unaimed and not {"xbreachphaimed", "xmyserv", "xprobq"} & unaimed
+
+
 def test_model_loads_fast_and_small() -> None:
     """The binary artifact: no JSON, no per-feature dict; under 50 ms and a few MB per cold start (issue 14)."""
     import tracemalloc

@@ -525,6 +525,85 @@ _WAIT = frozenset(
 )
 
 
+# An expectation breached, said in so many words: "where's my …", "why can't …", "still not …", "never
+# arrived", "no longer", "supposed to" … (matched on the joined tokens). Words of a broken expectation
+# ("anymore", "promised", "supposed", "instead" …) count when the text is aimed at someone.
+_BREACH_PHRASE = re.compile(
+    r"\b(?:where(?:'s| is| are)? (?:my|our|the)|why (?:is|are|do|does|did|can't|cant|won't|wont|isn't|doesn't|"
+    r"don't|would|has|have)|how (?:come|long|do i|can i get)|no longer|not anymore|supposed to|"
+    r"still (?:no|not|haven't|hasn't|waiting|nothing)|"
+    r"(?:hasn't|haven't|has not|have not|never|didn't|did not|not) (?:arrived|received|come|shown|been|working|"
+    r"work|load|loading|updated|delivered|refunded|heard|responded|replied|got|gotten)|"
+    r"can't (?:get|log|access|connect|sign|use|even|find|load|download|watch|play)|"
+    r"(?:doesn't|does not|won't|will not|isn't|is not|not) (?:work|working|load|loading|connect|connecting|open|"
+    r"accept|let)|what (?:is going on|happened|the hell|the heck|is wrong)|wrong (?:address|order|item|size)|"
+    r"(?:fix|sort) (?:this|it|your)|(?:get|got) (?:charged|billed|cancelled|canceled|kicked|dropped))\b"
+)
+_BREACH_OPENERS = frozenset(
+    [
+        "where",
+        "where's",
+        "why",
+        "how",
+        "no",
+        "not",
+        "still",
+        "hasn't",
+        "haven't",
+        "has",
+        "have",
+        "never",
+        "didn't",
+        "did",
+        "can't",
+        "doesn't",
+        "does",
+        "won't",
+        "will",
+        "isn't",
+        "is",
+        "what",
+        "wrong",
+        "fix",
+        "sort",
+        "get",
+        "got",
+        "supposed",
+    ]
+)
+_MY_THING = re.compile(r"\bmy (\S+)")
+_EXPECT = frozenset(
+    [
+        "anymore",
+        "longer",
+        "supposed",
+        "promised",
+        "told",
+        "expected",
+        "expect",
+        "expecting",
+        "instead",
+        "should",
+        "shouldn't",
+        "shouldnt",
+        "why",
+        "how",
+        "come",
+        "happened",
+        "unable",
+        "able",
+        "received",
+        "receive",
+        "arrived",
+        "arrive",
+        "working",
+        "work",
+        "works",
+        "worked",
+    ]
+)
+
+
 def normalize(text: str) -> str:
     """Lower-cased text with handles, URLs, numbers and elongations made brand- and domain-neutral."""
     text = html.unescape(text).translate(_CURLY)
@@ -587,6 +666,24 @@ def _aim_cues(text: str, toks: list[str], n_problem: int) -> list[str]:
         cues.append("xwaitserv")
     if remedy and (problem or n_service):
         cues.append("xremedyprob")
+    # Aimed at someone: a company handle, an opening address, a training brand or any @handle in the text.
+    aimed = corp or addressed or BRAND in words or USER in words
+    joined = " ".join(toks)
+    # The phrase regex only when one of its opening words is there (most texts), the "my …" scan only after "my".
+    if not words.isdisjoint(_BREACH_OPENERS) and _BREACH_PHRASE.search(joined):
+        cues.append("xbreachph")
+        if aimed:
+            cues.append("xbreachphaimed")
+    if "my" in words and any(w in _SERVICE or w == BRAND for w in _MY_THING.findall(joined)):
+        cues.append("xmyserv")
+        if aimed:
+            cues.append("xmyservaimed")
+    if aimed and not words.isdisjoint(_EXPECT):
+        cues.append("xexpectaimed")
+    if aimed and "?" in words and (problem or "xbreachph" in cues):
+        cues.append("xprobq")
+    if not aimed:
+        cues.append("xnoaim")
     return cues
 
 
