@@ -101,7 +101,8 @@ def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply
     from infra.local.walkthrough import walk_through
 
     marker = f"walk-{int(time.time() * 1000)}"
-    text = f"The Alba boots' dye burned my skin and I will sue you ({marker})."
+    # unlike the test above's text: a near-duplicate would join its issue as a copy-paste campaign
+    text = f"My Sol sandals' strap snapped on the stairs and I fell, I will sue you over this ({marker})."
     body = json.dumps(
         {
             "platform": "reviews",
