@@ -1,7 +1,8 @@
 """The triage store on DynamoDB: one consistent BatchGetItem, then one TransactWriteItems per mention.
 
 Storage models live here (item layouts), apart from the domain models: issues carry derived attributes for the
-GSIs (``status_category``, ``first_seen_day``), key claims carry epoch ``expires_at``/``ttl`` numbers.
+GSIs (``status_category``, ``first_seen_day``, ``assignee_shard``), key claims carry epoch ``expires_at``/``ttl``
+numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chalicelib.adapters.mentions_table import (
     update_from,
 )
 from chalicelib.domain.dedup import KeyClaim, content_version
+from chalicelib.domain.index_shards import assignee_shard
 from chalicelib.domain.issues import AuditEvent, EscalationCase, Issue, IssueStatus, first_seen_day, status_category
 from chalicelib.domain.plan import SEVERITY_ORDER, Retention
 from chalicelib.domain.plan_upkeep import expires_at
@@ -46,6 +48,7 @@ def issue_item(issue: Issue) -> dict[str, Any]:
     optional = {
         "team": issue.team,
         "assigned_to": issue.assigned_to,
+        "assignee_shard": issue.assigned_to and assignee_shard(issue.assigned_to, issue.issue_id),  # its index key
         "rule": issue.rule,
         "sla_first_response_due": issue.sla_first_response_due and _iso(issue.sla_first_response_due),
         "sla_resolution_due": issue.sla_resolution_due and _iso(issue.sla_resolution_due),
@@ -361,7 +364,11 @@ class DynamoTriageStore:
             values[":status_category"] = string(
                 status_category(IssueStatus.OPEN.value, escalation.category, join.issue_id)
             )
-            for name, value in (("team", escalation.team), ("assigned_to", escalation.assigned_to)):
+            for name, value in (
+                ("team", escalation.team),
+                ("assigned_to", escalation.assigned_to),
+                ("assignee_shard", escalation.assigned_to and assignee_shard(escalation.assigned_to, join.issue_id)),
+            ):
                 if value:
                     sets.append(f"{name} = :{name}")
                     values[f":{name}"] = string(value)

@@ -4,7 +4,10 @@ Every new issue of a day lands in that day's ``by_day`` partition, and every ope
 in one ``by_status_category`` partition; each index write there counts against DynamoDB's 1,000 write units a
 second per partition key value (in an index too). So both keys are spread over shards (:data:`DAY_SHARDS`,
 :data:`STATUS_CATEGORY_SHARDS`), chosen from the planned peak: shard 0 is the plain value (items written before
-the shards keep working, in shard 0), shard ``s`` appends ``#s``. An issue's shard
+the shards keep working, in shard 0), shard ``s`` appends ``#s``. One person's issues share one ``by_assignee``
+partition too; ``assigned_to`` is shown to people and cannot carry a suffix, so the index is keyed on its own
+attribute, ``assignee_shard`` (:func:`assignee_shard`, :data:`ASSIGNEE_SHARDS`), written and removed with
+``assigned_to``. An issue's shard
 is a stable digest of its id (:func:`index_shard`), so every writer (Python, or a protocol's Step Functions
 machine, which takes the digest with ``States.Hash`` and picks the shard with a Choice on its last hex digit)
 writes the same value; a listing queries every shard and merges by the sort key.
@@ -24,9 +27,12 @@ PARTITION_WRITES_TARGET = 750  # index writes a second per partition key value a
 # entries, and a moved key is a delete and a put):
 # * by_day, the day's partition: an open (1), its protocol's start (1) and every join (1): 1.43;
 # * by_status_category, ``in_progress#<busiest category>``: 70 % of the starts (1) and of the joins (2, last_seen
-#   is the sort key): 1.02.
+#   is the sort key): 1.02;
+# * by_assignee_shard, the busiest person's (one of customer service's three, who take the routine responses):
+#   their share of that category's opens (1), starts (1, the status rewrites the entry) and joins (2): 0.49.
 DAY_WRITES_PER_MENTION = 1.45
 STATUS_CATEGORY_WRITES_PER_MENTION = 1.05
+ASSIGNEE_WRITES_PER_MENTION = 0.5
 SHARD_DIGITS = "0123456789abcdef"  # Step Functions picks a shard by the digest's last hex digit (see below)
 
 
@@ -51,6 +57,7 @@ def index_shards_for(
 
 DAY_SHARDS = index_shards_for(DAY_WRITES_PER_MENTION)  # 20; written by triage only, in Python
 STATUS_CATEGORY_SHARDS = index_shards_for(STATUS_CATEGORY_WRITES_PER_MENTION, divides=len(SHARD_DIGITS))  # 16
+ASSIGNEE_SHARDS = index_shards_for(ASSIGNEE_WRITES_PER_MENTION)  # 7; written in Python only (no protocol assigns)
 
 
 def index_shard(issue_id: str, shards: int) -> int:
@@ -82,3 +89,9 @@ def first_seen_day(first_seen: datetime, issue_id: str | None = None, shards: in
     """The issues table's ``by_day`` key: the day an issue was first seen (of ``first_seen`` as stored: UTC), in
     the issue's shard (shard 0 when no id is given)."""
     return first_seen.date().isoformat() + (shard_suffix(index_shard(issue_id, shards)) if issue_id else "")
+
+
+def assignee_shard(assigned_to: str, issue_id: str, shards: int = ASSIGNEE_SHARDS) -> str:
+    """The issues table's ``by_assignee_shard`` key: the person's address in the issue's shard. Every writer of
+    ``assigned_to`` writes it too, and removes it with it (an unassigned issue leaves the index)."""
+    return assigned_to + shard_suffix(index_shard(issue_id, shards))

@@ -8,8 +8,8 @@ and the use cases (:mod:`chalicelib.services.ops`) build on it.
   tokens included). Each role holds the ones below it. A token is compared in constant time (the admin's) or
   looked up by its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
 * **Listings.** An :class:`IssueQuery` chooses one of the issues table's indexes (by status and category, by
-  assignee, by the day an issue opened) and walks its partitions in order, newest first within each. The day and
-  status-category partitions are write-sharded (see :mod:`chalicelib.domain.index_shards`): each is a
+  assignee, by the day an issue opened) and walks its partitions in order, newest first within each. The day,
+  status-category and assignee partitions are write-sharded (see :mod:`chalicelib.domain.index_shards`): each is a
   :class:`ShardedPartition` whose shards are queried together and merged by the sort key, so a listing reads in
   the same order as from one partition.
 * **Cursors.** Opaque to clients, signed (HMAC-SHA256 with ``LINK_SIGNING_KEY``, over a ``cursor|`` prefix so a
@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.index_shards import DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_key_values
+from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_key_values
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import Severity
 from chalicelib.domain.roles import Role
@@ -164,10 +164,18 @@ def days(query: IssueQuery, today: date) -> tuple[date, date]:
 
 
 def partitions(query: IssueQuery, categories: list[str], today: date) -> list[ShardedPartition]:
-    """The partitions a query walks, in order; the other filters apply within them. The day and status-category
-    partitions have the shards their writers spread them over (:mod:`chalicelib.domain.index_shards`)."""
+    """The partitions a query walks, in order; the other filters apply within them. The day, status-category and
+    assignee partitions have the shards their writers spread them over (:mod:`chalicelib.domain.index_shards`)."""
     if query.assignee:
-        return [ShardedPartition(index="by_assignee", key="assigned_to", value=query.assignee, sort="last_seen")]
+        return [
+            ShardedPartition(
+                index="by_assignee_shard",
+                key="assignee_shard",
+                value=query.assignee,
+                sort="last_seen",
+                shards=ASSIGNEE_SHARDS,
+            )
+        ]
     if query.status:
         chosen = [query.category] if query.category else categories
         return [

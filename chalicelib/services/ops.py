@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.index_shards import assignee_shard
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
     END,
@@ -339,10 +340,12 @@ def update_issue(
         )
 
     if "assigned_to" in changes and changes["assigned_to"] != (item.get("assigned_to") or None):
-        if changes["assigned_to"] is None:
-            removes.append("assigned_to")
+        if changes["assigned_to"] is None:  # its index key goes with it: the issue leaves the person's listing
+            removes += ["assigned_to", "assignee_shard"]
         else:
-            sets["assigned_to"] = changes["assigned_to"]
+            sets.update(
+                assigned_to=changes["assigned_to"], assignee_shard=assignee_shard(changes["assigned_to"], issue_id)
+            )
         event("assigned", previous=item.get("assigned_to") or None, assigned_to=changes["assigned_to"])
     if "status" in changes and check_transition(str(item.get("status")), IssueStatus(changes["status"])):
         wanted = IssueStatus(changes["status"])

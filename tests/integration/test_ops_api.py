@@ -166,6 +166,36 @@ def test_listings_read_every_shard_newest_first_on_dynamodb(api):
     assert status == 200 and summary["volume"]["issues"] == len(api.issue_ids), summary
 
 
+def test_a_persons_issues_are_listed_over_every_assignee_shard_and_leave_it_when_unassigned(api):
+    """The ops API writes ``assignee_shard`` with ``assigned_to`` (the address itself stays plain) and removes it
+    with it; the person's listing reads every shard, newest first by last_seen, each issue once at any page size."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, assignee_shard, index_shard
+
+    names = resources()
+    person = "ana@example.com"
+    for issue_id in api.issue_ids:
+        status, changed, _ = send(api, "PATCH", f"/issues/{issue_id}", {"assigned_to": person})
+        assert status == 200 and changed["assigned_to"] == person
+
+    def stored(issue_id: str) -> dict:
+        return client("dynamodb").get_item(TableName=names.issues_table, Key={"issue_id": {"S": issue_id}})["Item"]
+
+    for issue_id in api.issue_ids:
+        item = stored(issue_id)
+        assert item["assigned_to"]["S"] == person
+        assert item["assignee_shard"]["S"] == assignee_shard(person, issue_id)
+    assert ASSIGNEE_SHARDS > 1 and {index_shard(i, ASSIGNEE_SHARDS) for i in api.issue_ids} != {0}
+    newest_first = api.issue_ids[::-1]  # first (and last) seen a minute apart, oldest first
+    for limit in (1, 2, 3, 25):
+        assert pages_of(api, f"assignee={person}", limit) == newest_first
+
+    status, changed, _ = send(api, "PATCH", f"/issues/{api.issue_ids[2]}", {"assigned_to": None})
+    assert status == 200 and changed["assigned_to"] is None
+    assert "assignee_shard" not in stored(api.issue_ids[2])
+    assert pages_of(api, f"assignee={person}", 2) == [i for i in newest_first if i != api.issue_ids[2]]
+
+
 @pytest.mark.parametrize(
     "query, named",
     [

@@ -16,10 +16,13 @@ from moto import mock_aws
 from bench.hotkeys import issue_indexes
 from chalicelib.adapters.state_machines import index_shard_states
 from chalicelib.domain.index_shards import (
+    ASSIGNEE_SHARDS,
+    ASSIGNEE_WRITES_PER_MENTION,
     DAY_SHARDS,
     DAY_WRITES_PER_MENTION,
     STATUS_CATEGORY_SHARDS,
     STATUS_CATEGORY_WRITES_PER_MENTION,
+    assignee_shard,
     first_seen_day,
     index_key_values,
     index_shard,
@@ -34,6 +37,7 @@ LIMIT = 1000  # DynamoDB's write units a second per partition key value, in an i
 def test_shards_follow_the_expected_peak():
     assert index_shards_for(DAY_WRITES_PER_MENTION) == DAY_SHARDS == 20
     assert index_shards_for(STATUS_CATEGORY_WRITES_PER_MENTION, divides=16) == STATUS_CATEGORY_SHARDS == 16
+    assert index_shards_for(ASSIGNEE_WRITES_PER_MENTION) == ASSIGNEE_SHARDS == 7
     assert index_shards_for(DAY_WRITES_PER_MENTION, peak_mentions_per_s=100) == 1
     assert index_shards_for(1.0, peak_mentions_per_s=2_000, divides=16) == 4  # 3 needed: the next divisor of 16
     assert index_shards_for(DAY_WRITES_PER_MENTION, peak_mentions_per_s=40_000) > DAY_SHARDS
@@ -57,9 +61,15 @@ def test_shard_zero_is_the_value_written_before_the_shards():
         assert status_category("open", "routine_response", issue_id) == "open#routine_response" + shard_suffix(shard)
         assert first_seen_day(at, issue_id) == "2026-11-30" + shard_suffix(index_shard(issue_id, DAY_SHARDS))
     assert {first_seen_day(at, i) for i in ids} == set(index_key_values("2026-11-30", DAY_SHARDS))
+    # the assignee's key: the address (as shown, in assigned_to) in shard 0, suffixed in the others
+    person = "cs-agent1@aurelle.example"
+    for issue_id in ids:
+        assert assignee_shard(person, issue_id) == person + shard_suffix(index_shard(issue_id, ASSIGNEE_SHARDS))
+    assert assignee_shard(person, ids[0], shards=1) == person
+    assert {assignee_shard(person, i) for i in ids} == set(index_key_values(person, ASSIGNEE_SHARDS))
 
 
-@pytest.mark.parametrize("shards", [STATUS_CATEGORY_SHARDS, DAY_SHARDS])
+@pytest.mark.parametrize("shards", [STATUS_CATEGORY_SHARDS, DAY_SHARDS, ASSIGNEE_SHARDS])
 def test_issue_ids_spread_evenly_over_the_shards(shards):
     counts = Counter(index_shard(f"iss-20261130T1500{n // 1000:02d}-{n:08x}", shards) for n in range(40_000))
     assert set(counts) == set(range(shards))
@@ -102,13 +112,16 @@ def test_the_protocols_step_functions_states_pick_the_shard_python_names():
 def test_at_ten_thousand_mentions_a_second_no_index_partition_of_the_shards_passes_the_limit():
     sharded = issue_indexes(rate=10_000, seconds=1)
     unsharded = issue_indexes(rate=10_000, seconds=1, sharded=False)
-    for index in ("by_day", "by_status_category"):
+    assert set(sharded["indexes"]) == {"by_day", "by_status_category", "by_assignee_shard"}  # the template's
+    for index in sharded["indexes"]:
         figures = sharded["indexes"][index]
         assert figures["shards"] > 1 and figures["partition_values"] >= figures["shards"]
         assert figures["max_write_units_per_partition_per_s"] < LIMIT, (index, figures)
-        assert unsharded["indexes"][index]["max_write_units_per_partition_per_s"] > 5 * LIMIT  # what shards are for
+        assert unsharded["indexes"][index]["max_write_units_per_partition_per_s"] > 4 * LIMIT  # what shards are for
         # the writes per mention are the design's, not a result of the shards
         assert figures["writes_per_mention"] == unsharded["indexes"][index]["writes_per_mention"]
     # the figures the shard counts were chosen from: the hottest partitions' writes per mention
     assert sharded["indexes"]["by_day"]["writes_per_mention"] <= DAY_WRITES_PER_MENTION
+    busiest_person = unsharded["indexes"]["by_assignee_shard"]["max_write_units_per_partition_per_s"] / 10_000
+    assert 0.4 < busiest_person <= ASSIGNEE_WRITES_PER_MENTION
     assert sharded["max_writes_per_issue_item_per_s"] < LIMIT

@@ -7,7 +7,13 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.domain.index_shards import DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_shard, status_category
+from chalicelib.domain.index_shards import (
+    ASSIGNEE_SHARDS,
+    DAY_SHARDS,
+    STATUS_CATEGORY_SHARDS,
+    index_shard,
+    status_category,
+)
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.ops import (
     BadCursor,
@@ -97,8 +103,14 @@ def test_if_match_reads_etags_and_refuses_anything_else():
 def test_partitions_follow_the_most_selective_index():
     cats = ["routine_response", "high_priority"]
     by_assignee = partitions(IssueQuery(assignee="ana@x", status="open"), cats, date(2026, 11, 24))
-    assert [(p.index, p.value, p.shards) for p in by_assignee] == [("by_assignee", "ana@x", 1)]
-    assert [p.value for p in by_assignee[0].parts()] == ["ana@x"]
+    # a person's issues over ASSIGNEE_SHARDS values of their own key attribute (assigned_to itself stays plain)
+    assert [(p.index, p.key, p.value, p.shards) for p in by_assignee] == [
+        ("by_assignee_shard", "assignee_shard", "ana@x", ASSIGNEE_SHARDS)
+    ]
+    assert ASSIGNEE_SHARDS > 1
+    assert [p.value for p in by_assignee[0].parts()] == ["ana@x"] + [
+        f"ana@x#{shard}" for shard in range(1, ASSIGNEE_SHARDS)
+    ]
     by_status = partitions(IssueQuery(status="open"), cats, date(2026, 11, 24))
     assert [p.value for p in by_status] == ["open#routine_response", "open#high_priority"]
     # each written over STATUS_CATEGORY_SHARDS key values: shard 0 the plain one (items written before the shards)
