@@ -221,12 +221,21 @@ def test_aim_cues_mark_company_service_and_remedy() -> None:
 
 
 def test_breach_phrases_and_ownership_cues() -> None:
-    """An expectation breached in so many words, the customer's own order/account, and no one addressed."""
+    """An expectation breached in so many words and the customer's own order/account, aimed or not."""
     asked = set(features("@ShopHelp where's my order? it has not arrived"))
     assert {"xbreachph", "xbreachphaimed", "xmyserv", "xmyservaimed", "xprobq"} <= asked
-    assert "xnoaim" not in asked
     unaimed = set(features("why is it always raining on my birthday"))
-    assert {"xbreachph", "xnoaim"} <= unaimed and not {"xbreachphaimed", "xmyserv", "xprobq"} & unaimed
+    assert "xbreachph" in unaimed and not {"xbreachphaimed", "xmyserv", "xprobq"} & unaimed
+
+
+def test_complaints_with_no_handle_still_count() -> None:
+    """Mentions from a brand's own page or reviews often name no company: a breach is still a complaint."""
+    for text in (
+        "My order is late again",
+        "Still waiting for my refund",
+        "My order arrived broken and support is ignoring me",
+    ):
+        assert analyze_one(text).complaint, text
 
 
 def test_model_loads_fast_and_small() -> None:

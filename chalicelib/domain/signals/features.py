@@ -682,8 +682,6 @@ def _aim_cues(text: str, toks: list[str], n_problem: int) -> list[str]:
         cues.append("xexpectaimed")
     if aimed and "?" in words and (problem or "xbreachph" in cues):
         cues.append("xprobq")
-    if not aimed:
-        cues.append("xnoaim")
     return cues
 
 
