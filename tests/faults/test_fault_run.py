@@ -11,12 +11,19 @@ What each run produced is counted by clients the faults never touch, and compare
 
 from __future__ import annotations
 
+from collections import Counter
+
 from bench.faults import FaultInjector, RunResult, run_stream
 from infra.local.replay import load_rows
 
 _ALL = load_rows()
 ROWS = _ALL[:250:6] + _ALL[250:]
 FAULT_RATE, SEED = 0.10, 8
+
+
+def only_in(these: list, those: list) -> list:
+    """What ``these`` hold more often than ``those`` (a multiset difference, shapes as text)."""
+    return sorted((Counter(map(repr, these)) - Counter(map(repr, those))).elements())
 
 
 def run_once() -> tuple[RunResult, RunResult]:
@@ -53,14 +60,18 @@ def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
     assert not any(clean.dead_letters.values()), clean.dead_letters
 
     # Nothing lost, nothing doubled: mentions, issues, audit events, approvals; protocols wait where they waited.
-    for kind in ("mentions", "mention_states", "issues", "audit_events", "approvals", "executions"):
-        assert faulty.outcomes[kind] == clean.outcomes[kind], kind
-    assert faulty.stream_dropped == 0
-
+    # What differs, shape by shape (only in the clean run, only in the faulty one), so a failure names the issue,
+    # email or alert that was lost or doubled rather than only a count.
     differences = {
-        kind: (clean.outcomes[kind], faulty.outcomes[kind])
+        kind: (
+            only_in(clean.outcomes[kind], faulty.outcomes[kind]),
+            only_in(faulty.outcomes[kind], clean.outcomes[kind]),
+        )
         for kind in ("issue_shapes", "email_shapes", "alert_shapes")
         if faulty.outcomes[kind] != clean.outcomes[kind]
     }
+    for kind in ("mentions", "mention_states", "issues", "audit_events", "approvals", "executions"):
+        assert faulty.outcomes[kind] == clean.outcomes[kind], (kind, differences)
+    assert faulty.stream_dropped == 0
     assert not differences, differences
     assert not any(faulty.dead_letters.values()), faulty.dead_letters
