@@ -294,18 +294,39 @@ class InProcessLambda:
                 moved += len(records)
         return moved
 
-    def drain(self, quiet_rounds: int = 4, pause: float = 0.25, timeout: float = 90.0) -> None:
+    def drain(
+        self, quiet_rounds: int = 4, pause: float = 0.25, timeout: float = 90.0, watch_executions: bool = False
+    ) -> None:
         """Until nothing moved for ``quiet_rounds`` rounds in a row (Step Functions runs in moto's threads, so
-        a state machine's next message can come a moment after the last handler returned)."""
+        a state machine's next message can come a moment after the last handler returned). With
+        ``watch_executions``, the executions' histories must also stand still over those rounds: on a loaded
+        machine a state machine can take longer than the quiet rounds between a callback and its next message."""
         deadline = time.monotonic() + timeout
         quiet = 0
+        progress = self.execution_progress() if watch_executions else None
         while quiet < quiet_rounds:
             if time.monotonic() > deadline:
                 raise TimeoutError("the pipeline did not settle")
             moved = self.pump_queues() + self.pump_streams()
+            if watch_executions:
+                now = self.execution_progress()
+                moved += now != progress
+                progress = now
             quiet = 0 if moved else quiet + 1
             if not moved:
                 time.sleep(pause)
+
+    @staticmethod
+    def execution_progress() -> dict[str, int]:
+        """Each execution's number of history events: it grows while a state machine is between two states."""
+        sfn = own_client("stepfunctions")
+        progress = {}
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+                for execution in page["executions"]:
+                    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
+                    progress[execution["executionArn"]] = len(history["events"])
+        return progress
 
 
 def _streams_client() -> Any:
@@ -522,7 +543,7 @@ def run_stream(
                     report = replay.replay("http://in-process", secrets, rows, echo=lambda *_: None)
                 finally:
                     replay.stream = original_stream
-                lambdas.drain()
+                lambdas.drain(watch_executions=True)
         finally:
             if faults is not None:
                 faults.uninstall()
