@@ -363,7 +363,12 @@ def count_outcomes(
     name_of = {}
     for issue in issues:
         members = folded.get(issue["issue_id"], set()) | set(issue.get("linked_mentions") or [])
-        name_of[issue["issue_id"]] = ",".join(sorted(members)) or issue.get("rule", "?")
+        if str(issue.get("rule", "")).startswith("surge:"):
+            # a surge's Crisis by its rule, in its emails and alerts too: which mentions it links depends on when a
+            # batch was counted (see issue_shapes below), not on anything lost or doubled
+            name_of[issue["issue_id"]] = issue["rule"]
+        else:
+            name_of[issue["issue_id"]] = ",".join(sorted(members)) or issue.get("rule", "?")
 
     def anonymous(text: str) -> str:
         import re
