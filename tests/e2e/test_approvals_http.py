@@ -37,6 +37,21 @@ def wait_for_link(stack: LocalStack, to: str, issue_text: str, seen: set[str], t
     raise AssertionError(f"no new email to {to} within {timeout} s")
 
 
+def delivered_issue(stack: LocalStack, delivery: deliveries.Delivery, timeout: float = 60) -> str:
+    """Post ``delivery`` (one mention) and wait for the issue its mention was folded into."""
+    from infra.local.replay import keys_of
+
+    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
+    (key,) = keys_of(delivery)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        issue_id = next((m.get("issue_id") for m in stack.stored_mentions() if m["pk"] == key), None)
+        if issue_id:
+            return issue_id
+        time.sleep(0.5)
+    raise AssertionError(f"{key} was not folded into an issue within {timeout:.0f} s")
+
+
 def act(link: str, **fields) -> int:
     return http("POST", link, urlencode(fields).encode(), {"Content-Type": "application/x-www-form-urlencoded"}).status
 
@@ -97,7 +112,6 @@ def test_a_high_priority_delivery_reaches_the_outbox_through_emailed_links(stack
 
 
 def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply(stack: LocalStack):
-    from infra.local.replay import keys_of
     from infra.local.walkthrough import walk_through
 
     marker = f"walk-{int(time.time() * 1000)}"
@@ -113,14 +127,7 @@ def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply
         }
     ).encode()
     delivery = deliveries.Delivery("generic", body)
-    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
-    (key,) = keys_of(delivery)
-    deadline = time.monotonic() + 60
-    issue_id = None
-    while issue_id is None and time.monotonic() < deadline:
-        issue_id = next((m.get("issue_id") for m in stack.stored_mentions() if m["pk"] == key), None)
-        time.sleep(0.5)
-    assert issue_id
+    issue_id = delivered_issue(stack, delivery)
 
     printed: list[str] = []
     walked = walk_through(stack, echo=printed.append, issue_id=issue_id)
@@ -135,7 +142,6 @@ def test_make_runs_walk_through_takes_a_high_priority_issue_to_a_published_reply
 def test_make_runs_follow_up_shows_the_same_author_writing_again_as_a_recurrence(stack: LocalStack):
     """As ``make run`` does after its walk-through: once the walked issue is resolved, its author writes again (a
     native X delivery) and the new issue is linked to the resolved one by the same-author rule."""
-    from infra.local.replay import keys_of
     from infra.local.walkthrough import follow_up, walk_through
 
     marker = f"{int(time.time() * 1000)}"
@@ -147,14 +153,7 @@ def test_make_runs_follow_up_shows_the_same_author_writing_again_as_a_recurrence
         "author": author,
     }
     delivery = deliveries.x_delivery(first)
-    assert post_delivery(stack.api_url, delivery, stack.secrets).status == 200
-    (key,) = keys_of(delivery)
-    deadline = time.monotonic() + 60
-    issue_id = None
-    while issue_id is None and time.monotonic() < deadline:
-        issue_id = next((m.get("issue_id") for m in stack.stored_mentions() if m["pk"] == key), None)
-        time.sleep(0.5)
-    assert issue_id
+    issue_id = delivered_issue(stack, delivery)
     assert walk_through(stack, echo=lambda _: None, issue_id=issue_id) is not None
 
     printed: list[str] = []
