@@ -211,6 +211,20 @@ class DedupSettings(_Strict):
     text_similarity: float = Field(default=0.6, gt=0, le=1)
 
 
+class SurgeAlertBudget(_Strict):
+    """How many unexplained surge alerts one key of each kind may raise per two weeks. Each key's threshold is
+    calibrated on its own history so that, replayed over it, it would have raised no more
+    (``chalicelib.domain.surge``). A lower budget alerts less and later; 0 allows nothing the key's history holds."""
+
+    brand: float = Field(default=3.0, ge=0, le=100)
+    product: float = Field(default=2.0, ge=0, le=100)
+    topic: float = Field(default=2.0, ge=0, le=100)
+
+    def per_kind(self) -> dict[str, float]:
+        """``{"brand": 3.0, "product": 2.0, "topic": 2.0}``: what the surge configs take."""
+        return {"brand": self.brand, "product": self.product, "topic": self.topic}
+
+
 class Review(_Strict):
     reviewed_by: str
     reviewed_on: date
@@ -282,6 +296,7 @@ class ResponsePlan(_Strict):
     known_accounts: list[KnownAccount] = Field(default_factory=list)
     influencer_followers: int = Field(default=50_000, ge=0)
     surge_category: Identifier = "crisis"  # the category a detected surge opens
+    surge_alert_budget: SurgeAlertBudget = Field(default_factory=SurgeAlertBudget)  # alerts per key per two weeks
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     recurrence: RecurrenceSettings = Field(default_factory=RecurrenceSettings)
     retention: Retention = Field(default_factory=Retention)

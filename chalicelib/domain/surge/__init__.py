@@ -73,6 +73,7 @@ from chalicelib.domain.surge.config import (
     SurgeConfig,
     baseline_end_hour,
     config_for,
+    configs_with_budget,
     days_needed,
     history_range,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "calibrate",
     "causal_expectations",
     "config_for",
+    "configs_with_budget",
     "counter_fields",
     "countable",
     "daily_shape",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib.domain.surge.counts import DAY, HOUR, bucket_start, day_of, day_start, hour_start
 from chalicelib.domain.surge.keys import key_kind
@@ -95,6 +95,22 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
     ),
     "topic": SurgeConfig(alpha=1e-5, alert_budget=2.0, min_count=5, min_ratio=3.0, spike_cap_min=2),
 }
+
+
+def configs_with_budget(
+    budget: Mapping[str, float] | None, configs: Mapping[str, SurgeConfig] | None = None
+) -> dict[str, SurgeConfig]:
+    """The configs of each kind of key with the plan's alert budget (unexplained alerts one key may raise per two
+    weeks, by kind: the plan's ``surge_alert_budget``); kinds the budget does not name keep theirs."""
+    base = configs or DEFAULT_CONFIGS
+    out = dict(base)
+    for kind, alerts in (budget or {}).items():
+        if kind not in base:
+            raise ValueError(f"alert budget for an unknown kind of key: {kind!r}")
+        if not 0 <= alerts < float("inf"):
+            raise ValueError(f"alert budget of {kind} must be a non-negative number, not {alerts!r}")
+        out[kind] = replace(base[kind], alert_budget=float(alerts))
+    return out
 
 
 def config_for(key: str, configs: Mapping[str, SurgeConfig] | None = None) -> SurgeConfig:
