@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters.attributes import number, string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.outbox import OWED, SendClaims
 from chalicelib.domain.alerts import (
     Alert,

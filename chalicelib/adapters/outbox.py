@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from chalicelib.adapters.attributes import string
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.codec import string
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.domain.publishing import ChannelPost, PublishResult, done
 from chalicelib.observability import logger
