@@ -600,6 +600,9 @@ class FakeCrisisIssues:
     def append_audit(self, event):
         self.audit.append(event)
 
+    def first_existing(self, issue_ids):
+        return next((i for i in issue_ids if i in self.issues), None)
+
 
 class FakeActivePlan:
     """The bundled plan, version 1."""

@@ -328,6 +328,25 @@ class DynamoTriageStore:
     def append_audit(self, event: AuditEvent) -> None:
         client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))
 
+    def first_existing(self, issue_ids: list[str]) -> str | None:
+        if not issue_ids:
+            return None
+        dynamodb = client("dynamodb")
+        table = self.names.issues_table
+        wanted: dict[str, Any] = {
+            table: {
+                "Keys": [{"issue_id": string(i)} for i in dict.fromkeys(issue_ids)],
+                "ProjectionExpression": "issue_id",
+                "ConsistentRead": True,
+            }
+        }
+        found: set[str] = set()
+        while wanted:
+            answer = dynamodb.batch_get_item(RequestItems=wanted)
+            found.update(item["issue_id"]["S"] for item in answer["Responses"].get(table, []))
+            wanted = answer.get("UnprocessedKeys") or {}
+        return next((i for i in issue_ids if i in found), None)
+
     def _join_update(self, change: TriageChange) -> dict[str, Any]:
         join = change.join
         assert join is not None

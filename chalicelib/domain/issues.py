@@ -108,6 +108,14 @@ def crisis_issue_id(key: str, window_start: datetime) -> str:
     return f"iss-{window_start.strftime('%Y%m%dT%H%M%S')}-{digest}"
 
 
+def earlier_crisis_issue_ids(key: str, window_start: datetime, within: timedelta, step: timedelta) -> list[str]:
+    """The names the key's Crisis would have had for each window starting up to ``within`` before this one (on the
+    detector's ``step``), newest first: a surge detected again after its state was lost finds the Crisis it
+    already opened under one of them."""
+    count = int(within / step)
+    return [crisis_issue_id(key, window_start - step * n) for n in range(1, count + 1)]
+
+
 def assignee(plan: ResponsePlan, team: str | None, issue_id: str) -> str | None:
     """A stable round robin over the team (no shared counter to contend on): the same issue, the same person."""
     if not team:

@@ -518,6 +518,10 @@ class CrisisIssues(Protocol):
         """Store the event under its sort key (time, type, suffix): an event appended again with the same key
         replaces itself, so a caller that names its events deterministically can retry without doubling them."""
 
+    def first_existing(self, issue_ids: list[str]) -> str | None:
+        """The first of ``issue_ids`` (in their order) that names a stored issue, or ``None`` (one strongly
+        consistent read of at most 100 ids)."""
+
 
 class ActivePlan(Protocol):
     def active(self) -> tuple[ResponsePlan, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from chalicelib.domain.surge import (
     BRAND_KEY,
@@ -37,7 +37,7 @@ from chalicelib.observability import logger, metrics
 from chalicelib.services.errors import StateConflict
 from chalicelib.services.ports import ActivePlan, CrisisIssues, SurgeStore
 
-OpenCrisis = Callable[[SurgeAlert, list[str]], str]
+OpenCrisis = Callable[[SurgeAlert, list[str], str | None], str]  # alert, linked mentions, the key's last Crisis
 JoinCrisis = Callable[[str, SurgeAlert], None]
 
 SPECIFICITY = {"product": 0, "topic": 1, "brand": 2}
@@ -116,7 +116,7 @@ def observe_batch(
         if alert is not None:
             issue_id = next(iter(live.values()), None)
             if issue_id is None:
-                issue_id = open_crisis(alert, history.mentions(key))
+                issue_id = open_crisis(alert, history.mentions(key), history.state(key)[2])
                 opened.append(issue_id)
             elif join_crisis:
                 join_crisis(issue_id, alert)
@@ -128,13 +128,34 @@ def observe_batch(
     return opened
 
 
-def open_crisis(alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plans: ActivePlan) -> str:
-    """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts."""
-    from chalicelib.domain.issues import AuditEvent, crisis_issue, crisis_issue_id, escalation_case_for
+def open_crisis(
+    alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plans: ActivePlan, last_crisis: str | None = None
+) -> str:
+    """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts.
 
-    plan, version = plans.active()
+    A Crisis is named by its key and window, so a retried batch finds the one it opened. When every try of a batch
+    failed after opening it, the key's state never learnt of it, and a later batch detects the same surge in a
+    later window: the Crisis the key opened for a window up to an hour earlier is that surge's, and is returned
+    instead of opening a second one. ``last_crisis``, the one the key's state records, ended before (its state went
+    through its exit) and is not looked for.
+    """
+    from chalicelib.domain.issues import (
+        AuditEvent,
+        crisis_issue,
+        crisis_issue_id,
+        earlier_crisis_issue_ids,
+        escalation_case_for,
+    )
+
     detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
     window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
+    step = timedelta(seconds=config_for(alert.key).bucket_seconds)
+    earlier = earlier_crisis_issue_ids(alert.key, window_start, timedelta(seconds=SAME_SURGE_SECONDS), step)
+    found = issues.first_existing([issue_id for issue_id in earlier if issue_id != last_crisis])
+    if found:
+        logger.info("surge detected again: its crisis is open already", extra={"issue_id": found, "key": alert.key})
+        return found
+    plan, version = plans.active()
     issue = crisis_issue(
         alert.key,
         alert.count,
@@ -202,7 +223,7 @@ def count_surges(
             observe_batch(
                 observations,
                 store,
-                lambda alert, linked: open_crisis(alert, linked, issues, plans),
+                lambda alert, linked, last: open_crisis(alert, linked, issues, plans, last),
                 lambda issue_id, alert: join_crisis(issue_id, alert, issues),
                 now=now,
             )

@@ -57,3 +57,69 @@ def test_a_count_retried_after_a_join_records_the_join_once(aws):
     widened = [e for e in audit_events(issue_id) if e["type"]["S"] == "surge_widened"]
     assert sorted(json.loads(e["details"]["S"])["key"] for e in widened) == sorted(joined)
     assert [e["type"]["S"] for e in audit_events(issue_id)].count("surge_detected") == 1
+
+
+class StoreLosingEverySave(FakeSurgeStore):
+    """Counters and states in memory; while ``failing``, every state save fails (throttled past every retry)."""
+
+    failing = False
+
+    def save_state(self, key, state, expected_version, issue_id=None):
+        if self.failing:
+            raise ThrottledOnce(f"save of {key} throttled")
+        return super().save_state(key, state, expected_version, issue_id)
+
+
+def crisis_ids() -> list[str]:
+    items = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
+    return sorted(item["issue_id"]["S"] for item in items if item["category"]["S"] == "crisis")
+
+
+def test_a_surge_whose_state_was_never_saved_is_found_again_not_opened_twice(aws, monkeypatch):
+    """Issue 8's fault run, mode "33 issues against 32": every in-place try of the batch that opened the Crisis
+    failed to save the key's state, so later batches, still surging, detected it afresh in a later window (a new
+    Crisis name). They must find the Crisis the key opened within the hour instead."""
+    import chalicelib.services.surges as surges
+
+    monkeypatch.setattr(surges, "SURGE_BACKOFF_SECONDS", (0, 0))
+    store, issues, plans = StoreLosingEverySave(), bootstrap.triage_store(), FakeActivePlan()
+    for start in range(0, len(history := quiet_history()), 10):
+        batch = history[start : start + 10]
+        count_surges(batch, store, issues, plans, max(o.at for o in batch), fail_the_test)
+    complaints = burst(40)
+    first, later = complaints[:20], complaints[20:]
+
+    store.failing = True
+    count_surges(first, store, issues, plans, first[-1].at, lambda error: False)
+    (opened,) = crisis_ids()
+    assert not any(state.active for state, _, _ in store.states.values())  # the state never learnt of it
+
+    store.failing = False
+    for start in range(0, len(later), 5):
+        batch = later[start : start + 5]
+        count_surges(batch, store, issues, plans, batch[-1].at, fail_the_test)
+
+    assert crisis_ids() == [opened]
+    assert store.states[PRODUCT][0].active and store.states[PRODUCT][2] == opened
+    assert [e["type"]["S"] for e in audit_events(opened)].count("surge_detected") == 1
+
+
+def test_a_new_surge_after_the_last_one_ended_opens_its_own_crisis(aws):
+    """The Crisis the key's state records ended with its episode: a surge after the cooldown is a new Crisis."""
+    from datetime import datetime, timedelta, timezone
+
+    from chalicelib.domain.issues import earlier_crisis_issue_ids
+    from chalicelib.domain.surge import SurgeAlert
+    from chalicelib.services.surges import open_crisis
+
+    issues, plans = bootstrap.triage_store(), FakeActivePlan()
+    start = datetime(2026, 11, 21, 21, 30, tzinfo=timezone.utc).timestamp()
+    first = SurgeAlert(PRODUCT, start + 900, start, 12, 1.0, 1e-9)
+    ended = open_crisis(first, ["x#a"], issues, plans)
+    later = SurgeAlert(PRODUCT, start + 2700, start + 1800, 12, 1.0, 1e-9)
+    window = datetime.fromtimestamp(later.window_start, tz=timezone.utc)
+    assert ended in earlier_crisis_issue_ids(PRODUCT, window, timedelta(hours=1), timedelta(minutes=5))
+
+    assert open_crisis(later, ["x#b"], issues, plans) == ended  # state lost: the same surge
+    assert (new := open_crisis(later, ["x#b"], issues, plans, last_crisis=ended)) != ended
+    assert crisis_ids() == sorted([ended, new])
