@@ -13,6 +13,7 @@ from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.index_shards import DAY_SHARDS
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import Partition, ShardedPartition, StaleVersion
+from chalicelib.services.ports import AssignedIssue, AssignedPage
 from chalicelib.settings import Resources
 
 Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
@@ -200,3 +201,52 @@ class DynamoIssues:
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass
+
+    # -- the assignee_shard backfill: issues written before by_assignee_shard (social-response backfill-assignee-shard)
+    def assigned_page(self, segment: int, segments: int, start: dict[str, Any] | None) -> AssignedPage:
+        """One page of ``segment`` of a parallel Scan (``Segment``/``TotalSegments``): the assigned issues among
+        the items read (only the three attributes the backfill needs are returned), how many items were read."""
+        request: dict[str, Any] = dict(  # noqa: C408 - keyword names, as boto3 spells its parameters
+            TableName=self.names.issues_table,
+            Segment=segment,
+            TotalSegments=segments,
+            ProjectionExpression="#id, #to, #shard",
+            FilterExpression="attribute_exists(#to)",
+            ExpressionAttributeNames={"#id": "issue_id", "#to": "assigned_to", "#shard": "assignee_shard"},
+        )
+        if start:
+            request["ExclusiveStartKey"] = start
+        answer = client("dynamodb").scan(**request)
+        found = []
+        for typed in answer["Items"]:
+            item = plain_item(typed)
+            assigned_to, shard = item.get("assigned_to"), item.get("assignee_shard")
+            if isinstance(assigned_to, str) and assigned_to:  # an empty address is nobody's: no index key
+                found.append(
+                    AssignedIssue(
+                        issue_id=str(item["issue_id"]),
+                        assigned_to=assigned_to,
+                        assignee_shard=shard if isinstance(shard, str) else None,
+                    )
+                )
+        return AssignedPage(
+            issues=found, scanned=int(answer["ScannedCount"]), next_start=answer.get("LastEvaluatedKey")
+        )
+
+    def set_assignee_shard(self, issue_id: str, assigned_to: str, value: str) -> bool:
+        """``SET assignee_shard`` on the condition that ``assigned_to`` is still what the scan read: a reassignment,
+        unassignment or removal made since wins (it wrote or removed the key itself). No other attribute changes,
+        so ``ops_version`` stays and no audit event is due: the issue as people see it is the same."""
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.update_item(
+                TableName=self.names.issues_table,
+                Key={"issue_id": string(issue_id)},
+                UpdateExpression="SET #shard = :shard",
+                ConditionExpression="#to = :seen",
+                ExpressionAttributeNames={"#to": "assigned_to", "#shard": "assignee_shard"},
+                ExpressionAttributeValues={":seen": string(assigned_to), ":shard": string(value)},
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from chalicelib.domain.models import Mention
 
@@ -184,6 +184,35 @@ class DeadLetters(Protocol):
 
     def redrive(self, queue: str, message_id: str | None) -> int:
         """Move one message (or all) back to its source queue; how many moved."""
+
+
+class AssignedIssue(NamedTuple):
+    """An assigned issue as a backfill reads it: who it is assigned to and its person-index key as stored."""
+
+    issue_id: str
+    assigned_to: str
+    assignee_shard: str | None  # None: written before the key existed
+
+
+class AssignedPage(NamedTuple):
+    """One page of one segment of a parallel scan of the issues."""
+
+    issues: list[AssignedIssue]  # the assigned ones among those read
+    scanned: int  # every item read, assigned or not
+    next_start: dict[str, Any] | None  # where the segment's next page starts; None at its end
+
+
+class AssigneeShardBackfill(Protocol):
+    """The issues table, for setting ``assignee_shard`` on issues written before it (``adapters/issues_table.py``)."""
+
+    def assigned_page(self, segment: int, segments: int, start: dict[str, Any] | None) -> AssignedPage:
+        """The next page of segment ``segment`` (of ``segments``, 0-based) of a scan of every issue, from ``start``
+        (None: the segment's beginning). Segments are disjoint and together cover the table, so each can be read
+        by its own worker."""
+
+    def set_assignee_shard(self, issue_id: str, assigned_to: str, value: str) -> bool:
+        """Set the issue's ``assignee_shard`` to ``value`` if it is still assigned to ``assigned_to``; ``False``
+        (nothing written) when it has been reassigned, unassigned or removed since it was read."""
 
 
 # ---- ops engineer's block: plan upkeep and erasure --------------------------------------------------------------
