@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("chalicelib.commands.alerts", "list the stored alerts"),
     "dlq": ("chalicelib.commands.dlq", "list and redrive dead-letter queue messages (bodies redacted)"),
     "erase": ("chalicelib.commands.erase", "erase an author's personal data everywhere it is stored (idempotent)"),
+    "backfill-assignee-shard": (
+        "chalicelib.commands.backfill_assignee_shard",
+        "set assignee_shard on issues assigned before it, so their person's listing finds them (idempotent)",
+    ),
     "report": ("chalicelib.commands.report", "the weekly report (HTML with charts, JSON, CSV) from the live store"),
 }
 
