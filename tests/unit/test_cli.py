@@ -138,6 +138,7 @@ AWS_COMMANDS = {
     ("dlq", "list"),
     ("dlq", "redrive"),
     ("erase", None),
+    ("backfill-assignee-shard", None),
     ("report", None),
 }
 READING = {
