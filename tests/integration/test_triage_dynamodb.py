@@ -150,3 +150,31 @@ def test_a_bad_plan_is_refused_with_every_problem_named_and_nothing_written(plan
     assert "unknown category 'routin'" in message and "unknown team 'lawyers'" in message
     assert plans.versions() == [] and plans.active()[1] == 0
     assert json.dumps(message)  # a plain string, safe to return in a 400
+
+
+def test_a_new_mention_is_one_conditional_put_and_one_stored_meanwhile_settles_through_the_update(store, plans):
+    """A mention nothing came before is written by a Put (moto validates the Update's ~20-action SET at ~20x a
+    put's CPU); a tombstone stored after the caller's read cancels that Put, and its ALL_OLD copy settles it."""
+    first_writes: list[str] = []
+
+    def record(params, **_):
+        ((operation, _body),) = params["TransactItems"][0].items()
+        first_writes.append(operation)
+
+    dynamodb = client("dynamodb")
+    dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", record)
+    names = resources()
+    try:
+        triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
+        stored = dynamodb.get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#1"}})["Item"]
+        assert first_writes == ["Put"]
+        assert stored["status"]["S"] == "visible" and stored["text"]["S"] == "The zip on my Cortez jacket broke"
+        assert {"category", "content_version", "received_at", "ttl", "platform", "external_id"} <= set(stored)
+
+        dynamodb.put_item(TableName=names.mentions_table, Item={"pk": {"S": "x#2"}, "status": {"S": "removed"}})
+        triage_mention(mention("2", "Cortez jacket refund still missing"), store, plans, fixed_analyzer)  # no prior
+        removed = dynamodb.get_item(TableName=names.mentions_table, Key={"pk": {"S": "x#2"}})["Item"]
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", record)
+    assert first_writes == ["Put", "Put", "Update"]  # the cancelled Put, then the Update that keeps the removal
+    assert removed["status"]["S"] == "removed" and removed["category"]["S"] and removed["text"]["S"]
