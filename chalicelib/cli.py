@@ -97,4 +97,8 @@ def console() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m chalicelib.cli` runs this file as __main__, a second copy of the module: the commands raise
+    # chalicelib.cli's CliError, so the canonical module's main must be the one that catches it.
+    from chalicelib.cli import main as canonical_main
+
+    sys.exit(canonical_main())

@@ -92,6 +92,8 @@ def test_aws_commands_refuse_a_deployed_stage_unless_named_and_a_local_one_witho
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
     done = run_cli(["ops-token", "list"], timeout=60, env=env)
     assert done.returncode == 1 and "--stage prod" in done.stderr
+    # the refusal as written, not an exception's class (`python -m` loads the CLI module twice)
+    assert "error: STAGE=prod is a deployed stage" in done.stderr and "CliError" not in done.stderr
     env = {k: v for k, v in env.items() if k != "STAGE"}
     done = run_cli(["plan", "list"], timeout=60, env=env)
     assert done.returncode == 1 and "--endpoint-url" in done.stderr
