@@ -220,7 +220,9 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
     """Counts per mention from ``make bench``'s results; what it does not measure comes from :data:`ASSUMED`."""
     pipeline = results["pipeline"].get("with_surge_detection") or results["pipeline"]["moto_item_level_rollback"]
     webhook = results["webhook"]
-    processor_ms = 1000 / pipeline["pipeline_mentions_per_s"]  # per mention, measured on moto in one process
+    # per mention: CPU time on moto in one process (bench/pipeline.py), moto's emulation standing in for the
+    # DynamoDB round trips a Lambda waits for (and is billed for) on AWS
+    processor_ms = 1000 / pipeline["pipeline_mentions_per_s"]
     functions = [
         FunctionUse("api_handler (webhook)", 1.0, webhook["handler_p50_ms"], memory_mb),
         # Lambda invokes the processor once per batch of 10; the batch takes 10 mentions' time.

@@ -7,6 +7,19 @@ DynamoDB's rules: ceil(item size / 1 KB) per item, doubled inside a transaction.
 
 The floor: the very items the pipeline wrote, written again raw to fresh tables in the same run, once with one
 ``PutItem`` each and once with ``BatchWriteItem`` (25 a call): no reads, no conditions, no transaction, no model.
+An ``Update`` that only SETs values (``a = :v`` or ``a = if_not_exists(a, :v)``) writes a whole item as a ``Put`` would:
+it is charged and floored at that item's size (the mention's write was such an ``Update`` from 51a5103 to 99d30d8,
+and the floor then left its item out).
+
+Measured so that other work on the machine cancels out (``make bench`` shares a 2-core machine):
+
+- time is this process's CPU time (``time.process_time``), not wall time: everything here runs in one thread of
+  this process (moto in-process), so waiting for a core while others run is not counted;
+- the pipeline and its floor are interleaved, round by round (:data:`ROUND_BATCHES` batches a round, then those
+  batches' items raw), and the ratio reported is the median of the rounds' ratios, with their spread. Before, the
+  floor ran once after the whole pipeline (a minute later), so a load that came or went in between moved the ratio;
+- the CPU inside moto (the emulated DynamoDB's work, which on AWS is a network round trip, not our Lambda's CPU) is
+  clocked apart from the rest (our code and botocore's client), so a change in moto's cost per call shows as such.
 """
 
 from __future__ import annotations
@@ -16,6 +29,8 @@ import io
 import json
 import math
 import os
+import re
+import statistics
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,6 +38,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "demo" / "sample_stream.jsonl"
+ROUND_BATCHES = 10  # batches of 10 per round: ~100 mentions, a few CPU seconds, then their floor
+# An UpdateExpression that only sets values: each action ``name = :value`` or ``name = if_not_exists(name, :value)``.
+_SET_ACTION = re.compile(r"\s*([#\w]+)\s*=\s*(?:if_not_exists\(\s*\1\s*,\s*(:\w+)\s*\)|(:\w+))\s*(?:,|$)")
 
 
 def aws_environment() -> None:
@@ -73,19 +91,85 @@ class CallCounter:
         self.calls: Counter = Counter()
         self.wcu = 0
         self.written: list[tuple[str, dict]] = []  # (table, item) the pipeline wrote, for the floor
+        self.counting = True  # off while the floor writes through the same client
 
     def __call__(self, model, params, **_: Any) -> None:
+        if not self.counting:
+            return
         self.calls[model.name] += 1
         if model.name == "TransactWriteItems":
             for entry in params["TransactItems"]:
                 ((operation, body),) = entry.items()
-                item = body.get("Item") or {**body.get("Key", {}), "_update": {"S": body.get("UpdateExpression", "")}}
+                whole = body["Item"] if operation == "Put" else set_only_item(body) if operation == "Update" else None
+                item = whole or {**body.get("Key", {}), "_update": {"S": body.get("UpdateExpression", "")}}
                 self.wcu += write_units(item, transactional=True)
-                if operation == "Put":
-                    self.written.append((body["TableName"], body["Item"]))
+                if whole:
+                    self.written.append((body["TableName"], whole))
         elif model.name in ("PutItem", "UpdateItem"):
-            item = params.get("Item") or params.get("Key", {})
+            item = params.get("Item") or set_only_item(params) or params.get("Key", {})
             self.wcu += write_units(item, transactional=False)
+
+
+def set_only_item(update: dict[str, Any]) -> dict[str, Any] | None:
+    """The whole item an ``Update`` of only SET-to-value actions writes on an absent item (key and values), or None
+    for any other update (arithmetic, REMOVE, ADD: it changes part of an item the pipeline stored before)."""
+    expression = update.get("UpdateExpression", "")
+    if not expression.startswith("SET "):
+        return None
+    names = update.get("ExpressionAttributeNames", {})
+    values = update.get("ExpressionAttributeValues", {})
+    item = dict(update.get("Key", {}))
+    position = len("SET ")
+    while position < len(expression):
+        match = _SET_ACTION.match(expression, position)
+        if not match:
+            return None
+        item[names.get(match[1], match[1])] = values[match[2] or match[3]]
+        position = match.end()
+    return item
+
+
+class EmulatorClock:
+    """CPU seconds spent inside moto (the emulated services' work), around botocore's stubbed sends."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+
+    @contextlib.contextmanager
+    def installed(self) -> Any:
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        shipped = BotocoreStubber.__call__
+        clock = self
+
+        def timed(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return shipped(stubber, event_name, request, **kwargs)
+            finally:
+                clock.cpu_s += time.process_time() - started
+
+        BotocoreStubber.__call__ = timed  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BotocoreStubber.__call__ = shipped  # type: ignore[method-assign]
+
+
+class Spent:
+    """Wall, CPU and emulator CPU seconds of a block, added up over the rounds."""
+
+    def __init__(self, emulator: EmulatorClock) -> None:
+        self.emulator = emulator
+        self.wall_s = self.cpu_s = self.emulator_cpu_s = 0.0
+
+    @contextlib.contextmanager
+    def measuring(self) -> Any:
+        wall, cpu, emulator = time.perf_counter(), time.process_time(), self.emulator.cpu_s
+        yield
+        self.wall_s += time.perf_counter() - wall
+        self.cpu_s += time.process_time() - cpu
+        self.emulator_cpu_s += self.emulator.cpu_s - emulator
 
 
 def _mentions(limit: int) -> list[str]:
@@ -121,7 +205,7 @@ def run(mentions: int = 600, batch: int = 10) -> dict[str, Any]:
     return {"moto_as_shipped": as_shipped, "moto_item_level_rollback": per_item, "with_surge_detection": with_surges}
 
 
-def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
+def run_once(mentions: int, batch: int, surges: bool, round_batches: int = ROUND_BATCHES) -> dict[str, Any]:
     """Triage alone (issue 3's figures), or the whole queue handler with per-batch surge detection."""
     from moto import mock_aws
 
@@ -161,19 +245,57 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
         if not surges:
             pipeline = Pipeline(pipeline.repository, pipeline.triage, pipeline.plans, None)
         process_batch(events[0], pipeline)  # warm: model loaded, plan cached, clients built (a warm Lambda)
+        put_tables, batch_tables = _fresh_tables("floor-put"), _fresh_tables("floor-batch")
         counter.__init__()
-        started = time.perf_counter()
-        for event in events[1:]:
-            result = process_batch(event, pipeline)
-            assert result == {"batchItemFailures": []}, result
-        pipeline_s = time.perf_counter() - started
+        emulator = EmulatorClock()
+        spent = {name: Spent(emulator) for name in ("pipeline", "put", "batch")}
+        rounds: list[dict[str, float]] = []
+        with emulator.installed():
+            for start in range(1, len(events), round_batches):
+                before = {name: (s.cpu_s, s.wall_s) for name, s in spent.items()}
+                first_item = len(counter.written)
+                with spent["pipeline"].measuring():
+                    for event in events[start : start + round_batches]:
+                        result = process_batch(event, pipeline)
+                        assert result == {"batchItemFailures": []}, result
+                items = counter.written[first_item:]
+                counter.counting = False
+                with spent["put"].measuring():
+                    _raw_puts(items, put_tables)
+                with spent["batch"].measuring():
+                    _raw_batches(items, batch_tables)
+                counter.counting = True
+                took = {name: (s.cpu_s - before[name][0], s.wall_s - before[name][1]) for name, s in spent.items()}
+                rounds.append(
+                    {
+                        "cpu_ratio_to_putitem": took["pipeline"][0] / took["put"][0],
+                        "cpu_ratio_to_batchwrite": took["pipeline"][0] / took["batch"][0],
+                        "wall_ratio_to_putitem": took["pipeline"][1] / took["put"][1],
+                    }
+                )
         processed = len(bodies) - len(events[0]["Records"])
         calls = sum(counter.calls.values())
         calls_by_api = dict(counter.calls)
-
         floor_items = counter.written
-        put_s = _raw_puts(floor_items)
-        batch_s = _raw_batches(floor_items)
+
+    def per_s(name: str) -> float:
+        return round(processed / spent[name].cpu_s, 1)
+
+    def ms(seconds: float) -> float:
+        return round(1000 * seconds / processed, 2)
+
+    def spread(key: str) -> dict[str, float]:
+        values = [r[key] for r in rounds]
+        return {
+            "median": round(statistics.median(values), 3),
+            "min": round(min(values), 3),
+            "max": round(max(values), 3),
+        }
+
+    put_ratio, batch_ratio, wall_ratio = (
+        spread(k) for k in ("cpu_ratio_to_putitem", "cpu_ratio_to_batchwrite", "wall_ratio_to_putitem")
+    )
+    pipeline_spent, put_spent = spent["pipeline"], spent["put"]
     return {
         "mentions": processed,
         "aws_calls_per_mention": round(calls / processed, 3),
@@ -181,11 +303,23 @@ def run_once(mentions: int, batch: int, surges: bool) -> dict[str, Any]:
         "target_calls_per_mention_max": 2,
         "dynamodb_write_units_per_mention": round(counter.wcu / processed, 2),
         "items_written_per_mention": round(len(floor_items) / processed, 2),
-        "pipeline_mentions_per_s": round(processed / pipeline_s, 1),
-        "floor_putitem_mentions_per_s": round(processed / put_s, 1),
-        "floor_batchwrite_mentions_per_s": round(processed / batch_s, 1),
-        "ratio_to_putitem_floor": round(pipeline_s / put_s, 3),
-        "ratio_to_batchwrite_floor": round(pipeline_s / batch_s, 3),
+        # mentions per CPU second of this one process (moto's work included), not per wall second
+        "pipeline_mentions_per_s": per_s("pipeline"),
+        "floor_putitem_mentions_per_s": per_s("put"),
+        "floor_batchwrite_mentions_per_s": per_s("batch"),
+        "rounds": len(rounds),
+        "ratio_to_putitem_floor": put_ratio["median"],
+        "ratio_to_putitem_floor_spread": put_ratio,
+        "ratio_to_batchwrite_floor": batch_ratio["median"],
+        "ratio_to_batchwrite_floor_spread": batch_ratio,
+        "wall_ratio_to_putitem_floor_spread": wall_ratio,  # what the CPU clock leaves out: waiting for a core
+        "cpu_ms_per_mention": {
+            "pipeline_our_code_and_client": ms(pipeline_spent.cpu_s - pipeline_spent.emulator_cpu_s),
+            "pipeline_in_moto": ms(pipeline_spent.emulator_cpu_s),
+            "floor_putitem_client": ms(put_spent.cpu_s - put_spent.emulator_cpu_s),
+            "floor_putitem_in_moto": ms(put_spent.emulator_cpu_s),
+        },
+        "wall_pipeline_mentions_per_s": round(processed / pipeline_spent.wall_s, 1),
         "target_ratio_max": 1.5,
     }
 
@@ -214,29 +348,23 @@ def _fresh_tables(suffix: str) -> dict[str, str]:
     return names
 
 
-def _raw_puts(items: list[tuple[str, dict]]) -> float:
+def _raw_puts(items: list[tuple[str, dict]], tables: dict[str, str]) -> None:
     from chalicelib.adapters.aws import client
 
-    tables = _fresh_tables("floor-put")
     dynamodb = client("dynamodb")
-    started = time.perf_counter()
     for table, item in items:
         dynamodb.put_item(TableName=tables[table], Item=item)
-    return time.perf_counter() - started
 
 
-def _raw_batches(items: list[tuple[str, dict]]) -> float:
+def _raw_batches(items: list[tuple[str, dict]], tables: dict[str, str]) -> None:
     from chalicelib.adapters.aws import client
 
-    tables = _fresh_tables("floor-batch")
     dynamodb = client("dynamodb")
-    started = time.perf_counter()
     for start in range(0, len(items), 25):
         requests: dict[str, list] = {}
         for table, item in items[start : start + 25]:
             requests.setdefault(tables[table], []).append({"PutRequest": {"Item": item}})
         dynamodb.batch_write_item(RequestItems=requests)
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

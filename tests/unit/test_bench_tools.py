@@ -5,7 +5,7 @@ import pytest
 from moto import mock_aws
 
 from bench.moto_transactions import item_level_rollback
-from bench.pipeline import item_size, write_units
+from bench.pipeline import CallCounter, EmulatorClock, Spent, item_size, set_only_item, write_units
 
 
 def test_item_level_rollback_still_rolls_back_a_cancelled_transaction():
@@ -62,6 +62,55 @@ def test_write_units_follow_dynamodb_sizing():
     assert write_units(small, transactional=False) == 1 and write_units(small, transactional=True) == 2
     big = {"pk": {"S": "x" * 1500}}
     assert write_units(big, transactional=False) == 2
+
+
+def _model(name):
+    return type("Model", (), {"name": name})()
+
+
+def test_an_update_that_only_sets_values_is_charged_and_floored_as_the_item_it_writes():
+    text = {"S": "x" * 1500}
+    creating = {
+        "TableName": "mentions",
+        "Key": {"pk": {"S": "x#1"}},
+        "UpdateExpression": "SET #a0 = if_not_exists(#a0, :v0), #a1 = :v1, plain = :v2",
+        "ExpressionAttributeNames": {"#a0": "status", "#a1": "text"},
+        "ExpressionAttributeValues": {":v0": {"S": "visible"}, ":v1": text, ":v2": {"N": "1"}},
+    }
+    item = {"pk": {"S": "x#1"}, "status": {"S": "visible"}, "text": text, "plain": {"N": "1"}}
+    assert set_only_item(creating) == item
+    counting = {"ExpressionAttributeValues": {":one": {"N": "1"}}, "Key": {"pk": {"S": "c"}}}
+    assert set_only_item({**counting, "UpdateExpression": "ADD n :one"}) is None
+    assert set_only_item({**counting, "UpdateExpression": "SET n = n + :one"}) is None
+    assert set_only_item({**counting, "UpdateExpression": "SET a = :one REMOVE b"}) is None
+
+    counter = CallCounter()
+    counter(_model("TransactWriteItems"), {"TransactItems": [{"Update": creating}]})
+    assert counter.written == [("mentions", item)] and counter.wcu == 2 * 2  # 1.5 KB item, transactional
+    counter.counting = False  # the floor's own writes
+    counter(_model("PutItem"), {"TableName": "mentions", "Item": item})
+    assert counter.calls == {"TransactWriteItems": 1} and counter.wcu == 4
+
+
+def test_the_emulator_clock_counts_cpu_inside_moto_only():
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        emulator = EmulatorClock()
+        spent = Spent(emulator)
+        with emulator.installed(), spent.measuring():
+            for i in range(30):
+                dynamodb.put_item(TableName="t", Item={"k": {"S": str(i)}})
+            sum(i * i for i in range(300_000))  # our own CPU, outside moto
+        inside = emulator.cpu_s
+        dynamodb.put_item(TableName="t", Item={"k": {"S": "after"}})  # uninstalled: not clocked
+    assert 0 < spent.emulator_cpu_s == inside < spent.cpu_s
+    assert emulator.cpu_s == inside
 
 
 def test_cold_start_children_run_from_the_read_only_package_first_and_write_no_bytecode(tmp_path):
