@@ -60,9 +60,11 @@ from chalicelib.domain.surge import (  # noqa: E402
     DAY,
     DEFAULT_CONFIGS,
     HOUR,
+    BucketCounts,
     SurgeAlert,
     SurgeConfig,
     SurgeDetector,
+    fit_key_baseline,
     key_kind,
     keys_for,
 )
@@ -349,6 +351,8 @@ def brand_triplings(
     nothing_added = 0
     base_rates = []
     by_volume: dict[str, list[float | None]] = {"low": [], "high": []}
+    by_expectation: dict[str, list[float | None]] = {"tripled_expectation": [], "less_than_tripled_expectation": []}
+    over_expected = []
     for start in starts:
         if background_hits(stream, "brand", start, with_product):
             skipped += 1
@@ -364,6 +368,10 @@ def brand_triplings(
         delays.append(d)
         fires.append(f)
         by_volume["low" if vol < LOW_VOLUME_PER_HOUR else "high"].append(d)
+        expected = detector_expectation(stream, start)
+        over_expected.append(2 * vol / max(expected, 1e-9))
+        tripled = 2 * vol >= 2 * expected
+        by_expectation["tripled_expectation" if tripled else "less_than_tripled_expectation"].append(d)
     res = summarize(delays, fires, TRIPLING_BOUND)
     res["skipped_background_alert_nearby"] = skipped
     res["skipped_nothing_to_add"] = nothing_added
@@ -372,7 +380,23 @@ def brand_triplings(
         within = [d for d in got if d is not None and d <= TRIPLING_BOUND]
         res[f"{band}_volume"] = {"n": len(got), "detected_within_bound": len(within)}
     res["hourly_volume_before_injection_median"] = statistics.median(base_rates) if base_rates else None
+    # added / what the detector expected of that hour: 2 is a tripling of the stream's level at the time
+    res["added_over_detector_expectation_median"] = (
+        round(statistics.median(over_expected), 2) if over_expected else None
+    )
+    for band, got in by_expectation.items():
+        within = [d for d in got if d is not None and d <= TRIPLING_BOUND]
+        res[band] = {"n": len(got), "detected_within_bound": len(within)}
     return res
+
+
+def detector_expectation(stream: Sequence[M], start: float) -> float:
+    """What the detector's brand baseline, fitted on the history before ``start``, expects of ``[start, start+1h)``:
+    a tripling at the stream's typical volume is less than a tripling of this on a day busier than usual."""
+    counts = BucketCounts.from_timestamps([m.ts for m in stream if m.ts < start])
+    now = start + HOUR - 1
+    baseline = fit_key_baseline("brand", {"brand": counts}.get, now, CONFIGS, data_start=stream[0].ts)
+    return baseline.expected(start, start + HOUR)
 
 
 def complaint_rate_per_hour(stream: Sequence[M], product: str) -> float:
@@ -388,6 +412,9 @@ def _pct(r: dict[str, object]) -> str:
     high = r.get("high_volume")
     if isinstance(high, dict) and high.get("n"):
         got += f"; at ≥ {LOW_VOLUME_PER_HOUR}/h {high['detected_within_bound']} of {high['n']}"
+    tripled = r.get("tripled_expectation")
+    if isinstance(tripled, dict) and tripled.get("n"):
+        got += f"; tripling what the detector expected {tripled['detected_within_bound']} of {tripled['n']}"
     return got
 
 
@@ -403,7 +430,7 @@ def _pooled(rs: list[dict[str, object]]) -> dict[str, object]:
         "delay_median_min": round(statistics.median(med), 1) if med else None,
         "delay_max_min": max(mx) if mx else None,
     }
-    for band in ("low_volume", "high_volume"):
+    for band in ("low_volume", "high_volume", "tripled_expectation", "less_than_tripled_expectation"):
         parts = [r[band] for r in rs if band in r]
         if parts:
             bn = sum(int(b["n"]) for b in parts)  # type: ignore[index]
@@ -555,9 +582,27 @@ METHOD = {
     "of Delta's alerts was read; the one-story explanation rule came from its 23 Feb alert ('Our fleet's on fleek' "
     "quoted by dozens). The rule is mechanical and applies to every stream; raw alert counts are reported next to "
     "the unexplained ones.",
+    "issue_14_item_2_session": "Swept on the tuning streams only (15 starts each, brand false alerts and triplings, "
+    "product bursts): the brand dispersion prior (0.05, 0.07, 0.1 for 24 h, none: each added a second brand alert on "
+    "US Airways or the airline, 3.9 per two weeks), the brand tail (2e-3: the same), the half-hour window's "
+    "exponent (no change), the product tail (1e-4 doubled the airline's burst catches with the same alerts on the "
+    "tuning streams but alerted on a synthetic quiet Poisson product in a unit test; 3e-4 quadrupled the airline's "
+    "product alerts; kept at 1e-5), and the calibration's rounding of a short history's budget (no change: on the "
+    "tuning streams the calibration never tightened the brand tail at a tripling's start; with the tail opened to "
+    "1e-2 so that the calibration alone sets the threshold, United and US Airways each raised 2 brand alerts in a "
+    "week, rounded down or to nearest). Kept: an episode of the calibration's replay lasts as the live surge state "
+    "does (until an hour is back under exit_ratio times its expectation), chosen on the design, which changed no "
+    "figure. The held-out streams were run after those choices, once with this code and once with the code "
+    "before this session (the same figures); then their brand "
+    "baselines at 12 tripling starts each (another seed) were printed to explain the gap (Delta's tail "
+    "calibrated to 3e-6..2e-5 in its first four days, Southwest's to 3e-5..1.5e-4 at 8 of 12 starts, by bursts "
+    "in their first days, against the 1e-3 the tuning streams keep). "
+    "Nothing was changed after that.",
     "tripling": "Twice the stream's mean volume at that hour of the day is added for an hour (--tripling realized: "
     "twice that very hour's volume, the earlier definition, which adds less than the normal volume in a quiet "
-    "hour). Reported also by the hour's normal volume (low: under LOW_VOLUME_PER_HOUR a hour).",
+    "hour). Reported also by the hour's normal volume (low: under LOW_VOLUME_PER_HOUR a hour), and by whether what was "
+    "added is at least twice what the detector's baseline, fitted on the history before the start, expected of that "
+    "hour (tripled_expectation): on a day busier than the stream's mean, twice the mean volume is no tripling.",
 }
 
 

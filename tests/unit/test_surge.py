@@ -125,6 +125,24 @@ def test_calibration_keeps_a_key_within_its_budget_on_its_own_history() -> None:
     assert fired == 3  # replayed with the calibrated threshold: the budget, no more
 
 
+def test_calibration_counts_a_story_that_stays_high_between_peaks_as_one_alert() -> None:
+    # four stories, each firing, staying high (2x, under the starting tail) for an hour and peaking again: live,
+    # the surge state holds through the high hour, so each story is one alert, and four fit a budget of 4 per two
+    # weeks. Only when the stories drop back to normal between their peaks are they eight alerts, over budget
+    from chalicelib.domain.surge import calibrate
+
+    config = replace(DEFAULT_CONFIGS["brand"], alert_budget=4.0)
+    mus = [10.0] * (14 * 24)
+    held, dropped = [10] * len(mus), [10] * len(mus)
+    for day in range(4):
+        at = day * 72 + 12
+        held[at : at + 3] = [45, 20, 46]
+        dropped[at : at + 3] = [45, 10, 46]
+    assert nb_tail(20, 10.0, 50.0) > config.alpha  # the hour between the peaks does not fire by itself
+    assert calibrate(held, mus, 50.0, config) == config.alpha
+    assert calibrate(dropped, mus, 50.0, config) < config.alpha
+
+
 def test_product_burst_alerted_within_15_minutes_and_once() -> None:
     events = background(random.Random(2), days=4)
     start = T0 + 3 * 86400 + 17 * HOUR + 7 * MIN  # evening, near the daily peak

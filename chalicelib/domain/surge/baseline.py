@@ -169,8 +169,11 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     """The tail probability that, replayed over the key's own past hours, would have raised at most its budget.
 
     Each past hour is tested as the live test tests a window (its count against what was expected of it, with the
-    key's minimum count and ratio, a negative binomial of ``size``: one for all hours or one per hour); consecutive
-    firing hours are one episode. The budget of the history's length is ``alert_budget`` per two weeks, rounded
+    key's minimum count and ratio, a negative binomial of ``size``: one for all hours or one per hour). An episode
+    lasts as the live surge state does: from a firing hour until an hour is back under ``exit_ratio`` times what it
+    expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
+    live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
+    this replay does). The budget of the history's length is ``alert_budget`` per two weeks, rounded
     down: one episode in three days is a rate of four or five per two weeks, over a brand's budget of three, so a
     key with a few days of history raises nothing like its most extreme past hour (rounded up, a young bursty
     stream cried wolf once a day); with a week or more of history the key may raise its most extreme. When more
@@ -187,8 +190,8 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
             p = nb_tail(c, mu, n)
         if p <= config.alpha:
             current = p if current is None else min(current, p)
-        elif current is not None:
-            episodes.append(current)
+        elif current is not None and (c < config.min_count or c <= config.exit_ratio * mu):
+            episodes.append(current)  # subsided: the live state would let the key fire again
             current = None
     if current is not None:
         episodes.append(current)
