@@ -4,8 +4,7 @@
   ``sqs.send_message`` of the same body on the same moto: the ratio is what our verify/parse/enqueue costs.
 * cold start: ``import app`` against ``import boto3`` (median of fresh interpreters), and peak memory of each.
 * triage pipeline: AWS calls and DynamoDB write units per mention, and throughput against the floor of writing
-  the same items raw, in CPU time, interleaved round by round: the median of the rounds' ratios
-  (``bench/pipeline.py``).
+  the same items raw, in CPU time, interleaved round by round (``bench/pipeline.py``).
 * deployment package: the size of the zip ``chalice package`` builds.
 * load (``bench/load.py``): 1,000 distinct signed deliveries from 16 clients, 30 % sent again, to the local stack;
   all answered 200, each stored once; deliveries per second and p99 against 16 clients of bare SQS sends.
@@ -177,11 +176,11 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def _ratio_with_spread(figures: dict, key: str) -> str:
-    """The median of the interleaved rounds' ratios, with their range (``bench/pipeline.py``)."""
+    """CPU over the interleaved rounds, with the range of the rounds' own ratios (``bench/pipeline.py``)."""
     spread = figures.get(f"{key}_spread")
     if not spread:
         return f"{figures[key]:.2f}×"
-    return f"{spread['median']:.2f}× ({spread['min']:.2f}–{spread['max']:.2f} over {figures['rounds']} rounds)"
+    return f"{figures[key]:.2f}× ({figures['rounds']} rounds {spread['min']:.2f}–{spread['max']:.2f})"
 
 
 def markdown(results: dict) -> str:

@@ -1,10 +1,12 @@
 """The bench's measuring tools must not change what they measure."""
 
+import contextlib
+
 import boto3
 import pytest
 from moto import mock_aws
 
-from bench.moto_transactions import item_level_rollback
+from bench.moto_transactions import item_level_rollback, linear_update_validation
 from bench.pipeline import CallCounter, EmulatorClock, Spent, item_size, set_only_item, write_units
 
 
@@ -134,3 +136,37 @@ def test_cold_start_children_run_from_the_read_only_package_first_and_write_no_b
     assert answer["answer"] == ["package", "package", "boto3"] and answer["seconds"] > 0
     assert _listing(package) == before  # no __pycache__ written
     _make_writable(package)
+
+
+@pytest.mark.parametrize("checked_once", [False, True])
+def test_update_validation_checked_once_rejects_and_applies_what_moto_does(checked_once):
+    with mock_aws(), linear_update_validation() if checked_once else contextlib.nullcontext():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        values = {":one": {"N": "1"}, ":v": {"S": "v"}}
+        for repeated in (
+            "SET a = :v SET b = :v",
+            "SET a = :v ADD n :one ADD m :one",
+            "ADD n :one SET a = :v ADD m :one",
+        ):
+            with pytest.raises(dynamodb.exceptions.ClientError, match="The .* section can only be used once"):
+                dynamodb.update_item(
+                    TableName="t",
+                    Key={"k": {"S": "a"}},
+                    UpdateExpression=repeated,
+                    ExpressionAttributeValues={name: v for name, v in values.items() if name in repeated},
+                )
+        for _ in range(2):
+            dynamodb.update_item(
+                TableName="t",
+                Key={"k": {"S": "a"}},
+                UpdateExpression="SET a = :v ADD " + ", ".join(f"n{i} :one" for i in range(40)),
+                ExpressionAttributeValues=values,
+            )
+        item = dynamodb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]
+    assert item["a"] == {"S": "v"} and {item[f"n{i}"]["N"] for i in range(40)} == {"2"}
