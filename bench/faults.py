@@ -300,7 +300,9 @@ class InProcessLambda:
         """Until nothing moved for ``quiet_rounds`` rounds in a row (Step Functions runs in moto's threads, so
         a state machine's next message can come a moment after the last handler returned). With
         ``watch_executions``, the executions' histories must also stand still over those rounds: on a loaded
-        machine a state machine can take longer than the quiet rounds between a callback and its next message."""
+        machine a state machine can take longer than the quiet rounds between a callback and its next message;
+        so every running execution must also be waiting for a callback (its last event ``TaskSubmitted``), which is
+        where each protocol rests, however slow the machine is."""
         deadline = time.monotonic() + timeout
         quiet = 0
         progress = self.execution_progress() if watch_executions else None
@@ -310,22 +312,26 @@ class InProcessLambda:
             moved = self.pump_queues() + self.pump_streams()
             if watch_executions:
                 now = self.execution_progress()
-                moved += now != progress
+                moved += now != progress or not all(last == "TaskSubmitted" for _, last in now.values())
                 progress = now
             quiet = 0 if moved else quiet + 1
             if not moved:
                 time.sleep(pause)
 
     @staticmethod
-    def execution_progress() -> dict[str, int]:
-        """Each execution's number of history events: it grows while a state machine is between two states."""
+    def execution_progress() -> dict[str, tuple[int, str]]:
+        """Each running execution's number of history events (it grows while a state machine is between two
+        states) and its last event's type."""
         sfn = own_client("stepfunctions")
         progress = {}
         for machine in sfn.list_state_machines()["stateMachines"]:
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            for page in pages:
                 for execution in page["executions"]:
-                    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
-                    progress[execution["executionArn"]] = len(history["events"])
+                    events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
+                    progress[execution["executionArn"]] = (len(events["events"]), events["events"][-1]["type"])
         return progress
 
 

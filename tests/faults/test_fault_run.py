@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from bench.faults import FaultInjector, RunResult, run_stream
 from infra.local.replay import load_rows
 
@@ -34,14 +32,6 @@ def run_once() -> tuple[RunResult, RunResult]:
     return clean, run_stream(ROWS, FaultInjector(rate=FAULT_RATE, seed=SEED))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 8, open: passes on an idle machine (6 of 6 local runs) but failed on 3 of 3 clean-clone CI runs "
-    "under load (30 Nov), each time differently: one more issue in the faulty run (33 vs 32, not yet explained; "
-    "suspect a surge re-detected in a later window after all in-place count attempts failed), an email not yet sent "
-    "when the runs were compared (the final drain now also waits for the executions' histories), a Crisis's email "
-    "named by the mentions it linked (now named by its rule)",
-)
 def test_a_faulty_run_loses_and_doubles_nothing_and_the_protocols_resume():
     clean, faulty = run_once()
 
