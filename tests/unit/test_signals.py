@@ -176,6 +176,26 @@ def test_brand_held_out_folds_keep_every_row_of_a_brand_on_one_side() -> None:
     assert len({train_signals.brand_fold(b) for b in {t.brand for t in test}}) == train_signals.BRAND_FOLDS
 
 
+def test_held_out_summary_separates_ranking_from_threshold() -> None:
+    """The held-out reports give AUC and the true vs predicted complaint rate beside macro-F1: a perfect ranking
+    with a threshold above every score still shows AUC 1.0 and a predicted rate of 0, so the two causes of a low
+    macro-F1 can be told apart."""
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("sklearn")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import train_signals
+
+    labels, scores = [0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]
+    summary = train_signals.held_out_summary(labels, scores, threshold=0.9)
+    assert summary["auc"] == 1.0 and summary["predicted_positive_rate"] == 0.0 and summary["positive_rate"] == 0.5
+    assert summary["macro_f1"] < 0.5
+    at_cut = train_signals.held_out_summary(labels, scores, threshold=0.25)
+    assert at_cut["macro_f1"] == 1.0 and at_cut["predicted_positive_rate"] == 0.5 and at_cut["n"] == 4
+    assert "auc" not in train_signals.held_out_summary([1, 1], [0.2, 0.8], threshold=0.5)  # one class: no AUC
+
+
 def test_complaint_views_partition_features() -> None:
     from chalicelib.domain.signals.features import VIEWS, view_of
 
