@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 from chalicelib.domain.surge import (
@@ -24,7 +24,9 @@ from chalicelib.domain.surge import (
     BucketCounts,
     Observation,
     SurgeAlert,
+    SurgeConfig,
     config_for,
+    configs_with_budget,
     countable,
     days_needed,
     evaluate,
@@ -60,6 +62,7 @@ def observe_batch(
     open_crisis: OpenCrisis,
     join_crisis: JoinCrisis | None = None,
     now: float | None = None,
+    configs: Mapping[str, SurgeConfig] = DEFAULT_CONFIGS,
 ) -> list[str]:
     """Count and evaluate; returns the Crisis issues opened.
 
@@ -88,17 +91,17 @@ def observe_batch(
     days: set[str] = set()
     hours: set[str] = set()
     for key in keys:
-        config = config_for(key)
+        config = config_for(key, configs)
         days.update(days_needed(at, config))
         (fine_start, fine_end), _ = history_range(at, config)
         hours.update(_hours(fine_start, fine_end))
     history = store.read(keys, sorted(days), sorted(hours))
     data_start = history.data_start()
     counts = {
-        key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key).bucket_seconds)
+        key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key, configs).bucket_seconds)
         for key in keys
     }
-    baselines = {key: fit_key_baseline(key, counts.get, at, DEFAULT_CONFIGS, data_start=data_start) for key in keys}
+    baselines = {key: fit_key_baseline(key, counts.get, at, configs, data_start=data_start) for key in keys}
 
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them
     for key in keys:
@@ -109,7 +112,7 @@ def observe_batch(
     for key in sorted(keys, key=lambda k: SPECIFICITY.get(k.split(":")[0], 3)):
         state, version, issue_id = history.state(key)
         alert, new_state = evaluate(
-            key, counts[key], at, state, config_for(key), data_start=data_start, baseline=baselines[key]
+            key, counts[key], at, state, config_for(key, configs), data_start=data_start, baseline=baselines[key]
         )
         if new_state == state:
             continue
@@ -216,16 +219,19 @@ def count_surges(
 
     The mentions are stored already, and a redelivery would find them duplicates and count nothing, so a failed
     count is retried in place. Every step is safe to repeat: each counter item remembers the last batch it counted,
-    a Crisis is named by its key and window, and a surge state is written conditionally.
+    a Crisis is named by its key and window, and a surge state is written conditionally. Each key's threshold is
+    calibrated against the active plan's ``surge_alert_budget``.
     """
     for attempt in range(SURGE_ATTEMPTS):
         try:
+            plan, _version = plans.active()  # cached by the plan store: usually no call
             observe_batch(
                 observations,
                 store,
                 lambda alert, linked, last: open_crisis(alert, linked, issues, plans, last),
                 lambda issue_id, alert: join_crisis(issue_id, alert, issues),
                 now=now,
+                configs=configs_with_budget(plan.surge_alert_budget.per_kind()),  # each key's alert budget
             )
             return
         except Exception as error:  # noqa: BLE001 - the mentions are stored; a missed count must not redeliver them
