@@ -153,7 +153,7 @@ def test_a_bad_plan_is_refused_with_every_problem_named_and_nothing_written(plan
 
 
 def test_a_new_mention_is_one_conditional_put_and_one_stored_meanwhile_settles_through_the_update(store, plans):
-    """A mention nothing came before is written by a Put (moto validates the Update's ~20-action SET at ~20x a
+    """A mention nothing came before is written by a Put (moto validates the Update's ~20-action SET at ~10x a
     put's CPU); a tombstone stored after the caller's read cancels that Put, and its ALL_OLD copy settles it."""
     first_writes: list[str] = []
 
