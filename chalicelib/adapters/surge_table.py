@@ -35,7 +35,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,6 +54,11 @@ ITEM_WRITE_UNITS_TARGET = 800  # what one shard is planned to take at the expect
 UNITS_PER_COUNTER_WRITE = 3  # a day item late in the day, a few KB (bench/hotkeys.py measures it)
 EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
 BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
+# A day item this long past its day's end takes only late mentions' counts: a warm processor keeps it for a while
+# instead of reading it again every batch (a batch reads 15 days × the shards; all but today's are settled).
+SETTLED_AFTER_SECONDS = 2 * 3600
+SETTLED_CACHE_SECONDS = 900  # a late mention's count in a settled day is seen within this long
+SETTLED_CACHE_ITEMS = 4096  # about 12 MB at most: 15 days × 4 shards for a few dozen keys' batches
 PREVIOUS_DAY = {"h": "y", "f": "z"}  # the previous day's counters, kept in the latest day's items
 OF_PREVIOUS_DAY = {v: k for k, v in PREVIOUS_DAY.items()}
 
@@ -91,13 +98,21 @@ def batch_digest(observations: list[Observation]) -> str:
 
 class DynamoSurgeStore:
     def __init__(
-        self, table_name: str, links_per_key_hour: int = LINKS_PER_KEY_HOUR, shards: int = SHARDS, dynamodb: Any = None
+        self,
+        table_name: str,
+        links_per_key_hour: int = LINKS_PER_KEY_HOUR,
+        shards: int = SHARDS,
+        dynamodb: Any = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.table = table_name
         self.links_per_key_hour = links_per_key_hour
         self.shards = shards
         self._dynamodb = dynamodb  # None: the shared client (a bench passes a counting one)
         self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
+        self._clock = clock
+        # settled day items as last read (None: no such item), with when they were read, oldest first
+        self._settled: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
     # -- counting ----------------------------------------------------------------------------------------
     def add(self, observations: list[Observation]) -> int:
@@ -217,16 +232,30 @@ class DynamoSurgeStore:
 
     # -- reading -----------------------------------------------------------------------------------------
     def read(self, keys: list[str], days: list[str], hours: list[str]) -> SurgeHistory:
-        """One BatchGetItem: the day items, the hour items and the keys' states."""
+        """One BatchGetItem: the day items, the hour items and the keys' states.
+
+        Day items of settled days (before the day evaluated, and ended :data:`SETTLED_AFTER_SECONDS` ago) are
+        taken from this processor's last read of them while it is under :data:`SETTLED_CACHE_SECONDS` old: a warm
+        processor reads today's items and the states, not two weeks of history every batch. Only a late mention
+        changes a settled day, and the baseline it feeds is a two-week fit, so its count is seen a few minutes
+        later."""
         from boto3.dynamodb.types import TypeDeserializer
 
-        wanted = [
-            shard_key(f"{kind}#{name}", shard)
-            for kind, names in (("day", days), ("hour", hours))
-            for name in names
-            for shard in range(self.shards)
-        ] + [f"state#{k}" for k in keys]
-        dynamodb, deserializer, items = self._client(), TypeDeserializer(), {}
+        now = self._clock()
+        items: dict[str, dict[str, Any]] = {}
+        # before the day evaluated (a replay of past days evaluates days long over) and over by the clock too
+        settled = {day for day in days if day < max(days) and _epoch(day) + 86400 + SETTLED_AFTER_SECONDS <= now}
+        wanted = []
+        for pk in (shard_key(f"day#{day}", shard) for day in days for shard in range(self.shards)):
+            cached = self._settled.get(pk)
+            if pk.split("#", 2)[1] in settled and cached and now - cached[0] < SETTLED_CACHE_SECONDS:
+                if cached[1] is not None:
+                    items[pk] = cached[1]
+            else:
+                wanted.append(pk)
+        wanted += [shard_key(f"hour#{hour}", shard) for hour in hours for shard in range(self.shards)]
+        wanted += [f"state#{k}" for k in keys]
+        dynamodb, deserializer = self._client(), TypeDeserializer()
         stored: dict[str, dict[str, int]] = {hour: {} for hour in hours}
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {
@@ -244,6 +273,12 @@ class DynamoSurgeStore:
                                 linked[name] = linked.get(name, 0) + len(value)
                 request = answer.get("UnprocessedKeys") or {}
         self._linked.update(stored)
+        for pk in wanted:
+            if pk.startswith("day#") and pk.split("#", 2)[1] in settled:
+                self._settled[pk] = (now, items.get(pk))
+                self._settled.move_to_end(pk)
+        while len(self._settled) > SETTLED_CACHE_ITEMS:
+            self._settled.popitem(last=False)
         return SurgeHistory(items)
 
     def _client(self) -> Any:
