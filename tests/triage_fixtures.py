@@ -44,3 +44,21 @@ def mention(
         parent_id=parent,
         thread_id=parent,
     )
+
+
+def triaged_issue_ids(texts: list[tuple[str, str, str]]) -> list[str]:
+    """Each ``(mention id, text, author)`` triaged a minute apart on the stage's tables (inside the ``aws``
+    fixture): the issue each opened, one an issue."""
+    from chalicelib.adapters.plans import DynamoPlanStore
+    from chalicelib.adapters.triage_table import DynamoTriageStore
+    from chalicelib.services.triage import triage_mention
+    from chalicelib.settings import resources
+
+    names = resources()
+    store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
+    ids = [
+        triage_mention(mention(mid, text, author=who, minutes=i), store, plans, fixed_analyzer).issue_id
+        for i, (mid, text, who) in enumerate(texts)
+    ]
+    assert len(set(ids)) == len(texts)
+    return ids

@@ -23,16 +23,13 @@ from chalice.test import Client
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.issues_table import DynamoIssues
-from chalicelib.adapters.plans import DynamoPlanStore
-from chalicelib.adapters.triage_table import DynamoTriageStore
 from chalicelib.domain.index_shards import assignee_shard
 from chalicelib.domain.ops import IssuePatch
 from chalicelib.services.ops import update_issue
-from chalicelib.services.triage import triage_mention
 from chalicelib.settings import resources
 from tests.conftest import TEST_STAGE, forget_cached_adapters
 from tests.offline_cli import OFFLINE, run_cli
-from tests.triage_fixtures import fixed_analyzer, mention
+from tests.triage_fixtures import triaged_issue_ids
 
 PERSON = "ana@example.com"
 BEFORE = "ben@example.com"  # whom an old stack's issue was assigned to before PERSON
@@ -96,13 +93,7 @@ def served(monkeypatch) -> Iterator[dict[str, str]]:
 def old_stack(served) -> dict:
     """Six issues as an old stack left them: four assigned to PERSON without ``assignee_shard``, one with a stale
     one (its previous person's key: it is listed as theirs), one unassigned."""
-    names = resources()
-    store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
-    ids = [
-        triage_mention(mention(mid, text, author=who, minutes=i), store, plans, fixed_analyzer).issue_id
-        for i, (mid, text, who) in enumerate(TEXTS)
-    ]
-    assert len(set(ids)) == len(TEXTS)
+    ids = triaged_issue_ids(TEXTS)
     wrong, unassigned = ids[0], ids[1]
     assigned = [i for i in ids if i != unassigned]
     dynamodb = client("dynamodb")
@@ -115,7 +106,7 @@ def old_stack(served) -> dict:
         else:
             expression, values = "SET assigned_to = :p REMOVE assignee_shard", {":p": {"S": PERSON}}
         dynamodb.update_item(
-            TableName=names.issues_table,
+            TableName=resources().issues_table,
             Key={"issue_id": {"S": issue_id}},
             UpdateExpression=expression,
             **({"ExpressionAttributeValues": values} if values else {}),

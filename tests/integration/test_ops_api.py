@@ -10,12 +10,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.ops_tokens import DynamoOpsTokens
-from chalicelib.adapters.plans import DynamoPlanStore
-from chalicelib.adapters.triage_table import DynamoTriageStore
 from chalicelib.domain.ops import Role
-from chalicelib.services.triage import triage_mention
 from chalicelib.settings import resources
-from tests.triage_fixtures import fixed_analyzer, mention
+from tests.triage_fixtures import triaged_issue_ids
 
 TEXTS = [  # five issues: routine complaints from five people, one legal threat (High Priority)
     ("o-1", "My parcel never arrived", "ana"),
@@ -31,13 +28,7 @@ DAYS = "since=2026-11-19&until=2026-11-21"  # the fixtures' mentions are from 20
 def api(aws):
     import app
 
-    names = resources()
-    store, plans = DynamoTriageStore(names), DynamoPlanStore(names.plans_table)
-    ids = [
-        triage_mention(mention(mid, text, author=who, minutes=i), store, plans, fixed_analyzer).issue_id
-        for i, (mid, text, who) in enumerate(TEXTS)
-    ]
-    assert len(set(ids)) == len(TEXTS)
+    ids = triaged_issue_ids(TEXTS)
     with Client(app.app, stage_name="test") as client:
         client.admin = {"Authorization": f"Bearer {aws['OPS_ADMIN_TOKEN']}"}
         client.issue_ids = ids

@@ -10,15 +10,21 @@ from bench.moto_transactions import item_level_rollback, linear_update_validatio
 from bench.pipeline import CallCounter, EmulatorClock, Spent, item_size, set_only_item, write_units
 
 
+def table_t():
+    """A client and a table ``t`` keyed by the string ``k`` (inside a ``mock_aws``)."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 def test_item_level_rollback_still_rolls_back_a_cancelled_transaction():
     with mock_aws(), item_level_rollback():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = table_t()
         dynamodb.put_item(TableName="t", Item={"k": {"S": "a"}, "n": {"N": "1"}})
         with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
             dynamodb.transact_write_items(
@@ -96,13 +102,7 @@ def test_an_update_that_only_sets_values_is_charged_and_floored_as_the_item_it_w
 
 def test_the_emulator_clock_counts_cpu_inside_moto_only():
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = table_t()
         emulator = EmulatorClock()
         spent = Spent(emulator)
         with emulator.installed(), spent.measuring():
@@ -141,13 +141,7 @@ def test_cold_start_children_run_from_the_read_only_package_first_and_write_no_b
 @pytest.mark.parametrize("checked_once", [False, True])
 def test_update_validation_checked_once_rejects_and_applies_what_moto_does(checked_once):
     with mock_aws(), linear_update_validation() if checked_once else contextlib.nullcontext():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = table_t()
         values = {":one": {"N": "1"}, ":v": {"S": "v"}}
         for repeated in (
             "SET a = :v SET b = :v",
