@@ -316,3 +316,44 @@ def test_packed_table_scores_what_was_written(tmp_path) -> None:
     (tmp_path / "short.bin").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(ValueError, match="truncated"):
         model.load(tmp_path / "short.bin")
+
+
+def test_written_artifact_scores_views_and_brand_expert_as_trained(tmp_path, monkeypatch) -> None:
+    """The trainer folds the view mix and the brand-tweet expert into the complaint columns: the shipped artifact
+    must score ``complaint_logit`` of the three models' own logits, each over its view's features and scale."""
+    import math
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    np = pytest.importorskip("numpy")
+    from chalicelib.domain.signals import model
+    from chalicelib.domain.signals.features import view_of
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import train_signals
+
+    monkeypatch.setattr(model, "ARTIFACT", tmp_path / "model.bin")
+    monkeypatch.setattr(model, "META", tmp_path / "model.meta.json")
+    text = "@acme my order is broken again, please fix"
+    feats = sorted(set(features(text)))
+    vocab = {f: i for i, f in enumerate(feats)}
+    rng = np.random.default_rng(7)
+
+    def linear(bias: float, view: str):
+        coef = np.array([rng.uniform(-2, 2) if view in view_of(f) else 0.0 for f in feats])
+        return SimpleNamespace(coef_=np.array([coef]), intercept_=np.array([bias]))
+
+    word, char, expert = linear(0.3, "word"), linear(-0.2, "char"), linear(3.0, "word")
+    sentiment = SimpleNamespace(classes_=np.array([0, 1, 2]), coef_=np.zeros((3, len(feats))), intercept_=np.zeros(3))
+    train_signals.write_artifact(vocab, [word, char], 0.7, expert, 0.2, sentiment, 0.5, {})
+
+    def logit(m, view: str) -> float:
+        in_view = [vocab[f] for f in feats if view in view_of(f)]
+        return float(m.intercept_[0] + m.coef_[0][in_view].sum() / math.sqrt(len(in_view)))
+
+    z = train_signals.complaint_logit(logit(word, "word"), logit(char, "char"), logit(expert, "word"), 0.7, 0.2)
+    complaint, _ = model.score(text, model.load(tmp_path / "model.bin"))
+    assert complaint == pytest.approx(1 / (1 + math.exp(-z)), abs=0.01)  # int8 weights
+    without_expert = train_signals.complaint_logit(logit(word, "word"), logit(char, "char"), 0.0, 0.7, 0.0)
+    assert abs(z - without_expert) > 0.05  # the expert's share is really in the scores
