@@ -331,7 +331,8 @@ class InProcessLambda:
             for page in pages:
                 for execution in page["executions"]:
                     events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
-                    progress[execution["executionArn"]] = (len(events["events"]), events["events"][-1]["type"])
+                    last = events["events"][-1]["type"] if events["events"] else "NotStarted"  # just listed
+                    progress[execution["executionArn"]] = (len(events["events"]), last)
         return progress
 
 
