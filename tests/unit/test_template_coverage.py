@@ -41,6 +41,8 @@ OPERATOR_ONLY = {
     # Not called by any function yet: the publishers' token rotation is not wired (grant ssm:PutParameter on the
     # rotated token's parameter with the wiring).
     "chalicelib/adapters/publishers/http.py::Credentials.put": "publisher token rotation, not wired yet",
+    # social-response backfill-assignee-shard: a one-off Scan of the issues table after an upgrade
+    "chalicelib/adapters/issues_table.py::DynamoIssues.assigned_page": "social-response backfill-assignee-shard",
     # social-response erase: the right to erasure walks every table with the operator's credentials
     **{
         f"chalicelib/adapters/erasure.py::DynamoErasure.{method}": "social-response erase"
