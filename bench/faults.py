@@ -312,7 +312,8 @@ class InProcessLambda:
             moved = self.pump_queues() + self.pump_streams()
             if watch_executions:
                 now = self.execution_progress()
-                moved += now != progress or not all(last == "TaskSubmitted" for _, last in now.values())
+                at_rest = now == progress and all(last == "TaskSubmitted" for _, last in now.values())
+                moved += not at_rest
                 progress = now
             quiet = 0 if moved else quiet + 1
             if not moved:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.aws import client
+from chalicelib.adapters.aws import batch_get, client
 from chalicelib.adapters.codec import string
 from chalicelib.adapters.outbox import SEND_OWED, SENT, Claim, SendClaims
 from chalicelib.adapters.triage_table import audit_item
@@ -114,20 +114,9 @@ class DynamoApprovals:
         if token.get("status", {}).get("S") != PENDING:
             return Recorded([], booked=True)
         ids = [value["S"] for value in token.get("approvals", {}).get("L", [])]
-        found: dict[str, Approval] = {}
-        for start in range(0, len(ids), 100):  # BatchGetItem's limit
-            request = {
-                self.table: {
-                    "Keys": [{"approval_id": string(i)} for i in ids[start : start + 100]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                answer = dynamodb.batch_get_item(RequestItems=request)
-                found.update(
-                    (item["approval_id"]["S"], self._approval(item)) for item in answer["Responses"].get(self.table, [])
-                )
-                request = answer.get("UnprocessedKeys") or {}
+        wanted = [{"approval_id": string(i)} for i in ids]
+        stored = batch_get(self.table, wanted, dynamodb, ConsistentRead=True)
+        found = {item["approval_id"]["S"]: self._approval(item) for item in stored}
         return Recorded([found[i] for i in ids if i in found], booked="booked_at" in token)
 
     def mark_booked(self, token_ref: str, now: datetime) -> None:

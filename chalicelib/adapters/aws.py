@@ -23,6 +23,24 @@ def client(service: str) -> Any:
     return boto3.client(service)  # type: ignore[call-overload]
 
 
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+
+
+def batch_get(table: str, keys: list[dict[str, Any]], dynamodb: Any = None, **options: Any) -> list[dict[str, Any]]:
+    """Every stored item of ``keys`` (distinct, as DynamoDB requires), in DynamoDB's attribute values: 100 keys a
+    ``BatchGetItem``, asking again for the keys it leaves unprocessed. ``options`` go with the keys
+    (``ConsistentRead``, ``ProjectionExpression``); ``dynamodb``: a client of the caller's (a bench counts calls)."""
+    dynamodb = dynamodb if dynamodb is not None else client("dynamodb")
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET_KEYS], **options}}
+        while request:
+            answer = dynamodb.batch_get_item(RequestItems=request)
+            items += answer["Responses"].get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+    return items
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
     client.cache_clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.aws import client
+from chalicelib.adapters.aws import batch_get, client
 from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.issues import AuditEvent
@@ -71,15 +71,8 @@ class DynamoRecurrence:
     def lookup(self, keys: list[str]) -> dict[str, IssueFacts]:
         if not keys:
             return {}
-        dynamodb = client("dynamodb")
-        wanted: dict[str, Any] = {self.table: {"Keys": [{"key": string(k)} for k in dict.fromkeys(keys)]}}
-        found: dict[str, IssueFacts] = {}
-        while wanted:
-            answer = dynamodb.batch_get_item(RequestItems=wanted)
-            for item in answer["Responses"].get(self.table, []):
-                found[item["key"]["S"]] = _facts(item)
-            wanted = answer.get("UnprocessedKeys") or {}
-        return found
+        stored = batch_get(self.table, [{"key": string(k)} for k in dict.fromkeys(keys)])
+        return {item["key"]["S"]: _facts(item) for item in stored}
 
     def link(self, link: RecurrenceLink, event: AuditEvent) -> bool:
         dynamodb = client("dynamodb")

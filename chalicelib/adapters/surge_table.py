@@ -41,7 +41,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.adapters.aws import client
+from chalicelib.adapters.aws import batch_get, client
 from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of
 from chalicelib.services.errors import StateConflict
 
@@ -257,21 +257,14 @@ class DynamoSurgeStore:
         wanted += [f"state#{k}" for k in keys]
         dynamodb, deserializer = self._client(), TypeDeserializer()
         stored: dict[str, dict[str, int]] = {hour: {} for hour in hours}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[start : start + 100]], "ConsistentRead": True}
-            }
-            while request:
-                answer = dynamodb.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self.table, []):
-                    plain = {k: deserializer.deserialize(v) for k, v in item.items()}
-                    items[plain["pk"]] = plain
-                    if plain["pk"].startswith("hour#"):  # the mentions linked in that hour, over its shards
-                        linked = stored.setdefault(plain["pk"][5:18], {})
-                        for name, value in plain.items():
-                            if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
-                                linked[name] = linked.get(name, 0) + len(value)
-                request = answer.get("UnprocessedKeys") or {}
+        for item in batch_get(self.table, [{"pk": {"S": pk}} for pk in wanted], dynamodb, ConsistentRead=True):
+            plain = {k: deserializer.deserialize(v) for k, v in item.items()}
+            items[plain["pk"]] = plain
+            if plain["pk"].startswith("hour#"):  # the mentions linked in that hour, over its shards
+                linked = stored.setdefault(plain["pk"][5:18], {})
+                for name, value in plain.items():
+                    if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
+                        linked[name] = linked.get(name, 0) + len(value)
         self._linked.update(stored)
         for pk in wanted:
             if pk.startswith("day#") and pk.split("#", 2)[1] in settled:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters import codec
-from chalicelib.adapters.aws import client
+from chalicelib.adapters.aws import batch_get, client
 from chalicelib.adapters.codec import number, plain_item, string
 from chalicelib.adapters.mentions_table import (
     KEEP_FIRST,
@@ -169,21 +169,9 @@ class DynamoTriageStore:
     def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
         if not keys:
             return {}
-        dynamodb = client("dynamodb")
-        wanted: dict[str, Any] = {
-            self.names.issue_keys_table: {
-                "Keys": [{"key": string(k)} for k in dict.fromkeys(keys)],
-                "ConsistentRead": True,
-            }
-        }
-        found: dict[str, KeyClaim] = {}
-        while wanted:
-            answer = dynamodb.batch_get_item(RequestItems=wanted)
-            for item in answer["Responses"].get(self.names.issue_keys_table, []):
-                claim = claim_from_item(item)
-                found[claim.key] = claim
-            wanted = answer.get("UnprocessedKeys") or {}
-        return found
+        wanted = [{"key": string(k)} for k in dict.fromkeys(keys)]
+        claims = [claim_from_item(item) for item in batch_get(self.names.issue_keys_table, wanted, ConsistentRead=True)]
+        return {claim.key: claim for claim in claims}
 
     def commit(self, change: TriageChange) -> None:
         names = self.names
@@ -341,20 +329,9 @@ class DynamoTriageStore:
     def first_existing(self, issue_ids: list[str]) -> str | None:
         if not issue_ids:
             return None
-        dynamodb = client("dynamodb")
-        table = self.names.issues_table
-        wanted: dict[str, Any] = {
-            table: {
-                "Keys": [{"issue_id": string(i)} for i in dict.fromkeys(issue_ids)],
-                "ProjectionExpression": "issue_id",
-                "ConsistentRead": True,
-            }
-        }
-        found: set[str] = set()
-        while wanted:
-            answer = dynamodb.batch_get_item(RequestItems=wanted)
-            found.update(item["issue_id"]["S"] for item in answer["Responses"].get(table, []))
-            wanted = answer.get("UnprocessedKeys") or {}
+        wanted = [{"issue_id": string(i)} for i in dict.fromkeys(issue_ids)]
+        stored = batch_get(self.names.issues_table, wanted, ProjectionExpression="issue_id", ConsistentRead=True)
+        found = {item["issue_id"]["S"] for item in stored}
         return next((i for i in issue_ids if i in found), None)
 
     def _join_update(self, change: TriageChange) -> dict[str, Any]:
