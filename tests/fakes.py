@@ -559,7 +559,7 @@ class FakeSurgeStore:
                 self.linked.setdefault((key, hour_of(o.at)), []).append(o.mention)
         return 2
 
-    def read(self, keys, days, hours):
+    def read(self, keys, days, hours, at=None):
         wanted_days = set(days)
         return FakeSurgeHistory(
             {(k, d): dict(f) for (k, d), f in self.counts.items() if k in keys and d in wanted_days},

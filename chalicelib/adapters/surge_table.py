@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters.aws import batch_get, client
-from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of
+from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of, hour_start
 from chalicelib.services.errors import StateConflict
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
@@ -59,6 +59,9 @@ BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hou
 SETTLED_AFTER_SECONDS = 2 * 3600
 SETTLED_CACHE_SECONDS = 900  # a late mention's count in a settled day is seen within this long
 SETTLED_CACHE_ITEMS = 4096  # about 12 MB at most: 15 days × 4 shards for a few dozen keys' batches
+# A batch counts into the item of its latest hour: once an hour has been over this long, the batches still counting
+# into it are late ones (a retry), whose counts a kept copy shows within SETTLED_CACHE_SECONDS.
+SETTLING_SECONDS = 300
 PREVIOUS_DAY = {"h": "y", "f": "z"}  # the previous day's counters, kept in the latest day's items
 OF_PREVIOUS_DAY = {v: k for k, v in PREVIOUS_DAY.items()}
 
@@ -112,7 +115,8 @@ class DynamoSurgeStore:
         self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
         self._clock = clock
         # settled day items as last read (None: no such item), with when they were read, oldest first
-        self._settled: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+        # kept counter items: pk → (when read, until when its counts were settled then, the item or None: absent)
+        self._settled: OrderedDict[str, tuple[float, float, dict[str, Any] | None]] = OrderedDict()
 
     # -- counting ----------------------------------------------------------------------------------------
     def add(self, observations: list[Observation]) -> int:
@@ -231,48 +235,83 @@ class DynamoSurgeStore:
             pass  # this batch was counted here already (a retry after a later step failed)
 
     # -- reading -----------------------------------------------------------------------------------------
-    def read(self, keys: list[str], days: list[str], hours: list[str]) -> SurgeHistory:
+    def read(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> SurgeHistory:
         """One BatchGetItem: the day items, the hour items and the keys' states.
 
-        Day items of settled days (before the day evaluated, and ended :data:`SETTLED_AFTER_SECONDS` ago) are
-        taken from this processor's last read of them while it is under :data:`SETTLED_CACHE_SECONDS` old: a warm
-        processor reads today's items and the states, not two weeks of history every batch. Only a late mention
-        changes a settled day, and the baseline it feeds is a two-week fit, so its count is seen a few minutes
-        later."""
+        A warm processor keeps the counter items whose counts it needs are settled, and takes them from its last
+        read while that is under :data:`SETTLED_CACHE_SECONDS` old, so a batch reads the current hour's items and
+        the states, not two weeks of history every time. Only a late (or retried) mention changes a settled count,
+        and it is seen a few minutes later.
+
+        * Without ``at``: the day items of days before the day evaluated that ended :data:`SETTLED_AFTER_SECONDS`
+          ago by the clock.
+        * With ``at`` (the evaluation's event time, as the detector's windows are): also the hours before ``at``'s
+          hour. The baseline reads a day item's hourly counts only for hours before its test windows, so today's
+          day items are read once an hour, and the last hour's items once it is over (a batch counts into the
+          item of its latest hour, so that item is settled :data:`SETTLING_SECONDS` after its hour ends). A kept
+          day item holds only the hours that were settled when it was read: a later hour's count (which no
+          baseline reads) is left out, so an answer never depends on when the copy was taken."""
         from boto3.dynamodb.types import TypeDeserializer
 
         now = self._clock()
+        settled_at = None if at is None else hour_start(min(at, now) - SETTLING_SECONDS)
+        today = max(days) if days else None
         items: dict[str, dict[str, Any]] = {}
-        # before the day evaluated (a replay of past days evaluates days long over) and over by the clock too
-        settled = {day for day in days if day < max(days) and _epoch(day) + 86400 + SETTLED_AFTER_SECONDS <= now}
-        wanted = []
-        for pk in (shard_key(f"day#{day}", shard) for day in days for shard in range(self.shards)):
+        wanted: list[str] = []
+        pks = [shard_key(f"day#{day}", shard) for day in days for shard in range(self.shards)]
+        pks += [shard_key(f"hour#{hour}", shard) for hour in hours for shard in range(self.shards)]
+        for pk in pks:
             cached = self._settled.get(pk)
-            if pk.split("#", 2)[1] in settled and cached and now - cached[0] < SETTLED_CACHE_SECONDS:
-                if cached[1] is not None:
-                    items[pk] = cached[1]
+            if cached and now - cached[0] < SETTLED_CACHE_SECONDS and cached[1] >= self._needed(pk, at):
+                if cached[2] is not None:
+                    items[pk] = cached[2]
             else:
                 wanted.append(pk)
-        wanted += [shard_key(f"hour#{hour}", shard) for hour in hours for shard in range(self.shards)]
         wanted += [f"state#{k}" for k in keys]
         dynamodb, deserializer = self._client(), TypeDeserializer()
-        stored: dict[str, dict[str, int]] = {hour: {} for hour in hours}
         for item in batch_get(self.table, [{"pk": {"S": pk}} for pk in wanted], dynamodb, ConsistentRead=True):
             plain = {k: deserializer.deserialize(v) for k, v in item.items()}
             items[plain["pk"]] = plain
-            if plain["pk"].startswith("hour#"):  # the mentions linked in that hour, over its shards
-                linked = stored.setdefault(plain["pk"][5:18], {})
-                for name, value in plain.items():
-                    if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
-                        linked[name] = linked.get(name, 0) + len(value)
-        self._linked.update(stored)
         for pk in wanted:
-            if pk.startswith("day#") and pk.split("#", 2)[1] in settled:
-                self._settled[pk] = (now, items.get(pk))
+            if pk.startswith("state#"):
+                continue
+            complete = self._complete_through(pk, today, settled_at, now)
+            if complete is not None:
+                self._settled[pk] = (now, complete, _settled_part(items.get(pk), complete))
                 self._settled.move_to_end(pk)
         while len(self._settled) > SETTLED_CACHE_ITEMS:
             self._settled.popitem(last=False)
+        linked: dict[str, dict[str, int]] = {hour: {} for hour in hours}
+        for pk, item in items.items():
+            if pk.startswith("hour#"):  # the mentions linked in that hour, over its shards
+                stored = linked.setdefault(pk[5:18], {})
+                for name, value in item.items():
+                    if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
+                        stored[name] = stored.get(name, 0) + len(value)
+        self._linked.update(linked)
         return SurgeHistory(items)
+
+    @staticmethod
+    def _needed(pk: str, at: float | None) -> float:
+        """Until when a counter item's counts must be complete for this read: a day item's hours before ``at``'s
+        hour (all of it without ``at``), an hour item's whole hour."""
+        start, end = _period(pk)
+        if at is None or pk.startswith("hour#"):
+            return end
+        return max(start, min(end, hour_start(at)))
+
+    @staticmethod
+    def _complete_through(pk: str, today: str | None, settled_at: int | None, now: float) -> float | None:
+        """Until when the counts of a counter item read now are settled (``None``: nothing worth keeping)."""
+        start, end = _period(pk)
+        if settled_at is None:  # by the clock alone: a day before the one evaluated, over for a while
+            day = pk.split("#", 2)[1]
+            earlier = pk.startswith("day#") and today is not None and day < today
+            return end if earlier and end + SETTLED_AFTER_SECONDS <= now else None
+        if pk.startswith("hour#"):
+            return end if end <= settled_at else None
+        complete = min(end, settled_at)
+        return complete if complete > start else None
 
     def _client(self) -> Any:
         return self._dynamodb if self._dynamodb is not None else client("dynamodb")
@@ -350,3 +389,30 @@ class SurgeHistory:
 
 def _epoch(day: str) -> int:
     return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+
+
+def _period(pk: str) -> tuple[int, int]:
+    """The time a counter item counts: ``day#YYYY-MM-DD[#shard]`` a day, ``hour#YYYY-MM-DDTHH[#shard]`` an hour."""
+    name = pk.split("#", 2)[1]
+    if pk.startswith("hour#"):
+        start = _epoch(name[:10]) + int(name[11:13]) * 3600
+        return start, start + 3600
+    start = _epoch(name)
+    return start, start + 86400
+
+
+def _settled_part(item: dict[str, Any] | None, complete: float) -> dict[str, Any] | None:
+    """A day item without the hourly counts of hours not settled by ``complete`` (an hour item as it is)."""
+    if item is None or not item["pk"].startswith("day#"):
+        return item
+    base = _epoch(item["pk"][4:14])
+    return {
+        name: value
+        for name, value in item.items()
+        if not (
+            len(name) > KEY_ID_LENGTH + 1
+            and name[KEY_ID_LENGTH] == "h"
+            and name[KEY_ID_LENGTH + 1 :].isdigit()
+            and base + int(name[KEY_ID_LENGTH + 1 :]) * 3600 >= complete
+        )
+    }

@@ -528,8 +528,12 @@ class SurgeStore(Protocol):
     def add(self, observations: list[Observation]) -> int:
         """Count a batch (atomic adds, safe to retry: a batch is counted once); returns the writes made."""
 
-    def read(self, keys: list[str], days: list[str], hours: list[str]) -> SurgeHistoryView:
-        """The day items (hourly counts), the hour items (5-minute counts, linked mentions) and the keys' states."""
+    def read(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> SurgeHistoryView:
+        """The day items (hourly counts), the hour items (5-minute counts, linked mentions) and the keys' states.
+
+        With ``at`` (the evaluation's event time), a day item's hourly counts are given for the hours before ``at``'s
+        hour only, and may come from a copy a few minutes old (the hour of ``at`` is in the hour items' 5-minute
+        counts); a baseline reads nothing later."""
 
     def save_state(self, key: str, state: SurgeState, expected_version: int, issue_id: str | None = None) -> int:
         """Write ``key``'s new state if its version is still ``expected_version``; else :class:`StateConflict`."""

@@ -95,7 +95,7 @@ def observe_batch(
         days.update(days_needed(at, config))
         (fine_start, fine_end), _ = history_range(at, config)
         hours.update(_hours(fine_start, fine_end))
-    history = store.read(keys, sorted(days), sorted(hours))
+    history = store.read(keys, sorted(days), sorted(hours), at=at)
     data_start = history.data_start()
     counts = {
         key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key, configs).bucket_seconds)

@@ -398,7 +398,7 @@ class RecordingSurgeStore:
         self.added += observations
         return 1
 
-    def read(self, keys, days, hours):
+    def read(self, keys, days, hours, at=None):
         self.hours_read = hours
         return self.history
 
