@@ -3,8 +3,9 @@
 * ``day#YYYY-MM-DD``: hourly counts of every key, attributes ``<id>h13`` (``<id>``: :func:`key_id`, a short
   digest of the key), and ``first_ts`` (when counting began, the detector's warm-up).
 * ``hour#YYYY-MM-DDTHH``: 5-minute counts of every key, ``<id>f157`` (the bucket's index within the day, as
-  :func:`chalicelib.domain.surge.counter_fields` names it), and some mentions counted, ``<id>m``, so a surge can
-  link them. A batch writes one hour item (its latest hour), so a batch straddling an hour is still one write.
+  :func:`chalicelib.domain.surge.counter_fields` names it), and some mentions counted, in one list ``m`` of
+  ``<id><mention>``, so a surge can link them. A batch writes one hour item (its latest hour), so a batch
+  straddling an hour is still one write.
 * A batch straddling midnight writes the previous day's counts into the latest day's items too, under the
   previous day's letters (``<id>y13`` for an hourly count, ``<id>z280`` for a 5-minute one: :data:`PREVIOUS_DAY`);
   a read files them under that day. So every batch is two writes (counts older than the previous day, which
@@ -62,6 +63,8 @@ SETTLED_CACHE_ITEMS = 4096  # about 12 MB at most: 15 days × 4 shards for a few
 # A batch counts into the item of its latest hour: once an hour has been over this long, the batches still counting
 # into it are late ones (a retry), whose counts a kept copy shows within SETTLED_CACHE_SECONDS.
 SETTLING_SECONDS = 300
+STAMPED_ITEMS = 1024  # counter items a processor remembers having written: a few days' worth
+LINKS_ATTRIBUTE = "m"  # an hour item's linked mentions, each ``<id><mention>`` (<id>: the key's, KEY_ID_LENGTH long)
 PREVIOUS_DAY = {"h": "y", "f": "z"}  # the previous day's counters, kept in the latest day's items
 OF_PREVIOUS_DAY = {v: k for k, v in PREVIOUS_DAY.items()}
 
@@ -87,9 +90,9 @@ def shard_key(pk: str, shard: int) -> str:
 
 
 def key_id(key: str) -> str:
-    """The short prefix of a key's attributes: ``<id>h13`` (hourly count), ``<id>f157`` (5-minute count), ``<id>m``
-    (linked mentions). A write unit is a kilobyte of the whole item, so the names are kept short: with the key's
-    own name (``product:nova sneakers|h13``) a busy day item costs twice as much to update."""
+    """The short prefix of a key's attributes: ``<id>h13`` (hourly count), ``<id>f157`` (5-minute count), and of its
+    linked mentions (``<id><mention>``). A write unit is a kilobyte of the whole item, so the names are kept short:
+    with the key's own name (``product:nova sneakers|h13``) a busy day item costs twice as much to update."""
     return hashlib.sha1(key.encode()).hexdigest()[:KEY_ID_LENGTH]
 
 
@@ -117,6 +120,7 @@ class DynamoSurgeStore:
         # settled day items as last read (None: no such item), with when they were read, oldest first
         # kept counter items: pk → (when read, until when its counts were settled then, the item or None: absent)
         self._settled: OrderedDict[str, tuple[float, float, dict[str, Any] | None]] = OrderedDict()
+        self._stamped: set[str] = set()  # counter items this processor has written (their expiry is set)
 
     # -- counting ----------------------------------------------------------------------------------------
     def add(self, observations: list[Observation]) -> int:
@@ -124,7 +128,7 @@ class DynamoSurgeStore:
         day_adds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         day_first: dict[str, float] = {}
         hour_adds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        hour_mentions: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        hour_mentions: dict[str, list[str]] = defaultdict(list)
         # One hour item per day of the batch (its latest hour): the 5-minute fields are named by their index in
         # the day, so a batch straddling an hour still makes one write, and a read of the last hours finds them.
         # The previous day's counts go to the latest day's items under their own letters (a batch straddling
@@ -165,7 +169,7 @@ class DynamoSurgeStore:
                         and sum(linked.values()) < LINKS_PER_HOUR_ITEM
                     ):
                         linked[name] = linked.get(name, 0) + 1
-                        hour_mentions[hour][name].append(observation.mention)
+                        hour_mentions[hour].append(name[:KEY_ID_LENGTH] + observation.mention)
         for old_hour in sorted(self._linked)[:-3]:  # a processor only ever needs the last hours
             del self._linked[old_hour]
         batch = batch_digest(observations)
@@ -173,23 +177,12 @@ class DynamoSurgeStore:
         calls = 0
         for day, adds in day_adds.items():
             self._update(
-                shard_key(f"day#{day}", shard),
-                adds,
-                {},
-                {"first_ts": day_first[day]},
-                _epoch(day) + RETENTION_SECONDS,
-                batch,
+                shard_key(f"day#{day}", shard), adds, [], day_first[day], _epoch(day) + RETENTION_SECONDS, batch
             )
             calls += 1
         for hour, adds in hour_adds.items():
-            self._update(
-                shard_key(f"hour#{hour}", shard),
-                adds,
-                hour_mentions[hour],
-                {},
-                _epoch(hour[:10]) + RETENTION_SECONDS,
-                batch,
-            )
+            pk = shard_key(f"hour#{hour}", shard)
+            self._update(pk, adds, hour_mentions[hour], None, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
             self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
             calls += 1
         return calls
@@ -198,29 +191,34 @@ class DynamoSurgeStore:
         self,
         pk: str,
         adds: dict[str, int],
-        appends: dict[str, list[str]],
-        first: dict[str, float],
+        links: list[str],
+        first_ts: float | None,
         ttl: int,
         batch: str,
     ) -> None:
+        """One conditional UpdateItem: the counts ADDed, the links appended, the batch named. An update is charged
+        by the whole item and costs by its actions, so what never changes is set by a processor's first write of
+        the item only (its expiry, and for a day item when counting began: ``if_not_exists`` keeps the first)."""
         names: dict[str, str] = {"#batch": "last_batch"}
-        values: dict[str, Any] = {":ttl": {"N": str(ttl)}, ":batch": {"S": batch}}
-        if appends:
-            values[":empty"] = {"L": []}
-        add_parts, set_parts = [], ["#ttl = :ttl", "#batch = :batch"]
-        names["#ttl"] = "ttl"
+        values: dict[str, Any] = {":batch": {"S": batch}}
+        add_parts, set_parts = [], ["#batch = :batch"]
+        if pk not in self._stamped:
+            names["#ttl"] = "ttl"
+            values[":ttl"] = {"N": str(ttl)}
+            set_parts.append("#ttl = :ttl")
+            if first_ts is not None:
+                names["#first"] = "first_ts"
+                values[":first"] = {"N": repr(first_ts)}
+                set_parts.append("#first = if_not_exists(#first, :first)")
         for i, (attribute, count) in enumerate(adds.items()):
             names[f"#a{i}"] = attribute
             values[f":a{i}"] = {"N": str(count)}
             add_parts.append(f"#a{i} :a{i}")
-        for i, (attribute, mentions) in enumerate(appends.items()):
-            names[f"#m{i}"] = attribute
-            values[f":m{i}"] = {"L": [{"S": m} for m in mentions]}
-            set_parts.append(f"#m{i} = list_append(if_not_exists(#m{i}, :empty), :m{i})")
-        for i, (attribute, value) in enumerate(first.items()):
-            names[f"#f{i}"] = attribute
-            values[f":f{i}"] = {"N": repr(value)}
-            set_parts.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+        if links:
+            names["#links"] = LINKS_ATTRIBUTE
+            values[":links"] = {"L": [{"S": link} for link in links]}
+            values[":empty"] = {"L": []}
+            set_parts.append("#links = list_append(if_not_exists(#links, :empty), :links)")
         dynamodb = self._client()
         try:
             dynamodb.update_item(
@@ -232,7 +230,10 @@ class DynamoSurgeStore:
                 UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts),
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # this batch was counted here already (a retry after a later step failed)
+            pass  # this batch was counted here already (a retry after a later step failed): so was the item's expiry
+        if len(self._stamped) >= STAMPED_ITEMS:
+            self._stamped.clear()
+        self._stamped.add(pk)
 
     # -- reading -----------------------------------------------------------------------------------------
     def read(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> SurgeHistory:
@@ -285,9 +286,9 @@ class DynamoSurgeStore:
         for pk, item in items.items():
             if pk.startswith("hour#"):  # the mentions linked in that hour, over its shards
                 stored = linked.setdefault(pk[5:18], {})
-                for name, value in item.items():
-                    if len(name) == KEY_ID_LENGTH + 1 and name.endswith("m"):
-                        stored[name] = stored.get(name, 0) + len(value)
+                for link in item.get(LINKS_ATTRIBUTE, []):
+                    name = link[:KEY_ID_LENGTH] + "m"
+                    stored[name] = stored.get(name, 0) + 1
         self._linked.update(linked)
         return SurgeHistory(items)
 
@@ -371,7 +372,9 @@ class SurgeHistory:
     def mentions(self, key: str, limit: int = 100) -> list[str]:
         out: list[str] = []
         for pk in sorted((pk for pk in self.items if pk.startswith("hour#")), reverse=True):
-            out += list(reversed(self.items[pk].get(key_id(key) + "m", [])))
+            prefix = key_id(key)
+            links = self.items[pk].get(LINKS_ATTRIBUTE, [])
+            out += [link[KEY_ID_LENGTH:] for link in reversed(links) if link.startswith(prefix)]
         return out[:limit]
 
     def data_start(self) -> float | None:

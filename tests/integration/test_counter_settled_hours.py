@@ -95,3 +95,21 @@ def test_a_replay_keeps_hours_settled_by_the_event_time_not_the_clock(aws):
     second = store.read(["brand"], [day_of(replay)], hours, at=replay + 240).day_items("brand")
     assert BucketCounts.from_day_items(first).window(int(replay), int(replay + HOUR)) == 3
     assert BucketCounts.from_day_items(second).window(int(replay), int(replay + HOUR)) == 5
+
+
+def test_a_processor_sets_what_never_changes_with_its_first_write_of_an_item_only(aws):
+    """An update costs by its actions: an item's expiry and start of counting are set once per processor."""
+    expressions: list[str] = []
+    client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", lambda params, **_: expressions.append(params["UpdateExpression"])
+    )
+    store = DynamoSurgeStore(resources().surges_table, shards=1)
+    count(store, TEN + 60, 3, "a")
+    count(store, TEN + 120, 2, "b")
+    first, second = expressions[:2], expressions[2:]
+    assert all("#ttl" in e for e in first) and not any("#ttl" in e or "#first" in e for e in second)
+    day = client("dynamodb").get_item(TableName=resources().surges_table, Key={"pk": {"S": f"day#{day_of(TEN)}"}})
+    assert int(day["Item"]["ttl"]["N"]) > TEN and float(day["Item"]["first_ts"]["N"]) == TEN + 60
+    other = DynamoSurgeStore(resources().surges_table, shards=1)  # another processor: its own first write
+    count(other, TEN + 180, 1, "c")
+    assert all("#ttl" in e for e in expressions[4:])
