@@ -353,6 +353,7 @@ def brand_triplings(
     by_volume: dict[str, list[float | None]] = {"low": [], "high": []}
     by_expectation: dict[str, list[float | None]] = {"tripled_expectation": [], "less_than_tripled_expectation": []}
     over_expected = []
+    tightened: dict[str, list[float | None]] = {"tail_calibrated_tighter": [], "tail_as_the_kind": []}
     for start in starts:
         if background_hits(stream, "brand", start, with_product):
             skipped += 1
@@ -368,7 +369,8 @@ def brand_triplings(
         delays.append(d)
         fires.append(f)
         by_volume["low" if vol < LOW_VOLUME_PER_HOUR else "high"].append(d)
-        expected = detector_expectation(stream, start)
+        expected, alpha = detector_expectation(stream, start)
+        tightened["tail_as_the_kind" if alpha >= CONFIGS["brand"].alpha else "tail_calibrated_tighter"].append(d)
         over_expected.append(2 * vol / max(expected, 1e-9))
         tripled = 2 * vol >= 2 * expected
         by_expectation["tripled_expectation" if tripled else "less_than_tripled_expectation"].append(d)
@@ -384,19 +386,20 @@ def brand_triplings(
     res["added_over_detector_expectation_median"] = (
         round(statistics.median(over_expected), 2) if over_expected else None
     )
-    for band, got in by_expectation.items():
+    for band, got in (*by_expectation.items(), *tightened.items()):
         within = [d for d in got if d is not None and d <= TRIPLING_BOUND]
         res[band] = {"n": len(got), "detected_within_bound": len(within)}
     return res
 
 
-def detector_expectation(stream: Sequence[M], start: float) -> float:
-    """What the detector's brand baseline, fitted on the history before ``start``, expects of ``[start, start+1h)``:
-    a tripling at the stream's typical volume is less than a tripling of this on a day busier than usual."""
+def detector_expectation(stream: Sequence[M], start: float) -> tuple[float, float]:
+    """What the detector's brand baseline, fitted on the history before ``start``, expects of ``[start, start+1h)``
+    (a tripling at the stream's typical volume is less than a tripling of this on a day busier than usual), and the
+    tail it tests at (below the kind's ``alpha`` when the key's own history made the calibration tighten it)."""
     counts = BucketCounts.from_timestamps([m.ts for m in stream if m.ts < start])
     now = start + HOUR - 1
     baseline = fit_key_baseline("brand", {"brand": counts}.get, now, CONFIGS, data_start=stream[0].ts)
-    return baseline.expected(start, start + HOUR)
+    return baseline.expected(start, start + HOUR), baseline.alpha
 
 
 def complaint_rate_per_hour(stream: Sequence[M], product: str) -> float:
@@ -415,6 +418,9 @@ def _pct(r: dict[str, object]) -> str:
     tripled = r.get("tripled_expectation")
     if isinstance(tripled, dict) and tripled.get("n"):
         got += f"; tripling what the detector expected {tripled['detected_within_bound']} of {tripled['n']}"
+    tighter = r.get("tail_calibrated_tighter")
+    if isinstance(tighter, dict) and tighter.get("n"):
+        got += f"; tail calibrated tighter {tighter['detected_within_bound']} of {tighter['n']}"
     return got
 
 
@@ -430,7 +436,14 @@ def _pooled(rs: list[dict[str, object]]) -> dict[str, object]:
         "delay_median_min": round(statistics.median(med), 1) if med else None,
         "delay_max_min": max(mx) if mx else None,
     }
-    for band in ("low_volume", "high_volume", "tripled_expectation", "less_than_tripled_expectation"):
+    for band in (
+        "low_volume",
+        "high_volume",
+        "tripled_expectation",
+        "less_than_tripled_expectation",
+        "tail_calibrated_tighter",
+        "tail_as_the_kind",
+    ):
         parts = [r[band] for r in rs if band in r]
         if parts:
             bn = sum(int(b["n"]) for b in parts)  # type: ignore[index]
@@ -602,7 +615,22 @@ METHOD = {
     "twice that very hour's volume, the earlier definition, which adds less than the normal volume in a quiet "
     "hour). Reported also by the hour's normal volume (low: under LOW_VOLUME_PER_HOUR a hour), and by whether what was "
     "added is at least twice what the detector's baseline, fitted on the history before the start, expected of that "
-    "hour (tripled_expectation): on a day busier than the stream's mean, twice the mean volume is no tripling.",
+    "hour (tripled_expectation): on a day busier than the stream's mean, twice the mean volume is no tripling. "
+    "tail_calibrated_tighter: triplings at whose start the brand's calibration had tightened its tail below the "
+    "kind's alpha (its own history held more episodes than its allowance).",
+    "issue_14_young_keys_session": "Looked at the tuning streams only, and at copies made from them: United and US "
+    "Airways thinned to a third and a sixth of their mentions (3-8 an hour), rotated by 2-4 whole days (so "
+    "mid-week bursts fall in a young key's first days) and cropped to start 1-2 days later. On none of them did the "
+    "calibration ever tighten the brand tail (1e-3 at every baseline, fitted every 6 hours), so there the misses "
+    "are the test's power at 1e-3 (the tripled hour's tail 1e-3..1e-2 under about 8 mentions an hour): a tail of "
+    "2e-3 or 3e-3 put thinned or rotated copies over budget (4-6 unexplained brand alerts per two weeks); the "
+    "level over 24 recent hours, or with 60 or 200 prior counts, predicted the next hour no better on every "
+    "stream than the current level and moved triplings within noise (kept). Changed on the design, not on a "
+    "tuning figure (on the tuning streams it changes none): the calibration allows a history the median number "
+    "of episodes a key keeping its budget raises in it (Poisson) instead of the floor of their mean, so one "
+    "early burst no longer sets a brand's tail beyond any tripling after 3.2 days of history instead of 4.7 (at "
+    "two weeks both are the budget). Held-out streams: run once, in the full run that wrote this file, after "
+    "the change was committed; nothing was changed after it.",
 }
 
 

@@ -39,14 +39,15 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
 * **Threshold, per key, against the alert budget**: the test fires when ``P(X >= c) <= alpha``. ``alpha`` is at
   most the kind's value and is calibrated on the key's own history: every past hour is tested as the live test
   would have tested it then (its count against the level of the hours before it, times the shape; consecutive
-  firing hours are one episode); when that replay raises more episodes than ``alert_budget`` per two weeks (the
-  plan's budget: 2 product, 3 brand alerts), ``alpha`` moves ``calibration_margin`` below the most extreme
-  episode it must stop (the live test slides its windows every five minutes, so it finds a burst sharper than
-  clock hours show it). Windows shorter than the longest are held to ``alpha * (w / longest) **
-  short_window_exponent``: the history is hourly, and sub-hour windows wobble more (retweet waves). No fixed
-  minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one, whose history holds bursts
-  like it, does not cry wolf. ``min_count`` (3) only says three mentions out of nowhere are the least a story
-  can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
+  firing hours are one episode); when that replay raises more episodes than a key keeping ``alert_budget`` per
+  two weeks (the plan's budget: 2 product, 3 brand alerts) more likely than not raises in that history (the median
+  of a Poisson count: a brand's first episode is allowed after 3.2 days, its third at two weeks), ``alpha`` moves
+  ``calibration_margin`` below the first episode beyond that allowance (the live test slides its windows every
+  five minutes, so it finds a burst sharper than clock hours show it). Windows shorter than the longest are held
+  to ``alpha * (w / longest) ** short_window_exponent``: the history is hourly, and sub-hour windows wobble more
+  (retweet waves). No fixed minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one,
+  whose history holds bursts like it, does not cry wolf. ``min_count`` (3) only says three mentions out of
+  nowhere are the least a story can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
 * **Windows** ``windows`` (whole buckets ending with the current one: brand 15-60 minutes, products also 10
   and 20). Each 5-minute bucket counts at most ``spike_cap_ratio`` times its expectation (and at least
   ``spike_cap_min``): a one-bucket spike (a retweet storm) is not a surge; a real surge raises consecutive

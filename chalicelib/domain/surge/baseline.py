@@ -165,6 +165,27 @@ def causal_expectations(
     return mus, supports
 
 
+def episodes_allowed(expected: float) -> int:
+    """How many episodes a history may hold when a key keeping its budget expects ``expected`` in it: the most
+    that such a key raises with probability at least 1/2 (its count is Poisson, ``expected`` on average).
+    ``floor(expected)`` instead gives a key under 4.7 days of history (at three per two weeks) no
+    episode at all, so one early natural burst sets a young key's threshold beyond any surge; the median
+    grants the first episode after 3.2 days, and at two weeks it is the budget itself (3 of 3, 2 of 2)."""
+    if expected <= 0:
+        return 0
+    allowed = 0
+    at_least = 1.0  # P(N >= allowed + 1) after subtracting P(N = allowed)
+    term = math.exp(-expected)  # P(N = k)
+    k = 0
+    while True:
+        at_least -= term  # now P(N >= k + 1)
+        if at_least < 0.5:
+            return allowed
+        k += 1
+        allowed = k
+        term *= expected / k
+
+
 def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequence[float], config: SurgeConfig) -> float:
     """The tail probability that, replayed over the key's own past hours, would have raised at most its budget.
 
@@ -173,13 +194,12 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     lasts as the live surge state does: from a firing hour until an hour is back under ``exit_ratio`` times what it
     expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
     live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
-    this replay does). The budget of the history's length is ``alert_budget`` per two weeks, rounded
-    down: one episode in three days is a rate of four or five per two weeks, over a brand's budget of three, so a
-    key with a few days of history raises nothing like its most extreme past hour (rounded up, a young bursty
-    stream cried wolf once a day); with a week or more of history the key may raise its most extreme. When more
-    episodes than that reach ``alpha`` (the loosest tail the test uses), the threshold moves ``calibration_margin``
-    times below the first episode it must stop: the live test looks at sliding windows every five minutes, which
-    find a burst sharper than whole clock hours show it.
+    this replay does). The history's allowance is :func:`episodes_allowed`: as many episodes as a key keeping
+    its budget (``alert_budget`` per two weeks) more likely than not raises in that many hours, so one episode
+    in four days is no evidence of a key over budget (at three per two weeks it sees one or more with
+    probability 0.58), while two are (0.21). When more episodes than that reach ``alpha`` (the loosest tail the
+    test uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live
+    test looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
     sizes = [float(size)] * len(values) if isinstance(size, (int, float)) else list(size)
     episodes: list[float] = []
@@ -195,7 +215,7 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
             current = None
     if current is not None:
         episodes.append(current)
-    allowed = math.floor(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
+    allowed = episodes_allowed(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
