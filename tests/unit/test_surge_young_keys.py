@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
 
 import pytest
 
-from chalicelib.domain.surge import DEFAULT_CONFIGS, calibrate
+from chalicelib.domain.surge import DAY, DEFAULT_CONFIGS, HOUR, SurgeDetector, calibrate
 from chalicelib.domain.surge.baseline import episodes_allowed
 
 
@@ -49,3 +51,42 @@ def test_one_burst_in_two_days_still_tightens_a_brands_tail() -> None:
     config = DEFAULT_CONFIGS["brand"]
     values, mus = _history(48, [30])
     assert calibrate(values, mus, 50.0, config) < config.alpha
+
+
+def _poisson_times(rng: random.Random, start: float, end: float, per_hour: Callable[[float], float]) -> list[float]:
+    """An inhomogeneous Poisson process by thinning."""
+    top = 1.05 * max(per_hour(start + i * 600) for i in range(int((end - start) // 600) + 1))
+    out, t = [], start
+    while True:
+        t += rng.expovariate(top / HOUR)
+        if t >= end:
+            return out
+        if rng.random() < per_hour(t) / top:
+            out.append(t)
+
+
+def _support_stream(t: float) -> float:
+    """About 10 mentions an hour with a daily cycle (4 at 04:00 UTC, 16 at 16:00)."""
+    return 10.0 - 6.0 * math.cos(2 * math.pi * ((t % DAY) / HOUR - 4) / 24)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_tripling_on_day_four_is_alerted_after_one_natural_burst_on_day_one(seed: int) -> None:
+    # the acceptance scenario's young key: a support stream with one natural burst (five times its volume for an
+    # hour) on its first full day, then a tripling for an hour 3.5 days in. The burst is an episode of the
+    # calibration's replay; rounded down, 3.5 days allowed none, and the tail went below the burst's, out of a
+    # tripling's reach
+    rng = random.Random(seed)
+    t0 = 1_709_510_400.0  # 2024-03-04 00:00 UTC
+    burst = t0 + DAY + 14 * HOUR
+    tripling = t0 + 3 * DAY + 12 * HOUR + 10 * 60
+    base = _poisson_times(rng, t0, t0 + 4 * DAY, _support_stream)
+    extra = _poisson_times(rng, burst, burst + HOUR, lambda t: 4 * _support_stream(t))
+    extra += _poisson_times(rng, tripling, tripling + HOUR, lambda t: 2 * _support_stream(t))
+    detector = SurgeDetector(data_start=t0)
+    alerts = []
+    for ts in sorted(base + extra):
+        alerts += [a for a in detector.observe(ts, ["brand"]) if ts >= tripling - 2 * HOUR]
+    assert detector.baseline("brand", tripling).alpha == DEFAULT_CONFIGS["brand"].alpha
+    assert alerts, "the tripling was not alerted"
+    assert all(tripling <= a.detected_at <= tripling + HOUR for a in alerts)
