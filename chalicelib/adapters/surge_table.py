@@ -33,6 +33,7 @@ processors may overshoot by a batch each, which the limits absorb.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -390,6 +391,7 @@ class SurgeHistory:
         return SurgeState.from_dict(json.loads(item["state"])), int(item["version"]), item.get("issue_id")
 
 
+@functools.lru_cache(maxsize=1024)  # every batch names the same few weeks of days (strptime is slow)
 def _epoch(day: str) -> int:
     return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
 

@@ -6,8 +6,9 @@ that succeeded and retries only the failed ones; after ``MAX_RECEIVE_COUNT`` tri
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,11 @@ from chalicelib.services.ports import (
     PlanSource,
     Redelivery,
     SurgeStore,
+    TriageStore,
     TriageStoreOpeningCrises,
 )
 from chalicelib.services.surges import count_surges
-from chalicelib.services.triage import TriageOutcome, triage_mention
+from chalicelib.services.triage import BatchKeyReads, TriageOutcome, batch_lookups, triage_mention
 
 if TYPE_CHECKING:
     from chalicelib.services.approvals import ApprovalDeps
@@ -55,15 +57,22 @@ class Pipeline:
     clock: Callable[[], datetime] = _utc_now
 
 
-def handle_record(record: SQSRecord, pipeline: Pipeline, observations: list[Observation] | None = None) -> str:
+def handle_record(
+    record: SQSRecord,
+    pipeline: Pipeline,
+    observations: list[Observation] | None = None,
+    triage: TriageStore | None = None,
+) -> str:
+    """One record; ``triage``: the store triage reads and commits through (the batch's kept key reads)."""
     mention = Mention.model_validate_json(record.body)
+    store = triage or pipeline.triage
     result = None
     if mention.event is MentionEvent.CREATED:
-        result = triage_mention(mention, pipeline.triage, pipeline.plans, pipeline.analyze)
+        result = triage_mention(mention, store, pipeline.plans, pipeline.analyze)
     elif mention.event is MentionEvent.EDITED:
         stored = pipeline.repository.apply_edit(mention)
         if stored is not None and stored.awaits_triage:  # the edit overtook its original, or it never came
-            result = triage_mention(mention, pipeline.triage, pipeline.plans, pipeline.analyze, prior=stored)
+            result = triage_mention(mention, store, pipeline.plans, pipeline.analyze, prior=stored)
     else:
         record_mention(mention, pipeline.repository)
     if result is None:
@@ -198,12 +207,18 @@ def run_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], Any])
 
 
 def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
-    """The ingest queue's batch through ``pipeline`` (the composition root's :func:`chalicelib.bootstrap.pipeline`)."""
+    """The ingest queue's batch through ``pipeline`` (the composition root's :func:`chalicelib.bootstrap.pipeline`).
+
+    The dedup keys of the batch's new mentions are read in one call first (:class:`BatchKeyReads`); each text is
+    analyzed once a batch, for that read and for its triage."""
     observations: list[Observation] = []
+    pipeline = replace(pipeline, analyze=functools.lru_cache(maxsize=None)(pipeline.analyze))
+    keys = BatchKeyReads(pipeline.triage)
+    _prefetch_keys(event, keys, pipeline)
     result = run_batch(
         event,
         set_aside_poison(
-            lambda record: handle_record(record, pipeline, observations),
+            lambda record: handle_record(record, pipeline, observations, keys),
             pipeline.dead_letters,
             pipeline.alerts,
             pipeline.clock,
@@ -214,6 +229,26 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
             observations, pipeline.surges, pipeline.triage, pipeline.plans, pipeline.clock().timestamp(), is_permanent
         )
     return result
+
+
+def _prefetch_keys(event: dict[str, Any], keys: BatchKeyReads, pipeline: Pipeline) -> None:
+    """Read the keys the batch's new mentions could join through. Best effort: a record that does not parse, or a
+    failed read, is left to its own triage (which fails or reads as it would have)."""
+    mentions = []
+    for record in event.get("Records", []):
+        try:
+            mention = Mention.model_validate_json(record["body"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if mention.event is MentionEvent.CREATED:
+            mentions.append(mention)
+    if not mentions:
+        return
+    try:
+        keys.prefetch(batch_lookups(mentions, pipeline.plans, pipeline.analyze))
+    except Exception as error:  # noqa: BLE001 - each mention's triage reads (and fails, and is retried) on its own
+        # the error's kind only: its message may quote what an author wrote
+        logger.warning("the batch's dedup keys could not be read at once", extra={"error": type(error).__name__})
 
 
 def _approval_use_case(message_model, use_case, metric: str, deps: ApprovalDeps, redelivery: Redelivery | None = None):

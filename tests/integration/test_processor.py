@@ -93,3 +93,28 @@ def test_a_poison_message_goes_to_the_dlq_alone_and_nothing_half_written(queue, 
     dlq = sqs.get_queue_url(QueueName=resources().ingest_dlq)["QueueUrl"]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=dlq).get("Messages", [])] == ['{"platform": "x"}']
     assert repository.count() == 1 and repository.get("facebook", "good") is not None
+
+
+def test_a_batch_reads_its_dedup_keys_in_one_call(queue):
+    """Five complaints, two of them one author's thread: one read of the keys table, and the thread is one issue."""
+    reads: list[str] = []
+    client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem", lambda params, **_: reads.extend(params["RequestItems"])
+    )
+    queue.send([_mention(f"c{i}", text=f"Zip broke again, order {i} is the worst") for i in range(5)])
+    assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
+
+    assert reads.count(resources().issue_keys_table) == 1
+    issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
+    assert len(issues) == 1 and issues[0]["mention_count"]["N"] == "5"  # one author, one thread: one issue
+
+
+def test_a_failed_batch_read_leaves_each_mention_to_read_its_own_keys(queue):
+    from tests.integration.test_side_effects_retry import fail_calls
+
+    failed = fail_calls("dynamodb", "BatchGetItem", times=1)
+    queue.send([_mention(f"c{i}", text=f"Zip broke again, order {i} is the worst") for i in range(3)])
+    assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
+    issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
+    assert len(failed) >= 4  # the batch's read (failed), then each mention's own, then the surge counters'
+    assert len(issues) == 1 and issues[0]["mention_count"]["N"] == "3"
