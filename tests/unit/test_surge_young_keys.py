@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
 import pytest
 
 from chalicelib.domain.surge import DAY, DEFAULT_CONFIGS, HOUR, SurgeDetector, calibrate
 from chalicelib.domain.surge.baseline import episodes_allowed
+from tests.unit.test_surge import poisson_stream
 
 
 def poisson_at_least(k: int, mean: float) -> float:
@@ -29,6 +29,11 @@ def test_allowance_at_two_weeks_is_the_budget_and_a_young_brand_gets_its_first_e
     assert episodes_allowed(product) == 2
     assert episodes_allowed(brand * 72 / 336) == 0  # three days: 0.64 expected, P(one or more) = 0.47
     assert episodes_allowed(brand * 96 / 336) == 1  # four days: floor(0.86) would allow none
+
+
+def test_allowance_of_a_long_history_is_its_median_without_underflow() -> None:
+    # exp(-800) is 0.0 in a float: summing the Poisson terms would never reach one half
+    assert [episodes_allowed(m) for m in (499.6, 800.0, 1e6)] == [499, 800, 1_000_000]
 
 
 def _history(hours: int, bursts: list[int]) -> tuple[list[int], list[float]]:
@@ -53,18 +58,6 @@ def test_one_burst_in_two_days_still_tightens_a_brands_tail() -> None:
     assert calibrate(values, mus, 50.0, config) < config.alpha
 
 
-def _poisson_times(rng: random.Random, start: float, end: float, per_hour: Callable[[float], float]) -> list[float]:
-    """An inhomogeneous Poisson process by thinning."""
-    top = 1.05 * max(per_hour(start + i * 600) for i in range(int((end - start) // 600) + 1))
-    out, t = [], start
-    while True:
-        t += rng.expovariate(top / HOUR)
-        if t >= end:
-            return out
-        if rng.random() < per_hour(t) / top:
-            out.append(t)
-
-
 def _support_stream(t: float) -> float:
     """About 10 mentions an hour with a daily cycle (4 at 04:00 UTC, 16 at 16:00)."""
     return 10.0 - 6.0 * math.cos(2 * math.pi * ((t % DAY) / HOUR - 4) / 24)
@@ -80,9 +73,9 @@ def test_a_tripling_on_day_four_is_alerted_after_one_natural_burst_on_day_one(se
     t0 = 1_709_510_400.0  # 2024-03-04 00:00 UTC
     burst = t0 + DAY + 14 * HOUR
     tripling = t0 + 3 * DAY + 12 * HOUR + 10 * 60
-    base = _poisson_times(rng, t0, t0 + 4 * DAY, _support_stream)
-    extra = _poisson_times(rng, burst, burst + HOUR, lambda t: 4 * _support_stream(t))
-    extra += _poisson_times(rng, tripling, tripling + HOUR, lambda t: 2 * _support_stream(t))
+    base = poisson_stream(rng, t0, t0 + 4 * DAY, _support_stream)
+    extra = poisson_stream(rng, burst, burst + HOUR, lambda t: 4 * _support_stream(t))
+    extra += poisson_stream(rng, tripling, tripling + HOUR, lambda t: 2 * _support_stream(t))
     detector = SurgeDetector(data_start=t0)
     alerts = []
     for ts in sorted(base + extra):

@@ -17,6 +17,7 @@ from chalicelib.domain.surge.keys import BRAND_KEY, key_kind
 FLAT_SHAPE: tuple[float, ...] = (1.0,) * HOURS_PER_DAY
 TWO_WEEKS_HOURS = 14 * HOURS_PER_DAY
 DAY_LEVEL_PRIOR_HOURS = 12.0  # a day's own level is shrunk towards the long level by this many hours of it
+POISSON_SUM_LIMIT = 500.0  # episodes expected in a history past which the median is taken from its approximation
 MAX_DISPERSION = 2.0  # a geometric tail: the widest a count's wobble is taken to be
 
 
@@ -173,17 +174,16 @@ def episodes_allowed(expected: float) -> int:
     grants the first episode after 3.2 days, and at two weeks it is the budget itself (3 of 3, 2 of 2)."""
     if expected <= 0:
         return 0
-    allowed = 0
-    at_least = 1.0  # P(N >= allowed + 1) after subtracting P(N = allowed)
+    if expected > POISSON_SUM_LIMIT:  # exp(-expected) underflows; the median is within a hair of this
+        return math.floor(expected + 1 / 3)
+    at_least = 1.0  # P(N >= k) after subtracting P(N = k)
     term = math.exp(-expected)  # P(N = k)
-    k = 0
-    while True:
+    for k in range(math.ceil(expected) + 2):  # a Poisson's median is under its mean + ln 2
         at_least -= term  # now P(N >= k + 1)
         if at_least < 0.5:
-            return allowed
-        k += 1
-        allowed = k
-        term *= expected / k
+            return k
+        term *= expected / (k + 1)
+    return math.ceil(expected) + 1
 
 
 def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequence[float], config: SurgeConfig) -> float:
