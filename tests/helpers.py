@@ -50,3 +50,27 @@ def drain_stream(table_name: str) -> list[dict[str, Any]]:
             records += [{**r, "eventSourceARN": stream_arn} for r in answer["Records"]]
             iterator = answer.get("NextShardIterator") if answer["Records"] else None
     return records
+
+
+class Clock:
+    """A clock a test moves by hand (``clock.now += 60``)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def batch_get_keys_requested() -> list[list[str]]:
+    """A hook on the shared DynamoDB client: the partition keys (``pk``) each BatchGetItem asks for, in order."""
+    from chalicelib.adapters.aws import client
+
+    asked: list[list[str]] = []
+
+    def record(params, **_kwargs):
+        for request in params["RequestItems"].values():
+            asked.append([key["pk"]["S"] for key in request["Keys"]])
+
+    client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchGetItem", record)
+    return asked

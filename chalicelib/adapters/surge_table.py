@@ -40,11 +40,19 @@ import math
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters.aws import batch_get, client
-from chalicelib.domain.surge import BRAND_KEY, Observation, SurgeState, counter_fields, day_of, hour_of, hour_start
+from chalicelib.domain.surge import (
+    BRAND_KEY,
+    Observation,
+    SurgeState,
+    counter_fields,
+    day_epoch,
+    day_of,
+    hour_of,
+    hour_start,
+)
 from chalicelib.services.errors import StateConflict
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
@@ -111,15 +119,20 @@ class DynamoSurgeStore:
         shards: int = SHARDS,
         dynamodb: Any = None,
         clock: Callable[[], float] = time.time,
+        age_clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock``: what time it is (epoch seconds), against which hours are settled; ``age_clock``: how old a
+        kept copy is (seconds, default ``clock``; a bench that replays a stream at its own pace runs ``clock``
+        with the stream and ages copies in processing time)."""
         self.table = table_name
         self.links_per_key_hour = links_per_key_hour
         self.shards = shards
         self._dynamodb = dynamodb  # None: the shared client (a bench passes a counting one)
         self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
         self._clock = clock
-        # settled day items as last read (None: no such item), with when they were read, oldest first
-        # kept counter items: pk → (when read, until when its counts were settled then, the item or None: absent)
+        self._age_clock = age_clock or clock
+        # kept counter items, oldest read first: pk → (when read, until when its counts were settled then, the item
+        # or None: absent)
         self._settled: OrderedDict[str, tuple[float, float, dict[str, Any] | None]] = OrderedDict()
         self._stamped: set[str] = set()  # counter items this processor has written (their expiry is set)
 
@@ -177,16 +190,31 @@ class DynamoSurgeStore:
         shard = int(batch, 16) % self.shards
         calls = 0
         for day, adds in day_adds.items():
-            self._update(
-                shard_key(f"day#{day}", shard), adds, [], day_first[day], _epoch(day) + RETENTION_SECONDS, batch
-            )
+            pk, expiry = shard_key(f"day#{day}", shard), _epoch(day) + RETENTION_SECONDS
+            self._forget_if_changed(pk, adds)
+            self._update(pk, adds, [], day_first[day], expiry, batch)
             calls += 1
         for hour, adds in hour_adds.items():
             pk = shard_key(f"hour#{hour}", shard)
+            self._forget_if_changed(pk, adds)
             self._update(pk, adds, hour_mentions[hour], None, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
             self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
             calls += 1
         return calls
+
+    def _forget_if_changed(self, pk: str, adds: dict[str, int]) -> None:
+        """Drop the kept copy of an item this batch counts into where the copy holds settled counts: a late
+        mention in a settled hour is then read back by this processor's next batch, not 15 minutes later."""
+        kept = self._settled.get(pk)
+        if kept is None:
+            return
+        start, _end = _period(pk)
+        for attribute in adds:
+            letter, index = attribute[KEY_ID_LENGTH], attribute[KEY_ID_LENGTH + 1 :]
+            in_kept_hours = letter == "h" and start + int(index) * 3600 < kept[1]
+            if pk.startswith("hour#") or letter in OF_PREVIOUS_DAY or in_kept_hours:
+                del self._settled[pk]
+                return
 
     def _update(
         self,
@@ -247,24 +275,34 @@ class DynamoSurgeStore:
 
         * Without ``at``: the day items of days before the day evaluated that ended :data:`SETTLED_AFTER_SECONDS`
           ago by the clock.
-        * With ``at`` (the evaluation's event time, as the detector's windows are): also the hours before ``at``'s
-          hour. The baseline reads a day item's hourly counts only for hours before its test windows, so today's
-          day items are read once an hour, and the last hour's items once it is over (a batch counts into the
-          item of its latest hour, so that item is settled :data:`SETTLING_SECONDS` after its hour ends). A kept
-          day item holds only the hours that were settled when it was read: a later hour's count (which no
-          baseline reads) is left out, so an answer never depends on when the copy was taken."""
+        * With ``at`` (the evaluation's event time, as the detector's windows are) within :data:`SETTLING_SECONDS`
+          of the clock (live: not a backlog, a replay or a late batch, whose hours other processors may still be
+          counting into): also the hours before ``at``'s hour. The baseline reads a day item's hourly counts only
+          for hours before its test windows, so today's day items are read once an hour, and the last hour's
+          items once it is over (a batch counts into the item of its latest hour, so that item is settled
+          :data:`SETTLING_SECONDS` after its hour ends). A kept day item holds only the hours that were settled
+          when it was read: a later hour's count (which no baseline reads) is left out, so an answer never
+          depends on when the copy was taken.
+
+        A copy is used only where this read, too, finds what it needs settled, and this processor's own count in
+        a settled hour drops its copy (:meth:`add`)."""
         from boto3.dynamodb.types import TypeDeserializer
 
         now = self._clock()
-        settled_at = None if at is None else hour_start(min(at, now) - SETTLING_SECONDS)
+        live = at is not None and now - at <= SETTLING_SECONDS
+        settled_at = hour_start(min(at, now) - SETTLING_SECONDS) if at is not None and live else None
         today = max(days) if days else None
+        read_at = self._age_clock()
+        while self._settled and read_at - next(iter(self._settled.values()))[0] >= SETTLED_CACHE_SECONDS:
+            self._settled.popitem(last=False)  # read longest ago: expired
         items: dict[str, dict[str, Any]] = {}
         wanted: list[str] = []
         pks = [shard_key(f"day#{day}", shard) for day in days for shard in range(self.shards)]
         pks += [shard_key(f"hour#{hour}", shard) for hour in hours for shard in range(self.shards)]
         for pk in pks:
-            cached = self._settled.get(pk)
-            if cached and now - cached[0] < SETTLED_CACHE_SECONDS and cached[1] >= self._needed(pk, at):
+            cached, needed = self._settled.get(pk), self._needed(pk, at)
+            settled_now = self._complete_through(pk, today, settled_at, now)
+            if cached and cached[1] >= needed and settled_now is not None and settled_now >= needed:
                 if cached[2] is not None:
                     items[pk] = cached[2]
             else:
@@ -279,14 +317,14 @@ class DynamoSurgeStore:
                 continue
             complete = self._complete_through(pk, today, settled_at, now)
             if complete is not None:
-                self._settled[pk] = (now, complete, _settled_part(items.get(pk), complete))
+                self._settled[pk] = (read_at, complete, _settled_part(items.get(pk), complete))
                 self._settled.move_to_end(pk)
         while len(self._settled) > SETTLED_CACHE_ITEMS:
             self._settled.popitem(last=False)
         linked: dict[str, dict[str, int]] = {hour: {} for hour in hours}
         for pk, item in items.items():
             if pk.startswith("hour#"):  # the mentions linked in that hour, over its shards
-                stored = linked.setdefault(pk[5:18], {})
+                stored = linked.setdefault(_period_name(pk), {})
                 for link in item.get(LINKS_ATTRIBUTE, []):
                     name = link[:KEY_ID_LENGTH] + "m"
                     stored[name] = stored.get(name, 0) + 1
@@ -307,7 +345,7 @@ class DynamoSurgeStore:
         """Until when the counts of a counter item read now are settled (``None``: nothing worth keeping)."""
         start, end = _period(pk)
         if settled_at is None:  # by the clock alone: a day before the one evaluated, over for a while
-            day = pk.split("#", 2)[1]
+            day = _period_name(pk)
             earlier = pk.startswith("day#") and today is not None and day < today
             return end if earlier and end + SETTLED_AFTER_SECONDS <= now else None
         if pk.startswith("hour#"):
@@ -391,14 +429,17 @@ class SurgeHistory:
         return SurgeState.from_dict(json.loads(item["state"])), int(item["version"]), item.get("issue_id")
 
 
-@functools.lru_cache(maxsize=1024)  # every batch names the same few weeks of days (strptime is slow)
-def _epoch(day: str) -> int:
-    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+_epoch = functools.lru_cache(maxsize=1024)(day_epoch)  # every batch names the same weeks of days (strptime is slow)
+
+
+def _period_name(pk: str) -> str:
+    """``YYYY-MM-DD`` of ``day#YYYY-MM-DD[#shard]``, ``YYYY-MM-DDTHH`` of ``hour#YYYY-MM-DDTHH[#shard]``."""
+    return pk.split("#", 2)[1]
 
 
 def _period(pk: str) -> tuple[int, int]:
     """The time a counter item counts: ``day#YYYY-MM-DD[#shard]`` a day, ``hour#YYYY-MM-DDTHH[#shard]`` an hour."""
-    name = pk.split("#", 2)[1]
+    name = _period_name(pk)
     if pk.startswith("hour#"):
         start = _epoch(name[:10]) + int(name[11:13]) * 3600
         return start, start + 3600

@@ -59,10 +59,14 @@ class BatchKeyReads:
 
     :meth:`prefetch` reads the keys every mention of the batch could join through at once; each mention's
     :meth:`read_keys` is then answered from that read plus the claims this processor committed since, which is
-    what a read of its own would return. Another processor's claim in between is caught as it always is: the
-    commit's conditions fail (a :class:`~chalicelib.services.errors.ClaimConflict`), the kept reads are dropped,
-    and the mention is decided again on fresh ones. One ``BatchGetItem`` a batch instead of one a mention that
-    opens or joins an issue (``make bench``: issue 14's calls and cost per mention)."""
+    what a read of its own would return but for other processors' commits in between. On a key the mention
+    claims, such a commit is caught as it always is: the commit's conditions fail (a
+    :class:`~chalicelib.services.errors.ClaimConflict`), the kept reads are dropped, and the mention is decided
+    again on fresh ones. A key it only reads (its parent's conversation) is not re-checked: a parent committed by
+    another processor within the batch's second goes unseen, as it does when the reply is read a moment before
+    the parent is stored (the window was a read's round trip, it is now the batch). One ``BatchGetItem`` a batch
+    instead of one a mention that opens or joins an issue (``make bench``: issue 14's calls and cost per
+    mention)."""
 
     def __init__(self, store: TriageStore) -> None:
         self.store = store

@@ -10,28 +10,10 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.surge_table import SETTLED_CACHE_SECONDS, SETTLING_SECONDS, DynamoSurgeStore, Observation
 from chalicelib.domain.surge import BucketCounts, day_of, hour_of
 from chalicelib.settings import resources
+from tests.helpers import Clock, batch_get_keys_requested
 
 TEN = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc).timestamp()
 HOUR = 3600
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def keys_requested() -> list[list[str]]:
-    asked: list[list[str]] = []
-
-    def record(params, **_kwargs):
-        for request in params["RequestItems"].values():
-            asked.append([key["pk"]["S"] for key in request["Keys"]])
-
-    client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchGetItem", record)
-    return asked
 
 
 def count(writer: DynamoSurgeStore, at: float, n: int, name: str) -> None:
@@ -50,7 +32,7 @@ def test_today_is_read_once_an_hour_and_the_last_hour_once_it_is_over(aws):
     writer = DynamoSurgeStore(resources().surges_table, shards=2)  # the other processors
     count(writer, TEN - HOUR + 60, 4, "nine")  # 09:01
     count(writer, TEN + 60, 3, "ten")  # 10:01
-    asked = keys_requested()
+    asked = batch_get_keys_requested()
 
     first = read(store, TEN + 10 * 60)  # 10:10: nine o'clock is settled
     assert first.hour(int(TEN - HOUR)) == 4 and first.window(int(TEN), int(TEN + HOUR)) == 3
@@ -113,3 +95,35 @@ def test_a_processor_sets_what_never_changes_with_its_first_write_of_an_item_onl
     other = DynamoSurgeStore(resources().surges_table, shards=1)  # another processor: its own first write
     count(other, TEN + 180, 1, "c")
     assert all("#ttl" in e for e in expressions[4:])
+
+
+def test_a_late_batch_sees_its_own_counts_in_an_hour_kept_as_settled(aws):
+    """A processor keeps nine o'clock at 10:06; at 10:07 it counts a retried batch of 09:55-09:58 and evaluates at
+    09:58: the hour is not settled for that evaluation, and its own write dropped the copy anyway."""
+    store = DynamoSurgeStore(resources().surges_table, shards=1, clock=Clock(TEN))
+    count(store, TEN - HOUR + 60, 3, "nine")
+    read(store, TEN + 6 * 60)
+    store._clock.now = TEN + 7 * 60  # type: ignore[attr-defined]
+    store.add([Observation(at=TEN - 300 + 60 * i, mention=f"x#late-{i}", keys=("brand",)) for i in range(4)])
+    late = store.read(["brand"], [day_of(TEN)], [hour_of(TEN - HOUR)], at=TEN - 120).day_items("brand")
+    assert BucketCounts.from_day_items(late).window(int(TEN - 900), int(TEN)) == 4
+    # and a live evaluation right after it reads the hour again (its own count dropped the copy)
+    assert read(store, TEN + 7 * 60).window(int(TEN - HOUR), int(TEN)) == 7
+
+
+def test_a_backlog_keeps_no_hours(aws):
+    """Draining a backlog (event times hours behind the clock, batches out of order across processors), an hour is
+    not settled by the event time: a kept copy would hide another processor's batch of it."""
+    clock = Clock(TEN + 9 * HOUR)
+    first, other = (DynamoSurgeStore(resources().surges_table, shards=1, clock=clock) for _ in range(2))
+    count(other, TEN - HOUR + 60, 4, "nine-early")
+    count(first, TEN + 10 * 60, 2, "ten")
+
+    def nine(at: float) -> int:
+        hours = sorted({hour_of(at - HOUR), hour_of(at)})
+        items = first.read(["brand"], [day_of(at)], hours, at=at).day_items("brand")
+        return BucketCounts.from_day_items(items).hour(int(TEN - HOUR))
+
+    assert nine(TEN + 10 * 60) == 4
+    count(other, TEN - HOUR + 50 * 60, 3, "nine-late")  # the other processor's batch of 09:50, drained later
+    assert nine(TEN + 11 * 60) == 7

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from chalicelib.adapters.aws import client
 from chalicelib.adapters.surge_table import SETTLED_CACHE_SECONDS, DynamoSurgeStore, Observation
 from chalicelib.domain.surge import counter_fields, day_of
 from chalicelib.settings import resources
+from tests.helpers import Clock, batch_get_keys_requested
 
 TODAY = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc).timestamp()
 LAST_WEEK = TODAY - 6 * 86400
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def brand_count(store: DynamoSurgeStore, at: float) -> int:
@@ -30,25 +22,13 @@ def brand_count(store: DynamoSurgeStore, at: float) -> int:
     return sum(item.get(hour_field, 0) for item in items if item["day"] == day_of(at))
 
 
-def keys_requested() -> list[list[str]]:
-    """A hook on the shared client: the keys each BatchGetItem asks for."""
-    asked: list[list[str]] = []
-
-    def record(params, **_kwargs):
-        for request in params["RequestItems"].values():
-            asked.append([key["pk"]["S"] for key in request["Keys"]])
-
-    client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchGetItem", record)
-    return asked
-
-
 def test_a_settled_day_is_read_once_and_a_late_count_in_it_is_seen_after_the_cache_time(aws):
     clock = Clock(TODAY + 600)
     store = DynamoSurgeStore(resources().surges_table, shards=2, clock=clock)
     writer = DynamoSurgeStore(resources().surges_table, shards=2)  # another processor
     writer.add([Observation(at=LAST_WEEK + i, mention=f"x#old-{i}", keys=("brand",)) for i in range(5)])
     writer.add([Observation(at=TODAY + i, mention=f"x#new-{i}", keys=("brand",)) for i in range(3)])
-    asked = keys_requested()
+    asked = batch_get_keys_requested()
 
     assert brand_count(store, LAST_WEEK) == 5 and brand_count(store, TODAY) == 3
     first, second = asked
