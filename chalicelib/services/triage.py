@@ -61,7 +61,7 @@ class BatchKeyReads:
     :meth:`read_keys` is then answered from that read plus the claims this processor committed since, which is
     what a read of its own would return but for other processors' commits in between. On a key the mention
     claims, such a commit is caught as it always is: the commit's conditions fail (a
-    :class:`~chalicelib.services.errors.ClaimConflict`), the kept reads are dropped, and the mention is decided
+    :class:`~chalicelib.services.errors.ClaimConflict`), the mention's kept reads are dropped, and it is decided
     again on fresh ones. A key it only reads (its parent's conversation) is not re-checked: a parent committed by
     another processor within the batch's second goes unseen, as it does when the reply is read a moment before
     the parent is stored (the window was a read's round trip, it is now the batch). One ``BatchGetItem`` a batch
@@ -71,6 +71,7 @@ class BatchKeyReads:
     def __init__(self, store: TriageStore) -> None:
         self.store = store
         self._claims: dict[str, KeyClaim | None] = {}  # key → its claim as last read or written (None: none)
+        self._asked: list[str] = []  # the keys of the mention being decided (its last read_keys)
 
     def prefetch(self, keys: list[str]) -> None:
         wanted = [key for key in dict.fromkeys(keys) if key not in self._claims]
@@ -79,6 +80,7 @@ class BatchKeyReads:
             self._claims.update({key: found.get(key) for key in wanted})
 
     def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
+        self._asked = list(keys)
         self.prefetch(keys)
         return {key: claim for key in keys if (claim := self._claims[key]) is not None}
 
@@ -86,7 +88,10 @@ class BatchKeyReads:
         try:
             self.store.commit(change)
         except Exception:
-            self._claims.clear()  # what is stored is not what was read: decide on fresh reads
+            # what is stored under this mention's keys is not what was read: it decides again on fresh reads of
+            # them (the other mentions' keys are no staler than before)
+            for key in [*self._asked, *(claim.key for claim in change.claims)]:
+                self._claims.pop(key, None)
             raise
         self._claims.update({claim.key: claim for claim in change.claims})
 
