@@ -152,6 +152,43 @@ def test_twcs_test_split_is_never_trained_on() -> None:
     assert train_signals.legacy_test_ids() <= {t.tweet_id for t in test}
 
 
+def test_followups_train_only_on_training_threads_and_carry_their_group(monkeypatch) -> None:
+    """Follow-up labels are ids only, disjoint from the first-in-thread labels; only follow-ups of a training
+    thread become rows, with their thread's brand and group, so a held-out brand/domain leaves them out with it."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "tools"))
+    import train_signals
+
+    doc = train_signals.load_labels()
+    first = set(doc["complaint"]) | set(doc["not_complaint"]) | set(doc["excluded"])
+    lists = [set(doc[k]) for k in ("followup_complaint", "followup_not_complaint", "followup_excluded")]
+    assert all(isinstance(i, int) for s in lists for i in s)
+    assert sum(map(len, lists)) == len(set().union(*lists)) and not set().union(*lists) & first
+    if not (train_signals.DATA / "twcs" / "twcs_first5001.csv").is_file():
+        pytest.skip("../shared/data/twcs not available")
+    train, test = train_signals.twcs_split()
+    followups = train_signals.twcs_followups(train)
+    assert len(followups) >= 800
+    test_ids = {t.tweet_id for t in test}
+    assert not {f.first.tweet_id for f in followups} & test_ids
+    thread_first = train_signals._thread_first(train_signals._twcs_rows())
+    assert all(thread_first[f.tweet_id] == f.first.tweet_id for f in followups)
+    # Fewer training threads (as if the split moved some to test): their follow-ups go with them.
+    odd = [t for t in train if t.tweet_id % 2]
+    kept = train_signals.twcs_followups(odd)
+    assert 0 < len(kept) < len(followups) and {f.first.tweet_id for f in kept} <= {t.tweet_id for t in odd}
+    monkeypatch.setenv("FOLLOWUP_W", "2")
+    rows, source, brands = train_signals.complaint_rows(train, followups)
+    tail = slice(len(source) - len(followups), None)
+    assert source[tail] == ["followup:" + f.first.group for f in followups]
+    assert brands[tail] == [f.first.brand for f in followups] and rows.weights[tail] == [2.0] * len(followups)
+    monkeypatch.setenv("FOLLOWUP_W", "0")
+    assert not any(s.startswith("followup:") for s in train_signals.complaint_rows(train, followups)[1])
+
+
 def test_brand_held_out_folds_keep_every_row_of_a_brand_on_one_side() -> None:
     """The reporting figures hold a brand out by its key: every twcs tweet has one (the support account that answered
     it, else its first @handle), the airline set's rows carry the same keys, and a brand's rows share one fold."""
