@@ -60,7 +60,7 @@ GNEG_W = "3"
 EXPERT_MIX = "0"
 # Weight of the hand-labelled follow-up tweets of training threads (FOLLOWUP_W; 0 = not trained on). Off: on the
 # tune rows they lift leave-one-domain-out 0.774 -> 0.787-0.791 (weight 1-4) but the threshold drops to 0.38-0.41
-# and the general negatives' tune half is flagged 11-13 % against 8.3 % (GNEG_W 5 too), so no model shipped.
+# and the general negatives' tune half is flagged 9-13 % against 8.3 % (GNEG_W 5 or 8 too), so no model shipped.
 FOLLOWUP_W = "0"
 
 LABELS = ROOT / "tools" / "signals_labels.json"
