@@ -15,6 +15,11 @@ at its own volume (each replayed on its own, several seeded starts after two day
 * tuning (the detector's parameters were chosen on these): the airline tweets of 17-24 Feb 2015 as one brand whose
   products are the airlines (from 16:00 UTC on 17 Feb, when the collection really starts); United and US Airways
   each as a brand of its own;
+* tuning only, made for it (issue 14, early-burst session): three CrisisLexT6 collections of eleven days (Alberta
+  floods, Oklahoma tornado, West Texas explosion), each as one brand's stream as it is (25-45 mentions an hour) and
+  thinned to a third (12-15 an hour): long streams whose history opens with a real burst, the young-key regime in
+  which the calibration tightens a tail (the airline tuning streams never show it). A brand alert within a day of
+  the crisis's onset is the crisis itself (explained);
 * held out (never looked at while tuning): Southwest, Delta (its stream is mostly JetBlue's, as filed in the data)
   and Virgin America each as a brand; 5,000 Amazon reviews 2016-2018 as one brand whose products are the review's
   product names (dates only: each gets a time of day drawn from the airline stream's hourly profile).
@@ -68,6 +73,7 @@ from chalicelib.domain.surge import (  # noqa: E402
     key_kind,
     keys_for,
 )
+from chalicelib.domain.surge.detector import iso  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 OUT = REPO / "bench" / "results" / "eval_surge.json"
@@ -153,6 +159,48 @@ def load_reviews(rng: random.Random, hour_weights: Sequence[float]) -> list[M]:
             out.append(M(ts, text, r["name"].strip().lower(), rating <= 3, keyword_topic(text)))
     out.sort(key=lambda m: m.ts)
     return [m for m in out if m.ts >= datetime(2016, 5, 1, tzinfo=timezone.utc).timestamp()]
+
+
+# CrisisLexT6 (tuning only): a 10,000-tweet sample of each crisis's keyword collection, timed by its tweet ids
+# (snowflake: milliseconds since 2010-11-04 in the high bits). The three that run eleven days, each as a brand's
+# stream whose history starts with a real burst (the crisis breaking a day in): the young-key regime the airline
+# streams never show. Onsets (UTC) from the public record; a brand alert within a day of its crisis's onset is the
+# crisis itself, explained. Oklahoma's collection thins to a few tweets an hour after 29 May 03:00: cut there.
+CRISES: dict[str, tuple[str, datetime, datetime | None]] = {
+    "Alberta floods": (
+        "2013_Alberta_Floods",
+        datetime(2013, 6, 21, 18, tzinfo=timezone.utc),
+        None,
+    ),
+    "Oklahoma tornado": (
+        "2013_Oklahoma_Tornado",
+        datetime(2013, 5, 20, 19, 56, tzinfo=timezone.utc),
+        datetime(2013, 5, 29, 3, tzinfo=timezone.utc),
+    ),
+    "West Texas explosion": (
+        "2013_West_Texas_Explosion",
+        datetime(2013, 4, 18, 0, 50, tzinfo=timezone.utc),
+        None,
+    ),
+}
+SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
+def load_crisis(folder: str, until: datetime | None) -> list[M]:
+    path = DATA / "crisislex" / "CrisisLexT6" / folder / f"{folder}-ontopic_offtopic.csv"
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for r in csv.DictReader(fh, skipinitialspace=True):
+            ts = ((int(r["tweet id"].strip("'")) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000
+            if until is None or ts < until.timestamp():
+                out.append(M(ts, r["tweet"], None, False, "other"))
+    out.sort(key=lambda m: m.ts)
+    return out
+
+
+def thinned(stream: Sequence[M], keep: int, of: int) -> list[M]:
+    """Every ``of``-th mention's ``keep`` first (by position): the same stream at a fraction of its volume."""
+    return [m for i, m in enumerate(stream) if i % of < keep]
 
 
 def _word_runs(text: str) -> set[str]:
@@ -631,6 +679,19 @@ METHOD = {
     "early burst no longer sets a brand's tail beyond any tripling after 3.2 days of history instead of 4.7 (at "
     "two weeks both are the budget). Held-out streams: run once, in the full run that wrote this file, after "
     "the change was committed; nothing was changed after it.",
+    "issue_14_early_burst_session": "New tuning material, from data not in the held-out set: three CrisisLexT6 "
+    "collections of eleven days (Alberta floods, Oklahoma tornado, West Texas explosion; timed by their tweet ids), "
+    "each as it is and thinned to a third. With the code before this session they reproduce the held-out failure on "
+    "tuning data: 9 of their triplings met a tail the calibration had tightened (0 caught), all in a history under "
+    "four days that holds the crisis breaking (allowed no episode by the median). Looked at on the tuning streams "
+    "only (airline three and CrisisLex six, 10 starts): the calibration's allowance at level 1/4 instead of the "
+    "median (brand; tighten only on a history that is evidence against the budget, never past the budget): no "
+    "tripling met a tightened tail, triplings 58 -> 59 % (the young keys' misses are then the test's power: the "
+    "dispersion prior of 0.1 for four days), no unexplained alert added (kept); with it the brand tail at 3e-3 "
+    "(triplings 72 %, but US Airways and West Texas 3.9 unexplained brand alerts per two weeks: over budget) or "
+    "the dispersion prior at 0.05 (64 %, US Airways 3.9: over budget), both dropped. Product keys keep the median. "
+    "Held-out streams: run once, in the full run that wrote this file, after the change was committed; nothing was "
+    "changed after it.",
 }
 
 
@@ -655,6 +716,12 @@ def main(argv: list[str] | None = None) -> int:
     for m in airline:
         hour_w[int(m.ts // HOUR) % 24] += 1
     reviews = load_reviews(random.Random(args.seed), hour_w)
+    crisis_dir = DATA / "crisislex" / "CrisisLexT6"
+    crises = {
+        name: load_crisis(folder, until)
+        for name, (folder, _, until) in CRISES.items()
+        if (crisis_dir / folder).exists()
+    }
     if args.signals == "model":
         from chalicelib.commands.detect_surges import default_analyzer
 
@@ -662,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         airline = relabel(airline, analyze)
         reviews = relabel(reviews, analyze)
         airline_rows = list(zip(airline, [a for _, a in airline_rows], strict=True))
+        crises = {name: relabel(stream, analyze) for name, stream in crises.items()}
 
     american_onset = datetime(2015, 2, 22, tzinfo=timezone.utc).timestamp()
 
@@ -669,6 +737,16 @@ def main(argv: list[str] | None = None) -> int:
         if a.key in ("brand", "product:american") and abs(a.detected_at - american_onset) < 2 * DAY:
             return "American Airlines tweets only collected from 22 Feb (about 1/day before, ~1000/day after)"
         return None
+
+    def crisis_onset(name: str) -> Callable[[SurgeAlert], str | None]:
+        onset = CRISES[name][1].timestamp()
+
+        def explained(a: SurgeAlert) -> str | None:
+            if a.key == "brand" and onset - HOUR <= a.detected_at <= onset + DAY:
+                return f"the {name} itself (onset {iso(onset)})"
+            return None
+
+        return explained
 
     def own(name: str) -> list[M]:
         return [m for m, a in airline_rows if a == name]
@@ -684,6 +762,17 @@ def main(argv: list[str] | None = None) -> int:
         ),
         Stream("airline United (own brand)", own("United"), True, with_product=False),
         Stream("airline US Airways (own brand)", own("US Airways"), True, with_product=False),
+        *(
+            Stream(
+                f"crisis {name}{label} (tuning only)",
+                thinned(crises[name], keep, of),
+                True,
+                with_product=False,
+                explained=crisis_onset(name),
+            )
+            for name in crises
+            for keep, of, label in ((1, 1, ""), (1, 3, ", a third"))
+        ),
         Stream("airline Southwest (own brand)", own("Southwest"), False, with_product=False),
         Stream("airline Delta (own brand)", own("Delta"), False, with_product=False),
         Stream("airline Virgin America (own brand)", own("Virgin America"), False, with_product=False),

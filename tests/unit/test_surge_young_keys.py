@@ -52,10 +52,34 @@ def test_one_burst_in_four_days_leaves_a_brand_its_tail_two_tighten_it() -> None
     assert calibrate(two, mus, 50.0, config) < config.alpha
 
 
-def test_one_burst_in_two_days_still_tightens_a_brands_tail() -> None:
+def test_one_burst_in_two_days_leaves_a_brand_its_tail_one_in_its_first_day_and_a_half_does_not() -> None:
+    # at three per two weeks a key within budget raises one or more episodes in 48 hours with probability 0.35:
+    # no evidence against it at the brand's allowance level (1/4); in 30 hours (0.24) it is
     config = DEFAULT_CONFIGS["brand"]
     values, mus = _history(48, [30])
+    assert calibrate(values, mus, 50.0, config) == config.alpha
+    values, mus = _history(30, [20])
     assert calibrate(values, mus, 50.0, config) < config.alpha
+    values, mus = _history(48, [20, 40])
+    assert calibrate(values, mus, 50.0, config) < config.alpha
+
+
+@pytest.mark.parametrize("level", [0.1, 0.25, 0.5])
+@pytest.mark.parametrize("mean", [0.1, 0.3, 0.43, 0.9, 1.5, 3.0, 6.0])
+def test_allowance_at_a_level_is_the_most_a_key_within_budget_raises_that_likely(level: float, mean: float) -> None:
+    allowed = episodes_allowed(mean, level)
+    assert poisson_at_least(allowed, mean) >= level
+    assert poisson_at_least(allowed + 1, mean) < level
+
+
+def test_allowance_never_exceeds_the_budget() -> None:
+    # at two weeks a key keeping three raises four or more with probability 0.35: still only three are allowed
+    assert episodes_allowed(3.0, 0.25) == 4
+    assert episodes_allowed(3.0, 0.25, 3.0) == 3
+    assert episodes_allowed(2.0, 0.25, 2.0) == 2
+    assert episodes_allowed(800.0, 0.25) > episodes_allowed(800.0) == 800
+    values, mus = _history(14 * 24, [30, 60, 90, 120])  # four far beyond the tail in two weeks: over the budget
+    assert calibrate(values, mus, 50.0, DEFAULT_CONFIGS["brand"]) < DEFAULT_CONFIGS["brand"].alpha
 
 
 def _support_stream(t: float) -> float:

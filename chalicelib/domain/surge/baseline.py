@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from chalicelib.domain.surge.config import SurgeConfig, baseline_end_hour
 from chalicelib.domain.surge.counts import DAY, HOUR, HOURS_PER_DAY, BucketCounts, hour_start
@@ -166,24 +167,31 @@ def causal_expectations(
     return mus, supports
 
 
-def episodes_allowed(expected: float) -> int:
+def episodes_allowed(expected: float, level: float = 0.5, cap: float | None = None) -> int:
     """How many episodes a history may hold when a key keeping its budget expects ``expected`` in it: the most
-    that such a key raises with probability at least 1/2 (its count is Poisson, ``expected`` on average).
-    ``floor(expected)`` instead gives a key under 4.7 days of history (at three per two weeks) no
-    episode at all, so one early natural burst sets a young key's threshold beyond any surge; the median
-    grants the first episode after 3.2 days, and at two weeks it is the budget itself (3 of 3, 2 of 2)."""
+    that such a key raises with probability at least ``level`` (its count is Poisson, ``expected`` on average),
+    and no more than ``cap`` (the budget itself: a history is at most two weeks long).
+
+    At ``level`` 1/2 (the median), ``floor(expected)`` is rounded up a little: one early natural burst then no
+    longer sets a young key's threshold beyond any surge after 3.2 days (at three per two weeks) instead of 4.7.
+    A lower ``level`` tightens only on a history that is evidence against the budget at that level: at 1/4 a
+    brand's first episode is allowed after 32 hours (a key keeping three per two weeks raises one or more in that
+    time with probability 0.25), its second after 4.5 days; more than the budget never."""
     if expected <= 0:
         return 0
-    if expected > POISSON_SUM_LIMIT:  # exp(-expected) underflows; the median is within a hair of this
-        return math.floor(expected + 1 / 3)
-    at_least = 1.0  # P(N >= k) after subtracting P(N = k)
-    term = math.exp(-expected)  # P(N = k)
-    for k in range(math.ceil(expected) + 2):  # a Poisson's median is under its mean + ln 2
-        at_least -= term  # now P(N >= k + 1)
-        if at_least < 0.5:
-            return k
-        term *= expected / (k + 1)
-    return math.ceil(expected) + 1
+    if expected > POISSON_SUM_LIMIT:  # exp(-expected) underflows: a normal approximation, continuity corrected
+        k = math.floor(expected + 1 / 3 + NormalDist().inv_cdf(1 - level) * math.sqrt(expected))
+    else:
+        at_least = 1.0  # P(N >= k) after subtracting P(N = k)
+        term = math.exp(-expected)  # P(N = k)
+        k = 0
+        while True:
+            at_least -= term  # now P(N >= k + 1)
+            if at_least < level:
+                break
+            k += 1
+            term *= expected / k
+    return k if cap is None else min(k, math.floor(cap))
 
 
 def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequence[float], config: SurgeConfig) -> float:
@@ -195,9 +203,10 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
     live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
     this replay does). The history's allowance is :func:`episodes_allowed`: as many episodes as a key keeping
-    its budget (``alert_budget`` per two weeks) more likely than not raises in that many hours, so one episode
-    in four days is no evidence of a key over budget (at three per two weeks it sees one or more with
-    probability 0.58), while two are (0.21). When more episodes than that reach ``alpha`` (the loosest tail the
+    its budget (``alert_budget`` per two weeks) raises in that many hours with probability at least
+    ``allowance_level`` (1/2: more likely than not; a brand's 1/4: one episode in two days is no evidence of a
+    key over budget, since at three per two weeks it sees one or more with probability 0.35, while two are,
+    0.07), and never more than the budget. When more episodes than that reach ``alpha`` (the loosest tail the
     test uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live
     test looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
@@ -215,7 +224,9 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
             current = None
     if current is not None:
         episodes.append(current)
-    allowed = episodes_allowed(config.alert_budget * len(values) / TWO_WEEKS_HOURS)
+    allowed = episodes_allowed(
+        config.alert_budget * len(values) / TWO_WEEKS_HOURS, config.allowance_level, config.alert_budget
+    )
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
