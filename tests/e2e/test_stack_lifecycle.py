@@ -245,3 +245,42 @@ def test_sigint_to_a_background_stack_stops_everything(background_stack):
     before = background_stack.stop_with(signal.SIGINT)
     assert "Stopped: moto, worker and API are down." in background_stack.output()
     assert not [pid for pid in before if alive(pid)]
+
+
+# The code a signal interrupts as dataclasses build a class's methods on its module's first import (``exec`` of a
+# string), which is what the stack's console does in its first poll, right after "Serving.".
+INTERRUPTED_IN_EXEC = """
+import signal, sys
+from infra.local.stack import StopRequested, stop_on_signals
+
+stop_on_signals()
+try:
+    print("ready", flush=True)
+    exec("import time\\nwhile True: time.sleep(0.01)")
+except StopRequested:
+    print("stopped", flush=True)
+    print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)
+sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_that_lands_in_code_run_by_exec_still_ends_in_a_clean_exit(signum, tmp_path):
+    """Why a stack that printed "Stopped" exited -2 (killed by SIGINT): its handler raised KeyboardInterrupt, and
+    CPython ends a process by SIGINT once exactly a KeyboardInterrupt has left code ``exec`` ran from a string, even
+    one caught and handled afterwards. The stack's own StopRequested is no KeyboardInterrupt; its first signal also
+    ignores the next ones, so they cannot cut the clean-up short."""
+    (tmp_path / "interrupted_in_exec.py").write_text(INTERRUPTED_IN_EXEC)
+    process = subprocess.Popen(  # run as the stack is, by -m (CPython's exit by SIGINT is that path's)
+        [sys.executable, "-m", "interrupted_in_exec"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as a background job starts
+    )
+    assert process.stdout.readline() == "ready\n"
+    os.kill(process.pid, signum)
+    assert process.wait(timeout=30) == 0
+    assert process.stdout.read() == "stopped\nTrue\n"
