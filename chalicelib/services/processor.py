@@ -62,9 +62,13 @@ def handle_record(
     pipeline: Pipeline,
     observations: list[Observation] | None = None,
     triage: TriageStore | None = None,
+    parsed: dict[str, tuple[str, Mention]] | None = None,
 ) -> str:
-    """One record; ``triage``: the store triage reads and commits through (the batch's kept key reads)."""
-    mention = Mention.model_validate_json(record.body)
+    """One record; ``triage``: the store triage reads and commits through (the batch's kept key reads);
+    ``parsed``: the batch's records parsed already, by message id (with the body each was parsed from)."""
+    body, mention = (parsed or {}).get(record.message_id, (None, None))
+    if mention is None or body != record.body:
+        mention = Mention.model_validate_json(record.body)
     store = triage or pipeline.triage
     result = None
     if mention.event is MentionEvent.CREATED:
@@ -214,11 +218,12 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     observations: list[Observation] = []
     pipeline = replace(pipeline, analyze=functools.lru_cache(maxsize=None)(pipeline.analyze))
     keys = BatchKeyReads(pipeline.triage)
-    _prefetch_keys(event, keys, pipeline)
+    parsed = _parse_records(event)
+    _prefetch_keys([mention for _, mention in parsed.values()], keys, pipeline)
     result = run_batch(
         event,
         set_aside_poison(
-            lambda record: handle_record(record, pipeline, observations, keys),
+            lambda record: handle_record(record, pipeline, observations, keys, parsed),
             pipeline.dead_letters,
             pipeline.alerts,
             pipeline.clock,
@@ -231,17 +236,22 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     return result
 
 
-def _prefetch_keys(event: dict[str, Any], keys: BatchKeyReads, pipeline: Pipeline) -> None:
-    """Read the keys the batch's new mentions could join through. Best effort: a record that does not parse, or a
-    failed read, is left to its own triage (which fails or reads as it would have)."""
-    mentions = []
+def _parse_records(event: dict[str, Any]) -> dict[str, tuple[str, Mention]]:
+    """The batch's mentions by message id, each parsed once for the key read and its triage. A record that does
+    not parse is left out: its own handling parses it again and fails (the poison path)."""
+    parsed = {}
     for record in event.get("Records", []):
         try:
-            mention = Mention.model_validate_json(record["body"])
+            parsed[record["messageId"]] = (record["body"], Mention.model_validate_json(record["body"]))
         except (ValueError, KeyError, TypeError):
             continue
-        if mention.event is MentionEvent.CREATED:
-            mentions.append(mention)
+    return parsed
+
+
+def _prefetch_keys(parsed: list[Mention], keys: BatchKeyReads, pipeline: Pipeline) -> None:
+    """Read the keys the batch's new mentions could join through. Best effort: a failed read is left to each
+    mention's own triage (which reads as it would have)."""
+    mentions = [mention for mention in parsed if mention.event is MentionEvent.CREATED]
     if not mentions:
         return
     try:

@@ -118,3 +118,24 @@ def test_a_failed_batch_read_leaves_each_mention_to_read_its_own_keys(queue):
     issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
     assert len(failed) >= 4  # the batch's read (failed), then each mention's own, then the surge counters'
     assert len(issues) == 1 and issues[0]["mention_count"]["N"] == "3"
+
+
+def test_each_record_is_parsed_once_a_batch_and_a_poison_one_still_fails_alone(queue, repository, monkeypatch):
+    """The batch's key read and each mention's triage share one parse of its body (issue 14: the cost of a
+    mention); a body that does not parse is still parsed by its own handling, and set aside."""
+    parses: list[str] = []
+    shipped = Mention.model_validate_json.__func__
+
+    def counting(cls, body, *args, **kwargs):
+        parses.append(body)
+        return shipped(cls, body, *args, **kwargs)
+
+    monkeypatch.setattr(Mention, "model_validate_json", classmethod(counting))
+    queue.send([_mention(f"c{i}", text=f"Zip broke again, order {i}") for i in range(4)])
+    client("sqs").send_message(QueueUrl=queue.url, MessageBody='{"platform": "x"}')  # not a Mention
+    event = drain_ingest_queue()
+    parses.clear()
+
+    assert process_batch(event, pipeline()) == {"batchItemFailures": []}
+    assert sorted(parses) == sorted([r["body"] for r in event["Records"]] + ['{"platform": "x"}'])
+    assert repository.count() == 4
