@@ -6,7 +6,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bench.moto_transactions import item_level_rollback, linear_update_validation
+from bench.moto_transactions import (
+    ITEM_SIZE_LIMIT,
+    item_level_rollback,
+    linear_item_size_check,
+    linear_update_validation,
+    wire_attribute_values,
+)
 from bench.pipeline import CallCounter, EmulatorClock, Spent, item_size, set_only_item, write_units
 
 
@@ -164,3 +170,73 @@ def test_update_validation_checked_once_rejects_and_applies_what_moto_does(check
             )
         item = dynamodb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]
     assert item["a"] == {"S": "v"} and {item[f"n{i}"]["N"] for i in range(40)} == {"2"}
+
+
+# Every kind of AttributeValue, nested, with the edge values a serializer might drop (False, "", empty list and map).
+EVERY_KIND = {
+    "k": {"S": "all"},
+    "s": {"S": "text <b>&</b> ü"},
+    "empty": {"S": ""},
+    "n": {"N": "-12.50"},
+    "b": {"B": b"\x00\xffraw"},
+    "ss": {"SS": ["x", "y"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"a", b"\x01"]},
+    "no": {"BOOL": False},
+    "yes": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "list": {"L": [{"N": "1"}, {"S": ""}, {"L": []}, {"M": {}}, {"B": b"in a list"}]},
+    "map": {"M": {"inner": {"M": {"deep": {"BOOL": False}}}, "text": {"S": "t"}, "blob": {"B": b"\x02"}}},
+}
+
+
+def answers(dynamodb) -> list:
+    """The same reads of every kind of value through each read API that returns items."""
+    dynamodb.put_item(TableName="t", Item=EVERY_KIND)
+    dynamodb.put_item(TableName="t", Item={"k": {"S": "plain"}, "n": {"N": "1"}, "m": {"M": {"a": {"S": "b"}}}})
+    keys = [{"k": {"S": "all"}}, {"k": {"S": "plain"}}, {"k": {"S": "absent"}}]
+    answers = [dynamodb.get_item(TableName="t", Key=key).get("Item") for key in keys]
+    batch = dynamodb.batch_get_item(RequestItems={"t": {"Keys": keys, "ConsistentRead": True}})["Responses"]["t"]
+    answers.append(sorted(batch, key=lambda item: item["k"]["S"]))
+    answers.append(
+        dynamodb.query(TableName="t", KeyConditionExpression="k = :k", ExpressionAttributeValues={":k": {"S": "all"}})[
+            "Items"
+        ]
+    )
+    answers.append(sorted(dynamodb.scan(TableName="t")["Items"], key=lambda item: item["k"]["S"]))
+    answers.append(
+        dynamodb.update_item(
+            TableName="t",
+            Key={"k": {"S": "plain"}},
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_OLD",
+        )["Attributes"]
+    )
+    return answers
+
+
+def test_attribute_values_output_as_they_are_read_back_as_moto_serializes_them():
+    with mock_aws():
+        shipped = answers(table_t())
+    with mock_aws(), wire_attribute_values():
+        direct = answers(table_t())
+    assert direct == shipped
+    assert shipped[0]["b"] == {"B": b"\x00\xffraw"} and shipped[0]["no"] == {"BOOL": False}  # what is compared
+
+
+@pytest.mark.parametrize("checked_once", [False, True])
+def test_item_size_checked_once_stores_and_refuses_what_moto_does(checked_once):
+    with mock_aws(), linear_item_size_check() if checked_once else contextlib.nullcontext():
+        dynamodb = table_t()
+        dynamodb.put_item(TableName="t", Item=EVERY_KIND)
+        assert answers(dynamodb)[0] == {**EVERY_KIND}
+        # 40 attributes of 10,200 bytes: only the last one takes the item past the limit
+        big = {f"a{i:02d}": {"S": "x" * 10_200} for i in range(40)}
+        assert sum(len(name) + 10_200 for name in big) + len("k") + len("big") > ITEM_SIZE_LIMIT
+        almost = dict(list(big.items())[:39])
+        dynamodb.put_item(TableName="t", Item={"k": {"S": "big"}, **almost})
+        with pytest.raises(dynamodb.exceptions.ClientError, match="Item size has exceeded"):
+            dynamodb.put_item(TableName="t", Item={"k": {"S": "big"}, **big})
+        stored = dynamodb.get_item(TableName="t", Key={"k": {"S": "big"}})["Item"]
+    assert set(stored) == {"k", *almost}  # the refused write changed nothing
