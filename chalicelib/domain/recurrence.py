@@ -109,26 +109,34 @@ def lookup_keys(facts: IssueFacts) -> dict[str, RecurrenceRule]:
 _ORDER = {SAME_AUTHOR: 0, SAME_PRODUCT_TOPIC: 1, NEAR_DUPLICATE: 2}
 
 
+def _to_the_second(moment: datetime) -> datetime:
+    """Platforms date a post to the second (X's ``created_at``, Facebook's ``created_time``), and a new issue is
+    first seen at its first post's time; a resolution time has milliseconds (Step Functions' ``EnteredTime``).
+    Compared to the second, a post written in the second of the resolution, after it, is not taken for one
+    written before it (while a post of the second before still is)."""
+    return moment.replace(microsecond=0)
+
+
 def find_recurrence(
     new: IssueFacts, found: dict[str, IssueFacts], window: timedelta, text_similarity: float
 ) -> RecurrenceLink | None:
     """The resolved issue ``new`` recurs, if any: ``found`` maps each of ``new``'s lookup keys that exists to the
-    resolved issue it points at. Only issues resolved within ``window`` before ``new`` was first seen count; a band
-    collision alone never links (the signatures must be ``text_similarity`` alike); among matches the first rule
-    wins, then the most recent resolution."""
+    resolved issue it points at. Only issues resolved within ``window`` before ``new`` was first seen (compared to
+    the second: :func:`_to_the_second`) count; a band collision alone never links (the signatures must be
+    ``text_similarity`` alike); among matches the first rule wins, then the most recent resolution."""
     matches: list[tuple[int, float, RecurrenceLink]] = []
     for key, rule in lookup_keys(new).items():
         earlier = found.get(key)
         if earlier is None or earlier.issue_id == new.issue_id:
             continue
         gap = new.at - earlier.at
-        if gap < timedelta(0) or gap > window:
+        if _to_the_second(new.at) < _to_the_second(earlier.at) or gap > window:
             continue
         if rule is NEAR_DUPLICATE and not (
             new.signature and earlier.signature and similarity(new.signature, earlier.signature) >= text_similarity
         ):
             continue
-        link = RecurrenceLink(new.issue_id, earlier.issue_id, rule, int(gap.total_seconds()))
+        link = RecurrenceLink(new.issue_id, earlier.issue_id, rule, max(0, int(gap.total_seconds())))
         matches.append((_ORDER[rule], -earlier.at.timestamp(), link))
     return min(matches, key=lambda m: (m[0], m[1]))[2] if matches else None
 
