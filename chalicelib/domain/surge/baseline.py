@@ -141,6 +141,24 @@ def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> flo
     return min(MAX_DISPERSION, max(floor, excess))
 
 
+def live_dispersion(values: Sequence[int], mus: Sequence[float], supports: Sequence[float], floor: float) -> float:
+    """Dispersion of a key's hourly counts around what the live test expected of them (:func:`causal_expectations`:
+    the level of the hours just before, ``supports`` counts behind it): ``sum((c - mu)**2 - c - mu**2 / (n + 1)) /
+    sum(mu**2)``, beyond Poisson and the level's own uncertainty, at least ``floor``; the most extreme 1 % of hours
+    left out (as :func:`dispersion`). A level that follows the last few hours takes the slow drift of a stream (a
+    story fading over a day, a busy Monday) out of the wobble the test must allow, which a fit around each day's
+    level leaves in."""
+    terms = sorted(
+        ((c - mu) ** 2 - c - mu * mu / (n + 1.0), mu * mu) for c, mu, n in zip(values, mus, supports, strict=True)
+    )
+    terms = terms[: len(terms) - math.ceil(len(terms) / 100)]
+    denominator = sum(m2 for _, m2 in terms)
+    if denominator <= 0:
+        return floor
+    excess = sum(t for t, _ in terms) / denominator
+    return min(MAX_DISPERSION, max(floor, excess))
+
+
 def causal_expectations(
     values: Sequence[int], shape: Sequence[float], hods: Sequence[int], level_long: float, config: SurgeConfig
 ) -> tuple[list[float], list[float]]:
@@ -264,15 +282,17 @@ def fit_baseline(
     prior_hours = config.level_prior_counts / level_long
     level = (n_recent + config.level_prior_counts) / (s_recent + prior_hours)
     support = n_recent + config.level_prior_counts
-    mus = hourly_expectations(values, shape, hods, level_long)
-    phi = dispersion(values, mus, config.overdispersion)
+    live_mus, supports = causal_expectations(values, shape, hods, level_long, config)
+    if config.live_dispersion:
+        phi = live_dispersion(values, live_mus, supports, config.overdispersion)
+    else:
+        phi = dispersion(values, hourly_expectations(values, shape, hods, level_long), config.overdispersion)
     if config.dispersion_prior_hours > 0:
         # a few days of history understate a key's burstiness (the shape and the day levels were fitted on the
         # very hours the dispersion is measured on): until it has history of its own, a key is taken to be as
         # bursty as a typical stream
         weight = config.dispersion_prior_hours
         phi = (phi * n_hours + config.dispersion_prior * weight) / (n_hours + weight)
-    live_mus, supports = causal_expectations(values, shape, hods, level_long, config)
     sizes = [1.0 / (1.0 / (n + 1.0) + phi) for n in supports]
     alpha = calibrate(values, live_mus, sizes, config)
     return Baseline(shape, level, support, float(n_hours), phi, alpha)
