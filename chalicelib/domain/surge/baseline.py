@@ -127,12 +127,16 @@ def hourly_expectations(
     return mus
 
 
-def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> float:
+def dispersion(
+    values: Sequence[int], mus: Sequence[float], floor: float, supports: Sequence[float] | None = None
+) -> float:
     """Method-of-moments negative-binomial dispersion of a key's hourly counts around their expectation:
-    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``. The most extreme 1 % of hours are left out: one
-    real surge in a sparse key's history would otherwise make it look bursty enough never to alert again (how
-    often such surges come is the calibration's business, not the wobble's)."""
-    terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus, strict=True))
+    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``; with ``supports`` (the counts behind each
+    expectation) less the expectation's own uncertainty, ``mu**2 / (n + 1)`` an hour. The most extreme 1 % of
+    hours are left out: one real surge in a sparse key's history would otherwise make it look bursty enough never
+    to alert again (how often such surges come is the calibration's business, not the wobble's)."""
+    ns = [math.inf] * len(values) if supports is None else supports
+    terms = sorted(((c - mu) ** 2 - c - mu * mu / (n + 1.0), mu * mu) for c, mu, n in zip(values, mus, ns, strict=True))
     terms = terms[: len(terms) - math.ceil(len(terms) / 100)]
     denominator = sum(m2 for _, m2 in terms)
     if denominator <= 0:
@@ -143,20 +147,11 @@ def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> flo
 
 def live_dispersion(values: Sequence[int], mus: Sequence[float], supports: Sequence[float], floor: float) -> float:
     """Dispersion of a key's hourly counts around what the live test expected of them (:func:`causal_expectations`:
-    the level of the hours just before, ``supports`` counts behind it): ``sum((c - mu)**2 - c - mu**2 / (n + 1)) /
-    sum(mu**2)``, beyond Poisson and the level's own uncertainty, at least ``floor``; the most extreme 1 % of hours
-    left out (as :func:`dispersion`). A level that follows the last few hours takes the slow drift of a stream (a
-    story fading over a day, a busy Monday) out of the wobble the test must allow, which a fit around each day's
-    level leaves in."""
-    terms = sorted(
-        ((c - mu) ** 2 - c - mu * mu / (n + 1.0), mu * mu) for c, mu, n in zip(values, mus, supports, strict=True)
-    )
-    terms = terms[: len(terms) - math.ceil(len(terms) / 100)]
-    denominator = sum(m2 for _, m2 in terms)
-    if denominator <= 0:
-        return floor
-    excess = sum(t for t, _ in terms) / denominator
-    return min(MAX_DISPERSION, max(floor, excess))
+    the level of the hours just before, ``supports`` counts behind it), beyond Poisson and that level's own
+    uncertainty (:func:`dispersion`). A level that follows the recent hours takes the slow drift of a stream (a
+    story fading over a day, a busy Monday) out of the wobble the test must allow, and a day's level, fitted on the
+    very hours it is measured on, hides some of the errors the live level makes."""
+    return dispersion(values, mus, floor, supports)
 
 
 def causal_expectations(
