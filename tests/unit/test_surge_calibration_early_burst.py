@@ -1,6 +1,8 @@
 """A young brand whose history opens with a real burst (a story breaking on its first day) still alerts a tripling
-on its fourth day: one episode in three days is no evidence of a key over its budget (at three per two weeks, a
-key within it raises one or more in that time with probability 0.47)."""
+on its fourth day at an allowance level of 1/4: one episode in three days is no evidence of a key over its budget
+(at three per two weeks, a key within it raises one or more in that time with probability 0.47). The brand's
+default stays the median, which misses it (see DEFAULT_CONFIGS: the 1/4 level put two held-out streams over
+their alert budget)."""
 
 from __future__ import annotations
 
@@ -38,13 +40,16 @@ def _replay(seed: int, allowance_level: float) -> tuple[float, list[float]]:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_a_tripling_three_days_after_a_first_day_burst_is_alerted_within_the_hour(seed: int) -> None:
-    alpha, alerts = _replay(seed, DEFAULT_CONFIGS["brand"].allowance_level)
+def test_at_the_quarter_allowance_a_tripling_three_days_after_a_first_day_burst_is_alerted_within_the_hour(
+    seed: int,
+) -> None:
+    alpha, alerts = _replay(seed, 0.25)
     assert alpha == DEFAULT_CONFIGS["brand"].alpha
     assert alerts and all(0 <= d <= HOUR for d in alerts)
 
 
-def test_with_the_median_allowance_the_first_day_burst_sets_the_tail_beyond_the_tripling() -> None:
+def test_with_the_median_allowance_the_brands_default_the_first_day_burst_sets_the_tail_beyond_the_tripling() -> None:
+    assert DEFAULT_CONFIGS["brand"].allowance_level == 0.5
     alpha, alerts = _replay(1, 0.5)
     assert alpha < DEFAULT_CONFIGS["brand"].alpha / 10
     assert not [d for d in alerts if 0 <= d <= HOUR]
