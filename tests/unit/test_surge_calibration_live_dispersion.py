@@ -13,7 +13,6 @@ from chalicelib.domain.surge.baseline import (
     causal_expectations,
     dispersion,
     hourly_expectations,
-    live_dispersion,
 )
 
 
@@ -32,7 +31,7 @@ def _both(values: list[int]) -> tuple[float, float]:
     level_long = (sum(values) + 0.5) / len(values)
     day = dispersion(values, hourly_expectations(values, FLAT_SHAPE, hods, level_long), 0.0)
     mus, supports = causal_expectations(values, FLAT_SHAPE, hods, level_long, config)
-    return day, live_dispersion(values, mus, supports, 0.0)
+    return day, dispersion(values, mus, 0.0, supports)
 
 
 def test_a_drifting_level_is_less_bursty_around_the_live_level_than_around_each_days() -> None:

@@ -109,3 +109,9 @@ def test_a_tripling_on_day_four_is_alerted_after_one_natural_burst_on_day_one(se
     assert detector.baseline("brand", tripling).alpha == DEFAULT_CONFIGS["brand"].alpha
     assert alerts, "the tripling was not alerted"
     assert all(tripling <= a.detected_at <= tripling + HOUR for a in alerts)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, -0.5])
+def test_an_allowance_level_outside_zero_to_one_is_refused(level: float) -> None:
+    with pytest.raises(ValueError, match="allowance_level"):
+        replace(DEFAULT_CONFIGS["brand"], allowance_level=level)

@@ -145,15 +145,6 @@ def dispersion(
     return min(MAX_DISPERSION, max(floor, excess))
 
 
-def live_dispersion(values: Sequence[int], mus: Sequence[float], supports: Sequence[float], floor: float) -> float:
-    """Dispersion of a key's hourly counts around what the live test expected of them (:func:`causal_expectations`:
-    the level of the hours just before, ``supports`` counts behind it), beyond Poisson and that level's own
-    uncertainty (:func:`dispersion`). A level that follows the recent hours takes the slow drift of a stream (a
-    story fading over a day, a busy Monday) out of the wobble the test must allow, and a day's level, fitted on the
-    very hours it is measured on, hides some of the errors the live level makes."""
-    return dispersion(values, mus, floor, supports)
-
-
 def causal_expectations(
     values: Sequence[int], shape: Sequence[float], hods: Sequence[int], level_long: float, config: SurgeConfig
 ) -> tuple[list[float], list[float]]:
@@ -278,8 +269,8 @@ def fit_baseline(
     level = (n_recent + config.level_prior_counts) / (s_recent + prior_hours)
     support = n_recent + config.level_prior_counts
     live_mus, supports = causal_expectations(values, shape, hods, level_long, config)
-    if config.live_dispersion:
-        phi = live_dispersion(values, live_mus, supports, config.overdispersion)
+    if config.live_dispersion:  # around what the live test expected, beyond that level's own uncertainty
+        phi = dispersion(values, live_mus, config.overdispersion, supports)
     else:
         phi = dispersion(values, hourly_expectations(values, shape, hods, level_long), config.overdispersion)
     if config.dispersion_prior_hours > 0:

@@ -59,6 +59,8 @@ class SurgeConfig:
                 raise ValueError("windows and cooldown must be positive multiples of bucket_seconds")
         if not self.windows:
             raise ValueError("at least one window")
+        if not 0 < self.allowance_level < 1:  # a quantile: at 0 episodes_allowed would never stop counting
+            raise ValueError("allowance_level must be between 0 and 1")
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
