@@ -149,7 +149,9 @@ def test_make_runs_follow_up_shows_the_same_author_writing_again_as_a_recurrence
     first = {
         "id": f"first-{marker}",
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "text": "Honestly disappointed @aurelle: my Lina trench coat lost two buttons on the first wear.",
+        # worded unlike the sample stream's demo-influencer-1, which the stack may have ingested already: a
+        # near-duplicate would fold this mention into that issue, whatever state it is in
+        "text": "@aurelle really let down: the belt loop of my new Lina trench coat tore off after one afternoon.",
         "author": author,
     }
     delivery = deliveries.x_delivery(first)
