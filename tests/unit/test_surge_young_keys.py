@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -53,33 +52,11 @@ def test_one_burst_in_four_days_leaves_a_brand_its_tail_two_tighten_it() -> None
     assert calibrate(two, mus, 50.0, config) < config.alpha
 
 
-def test_one_burst_in_two_days_leaves_a_brand_its_tail_one_in_its_first_day_and_a_half_does_not() -> None:
-    # at three per two weeks a key within budget raises one or more episodes in 48 hours with probability 0.35:
-    # no evidence against it at an allowance level of 1/4 (the brand's default is the median); in 30 hours (0.24)
-    # it is
-    config = replace(DEFAULT_CONFIGS["brand"], allowance_level=0.25)
-    values, mus = _history(48, [30])
-    assert calibrate(values, mus, 50.0, config) == config.alpha
-    values, mus = _history(30, [20])
-    assert calibrate(values, mus, 50.0, config) < config.alpha
-    values, mus = _history(48, [20, 40])
-    assert calibrate(values, mus, 50.0, config) < config.alpha
-
-
-@pytest.mark.parametrize("level", [0.1, 0.25, 0.5])
-@pytest.mark.parametrize("mean", [0.1, 0.3, 0.43, 0.9, 1.5, 3.0, 6.0])
-def test_allowance_at_a_level_is_the_most_a_key_within_budget_raises_that_likely(level: float, mean: float) -> None:
-    allowed = episodes_allowed(mean, level)
-    assert poisson_at_least(allowed, mean) >= level
-    assert poisson_at_least(allowed + 1, mean) < level
-
-
 def test_allowance_never_exceeds_the_budget() -> None:
-    # at two weeks a key keeping three raises four or more with probability 0.35: still only three are allowed
-    assert episodes_allowed(3.0, 0.25) == 4
-    assert episodes_allowed(3.0, 0.25, 3.0) == 3
-    assert episodes_allowed(2.0, 0.25, 2.0) == 2
-    assert episodes_allowed(800.0, 0.25) > episodes_allowed(800.0) == 800
+    # a median above the budget (4.2 expected: 4) is capped at it
+    assert episodes_allowed(4.2) == 4
+    assert episodes_allowed(4.2, 3.0) == 3
+    assert episodes_allowed(800.0, 2.0) == 2
     values, mus = _history(14 * 24, [30, 60, 90, 120])  # four far beyond the tail in two weeks: over the budget
     assert calibrate(values, mus, 50.0, DEFAULT_CONFIGS["brand"]) < DEFAULT_CONFIGS["brand"].alpha
 
@@ -109,9 +86,3 @@ def test_a_tripling_on_day_four_is_alerted_after_one_natural_burst_on_day_one(se
     assert detector.baseline("brand", tripling).alpha == DEFAULT_CONFIGS["brand"].alpha
     assert alerts, "the tripling was not alerted"
     assert all(tripling <= a.detected_at <= tripling + HOUR for a in alerts)
-
-
-@pytest.mark.parametrize("level", [0.0, 1.0, -0.5])
-def test_an_allowance_level_outside_zero_to_one_is_refused(level: float) -> None:
-    with pytest.raises(ValueError, match="allowance_level"):
-        replace(DEFAULT_CONFIGS["brand"], allowance_level=level)

@@ -40,11 +40,9 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
   most the kind's value and is calibrated on the key's own history: every past hour is tested as the live test
   would have tested it then (its count against the level of the hours before it, times the shape; consecutive
   firing hours are one episode); when that replay raises more episodes than a key keeping ``alert_budget`` per
-  two weeks (the plan's budget: 2 product, 3 brand alerts) raises in that history with probability at least
-  ``allowance_level`` (a Poisson count's quantile, never past the budget; the median by default: a brand's first
-  episode is allowed after 3.2 days, its third at two weeks. At 1/4 the tail would tighten only on a history that
-  is evidence of a key over its budget, a first episode allowed after 32 hours, but that put two held-out streams
-  over their budget), ``alpha`` moves
+  two weeks (the plan's budget: 2 product, 3 brand alerts) raises in that history more likely than not (a Poisson
+  count's median, never past the budget: a brand's first episode is allowed after 3.2 days, its third at two
+  weeks), ``alpha`` moves
   ``calibration_margin`` below the first episode beyond that allowance (the live test slides its windows every
   five minutes, so it finds a burst sharper than clock hours show it). Windows shorter than the longest are held
   to ``alpha * (w / longest) ** short_window_exponent``: the history is hourly, and sub-hour windows wobble more

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 from chalicelib.domain.surge.config import SurgeConfig, baseline_end_hour
 from chalicelib.domain.surge.counts import DAY, HOUR, HOURS_PER_DAY, BucketCounts, hour_start
@@ -127,16 +126,12 @@ def hourly_expectations(
     return mus
 
 
-def dispersion(
-    values: Sequence[int], mus: Sequence[float], floor: float, supports: Sequence[float] | None = None
-) -> float:
+def dispersion(values: Sequence[int], mus: Sequence[float], floor: float) -> float:
     """Method-of-moments negative-binomial dispersion of a key's hourly counts around their expectation:
-    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``; with ``supports`` (the counts behind each
-    expectation) less the expectation's own uncertainty, ``mu**2 / (n + 1)`` an hour. The most extreme 1 % of
+    ``sum((c - mu)**2 - c) / sum(mu**2)``, at least ``floor``. The most extreme 1 % of
     hours are left out: one real surge in a sparse key's history would otherwise make it look bursty enough never
     to alert again (how often such surges come is the calibration's business, not the wobble's)."""
-    ns = [math.inf] * len(values) if supports is None else supports
-    terms = sorted(((c - mu) ** 2 - c - mu * mu / (n + 1.0), mu * mu) for c, mu, n in zip(values, mus, ns, strict=True))
+    terms = sorted(((c - mu) ** 2 - c, mu * mu) for c, mu in zip(values, mus, strict=True))
     terms = terms[: len(terms) - math.ceil(len(terms) / 100)]
     denominator = sum(m2 for _, m2 in terms)
     if denominator <= 0:
@@ -171,27 +166,25 @@ def causal_expectations(
     return mus, supports
 
 
-def episodes_allowed(expected: float, level: float = 0.5, cap: float | None = None) -> int:
+def episodes_allowed(expected: float, cap: float | None = None) -> int:
     """How many episodes a history may hold when a key keeping its budget expects ``expected`` in it: the most
-    that such a key raises with probability at least ``level`` (its count is Poisson, ``expected`` on average),
-    and no more than ``cap`` (the budget itself: a history is at most two weeks long).
+    that such a key raises more likely than not (the median of a Poisson count of mean ``expected``), and no more
+    than ``cap`` (the budget itself: a history is at most two weeks long).
 
-    At ``level`` 1/2 (the median), ``floor(expected)`` is rounded up a little: one early natural burst then no
-    longer sets a young key's threshold beyond any surge after 3.2 days (at three per two weeks) instead of 4.7.
-    A lower ``level`` tightens only on a history that is evidence against the budget at that level: at 1/4 a
-    brand's first episode is allowed after 32 hours (a key keeping three per two weeks raises one or more in that
-    time with probability 0.25), its second after 4.5 days; more than the budget never."""
+    The median rounds ``floor(expected)`` up a little: one early natural burst then no longer sets a young key's
+    threshold beyond any surge after 3.2 days (at three per two weeks) instead of 4.7. (A lower quantile, 1/4,
+    was tried for the brand and dropped: it put two held-out streams over their budget; eval_surge's "method".)"""
     if expected <= 0:
         return 0
-    if expected > POISSON_SUM_LIMIT:  # exp(-expected) underflows: a normal approximation, continuity corrected
-        k = math.floor(expected + 1 / 3 + NormalDist().inv_cdf(1 - level) * math.sqrt(expected))
+    if expected > POISSON_SUM_LIMIT:  # exp(-expected) underflows
+        k = math.floor(expected + 1 / 3)  # the median's approximation
     else:
         at_least = 1.0  # P(N >= k) after subtracting P(N = k)
         term = math.exp(-expected)  # P(N = k)
         k = 0
         while True:
             at_least -= term  # now P(N >= k + 1)
-            if at_least < level:
+            if at_least < 0.5:  # the median
                 break
             k += 1
             term *= expected / k
@@ -207,10 +200,8 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
     live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
     this replay does). The history's allowance is :func:`episodes_allowed`: as many episodes as a key keeping
-    its budget (``alert_budget`` per two weeks) raises in that many hours with probability at least
-    ``allowance_level`` (1/2: more likely than not; a brand's 1/4: one episode in two days is no evidence of a
-    key over budget, since at three per two weeks it sees one or more with probability 0.35, while two are,
-    0.07), and never more than the budget. When more episodes than that reach ``alpha`` (the loosest tail the
+    its budget (``alert_budget`` per two weeks) raises in that many hours more likely than not (the median), and
+    never more than the budget. When more episodes than that reach ``alpha`` (the loosest tail the
     test uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live
     test looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
@@ -228,9 +219,7 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
             current = None
     if current is not None:
         episodes.append(current)
-    allowed = episodes_allowed(
-        config.alert_budget * len(values) / TWO_WEEKS_HOURS, config.allowance_level, config.alert_budget
-    )
+    allowed = episodes_allowed(config.alert_budget * len(values) / TWO_WEEKS_HOURS, config.alert_budget)
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
@@ -269,10 +258,7 @@ def fit_baseline(
     level = (n_recent + config.level_prior_counts) / (s_recent + prior_hours)
     support = n_recent + config.level_prior_counts
     live_mus, supports = causal_expectations(values, shape, hods, level_long, config)
-    if config.live_dispersion:  # around what the live test expected, beyond that level's own uncertainty
-        phi = dispersion(values, live_mus, config.overdispersion, supports)
-    else:
-        phi = dispersion(values, hourly_expectations(values, shape, hods, level_long), config.overdispersion)
+    phi = dispersion(values, hourly_expectations(values, shape, hods, level_long), config.overdispersion)
     if config.dispersion_prior_hours > 0:
         # a few days of history understate a key's burstiness (the shape and the day levels were fitted on the
         # very hours the dispersion is measured on): until it has history of its own, a key is taken to be as
