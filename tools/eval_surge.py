@@ -742,6 +742,18 @@ def synthetic_family(seeds: int, seed: int = 7) -> dict[str, object]:
         "seeds": seeds,
         "mentions_per_hour": round(statistics.mean(mentions) / (SYNTH_DAYS * 24), 1) if mentions else None,
         "brand_tripling": rates("tripling", TRIPLING_BOUND, every),
+        "brand_tripling_by_volume": {  # the hour's mean volume: under 10 a tripling is 3x of a few mentions
+            f"under {LOW_VOLUME_PER_HOUR}/h": rates(
+                "tripling",
+                TRIPLING_BOUND,
+                lambda r: r.get("volume", 0) < LOW_VOLUME_PER_HOUR,  # type: ignore[operator]
+            ),
+            f"at least {LOW_VOLUME_PER_HOUR}/h": rates(
+                "tripling",
+                TRIPLING_BOUND,
+                lambda r: r.get("volume", 0) >= LOW_VOLUME_PER_HOUR,  # type: ignore[operator]
+            ),
+        },
         "product_burst": rates("burst", BURST_BOUND, every),
         "unexplained_per_2_weeks": alerts(every),
         "by_band": per_band,
@@ -928,7 +940,11 @@ def synthetic_rows(synth: dict[str, object]) -> list[list[str]]:
         ("product_burst", "product burst (12 complaints in 45 min) on a quiet product", "alerted ≤ 15 min"),
     ):
         by_band = "; ".join(f"{b} {_rate(v[event])}" for b, v in bands.items())
-        rows.append([f"{what}: {label}", f"{_pct(synth[event])} (by start: {by_band})", target])  # type: ignore[arg-type]
+        got = f"{_pct(synth[event])} (by start: {by_band})"  # type: ignore[arg-type]
+        if event == "brand_tripling":
+            vols: dict[str, dict[str, object]] = synth["brand_tripling_by_volume"]  # type: ignore[assignment]
+            got += " (by the hour's mean volume: " + "; ".join(f"{b} {_rate(v)}" for b, v in vols.items()) + ")"
+        rows.append([f"{what}: {label}", got, target])
     u: dict[str, dict[str, object]] = synth["unexplained_per_2_weeks"]  # type: ignore[assignment]
     rows.append(
         [
