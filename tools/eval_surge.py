@@ -912,6 +912,16 @@ METHOD = {
     "41 %, 8-13.5 48 %; Poisson 52 %, phi 0.05 41 %, phi 0.15 23 %), misses mostly at the daily trough (12 "
     "mentions against 4 expected is beyond a 1e-3 tail even for Poisson); bursts 93 % of 144; unexplained brand "
     "alerts worst 4 per two weeks (2 of 16 phi-0.15 streams over the budget of 3), product worst 2.",
+    "issue_14_synthetic_sweep": "Looked at on the synthetic family (48 seeds) and the tuning streams (10 starts) "
+    "only; none shipped, the held-out streams were not run with any of them. Brand shape prior 3 (a daily shape "
+    "learnt faster from a young history): synthetic triplings 39 -> 47 % (day 1-2 26 -> 43 %) but tuning 69 -> 66 % "
+    "and 2 synthetic streams still over the brand budget (worst 4.01); prior 5: 46 %, tuning 65 %, 3 over. The "
+    "calibration's replay counting past hours at twice the tail (sliding windows find a burst sharper than clock "
+    "hours): no figure moved (24 seeds). The brand tail loosened 3x (3e-3) once a key has 7 days of history and its "
+    "replay at that tail stays within its allowance: triplings on days 8-13.5 48 -> 71 %, tuning 69 % unchanged, "
+    "but 7 of 48 synthetic streams over the brand budget (phi 0.05 and 0.15); with the replay checked at 9e-3 "
+    "before loosening: 65 % on days 8-13.5, 4 streams over. The clock-hour replay undercounts what the live "
+    "sliding-window test raises, so a tail loosened on it breaks the budget.",
     "issue_14_after_held_out": "Choices made after seeing held-out results (so those streams no longer test "
     "them blind), because a Crisis opened by a false alert starts a PR and legal protocol and the budget is the "
     "plan's promise to its people. First the live-test burstiness (tail 5e-4, prior 0.05; setting since deleted) was "
