@@ -402,9 +402,81 @@ def general_negatives() -> tuple[list[str], list[str]]:
     """
     texts, labels = tweeteval("sentiment", "val")
     negatives = [t for t, lab in zip(texts, labels, strict=True) if lab == NEG]
-    tune = [t for t in negatives if hash_bucket(t) < 50]
+    tune = _drop_heldout([t for t in negatives if hash_bucket(t) < 50])  # new-domain rows never trained on
     report = [t for t in negatives if hash_bucket(t) >= 50]
     return tune, report
+
+
+DOMAIN_LABELS = ROOT / "tools" / "signals_labels_domains.json"
+
+
+@dataclass
+class DomainItem:
+    """One hand-labelled tweet of tools/signals_labels_domains.json (new domains; never trained on)."""
+
+    source: str
+    ident: str
+    text: str
+    label: int
+    domain: str
+
+
+def _norm(text: str) -> str:
+    """Text key for near-duplicates: lower case, no hashtags / handles / punctuation."""
+    text = re.sub(r"[#@]\w+", " ", text.lower())
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def _source_texts(source: str) -> dict[str, str]:
+    if source.startswith("tweeteval/"):
+        _, task, split = source.split("/")
+        return {str(i): t for i, t in enumerate(_read_lines(DATA / "tweeteval" / task / f"{split}_text.txt"))}
+    if source == "vader_tweets":
+        out = {}
+        for line in _read_lines(DATA / "vader_groundtruth" / "tweets_GroundTruth.txt"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                out[parts[0]] = parts[2]
+        return out
+    if source.startswith("crisislex/"):
+        event = source.split("/", 1)[1]
+        path = DATA / "crisislex" / "CrisisLexT6" / event / f"{event}-ontopic_offtopic.csv"
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return {r[0].strip("'"): r[1] for r in csv.reader(fh) if r and r[0] != "tweet id"}
+    raise ValueError(f"unknown source {source}")
+
+
+def domain_labelled() -> list[DomainItem]:
+    """Every row of tools/signals_labels_domains.json with its text, in file order."""
+    rows = json.loads(DOMAIN_LABELS.read_text(encoding="utf-8"))["rows"]
+    cache: dict[str, dict[str, str]] = {}
+    out = []
+    for r in rows:
+        texts = cache.setdefault(r["source"], _source_texts(r["source"]))
+        out.append(DomainItem(r["source"], r["id"], texts[r["id"]], int(r["label"]), r["domain"]))
+    return out
+
+
+def domain_split() -> tuple[list[DomainItem], list[DomainItem]]:
+    """(tune, report) parts of the new-domain rows, fixed by a hash of source:id (decided before scoring).
+
+    REPORT = crc32("source:id") % 2 == 0. Neither part is trained on as it stands; the tune part may choose
+    knobs of a later model, the report part only ever reports.
+    """
+    tune, report = [], []
+    for item in domain_labelled():
+        (report if zlib.crc32(f"{item.source}:{item.ident}".encode()) % 2 == 0 else tune).append(item)
+    return tune, report
+
+
+def heldout_domain_texts() -> set[str]:
+    """Normalized texts of every new-domain row: training drops any tweet with one of these keys."""
+    return {_norm(item.text) for item in domain_labelled()}
+
+
+def _drop_heldout(texts: list[str]) -> list[str]:
+    held = heldout_domain_texts()
+    return [t for t in texts if _norm(t) not in held]
 
 
 def generic_tweet_rows() -> tuple[Rows, Rows]:
@@ -415,6 +487,9 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
     """
     complaint, sentiment = Rows(), Rows()
     texts, labels = tweeteval("emotion", "train")
+    held = heldout_domain_texts()  # tools/signals_labels_domains.json rows (and their near-duplicates): never trained
+    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if _norm(t) not in held]
+    texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
     emo_to_sent = {0: NEG, 1: POS, 2: POS, 3: NEG}  # anger, joy, optimism, sadness
     gen_w = float(os.environ.get("GEN_W", "0.2"))
     neg_w = float(os.environ.get("GEN_NEG_W", GEN_NEG_W))
@@ -422,13 +497,13 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
         complaint.add(text, 0, gen_w if emo_to_sent[lab] == POS else neg_w)
         sentiment.add(text, emo_to_sent[lab], 0.7)
     texts, _ = tweeteval("irony", "train")
-    for text in texts:
+    for text in _drop_heldout(texts):
         complaint.add(text, 0, gen_w)
     # Offensive/hate tweets: angry but not at a brand; keeps swearing alone from meaning "complaint".
     off_w = float(os.environ.get("OFF_W", "0.1"))
     for task in ("offensive", "hate"):
         texts, _ = tweeteval(task, "train")
-        for text in texts:
+        for text in _drop_heldout(texts):
             if off_w > 0:
                 complaint.add(text, 0, off_w)
     return complaint, sentiment
