@@ -22,7 +22,11 @@ Every set below was excluded from training in tools/train_signals.py:
   tweets to or about companies of tools/signals_labels_domains.json (TweetEval, VADER tweets, CrisisLex T6: telecom,
   utilities, tech, games, media, retail, food, transport, ...), alone, per domain, and mixed with the general
   negatives' report half. v6 was trained before these rows were held out: some TweetEval training tweets among them
-  were v6 non-complaints, so ``rows_v6_never_trained_on`` gives the figures on the rows v6 never saw.
+  were v6 non-complaints, so ``rows_v6_never_trained_on`` gives the figures on the rows v6 never saw. Since v7 the
+  TUNE part chooses knobs and threshold (train_signals); the report part is still never trained or tuned on.
+- the new training sources of v7 (tools/signals_labels_extra.json, real tweets; tools/signals_synthetic.json,
+  SYNTHETIC tweets, training only) are never evaluated on; ``model_trained_on`` / ``model_new_sources`` say what
+  the shipped model used.
 """
 
 from __future__ import annotations
@@ -189,6 +193,11 @@ def main() -> None:
     )
     meta = json.loads(model.META.read_text(encoding="utf-8"))
     results["twcs_training_cross_validation"] = meta.get("cross_validation", {})
+    # What the shipped model was trained on (v7: the new sources, the synthetic one named as such) and tuned on
+    # (v7: the new-domain TUNE part too; its figure is in twcs_training_cross_validation.new_domains_tune_part).
+    for key in ("trained_on", "new_sources", "tuning"):
+        if key in meta:
+            results[f"model_{key}"] = meta[key]
     # Reporting figures on the test split from models that never saw the tweet's brand / its domain: trained
     # by tools/train_signals.py (held_out_reports), which needs scikit-learn; eval only reads them.
     for key, name in (("brand_held_out", "twcs_test_brand_held_out"), ("domain_held_out", "twcs_test_domain_held_out")):

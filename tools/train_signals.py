@@ -33,6 +33,7 @@ scores (for threshold studies; never the test split).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -469,9 +470,14 @@ def domain_split() -> tuple[list[DomainItem], list[DomainItem]]:
     return tune, report
 
 
-def heldout_domain_texts() -> set[str]:
+def heldout_domain_texts() -> frozenset[str]:
     """Normalized texts of every new-domain row: training drops any tweet with one of these keys."""
-    return {_norm(item.text) for item in domain_labelled()}
+    return _heldout_domain_texts()
+
+
+@functools.cache
+def _heldout_domain_texts() -> frozenset[str]:
+    return frozenset(_norm(item.text) for item in domain_labelled())
 
 
 def _drop_heldout(texts: list[str]) -> list[str]:
@@ -507,6 +513,117 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
             if off_w > 0:
                 complaint.add(text, 0, off_w)
     return complaint, sentiment
+
+
+# ---------------------------------------------------------------- new complaint sources (v7)
+
+EXTRA_LABELS = ROOT / "tools" / "signals_labels_extra.json"
+SYNTHETIC = ROOT / "tools" / "signals_synthetic.json"
+# Weights of the two new complaint sources (EXTRA_W, SYNTH_W; 0 = not trained on, which reproduces v6).
+EXTRA_W = "0"
+SYNTH_W = "0"
+# TUNE_DOMAINS_IN_THRESHOLD=1: the threshold is also chosen on the new-domain rows' tune part (full-model scores).
+TUNE_DOMAINS_IN_THRESHOLD = "0"
+# The twcs brand group a new-source row's domain falls in: a leave-one-domain-out fit (and the domain-held-out
+# report) that holds out a group leaves out the new rows of that group too. Domains with no twcs group (utilities,
+# government ...) match no fold and stay in every fit.
+DOMAIN_GROUP = {
+    "food": "food",
+    "retail": "retail",
+    "apparel": "retail",
+    "transport": "transport",
+    "telecom": "telecom",
+    "tech": "tech",
+    "games": "tech",
+    "media": "tech",
+    "finance": "finance",
+    "other": "other",
+}
+
+
+@dataclass
+class NewRow:
+    """One row of a new complaint source: ``origin`` is "extra:<source>:<id>" or "synthetic"."""
+
+    text: str
+    label: int
+    domain: str
+    origin: str
+
+
+def heldout_keys() -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    """What no row of a new source may be: ((source, id) keys, normalized texts) of every held-out or tuning set.
+
+    The new-domain rows (tune and report parts), the general negatives (report half: held out; tune half: scored
+    out of fold to choose the threshold), every TweetEval validation/test tweet read by ``make eval``, the twcs
+    labelled tweets (test split held out; training split scored out of fold), the held-out airlines (Delta, Virgin
+    America) and the VADER tweets scored for sentiment.
+    """
+    return _heldout_keys()
+
+
+@functools.cache
+def _heldout_keys() -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    keys = {(item.source, item.ident) for item in domain_labelled()}
+    texts = set(heldout_domain_texts())
+    for task in ("sentiment", "emotion", "irony", "offensive", "hate"):
+        for split in ("val", "test"):
+            base = DATA / "tweeteval" / task
+            if (base / f"{split}_text.txt").is_file():
+                lines = _read_lines(base / f"{split}_text.txt")
+                keys |= {(f"tweeteval/{task}/{split}", str(i)) for i in range(len(lines))}
+                if split == "val":
+                    texts |= {_norm(t) for t in lines}
+    texts |= {_norm(item.text) for item in twcs_labelled_all()}
+    held_air, _ = airline_rows(heldout=True)
+    texts |= {_norm(t) for t in held_air.texts}
+    texts.discard("")
+    return frozenset(keys), frozenset(texts)
+
+
+def _new_rows(kind: str) -> list[NewRow]:
+    """Rows of tools/signals_labels_extra.json ("extra") or tools/signals_synthetic.json ("synthetic"), held-out
+    rows dropped (``heldout_keys``); [] when the file is absent. Sorted, so training stays deterministic."""
+    path = EXTRA_LABELS if kind == "extra" else SYNTHETIC
+    if not path.is_file():
+        return []
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    rows = raw["rows"] if isinstance(raw, dict) else raw
+    keys, texts = heldout_keys()
+    cache: dict[str, dict[str, str]] = {}
+    out, seen = [], set()
+    for r in rows:
+        if int(r["label"]) not in (0, 1):
+            continue
+        if kind == "extra":
+            source, ident = str(r["source"]), str(r["id"])
+            if (source, ident) in keys or source.endswith(("/val", "/test")):
+                continue
+            try:
+                text = cache.setdefault(source, _source_texts(source)).get(ident)
+            except (ValueError, OSError):
+                continue
+            origin = f"extra:{source}:{ident}"
+        else:
+            text, origin = r.get("text"), "synthetic"
+        if not text:
+            continue
+        key = _norm(text)
+        if not key or key in texts or key in seen:
+            continue
+        seen.add(key)
+        out.append(NewRow(text, int(r["label"]), str(r.get("domain") or "other"), origin))
+    return sorted(out, key=lambda x: (x.origin, x.text))
+
+
+def extra_rows() -> list[NewRow]:
+    """Hand-labelled real tweets of tools/signals_labels_extra.json (texts from ../shared/data), held-out dropped."""
+    return _new_rows("extra")
+
+
+def synthetic_rows() -> list[NewRow]:
+    """Synthetic tweets of tools/signals_synthetic.json (training only), held-out rows dropped."""
+    return _new_rows("synthetic")
 
 
 def review_rows() -> tuple[Rows, Rows]:
@@ -624,6 +741,12 @@ def macro_f1(y_true: list[int], scores: list[float], threshold: float) -> float:
 
     pred = [int(s >= threshold) for s in scores]
     return float(f1_score(y_true, pred, average="macro"))
+
+
+def precision_recall(y_true: list[int], scores: list[float], threshold: float) -> tuple[float, float]:
+    pred = [int(p >= threshold) for p in scores]
+    tp = sum(1 for t, p in zip(y_true, pred, strict=True) if t and p)
+    return round(tp / max(1, sum(pred)), 4), round(tp / max(1, sum(y_true)), 4)
 
 
 def choose_threshold(
@@ -788,7 +911,32 @@ def complaint_rows(
         rows.add(item.text, item.label, followup_w)
         source.append("followup:" + item.first.group)
         brands.append(item.first.brand)
+    # New sources (v7): hand-labelled real tweets and synthetic ones, each tagged with its domain's twcs group so a
+    # domain-held-out fit leaves them out with it. A generic TweetEval row the extra file labels is trained once,
+    # with the extra file's label.
+    for prefix, knob, default, new_rows in (
+        ("extra", "EXTRA_W", EXTRA_W, extra_rows),
+        ("synth", "SYNTH_W", SYNTH_W, synthetic_rows),
+    ):
+        weight = float(os.environ.get(knob, default))
+        if weight <= 0:
+            continue
+        items = new_rows()
+        labelled = {_norm(item.text) for item in items}
+        if prefix == "extra" and labelled:
+            drop = [i for i, s in enumerate(source) if s == "generic" and _norm(rows.texts[i]) in labelled]
+            for i in reversed(drop):
+                del rows.texts[i], rows.labels[i], rows.weights[i], source[i], brands[i]
+        for item in items:
+            rows.add(item.text, item.label, weight)
+            source.append(f"{prefix}:{DOMAIN_GROUP.get(item.domain, item.domain)}")
+            brands.append("")
     return rows, source, brands
+
+
+def row_group_of(source: list[str]) -> list[str]:
+    """Each training row's twcs brand group for domain-held-out fits ("" for rows no domain fold leaves out)."""
+    return [s.split(":", 1)[1] if s.startswith(("twcs:", "followup:", "extra:", "synth:")) else "" for s in source]
 
 
 def sentiment_rows() -> Rows:
@@ -869,7 +1017,7 @@ def held_out_reports(
     texts = [t.text for t in test]
     test_views = {view: featurize(texts, vocab, view)[0] for view in VIEWS}
     test_y = [t.label for t in test]
-    row_group = np.array([s.split(":", 1)[1] if s.startswith(("twcs:", "followup:")) else "" for s in source])
+    row_group = np.array(row_group_of(source))
     row_brand = np.array(brands)
     is_airline = np.array([s == "airline" for s in source])
     brand_rows = is_brand_row(source)
@@ -943,7 +1091,8 @@ def main() -> None:
     print(
         f"complaint rows {len(complaint.texts)} (pos {sum(complaint.labels)}; twcs {len(twcs_train)}, "
         f"twcs test {len(twcs_test)} held out; follow-ups of training threads "
-        f"{sum(s.startswith('followup:') for s in source)}), sentiment rows {len(sentiment.texts)}"
+        f"{sum(s.startswith('followup:') for s in source)}; extra {sum(s.startswith('extra:') for s in source)}, "
+        f"synthetic {sum(s.startswith('synth:') for s in source)}), sentiment rows {len(sentiment.texts)}"
     )
 
     vocab = prune_vocab(complaint.texts + sentiment.texts, min_df)
@@ -966,7 +1115,11 @@ def main() -> None:
         print(json.dumps(meta["held_out_reports"]))
         return
     cms = [fit_complaint(views[view], y, w, c_complaint) for view in VIEWS]
-    expert_model = fit_complaint(views["word"][brand_rows], y[brand_rows], w[brand_rows], c_complaint)
+    expert_model = (
+        fit_complaint(views["word"][brand_rows], y[brand_rows], w[brand_rows], c_complaint)
+        if expert or not quick
+        else None
+    )
     twcs_idx = [i for i, s in enumerate(source) if s.startswith("twcs:")]
     twcs_y = [complaint.labels[i] for i in twcs_idx]
     test_y = [t.label for t in twcs_test]
@@ -999,13 +1152,19 @@ def main() -> None:
 
     # Follow-ups are never scored; each is left out of every fit that holds out its thread's first tweet (5-fold:
     # that tweet's fold; leave-one-domain-out: its group), so no thread is half trained on, half scored.
-    n_before = len(source) - len(followups) if any(s.startswith("followup:") for s in source) else len(source)
+    # (The follow-up rows come in ``followups`` order; the new sources' rows, if any, come after them.)
+    followup_at = [i for i, s in enumerate(source) if s.startswith("followup:")]
     followup_oof = np.full(len(source), -1)
-    followup_group = np.array([s.split(":", 1)[1] if s.startswith("followup:") else "" for s in source])
-    for i, item in enumerate(followups if n_before < len(source) else []):
-        followup_oof[n_before + i] = hash_bucket(item.first.text) % 5
-    oof = mixed_held_out(
-        lambda i: hash_bucket(complaint.texts[i]) % 5 if fold_group(i) else None, lambda k: followup_oof == k
+    for i, item in zip(followup_at, followups if followup_at else [], strict=True):
+        followup_oof[i] = hash_bucket(item.first.text) % 5
+    # QUICK=1 skips the 5-fold figures (not a selection criterion) unless QUICK_OOF=1.
+    skip_oof = quick and os.environ.get("QUICK_OOF") != "1"
+    oof = (
+        [float("nan")] * len(source)
+        if skip_oof
+        else mixed_held_out(
+            lambda i: hash_bucket(complaint.texts[i]) % 5 if fold_group(i) else None, lambda k: followup_oof == k
+        )
     )
     oof_twcs = [oof[i] for i in twcs_idx]
     oof_mixed = [oof[i] for i in mixed_idx]
@@ -1014,18 +1173,34 @@ def main() -> None:
     # too, exactly as the domain-held-out report leaves a domain out.
     is_airline = np.array([s == "airline" for s in source])
     no_rows = np.zeros(len(source), dtype=bool)
-    logo = mixed_held_out(fold_group, lambda k: (is_airline if k == "transport" else no_rows) | (followup_group == k))
+    # Follow-ups and the new sources' rows (extra, synthetic) of the held-out group are left out with it.
+    new_group = np.array(
+        [g if not s.startswith("twcs:") else "" for s, g in zip(source, row_group_of(source), strict=True)]
+    )
+    logo = mixed_held_out(fold_group, lambda k: (is_airline if k == "transport" else no_rows) | (new_group == k))
     logo_general = [logo[i] for i in general_idx]
     # Threshold: chosen on those leave-one-domain-out scores of the TUNING rows only (the twcs training rows,
     # alone and mixed with the tune half of the general negative tweets; each set counts once): the product
     # meets domains it was never trained on, and the domain-held-out report measures exactly that. Never the
     # test split nor the report half of the general negatives.
+    # The new-domain rows' TUNE part (``domain_split``; never trained on: ``heldout_domain_texts``, ``heldout_keys``),
+    # scored by the full model: a tuning figure since v7. The REPORT part is never read here.
+    domain_tune, _ = domain_split()
+    domain_tune_y = [item.label for item in domain_tune]
+    domain_tune_views = {view: featurize([item.text for item in domain_tune], vocab, view)[0] for view in VIEWS}
+    domain_tune_z = [m.decision_function(domain_tune_views[view]) for m, view in zip(cms, VIEWS, strict=True)]
+    domain_tune_t = expert_model.decision_function(domain_tune_views["word"]) if expert else [0.0] * len(domain_tune)
+    domain_tune_p = [
+        1.0 / (1.0 + math.exp(-complaint_logit(zw, zc, zt, mix, expert)))
+        for zw, zc, zt in zip(*domain_tune_z, domain_tune_t, strict=True)
+    ]
     cap = os.environ.get("GNEG_CAP", GNEG_CAP)
-    threshold = choose_threshold(
-        [(twcs_y, [logo[i] for i in twcs_idx]), (mixed_y, [logo[i] for i in mixed_idx])],
-        logo_general,
-        float(cap) if cap else None,
-    )
+    threshold_sets = [(twcs_y, [logo[i] for i in twcs_idx]), (mixed_y, [logo[i] for i in mixed_idx])]
+    # TUNE_DOMAINS_IN_THRESHOLD=1: the new-domain tune part is a third set the threshold is chosen on.
+    tune_domains_in_threshold = os.environ.get("TUNE_DOMAINS_IN_THRESHOLD", TUNE_DOMAINS_IN_THRESHOLD) == "1"
+    if tune_domains_in_threshold:
+        threshold_sets.append((domain_tune_y, domain_tune_p))
+    threshold = choose_threshold(threshold_sets, logo_general, float(cap) if cap else None)
     if os.environ.get("DUMP_TUNE_SCORES"):  # experiments: the tune rows' held-out scores, for threshold studies
         Path(os.environ["DUMP_TUNE_SCORES"]).write_text(
             json.dumps(
@@ -1037,14 +1212,24 @@ def main() -> None:
                     "mixed_y": mixed_y,
                     "mixed_logo": [logo[i] for i in mixed_idx],
                     "general_logo": logo_general,
+                    "domain_tune_y": domain_tune_y,
+                    "domain_tune_domain": [item.domain for item in domain_tune],
+                    "domain_tune_full": domain_tune_p,
                 }
             ),
             encoding="utf-8",
         )
+    new_counts = {
+        name: (
+            sum(s.startswith(prefix + ":") for s in source),
+            sum(lab for s, lab in zip(source, complaint.labels, strict=True) if s.startswith(prefix + ":")),
+        )
+        for name, prefix in (("extra", "extra"), ("synthetic", "synth"))
+    }
     cv = {
-        "twcs_train_oof_macro_f1": round(macro_f1(twcs_y, oof_twcs, threshold), 4),
+        "twcs_train_oof_macro_f1": None if skip_oof else round(macro_f1(twcs_y, oof_twcs, threshold), 4),
         "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
-        "tune_mixed_with_general_oof_macro_f1": round(macro_f1(mixed_y, oof_mixed, threshold), 4),
+        "tune_mixed_with_general_oof_macro_f1": None if skip_oof else round(macro_f1(mixed_y, oof_mixed, threshold), 4),
         "tune_mixed_with_general_leave_group_out_macro_f1": round(
             macro_f1(mixed_y, [logo[i] for i in mixed_idx], threshold), 4
         ),
@@ -1052,6 +1237,15 @@ def main() -> None:
             sum(p >= threshold for p in logo_general) / max(1, len(logo_general)), 4
         ),
         "twcs_leave_group_out_by_group": {},
+        "new_domains_tune_part": {
+            **held_out_summary(domain_tune_y, domain_tune_p, threshold),
+            **dict(
+                zip(("precision", "recall"), precision_recall(domain_tune_y, domain_tune_p, threshold), strict=True)
+            ),
+        },
+        "new_domains_tune_part_mixed_with_general_tune_half_macro_f1": round(
+            macro_f1(domain_tune_y + [0] * len(logo_general), domain_tune_p + logo_general, threshold), 4
+        ),
     }
     for group in sorted({source[i] for i in twcs_idx}):
         idx = [i for i in twcs_idx if source[i] == group]
@@ -1083,11 +1277,28 @@ def main() -> None:
         f"{sum(s.startswith('followup:') for s in source)} hand-labelled follow-ups of their threads, "
         "tweeteval emotion/irony/offensive/hate "
         "train, the tune half of the TweetEval sentiment validation negatives (general_negatives), "
-        "Amazon reviews",
+        "Amazon reviews"
+        + "".join(
+            f", {n[0]} {what} ({n[1]} complaints; {path}, complaint head only, held-out rows dropped)"
+            for n, what, path in (
+                (new_counts["extra"], "hand-labelled real tweets", "tools/signals_labels_extra.json"),
+                (new_counts["synthetic"], "SYNTHETIC AI-written tweets", "tools/signals_synthetic.json"),
+            )
+            if n[0]
+        ),
+        "new_sources": {
+            name: {"rows": n, "complaints": pos, "weight": wt}
+            for name, (n, pos), wt in (
+                ("extra", new_counts["extra"], float(os.environ.get("EXTRA_W", EXTRA_W))),
+                ("synthetic", new_counts["synthetic"], float(os.environ.get("SYNTH_W", SYNTH_W))),
+            )
+        },
+        "tune_domains_in_threshold": tune_domains_in_threshold,
         "tuning": "threshold and knobs chosen on cross-validation of the training rows (twcs training split, "
-        "general negatives tune half); reported on the twcs test split, held-out airlines and the "
-        "general negatives report half, never trained or tuned on; held_out_reports: the twcs "
-        "test split scored by models trained without its brand / its domain",
+        "general negatives tune half) and, since v7, the TUNE part of the new-domain rows "
+        "(tools/signals_labels_domains.json, domain_split; never trained on); reported on the twcs test split, "
+        "held-out airlines, the general negatives report half and the new-domain REPORT part, never trained or "
+        "tuned on; held_out_reports: the twcs test split scored by models trained without its brand / its domain",
         "cross_validation": cv,
         "held_out_reports": reports,
     }
