@@ -520,8 +520,8 @@ def generic_tweet_rows() -> tuple[Rows, Rows]:
 EXTRA_LABELS = ROOT / "tools" / "signals_labels_extra.json"
 SYNTHETIC = ROOT / "tools" / "signals_synthetic.json"
 # Weights of the two new complaint sources (EXTRA_W, SYNTH_W; 0 = not trained on, which reproduces v6).
-EXTRA_W = "0"
-SYNTH_W = "0"
+EXTRA_W = "2"
+SYNTH_W = "1"
 # TUNE_DOMAINS_IN_THRESHOLD=1: the threshold is also chosen on the new-domain rows' tune part (full-model scores).
 TUNE_DOMAINS_IN_THRESHOLD = "0"
 # The twcs brand group a new-source row's domain falls in: a leave-one-domain-out fit (and the domain-held-out
