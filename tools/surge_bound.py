@@ -354,14 +354,17 @@ def summarize(
     }
     for det in ("oracle", "practical"):
         res: dict[str, object] = {}
-        for rule in ("mean", "worst"):
+        # per setting (the oracle knows phi), and one threshold for every setting (a shipped detector does not)
+        all_even = [s[det] for s in streams if int(s["i"]) % 2 == 0]  # type: ignore[call-overload]
+        pooled = choose_threshold(all_even, "worst")  # type: ignore[arg-type]
+        for rule in ("mean", "worst", "worst_one_for_all_settings"):
             delays_all: dict[int, float | None] = {}
             per_setting: dict[str, object] = {}
             false_credit = 0
             for name in settings:
                 even = [s[det] for s in streams if s["setting"] == name and int(s["i"]) % 2 == 0]  # type: ignore[call-overload]
                 odd = [s[det] for s in streams if s["setting"] == name and int(s["i"]) % 2 == 1]  # type: ignore[call-overload]
-                h = choose_threshold(even, rule)  # type: ignore[arg-type]
+                h = pooled if rule.endswith("all_settings") else choose_threshold(even, rule)  # type: ignore[arg-type]
                 ev = [e for e in odd_events if e["setting"] == name]
                 for e in ev:
                     delays_all[id(e)] = first_alert(e[det], e["mins"], h, float(e["start"]))  # type: ignore[arg-type]
@@ -379,9 +382,27 @@ def summarize(
                 "by_setting": per_setting,
             }
         out[det] = res
+    out["summary"] = summary_lines(out)
     out["seconds"] = round(seconds, 1)
     out["method"] = METHOD
     return out
+
+
+def summary_lines(out: dict[str, object]) -> list[str]:
+    """One line per detector: odd-seed triplings within the hour (all, under / at least 10 an hour) and the odd
+    streams' worst clean brand episodes per two weeks."""
+
+    def line(name: str, tr: dict[str, dict[str, object]], worst: object) -> str:
+        parts = [f"{k} {v['within_hour']}/{v['n']}" for k, v in tr.items() if k != "by_placement"]
+        return f"{name}: triplings within the hour {'; '.join(parts)}; odd streams' worst per 2 wk {worst}"
+
+    shipped = out["shipped"]
+    lines = [line("shipped", shipped["odd_seed_triplings"], shipped["clean_brand_alerts_odd"]["worst"])]  # type: ignore[index]
+    for det in ("oracle", "practical"):
+        for rule, r in out[det].items():  # type: ignore[attr-defined]
+            worst = max(v["clean_episodes_odd_reported"]["worst"] for v in r["by_setting"].values())
+            lines.append(line(f"{det} ({rule})", r["triplings_odd"], worst))
+    return lines
 
 
 METHOD = (
@@ -392,13 +413,16 @@ METHOD = (
     "and phi, variance m + phi*sum of squared per-clock-hour means; practical = the shipped brand baseline "
     "(fit_key_baseline, refitted as the detector refits it, causal), variance m + m^2/Baseline.size(), silent "
     "before 24 h of history. Episodes: an upward crossing at least 60 min after the last firing (60-min cooldown). "
-    "Thresholds chosen per setting on the clean streams of EVEN i only (lowest grid value 0.5..40 step 0.05 from "
-    "which on the mean, resp. the worst, stream keeps 3 episodes per two weeks); every detection figure is on ODD i "
-    "only (triplings alerted within the hour: a minute end in (start, start+1h] with the statistic over the "
-    "threshold, whatever the episode state), with the odd streams' own clean episodes at that threshold; shipped "
-    "figures on the same odd-i triplings from eval_surge's inject_and_detect per event. "
+    "Thresholds chosen on the clean streams of EVEN i only: per setting, the lowest grid value (0.5..40 step 0.05) "
+    "from which on the mean (rule 'mean') or every stream ('worst') keeps 3 episodes per two weeks; and one "
+    "threshold for all three settings ('worst_one_for_all_settings': every one of the 24 even streams within "
+    "budget; what a detector that does not know phi could ship). Every detection figure is on ODD i only "
+    "(a tripling is alerted within the hour when a minute end in (start, start+1h] has the statistic over the "
+    "threshold, whatever the episode state), beside the odd streams' own clean episodes at that threshold; the "
+    "shipped detector's figures are on the same odd-i triplings, per event from eval_surge's inject_and_detect. "
     "'odd_events_where_clean_stream_alone_crossed_in_the_hour' counts detections the clean stream would also have "
-    "had (credit not due to the tripling)."
+    "had (credit not due to the tripling). The oracle GLR is one good test, not the best possible: the true ceiling "
+    "is at least its figure."
 )
 
 
