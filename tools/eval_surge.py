@@ -674,27 +674,29 @@ def synthetic_family(seeds: int, seed: int = 7) -> dict[str, object]:
         rng = random.Random(s + 500_000)
         stream = synth_stream(s, day_sd, phi)
         fa = false_alarms(f"synthetic {s}", stream, lambda a: None)
-        fa_rows.append({"setting": setting, "per_2_weeks": fa["unexplained_per_2_weeks"], "mentions": len(stream)})
+        fa_rows.append(
+            {"i": i, "setting": setting, "per_2_weeks": fa["unexplained_per_2_weeks"], "mentions": len(stream)}
+        )
         pool = [m for m in stream if m.complaint]
         for band, lo, hi in SYNTH_BANDS:
             start = SYNTH_T0 + rng.uniform(lo, hi) * DAY
             if background_hits(stream, "brand", start):
-                rows.append({"event": "tripling", "setting": setting, "band": band, "skipped": True})
+                rows.append({"i": i, "event": "tripling", "setting": setting, "band": band, "skipped": True})
                 continue
             vol = round(synth_mean_rate(start + HOUR / 2))
             inj = [replace(rng.choice(stream), ts=start + rng.uniform(0, HOUR)) for _ in range(2 * vol)]
             d, _ = inject_and_detect(stream, inj, "brand", start, TRIPLING_BOUND)
-            rows.append({"event": "tripling", "setting": setting, "band": band, "delay": d, "volume": vol})
+            rows.append({"i": i, "event": "tripling", "setting": setting, "band": band, "delay": d, "volume": vol})
         for _ in range(3):
             start = SYNTH_T0 + rng.uniform(SYNTH_BANDS[0][1], SYNTH_BANDS[-1][2]) * DAY
             band = _band_of(start)
             if background_hits(stream, target, start):
-                rows.append({"event": "burst", "setting": setting, "band": band, "skipped": True})
+                rows.append({"i": i, "event": "burst", "setting": setting, "band": band, "skipped": True})
                 continue
             offs = sorted([0.0] + [rng.uniform(0, 45 * 60) for _ in range(11)])
             inj = [replace(rng.choice(pool), ts=start + o, product=quiet, complaint=True) for o in offs]
             d, _ = inject_and_detect(stream, inj, target, start, BURST_BOUND)
-            rows.append({"event": "burst", "setting": setting, "band": band, "delay": d})
+            rows.append({"i": i, "event": "burst", "setting": setting, "band": band, "delay": d})
 
     def rates(event: str, bound: float, pick: Callable[[dict[str, object]], bool]) -> dict[str, object]:
         chosen = [r for r in rows if r["event"] == event and pick(r)]
@@ -758,6 +760,15 @@ def synthetic_family(seeds: int, seed: int = 7) -> dict[str, object]:
         "product_burst": rates("burst", BURST_BOUND, every),
         "unexplained_per_2_weeks": alerts(every),
         "by_band": per_band,
+        # even seeds: what a setting may be chosen on; odd seeds: reported
+        "by_seed_parity": {
+            parity: {
+                "brand_tripling": rates("tripling", TRIPLING_BOUND, lambda r, p=p: int(r["i"]) % 2 == p),  # type: ignore[call-overload,misc]
+                "product_burst": rates("burst", BURST_BOUND, lambda r, p=p: int(r["i"]) % 2 == p),  # type: ignore[call-overload,misc]
+                "unexplained_per_2_weeks": alerts(lambda r, p=p: int(r["i"]) % 2 == p),  # type: ignore[call-overload,misc]
+            }
+            for parity, p in (("even", 0), ("odd", 1))
+        },
         "by_setting": per_setting,
         "seconds": round(time.time() - t0, 1),
     }
@@ -960,6 +971,31 @@ METHOD = {
     "so a faithful replay live would read 14 x 24 x 4 = 1,344 hour items (14 BatchGetItem calls per cold read, "
     "against one per batch now) or need a per-day copy of settled 5-minute counts, and each brand fit took about 8x "
     "the CPU of the hourly one. Not done for one tripling of 85.",
+    "glr_route_session": "Tried, left off (brand glr_threshold None): tools/surge_bound.py's GLR "
+    "(log-likelihood ratio of 3x against "
+    "1x over every window of whole 5-minute buckets ending now, 5..60 min, negative binomial of the key's size on"
+    " the shipped baseline's expectations) as a second route to a brand alert inside evaluate(), after the window"
+    " test, same warm-up, calibration of the window test and episode rules, on spike-capped bucket counts (the "
+    "pipeline already reads the last hour's 5-minute buckets, history_range). Swept on the tuning streams (10 "
+    "starts) and the synthetic family (48 seeds, all seeds' figures looked at; by_seed_parity now splits "
+    "even/odd); held-out streams not run until the one full run that wrote this file. Shipped detector before, "
+    "same runs: tuning triplings 59/85 = 69 %, bursts 83 %, 9/9 within budget; synthetic 73/187 = 39 %, brand "
+    "worst 4 (2 of 48 over; even seeds 33/94, worst 4). With the window test's cap (floor spike_cap_min 3): "
+    "threshold 7.15 nats (surge_bound's one threshold) tuning 64/88 = 73 %, bursts 88 %, US Airways 3.91 (8/9 "
+    "within budget), synthetic 40 %; threshold 10 tuning 62/88 = 70 %, 9/9, synthetic 39 %. The study's gain did "
+    "not survive the cap: at 10-17 mentions an hour a tripled 5-minute bucket holds 2-4 mentions against a cap of"
+    " 3, and on synthetic seeds 1 and 3 the live statistic's maximum in the tripled hour was 1-6 nats under the "
+    "study's with the cap, within 0.5 of it with the cap lifted. So the GLR gets its own cap floor "
+    "(glr_spike_cap_min 5; the cap stays 4x the bucket's expectation above it): threshold 7.15 tuning 68 % of 87,"
+    " US Airways 7.83 (over), synthetic 50 % but 5 of 48 streams over (worst 5.01); threshold 8.5 (chosen) tuning"
+    " 66/88 = 75 %, bursts 87 %, 9/9 within budget (worst 2.55), synthetic 43 % of 187 with worst 4 and mean 0.83"
+    " (the shipped detector's: the route added no clean synthetic alert; the brief's 'synthetic worst <= 3' is "
+    "not met, as it was not before). One full run with it (held-out streams' only run with the route): tuning "
+    "66/88 = 75 %, bursts 78/90 = 87 %, 9/9; synthetic 81/187 = 43 % (even seeds 36/94, odd 45/93; brand worst 4,"
+    " 2 of 48 over, as shipped); held out triplings 9/28 = 32 % (shipped 10/27 = 37 %), bursts 98 % (90 %), but "
+    "Southwest and Delta 3.91 unexplained brand alerts per two weeks (shipped 1.96 each): 2 of 4 held-out streams"
+    " within budget. Left off by the session's rule (the synthetic worst stays 4, over 3) and for the held-out "
+    "budget; this file stays the shipped settings' run (the GLR run's JSON is not committed).",
 }
 
 
@@ -1021,7 +1057,14 @@ def main(argv: list[str] | None = None) -> int:
         name, value = setting.split("=", 1)
         kind, field_name = name.split(".", 1)
         current = getattr(CONFIGS[kind], field_name)
-        CONFIGS[kind] = replace(CONFIGS[kind], **{field_name: type(current)(value)})
+        parsed: object = (
+            None
+            if value.lower() == "none"
+            else (float(value) if field_name.endswith("threshold") else int(value))
+            if current is None
+            else type(current)(value)
+        )
+        CONFIGS[kind] = replace(CONFIGS[kind], **{field_name: parsed})
         args.no_write = True  # the committed JSON is the shipped settings' run
     if args.synthetic_only:
         synth = synthetic_family(args.synthetic_seeds, args.seed)

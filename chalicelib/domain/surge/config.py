@@ -41,6 +41,13 @@ class SurgeConfig:
     short_window_exponent: float = 0.0  # a window of a fraction f of the longest is tested at alpha * f**this
     dispersion_prior: float = 0.0  # the burstiness assumed of a key before its own history shows it ...
     dispersion_prior_hours: float = 0.0  # ... weighing as much as this many hours of that history
+    # A second route to an alert: the log-likelihood ratio of ``glr_ratio`` times the expected rate against 1x,
+    # over every window of whole buckets ending now up to ``glr_max_window`` (negative binomial of the key's size,
+    # spike-capped counts as the window test sees them), above ``glr_threshold`` (None: off).
+    glr_threshold: float | None = None
+    glr_ratio: float = 3.0
+    glr_max_window: int = 3600
+    glr_spike_cap_min: int | None = None  # the GLR's own floor of the per-bucket spike cap (None: spike_cap_min)
 
     def window_alpha(self, window: int, alpha: float) -> float:
         """The tail probability a ``window`` is tested at, given the key's calibrated ``alpha`` (its longest
@@ -57,6 +64,12 @@ class SurgeConfig:
                 raise ValueError("windows and cooldown must be positive multiples of bucket_seconds")
         if not self.windows:
             raise ValueError("at least one window")
+        if self.glr_threshold is not None and not 0 < self.glr_threshold < float("inf"):
+            raise ValueError("glr_threshold must be a positive number (or None: off)")
+        if not 1 < self.glr_ratio < float("inf"):
+            raise ValueError("glr_ratio must be above 1")
+        if self.glr_max_window <= 0 or self.glr_max_window % self.bucket_seconds:
+            raise ValueError("glr_max_window must be a positive multiple of bucket_seconds")
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
@@ -80,6 +93,10 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
         spike_cap_min=3,
         dispersion_prior=0.1,
         dispersion_prior_hours=96.0,
+        # the GLR route (glr_threshold 8.5 with glr_spike_cap_min 5) is off: tuning triplings 69 -> 75 % within
+        # budget, but held-out 2 of 4 streams over budget (eval_surge's "method", glr_route_session)
+        glr_threshold=None,
+        glr_spike_cap_min=5,
     ),
     # Sparse complaint counters. The windows run from 10 to 60 minutes: windows are whole buckets ending with the
     # current one, so the 20-minute window still holds a burst's first complaint 15 minutes in. Three complaints
@@ -124,7 +141,10 @@ def history_range(now: float, config: SurgeConfig) -> tuple[tuple[int, int], tup
     """What the store must read for an evaluation at ``now``: ``((fine_start, fine_end), (hour_start,
     hour_end))`` as half-open ranges of bucket / hour starts."""
     end = bucket_start(now, config.bucket_seconds) + config.bucket_seconds
-    fine_start = end - max(*config.windows, config.cooldown_seconds)
+    longest = max(*config.windows, config.cooldown_seconds)
+    if config.glr_threshold is not None:
+        longest = max(longest, config.glr_max_window)
+    fine_start = end - longest
     h_end = hour_start(end - max(config.windows))
     return (fine_start, end), (h_end - config.season_days * DAY, h_end)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -118,9 +119,54 @@ def evaluate(
         p = nb_tail(c, mu, size)
         if p <= config.window_alpha(w, baseline.alpha) and (best is None or p < best.p_value):
             best = SurgeAlert(key, now, float(start), c, mu, p)
+    if best is None and config.glr_threshold is not None:
+        best = _glr_alert(key, counts, now, end, baseline, config, config.glr_threshold)
     if best is None:
         return None, state
     return best, SurgeState(active=True, fired_at=now, level_at_fire=baseline.level)
+
+
+def nb_log_ratio(c: int, mu: float, size: float, ratio: float) -> float:
+    """``log P(c | mean ratio*mu) - log P(c | mean mu)`` for negative binomials of the same extra variance
+    ``mu**2 / size`` (Poisson as size → ∞): the evidence a count holds for a rate ``ratio`` times the expected."""
+    if size > 1e6:
+        return c * math.log(ratio) - (ratio - 1.0) * mu
+    extra = mu * mu / size
+
+    def log_pmf(m: float) -> float:
+        s = m * m / extra
+        return math.lgamma(c + s) - math.lgamma(s) + s * math.log(s / (s + m)) + c * math.log(m / (s + m))
+
+    return log_pmf(ratio * mu) - log_pmf(mu)
+
+
+def _glr_alert(
+    key: str, counts: BucketCounts, now: float, end: int, baseline: Baseline, config: SurgeConfig, threshold: float
+) -> SurgeAlert | None:
+    """The sequential route: over every window of whole buckets ending with the current one (up to
+    ``glr_max_window``), the log-likelihood ratio of ``glr_ratio`` times the expected rate against 1x on the
+    spike-capped count (each bucket at most ``spike_cap_ratio`` times its expectation, as the window test caps);
+    an alert on the window with the largest ratio when that exceeds ``threshold``. ``p_value`` holds
+    ``exp(-ratio)`` (a likelihood ratio, not a tail probability)."""
+    b = config.bucket_seconds
+    size = baseline.size()
+    floor = config.spike_cap_min if config.glr_spike_cap_min is None else config.glr_spike_cap_min
+    best: SurgeAlert | None = None
+    best_llr = threshold
+    for w in range(b, config.glr_max_window + b, b):
+        start = end - w
+        mu = baseline.expected(start, now)
+        if mu <= 0:
+            continue
+        cap = max(config.spike_cap_ratio * mu * b / max(now - start, b), floor)
+        c = counts.window_capped(start, end, cap)
+        if c < config.min_count:
+            continue
+        llr = nb_log_ratio(c, mu, size, config.glr_ratio)
+        if llr > best_llr:
+            best_llr = llr
+            best = SurgeAlert(key, now, float(start), c, mu, math.exp(-llr))
+    return best
 
 
 class SurgeDetector:
