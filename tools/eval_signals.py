@@ -81,16 +81,11 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
     }
 
 
-def precision_recall(y_true: list[int], y_pred: list[int]) -> tuple[float, float]:
-    tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and p)
-    return tp / max(1, sum(y_pred)), tp / max(1, sum(y_true))
-
-
 def mixed_with_general(brand: data.Rows, general: list[str]) -> dict[str, float]:
     """Brand tweets plus general negative tweets (all non-complaints): what the outside measure mixes."""
     labels = brand.labels + [0] * len(general)
     pred = [int(s.complaint) for s in analyze(brand.texts + general)]
-    precision, recall = precision_recall(labels, pred)
+    precision, recall = data.precision_recall(labels, pred)
     return {
         "n": len(labels),
         "n_general": len(general),
@@ -116,13 +111,13 @@ def new_domains(report: list[data.DomainItem], general: list[str]) -> dict[str, 
     for item in report:
         rows.add(item.text, item.label)
     pred = [int(s.complaint) for s in analyze(rows.texts)]
-    precision, recall = precision_recall(rows.labels, pred)
+    precision, recall = data.precision_recall(rows.labels, pred)
     out: dict[str, object] = complaint_figures(rows) | {"precision": round(precision, 4), "recall": round(recall, 4)}
     by_domain = {}
     for domain in sorted({i.domain for i in report}):
         idx = [k for k, i in enumerate(report) if i.domain == domain]
         y, p = [rows.labels[k] for k in idx], [pred[k] for k in idx]
-        dp, dr = precision_recall(y, p)
+        dp, dr = data.precision_recall(y, p)
         by_domain[domain] = {"n": len(idx), "n_complaint": sum(y), "macro_f1": round(f1_macro(y, p), 4)}
         if sum(y) and sum(p):
             by_domain[domain] |= {"precision": round(dp, 4), "recall": round(dr, 4)}

@@ -720,6 +720,11 @@ def complaint_logit(zw: float, zc: float, zt: float, mix: float, expert: float) 
     return (1 - expert) * (mix * zw + (1 - mix) * zc) + expert * zt
 
 
+def complaint_probability(zw: float, zc: float, zt: float, mix: float, expert: float) -> float:
+    """The complaint probability of :func:`complaint_logit` (the logistic of it)."""
+    return 1.0 / (1.0 + math.exp(-complaint_logit(zw, zc, zt, mix, expert)))
+
+
 def fit_complaint(x, y, w, c: float):
     from sklearn.linear_model import LogisticRegression
 
@@ -743,10 +748,10 @@ def macro_f1(y_true: list[int], scores: list[float], threshold: float) -> float:
     return float(f1_score(y_true, pred, average="macro"))
 
 
-def precision_recall(y_true: list[int], scores: list[float], threshold: float) -> tuple[float, float]:
-    pred = [int(p >= threshold) for p in scores]
-    tp = sum(1 for t, p in zip(y_true, pred, strict=True) if t and p)
-    return round(tp / max(1, sum(pred)), 4), round(tp / max(1, sum(y_true)), 4)
+def precision_recall(y_true: list[int], y_pred: list[int]) -> tuple[float, float]:
+    """Precision and recall of predicted labels (each 0 when nothing is predicted / nothing is positive)."""
+    tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and p)
+    return tp / max(1, sum(y_pred)), tp / max(1, sum(y_true))
 
 
 def choose_threshold(
@@ -1033,10 +1038,7 @@ def held_out_reports(
             if expert
             else [0.0] * len(held)
         )
-        return [
-            1.0 / (1.0 + math.exp(-complaint_logit(zw, zc, zt, mix, expert)))
-            for zw, zc, zt in zip(*logits, expert_z, strict=True)
-        ]
+        return [complaint_probability(zw, zc, zt, mix, expert) for zw, zc, zt in zip(*logits, expert_z, strict=True)]
 
     def figures(predicted: list[float]) -> dict:
         out = {**held_out_summary(test_y, predicted, threshold), "by_group": {}}
@@ -1070,8 +1072,6 @@ def held_out_reports(
 
 
 def main() -> None:
-    import math
-
     import numpy as np
 
     if not DATA.is_dir():
@@ -1139,7 +1139,7 @@ def main() -> None:
             else [0.0] * len(source)
         )
         return [
-            1.0 / (1.0 + math.exp(-complaint_logit(zw, zc, zt, mix, expert))) if zw == zw else float("nan")
+            complaint_probability(zw, zc, zt, mix, expert) if zw == zw else float("nan")
             for zw, zc, zt in zip(*logits, expert_z, strict=True)
         ]
 
@@ -1191,8 +1191,7 @@ def main() -> None:
     domain_tune_z = [m.decision_function(domain_tune_views[view]) for m, view in zip(cms, VIEWS, strict=True)]
     domain_tune_t = expert_model.decision_function(domain_tune_views["word"]) if expert else [0.0] * len(domain_tune)
     domain_tune_p = [
-        1.0 / (1.0 + math.exp(-complaint_logit(zw, zc, zt, mix, expert)))
-        for zw, zc, zt in zip(*domain_tune_z, domain_tune_t, strict=True)
+        complaint_probability(zw, zc, zt, mix, expert) for zw, zc, zt in zip(*domain_tune_z, domain_tune_t, strict=True)
     ]
     cap = os.environ.get("GNEG_CAP", GNEG_CAP)
     threshold_sets = [(twcs_y, [logo[i] for i in twcs_idx]), (mixed_y, [logo[i] for i in mixed_idx])]
@@ -1226,6 +1225,7 @@ def main() -> None:
         )
         for name, prefix in (("extra", "extra"), ("synthetic", "synth"))
     }
+    domain_tune_pr = precision_recall(domain_tune_y, [int(p >= threshold) for p in domain_tune_p])
     cv = {
         "twcs_train_oof_macro_f1": None if skip_oof else round(macro_f1(twcs_y, oof_twcs, threshold), 4),
         "twcs_leave_group_out_macro_f1": round(macro_f1(twcs_y, [logo[i] for i in twcs_idx], threshold), 4),
@@ -1239,9 +1239,7 @@ def main() -> None:
         "twcs_leave_group_out_by_group": {},
         "new_domains_tune_part": {
             **held_out_summary(domain_tune_y, domain_tune_p, threshold),
-            **dict(
-                zip(("precision", "recall"), precision_recall(domain_tune_y, domain_tune_p, threshold), strict=True)
-            ),
+            **dict(zip(("precision", "recall"), (round(v, 4) for v in domain_tune_pr), strict=True)),
         },
         "new_domains_tune_part_mixed_with_general_tune_half_macro_f1": round(
             macro_f1(domain_tune_y + [0] * len(logo_general), domain_tune_p + logo_general, threshold), 4

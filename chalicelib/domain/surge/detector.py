@@ -108,10 +108,7 @@ def evaluate(
         if c < config.min_count:
             continue
         mu = baseline.expected(start, now)
-        # a spike inside one bucket (a retweet storm, one user posting ten times) is not a surge of the
-        # key: each bucket counts at most spike_cap_ratio times its expectation (and spike_cap_min)
-        cap = max(config.spike_cap_ratio * mu * b / max(now - start, b), config.spike_cap_min)
-        c = counts.window_capped(start, end, cap)
+        c = counts.window_capped(start, end, spike_cap(config, mu, now, start, config.spike_cap_min))
         if c < config.min_count:
             continue
         if c < config.min_ratio * mu:
@@ -124,6 +121,14 @@ def evaluate(
     if best is None:
         return None, state
     return best, SurgeState(active=True, fired_at=now, level_at_fire=baseline.level)
+
+
+def spike_cap(config: SurgeConfig, mu: float, now: float, start: float, floor: int) -> float:
+    """The most one bucket of the window ``[start, now]`` counts: a spike inside one bucket (a retweet storm, one
+    user posting ten times) is not a surge of the key, so each bucket counts at most ``spike_cap_ratio`` times its
+    share of the window's expectation ``mu``, and at least ``floor``."""
+    b = config.bucket_seconds
+    return max(config.spike_cap_ratio * mu * b / max(now - start, b), floor)
 
 
 def nb_log_ratio(c: int, mu: float, size: float, ratio: float) -> float:
@@ -158,8 +163,7 @@ def _glr_alert(
         mu = baseline.expected(start, now)
         if mu <= 0:
             continue
-        cap = max(config.spike_cap_ratio * mu * b / max(now - start, b), floor)
-        c = counts.window_capped(start, end, cap)
+        c = counts.window_capped(start, end, spike_cap(config, mu, now, start, floor))
         if c < config.min_count:
             continue
         llr = nb_log_ratio(c, mu, size, config.glr_ratio)
