@@ -275,7 +275,13 @@ def run_once(mentions: int, batch: int, surges: bool, round_batches: int = ROUND
             from chalicelib.settings import resources
 
             # settled by the stream's time; a kept copy ages in processing time (the run is a minute long)
-            counters = DynamoSurgeStore(resources().surges_table, clock=lambda: stream_now[0], age_clock=time.monotonic)
+            # and its history is read with the batch's dedup keys, as the composition root wires it
+            counters = DynamoSurgeStore(
+                resources().surges_table,
+                clock=lambda: stream_now[0],
+                age_clock=time.monotonic,
+                reads=bootstrap.combined_reads(),
+            )
             pipeline = Pipeline(pipeline.repository, pipeline.triage, pipeline.plans, counters)
         else:
             pipeline = Pipeline(pipeline.repository, pipeline.triage, pipeline.plans, None)

@@ -19,6 +19,7 @@ from chalicelib.settings import resources
 
 if TYPE_CHECKING:
     from chalicelib.adapters.approvals_table import DynamoApprovals
+    from chalicelib.adapters.aws import CombinedReads
     from chalicelib.adapters.email import SesEmail
     from chalicelib.adapters.issues_table import DynamoIssues
     from chalicelib.adapters.outbox import OutboxPublisher
@@ -102,7 +103,16 @@ def triage_store() -> TriageStoreOpeningCrises:
     """The triage store (``TriageStore``), which also opens a surge's Crisis (``CrisisIssues``)."""
     from chalicelib.adapters.triage_table import DynamoTriageStore
 
-    return DynamoTriageStore(resources(), retention=active_retention)
+    return DynamoTriageStore(resources(), retention=active_retention, reads=combined_reads())
+
+
+@built_once
+def combined_reads() -> CombinedReads:
+    """One per process, shared by the triage and surge stores: the ingest processor's batch reads its dedup keys
+    and its surge history in one ``BatchGetItem``."""
+    from chalicelib.adapters.aws import CombinedReads
+
+    return CombinedReads()
 
 
 @built_once
@@ -205,7 +215,7 @@ def readiness() -> Readiness:
 def surge_store() -> DynamoSurgeStore:
     from chalicelib.adapters.surge_table import DynamoSurgeStore
 
-    return DynamoSurgeStore(resources().surges_table)
+    return DynamoSurgeStore(resources().surges_table, reads=combined_reads())
 
 
 # -- approvals and publishing (approvals engineer's block) ----------------------------------------------------

@@ -541,6 +541,12 @@ class FakeSurgeStore:
         self.batches: set[frozenset[str]] = set()
         self.states: dict[str, tuple] = {}  # key -> (SurgeState, version, issue_id)
         self.conflict_on: set[str] = set()  # keys whose next save loses the race (another processor wrote first)
+        self.prefetches: list[
+            tuple
+        ] = []  # (keys, days, hours, at) as told; an in-memory store has nothing to read early
+
+    def prefetch(self, keys, days, hours, at=None):
+        self.prefetches.append((list(keys), list(days), list(hours), at))
 
     def add(self, observations):
         from chalicelib.domain.surge import counter_fields, day_of, hour_of

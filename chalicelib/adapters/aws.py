@@ -6,6 +6,9 @@ Endpoints come from the environment: ``AWS_ENDPOINT_URL`` points every client at
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -39,6 +42,91 @@ def batch_get(table: str, keys: list[dict[str, Any]], dynamodb: Any = None, **op
             items += answer["Responses"].get(table, [])
             request = answer.get("UnprocessedKeys") or {}
     return items
+
+
+Key = tuple[tuple[str, str, Any], ...]  # a DynamoDB key, hashable: (attribute, type, value) by attribute name
+
+
+def _frozen(key: dict[str, Any]) -> Key:
+    return tuple(sorted((name, *next(iter(value.items()))) for name, value in key.items()))
+
+
+@dataclass
+class _Deferred:
+    table: str
+    keys: list[dict[str, Any]]
+    options: dict[str, Any]
+    deliver: Callable[[list[dict[str, Any]]], None]
+
+
+class CombinedReads:
+    """The ``BatchGetItem`` reads of several adapters (of several tables) sent together: one call where each
+    adapter would make its own.
+
+    An adapter that knows early what it will read defers it (:meth:`defer`). Whichever adapter reads next
+    (:meth:`get`) sends the deferred keys with its own, and each deferring adapter's ``deliver`` receives its
+    items then. Nothing waits on another adapter's read: a deferring adapter that needs its items before anyone
+    read for it calls :meth:`get` itself (which sends what is deferred too). A failed call delivers nothing: every
+    deferred read is dropped, and its adapter, finding nothing delivered, reads on its own. The ingest processor
+    reads a batch's dedup keys (triage) and its surge history (surges) this way: one call a batch, not two.
+    """
+
+    def __init__(self, dynamodb: Any = None) -> None:
+        self._dynamodb = dynamodb  # None: the shared client (a bench passes a counting one)
+        self._deferred: list[_Deferred] = []
+        self._lock = threading.Lock()
+
+    def defer(
+        self, table: str, keys: list[dict[str, Any]], deliver: Callable[[list[dict[str, Any]]], None], **options: Any
+    ) -> None:
+        """Read ``keys`` of ``table`` with the next read; ``deliver`` gets the stored items among them."""
+        with self._lock:
+            self._deferred.append(_Deferred(table, keys, options, deliver))
+
+    def cancel(self, deliver: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Drop what was deferred with ``deliver`` and not sent yet."""
+        with self._lock:
+            self._deferred = [d for d in self._deferred if d.deliver != deliver]
+
+    def get(self, table: str, keys: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+        """Every stored item of ``keys`` of ``table`` (as :func:`batch_get`), the deferred reads sent along. A
+        ``ProjectionExpression`` must keep the key's attributes (an item is matched to its read by them)."""
+        mine: list[dict[str, Any]] = []
+        with self._lock:
+            reads, self._deferred = [*self._deferred, _Deferred(table, keys, options, mine.extend)], []
+        # One request per table (DynamoDB takes each table once a call, its keys distinct, with one set of
+        # options): reads of a table with other options wait for a call of their own.
+        calls: list[dict[tuple[str, Key], None]] = []  # per call: (table, key) in order, distinct
+        options_of: list[dict[str, dict[str, Any]]] = []
+        for read in reads:
+            placed = False
+            for wanted, table_options in zip(calls, options_of, strict=True):
+                if table_options.setdefault(read.table, read.options) == read.options:
+                    wanted.update({(read.table, _frozen(key)): None for key in read.keys})
+                    placed = True
+                    break
+            if not placed:
+                calls.append({(read.table, _frozen(key)): None for key in read.keys})
+                options_of.append({read.table: read.options})
+        found: dict[tuple[str, Key], dict[str, Any]] = {}
+        dynamodb = self._dynamodb if self._dynamodb is not None else client("dynamodb")
+        for wanted, table_options in zip(calls, options_of, strict=True):
+            pairs = list(wanted)
+            for start in range(0, len(pairs), BATCH_GET_KEYS):
+                request: dict[str, Any] = {}
+                for name, key in pairs[start : start + BATCH_GET_KEYS]:
+                    entry = request.setdefault(name, {"Keys": [], **table_options[name]})
+                    entry["Keys"].append({attribute: {kind: value} for attribute, kind, value in key})
+                while request:
+                    answer = dynamodb.batch_get_item(RequestItems=request)
+                    for name, items in answer["Responses"].items():
+                        attributes = list(request[name]["Keys"][0])  # the key's attribute names
+                        for item in items:
+                            found[(name, _frozen({a: item[a] for a in attributes}))] = item
+                    request = answer.get("UnprocessedKeys") or {}
+        for read in reads:
+            read.deliver([item for key in read.keys if (item := found.get((read.table, _frozen(key)))) is not None])
+        return mine
 
 
 def reset_clients() -> None:

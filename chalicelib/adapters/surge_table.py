@@ -1,4 +1,5 @@
-"""Surge counters and states in DynamoDB, shaped so a whole batch costs two writes and one read.
+"""Surge counters and states in DynamoDB, shaped so a whole batch costs two writes and no read of its own: what it
+evaluates is read with the batch's dedup keys (:meth:`DynamoSurgeStore.prefetch`), in the triage store's call.
 
 * ``day#YYYY-MM-DD``: hourly counts of every key, attributes ``<id>h13`` (``<id>``: :func:`key_id`, a short
   digest of the key), and ``first_ts`` (when counting began, the detector's warm-up).
@@ -40,9 +41,10 @@ import math
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.aws import batch_get, client
+from chalicelib.adapters.aws import CombinedReads, client
 from chalicelib.domain.surge import (
     BRAND_KEY,
     Observation,
@@ -72,6 +74,8 @@ SETTLED_CACHE_ITEMS = 4096  # about 12 MB at most: 15 days × 4 shards for a few
 # A batch counts into the item of its latest hour: once an hour has been over this long, the batches still counting
 # into it are late ones (a retry), whose counts a kept copy shows within SETTLED_CACHE_SECONDS.
 SETTLING_SECONDS = 300
+# A prefetch's copies serve the batch that asked for them: a copy this old (processing time) is read again.
+PREFETCH_FRESH_SECONDS = 10
 STAMPED_ITEMS = 1024  # counter items a processor remembers having written: a few days' worth
 LINKS_ATTRIBUTE = "m"  # an hour item's linked mentions, each ``<id><mention>`` (<id>: the key's, KEY_ID_LENGTH long)
 PREVIOUS_DAY = {"h": "y", "f": "z"}  # the previous day's counters, kept in the latest day's items
@@ -120,14 +124,23 @@ class DynamoSurgeStore:
         dynamodb: Any = None,
         clock: Callable[[], float] = time.time,
         age_clock: Callable[[], float] | None = None,
+        reads: CombinedReads | None = None,
     ) -> None:
         """``clock``: what time it is (epoch seconds), against which hours are settled; ``age_clock``: how old a
         kept copy is (seconds, default ``clock``; a bench that replays a stream at its own pace runs ``clock``
-        with the stream and ages copies in processing time)."""
+        with the stream and ages copies in processing time); ``reads``: the reads this store's :meth:`prefetch`
+        joins (the composition root shares one with the triage store, whose read of a batch's dedup keys then
+        brings the surge history along)."""
         self.table = table_name
         self.links_per_key_hour = links_per_key_hour
         self.shards = shards
         self._dynamodb = dynamodb  # None: the shared client (a bench passes a counting one)
+        self._reads = reads if reads is not None else CombinedReads(dynamodb)
+        # what a prefetch read for this batch (pk → item, None: absent), this processor's counts added since; when
+        # it was read (age clock); the prefetch's delivery while it waits to be sent
+        self._prefetched: dict[str, dict[str, Any] | None] = {}
+        self._prefetched_at = -math.inf
+        self._deferred: Callable[[list[dict[str, Any]]], None] | None = None
         self._linked: dict[str, dict[str, int]] = {}  # hour → key attribute → mention ids stored (as last known)
         self._clock = clock
         self._age_clock = age_clock or clock
@@ -260,13 +273,58 @@ class DynamoSurgeStore:
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # this batch was counted here already (a retry after a later step failed): so was the item's expiry
+        else:
+            self._count_into_prefetched(pk, adds, links, first_ts, batch)
         if len(self._stamped) >= STAMPED_ITEMS:
             self._stamped.clear()
         self._stamped.add(pk)
 
     # -- reading -----------------------------------------------------------------------------------------
+    def prefetch(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> None:
+        """Say what the batch's :meth:`read` will need, before its counts are added. The items go with the next
+        read of the shared :class:`~chalicelib.adapters.aws.CombinedReads` (the triage store's read of the batch's
+        dedup keys), and :meth:`add` counts the batch into the copies. :meth:`read` answers from them what they
+        hold and reads the rest (a batch's duplicates, not counted, can move the time it is evaluated at). The
+        copies miss what other processors count in between, as a read made that much earlier would."""
+        self._drop_prefetch()
+        wanted = self._plan_read(keys, days, hours, at)[1]
+        if not wanted:
+            return
+
+        def deliver(items: list[dict[str, Any]]) -> None:
+            found = {item["pk"]["S"]: _plain(item) for item in items}
+            self._prefetched = {pk: found.get(pk) for pk in wanted}
+            self._prefetched_at = self._age_clock()
+            self._deferred = None
+
+        self._deferred = deliver
+        self._reads.defer(self.table, [{"pk": {"S": pk}} for pk in wanted], deliver, ConsistentRead=True)
+
+    def _drop_prefetch(self) -> None:
+        if self._deferred is not None:
+            self._reads.cancel(self._deferred)
+            self._deferred = None
+        self._prefetched = {}
+
+    def _count_into_prefetched(
+        self, pk: str, adds: dict[str, int], links: list[str], first_ts: float | None, batch: str
+    ) -> None:
+        """What an update just did, done to the prefetched copy of its item."""
+        if pk not in self._prefetched:
+            return
+        item = self._prefetched[pk] or {"pk": pk}
+        for attribute, count in adds.items():
+            item[attribute] = item.get(attribute, 0) + count
+        if links:
+            item[LINKS_ATTRIBUTE] = [*item.get(LINKS_ATTRIBUTE, []), *links]
+        if first_ts is not None and "first_ts" not in item:
+            item["first_ts"] = Decimal(repr(first_ts))
+        item["last_batch"] = batch
+        self._prefetched[pk] = item
+
     def read(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> SurgeHistory:
-        """One BatchGetItem: the day items, the hour items and the keys' states.
+        """One BatchGetItem (none when a :meth:`prefetch` brought what it needs): the day items, the hour items and
+        the keys' states.
 
         A warm processor keeps the counter items whose counts it needs are settled, and takes them from its last
         read while that is under :data:`SETTLED_CACHE_SECONDS` old, so a batch reads the current hour's items and
@@ -286,8 +344,41 @@ class DynamoSurgeStore:
 
         A copy is used only where this read, too, finds what it needs settled, and this processor's own count in
         a settled hour drops its copy (:meth:`add`)."""
-        from boto3.dynamodb.types import TypeDeserializer
+        items, wanted, (today, settled_at, now, read_at) = self._plan_read(keys, days, hours, at)
+        prefetched = self._prefetched if read_at - self._prefetched_at <= PREFETCH_FRESH_SECONDS else {}
+        self._drop_prefetch()  # one batch's: a retried count reads afresh
+        unread = [pk for pk in wanted if pk not in prefetched]
+        if unread:
+            for item in self._reads.get(self.table, [{"pk": {"S": pk}} for pk in unread], ConsistentRead=True):
+                plain = _plain(item)
+                items[plain["pk"]] = plain
+        for pk in wanted:
+            if (copy := prefetched.get(pk)) is not None:
+                items[pk] = copy
+        for pk in wanted:
+            if pk.startswith("state#"):
+                continue
+            complete = self._complete_through(pk, today, settled_at, now)
+            if complete is not None:
+                self._settled[pk] = (read_at, complete, _settled_part(items.get(pk), complete))
+                self._settled.move_to_end(pk)
+        while len(self._settled) > SETTLED_CACHE_ITEMS:
+            self._settled.popitem(last=False)
+        linked: dict[str, dict[str, int]] = {hour: {} for hour in hours}
+        for pk, item in items.items():
+            if pk.startswith("hour#"):  # the mentions linked in that hour, over its shards
+                stored = linked.setdefault(_period_name(pk), {})
+                for link in item.get(LINKS_ATTRIBUTE, []):
+                    name = link[:KEY_ID_LENGTH] + "m"
+                    stored[name] = stored.get(name, 0) + 1
+        self._linked.update(linked)
+        return SurgeHistory(items)
 
+    def _plan_read(
+        self, keys: list[str], days: list[str], hours: list[str], at: float | None
+    ) -> tuple[dict[str, dict[str, Any]], list[str], tuple[str | None, int | None, float, float]]:
+        """The items a read takes from the kept copies, the keys it must read, and what it decided that on (the
+        day evaluated, until when hours are settled, the clock, the age clock)."""
         now = self._clock()
         live = at is not None and now - at <= SETTLING_SECONDS
         settled_at = hour_start(min(at, now) - SETTLING_SECONDS) if at is not None and live else None
@@ -308,28 +399,7 @@ class DynamoSurgeStore:
             else:
                 wanted.append(pk)
         wanted += [f"state#{k}" for k in keys]
-        dynamodb, deserializer = self._client(), TypeDeserializer()
-        for item in batch_get(self.table, [{"pk": {"S": pk}} for pk in wanted], dynamodb, ConsistentRead=True):
-            plain = {k: deserializer.deserialize(v) for k, v in item.items()}
-            items[plain["pk"]] = plain
-        for pk in wanted:
-            if pk.startswith("state#"):
-                continue
-            complete = self._complete_through(pk, today, settled_at, now)
-            if complete is not None:
-                self._settled[pk] = (read_at, complete, _settled_part(items.get(pk), complete))
-                self._settled.move_to_end(pk)
-        while len(self._settled) > SETTLED_CACHE_ITEMS:
-            self._settled.popitem(last=False)
-        linked: dict[str, dict[str, int]] = {hour: {} for hour in hours}
-        for pk, item in items.items():
-            if pk.startswith("hour#"):  # the mentions linked in that hour, over its shards
-                stored = linked.setdefault(_period_name(pk), {})
-                for link in item.get(LINKS_ATTRIBUTE, []):
-                    name = link[:KEY_ID_LENGTH] + "m"
-                    stored[name] = stored.get(name, 0) + 1
-        self._linked.update(linked)
-        return SurgeHistory(items)
+        return items, wanted, (today, settled_at, now, read_at)
 
     @staticmethod
     def _needed(pk: str, at: float | None) -> float:
@@ -427,6 +497,14 @@ class SurgeHistory:
         if not item:
             return SurgeState(), 0, None
         return SurgeState.from_dict(json.loads(item["state"])), int(item["version"]), item.get("issue_id")
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's attribute values as Python values (numbers as ``Decimal``)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}
 
 
 _epoch = functools.lru_cache(maxsize=1024)(day_epoch)  # every batch names the same weeks of days (strptime is slow)

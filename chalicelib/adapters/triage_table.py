@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.adapters import codec
-from chalicelib.adapters.aws import batch_get, client
+from chalicelib.adapters.aws import CombinedReads, batch_get, client
 from chalicelib.adapters.codec import number, plain_item, string
 from chalicelib.adapters.mentions_table import (
     KEEP_FIRST,
@@ -162,15 +162,21 @@ def mention_item(change: TriageChange) -> dict[str, Any]:
 
 
 class DynamoTriageStore:
-    def __init__(self, names: Resources, retention: Callable[[], Retention] | None = None) -> None:
+    def __init__(
+        self, names: Resources, retention: Callable[[], Retention] | None = None, reads: CombinedReads | None = None
+    ) -> None:
+        """``reads``: where the dedup keys are read, with whatever other adapters deferred to the same read (the
+        composition root shares one with the surge store: a batch's surge history comes along)."""
         self.names = names
         self.retention = retention  # the active plan's retention (None: the plan's defaults)
+        self.reads = reads if reads is not None else CombinedReads()
 
     def read_keys(self, keys: list[str]) -> dict[str, KeyClaim]:
         if not keys:
             return {}
         wanted = [{"key": string(k)} for k in dict.fromkeys(keys)]
-        claims = [claim_from_item(item) for item in batch_get(self.names.issue_keys_table, wanted, ConsistentRead=True)]
+        items = self.reads.get(self.names.issue_keys_table, wanted, ConsistentRead=True)
+        claims = [claim_from_item(item) for item in items]
         return {claim.key: claim for claim in claims}
 
     def commit(self, change: TriageChange) -> None:

@@ -528,6 +528,10 @@ class SurgeStore(Protocol):
     def add(self, observations: list[Observation]) -> int:
         """Count a batch (atomic adds, safe to retry: a batch is counted once); returns the writes made."""
 
+    def prefetch(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> None:
+        """What the batch's :meth:`read` will ask for, said before its counts are added: a store may read it with
+        another adapter's read, count the batch into its copies, and answer :meth:`read` from them."""
+
     def read(self, keys: list[str], days: list[str], hours: list[str], at: float | None = None) -> SurgeHistoryView:
         """The day items (hourly counts), the hour items (5-minute counts, linked mentions) and the keys' states.
 

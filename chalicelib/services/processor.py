@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.domain.classification import Classification
 from chalicelib.domain.models import Mention, MentionEvent
 from chalicelib.domain.signals import TextSignals, analyze_one
 from chalicelib.domain.surge import Observation, keys_for
@@ -31,8 +32,8 @@ from chalicelib.services.ports import (
     TriageStore,
     TriageStoreOpeningCrises,
 )
-from chalicelib.services.surges import count_surges
-from chalicelib.services.triage import BatchKeyReads, TriageOutcome, batch_lookups, triage_mention
+from chalicelib.services.surges import count_surges, prefetch_surges
+from chalicelib.services.triage import BatchKeyReads, TriageOutcome, batch_lookups, classify_batch, triage_mention
 
 if TYPE_CHECKING:
     from chalicelib.services.approvals import ApprovalDeps
@@ -55,6 +56,13 @@ class Pipeline:
     dead_letters: DeadLetterQueue | None = None  # None: a poison record fails and waits for SQS's redrive
     alerts: AlertSink | None = None  # told when a poison record is set aside
     clock: Callable[[], datetime] = _utc_now
+
+
+def observation_of(mention: Mention, classification: Classification) -> Observation:
+    """What a triaged mention counts for surges: its product's, topic's and (a complaint) the brand's keys."""
+    c = classification
+    keys = keys_for(product=c.products[0] if c.products else None, topic=c.topic, complaint=c.complaint)
+    return Observation(at=mention.created_at.timestamp(), mention=mention.key, keys=tuple(keys))
 
 
 def handle_record(
@@ -93,9 +101,7 @@ def handle_record(
             },
         )
         if observations is not None and result.outcome is not TriageOutcome.DUPLICATE:
-            c = result.classification
-            keys = keys_for(product=c.products[0] if c.products else None, topic=c.topic, complaint=c.complaint)
-            observations.append(Observation(at=mention.created_at.timestamp(), mention=mention.key, keys=tuple(keys)))
+            observations.append(observation_of(mention, result.classification))
     metrics.add_metric(name=f"Mention_{outcome}", unit="Count", value=1)
     return outcome
 
@@ -213,13 +219,14 @@ def run_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], Any])
 def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     """The ingest queue's batch through ``pipeline`` (the composition root's :func:`chalicelib.bootstrap.pipeline`).
 
-    The dedup keys of the batch's new mentions are read in one call first (:class:`BatchKeyReads`); each text is
-    analyzed once a batch, for that read and for its triage."""
+    The dedup keys of the batch's new mentions are read in one call first (:class:`BatchKeyReads`), and the
+    history their surge counting will evaluate comes with it (:func:`prefetch_surges`); each text is analyzed once a
+    batch, for that read and for its triage."""
     observations: list[Observation] = []
     pipeline = replace(pipeline, analyze=functools.lru_cache(maxsize=None)(pipeline.analyze))
     keys = BatchKeyReads(pipeline.triage)
     parsed = _parse_records(event)
-    _prefetch_keys([mention for _, mention in parsed.values()], keys, pipeline)
+    _prefetch([mention for _, mention in parsed.values()], keys, pipeline)
     result = run_batch(
         event,
         set_aside_poison(
@@ -248,14 +255,19 @@ def _parse_records(event: dict[str, Any]) -> dict[str, tuple[str, Mention]]:
     return parsed
 
 
-def _prefetch_keys(parsed: list[Mention], keys: BatchKeyReads, pipeline: Pipeline) -> None:
-    """Read the keys the batch's new mentions could join through. Best effort: a failed read is left to each
-    mention's own triage (which reads as it would have)."""
+def _prefetch(parsed: list[Mention], keys: BatchKeyReads, pipeline: Pipeline) -> None:
+    """Read the keys the batch's new mentions could join through, and the surge history their counting will
+    evaluate, in one read. Best effort: what it fails to read, each mention's own triage and the surge count read
+    as they would have."""
     mentions = [mention for mention in parsed if mention.event is MentionEvent.CREATED]
     if not mentions:
         return
     try:
-        keys.prefetch(batch_lookups(mentions, pipeline.plans, pipeline.analyze))
+        classified = classify_batch(mentions, pipeline.plans, pipeline.analyze)
+        if pipeline.surges is not None:
+            observations = [observation_of(mention, classification) for mention, classification in classified]
+            prefetch_surges(observations, pipeline.surges, pipeline.plans, pipeline.clock().timestamp())
+        keys.prefetch(batch_lookups(classified, pipeline.plans))
     except Exception as error:  # noqa: BLE001 - each mention's triage reads (and fails, and is retried) on its own
         # the error's kind only: its message may quote what an author wrote
         logger.warning("the batch's dedup keys could not be read at once", extra={"error": type(error).__name__})

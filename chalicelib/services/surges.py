@@ -56,6 +56,35 @@ def _hours(start: float, end: float) -> list[str]:
     return hours
 
 
+def reads_for(
+    counted: list[Observation], clock: float, configs: Mapping[str, SurgeConfig]
+) -> tuple[float, list[str], list[str], list[str]]:
+    """What evaluating ``counted`` reads: the time it is evaluated at, the keys (the brand's first), the days of
+    hourly counts and the hours of 5-minute counts their baselines and windows need."""
+    at = evaluation_time((o.at for o in counted), clock)
+    keys = sorted({key for o in counted for key in o.keys} | {BRAND_KEY}, key=lambda k: (k != BRAND_KEY, k))
+    days: set[str] = set()
+    hours: set[str] = set()
+    for key in keys:
+        config = config_for(key, configs)
+        days.update(days_needed(at, config))
+        (fine_start, fine_end), _ = history_range(at, config)
+        hours.update(_hours(fine_start, fine_end))
+    return at, keys, sorted(days), sorted(hours)
+
+
+def prefetch_surges(observations: list[Observation], store: SurgeStore, plans: ActivePlan, now: float) -> None:
+    """Tell ``store`` what evaluating the batch will read, before triage reads its dedup keys (the store may read
+    both at once). ``observations``: what the batch's new mentions would count, as classified before triage (its
+    duplicates, found by triage, are counted out later: the read then asks for what the prefetch missed)."""
+    counted = [o for o in observations if countable(o.at, now)]
+    if not counted:
+        return
+    plan, _version = plans.active()
+    at, keys, days, hours = reads_for(counted, now, configs_with_budget(plan.surge_alert_budget.per_kind()))
+    store.prefetch(keys, days, hours, at=at)
+
+
 def observe_batch(
     observations: list[Observation],
     store: SurgeStore,
@@ -86,16 +115,8 @@ def observe_batch(
     if not counted:
         return []
     store.add(counted)
-    at = evaluation_time((o.at for o in counted), clock)
-    keys = sorted({key for o in counted for key in o.keys} | {BRAND_KEY}, key=lambda k: (k != BRAND_KEY, k))
-    days: set[str] = set()
-    hours: set[str] = set()
-    for key in keys:
-        config = config_for(key, configs)
-        days.update(days_needed(at, config))
-        (fine_start, fine_end), _ = history_range(at, config)
-        hours.update(_hours(fine_start, fine_end))
-    history = store.read(keys, sorted(days), sorted(hours), at=at)
+    at, keys, days, hours = reads_for(counted, clock, configs)
+    history = store.read(keys, days, hours, at=at)
     data_start = history.data_start()
     counts = {
         key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key, configs).bucket_seconds)

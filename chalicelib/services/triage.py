@@ -96,12 +96,20 @@ class BatchKeyReads:
         self._claims.update({claim.key: claim for claim in change.claims})
 
 
-def batch_lookups(mentions: list[Mention], plans: PlanSource, analyze: Callable[[str], TextSignals]) -> list[str]:
+def classify_batch(
+    mentions: list[Mention], plans: PlanSource, analyze: Callable[[str], TextSignals]
+) -> list[tuple[Mention, Classification]]:
+    """How the new mentions of a batch classify, before triage (which classifies each again, with ``analyze``
+    cached by the batch)."""
+    plan, _version = plans.active()
+    return [(mention, classify(mention, analyze(mention_text(mention)), plan)) for mention in mentions]
+
+
+def batch_lookups(classified: list[tuple[Mention, Classification]], plans: PlanSource) -> list[str]:
     """The dedup keys the new mentions of a batch could join through (those that open or join an issue)."""
     plan, _version = plans.active()
     keys: list[str] = []
-    for mention in mentions:
-        classification = classify(mention, analyze(mention_text(mention)), plan)
+    for mention, classification in classified:
         if classification.opens_issue:
             keys += [candidate.key for candidate in plan_keys(mention, classification).lookups]
     return keys

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -107,6 +107,41 @@ def test_a_batch_reads_its_dedup_keys_in_one_call(queue):
     assert reads.count(resources().issue_keys_table) == 1
     issues = client("dynamodb").scan(TableName=resources().issues_table)["Items"]
     assert len(issues) == 1 and issues[0]["mention_count"]["N"] == "5"  # one author, one thread: one issue
+
+
+def test_a_batch_reads_its_dedup_keys_and_its_surge_history_in_one_call_and_sees_its_own_counts(queue):
+    """Issue 14 (the cost of a mention): the surge history a batch evaluates is read with its dedup keys, before
+    its counts are added, and the copies are counted into: what the detector sees is what a read after the
+    counts finds."""
+    from chalicelib.adapters.surge_table import DynamoSurgeStore
+    from chalicelib.domain.surge import BRAND_KEY
+
+    tables: list[list[str]] = []
+    client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem", lambda params, **_: tables.append(sorted(params["RequestItems"]))
+    )
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    batch = [
+        _mention(f"s{i}", text=f"Zip broke again, order {i} is the worst").model_copy(
+            update={"created_at": now - timedelta(minutes=3 - i)}
+        )
+        for i in range(3)
+    ]
+    wired = pipeline()
+    seen = []
+    read = wired.surges.read
+    wired.surges.read = lambda *args, **kwargs: seen.append((args, kwargs, read(*args, **kwargs))) or seen[-1][2]
+
+    queue.send(batch)
+    assert process_batch(drain_ingest_queue(), wired) == {"batchItemFailures": []}
+
+    assert tables == [sorted([resources().issue_keys_table, resources().surges_table])]  # one call, both tables
+    ((args, kwargs, history),) = seen
+    fresh = DynamoSurgeStore(resources().surges_table).read(*args, **kwargs)  # a read after the batch's counts
+    assert history.day_items(BRAND_KEY) == fresh.day_items(BRAND_KEY)
+    assert sum(v for item in history.day_items(BRAND_KEY) for k, v in item.items() if k.startswith("h")) == 3
+    assert sorted(history.mentions(BRAND_KEY)) == sorted(fresh.mentions(BRAND_KEY)) and fresh.mentions(BRAND_KEY)
+    assert history.data_start() == fresh.data_start() is not None
 
 
 def test_a_failed_batch_read_leaves_each_mention_to_read_its_own_keys(queue):

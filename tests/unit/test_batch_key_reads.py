@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalicelib.adapters.memory import InMemoryTriageStore
 from chalicelib.adapters.plans import BundledPlanSource
 from chalicelib.domain.dedup import KeyClaim
-from chalicelib.services.triage import BatchKeyReads, batch_lookups, triage_mention
+from chalicelib.services.triage import BatchKeyReads, batch_lookups, classify_batch, triage_mention
 from tests.triage_fixtures import fixed_analyzer, mention
 
 
@@ -41,7 +41,7 @@ def test_one_read_a_batch_and_the_same_issues_as_a_read_a_mention():
     expected = triaged(alone, alone)
     batched = CountingStore()
     reads = BatchKeyReads(batched)
-    reads.prefetch(batch_lookups(BATCH, BundledPlanSource(), fixed_analyzer))
+    reads.prefetch(batch_lookups(classify_batch(BATCH, BundledPlanSource(), fixed_analyzer), BundledPlanSource()))
 
     assert triaged(batched, reads) == expected
     assert len(alone.reads) == 4 and len(batched.reads) == 1  # praise reads nothing either way
@@ -53,7 +53,9 @@ def test_a_claim_made_by_another_processor_meanwhile_is_read_again():
     store = CountingStore()
     reads = BatchKeyReads(store)
     first, second = mention("1", "The zip on my Cortez jacket broke"), mention("2", "Cortez zip broke", minutes=1)
-    reads.prefetch(batch_lookups([first, second], BundledPlanSource(), fixed_analyzer))
+    reads.prefetch(
+        batch_lookups(classify_batch([first, second], BundledPlanSource(), fixed_analyzer), BundledPlanSource())
+    )
     meanwhile = first.model_copy(update={"external_id": "other"})  # another processor's, the same author's
     other = triage_mention(meanwhile, store, BundledPlanSource(), fixed_analyzer)
 
