@@ -41,6 +41,16 @@ class SurgeConfig:
     short_window_exponent: float = 0.0  # a window of a fraction f of the longest is tested at alpha * f**this
     dispersion_prior: float = 0.0  # the burstiness assumed of a key before its own history shows it ...
     dispersion_prior_hours: float = 0.0  # ... weighing as much as this many hours of that history
+    # Rate learning (off by default: 0 / False / "recent"). ``shape_harmonics`` > 0: a key with its own shape (the
+    # brand) shrinks its per-hour rates towards a smooth daily cycle fitted to its own hours (a Fourier series of that
+    # many harmonics, refitted with bursts capped) instead of towards a flat day, so a young key learns its cycle
+    # from its first day.
+    shape_harmonics: int = 0
+    shape_by_day: bool = False  # the shape weighs each UTC day alike (its counts over its own level), not by volume
+    # ``level_mode`` "day": the level is the current UTC day's hours so far, shrunk towards the long level by
+    # ``day_level_prior_counts`` pseudo-counts (instead of the last ``recent_hours`` hours, which straddle days).
+    level_mode: str = "recent"
+    day_level_prior_counts: float = 20.0
     # A second route to an alert: the log-likelihood ratio of ``glr_ratio`` times the expected rate against 1x,
     # over every window of whole buckets ending now up to ``glr_max_window`` (negative binomial of the key's size,
     # spike-capped counts as the window test sees them), above ``glr_threshold`` (None: off).
@@ -64,6 +74,10 @@ class SurgeConfig:
                 raise ValueError("windows and cooldown must be positive multiples of bucket_seconds")
         if not self.windows:
             raise ValueError("at least one window")
+        if self.level_mode not in ("recent", "day"):
+            raise ValueError("level_mode must be 'recent' or 'day'")
+        if self.shape_harmonics < 0:
+            raise ValueError("shape_harmonics must be 0 (off) or more")
         if self.glr_threshold is not None and not 0 < self.glr_threshold < float("inf"):
             raise ValueError("glr_threshold must be a positive number (or None: off)")
         if not 1 < self.glr_ratio < float("inf"):
@@ -93,6 +107,14 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
         spike_cap_min=3,
         dispersion_prior=0.1,
         dispersion_prior_hours=96.0,
+        # the daily shape shrinks towards a two-harmonic cycle fitted to the brand's own hours (30 pseudo-counts an
+        # hour of the day) instead of a flat day, so a young key knows its quiet hours from its first day; no hour is
+        # expected under 0.3x the daily mean (a smooth cycle misses a sharp morning ramp: United's 10:00 UTC on its
+        # second day). Chosen on the tuning streams and the even seeds of the synthetic family (eval_surge's
+        # "method", rate_learning_session).
+        shape_harmonics=2,
+        shape_prior=30.0,
+        shape_floor=0.3,
         # the GLR route (glr_threshold 8.5 with glr_spike_cap_min 5) is off: tuning triplings 69 -> 75 % within
         # budget, but held-out 2 of 4 streams over budget (eval_surge's "method", glr_route_session)
         glr_threshold=None,
