@@ -8,7 +8,10 @@ library so it costs nothing in the Lambda package.
 from __future__ import annotations
 
 import html
+import math
 import re
+from functools import lru_cache
+from pathlib import Path
 
 # Brand and product names of the training sets (airlines, the customer-support accounts of twcs, Amazon).
 # Folding them to one placeholder keeps the model from learning "mentions JetBlue/Chipotle" as a cue that
@@ -631,11 +634,83 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def _aim_cues(text: str, toks: list[str], n_problem: int) -> list[str]:
+# ---------------------------------------------------------------- hashtags
+# A hashtag's body is split into words ("#neverWorks", "#neverworks" -> never works; "#usairwaysfail" -> _brand_
+# fail): camelCase first, then each lower-case run by a dynamic-programming segmentation over a word list ranked by
+# frequency (``segment_words.txt``, written by tools/train_signals.py from its training texts with hashtags removed;
+# cost of a word = log of its rank, Zipf). Bounded: runs of 4-30 letters, words of at most 15, results cached; only
+# when "#" occurs. A listed word stays whole; a run no listed words cover stays whole.
+SEGMENT_WORDS = Path(__file__).with_name("segment_words.txt")
+_HASHTAG = re.compile(r"#([A-Za-z][A-Za-z0-9_]*)")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_MAX_BODY, _MAX_WORD = 30, 15
+_seg_cost: dict[str, float] | None = None
+
+
+def _costs() -> dict[str, float]:
+    global _seg_cost
+    if _seg_cost is None:
+        try:
+            words = SEGMENT_WORDS.read_text(encoding="utf-8").split()
+        except FileNotFoundError:
+            words = []
+        _seg_cost = {w: math.log(r + 2.0) for r, w in enumerate(words)}
+    return _seg_cost
+
+
+def reset_segmenter() -> None:
+    """Forget the loaded word list (after the trainer rewrites it)."""
+    global _seg_cost
+    _seg_cost = None
+    _split_lower.cache_clear()
+    hashtag_words.cache_clear()
+
+
+@lru_cache(maxsize=4096)
+def _split_lower(run: str) -> tuple[str, ...]:
+    """Cheapest segmentation of a lower-case run into listed words (the run itself if none covers it)."""
+    cost = _costs()
+    n = len(run)
+    if n < 4 or n > _MAX_BODY or run in cost:  # a listed word stays whole
+        return (run,)
+    unknown = 1e9
+    best = [0.0] + [unknown] * n
+    back = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(max(0, j - _MAX_WORD), j):
+            c = cost.get(run[i:j])
+            if c is not None and best[i] + c < best[j]:
+                best[j], back[j] = best[i] + c, i
+    if best[n] >= unknown:
+        return (run,)
+    out = []
+    j = n
+    while j:
+        out.append(run[back[j] : j])
+        j = back[j]
+    return tuple(reversed(out))
+
+
+@lru_cache(maxsize=4096)
+def hashtag_words(body: str) -> tuple[str, ...]:
+    """The words of a hashtag body (lower case, training brands folded); () if it is one word."""
+    parts: list[str] = []
+    for piece in _CAMEL.findall(body) or [body]:
+        piece = piece.lower()
+        parts.extend(_split_lower(piece) if piece.isalpha() else (NUM,))
+    if len(parts) < 2:
+        return ()
+    return tuple(BRAND if p in _TRAINING_BRANDS else p for p in parts)
+
+
+def _aim_cues(
+    text: str, toks: list[str], n_problem: int, n_praise: int = 0, seg: tuple[str, ...] = (), hash_neg: bool = False
+) -> list[str]:
     """Brand-independent cues of a breach aimed at a company, and their conjunctions with problem words."""
     corp = any(_CORP_HANDLE.search(h[1:]) for h in _HANDLE.findall(text))
     addressed = bool(toks) and toks[0] in (USER, BRAND)
     words = set(toks)
+    words.update(seg)
     n_service = len(words & _SERVICE)
     remedy = bool(words & _REMEDY)
     you = bool(words & _YOU)
@@ -682,6 +757,65 @@ def _aim_cues(text: str, toks: list[str], n_problem: int) -> list[str]:
         cues.append("xexpectaimed")
     if aimed and "?" in words and (problem or "xbreachph" in cues):
         cues.append("xprobq")
+    cues.extend(_sarcasm_cues(text, joined, words, problem, n_praise, hash_neg, aimed))
+    return cues
+
+
+# Sarcasm: praise words beside a problem ("lovely comcast subscriber #neverworks", "playing up wonderfully"),
+# set phrases ("thanks for nothing", "so much for"), scare quotes. A linear model cannot form the conjunction of
+# its praise and problem counts itself.
+_IRONIC_POS = frozenset(
+    {"lovely", "wonderfully", "yay", "genius", "fabulous", "impressive", "shoutout", "effort", "cheers", "thanx"}
+)
+_SARC_OPENERS = frozenset(
+    {
+        "thanks",
+        "thank",
+        "great",
+        "way",
+        "love",
+        "nothing",
+        "much",
+        "effort",
+        "oh",
+        "yeah",
+        "said",
+        "shoutout",
+        "lasted",
+        "needed",
+        "more",
+        "another",
+        "good",
+        "nice",
+    }
+)
+_SARC_PHRASE = re.compile(
+    r"\b(?:thanks? (?:a lot|for nothing|again)|(?:thanks|thank you|shoutout|shout out) (?:to \S+ )?for "
+    r"(?:\S+ ){0,3}(?:ruining|wasting|losing|nothing|never|not|breaking|charging|cancell?ing|delaying|making me)|"
+    r"great job|way to go|just what i (?:needed|wanted)|love (?:how|it when|that)|nothing like|so much for|"
+    r"real effort|what a (?:great|lovely|wonderful|nice)|(?:should|could) (?:\S+ ){0,3}more|another day|"
+    r"while it lasted|oh (?:great|good|joy)|yeah right|said no one|good job|nice one|nice job)\b"
+)
+_SCARE = re.compile(r"(?:^|\s)[\"'][A-Za-z][^\"\s]{1,20}(?: [^\"\s]{1,20})?[\"'](?=[\s.,!?]|$)")
+
+
+def _sarcasm_cues(
+    text: str, joined: str, words: set[str], problem: bool, n_praise: int, hash_neg: bool, aimed: bool
+) -> list[str]:
+    cues = []
+    pos = n_praise > 0 or not words.isdisjoint(_IRONIC_POS)
+    if pos and problem:
+        cues.append("xsarc")
+        if aimed:
+            cues.append("xsarcaimed")
+    if pos and hash_neg:
+        cues.append("xsarchash")
+    if hash_neg:
+        cues.append("xhashprob")
+    if not words.isdisjoint(_SARC_OPENERS) and _SARC_PHRASE.search(joined):
+        cues.append("xsarcph")
+    if ('"' in text or "'" in text) and _SCARE.search(text.translate(_CURLY)):
+        cues.append("xscare")
     return cues
 
 
@@ -710,8 +844,37 @@ def features(text: str) -> list[str]:
                 n_problem += 1
             elif t in _PRAISE:
                 n_praise += 1
+    seg: list[str] = []
+    hash_neg = False
+    if "#" in text:
+        for body in _HASHTAG.findall(text):
+            low = body.lower()
+            if low in _PROBLEM:
+                hash_neg = True
+            parts = hashtag_words(body)
+            if not parts:
+                continue
+            prev = "<h>"
+            negated = 0
+            for t in parts:
+                feats.append("w" + t)
+                feats.append("b" + prev + " " + t)
+                prev = t
+                if negated:
+                    feats.append("n" + t)
+                    negated -= 1
+                if t in _NEGATORS:
+                    negated = 4
+                    n_problem += 1
+                    hash_neg = True
+                elif t in _PROBLEM:
+                    n_problem += 1
+                    hash_neg = True
+                elif t in _PRAISE:
+                    n_praise += 1
+            seg.extend(parts)
     feats.append("xprob" + str(min(n_problem, 3)))
-    feats.extend(_aim_cues(text, toks, n_problem))
+    feats.extend(_aim_cues(text, toks, n_problem, n_praise, tuple(seg), hash_neg))
     feats.append("xpraise" + str(min(n_praise, 2)))
     if toks and toks[-1] in ("?", "??"):
         feats.append("xendq")
