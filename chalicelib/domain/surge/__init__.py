@@ -24,8 +24,11 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
 ``L`` the key's mean hourly level.
 
 * **Shape** ``s``: counts per hour of day over the previous ``season_days`` days (two weeks), shrunk towards a
-  prior shape (the brand's for sparse keys, else flat) by ``shape_prior`` pseudo-counts, smoothed over
-  neighbouring hours, normalised to mean 1.
+  prior shape by ``shape_prior`` pseudo-counts, smoothed over neighbouring hours, normalised to mean 1. The prior:
+  products and topics borrow the brand's shape (too sparse for their own); the brand shrinks towards a smooth daily
+  cycle fitted to its own hours (``shape_harmonics`` harmonics, refitted with bursts capped, so a young key knows
+  its quiet hours from its first day), and no hour is expected under ``shape_floor`` times the daily mean (a flat
+  day only with ``shape_harmonics`` 0).
 * **Level** ``L``: a gamma-Poisson posterior mean: the long level is the prior (``level_prior_counts``
   pseudo-counts), updated by the last ``recent_hours`` hours. History ends at the last whole hour before the
   longest test window, so the surge being tested never inflates its own baseline.
@@ -41,16 +44,16 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
   would have tested it then (its count against the level of the hours before it, times the shape; consecutive
   firing hours are one episode); when that replay raises more episodes than a key keeping ``alert_budget`` per
   two weeks (the plan's budget: 2 product, 3 brand alerts) raises in that history more likely than not (a Poisson
-  count's median, never past the budget: a brand's first episode is allowed after 3.2 days, its third at two
-  weeks), ``alpha`` moves
+  count's median, at least ``calibration_min_episodes`` (0), never past the budget: a brand's first episode is
+  allowed after 3.2 days, its third at two weeks), ``alpha`` moves
   ``calibration_margin`` below the first episode beyond that allowance (the live test slides its windows every
   five minutes, so it finds a burst sharper than clock hours show it). Windows shorter than the longest are held
   to ``alpha * (w / longest) ** short_window_exponent``: the history is hourly, and sub-hour windows wobble more
   (retweet waves). No fixed minimum volume: a quiet steady stream alerts on a clear tripling, and a bursty one,
   whose history holds bursts like it, does not cry wolf. ``min_count`` (3) only says three mentions out of
   nowhere are the least a story can be, and ``min_ratio`` that a 20 % rise at high volume is not a surge.
-* **Windows** ``windows`` (whole buckets ending with the current one: brand 15-60 minutes, products also 10
-  and 20). Each 5-minute bucket counts at most ``spike_cap_ratio`` times its expectation (and at least
+* **Windows** ``windows`` (whole buckets ending with the current one: brand 30 and 60 minutes, products 10 to
+  60). Each 5-minute bucket counts at most ``spike_cap_ratio`` times its expectation (and at least
   ``spike_cap_min``): a one-bucket spike (a retweet storm) is not a surge; a real surge raises consecutive
   buckets.
 * **Warm-up**: nothing fires until ``min_history_hours`` (a day) of counting since ``data_start``.

@@ -275,8 +275,9 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
     live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
     this replay does). The history's allowance is :func:`episodes_allowed`: as many episodes as a key keeping
-    its budget (``alert_budget`` per two weeks) raises in that many hours more likely than not (the median), and
-    never more than the budget. When more episodes than that reach ``alpha`` (the loosest tail the
+    its budget (``alert_budget`` per two weeks) raises in that many hours more likely than not (the median), at
+    least ``calibration_min_episodes`` (a young key's first surge is not held against it), and never more than the
+    budget. When more episodes than that reach ``alpha`` (the loosest tail the
     test uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live
     test looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
@@ -295,6 +296,7 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     if current is not None:
         episodes.append(current)
     allowed = episodes_allowed(config.alert_budget * len(values) / TWO_WEEKS_HOURS, config.alert_budget)
+    allowed = max(allowed, min(config.calibration_min_episodes, math.floor(config.alert_budget)))
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
