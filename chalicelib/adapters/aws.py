@@ -6,9 +6,11 @@ Endpoints come from the environment: ``AWS_ENDPOINT_URL`` points every client at
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -27,21 +29,15 @@ def client(service: str) -> Any:
 
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+UNPROCESSED_BACKOFF_SECONDS = 0.05  # the first wait before asking again for unprocessed keys, doubling
+MAX_UNPROCESSED_ROUNDS = 10  # then the read fails (a transient error: the caller's retry takes over)
 
 
 def batch_get(table: str, keys: list[dict[str, Any]], dynamodb: Any = None, **options: Any) -> list[dict[str, Any]]:
-    """Every stored item of ``keys`` (distinct, as DynamoDB requires), in DynamoDB's attribute values: 100 keys a
-    ``BatchGetItem``, asking again for the keys it leaves unprocessed. ``options`` go with the keys
-    (``ConsistentRead``, ``ProjectionExpression``); ``dynamodb``: a client of the caller's (a bench counts calls)."""
-    dynamodb = dynamodb if dynamodb is not None else client("dynamodb")
-    items: list[dict[str, Any]] = []
-    for start in range(0, len(keys), BATCH_GET_KEYS):
-        request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET_KEYS], **options}}
-        while request:
-            answer = dynamodb.batch_get_item(RequestItems=request)
-            items += answer["Responses"].get(table, [])
-            request = answer.get("UnprocessedKeys") or {}
-    return items
+    """Every stored item of ``keys``, in DynamoDB's attribute values: 100 keys a ``BatchGetItem``, asking again
+    (with backoff) for the keys it leaves unprocessed. ``options`` go with the keys (``ConsistentRead``,
+    ``ProjectionExpression``); ``dynamodb``: a client of the caller's (a bench counts calls)."""
+    return CombinedReads(dynamodb).get(table, keys, **options)
 
 
 Key = tuple[tuple[str, str, Any], ...]  # a DynamoDB key, hashable: (attribute, type, value) by attribute name
@@ -68,7 +64,8 @@ class CombinedReads:
     items then. Nothing waits on another adapter's read: a deferring adapter that needs its items before anyone
     read for it calls :meth:`get` itself (which sends what is deferred too). A failed call delivers nothing: every
     deferred read is dropped, and its adapter, finding nothing delivered, reads on its own. The ingest processor
-    reads a batch's dedup keys (triage) and its surge history (surges) this way: one call a batch, not two.
+    reads a batch's dedup keys (triage) and its surge history (surges) this way: one call a batch, not two. The list
+    of deferred reads is locked; a ``deliver`` runs on the thread whose read sent it (a Lambda runs one at a time).
     """
 
     def __init__(self, dynamodb: Any = None) -> None:
@@ -90,43 +87,62 @@ class CombinedReads:
 
     def get(self, table: str, keys: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
         """Every stored item of ``keys`` of ``table`` (as :func:`batch_get`), the deferred reads sent along. A
-        ``ProjectionExpression`` must keep the key's attributes (an item is matched to its read by them)."""
+        ``ProjectionExpression`` must keep the key's attributes (an item is matched to its read by them; keys are
+        matched as written, so a number key must be written as DynamoDB returns it)."""
         mine: list[dict[str, Any]] = []
         with self._lock:
             reads, self._deferred = [*self._deferred, _Deferred(table, keys, options, mine.extend)], []
         # One request per table (DynamoDB takes each table once a call, its keys distinct, with one set of
-        # options): reads of a table with other options wait for a call of their own.
-        calls: list[dict[tuple[str, Key], None]] = []  # per call: (table, key) in order, distinct
-        options_of: list[dict[str, dict[str, Any]]] = []
+        # options): a read of a table already asked with other options goes in a call of its own, and each read
+        # is answered from the call it went in.
+        calls: list[_Call] = []
+        placed: list[_Call] = []
         for read in reads:
-            placed = False
-            for wanted, table_options in zip(calls, options_of, strict=True):
-                if table_options.setdefault(read.table, read.options) == read.options:
-                    wanted.update({(read.table, _frozen(key)): None for key in read.keys})
-                    placed = True
-                    break
-            if not placed:
-                calls.append({(read.table, _frozen(key)): None for key in read.keys})
-                options_of.append({read.table: read.options})
-        found: dict[tuple[str, Key], dict[str, Any]] = {}
+            call = next((c for c in calls if c.options.get(read.table, read.options) == read.options), None)
+            if call is None:
+                call = _Call()
+                calls.append(call)
+            call.options[read.table] = read.options
+            call.wanted.update({(read.table, _frozen(key)): None for key in read.keys})
+            placed.append(call)
         dynamodb = self._dynamodb if self._dynamodb is not None else client("dynamodb")
-        for wanted, table_options in zip(calls, options_of, strict=True):
-            pairs = list(wanted)
-            for start in range(0, len(pairs), BATCH_GET_KEYS):
-                request: dict[str, Any] = {}
-                for name, key in pairs[start : start + BATCH_GET_KEYS]:
-                    entry = request.setdefault(name, {"Keys": [], **table_options[name]})
-                    entry["Keys"].append({attribute: {kind: value} for attribute, kind, value in key})
-                while request:
-                    answer = dynamodb.batch_get_item(RequestItems=request)
-                    for name, items in answer["Responses"].items():
-                        attributes = list(request[name]["Keys"][0])  # the key's attribute names
-                        for item in items:
-                            found[(name, _frozen({a: item[a] for a in attributes}))] = item
-                    request = answer.get("UnprocessedKeys") or {}
-        for read in reads:
-            read.deliver([item for key in read.keys if (item := found.get((read.table, _frozen(key)))) is not None])
+        for call in calls:
+            call.send(dynamodb)
+        for read, call in zip(reads, placed, strict=True):
+            read.deliver(
+                [item for key in read.keys if (item := call.found.get((read.table, _frozen(key)))) is not None]
+            )
         return mine
+
+
+@dataclass
+class _Call:
+    """One table-and-options set of reads: its keys (distinct, in order) and what DynamoDB returned for them."""
+
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # table → its read options
+    wanted: dict[tuple[str, Key], None] = field(default_factory=dict)
+    found: dict[tuple[str, Key], dict[str, Any]] = field(default_factory=dict)
+
+    def send(self, dynamodb: Any) -> None:
+        pairs = list(self.wanted)
+        for start in range(0, len(pairs), BATCH_GET_KEYS):
+            request: dict[str, Any] = {}
+            for name, key in pairs[start : start + BATCH_GET_KEYS]:
+                entry = request.setdefault(name, {"Keys": [], **self.options[name]})
+                entry["Keys"].append({attribute: {kind: value} for attribute, kind, value in key})
+            for attempt in range(MAX_UNPROCESSED_ROUNDS):
+                answer = dynamodb.batch_get_item(RequestItems=request)
+                for name, items in answer["Responses"].items():
+                    attributes = list(request[name]["Keys"][0])  # the key's attribute names
+                    for item in items:
+                        self.found[(name, _frozen({a: item[a] for a in attributes}))] = item
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                # DynamoDB leaves keys unprocessed when the table is throttled: ask again, backing off
+                time.sleep(min(UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0) * random.uniform(0.5, 1.0))
+            else:
+                raise RuntimeError(f"BatchGetItem left keys unprocessed {MAX_UNPROCESSED_ROUNDS} times")
 
 
 def reset_clients() -> None:

@@ -272,7 +272,9 @@ class DynamoSurgeStore:
                 UpdateExpression="SET " + ", ".join(set_parts) + " ADD " + ", ".join(add_parts),
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # this batch was counted here already (a retry after a later step failed): so was the item's expiry
+            # this batch was counted here already (a retry after a later step failed): so was the item's expiry. A
+            # prefetched copy may predate that count (botocore retried an update DynamoDB had applied): read it again
+            self._prefetched.pop(pk, None)
         else:
             self._count_into_prefetched(pk, adds, links, first_ts, batch)
         if len(self._stamped) >= STAMPED_ITEMS:

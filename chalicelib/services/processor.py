@@ -260,16 +260,23 @@ def _prefetch(parsed: list[Mention], keys: BatchKeyReads, pipeline: Pipeline) ->
     evaluate, in one read. Best effort: what it fails to read, each mention's own triage and the surge count read
     as they would have."""
     mentions = [mention for mention in parsed if mention.event is MentionEvent.CREATED]
-    if not mentions:
-        return
     try:
-        classified = classify_batch(mentions, pipeline.plans, pipeline.analyze)
-        if pipeline.surges is not None:
+        classified = classify_batch(mentions, pipeline.plans, pipeline.analyze) if mentions else []
+    except Exception as error:  # noqa: BLE001 - each mention's triage classifies (and fails) on its own
+        # the error's kind only: its message may quote what an author wrote
+        logger.warning("the batch could not be classified at once", extra={"error": type(error).__name__})
+        classified = []
+    if pipeline.surges is not None:
+        try:  # a batch with nothing to count still forgets the last batch's copies
             observations = [observation_of(mention, classification) for mention, classification in classified]
             prefetch_surges(observations, pipeline.surges, pipeline.plans, pipeline.clock().timestamp())
+        except Exception as error:  # noqa: BLE001 - the surge count reads on its own
+            logger.warning("the batch's surge history could not be prefetched", extra={"error": type(error).__name__})
+    if not classified:
+        return
+    try:
         keys.prefetch(batch_lookups(classified, pipeline.plans))
     except Exception as error:  # noqa: BLE001 - each mention's triage reads (and fails, and is retried) on its own
-        # the error's kind only: its message may quote what an author wrote
         logger.warning("the batch's dedup keys could not be read at once", extra={"error": type(error).__name__})
 
 

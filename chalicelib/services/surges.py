@@ -25,6 +25,7 @@ from chalicelib.domain.surge import (
     Observation,
     SurgeAlert,
     SurgeConfig,
+    SurgeState,
     config_for,
     configs_with_budget,
     countable,
@@ -37,7 +38,7 @@ from chalicelib.domain.surge import (
 )
 from chalicelib.observability import logger, metrics
 from chalicelib.services.errors import StateConflict
-from chalicelib.services.ports import ActivePlan, CrisisIssues, SurgeStore
+from chalicelib.services.ports import ActivePlan, CrisisIssues, SurgeHistoryView, SurgeStore
 
 OpenCrisis = Callable[[SurgeAlert, list[str], str | None], str]  # alert, linked mentions, the key's last Crisis
 JoinCrisis = Callable[[str, SurgeAlert], None]
@@ -76,9 +77,11 @@ def reads_for(
 def prefetch_surges(observations: list[Observation], store: SurgeStore, plans: ActivePlan, now: float) -> None:
     """Tell ``store`` what evaluating the batch will read, before triage reads its dedup keys (the store may read
     both at once). ``observations``: what the batch's new mentions would count, as classified before triage (its
-    duplicates, found by triage, are counted out later: the read then asks for what the prefetch missed)."""
+    duplicates, found by triage, are counted out later: the read then asks for what the prefetch missed). A batch
+    with nothing to count prefetches nothing, which also forgets what an earlier batch prefetched."""
     counted = [o for o in observations if countable(o.at, now)]
     if not counted:
+        store.prefetch([], [], [])
         return
     plan, _version = plans.active()
     at, keys, days, hours = reads_for(counted, now, configs_with_budget(plan.surge_alert_budget.per_kind()))
@@ -117,12 +120,13 @@ def observe_batch(
     store.add(counted)
     at, keys, days, hours = reads_for(counted, clock, configs)
     history = store.read(keys, days, hours, at=at)
-    data_start = history.data_start()
-    counts = {
-        key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key, configs).bucket_seconds)
-        for key in keys
-    }
-    baselines = {key: fit_key_baseline(key, counts.get, at, configs, data_start=data_start) for key in keys}
+    decided = _evaluate_keys(keys, history, at, configs)
+    if any(alert is not None for alert, _ in decided.values()):
+        # An alert acts on the keys' states (it opens or joins a Crisis): decide on a read made now, not on copies
+        # read before the batch's triage (a store may prefetch), in which another processor's Crisis opened
+        # meanwhile would not show. Alerts are rare, so is this second read.
+        history = store.read(keys, days, hours, at=at)
+        decided = _evaluate_keys(keys, history, at, configs)
 
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them
     for key in keys:
@@ -132,9 +136,7 @@ def observe_batch(
     opened = []
     for key in sorted(keys, key=lambda k: SPECIFICITY.get(k.split(":")[0], 3)):
         state, version, issue_id = history.state(key)
-        alert, new_state = evaluate(
-            key, counts[key], at, state, config_for(key, configs), data_start=data_start, baseline=baselines[key]
-        )
+        alert, new_state = decided[key]
         if new_state == state:
             continue
         if alert is not None:
@@ -150,6 +152,25 @@ def observe_batch(
         except StateConflict:
             continue  # another processor moved this key first (and opened or joined the Crisis)
     return opened
+
+
+def _evaluate_keys(
+    keys: list[str], history: SurgeHistoryView, at: float, configs: Mapping[str, SurgeConfig]
+) -> dict[str, tuple[SurgeAlert | None, SurgeState]]:
+    """Each key's alert (if it starts surging) and new state at ``at``, on ``history``."""
+    data_start = history.data_start()
+    counts = {
+        key: BucketCounts.from_day_items(history.day_items(key), bucket_seconds=config_for(key, configs).bucket_seconds)
+        for key in keys
+    }
+    decided = {}
+    for key in keys:
+        baseline = fit_key_baseline(key, counts.get, at, configs, data_start=data_start)
+        state = history.state(key)[0]
+        decided[key] = evaluate(
+            key, counts[key], at, state, config_for(key, configs), data_start=data_start, baseline=baseline
+        )
+    return decided
 
 
 def open_crisis(

@@ -131,3 +131,17 @@ def test_unprocessed_keys_are_asked_for_again(aws):
     found = CombinedReads(dynamodb).get(keys_table, [{"key": {"S": k}} for k in ("k1", "k2", "k3")])
 
     assert sorted(item["key"]["S"] for item in found) == ["k1", "k2", "k3"] and len(dynamodb.requests) == 2
+
+
+def test_one_key_read_with_two_option_sets_gets_each_its_own_answer(calls):
+    keys_table = resources().issue_keys_table
+    _put(keys_table, "key", ["k1"], issue_id={"S": "i1"})
+    reads = CombinedReads()
+    delivered: list[list[dict[str, Any]]] = []
+    reads.defer(keys_table, [{"key": {"S": "k1"}}], delivered.append)  # the whole item
+
+    projected = reads.get(
+        keys_table, [{"key": {"S": "k1"}}], ProjectionExpression="#k", ExpressionAttributeNames={"#k": "key"}
+    )
+
+    assert projected == [{"key": {"S": "k1"}}] and delivered == [[{"key": {"S": "k1"}, "issue_id": {"S": "i1"}}]]

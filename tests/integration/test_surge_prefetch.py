@@ -101,3 +101,18 @@ def test_a_retried_count_reads_afresh_and_counts_once(aws):
     store.add(batch)  # the pipeline retries a failed count: the items remember the batch
     assert _brand_total(store.read(["brand"], DAYS, HOURS, at=NOW)) == 3
     assert len(asked) == 1  # the copies served one batch's read only
+
+
+def test_a_count_found_applied_already_drops_its_copy(aws):
+    """botocore retries an update DynamoDB applied (its answer was lost): the retry's condition fails, and the copy,
+    read before that count, is read again rather than trusted."""
+    clock, reads = Clock(NOW), CombinedReads()
+    store = _store(clock, reads)
+    batch = _batch("mine")
+    store.prefetch(["brand"], DAYS, HOURS, at=NOW)
+    reads.get(resources().issue_keys_table, [{"key": {"S": "k"}}])  # copies taken before the count
+    _store(Clock(NOW), CombinedReads()).add(batch)  # the first, applied, attempt of the same updates
+
+    store.add(batch)  # the retry: its conditions fail
+
+    assert _brand_total(store.read(["brand"], DAYS, HOURS, at=NOW)) == 3

@@ -104,3 +104,28 @@ def test_quiet_batches_open_nothing():
     assert issues.issues == {} and issues.audit == []
     assert not any(state.active for state, _, _ in store.states.values())
     assert sum(store.counts[("brand", "2026-11-20")].values()) > 0  # the batches were counted
+
+
+class ReadCountingStore(FakeSurgeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read(self, keys, days, hours, at=None):
+        self.reads += 1
+        return super().read(keys, days, hours, at)
+
+
+def test_an_alert_is_decided_on_a_second_read_and_a_quiet_batch_reads_once():
+    """A store may answer the first read from copies made before the batch's triage (issue 14: the cost of a
+    mention), in which another processor's Crisis opened meanwhile would not show: an alert reads again."""
+    store, issues = ReadCountingStore(), FakeCrisisIssues()
+    feed(quiet_history()[:10], store, issues)
+    assert store.reads == 1 and issues.issues == {}
+    store.reads = 0
+    feed(quiet_history()[10:], store, issues)
+    complaints = burst()
+    quiet_reads = store.reads
+    count_surges(complaints, store, issues, FakeActivePlan(), complaints[-1].at, fail_the_test)
+    assert quiet_reads == len(quiet_history()[10:]) // 10 + (len(quiet_history()[10:]) % 10 > 0)
+    assert store.reads - quiet_reads == 2 and len(issues.issues) == 1

@@ -77,6 +77,10 @@ class SurgeConfig:
             raise ValueError("at least one window")
         if self.level_mode not in ("recent", "day"):
             raise ValueError("level_mode must be 'recent' or 'day'")
+        if self.day_level_prior_counts <= 0:
+            raise ValueError("day_level_prior_counts must be positive (a day's level at midnight is its prior)")
+        if self.calibration_min_episodes < 0:
+            raise ValueError("calibration_min_episodes must be 0 or more")
         if self.shape_harmonics < 0:
             raise ValueError("shape_harmonics must be 0 (off) or more")
         if self.glr_threshold is not None and not 0 < self.glr_threshold < float("inf"):
