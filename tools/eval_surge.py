@@ -1012,10 +1012,12 @@ METHOD = {
     "tuning 62/88, synthetic 93/186, every stream within budget (chosen); (c) a day level (level_mode 'day': the "
     "UTC day's hours so far shrunk towards the long level by 40 pseudo-counts instead of the last 12 hours): "
     "synthetic error 0.135 -> 0.124 and triplings 82/187 alone, but tuning 61/88 and the real streams' median "
-    "deviance worse (their level drifts across midnight): left off (config knob); recent_hours 8/18 and "
+    "deviance worse (their level drifts across midnight): left off (a config knob in 8f9f9ac, removed since); "
+    "recent_hours 8/18 and "
     "level_prior_counts 10/40 moved the error by under 0.005; (d) the shape weighing each UTC day alike "
     "(shape_by_day): real streams' deviance 8.72 -> 7.77 (median 2.09 -> 1.67; a crisis's onset no longer is the "
-    "shape) but tuning triplings 62 -> 60/88, synthetic 93 -> 92: left off (config knob). Shipped before, same "
+    "shape) but tuning triplings 62 -> 60/88, synthetic 93 -> 92: left off (a config knob in 8f9f9ac, removed "
+    "since). Shipped before, same "
     "runs (v7 text model): tuning 62/88, bursts 78/90, 9/9 within budget; synthetic 73/187 (even 33/94, odd 40/93), "
     "brand worst 4 (1 over on each parity). Shipped: (a) with (b). The one full run that wrote this file (the "
     "held-out streams' only run with it): tuning 62/88 = 70 %, bursts 78/90, 9/9 within budget (worst brand 1.96, "
@@ -1056,8 +1058,8 @@ METHOD = {
     "63/87, synthetic 93/188, even 47/95, odd 46/93): tuning 65/87 = 75 %, bursts 78/90, 9/9 within budget; "
     "synthetic 97/189 (even 49/95, odd 48/94), 2 of 48 over as shipped; held out triplings 7/29 = 24 % (shipped "
     "8/28), bursts 92 %, and Delta 3.91 unexplained brand alerts per two weeks (shipped 1.96): 3 of 4 held-out "
-    "streams within budget. Not shipped: calibration_min_episodes is in as a knob, off; this file stays the "
-    "shipped settings' run.",
+    "streams within budget. Not shipped: calibration_min_episodes was a knob, off, in 42e83d4, removed since; this "
+    "file stays the shipped settings' run.",
 }
 
 

@@ -11,10 +11,8 @@ import pytest
 from chalicelib.domain.surge import DAY, DEFAULT_CONFIGS, HOUR, BucketCounts, SurgeConfig
 from chalicelib.domain.surge.baseline import (
     FLAT_SHAPE,
-    causal_expectations,
     cycle_prior,
     daily_shape,
-    fit_baseline,
     harmonic_shape,
 )
 from tests.unit.test_surge import poisson_stream
@@ -76,34 +74,6 @@ def test_a_young_brand_learns_its_quiet_hours_from_its_own_first_day() -> None:
     assert brand.shape_harmonics == 2 and DEFAULT_CONFIGS["product"].shape_harmonics == 0
 
 
-def test_day_level_starts_each_utc_day_from_the_long_level() -> None:
-    # yesterday at 20 an hour, the days before at 10: at 00:30 the "recent" level follows yesterday's evening, the
-    # "day" level has no hour of today yet and is the long level
-    counts = _counts(lambda hod: 10.0, 3.0)
-    rng = random.Random(5)
-    for t in poisson_stream(rng, T0 + 3 * DAY, T0 + 4 * DAY, lambda t: 20.0):
-        counts.add(t)
-    config = SurgeConfig(windows=(1800,), shape_prior=1e12)  # flat shape: the level alone
-    now = T0 + 4 * DAY + 30 * 60 + 1
-    recent = fit_baseline(counts, now, config, data_start=T0)
-    day = fit_baseline(counts, now, replace(config, level_mode="day"), data_start=T0)
-    assert recent.level > 17.0
-    assert 11.0 < day.level < 14.5  # the four days' mean, 12.5
-    assert day.support == config.day_level_prior_counts
-
-
-def test_causal_day_level_resets_at_midnight() -> None:
-    values = [10] * 24 + [30] * 24
-    hods = [i % 24 for i in range(48)]
-    config = replace(SurgeConfig(), level_mode="day", day_level_prior_counts=20.0)
-    mus, supports = causal_expectations(values, FLAT_SHAPE, hods, 20.0, config)
-    assert mus[0] == pytest.approx(20.0) and mus[24] == pytest.approx(20.0)  # each day opens on the long level
-    assert mus[23] < 12.0 and mus[47] > 28.0  # and ends near its own
-    assert supports[24] == 20.0
-
-
 def test_rate_learning_settings_are_checked() -> None:
-    with pytest.raises(ValueError):
-        SurgeConfig(level_mode="week")
     with pytest.raises(ValueError):
         SurgeConfig(shape_harmonics=-1)

@@ -44,7 +44,7 @@ Expected rate, time-of-day aware: ``rate(t) = L * s(hour_of_day(t))``, ``s`` a d
   would have tested it then (its count against the level of the hours before it, times the shape; consecutive
   firing hours are one episode); when that replay raises more episodes than a key keeping ``alert_budget`` per
   two weeks (the plan's budget: 2 product, 3 brand alerts) raises in that history more likely than not (a Poisson
-  count's median, at least ``calibration_min_episodes`` (0), never past the budget: a brand's first episode is
+  count's median, never past the budget: a brand's first episode is
   allowed after 3.2 days, its third at two weeks), ``alpha`` moves
   ``calibration_margin`` below the first episode beyond that allowance (the live test slides its windows every
   five minutes, so it finds a burst sharper than clock hours show it). Windows shorter than the longest are held

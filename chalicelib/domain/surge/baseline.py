@@ -84,7 +84,7 @@ def daily_shape(
     """Daily shape from the ``season_days`` days of whole hours before ``end_hour``: each hour of the day's rate
     shrunk towards a prior shape by ``shape_prior`` pseudo-counts, smoothed over neighbouring hours, mean 1. The
     prior is ``reference_shape`` when given (products borrow the brand's), else, with ``shape_harmonics``, the key's
-    own smooth cycle (:func:`cycle_prior`), else a flat day. ``shape_by_day``: each UTC day weighs alike.
+    own smooth cycle (:func:`cycle_prior`), else a flat day.
 
     Returns the shape and the hourly counts (oldest first) and the first hour used, for the level.
     """
@@ -97,20 +97,6 @@ def daily_shape(
     shape = _shape(hours, [float(v) for v in values], ref, reference_shape is None, config)
     if shape is None:
         return ref, values, first
-    if config.shape_by_day and len(hours) > HOURS_PER_DAY:
-        # each UTC day counted at the history's mean level (its counts over its own level, from the first shape),
-        # so a day at ten times the volume (a crisis breaking) does not make the shape its own
-        mean_rate = sum(values) / len(values)
-        day_of_hour = [h // DAY for h in hours]
-        n_day: dict[int, float] = {}
-        s_day: dict[int, float] = {}
-        for h, d, v in zip(hours, day_of_hour, values, strict=True):
-            n_day[d] = n_day.get(d, 0.0) + v
-            s_day[d] = s_day.get(d, 0.0) + shape[(h // HOUR) % HOURS_PER_DAY]
-        prior = DAY_LEVEL_PRIOR_HOURS
-        scale = {d: (s_day[d] + prior) * mean_rate / (n_day[d] + prior * mean_rate) for d in n_day}
-        weighted = [v * scale[d] for v, d in zip(values, day_of_hour, strict=True)]
-        shape = _shape(hours, weighted, ref, reference_shape is None, config) or shape
     return shape, values, first
 
 
@@ -218,18 +204,13 @@ def causal_expectations(
     the shape. A replay with these tests each past hour as it would have been tested then, not with a level that
     already knows the hour (which hides a burst inside its own day)."""
     k = config.recent_hours
-    by_day = config.level_mode == "day"
-    prior_counts = config.day_level_prior_counts if by_day else config.level_prior_counts
+    prior_counts = config.level_prior_counts
     prior_hours = prior_counts / level_long
     mus: list[float] = []
     supports: list[float] = []
     n_recent = 0.0
     s_recent = 0.0
     for i, hod in enumerate(hods):
-        if by_day:
-            if hod == 0:  # a new UTC day: its level starts from the long level again
-                n_recent = s_recent = 0.0
-            k = i + 1  # nothing leaves the day's sums
         level = (n_recent + prior_counts) / (s_recent + prior_hours)
         mus.append(level * shape[hod])
         supports.append(n_recent + prior_counts)
@@ -275,9 +256,8 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     expected (or under ``min_count``), so a story that fires, stays high and peaks again is one alert, as it is
     live, not two (live also compares against the level before the surge, so it holds a surge a little longer than
     this replay does). The history's allowance is :func:`episodes_allowed`: as many episodes as a key keeping
-    its budget (``alert_budget`` per two weeks) raises in that many hours more likely than not (the median), at
-    least ``calibration_min_episodes`` (a young key's first surge is not held against it), and never more than the
-    budget. When more episodes than that reach ``alpha`` (the loosest tail the
+    its budget (``alert_budget`` per two weeks) raises in that many hours more likely than not (the median), and
+    never more than the budget. When more episodes than that reach ``alpha`` (the loosest tail the
     test uses), the threshold moves ``calibration_margin`` times below the first episode it must stop: the live
     test looks at sliding windows every five minutes, which find a burst sharper than whole clock hours show it.
     """
@@ -296,7 +276,6 @@ def calibrate(values: Sequence[int], mus: Sequence[float], size: float | Sequenc
     if current is not None:
         episodes.append(current)
     allowed = episodes_allowed(config.alert_budget * len(values) / TWO_WEEKS_HOURS, config.alert_budget)
-    allowed = max(allowed, min(config.calibration_min_episodes, math.floor(config.alert_budget)))
     if len(episodes) <= allowed:
         return config.alpha
     episodes.sort()
@@ -328,12 +307,8 @@ def fit_baseline(
     n_long = float(sum(values))
     s_long = sum(shape[h] for h in hods)
     level_long = (n_long + config.level_prior) / s_long
-    if config.level_mode == "day":  # the hours of the current UTC day so far, shrunk towards the long level
-        k = min((end_hour // HOUR) % HOURS_PER_DAY, n_hours)
-        prior_counts = config.day_level_prior_counts
-    else:  # the last recent_hours hours, shrunk towards the long level
-        k = min(config.recent_hours, n_hours)
-        prior_counts = config.level_prior_counts
+    k = min(config.recent_hours, n_hours)  # the last recent_hours hours, shrunk towards the long level
+    prior_counts = config.level_prior_counts
     n_recent = float(sum(values[n_hours - k :]))
     s_recent = sum(shape[h] for h in hods[n_hours - k :])
     prior_hours = prior_counts / level_long

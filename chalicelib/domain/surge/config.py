@@ -38,20 +38,14 @@ class SurgeConfig:
     cooldown_seconds: int = 3600
     shape_floor: float = 0.0  # no hour of the day is expected below this fraction of the daily mean
     calibration_margin: float = 0.5  # the live threshold sits this far below the first past episode it must stop
-    calibration_min_episodes: int = 0  # a history of any length may hold this many episodes (0: as its length allows)
     short_window_exponent: float = 0.0  # a window of a fraction f of the longest is tested at alpha * f**this
     dispersion_prior: float = 0.0  # the burstiness assumed of a key before its own history shows it ...
     dispersion_prior_hours: float = 0.0  # ... weighing as much as this many hours of that history
-    # Rate learning (off by default: 0 / False / "recent"). ``shape_harmonics`` > 0: a key with its own shape (the
+    # Rate learning (off by default: 0). ``shape_harmonics`` > 0: a key with its own shape (the
     # brand) shrinks its per-hour rates towards a smooth daily cycle fitted to its own hours (a Fourier series of that
     # many harmonics, refitted with bursts capped) instead of towards a flat day, so a young key learns its cycle
     # from its first day.
     shape_harmonics: int = 0
-    shape_by_day: bool = False  # the shape weighs each UTC day alike (its counts over its own level), not by volume
-    # ``level_mode`` "day": the level is the current UTC day's hours so far, shrunk towards the long level by
-    # ``day_level_prior_counts`` pseudo-counts (instead of the last ``recent_hours`` hours, which straddle days).
-    level_mode: str = "recent"
-    day_level_prior_counts: float = 20.0
     # A second route to an alert: the log-likelihood ratio of ``glr_ratio`` times the expected rate against 1x,
     # over every window of whole buckets ending now up to ``glr_max_window`` (negative binomial of the key's size,
     # spike-capped counts as the window test sees them), above ``glr_threshold`` (None: off).
@@ -75,12 +69,6 @@ class SurgeConfig:
                 raise ValueError("windows and cooldown must be positive multiples of bucket_seconds")
         if not self.windows:
             raise ValueError("at least one window")
-        if self.level_mode not in ("recent", "day"):
-            raise ValueError("level_mode must be 'recent' or 'day'")
-        if self.day_level_prior_counts <= 0:
-            raise ValueError("day_level_prior_counts must be positive (a day's level at midnight is its prior)")
-        if self.calibration_min_episodes < 0:
-            raise ValueError("calibration_min_episodes must be 0 or more")
         if self.shape_harmonics < 0:
             raise ValueError("shape_harmonics must be 0 (off) or more")
         if self.glr_threshold is not None and not 0 < self.glr_threshold < float("inf"):
@@ -106,10 +94,10 @@ DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
         windows=(1800, 3600),
         alpha=1e-3,
         short_window_exponent=3.3,
-        # calibration_min_episodes 1 (a young key's first surge not held against its tail) with the half hour at
-        # alpha * 0.5**2 was tried: tuning and synthetic triplings up a little, but Delta (held out) went over its
-        # brand budget; left off (eval_surge's "method", surge_calibration_session)
-        calibration_min_episodes=0,
+        # a minimum allowance of one past episode for any history (a young key's first surge not held against its
+        # tail) with the half hour at alpha * 0.5**2 was tried: tuning and synthetic triplings up a little, but
+        # Delta (held out) went over its brand budget; removed (42e83d4; eval_surge's "method",
+        # surge_calibration_session)
         alert_budget=3.0,
         min_count=3,
         min_ratio=2.0,
