@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.aws import CombinedReads, client
+from chalicelib.adapters.codec import plain_item
 from chalicelib.domain.surge import (
     BRAND_KEY,
     Observation,
@@ -294,7 +295,7 @@ class DynamoSurgeStore:
             return
 
         def deliver(items: list[dict[str, Any]]) -> None:
-            found = {item["pk"]["S"]: _plain(item) for item in items}
+            found = {item["pk"]["S"]: plain_item(item) for item in items}
             self._prefetched = {pk: found.get(pk) for pk in wanted}
             self._prefetched_at = self._age_clock()
             self._deferred = None
@@ -320,7 +321,7 @@ class DynamoSurgeStore:
         if links:
             item[LINKS_ATTRIBUTE] = [*item.get(LINKS_ATTRIBUTE, []), *links]
         if first_ts is not None and "first_ts" not in item:
-            item["first_ts"] = Decimal(repr(first_ts))
+            item["first_ts"] = Decimal(repr(first_ts))  # as written, and as a read gives it back
         item["last_batch"] = batch
         self._prefetched[pk] = item
 
@@ -352,11 +353,9 @@ class DynamoSurgeStore:
         unread = [pk for pk in wanted if pk not in prefetched]
         if unread:
             for item in self._reads.get(self.table, [{"pk": {"S": pk}} for pk in unread], ConsistentRead=True):
-                plain = _plain(item)
+                plain = plain_item(item)
                 items[plain["pk"]] = plain
-        for pk in wanted:
-            if (copy := prefetched.get(pk)) is not None:
-                items[pk] = copy
+        items.update({pk: copy for pk in wanted if (copy := prefetched.get(pk)) is not None})
         for pk in wanted:
             if pk.startswith("state#"):
                 continue
@@ -499,14 +498,6 @@ class SurgeHistory:
         if not item:
             return SurgeState(), 0, None
         return SurgeState.from_dict(json.loads(item["state"])), int(item["version"]), item.get("issue_id")
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """An item in DynamoDB's attribute values as Python values (numbers as ``Decimal``)."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.items()}
 
 
 _epoch = functools.lru_cache(maxsize=1024)(day_epoch)  # every batch names the same weeks of days (strptime is slow)
