@@ -91,6 +91,10 @@ STORY_WORDS = 4
 STORY_SHARE = 0.3
 STORY_MIN = 5
 LOW_VOLUME_PER_HOUR = 10  # triplings reported apart below this normal hourly volume
+# --paired: each case's injection is drawn before the background check (which depends on the detector), so two
+# detector variants replay identical cases and the random draws never follow a variant's skips. Off by default:
+# the committed JSON's figures come from the order below (the check first, the draw only for a case kept).
+PAIRED = False
 BURST_BOUND = 15 * 60  # a product burst is alerted within 15 minutes of its first complaint
 TRIPLING_BOUND = HOUR  # a brand tripling for an hour is alerted while it lasts
 
@@ -352,6 +356,20 @@ def summarize(delays: list[float | None], fires: list[int], bound: float) -> dic
     }
 
 
+def burst_mentions(rng: random.Random, pool: Sequence[M], start: float, product: str, spacing: str) -> list[M]:
+    """A product burst's 12 complaints within 45 minutes of ``start`` (evenly spaced or at random times)."""
+    if spacing == "even":
+        offs = [i * 45 * 60 / 12 for i in range(12)]
+    else:
+        offs = sorted([0.0] + [rng.uniform(0, 45 * 60) for _ in range(11)])
+    return [replace(rng.choice(pool), ts=start + o, product=product, complaint=True) for o in offs]
+
+
+def tripling_mentions(rng: random.Random, stream: Sequence[M], start: float, vol: int) -> list[M]:
+    """A brand tripling's mentions: ``2 * vol`` copies of the stream's mentions at random times in the hour."""
+    return [replace(rng.choice(stream), ts=start + rng.uniform(0, HOUR)) for _ in range(2 * vol)]
+
+
 def product_bursts(
     rng: random.Random,
     stream: list[M],
@@ -365,14 +383,11 @@ def product_bursts(
     fires: list[int] = []
     skipped = 0
     for start in starts:
+        drawn = burst_mentions(rng, pool, start, product, spacing) if PAIRED else None
         if background_hits(stream, target, start):
             skipped += 1
             continue
-        if spacing == "even":
-            offs = [i * 45 * 60 / 12 for i in range(12)]
-        else:
-            offs = sorted([0.0] + [rng.uniform(0, 45 * 60) for _ in range(11)])
-        inj = [replace(rng.choice(pool), ts=start + o, product=product, complaint=True) for o in offs]
+        inj = drawn if drawn is not None else burst_mentions(rng, pool, start, product, spacing)
         d, f = inject_and_detect(stream, inj, target, start, 15 * 60)
         delays.append(d)
         fires.append(f)
@@ -412,16 +427,17 @@ def brand_triplings(
     over_expected = []
     tightened: dict[str, list[float | None]] = {"tail_calibrated_tighter": [], "tail_as_the_kind": []}
     for start in starts:
+        in_hour = [m for m in stream if start <= m.ts < start + HOUR]
+        vol = round(typical_hour_volume(stream, start)) if typical else len(in_hour)
+        drawn = tripling_mentions(rng, stream, start, vol) if PAIRED and vol > 0 else None
         if background_hits(stream, "brand", start, with_product):
             skipped += 1
             continue
-        in_hour = [m for m in stream if start <= m.ts < start + HOUR]
-        vol = round(typical_hour_volume(stream, start)) if typical else len(in_hour)
         if vol == 0:
             nothing_added += 1
             continue
         base_rates.append(vol)
-        inj = [replace(rng.choice(stream), ts=start + rng.uniform(0, HOUR)) for _ in range(2 * vol)]
+        inj = drawn if drawn is not None else tripling_mentions(rng, stream, start, vol)
         d, f = inject_and_detect(stream, inj, "brand", start, TRIPLING_BOUND, with_product)
         delays.append(d)
         fires.append(f)
@@ -655,20 +671,23 @@ def _band_of(start: float) -> str:
     return next((name for name, lo, hi in SYNTH_BANDS if lo <= day < hi), SYNTH_BANDS[-1][0])
 
 
-def synthetic_family(seeds: int, seed: int = 7) -> dict[str, object]:
+def synthetic_family(seeds: int, seed: int = 7, parity: int | None = None) -> dict[str, object]:
     """The synthetic family's figures: per setting and placement band, and overall.
 
     Per seed (the settings take turns): the stream as it is (every alert unexplained: per two weeks, brand and
     product, against the budget); one brand tripling per placement band (twice the stream's mean volume at that hour
     of the day added for an hour; target alerted within it); three product bursts (12 complaints at random times
     within 45 minutes on the quietest product, at random placements from day 1; target alerted within 15 minutes).
-    Same code path as the real streams (:func:`false_alarms`, :func:`inject_and_detect`, :func:`background_hits`)."""
+    Same code path as the real streams (:func:`false_alarms`, :func:`inject_and_detect`, :func:`background_hits`).
+    ``parity`` (0 or 1, iterating only): only the seeds of that parity (each seed's draws are its own)."""
     t0 = time.time()
     quiet = min(SYNTH_PRODUCTS, key=SYNTH_PRODUCTS.__getitem__)
     target = f"product:{quiet}"
     rows: list[dict[str, object]] = []
     fa_rows: list[dict[str, object]] = []
     for i in range(seeds):
+        if parity is not None and i % 2 != parity:
+            continue
         setting, day_sd, phi = SYNTH_SETTINGS[i % len(SYNTH_SETTINGS)]
         s = seed * 1000 + i
         rng = random.Random(s + 500_000)
@@ -680,21 +699,22 @@ def synthetic_family(seeds: int, seed: int = 7) -> dict[str, object]:
         pool = [m for m in stream if m.complaint]
         for band, lo, hi in SYNTH_BANDS:
             start = SYNTH_T0 + rng.uniform(lo, hi) * DAY
+            vol = round(synth_mean_rate(start + HOUR / 2))
+            drawn = tripling_mentions(rng, stream, start, vol) if PAIRED else None
             if background_hits(stream, "brand", start):
                 rows.append({"i": i, "event": "tripling", "setting": setting, "band": band, "skipped": True})
                 continue
-            vol = round(synth_mean_rate(start + HOUR / 2))
-            inj = [replace(rng.choice(stream), ts=start + rng.uniform(0, HOUR)) for _ in range(2 * vol)]
+            inj = drawn if drawn is not None else tripling_mentions(rng, stream, start, vol)
             d, _ = inject_and_detect(stream, inj, "brand", start, TRIPLING_BOUND)
             rows.append({"i": i, "event": "tripling", "setting": setting, "band": band, "delay": d, "volume": vol})
         for _ in range(3):
             start = SYNTH_T0 + rng.uniform(SYNTH_BANDS[0][1], SYNTH_BANDS[-1][2]) * DAY
             band = _band_of(start)
+            drawn = burst_mentions(rng, pool, start, quiet, "random") if PAIRED else None
             if background_hits(stream, target, start):
                 rows.append({"i": i, "event": "burst", "setting": setting, "band": band, "skipped": True})
                 continue
-            offs = sorted([0.0] + [rng.uniform(0, 45 * 60) for _ in range(11)])
-            inj = [replace(rng.choice(pool), ts=start + o, product=quiet, complaint=True) for o in offs]
+            inj = drawn if drawn is not None else burst_mentions(rng, pool, start, quiet, "random")
             d, _ = inject_and_detect(stream, inj, target, start, BURST_BOUND)
             rows.append({"i": i, "event": "burst", "setting": setting, "band": band, "delay": d})
 
@@ -1110,6 +1130,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic-seeds", type=int, default=48, help="seeds of the synthetic family (0: none)")
     ap.add_argument("--synthetic-only", action="store_true", help="the synthetic family alone (iterating; no write)")
     ap.add_argument(
+        "--synthetic-parity",
+        choices=("all", "even", "odd"),
+        default="all",
+        help="only the even (tuning) or odd (report) seeds of the synthetic family (iterating; no write)",
+    )
+    ap.add_argument(
+        "--paired",
+        action="store_true",
+        help="draw each injection before the background check, so detector variants see identical cases (no write)",
+    )
+    ap.add_argument(
         "--set",
         action="append",
         default=[],
@@ -1117,6 +1148,11 @@ def main(argv: list[str] | None = None) -> int:
         help="change a detector setting for this run (experiments only: such a run never writes the JSON)",
     )
     args = ap.parse_args(argv)
+    global PAIRED
+    PAIRED = args.paired
+    parity = {"all": None, "even": 0, "odd": 1}[args.synthetic_parity]
+    if args.paired or parity is not None:
+        args.no_write = True  # the committed JSON is a full run in the shipped order
     for setting in args.set:
         name, value = setting.split("=", 1)
         kind, field_name = name.split(".", 1)
@@ -1131,7 +1167,7 @@ def main(argv: list[str] | None = None) -> int:
         CONFIGS[kind] = replace(CONFIGS[kind], **{field_name: parsed})
         args.no_write = True  # the committed JSON is the shipped settings' run
     if args.synthetic_only:
-        synth = synthetic_family(args.synthetic_seeds, args.seed)
+        synth = synthetic_family(args.synthetic_seeds, args.seed, parity)
         print(json.dumps(synth, indent=1))
         for row in synthetic_rows(synth):
             print("  " + " | ".join(row))
@@ -1228,7 +1264,7 @@ def main(argv: list[str] | None = None) -> int:
     results["tuning"] = group_summary(per_stream, True)
     results["held_out"] = group_summary(per_stream, False)
     if args.synthetic_seeds > 0:
-        results["synthetic"] = synthetic_family(args.synthetic_seeds, args.seed)
+        results["synthetic"] = synthetic_family(args.synthetic_seeds, args.seed, parity)
     results["summary_rows"] = summary_rows(results, args.signals)
     results["seconds"] = round(time.time() - t0, 1)
 
