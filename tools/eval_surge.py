@@ -1,9 +1,13 @@
 """Evaluate the surge detector on real background streams with injected surges of known size and start.
 
 Usage: ``.venv/bin/python -m tools.eval_surge [--seed 7] [--starts 10] [--signals model|labels] [--streams united,delta]
-[--tripling typical|realized] [--no-write] [--set brand.alpha=0.002]``. ``--streams`` (substrings of stream names),
-fewer ``--starts`` and ``--set KIND.FIELD=VALUE`` (a detector setting changed for the run, experiments only) are
-for iterating; the committed JSON is a full run (all streams, 10 starts, the text model, the shipped settings).
+[--tripling typical|realized] [--no-write] [--set brand.alpha=0.002] [--paired] [--synthetic-parity even]``.
+``--streams`` (substrings of stream names), fewer ``--starts`` and ``--set KIND.FIELD=VALUE`` (a detector setting
+changed for the run, experiments only) are for iterating; the committed JSON is a full run (all streams, 10 starts,
+the text model, the shipped settings).
+``--paired`` draws each injected event before the check for a background alert nearby, so two detector variants
+replay identical cases (the committed JSON keeps the earlier order: the check first); ``--synthetic-parity even``
+runs only the synthetic seeds a setting may be chosen on. Both are for comparisons and never write the JSON.
 
 ``--signals model`` (default) labels complaints and topics with the shipped text model, as the product does;
 ``labels`` uses the data's human labels. ``summary_rows`` in the output are ``[what, measured, target]``
@@ -1080,6 +1084,32 @@ METHOD = {
     "8/28), bursts 92 %, and Delta 3.91 unexplained brand alerts per two weeks (shipped 1.96): 3 of 4 held-out "
     "streams within budget. Not shipped: calibration_min_episodes was a knob, off, in 42e83d4, removed since; this "
     "file stays the shipped settings' run.",
+    "learnt_spike_cap_session": "The per-bucket spike cap learnt per key (1 Dec; code in c55dede, switch "
+    "spike_cap_learn, removed since). Compared with --paired (each injection drawn before the background check, "
+    "so every variant replays the same "
+    "cases; the default order, which wrote this file, is unchanged) on the tuning streams (10 starts) and the even "
+    "seeds only (--synthetic-parity even); the held-out streams and odd seeds were not run with any variant. Shipped,"
+    " same runs: tuning triplings 63/87, bursts 78/90, 9 of 9 within budget; even seeds 47/95, bursts 68/72, brand "
+    "worst 3.01 (1 of 24 over), mean 1.21. Measured first: the within-hour dispersion index of the 5-minute buckets "
+    "(1 when mentions fall at random within an hour) is 1.1-1.3 on every real tuning stream (clumps: retweet waves), "
+    "1.0 on the synthetic family, 0.5-0.6 on the crises thinned to a third (every third mention kept: more regular "
+    "than Poisson, an artefact of the thinning); the hourly dispersion the baseline fits is 0.05-0.09 on United and "
+    "US Airways, 0.08-0.16 on the crises, 0.04-0.14 synthetic. A fixed looser cap (floor 5, ratio 6): tuning 64/84 "
+    "but United and US Airways 5.87 and West Texas 3.82 unexplained brand alerts per two weeks (6 of 9 within "
+    "budget), even seeds 56/93 with 7 of 24 over: the cap keeps real streams' clumps (US Airways: 8 and 9 mentions in"
+    " two buckets against about 0.5 expected each) and the synthetic phi-0.15 hours from firing. Learnt caps "
+    "(loosened towards floor 5, ratio 6 as a key is smooth): by the hourly dispersion (smooth at 0.04, bursty from "
+    "0.08) US Airways 3.91 (over); (0.03, 0.06) tuning 63/87, 9 of 9, even 51/95 with 1 over (mean 1.21), no tuning "
+    "figure moved; by the within-hour index of the 48 hours before the baseline (smooth 0.9, bursty 1.2, 12 hours' "
+    "prior) tuning 66/87, 9 of 9, but the 3 gained are all the thinned West Texas stream's (the artefact), and even "
+    "53/94 with 4 over (phi-0.15 seeds: smooth within the hour, bursty across hours); both required (index and hourly"
+    " dispersion 0.05-0.1): tuning 63/87, 9 of 9, even 53/95, 1 over (mean 1.33); looser or wider (floor 6 ratio 8, "
+    "dispersion 0.06-0.12/0.14, index 1.0-1.3): even 54-55/95 with 1-6 over. No variant raised the tuning triplings "
+    "without the thinning artefact: on the real streams the cap is not what misses triplings (the fixed loose cap "
+    "gains only on the thinned crisis), and real streams are clumpier within the hour than the synthetic family, so a"
+    " cap learnt from burstiness leaves them as they are and helps the synthetic family alone (+4 to +6 of 95). Not "
+    "shipped (the rule: tuning triplings up); the within-hour index would also have cost the live read 48 hours x 4 "
+    "shards of 5-minute items.",
 }
 
 

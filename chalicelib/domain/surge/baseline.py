@@ -33,8 +33,6 @@ class Baseline:
     history_hours: float
     dispersion: float = 0.0  # variance = mu + dispersion * mu**2 beyond the level's own uncertainty
     alpha: float = 1e-4  # the test fires when P(X >= count) <= alpha
-    cap_floor: float = 0.0  # the learnt spike cap (config spike_cap_learn), over the kind's when higher
-    cap_ratio: float = 0.0
 
     def expected(self, start: float, end: float) -> float:
         """Expected count in ``[start, end)`` (integrates the shape hour by hour)."""
@@ -326,59 +324,7 @@ def fit_baseline(
         phi = (phi * n_hours + config.dispersion_prior * weight) / (n_hours + weight)
     sizes = [1.0 / (1.0 / (n + 1.0) + phi) for n in supports]
     alpha = calibrate(values, live_mus, sizes, config)
-    cap_floor, cap_ratio = learnt_spike_cap(counts, end_hour, phi, config, data_start=data_start)
-    return Baseline(shape, level, support, float(n_hours), phi, alpha, cap_floor, cap_ratio)
-
-
-def within_hour_index(counts: BucketCounts, first: int, end_hour: int, bucket_seconds: int) -> tuple[float, float]:
-    """How clumped a key's mentions are inside its hours ``[first, end_hour)``: ``sum((c - H/n)**2)`` over every
-    bucket ``c`` of an hour of ``H`` mentions in ``n`` buckets, and what a Poisson stream (mentions spread at random
-    over the hour) expects of it, ``H * (n - 1) / n``; their ratio is 1 for such a stream, more for clumps."""
-    n = HOUR // bucket_seconds
-    num = 0.0
-    den = 0.0
-    for h in range(first, end_hour, HOUR):
-        cs = [counts.bucket(b) for b in range(h, h + HOUR, bucket_seconds)]
-        total = sum(cs)
-        if total < 2:
-            continue
-        m = total / n
-        num += sum((c - m) ** 2 for c in cs)
-        den += total * (n - 1) / n
-    return num, den
-
-
-def learnt_spike_cap(
-    counts: BucketCounts, end_hour: int, phi: float, config: SurgeConfig, *, data_start: float | None = None
-) -> tuple[float, float]:
-    """The spike cap's floor and ratio a key's own burstiness gives (config ``spike_cap_learn``; ``(0, 0)``: the
-    kind's). Linear between the smooth key's looser cap (burstiness at most ``spike_cap_smooth_at``) and the kind's
-    (at least ``spike_cap_bursty_at``)."""
-    if config.spike_cap_learn == "off":
-        return 0.0, 0.0
-    if config.spike_cap_learn == "phi":
-        burstiness = phi
-        lo, hi = config.spike_cap_smooth_at, config.spike_cap_bursty_at
-    else:
-        first = end_hour - config.spike_cap_fine_hours * HOUR
-        if data_start is not None:
-            first = max(first, hour_start(data_start + HOUR - 1))
-        num, den = within_hour_index(counts, first, end_hour, config.bucket_seconds)
-        hours = max(0, (end_hour - first) // HOUR)
-        per_hour = den / hours if hours and den > 0 else 1.0
-        prior = config.spike_cap_fine_prior_hours * per_hour
-        if den + prior <= 0:
-            burstiness = config.spike_cap_bursty_at
-        else:
-            burstiness = (num + prior * config.spike_cap_bursty_at) / (den + prior)
-        lo, hi = config.spike_cap_smooth_at, config.spike_cap_bursty_at
-    smooth = min(1.0, max(0.0, (hi - burstiness) / (hi - lo)))
-    if config.spike_cap_learn == "fine+phi":
-        lo, hi = config.spike_cap_phi_smooth_at, config.spike_cap_phi_bursty_at
-        smooth = min(smooth, max(0.0, (hi - phi) / (hi - lo)))
-    floor = config.spike_cap_min + smooth * (config.spike_cap_smooth_min - config.spike_cap_min)
-    ratio = config.spike_cap_ratio + smooth * (config.spike_cap_smooth_ratio - config.spike_cap_ratio)
-    return floor, ratio
+    return Baseline(shape, level, support, float(n_hours), phi, alpha)
 
 
 def brand_reference_shape(

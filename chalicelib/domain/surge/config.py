@@ -53,24 +53,6 @@ class SurgeConfig:
     glr_ratio: float = 3.0
     glr_max_window: int = 3600
     glr_spike_cap_min: int | None = None  # the GLR's own floor of the per-bucket spike cap (None: spike_cap_min)
-    # The spike cap learnt per key (off by default: "off"). A key whose own history shows it smooth gets a looser
-    # per-bucket cap, up to ``spike_cap_smooth_min`` / ``spike_cap_smooth_ratio``; one at least as bursty as
-    # ``spike_cap_bursty_at`` keeps ``spike_cap_min`` / ``spike_cap_ratio`` (linear between ``spike_cap_smooth_at``
-    # and it). Burstiness: "phi", the key's hourly dispersion (the baseline's own); "fine", the within-hour
-    # dispersion index of its 5-minute buckets (1 for a Poisson stream; more when mentions come in clumps) over the
-    # ``spike_cap_fine_hours`` hours before the baseline ends, shrunk towards ``spike_cap_bursty_at`` by
-    # ``spike_cap_fine_prior_hours`` hours (live this reads that many more hours of 5-minute counters).
-    spike_cap_learn: str = "off"
-    spike_cap_smooth_min: int = 3
-    spike_cap_smooth_ratio: float = 4.0
-    spike_cap_smooth_at: float = 0.0
-    spike_cap_bursty_at: float = 1.0
-    spike_cap_fine_hours: int = 0
-    spike_cap_fine_prior_hours: float = 0.0
-    # "fine+phi": smooth only as far as both say so, the fine index (thresholds above) and the hourly dispersion
-    # (smooth at or under ``spike_cap_phi_smooth_at``, bursty from ``spike_cap_phi_bursty_at``)
-    spike_cap_phi_smooth_at: float = 0.0
-    spike_cap_phi_bursty_at: float = 1.0
 
     def window_alpha(self, window: int, alpha: float) -> float:
         """The tail probability a ``window`` is tested at, given the key's calibrated ``alpha`` (its longest
@@ -95,14 +77,6 @@ class SurgeConfig:
             raise ValueError("glr_ratio must be above 1")
         if self.glr_max_window <= 0 or self.glr_max_window % self.bucket_seconds:
             raise ValueError("glr_max_window must be a positive multiple of bucket_seconds")
-        if self.spike_cap_learn not in ("off", "phi", "fine", "fine+phi"):
-            raise ValueError("spike_cap_learn must be 'off', 'phi', 'fine' or 'fine+phi'")
-        if self.spike_cap_learn != "off" and not self.spike_cap_smooth_at < self.spike_cap_bursty_at:
-            raise ValueError("spike_cap_smooth_at must be below spike_cap_bursty_at")
-        if self.spike_cap_fine_hours < 0 or (
-            self.spike_cap_learn.startswith("fine") and self.spike_cap_fine_hours == 0
-        ):
-            raise ValueError("spike_cap_learn 'fine' needs spike_cap_fine_hours > 0")
 
 
 DEFAULT_CONFIGS: dict[str, SurgeConfig] = {
@@ -191,8 +165,6 @@ def history_range(now: float, config: SurgeConfig) -> tuple[tuple[int, int], tup
         longest = max(longest, config.glr_max_window)
     fine_start = end - longest
     h_end = hour_start(end - max(config.windows))
-    if config.spike_cap_learn.startswith("fine"):  # the 5-minute counts the learnt spike cap reads (fit_baseline)
-        fine_start = min(fine_start, h_end - config.spike_cap_fine_hours * HOUR)
     return (fine_start, end), (h_end - config.season_days * DAY, h_end)
 
 

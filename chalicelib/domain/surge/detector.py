@@ -108,8 +108,7 @@ def evaluate(
         if c < config.min_count:
             continue
         mu = baseline.expected(start, now)
-        floor = max(config.spike_cap_min, baseline.cap_floor)
-        c = counts.window_capped(start, end, spike_cap(config, mu, now, start, floor, baseline.cap_ratio))
+        c = counts.window_capped(start, end, spike_cap(config, mu, now, start, config.spike_cap_min))
         if c < config.min_count:
             continue
         if c < config.min_ratio * mu:
@@ -124,13 +123,12 @@ def evaluate(
     return best, SurgeState(active=True, fired_at=now, level_at_fire=baseline.level)
 
 
-def spike_cap(config: SurgeConfig, mu: float, now: float, start: float, floor: float, ratio: float = 0.0) -> float:
+def spike_cap(config: SurgeConfig, mu: float, now: float, start: float, floor: int) -> float:
     """The most one bucket of the window ``[start, now]`` counts: a spike inside one bucket (a retweet storm, one
-    user posting ten times) is not a surge of the key, so each bucket counts at most ``spike_cap_ratio`` (or the
-    key's learnt ``ratio``, when higher) times its share of the window's expectation ``mu``, and at least
-    ``floor``."""
+    user posting ten times) is not a surge of the key, so each bucket counts at most ``spike_cap_ratio`` times its
+    share of the window's expectation ``mu``, and at least ``floor``."""
     b = config.bucket_seconds
-    return max(max(config.spike_cap_ratio, ratio) * mu * b / max(now - start, b), floor)
+    return max(config.spike_cap_ratio * mu * b / max(now - start, b), floor)
 
 
 def nb_log_ratio(c: int, mu: float, size: float, ratio: float) -> float:
