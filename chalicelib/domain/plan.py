@@ -366,13 +366,24 @@ def parse_plan(document: dict[str, Any]) -> ResponsePlan:
         raise PlanError(describe_validation_error(error, limit=None, root="plan")) from None
 
 
-def load_plan_yaml(text: str) -> ResponsePlan:
+def read_yaml(text: str) -> Any:
+    """The YAML document of ``text``, or a :class:`PlanError` naming why it cannot be read: PyYAML's own errors, and
+    what it raises outside them on hostile input (nesting past Python's recursion limit, an integer past Python's
+    4,300-digit conversion limit), so an uploaded plan gets a 400, never a 500."""
     import yaml
 
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise PlanError(f"not valid YAML: {error}") from None
+        raise PlanError(f"not valid YAML: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise PlanError("not valid YAML: nested too deeply") from None
+    except ValueError as error:  # int("9" * 5000): Python refuses integers of more than 4,300 digits
+        raise PlanError(f"not valid YAML: {str(error).split(';')[0]}") from None
+
+
+def load_plan_yaml(text: str) -> ResponsePlan:
+    document = read_yaml(text)
     if not isinstance(document, dict):
         raise PlanError("a plan is a YAML mapping (brand, teams, categories, rules ...)")
     return parse_plan(document)

@@ -32,7 +32,7 @@ def plan_problems(text: str) -> list[PlanProblem]:
     found = _problems(text)
     try:
         root = yaml.compose(text) if found else None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, RecursionError, ValueError) as error:  # what read_yaml refuses
         mark = getattr(error, "problem_mark", None)
         return [
             PlanProblem(line=(mark.line + 1) if mark else 1, place=place, problem=problem) for place, problem in found
@@ -59,15 +59,14 @@ def _node_line(root: Any, place: str) -> int | None:
 
 
 def _problems(text: str) -> list[tuple[str, str]]:
-    import yaml
     from pydantic import ValidationError
 
-    from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
+    from chalicelib.domain.plan import PlanError, ResponsePlan, load_plan_yaml, read_yaml
 
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        return [("plan", f"not valid YAML: {' '.join(str(error).split())}")]
+        document = read_yaml(text)
+    except PlanError as error:
+        return [("plan", str(error))]
     if not isinstance(document, dict):
         return [("plan", "a plan is a YAML mapping (brand, teams, categories, rules ...)")]
     problems: list[tuple[str, str]] = []

@@ -480,6 +480,10 @@ def test_plans_list_validate_every_problem_and_upload(api):
     assert all(p["line"] > 1 for p in refused["problems"]) and "2 problem(s)" in refused["error"]
     before = get(api, "/plans")[1]["items"]
     assert send(api, "POST", "/plans", {"yaml": broken})[0] == 400 and get(api, "/plans")[1]["items"] == before
+    for unreadable in ("[" * 3000 + "]" * 3000, "brand: " + "9" * 5000):  # PyYAML raises outside YAMLError
+        status, refused, _ = send(api, "POST", "/plans/validate", {"yaml": unreadable})
+        assert status == 400 and [p["place"] for p in refused["problems"]] == ["plan"]
+        assert send(api, "POST", "/plans", {"yaml": unreadable})[0] == 400
     status, uploaded, _ = send(api, "POST", "/plans", {"yaml": text})
     assert status == 201 and get(api, f"/plans/{uploaded['version']}")[1]["uploaded_by"] == "admin"
     assert get(api, "/plans/999")[0] == 404 and get(api, "/plans/x")[0] == 400
