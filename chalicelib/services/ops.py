@@ -504,11 +504,14 @@ class IssuesInPeriod(Protocol):
 
 
 def metrics_period(wanted: MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
-    def utc(moment: datetime) -> datetime:
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    def utc(name: str, moment: datetime) -> datetime:
+        try:
+            return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        except OverflowError:  # 9999-12-31T23:59-14:00 is past datetime's range in UTC
+            raise BadQuery(f"{name}: from 2000-01-01 to tomorrow (UTC)") from None
 
-    until = utc(wanted.until) if wanted.until else now
-    since = utc(wanted.since) if wanted.since else until - timedelta(days=7)
+    until = utc("until", wanted.until) if wanted.until else now
+    since = utc("since", wanted.since) if wanted.since else until - timedelta(days=7)
     for name, moment in (("since", since), ("until", until)):
         if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= moment <= now + timedelta(days=1):
             raise BadQuery(f"{name}: from 2000-01-01 to tomorrow (UTC)")

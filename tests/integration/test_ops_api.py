@@ -452,6 +452,10 @@ def test_metrics_summary_counts_and_says_null_where_there_is_no_data(api):
     assert get(api, "/metrics/summary?since=2026-11-22&until=2026-11-19")[0] == 400
     assert get(api, "/metrics/summary?since=2026-01-01&until=2026-11-22")[0] == 400
     assert get(api, "/metrics/summary?colour=red")[0] == 400
+    # times whose UTC falls outside datetime's range: refused as out of the window, not an OverflowError
+    for edge in ("until=9999-12-31T23:59:59-14:00", "since=0001-01-01T00:00:00%2B14:00"):
+        status, refused = get(api, f"/metrics/summary?{edge}")
+        assert status == 400 and "from 2000-01-01 to tomorrow" in refused["error"]
     assert get(api, "/metrics/summary", headers={})[0] == 401
 
 
