@@ -245,6 +245,9 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
             ("category", "=", query.category if not keyed else None),
             ("severity", "=", query.severity.value if query.severity else None),
             ("team", "=", query.team),
+            # a person's partition is keyed "<address>#<shard>", and an address may itself end in "#4": the shard
+            # key of "ana@x.example" can be another person's partition, so the address is matched exactly too
+            ("assigned_to", "=", query.assignee),
             ("platform", "=", query.platform and query.platform.lower()),
             ("products", "contains", query.product),
             ("description", "contains", query.q),

@@ -187,6 +187,23 @@ def test_a_persons_issues_are_listed_over_every_assignee_shard_and_leave_it_when
     assert pages_of(api, f"assignee={person}", 2) == [i for i in newest_first if i != api.issue_ids[2]]
 
 
+def test_a_persons_listing_never_shows_an_address_that_ends_like_a_shard_key(api):
+    """``ana@example.com`` in shard 5 and ``ana@example.com#5`` in shard 0 share the index key
+    ``ana@example.com#5``: each person's listing still shows only their own issues."""
+    from urllib.parse import quote
+
+    from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, index_shard
+
+    shards = {issue_id: index_shard(issue_id, ASSIGNEE_SHARDS) for issue_id in api.issue_ids}
+    in_shard_0 = next(issue_id for issue_id, shard in shards.items() if shard == 0)
+    sharded = next(issue_id for issue_id, shard in shards.items() if shard >= 1)
+    person, lookalike = "ana@example.com", f"ana@example.com#{shards[sharded]}"
+    assert send(api, "PATCH", f"/issues/{sharded}", {"assigned_to": person})[0] == 200
+    assert send(api, "PATCH", f"/issues/{in_shard_0}", {"assigned_to": lookalike})[0] == 200
+    assert [i["issue_id"] for i in get(api, f"/issues?assignee={quote(person)}")[1]["items"]] == [sharded]
+    assert [i["issue_id"] for i in get(api, f"/issues?assignee={quote(lookalike)}")[1]["items"]] == [in_shard_0]
+
+
 @pytest.mark.parametrize(
     "query, named",
     [
