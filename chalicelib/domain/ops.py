@@ -30,7 +30,7 @@ import json
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_key_values
 from chalicelib.domain.issues import IssueStatus
@@ -350,6 +350,10 @@ class SatisfactionBody(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
+ADMIN_ACTOR = "admin"  # the actor OPS_ADMIN_TOKEN writes as on the audit trail
+SYSTEM_ACTOR_PREFIX = "system:"  # the automation's actors (system:triage, system:protocol ...)
+
+
 class TokenRequest(BaseModel):
     """``POST /tokens``: a new ops token."""
 
@@ -363,6 +367,15 @@ class TokenRequest(BaseModel):
     )
     role: Role
     days: int = Field(90, ge=1, le=366, description="valid for this many days")
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_reserved_actor(cls, name: str) -> str:
+        # the name is the actor on the audit trail: a token named "admin" or "system:protocol" would write as the
+        # admin token or as the automation. Two tokens may share a name (one person rotating theirs).
+        if name.lower() == ADMIN_ACTOR or name.lower().startswith(SYSTEM_ACTOR_PREFIX):
+            raise ValueError(f"'{ADMIN_ACTOR}' and names starting '{SYSTEM_ACTOR_PREFIX}' are reserved")
+        return name
 
 
 def etag(version: int) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.index_shards import assignee_shard
 from chalicelib.domain.issues import AuditEvent, IssueStatus, status_category
 from chalicelib.domain.ops import (
+    ADMIN_ACTOR,
     END,
     REOPENED_FROM,
     BadQuery,
@@ -40,8 +41,6 @@ from chalicelib.domain.ops import (
     token_hash,
 )
 from chalicelib.domain.plan import ResponsePlan
-
-ADMIN_NAME = "admin"  # the actor OPS_ADMIN_TOKEN writes as
 
 
 class Unauthorized(Exception):
@@ -98,7 +97,7 @@ def authorize(header: str | None, wanted: Role, admin_token: str | None, tokens:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <token>")
     if is_admin_token(token, admin_token):
-        return Caller(ADMIN_NAME, Role.ADMIN, token_hash(token))
+        return Caller(ADMIN_ACTOR, Role.ADMIN, token_hash(token))
     found = tokens.find(token, now)
     if found is None:
         raise Unauthorized("unknown or expired token")

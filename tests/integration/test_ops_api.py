@@ -353,6 +353,9 @@ def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
         ({"name": "", "role": "viewer"}, "name"),
         ({"name": "a b", "role": "viewer"}, "name"),
         ({"name": "x", "role": "viewer", "extra": 1}, "extra"),
+        ({"name": "admin", "role": "viewer"}, "reserved"),  # the admin token's actor on the audit trail
+        ({"name": "Admin", "role": "viewer"}, "reserved"),
+        ({"name": "system:protocol", "role": "responder"}, "reserved"),  # the automation's
     ):
         status, error, _ = send(api, "POST", "/tokens", bad)
         assert status == 400 and named in error["error"], bad
