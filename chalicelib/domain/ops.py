@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.domain import limits
 from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, DAY_SHARDS, STATUS_CATEGORY_SHARDS, index_key_values
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import Severity
@@ -412,7 +413,8 @@ class SplitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mention: str = Field(
-        pattern=r"^[a-z0-9_-]{1,32}#[^\x00-\x1f\x7f]{1,256}$",
+        # any mention the webhooks store: a platform as Mention takes it, an external id of any characters
+        pattern=rf"^[a-z0-9_-]{{1,{limits.MAX_PLATFORM_CHARS}}}#[\s\S]{{1,{limits.MAX_ID_CHARS}}}$",
         description="the mention's key, <platform>#<external id>, as the issue detail lists it",
     )
 
