@@ -1,5 +1,6 @@
-"""v7's new complaint sources (tools/signals_labels_extra.json, tools/signals_synthetic.json): no held-out row,
-nor a near-duplicate of one, ever reaches training from them."""
+"""v7's new complaint sources (tools/signals_labels_extra.json, tools/signals_synthetic.json) and v9's second
+synthetic file (tools/signals_synthetic_v9.json, off by default): no held-out row, nor a near-duplicate of one, ever
+reaches training from them."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ def _held_out_texts() -> dict[str, list[str]]:
     }
 
 
-def _point_at(monkeypatch, tmp_path: Path, extra: object | None, synthetic: object | None) -> None:
-    for name, content in (("EXTRA_LABELS", extra), ("SYNTHETIC", synthetic)):
+def _point_at(
+    monkeypatch, tmp_path: Path, extra: object | None, synthetic: object | None, synthetic_v9: object | None = None
+) -> None:
+    for name, content in (("EXTRA_LABELS", extra), ("SYNTHETIC", synthetic), ("SYNTHETIC_V9", synthetic_v9)):
         path = tmp_path / f"{name}.json"
         if content is not None:
             path.write_text(json.dumps(content), encoding="utf-8")
@@ -50,14 +53,25 @@ def test_absent_files_give_no_rows(monkeypatch, tmp_path) -> None:
     _point_at(monkeypatch, tmp_path, None, None)
     assert train_signals.extra_rows() == []
     assert train_signals.synthetic_rows() == []
+    assert train_signals.synthetic_v9_rows() == []
 
 
 def test_new_rows_follow_their_domain_out_of_domain_held_out_fits() -> None:
     groups = train_signals.row_group_of(
-        ["twcs:telecom", "followup:tech", "extra:telecom", "synth:tech", "generic", "airline", "general:food"]
+        [
+            "twcs:telecom",
+            "followup:tech",
+            "extra:telecom",
+            "synth:tech",
+            "synth9:food",
+            "generic",
+            "airline",
+            "general:food",
+        ]
     )
-    assert groups == ["telecom", "tech", "telecom", "tech", "", "", ""]
+    assert groups == ["telecom", "tech", "telecom", "tech", "food", "", "", ""]
     assert train_signals.DOMAIN_GROUP["games"] == "tech" and train_signals.DOMAIN_GROUP["apparel"] == "retail"
+    assert train_signals.DOMAIN_GROUP["electronics"] == "tech"
 
 
 @needs_data
@@ -103,6 +117,20 @@ def test_synthetic_rows_drop_held_out_texts_and_near_duplicates(monkeypatch, tmp
 
 
 @needs_data
+def test_synthetic_v9_rows_drop_held_out_texts_and_rows_of_the_first_file(monkeypatch, tmp_path) -> None:
+    twcs_train, _ = train_signals.twcs_split()
+    first = [{"text": "@zapnet my fibre box has blinked red since friday and nobody picks up", "label": 1}]
+    second = [
+        {"text": "@ZAPNET my fibre box has blinked red since Friday, and nobody picks up!! #fail", "label": 1},
+        {"text": twcs_train[0].text, "label": 1, "domain": "tech"},
+        {"text": "@zapnet thanks for the quick fix on sunday", "label": 0, "domain": "telecom"},
+    ]
+    _point_at(monkeypatch, tmp_path, None, first, second)
+    rows = train_signals.synthetic_v9_rows()
+    assert [r.text for r in rows] == ["@zapnet thanks for the quick fix on sunday"]
+
+
+@needs_data
 def test_no_held_out_row_reaches_training_from_the_new_sources(monkeypatch) -> None:
     """With the committed files (whatever they hold) switched on, the complaint training rows hold no held-out
     text: not the new-domain rows (tune or report part), the general negatives' report half, the twcs test split,
@@ -111,11 +139,14 @@ def test_no_held_out_row_reaches_training_from_the_new_sources(monkeypatch) -> N
         pytest.skip("no new-source file committed yet")
     monkeypatch.setenv("EXTRA_W", "1")
     monkeypatch.setenv("SYNTH_W", "1")
+    monkeypatch.setenv("SYNTH9_W", "1")
     twcs_train, twcs_test = train_signals.twcs_split()
     rows, source, brands = train_signals.complaint_rows(twcs_train)
     assert len(rows.texts) == len(source) == len(brands)
     new = [
-        train_signals._norm(t) for t, s in zip(rows.texts, source, strict=True) if s.startswith(("extra:", "synth:"))
+        train_signals._norm(t)
+        for t, s in zip(rows.texts, source, strict=True)
+        if s.startswith(("extra:", "synth:", "synth9:"))
     ]
     assert new, "the files are switched on but gave no training row"
     sets = _held_out_texts()
