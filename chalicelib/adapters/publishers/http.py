@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ CONNECT_SECONDS = 3.0
 READ_SECONDS = 10.0
 RETRY_5XX_SECONDS = 30  # a platform's 5xx or a timeout: try again after this (SQS redelivery)
 RETRY_UNKNOWN_LIMIT_SECONDS = 60  # a 429 without a reset header
+RETRY_AFTER_MAX_SECONDS = 24 * 3600  # the longest a 429 is waited out: past it, retry (and be told again)
+_SECONDS = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 TOKEN_MARGIN_SECONDS = 60  # refresh an access token this long before it expires
 USER_AGENT = "social-response/1.0"
 
@@ -137,17 +140,20 @@ def server_error(response: Response, now: datetime, what: str) -> PublishResult:
 
 def retry_after(response: Response, now: datetime) -> datetime:
     """When a 429 may be retried: ``x-rate-limit-reset`` (X, epoch seconds), ``Retry-After`` (seconds or an HTTP
-    date), else a minute."""
-    reset = response.headers.get("x-rate-limit-reset")
-    if reset and reset.strip().isdigit():
-        return max(now, datetime.fromtimestamp(int(reset), tz=timezone.utc)) + timedelta(seconds=1)
+    date), else a minute; never later than :data:`RETRY_AFTER_MAX_SECONDS` from now, whatever the header says (a
+    value past ``datetime``'s range, or a wait of years, is the platform's mistake, not a reason to stop)."""
+    latest = now + timedelta(seconds=RETRY_AFTER_MAX_SECONDS)
+    reset = (response.headers.get("x-rate-limit-reset") or "").strip()
+    if _SECONDS.fullmatch(reset):
+        when = datetime.fromtimestamp(min(int(reset), latest.timestamp()), tz=timezone.utc)
+        return min(max(now, when) + timedelta(seconds=1), latest)
     after = (response.headers.get("retry-after") or "").strip()
-    if after.isdigit():
-        return now + timedelta(seconds=int(after))
+    if _SECONDS.fullmatch(after):
+        return now + timedelta(seconds=min(int(after), RETRY_AFTER_MAX_SECONDS))
     if after:
         try:
-            return max(now, parsedate_to_datetime(after).astimezone(timezone.utc))
-        except (TypeError, ValueError):
+            return min(max(now, parsedate_to_datetime(after).astimezone(timezone.utc)), latest)
+        except (TypeError, ValueError, OverflowError):
             pass
     return now + timedelta(seconds=RETRY_UNKNOWN_LIMIT_SECONDS)
 
