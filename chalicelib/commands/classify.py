@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             if not isinstance(row, dict):
                 raise ValueError("each line must be a JSON object")
             out = classify_row(row, plan, analyze_one)
-        except (ValueError, ValidationError, TypeError) as error:
+        except (ValueError, ValidationError, TypeError, RecursionError) as error:  # RecursionError: deep nesting
             status = 1
             message = (
                 describe_validation_error(error, limit=None)
@@ -102,5 +102,16 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             )
             out = {"id": row.get("id") if isinstance(row, dict) else None, "error": f"line {number}: {message}"}
             print(f"classify: line {number}: {message}", file=sys.stderr)
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.write(json_line(out))
     return status
+
+
+def json_line(out: dict[str, Any]) -> str:
+    """One output line, UTF-8 as read; escaped where the input held what UTF-8 cannot carry (a lone surrogate,
+    ``"\\ud800"``), so one odd id never stops the stream."""
+    line = json.dumps(out, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(out)
+    return line + "\n"

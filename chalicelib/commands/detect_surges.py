@@ -53,18 +53,19 @@ def default_analyzer() -> Analyzer:
 
 # Twitter's classic ``created_at`` ("Tue Oct 31 22:10:47 +0000 2017"), as exports of real streams carry it.
 TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"
+LATEST_EPOCH = 253402300800.0  # 10000-01-01T00:00:00Z
 
 
 def parse_time(value: Any) -> float:
     """ISO-8601 (``Z`` or offset; naive means UTC), Twitter's classic format, or epoch seconds (a number or a
-    string of digits) → epoch seconds."""
+    string of digits) → epoch seconds, from 1970 to the year 9999 (JSON's ``1e400`` and ``NaN`` are no time)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _in_range(float(value))
     if not isinstance(value, str) or not value.strip():
         raise ValueError("created_at missing")
     text = value.strip()
     if text.replace(".", "", 1).isdigit():
-        return float(text)
+        return _in_range(float(text))
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -72,6 +73,12 @@ def parse_time(value: Any) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
+
+
+def _in_range(epoch: float) -> float:
+    if not 0 <= epoch < LATEST_EPOCH:  # also False for NaN
+        raise ValueError(f"created_at: {epoch!r} is not a time from 1970 to 9999")
+    return epoch
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +113,7 @@ def read_mentions(stdin: TextIO) -> tuple[list[tuple[int, float, str, str | None
                 raise ValueError("text is not a string")
             product = item.get("product")
             rows.append((lineno, ts, text, product if isinstance(product, str) else None))
-        except (ValueError, TypeError, OverflowError) as exc:
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             bad += 1
             print(f"detect-surges: line {lineno} skipped: {exc}", file=sys.stderr)
     return rows, read, bad

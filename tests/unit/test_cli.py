@@ -40,6 +40,16 @@ def test_classify_keeps_its_place_for_a_bad_line_and_exits_1():
     assert "error" in out[1] and out[2]["id"] == "c" and "text" in out[2]["error"]
 
 
+def test_classify_answers_every_line_after_one_it_cannot_read_or_write():
+    deep = '{"id": "d", "text": ' + "[" * 100_000 + "]" * 100_000 + "}"  # past the JSON decoder's recursion limit
+    lone_surrogate = '{"id": "\\ud800", "text": "hi"}'  # valid JSON that UTF-8 cannot carry back out
+    done = run("classify", stdin="\n".join((deep, lone_surrogate, '{"id": "c", "text": "still here?"}')) + "\n")
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1 and len(out) == 3 and "Traceback" not in done.stderr
+    assert "recursion" in out[0]["error"] and out[1]["id"] == "\ud800" and "error" in out[1]
+    assert out[2]["id"] == "c" and "category" in out[2]
+
+
 def test_plan_validate_names_every_problem(tmp_path):
     broken = (
         (ROOT / "chalicelib/plans/default.yaml")

@@ -378,6 +378,15 @@ def test_cli_reads_the_time_formats_real_exports_carry(value: object, epoch: flo
     assert parse_time(value) == epoch
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e300, -1, "99999999999999999999"], ids=str)
+def test_cli_refuses_a_time_no_calendar_holds(value: object) -> None:
+    """JSON's ``1e400`` and ``NaN`` parse to floats: a line skipped with its reason, not a replay stopped."""
+    from chalicelib.commands.detect_surges import parse_time
+
+    with pytest.raises(ValueError, match="created_at"):
+        parse_time(value)
+
+
 def test_cli_names_an_unreadable_time() -> None:
     from chalicelib.commands.detect_surges import parse_time
 
