@@ -41,6 +41,10 @@ def use_stage(args: argparse.Namespace) -> str:
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    if stage in LOCAL_STAGES and not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
+        # the local stack is moto, which takes any signature: a shell that never held AWS keys (make run needs
+        # none) still signs its calls, with the dummy keys make run's own processes use
+        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     from chalicelib import bootstrap
 
     bootstrap.reset()  # adapters built for another stage or endpoint are forgotten
