@@ -337,6 +337,18 @@ def send(api, method: str, path: str, body=None, headers: dict | None = None, ra
     return answer.status_code, json.loads(answer.body or b"null"), answer.headers
 
 
+def test_a_body_within_its_fields_limits_is_taken_however_its_text_is_escaped(api):
+    """json.dumps escapes every non-ASCII character (the CLI sends bodies so): 4,000 emoji are 48 KB of JSON."""
+    issue = api.issue_ids[0]
+    for text in ("\U0001f600" * 4000, "\u0436" * 4000):  # the note's limit: 4,000 characters
+        assert send(api, "POST", f"/issues/{issue}/notes", {"text": text})[0] == 201
+    status, refused, _ = send(api, "POST", f"/issues/{issue}/notes", {"text": "\u0436" * 4001})
+    assert status == 400 and "text" in refused["error"]
+    status, refused, _ = send(api, "POST", f"/issues/{issue}/notes", raw=b'{"text": "' + b"x" * 200_000 + b'"}')
+    assert status == 400 and "bytes" in refused["error"]  # past anything a valid note can be: refused unread
+    assert send(api, "PATCH", f"/issues/{issue}", {"resolution_note": "\u65e5" * 4000})[0] == 200
+
+
 def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
     status, created, _ = send(api, "POST", "/tokens", {"name": "ana.responder", "role": "responder"})
     assert status == 201 and created["token"] and created["role"] == "responder"
@@ -508,6 +520,8 @@ def test_plans_list_validate_every_problem_and_upload(api):
         status, refused, _ = send(api, "POST", "/plans/validate", {"yaml": unreadable})
         assert status == 400 and [p["place"] for p in refused["problems"]] == ["plan"]
         assert send(api, "POST", "/plans", {"yaml": unreadable})[0] == 400
+    commented = text + ("# " + "x" * 98 + "\n") * 400  # 40 KB: well past 16 KiB, well within the plan's limit
+    assert send(api, "POST", "/plans/validate", {"yaml": commented})[0] == 200
     status, uploaded, _ = send(api, "POST", "/plans", {"yaml": text})
     assert status == 201 and get(api, f"/plans/{uploaded['version']}")[1]["uploaded_by"] == "admin"
     assert get(api, "/plans/999")[0] == 404 and get(api, "/plans/x")[0] == 400
