@@ -13,15 +13,19 @@ KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_
 
 @pytest.fixture
 def no_credentials(monkeypatch, tmp_path):
-    for name in KEYS:
-        monkeypatch.delenv(name, raising=False)
+    # use_stage writes os.environ: every name it may write is set then deleted here, so monkeypatch restores it
+    for name in (*KEYS, "STAGE", "AWS_ENDPOINT_URL"):
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("STAGE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # use_stage sets what it lacks: restored after
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert botocore.session.get_session().get_credentials() is None
+    yield
+    from chalicelib import bootstrap
+
+    bootstrap.reset()  # adapters use_stage built for the test's endpoint
 
 
 def test_a_local_stage_signs_with_dummy_keys_when_the_shell_has_none(no_credentials):
