@@ -55,6 +55,7 @@ class FakeApprovals:
         self.tokens: dict[str, dict[str, Any]] = {}  # token_ref -> {"task_token", "approvals", "status", ...}
         self.sent: set[str] = set()
         self.sending: set[str] = set()
+        self.owed: dict[str, dict] = {}  # approval id -> the callback recorded with its answer, not passed on yet
         self.issues = issues
 
     def record_request(self, approvals: list, task_token: str, execution: str) -> None:
@@ -120,7 +121,7 @@ class FakeApprovals:
                 retired += 1
         return retired
 
-    def consume(self, approval, event, now: datetime) -> str:
+    def consume(self, approval, event, callback: dict, now: datetime) -> str:
         from dataclasses import replace
 
         from chalicelib.services.errors import AlreadyUsed
@@ -128,13 +129,26 @@ class FakeApprovals:
         token = self.tokens[approval.token_ref]
         if self.items[approval.approval_id].status != "pending" or token["status"] != "pending":
             raise AlreadyUsed("used")
-        self.items[approval.approval_id] = replace(self.items[approval.approval_id], status="used")
+        self.items[approval.approval_id] = replace(
+            self.items[approval.approval_id], status="used", callback_owed=True
+        )
+        self.owed[approval.approval_id] = callback
         token["status"] = "used"
         self.issues.append(event)
         return token["task_token"]
 
+    def owed_callback(self, approval):
+        owed = self.owed.get(approval.approval_id)
+        return (self.tokens[approval.token_ref]["task_token"], owed) if owed is not None else None
+
+    def callback_delivered(self, approval) -> None:
+        from dataclasses import replace
+
+        self.owed.pop(approval.approval_id, None)
+        self.items[approval.approval_id] = replace(self.items[approval.approval_id], callback_owed=False)
+
     def mark_callback_failed(self, approval, reason: str) -> None:
-        self.items[approval.approval_id] = self.items[approval.approval_id]
+        self.callback_delivered(approval)
 
 
 class FakeMailer:
@@ -151,14 +165,18 @@ class FakeMailer:
 
 
 class FakeWorkflows:
-    def __init__(self) -> None:
+    def __init__(self, unavailable_times: int = 0) -> None:
         self.resumed: list[tuple[str, dict]] = []
         self.failed: list[tuple[str, str, str]] = []
         self.finished: set[str] = set()
+        self.unavailable_times = unavailable_times  # resumes refused as Step Functions throttling would
 
     def resume(self, task_token: str, output: dict) -> None:
-        from chalicelib.services.errors import StepCallbackFailed
+        from chalicelib.services.errors import StepCallbackFailed, WorkflowUnavailable
 
+        if self.unavailable_times:
+            self.unavailable_times -= 1
+            raise WorkflowUnavailable("ThrottlingException")
         if task_token in self.finished:
             raise StepCallbackFailed("TaskTimedOut")
         self.finished.add(task_token)

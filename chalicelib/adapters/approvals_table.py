@@ -3,7 +3,9 @@
 One item per person per step (``approval_id``: the link's random id) and one per task token
 (``approval_id = token#<sha256>``, listing its approvals' ids), written together. Acting consumes both in one
 transaction: the approval item from ``pending`` to ``used`` and the token item likewise, so a second click, a
-second person or a replayed POST finds them used and changes nothing.
+second person or a replayed POST finds them used and changes nothing. The same transaction records the answer's
+callback as owed (``callback_owed``) until Step Functions has it: when it cannot be reached, the answer is not lost,
+and the link's next POST passes the recorded answer on.
 
 Each approval item also carries the claim on its email (``send_*``, see ``outbox.SendClaims``): a redelivered
 request finds the approvals it recorded (same ids, same links) and emails those whose email is not sent yet.
@@ -11,6 +13,7 @@ request finds the approvals it recorded (same ids, same links) and emails those 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -178,6 +181,7 @@ class DynamoApprovals:
             emailed=item.get("send_state", {}).get("S") == SENT,
             due_at=item.get("due_at", {}).get("S", ""),
             escalates_to=tuple(p["S"] for p in item.get("escalates_to", {}).get("L", [])),
+            callback_owed="callback_owed" in item,
         )
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int:
@@ -213,8 +217,9 @@ class DynamoApprovals:
                     pass
         return retired
 
-    def consume(self, approval: Approval, event: AuditEvent, now: datetime) -> str:
-        """Mark the link and its token used, append the audit event; returns the task token. Single use."""
+    def consume(self, approval: Approval, event: AuditEvent, callback: dict[str, Any], now: datetime) -> str:
+        """Mark the link and its token used, append the audit event, and record the callback as owed until
+        :meth:`callback_delivered`; returns the task token. Single use."""
         dynamodb = client("dynamodb")
         used = {
             ":used": string(USED),
@@ -230,10 +235,10 @@ class DynamoApprovals:
                         "Update": {
                             "TableName": self.table,
                             "Key": {"approval_id": string(approval.approval_id)},
-                            "UpdateExpression": update,
+                            "UpdateExpression": update + ", callback_owed = :callback",
                             "ConditionExpression": "#status = :pending",
                             "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": used,
+                            "ExpressionAttributeValues": {**used, ":callback": string(json.dumps(callback))},
                         }
                     },
                     {
@@ -251,15 +256,34 @@ class DynamoApprovals:
             )
         except dynamodb.exceptions.TransactionCanceledException as error:
             raise AlreadyUsed("this link was used, or its step has moved on") from error
-        token = dynamodb.get_item(
+        return self._task_token(approval)
+
+    def _task_token(self, approval: Approval) -> str:
+        token = client("dynamodb").get_item(
             TableName=self.table, Key={"approval_id": string(approval.token_ref)}, ConsistentRead=True
         )["Item"]
         return token["task_token"]["S"]
+
+    def owed_callback(self, approval: Approval) -> tuple[str, dict[str, Any]] | None:
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"approval_id": string(approval.approval_id)}, ConsistentRead=True)
+            .get("Item", {})
+        )
+        owed = item.get("callback_owed", {}).get("S")
+        return (self._task_token(approval), json.loads(owed)) if owed else None
+
+    def callback_delivered(self, approval: Approval) -> None:
+        client("dynamodb").update_item(
+            TableName=self.table,
+            Key={"approval_id": string(approval.approval_id)},
+            UpdateExpression="REMOVE callback_owed",
+        )
 
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
         client("dynamodb").update_item(
             TableName=self.table,
             Key={"approval_id": string(approval.approval_id)},
-            UpdateExpression="SET callback_error = :reason",
+            UpdateExpression="SET callback_error = :reason REMOVE callback_owed",
             ExpressionAttributeValues={":reason": string(reason)},
         )

@@ -7,9 +7,9 @@ from contextlib import suppress
 from typing import Any
 
 from chalicelib.adapters.aws import client
-from chalicelib.services.errors import StepCallbackFailed
+from chalicelib.services.errors import StepCallbackFailed, WorkflowUnavailable
 
-__all__ = ["StepCallbackFailed", "StepFunctionsWorkflows"]
+__all__ = ["StepCallbackFailed", "StepFunctionsWorkflows", "WorkflowUnavailable"]
 
 
 class StepFunctionsWorkflows:
@@ -30,11 +30,15 @@ class StepFunctionsWorkflows:
             sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
 
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         sfn = client("stepfunctions")
         try:
             sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
         except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist) as error:
             raise StepCallbackFailed(type(error).__name__) from error
+        except (ClientError, BotoCoreError) as error:  # throttled past botocore's retries, a 5xx, the network
+            raise WorkflowUnavailable(type(error).__name__) from error
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
         sfn = client("stepfunctions")

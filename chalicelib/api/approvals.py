@@ -15,6 +15,9 @@ approvals = Blueprint(__name__)
 # A page answers in HTML, so the routes take any content type and the form handler says itself what it needs.
 
 
+RETRY_PASS_ON_SECONDS = 60  # a recorded answer Step Functions could not take: when to send the form again
+
+
 def _html(status: int, body: str) -> Response:
     from chalicelib.api.pages import HEADERS
 
@@ -24,8 +27,17 @@ def _html(status: int, body: str) -> Response:
 def _refusal(refused) -> Response:
     from chalicelib.api.pages import message_page
 
-    titles = {400: "Please check your answer", 403: "Link not valid", 409: "Too late", 410: "Link no longer valid"}
-    return _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
+    titles = {
+        400: "Please check your answer",
+        403: "Link not valid",
+        409: "Too late",
+        410: "Link no longer valid",
+        503: "Recorded: please send it again shortly",
+    }
+    answer = _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
+    if refused.status == 503:
+        answer.headers["Retry-After"] = str(RETRY_PASS_ON_SECONDS)
+    return answer
 
 
 @approvals.route("/approvals/{approval_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
@@ -60,7 +72,7 @@ def answer(approval_id: str) -> Response:
     now = datetime.now(timezone.utc)
     deps = approval_deps()
     try:
-        approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
+        approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now, answering=True)
         try:
             form = read_form(request, ActForm)
         except FormInvalid as invalid:

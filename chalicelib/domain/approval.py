@@ -51,6 +51,9 @@ class Approval:
     emailed: bool = False  # its email went out (as recorded: read back, not written from here)
     due_at: str = ""  # when the run stops waiting for this attempt (ISO-8601; "" on links recorded before)
     escalates_to: tuple[str, ...] = ()  # who gets the step when this attempt times out
+    # answered, but the answer has not reached the protocol yet (Step Functions was unreachable): a second POST of
+    # the link passes the recorded answer on
+    callback_owed: bool = False
 
 
 @dataclass(frozen=True)

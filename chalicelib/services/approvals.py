@@ -51,7 +51,7 @@ from chalicelib.domain.protocol_messages import (
 from chalicelib.domain.publishing import ChannelPost, Next, PublishResult, ReplyTarget
 from chalicelib.observability import logger
 from chalicelib.services.approval_email import safe_web_link, step_email
-from chalicelib.services.errors import AlreadyUsed, SendInProgress, StepCallbackFailed
+from chalicelib.services.errors import AlreadyUsed, SendInProgress, StepCallbackFailed, WorkflowUnavailable
 from chalicelib.services.ports import (
     AlertRaiser,
     ApprovalIssues,
@@ -244,7 +244,11 @@ def _original_post(mentions: list[dict[str, Any]]) -> str | None:
 
 
 # -- a person opens the link ----------------------------------------------------------------------------------
-def open_link(approval_id: str, exp: str | None, sig: str | None, deps: ApprovalDeps, now: datetime) -> Approval:
+def open_link(
+    approval_id: str, exp: str | None, sig: str | None, deps: ApprovalDeps, now: datetime, answering: bool = False
+) -> Approval:
+    """The link's approval, or :class:`Refused`. ``answering``: a POST, which may also pass on an answer recorded
+    earlier that the protocol did not get (the link is used, its callback owed)."""
     approval = deps.approvals.get(approval_id)
     person = approval.person if approval else "nobody"
     # Unknown ids are checked against a signature too, so a guess and a forgery look the same: 403.
@@ -253,6 +257,14 @@ def open_link(approval_id: str, exp: str | None, sig: str | None, deps: Approval
         raise Refused(403, "This link is not valid.")
     if verdict is links.LinkCheck.EXPIRED:
         raise Refused(410, "This link has expired.")
+    if approval.callback_owed:
+        if answering:
+            return approval
+        raise Refused(
+            410,
+            "Your answer is recorded, but it has not reached the protocol yet: send the form again from the page "
+            "you answered on to pass it on.",
+        )
     if approval.status != PENDING:
         raise Refused(
             410,
@@ -311,7 +323,10 @@ def _limits(deps: ApprovalDeps, issue: dict[str, Any], mentions: list[dict[str, 
 
 # -- a person acts --------------------------------------------------------------------------------------------
 def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -> str:
-    """Consume the link and resume the protocol. Returns the outcome recorded."""
+    """Consume the link and resume the protocol. Returns the outcome recorded. A link whose answer is recorded but
+    did not reach the protocol passes that answer on (the first answer stands: it is on the audit trail)."""
+    if approval.callback_owed:
+        return _pass_on_owed(approval, deps, now)
     issue = deps.issues.get(approval.issue_id) or {}
     limits = _limits(deps, issue, deps.issues.mentions(approval.issue_id))
     decision = decide(approval, answer, limits, default_channels(deps.plan, approval.protocol))
@@ -322,8 +337,15 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
         actor=approval.person,
         details=decision.details,
     )
+    callback = StepCallback(
+        outcome=answer.outcome,
+        actor=approval.person,
+        comment=answer.comment,
+        draft=decision.draft,
+        channels=list(decision.channels),
+    ).model_dump()
     try:
-        token = deps.approvals.consume(approval, event, now)
+        token = deps.approvals.consume(approval, event, callback, now)
     except AlreadyUsed as used:
         raise Refused(410, "This link was already used, or its step has moved on.") from used
     proceeding_text = decision.draft or (approval.draft if answer.outcome == "approved" else "")
@@ -338,16 +360,35 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
                 details={"step": approval.step},
             )
         )
-    callback = StepCallback(
-        outcome=answer.outcome,
-        actor=approval.person,
-        comment=answer.comment,
-        draft=decision.draft,
-        channels=list(decision.channels),
-    )
+    _pass_on(approval, token, callback, deps, now)
+    return answer.outcome
+
+
+def _pass_on_owed(approval: Approval, deps: ApprovalDeps, now: datetime) -> str:
+    owed = deps.approvals.owed_callback(approval)
+    if owed is None:  # another POST of the link passed it on meanwhile
+        raise Refused(410, "This link was already used, or its step has moved on.")
+    token, callback = owed
+    _pass_on(approval, token, callback, deps, now, again=True)
+    return str(callback["outcome"])
+
+
+def _pass_on(
+    approval: Approval, token: str, callback: dict[str, Any], deps: ApprovalDeps, now: datetime, again: bool = False
+) -> None:
+    """Resume the protocol with the recorded answer; nothing is owed once it has it. ``again``: a second try."""
     try:
-        deps.workflows.resume(token, callback.model_dump())
+        deps.workflows.resume(token, callback)
+    except WorkflowUnavailable as unavailable:
+        # The answer is recorded and owed: the link's next POST passes it on (the step's timer is the net).
+        raise Refused(
+            503,
+            "Your answer is recorded, but the protocol could not be reached just now. Send the form again in a "
+            "minute to pass it on; nothing is recorded twice.",
+        ) from unavailable
     except StepCallbackFailed as failed:
+        if again and deps.approvals.owed_callback(approval) is None:
+            return  # a POST beside this one passed it on first
         # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
         deps.approvals.mark_callback_failed(approval, str(failed))
         deps.issues.append(
@@ -364,7 +405,7 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
             "This step had already moved on (it timed out and was escalated); "
             "your answer is recorded on the issue but did not change the protocol.",
         ) from failed
-    return answer.outcome
+    deps.approvals.callback_delivered(approval)
 
 
 # -- the reply goes out ---------------------------------------------------------------------------------------

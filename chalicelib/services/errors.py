@@ -61,6 +61,10 @@ class StepCallbackFailed(Exception):
     """The step is no longer waiting for this token (timed out, escalated, or the execution ended)."""
 
 
+class WorkflowUnavailable(RuntimeError):
+    """Step Functions could not be reached or refused for now (throttled, a 5xx, the network): try again later."""
+
+
 # -- surges -------------------------------------------------------------------------------------------------------
 class StateConflict(Exception):
     """Another processor changed this surge key's state first (raised by :meth:`SurgeStore.save_state`)."""

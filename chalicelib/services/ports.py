@@ -358,10 +358,18 @@ class ApprovalStore(Protocol):
 
     def supersede_pending(self, issue_id: str, step: str, keep_token_ref: str, recorded_at: datetime) -> int: ...
 
-    def consume(self, approval: Approval, event: AuditEvent, now: datetime) -> str:
-        """Mark the link and its token used and append ``event``, together; the task token. :class:`AlreadyUsed`."""
+    def consume(self, approval: Approval, event: AuditEvent, callback: dict[str, Any], now: datetime) -> str:
+        """Mark the link and its token used, append ``event`` and record ``callback`` as owed to the protocol,
+        together; the task token. :class:`AlreadyUsed`."""
 
-    def mark_callback_failed(self, approval: Approval, reason: str) -> None: ...
+    def owed_callback(self, approval: Approval) -> tuple[str, dict[str, Any]] | None:
+        """The task token and the callback recorded with the link's answer and not yet passed on (None: none)."""
+
+    def callback_delivered(self, approval: Approval) -> None:
+        """The protocol has the answer: nothing is owed any more."""
+
+    def mark_callback_failed(self, approval: Approval, reason: str) -> None:
+        """The protocol no longer waits for the answer: recorded, and nothing is owed any more."""
 
 
 class Mailer(Protocol):
@@ -371,7 +379,8 @@ class Mailer(Protocol):
 
 class Workflows(Protocol):
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
-        """``send_task_success``; :class:`StepCallbackFailed` when the step no longer waits for the token."""
+        """``send_task_success``; :class:`StepCallbackFailed` when the step no longer waits for the token,
+        :class:`WorkflowUnavailable` when Step Functions cannot take it now."""
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
         """``send_task_failure``; :class:`StepCallbackFailed` likewise."""

@@ -210,6 +210,50 @@ def test_high_priority_draft_legal_management_publish(api):
     assert {"pr-lead@aurelle.example", "legal@aurelle.example", "system:protocol", "system:triage"} <= actors
 
 
+def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_protocol_on_the_next_post(
+    api, monkeypatch
+):
+    """Step Functions refusing the callback (throttled past botocore's retries) loses no answer: the link is used,
+    the answer recorded once and owed; the approver's next POST passes that answer on and the protocol moves."""
+    from botocore.exceptions import ClientError
+
+    import chalicelib.adapters.workflows as workflows
+
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    real_client = workflows.client
+
+    class Throttled:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def send_task_success(self, **_):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendTaskSuccess")
+
+    monkeypatch.setattr(
+        workflows,
+        "client",
+        lambda service: Throttled(real_client(service)) if service == "stepfunctions" else real_client(service),
+    )
+    refused = post(api, lead["link"], outcome="submitted", draft="We are so sorry.", channels="public_reply")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
+    assert "recorded" in refused.body.decode()
+    assert audit_types(issue_id).count("step_submitted") == 1 and execution_status(issue_id) == "RUNNING"
+    assert api.http.get(path(lead["link"])).status_code == 410  # the page: used, the answer kept
+
+    monkeypatch.setattr(workflows, "client", real_client)  # Step Functions takes calls again
+    again = post(api, lead["link"], outcome="submitted", draft="A second answer", channels="public_reply")
+    assert again.status_code == 200
+    assert post(api, lead["link"], outcome="submitted", draft="a third").status_code == 410  # passed on once
+    assert audit_types(issue_id).count("step_submitted") == 1
+    review = next_step(2)  # the protocol moved on with the first answer
+    assert [m["to"] for m in review] == ["legal@aurelle.example"] and "We are so sorry." in review[0]["body"]
+    assert "A second answer" not in review[0]["body"]
+
+
 def test_tampered_and_expired_links_are_refused_and_change_nothing(api, protocol_aws):
     issue_id = open_high_priority_issue()
     lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")

@@ -195,6 +195,40 @@ def test_a_link_acts_once():
     assert len(deps.workflows.resumed) == 1
 
 
+def _post(deps: ApprovalDeps, link: str, answer: Answer, now: datetime = NOW) -> str:
+    """What the form's POST does: open the link as an answer, then act on it."""
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    approval = open_link(parts.path.rsplit("/", 1)[-1], query["exp"], query["sig"], deps, now, answering=True)
+    return act(approval, answer, deps, now)
+
+
+def test_an_answer_step_functions_could_not_take_is_kept_and_passed_on_by_the_next_post():
+    deps = _deps()
+    deps.workflows.unavailable_times = 1  # throttled past botocore's retries
+    links = request_step(_step(), deps, NOW)
+
+    def submitted() -> int:
+        return sum(event.type == "step_submitted" for event in deps.issues.events.values())
+
+    with pytest.raises(Refused) as unavailable:
+        _post(deps, links[0], Answer("submitted", draft="We are on it.", channels=("public_reply",)))
+    assert unavailable.value.status == 503 and "recorded" in unavailable.value.message
+    assert deps.workflows.resumed == [] and submitted() == 1
+    with pytest.raises(Refused) as shown:  # the page (a GET) says the answer is kept, and changes nothing
+        _open(deps, links[0])
+    assert shown.value.status == 410 and "recorded" in shown.value.message
+    # the next POST (the approver sends the form again) passes the recorded answer on, not a new one
+    assert (
+        _post(deps, links[0], Answer("submitted", draft="Second thoughts", channels=("public_reply",))) == "submitted"
+    )
+    ((token, output),) = deps.workflows.resumed
+    assert token == "token-1" and output["draft"] == "We are on it." and submitted() == 1
+    with pytest.raises(Refused) as used:  # from then on the link is used like any other
+        _post(deps, links[0], Answer("submitted", draft="Third", channels=("public_reply",)))
+    assert used.value.status == 410 and len(deps.workflows.resumed) == 1
+
+
 # -- publish ---------------------------------------------------------------------------------------------------
 def _publish(channels=("public_reply", "private_reply")) -> PublishRequest:
     return PublishRequest(

@@ -135,9 +135,12 @@ class _Recorder:
         self.resumed: list[dict] = []
         self.audited: list[dict] = []
 
-    def consume(self, approval, event, now):
+    def consume(self, approval, event, callback, now):
         self.audited.append(event)
         return "token"
+
+    def callback_delivered(self, approval):
+        pass
 
     def resume(self, token, output):
         self.resumed.append(output)
