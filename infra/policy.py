@@ -235,6 +235,7 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                 "Effect": "Allow",
                 "Action": [
                     "states:StartExecution",
+                    "states:DescribeExecution",  # stop only a running one
                     "states:StopExecution",
                     "states:SendTaskSuccess",
                     "states:SendTaskFailure",

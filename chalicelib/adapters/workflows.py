@@ -25,9 +25,12 @@ class StepFunctionsWorkflows:
         return True
 
     def stop(self, execution_arn: str, cause: str) -> None:
+        """Stop the execution if it runs; one that ended (or never started) is left as it is."""
         sfn = client("stepfunctions")
         with suppress(sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
-            sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
+            # an ended run keeps its status (moto would mark even a SUCCEEDED one ABORTED): rare, so one read more
+            if sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
 
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -254,6 +254,29 @@ def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_pro
     assert "A second answer" not in review[0]["body"]
 
 
+@pytest.mark.time_scale(0.05)  # moto's run notices a stop when its step's 3 s wait ends (AWS: at once)
+def test_closing_an_issue_stops_its_protocol_and_its_links_then_change_nothing(api, protocol_aws):
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    admin = {"Authorization": f"Bearer {protocol_aws['OPS_ADMIN_TOKEN']}", "Content-Type": "application/json"}
+    closed = api.http.patch(f"/issues/{issue_id}", body=json.dumps({"status": "closed"}), headers=admin)
+    assert closed.status_code == 200 and execution_status(issue_id) == "RUNNING"
+    names = resources()
+    plan, version = DynamoPlanStore(names.plans_table).active()
+    # the stream's records so far (its retry too: nothing starts twice)
+    start_protocols(drain_stream(names.issues_table), plan, version, names, StepFunctionsWorkflows())
+    deadline = time.monotonic() + 10
+    while execution_status(issue_id) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # AWS reports a stopped run ABORTED at once; moto's runs stop when the step's wait ends, reported as FAILED. Not
+    # stopped, the run would be RUNNING still, on to the step's reminder.
+    assert execution_status(issue_id) in ("ABORTED", "FAILED")
+    seen = len(emails())
+    answer = post(api, lead["link"], outcome="submitted", draft="We are sorry.", channels="public_reply")
+    assert answer.status_code == 409 and "step_too_late" in audit_types(issue_id)
+    assert len(emails()) == seen and "step_reminder" not in audit_types(issue_id)  # nobody is asked again
+
+
 def test_tampered_and_expired_links_are_refused_and_change_nothing(api, protocol_aws):
     issue_id = open_high_priority_issue()
     lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
