@@ -402,7 +402,7 @@ def _pass_on(
         )
         raise Refused(
             409,
-            "This step had already moved on (it timed out and was escalated); "
+            "This step had already moved on (it timed out and was escalated, or the issue was closed); "
             "your answer is recorded on the issue but did not change the protocol.",
         ) from failed
     deps.approvals.callback_delivered(approval)
