@@ -192,14 +192,22 @@ def test_a_persons_listing_never_shows_an_address_that_ends_like_a_shard_key(api
     ``ana@example.com#5``: each person's listing still shows only their own issues."""
     from urllib.parse import quote
 
-    from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, index_shard
+    from chalicelib.adapters.aws import client
+    from chalicelib.domain.index_shards import ASSIGNEE_SHARDS, assignee_shard, index_shard
 
-    shards = {issue_id: index_shard(issue_id, ASSIGNEE_SHARDS) for issue_id in api.issue_ids}
-    in_shard_0 = next(issue_id for issue_id, shard in shards.items() if shard == 0)
-    sharded = next(issue_id for issue_id, shard in shards.items() if shard >= 1)
-    person, lookalike = "ana@example.com", f"ana@example.com#{shards[sharded]}"
-    assert send(api, "PATCH", f"/issues/{sharded}", {"assigned_to": person})[0] == 200
-    assert send(api, "PATCH", f"/issues/{in_shard_0}", {"assigned_to": lookalike})[0] == 200
+    table = resources().issues_table
+    template = client("dynamodb").get_item(TableName=table, Key={"issue_id": {"S": api.issue_ids[0]}})["Item"]
+    # two issues whose ids land in shard 0 and in another shard (ids chosen, so the case never depends on chance)
+    candidates = (f"iss-20261120T090000-lookalike{n}" for n in range(1000))
+    in_shard_0 = next(i for i in candidates if index_shard(i, ASSIGNEE_SHARDS) == 0)
+    sharded = next(i for i in candidates if index_shard(i, ASSIGNEE_SHARDS) >= 1)
+    person = "ana@example.com"
+    lookalike = f"{person}#{index_shard(sharded, ASSIGNEE_SHARDS)}"
+    for issue_id, assigned in ((sharded, person), (in_shard_0, lookalike)):
+        item = {**template, "issue_id": {"S": issue_id}, "assigned_to": {"S": assigned}}
+        item["assignee_shard"] = {"S": assignee_shard(assigned, issue_id)}
+        client("dynamodb").put_item(TableName=table, Item=item)
+    assert assignee_shard(person, sharded) == assignee_shard(lookalike, in_shard_0)  # one partition
     assert [i["issue_id"] for i in get(api, f"/issues?assignee={quote(person)}")[1]["items"]] == [sharded]
     assert [i["issue_id"] for i in get(api, f"/issues?assignee={quote(lookalike)}")[1]["items"]] == [in_shard_0]
 
