@@ -17,11 +17,11 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from chalicelib.domain.classification import classify
+from chalicelib.domain.classification import classify, model_text
 from chalicelib.domain.models import Author, Mention
 from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
 from chalicelib.domain.validation import describe_validation_error
-from chalicelib.services.triage import mention_text
+from chalicelib.platforms.generic import kind_of
 
 
 def to_mention(row: dict[str, Any]) -> Mention:
@@ -38,6 +38,7 @@ def to_mention(row: dict[str, Any]) -> Mention:
         url=row.get("url"),
         created_at=created,
         parent_id=row.get("in_reply_to"),
+        kind=kind_of(row.get("rating"), row.get("in_reply_to")),  # as the generic webhook takes the same fields
         product=row.get("product"),
         author=Author(
             **{k: author[k] for k in ("id", "handle", "name", "followers", "verified") if author.get(k) is not None}
@@ -49,7 +50,7 @@ def to_mention(row: dict[str, Any]) -> Mention:
 
 def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze) -> dict[str, Any]:
     mention = to_mention(row)
-    signals = analyze(mention_text(mention))
+    signals = analyze(model_text(mention))
     result = classify(mention, signals, plan)
     return {
         "id": row["id"],

@@ -11,9 +11,28 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.domain.models import Mention
+from chalicelib.domain.models import Mention, MentionKind
 from chalicelib.domain.plan import Condition, Product, ResponsePlan, Severity
 from chalicelib.domain.signals import TextSignals
+
+# A comment on the brand's post, a reply in its thread or a message to it is addressed to the brand, though its text
+# names nobody: on Facebook and Instagram a comment carries no handle. The text model learnt "aimed at a company"
+# from tweets that open with the company's handle, so such a text reads it in front. Measured on the held-out
+# airline tweets with their opening handles taken away (as a comment reads): macro-F1 0.843 as written, 0.756
+# without the handle, 0.843 with the addressee read in front; on the new-domain tune part 0.714 -> 0.729 (recall
+# 0.52 -> 0.78). Reviews keep their text as it is (they have a rating, and read so, 5-star reviews were flagged
+# 2.6 -> 9.7 %); posts and mentions may be about the brand without being addressed to it.
+ADDRESSED_KINDS = frozenset({MentionKind.COMMENT, MentionKind.REPLY, MentionKind.MESSAGE})
+ADDRESSEE = "@_addressee"  # any handle: the model folds every handle to one token
+_OPENS_WITH_HANDLE = re.compile(r"\s*[.]?@\w")
+
+
+def model_text(mention: Mention) -> str:
+    """What the text model reads of ``mention``: its title and text, addressed to the brand when its kind is."""
+    text = " ".join(filter(None, (mention.title, mention.text)))
+    if mention.kind in ADDRESSED_KINDS and not _OPENS_WITH_HANDLE.match(text):
+        return f"{ADDRESSEE} {text}"
+    return text
 
 
 @dataclass(frozen=True)

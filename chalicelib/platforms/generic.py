@@ -168,23 +168,24 @@ def sign(raw_body: bytes, secret: SecretLookup, now: datetime) -> dict[str, str]
     return {SIGNATURE_HEADER: f"t={timestamp},v1={signature}"}
 
 
+def kind_of(rating: float | None, in_reply_to: str | None) -> MentionKind:
+    """A generic mention's kind: a review when it is rated, a reply when it answers another, else a post."""
+    if rating is not None:
+        return MentionKind.REVIEW
+    return MentionKind.REPLY if in_reply_to else MentionKind.POST
+
+
 def parse(request: WebhookRequest, received_at: datetime) -> Delivery:
     payload = load_json_object(request.raw_body)
     try:
         body = GenericMention.model_validate(payload)
     except ValidationError as exc:
         raise MalformedPayload(describe_validation_error(exc)) from None
-    if body.rating is not None:
-        kind = MentionKind.REVIEW
-    elif body.in_reply_to:
-        kind = MentionKind.REPLY
-    else:
-        kind = MentionKind.POST
     mention = make_mention(
         "body",
         platform=namespaced(body.platform),
         external_id=body.id,
-        kind=kind,
+        kind=kind_of(body.rating, body.in_reply_to),
         author=body.author.model_dump(),
         text=body.text,
         url=body.url,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from chalicelib.domain.classification import Classification, classify
+from chalicelib.domain.classification import Classification, classify, model_text
 from chalicelib.domain.dedup import KeyClaim, choose_issue, claims_for, plan_keys, settle
 from chalicelib.domain.issues import (
     SYSTEM_TRIAGE,
@@ -48,10 +48,6 @@ class TriageResult:
     outcome: TriageOutcome
     issue_id: str | None
     classification: Classification
-
-
-def mention_text(mention: Mention) -> str:
-    return " ".join(filter(None, (mention.title, mention.text)))
 
 
 class BatchKeyReads:
@@ -102,7 +98,7 @@ def classify_batch(
     """How the new mentions of a batch classify, before triage (which classifies each again, with ``analyze``
     cached by the batch)."""
     plan, _version = plans.active()
-    return [(mention, classify(mention, analyze(mention_text(mention)), plan)) for mention in mentions]
+    return [(mention, classify(mention, analyze(model_text(mention)), plan)) for mention in mentions]
 
 
 def batch_lookups(classified: list[tuple[Mention, Classification]], plans: PlanSource) -> list[str]:
@@ -145,7 +141,7 @@ def _triage(
     now: Callable[[], datetime],
 ) -> TriageResult:
     plan, plan_version = plans.active()
-    classification = classify(mention, analyze(mention_text(mention)), plan)
+    classification = classify(mention, analyze(model_text(mention)), plan)
     if not classification.opens_issue:
         return _store_without_issue(
             TriageChange(
