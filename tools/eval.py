@@ -114,6 +114,16 @@ def rows() -> list[tuple[str, str, str]]:
         out.append(
             (f"complaint vs not, held-out airlines (n={airline['n']})", f"macro-F1 {airline['macro_f1']:.3f}", "")
         )
+    comments = signals.get("airline_heldout_as_comments", {})
+    if comments:
+        out.append(
+            (
+                f"the same tweets as comments on the brand's page (opening handles removed), read as addressed to "
+                f"the brand (n={comments['n']})",
+                f"macro-F1 {comments['macro_f1']:.3f}",
+                f"read as addressed to nobody: {comments['unaddressed_macro_f1']:.3f}",
+            )
+        )
     for key, label in (
         ("vader_tweets_sentiment_pearson", "sentiment vs VADER human ratings, tweets"),
         ("vader_review_snippets_sentiment_pearson", "sentiment vs VADER human ratings, reviews"),

@@ -32,6 +32,7 @@ Every set below was excluded from training in tools/train_signals.py:
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,32 @@ def complaint_figures(rows: data.Rows) -> dict[str, float]:
         "macro_f1": round(f1_macro(rows.labels, pred), 4),
         "accuracy": round(acc, 4),
     }
+
+
+OPENING_HANDLES = re.compile(r"^(\s*[.]?@\w+[:,]?\s*)+")
+
+
+def as_comments(rows: data.Rows) -> dict[str, object]:
+    """The same tweets as comments on the brand's page read them: the opening handles gone. Scored as the pipeline
+    reads a comment (``model_text``: addressed to the brand), and as a text addressed to nobody."""
+    from chalicelib.domain.classification import model_text
+    from chalicelib.domain.models import Mention, MentionKind
+
+    bare = [OPENING_HANDLES.sub("", text) or text for text in rows.texts]
+    comments = [
+        model_text(
+            Mention(
+                platform="facebook",
+                external_id=str(i),
+                kind=MentionKind.COMMENT,
+                text=text,
+                created_at="2015-02-24T00:00:00Z",
+            )
+        )
+        for i, text in enumerate(bare)
+    ]
+    read = complaint_figures(data.Rows(comments, rows.labels, rows.weights))
+    return {**read, "unaddressed_macro_f1": complaint_figures(data.Rows(bare, rows.labels, rows.weights))["macro_f1"]}
 
 
 def mixed_with_general(brand: data.Rows, general: list[str]) -> dict[str, float]:
@@ -176,6 +203,7 @@ def main() -> None:
 
     held_c, held_s = data.airline_rows(heldout=True)
     results["airline_heldout_complaint"] = complaint_figures(held_c)
+    results["airline_heldout_as_comments"] = as_comments(held_c)
     _, test = data.twcs_split()
     results["twcs_crossbrand_complaint_test"] = complaint_figures(data.as_rows(test))
     results["twcs_crossbrand_complaint_test"]["by_group"] = {
