@@ -129,9 +129,7 @@ class FakeApprovals:
         token = self.tokens[approval.token_ref]
         if self.items[approval.approval_id].status != "pending" or token["status"] != "pending":
             raise AlreadyUsed("used")
-        self.items[approval.approval_id] = replace(
-            self.items[approval.approval_id], status="used", callback_owed=True
-        )
+        self.items[approval.approval_id] = replace(self.items[approval.approval_id], status="used", callback_owed=True)
         self.owed[approval.approval_id] = callback
         token["status"] = "used"
         self.issues.append(event)
