@@ -12,6 +12,10 @@ import hmac
 from enum import StrEnum
 from urllib.parse import urlencode
 
+# The longest id a link may name: ours are 22 characters (approvals) and a few dozen (surveys). A longer one is a
+# forgery, refused before it reaches the store (DynamoDB refuses a key over 2,048 bytes with an error: a 500).
+MAX_LINK_ID_CHARS = 64
+
 
 class LinkCheck(StrEnum):
     VALID = "valid"

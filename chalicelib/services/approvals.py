@@ -249,7 +249,7 @@ def open_link(
 ) -> Approval:
     """The link's approval, or :class:`Refused`. ``answering``: a POST, which may also pass on an answer recorded
     earlier that the protocol did not get (the link is used, its callback owed)."""
-    approval = deps.approvals.get(approval_id)
+    approval = deps.approvals.get(approval_id) if len(approval_id) <= links.MAX_LINK_ID_CHARS else None
     person = approval.person if approval else "nobody"
     # Unknown ids are checked against a signature too, so a guess and a forgery look the same: 403.
     verdict = links.check(deps.link_key, approval_id, person, exp, sig, now.timestamp())

@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib.domain import survey as rules
 from chalicelib.domain.issues import AuditEvent
-from chalicelib.domain.links import LinkCheck
+from chalicelib.domain.links import MAX_LINK_ID_CHARS, LinkCheck
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus, SurveyUndeliverable
 from chalicelib.observability import logger
@@ -171,7 +171,7 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
 def open_survey(survey_id: str, exp: str | None, sig: str | None, deps: SurveyDeps, now: datetime) -> Survey:
     """The survey behind a link, or :class:`SurveyRefused`: 403 forged (or unknown: a guess looks like a forgery),
     410 expired or already answered. Changes nothing."""
-    survey = deps.surveys.get(survey_id) if len(survey_id) <= 64 else None
+    survey = deps.surveys.get(survey_id) if len(survey_id) <= MAX_LINK_ID_CHARS else None
     author = survey.author if survey else "nobody"
     verdict = rules.check_link(deps.link_key, survey_id, author, exp, sig, now.timestamp())
     if survey is None or verdict is LinkCheck.TAMPERED or str(survey.expires_at) != str(exp):

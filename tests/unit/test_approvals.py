@@ -195,6 +195,19 @@ def test_a_link_acts_once():
     assert len(deps.workflows.resumed) == 1
 
 
+def test_an_id_longer_than_any_link_names_is_refused_before_the_store_is_asked():
+    deps = _deps()
+    asked: list[str] = []
+    looked_up = deps.approvals.get
+    deps.approvals.get = lambda approval_id: asked.append(approval_id) or looked_up(approval_id)
+    with pytest.raises(Refused) as refused:
+        open_link("x" * 3000, "1", "0" * 64, deps, NOW)  # DynamoDB would refuse a 3 KB key with an error
+    assert refused.value.status == 403 and asked == []
+    with pytest.raises(Refused):
+        open_link("y" * 22, "1", "0" * 64, deps, NOW)
+    assert asked == ["y" * 22]  # an id of a link's length is looked up (and, unknown, refused alike)
+
+
 def _post(deps: ApprovalDeps, link: str, answer: Answer, now: datetime = NOW) -> str:
     """What the form's POST does: open the link as an answer, then act on it."""
     parts = urlsplit(link)
