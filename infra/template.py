@@ -683,6 +683,29 @@ def _scheduled_function_settings() -> dict[str, Any]:
     return settings
 
 
+# What API Gateway answers itself (before any handler: a route or method that does not exist, a body too large,
+# throttling, an authorizer's refusal) is JSON with ``error`` naming the problem, as every handler's answer is. A
+# REST API answers an unknown route or method "Missing Authentication Token" with a 403: here a 404 that says so.
+_JSON = {"Headers": {"Content-Type": "'application/json'"}}
+GATEWAY_RESPONSES = {
+    "DEFAULT_4XX": {
+        "ResponseParameters": _JSON,
+        "ResponseTemplates": {"application/json": '{"error": $context.error.messageString}'},
+    },
+    "DEFAULT_5XX": {
+        "ResponseParameters": _JSON,
+        "ResponseTemplates": {"application/json": '{"error": $context.error.messageString}'},
+    },
+    "MISSING_AUTHENTICATION_TOKEN": {
+        "StatusCode": "404",
+        "ResponseParameters": _JSON,
+        "ResponseTemplates": {
+            "application/json": '{"error": "no such route, or that method is not allowed on it (see /openapi.json)"}'
+        },
+    },
+}
+
+
 def _api_settings(log_retention_days: int) -> dict[str, Any]:
     """The REST API's stage: X-Ray, access logs (JSON, to their own log group), default throttling.
 
@@ -698,6 +721,7 @@ def _api_settings(log_retention_days: int) -> dict[str, Any]:
                     "Format": ACCESS_LOG_FORMAT,
                 },
                 "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, **API_THROTTLING}],
+                "GatewayResponses": GATEWAY_RESPONSES,
             },
             "DependsOn": ["ApiGatewayAccount"],
         },

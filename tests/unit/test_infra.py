@@ -44,3 +44,18 @@ def test_template_passes_cfn_lint(tmp_path):
     lint = Path(sys.executable).parent / "cfn-lint"
     done = subprocess.run([str(lint), str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_api_gateways_own_answers_are_json_naming_the_problem():
+    """What API Gateway answers before any handler (an unknown route or method, throttling, a body too large) has
+    the same shape as the handlers' refusals: JSON with ``error``."""
+    from infra.template import build_merge_template
+
+    responses = build_merge_template("dev")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"}
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json'"
+        # API Gateway's $context.error.messageString is a quoted JSON string: substituted, the body is JSON
+        body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"Too Many"')
+        assert json.loads(body)["error"]
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # not API Gateway's puzzling 403
