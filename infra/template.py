@@ -436,8 +436,12 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
         "PlansTable": table(names.plans_table, "pk", range_key="sk"),
         **_queue_pair(names.ingest_queue, names.ingest_dlq, "Ingest", timeouts["Ingest"]),
         # Approval links: one item per person per step (the link's id), and the task token it unlocks.
+        # owed_callbacks is sparse: an answer recorded and not yet passed on to Step Functions (the sweep's list).
         "ApprovalsTable": table(
-            names.approvals_table, "approval_id", indexes=[_index("by_issue", "issue_id", "created_at")], ttl="ttl"
+            names.approvals_table,
+            "approval_id",
+            indexes=[_index("by_issue", "issue_id", "created_at"), _index("owed_callbacks", "owed", "used_at")],
+            ttl="ttl",
         ),
         # Replies the publishers sent (locally the outbox is where they go instead of the platforms).
         "OutboxTable": table(

@@ -56,6 +56,7 @@ class FakeApprovals:
         self.sent: set[str] = set()
         self.sending: set[str] = set()
         self.owed: dict[str, dict] = {}  # approval id -> the callback recorded with its answer, not passed on yet
+        self.owed_at: dict[str, datetime] = {}  # approval id -> when its answer was recorded
         self.issues = issues
 
     def record_request(self, approvals: list, task_token: str, execution: str) -> None:
@@ -131,6 +132,7 @@ class FakeApprovals:
             raise AlreadyUsed("used")
         self.items[approval.approval_id] = replace(self.items[approval.approval_id], status="used", callback_owed=True)
         self.owed[approval.approval_id] = callback
+        self.owed_at[approval.approval_id] = now
         token["status"] = "used"
         self.issues.append(event)
         return token["task_token"]
@@ -138,6 +140,9 @@ class FakeApprovals:
     def owed_callback(self, approval):
         owed = self.owed.get(approval.approval_id)
         return (self.tokens[approval.token_ref]["task_token"], owed) if owed is not None else None
+
+    def owed_since(self, before: datetime):
+        return [self.get(key) for key in self.owed if self.owed_at[key] < before]
 
     def callback_delivered(self, approval) -> None:
         from dataclasses import replace

@@ -4,8 +4,9 @@ One item per person per step (``approval_id``: the link's random id) and one per
 (``approval_id = token#<sha256>``, listing its approvals' ids), written together. Acting consumes both in one
 transaction: the approval item from ``pending`` to ``used`` and the token item likewise, so a second click, a
 second person or a replayed POST finds them used and changes nothing. The same transaction records the answer's
-callback as owed (``callback_owed``) until Step Functions has it: when it cannot be reached, the answer is not lost,
-and the link's next POST passes the recorded answer on.
+callback as owed (``callback_owed``) until Step Functions has it: when it cannot be reached, the answer is not lost.
+The link's next POST passes the recorded answer on, and so does the scheduled ``pass_on_owed_answers``, which finds
+owed answers through a sparse index (``owed_callbacks``: only an item with an answer owed carries its key ``owed``).
 
 Each approval item also carries the claim on its email (``send_*``, see ``outbox.SendClaims``): a redelivered
 request finds the approvals it recorded (same ids, same links) and emails those whose email is not sent yet.
@@ -29,6 +30,8 @@ from chalicelib.services.errors import AlreadyUsed
 __all__ = ["AlreadyUsed", "Approval", "DynamoApprovals", "PENDING", "Recorded"]
 
 TTL_GRACE_SECONDS = 30 * 24 * 3600
+OWED_INDEX = "owed_callbacks"  # sparse: only items with an answer owed carry its key
+OWED_PARTITION = "callback"  # the index's one partition (answers are owed rarely and briefly: never a hot key)
 
 
 class DynamoApprovals:
@@ -235,10 +238,14 @@ class DynamoApprovals:
                         "Update": {
                             "TableName": self.table,
                             "Key": {"approval_id": string(approval.approval_id)},
-                            "UpdateExpression": update + ", callback_owed = :callback",
+                            "UpdateExpression": update + ", callback_owed = :callback, #owed = :owed",
                             "ConditionExpression": "#status = :pending",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {**used, ":callback": string(json.dumps(callback))},
+                            "ExpressionAttributeNames": {"#status": "status", "#owed": "owed"},
+                            "ExpressionAttributeValues": {
+                                **used,
+                                ":callback": string(json.dumps(callback)),
+                                ":owed": string(OWED_PARTITION),
+                            },
                         }
                     },
                     {
@@ -273,17 +280,37 @@ class DynamoApprovals:
         owed = item.get("callback_owed", {}).get("S")
         return (self._task_token(approval), json.loads(owed)) if owed else None
 
+    def owed_since(self, before: datetime) -> list[Approval]:
+        """The approvals whose answer was recorded before ``before`` and is still owed to the protocol."""
+        pages = (
+            client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table,
+                IndexName=OWED_INDEX,
+                KeyConditionExpression="#owed = :owed AND used_at < :before",
+                ExpressionAttributeNames={"#owed": "owed"},
+                ExpressionAttributeValues={
+                    ":owed": string(OWED_PARTITION),
+                    ":before": string(before.astimezone(timezone.utc).isoformat()),
+                },
+            )
+        )
+        return [self._approval(item) for page in pages for item in page["Items"]]
+
     def callback_delivered(self, approval: Approval) -> None:
         client("dynamodb").update_item(
             TableName=self.table,
             Key={"approval_id": string(approval.approval_id)},
-            UpdateExpression="REMOVE callback_owed",
+            UpdateExpression="REMOVE callback_owed, #owed",
+            ExpressionAttributeNames={"#owed": "owed"},
         )
 
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
         client("dynamodb").update_item(
             TableName=self.table,
             Key={"approval_id": string(approval.approval_id)},
-            UpdateExpression="SET callback_error = :reason REMOVE callback_owed",
+            UpdateExpression="SET callback_error = :reason REMOVE callback_owed, #owed",
+            ExpressionAttributeNames={"#owed": "owed"},
             ExpressionAttributeValues={":reason": string(reason)},
         )

@@ -1,11 +1,12 @@
-"""``/approvals/{id}``: the page behind an emailed link (GET changes nothing) and its form (POST acts, once)."""
+"""``/approvals/{id}``: the page behind an emailed link (GET changes nothing) and its form (POST acts, once); and
+``pass_on_owed_answers``, the schedule that passes on answers recorded while Step Functions could not take them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, Rate, Response
 
 from chalicelib.api.responses import ANY_CONTENT_TYPE
 from chalicelib.observability import logger
@@ -83,3 +84,12 @@ def answer(approval_id: str) -> Response:
         return _refusal(refused)
     logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step, "outcome": outcome})
     return _html(200, done_page(outcome, approval.step))
+
+
+@approvals.schedule(Rate(5, unit=Rate.MINUTES), name="pass_on_owed_answers")
+def pass_on_owed_answers(event) -> None:
+    """Answers recorded but not yet passed on to their protocol go on now (the person need not send the form again)."""
+    from chalicelib.bootstrap import approval_deps
+    from chalicelib.services.approvals import pass_on_owed_answers as pass_on
+
+    logger.info("owed answers", extra=pass_on(approval_deps(), datetime.now(timezone.utc)))

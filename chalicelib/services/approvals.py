@@ -408,6 +408,29 @@ def _pass_on(
     deps.approvals.callback_delivered(approval)
 
 
+# -- answers owed to the protocol -----------------------------------------------------------------------------
+OWED_GRACE = timedelta(minutes=2)  # an answer younger than this may still be passing on in its own request
+
+
+def pass_on_owed_answers(deps: ApprovalDeps, now: datetime, grace: timedelta = OWED_GRACE) -> dict[str, int]:
+    """The schedule's net for answers recorded but not passed on (Step Functions refused the callback, or the
+    function ended before it was made), so an answer given never waits for its person to send the form again while
+    the step's timer runs towards escalation. Answers younger than ``grace`` are left to their own request. Stops at
+    the first refusal to take a callback: Step Functions is still unavailable, and the next run tries again."""
+    done = {"passed_on": 0, "too_late": 0, "passed_on_elsewhere": 0, "still_unavailable": 0}
+    for approval in deps.approvals.owed_since(now - grace):
+        try:
+            _pass_on_owed(approval, deps, now)
+        except Refused as refused:
+            kind = {503: "still_unavailable", 409: "too_late"}.get(refused.status, "passed_on_elsewhere")
+            done[kind] += 1
+            if kind == "still_unavailable":
+                break
+        else:
+            done["passed_on"] += 1
+    return done
+
+
 # -- the reply goes out ---------------------------------------------------------------------------------------
 class PublishLater(RuntimeError):
     """A channel could not be published now (a rate limit, the platform down, a timeout): the queue message

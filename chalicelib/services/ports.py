@@ -365,6 +365,9 @@ class ApprovalStore(Protocol):
     def owed_callback(self, approval: Approval) -> tuple[str, dict[str, Any]] | None:
         """The task token and the callback recorded with the link's answer and not yet passed on (None: none)."""
 
+    def owed_since(self, before: datetime) -> list[Approval]:
+        """The approvals whose answer was recorded before ``before`` and is still owed to the protocol."""
+
     def callback_delivered(self, approval: Approval) -> None:
         """The protocol has the answer: nothing is owed any more."""
 

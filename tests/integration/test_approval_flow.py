@@ -210,17 +210,13 @@ def test_high_priority_draft_legal_management_publish(api):
     assert {"pr-lead@aurelle.example", "legal@aurelle.example", "system:protocol", "system:triage"} <= actors
 
 
-def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_protocol_on_the_next_post(
-    api, monkeypatch
-):
-    """Step Functions refusing the callback (throttled past botocore's retries) loses no answer: the link is used,
-    the answer recorded once and owed; the approver's next POST passes that answer on and the protocol moves."""
+def throttle_step_functions(monkeypatch):
+    """Step Functions refuses every callback (throttled past botocore's retries) until the returned function is
+    called."""
     from botocore.exceptions import ClientError
 
     import chalicelib.adapters.workflows as workflows
 
-    issue_id = open_high_priority_issue()
-    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
     real_client = workflows.client
 
     class Throttled:
@@ -238,13 +234,24 @@ def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_pro
         "client",
         lambda service: Throttled(real_client(service)) if service == "stepfunctions" else real_client(service),
     )
+    return lambda: monkeypatch.setattr(workflows, "client", real_client)
+
+
+def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_protocol_on_the_next_post(
+    api, monkeypatch
+):
+    """Step Functions refusing the callback (throttled past botocore's retries) loses no answer: the link is used,
+    the answer recorded once and owed; the approver's next POST passes that answer on and the protocol moves."""
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    step_functions_taking_calls = throttle_step_functions(monkeypatch)
     refused = post(api, lead["link"], outcome="submitted", draft="We are so sorry.", channels="public_reply")
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
     assert "recorded" in refused.body.decode()
     assert audit_types(issue_id).count("step_submitted") == 1 and execution_status(issue_id) == "RUNNING"
     assert api.http.get(path(lead["link"])).status_code == 410  # the page: used, the answer kept
 
-    monkeypatch.setattr(workflows, "client", real_client)  # Step Functions takes calls again
+    step_functions_taking_calls()
     again = post(api, lead["link"], outcome="submitted", draft="A second answer", channels="public_reply")
     assert again.status_code == 200
     assert post(api, lead["link"], outcome="submitted", draft="a third").status_code == 410  # passed on once
@@ -252,6 +259,37 @@ def test_an_answer_step_functions_throttles_is_recorded_once_and_reaches_the_pro
     review = next_step(2)  # the protocol moved on with the first answer
     assert [m["to"] for m in review] == ["legal@aurelle.example"] and "We are so sorry." in review[0]["body"]
     assert "A second answer" not in review[0]["body"]
+
+
+def test_an_owed_answer_reaches_the_protocol_by_the_schedule_without_a_second_post(api, monkeypatch):
+    """The approver sends the form once, Step Functions throttles it: the scheduled ``pass_on_owed_answers`` finds
+    the owed answer (the sparse index) and passes it on, once; the protocol moves with that answer."""
+    from datetime import datetime, timedelta, timezone
+
+    from chalicelib.services.approvals import pass_on_owed_answers
+
+    issue_id = open_high_priority_issue()
+    lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")
+    step_functions_taking_calls = throttle_step_functions(monkeypatch)
+    refused = post(api, lead["link"], outcome="submitted", draft="We are so sorry.", channels="public_reply")
+    assert refused.status_code == 503
+    assert pass_on_owed_answers(bootstrap.approval_deps(), datetime.now(timezone.utc) + timedelta(minutes=3)) == {
+        "passed_on": 0,
+        "too_late": 0,
+        "passed_on_elsewhere": 0,
+        "still_unavailable": 1,
+    }
+    step_functions_taking_calls()
+    # the schedule's own run, as EventBridge fires it: the answer is younger than the grace, left to its request
+    api.lambda_.invoke("pass_on_owed_answers", api.events.generate_cw_event("Scheduled Event", "aws.events", {}, []))
+    assert execution_status(issue_id) == "RUNNING" and emails()[2:] == []
+    later = datetime.now(timezone.utc) + timedelta(minutes=3)
+    assert pass_on_owed_answers(bootstrap.approval_deps(), later)["passed_on"] == 1
+    assert pass_on_owed_answers(bootstrap.approval_deps(), later)["passed_on"] == 0  # once
+    review = next_step(2)
+    assert [m["to"] for m in review] == ["legal@aurelle.example"] and "We are so sorry." in review[0]["body"]
+    assert audit_types(issue_id).count("step_submitted") == 1
+    assert post(api, lead["link"], outcome="submitted", draft="late").status_code == 410
 
 
 @pytest.mark.time_scale(0.05)  # moto's run notices a stop when its step's 3 s wait ends (AWS: at once)

@@ -17,6 +17,7 @@ from chalicelib.services.approvals import (
     StepEmailsOwed,
     act,
     open_link,
+    pass_on_owed_answers,
     publish_reply,
     request_step,
     view,
@@ -240,6 +241,53 @@ def test_an_answer_step_functions_could_not_take_is_kept_and_passed_on_by_the_ne
     with pytest.raises(Refused) as used:  # from then on the link is used like any other
         _post(deps, links[0], Answer("submitted", draft="Third", channels=("public_reply",)))
     assert used.value.status == 410 and len(deps.workflows.resumed) == 1
+
+
+def _owed_answer(deps: ApprovalDeps, draft: str = "We are on it.") -> str:
+    """An answer Step Functions refused: recorded at NOW, owed; the link."""
+    deps.workflows.unavailable_times = 1
+    link = request_step(_step(), deps, NOW)[0]
+    with pytest.raises(Refused):
+        _post(deps, link, Answer("submitted", draft=draft, channels=("public_reply",)))
+    return link
+
+
+def test_the_schedule_passes_on_an_owed_answer_once_without_the_person():
+    deps = _deps()
+    link = _owed_answer(deps)
+    # within the grace its own request may still be passing it on: left alone
+    assert pass_on_owed_answers(deps, NOW + timedelta(seconds=30))["passed_on"] == 0
+    assert deps.workflows.resumed == []
+    assert pass_on_owed_answers(deps, NOW + timedelta(minutes=5))["passed_on"] == 1
+    ((token, output),) = deps.workflows.resumed
+    assert token == "token-1" and output["draft"] == "We are on it."
+    assert pass_on_owed_answers(deps, NOW + timedelta(minutes=10))["passed_on"] == 0  # nothing owed any more
+    with pytest.raises(Refused) as used:  # the link is used like any other: a late POST changes nothing
+        _post(deps, link, Answer("submitted", draft="Again", channels=("public_reply",)))
+    assert used.value.status == 410 and len(deps.workflows.resumed) == 1
+
+
+def test_the_schedule_leaves_the_answer_owed_while_step_functions_still_refuses():
+    deps = _deps()
+    _owed_answer(deps)
+    deps.workflows.unavailable_times = 1
+    done = pass_on_owed_answers(deps, NOW + timedelta(minutes=5))
+    assert done["still_unavailable"] == 1 and done["passed_on"] == 0 and deps.workflows.resumed == []
+    assert pass_on_owed_answers(deps, NOW + timedelta(minutes=10))["passed_on"] == 1  # the next run
+
+
+def test_an_owed_answer_whose_step_moved_on_is_recorded_too_late_once():
+    deps = _deps()
+    _owed_answer(deps)
+    deps.workflows.finished.add("token-1")  # the step timed out and escalated meanwhile
+    assert pass_on_owed_answers(deps, NOW + timedelta(minutes=5))["too_late"] == 1
+    assert [e.type for e in deps.issues.events.values()].count("step_too_late") == 1
+    assert pass_on_owed_answers(deps, NOW + timedelta(minutes=10)) == {
+        "passed_on": 0,
+        "too_late": 0,
+        "passed_on_elsewhere": 0,
+        "still_unavailable": 0,
+    }
 
 
 # -- publish ---------------------------------------------------------------------------------------------------
