@@ -47,12 +47,17 @@ class DynamoIssues:
         return [plain_item(item) for item in answer["Items"]]
 
     def history(self, issue_id: str) -> list[dict[str, Any]]:
-        answer = client("dynamodb").query(
-            TableName=self.names.audit_table,
-            KeyConditionExpression="issue_id = :i",
-            ExpressionAttributeValues={":i": string(issue_id)},
+        """Every event of the issue's trail, in time order: all pages (a busy trail passes a Query's 1 MB page)."""
+        pages = (
+            client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.names.audit_table,
+                KeyConditionExpression="issue_id = :i",
+                ExpressionAttributeValues={":i": string(issue_id)},
+            )
         )
-        events = [plain_item(item) for item in answer["Items"]]
+        events = [plain_item(item) for page in pages for item in page["Items"]]
         for event in events:
             event["details"] = json.loads(event.get("details") or "{}")
         return events

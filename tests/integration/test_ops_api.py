@@ -287,6 +287,30 @@ def test_one_issue_with_its_mentions_and_trail(api):
     assert get(api, f"/issues/{issue_id}", headers={})[0] == 401
 
 
+def test_a_trail_past_a_query_page_is_shown_whole_newest_write_included(api):
+    """A busy issue's trail passes DynamoDB's 1 MB Query page: every event is read, the newest too."""
+    from datetime import timedelta
+
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.triage_table import audit_item
+    from chalicelib.domain.issues import AuditEvent
+
+    issue_id = api.issue_ids[0]
+    start = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    for i in range(300):  # 300 notes of 4,000 characters: about 1.2 MB
+        note = AuditEvent(
+            issue_id=issue_id,
+            at=start + timedelta(minutes=i),
+            type="note",
+            actor="ana@aurelle.example",
+            details={"text": f"note {i:03d} " + "x" * 3990},
+        )
+        client("dynamodb").put_item(TableName=resources().audit_table, Item=audit_item(note))
+    status, detail = get(api, f"/issues/{issue_id}")
+    notes = [event for event in detail["history"] if event["type"] == "note"]
+    assert status == 200 and len(notes) == 300 and notes[-1]["details"]["text"].startswith("note 299")
+
+
 def test_the_openapi_document_covers_every_ops_route(api):
     import app
 
