@@ -2,7 +2,8 @@
 
 In DynamoDB every uploaded version is kept (``pk = "plan"``, ``sk = "v00000001"`` ...) with its status (active or
 retired) and who uploaded it; ``sk = "active"`` points at the active version. An upload validates the plan first
-and then, in one transaction, adds the new version, retires the old one and moves the pointer.
+and then, in one transaction, adds the new version (numbered after the highest stored, which after a rollback to
+an older version is not the active one), retires the active one and moves the pointer.
 Triage reads the active plan through a per-process cache of :data:`CACHE_SECONDS`.
 """
 
@@ -74,7 +75,10 @@ class DynamoPlanStore:
             TableName=self.table_name, Key={"pk": string("plan"), "sk": string("active")}, ConsistentRead=True
         ).get("Item")
         previous = int(pointer["version"]["N"]) if pointer else 0
-        version = previous + 1
+        # The next number after the highest stored, not after the active one: after a rollback to an older version
+        # (POST /plans/{v}/activate) active + 1 is taken. The Put below stays conditional on the number being free,
+        # so two uploads at once never share one: the slower is refused (PlanConflict) and may upload again.
+        version = max(self._highest_version(dynamodb), previous) + 1
         now = datetime.now(timezone.utc).isoformat()
         items = [
             {
@@ -131,9 +135,24 @@ class DynamoPlanStore:
         try:
             dynamodb.transact_write_items(TransactItems=items)
         except dynamodb.exceptions.TransactionCanceledException as error:
-            raise PlanConflict(f"version {version} was taken by another upload; try again") from error
+            raise PlanConflict(
+                f"version {version} was taken by another upload, or another version was activated meanwhile; try again"
+            ) from error
         self._cached = None
         return version
+
+    def _highest_version(self, dynamodb) -> int:
+        """The highest stored version number (0: none yet): one strongly consistent Query, newest first."""
+        newest = dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :plan AND begins_with(sk, :v)",
+            ExpressionAttributeValues={":plan": string("plan"), ":v": string("v")},
+            ProjectionExpression="version",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )["Items"]
+        return int(newest[0]["version"]["N"]) if newest else 0
 
     def versions(self) -> list[dict]:
         answer = client("dynamodb").query(

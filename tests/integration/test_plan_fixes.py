@@ -1,0 +1,68 @@
+"""Plan versions on moto through the ops API (Chalice's test client): numbering after a rollback, and two uploads at
+once never sharing a number."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
+from chalicelib.services.errors import PlanConflict
+from chalicelib.settings import resources
+
+PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def ops(aws, monkeypatch):
+    import app
+
+    monkeypatch.setenv("OPS_RATE_LIMIT_PER_MINUTE", "100000")
+    with Client(app.app, stage_name="test") as client:
+        client.admin = {"Authorization": f"Bearer {aws['OPS_ADMIN_TOKEN']}", "Content-Type": "application/json"}
+        yield client
+
+
+def call(ops, method: str, path: str, body: dict | None = None):
+    answer = getattr(ops.http, method)(path, body=json.dumps(body) if body is not None else None, headers=ops.admin)
+    return answer.status_code, json.loads(answer.body or b"null")
+
+
+def listed(ops) -> dict[int, str]:
+    status, body = call(ops, "get", "/plans")
+    assert status == 200
+    return {item["version"]: item["status"] for item in body["items"]}
+
+
+def test_a_plan_uploads_after_rolling_back_to_an_older_version(ops):
+    for expected in (1, 2, 3):
+        assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": expected})
+    assert call(ops, "post", "/plans/1/activate")[0] == 200
+
+    # active + 1 = 2 is taken: the next number follows the highest stored, and the rollback's plan is retired
+    assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": 4})
+    assert listed(ops) == {1: "retired", 2: "retired", 3: "retired", 4: "active"}
+    assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": 5})
+    assert listed(ops)[5] == "active" and listed(ops)[4] == "retired"
+    assert DynamoPlanStore(resources().plans_table).active()[1] == 5
+
+
+def test_two_uploads_at_once_never_take_the_same_number(aws):
+    first, second = DynamoPlanStore(resources().plans_table), DynamoPlanStore(resources().plans_table)
+    assert first.upload(PLAN, "ana@brand.example") == 1
+
+    # the second reads the pointer and the highest number (1), then the first writes version 2 before it writes
+    def first_uploads_meanwhile(dynamodb):
+        highest = DynamoPlanStore._highest_version(second, dynamodb)
+        assert first.upload(PLAN, "ana@brand.example") == 2
+        return highest
+
+    second._highest_version = first_uploads_meanwhile
+    with pytest.raises(PlanConflict, match="version 2 was taken"):
+        second.upload(PLAN, "ben@brand.example")
+    versions = {v["version"]: (v["status"], v["uploaded_by"]) for v in first.versions()}
+    assert versions == {1: ("retired", "ana@brand.example"), 2: ("active", "ana@brand.example")}
+    del second._highest_version
+    assert second.upload(PLAN, "ben@brand.example") == 3  # trying again takes the next free number
