@@ -74,3 +74,17 @@ def batch_get_keys_requested() -> list[list[str]]:
 
     client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchGetItem", record)
     return asked
+
+
+DEPLOYED_API = "https://abc123.execute-api.us-east-1.amazonaws.com/api"  # a stage served under a path, as deployed
+
+
+def form_target(page_html: str, page_url: str) -> str:
+    """Where a browser sends the page's form: its action resolved against the page's URL."""
+    import html
+    import re
+    from urllib.parse import urljoin
+
+    action = re.search(r"""<form[^>]* action=(?:'([^']*)'|"([^"]*)")""", page_html)
+    assert action, "the page has no form"
+    return urljoin(page_url, html.unescape(action.group(1) or action.group(2) or ""))

@@ -43,7 +43,7 @@ def _refusal(refused) -> Response:
 
 @approvals.route("/approvals/{approval_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def show(approval_id: str) -> Response:
-    from chalicelib.api.pages import approval_page
+    from chalicelib.api.pages import approval_page, same_page
     from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import LinkRefused, open_link, view
 
@@ -54,8 +54,7 @@ def show(approval_id: str) -> Response:
         approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
     except LinkRefused as refused:
         return _refusal(refused)
-    action_url = f"/approvals/{approval_id}?exp={query.get('exp')}&sig={query.get('sig')}"
-    return _html(200, approval_page(view(approval, deps, now), action_url))
+    return _html(200, approval_page(view(approval, deps, now), same_page(query.get("exp"), query.get("sig"))))
 
 
 @approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)

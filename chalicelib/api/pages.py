@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from chalicelib.domain.approval import ACTION_WORDS, CHOOSING_ACTIONS, EDITING_ACTIONS
 from chalicelib.services.approvals import PageData
@@ -34,6 +35,13 @@ STYLE = (
 
 def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def same_page(exp: str | None, sig: str | None) -> str:
+    """A link page's form action: this page's own path with the link's query. A reference of the query alone,
+    because the page's absolute path depends on where the API is served (a deployed stage's ``/api`` prefix, a
+    custom domain's base path): ``/surveys/...`` would post outside the API there."""
+    return "?" + urlencode({"exp": exp or "", "sig": sig or ""})
 
 
 def document(title: str, body: str) -> str:

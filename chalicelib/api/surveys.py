@@ -59,6 +59,7 @@ def survey_form(question: str, brand: str, action_url: str) -> str:
 
 @surveys.route("/surveys/{survey_id}", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def show(survey_id: str) -> Response:
+    from chalicelib.api.pages import same_page
     from chalicelib.bootstrap import plan_store, survey_deps
     from chalicelib.services.surveys import SurveyRefused, open_survey
 
@@ -68,7 +69,7 @@ def show(survey_id: str) -> Response:
     except SurveyRefused as refused:
         return _refusal(refused.status, refused.message)
     plan, _ = plan_store().active()
-    action = f"/surveys/{survey_id}?exp={query.get('exp')}&sig={query.get('sig')}"
+    action = same_page(query.get("exp"), query.get("sig"))
     return _page(200, f"How did we do? {plan.brand}", survey_form(survey.question, plan.brand, action))
 
 

@@ -24,7 +24,7 @@ from chalicelib.services.protocols import start_protocols
 from chalicelib.services.triage import triage_mention
 from chalicelib.settings import resources
 from tests.conftest import TEST_STAGE, forget_cached_adapters
-from tests.helpers import drain_stream, wait_for_queue
+from tests.helpers import DEPLOYED_API, drain_stream, form_target, wait_for_queue
 from tests.triage_fixtures import fixed_analyzer, mention
 
 XSS = "<script>alert('x')</script>"
@@ -154,6 +154,8 @@ def test_high_priority_draft_legal_management_publish(api):
     body = page.body.decode()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body and XSS not in body  # escaped
     assert audit_types(issue_id) == ["opened", "step_initial"]  # GET changed nothing
+    # the form posts back to the link itself, wherever the API is served (a deployed stage's /api prefix)
+    assert form_target(body, DEPLOYED_API + path(lead["link"])) == DEPLOYED_API + path(lead["link"])
 
     assert (
         post(

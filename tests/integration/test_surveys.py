@@ -23,7 +23,7 @@ from chalicelib.domain.models import Author, Mention
 from chalicelib.services.surveys import run_due, schedule_surveys
 from chalicelib.services.triage import triage_mention
 from chalicelib.settings import resources
-from tests.helpers import drain_stream
+from tests.helpers import DEPLOYED_API, drain_stream, form_target
 from tests.integration.test_side_effects_retry import fail_calls
 from tests.triage_fixtures import fixed_analyzer, mention
 
@@ -115,6 +115,8 @@ def test_a_resolved_issue_with_a_reply_gets_one_survey_whose_answer_lands_on_the
 
     page = api.http.get(path_of(link))
     assert page.status_code == 200 and 'name=rating value="5"' in page.body.decode()
+    # the form posts back to the link itself, wherever the API is served (a deployed stage's /api prefix)
+    assert form_target(page.body.decode(), DEPLOYED_API + path_of(link)) == DEPLOYED_API + path_of(link)
     assert "satisfaction" not in issue(issue_id)  # GET changes nothing (mail scanners)
 
     answered = post(api, path_of(link), {"rating": "5", "comment": XSS})
