@@ -155,20 +155,30 @@ class DynamoPlanStore:
         return int(newest[0]["version"]["N"]) if newest else 0
 
     def versions(self) -> list[dict]:
-        answer = client("dynamodb").query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :plan",
-            ExpressionAttributeValues={":plan": string("plan")},
-        )
-        return [
-            {
-                "version": int(item["version"]["N"]),
-                "status": item["status"]["S"],
-                "uploaded_by": item["uploaded_by"]["S"],
-                "uploaded_at": item["uploaded_at"]["S"],
-                "reviewed_by": item["reviewed_by"]["S"],
-                "reviewed_on": item["reviewed_on"]["S"],
-            }
-            for item in answer["Items"]
-            if item["sk"]["S"] != "active"
-        ]
+        """Every stored version's listing (not its YAML or document), through every page of the Query: a page stops
+        after 1 MB of items read, counted in full whatever the projection, so a few versions of a large plan fill
+        one."""
+        query = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :plan AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":plan": string("plan"), ":v": string("v")},
+            "ProjectionExpression": "version, #status, uploaded_by, uploaded_at, reviewed_by, reviewed_on",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        dynamodb, found = client("dynamodb"), []
+        while True:
+            answer = dynamodb.query(**query)
+            found += [
+                {
+                    "version": int(item["version"]["N"]),
+                    "status": item["status"]["S"],
+                    "uploaded_by": item["uploaded_by"]["S"],
+                    "uploaded_at": item["uploaded_at"]["S"],
+                    "reviewed_by": item["reviewed_by"]["S"],
+                    "reviewed_on": item["reviewed_on"]["S"],
+                }
+                for item in answer["Items"]
+            ]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

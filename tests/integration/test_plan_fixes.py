@@ -13,6 +13,7 @@ from chalicelib.services.errors import PlanConflict
 from chalicelib.settings import resources
 
 PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
+DESCRIPTION = "description: >\n  Who answers what, how fast, and who must sign off before the brand speaks in public.\n"
 
 
 @pytest.fixture
@@ -66,3 +67,18 @@ def test_two_uploads_at_once_never_take_the_same_number(aws):
     assert versions == {1: ("retired", "ana@brand.example"), 2: ("active", "ana@brand.example")}
     del second._highest_version
     assert second.upload(PLAN, "ben@brand.example") == 3  # trying again takes the next free number
+
+
+def test_every_version_is_listed_past_one_megabyte_of_plans(ops):
+    store = DynamoPlanStore(resources().plans_table)
+    large = PLAN.replace(DESCRIPTION, f"description: {'x' * 100_000}\n", 1)
+    assert len(large) > 100_000
+    for _ in range(12):  # about 12 x 230 KB of YAML and document: three pages of a Query
+        store.upload(large, "ana@brand.example")
+
+    versions = store.versions()
+    assert [v["version"] for v in sorted(versions, key=lambda v: v["version"])] == list(range(1, 13))
+    assert all(
+        set(v) == {"version", "status", "uploaded_by", "uploaded_at", "reviewed_by", "reviewed_on"} for v in versions
+    )
+    assert listed(ops) == {**dict.fromkeys(range(1, 12), "retired"), 12: "active"}
