@@ -15,6 +15,12 @@ Choices
   the problem is visible instead of silently dropping mentions.
 - Platforms: page feed/mention/ratings → ``facebook``; page messaging → ``messenger``; anything under
   ``object: instagram`` → ``instagram``.
+- The brand's own words are not mentions. Meta sends the Page's own posts and comments on its feed (our published
+  replies, survey lines) with the Page as author: ``from.id``/``sender_id`` equal to the entry's ``id`` (the Page
+  id). Likewise an Instagram comment whose ``from.id`` is the entry's ``id`` (the brand's Instagram account). Their
+  creations and edits are counted as ignored events, as X drops the subscribed account's own posts
+  (``for_user_id``) and Messenger its echoes; a removal or hide is still passed on (it changes nothing we never
+  stored, and its ``from`` need not be the item's author).
 """
 
 from __future__ import annotations
@@ -72,7 +78,11 @@ _ITEM_KINDS = {
 }
 """Content items. Everything else (reaction, like, event, ...) is an ignored event."""
 
-_ChangeHandler = Callable[[dict[str, Any], str, datetime], Mention | None]
+_ChangeHandler = Callable[[dict[str, Any], str, datetime, str | None], Mention | None]
+"""``(value, where in the payload, default time, the entry's id: the Page or Instagram account it is about)``."""
+
+_OWN_CONTENT_VERBS = frozenset({"add", "edited"})
+"""Verbs whose ``from`` is the item's author: when that is the Page itself, the item is the brand's own."""
 
 _PAGE_CONTENT_FIELDS = frozenset({"feed", "mention", "ratings"})
 _INSTAGRAM_COMMENT_FIELDS = frozenset({"comments", "live_comments"})
@@ -145,9 +155,10 @@ def _parse_entry(obj: str, entry: Any, where: str, received_at: datetime, delive
         delivery.ignored_events += 1  # e.g. Messenger "standby" (handover protocol): nothing for us
         return
     default_time = first_datetime(entry.get("time"), default=received_at)
+    owner_id = as_id(entry.get("id"))  # the Page (object page) or Instagram account (object instagram)
     for index, change in enumerate(changes or []):
         change_where = f"{where}.changes[{index}]"
-        delivery.add(_parse_change(obj, change, change_where, default_time), change_where)
+        delivery.add(_parse_change(obj, change, change_where, default_time, owner_id), change_where)
     for index, event in enumerate(messaging or []):
         event_where = f"{where}.messaging[{index}]"
         delivery.add(_parse_messaging(obj, event, event_where, default_time), event_where)
@@ -160,7 +171,9 @@ def _optional_list(container: dict[str, Any], key: str, where: str) -> list[Any]
     return value
 
 
-def _parse_change(obj: str, change: Any, where: str, default_time: datetime) -> Mention | None:
+def _parse_change(
+    obj: str, change: Any, where: str, default_time: datetime, owner_id: str | None = None
+) -> Mention | None:
     if not isinstance(change, dict):
         raise MalformedPayload(f"{where} must be an object")
     field = change.get("field")
@@ -172,7 +185,7 @@ def _parse_change(obj: str, change: Any, where: str, default_time: datetime) -> 
     value = change.get("value")
     if not isinstance(value, dict):
         raise MalformedPayload(f"{where}.value must be an object for field {field}")
-    return handler(value, f"{where}.value", default_time)
+    return handler(value, f"{where}.value", default_time, owner_id)
 
 
 def _change_handler(obj: str, field: str) -> _ChangeHandler | None:
@@ -185,13 +198,17 @@ def _change_handler(obj: str, field: str) -> _ChangeHandler | None:
     return None
 
 
-def _page_item(value: dict[str, Any], where: str, default_time: datetime) -> Mention | None:
+def _page_item(value: dict[str, Any], where: str, default_time: datetime, page_id: str | None) -> Mention | None:
     """A feed, mention or ratings change: ``{"item": ..., "verb": ..., ids, message, from/sender_*}``."""
     item = as_text(value.get("item"))
     kind = _ITEM_KINDS.get(item)
-    event = _VERBS.get(as_text(value.get("verb")))
+    verb = as_text(value.get("verb"))
+    event = _VERBS.get(verb)
     if kind is None or event is None:
         return None  # reactions, likes, unknown verbs: not content
+    author = _page_author(value)
+    if page_id and author["id"] == page_id and verb in _OWN_CONTENT_VERBS:
+        return None  # the Page's own post or comment (our reply, a survey line): not a mention of the brand
     post_id = as_id(value.get("post_id"))
     id_key = _id_key(item, kind)
     external_id = as_id(value.get(id_key))
@@ -209,7 +226,7 @@ def _page_item(value: dict[str, Any], where: str, default_time: datetime) -> Men
         external_id=external_id,
         event=event,
         kind=kind,
-        author=_page_author(value),
+        author=author,
         text=as_text(value.get("message")) or as_text(value.get("review_text")),
         rating=_rating(value.get("rating")),
         url=f"https://www.facebook.com/{post_id}" if post_id else None,
@@ -245,15 +262,20 @@ def _rating(value: Any) -> float | None:
     return None  # Meta's newer "recommendations" carry only POSITIVE/NEGATIVE: no star rating to report
 
 
-def _instagram_comment(value: dict[str, Any], where: str, default_time: datetime) -> Mention:
+def _instagram_comment(
+    value: dict[str, Any], where: str, default_time: datetime, account_id: str | None
+) -> Mention | None:
     """``comments`` / ``live_comments``: ``{"id", "text", "from": {"id", "username"}, "media": {"id"}, "parent_id"?}``.
 
-    ``parent_id`` is only present when the comment answers another comment.
+    ``parent_id`` is only present when the comment answers another comment. A comment from the account itself
+    (``from.id`` is the entry's id) is the brand's own reply: ignored.
     """
     external_id = as_id(value.get("id"))
     if external_id is None:
         raise MalformedPayload(f"{where}.id is missing")
     sender = sub_object(value, "from")
+    if account_id and as_id(sender.get("id")) == account_id:
+        return None
     media = sub_object(value, "media")
     parent_id = as_id(value.get("parent_id"))
     media_id = as_id(media.get("id"))
@@ -270,7 +292,9 @@ def _instagram_comment(value: dict[str, Any], where: str, default_time: datetime
     )
 
 
-def _instagram_mention(value: dict[str, Any], where: str, default_time: datetime) -> Mention:
+def _instagram_mention(
+    value: dict[str, Any], where: str, default_time: datetime, account_id: str | None = None
+) -> Mention:
     """``mentions``: only ids (``comment_id`` and/or ``media_id``); the text is fetched later from the Graph API."""
     comment_id = as_id(value.get("comment_id"))
     media_id = as_id(value.get("media_id"))

@@ -19,6 +19,22 @@ def parse_sample(webhook_sample, name: str):
     return meta.parse(post(webhook_sample(name)), NOW)
 
 
+PAGE_ID = 1234567890321  # the Page of Meta's samples: their feed comments and status are the Page's own
+
+
+def parse_as_customer(webhook_sample, name: str, customer: str = "9000001"):
+    """A sample whose author is the Page itself, as a customer (not the Page) would have sent it."""
+    payload = json.loads(webhook_sample(name))
+    for entry in payload["entry"]:
+        for change in entry.get("changes", []):
+            value = change["value"]
+            if str(value.get("sender_id")) == str(PAGE_ID):
+                value["sender_id"] = customer
+            if str((value.get("from") or {}).get("id")) == str(PAGE_ID):
+                value["from"]["id"] = customer
+    return meta.parse(post(json.dumps(payload).encode()), NOW)
+
+
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
 
@@ -27,7 +43,7 @@ def utc(*parts: int) -> datetime:
 
 
 def test_feed_comment_add(webhook_sample):
-    delivery = parse_sample(webhook_sample, "facebook_page_feed_comment_add.json")
+    delivery = parse_as_customer(webhook_sample, "facebook_page_feed_comment_add.json", customer=str(PAGE_ID + 1))
     [mention] = delivery.mentions
     assert delivery.ignored_events == 0
     assert mention.platform == "facebook"
@@ -35,7 +51,7 @@ def test_feed_comment_add(webhook_sample):
     assert mention.event is MentionEvent.CREATED
     assert mention.kind is MentionKind.COMMENT
     assert mention.text == "and the next one"
-    assert mention.author.id == "1234567890321" and mention.author.name == "Tester"
+    assert mention.author.id == "1234567890322" and mention.author.name == "Tester"
     assert mention.parent_id == "1234567890321_901097836652708"
     assert mention.thread_id == "1234567890321_901097836652708"
     assert mention.created_at == utc(2015, 12, 3, 9, 30, 3)  # created_time 1449135003
@@ -61,7 +77,7 @@ def test_feed_comment_add(webhook_sample):
     ],
 )
 def test_feed_comment_verbs(webhook_sample, name, event, external_id, text):
-    [mention] = parse_sample(webhook_sample, name).mentions
+    [mention] = parse_as_customer(webhook_sample, name).mentions
     assert (mention.platform, mention.kind, mention.event) == ("facebook", MentionKind.COMMENT, event)
     assert mention.external_id == external_id
     assert mention.text == text
@@ -84,7 +100,7 @@ def test_feed_post_add(webhook_sample):
 
 
 def test_feed_status_add_is_a_post(webhook_sample):
-    [mention] = parse_sample(webhook_sample, "facebook_page_feed_status_add.json").mentions
+    [mention] = parse_as_customer(webhook_sample, "facebook_page_feed_status_add.json").mentions
     assert mention.kind is MentionKind.POST
     assert mention.external_id == "1234567890321_930145403745849"
     assert mention.text == "This is just a short test message"
