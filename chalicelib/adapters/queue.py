@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -10,6 +11,19 @@ from chalicelib.domain.models import Mention
 from chalicelib.services.errors import QueueSendError
 
 SQS_BATCH = 10  # the most SendMessageBatch takes
+
+# What SQS refuses in a message body (InvalidMessageContents). It allows only #x9 | #xA | #xD | #x20-#xD7FF |
+# #xE000-#xFFFD | #x10000-#x10FFFF; JSON escapes the controls below #x20 itself, so in practice this catches the
+# noncharacters U+FFFE and U+FFFF (and any lone surrogate), which JSON and Python let through.
+NOT_SQS_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_body(text: str) -> str:
+    """``text`` as SQS takes it: each character SQS forbids becomes U+FFFD (the replacement character).
+
+    Without this one such character in a mention made SQS refuse the whole batch, answered 503 on every
+    redelivery, so the platform's delivery never got through."""
+    return NOT_SQS_TEXT.sub("\ufffd", text)
 
 
 class SqsMentionQueue:
@@ -25,7 +39,7 @@ class SqsMentionQueue:
         """Queue every mention, or raise :class:`QueueSendError` (answered 503, so the platform redelivers)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        batch = [m.model_dump_json() for m in mentions]
+        batch = [sqs_body(m.model_dump_json()) for m in mentions]
         for start in range(0, len(batch), SQS_BATCH):
             chunk = batch[start : start + SQS_BATCH]
             entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]

@@ -64,3 +64,49 @@ def test_the_pages_own_apology_opens_no_second_issue(api, aws):
     assert answer == {"accepted": 0, "ignored": 1}
     assert stored("facebook#555_1") is not None
     assert stored("facebook#555_2") is None
+
+
+# -- characters SQS refuses --------------------------------------------------------------------------------------
+# SQS takes only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF in a body (SendMessage docs) and
+# answers InvalidMessageContents otherwise. moto does not check it, so this hook applies the documented rule.
+NOT_SQS = "[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+
+
+def refuse_what_sqs_refuses(params, **_):
+    import re
+
+    from botocore.exceptions import ClientError
+
+    for entry in params.get("Entries", []):
+        if re.search(NOT_SQS, entry["MessageBody"]):
+            raise ClientError(
+                {"Error": {"Code": "InvalidMessageContents", "Message": "Invalid binary character"}},
+                "SendMessageBatch",
+            )
+
+
+def test_noncharacters_in_text_are_replaced_not_a_503_forever(api, aws):
+    from chalicelib.platforms import generic
+
+    aws_client("sqs").meta.events.register(
+        "before-parameter-build.sqs.SendMessageBatch", refuse_what_sqs_refuses, unique_id="sqs-rule"
+    )
+    try:
+        now = datetime.now(timezone.utc)
+        payload = {
+            "platform": "forum",
+            "id": "f-1",
+            "created_at": now.isoformat(),
+            "text": "refund please \uffff \ufffe now \U0001f600",
+            "author": {"id": "a1", "handle": "ann", "name": "Ann", "followers": 3, "verified": False},
+        }
+        body = json.dumps(payload).encode()
+        assert b"\\uffff" in body  # valid JSON: the escape reads as U+FFFF
+        headers = generic.sign(body, aws.__getitem__, now)
+        answer = api.http.post("/webhooks/generic", body=body, headers={"Content-Type": "application/json", **headers})
+        assert answer.status_code == 200, answer.body
+        assert process_batch(drain_ingest_queue(), pipeline()) == {"batchItemFailures": []}
+    finally:
+        aws_client("sqs").meta.events.unregister("before-parameter-build.sqs.SendMessageBatch", unique_id="sqs-rule")
+    item = stored("forum#f-1")
+    assert item is not None and item["text"]["S"] == "refund please \ufffd \ufffd now \U0001f600"
