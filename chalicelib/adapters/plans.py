@@ -65,7 +65,7 @@ class DynamoPlanStore:
         item = dynamodb.get_item(
             TableName=self.table_name, Key={"pk": string("plan"), "sk": string(_version_key(version))}
         )["Item"]
-        return parse_plan(json.loads(item["document"]["S"])), version
+        return parse_plan(json.loads(item["document"]["S"]), stored=True), version
 
     def upload(self, plan_yaml: str, uploaded_by: str) -> int:
         """Validate and activate a new version; the previous one is kept, marked retired. Returns the version."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.email import SesEmail
+from chalicelib.domain.plan import one_line
 from chalicelib.domain.publishing import ChannelPost, Next, ReplyTarget
 from chalicelib.domain.survey import EMAIL, SYSTEM_SURVEYS, Survey, SurveyUndeliverable
 from chalicelib.services.ports import ReplyPublisher
@@ -28,7 +29,7 @@ class SesSurveySender:
     def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
         if not survey.contact:
             raise SurveyUndeliverable("an email survey needs the author's address")
-        return self.email.send(survey.contact, subject, text, html)
+        return self.email.send(survey.contact, one_line(subject), text, html)
 
 
 class ReplySurveySender:

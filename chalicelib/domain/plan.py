@@ -13,12 +13,30 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
 from chalicelib.domain.validation import describe_validation_error
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+BRAND_MAX_CHARS = 100  # the brand heads email subjects ("<brand> weekly report ...") and SNS subjects (100 at most)
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # \s: line breaks, tabs, U+2028/2029 ...; the rest: controls
+_NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # control characters, line/paragraph separators
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` (a plan's or a person's words) fit for an email subject: each run of whitespace and control
+    characters one space, trimmed, at most ``limit`` characters. Python's email package refuses a header with a
+    line break (and SES would take it as the start of another header)."""
+    return _BREAKS.sub(" ", text).strip()[:limit].rstrip()
 
 
 class Severity(StrEnum):
@@ -282,7 +300,7 @@ class Voice(_Strict):
 class ResponsePlan(_Strict):
     """One version of a brand's plan. ``version`` is assigned by the store on upload."""
 
-    brand: str
+    brand: str = Field(max_length=BRAND_MAX_CHARS)  # one line, trimmed (a YAML folded "brand: >" ends in a newline)
     brand_handles: list[str] = Field(default_factory=list)
     description: str = ""
     review: Review
@@ -303,6 +321,21 @@ class ResponsePlan(_Strict):
     voice: Voice | None = None  # the brand voice guidance on responders' pages and emails
     business_hours: BusinessHours = Field(default_factory=BusinessHours)  # teams without their own hours
     report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @field_validator("brand", mode="before")
+    @classmethod
+    def _brand_is_one_line(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        if (info.context or {}).get("stored"):  # a version stored before this check: made one line, never refused
+            return one_line(value, BRAND_MAX_CHARS)
+        value = value.strip()
+        if _NOT_IN_A_LINE.search(value):
+            raise ValueError(
+                "the brand is one line, without line breaks, tabs or control characters "
+                "(a literal 'brand: |' block keeps its line breaks: write the brand on the brand: line)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ResponsePlan:
@@ -359,9 +392,11 @@ class PlanError(ValueError):
     """A plan that cannot be used; the message lists every problem with its place."""
 
 
-def parse_plan(document: dict[str, Any]) -> ResponsePlan:
+def parse_plan(document: dict[str, Any], *, stored: bool = False) -> ResponsePlan:
+    """The plan of a document; ``stored``: a version read back from the store, which may predate a check added
+    since (its brand is then made one line rather than refused, so triage keeps reading the active plan)."""
     try:
-        return ResponsePlan.model_validate(document)
+        return ResponsePlan.model_validate(document, context={"stored": True} if stored else None)
     except ValidationError as error:
         raise PlanError(describe_validation_error(error, limit=None, root="plan")) from None
 

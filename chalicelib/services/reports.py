@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chalicelib.domain import report as weekly
-from chalicelib.domain.plan import ResponsePlan
+from chalicelib.domain.plan import ResponsePlan, one_line
 from chalicelib.domain.report import ReportFiles
 from chalicelib.services.ports import ReportIssues, ReportRenderer, ReportSender, ReportStore
 
@@ -119,7 +119,7 @@ def deliver_report(
         keys.append(prefix + name)
     link = deps.store.link(prefix + HTML, LINK_SECONDS)
     delivery = Delivery(week=week, keys=keys, link=link)
-    subject = f"{deps.plan.brand or 'social-response'} weekly report {week}"
+    subject = one_line(f"{deps.plan.brand or 'social-response'} weekly report {week}")  # never a line break
     text = files.text + f"\n\nThe full report (link valid 7 days): {link}\n"
     for recipient in deps.plan.report.recipients:
         if deps.sender.email_once(

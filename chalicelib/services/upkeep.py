@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.alerts import Alert, AlertKind
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.metrics import durations, summarize
-from chalicelib.domain.plan import ResponsePlan
+from chalicelib.domain.plan import ResponsePlan, one_line
 from chalicelib.domain.plan_upkeep import (
     PlanVersionConflict,
     PlanVersionMissing,
@@ -118,7 +118,10 @@ def record_review(version: int, review: ReviewBody, actor: str, plans: PlanLifec
         "review": {**found["document"]["review"], "reviewed_by": reviewer, "reviewed_on": day.isoformat()},
     }
     return PlanChange(
-        version=version, status=str(found["status"]), changed=True, review=review_due(parse_plan(document), now)
+        version=version,
+        status=str(found["status"]),
+        changed=True,
+        review=review_due(parse_plan(document, stored=True), now),
     )
 
 
@@ -189,7 +192,7 @@ def send_review_reminders(
         email = reminder_email(plan, protocol, month, figures, steps)
         sent[protocol] = sum(
             mailer.send_once(
-                f"reminder#{month}#{protocol}#{person}", person, email.subject, email.text, email.html, now
+                f"reminder#{month}#{protocol}#{person}", person, one_line(email.subject), email.text, email.html, now
             )
             for person in email.to
         )

@@ -82,3 +82,43 @@ def test_every_version_is_listed_past_one_megabyte_of_plans(ops):
         set(v) == {"version", "status", "uploaded_by", "uploaded_at", "reviewed_by", "reviewed_on"} for v in versions
     )
     assert listed(ops) == {**dict.fromkeys(range(1, 12), "retired"), 12: "active"}
+
+
+def test_a_brand_on_several_lines_is_refused_and_a_folded_one_trimmed_so_the_weekly_report_goes_out(ops):
+    from datetime import datetime, timezone
+
+    from chalicelib import bootstrap
+    from chalicelib.services.reports import run_scheduled
+
+    literal = PLAN.replace("brand: Aurelle\n", "brand: |\n  Aurelle\n  Paris\n", 1)
+    for path in ("/plans/validate", "/plans"):
+        status, body = call(ops, "post", path, {"yaml": literal})
+        assert status == 400 and "brand" in body["error"]
+        assert [(p["place"], p["line"]) for p in body["problems"]] == [("brand", 3)]
+        assert "one line" in body["problems"][0]["problem"]
+
+    folded = PLAN.replace("brand: Aurelle\n", "brand: >\n  Aurelle\n", 1)  # YAML reads 'Aurelle\n'
+    assert call(ops, "post", "/plans/validate", {"yaml": folded})[1]["brand"] == "Aurelle"
+    assert call(ops, "post", "/plans", {"yaml": folded}) == (201, {"version": 1})
+    bootstrap.reset()
+    delivery = run_scheduled(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc), bootstrap.report_deps())
+    assert delivery is not None and delivery.week == "2026-W47" and delivery.emailed
+
+
+def test_a_stored_plan_whose_brand_has_a_line_break_is_still_read(aws):
+    """A version stored before the brand was checked: triage and the schedules keep reading it, on one line."""
+    from chalicelib.adapters.aws import client
+
+    store = DynamoPlanStore(resources().plans_table)
+    assert store.upload(PLAN, "ana@brand.example") == 1
+    key = {"pk": {"S": "plan"}, "sk": {"S": "v00000001"}}
+    item = client("dynamodb").get_item(TableName=resources().plans_table, Key=key)["Item"]
+    document = json.loads(item["document"]["S"])
+    document["brand"] = "Aurelle\nParis\n"
+    client("dynamodb").update_item(
+        TableName=resources().plans_table,
+        Key=key,
+        UpdateExpression="SET document = :d",
+        ExpressionAttributeValues={":d": {"S": json.dumps(document)}},
+    )
+    assert DynamoPlanStore(resources().plans_table).active()[0].brand == "Aurelle Paris"
