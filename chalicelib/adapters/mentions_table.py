@@ -76,7 +76,7 @@ def update_from(attributes: dict[str, dict[str, Any]], keep_existing: frozenset[
 
 
 # The first writer of these sets them; later events keep them (the status: a removal or hide is not undone by
-# the original arriving late, nor by an edit).
+# the original arriving late, nor by an edit; only an unhide, an edit without content, makes a hidden one visible).
 KEEP_FIRST = frozenset({"status", "received_at", "platform", "external_id"})
 TRIAGED = "category"  # every triaged mention has one; an untriaged edit or tombstone has none
 
@@ -154,8 +154,13 @@ class DynamoMentionRepository:
             "platform": string(mention.platform),
             "external_id": string(mention.external_id),
         }
-        if not carries_content(mention):  # an unhide: nothing to read, nothing replaced
-            attributes, condition = base, {}
+        keep_first = KEEP_FIRST | {"created_at"}
+        if not carries_content(mention):
+            # An unhide (Meta sends it as an edit with no content): nothing to read, nothing replaced, and the
+            # comment is visible again, so its status is set, not kept; only a removal stays (removal is final).
+            attributes, keep_first = {**base, "status_changed_at": string(_now())}, keep_first - {"status"}
+            condition = "attribute_not_exists(#c) OR #c <> :c"
+            checked = {"#c": "status"}, {":c": string(REMOVED)}
         else:
             version = string(content_version(mention))
             attributes = {
@@ -165,17 +170,17 @@ class DynamoMentionRepository:
                 "edited_at": string(_now()),
                 "ttl": expiry(mention, self.retention),
             }
-            condition = {"ConditionExpression": "attribute_not_exists(#v) OR #v < :version"}
-        request = update_from(attributes, KEEP_FIRST | {"created_at"})
-        if condition:
-            request["ExpressionAttributeNames"]["#v"] = "content_version"
-            request["ExpressionAttributeValues"][":version"] = version
+            condition = "attribute_not_exists(#c) OR #c < :c"
+            checked = {"#c": "content_version"}, {":c": version}
+        request = update_from(attributes, keep_first)
+        request["ExpressionAttributeNames"].update(checked[0])
+        request["ExpressionAttributeValues"].update(checked[1])
         try:
             answer = dynamodb.update_item(
                 TableName=self.table_name,
                 Key={"pk": string(mention.key)},
                 **request,
-                **condition,
+                ConditionExpression=condition,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
