@@ -71,8 +71,10 @@ def start_protocols(event):
 
     records = event.to_dict()["Records"]
     plan, version = plan_store().active()
-    started = start(records, plan, version, resources(), protocol_runs())
+    # Alerts first: each is claimed once, so the stream's retry of a batch whose protocol start failed sends none
+    # twice, and people hear of a High Priority issue even while its protocol cannot start.
     raised = alert_issue_records(records, plan, alerts(), datetime.now(timezone.utc))
+    started = start(records, plan, version, resources(), protocol_runs())
     logger.info("issues changed", extra={"executions": started, "alerts": dict(raised)})
     # Follow-ups: a resolved issue with a published reply gets its survey; a new issue is linked to the one it repeats.
     from chalicelib.bootstrap import issues, recurrence_index, survey_deps

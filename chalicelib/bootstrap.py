@@ -279,7 +279,6 @@ def redelivery() -> Redelivery:
 def approval_deps() -> ApprovalDeps:
     """The approval use cases' adapters (each built once) and the link signing key (looked up each time:
     Powertools caches it for five minutes, so a rotated key takes effect without a redeploy)."""
-    from chalicelib.adapters.plans import bundled_plan
     from chalicelib.adapters.secrets import get_secret
     from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.settings import public_base_url
@@ -291,7 +290,7 @@ def approval_deps() -> ApprovalDeps:
         workflows=workflows(),
         publisher=reply_publisher(),
         alerts=alerts(),
-        plan=bundled_plan(),
+        plan=plan_store().active()[0],  # the active plan: its teams, voice and channels apply at once
         link_key=get_secret("LINK_SIGNING_KEY"),
         base_url=public_base_url(),
     )

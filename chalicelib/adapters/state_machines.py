@@ -249,16 +249,18 @@ class _Compiler:
             return candidate
 
         def attempt(state: str, audience: list[str], label: str) -> str:
-            self.states[state] = self._wait_task(step, audience, label, seconds, next_state=outcome_state)
+            self.states[state] = self._wait_task(
+                step, audience, label, seconds, next_state=outcome_state, backup=escalated
+            )
             return state
 
         def reminder_name() -> str:
             return f"{step.name}.escalated_reminder" if escalated else f"{step.name}.reminder"
 
         # The chain of timeout actions; `pending` is the state whose timeout (Catch) or end (Next) leads on.
+        audience, escalated = people, False
         pending = attempt(unique(step.name), people, "initial")
         pending_kind = "catch"
-        audience, escalated = people, False
         actions = list(step.on_timeout)
         for position, action in enumerate(actions):
             if action is TimeoutAction.ALERT:
@@ -346,8 +348,10 @@ class _Compiler:
                 catcher["Next"] = catcher["Next"] or target
 
     def _wait_task(
-        self, step: ProtocolStep, people: list[str], attempt: str, seconds: int, next_state: str
+        self, step: ProtocolStep, people: list[str], attempt: str, seconds: int, next_state: str, backup: bool
     ) -> dict[str, Any]:
+        """``people``: this plan's (the deployed one's) audience of the attempt; ``backup``: whether that is the
+        step's backup (an escalated attempt), so the handler can ask the active plan's current people instead."""
         escalates = TimeoutAction.ESCALATE in step.on_timeout and attempt not in (ESCALATED, ESCALATED_REMINDER)
         body = {
             "issue_id.$": "$.issue_id",
@@ -358,6 +362,7 @@ class _Compiler:
             "action": step.action.value,
             "role": step.role,
             "people": people,
+            "audience": "backup" if backup else "people",
             "attempt": attempt,
             "sla_minutes": step.sla_minutes,
             "timeout_seconds": seconds,

@@ -18,6 +18,7 @@ ANSWERS = {
     404: "No such thing",
     409: "Not allowed from the current state (the error says what is)",
     412: "If-Match names a version the issue is no longer at",
+    413: "The body is larger than the route takes (the error names the limit)",
     429: "Too many requests from this token this minute; see Retry-After",
 }
 

@@ -11,6 +11,8 @@ Also the actor and channel names both sides write.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 # Actors on the audit trail that are not people.
@@ -52,7 +54,8 @@ class StepRequest(BaseModel):
     step: str
     action: str
     role: str
-    people: list[str] = Field(min_length=1)
+    people: list[str] = Field(min_length=1)  # as compiled at deploy: the handler asks the active plan's
+    audience: Literal["people", "backup"] = "people"  # whom this attempt asks: the step's people or its backup
     attempt: str
     sla_minutes: int
     timeout_seconds: int = 0  # how long the run waits for this attempt (0: the plan minutes, unscaled)

@@ -101,6 +101,19 @@ class StepEmailsOwed(RuntimeError):
     queue, which raises an alert."""
 
 
+def audience(message: StepRequest, plan: ResponsePlan) -> tuple[list[str], list[str]]:
+    """Whom the attempt asks and whom it escalates to, from ``plan``'s teams (the active plan: a team an uploaded
+    plan changed applies to the next step at once, where the state machine holds the lists compiled at deploy).
+    The compiled lists when ``plan`` has no such step."""
+    protocol = plan.protocols.get(message.protocol)
+    step = next((s for s in protocol.steps if s.name == message.step), None) if protocol else None
+    if step is None:
+        return list(message.people), list(message.escalates_to)
+    people = plan.step_people(step)
+    backup = list(step.backup) or people
+    return (backup if message.audience == "backup" else people), (backup if message.escalates_to else [])
+
+
 def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
     """Record one link per person (once), then email every person whose email is still owed; returns the links
     this delivery emailed (the local stack prints them).
@@ -111,7 +124,8 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
     while one is owed the message fails, so SQS delivers it again.
     """
     token_ref = links.token_reference(message.task_token)
-    people = dict.fromkeys(p.lower() for p in message.people)
+    asked, escalates_to = audience(message, deps.plan)
+    people = dict.fromkeys(p.lower() for p in asked)
     channels = tuple(c for c in message.channels if c in CHANNELS)
     expires = int(now.timestamp()) + max(LINK_TTL_SECONDS, message.wait_seconds() * 2)
     due_at = (now + timedelta(seconds=message.wait_seconds())).isoformat()
@@ -135,7 +149,7 @@ def request_step(message: StepRequest, deps: ApprovalDeps, now: datetime) -> lis
             token_ref=token_ref,
             channels=channels,
             due_at=due_at,
-            escalates_to=tuple(message.escalates_to),
+            escalates_to=tuple(escalates_to),
         )
         for person in people
     ]

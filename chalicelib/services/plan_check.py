@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.domain.plan import Protocol, ResponsePlan
+
 BUNDLED = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
 PLACE = re.compile(r"^(?P<place>[A-Za-z0-9_.\[\]-]+)(?: \([^)]*\))?: (?P<problem>.*)$")
 
@@ -26,10 +28,13 @@ class PlanProblem(BaseModel):
 
 
 def plan_problems(text: str) -> list[PlanProblem]:
-    """Every problem of a plan's YAML (empty: the plan is valid)."""
+    """Every problem of a plan's YAML (empty: the plan is valid), and for a valid plan, every protocol it runs that
+    differs from the deployed state machines (:func:`undeployed_protocols`)."""
     import yaml
 
-    found = _problems(text)
+    from chalicelib.domain.plan import load_plan_yaml
+
+    found = _problems(text) or undeployed_protocols(load_plan_yaml(text), _deployed())
     try:
         root = yaml.compose(text) if found else None
     except (yaml.YAMLError, RecursionError, ValueError) as error:  # what read_yaml refuses
@@ -38,6 +43,49 @@ def plan_problems(text: str) -> list[PlanProblem]:
             PlanProblem(line=(mark.line + 1) if mark else 1, place=place, problem=problem) for place, problem in found
         ]
     return [PlanProblem(line=_node_line(root, place) or 1, place=place, problem=problem) for place, problem in found]
+
+
+def _deployed() -> ResponsePlan:
+    """The plan the state machines were compiled from: the bundled one (``make package`` and the local stack
+    compile it)."""
+    from chalicelib.domain.plan import load_plan_yaml
+
+    return load_plan_yaml(BUNDLED.read_text(encoding="utf-8"))
+
+
+def _compiled(protocol: Protocol) -> list[dict[str, Any]]:
+    """What a protocol's state machine holds: its steps' order, wording, actions, timers and branches, and where the
+    reply goes. Not who is asked: the approval handler reads the teams, people and backups from the active plan."""
+    shape = [step.model_dump(mode="json", exclude={"team", "people", "backup"}) for step in protocol.steps]
+    return [*shape, {"publish": protocol.publish}]
+
+
+def undeployed_protocols(plan: ResponsePlan, deployed: ResponsePlan) -> list[tuple[str, str]]:
+    """A protocol a category runs must be one a state machine was deployed for, with the same steps: a new or
+    changed protocol needs a deploy (the state machines are compiled then), or its issues would fail to start."""
+    problems = []
+    for category_name, category in plan.categories.items():
+        name = category.protocol
+        if name is None or name not in plan.protocols:
+            continue
+        if name not in deployed.protocols:
+            problems.append(
+                (
+                    f"categories.{category_name}.protocol",
+                    f"protocol {name!r} has no deployed state machine: add it to chalicelib/plans/default.yaml and "
+                    "deploy (make deploy), then upload",
+                )
+            )
+        elif _compiled(plan.protocols[name]) != _compiled(deployed.protocols[name]):
+            problems.append(
+                (
+                    f"protocols.{name}",
+                    "its steps, timers or publish channels differ from the deployed state machine: put this plan in "
+                    "chalicelib/plans/default.yaml and deploy (make deploy), then upload (teams, people and backups "
+                    "apply at once without a deploy)",
+                )
+            )
+    return list(dict.fromkeys(problems))
 
 
 def _node_line(root: Any, place: str) -> int | None:

@@ -317,6 +317,32 @@ def test_closing_an_issue_stops_its_protocol_and_its_links_then_change_nothing(a
     assert len(emails()) == seen and "step_reminder" not in audit_types(issue_id)  # nobody is asked again
 
 
+def test_an_uploaded_plans_team_asks_its_new_people_and_a_protocol_not_deployed_is_refused(api, protocol_aws):
+    """Teams apply at once (the approval handler reads the active plan); a plan whose category runs a protocol no
+    state machine was deployed for is a 400 naming it, not an issue whose protocol never starts."""
+    from chalicelib.adapters.plans import DEFAULT_PLAN
+
+    admin = {"Authorization": f"Bearer {protocol_aws['OPS_ADMIN_TOKEN']}", "Content-Type": "application/json"}
+    bundled = DEFAULT_PLAN.read_text(encoding="utf-8")
+    renamed = bundled.replace("protocol: high_priority\n", "protocol: high_priority_v2\n").replace(
+        "\n  high_priority:\n    label: PR drafts", "\n  high_priority_v2:\n    label: PR drafts"
+    )
+    assert "high_priority_v2:" in renamed
+    refused = api.http.post("/plans", body=json.dumps({"yaml": renamed}), headers=admin)
+    assert refused.status_code == 400 and "categories.high_priority.protocol" in json.loads(refused.body)["error"]
+    retimed = bundled.replace("sla_minutes: 60", "sla_minutes: 61", 1)
+    refused = api.http.post("/plans", body=json.dumps({"yaml": retimed}), headers=admin)
+    assert refused.status_code == 400 and "deployed state machine" in json.loads(refused.body)["error"]
+
+    new_team = bundled.replace("email: pr1@aurelle.example", "email: nora.new@aurelle.example")
+    assert new_team != bundled
+    assert api.http.post("/plans", body=json.dumps({"yaml": new_team}), headers=admin).status_code == 201
+    forget_cached_adapters()  # a processor whose plan cache (a minute) has run out
+    open_high_priority_issue()
+    asked = sorted(m["to"] for m in next_step(0))
+    assert asked == ["nora.new@aurelle.example", "pr-lead@aurelle.example"]  # not pr1, compiled at deploy
+
+
 def test_tampered_and_expired_links_are_refused_and_change_nothing(api, protocol_aws):
     issue_id = open_high_priority_issue()
     lead = next(m for m in next_step(0) if m["to"] == "pr-lead@aurelle.example")

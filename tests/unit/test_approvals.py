@@ -90,7 +90,7 @@ def _step(**overrides) -> StepRequest:
         "step": "draft",
         "action": "draft",
         "role": "PR drafts the response",
-        "people": ["pr-lead@aurelle.example", "PR2@aurelle.example"],
+        "people": ["pr-lead@aurelle.example", "PR1@aurelle.example"],
         "attempt": "initial",
         "sla_minutes": 60,
         "timeout_seconds": 3600,
@@ -127,13 +127,33 @@ def test_a_step_emails_each_person_once_with_deadline_escalation_voice_and_the_o
     assert deps.issues.audit_types(ISSUE) == ["step_initial"]
 
 
+def test_the_step_asks_the_active_plans_team_and_backup_not_the_lists_compiled_at_deploy():
+    from chalicelib.domain.plan import parse_plan
+
+    document = bundled_plan().model_dump(mode="json")
+    pr = document["teams"]["pr"]["members"]
+    pr[:] = [m for m in pr if m["email"] != "pr1@aurelle.example"] + [{**pr[0], "email": "Nora.New@aurelle.example"}]
+    document["protocols"]["high_priority"]["steps"][0]["backup"] = ["deputy@aurelle.example"]
+    deps = _deps()
+    deps = ApprovalDeps(**{**deps.__dict__, "plan": parse_plan(document)})  # the active plan, uploaded since
+    request_step(_step(), deps, NOW)  # the message still carries the deployed lists (pr1)
+    assert sorted(m["to"] for m in deps.email.sent) == ["nora.new@aurelle.example", "pr-lead@aurelle.example"]
+    assert {a.escalates_to for a in deps.approvals.items.values()} == {("deputy@aurelle.example",)}
+    escalated = _step(task_token="token-2", attempt="escalated", audience="backup", escalates_to=[])
+    request_step(escalated, deps, NOW)
+    assert deps.email.sent[-1]["to"] == "deputy@aurelle.example"
+    unknown = _step(task_token="token-3", step="no_such_step", people=["x@aurelle.example"])
+    request_step(unknown, deps, NOW)  # a step the active plan does not have: the compiled list
+    assert deps.email.sent[-1]["to"] == "x@aurelle.example"
+
+
 def test_a_failed_email_is_owed_and_sent_by_the_redelivery_only():
     deps = _deps(FakeMailer(fail_times=1))
     with pytest.raises(StepEmailsOwed):
         request_step(_step(), deps, NOW)
     assert len(deps.email.sent) == 1
     assert len(request_step(_step(), deps, NOW)) == 1
-    assert sorted(m["to"] for m in deps.email.sent) == ["pr-lead@aurelle.example", "pr2@aurelle.example"]
+    assert sorted(m["to"] for m in deps.email.sent) == ["pr-lead@aurelle.example", "pr1@aurelle.example"]
 
 
 # -- open, view, act -------------------------------------------------------------------------------------------

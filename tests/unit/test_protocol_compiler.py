@@ -155,6 +155,7 @@ def test_the_initial_message_carries_the_step_and_resolved_people():
         "action": "review",
         "role": "Legal reviews the draft",
         "people": ["legal@aurelle.example"],
+        "audience": "people",
         "attempt": "initial",
         "sla_minutes": 60,
         "timeout_seconds": 3600,
@@ -173,6 +174,7 @@ def test_remind_escalate_alert_chain_for_the_high_priority_draft():
 
     def audience(name: str) -> tuple[str, list[str], int]:
         body = states[name]["Parameters"]["MessageBody"]
+        assert body["audience"] == ("backup" if "escalated" in name else "people")  # the handler asks the plan's
         return body["attempt"], body["people"], states[name]["TimeoutSeconds"]
 
     pr = ["pr-lead@aurelle.example", "pr1@aurelle.example"]
