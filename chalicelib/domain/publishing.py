@@ -10,6 +10,9 @@ platform's API when an earlier attempt may have posted (it timed out after sendi
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -18,6 +21,31 @@ from typing import Any
 from chalicelib.domain.protocol_messages import PRIVATE_REPLY, PUBLIC_REPLY
 
 __all__ = ["PRIVATE_REPLY", "PUBLIC_REPLY"]  # re-exported: publishers name channels from here
+
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+_LEADING_HANDLES = re.compile(r"^(?:[@＠]\w+[\s,:]*)+")
+_SPACE = re.compile(r"\s+")
+
+
+def reply_fingerprint(text: str) -> str:
+    """What stays of a reply's text whatever the platform does to it on the way: HTML entities read (X escapes
+    ``&``, ``<``, ``>``), NFC, every link one placeholder (X wraps each in a t.co link; others shorten or decorate
+    them), leading ``@handles`` dropped (a platform may add or hide a reply's mentions), spaces collapsed, case
+    folded."""
+    text = unicodedata.normalize("NFC", html.unescape(text or ""))
+    text = _LINK.sub(" <link> ", text)
+    text = _SPACE.sub(" ", text).strip()
+    text = _LEADING_HANDLES.sub("", text).strip()
+    return text.casefold()
+
+
+def is_our_reply(found_text: str | None, our_text: str) -> bool:
+    """Whether a reply a read-back found is the one this claim posts (its text, as the platform shows it), not any
+    other post of the brand on the same target (the approved reply beside a survey line, a person's answer).
+
+    A read-back that took the brand's *any* reply for its own recorded a post that never went out."""
+    ours = reply_fingerprint(our_text)
+    return bool(ours) and reply_fingerprint(found_text or "") == ours
 
 
 class Next(StrEnum):

@@ -4,10 +4,15 @@
 Problems are answered as X does: ``{"title", "detail", "type", "status"}``; a 429 carries ``x-rate-limit-limit``,
 ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` (epoch seconds). With ``tier="self_serve"`` a reply to a post
 whose author neither mentioned nor quoted the brand is refused as X refuses it.
+
+A post's text is shown as X shows it: every URL replaced by a ``https://t.co/...`` link (23 characters; the original
+in ``entities.urls[].expanded_url``), and ``&``, ``<``, ``>`` HTML-escaped, so a read-back cannot compare texts
+byte for byte.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 import time
@@ -61,6 +66,7 @@ class XServer(ContractServer):
         self.brand_id, self.brand_handle, self.tier = brand_id, brand_handle, tier
         self.tweets: dict[str, dict[str, Any]] = {}  # every post the platform knows, by id
         self.dm_events: list[dict[str, Any]] = []
+        self.posted_texts: dict[str, str] = {}  # post id -> the text as the brand sent it (before t.co)
         self.sequence = 0
         self.route("POST", r"/2/oauth2/token", self.token)
         self.route("POST", r"/2/tweets", self.create_tweet, write=True)
@@ -176,20 +182,34 @@ class XServer(ContractServer):
         parent = self.tweets.get(parent_id)
         if parent is None:
             return self.error(403, NOT_VISIBLE)
-        if any(t["text"] == text for t in self.brand_replies()):
+        if any(self.posted_texts.get(t["id"]) == text for t in self.brand_replies()):
             return self.error(403, DUPLICATE)
         if self.tier == "self_serve" and not self._engaged(parent):
             return self.error(403, NOT_ENGAGED)
         tweet_id = self.snowflake()
+        shown, urls = self.as_x_shows(text)
+        self.posted_texts[tweet_id] = text
         self.tweets[tweet_id] = {
             "id": tweet_id,
-            "text": text,
+            "text": shown,
             "author_id": self.brand_id,
-            "entities": {},
+            "entities": {"urls": urls} if urls else {},
             "referenced_tweets": [{"type": "replied_to", "id": parent_id}],
             "created_at": now().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         }
-        return Answer(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}})
+        return Answer(201, {"data": {"id": tweet_id, "text": shown, "edit_history_tweet_ids": [tweet_id]}})
+
+    def as_x_shows(self, text: str) -> tuple[str, list[dict[str, Any]]]:
+        """The text with each URL a t.co link, then HTML-escaped, and the ``entities.urls`` X gives for it."""
+        urls: list[dict[str, Any]] = []
+
+        def shorten(match: re.Match[str]) -> str:
+            link = "https://t.co/" + secrets.token_urlsafe(8)[:10]
+            urls.append({"url": link, "expanded_url": match.group(0), "display_url": match.group(0)[8:30]})
+            return link
+
+        shown = html.escape(re.sub(r"https?://\S+", shorten, text), quote=False)
+        return shown, urls
 
     def _engaged(self, parent: dict[str, Any]) -> bool:
         mentioned = any(m["username"].lower() == self.brand_handle.lower() for m in parent["entities"]["mentions"])

@@ -8,8 +8,10 @@ have rotated it) and is then an ALERT.
 
 Meta's private-reply rules, checked before posting: one private reply per comment (the claim for a private reply is
 keyed by the comment, not by the protocol run, so a second run is refused), and only within 7 days of the comment.
-Read-back: ``GET /{comment-id}/comments`` for a reply from the Page since the first attempt. A private reply has no
-read-back, but Meta itself refuses a second one, which after an uncertain attempt means the first got through.
+Read-back: ``GET /{comment-id}/comments`` for a reply from the Page since the first attempt with this claim's text
+(another reply of the Page there, such as the approved reply beside a survey line, is not this one). A private
+reply has no read-back, but Meta itself refuses a second one, which after an uncertain attempt means the first got
+through.
 
 Graph errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``.
 """
@@ -37,6 +39,7 @@ from chalicelib.domain.publishing import (
     alert,
     done,
     final,
+    is_our_reply,
     retry,
 )
 
@@ -167,6 +170,7 @@ class FacebookPublisher(GraphPublisher):
         ).json()
         for comment in answer.get("data") or []:
             at = parse_time(comment.get("created_time"))
-            if str((comment.get("from") or {}).get("id")) == page_id and at and at >= since:
+            by_page = str((comment.get("from") or {}).get("id")) == page_id
+            if by_page and at and at >= since and is_our_reply(comment.get("message"), text):
                 return done(str(comment["id"]), at, Reason.FOUND_BY_READ_BACK)
         return None

@@ -2,7 +2,8 @@
 is ``POST /{ig-comment-id}/replies`` (``message``, form-encoded); a private reply goes, as on Facebook, through
 ``POST /{page-id}/messages`` with ``recipient.comment_id``, under the same rules (one per comment, within 7 days).
 
-Read-back: ``GET /{ig-comment-id}/replies`` for a reply from the brand's Instagram account (``IG_USER_ID``).
+Read-back: ``GET /{ig-comment-id}/replies`` for a reply from the brand's Instagram account (``IG_USER_ID``) with
+this claim's text.
 Instagram takes at most 2,200 characters in a comment.
 """
 
@@ -19,6 +20,7 @@ from chalicelib.domain.publishing import (
     Reason,
     ReplyTarget,
     done,
+    is_our_reply,
 )
 
 IG_USER_ID = "IG_USER_ID"
@@ -51,6 +53,7 @@ class InstagramPublisher(GraphPublisher):
         ).json()
         for reply in answer.get("data") or []:
             at = parse_time(reply.get("timestamp"))
-            if str((reply.get("from") or {}).get("id")) == account and at and at >= since:
+            by_brand = str((reply.get("from") or {}).get("id")) == account
+            if by_brand and at and at >= since and is_our_reply(reply.get("text"), text):
                 return done(str(reply["id"]), at, Reason.FOUND_BY_READ_BACK)
         return None

@@ -4,7 +4,9 @@ again replaces it, so a retry still reads back first (it must not overwrite a re
 
 Auth: a business user's token from ``POST /v1/oauth/oauth-business-users-for-applications/accesstoken``
 (``grant_type=password``, HTTP Basic with the application's API key and secret), used as ``Bearer`` until it
-expires. Read-back: ``GET /v1/private/reviews/{reviewId}`` and its ``companyReply``.
+expires. Read-back: ``GET /v1/private/reviews/{reviewId}`` and its ``companyReply``: a reply since the first
+attempt with this claim's text is ours; one with another text (another claim's post, or ours edited by hand) is
+neither taken for ours nor replaced: the publish ends ``already_replied`` and people are told.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chalicelib.domain.publishing import (
     alert,
     done,
     final,
+    is_our_reply,
     retry,
 )
 
@@ -87,9 +90,15 @@ class TrustpilotPublisher(PlatformAdapter):
         review = self.call("GET", f"/v1/private/reviews/{target.external_id}", now, "Trustpilot read-back").json()
         reply = review.get("companyReply") or {}
         at = parse_time(reply.get("createdAt")) or parse_time(reply.get("updatedAt"))
-        if reply.get("text") and at and at >= since:
+        if not reply.get("text") or not at or at < since:
+            return None  # nothing posted since the first attempt: post
+        if is_our_reply(reply.get("text"), text):
             return done(None, at, Reason.FOUND_BY_READ_BACK)
-        return None
+        return final(
+            Reason.ALREADY_REPLIED,
+            "Trustpilot: the review's reply, written since this attempt began, is not this text; posting again "
+            "would replace it",
+        )
 
     def _failure(self, response: Response, now: datetime, what: str) -> PublishResult:
         body = response.json()

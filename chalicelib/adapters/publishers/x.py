@@ -10,7 +10,10 @@ author mentioned or quoted the brand; enterprise may reply to any post. The text
 when it names no ``@brand`` is the post looked up (mentions entity, quoted post's author).
 
 Read-back: the brand's own timeline since the first attempt (``GET /2/users/:id/tweets``) for a reply to the
-target; for a DM, the conversation's events (``GET /2/dm_conversations/with/:id/dm_events``) for our text.
+target with this claim's text; for a DM, the conversation's events (``GET /2/dm_conversations/with/:id/dm_events``)
+for our text. Texts are compared as X shows them (:func:`~chalicelib.domain.publishing.is_our_reply`: links are
+t.co links there, ``&`` is escaped), so another post of the brand on the same target (the approved reply beside a
+survey line) is never taken for this one.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from chalicelib.domain.publishing import (
     alert,
     done,
     final,
+    is_our_reply,
     retry,
 )
 
@@ -187,7 +191,7 @@ class XPublisher(PlatformAdapter):
             ).json()
             for post in answer.get("data") or []:
                 replied = {r.get("id") for r in post.get("referenced_tweets") or [] if r.get("type") == "replied_to"}
-                if target.external_id in replied:
+                if target.external_id in replied and is_our_reply(post.get("text"), text):
                     return done(str(post["id"]), parse_time(post.get("created_at")), Reason.FOUND_BY_READ_BACK)
             return None
         brand_id = self.credentials.require(BRAND_USER_ID)
@@ -201,7 +205,7 @@ class XPublisher(PlatformAdapter):
         ).json()
         for event in answer.get("data") or []:
             at = parse_time(event.get("created_at"))
-            if str(event.get("sender_id")) == brand_id and at and at >= since and event.get("text") == text:
+            if str(event.get("sender_id")) == brand_id and at and at >= since and is_our_reply(event.get("text"), text):
                 return done(str(event["id"]), at, Reason.FOUND_BY_READ_BACK)
         return None
 

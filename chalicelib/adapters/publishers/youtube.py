@@ -7,7 +7,8 @@ token endpoint (``POST /token``, ``grant_type=refresh_token``) for an access tok
 
 Errors are ``{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}``: ``quotaExceeded`` waits
 for the daily quota to reset (midnight Pacific time), ``commentNotFound``/``parentCommentNotFound``/``videoNotFound``
-are final. Read-back: ``comments.list?parentId=`` (or ``commentThreads.list?videoId=``) for the channel's reply.
+are final. Read-back: ``comments.list?parentId=`` (or ``commentThreads.list?videoId=``) for the channel's reply
+with this claim's text (``textOriginal``, which the API shows its author; else ``textDisplay`` as plain text).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from chalicelib.domain.publishing import (
     alert,
     done,
     final,
+    is_our_reply,
     retry,
 )
 
@@ -137,7 +139,13 @@ class YouTubePublisher(PlatformAdapter):
                 "/youtube/v3/commentThreads",
                 now,
                 "YouTube read-back",
-                query={"part": "snippet", "videoId": target.external_id, "order": "time", "maxResults": 100},
+                query={
+                    "part": "snippet",
+                    "videoId": target.external_id,
+                    "order": "time",
+                    "maxResults": 100,
+                    "textFormat": "plainText",
+                },
             )
             found = [
                 ((item.get("snippet") or {}).get("topLevelComment") or {}) for item in answer.json().get("items") or []
@@ -159,7 +167,9 @@ class YouTubePublisher(PlatformAdapter):
         for comment in found:
             snippet = comment.get("snippet") or {}
             at = parse_time(snippet.get("publishedAt"))
-            if (snippet.get("authorChannelId") or {}).get("value") == channel_id and at and at >= since:
+            by_channel = (snippet.get("authorChannelId") or {}).get("value") == channel_id
+            shown = snippet.get("textOriginal") or snippet.get("textDisplay")
+            if by_channel and at and at >= since and is_our_reply(shown, text):
                 return done(str(comment.get("id")), at, Reason.FOUND_BY_READ_BACK)
         return None
 
