@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import number, string
-from chalicelib.domain.plan import ResponsePlan, load_plan_yaml, parse_plan
+from chalicelib.domain.plan import ResponsePlan, check_stored_size, load_plan_yaml, parse_plan
 from chalicelib.services.errors import PlanConflict
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
@@ -68,8 +68,10 @@ class DynamoPlanStore:
         return parse_plan(json.loads(item["document"]["S"]), stored=True), version
 
     def upload(self, plan_yaml: str, uploaded_by: str) -> int:
-        """Validate and activate a new version; the previous one is kept, marked retired. Returns the version."""
+        """Validate and activate a new version; the previous one is kept, marked retired. Returns the version.
+        A plan with problems raises :class:`PlanError`, one too large to store :class:`PlanTooLarge`."""
         plan = load_plan_yaml(plan_yaml)  # raises PlanError naming every problem: nothing is written
+        check_stored_size(plan, plan_yaml)  # PlanTooLarge: one item holds the YAML and its document
         dynamodb = client("dynamodb")
         pointer = dynamodb.get_item(
             TableName=self.table_name, Key={"pk": string("plan"), "sk": string("active")}, ConsistentRead=True

@@ -1,7 +1,7 @@
 """Response plans over the ops API: list the versions, read one (retired ones too, with their YAML), validate an
-upload (400 listing every problem with its line), upload a new version (it becomes active, the previous one is
-retired), activate a stored version, retire one, record a review. Each change is an audit event under ``plan``
-with the token's name as actor."""
+upload (400 listing every problem with its line, 413 too large to store), upload a new version (it becomes active,
+the previous one is retired), activate a stored version, retire one, record a review. Each change is an audit event
+under ``plan`` with the token's name as actor."""
 
 from __future__ import annotations
 
@@ -151,11 +151,23 @@ def review_plan(version: str):
 
 
 def _parse_valid_plan(model):
-    """The body as ``model`` and the plan it carries checked: ``(body, None)``, or ``(None, the 400 answer)``."""
+    """The body as ``model`` and the plan it carries checked: ``(body, plan, None)``, or ``(None, None, the 400
+    answer)``: a problem in the plan, listed with its line; or the 413 naming the limit of a plan too large to
+    store (:data:`~chalicelib.domain.plan.MAX_STORED_PLAN_BYTES`, its YAML and its document)."""
+    from chalicelib.domain.plan import PlanTooLarge, check_stored_size, load_plan_yaml
+
     upload, refused = _parse(model)
     if refused:
-        return None, refused
-    return upload, _problems_answer(upload.yaml)
+        return None, None, refused
+    refused = _problems_answer(upload.yaml)
+    if refused:
+        return None, None, refused
+    plan = load_plan_yaml(upload.yaml)
+    try:
+        check_stored_size(plan, upload.yaml)
+    except PlanTooLarge as large:
+        return None, None, error_response(413, str(large))
+    return upload, plan, None
 
 
 @ops_route(
@@ -163,21 +175,20 @@ def _parse_valid_plan(model):
     "/plans/validate",
     "POST",
     Role.VIEWER,
-    "Validate a plan: 400 listing every problem with its line",
+    "Validate a plan: 400 listing every problem with its line; 413 too large to store",
     body="chalicelib.api.plan_answers:PlanUpload",
     answer="chalicelib.api.plan_answers:PlanValidation",
+    errors=(413,),
     invalid="chalicelib.api.plan_answers:PlanProblems",
 )
 def validate_plan():
     from datetime import date
 
     from chalicelib.api.plan_answers import PlanUpload, PlanValidation
-    from chalicelib.domain.plan import load_plan_yaml
 
-    upload, refused = _parse_valid_plan(PlanUpload)
+    _, plan, refused = _parse_valid_plan(PlanUpload)
     if refused:
         return refused
-    plan = load_plan_yaml(upload.yaml)
     return json_response(
         PlanValidation(
             valid=True,
@@ -199,20 +210,23 @@ def validate_plan():
     body="chalicelib.api.plan_answers:PlanUploadedBy",
     answer="chalicelib.api.plan_answers:Uploaded",
     status=201,
-    errors=(409,),
+    errors=(409, 413),
     invalid="chalicelib.api.plan_answers:PlanProblems",
 )
 def upload_plan():
     from chalicelib.api.auth import caller
     from chalicelib.api.plan_answers import PlanUploadedBy, Uploaded
     from chalicelib.bootstrap import plan_store
+    from chalicelib.domain.plan import PlanTooLarge
     from chalicelib.services.errors import PlanConflict
 
-    upload, refused = _parse_valid_plan(PlanUploadedBy)
+    upload, _, refused = _parse_valid_plan(PlanUploadedBy)
     if refused:
         return refused
     try:
         version = plan_store().upload(upload.yaml, upload.uploaded_by or caller().name)
     except PlanConflict as conflict:
         return error_response(409, str(conflict))
+    except PlanTooLarge as large:  # checked above already; the store checks again, as the CLI's upload relies on
+        return error_response(413, str(large))
     return json_response(Uploaded(version=version).model_dump(mode="json"), 201)

@@ -392,6 +392,35 @@ class PlanError(ValueError):
     """A plan that cannot be used; the message lists every problem with its place."""
 
 
+# A stored version is one DynamoDB item (at most 400 KB): the YAML as uploaded and the document read from it, with
+# room to spare for the other attributes and for a review, which rewrites the document.
+MAX_STORED_PLAN_BYTES = 300_000
+
+
+class PlanTooLarge(PlanError):
+    """A plan too large to store (answered 413)."""
+
+
+def stored_plan_bytes(plan: ResponsePlan, text: str) -> int:
+    """What a version of ``plan`` uploaded as ``text`` takes in the store: its YAML in UTF-8 and its document as
+    JSON, counted in the larger of the two forms it is written in (``json.dumps`` escapes every non-ASCII
+    character and spaces its separators when a review rewrites it)."""
+    import json
+
+    return len(text.encode("utf-8")) + len(json.dumps(plan.model_dump(mode="json")).encode("utf-8"))
+
+
+def check_stored_size(plan: ResponsePlan, text: str) -> None:
+    """Raise :class:`PlanTooLarge` naming the limit when the version would not fit its item."""
+    size = stored_plan_bytes(plan, text)
+    if size > MAX_STORED_PLAN_BYTES:
+        raise PlanTooLarge(
+            f"the plan is too large to store: its YAML and the document read from it take {size:,} bytes, "
+            f"at most {MAX_STORED_PLAN_BYTES:,} are allowed (a stored version is one DynamoDB item of at most "
+            "400 KB); shorten its descriptions, messages or catalogue"
+        )
+
+
 def parse_plan(document: dict[str, Any], *, stored: bool = False) -> ResponsePlan:
     """The plan of a document; ``stored``: a version read back from the store, which may predate a check added
     since (its brand is then made one line rather than refused, so triage keeps reading the active plan)."""

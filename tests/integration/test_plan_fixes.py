@@ -122,3 +122,33 @@ def test_a_stored_plan_whose_brand_has_a_line_break_is_still_read(aws):
         ExpressionAttributeValues={":d": {"S": json.dumps(document)}},
     )
     assert DynamoPlanStore(resources().plans_table).active()[0].brand == "Aurelle Paris"
+
+
+def test_a_plan_too_large_to_store_is_refused_413_naming_the_limit_and_nothing_is_written(ops):
+    from chalicelib.domain.plan import MAX_STORED_PLAN_BYTES, PlanTooLarge
+
+    big = PLAN.replace(DESCRIPTION, f"description: {'x' * 210_000}\n", 1)  # 221 KB of YAML: the API takes 256 KiB
+    for path in ("/plans/validate", "/plans"):
+        status, body = call(ops, "post", path, {"yaml": big})
+        assert status == 413 and f"at most {MAX_STORED_PLAN_BYTES:,} are allowed" in body["error"]
+    with pytest.raises(PlanTooLarge, match=f"{MAX_STORED_PLAN_BYTES:,}"):  # the CLI's plan upload
+        DynamoPlanStore(resources().plans_table).upload(big, "ana@brand.example")
+    assert listed(ops) == {}
+
+
+def test_a_plan_just_under_the_limit_is_stored_read_and_reviewed(ops):
+    from chalicelib.domain.plan import MAX_STORED_PLAN_BYTES, load_plan_yaml, stored_plan_bytes
+
+    def plan(characters: int) -> str:  # 'é': 2 bytes of YAML, 6 in the document a review writes (\\u00e9)
+        return PLAN.replace(DESCRIPTION, f'description: "{"é" * characters}"\n', 1)
+
+    empty = stored_plan_bytes(load_plan_yaml(plan(0)), plan(0))
+    text = plan((MAX_STORED_PLAN_BYTES - empty) // 8)
+    assert MAX_STORED_PLAN_BYTES - 8 < stored_plan_bytes(load_plan_yaml(text), text) <= MAX_STORED_PLAN_BYTES
+    assert call(ops, "post", "/plans/validate", {"yaml": text})[0] == 200
+    assert call(ops, "post", "/plans", {"yaml": text}) == (201, {"version": 1})
+    status, body = call(ops, "post", "/plans/1/review", {"reviewed_by": "head-of-social@aurelle.example"})
+    assert status == 200 and body["changed"]
+    status, body = call(ops, "get", "/plans/1")
+    assert status == 200 and body["yaml"] == text and body["reviewed_by"] == "head-of-social@aurelle.example"
+    assert DynamoPlanStore(resources().plans_table).active()[0].description.startswith("é")
