@@ -237,16 +237,31 @@ class Breach(BaseModel):
     late_seconds: float = Field(description="met_at (or the report's now) minus due")
 
 
+def sla_clock_end(issue: Issue, now: datetime) -> datetime | None:
+    """Where an SLA's clock stops for an issue that never met it: ``now`` while the issue is live, its close time
+    once closed (closing without a reply or resolution stops the clock, as a closed ticket's does), None where no
+    clock runs: a duplicate merged into another issue (that issue carries the promise), or an issue closed before
+    close times were recorded."""
+    if issue.get("merged_into"):
+        return None
+    if issue.get("status") == "closed":
+        return moment(issue.get("closed_at"))
+    return now
+
+
 def sla_outcome(issue: Issue, sla: str, now: datetime) -> bool | None:
-    """True: kept; False: missed; None: no SLA, or still running."""
+    """True: kept; False: missed; None: no SLA, still running, or no clock (:func:`sla_clock_end`)."""
     due_field, met = SLA_CLOCKS[sla]
     due = moment(issue.get(due_field))
-    if due is None:
+    if due is None or issue.get("merged_into"):
         return None
     done = met(issue)
-    if done is None and due > now:
+    if done is not None:
+        return done <= due
+    end = sla_clock_end(issue, now)
+    if end is None or due > end:
         return None
-    return done is not None and done <= due
+    return False
 
 
 def sla_rate(issues: list[Issue], sla: str, now: datetime) -> Rate:
@@ -269,7 +284,7 @@ def breaches(issues: list[Issue], now: datetime) -> list[Breach]:
                         team=issue.get("team") or None,
                         due=due,
                         met_at=done,
-                        late_seconds=((done or now) - due).total_seconds(),
+                        late_seconds=((done or sla_clock_end(issue, now) or now) - due).total_seconds(),
                     )
                 )
     return sorted(found, key=lambda b: (b.due, b.issue_id, b.sla))

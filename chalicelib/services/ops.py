@@ -357,6 +357,10 @@ def update_issue(
         elif IssueStatus(item["status"]) in REOPENED_FROM and wanted is not IssueStatus.CLOSED:
             removes.append("resolved_at")  # its resolution time is measured again when it is resolved again
             reopened = True
+        if wanted is IssueStatus.CLOSED:
+            sets["closed_at"] = _now_iso(now)  # an SLA not met by then stops here (domain/metrics.sla_clock_end)
+        elif item.get("closed_at"):
+            removes.append("closed_at")
         event(
             "resolved" if wanted is IssueStatus.RESOLVED else "status_changed",
             previous=item["status"],

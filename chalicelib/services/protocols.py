@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.services.issue_stream import issue_changes
 from chalicelib.services.ports import ProtocolRuns
@@ -45,7 +46,7 @@ def starts_for(records: list[dict[str, Any]], plan: ResponsePlan) -> list[Protoc
         category, before = change.now("category"), change.before("category")
         if not category or category == before or category not in plan.categories:
             continue
-        if change.now("status") not in ("open", "in_progress"):
+        if change.now("status") not in (IssueStatus.OPEN, IssueStatus.IN_PROGRESS):
             continue
         protocol = plan.categories[category].protocol
         previous = plan.categories[before].protocol if before in plan.categories else None
@@ -66,7 +67,7 @@ def stops_for(records: list[dict[str, Any]], plan: ResponsePlan) -> list[Protoco
         if change.event != "MODIFY" or status == before:
             continue
         by_a_person = change.now("ops_version") != change.before("ops_version")
-        if not (status == "closed" or (status == "resolved" and by_a_person)):
+        if not (status == IssueStatus.CLOSED or (status == IssueStatus.RESOLVED and by_a_person)):
             continue
         category = change.now("category")
         protocol = plan.categories[category].protocol if category in plan.categories else None

@@ -585,3 +585,14 @@ def test_dead_letters_are_listed_redacted_and_redriven_once(api):
     assert send(api, "POST", "/dead-letters/redrive", {"queue": names.schedule_dlq})[0] == 409
     assert send(api, "POST", "/dead-letters/redrive", {"queue": "elsewhere"})[0] == 404
     assert get(api, "/alerts")[0] == 200 and get(api, "/alerts?limit=0")[0] == 400
+
+
+def test_closing_records_when_so_the_sla_clock_stops_and_reopening_clears_it(api):
+    from chalicelib.adapters.issues_table import DynamoIssues
+
+    issue = api.issue_ids[1]
+    assert send(api, "PATCH", f"/issues/{issue}", {"status": "closed"})[0] == 200
+    closed = DynamoIssues(resources()).get(issue)
+    assert closed["status"] == "closed" and datetime.fromisoformat(closed["closed_at"]) <= datetime.now(timezone.utc)
+    assert send(api, "PATCH", f"/issues/{issue}", {"status": "in_progress"})[0] == 200
+    assert "closed_at" not in DynamoIssues(resources()).get(issue)

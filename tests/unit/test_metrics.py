@@ -110,6 +110,26 @@ def test_breaches_say_how_late_and_running_slas_are_no_breach():
     ]
 
 
+def test_a_merged_duplicate_is_no_breach_and_closing_stops_the_clock():
+    from chalicelib.domain.metrics import breaches, sla_rate
+
+    due = {"sla_first_response_due": timedelta(hours=1), "sla_resolution_due": timedelta(hours=4)}
+    issues = [
+        issue(1, status="closed", merged_into="i9", **due),  # a duplicate: the issue it joined carries the promise
+        issue(2, status="closed", closed_at=timedelta(hours=3), **due),  # closed, never answered: late until then
+        issue(3, status="closed", closed_at=timedelta(minutes=30), **due),  # closed before anything was due
+        issue(4, status="closed", **due),  # closed before close times were recorded: no clock
+        issue(5, **due),  # live: late until now
+    ]
+    found = [(b.issue_id, b.sla, b.late_seconds) for b in breaches(issues, NOW)]
+    assert found == [
+        ("i2", "first_response", 7200),
+        ("i5", "first_response", (NOW - SINCE - timedelta(hours=6)).total_seconds()),
+        ("i5", "resolution", (NOW - SINCE - timedelta(hours=9)).total_seconds()),  # i2 closed before it was due
+    ]
+    assert sla_rate(issues, "first_response", NOW).count == 2  # i2 and i5 applied; the others not
+
+
 def test_a_persons_score_wins_over_the_surveys_and_unanswered_surveys_lower_the_response_rate():
     from chalicelib.domain.metrics import csat_distribution, csat_response_rate
 
