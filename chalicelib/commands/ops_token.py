@@ -45,12 +45,17 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     if args.action == "create" and not 1 <= args.days <= 366:
         raise CliError("--days: 1 to 366")
     if args.action == "create":
+        from pydantic import ValidationError
+
         from chalicelib.domain.ops import TokenRequest
 
         try:
             TokenRequest(name=args.name, role=args.role, days=args.days)
-        except ValueError as bad:
-            raise CliError(f"--name: letters, digits and _.@:+- only, at most 64 ({bad.__class__.__name__})") from None
+        except ValidationError as bad:
+            said = "; ".join(error["msg"].removeprefix("Value error, ") for error in bad.errors(include_url=False))
+            if any(error["type"] == "string_pattern_mismatch" for error in bad.errors(include_url=False)):
+                said = "letters, digits and _.@:+- only"
+            raise CliError(f"--name: {said}") from None
     use_stage(args)
     from chalicelib.bootstrap import ops_tokens
 

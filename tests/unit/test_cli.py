@@ -88,6 +88,15 @@ def test_help_at_every_level_describes_the_commands():
     assert "--endpoint-url" in run("plan", "upload", "--help").stdout
 
 
+def test_a_token_name_refused_says_why():
+    done = run("ops-token", "create", "--name", "admin", "--role", "viewer")
+    assert done.returncode == 1 and "reserved" in done.stderr and "Traceback" not in done.stderr
+    done = run("ops-token", "create", "--name", "bad name!", "--role", "viewer")
+    assert done.returncode == 1 and "letters, digits" in done.stderr
+    done = run("ops-token", "create", "--name", "x" * 65, "--role", "viewer")
+    assert done.returncode == 1 and "at most 64" in done.stderr
+
+
 def test_usage_errors_exit_2_and_bad_input_1_one_line_each_never_a_traceback(tmp_path):
     for args in (["issues"], ["ops-token", "create", "--name", "x"], ["plan", "frobnicate"], ["--nope"]):
         done = run(*args)
