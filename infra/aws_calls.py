@@ -9,6 +9,7 @@ by ``chalicelib.adapters.aws.client`` is found, so a new call in an adapter with
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,12 +33,7 @@ IAM_PREFIX = {
 }
 # API operations whose IAM action has another name, or needs several.
 ACTIONS_OF = {
-    "dynamodb:TransactWriteItems": {
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:DeleteItem",
-    },
+    # TransactWriteItems is authorized item by item: see TRANSACT_ITEM_ACTIONS (only the kinds the code writes).
     "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
     "sqs:SendMessageBatch": {"sqs:SendMessage"},
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
@@ -45,6 +41,15 @@ ACTIONS_OF = {
     "sts:GetCallerIdentity": set(),  # needs no permission
     "s3:HeadObject": {"s3:GetObject"},
     "s3:ListObjectsV2": {"s3:ListBucket"},
+}
+# A transaction's item kinds and the action each needs. The code's transactions are read for the kinds they use
+# (dict keys "Put", "Update", ... anywhere in chalicelib: items are often built apart from the call), so no function
+# is granted DeleteItem for a Delete no transaction makes.
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 # Client methods that are not API calls.
 NOT_CALLS = {"get_paginator", "get_waiter", "can_paginate", "close", "generate_presigned_url", "meta", "exceptions"}
@@ -60,7 +65,30 @@ class AwsCall:
     @property
     def actions(self) -> set[str]:
         action = f"{IAM_PREFIX[self.service]}:{self.operation}"
+        if action == "dynamodb:TransactWriteItems":
+            return {TRANSACT_ITEM_ACTIONS[kind] for kind in transaction_item_kinds()}
         return ACTIONS_OF.get(action, {action})
+
+
+@functools.cache
+def transaction_item_kinds(paths: tuple[Path, ...] = CODE) -> frozenset[str]:
+    """The transaction item kinds the code writes: dict keys ``"Put"``, ``"Update"``, ``"Delete"`` and
+    ``"ConditionCheck"`` whose value is a dict literal naming a ``TableName`` (a transaction item), anywhere in it."""
+    kinds: set[str] = set()
+    for path in paths:
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Dict):
+                    continue
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if (
+                        isinstance(key, ast.Constant)
+                        and key.value in TRANSACT_ITEM_ACTIONS
+                        and isinstance(value, ast.Dict)
+                        and any(isinstance(k, ast.Constant) and k.value == "TableName" for k in value.keys)
+                    ):
+                        kinds.add(key.value)
+    return frozenset(kinds)
 
 
 def _operation(method: str) -> str:

@@ -77,7 +77,6 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
                     "dynamodb:ConditionCheckItem",
-                    "dynamodb:DeleteItem",
                 ],
                 "Resource": table(names.plans_table),
             },
@@ -101,7 +100,6 @@ def build_policy(stage: str, config: StageConfig | None = None) -> dict[str, Any
                     "dynamodb:UpdateItem",
                     "dynamodb:GetItem",
                     "dynamodb:Query",
-                    "dynamodb:DeleteItem",
                     "dynamodb:BatchGetItem",
                 ],
                 "Resource": [

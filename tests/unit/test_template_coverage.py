@@ -278,3 +278,19 @@ def test_outputs_name_the_api_every_webhook_the_topic_and_the_bucket():
     assert {"ApiUrl", "AlertsTopicName", "ReportBucketName"} <= set(outputs)
     for platform in PLATFORMS:
         assert outputs[f"WebhookUrl{platform.title()}"]["Value"]["Fn::Sub"].endswith(f"/webhooks/{platform}")
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_only_the_token_table_grants_delete_since_no_function_deletes_elsewhere(stage):
+    """No transaction has a Delete item, so the audit trail, issues, plans and approvals cannot be deleted by the
+    functions' role: only revoked ops tokens are."""
+    deleting = [s for s in build_policy(stage)["Statement"] if "dynamodb:DeleteItem" in s["Action"]]
+    assert [s["Resource"] for s in deleting] == [f"arn:aws:dynamodb:*:*:table/{Resources.for_stage(stage).ops_tokens_table}"]
+
+
+def test_transaction_item_kinds_are_read_from_the_code(tmp_path):
+    from infra.aws_calls import transaction_item_kinds
+
+    (tmp_path / "a.py").write_text('ITEM = {"Delete": {"TableName": "t", "Key": {}}}\nOTHER = {"Put": "not an item"}\n')
+    assert transaction_item_kinds((tmp_path,)) == {"Delete"}
+    assert "Delete" not in transaction_item_kinds()
