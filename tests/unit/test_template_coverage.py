@@ -285,7 +285,8 @@ def test_only_the_token_table_grants_delete_since_no_function_deletes_elsewhere(
     """No transaction has a Delete item, so the audit trail, issues, plans and approvals cannot be deleted by the
     functions' role: only revoked ops tokens are."""
     deleting = [s for s in build_policy(stage)["Statement"] if "dynamodb:DeleteItem" in s["Action"]]
-    assert [s["Resource"] for s in deleting] == [f"arn:aws:dynamodb:*:*:table/{Resources.for_stage(stage).ops_tokens_table}"]
+    tokens = Resources.for_stage(stage).ops_tokens_table
+    assert [s["Resource"] for s in deleting] == [f"arn:aws:dynamodb:*:*:table/{tokens}"]
 
 
 def test_transaction_item_kinds_are_read_from_the_code(tmp_path):
