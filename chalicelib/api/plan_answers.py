@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from chalicelib.domain.plan import MAX_STORED_PLAN_BYTES
 from chalicelib.services.plan_check import PlanProblem
 
-MAX_PLAN_BYTES = 256 * 1024
+MAX_PLAN_BYTES = 256 * 1024  # the request; what may be stored is MAX_STORED_PLAN_BYTES (YAML and document), less
 
 
 class PlanUpload(BaseModel):
-    yaml: str = Field(min_length=1, max_length=MAX_PLAN_BYTES, description="the plan, as YAML")
+    yaml: str = Field(
+        min_length=1,
+        max_length=MAX_PLAN_BYTES,
+        description=f"the plan, as YAML; with the document read from it at most {MAX_STORED_PLAN_BYTES:,} bytes to "
+        "store (else 413)",
+    )
 
 
 class PlanUploadedBy(PlanUpload):
