@@ -295,7 +295,8 @@ def _instagram_comment(
 def _instagram_mention(
     value: dict[str, Any], where: str, default_time: datetime, account_id: str | None = None
 ) -> Mention:
-    """``mentions``: only ids (``comment_id`` and/or ``media_id``); the text is fetched later from the Graph API."""
+    """``mentions``: only ids (``comment_id`` and/or ``media_id``), no words: with Instagram switched on, the ingest
+    queue reads them from the Graph API before queueing (``adapters.publishers.instagram.InstagramMentionReader``)."""
     comment_id = as_id(value.get("comment_id"))
     media_id = as_id(value.get("media_id"))
     external_id = comment_id or media_id
@@ -308,7 +309,9 @@ def _instagram_mention(
         kind=MentionKind.MENTION,
         text="",
         created_at=default_time,
-        parent_id=media_id if comment_id and media_id != comment_id else None,
+        # A comment's mention hangs off its media; a caption's mention is the media itself (the reader of its words,
+        # ``adapters.publishers.instagram``, tells them apart by this).
+        parent_id=media_id if comment_id else None,
         thread_id=media_id,
     )
 

@@ -1,6 +1,8 @@
 """Meta's Graph API as the Facebook and Instagram publishers use it, under a version prefix (``/v21.0``):
 ``POST /{comment-id}/comments`` and ``GET`` (Facebook), ``POST /{ig-comment-id}/replies`` and ``GET`` (Instagram),
-``POST /{page-id}/messages`` with ``recipient.comment_id`` (private replies: one per comment, within 7 days).
+``POST /{page-id}/messages`` with ``recipient.comment_id`` (private replies: one per comment, within 7 days), and
+the brand's Instagram account's mention look-ups: ``GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID){...}``
+and ``mentioned_media.media_id(ID){...}`` (the only way to read a comment or caption that @mentions the brand).
 
 Errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``: 190 for a bad token, 32 with
 ``X-Business-Use-Case-Usage`` for throttling, 100/33 for a missing object, 10900 for a second private reply, 10903
@@ -44,6 +46,27 @@ class GraphServer(ContractServer):
         self.route("POST", VERSION + r"/([\w]+)/replies", self.reply_instagram, write=True)
         self.route("GET", VERSION + r"/([\w]+)/replies", self.list_instagram)
         self.route("POST", VERSION + r"/(\d+)/messages", self.private_reply, write=True)
+        # Scripted faults apply to the mention look-up too (an outage while reading a mention's words).
+        self.route("GET", VERSION + r"/(\d+)", self.ig_user, write=True)
+        self.mentions: dict[str, dict[str, Any]] = {}  # comment or media id -> what @mentions the brand
+
+    def seed_mention(self, text: str, *, comment: bool = True, username: str = "walker") -> tuple[str, str]:
+        """Someone @mentions the brand's Instagram account in a comment (or a caption): ``(comment id, media id)``
+        as the ``mentions`` webhook names them (the comment id is ``""`` for a caption)."""
+        media_id = str(17_850_000_000_000_000 + secrets.randbelow(10**15))
+        media = {"id": media_id, "permalink": f"https://www.instagram.com/p/{media_id[-8:]}/", "username": username}
+        if not comment:
+            self.mentions[media_id] = {"kind": "media", **media, "caption": text, "timestamp": graph_time(now())}
+            return "", media_id
+        comment_id = str(17_860_000_000_000_000 + secrets.randbelow(10**15))
+        self.mentions[comment_id] = {
+            "kind": "comment",
+            "id": comment_id,
+            "text": text,
+            "timestamp": graph_time(now()),
+            "media": {"id": media_id, "permalink": media["permalink"]},
+        }
+        return comment_id, media_id
 
     def seed(self, platform: str, author_id: str, text: str, created_at: datetime | None = None) -> str:
         comment_id = (
@@ -193,6 +216,32 @@ class GraphServer(ContractServer):
             for c in self._children(match.group(1))
         ]
         return Answer(200, {"data": data})
+
+    def ig_user(self, request: Request, match: re.Match[str]) -> Answer:
+        if denied := self.unauthorized(request):
+            return denied
+        if match.group(1) != self.ig_user_id:
+            return self.missing(match.group(1))
+        fields = request.query.get("fields", "")
+        asked = re.fullmatch(r"(mentioned_comment|mentioned_media)\.(comment_id|media_id)\((\d+)\)\{(.+)\}", fields)
+        require(
+            asked is not None and asked.group(1)[len("mentioned_") :] == asked.group(2)[: -len("_id")],
+            400,
+            "(#100) fields must be mentioned_comment.comment_id(ID){...} or mentioned_media.media_id(ID){...}",
+        )
+        assert asked is not None
+        kind = asked.group(2)[: -len("_id")]
+        found = self.mentions.get(asked.group(3))
+        if found is None or found["kind"] != kind:
+            return self.missing(asked.group(3))
+        wanted = re.findall(r"(\w+)(?:\{[^}]*\})?", asked.group(4))
+        allowed = {"comment": {"id", "text", "timestamp", "like_count", "media"}}.get(
+            kind, {"id", "caption", "timestamp", "permalink", "username", "media_type", "like_count"}
+        )
+        require(set(wanted) <= allowed, 400, f"(#100) unknown fields {sorted(set(wanted) - allowed)}")
+        value = {name: found[name] for name in wanted if name in found}
+        value["id"] = found["id"]
+        return Answer(200, {asked.group(1): value, "id": self.ig_user_id})
 
     def private_reply(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):

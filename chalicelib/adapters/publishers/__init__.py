@@ -18,17 +18,18 @@ trustpilot  POST /v1/private/reviews/{id}/reply (none)                          
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.publishers.facebook import FacebookPublisher
 from chalicelib.adapters.publishers.http import Credentials, Transport
-from chalicelib.adapters.publishers.instagram import InstagramPublisher
+from chalicelib.adapters.publishers.instagram import InstagramMentionReader, InstagramPublisher
 from chalicelib.adapters.publishers.once import ExactlyOncePublisher
 from chalicelib.adapters.publishers.trustpilot import TrustpilotPublisher
 from chalicelib.adapters.publishers.x import XPublisher
 from chalicelib.adapters.publishers.youtube import YouTubePublisher
+from chalicelib.domain.models import Mention
 from chalicelib.domain.publishing import ChannelPost, Next, PublishResult
 from chalicelib.services.ports import PlatformPublisher, PublishClaims
 
@@ -72,6 +73,23 @@ def build_publishers(
     return built
 
 
+def instagram_mention_completer(
+    environ: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    transport: Transport | None = None,
+    credentials: Credentials | None = None,
+) -> Callable[[Mention, datetime], Mention] | None:
+    """What fills in an Instagram @mention's words before it is queued (``SqsMentionQueue(complete=...)``), when
+    Instagram's Graph API is switched on (``instagram`` in ``PUBLISH_TO_PLATFORMS``, with its credentials); else
+    ``None`` and such mentions keep the webhook's empty text."""
+    if "instagram" not in enabled_platforms(environ):
+        return None
+    kwargs: dict[str, Any] = {"transport": transport or Transport(), "credentials": credentials or Credentials()}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return InstagramMentionReader(**kwargs).complete
+
+
 def reply_length_limit(platform: str, channel: str) -> int | None:
     """The longest reply a platform's channel takes (for the responder's page and the server-side check)."""
     cls = PUBLISHER_CLASSES.get(platform)
@@ -108,6 +126,7 @@ __all__ = [
     "RoutedPublisher",
     "build_publishers",
     "enabled_platforms",
+    "instagram_mention_completer",
     "reply_length_limit",
     "PublishClaims",
 ]

@@ -5,23 +5,33 @@ is ``POST /{ig-comment-id}/replies`` (``message``, form-encoded); a private repl
 Read-back: ``GET /{ig-comment-id}/replies`` for a reply from the brand's Instagram account (``IG_USER_ID``) with
 this claim's text.
 Instagram takes at most 2,200 characters in a comment.
+
+An @mention's words: Meta's ``mentions`` webhook carries only ids, and a comment found through it cannot be read as
+an ordinary comment (only its owner may), so :class:`InstagramMentionReader` reads it through the brand's account:
+``GET /{ig-user-id}?fields=mentioned_comment.comment_id({comment-id}){text,timestamp,media{id,permalink}}``, or for
+a caption ``mentioned_media.media_id({media-id}){caption,timestamp,permalink,username}``.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from chalicelib.adapters.publishers.facebook import MESSENGER_TEXT_LIMIT, GraphPublisher
-from chalicelib.adapters.publishers.http import parse_time
+from chalicelib.adapters.publishers.http import Stop, parse_time
+from chalicelib.domain import limits as mention_limits
+from chalicelib.domain.models import Mention, MentionEvent, MentionKind
 from chalicelib.domain.publishing import (
     PRIVATE_REPLY,
     PUBLIC_REPLY,
+    Next,
     PublishResult,
     Reason,
     ReplyTarget,
     done,
     is_our_reply,
 )
+from chalicelib.services.errors import QueueSendError
 
 IG_USER_ID = "IG_USER_ID"
 
@@ -57,3 +67,69 @@ class InstagramPublisher(GraphPublisher):
             if by_brand and at and at >= since and is_our_reply(reply.get("text"), text):
                 return done(str(reply["id"]), at, Reason.FOUND_BY_READ_BACK)
         return None
+
+
+logger = logging.getLogger(__name__)
+
+
+class MentionTextUnavailable(QueueSendError):
+    """The Graph API could not be read now (5xx, timeout, rate limit): the delivery is refused (503) and Meta sends
+    it again."""
+
+
+def awaits_text(mention: Mention) -> bool:
+    """An Instagram @mention as the webhook gives it: ids only, the words still to be read."""
+    return (
+        mention.platform == "instagram"
+        and mention.kind is MentionKind.MENTION
+        and mention.event is MentionEvent.CREATED
+        and not mention.text.strip()
+    )
+
+
+class InstagramMentionReader(GraphPublisher):
+    """Fills in an Instagram @mention's words (and its link, and a caption's author) from the Graph API, with the
+    Page token and ``IG_USER_ID`` the Instagram publisher uses."""
+
+    platform = "instagram"
+    limits: dict[str, int | None] = {}
+
+    def complete(self, mention: Mention, now: datetime) -> Mention:
+        """``mention`` with its text when it awaits it; unchanged when the Graph API says the item cannot be read
+        (deleted, comments switched off, a permission missing: logged). Raises :class:`MentionTextUnavailable` when
+        the API cannot answer now."""
+        if not awaits_text(mention):
+            return mention
+        try:
+            found = self._read(mention, now)
+        except Stop as stop:
+            if stop.result.next is Next.RETRY:
+                raise MentionTextUnavailable(stop.result.detail or stop.result.reason.value) from None
+            logger.warning(
+                "instagram mention text not readable",
+                extra={"mention": mention.key, "reason": stop.result.reason.value, "detail": stop.result.detail},
+            )
+            return mention
+        text = str(found.get("text") or found.get("caption") or "")[: mention_limits.MAX_TEXT_CHARS]
+        media = found.get("media") if isinstance(found.get("media"), dict) else {}
+        url = found.get("permalink") or media.get("permalink") or mention.url
+        update: dict[str, object] = {"text": text, "url": url if isinstance(url, str) and url else None}
+        username = found.get("username")
+        if isinstance(username, str) and username and not mention.author.handle:
+            update["author"] = mention.author.model_copy(update={"handle": username})
+        return mention.model_copy(update=update)
+
+    def _read(self, mention: Mention, now: datetime) -> dict:
+        account = self.credentials.require(IG_USER_ID)
+        is_comment = mention.parent_id is not None or mention.thread_id != mention.external_id
+        if is_comment:
+            field = f"mentioned_comment.comment_id({mention.external_id}){{text,timestamp,media{{id,permalink}}}}"
+            key = "mentioned_comment"
+        else:
+            field = f"mentioned_media.media_id({mention.external_id}){{caption,timestamp,permalink,username}}"
+            key = "mentioned_media"
+        answer = self.call(
+            "GET", self._path(f"/{account}"), now, "instagram mention text", query={"fields": field}
+        ).json()
+        found = answer.get(key)
+        return found if isinstance(found, dict) else {}
