@@ -125,23 +125,26 @@ class SendClaims:
         """The message went out (``sent``) or was otherwise dealt with for good (e.g. ``deferred``). False when
         the mark could not be written: the message is out, but its claim still says ``sending`` and is taken over
         (sent again) once its lease is over."""
-        return self._settle(
+        return self.settle(
             claim, "SET send_state = :state REMOVE send_lease", {":state": string(state)}, "sent, but not marked sent"
         )
 
     def give_back(self, claim: Claim) -> bool:
         """The send failed: ``owed`` again, for the next delivery. Never takes back a claim someone took over.
         False when it could not be written: the claim then waits for its lease to end before it is sent."""
-        return self._settle(
+        return self.settle(
             claim,
             "SET send_state = :owed REMOVE send_lease, send_claim",
             {":owed": string(OWED)},
             "send failed, and its claim was not given back",
         )
 
-    def _settle(self, claim: Claim, update: str, values: dict[str, Any], failure: str) -> bool:
+    def settle(
+        self, claim: Claim, update: str, values: dict[str, Any], failure: str, names: dict[str, str] | None = None
+    ) -> bool:
         """Write a claim's outcome, retrying past botocore's own retries: a claim left ``sending`` costs a second
-        send (after a send) or a lease's wait (after a failure). Only while the claim is still this owner's."""
+        send (after a send) or a lease's wait (after a failure). Only while the claim is still this owner's. False
+        when it could not be written (logged as ``failure``) or the claim was taken over."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         dynamodb = client("dynamodb")
@@ -153,6 +156,7 @@ class SendClaims:
                     UpdateExpression=update,
                     ConditionExpression="send_claim = :owner",
                     ExpressionAttributeValues={":owner": string(claim.owner), **values},
+                    **({"ExpressionAttributeNames": names} if names else {}),
                 )
                 return True
             except dynamodb.exceptions.ConditionalCheckFailedException:

@@ -22,14 +22,27 @@ class SurveyNotSentYet(RuntimeError):
     sends it."""
 
 
+# SES's answers about the message itself: sending it again can never work (an address SES will not take, a
+# message it rejects). Throttling, outages and our own configuration are not among them: those are retried.
+SES_REFUSES_THE_MESSAGE = ("InvalidParameterValue", "MessageRejected")
+
+
 class SesSurveySender:
     def __init__(self, email: SesEmail) -> None:
         self.email = email
 
     def send(self, survey: Survey, mention: dict[str, Any], subject: str, text: str, html: str, now: datetime) -> str:
+        from botocore.exceptions import ClientError
+
         if not survey.contact:
             raise SurveyUndeliverable("an email survey needs the author's address")
-        return self.email.send(survey.contact, one_line(subject), text, html)
+        try:
+            return self.email.send(survey.contact, one_line(subject), text, html)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in SES_REFUSES_THE_MESSAGE:
+                raise SurveyUndeliverable(f"SES refused it: {code}") from error
+            raise
 
 
 class ReplySurveySender:

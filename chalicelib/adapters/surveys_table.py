@@ -176,11 +176,13 @@ class DynamoSurveys:
         """``sent`` and open until the link expires, in one write, only while the claim is still ours."""
         assert isinstance(claim, Claim)
         expires = _expiry_iso(int(claim.item["expires_at"]["N"]))
-        self._settle(
+        self.claims.settle(
             claim,
             "SET send_state = :sent, #status = :sent, sent_at = :at, phase = :close, due_at = :expires "
             "REMOVE send_lease",
             {":sent": string(SENT), ":at": string(_iso(at)), ":close": string(CLOSE), ":expires": string(expires)},
+            "survey sent, but not marked sent",
+            names={"#status": "status"},
         )
 
     def give_back(self, claim: object) -> None:
@@ -189,26 +191,13 @@ class DynamoSurveys:
 
     def undeliverable(self, claim: object, at: datetime) -> None:
         assert isinstance(claim, Claim)
-        self._settle(
+        self.claims.settle(
             claim,
             "SET send_state = :final, #status = :final, ended_at = :at REMOVE send_lease, phase, due_at",
             {":final": string(SurveyStatus.UNDELIVERABLE.value), ":at": string(_iso(at))},
+            "survey undeliverable, but not marked so",
+            names={"#status": "status"},
         )
-
-    def _settle(self, claim: Claim, update: str, values: dict[str, Any]) -> None:
-        """End a send claim with ``update``, only while the claim is still ours."""
-        dynamodb = client("dynamodb")
-        try:
-            dynamodb.update_item(
-                TableName=self.table,
-                Key=claim.key,
-                UpdateExpression=update,
-                ConditionExpression="send_claim = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={**values, ":owner": string(claim.owner)},
-            )
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # taken over after our lease ended: the new owner records it
 
     def record_answer(self, survey: Survey, answer: SurveyAnswer, at: datetime, event: AuditEvent) -> None:
         verdict = outcome(answer.rating)

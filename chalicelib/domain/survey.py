@@ -18,6 +18,7 @@ Pure rules, no AWS:
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -194,11 +195,14 @@ def schedule(
     )
 
 
+# One @, a local part and a dotted domain of the characters an address holds: what SES takes (``a@b@c`` is not).
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
 def email_address(mention: dict[str, Any]) -> str | None:
     """The author's address when the mention came by email (its author id is the address), else None."""
     candidate = str(mention.get("author_id") or "")
-    local, at, domain = candidate.partition("@")
-    return candidate if at and local and "." in domain and " " not in candidate else None
+    return candidate if ADDRESS.fullmatch(candidate) else None
 
 
 # -- the link ------------------------------------------------------------------------------------------------

@@ -133,6 +133,12 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
     if survey is None:  # pragma: no cover - a claim is only taken on an existing survey
         deps.surveys.give_back(claim)
         return "nothing"
+    if now.timestamp() >= survey.expires_at:  # owed until its link closed (the channel kept failing): too late
+        deps.surveys.undeliverable(claim, now)
+        deps.issues.append(
+            survey_event(survey, "survey_not_sent", now, {"channel": survey.channel, "reason": "its link expired"})
+        )
+        return "undeliverable"
     url = deps.base_url + rules.link_path(deps.link_key, survey.survey_id, survey.author, survey.expires_at)
     subject, text, html = rules.invitation(survey, url, brand)
     subject = one_line(subject)  # the plan's brand and question: never a line break in a header
@@ -151,20 +157,27 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
         deps.surveys.give_back(claim)
         logger.warning("survey send failed", extra={"issue_id": survey.issue_id, "error": type(error).__name__})
         return "owed"
-    deps.surveys.sent(claim, now)
-    # One key per survey: a repeated write after a lost answer is the same event, not a second one.
-    deps.issues.append(
-        survey_event(
-            survey,
-            "survey_sent",
-            now,
-            {
-                "channel": survey.channel,
-                "sent_as": sent_as,
-                "expires_at": datetime.fromtimestamp(survey.expires_at).isoformat(),
-            },
+    # It went out: nothing after this may fail the run, or the stream's retry would leave the event unwritten (it
+    # finds the survey scheduled); the mark is retried in the store, and its loss only costs a lease's wait.
+    try:
+        deps.surveys.sent(claim, now)
+        # One key per survey: a repeated write after a lost answer is the same event, not a second one.
+        deps.issues.append(
+            survey_event(
+                survey,
+                "survey_sent",
+                now,
+                {
+                    "channel": survey.channel,
+                    "sent_as": sent_as,
+                    "expires_at": datetime.fromtimestamp(survey.expires_at).isoformat(),
+                },
+            )
         )
-    )
+    except Exception as error:  # noqa: BLE001 - sent: never a reason to fail (and redo) the run
+        logger.error(
+            "survey sent, its record not written", extra={"issue_id": survey.issue_id, "error": type(error).__name__}
+        )
     return "sent"
 
 

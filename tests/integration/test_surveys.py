@@ -211,6 +211,57 @@ def test_ses_failing_once_for_a_survey_ends_with_exactly_one_email(aws):
     assert outbox_surveys(issue_id) == []
 
 
+def email_survey(external_id: str, address: str = "dana@example.com") -> tuple[str, list[dict]]:
+    item = Mention(
+        platform="email",
+        external_id=external_id,
+        text="My refund never arrived after three weeks",
+        author=Author(id=address, name="Dana"),
+        created_at=NOW - timedelta(hours=2),
+    )
+    return resolve_with_reply(item)
+
+
+def emails_to(address: str) -> int:
+    from moto.backends import get_backend
+
+    return sum(
+        address in m.destinations["ToAddresses"] for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+    )
+
+
+def test_a_sent_mark_that_fails_once_neither_sends_twice_nor_loses_the_record(aws):
+    issue_id, records = email_survey("mail-mark")
+    fail_calls(
+        "dynamodb", "UpdateItem", when=lambda p: str(p.get("UpdateExpression", "")).startswith("SET send_state = :sent")
+    )
+    assert schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)["sent"] == 1
+    assert run_due(plan(), bootstrap.survey_deps(), NOW + timedelta(minutes=2))["sent"] == 0  # past the lease
+    assert emails_to("dana@example.com") == 1 and history_types(issue_id).count("survey_sent") == 1
+
+
+def test_an_address_ses_refuses_is_recorded_not_sent_once_and_never_tried_again(aws):
+    from botocore.exceptions import ClientError
+
+    issue_id, records = email_survey("mail-refused")
+    refused = ClientError({"Error": {"Code": "InvalidParameterValue", "Message": "Illegal address"}}, "SendEmail")
+    fail_calls("ses", "SendEmail", times=5, error=lambda: refused)
+    assert schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)["undeliverable"] == 1
+    assert run_due(plan(), bootstrap.survey_deps(), NOW + timedelta(minutes=10)).get("sent", 0) == 0
+    assert history_types(issue_id).count("survey_not_sent") == 1
+    assert bootstrap.survey_deps().surveys.for_issue(issue_id).status.value == "undeliverable"
+
+
+def test_a_survey_owed_until_its_link_expired_is_not_sent_late(aws):
+    issue_id, records = email_survey("mail-late")
+    fail_calls("ses", "SendEmail", times=1)  # SES down for this run; the survey stays owed
+    assert schedule_surveys(records, plan(), bootstrap.survey_deps(), NOW)["owed"] == 1
+    survey = bootstrap.survey_deps().surveys.for_issue(issue_id)
+    after = datetime.fromtimestamp(survey.expires_at, timezone.utc) + timedelta(minutes=1)
+    assert run_due(plan(), bootstrap.survey_deps(), after).get("sent", 0) == 0
+    assert emails_to("dana@example.com") == 0 and history_types(issue_id).count("survey_not_sent") == 1
+
+
 def test_no_survey_when_the_plan_says_no_or_the_issue_is_not_resolved(aws):
     names = resources()
     result = triage_mention(

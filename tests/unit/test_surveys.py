@@ -310,3 +310,11 @@ def test_the_reply_survey_names_the_mention_the_issue_reply_answered(deps):
     deps.issues.mention_items["iss-1"].append(later)  # type: ignore[attr-defined]
     schedule_surveys([resolved()], bundled_plan(), deps, NOW)
     assert [m["external_id"] for m in deps.sender.mentions] == ["m-iss-1"]  # type: ignore[attr-defined]
+
+
+def test_an_author_id_is_taken_for_an_email_address_only_when_ses_would_take_it():
+    from chalicelib.domain.survey import email_address
+
+    assert email_address({"author_id": "dana@example.com"}) == "dana@example.com"
+    for refused in ("ann@mail@example.com", "a b@example.com", "dana@localhost", "@example.com", "dana@", "x"):
+        assert email_address({"author_id": refused}) is None, refused
