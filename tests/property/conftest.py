@@ -61,7 +61,7 @@ def _issues_and_links() -> tuple[list[str], list[str]]:
         issue_id=threat.issue_id,
         category="high_priority",
         protocol="high_priority",
-        step="draft",
+        step="property_draft",  # a step the active plan lacks: its people are the message's (three links)
         action="draft",
         role="pr",
         people=["pr1@example.com", "pr2@example.com", "pr3@example.com"],
