@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, TypeVar
 from chalicelib.settings import resources
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.adapters.approvals_table import DynamoApprovals
     from chalicelib.adapters.aws import CombinedReads
     from chalicelib.adapters.email import SesEmail
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.outbox import OutboxPublisher
     from chalicelib.adapters.surge_table import DynamoSurgeStore
     from chalicelib.adapters.workflows import StepFunctionsWorkflows
+    from chalicelib.domain.models import Mention
     from chalicelib.domain.plan import ResponsePlan
     from chalicelib.services.approvals import ApprovalDeps
     from chalicelib.services.ports import (
@@ -167,7 +170,21 @@ def pipeline() -> Pipeline:
         surge_store(),
         dead_letters=ingest_dead_letters(),
         alerts=alerts(),
+        complete=mention_completer(),
     )
+
+
+@built_once
+def mention_completer() -> Callable[[Mention, datetime], Mention] | None:
+    """Instagram @mentions' words, read from the Graph API before triage when Instagram is switched on
+    (``PUBLISH_TO_PLATFORMS``, with the publisher's credentials); None otherwise (no publisher import)."""
+    import os
+
+    if "instagram" not in os.environ.get("PUBLISH_TO_PLATFORMS", ""):
+        return None
+    from chalicelib.adapters.publishers import instagram_mention_completer
+
+    return instagram_mention_completer()
 
 
 @built_once

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable
 from functools import cached_property
 
 from chalicelib.adapters.aws import client
@@ -27,26 +26,9 @@ def sqs_body(text: str) -> str:
     return NOT_SQS_TEXT.sub("\ufffd", text)
 
 
-MentionCompleter = Callable[[Mention, datetime], Mention]
-"""Fills in what a webhook leaves out (an Instagram @mention's words: ``publishers.instagram.InstagramMentionReader``);
-raises :class:`QueueSendError` when it cannot now, which refuses the delivery (503) so the platform sends it again."""
-
-
-def _completer_from_environment() -> MentionCompleter | None:
-    """Instagram @mentions' words are read when Instagram's Graph API is switched on (``PUBLISH_TO_PLATFORMS``)."""
-    import os
-
-    if "instagram" not in os.environ.get("PUBLISH_TO_PLATFORMS", ""):
-        return None  # the usual case: no import of the publishers on the webhook's path
-    from chalicelib.adapters.publishers import instagram_mention_completer
-
-    return instagram_mention_completer()
-
-
 class SqsMentionQueue:
-    def __init__(self, queue_name: str, complete: MentionCompleter | None = None) -> None:
+    def __init__(self, queue_name: str) -> None:
         self.queue_name = queue_name
-        self.complete = complete if complete is not None else _completer_from_environment()
 
     @cached_property
     def url(self) -> str:
@@ -57,9 +39,6 @@ class SqsMentionQueue:
         """Queue every mention, or raise :class:`QueueSendError` (answered 503, so the platform redelivers)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if self.complete is not None:  # raises QueueSendError when it cannot now: the platform delivers again
-            now = datetime.now(timezone.utc)
-            mentions = [self.complete(m, now) for m in mentions]
         batch = [sqs_body(m.model_dump_json()) for m in mentions]
         for start in range(0, len(batch), SQS_BATCH):
             chunk = batch[start : start + SQS_BATCH]

@@ -295,8 +295,8 @@ def _instagram_comment(
 def _instagram_mention(
     value: dict[str, Any], where: str, default_time: datetime, account_id: str | None = None
 ) -> Mention:
-    """``mentions``: only ids (``comment_id`` and/or ``media_id``), no words: with Instagram switched on, the ingest
-    queue reads them from the Graph API before queueing (``adapters.publishers.instagram.InstagramMentionReader``)."""
+    """``mentions``: only ids (``comment_id`` and/or ``media_id``), no words: with Instagram switched on, the
+    processor reads them from the Graph API before triage (``adapters.publishers.instagram.InstagramMentionReader``)."""
     comment_id = as_id(value.get("comment_id"))
     media_id = as_id(value.get("media_id"))
     external_id = comment_id or media_id

@@ -56,6 +56,9 @@ class Pipeline:
     dead_letters: DeadLetterQueue | None = None  # None: a poison record fails and waits for SQS's redrive
     alerts: AlertSink | None = None  # told when a poison record is set aside
     clock: Callable[[], datetime] = _utc_now
+    # Fills in what a webhook leaves out before triage (an Instagram @mention's words, read from the Graph API);
+    # raises when it cannot now, which fails the record so SQS delivers it again.
+    complete: Callable[[Mention, datetime], Mention] | None = None
 
 
 def observation_of(mention: Mention, classification: Classification) -> Observation:
@@ -76,7 +79,7 @@ def handle_record(
     ``parsed``: the batch's records parsed already, by message id (with the body each was parsed from)."""
     body, mention = (parsed or {}).get(record.message_id, (None, None))
     if mention is None or body != record.body:
-        mention = Mention.model_validate_json(record.body)
+        mention = completed(Mention.model_validate_json(record.body), pipeline)
     store = triage or pipeline.triage
     result = None
     if mention.event is MentionEvent.CREATED:
@@ -225,7 +228,7 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     observations: list[Observation] = []
     pipeline = replace(pipeline, analyze=functools.lru_cache(maxsize=None)(pipeline.analyze))
     keys = BatchKeyReads(pipeline.triage)
-    parsed = _parse_records(event)
+    parsed = _parse_records(event, pipeline)
     _prefetch([mention for _, mention in parsed.values()], keys, pipeline)
     result = run_batch(
         event,
@@ -243,14 +246,23 @@ def process_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
     return result
 
 
-def _parse_records(event: dict[str, Any]) -> dict[str, tuple[str, Mention]]:
-    """The batch's mentions by message id, each parsed once for the key read and its triage. A record that does
-    not parse is left out: its own handling parses it again and fails (the poison path)."""
+def completed(mention: Mention, pipeline: Pipeline) -> Mention:
+    """The mention with what its webhook left out filled in (``Pipeline.complete``)."""
+    return pipeline.complete(mention, pipeline.clock()) if pipeline.complete is not None else mention
+
+
+def _parse_records(event: dict[str, Any], pipeline: Pipeline) -> dict[str, tuple[str, Mention]]:
+    """The batch's mentions by message id, each parsed (and completed) once for the key read and its triage. A
+    record that does not parse or cannot be completed now is left out: its own handling tries again and fails (the
+    poison path, or SQS's retry)."""
     parsed = {}
     for record in event.get("Records", []):
         try:
-            parsed[record["messageId"]] = (record["body"], Mention.model_validate_json(record["body"]))
-        except (ValueError, KeyError, TypeError):
+            parsed[record["messageId"]] = (
+                record["body"],
+                completed(Mention.model_validate_json(record["body"]), pipeline),
+            )
+        except Exception:  # noqa: BLE001 - the record's own handling raises it, and fails only that record
             continue
     return parsed
 

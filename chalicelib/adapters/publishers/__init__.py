@@ -79,7 +79,7 @@ def instagram_mention_completer(
     transport: Transport | None = None,
     credentials: Credentials | None = None,
 ) -> Callable[[Mention, datetime], Mention] | None:
-    """What fills in an Instagram @mention's words before it is queued (``SqsMentionQueue(complete=...)``), when
+    """What fills in an Instagram @mention's words before triage (``Pipeline.complete``, ``bootstrap``), when
     Instagram's Graph API is switched on (``instagram`` in ``PUBLISH_TO_PLATFORMS``, with its credentials); else
     ``None`` and such mentions keep the webhook's empty text."""
     if "instagram" not in enabled_platforms(environ):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from chalicelib.adapters.publishers.facebook import MESSENGER_TEXT_LIMIT, GraphPublisher
 from chalicelib.adapters.publishers.http import Stop, parse_time
@@ -31,7 +32,6 @@ from chalicelib.domain.publishing import (
     done,
     is_our_reply,
 )
-from chalicelib.services.errors import QueueSendError
 
 IG_USER_ID = "IG_USER_ID"
 
@@ -72,9 +72,8 @@ class InstagramPublisher(GraphPublisher):
 logger = logging.getLogger(__name__)
 
 
-class MentionTextUnavailable(QueueSendError):
-    """The Graph API could not be read now (5xx, timeout, rate limit): the delivery is refused (503) and Meta sends
-    it again."""
+class MentionTextUnavailable(RuntimeError):
+    """The Graph API could not be read now (5xx, timeout, rate limit): the record fails and SQS delivers it again."""
 
 
 def awaits_text(mention: Mention) -> bool:
@@ -111,7 +110,7 @@ class InstagramMentionReader(GraphPublisher):
             )
             return mention
         text = str(found.get("text") or found.get("caption") or "")[: mention_limits.MAX_TEXT_CHARS]
-        media = found.get("media") if isinstance(found.get("media"), dict) else {}
+        media: dict[str, Any] = found["media"] if isinstance(found.get("media"), dict) else {}
         url = found.get("permalink") or media.get("permalink") or mention.url
         update: dict[str, object] = {"text": text, "url": url if isinstance(url, str) and url else None}
         username = found.get("username")
