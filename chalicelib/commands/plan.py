@@ -118,9 +118,14 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             stdout.write(f"{args.file}:{problem.line}: {problem.place}: {problem.problem}\n")
         stdout.write(f"invalid plan: {len(problems)} problem(s)\n")
         return 1
-    from chalicelib.domain.plan import load_plan_yaml
+    from chalicelib.domain.plan import PlanTooLarge, check_stored_size, load_plan_yaml
 
     plan = load_plan_yaml(text)
+    try:
+        check_stored_size(plan, text)  # what upload would refuse: say so offline too
+    except PlanTooLarge as too_large:
+        stdout.write(f"{args.file}: {too_large}\ninvalid plan: 1 problem(s)\n")
+        return 1
     if plan.review.overdue(date.today()):
         stdout.write(f"warning: the plan's review is overdue (last reviewed {plan.review.reviewed_on})\n")
     if args.action == "validate":

@@ -62,6 +62,15 @@ def test_plan_validate_names_every_problem(tmp_path):
     assert run("plan", "validate", str(ROOT / "chalicelib/plans/default.yaml")).returncode == 0
 
 
+def test_plan_validate_refuses_offline_a_plan_too_large_to_store(tmp_path):
+    bundled = (ROOT / "chalicelib/plans/default.yaml").read_text()
+    big = bundled.replace("\ndescription: >\n", "\ndescription: >\n  " + "x" * 210_000 + "\n", 1)
+    assert big != bundled
+    (tmp_path / "big.yaml").write_text(big)
+    done = run("plan", "validate", str(tmp_path / "big.yaml"))
+    assert done.returncode == 1 and "too large to store" in done.stdout
+
+
 def test_unknown_command_shows_usage():
     done = run("frobnicate")
     assert done.returncode == 2 and "classify" in done.stderr
