@@ -276,6 +276,18 @@ class FakeReplyPublisher:
     def length_limit(self, platform: str, channel: str) -> int | None:
         return self.limits.get((platform, channel))
 
+    def replies_for(self, issue_id: str) -> list[dict[str, Any]]:
+        sent = [p for p in self.posts.values() if p["post"].issue_id == issue_id]
+        return [
+            {
+                "text": p["post"].text,
+                "channel": p["post"].channel,
+                "approved_by": p["post"].approved_by,
+                "published_at": p["at"].isoformat(),
+            }
+            for p in sorted(sent, key=lambda p: p["at"], reverse=True)
+        ]
+
     def recent(self, now: datetime) -> list[dict[str, Any]]:
         return [
             {

@@ -229,6 +229,22 @@ class OutboxPublisher:
             return datetime.fromisoformat(earlier) if earlier else published_at
         return None
 
+    def replies_for(self, issue_id: str) -> list[dict[str, Any]]:
+        """The replies sent on an issue, newest first (``text``, ``channel``, ``approved_by``, ``published_at`` ...),
+        survey lines included."""
+        pages = (
+            client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table,
+                IndexName="by_issue",
+                KeyConditionExpression="issue_id = :issue",
+                ExpressionAttributeValues={":issue": string(issue_id)},
+                ScanIndexForward=False,
+            )
+        )
+        return [plain_item(item) for page in pages for item in page["Items"]]
+
     def recent(self, now: datetime, days: int = 7, limit: int = 200) -> list[dict[str, Any]]:
         """Replies people approved in the last days, newest first (for the canned-reply warning and the replies on
         similar issues); posts the system sent itself (a survey's line, ``approved_by`` ``system:...``) are left

@@ -13,7 +13,15 @@ from typing import Any
 from chalicelib.adapters.email import SesEmail
 from chalicelib.domain.plan import one_line
 from chalicelib.domain.publishing import ChannelPost, Next, ReplyTarget
-from chalicelib.domain.survey import EMAIL, SYSTEM_SURVEYS, Survey, SurveyUndeliverable
+from chalicelib.domain.survey import (
+    EMAIL,
+    ONE_PUBLIC_REPLY,
+    PUBLIC_REPLY,
+    SYSTEM_SURVEYS,
+    Survey,
+    SurveyUndeliverable,
+    reply_with_line,
+)
 from chalicelib.services.ports import ReplyPublisher
 
 
@@ -57,6 +65,8 @@ class ReplySurveySender:
             if mention
             else ReplyTarget(platform=survey.platform, external_id=survey.reply_to)
         )
+        if target.platform in ONE_PUBLIC_REPLY and survey.channel == PUBLIC_REPLY:
+            text = reply_with_line(self._published_reply(survey), text)
         post = ChannelPost(
             issue_id=survey.issue_id,
             run=f"survey-{survey.survey_id}",
@@ -72,6 +82,17 @@ class ReplySurveySender:
         if result.next is Next.RETRY:
             raise SurveyNotSentYet(f"{result.reason.value}: {result.detail}")
         raise SurveyUndeliverable(f"{result.reason.value}: {result.detail}".rstrip(": "))
+
+    def _published_reply(self, survey: Survey) -> str:
+        """The reply a person approved on the survey's issue, which a platform with one reply keeps only if the
+        survey's post repeats it."""
+        for sent in self.publisher.replies_for(survey.issue_id):
+            if sent.get("channel") == PUBLIC_REPLY and not str(sent.get("approved_by", "")).startswith("system:"):
+                return str(sent.get("text") or "")
+        raise SurveyUndeliverable(
+            f"{survey.platform} keeps one reply per item and the issue's published reply was not found: the survey "
+            "line is not posted alone, which would replace it"
+        )
 
 
 class SurveyChannels:

@@ -58,6 +58,15 @@ PLATFORM_CHANNELS: dict[str, tuple[str, ...]] = {
     "email": (EMAIL,),  # a mention that came by email is answered by email
 }
 ONE_PRIVATE_REPLY = ("facebook", "instagram")  # Meta: one private reply per comment
+ONE_PUBLIC_REPLY = ("trustpilot",)  # a review has one brand reply: posting again replaces it
+
+
+def reply_with_line(reply: str, line: str) -> str:
+    """The brand's single public reply with the survey's line added under it (Trustpilot: the line is posted as
+    the whole reply again, so the published answer must stay in it)."""
+    return f"{reply.rstrip()}\n\n{line}"
+
+
 OTHER_PLATFORMS = (PUBLIC_REPLY,)
 
 

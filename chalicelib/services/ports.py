@@ -421,6 +421,10 @@ class ReplyPublisher(Protocol):
         """Replies sent in the last days, newest first (``text``, ``issue_id``, ``category``, ``topic``,
         ``products``, ``recipient``, ``published_at``)."""
 
+    def replies_for(self, issue_id: str) -> list[dict[str, Any]]:
+        """The replies sent on an issue, newest first (``text``, ``channel``, ``approved_by``, ``published_at``),
+        the system's own posts (a survey's line) included."""
+
 
 class PlatformPublisher(Protocol):
     """One platform's posting API (``chalicelib/adapters/publishers/<platform>.py``). Methods never raise for

@@ -325,3 +325,76 @@ def test_a_survey_dm_on_x_goes_to_the_platform_once_through_a_5xx(aws):
         assert LINK.search(dm["text"]) and issue_id not in dm["text"]
         assert history_types(issue_id).count("survey_sent") == 1
         assert server.violations == []
+
+
+def test_a_trustpilot_survey_line_goes_under_the_published_reply_never_in_its_place(aws):
+    """A review has one brand reply and posting again replaces it: the survey's post repeats the approved answer
+    with the line under it; without a published answer to keep, the line is not posted at all."""
+    from chalicelib.adapters.outbox import OutboxPublisher
+    from chalicelib.adapters.publish_claims import DynamoPublishClaims
+    from chalicelib.adapters.publishers import ExactlyOncePublisher, RoutedPublisher, build_publishers
+    from chalicelib.adapters.publishers.http import Credentials, Transport
+    from chalicelib.adapters.survey_senders import ReplySurveySender
+    from chalicelib.domain import survey as rules
+    from chalicelib.domain.publishing import PUBLIC_REPLY, ChannelPost, ReplyTarget
+    from chalicelib.domain.survey import SurveyUndeliverable
+    from tests.integration.test_publishers import TRUSTPILOT
+
+    names = resources()
+    settings = plan().categories["routine_response"].survey
+    with TRUSTPILOT.make_server() as server:
+        once = ExactlyOncePublisher(
+            build_publishers(
+                {"trustpilot"},
+                {"trustpilot": server.url},
+                Transport(read_seconds=2),
+                Credentials(environ=dict(TRUSTPILOT.credentials)),
+            ),
+            DynamoPublishClaims(names.publish_claims_table),
+        )
+        publisher = RoutedPublisher(OutboxPublisher(names.outbox_table), once)
+
+        def survey_for(issue_id: str, review: str):
+            mention = {
+                "platform": "trustpilot",
+                "external_id": review,
+                "author_id": "cons-1",
+                "author_name": "Ann",
+                "kind": "review",
+                "text": "Parcel arrived broken",
+                "created_at": NOW.isoformat(),
+            }
+            channel = rules.choose_channel("trustpilot", settings, None, False)
+            survey = rules.schedule(
+                rules.new_survey_id(),
+                {"issue_id": issue_id, "category": "routine_response"},
+                mention,
+                settings,
+                channel,
+                None,
+                NOW,
+            )
+            return survey, mention, rules.short_message(survey, "https://brand.example/api/surveys/x?exp=1&sig=2")
+
+        review = server.seed("Parcel arrived broken and nobody answers my emails", stars=1)
+        target = ReplyTarget("trustpilot", review, "review", author_id="cons-1", text="Parcel", created_at=NOW)
+        approved = "We are sorry, Ann. A replacement pair ships today and we refunded the delivery fee."
+        post = ChannelPost(
+            issue_id="iss-tp",
+            run="exec-1",
+            channel=PUBLIC_REPLY,
+            text=approved,
+            approved_by="lead@aurelle.example",
+            target=target,
+            category="routine_response",
+        )
+        assert publisher.publish(post, NOW).next.value == "done"
+        survey, mention, line = survey_for("iss-tp", review)
+        ReplySurveySender(publisher).send(survey, mention, "", line, "", NOW)
+        assert server.reviews[review]["companyReply"]["text"] == f"{approved}\n\n{line}"
+
+        lone = server.seed("Still waiting", stars=2)
+        survey, mention, line = survey_for("iss-none", lone)
+        with pytest.raises(SurveyUndeliverable):
+            ReplySurveySender(publisher).send(survey, mention, "", line, "", NOW)
+        assert not server.reviews[lone].get("companyReply")

@@ -119,6 +119,9 @@ class RoutedPublisher:
     def recent(self, now: datetime) -> list[dict[str, Any]]:
         return self.outbox.recent(now)
 
+    def replies_for(self, issue_id: str) -> list[dict[str, Any]]:
+        return self.outbox.replies_for(issue_id)
+
 
 __all__ = [
     "ExactlyOncePublisher",
