@@ -5,7 +5,9 @@ stack (``inspection``); every line goes through ``echo`` (``print`` by default).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from infra.local.common import STAGE
@@ -21,6 +23,25 @@ SERVING = (
 )
 STOPPED = "\nStopped: moto, worker and API are down."
 
+_WHITESPACE_CONTROLS = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` without C0 and C1 control characters (DEL too), so an author's words (a mention's text, a reply's,
+    an alert's subject) cannot move the cursor, clear the screen, retitle the terminal or start a line of their own:
+    a line break or tab becomes a space, every other control character is dropped."""
+    return _CONTROLS.sub("", _WHITESPACE_CONTROLS.sub(" ", text))
+
+
+def _safe(echo: Callable[[str], object]) -> Callable[[str], None]:
+    """``echo`` for one line of the console, every line made :func:`printable` first."""
+
+    def echo_printable(line: str) -> None:
+        echo(printable(line))
+
+    return echo_printable
+
 
 class Announcer:
     """Prints what people would see as it happens: each approval link as it is emailed, each reply published.
@@ -30,7 +51,7 @@ class Announcer:
     """
 
     def __init__(self, stack: LocalStack, echo=print) -> None:
-        self.stack, self.echo = stack, echo
+        self.stack, self.echo = stack, _safe(echo)  # authors' words are printed: never their control characters
         self.approvals_seen: set[str] = set()
         self.replies_seen: set[str] = set()
         self.surveys_seen: set[str] = set()
@@ -133,6 +154,7 @@ class Announcer:
 
 
 def summarize(report, items: list[dict], echo=print) -> None:
+    echo = _safe(echo)
     by_platform = Counter(item["platform"] for item in items)
     by_status = Counter(item.get("status") for item in items)
     sent = sum(report.statuses.values())
@@ -153,6 +175,7 @@ def summarize(report, items: list[dict], echo=print) -> None:
 
 
 def summarize_issues(issues: list[dict], mentions: list[dict], echo=print) -> None:
+    echo = _safe(echo)
     triaged = Counter(item.get("category", "(edit/removal only)") for item in mentions)
     echo("")
     echo("Triage (plan v1): " + ", ".join(f"{count} {category}" for category, count in triaged.most_common()))
@@ -176,6 +199,7 @@ def where_to_look(stack: LocalStack, echo=print) -> None:
     from chalicelib.settings import Resources
 
     names = Resources.for_stage(STAGE)
+    echo = _safe(echo)
     echo("")
     echo("Where to look next:")
     echo(f"  {stack.api_url}/health                      the API's readiness")
