@@ -3,7 +3,8 @@
 * :func:`check_slas` (every few minutes): warnings and breaches of the first-response and resolution SLAs.
 * :func:`check_dead_letter_queues` (every few minutes): messages that failed processing, at most one alert per
   queue per hour (the subject is ``<queue>#<hour>``) while they wait there.
-* :func:`send_last_hours_digest` (hourly): the alerts the hourly cap held back in the previous hour.
+* :func:`send_last_hours_digest` (hourly): the alerts the hourly cap held back in the previous hour, and in every
+  hour of the day before whose digest is still owed (a run that failed with its retries).
 * :func:`alert_issue_records` (issues table stream): new High Priority / Crisis issues and escalations into them.
 
 Checks are safe to repeat (a scheduled Lambda's retry, two overlapping runs): the alerts adapter sends each event
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.alerts import LIVE, NONE, Alert, AlertKind, hour_key, previous_hour, sla_alerts
+from chalicelib.domain.alerts import LIVE, NONE, Alert, AlertKind, hour_key, sla_alerts
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.services.issue_stream import issue_changes
 from chalicelib.services.ports import AlertSink, LiveIssues
@@ -123,9 +124,34 @@ def check_dead_letter_queues(
     return _raise_all(found, alerts, now)
 
 
+DIGEST_CATCH_UP_HOURS = 24  # a run sends every digest still owed this many hours back (the hour items live 7 days)
+
+
 def send_last_hours_digest(now: datetime, alerts: AlertSink) -> str:
-    """The digest of the alerts held back in the hour before ``now`` (at most once per hour)."""
-    return alerts.send_digest(previous_hour(now), now)
+    """The digest of the alerts held back in the hour before ``now``, and of every earlier hour of the last
+    :data:`DIGEST_CATCH_UP_HOURS` whose digest is still owed: a run that failed (and its retries) leaves its hour
+    owed, and the next run sends it. Oldest first; each hour's digest goes out once (its send claim). One hour
+    failing does not hold back the others: every hour is tried, then the first failure is raised (the run shows up
+    as an error and the hour stays owed). Returns the previous hour's outcome (``sent``, ``duplicate``, ``empty``).
+    """
+    from chalicelib.observability import logger
+
+    outcome, failure = "empty", None
+    for back in range(DIGEST_CATCH_UP_HOURS, 0, -1):
+        hour = hour_key(now - timedelta(hours=back))
+        try:
+            sent = alerts.send_digest(hour, now)
+        except Exception as error:  # noqa: BLE001 - one hour's failure must not hold back the other hours' digests
+            logger.exception("digest failed", extra={"hour": hour})
+            failure = failure or error
+            continue
+        if back == 1:
+            outcome = sent
+        elif sent == "sent":
+            logger.warning("a digest owed from an earlier hour was sent late", extra={"hour": hour})
+    if failure is not None:
+        raise failure
+    return outcome
 
 
 # -- issues stream -------------------------------------------------------------------------------------------

@@ -301,4 +301,5 @@ def test_stream_records_and_the_digest_of_the_previous_hour():
     assert alert_issue_records(records, PLAN, alerts, OPENED) == {"sent": 1}
     assert alert_issue_records(records, PLAN, alerts, OPENED) == {"duplicate": 1}
     send_last_hours_digest(OPENED + timedelta(minutes=5), alerts)
-    assert alerts.digests == ["2026-11-24T09"]
+    assert len(alerts.digests) == 24 and alerts.digests[0] == "2026-11-23T10"  # any still owed from the day before
+    assert alerts.digests[-1] == "2026-11-24T09"
