@@ -35,7 +35,8 @@ class InMemoryTriageStore:
                 raise DuplicateMention(mention.key)
             for claim in change.claims:
                 held = self.keys.get(claim.key)
-                if held and held.issue_id != claim.issue_id and held.expires_at >= mention.created_at:
+                taken_over = claim.replaces is not None and held is not None and held.issue_id == claim.replaces
+                if held and held.issue_id != claim.issue_id and held.expires_at >= mention.created_at and not taken_over:
                     raise ClaimConflict(claim.key)
             join = change.join
             if join:
@@ -68,9 +69,21 @@ class InMemoryTriageStore:
                         team=join.escalation.team,
                         assigned_to=join.escalation.assigned_to,
                     )
+                    for name, due in (
+                        ("sla_first_response_due", join.escalation.first_response_due),
+                        ("sla_resolution_due", join.escalation.resolution_due),
+                    ):
+                        stored = getattr(issue, name)
+                        if due is not None:
+                            update[name] = min(stored, due) if stored else due
                 self.issues[join.issue_id] = issue.model_copy(update=update)
             for claim in change.claims:
                 self.keys[claim.key] = claim
             self.audit.extend(change.audit)
-            if change.case:
-                self.cases.setdefault(change.case.issue_id, change.case)
+            if change.case:  # an issue escalated again keeps one case: when and why it opened stay
+                earlier = self.cases.get(change.case.issue_id)
+                self.cases[change.case.issue_id] = (
+                    change.case.model_copy(update={"opened_at": earlier.opened_at, "summary": earlier.summary})
+                    if earlier
+                    else change.case
+                )

@@ -194,25 +194,29 @@ class DynamoTriageStore:
                 }
             )
         if change.join:
-            items.append({"Update": self._join_update(change)})
+            items.append({"Update": self._join_update(change, self._current_dues(change))})
         keep_keys = (self.retention or Retention)().dedup_keys_days
         for claim in change.claims:
+            condition = "attribute_not_exists(#k) OR issue_id = :issue OR expires_at < :now"
+            values = {":issue": string(claim.issue_id), ":now": number(_epoch(mention.created_at))}
+            if claim.replaces:  # a resolved or closed issue's key: taken over only while it still names that issue
+                condition += " OR issue_id = :replaces"
+                values[":replaces"] = string(claim.replaces)
             items.append(
                 {
                     "Put": {
                         "TableName": names.issue_keys_table,
                         "Item": {**claim_item(claim), "ttl": number(expires_at(claim.expires_at, keep_keys))},
-                        "ConditionExpression": "attribute_not_exists(#k) OR issue_id = :issue OR expires_at < :now",
+                        "ConditionExpression": condition,
                         "ExpressionAttributeNames": {"#k": "key"},
-                        "ExpressionAttributeValues": {
-                            ":issue": string(claim.issue_id),
-                            ":now": number(_epoch(mention.created_at)),
-                        },
+                        "ExpressionAttributeValues": values,
                     }
                 }
             )
         items += [{"Put": {"TableName": names.audit_table, "Item": audit_item(event)}} for event in change.audit]
-        if change.case:
+        if change.case and change.join:  # an issue escalated again (High Priority to critical, to Crisis): one case
+            items.append({"Update": self._case_update(change.case)})
+        elif change.case:
             items.append(
                 {
                     "Put": {
@@ -340,7 +344,38 @@ class DynamoTriageStore:
         found = {item["issue_id"]["S"] for item in stored}
         return next((i for i in issue_ids if i in found), None)
 
-    def _join_update(self, change: TriageChange) -> dict[str, Any]:
+    def _case_update(self, case: EscalationCase) -> dict[str, Any]:
+        """The issue's case, raised to ``case``'s category and severity; when and why it was first opened stay."""
+        values = {k: v for k, v in case_item(case).items() if k != "issue_id"}
+        kept = ("opened_at", "summary")
+        sets = [f"#{k} = if_not_exists(#{k}, :{k})" if k in kept else f"#{k} = :{k}" for k in values]
+        return {
+            "TableName": self.names.escalations_table,
+            "Key": {"issue_id": string(case.issue_id)},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": {f"#{k}": k for k in values},
+            "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()},
+        }
+
+    def _current_dues(self, change: TriageChange) -> dict[str, str]:
+        """An escalating issue's SLA dues as stored (one read, on escalation only): a new category's due never
+        relaxes an earlier one."""
+        join = change.join
+        if join is None or join.escalation is None:
+            return {}
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.names.issues_table,
+                Key={"issue_id": string(join.issue_id)},
+                ConsistentRead=True,
+                ProjectionExpression="sla_first_response_due, sla_resolution_due",
+            )
+            .get("Item", {})
+        )
+        return {name: value["S"] for name, value in item.items() if "S" in value}
+
+    def _join_update(self, change: TriageChange, current_dues: dict[str, str] | None = None) -> dict[str, Any]:
         join = change.join
         assert join is not None
         values: dict[str, Any] = {
@@ -376,6 +411,16 @@ class DynamoTriageStore:
             values[":status_category"] = string(
                 status_category(IssueStatus.OPEN.value, escalation.category, join.issue_id)
             )
+            for name, due in (
+                ("sla_first_response_due", escalation.first_response_due),
+                ("sla_resolution_due", escalation.resolution_due),
+            ):
+                if due is None:
+                    continue
+                stored = (current_dues or {}).get(name)
+                earliest = min(datetime.fromisoformat(stored), due) if stored else due
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = string(_iso(earliest))
             for name, value in (
                 ("team", escalation.team),
                 ("assigned_to", escalation.assigned_to),

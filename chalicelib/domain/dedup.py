@@ -51,6 +51,9 @@ class KeyClaim:
     # without reading the issue first (one read per mention, not two).
     category: str = ""
     severity_rank: int = 0
+    # Written over a key an issue no longer takes mentions through (resolved or closed): the write is conditional
+    # on the key still naming that issue, so a live issue's key is never stolen.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,10 @@ def claims_for(
     settings: DedupSettings,
     category: str = "",
     severity_rank: int = 0,
+    stale: frozenset[str] = frozenset(),
 ) -> list[KeyClaim]:
-    """The keys this mention (now in ``issue_id``) claims: free, expired or already its issue's keys only.
+    """The keys this mention (now in ``issue_id``) claims: free, expired or already its issue's keys, and the keys
+    of issues in ``stale`` (resolved or closed: they take no more mentions, so the next duplicate joins this one).
 
     A key still held by another live issue is left alone: the mention chose a better match, and overwriting would
     steal the other issue's future joins.
@@ -171,7 +176,8 @@ def claims_for(
     out = []
     for candidate in plan.claims:
         held = found.get(candidate.key)
-        if held and held.issue_id != issue_id and mention.created_at <= held.expires_at:
+        replaces = held.issue_id if held and held.issue_id in stale and held.issue_id != issue_id else None
+        if held and held.issue_id != issue_id and mention.created_at <= held.expires_at and replaces is None:
             continue
         out.append(
             KeyClaim(
@@ -183,6 +189,7 @@ def claims_for(
                 signature=candidate.signature,
                 category=category,
                 severity_rank=severity_rank,
+                replaces=replaces,
             )
         )
     return out

@@ -22,6 +22,9 @@ class Escalation:
     severity: Severity
     team: str | None
     assigned_to: str | None
+    # The new category's SLA counted from the escalation; the issue keeps an earlier due it already had.
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
 
 
 @dataclass(frozen=True)

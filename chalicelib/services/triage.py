@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from chalicelib.domain.classification import Classification, classify, model_text
@@ -155,13 +155,14 @@ def _triage(
     for _ in range(MAX_ATTEMPTS):
         found = store.read_keys([c.key for c in keys.lookups])
         issue_id, via = choose_issue(mention, keys, found, plan.dedup, frozenset(excluded))
+        stale = frozenset(excluded)
         if issue_id is None:
-            change, outcome = _opening(mention, classification, plan, plan_version, keys, found, now())
+            change, outcome = _opening(mention, classification, plan, plan_version, keys, found, now(), stale)
         else:
             snapshot = next(found[c.key] for c in keys.lookups if c.key in found and found[c.key].issue_id == issue_id)
             escalate = allow_escalation and outranks(classification, snapshot.category, snapshot.severity_rank, plan)
             change, outcome = _joining(
-                mention, classification, plan, keys, found, issue_id, via, snapshot, escalate, now()
+                mention, classification, plan, keys, found, issue_id, via, snapshot, escalate, now(), stale
             )
         change.content_version, change.prior = version, prior
         try:
@@ -188,7 +189,9 @@ def _store_without_issue(change: TriageChange, store: TriageStore) -> TriageResu
     return TriageResult(TriageOutcome.NO_ISSUE, None, change.classification)
 
 
-def _opening(mention, classification, plan, version, keys, found, at) -> tuple[TriageChange, TriageOutcome]:
+def _opening(
+    mention, classification, plan, version, keys, found, at, stale: frozenset[str] = frozenset()
+) -> tuple[TriageChange, TriageOutcome]:
     issue = open_issue(mention, classification, plan, version, new_issue_id(mention.created_at))
     audit = [
         AuditEvent(
@@ -210,7 +213,10 @@ def _opening(mention, classification, plan, version, keys, found, at) -> tuple[T
         classification=classification,
         issue_id=issue.issue_id,
         new_issue=issue,
-        claims=claims_for(mention, keys, issue.issue_id, found, plan.dedup, issue.category, issue.severity_rank),
+        # the keys of a resolved or closed issue it could not join come to it, so its duplicates join it
+        claims=claims_for(
+            mention, keys, issue.issue_id, found, plan.dedup, issue.category, issue.severity_rank, stale=stale
+        ),
         audit=audit,
         case=escalation_case_for(issue, plan, at),
     )
@@ -218,7 +224,17 @@ def _opening(mention, classification, plan, version, keys, found, at) -> tuple[T
 
 
 def _joining(
-    mention, classification, plan: ResponsePlan, keys, found, issue_id, via, snapshot: KeyClaim, escalate: bool, at
+    mention,
+    classification,
+    plan: ResponsePlan,
+    keys,
+    found,
+    issue_id,
+    via,
+    snapshot: KeyClaim,
+    escalate: bool,
+    at,
+    stale: frozenset[str] = frozenset(),
 ) -> tuple[TriageChange, TriageOutcome]:
     category, rank = snapshot.category, snapshot.severity_rank
     escalation = None
@@ -234,7 +250,15 @@ def _joining(
     case = None
     if escalate:
         team = classification.team
-        escalation = Escalation(classification.category, classification.severity, team, assignee(plan, team, issue_id))
+        sla = plan.categories[classification.category].sla
+        escalation = Escalation(
+            classification.category,
+            classification.severity,
+            team,
+            assignee(plan, team, issue_id),
+            first_response_due=mention.created_at + timedelta(minutes=sla.first_response_minutes) if sla else None,
+            resolution_due=mention.created_at + timedelta(minutes=sla.resolution_minutes) if sla else None,
+        )
         category, rank = classification.category, SEVERITY_ORDER[classification.severity]
         audit.append(
             AuditEvent(
@@ -260,7 +284,7 @@ def _joining(
                 stakeholders=stakeholders,
                 protocol=plan.categories[category].protocol,
                 opened_at=at,
-                summary=f"Escalated by {mention.key}: {mention.text[:160]}",
+                summary=f"Escalated by {mention.key}: {' '.join(mention.text.split())[:160]}",
             )
     change = TriageChange(
         mention=mention,
@@ -269,7 +293,7 @@ def _joining(
         join=IssueJoin(
             issue_id=issue_id, reach=mention.author.followers or 0, last_seen=mention.created_at, escalation=escalation
         ),
-        claims=claims_for(mention, keys, issue_id, found, plan.dedup, category, rank),
+        claims=claims_for(mention, keys, issue_id, found, plan.dedup, category, rank, stale=stale),
         audit=audit,
         case=case,
     )

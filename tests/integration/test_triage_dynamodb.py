@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -178,3 +179,72 @@ def test_a_new_mention_is_one_conditional_put_and_one_stored_meanwhile_settles_t
         dynamodb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", record)
     assert first_writes == ["Put", "Put", "Update"]  # the cancelled Put, then the Update that keeps the removal
     assert removed["status"]["S"] == "removed" and removed["category"]["S"] and removed["text"]["S"]
+
+
+def _resolve(issue_id: str) -> None:
+    client("dynamodb").update_item(
+        TableName=resources().issues_table,
+        Key={"issue_id": {"S": issue_id}},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "resolved"}},
+    )
+
+
+def _issue(issue_id: str) -> dict:
+    return client("dynamodb").get_item(TableName=resources().issues_table, Key={"issue_id": {"S": issue_id}})["Item"]
+
+
+def test_a_high_priority_issue_raised_to_critical_keeps_the_mention_and_its_one_case(store, plans):
+    """An influencer's grievance (High Priority, high), then a legal threat (critical) from the same author: the
+    mention joins, the issue is raised, and its one escalation case follows, opened when it first was."""
+    first = triage_mention(
+        mention("1", "The zip on my Cortez jacket broke", followers=90000), store, plans, fixed_analyzer
+    )
+    assert (first.classification.category, first.classification.severity.value) == ("high_priority", "high")
+    threat = mention("2", "Cortez jacket broke again, I will sue", minutes=5, followers=90000)
+    second = triage_mention(threat, store, plans, fixed_analyzer)
+    assert second.outcome is TriageOutcome.ESCALATED and second.issue_id == first.issue_id
+    assert _issue(first.issue_id)["severity"]["S"] == "critical"
+    (case,) = _items(resources().escalations_table)
+    assert case["severity"]["S"] == "critical" and "zip on my Cortez" in case["summary"]["S"]  # when and why it opened
+
+
+def test_an_escalated_issue_takes_its_new_categorys_sla_never_a_later_one(store, plans):
+    plan, _ = plans.active()
+    routine = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
+    assert routine.classification.category == "routine_response"
+    before = _issue(routine.issue_id)
+    threat = mention("2", "Cortez jacket broke again, I will sue", minutes=90)
+    assert triage_mention(threat, store, plans, fixed_analyzer).outcome is TriageOutcome.ESCALATED
+    after = _issue(routine.issue_id)
+    sla = plan.categories["high_priority"].sla
+    raised_at = threat.created_at
+    expected_first = min(
+        datetime.fromisoformat(before["sla_first_response_due"]["S"]),
+        raised_at + timedelta(minutes=sla.first_response_minutes),
+    )
+    assert datetime.fromisoformat(after["sla_first_response_due"]["S"]) == expected_first
+    assert datetime.fromisoformat(after["sla_resolution_due"]["S"]) == raised_at + timedelta(
+        minutes=sla.resolution_minutes
+    )  # 12 h from the threat: earlier than the routine 48 h
+
+
+def test_after_an_issue_is_resolved_its_follow_ups_and_copies_fold_into_one_new_issue(store, plans):
+    first = triage_mention(mention("1", "The zip on my Cortez jacket broke"), store, plans, fixed_analyzer)
+    _resolve(first.issue_id)
+    texts = ["Cortez jacket broke", "Still no refund for the Cortez jacket", "Cortez jacket zip broke twice now"]
+    later = [
+        triage_mention(mention(str(i), t, minutes=10 * i), store, plans, fixed_analyzer) for i, t in enumerate(texts, 2)
+    ]
+    assert later[0].outcome is TriageOutcome.OPENED and later[0].issue_id != first.issue_id
+    assert {r.issue_id for r in later} == {later[0].issue_id}  # one new issue, not one each
+
+    campaign = "The Nova sneakers sole broke after two days, this is the worst quality ever"
+    opened = triage_mention(mention("c0", campaign, author="a0"), store, plans, fixed_analyzer)
+    _resolve(opened.issue_id)
+    copies = [
+        triage_mention(mention(f"c{i}", campaign, author=f"a{i}", minutes=i), store, plans, fixed_analyzer)
+        for i in range(1, 5)
+    ]
+    assert len({c.issue_id for c in copies}) == 1 and opened.issue_id not in {c.issue_id for c in copies}
