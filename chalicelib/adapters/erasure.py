@@ -7,12 +7,17 @@ Where an author's data sits (attributes as the other adapters write them):
   ``author_verified``: the author's own items keep only their identity, classification and issue (so a platform's
   re-delivery is still recognised and stores nothing again); other people's mentions quoting the author are
   redacted;
-* issue keys: ``author#<platform>#<author>#...`` keys and ``author`` of conversation claims: deleted;
+* issue keys: the author's dedup keys (``author#<platform>#<author>#<subject>``) and conversation claims
+  (``conv#<platform>#...`` whose ``author`` is the author): deleted; recurrence keys: ``author#<platform>#<author>``
+  deleted, the others' ``author`` redacted;
 * issues (``description`` quotes the first mention and its author), escalation cases (``summary``), the audit
   trail (``details``, JSON), approvals, outbox (``recipient``, reply ``text``), surges (linked mentions), alerts,
-  surveys: every string attribute (JSON inside strings too) redacted of the author's handles, names and texts.
+  surveys (``author``, ``recipient``, ``contact``): string attributes (JSON inside strings too) redacted of the
+  author's handles, names and texts (``domain/erasure.redact_item``).
 
-Key attributes are never rewritten (DynamoDB cannot): an item whose key names the author is deleted instead.
+Key attributes are never rewritten (DynamoDB cannot): an item whose key is the author's (by the key's layout, never
+because some ``#``-part of it equals the id) is deleted instead. Enumerations and ids (``platform``, ``status``,
+``category`` ...) and other authors' identities are never rewritten.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import attribute, string
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
-from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact
+from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact_item
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.settings import Resources
 
@@ -103,16 +108,13 @@ class DynamoErasure:
                 key = {name: item[name] for name in keys}
                 if table == self.names.audit_table and plain.get("issue_id") == keep_partition:
                     continue
-                if table == self.names.mentions_table and plain.get("author_id") == needles.author_id:
+                if table == self.names.mentions_table and needles.is_authors_mention(plain):
                     continue  # the author's own mentions: erase_mentions, last
-                if any(isinstance(plain[name], str) and needles.in_key(plain[name]) for name in keys) or (
-                    table == self.names.issue_keys_table and plain.get("author") == needles.author_id
-                ):
+                if needles.owns_key_of(plain, keys):
                     dynamodb.delete_item(TableName=table, Key=key)
                     count += 1
                     continue
-                cleaned = {name: redact(value, needles) for name, value in plain.items() if name not in keys}
-                sets = {name: value for name, value in cleaned.items() if value != plain[name]}
+                sets = redact_item(plain, needles, keys)
                 if sets:
                     names = {f"#a{i}": name for i, name in enumerate(sets)}
                     values = {f":v{i}": attribute(value) for i, value in enumerate(sets.values())}

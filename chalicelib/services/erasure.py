@@ -2,7 +2,8 @@
 
 1. Find the author's stored mentions (their handles, names and texts are what to erase elsewhere).
 2. Redact every other table first (issues, audit details, escalation cases, approvals, outbox, surge links,
-   alerts, surveys ... whatever ``Resources`` names), deleting items whose key names the author (dedup keys).
+   alerts, surveys ... whatever ``Resources`` names), deleting the author's dedup and recurrence keys (by the
+   keys' layout, ``author#<platform>#<id>...``), never rewriting keys, enumerations or other authors' identities.
 3. Then redact the mentions themselves, last: a run that stops half-way finds them again and finishes the job.
 4. Record a redacted audit event (under ``erasures``, and on each issue that held the author's mentions): how much
    was erased where, by whom, and a digest of the author, never the author's id, handle or words.
@@ -45,6 +46,7 @@ def erase_author(platform: str, author_id: str, actor: str, store: ErasureStore,
         [str(m.get("handle") or "") for m in found],
         [str(m.get("name") or "") for m in found],
         [str(m.get("text") or "") for m in found],
+        platform=platform,
     )
     redacted = store.redact_everywhere(needles, keep_partition=ERASURES)
     erased = store.erase_mentions([str(m["key"]) for m in found], now)

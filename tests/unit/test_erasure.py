@@ -10,13 +10,15 @@ from chalicelib.domain.erasure import REDACTED, ErasureNeedles, author_reference
 from chalicelib.services.erasure import ERASURES, erase_author
 
 NOW = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
-NEEDLES = ErasureNeedles.of("id-ana", ["@ana"], ["Ana Lopez"], ["My Lina trench coat ripped after one wear"])
+NEEDLES = ErasureNeedles.of(
+    "id-ana", ["@ana"], ["Ana Lopez"], ["My Lina trench coat ripped after one wear"], platform="x"
+)
 
 
 def test_handles_names_texts_and_the_id_are_redacted_as_words_only():
     assert redact("Called @ana and Ana Lopez today", NEEDLES) == f"Called {REDACTED} and {REDACTED} today"
     assert redact('ana: "My Lina trench coat ripped after one wear"', NEEDLES) == f'{REDACTED}: "{REDACTED}"'
-    assert redact("id-ana", NEEDLES) == REDACTED
+    assert redact({"author": "id-ana"}, NEEDLES) == {"author": REDACTED}  # the id: whole, where it is the author
     for kept in ("banana", "ana@aurelle.example", "ana.responder", "Dana", "anatomy", "id-ana-2 is someone else"):
         assert redact(kept, NEEDLES) == kept, kept
 
@@ -30,10 +32,13 @@ def test_json_inside_strings_and_nested_values_are_redacted_and_written_back_as_
     assert redact(untouched, NEEDLES) == untouched  # written back unchanged, not re-encoded
 
 
-def test_keys_name_the_author_by_whole_parts_only():
-    assert NEEDLES.in_key("author#x#id-ana#product:lina")
-    assert NEEDLES.in_key("author#x#ana#topic:delivery")
-    assert not NEEDLES.in_key("iss-20261124T064001-b808f3fd") and not NEEDLES.in_key("x#ana-2")
+def test_keys_are_the_authors_by_their_layout_only():
+    assert NEEDLES.is_author_key("author#x#id-ana#product:lina#topic:quality")
+    assert NEEDLES.is_author_key("author#x#id-ana#topic:delivery") and NEEDLES.is_author_key("author#x#id-ana")
+    for other in ("iss-20261124T064001-b808f3fd", "x#ana-2", "x#id-ana", "author#facebook#id-ana#topic:delivery"):
+        assert not NEEDLES.is_author_key(other), other
+    assert NEEDLES.owns_key_of({"key": "conv#x#77", "author": "id-ana"}, ["key"])
+    assert not NEEDLES.owns_key_of({"key": "conv#x#id-ana", "author": "id-bo"}, ["key"])
 
 
 def test_short_texts_are_not_needles_and_the_audit_keeps_a_digest_not_the_id():
