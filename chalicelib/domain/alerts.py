@@ -28,7 +28,7 @@ from chalicelib.domain.plan import Sla
 NONE = "none"  # no category / team (SNS attribute values cannot be empty)
 ALL = "all"  # a digest speaks for every category and team
 SUBJECT_MAX = 100  # SNS: at most 100 ASCII characters
-MESSAGE_EXCERPT = 300  # deferred alerts keep this much text for the digest (400 KB item limit)
+MESSAGE_EXCERPT = 300  # deferred alerts keep at most this much text for the digest (400 KB item limit)
 LIVE = ("open", "in_progress")
 
 
@@ -112,10 +112,27 @@ def message_body(alert: Alert, at: datetime) -> str:
 
 
 def compact(alert: Alert) -> str:
-    """What a deferred alert keeps for the digest: its fields, the message cut short."""
+    """What a deferred alert keeps for the digest: its fields (the subject whole), the message cut short
+    (:func:`message_excerpt`)."""
     fields = alert.model_dump(mode="json")
-    fields["message"] = alert.message[:MESSAGE_EXCERPT]
+    fields["message"] = message_excerpt(alert.message)
     return json.dumps(fields, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def message_excerpt(message: str) -> str:
+    """At most :data:`MESSAGE_EXCERPT` characters of ``message``, never a fragment of an author's words: a message
+    too long is cut before the first quotation it holds (an issue's description quotes its author at the end) and
+    between words (a handle or name is never cut in two). Erasure finds an author's words whole and handles and
+    names as whole words, so it finds everything a deferred alert keeps; a fragment cut mid-quote it could not."""
+    if len(message) <= MESSAGE_EXCERPT:
+        return message
+    kept = message[:MESSAGE_EXCERPT]
+    quote = kept.find('"')
+    if quote >= 0:
+        return kept[:quote].rstrip()
+    if not message[MESSAGE_EXCERPT].isspace() and re.search(r"\s", kept):
+        kept = re.sub(r"\S*$", "", kept)  # the cut falls inside a word: drop what is left of it
+    return kept.rstrip()
 
 
 def from_compact(text: str) -> Alert:
