@@ -78,6 +78,7 @@ deploy: package
 	aws cloudformation package --template-file build/$(STAGE)/sam.json --s3-bucket $(DEPLOY_BUCKET) \
 		--s3-prefix social-response-$(STAGE) --output-template-file build/$(STAGE)/packaged.yaml
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name social-response-$(STAGE) \
+		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix social-response-$(STAGE) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 		--tags app=social-response stage=$(STAGE)
 	aws cloudformation describe-stacks --stack-name social-response-$(STAGE) --query 'Stacks[0].Outputs' --output table

@@ -1,10 +1,13 @@
 """infra/ is the single source of truth: the template, the names the code uses and the IAM policy agree."""
 
 import json
+from pathlib import Path
 
 from chalicelib.settings import Resources
 from infra.policy import DEPLOYED_STAGES, policy_path, render
 from infra.template import build_template
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_template_names_are_the_names_the_code_uses():
@@ -59,3 +62,17 @@ def test_api_gateways_own_answers_are_json_naming_the_problem():
         body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"Too Many"')
         assert json.loads(body)["error"]
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # not API Gateway's puzzling 403
+
+
+def test_make_deploy_hands_cloudformation_the_bucket_its_large_template_needs():
+    """The stage's template is far over the 51,200 bytes `aws cloudformation deploy` takes inline: without
+    --s3-bucket the CLI refuses every deploy."""
+    import subprocess
+
+    dry = subprocess.run(
+        ["make", "-n", "deploy", "STAGE=dev", "DEPLOY_BUCKET=code-bucket"], capture_output=True, text=True, cwd=ROOT
+    )
+    deploy = " ".join(
+        dry.stdout.split("aws cloudformation deploy", 1)[1].split("aws cloudformation describe")[0].split()
+    )
+    assert "--s3-bucket code-bucket" in deploy and "--s3-prefix social-response-dev" in deploy
