@@ -17,7 +17,9 @@ evaluates is read with the batch's dedup keys (:meth:`DynamoSurgeStore.prefetch`
   writes the shard its digest names (so a retried batch meets its own ``last_batch`` again), and a read sums
   the shards.
 * ``state#<key>``: the detector's :class:`~chalicelib.domain.surge.SurgeState`, with a version for
-  conditional updates: of two processors that see the same surge, one opens the Crisis.
+  conditional updates, and ``issue_id``, the Crisis the key belongs to: of two processors that see the same surge,
+  the one whose write wins opens the Crisis its state names (while the state's ``opening`` holds the alert, the
+  Crisis may not be open yet, and whoever reads it opens it again, idempotently).
 
 Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems. Each
 update names its batch (a digest of the mentions it counts) in ``last_batch`` and is conditional on that not being

@@ -3,9 +3,11 @@
 Per batch of triaged mentions: the counts are ADDed (a day item and an hour item for all keys, on one of their
 write shards), the history of the keys the batch touched is read once, and each key is evaluated at the batch's
 latest event time with the same baseline fit (:func:`chalicelib.domain.surge.fit_key_baseline`) and test
-(:func:`chalicelib.domain.surge.evaluate`) that ``detect-surges`` runs offline. A key that starts surging records
-its new state with a conditional write (so two processors do not both fire) and opens a Crisis issue linking the
-mentions counted; the issues stream then starts the crisis protocol and sends the one alert.
+(:func:`chalicelib.domain.surge.evaluate`) that ``detect-surges`` runs offline. A key that starts surging first
+claims its new state with a conditional write naming the Crisis it opens, and opens that Crisis issue (linking the
+mentions counted) only once the write succeeded: of two processors that see the same surge, the one whose write
+loses reads again and joins the winner's Crisis. The issues stream then starts the crisis protocol and sends the
+one alert.
 
 Depends on ports only: :class:`~chalicelib.services.ports.SurgeStore` for counters and states,
 :class:`~chalicelib.services.ports.CrisisIssues` and :class:`~chalicelib.services.ports.ActivePlan` for the Crisis.
@@ -16,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import datetime, timezone
 
 from chalicelib.domain.surge import (
     BRAND_KEY,
@@ -40,12 +43,13 @@ from chalicelib.observability import logger, metrics
 from chalicelib.services.errors import StateConflict
 from chalicelib.services.ports import ActivePlan, CrisisIssues, SurgeHistoryView, SurgeStore
 
-OpenCrisis = Callable[[SurgeAlert, list[str], str | None], str]  # alert, linked mentions, the key's last Crisis
+OpenCrisis = Callable[[SurgeAlert, list[str], str], str]  # alert, linked mentions, the Crisis's name; its id
 JoinCrisis = Callable[[str, SurgeAlert], None]
 
 SPECIFICITY = {"product": 0, "topic": 1, "brand": 2}
 SAME_SURGE_SECONDS = 3600  # keys firing within an hour of an active Crisis are the same surge
 SURGE_ATTEMPTS = 3
+STATE_ROUNDS = 3  # reads and decisions of one batch when other processors keep moving its keys' states
 SURGE_BACKOFF_SECONDS = (0.2, 0.8)
 
 
@@ -121,37 +125,83 @@ def observe_batch(
     at, keys, days, hours = reads_for(counted, clock, configs)
     history = store.read(keys, days, hours, at=at)
     decided = _evaluate_keys(keys, history, at, configs)
-    if any(alert is not None for alert, _ in decided.values()):
-        # An alert acts on the keys' states (it opens or joins a Crisis): decide on a read made now, not on copies
-        # read before the batch's triage (a store may prefetch), in which another processor's Crisis opened
-        # meanwhile would not show. Alerts are rare, so is this second read.
-        history = store.read(keys, days, hours, at=at)
-        decided = _evaluate_keys(keys, history, at, configs)
+    opened: list[str] = []
+    for attempt in range(STATE_ROUNDS):
+        if attempt or any(alert is not None for alert, _ in decided.values()):
+            # An alert acts on the keys' states (it opens or joins a Crisis): decide on a read made now, not on
+            # copies read before the batch's triage (a store may prefetch), in which another processor's Crisis
+            # opened meanwhile would not show; and after losing a key to another processor, on what it wrote.
+            # Alerts are rare, so is this second read.
+            history = store.read(keys, days, hours, at=at)
+            decided = _evaluate_keys(keys, history, at, configs)
+        try:
+            _act(keys, history, decided, at, store, open_crisis, join_crisis, opened)
+            break
+        except StateConflict:
+            continue  # another processor moved a key since the read: decide again on what it wrote
+    else:
+        logger.warning("surge states kept moving under this batch: left to the next batch", extra={"keys": keys})
+    return list(dict.fromkeys(opened))
 
+
+def _act(
+    keys: list[str],
+    history: SurgeHistoryView,
+    decided: Mapping[str, tuple[SurgeAlert | None, SurgeState]],
+    at: float,
+    store: SurgeStore,
+    open_crisis: OpenCrisis,
+    join_crisis: JoinCrisis | None,
+    opened: list[str],
+) -> None:
+    """Write the keys' new states and open or join the Crisis; :class:`StateConflict` when a key's state was
+    written by another processor since ``history`` was read (what was done before stays done: deciding again on a
+    new read finds it).
+
+    A key that starts a surge first claims its state with the conditional write, naming the Crisis it opens (by its
+    key and window) and keeping the alert as ``opening``; only after that write succeeded is the Crisis opened, then
+    ``opening`` cleared. So of two processors that read the key before either wrote, one opens the Crisis and the
+    other, losing the write, reads again and joins it. A state still ``opening`` (a try that died between the two
+    writes, or another processor opening it now) has its Crisis opened again: opening is idempotent by name.
+    """
     live = {}  # the Crises of keys already surging: a newly firing key joins one of them
     for key in keys:
         state, _, issue_id = history.state(key)
         if state.active and issue_id and state.fired_at is not None and at - state.fired_at <= SAME_SURGE_SECONDS:
             live[key] = issue_id
-    opened = []
     for key in sorted(keys, key=lambda k: SPECIFICITY.get(k.split(":")[0], 3)):
         state, version, issue_id = history.state(key)
         alert, new_state = decided[key]
+        if state.opening is not None and issue_id:
+            opened.append(open_crisis(state.opening, history.mentions(key), issue_id))
+            if new_state == state:
+                new_state = replace(state, opening=None)
         if new_state == state:
             continue
-        if alert is not None:
-            issue_id = next(iter(live.values()), None)
-            if issue_id is None:
-                issue_id = open_crisis(alert, history.mentions(key), history.state(key)[2])
-                opened.append(issue_id)
-            elif join_crisis:
-                join_crisis(issue_id, alert)
-            live[key] = issue_id
-        try:
+        if alert is None:
             store.save_state(key, new_state, version, issue_id)
-        except StateConflict:
-            continue  # another processor moved this key first (and opened or joined the Crisis)
-    return opened
+            continue
+        issue_id = next(iter(live.values()), None)
+        if issue_id is not None:
+            if join_crisis:
+                join_crisis(issue_id, alert)
+            store.save_state(key, new_state, version, issue_id)
+        else:
+            issue_id = crisis_name(alert)
+            claimed = store.save_state(key, replace(new_state, opening=alert), version, issue_id)
+            opened.append(open_crisis(alert, history.mentions(key), issue_id))
+            try:
+                store.save_state(key, new_state, claimed, issue_id)
+            except StateConflict:
+                pass  # another processor, reading it still opening, opened it again (and cleared it) or moved on
+        live[key] = issue_id
+
+
+def crisis_name(alert: SurgeAlert) -> str:
+    """The Crisis a surge opens, named by its key and window (a retry opens the same one)."""
+    from chalicelib.domain.issues import crisis_issue_id
+
+    return crisis_issue_id(alert.key, datetime.fromtimestamp(alert.window_start, tz=timezone.utc))
 
 
 def _evaluate_keys(
@@ -174,42 +224,21 @@ def _evaluate_keys(
 
 
 def open_crisis(
-    alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plans: ActivePlan, last_crisis: str | None = None
+    alert: SurgeAlert, linked: list[str], issues: CrisisIssues, plans: ActivePlan, issue_id: str | None = None
 ) -> str:
     """A surge's Crisis issue, linking the mentions counted; the issues stream starts its protocol and alerts.
 
-    A Crisis is named by its key and window, so a retried batch finds the one it opened. When every try of a batch
-    failed after opening it, the key's state never learnt of it, and a later batch detects the same surge in a
-    later window: the Crisis the key opened for a window up to an hour earlier is that surge's, and is returned
-    instead of opening a second one. ``last_crisis``, the one the key's state records, ended before (its state went
-    through its exit) and is not looked for.
+    The Crisis is named ``issue_id``, the name the key's state recorded when it claimed the surge
+    (:func:`crisis_name`, by its key and window, by default), so a retried batch, or a processor that read the
+    state while another was opening it, opens the same one again: nothing is written the second time.
     """
-    from chalicelib.domain.issues import (
-        AuditEvent,
-        crisis_issue,
-        crisis_issue_id,
-        earlier_crisis_issue_ids,
-        escalation_case_for,
-    )
+    from chalicelib.domain.issues import AuditEvent, crisis_issue, escalation_case_for
 
     detected = datetime.fromtimestamp(alert.detected_at, tz=timezone.utc)
     window_start = datetime.fromtimestamp(alert.window_start, tz=timezone.utc)
-    step = timedelta(seconds=config_for(alert.key).bucket_seconds)
-    earlier = earlier_crisis_issue_ids(alert.key, window_start, timedelta(seconds=SAME_SURGE_SECONDS), step)
-    found = issues.first_existing([issue_id for issue_id in earlier if issue_id != last_crisis])
-    if found:
-        logger.info("surge detected again: its crisis is open already", extra={"issue_id": found, "key": alert.key})
-        return found
     plan, version = plans.active()
     issue = crisis_issue(
-        alert.key,
-        alert.count,
-        alert.baseline,
-        window_start,
-        detected,
-        plan,
-        version,
-        crisis_issue_id(alert.key, window_start),
+        alert.key, alert.count, alert.baseline, window_start, detected, plan, version, issue_id or crisis_name(alert)
     )
     audit = [
         AuditEvent(
@@ -221,7 +250,7 @@ def open_crisis(
         )
     ]
     if not issues.open_issue(issue, audit, escalation_case_for(issue, plan, detected), linked):
-        return issue.issue_id  # opened by an earlier try of this batch
+        return issue.issue_id  # opened already: by an earlier try of this batch, or by another processor
     metrics.add_metric(name="SurgesDetected", unit="Count", value=1)
     logger.info("surge opened a crisis", extra={"issue_id": issue.issue_id, **alert.to_json()})
     return issue.issue_id
@@ -270,7 +299,7 @@ def count_surges(
             observe_batch(
                 observations,
                 store,
-                lambda alert, linked, last: open_crisis(alert, linked, issues, plans, last),
+                lambda alert, linked, issue_id: open_crisis(alert, linked, issues, plans, issue_id),
                 lambda issue_id, alert: join_crisis(issue_id, alert, issues),
                 now=now,
                 configs=configs_with_budget(plan.surge_alert_budget.per_kind()),  # each key's alert budget

@@ -15,25 +15,57 @@ from chalicelib.domain.surge.keys import key_kind
 
 @dataclass(frozen=True)
 class SurgeState:
-    """What the detector remembers per key between evaluations (persist it with the counters)."""
+    """What the detector remembers per key between evaluations (persist it with the counters).
+
+    ``opening``: the alert of a surge whose Crisis is owed. The pipeline's surge service records it with the
+    conditional write that claims the key (the state's Crisis is named then), opens the Crisis only after that
+    write succeeded, then clears it; a state still carrying it (the try died between the two writes, or another
+    processor is opening it now) has its Crisis opened by the next batch that reads it (opening is idempotent by
+    the Crisis's name). The detector carries it along unchanged while the surge lasts and never sets it.
+    """
 
     active: bool = False
     fired_at: float | None = None
     level_at_fire: float = 0.0  # expected mentions/hour (daily mean) just before the surge
+    opening: SurgeAlert | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"active": self.active, "fired_at": self.fired_at, "level_at_fire": self.level_at_fire}
+        out: dict[str, object] = {"active": self.active, "fired_at": self.fired_at, "level_at_fire": self.level_at_fire}
+        if self.opening is not None:
+            alert = self.opening
+            out["opening"] = {
+                "key": alert.key,
+                "detected_at": alert.detected_at,
+                "window_start": alert.window_start,
+                "count": alert.count,
+                "baseline": alert.baseline,
+                "p_value": alert.p_value,
+            }
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object] | None) -> SurgeState:
         if not data:
             return cls()
         fired = data.get("fired_at")
+        opening = data.get("opening")
         return cls(
             active=bool(data.get("active", False)),
             fired_at=float(fired) if isinstance(fired, (int, float)) else None,
             level_at_fire=float(data.get("level_at_fire", 0.0) or 0.0),  # type: ignore[arg-type]
+            opening=_alert_from_dict(opening) if isinstance(opening, Mapping) else None,
         )
+
+
+def _alert_from_dict(data: Mapping[str, object]) -> SurgeAlert:
+    return SurgeAlert(
+        key=str(data["key"]),
+        detected_at=float(data["detected_at"]),  # type: ignore[arg-type]
+        window_start=float(data["window_start"]),  # type: ignore[arg-type]
+        count=int(data["count"]),  # type: ignore[call-overload]
+        baseline=float(data["baseline"]),  # type: ignore[arg-type]
+        p_value=float(data.get("p_value", 1.0)),  # type: ignore[arg-type]
+    )
 
 
 def iso(ts: float) -> str:
