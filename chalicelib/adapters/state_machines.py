@@ -65,11 +65,13 @@ optional ``"channels"`` (``public_reply`` / ``private_reply``; callbacks without
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.domain.alerts import SUBJECT_MAX
 from chalicelib.domain.index_shards import SHARD_DIGITS, STATUS_CATEGORY_SHARDS, shard_suffix
 from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
 from chalicelib.domain.protocol_messages import (
@@ -131,6 +133,25 @@ class ProtocolResources:
     alerts_topic_arn: str
     issues_table: str
     audit_table: str
+
+
+def _cut(name: str, room: int) -> str:
+    return name if len(name) <= room else name[: max(room - 3, 1)] + "..."
+
+
+def alert_subject(kind: str, protocol: str, step: str) -> str:
+    """The SNS ``Subject`` of a protocol's alert, chosen when the plan is compiled: ``"<kind>: <protocol>.<step>"``
+    in printable ASCII on one line, at most ``SUBJECT_MAX`` (100) characters, as SNS requires (it refuses a longer
+    one, and an alert the run cannot send is lost). Long names are cut, each keeping at least half the room; the
+    message and its attributes carry them whole."""
+    head = f"{kind.replace('_', ' ')}: "
+    protocol, step = (re.sub(r"[^\x20-\x7e]+", " ", name).strip() or "-" for name in (protocol, step))
+    room = SUBJECT_MAX - len(head) - 1  # the dot between the names
+    if len(protocol) + len(step) > room:
+        protocol_room = max(room // 2, room - len(step))
+        protocol = _cut(protocol, protocol_room)
+        step = _cut(step, room - len(protocol))
+    return f"{head}{protocol}.{step}"[:SUBJECT_MAX]
 
 
 def message_body(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +442,7 @@ class _Compiler:
             "Resource": SNS_PUBLISH,
             "Parameters": {
                 "TopicArn": self.resources.alerts_topic_arn,
-                "Subject": f"{kind.replace('_', ' ')}: {self.name}.{step_name}",
+                "Subject": alert_subject(kind, self.name, step_name),
                 "Message": message,
                 "MessageAttributes": {
                     "kind": attribute(kind),
