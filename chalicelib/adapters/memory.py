@@ -36,7 +36,8 @@ class InMemoryTriageStore:
             for claim in change.claims:
                 held = self.keys.get(claim.key)
                 taken_over = claim.replaces is not None and held is not None and held.issue_id == claim.replaces
-                if held and held.issue_id != claim.issue_id and held.expires_at >= mention.created_at and not taken_over:
+                live = held is not None and held.expires_at >= mention.created_at and not taken_over
+                if held and held.issue_id != claim.issue_id and live:
                     raise ClaimConflict(claim.key)
             join = change.join
             if join:

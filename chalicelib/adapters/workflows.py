@@ -32,6 +32,17 @@ class StepFunctionsWorkflows:
             if sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
                 sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
 
+    def ended(self, execution_arn: str) -> bool:
+        """True only when Step Functions says the run is over (timed out, stopped, failed, succeeded); a run it
+        cannot describe now (throttled, an id it does not know) counts as not known to have ended."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        except (ClientError, BotoCoreError):
+            return False
+        return status != "RUNNING"
+
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 

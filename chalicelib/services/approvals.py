@@ -464,6 +464,22 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     must wait (a rate limit, a timeout) fails the message with :class:`PublishLater` after the others are
     recorded; a refused channel (a platform rule, a revoked token) is audited and alerted, never retried.
     """
+    if deps.workflows.ended(message.execution):
+        # The run gave up meanwhile (its Publish step timed out while a rate limit's reset was awaited, or the issue
+        # was closed): it alerted that nothing went out, and people may have answered another way. Posting now
+        # could send the customer a second reply.
+        deps.issues.append(
+            AuditEvent(
+                issue_id=message.issue_id,
+                at=now,
+                type="publish_skipped",
+                actor=SYSTEM_PROTOCOL,
+                suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
+                details={"channels": list(message.channels), "reason": "the protocol had ended before it could post"},
+            )
+        )
+        logger.warning("publish skipped: the protocol had ended", extra={"issue_id": message.issue_id})
+        return []
     issue = deps.issues.get(message.issue_id) or {}
     mention = _first_mention(deps.issues.mentions(message.issue_id))
     target = ReplyTarget.from_mention(mention) if mention else ReplyTarget(str(issue.get("platform", "")), "")

@@ -388,6 +388,9 @@ class Workflows(Protocol):
     def fail(self, task_token: str, error: str, cause: str) -> None:
         """``send_task_failure``; :class:`StepCallbackFailed` likewise."""
 
+    def ended(self, execution: str) -> bool:
+        """True when the run is known to be over (timed out, stopped, failed or succeeded)."""
+
 
 class ApprovalIssues(Protocol):
     """What the approval use cases read and write on an issue (``adapters/issues_table.py``)."""

@@ -452,3 +452,25 @@ def test_a_redraft_after_a_rejection_keeps_the_drafters_channel_choice(api):
     assert post(api, legal[0]["link"], outcome="rejected", comment="Say sorry first.").status_code == 200
     redraft = next(m for m in next_step(3) if m["to"] == "pr-lead@aurelle.example")
     assert checked_channels(api.http.get(path(redraft["link"])).body.decode()) == ["private_reply"]
+
+
+@pytest.mark.time_scale(0.05)  # moto's run notices a stop when its step's 3 s wait ends (AWS: at once)
+def test_step_functions_says_when_a_run_has_ended(protocol_aws):
+    """What the publisher asks before posting: a running protocol is not ended, a stopped one is, and one it
+    cannot describe is not known to have ended (never a reason to hold a reply back)."""
+    issue_id = open_high_priority_issue()
+    arn = next(
+        m["stateMachineArn"]
+        for m in client("stepfunctions").list_state_machines()["stateMachines"]
+        if m["name"] == resources().state_machine("high_priority")
+    )
+    execution = f"{arn.replace(':stateMachine:', ':execution:')}:{issue_id}-high_priority"
+    workflows = StepFunctionsWorkflows()
+    next_step(0)  # the run waits at its first step
+    assert workflows.ended(execution) is False
+    workflows.stop(execution, cause="test")
+    deadline = time.monotonic() + 20
+    while not workflows.ended(execution) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workflows.ended(execution) is True
+    assert workflows.ended(execution + "-unknown") is False

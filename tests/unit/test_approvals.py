@@ -353,6 +353,19 @@ def test_a_rate_limit_waits_for_the_reset_then_posts_once():
     assert deps.workflows.resumed[0][1]["published"] == 2
 
 
+def test_a_reply_is_never_posted_after_its_protocol_gave_up():
+    """A reset hours away outlasts the Publish step's timer: the run times out and alerts that nothing went out;
+    the message delivered again at the reset posts nothing (people may have answered another way)."""
+    deps = _deps()
+    deps.publisher.script[("x", "public_reply")] = [retry(Reason.RATE_LIMITED, NOW + timedelta(hours=5), status=429)]
+    with pytest.raises(PublishLater) as later:
+        publish_reply(_publish(["public_reply"]), deps, NOW)
+    deps.workflows.ended_runs.add("exec-1")  # Step Functions: Publish timed out, the run ended
+    assert publish_reply(_publish(["public_reply"]), deps, later.value.retry_at) == []
+    assert deps.publisher.posts == {} and deps.workflows.resumed == []
+    assert deps.issues.audit_types(ISSUE) == ["publish_skipped"]
+
+
 def test_a_revoked_token_alerts_once_audits_once_and_fails_the_publish_task():
     deps = _deps()
     revoked = alert(Reason.TOKEN_REVOKED, "the platform refused the renewed access token (HTTP 401)", 401)
