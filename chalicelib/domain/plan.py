@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
+from chalicelib.domain.protocol_messages import CHANNELS, PUBLIC_REPLY
 from chalicelib.domain.validation import describe_validation_error
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
@@ -198,7 +199,25 @@ class Protocol(_Strict):
     steps: list[ProtocolStep] = Field(min_length=1)
     # who gets the protocol's monthly review reminder (default: the leads of its steps' teams)
     owners: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
-    publish: list[str] = Field(default_factory=lambda: ["public_reply"])  # public_reply, private_reply
+    # where the approved reply goes unless a drafting step chooses otherwise: public_reply, private_reply
+    publish: list[str] = Field(default_factory=lambda: [PUBLIC_REPLY])
+
+    @field_validator("publish")
+    @classmethod
+    def _publish_channels(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """At least one channel, each one that exists, once: an empty list resolved issues without a reply, and a
+        misspelt channel was published nowhere."""
+        if (info.context or {}).get("stored"):  # a version stored before this check: read as it is, never refused
+            return value
+        names = ", ".join(CHANNELS)
+        if not value:
+            raise ValueError(f"a protocol publishes its reply on at least one channel: {names}")
+        unknown = sorted({channel for channel in value if channel not in CHANNELS})
+        if unknown:
+            raise ValueError(f"unknown channel {', '.join(map(repr, unknown))}: the channels are {names}")
+        if len(set(value)) != len(value):
+            raise ValueError("each channel is listed once")
+        return value
 
     @model_validator(mode="after")
     def _steps_link_up(self) -> Protocol:
