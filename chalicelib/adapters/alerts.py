@@ -7,7 +7,8 @@ Items of the alerts table (``pk``; ``ttl`` lets DynamoDB clean up):
   twice. A failed publish gives the claim back (and its count in the hour); a check that died mid-publish leaves
   a lease that the next check or retry takes over once it is over.
 * ``hour#<YYYY-MM-DDTHH>``: ``raised`` (atomic ``ADD``) counts the hour's alerts; past the cap the alert is
-  appended to ``digest`` instead of published. The item's own send claim is the one digest for that hour.
+  appended to ``digest`` instead of published. The item's own send claim is the one digest for that hour; a
+  digest still owed (its run failed) is found by the next hourly runs (:meth:`SnsAlerts.owed_digests`).
 
 The topic is configured by name (``Resources.alerts_topic``); its ARN is built once per process from the
 caller's account and the client's region, which needs no ``sns:ListTopics`` and works on moto too.
@@ -20,9 +21,9 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters.aws import client
+from chalicelib.adapters.aws import batch_get, client
 from chalicelib.adapters.codec import number, string
-from chalicelib.adapters.outbox import OWED, SendClaims
+from chalicelib.adapters.outbox import OWED, SENDING, SendClaims
 from chalicelib.domain.alerts import (
     Alert,
     compact,
@@ -148,6 +149,19 @@ class SnsAlerts:
             raise
         self.claims.done(claim)
         return "sent"
+
+    def owed_digests(self, hours: list[str]) -> list[str]:
+        """Those of ``hours`` whose digest is still owed, in their order: its run failed (the claim was given back)
+        or died mid-publish (``sending``: its lease is taken over once over). One strongly consistent read of
+        their hour items (``send_state`` is set on an hour item only once an alert is held back in it)."""
+        keys = [{"pk": string(f"hour#{hour}")} for hour in dict.fromkeys(hours)]
+        stored = batch_get(self.table, keys, ProjectionExpression="pk, send_state", ConsistentRead=True)
+        owed = {
+            item["pk"]["S"].removeprefix("hour#")
+            for item in stored
+            if item.get("send_state", {}).get("S") in (OWED, SENDING)
+        }
+        return [hour for hour in hours if hour in owed]
 
     def _publish(self, alert: Alert, now: datetime) -> None:
         client("sns").publish(

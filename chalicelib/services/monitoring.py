@@ -128,27 +128,31 @@ DIGEST_CATCH_UP_HOURS = 24  # a run sends every digest still owed this many hour
 
 
 def send_last_hours_digest(now: datetime, alerts: AlertSink) -> str:
-    """The digest of the alerts held back in the hour before ``now``, and of every earlier hour of the last
-    :data:`DIGEST_CATCH_UP_HOURS` whose digest is still owed: a run that failed (and its retries) leaves its hour
-    owed, and the next run sends it. Oldest first; each hour's digest goes out once (its send claim). One hour
-    failing does not hold back the others: every hour is tried, then the first failure is raised (the run shows up
-    as an error and the hour stays owed). Returns the previous hour's outcome (``sent``, ``duplicate``, ``empty``).
+    """The digest of the alerts held back in the hour before ``now``, after every earlier hour's of the last
+    :data:`DIGEST_CATCH_UP_HOURS` still owed: a run that failed (and its retries) leaves its hour owed, and the next
+    run sends it. Each hour's digest goes out once (its send claim). One hour failing does not hold back the others:
+    every hour is tried, then the first failure is raised (the run shows up as an error and the hour stays owed).
+    Returns the previous hour's outcome (``sent``, ``duplicate``, ``empty``).
     """
     from chalicelib.observability import logger
 
-    outcome, failure = "empty", None
-    for back in range(DIGEST_CATCH_UP_HOURS, 0, -1):
-        hour = hour_key(now - timedelta(hours=back))
+    earlier = [hour_key(now - timedelta(hours=back)) for back in range(DIGEST_CATCH_UP_HOURS, 1, -1)]
+    # the hours still owed, in one read (the DynamoDB sink's ``owed_digests``); a sink without it is asked each hour
+    owed_digests: Callable[[list[str]], list[str]] | None = getattr(alerts, "owed_digests", None)
+    failure = None
+    for hour in owed_digests(earlier) if owed_digests else earlier:
         try:
-            sent = alerts.send_digest(hour, now)
+            if alerts.send_digest(hour, now) == "sent":
+                logger.warning("a digest owed from an earlier hour was sent late", extra={"hour": hour})
         except Exception as error:  # noqa: BLE001 - one hour's failure must not hold back the other hours' digests
             logger.exception("digest failed", extra={"hour": hour})
             failure = failure or error
-            continue
-        if back == 1:
-            outcome = sent
-        elif sent == "sent":
-            logger.warning("a digest owed from an earlier hour was sent late", extra={"hour": hour})
+    try:
+        outcome = alerts.send_digest(hour_key(now - timedelta(hours=1)), now)
+    except Exception:
+        if failure is None:
+            raise
+        logger.exception("digest failed", extra={"hour": hour_key(now - timedelta(hours=1))})
     if failure is not None:
         raise failure
     return outcome

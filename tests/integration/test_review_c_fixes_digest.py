@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.adapters.alerts import SnsAlerts
+from chalicelib.adapters.aws import client
 from chalicelib.services.monitoring import DIGEST_CATCH_UP_HOURS, send_last_hours_digest
 from chalicelib.settings import resources
 from tests.integration.test_alerts import NOW, alert, inbox, received  # noqa: F401 - fixture
@@ -51,3 +52,25 @@ def test_a_digest_owed_longer_than_the_catch_up_is_no_longer_looked_for(inbox): 
     assert received(inbox) == []
     assert send_last_hours_digest(too_late - timedelta(hours=1), alerts) == "empty"  # the previous hour's: empty
     assert [m["kind"] for m in received(inbox)] == ["digest"]  # the oldest hour of its day: still sent
+
+
+def test_a_run_finds_the_earlier_hours_owed_in_one_read(inbox):  # noqa: F811
+    alerts = SnsAlerts(resources(), per_hour=0)
+    assert alerts.raise_alert(alert("iss-a"), NOW) == "deferred"  # the 10:00 hour owes a digest
+    calls: list[str] = []
+    events = client("dynamodb").meta.events
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    events.register("before-call.dynamodb", count)
+    try:
+        assert alerts.owed_digests(["2026-11-24T09", "2026-11-24T10", "2026-11-24T11"]) == ["2026-11-24T10"]
+        calls.clear()
+        at_one = NOW + timedelta(hours=2, minutes=35)  # 13:05: the 10:00 hour is an earlier one
+        assert send_last_hours_digest(at_one, alerts) == "empty"
+    finally:
+        events.unregister("before-call.dynamodb", count)
+    assert [m["kind"] for m in received(inbox)] == ["digest"]
+    # one read of the 23 earlier hours, the owed hour's claim and its mark, the previous hour's claim and read
+    assert calls.count("BatchGetItem") == 1 and len(calls) <= 6, calls
