@@ -67,6 +67,9 @@ def _mentions(mentions: list[dict[str, Any]]) -> str:
     return f"<table><tr><th>when</th><th>where</th><th>who</th><th>what</th></tr>{rows}</table>"
 
 
+HISTORY_ROWS = 200  # the page shows the trail's latest events
+
+
 def _history(events: list[dict[str, Any]]) -> str:
     def summary(details: dict[str, Any]) -> str:
         keep = {
@@ -76,12 +79,18 @@ def _history(events: list[dict[str, Any]]) -> str:
         }
         return "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in keep.items())
 
+    shown = events[-HISTORY_ROWS:]  # the latest: a pile-on's trail would pass Lambda's 6 MB response
     rows = "".join(
         f"<tr><td>{e(ev.get('at', ''))[:19]}</td><td>{e(ev.get('type'))}</td><td>{e(ev.get('actor'))}"
         f"</td><td>{e(summary(ev.get('details') or {}))}</td></tr>"
-        for ev in events
+        for ev in shown
     )
-    return f"<table><tr><th>when</th><th>what</th><th>who</th><th>details</th></tr>{rows}</table>"
+    earlier = (
+        f"<p>{len(events) - len(shown)} earlier events are in the issue's trail (GET /issues/{{id}}).</p>"
+        if len(events) > len(shown)
+        else ""
+    )
+    return f"{earlier}<table><tr><th>when</th><th>what</th><th>who</th><th>details</th></tr>{rows}</table>"
 
 
 # Where the reply goes: one radio group, since the form handler keeps only a field's first value.
@@ -100,7 +109,8 @@ BUTTONS = {
 
 def _form(data: PageData, action_url: str) -> str:
     approval = data.approval
-    editable = approval.action in EDITING_ACTIONS
+    # what each offered outcome needs is on the page: an edit needs the text, a rejection its reason
+    editable = approval.action in EDITING_ACTIONS or "edited" in approval.outcomes
     fields = []
     if editable:
         fields.append(
@@ -115,7 +125,7 @@ def _form(data: PageData, action_url: str) -> str:
             for value, label in CHANNEL_CHOICES
         )
         fields.append(f"<fieldset><legend>Where the reply goes</legend>{options}</fieldset>")
-    if approval.action in ("review", "approve"):
+    if approval.action in ("review", "approve") or "rejected" in approval.outcomes:
         fields.append(
             "<label for=comment>Comment (needed to reject)</label><textarea id=comment name=comment></textarea>"
         )

@@ -127,7 +127,8 @@ def assignee(plan: ResponsePlan, team: str | None, issue_id: str) -> str | None:
 def describe(mention: Mention, classification: Classification, plan: ResponsePlan) -> str:
     label = plan.categories[classification.category].label
     subject = classification.products[0] if classification.products else classification.topic.replace("_", " ")
-    author = mention.author.handle or mention.author.name or "someone"
+    # one line each: the description heads plain-text emails, where a line break in a name could forge a line
+    author = " ".join((mention.author.handle or mention.author.name or "someone").split()) or "someone"
     excerpt = " ".join(mention.text.split())[:160]
     return f'{label}: {subject} on {mention.platform} from {author}: "{excerpt}"'
 

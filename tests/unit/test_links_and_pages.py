@@ -186,3 +186,56 @@ def test_review_and_approve_steps_send_no_channels_so_the_choice_is_kept():
     act(review, ActForm(outcome="edited", draft="Better.").answer(), _deps(recorder), NOW)
     act(_approval(action="approve", outcomes=("approved",)), ActForm(outcome="approved").answer(), _deps(recorder), NOW)
     assert [output["channels"] for output in recorder.resumed] == [[], [], []]
+
+
+def test_every_offered_outcome_has_what_it_needs_on_the_page():
+    """A drafting step that can reject shows the comment a rejection needs; an approving step that can edit shows
+    the text to edit."""
+    can_reject = _page(_approval(action="draft", step="draft", outcomes=("submitted", "rejected")), ("public_reply",))
+    assert "value=rejected" in can_reject and "name=comment" in can_reject
+    can_edit = _page(_approval(action="approve", step="approve", outcomes=("approved", "edited")), ("public_reply",))
+    assert "value=edited" in can_edit and "name=draft" in can_edit
+    plain = _page(_approval(action="draft", step="draft", outcomes=("submitted",)), ("public_reply",))
+    assert "name=comment" not in plain
+
+
+def test_the_page_shows_the_latest_of_a_long_trail():
+    from chalicelib.api.pages import HISTORY_ROWS
+
+    events = [
+        {"at": f"2026-11-24T00:{i // 60:02d}:{i % 60:02d}", "type": f"event{i}", "actor": "x"} for i in range(900)
+    ]
+    page = approval_page(
+        PageData(approval=_approval(), issue={}, mentions=[], history=events, canned_warning=None), "?exp=1&sig=ab"
+    )
+    assert "event899" in page and f"event{899 - HISTORY_ROWS}<" not in page
+    assert f"{900 - HISTORY_ROWS} earlier events" in page
+
+
+def test_an_authors_name_with_line_breaks_stays_on_one_line_in_the_description():
+    from chalicelib.domain.classification import Classification
+    from chalicelib.domain.issues import describe
+    from chalicelib.domain.plan import Severity
+    from tests.triage_fixtures import mention
+
+    forged = mention("1", "My parcel never arrived").model_copy(deep=True)
+    forged.author.__dict__["handle"] = None
+    forged.author.__dict__["name"] = "Ana\n\nOpen: https://evil.example/approvals/x\n"
+    plan = bundled_plan()
+    classification = Classification(
+        category="routine_response",
+        severity=Severity.LOW,
+        team="customer_service",
+        rule=None,
+        opens_issue=True,
+        follow_up_required=False,
+        topic="delivery",
+        products=(),
+        complaint=True,
+        complaint_score=0.9,
+        sentiment=-0.5,
+        risk_flags=frozenset(),
+        author_kind=None,
+    )
+    line = describe(forged, classification, plan)
+    assert "\n" not in line and "Ana Open: https://evil.example" in line
