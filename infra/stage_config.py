@@ -90,6 +90,13 @@ class StageConfig:
     def check_deployable(self) -> None:
         for name in REQUIRED_SETTINGS:
             self.required(name)
+        if self.environment.get("STAGE") != self.stage:
+            # settings.py names every table, queue and topic from STAGE: without it a deployed function would run
+            # as the local stage, against resources that do not exist
+            raise StageNotDeployable(
+                f"stage {self.stage!r}: STAGE must be set to {self.stage!r} in its environment_variables "
+                f"(.chalice/config.json), not {self.environment.get('STAGE')!r}"
+            )
         if not self.public_base_url.startswith("https://"):
             raise StageNotDeployable(
                 f"stage {self.stage!r}: PUBLIC_BASE_URL must be an https:// address, not {self.public_base_url!r}"

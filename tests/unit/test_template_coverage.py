@@ -252,6 +252,26 @@ def test_a_stage_without_its_required_settings_is_not_packaged(tmp_path, missing
         config.check_deployable()
 
 
+@pytest.mark.parametrize("stage_setting", [None, "local", "dev"])
+def test_a_stage_whose_stage_setting_is_not_its_name_is_not_packaged(tmp_path, stage_setting):
+    """settings.py names every resource from STAGE: a deployed 'brand' stage running as 'local' would use tables
+    that do not exist."""
+    config = _stage_config(
+        tmp_path,
+        "brand",
+        {"PUBLIC_BASE_URL": "https://replies.brand.example/api", "APPROVALS_FROM_EMAIL": "c@b.example"},
+    )
+    environment = config.config["stages"]["brand"]["environment_variables"]
+    if stage_setting is None:
+        del environment["STAGE"]
+    else:
+        environment["STAGE"] = stage_setting
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.config))
+    with pytest.raises(StageNotDeployable, match="STAGE"):
+        StageConfig.load("brand", path).check_deployable()
+
+
 def test_a_local_base_url_is_not_deployable(tmp_path):
     config = _stage_config(
         tmp_path, "brand", {"PUBLIC_BASE_URL": "http://127.0.0.1:8000", "APPROVALS_FROM_EMAIL": "care@brand.example"}
