@@ -73,7 +73,14 @@ from pydantic import BaseModel
 
 from chalicelib.domain.alerts import SUBJECT_MAX
 from chalicelib.domain.index_shards import SHARD_DIGITS, STATUS_CATEGORY_SHARDS, shard_suffix
-from chalicelib.domain.plan import Outcome, ProtocolStep, ResponsePlan, StepAction, TimeoutAction
+from chalicelib.domain.plan import (
+    PROCEEDING_OUTCOMES,
+    Outcome,
+    ProtocolStep,
+    ResponsePlan,
+    StepAction,
+    TimeoutAction,
+)
 from chalicelib.domain.protocol_messages import (
     ESCALATED,
     ESCALATED_REMINDER,
@@ -94,7 +101,7 @@ PUBLISH_TIMEOUT_MINUTES = 60
 # Step Functions' ceiling for TimeoutSeconds.
 MAX_TIMEOUT_SECONDS = 99_999_999
 
-PROCEED = (Outcome.SUBMITTED, Outcome.APPROVED, Outcome.EDITED)
+PROCEED = PROCEEDING_OUTCOMES
 # The steps whose people choose the channels the reply goes out on (the others cannot change them).
 CHOOSES_CHANNELS = (StepAction.DRAFT, StepAction.RESPOND)
 ALERT_SEVERITY = {"approval_stuck": "high", "approval_timed_out": "critical", "publish_timed_out": "critical"}
@@ -205,6 +212,52 @@ def index_shard_states(prefix: str, next_state: str, shards: int = STATUS_CATEGO
     return states
 
 
+# Step Functions' limits on names: a state's and a state machine's are at most 80 characters.
+STATE_NAME_MAX = 80
+STATE_MACHINE_NAME_MAX = 80
+
+
+class UndeployableProtocol(ValueError):
+    """A compiled definition Step Functions would refuse; plan validation refuses the plans that make one."""
+
+
+def reachable_states(definition: dict[str, Any]) -> set[str]:
+    """The states a run of ``definition`` can enter: from ``StartAt`` along every Next, Choice and Catch."""
+    states = definition["States"]
+    seen: set[str] = set()
+    todo = [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice.get("Next") for choice in state.get("Choices", [])]
+        targets += [catcher.get("Next") for catcher in state.get("Catch", [])]
+        todo.extend(target for target in targets if target)
+    return seen
+
+
+def definition_problems(protocol: str, definition: dict[str, Any]) -> list[str]:
+    """What Step Functions would refuse in ``protocol``'s compiled ``definition``, each as ``<place>: <why>``: a
+    state name over 80 characters, a state no run reaches (Step Functions refuses unreachable states; an
+    unreachable Publish would mean no reply is ever published)."""
+    problems = [
+        f"protocols.{protocol}.{state.split('.')[0]}: the state '{state}' has {len(state)} characters, "
+        f"Step Functions allows {STATE_NAME_MAX}"
+        for state in definition["States"]
+        if len(state) > STATE_NAME_MAX
+    ]
+    reached = reachable_states(definition)
+    unreachable = [state for state in definition["States"] if state not in reached]
+    if PUBLISH in unreachable:
+        problems.append(f"protocols.{protocol}: no run reaches Publish, so the reply is never published")
+    elif unreachable:
+        problems.append(f"protocols.{protocol}: no run reaches the states {', '.join(unreachable)}")
+    return problems
+
+
 def compile_protocol(
     plan: ResponsePlan, protocol_name: str, resources: ProtocolResources, time_scale: float = 60.0
 ) -> dict[str, Any]:
@@ -213,7 +266,13 @@ def compile_protocol(
         raise ValueError(f"unknown protocol '{protocol_name}' (the plan has: {', '.join(plan.protocols) or 'none'})")
     if not time_scale > 0:
         raise ValueError(f"time_scale must be positive, not {time_scale}")
-    return _Compiler(plan, protocol_name, resources, time_scale).compile()
+    definition = _Compiler(plan, protocol_name, resources, time_scale).compile()
+    # Plan validation refuses what would fail here (domain/plan.py, _protocols_fit_step_functions): a definition
+    # Step Functions would refuse is never handed on.
+    problems = definition_problems(protocol_name, definition)
+    if problems:
+        raise UndeployableProtocol("; ".join(problems))
+    return definition
 
 
 class _Compiler:

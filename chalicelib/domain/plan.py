@@ -28,6 +28,12 @@ from chalicelib.domain.protocol_messages import CHANNELS, PUBLIC_REPLY
 from chalicelib.domain.validation import describe_validation_error
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+# Bounds that keep every name compiled from a protocol within Step Functions' 80 characters: its state machine
+# (social-response-<stage>-protocol-<name>, for stages of up to 14 characters) and its states (<step>.<suffix>, the
+# longest ".escalated_reminder_<n>" with n at most one more than the on_timeout actions).
+PROTOCOL_NAME_MAX = 40
+STEP_NAME_MAX = 50
+ON_TIMEOUT_MAX = 10
 BRAND_MAX_CHARS = 100  # the brand heads email subjects ("<brand> weekly report ...") and SNS subjects (100 at most)
 _BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # \s: line breaks, tabs, U+2028/2029 ...; the rest: controls
 _NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # control characters, line/paragraph separators
@@ -171,6 +177,10 @@ class Outcome(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EDITED = "edited"
+
+
+# The outcomes that move a run on to the next step (or to Publish after the last).
+PROCEEDING_OUTCOMES = (Outcome.SUBMITTED, Outcome.APPROVED, Outcome.EDITED)
 
 
 class ProtocolStep(_Strict):
@@ -381,6 +391,39 @@ class ResponsePlan(_Strict):
             for step in protocol.steps:
                 if step.team and step.team not in self.teams:
                     problems.append(f"protocols.{name}.{step.name}: unknown team '{step.team}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _protocols_fit_step_functions(self, info: ValidationInfo) -> ResponsePlan:
+        """Every protocol compiles to a state machine Step Functions accepts: its names within Step Functions'
+        80 characters, every state reachable (a step that can only reject left Publish unreachable). The compiler
+        (``adapters/state_machines.py``) checks each definition it makes against the same limits, and a test
+        compiles plans at these bounds, so the rule and the compiler cannot drift apart."""
+        if (info.context or {}).get("stored"):  # a version stored before this check: read as it is, never refused
+            return self
+        problems: list[str] = []
+        for name, protocol in self.protocols.items():
+            if len(name) > PROTOCOL_NAME_MAX:
+                problems.append(
+                    f"protocols.{name}: a protocol's name is at most {PROTOCOL_NAME_MAX} characters, not {len(name)} "
+                    "(its state machine is named social-response-<stage>-protocol-<name>, at most 80 characters)"
+                )
+            for step in protocol.steps:
+                place = f"protocols.{name}.{step.name}"
+                if len(step.name) > STEP_NAME_MAX:
+                    problems.append(
+                        f"{place}: a step's name is at most {STEP_NAME_MAX} characters, not {len(step.name)} "
+                        "(its states are named <step>.<what>, at most 80 characters)"
+                    )
+                if len(step.on_timeout) > ON_TIMEOUT_MAX:
+                    problems.append(f"{place}: on_timeout lists at most {ON_TIMEOUT_MAX} actions")
+                if not any(outcome in PROCEEDING_OUTCOMES for outcome in step.outcomes):
+                    problems.append(
+                        f"{place}: no outcome moves on (submitted, approved or edited), so no run gets past the "
+                        "step and the reply is never published"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self
