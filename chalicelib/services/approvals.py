@@ -455,6 +455,18 @@ class PublishLater(RuntimeError):
         self.retry_at = retry_at
 
 
+def _run_event(message: PublishRequest, kind: str, at: datetime, details: dict[str, Any]) -> AuditEvent:
+    """A publish outcome on the issue's trail, keyed by the run: a redelivery writes the same event again."""
+    return AuditEvent(
+        issue_id=message.issue_id,
+        at=at,
+        type=kind,
+        actor=SYSTEM_PROTOCOL,
+        suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
+        details=details,
+    )
+
+
 def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) -> list[str]:
     """Post the reply on each channel once, record it, resume the run; returns the posts' ids.
 
@@ -469,13 +481,11 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
         # was closed): it alerted that nothing went out, and people may have answered another way. Posting now
         # could send the customer a second reply.
         deps.issues.append(
-            AuditEvent(
-                issue_id=message.issue_id,
-                at=now,
-                type="publish_skipped",
-                actor=SYSTEM_PROTOCOL,
-                suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
-                details={"channels": list(message.channels), "reason": "the protocol had ended before it could post"},
+            _run_event(
+                message,
+                "publish_skipped",
+                now,
+                {"channels": list(message.channels), "reason": "the protocol had ended before it could post"},
             )
         )
         logger.warning("publish skipped: the protocol had ended", extra={"issue_id": message.issue_id})
@@ -505,13 +515,11 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
         first = min(r.published_at or now for r in published.values())
         deps.issues.record_response(message.issue_id, first)
         deps.issues.append(
-            AuditEvent(
-                issue_id=message.issue_id,
-                at=first,
-                type="published",
-                actor=SYSTEM_PROTOCOL,
-                suffix=hashlib.sha256(message.execution.encode()).hexdigest()[:8],
-                details={
+            _run_event(
+                message,
+                "published",
+                first,
+                {
                     "channels": list(published),
                     "platform": target.platform,
                     "posts": posts,
