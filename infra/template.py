@@ -14,6 +14,7 @@ Run ``python -m infra.template --stage dev`` to print it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from typing import Any
 
@@ -163,16 +164,22 @@ def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
     same template deploys to any account and region.
     """
     from chalicelib.adapters.plans import bundled_plan
-    from chalicelib.adapters.state_machines import ProtocolResources, compile_protocol
+    from chalicelib.adapters.state_machines import STATE_MACHINE_NAME_MAX, ProtocolResources, compile_protocol
 
-    placeholders = ProtocolResources(
-        approval_queue_url="${ApprovalQueue}",
-        publish_queue_url="${PublishQueue}",
-        alerts_topic_arn="${AlertsTopic}",
-        issues_table="${IssuesTable}",
-        audit_table="${AuditTable}",
-    )
     plan = bundled_plan()
+    # The definitions are compiled with stand-ins for the references, then every "${" of the plan's text (a role, a
+    # label, the brand) is escaped as "${!" (Fn::Sub's literal), and only then the stand-ins become references.
+    # The stand-ins carry a digest of the plan, so no text of the plan can be one.
+    digest = hashlib.sha256(json.dumps(plan.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:20]
+    references = ("ApprovalQueue", "PublishQueue", "AlertsTopic", "IssuesTable", "AuditTable")
+    stand_in = {logical: f"cfn-reference-{digest}-{logical}" for logical in references}
+    placeholders = ProtocolResources(
+        approval_queue_url=stand_in["ApprovalQueue"],
+        publish_queue_url=stand_in["PublishQueue"],
+        alerts_topic_arn=stand_in["AlertsTopic"],
+        issues_table=stand_in["IssuesTable"],
+        audit_table=stand_in["AuditTable"],
+    )
     resources: dict[str, Any] = {
         "ProtocolRole": {
             "Type": "AWS::IAM::Role",
@@ -226,11 +233,20 @@ def _state_machines(names: Resources, time_scale: float) -> dict[str, Any]:
         },
     }
     for protocol in plan.protocols:
+        name = names.state_machine(protocol)
+        if len(name) > STATE_MACHINE_NAME_MAX:
+            raise ValueError(
+                f"the state machine of protocol {protocol} would be named {name} ({len(name)} characters): "
+                f"Step Functions allows {STATE_MACHINE_NAME_MAX}; shorten the stage's or the protocol's name"
+            )
         definition = json.dumps(compile_protocol(plan, protocol, placeholders, time_scale=time_scale))
+        definition = definition.replace("${", "${!")
+        for logical, text in stand_in.items():
+            definition = definition.replace(text, "${" + logical + "}")
         resources[state_machine_logical_id(protocol)] = {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
-                "StateMachineName": names.state_machine(protocol),
+                "StateMachineName": name,
                 "RoleArn": {"Fn::GetAtt": ["ProtocolRole", "Arn"]},
                 "DefinitionString": {"Fn::Sub": definition},
                 "TracingConfiguration": {"Enabled": True},
