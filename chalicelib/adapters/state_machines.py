@@ -261,7 +261,11 @@ def definition_problems(protocol: str, definition: dict[str, Any]) -> list[str]:
 def compile_protocol(
     plan: ResponsePlan, protocol_name: str, resources: ProtocolResources, time_scale: float = 60.0
 ) -> dict[str, Any]:
-    """The ASL definition (a dict; ``json.dumps`` it for ``create_state_machine``) of one protocol."""
+    """The ASL definition (a dict; ``json.dumps`` it for ``create_state_machine``) of one protocol.
+
+    Raises :class:`UndeployableProtocol` for a definition Step Functions would refuse (a state name over 80
+    characters, an unreachable state): plan validation refuses the plans that would make one, so only a stored
+    version read as it is can get here."""
     if protocol_name not in plan.protocols:
         raise ValueError(f"unknown protocol '{protocol_name}' (the plan has: {', '.join(plan.protocols) or 'none'})")
     if not time_scale > 0:
