@@ -374,7 +374,15 @@ RATE_ALARMS = {
 }
 
 
-def _data_alarms(names: Resources, protocols: list[str]) -> dict[str, Any]:
+def metrics_service(stage: str) -> str:
+    """The ``service`` dimension a stage's functions emit (its ``POWERTOOLS_SERVICE_NAME``): each deployed stage has
+    its own, so the rate alarms of two stages in one account never watch one series."""
+    from infra.stage_config import StageConfig
+
+    return StageConfig.load(stage).environment.get("POWERTOOLS_SERVICE_NAME", METRICS_SERVICE)
+
+
+def _data_alarms(names: Resources, protocols: list[str], service: str = METRICS_SERVICE) -> dict[str, Any]:
     """Alarms on what the data template holds: DLQ depth, state machine failures and timeouts, EMF rates."""
     alarms: dict[str, Any] = {}
     for dlq in DEAD_LETTER_QUEUES:
@@ -400,7 +408,7 @@ def _data_alarms(names: Resources, protocols: list[str]) -> dict[str, Any]:
         )
     for logical, (metric, period, threshold, why) in RATE_ALARMS.items():
         alarms[logical] = _alarm(
-            why, METRICS_NAMESPACE, metric, {"service": METRICS_SERVICE}, period=period, threshold=threshold
+            why, METRICS_NAMESPACE, metric, {"service": service}, period=period, threshold=threshold
         )
     return alarms
 
@@ -528,7 +536,7 @@ def build_template(stage: str, time_scale: float | None = None) -> dict[str, Any
             },
         },
         **_state_machines(names, protocol_time_scale() if time_scale is None else time_scale),
-        **_data_alarms(names, list(bundled_plan().protocols)),
+        **_data_alarms(names, list(bundled_plan().protocols), metrics_service(stage)),
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

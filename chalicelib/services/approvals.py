@@ -541,8 +541,11 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
         )
         raise PublishLater(retry_at, [f"{channel}: {r.reason.value}" for channel, r in waiting.items()])
     not_out = [f"{channel}: {r.reason.value}" for channel, r in refused.items()]
+    if not results:  # nothing chosen to publish on: the issue must not resolve as if a reply went out
+        not_out = ["no channel was chosen to publish on"]
+        deps.issues.append(_run_event(message, "publish_refused", now, {"reason": not_out[0]}))
     try:
-        if published or not results:
+        if published:
             deps.workflows.resume(
                 message.task_token, PublishCallback(published=len(published), posts=posts, refused=not_out).model_dump()
             )

@@ -366,6 +366,13 @@ def test_a_reply_is_never_posted_after_its_protocol_gave_up():
     assert deps.issues.audit_types(ISSUE) == ["publish_skipped"]
 
 
+def test_a_publish_with_no_channel_fails_its_task_and_never_resolves_the_issue():
+    deps = _deps()
+    assert publish_reply(_publish([]), deps, NOW) == []
+    assert deps.workflows.resumed == [] and deps.workflows.failed[0][1] == PUBLISH_REFUSED_ERROR
+    assert deps.issues.audit_types(ISSUE) == ["publish_refused"]
+
+
 def test_a_revoked_token_alerts_once_audits_once_and_fails_the_publish_task():
     deps = _deps()
     revoked = alert(Reason.TOKEN_REVOKED, "the platform refused the renewed access token (HTTP 401)", 401)

@@ -102,3 +102,17 @@ def test_every_dead_letter_queue_of_the_template_is_checked():
     assert set(read) == template_dlqs
     [alert] = sink.raised.values()
     assert alert.details["queue"] == names.issues_stream_dlq
+
+
+def test_each_deployed_stage_alarms_on_its_own_metric_series():
+    """Two stages in one account emit one namespace: the service dimension (POWERTOOLS_SERVICE_NAME) keeps their
+    series, and so their rate alarms, apart."""
+    from infra.stage_config import StageConfig
+
+    services = {}
+    for stage in ("dev", "prod"):
+        alarm = build_template(stage)["Resources"]["SlaBreachRateAlarm"]["Properties"]
+        (dimension,) = alarm["Dimensions"]
+        assert dimension == {"Name": "service", "Value": StageConfig.load(stage).environment["POWERTOOLS_SERVICE_NAME"]}
+        services[stage] = dimension["Value"]
+    assert services["dev"] != services["prod"]
