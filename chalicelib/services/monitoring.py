@@ -137,10 +137,8 @@ def send_last_hours_digest(now: datetime, alerts: AlertSink) -> str:
     from chalicelib.observability import logger
 
     earlier = [hour_key(now - timedelta(hours=back)) for back in range(DIGEST_CATCH_UP_HOURS, 1, -1)]
-    # the hours still owed, in one read (the DynamoDB sink's ``owed_digests``); a sink without it is asked each hour
-    owed_digests: Callable[[list[str]], list[str]] | None = getattr(alerts, "owed_digests", None)
     failure = None
-    for hour in owed_digests(earlier) if owed_digests else earlier:
+    for hour in alerts.owed_digests(earlier):  # the hours still owed, in one read
         try:
             if alerts.send_digest(hour, now) == "sent":
                 logger.warning("a digest owed from an earlier hour was sent late", extra={"hour": hour})

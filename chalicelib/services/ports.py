@@ -111,6 +111,9 @@ class AlertSink(Protocol):
     def send_digest(self, hour: str, now: datetime) -> str:
         """The alerts the cap held back in ``hour``, in one message (once)."""
 
+    def owed_digests(self, hours: list[str]) -> list[str]:
+        """Those of ``hours`` whose digest is still owed (held-back alerts, not sent), oldest first."""
+
 
 class LiveIssues(Protocol):
     """The issues still being worked on, by status and category (``adapters/alerts.py``)."""

@@ -240,6 +240,9 @@ class FakeAlerts:
         self.digests.append(hour)
         return "sent"
 
+    def owed_digests(self, hours: list[str]) -> list[str]:
+        return list(hours)  # as if every earlier hour were owed: each is asked once
+
 
 class FakeIssues:
     def __init__(self, *items: dict[str, Any]) -> None:
