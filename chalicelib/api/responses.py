@@ -14,7 +14,8 @@ ANY_CONTENT_TYPE = ["*/*"]
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(body=body, status_code=status, headers=JSON)
+    # a copy each time: a handler adds its own headers (ETag, WWW-Authenticate, Retry-After) to its answer's
+    return Response(body=body, status_code=status, headers=dict(JSON))
 
 
 def error_response(status: int, message: str) -> Response:

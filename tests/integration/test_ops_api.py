@@ -596,3 +596,13 @@ def test_closing_records_when_so_the_sla_clock_stops_and_reopening_clears_it(api
     assert closed["status"] == "closed" and datetime.fromisoformat(closed["closed_at"]) <= datetime.now(timezone.utc)
     assert send(api, "PATCH", f"/issues/{issue}", {"status": "in_progress"})[0] == 200
     assert "closed_at" not in DynamoIssues(resources()).get(issue)
+
+
+def test_an_answers_own_headers_never_carry_over_to_the_next_answer(api):
+    """A 401's WWW-Authenticate and an issue's ETag belong to that answer only (they were added to a shared dict)."""
+    assert api.http.get("/issues", headers={}).headers.get("WWW-Authenticate")
+    issue = api.issue_ids[0]
+    assert api.http.get(f"/issues/{issue}", headers=api.admin).headers.get("ETag")
+    for path in ("/health", "/tokens", f"/issues?{DAYS}"):
+        headers = api.http.get(path, headers=api.admin).headers
+        assert "WWW-Authenticate" not in headers and "ETag" not in headers, (path, headers)
