@@ -1,9 +1,15 @@
 """``social-response classify``: JSONL mentions on stdin → JSONL classifications on stdout.
 
 Input lines need ``{"id", "text"}``; any generic-webhook field may be present (``platform``, ``author``,
-``rating``, ``product`` ...) and joins the text signals in the plan's rules. Output, one line per input, same order:
+``rating``, ``product`` ...) and joins the text signals in the plan's rules, as the live triage reads them. Lines
+come from real exports, so a field classification does not read (``created_at``, ``url``, the author's id and
+name) never costs a line its classification: an unusable one is ignored (times are read in the common forms:
+:mod:`chalicelib.domain.event_times`); a ``platform`` is normalised to a name (``"My Shop"`` -> ``my-shop``).
+Output, one line per input, same order:
 ``{"id", "complaint", "complaint_score", "sentiment", "topic", "category", "severity"}``. A line that cannot be
-read gives ``{"id": ..., "error": "..."}`` in its place and the exit status 1. Offline: no AWS calls.
+classified (not a JSON object, no ``id`` or string ``text``, a value classification reads that is out of its bounds:
+a rating of 11, a negative follower count) gives ``{"id": ..., "error": "..."}`` in its place and the exit status 1.
+Offline: no AWS calls.
 """
 
 from __future__ import annotations
@@ -11,53 +17,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from chalicelib.domain.classification import classify, model_text
-from chalicelib.domain.models import Author, Mention
-from chalicelib.domain.plan import ResponsePlan, load_plan_yaml
+from chalicelib.commands.common import classified, load_plan, offline_mention
+from chalicelib.domain.models import Mention
+from chalicelib.domain.plan import ResponsePlan
+from chalicelib.domain.signals import TextSignals
 from chalicelib.domain.validation import describe_validation_error
-from chalicelib.platforms.generic import kind_of
 
 
 def to_mention(row: dict[str, Any]) -> Mention:
-    if "id" not in row or not isinstance(row.get("text"), str):
-        raise ValueError('each line needs "id" and a string "text"')
-    author = row.get("author") or {}
-    created = row.get("created_at") or datetime.now(timezone.utc).isoformat()
-    return Mention(
-        platform=str(row.get("platform") or "unknown").lower(),
-        external_id=str(row["id"]),
-        text=row["text"],
-        title=row.get("title"),
-        rating=row.get("rating"),
-        url=row.get("url"),
-        created_at=created,
-        parent_id=row.get("in_reply_to"),
-        kind=kind_of(row.get("rating"), row.get("in_reply_to")),  # as the generic webhook takes the same fields
-        product=row.get("product"),
-        author=Author(
-            **{k: author[k] for k in ("id", "handle", "name", "followers", "verified") if author.get(k) is not None}
-        )
-        if isinstance(author, dict)
-        else Author(),
-    )
+    """The mention a line stands for (:func:`chalicelib.commands.common.offline_mention`)."""
+    return offline_mention(row)
 
 
-def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze) -> dict[str, Any]:
-    mention = to_mention(row)
-    signals = analyze(model_text(mention))
-    result = classify(mention, signals, plan)
+def classify_row(row: dict[str, Any], plan: ResponsePlan, analyze: Callable[[str], TextSignals]) -> dict[str, Any]:
+    _mention, result = classified(row, plan, analyze)
     return {
         "id": row["id"],
-        "complaint": signals.complaint,
-        "complaint_score": signals.complaint_score,
-        "sentiment": signals.sentiment,
-        "topic": signals.topic,
+        "complaint": result.complaint,
+        "complaint_score": result.complaint_score,
+        "sentiment": result.sentiment,
+        "topic": result.topic,
         "category": result.category,
         "severity": result.severity.value,
     }
@@ -75,15 +59,9 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from chalicelib.bootstrap import bundled_plan
-    from chalicelib.cli import CliError
-    from chalicelib.domain.plan import PlanError
     from chalicelib.domain.signals import analyze_one
 
-    try:
-        plan = load_plan_yaml(Path(args.plan).read_text(encoding="utf-8")) if args.plan else bundled_plan()
-    except (OSError, UnicodeDecodeError, PlanError) as bad:
-        raise CliError(f"--plan {args.plan}: {bad}") from None
+    plan = load_plan(args.plan)
     status = 0
     for number, line in enumerate(stdin, start=1):
         if not line.strip():

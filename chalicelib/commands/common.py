@@ -1,13 +1,25 @@
-"""What the commands share: the AWS stage options and their guard, the ops API client, tables and JSON out."""
+"""What the commands share: the AWS stage options and their guard, the ops API client, tables and JSON out, and
+the offline commands' reading of a JSONL mention (``classify`` and ``detect-surges`` classify it one way)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from typing import Any, TextIO
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chalicelib.cli import CliError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.classification import Classification
+    from chalicelib.domain.models import Mention
+    from chalicelib.domain.plan import ResponsePlan
+    from chalicelib.domain.signals import TextSignals
 
 LOCAL_STAGES = ("local", "test")
 
@@ -118,3 +130,122 @@ def _cell(value: Any) -> str:
 
 def emit(stdout: TextIO, value: Any) -> None:
     stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# -- offline mentions (classify, detect-surges) ----------------------------------------------------------------
+# A JSONL line comes from wherever a user got it (a dataset, an export), not from a signed webhook: the fields
+# classification reads (text, title, platform and kind, the author's handle, reach and verification, rating,
+# product) are taken as the generic webhook takes them, normalised where that is unambiguous and refused where it
+# is not; the fields it does not read (created_at, url, in_reply_to's id, the author's id and name) are dropped
+# when unusable, so they never cost a line its classification.
+UNKNOWN_PLATFORM = "unknown"
+IGNORABLE = frozenset({("created_at",), ("url",), ("parent_id",), ("author", "id"), ("author", "name")})
+"""Where a bad value is dropped rather than refused: nothing in classification reads it."""
+_NOT_IN_A_PLATFORM_NAME = re.compile(r"[^a-z0-9_\-]+")
+
+
+def load_plan(path: str | None) -> ResponsePlan:
+    """``--plan FILE``, else the bundled plan (as the local stack seeds it)."""
+    from chalicelib.bootstrap import bundled_plan
+    from chalicelib.domain.plan import PlanError, load_plan_yaml
+
+    try:
+        return load_plan_yaml(Path(path).read_text(encoding="utf-8")) if path else bundled_plan()
+    except (OSError, UnicodeDecodeError, PlanError) as bad:
+        raise CliError(f"--plan {path}: {bad}") from None
+
+
+def platform_name(value: Any) -> str:
+    """A line's ``platform`` as a platform name (``[a-z0-9_-]``): ``"My Shop"`` -> ``my-shop``, ``"Trustpilot"``
+    -> ``trustpilot``, none -> ``unknown``; a value with no letter or digit to name it by raises ``ValueError``."""
+    if value is None or value == "":
+        return UNKNOWN_PLATFORM
+    if not isinstance(value, str):
+        raise ValueError(f"platform: {value!r} is not a name")
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
+    name = _NOT_IN_A_PLATFORM_NAME.sub("-", ascii_text).strip("-")
+    if not name:
+        raise ValueError(f"platform: {value!r} has no letter or digit to name it by")
+    return name
+
+
+def offline_mention(row: dict[str, Any], created_at: datetime | None = None) -> Mention:
+    """The :class:`Mention` a JSONL line stands for (see above); ``created_at`` given: the line's own time, read
+    by the caller (a time outside the domain's window is dropped like any unusable time).
+    ``ValueError``/``ValidationError`` when the line cannot be classified."""
+    from pydantic import ValidationError
+
+    from chalicelib.domain import limits
+    from chalicelib.domain.event_times import read_time
+    from chalicelib.domain.models import Author, Mention
+    from chalicelib.platforms.generic import kind_of
+
+    if "id" not in row or not isinstance(row.get("text"), str):
+        raise ValueError('each line needs "id" and a string "text"')
+    author = row.get("author")
+    author = (
+        {k: v for k, v in author.items() if k in Author.model_fields and v is not None}
+        if isinstance(author, dict)
+        else {}
+    )
+    if created_at is None:
+        try:
+            created_at = read_time(row.get("created_at"))
+        except ValueError:
+            created_at = None
+    product = row.get("product")
+    if isinstance(product, (int, float)) and not isinstance(product, bool):
+        product = str(product)  # a numeric product code names it as well as its digits
+    in_reply_to = row.get("in_reply_to")
+    fields: dict[str, Any] = {
+        "platform": platform_name(row.get("platform")),
+        "external_id": str(row["id"]),
+        "text": row["text"][: limits.MAX_TEXT_CHARS],  # clipped, as every webhook clips it
+        "title": row.get("title"),
+        "rating": row.get("rating"),
+        "url": row.get("url"),
+        "created_at": created_at,
+        "parent_id": str(in_reply_to) if _is_id(in_reply_to) else None,
+        "kind": kind_of(row.get("rating"), in_reply_to),  # as the generic webhook takes the same fields
+        "product": product,
+        "author": author,
+    }
+    while True:
+        if fields["created_at"] is None:
+            fields["created_at"] = datetime.now(timezone.utc)  # nothing in classification reads it
+        try:
+            return Mention(**fields)
+        except ValidationError as error:
+            dropped = _drop_ignorable(fields, [tuple(str(part) for part in e["loc"]) for e in error.errors()])
+            if not dropped:
+                raise
+
+
+def _is_id(value: Any) -> bool:
+    return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _drop_ignorable(fields: dict[str, Any], bad: list[tuple[str, ...]]) -> bool:
+    """Drop every bad value nothing in classification reads; False when a bad one is read (the line is refused)."""
+    if any(loc[:2] not in IGNORABLE and loc[:1] not in IGNORABLE for loc in bad):
+        return False
+    for loc in bad:
+        if loc[0] == "author":
+            fields["author"] = {k: v for k, v in fields["author"].items() if k != loc[1]}
+        else:
+            fields[loc[0]] = None
+    return True
+
+
+def classified(
+    row: dict[str, Any],
+    plan: ResponsePlan,
+    analyze: Callable[[str], TextSignals],
+    created_at: datetime | None = None,
+) -> tuple[Mention, Classification]:
+    """A JSONL line's mention and its classification, as the live triage classifies it (the same text for the
+    model, the same rules)."""
+    from chalicelib.domain.classification import classify, model_text
+
+    mention = offline_mention(row, created_at)
+    return mention, classify(mention, analyze(model_text(mention)), plan)

@@ -1,15 +1,22 @@
 """``python -m chalicelib.cli detect-surges``: replay mentions in event time, print surge alerts.
 
-stdin: JSONL mentions sorted by ``created_at`` (``{"id", "created_at", "text", "platform"?, "product"?}``);
-a mention earlier than the one before it is refused with its line number (exit 1, nothing replayed), unless
+stdin: JSONL mentions sorted by ``created_at`` (``{"id", "created_at", "text", "platform"?, "product"?}``; any
+generic-webhook field may be present, read as ``classify`` reads it); ``created_at`` in the forms
+:mod:`chalicelib.domain.event_times` reads (ISO-8601 with or without ``T`` and zone, ``2015-02-24 11:35:52 -0800``,
+Twitter's ``Tue Oct 31 22:10:47 +0000 2017``, RFC 2822, epoch seconds or milliseconds).
+A mention earlier than the one before it is refused with its line number (exit 1, nothing replayed), unless
 ``--sort`` (then all of stdin is read and replayed in time order). A summary (lines read, skipped, alerts) goes to
-stderr.
+stderr; a line without a readable ``created_at``, or one classification cannot read, is skipped (exit 1).
 stdout: one JSONL alert per surge, as it would fire in event time:
 ``{"key", "detected_at", "window_start", "count", "baseline"}``. Offline: no AWS calls.
 
-Each mention counts under ``brand`` (all mentions) and, when the text model calls it a complaint, under
-``product:<name>`` (the ``product`` field, lower-cased and stripped) and ``topic:<topic>``; see
-:mod:`chalicelib.domain.surge` for why and for the maths.
+Each mention counts under the keys the live processor gives it (one code path:
+:func:`chalicelib.commands.common.classified`, then :func:`chalicelib.services.processor.observation_of`):
+``brand`` (all mentions) and, when the text model calls it a complaint, ``product:<name>`` (the plan's catalogue
+product the ``product`` field names, else the first one the title or text names, else the field as given;
+lower-cased) and ``topic:<topic>``; see
+:mod:`chalicelib.domain.surge` for why and for the maths. ``--plan`` names the plan whose catalogue and rules
+apply (default: the bundled plan, as the local stack seeds it).
 """
 
 from __future__ import annotations
@@ -19,20 +26,21 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from chalicelib.domain.surge import SurgeDetector, keys_for
+from pydantic import ValidationError
 
+from chalicelib.commands.common import classified, load_plan
+from chalicelib.domain.event_times import epoch_seconds
+from chalicelib.domain.limits import EARLIEST, LATEST
+from chalicelib.domain.surge import SurgeDetector
+from chalicelib.domain.validation import describe_validation_error
 
-class Signals(Protocol):
-    @property
-    def topic(self) -> str: ...
+if TYPE_CHECKING:
+    from chalicelib.domain.plan import ResponsePlan
+    from chalicelib.domain.signals import TextSignals
 
-    @property
-    def complaint(self) -> bool: ...
-
-
-Analyzer = Callable[[str], Signals]
+Analyzer = Callable[[str], "TextSignals"]
 
 
 class SignalsUnavailable(RuntimeError):
@@ -51,37 +59,20 @@ def default_analyzer() -> Analyzer:
     return analyze_one
 
 
-# Twitter's classic ``created_at`` ("Tue Oct 31 22:10:47 +0000 2017"), as exports of real streams carry it.
-TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"
-LATEST_EPOCH = 253402300800.0  # 10000-01-01T00:00:00Z
-
-
 def parse_time(value: Any) -> float:
-    """ISO-8601 (``Z`` or offset; naive means UTC), Twitter's classic format, or epoch seconds (a number or a
-    string of digits) → epoch seconds, from 1970 to the year 9999 (JSON's ``1e400`` and ``NaN`` are no time)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _in_range(float(value))
-    if not isinstance(value, str) or not value.strip():
+    """A line's ``created_at`` as epoch seconds, in the forms :mod:`chalicelib.domain.event_times` reads (ISO-8601
+    with or without ``T`` and zone, ``2015-02-24 11:35:52 -0800``, Twitter's classic format, RFC 2822, epoch
+    seconds or milliseconds), from 1970 to the year 9999 (JSON's ``1e400`` and ``NaN`` are no time)."""
+    if value is None or value == "":
         raise ValueError("created_at missing")
-    text = value.strip()
-    if text.replace(".", "", 1).isdigit():
-        return _in_range(float(text))
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        dt = datetime.strptime(text, TWITTER_TIME)  # raises ValueError naming the value if it is not that either
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
-
-
-def _in_range(epoch: float) -> float:
-    if not 0 <= epoch < LATEST_EPOCH:  # also False for NaN
-        raise ValueError(f"created_at: {epoch!r} is not a time from 1970 to 9999")
-    return epoch
+        return epoch_seconds(value)
+    except ValueError as bad:
+        raise ValueError(f"created_at: {bad}") from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plan", help="a response plan YAML file (default: the bundled plan)")
     parser.add_argument(
         "--sort", action="store_true", help="sort the input by created_at first (default: refuse out-of-order input)"
     )
@@ -96,8 +87,8 @@ def main(stdin: TextIO, stdout: TextIO, argv: list[str], analyze: Analyzer | Non
     return run(parser.parse_args(argv), stdin, stdout, analyze)
 
 
-def read_mentions(stdin: TextIO) -> tuple[list[tuple[int, float, str, str | None]], int, int]:
-    """(line number, time, text, product) of each readable line; how many lines were read and skipped."""
+def read_mentions(stdin: TextIO) -> tuple[list[tuple[int, float, dict[str, Any]]], int, int]:
+    """(line number, time, line) of each line with a readable time; how many lines were read and skipped."""
     rows, read, bad = [], 0, 0
     for lineno, line in enumerate(stdin, 1):
         if not line.strip():
@@ -108,15 +99,26 @@ def read_mentions(stdin: TextIO) -> tuple[list[tuple[int, float, str, str | None
             if not isinstance(item, dict):
                 raise ValueError("not a JSON object")
             ts = parse_time(item.get("created_at"))
-            text = item.get("text") or ""
-            if not isinstance(text, str):
+            text = item.get("text")
+            if text is not None and not isinstance(text, str):
                 raise ValueError("text is not a string")
-            product = item.get("product")
-            rows.append((lineno, ts, text, product if isinstance(product, str) else None))
+            # id and text may be left out here (the brand still counts the mention); classify needs both
+            rows.append((lineno, ts, {"id": f"line-{lineno}", **item, "text": text or ""}))
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             bad += 1
             print(f"detect-surges: line {lineno} skipped: {exc}", file=sys.stderr)
     return rows, read, bad
+
+
+def surge_keys(row: dict[str, Any], ts: float, plan: ResponsePlan, analyze: Analyzer) -> tuple[str, ...]:
+    """The keys a line counts under, as the live processor derives them: the same classification (the plan's
+    catalogue matched in the title and text, the ``product`` field as it declares one) and the same
+    :func:`~chalicelib.services.processor.observation_of`."""
+    from chalicelib.services.processor import observation_of
+
+    at = datetime.fromtimestamp(ts, tz=timezone.utc)
+    mention, classification = classified(row, plan, analyze, at if EARLIEST <= at < LATEST else None)
+    return observation_of(mention, classification).keys
 
 
 def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyzer | None = None) -> int:
@@ -126,11 +128,12 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyz
         except SignalsUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    plan = load_plan(getattr(args, "plan", None))
     rows, read, bad = read_mentions(stdin)
     if getattr(args, "sort", False):
         rows.sort(key=lambda row: row[1])
     else:
-        for (_, before, _, _), (lineno, ts, _, _) in zip(rows, rows[1:], strict=False):
+        for (_, before, _), (lineno, ts, _) in zip(rows, rows[1:], strict=False):
             if ts < before:
                 print(
                     f"detect-surges: line {lineno}: created_at is earlier than the mention before it; the input "
@@ -144,10 +147,15 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, analyze: Analyz
                 return 1
     detector = SurgeDetector()
     alerts = 0
-    for _, ts, text, product in rows:
-        signals = analyze(text)
-        keys = keys_for(product=product, topic=signals.topic, complaint=bool(signals.complaint))
-        for alert in detector.observe(ts, keys):
+    for lineno, ts, row in rows:
+        try:
+            keys = surge_keys(row, ts, plan, analyze)
+        except (ValueError, ValidationError, TypeError, RecursionError) as exc:
+            bad += 1
+            message = describe_validation_error(exc, limit=None) if isinstance(exc, ValidationError) else exc
+            print(f"detect-surges: line {lineno} skipped: {message}", file=sys.stderr)
+            continue
+        for alert in detector.observe(ts, list(keys)):
             alerts += 1
             stdout.write(json.dumps(alert.to_json()) + "\n")
     stdout.flush()

@@ -297,10 +297,12 @@ def test_keys_for() -> None:
 
 
 @dataclass
-class FakeSignals:
+class FakeSignals:  # what the text model answers (TextSignals): the command classifies by the plan's rules
     topic: str
     complaint: bool
     sentiment: float = 0.0
+    complaint_score: float = 0.0
+    risk_flags: frozenset[str] = frozenset()
 
 
 def keyword_signals(text: str) -> FakeSignals:
