@@ -63,11 +63,20 @@ class DynamoIssues:
         return events
 
     def page(
-        self, partition: Partition, filters: list[Filter], limit: int, start_key: dict[str, Any] | None
+        self,
+        partition: Partition,
+        filters: list[Filter],
+        limit: int,
+        start_key: dict[str, Any] | None,
+        upto: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a listing: newest first within the partition, ``filters`` applied by DynamoDB; DynamoDB's
-        last evaluated key, or None at the partition's end."""
+        """One page of a listing: newest first within the partition (only sort keys up to ``upto``, inclusive, when
+        given), ``filters`` applied by DynamoDB; DynamoDB's last evaluated key, or None at the partition's end."""
         names, values = {"#p": partition.key}, {":p": codec.attribute(partition.value)}
+        key_condition = "#p = :p"
+        if upto is not None:
+            names["#s"], values[":s"] = partition.sort, codec.attribute(upto)
+            key_condition += " AND #s <= :s"
         conditions = []
         for i, (attribute, operator, value) in enumerate(sorted(filters, key=lambda f: (f[0], f[1]))):
             names[f"#f{i}"] = attribute
@@ -76,7 +85,7 @@ class DynamoIssues:
         request: dict[str, Any] = dict(  # noqa: C408 - keyword names, as boto3 spells its parameters
             TableName=self.names.issues_table,
             IndexName=partition.index,
-            KeyConditionExpression="#p = :p",
+            KeyConditionExpression=key_condition,
             ScanIndexForward=False,
             Limit=limit,
             ExpressionAttributeNames=names,

@@ -134,7 +134,9 @@ def answering(handler):
     "/issues",
     "GET",
     Role.VIEWER,
-    "List issues, newest first within each index partition",
+    "List issues: with no since/until, status or assignee, every issue of all time, newest activity (last_seen) "
+    "first; by status or assignee, newest activity first within each category or person; with since/until, "
+    "those first seen on those days (UTC), newest first",
     query=domain_model("IssueQuery"),
     answer=service_model("IssuePage"),
 )

@@ -8,7 +8,10 @@ and the use cases (:mod:`chalicelib.services.ops`) build on it.
   tokens included). Each role holds the ones below it. A token is compared in constant time (the admin's) or
   looked up by its hash (others: the lookup key reveals nothing an attacker could steer a timing attack by).
 * **Listings.** An :class:`IssueQuery` chooses one of the issues table's indexes (by status and category, by
-  assignee, by the day an issue opened) and walks its partitions in order, newest first within each. The day,
+  assignee, by the day an issue opened) and walks its partitions in order, newest first within each. With no
+  status, assignee, since or until, the listing covers all time: every status-category partition (of the asked
+  category, or of every category) is merged into one, newest activity (``last_seen``) first, and its cursor is a
+  watermark (the last listed item's ``last_seen`` and id) rather than one position per shard. The day,
   status-category and assignee partitions are write-sharded (see :mod:`chalicelib.domain.index_shards`): each is a
   :class:`ShardedPartition` whose shards are queried together and merged by the sort key, so a listing reads in
   the same order as from one partition.
@@ -90,12 +93,13 @@ class IssueQuery(BaseModel):
     follow_up_required: bool | None = Field(None, description="true or false")
     since: date | None = Field(
         None,
-        description="first seen on or after this day (UTC), from 2000-01-01 to tomorrow; default: 6 days before until",
+        description="first seen on or after this day (UTC), from 2000-01-01 to tomorrow; with until alone: 6 days "
+        "before until; with neither (and no status or assignee): all time, newest activity (last_seen) first",
     )
     until: date | None = Field(
         None,
         description="first seen on or before this day (UTC), from 2000-01-01 to "
-        f"tomorrow, at most {MAX_DAYS} days after since; default: today",
+        f"tomorrow, at most {MAX_DAYS} days after since; with since alone: today",
     )
     limit: int = Field(25, ge=1, le=100)
     cursor: str | None = Field(None, max_length=4096, description="from the previous page's next_cursor")
@@ -140,11 +144,15 @@ class ShardedPartition(BaseModel):
     value: str
     sort: str
     shards: int = Field(1, ge=1)
+    # more partition values merged with ``value`` into one newest-first listing (the all-time listing: every
+    # status of a category). Such a walk resumes from a watermark, not from each shard's position.
+    merged: tuple[str, ...] = ()
 
     def parts(self) -> list[Partition]:
         return [
             Partition(index=self.index, key=self.key, value=value, sort=self.sort)
-            for value in index_key_values(self.value, self.shards)
+            for each in (self.value, *self.merged)
+            for value in index_key_values(each, self.shards)
         ]
 
 
@@ -189,6 +197,19 @@ def partitions(query: IssueQuery, categories: list[str], today: date) -> list[Sh
             )
             for c in chosen
         ]
+    if query.since is None and query.until is None:
+        chosen = [query.category] if query.category else categories
+        values = [f"{status.value}#{c}" for c in chosen for status in IssueStatus]
+        return [
+            ShardedPartition(
+                index="by_status_category",
+                key="status_category",
+                value=values[0],
+                merged=tuple(values[1:]),
+                sort="last_seen",
+                shards=STATUS_CATEGORY_SHARDS,
+            )
+        ]
     since, until = days(query, today)
     return [
         ShardedPartition(
@@ -214,6 +235,7 @@ class _CursorState(BaseModel):
     q: str  # the query's fingerprint
     p: int = Field(ge=0)  # the partition reached
     k: list[ShardPosition] | None  # each of its shards' position (None: all from the top)
+    w: tuple[str, str] | None = None  # a merged walk's watermark: the last listed item's sort key and table key
 
 
 def _fingerprint(query: IssueQuery) -> str:
@@ -230,20 +252,18 @@ def seal(key: str, payload: bytes) -> str:
     return f"{body}.{_signature(key, body)}"
 
 
-def encode_cursor(key: str, query: IssueQuery, position: int, shard_positions: Any) -> str:
+def encode_cursor(key: str, query: IssueQuery, position: int, shard_positions: Any, watermark: Any = None) -> str:
     """A cursor at partition ``position`` of the walk, its shards at ``shard_positions`` (one :data:`ShardPosition`
-    each, or None when none has started)."""
+    each, or None when none has started); a merged walk's cursor carries its ``watermark`` instead."""
     if isinstance(shard_positions, list) and all(p is None for p in shard_positions):
         shard_positions = None  # the short form
-    return seal(
-        key, json.dumps({"q": _fingerprint(query), "p": position, "k": shard_positions}, separators=(",", ":")).encode()
-    )
+    state: dict[str, Any] = {"q": _fingerprint(query), "p": position, "k": shard_positions}
+    if watermark is not None:
+        state["w"] = watermark
+    return seal(key, json.dumps(state, separators=(",", ":")).encode())
 
 
-def decode_cursor(
-    key: str, query: IssueQuery, cursor: str, walk: list[ShardedPartition]
-) -> tuple[int, list[ShardPosition]]:
-    """Where the listing ``walk`` resumes: the partition's position in it and each of its shards' position."""
+def _state(key: str, query: IssueQuery, cursor: str) -> _CursorState:
     body, _, sig = cursor.partition(".")
     if not sig or not hmac.compare_digest(_signature(key, body).encode(), sig.encode()):
         raise BadCursor("cursor is not one this API issued")
@@ -253,6 +273,26 @@ def decode_cursor(
         raise BadCursor("cursor: not a position this API writes") from None
     if state.q != _fingerprint(query):
         raise BadCursor("cursor belongs to a listing with other filters")
+    return state
+
+
+def decode_watermark(key: str, query: IssueQuery, cursor: str, walk: list[ShardedPartition]) -> tuple[str, str]:
+    """Where a merged walk (the all-time listing) resumes: just after the item with this sort key and table key."""
+    state = _state(key, query, cursor)
+    if len(walk) != 1 or not walk[0].merged or state.p != 0 or state.k is not None or state.w is None:
+        raise BadCursor("cursor: not a position of this listing")
+    if not all(0 < len(value.encode()) <= MAX_KEY_BYTES for value in state.w):
+        raise BadCursor("cursor: its position holds a key value DynamoDB cannot accept")
+    return state.w
+
+
+def decode_cursor(
+    key: str, query: IssueQuery, cursor: str, walk: list[ShardedPartition]
+) -> tuple[int, list[ShardPosition]]:
+    """Where the listing ``walk`` resumes: the partition's position in it and each of its shards' position."""
+    state = _state(key, query, cursor)
+    if state.w is not None or any(partition.merged for partition in walk):
+        raise BadCursor("cursor: not a position of this listing")
     if state.p >= len(walk):
         raise BadCursor("cursor: its position lies past the end of this listing")
     shards = walk[state.p].shards

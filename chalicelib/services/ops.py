@@ -8,7 +8,7 @@ HTTP answers; this module knows nothing of HTTP or boto3.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from chalicelib.domain.ops import (
     StaleVersion,
     check_transition,
     decode_cursor,
+    decode_watermark,
     encode_cursor,
     grants,
     is_admin_token,
@@ -57,7 +58,12 @@ class UnknownCategory(ValueError):
 
 class IssueReader(Protocol):
     def page(
-        self, partition: Partition, filters: list[tuple[str, str, Any]], limit: int, start_key: dict[str, Any] | None
+        self,
+        partition: Partition,
+        filters: list[tuple[str, str, Any]],
+        limit: int,
+        start_key: dict[str, Any] | None,
+        upto: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
 
     def get(self, issue_id: str) -> dict[str, Any] | None: ...
@@ -173,15 +179,27 @@ READ_THREADS = 16  # a partition's shards are read at once: a listing waits for 
 
 
 def _pages(
-    issues: IssueReader, shards: list[_ShardReader], filters: list[tuple[str, str, Any]], limit: int
+    issues: IssueReader,
+    shards: list[_ShardReader] | list[_WatermarkReader],
+    filters: list[tuple[str, str, Any]],
+    limit: int,
+    upto: str | None = None,
 ) -> list[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
     """The next page of each shard: the first read alone (so a client the reader creates on first use is made
-    once, before threads share it: a boto3 client is thread-safe, making one is not), the others at once."""
-    first = issues.page(shards[0].part, filters, limit, shards[0].next_key)
+    once, before threads share it: a boto3 client is thread-safe, making one is not), the others at once. A
+    watermark reader reads its own ``read_size`` up to the sort key ``upto``."""
+
+    def read(shard: _ShardReader | _WatermarkReader) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        if isinstance(shard, _WatermarkReader):
+            bound = {"upto": upto} if upto is not None else {}
+            return issues.page(shard.part, filters, shard.read_size, shard.next_key, **bound)
+        return issues.page(shard.part, filters, limit, shard.next_key)
+
+    first = read(shards[0])
     if len(shards) == 1:
         return [first]
     with ThreadPoolExecutor(max_workers=min(len(shards) - 1, READ_THREADS)) as pool:
-        return [first, *pool.map(lambda shard: issues.page(shard.part, filters, limit, shard.next_key), shards[1:])]
+        return [first, *pool.map(read, shards[1:])]
 
 
 def _merged(
@@ -225,19 +243,70 @@ def _merged(
     return listed, [shard.position for shard in shards]
 
 
-def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
-    """A page of the listing ``query`` asks for: its partitions walked in order, each newest first (a sharded one
-    merged over its shards), and the cursor that continues it."""
-    if query.category and query.category not in deps.categories:
-        raise UnknownCategory(f"category: not one of {', '.join(deps.categories)}")
-    walk = partitions(query, deps.categories, today)
-    shard_positions: list[ShardPosition]
-    if query.cursor:
-        position, shard_positions = decode_cursor(deps.cursor_key, query, query.cursor, walk)
-    else:
-        position, shard_positions = 0, [None] * walk[0].shards
-    keyed = walk[0].index == "by_status_category"  # status and category are then the partition itself
-    filters = [
+@dataclass
+class _WatermarkReader:
+    """One shard of a merged walk: what it has read ahead (newest first) and an upper bound of what it has not."""
+
+    part: Partition
+    next_key: dict[str, Any] | None = None  # where its next query starts (None: from the top, or the watermark)
+    done_reading: bool = False  # DynamoDB has no more of it
+    ceiling: str | None = None  # the sort key of the last item DynamoDB evaluated: nothing unread is newer
+    ahead: list[dict[str, Any]] = field(default_factory=list)
+    read_size: int = 0  # the last read's Limit (reads grow while filters leave little)
+
+
+MAX_READ = 500  # a merged walk's largest Limit per query (DynamoDB also stops a page at 1 MB)
+
+
+def _newest(
+    issues: IssueReader,
+    partition: ShardedPartition,
+    filters: list[tuple[str, str, Any]],
+    wanted: int,
+    after: tuple[str, str] | None,
+) -> list[dict[str, Any]]:
+    """Up to ``wanted`` items of a merged walk (every value and shard of ``partition``), newest first by (sort key,
+    table key), each strictly after ``after``. Each shard's queries stop at the watermark's sort key; a shard is read
+    (again) only while what it has not read could come before the best item read so far, so a page costs one query
+    per shard plus the few the busy shards need."""
+    sort = partition.sort
+
+    def order(item: dict[str, Any]) -> tuple[str, str]:
+        return str(item[sort]), str(item["issue_id"])
+
+    upto = after[0] if after else None
+    shards = [_WatermarkReader(part=part) for part in partition.parts()]
+    listed: list[dict[str, Any]] = []
+    while len(listed) < wanted:
+        heads = [shard for shard in shards if shard.ahead]
+        best = max((order(shard.ahead[0]) for shard in heads), default=None)
+        unread = [
+            shard
+            for shard in shards
+            if not shard.done_reading and (best is None or shard.ceiling is None or shard.ceiling >= best[0])
+        ]
+        if unread:
+            need = wanted - len(listed)
+            share = -(-need // len(unread)) + 1
+            for shard in unread:
+                shard.read_size = min(MAX_READ, max(share, 2 * shard.read_size))
+            found = _pages(issues, unread, filters, 0, upto)
+            for shard, (items, next_key) in zip(unread, found, strict=True):
+                fresh = [item for item in items if after is None or order(item) < after]
+                shard.ahead = sorted(shard.ahead + fresh, key=order, reverse=True)  # DynamoDB orders ties its way
+                shard.next_key, shard.done_reading = next_key, next_key is None
+                shard.ceiling = str(next_key[sort]["S"]) if next_key else None
+            continue
+        if best is None:
+            break
+        newest = max(heads, key=lambda shard: order(shard.ahead[0]))
+        listed.append(newest.ahead.pop(0))
+    return listed
+
+
+def _filters(query: IssueQuery, keyed: bool) -> list[tuple[str, str, Any]]:
+    """What DynamoDB filters within the partitions (``keyed``: status and category are the partition itself)."""
+    return [
         (name, operator, value)
         for name, operator, value in (
             ("status", "=", query.status.value if query.status and not keyed else None),
@@ -254,6 +323,36 @@ def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
         )
         if value is not None
     ]
+
+
+def _all_time(query: IssueQuery, deps: OpsDeps, walk: list[ShardedPartition]) -> IssuePage:
+    """The listing with no time window, status or assignee: every status-category partition asked for, merged
+    newest activity first, paged by a watermark cursor (the last listed item's ``last_seen`` and id)."""
+    after = decode_watermark(deps.cursor_key, query, query.cursor, walk) if query.cursor else None
+    found = _newest(deps.issues, walk[0], _filters(query, keyed=True), query.limit + 1, after)
+    page = found[: query.limit]
+    last = page[-1] if len(found) > query.limit else None
+    watermark = [str(last[walk[0].sort]), str(last["issue_id"])] if last else None
+    return IssuePage(
+        items=[summary(item) for item in page],
+        next_cursor=encode_cursor(deps.cursor_key, query, 0, None, watermark) if watermark else None,
+    )
+
+
+def list_issues(query: IssueQuery, deps: OpsDeps, today: date) -> IssuePage:
+    """A page of the listing ``query`` asks for: its partitions walked in order, each newest first (a sharded one
+    merged over its shards), and the cursor that continues it."""
+    if query.category and query.category not in deps.categories:
+        raise UnknownCategory(f"category: not one of {', '.join(deps.categories)}")
+    walk = partitions(query, deps.categories, today)
+    if walk[0].merged:
+        return _all_time(query, deps, walk)
+    shard_positions: list[ShardPosition]
+    if query.cursor:
+        position, shard_positions = decode_cursor(deps.cursor_key, query, query.cursor, walk)
+    else:
+        position, shard_positions = 0, [None] * walk[0].shards
+    filters = _filters(query, keyed=walk[0].index == "by_status_category")
     items: list[IssueSummary] = []
     while position < len(walk) and len(items) < query.limit:
         found, shard_positions = _merged(
