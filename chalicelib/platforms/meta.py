@@ -92,13 +92,17 @@ _INSTAGRAM_COMMENT_FIELDS = frozenset({"comments", "live_comments"})
 
 
 def handshake(request: WebhookRequest, secret: SecretLookup) -> HandshakeResponse:
-    mode, token = require_query(request, "hub.mode", "hub.verify_token")
+    # The verify token first: a missing or wrong one is a 403 whatever else the request lacks (the contract's "bad
+    # verify token"), so nothing about the endpoint is told to a caller who does not hold it.
+    token = request.query.get("hub.verify_token") or ""
+    expected = secret("META_VERIFY_TOKEN")
+    # An unset META_VERIFY_TOKEN is "" and never matches, nor does an empty token.
+    if not token or not expected or not signatures_match(expected, token):
+        raise BadVerifyToken("hub.verify_token is missing or does not match")
+    (mode,) = require_query(request, "hub.mode")
     challenge = require_token(request, "hub.challenge")
     if mode != "subscribe":
         raise MalformedPayload("hub.mode must be subscribe")
-    # An unset META_VERIFY_TOKEN is "" and never matches (require_query refuses an empty token).
-    if not signatures_match(secret("META_VERIFY_TOKEN"), token):
-        raise BadVerifyToken("hub.verify_token does not match")
     return HandshakeResponse(body=challenge)
 
 

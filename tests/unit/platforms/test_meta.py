@@ -256,12 +256,23 @@ def test_handshake_with_unset_token_refuses():
         meta.handshake(get(hub_query("anything")), lambda name: "")
 
 
-@pytest.mark.parametrize("missing", ["hub.mode", "hub.verify_token", "hub.challenge"])
+@pytest.mark.parametrize("missing", ["hub.mode", "hub.challenge"])
 def test_handshake_missing_parameter_is_400(missing):
     query = hub_query(SECRETS["META_VERIFY_TOKEN"])
     del query[missing]
     with pytest.raises(MalformedPayload, match=f"missing query parameter {missing}"):
         meta.handshake(get(query), secret)
+
+
+def test_a_missing_verify_token_is_403_whatever_else_is_missing():
+    """The contract's 403 bad verify token: checked first, so a caller without it learns nothing more."""
+    query = hub_query(SECRETS["META_VERIFY_TOKEN"])
+    del query["hub.verify_token"]
+    with pytest.raises(BadVerifyToken):
+        meta.handshake(get(query), secret)
+    del query["hub.mode"]
+    with pytest.raises(BadVerifyToken):
+        meta.handshake(get(query | {"hub.verify_token": "wrong"}), secret)
 
 
 def test_handshake_other_mode_is_400():
