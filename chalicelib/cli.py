@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         return 0
     except Exception as failed:  # noqa: BLE001 - an operator gets one line, never a traceback
         message = " ".join(str(failed).split()) or type(failed).__name__
+        if type(failed).__name__ == "EndpointConnectionError":  # botocore's, not imported for every command
+            message += " (is make run serving the local stack? else give --endpoint-url)"
         print(f"{PROG}: error: {type(failed).__name__}: {message}", file=sys.stderr)
         return 1
 

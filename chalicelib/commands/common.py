@@ -33,7 +33,8 @@ def aws_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--endpoint-url",
-        help="the AWS endpoint (the local stack's moto, as make run prints it; default: $AWS_ENDPOINT_URL)",
+        help="the AWS endpoint (default: $AWS_ENDPOINT_URL, else for the local stage make run's moto at "
+        "http://127.0.0.1:$MOTO_PORT, 5000)",
     )
 
 
@@ -45,6 +46,9 @@ def use_stage(args: argparse.Namespace) -> str:
     if stage not in LOCAL_STAGES and not args.stage:
         raise CliError(f"STAGE={stage} is a deployed stage: name it with --stage {stage} to touch it")
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if stage == "local" and not endpoint:
+        # the local stage lives on make run's moto, where make run serves it (MOTO_PORT, as make run reads it)
+        endpoint = f"http://127.0.0.1:{os.environ.get('MOTO_PORT') or '5000'}"
     if stage in LOCAL_STAGES and not endpoint:
         raise CliError(
             f"stage {stage} lives on the local stack: give --endpoint-url (make run prints it) or AWS_ENDPOINT_URL"

@@ -122,9 +122,12 @@ def test_aws_commands_refuse_a_deployed_stage_unless_named_and_a_local_one_witho
     assert done.returncode == 1 and "--stage prod" in done.stderr
     # the refusal as written, not an exception's class (`python -m` loads the CLI module twice)
     assert "error: STAGE=prod is a deployed stage" in done.stderr and "CliError" not in done.stderr
-    env = {k: v for k, v in env.items() if k != "STAGE"}
-    done = run_cli(["plan", "list"], timeout=60, env=env)
-    assert done.returncode == 1 and "--endpoint-url" in done.stderr
+    env = {k: v for k, v in env.items() if k != "STAGE"} | {"MOTO_PORT": "9"}  # nothing listens there
+    done = run_cli(["plan", "list"], timeout=60, env=env)  # the local stage: make run's moto, by default
+    assert done.returncode == 1 and "http://127.0.0.1:9" in done.stderr and "--endpoint-url" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli(["plan", "list"], timeout=60, env=env | {"STAGE": "test"})  # no stack serves the test stage
+    assert done.returncode == 1 and "lives on the local stack" in done.stderr
 
 
 def test_plan_validate_lists_field_and_reference_problems_in_one_pass_with_lines(tmp_path):
