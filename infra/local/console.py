@@ -71,15 +71,16 @@ class Announcer:
         routine = 0
         for approval in sorted(fresh, key=lambda a: a["created_at"]):
             self.approvals_seen.add(approval["approval_id"])
-            if approval["protocol"] == "routine":
-                routine += 1
-                continue
             link = self.stack.base_url + link_path(
                 self.stack.secrets["LINK_SIGNING_KEY"],
                 approval["approval_id"],
                 approval["person"],
                 int(approval["expires_at"]),
             )
+            if approval["protocol"] == "routine":  # many: one line each, the link on it
+                routine += 1
+                self.echo(f"  email to {approval['person']}: routine issue {approval['issue_id']} {link}")
+                continue
             self.echo(
                 f"  email to {approval['person']}: {approval['step']} ({approval['attempt']}), "
                 f"{approval['protocol'].replace('_', ' ')} issue {approval['issue_id']}"
@@ -87,7 +88,7 @@ class Announcer:
             self.echo(f"    {link}")
         if routine:
             self.echo(
-                f"  ({routine} approval emails to customer service for routine issues; all mail is at "
+                f"  ({routine} approval emails to customer service for routine issues above; all mail is at "
                 f"{self.stack.moto_url}/moto-api/data.json)"
             )
         for alert in self.stack.alerts_received():

@@ -51,3 +51,40 @@ def test_an_alert_subject_prints_no_escape_sequence() -> None:
     lines: list[str] = []
     Announcer(_Stack(), echo=lines.append).poll()  # type: ignore[arg-type]
     assert lines == ["  ALERT on SNS [kind=new_issue]: New High Priority issue: ]0;pwned[2J31mfree money"]
+
+
+class _StackWithApprovals(_Stack):
+    def scan(self, table: str) -> list[dict]:
+        if not table.endswith("approvals"):
+            return []
+        base = {"send_state": "sent", "expires_at": "2000000000", "attempt": "initial", "step": "respond"}
+        return [
+            {
+                **base,
+                "approval_id": "r1",
+                "person": "cs1@x.example",
+                "protocol": "routine",
+                "issue_id": "iss-r",
+                "created_at": "2026-11-30T10:00:00",
+            },
+            {
+                **base,
+                "approval_id": "h1",
+                "person": "pr@x.example",
+                "protocol": "high_priority",
+                "issue_id": "iss-h",
+                "created_at": "2026-11-30T10:01:00",
+                "step": "draft",
+            },
+        ]
+
+    def alerts_received(self) -> list[dict]:
+        return []
+
+
+def test_every_approval_link_is_printed_as_it_is_sent_routine_ones_too() -> None:
+    """The contract: make run prints each approval link as it is sent."""
+    lines: list[str] = []
+    Announcer(_StackWithApprovals(), echo=lines.append).poll()  # type: ignore[arg-type]
+    assert any("cs1@x.example" in line and "/approvals/r1?exp=" in line for line in lines)
+    assert any("/approvals/h1?exp=" in line for line in lines)
