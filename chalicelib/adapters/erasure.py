@@ -30,9 +30,9 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import attribute, string
 from chalicelib.adapters.mentions_table import plain_item
 from chalicelib.adapters.triage_table import audit_item
-from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact_item
+from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact_document, redact_item
 from chalicelib.domain.issues import AuditEvent
-from chalicelib.settings import Resources
+from chalicelib.settings import Resources, report_bucket
 
 PERSONAL_MENTION_ATTRIBUTES = (
     "text",
@@ -47,6 +47,7 @@ PERSONAL_MENTION_ATTRIBUTES = (
 
 
 # Tables of configuration, not of what authors wrote: the plan (staff names, rules) and the ops tokens.
+REPORTS_PREFIX = "reports/"  # services/reports.week_prefix: reports/<yyyy-Www>/
 NOT_PERSONAL = frozenset({"plans_table", "ops_tokens_table"})
 
 
@@ -130,6 +131,52 @@ class DynamoErasure:
             if count:
                 changed[field.removesuffix("_table")] = count
         return changed
+
+    def redact_reports(self, needles: ErasureNeedles) -> int:
+        """Reports already written (``REPORT_BUCKET``, ``reports/``): each HTML, CSV or JSON file that names the
+        author is written again redacted, and its earlier versions (the bucket keeps them 30 days) are deleted.
+        Charts hold counts only. The number of files changed; none when the bucket does not exist."""
+        s3 = client("s3")
+        bucket = report_bucket()
+        kinds = {".html": "html", ".csv": "csv", ".json": "json"}
+        changed = 0
+        try:
+            pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORTS_PREFIX))
+        except s3.exceptions.NoSuchBucket:
+            return 0
+        for page in pages:
+            for listed in page.get("Contents", []):
+                key = listed["Key"]
+                kind = next((k for suffix, k in kinds.items() if key.endswith(suffix)), None)
+                if kind is None:
+                    continue
+                stored = s3.get_object(Bucket=bucket, Key=key)
+                text = stored["Body"].read().decode("utf-8")
+                cleaned = redact_document(text, needles, kind)
+                if cleaned == text:
+                    continue
+                written = s3.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=cleaned.encode("utf-8"),
+                    ContentType=stored.get("ContentType") or "application/octet-stream",
+                    ServerSideEncryption="AES256",
+                    CacheControl="private, no-store",
+                )
+                self._forget_versions(bucket, key, keep=written.get("VersionId"))
+                changed += 1
+        return changed
+
+    @staticmethod
+    def _forget_versions(bucket: str, key: str, keep: str | None) -> None:
+        """Every version of ``key`` but ``keep`` (the redacted one). An unversioned bucket kept nothing earlier."""
+        if keep is None:
+            return
+        s3 = client("s3")
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if version["Key"] == key and version["VersionId"] != keep:
+                    s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
 
     def erase_mentions(self, keys: list[str], erased_at: datetime) -> int:
         dynamodb = client("dynamodb")

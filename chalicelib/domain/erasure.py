@@ -15,9 +15,10 @@ matched as whole words, and only from :data:`MIN_WORD` characters (a one-letter 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,3 +254,37 @@ def _redact_text(text: str, needles: ErasureNeedles, name: str | None, platform:
             return text if cleaned == parsed else json.dumps(cleaned, default=str)
     pattern = needles.pattern()
     return pattern.sub(REDACTED, text) if pattern else text
+
+
+def redact_document(text: str, needles: ErasureNeedles, kind: str) -> str:
+    """A report file with every needle replaced, as the file writes it: ``json`` parsed and redacted value by value;
+    ``html`` the needles as written and as HTML escapes them; ``csv`` as written and with the doubled quotes CSV
+    writes inside a quoted field."""
+    if kind == "json":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, (dict, list)):
+            cleaned = redact(parsed, needles)
+            return text if cleaned == parsed else json.dumps(cleaned, indent=1, default=str)
+    variants = [needles]
+    if kind == "html":
+        variants.append(_transformed(needles, lambda value: html.escape(value, quote=True)))
+    if kind == "csv":
+        variants.append(_transformed(needles, lambda value: value.replace('"', '""')))
+    for variant in variants:
+        pattern = variant.pattern()
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _transformed(needles: ErasureNeedles, change: Callable[[str], str]) -> ErasureNeedles:
+    return ErasureNeedles(
+        author_id=change(needles.author_id),
+        handles=frozenset(change(h) for h in needles.handles),
+        names=frozenset(change(n) for n in needles.names),
+        texts=frozenset(change(t) for t in needles.texts),
+        platform=needles.platform,
+    )

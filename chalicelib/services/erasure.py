@@ -49,6 +49,9 @@ def erase_author(platform: str, author_id: str, actor: str, store: ErasureStore,
         platform=platform,
     )
     redacted = store.redact_everywhere(needles, keep_partition=ERASURES)
+    reports = store.redact_reports(needles)
+    if reports:
+        redacted = {**redacted, "reports": reports}
     erased = store.erase_mentions([str(m["key"]) for m in found], now)
     issues = sorted({str(m["issue_id"]) for m in found if m.get("issue_id")})
     details = {"platform": platform, "author": reference, "mentions": erased, "redacted": redacted}

@@ -260,6 +260,9 @@ class ErasureStore(Protocol):
         table but the mentions themselves; the audit events under ``keep_partition`` are left as they are.
         Items changed per table."""
 
+    def redact_reports(self, needles: ErasureNeedles) -> int:
+        """Reports already written that name the author, redacted (their earlier versions gone); files changed."""
+
     def erase_mentions(self, keys: list[str], erased_at: datetime) -> int: ...
 
     def record(self, events: list[AuditEvent]) -> None: ...

@@ -154,3 +154,35 @@ def test_erasure_leaves_no_trace_in_any_table_and_the_audit_trail_shows_it(store
     snapshot = everything(names)
     again = erase_author("x", "id-ana", "dpo@aurelle.example", DynamoErasure(names), NOW)
     assert again.mentions == 0 and again.redacted == {} and everything(names) == snapshot
+
+
+def test_erasure_reaches_the_reports_already_written_and_their_earlier_versions(stored):
+    """A weekly report delivered before the erasure quotes her (the issue descriptions): its HTML, CSV and JSON are
+    written again without her, and the bucket's earlier versions of them are gone."""
+    from chalicelib import bootstrap
+    from chalicelib.services.reports import deliver_report
+    from chalicelib.settings import report_bucket
+
+    s3, bucket = client("s3"), report_bucket()
+    deliver_report("2026-W47", bootstrap.report_deps(), NOW)
+    deliver_report("2026-W47", bootstrap.report_deps(), NOW)  # a re-run: the bucket keeps the earlier version
+
+    def texts() -> dict[str, str]:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="reports/").get("Contents", [])]
+        return {
+            key: s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            for key in keys
+            if key.endswith((".html", ".csv", ".json"))
+        }
+
+    quoting = [key for key, text in texts().items() if "Alba boots burned" in text or "from ana" in text]
+    assert quoting  # the test sees her in the reports
+
+    result = erase_author("x", "id-ana", "dpo@aurelle.example", DynamoErasure(stored["names"]), NOW)
+
+    assert result.redacted.get("reports") == len(quoting)
+    for key, text in texts().items():
+        assert "Alba boots burned" not in text and "from ana:" not in text, key
+    for key in quoting:
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        assert [v["Key"] for v in versions] == [key]  # only the redacted one

@@ -99,6 +99,10 @@ class FakeErasureStore:
                 changed += 1
         return {"issues_and_mentions": changed} if changed else {}
 
+    def redact_reports(self, needles):
+        self.steps.append("reports")
+        return 0
+
     def erase_mentions(self, keys, erased_at):
         self.steps.append("erase")
         for key in keys:
@@ -117,7 +121,7 @@ class FakeErasureStore:
 def test_the_use_case_redacts_elsewhere_first_erases_the_mentions_last_records_once_and_is_idempotent():
     store = FakeErasureStore()
     result = erase_author("X", " id-ana ", "dpo@aurelle.example", store, NOW)
-    assert store.steps == ["redact", "erase", "record"]  # a run that stops early finds her mentions again
+    assert store.steps == ["redact", "reports", "erase", "record"]  # a run that stops early finds her mentions again
     assert result.mentions == 1 and result.issues == ["iss-1"] and result.redacted == {"issues_and_mentions": 2}
     assert "ana" not in store.issues[0]["description"] and store.mentions["x#2"]["text"] == f"{REDACTED} same here"
     assert {(e.issue_id, e.type, e.actor) for e in store.events} == {
@@ -126,4 +130,4 @@ def test_the_use_case_redacts_elsewhere_first_erases_the_mentions_last_records_o
     }
     assert "id-ana" not in json.dumps([e.details for e in store.events])
     again = erase_author("x", "id-ana", "dpo@aurelle.example", store, NOW)
-    assert again.mentions == 0 and store.steps == ["redact", "erase", "record"]  # nothing more is written
+    assert again.mentions == 0 and store.steps == ["redact", "reports", "erase", "record"]  # nothing more is written

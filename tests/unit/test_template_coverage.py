@@ -46,7 +46,15 @@ OPERATOR_ONLY = {
     # social-response erase: the right to erasure walks every table with the operator's credentials
     **{
         f"chalicelib/adapters/erasure.py::DynamoErasure.{method}": "social-response erase"
-        for method in ("record", "_scan", "_key_names", "redact_everywhere", "erase_mentions")
+        for method in (
+            "record",
+            "_scan",
+            "_key_names",
+            "redact_everywhere",
+            "erase_mentions",
+            "redact_reports",
+            "_forget_versions",
+        )
     },
 }
 
