@@ -173,10 +173,10 @@ class FakeWorkflows:
         self.failed: list[tuple[str, str, str]] = []
         self.finished: set[str] = set()
         self.unavailable_times = unavailable_times  # resumes refused as Step Functions throttling would
-        self.ended_runs: set[str] = set()  # executions over (timed out, stopped)
+        self.ended_runs: dict[str, str] = {}  # execution -> how it ended (TIMED_OUT, ABORTED, SUCCEEDED ...)
 
-    def ended(self, execution: str) -> bool:
-        return execution in self.ended_runs
+    def ended(self, execution: str) -> str | None:
+        return self.ended_runs.get(execution)
 
     def resume(self, task_token: str, output: dict) -> None:
         from chalicelib.services.errors import StepCallbackFailed, WorkflowUnavailable

@@ -32,16 +32,16 @@ class StepFunctionsWorkflows:
             if sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
                 sfn.stop_execution(executionArn=execution_arn, cause=cause[:250])
 
-    def ended(self, execution_arn: str) -> bool:
-        """True only when Step Functions says the run is over (timed out, stopped, failed, succeeded); a run it
+    def ended(self, execution_arn: str) -> str | None:
+        """How the run ended (``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``), or None while it runs; a run it
         cannot describe now (throttled, an id it does not know) counts as not known to have ended."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+            status = str(client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
         except (ClientError, BotoCoreError):
-            return False
-        return status != "RUNNING"
+            return None
+        return None if status == "RUNNING" else status
 
     def resume(self, task_token: str, output: dict[str, Any]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -55,7 +55,9 @@ class StepRequest(BaseModel):
     action: str
     role: str
     people: list[str] = Field(min_length=1)  # as compiled at deploy: the handler asks the active plan's
-    audience: Literal["people", "backup"] = "people"  # whom this attempt asks: the step's people or its backup
+    # whom this attempt asks: the step's people or its backup; None from a definition deployed before it was sent
+    # (a run keeps the definition it started on), whose lists are used as they are
+    audience: Literal["people", "backup"] | None = None
     attempt: str
     sla_minutes: int
     timeout_seconds: int = 0  # how long the run waits for this attempt (0: the plan minutes, unscaled)

@@ -104,10 +104,11 @@ class StepEmailsOwed(RuntimeError):
 def audience(message: StepRequest, plan: ResponsePlan) -> tuple[list[str], list[str]]:
     """Whom the attempt asks and whom it escalates to, from ``plan``'s teams (the active plan: a team an uploaded
     plan changed applies to the next step at once, where the state machine holds the lists compiled at deploy).
-    The compiled lists when ``plan`` has no such step."""
+    The compiled lists when ``plan`` has no such step, or the message does not say whom it asks (a run started on a
+    definition deployed before it did)."""
     protocol = plan.protocols.get(message.protocol)
     step = next((s for s in protocol.steps if s.name == message.step), None) if protocol else None
-    if step is None:
+    if step is None or message.audience is None:
         return list(message.people), list(message.escalates_to)
     people = plan.step_people(step)
     backup = list(step.backup) or people
@@ -476,7 +477,10 @@ def publish_reply(message: PublishRequest, deps: ApprovalDeps, now: datetime) ->
     must wait (a rate limit, a timeout) fails the message with :class:`PublishLater` after the others are
     recorded; a refused channel (a platform rule, a revoked token) is audited and alerted, never retried.
     """
-    if deps.workflows.ended(message.execution):
+    ended = deps.workflows.ended(message.execution)
+    if ended == "SUCCEEDED":
+        return []  # a redelivery after the reply went out and the run resolved: nothing more to do or record
+    if ended:
         # The run gave up meanwhile (its Publish step timed out while a rate limit's reset was awaited, or the issue
         # was closed): it alerted that nothing went out, and people may have answered another way. Posting now
         # could send the customer a second reply.

@@ -394,8 +394,8 @@ class Workflows(Protocol):
     def fail(self, task_token: str, error: str, cause: str) -> None:
         """``send_task_failure``; :class:`StepCallbackFailed` likewise."""
 
-    def ended(self, execution: str) -> bool:
-        """True when the run is known to be over (timed out, stopped, failed or succeeded)."""
+    def ended(self, execution: str) -> str | None:
+        """How the run ended (``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``), None while it runs or unknown."""
 
 
 class ApprovalIssues(Protocol):

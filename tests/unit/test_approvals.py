@@ -92,6 +92,7 @@ def _step(**overrides) -> StepRequest:
         "role": "PR drafts the response",
         "people": ["pr-lead@aurelle.example", "PR1@aurelle.example"],
         "attempt": "initial",
+        "audience": "people",  # what every definition compiled since sends
         "sla_minutes": 60,
         "timeout_seconds": 3600,
         "escalates_to": ["social-lead@aurelle.example"],
@@ -360,10 +361,26 @@ def test_a_reply_is_never_posted_after_its_protocol_gave_up():
     deps.publisher.script[("x", "public_reply")] = [retry(Reason.RATE_LIMITED, NOW + timedelta(hours=5), status=429)]
     with pytest.raises(PublishLater) as later:
         publish_reply(_publish(["public_reply"]), deps, NOW)
-    deps.workflows.ended_runs.add("exec-1")  # Step Functions: Publish timed out, the run ended
+    deps.workflows.ended_runs["exec-1"] = "TIMED_OUT"  # Step Functions: Publish timed out, the run ended
     assert publish_reply(_publish(["public_reply"]), deps, later.value.retry_at) == []
     assert deps.publisher.posts == {} and deps.workflows.resumed == []
     assert deps.issues.audit_types(ISSUE) == ["publish_skipped"]
+
+
+def test_a_publish_delivered_again_after_its_run_succeeded_records_nothing_more():
+    deps = _deps()
+    publish_reply(_publish(["public_reply"]), deps, NOW)
+    deps.workflows.ended_runs["exec-1"] = "SUCCEEDED"  # resumed, resolved; SQS delivers the message again
+    assert publish_reply(_publish(["public_reply"]), deps, NOW) == []
+    assert deps.issues.audit_types(ISSUE) == ["published"]
+
+
+def test_a_run_started_before_the_audience_field_asks_the_lists_it_carries():
+    """A run keeps the definition it started on: its escalated attempt names the backup in people, no audience."""
+    deps = _deps()
+    old = _step(attempt="escalated", people=["social-lead@aurelle.example"], escalates_to=[], audience=None)
+    request_step(old, deps, NOW)
+    assert [m["to"] for m in deps.email.sent] == ["social-lead@aurelle.example"]
 
 
 def test_a_publish_with_no_channel_fails_its_task_and_never_resolves_the_issue():

@@ -102,7 +102,10 @@ class InstagramMentionReader(GraphPublisher):
         try:
             found = self._read(mention, now)
         except Stop as stop:
-            if stop.result.next is Next.RETRY:
+            # NOT_CONFIGURED too: Instagram is switched on, so a token or account id read as missing is SSM failing
+            # for a moment (Credentials reads any SSM error as unset) or a setting to fix; either way the record
+            # waits for SQS's retry (then the DLQ and its alarm) instead of being triaged on no words
+            if stop.result.next is Next.RETRY or stop.result.reason is Reason.NOT_CONFIGURED:
                 raise MentionTextUnavailable(stop.result.detail or stop.result.reason.value) from None
             logger.warning(
                 "instagram mention text not readable",
