@@ -34,7 +34,7 @@ def plan_problems(text: str) -> list[PlanProblem]:
 
     from chalicelib.domain.plan import load_plan_yaml
 
-    found = _problems(text) or undeployed_protocols(load_plan_yaml(text), _deployed())
+    found = _problems(text) or undeployed_protocols(load_plan_yaml(text), deployed_plan())
     try:
         root = yaml.compose(text) if found else None
     except (yaml.YAMLError, RecursionError, ValueError) as error:  # what read_yaml refuses
@@ -45,7 +45,7 @@ def plan_problems(text: str) -> list[PlanProblem]:
     return [PlanProblem(line=_node_line(root, place) or 1, place=place, problem=problem) for place, problem in found]
 
 
-def _deployed() -> ResponsePlan:
+def deployed_plan() -> ResponsePlan:
     """The plan the state machines were compiled from: the bundled one (``make package`` and the local stack
     compile it)."""
     from chalicelib.domain.plan import load_plan_yaml

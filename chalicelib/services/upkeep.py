@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.alerts import Alert, AlertKind
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.metrics import durations, summarize
-from chalicelib.domain.plan import ResponsePlan, one_line
+from chalicelib.domain.plan import ResponsePlan, one_line, parse_plan
 from chalicelib.domain.plan_upkeep import (
     PlanVersionConflict,
     PlanVersionMissing,
@@ -75,6 +75,17 @@ def _event(kind: str, actor: str, now: datetime, **details: Any) -> AuditEvent:
 
 
 def activate_version(version: int, actor: str, plans: PlanLifecycle, now: datetime) -> PlanChange:
+    """Make a stored version the active plan; :class:`PlanVersionConflict` when its categories run a protocol the
+    deployed state machines do not have as it says (a rollback past a redeploy): its issues' protocols would never
+    start."""
+    from chalicelib.services.plan_check import deployed_plan, undeployed_protocols
+
+    stored = plans.get(version)
+    if stored is not None:
+        problems = undeployed_protocols(parse_plan(stored["document"], stored=True), deployed_plan())
+        if problems:
+            listed = "; ".join(f"{place}: {problem}" for place, problem in problems)
+            raise PlanVersionConflict(f"version {version} cannot be activated: {listed}")
     previous = plans.active_version()
     replaced = plans.activate(version, _event("plan_activated", actor, now, version=version, replaced=previous))
     return PlanChange(

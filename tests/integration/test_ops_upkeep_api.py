@@ -144,3 +144,22 @@ def test_the_upkeep_schedules_alert_an_overdue_plan_and_email_each_owner_once(aw
     reminders = [m for m in messages if "Monthly review" in str(getattr(m, "subject", ""))]
     assert len(reminders) == sum(sent.values())
     assert any("cs-lead@aurelle.example" in m.destinations["ToAddresses"] for m in reminders)
+
+
+def test_a_stored_version_whose_protocol_is_not_deployed_is_not_activated(api):  # noqa: F811
+    """A rollback past a redeploy: the old version runs a protocol no state machine has. Activating it is a 409
+    naming it (its issues' protocols would never start); the active plan stays."""
+    from chalicelib.adapters.plans import DynamoPlanStore
+
+    admin = {**api.admin, **JSON}
+    bundled = DEFAULT_PLAN.read_text()
+    old = bundled.replace("protocol: routine\n", "protocol: routine_old\n").replace(
+        "\n  routine:\n    label:", "\n  routine_old:\n    label:"
+    )
+    assert "routine_old:" in old
+    DynamoPlanStore(resources().plans_table).upload(old, "earlier@aurelle.example")  # stored before the redeploy
+    assert post(api, "/plans", {"yaml": bundled}, admin)[0] == 201
+    status, refused, _ = post(api, "/plans/1/activate", {}, admin)
+    assert status == 409 and "routine_old" in refused["error"]
+    versions = {v["version"]: v["status"] for v in json.loads(api.http.get("/plans", headers=api.admin).body)["items"]}
+    assert versions == {1: "retired", 2: "active"}
