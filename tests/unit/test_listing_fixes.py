@@ -12,6 +12,7 @@ from chalicelib.domain.index_shards import STATUS_CATEGORY_SHARDS, status_catego
 from chalicelib.domain.issues import IssueStatus
 from chalicelib.domain.ops import BadCursor, IssueQuery, decode_watermark, encode_cursor, partitions, seal
 from chalicelib.services.ops import OpsDeps, list_issues
+from tests.unit import test_ops as ops_tests
 
 TODAY = date(2026, 12, 1)
 CATS = ["routine_response", "high_priority"]
@@ -70,14 +71,7 @@ def issue(n: int, category: str, status: str, last_seen: str, **more) -> dict:
 
 
 def every_page(deps: OpsDeps, **query) -> list[str]:
-    seen, cursor = [], None
-    while True:
-        page = list_issues(IssueQuery(**query, cursor=cursor), deps, TODAY)
-        assert len(page.items) <= query.get("limit", 25)
-        seen += [i.issue_id for i in page.items]
-        cursor = page.next_cursor
-        if not cursor:
-            return seen
+    return ops_tests.every_page(deps, TODAY, **query)
 
 
 def test_no_time_window_lists_all_time_newest_first_whatever_the_page_size():

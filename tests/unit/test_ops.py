@@ -285,10 +285,11 @@ def row(n: int, category: str, severity: str = "low", last_seen: str = "2026-11-
     }
 
 
-def every_page(deps: OpsDeps, **query) -> list[str]:
+def every_page(deps: OpsDeps, today: date = date(2026, 11, 24), **query) -> list[str]:
+    """Every issue a listing pages through, each page within its limit."""
     seen, cursor = [], None
     while True:
-        page = list_issues(IssueQuery(**query, cursor=cursor), deps, date(2026, 11, 24))
+        page = list_issues(IssueQuery(**query, cursor=cursor), deps, today)
         assert len(page.items) <= query.get("limit", 25)
         seen += [i.issue_id for i in page.items]
         cursor = page.next_cursor
