@@ -174,8 +174,9 @@ def _act(
         alert, new_state = decided[key]
         if state.opening is not None and issue_id:
             opened.append(open_crisis(state.opening, history.mentions(key), issue_id))
-            if new_state == state:
-                new_state = replace(state, opening=None)
+            # opened now: whatever else the key's state does, it is no longer opening (else every later batch
+            # would open it again, idempotently but with a write each)
+            new_state = replace(new_state, opening=None)
         if new_state == state:
             continue
         if alert is None:

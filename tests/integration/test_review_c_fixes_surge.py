@@ -144,6 +144,7 @@ def test_a_crisis_whose_every_try_failed_is_opened_by_the_next_batch_under_the_c
 
     run(later, store, issues, plans)
     assert crises() == [claimed]
+    assert store.states[PRODUCT][0].opening is None  # opened: no later batch opens it again
     assert_one_crisis_every_surging_key_names(store)
 
 
