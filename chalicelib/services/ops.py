@@ -631,16 +631,23 @@ def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime,
     """The figures of ``wanted``'s period, with the active ``plan``'s business hours and recurrence window: the
     same figures the weekly report and the monthly review give for that period."""
     from chalicelib.domain.metrics import summarize
+    from chalicelib.domain.report import LOOKBACK_DAYS
+    from chalicelib.services.issue_window import issues_first_seen
 
     since, until = metrics_period(wanted, now)
-    found = issues.first_seen_between(since.date().isoformat(), until.date().isoformat())
+    window = timedelta(days=plan.recurrence.window_days)
+    # as the weekly report reads them: the period's issues, those first seen before it that it may resolve, and
+    # the later ones that may recur what it resolved (summarize picks each figure's own issues from these)
+    first_day = (since - timedelta(days=LOOKBACK_DAYS)).date()
+    last_day = max(until.date(), min(now, until + window).date())
+    found = issues_first_seen(issues, first_day, last_day)
     return summarize(
         [_json_ready(item) for item in found],
         since,
         until,
         now,
         hours=plan.team_hours(),
-        recurrence_window=timedelta(days=plan.recurrence.window_days),
+        recurrence_window=window,
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from chalicelib.domain import report as weekly
 from chalicelib.domain.plan import ResponsePlan, one_line
 from chalicelib.domain.report import ReportFiles
+from chalicelib.services.issue_window import issues_first_seen
 from chalicelib.services.ports import ReportIssues, ReportRenderer, ReportSender, ReportStore
 
 PREFIX = "reports/"
@@ -65,13 +66,7 @@ def report_input(
     time_zone = plan.report.time_zone
     first_day = weekly.lookback_start(week, time_zone).date()
     last_day = max(now.date(), weekly.week_bounds(week, time_zone)[1].date())
-    found: list[dict[str, Any]] = []
-    day = first_day
-    while day <= last_day:  # the store reads at most a quarter at a time
-        chunk_end = min(day + timedelta(days=90), last_day)
-        found += issues.first_seen_between(day.isoformat(), chunk_end.isoformat())
-        day = chunk_end + timedelta(days=1)
-    unique = {str(i["issue_id"]): i for i in found}
+    unique = {str(i["issue_id"]): i for i in issues_first_seen(issues, first_day, last_day)}
     counted = weekly.issues_counted(week, time_zone, list(unique.values()))
     history = {str(i["issue_id"]): issues.history(str(i["issue_id"])) for i in counted}
     return weekly.ReportInput(

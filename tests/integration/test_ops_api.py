@@ -606,3 +606,50 @@ def test_an_answers_own_headers_never_carry_over_to_the_next_answer(api):
     for path in ("/health", "/tokens", f"/issues?{DAYS}"):
         headers = api.http.get(path, headers=api.admin).headers
         assert "WWW-Authenticate" not in headers and "ETag" not in headers, (path, headers)
+
+
+def test_metrics_summary_gives_the_weekly_reports_recurrence_for_the_same_week(api):
+    """Resolved in W47: A (first seen that week) and C (first seen the week before); B, first seen in W48, recurs A.
+    The any-rule recurrence of the week is 1 of 2, in /metrics/summary as in the report (it read only the issues
+    first seen in the period: 0 of 1)."""
+    import boto3
+
+    from chalicelib import bootstrap
+    from chalicelib.domain.index_shards import first_seen_day
+    from chalicelib.services.reports import build_report
+
+    def put(**item):
+        item["first_seen_day"] = first_seen_day(datetime.fromisoformat(item["first_seen"]), item["issue_id"])
+        boto3.resource("dynamodb").Table(resources().issues_table).put_item(Item=item)
+
+    common = {"category": "routine_response", "mention_count": 1}
+    put(
+        issue_id="iss-A",
+        first_seen="2026-11-16T10:00:00+00:00",
+        resolved_at="2026-11-18T10:00:00+00:00",
+        status="resolved",
+        status_category="resolved#routine_response",
+        **common,
+    )
+    put(
+        issue_id="iss-C",
+        first_seen="2026-11-12T10:00:00+00:00",
+        resolved_at="2026-11-17T10:00:00+00:00",
+        status="resolved",
+        status_category="resolved#routine_response",
+        **common,
+    )
+    put(
+        issue_id="iss-B",
+        first_seen="2026-11-24T10:00:00+00:00",
+        status="open",
+        status_category="open#routine_response",
+        recurs_issue_id="iss-A",
+        recurrence_rule="same_author",
+        recurrence_gap_seconds=6 * 86400,
+        **common,
+    )
+    status, summary = get(api, "/metrics/summary?since=2026-11-16T00:00:00Z&until=2026-11-23T00:00:00Z")
+    report, _ = build_report("2026-W47", bootstrap.report_deps(), datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
+    assert status == 200 and summary["recurrence_by_kind"]["any_rule"] == {"count": 2, "rate": 0.5}
+    assert summary["recurrence_by_kind"]["any_rule"] == report.recurrence.any_rule.this_week.model_dump()
