@@ -50,7 +50,8 @@ def test_the_summary_counts_each_teams_business_hours_from_the_plan():
 
     summary = metrics_summary(wanted, issues, datetime(2026, 12, 1, tzinfo=timezone.utc), plan)
 
-    assert summary.volume.issues == 2 and issues.asked == [("2026-11-23", "2026-11-30")]
+    # the period's issues are counted; read as the report reads them: 42 days before, up to now (recurrences)
+    assert summary.volume.issues == 2 and issues.asked == [("2026-10-12", "2026-12-01")]
     assert summary.response_time.count == 2 and summary.response_time.mean_seconds == 3600
     # Sunday 07:00-08:00 in Paris: the whole hour for the social desk (it works Sundays), none for customer service
     assert summary.response_time_business.count == 2
