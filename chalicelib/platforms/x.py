@@ -13,6 +13,11 @@ What X sends
 
 Choices
 - Tweets → ``x`` mentions (replies: kind REPLY with ``parent_id``); deletions → REMOVED; direct messages → MESSAGE.
+- Edits: X gives every edit a new post id and names the chain in ``edit_history`` (``initial_tweet_id``,
+  ``edit_tweet_ids``; v2 objects: ``edit_history_tweet_ids``, oldest first). A post whose chain starts at another id
+  is an EDITED event of the mention that first id made (its text, time and link are the edit's), so an edit is
+  neither a second mention nor left behind when the original id is deleted. X deletes a whole chain when any of it
+  is deleted; a deletion event names only one id, so it is the deletion naming the first id that removes the mention.
 - Not mentions, counted as ignored: likes, follows, blocks, mutes, typing/read indicators, pure retweets (they add
   no words of their own), and anything authored by the subscribed account itself (``for_user_id``): those are the
   brand's own posts and answers, not what people say about it.
@@ -134,10 +139,14 @@ def _tweet(tweet: Any, where: str, owner: str | None, received_at: datetime) -> 
     reply_to = as_id(tweet.get("in_reply_to_status_id_str")) or as_id(tweet.get("in_reply_to_status_id"))
     quoted = sub_object(tweet, "quoted_status")
     quoted_id = as_id(tweet.get("quoted_status_id_str")) or _id_of(quoted)
+    initial_id = _initial_id(tweet)
+    edited = initial_id is not None and initial_id != tweet_id
     return make_mention(
         where,
         platform="x",
-        external_id=tweet_id,
+        # An edit is a new post id; the mention stays the one its first version made (and the link shows this one).
+        external_id=initial_id if edited else tweet_id,
+        event=MentionEvent.EDITED if edited else MentionEvent.CREATED,
         kind=MentionKind.REPLY if reply_to else MentionKind.POST,
         author=author,
         text=html.unescape(_tweet_text(tweet)),
@@ -146,6 +155,18 @@ def _tweet(tweet: Any, where: str, owner: str | None, received_at: datetime) -> 
         # A quote tweet answers the quoted one just as a reply answers its parent.
         parent_id=reply_to or quoted_id,
     )
+
+
+def _initial_id(tweet: dict[str, Any]) -> str | None:
+    """The first id of the post's edit chain (oldest first): ``edit_history.initial_tweet_id``, else the first of its
+    ``edit_tweet_ids``, in v1.1 objects; the first of ``edit_history_tweet_ids`` in v2 ones. None without them (read
+    leniently, like every optional object: a malformed history leaves the post as its own mention)."""
+    history = sub_object(tweet, "edit_history")
+    initial = as_id(history.get("initial_tweet_id"))
+    if initial is not None:
+        return initial
+    chain = history.get("edit_tweet_ids", tweet.get("edit_history_tweet_ids"))
+    return as_id(chain[0]) if isinstance(chain, list) and chain else None
 
 
 def _tweet_text(tweet: dict[str, Any]) -> str:
