@@ -398,15 +398,18 @@ def count_by(issues: list[Issue], field: str) -> dict[str, int]:
 
 
 def is_open_at(issue: Issue, at: datetime) -> bool:
-    """Opened before ``at`` and not resolved by then (a closed issue with no resolution time counts as settled
-    when it is closed now: its closing time is not kept)."""
+    """Opened before ``at`` and neither resolved nor closed by then. A closed issue is open until its ``closed_at``;
+    one closed before close times were kept counts as settled at every moment."""
     first = moment(issue.get("first_seen"))
     if first is None or first >= at:
         return False
     resolved = moment(issue.get("resolved_at"))
     if resolved is not None:
         return resolved >= at
-    return str(issue.get("status") or "open") in LIVE
+    if str(issue.get("status") or "open") in LIVE:
+        return True
+    closed = moment(issue.get("closed_at")) if issue.get("status") == "closed" else None
+    return closed is not None and closed >= at
 
 
 def past_sla_at(issue: Issue, at: datetime) -> bool:

@@ -704,10 +704,12 @@ CSV_COLUMNS = (
 
 
 def _sla_word(issue: Issue, sla: str, now: datetime) -> str:
-    if not issue.get(metrics.SLA_CLOCKS[sla][0]):
-        return "none"
+    if not issue.get(metrics.SLA_CLOCKS[sla][0]) or issue.get("merged_into"):
+        return "none"  # no SLA, or a duplicate whose issue carries it
     outcome = metrics.sla_outcome(issue, sla, now)
-    return "running" if outcome is None else ("kept" if outcome else "missed")
+    if outcome is None:  # not applied: its clock stopped (closed before it was due) or still runs
+        return "stopped" if metrics.sla_clock_end(issue, now) != now else "running"
+    return "kept" if outcome else "missed"
 
 
 def csv_rows(given: ReportInput) -> list[dict[str, Any]]:

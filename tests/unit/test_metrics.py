@@ -157,3 +157,24 @@ def test_recurrence_by_kind_counts_resolved_issues_a_later_issue_recurred_within
     assert kinds.resolved == 3
     assert kinds.any_rule.rate == round(1 / 3, 4) and kinds.same_author.rate == round(1 / 3, 4)
     assert kinds.same_product_topic.rate == 0
+
+
+def test_a_closed_issue_was_open_until_it_closed_so_older_weeks_keep_their_figures():
+    from chalicelib.domain.metrics import is_open_at, past_sla_at
+
+    closed_later = issue(1, status="closed", closed_at=timedelta(days=8), sla_resolution_due=timedelta(days=1))
+    week_end = SINCE + timedelta(days=7)
+    assert is_open_at(closed_later, week_end) and past_sla_at(closed_later, week_end)  # open at that week's end
+    assert not is_open_at(closed_later, SINCE + timedelta(days=9))
+    assert not is_open_at(issue(2, status="closed"), week_end)  # closed before close times were kept
+
+
+def test_the_csv_says_an_sla_stopped_by_closing_and_none_for_a_merged_duplicate():
+    from chalicelib.domain.report import _sla_word
+
+    due = {"sla_resolution_due": timedelta(days=3)}
+    closed = issue(1, status="closed", closed_at=timedelta(hours=2), **due)
+    merged = issue(2, status="closed", merged_into="i1", **due)
+    live = issue(3, **due)
+    now = SINCE + timedelta(days=1)
+    assert [_sla_word(i, "resolution", now) for i in (closed, merged, live)] == ["stopped", "none", "running"]
