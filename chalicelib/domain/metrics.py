@@ -330,7 +330,15 @@ def csat_distribution(issues: list[Issue]) -> dict[str, int]:
 
 
 def reopened_rate(issues: list[Issue]) -> Rate:
-    settled = [i for i in issues if i.get("resolved_at") or int(i.get("reopened_count") or 0)]
+    """Of the issues resolved or closed (a merged duplicate is neither: its issue counts), or reopened since, the
+    share that were reopened."""
+    settled = [
+        i
+        for i in issues
+        if i.get("resolved_at")
+        or int(i.get("reopened_count") or 0)
+        or (i.get("status") == "closed" and not i.get("merged_into"))
+    ]
     return rate(sum(1 for i in settled if int(i.get("reopened_count") or 0) > 0), len(settled))
 
 

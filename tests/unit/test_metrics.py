@@ -178,3 +178,16 @@ def test_the_csv_says_an_sla_stopped_by_closing_and_none_for_a_merged_duplicate(
     live = issue(3, **due)
     now = SINCE + timedelta(days=1)
     assert [_sla_word(i, "resolution", now) for i in (closed, merged, live)] == ["stopped", "none", "running"]
+
+
+def test_the_reopened_rate_counts_closed_issues_as_its_definition_says():
+    from chalicelib.domain.metrics import reopened_rate
+
+    issues = [
+        issue(1, status="resolved", resolved_at=timedelta(hours=2)),
+        issue(2, status="closed"),  # closed without a resolution: settled too
+        issue(3, status="open", reopened_count=1),
+        issue(4, status="closed", merged_into="i1"),  # a duplicate: its issue counts
+    ]
+    found = reopened_rate(issues)
+    assert (found.count, found.rate) == (3, 0.3333)
