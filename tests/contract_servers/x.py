@@ -8,6 +8,10 @@ whose author neither mentioned nor quoted the brand is refused as X refuses it.
 A post's text is shown as X shows it: every URL replaced by a ``https://t.co/...`` link (23 characters; the original
 in ``entities.urls[].expanded_url``), and ``&``, ``<``, ``>`` HTML-escaped, so a read-back cannot compare texts
 byte for byte.
+
+Lists page as X documents: newest first, at most ``max_results`` a page (the timeline 5..100, default 10; DM events
+1..100, default 100), ``meta.next_token`` while more remain, passed back as ``pagination_token`` (an opaque token;
+an unknown one is a 400). A token marks the last item returned, so posts made between pages do not shift a page.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class XServer(ContractServer):
         self.dm_events: list[dict[str, Any]] = []
         self.posted_texts: dict[str, str] = {}  # post id -> the text as the brand sent it (before t.co)
         self.sequence = 0
+        self.page_tokens: dict[str, int] = {}  # next_token -> the id of the last item the page before ended on
         self.route("POST", r"/2/oauth2/token", self.token)
         self.route("POST", r"/2/tweets", self.create_tweet, write=True)
         self.route("GET", r"/2/tweets/(\d+)", self.lookup)
@@ -260,10 +265,24 @@ class XServer(ContractServer):
         posts = [
             t for t in self.tweets.values() if t["author_id"] == match.group(1) and t["created_at"][:19] >= start[:19]
         ]
-        posts.sort(key=lambda t: int(t["id"]), reverse=True)
-        return Answer(
-            200, {"data": posts, "meta": {"result_count": len(posts)}} if posts else {"meta": {"result_count": 0}}
-        )
+        return Answer(200, self.page(request, posts, default_size=10))
+
+    def page(self, request: Request, items: list[dict[str, Any]], default_size: int) -> dict[str, Any]:
+        """One page of ``items`` newest first (by snowflake id), from ``pagination_token`` on, as X answers it."""
+        items = sorted(items, key=lambda item: int(item["id"]), reverse=True)
+        token = request.query.get("pagination_token")
+        if token is not None:
+            require(token in self.page_tokens, 400, "pagination_token is not a token X gave")
+            items = [item for item in items if int(item["id"]) < self.page_tokens[token]]
+        size = int(request.query.get("max_results", str(default_size)))
+        shown, rest = items[:size], items[size:]
+        if not shown:
+            return {"meta": {"result_count": 0}}
+        meta: dict[str, Any] = {"result_count": len(shown), "newest_id": shown[0]["id"], "oldest_id": shown[-1]["id"]}
+        if rest:
+            meta["next_token"] = secrets.token_hex(12)
+            self.page_tokens[meta["next_token"]] = int(shown[-1]["id"])
+        return {"data": shown, "meta": meta}
 
     def send_dm(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
@@ -292,9 +311,10 @@ class XServer(ContractServer):
     def dm_history(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
             return denied
+        require(1 <= int(request.query.get("max_results", "100")) <= 100, 400, "max_results must be 1..100")
         events = [
             {k: v for k, v in e.items() if k != "participant"}
             for e in self.dm_events
             if e["participant"] == match.group(1)
         ]
-        return Answer(200, {"data": events[::-1], "meta": {"result_count": len(events)}})
+        return Answer(200, self.page(request, events, default_size=100))

@@ -4,6 +4,11 @@
 
 Errors are ``{"error": {"code", "message", "errors": [{"message", "domain", "reason"}], "status"}}``: 401
 ``authError``, 403 ``quotaExceeded``, 404 ``parentCommentNotFound``, 400 ``commentTextTooLong``.
+
+Lists page as documented: at most ``maxResults`` items (1..100, default 20), ``nextPageToken`` while more remain,
+passed back as ``pageToken`` (opaque; an unknown one is a 400). ``commentThreads.list`` gives the newest thread first
+(``order=time``, the default). ``comments.list?parentId=`` documents no order: this server gives the oldest reply
+first, so a read-back that stops early on time alone would miss ours.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class YouTubeServer(ContractServer):
         self.channel_id = channel_id
         self.videos: set[str] = set()
         self.comments: dict[str, dict[str, Any]] = {}
+        self.page_tokens: dict[str, str] = {}  # nextPageToken -> the id of the last item the page before ended on
         self.route("POST", r"/token", self.token)
         self.route("POST", r"/youtube/v3/comments", self.insert_reply, write=True)
         self.route("GET", r"/youtube/v3/comments", self.list_replies)
@@ -168,7 +174,25 @@ class YouTubeServer(ContractServer):
             for c in self.comments.values()
             if c["parent"] == parent
         ]
-        return Answer(200, {"kind": "youtube#commentListResponse", "items": items})
+        return Answer(200, {"kind": "youtube#commentListResponse", **self.page(request, items)})
+
+    def page(self, request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """One page of ``items`` (in the order given) from ``pageToken`` on, with ``nextPageToken`` and ``pageInfo``."""
+        size = int(request.query.get("maxResults", "20"))
+        require(1 <= size <= 100, 400, "maxResults must be 1..100")
+        total = len(items)
+        token = request.query.get("pageToken")
+        if token is not None:
+            require(token in self.page_tokens, 400, "invalidPageToken")
+            ids = [item["id"] for item in items]
+            after = self.page_tokens[token]
+            items = items[ids.index(after) + 1 :] if after in ids else items
+        shown, rest = items[:size], items[size:]
+        answer: dict[str, Any] = {"pageInfo": {"totalResults": total, "resultsPerPage": size}, "items": shown}
+        if rest:
+            answer["nextPageToken"] = secrets.token_urlsafe(12)
+            self.page_tokens[answer["nextPageToken"]] = shown[-1]["id"]
+        return answer
 
     def insert_thread(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):
@@ -207,4 +231,6 @@ class YouTubeServer(ContractServer):
             for c in self.comments.values()
             if c["video"] == video
         ]
-        return Answer(200, {"kind": "youtube#commentThreadListResponse", "items": items})
+        require(request.query.get("order", "time") in ("time", "relevance"), 400, "order must be time or relevance")
+        items.reverse()  # newest first (comments are kept in the order they were made)
+        return Answer(200, {"kind": "youtube#commentThreadListResponse", **self.page(request, items)})

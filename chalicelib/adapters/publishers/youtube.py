@@ -8,7 +8,10 @@ token endpoint (``POST /token``, ``grant_type=refresh_token``) for an access tok
 Errors are ``{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}``: ``quotaExceeded`` waits
 for the daily quota to reset (midnight Pacific time), ``commentNotFound``/``parentCommentNotFound``/``videoNotFound``
 are final. Read-back: ``comments.list?parentId=`` (or ``commentThreads.list?videoId=``) for the channel's reply
-with this claim's text (``textOriginal``, which the API shows its author; else ``textDisplay`` as plain text).
+with this claim's text (``textOriginal``, which the API shows its author; else ``textDisplay`` as plain text),
+page after page (``nextPageToken`` -> ``pageToken``, 100 a page, at most ``READ_BACK_PAGES``): a video's threads
+(``order=time``, newest first) until a page reaches back past the first attempt; a comment's replies, whose order
+the API does not document, to the last page.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ TOKEN_URL = "https://oauth2.googleapis.com"
 CLIENT_ID, CLIENT_SECRET = "YOUTUBE_OAUTH_CLIENT_ID", "YOUTUBE_OAUTH_CLIENT_SECRET"
 REFRESH_TOKEN, CHANNEL_ID = "YOUTUBE_OAUTH_REFRESH_TOKEN", "YOUTUBE_CHANNEL_ID"
 PACIFIC = ZoneInfo("America/Los_Angeles")
+READ_BACK_PAGES = 10  # a read-back reads at most this many pages of 100 (1 quota unit each), then gives up
 
 GONE = {"commentNotFound", "parentCommentNotFound", "videoNotFound", "channelNotFound"}
 LIMITED = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -56,6 +60,10 @@ def quota_reset(now: datetime) -> datetime:
     """The YouTube Data API's daily quota resets at midnight Pacific time."""
     tomorrow = now.astimezone(PACIFIC).date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(0, 1), PACIFIC).astimezone(timezone.utc)
+
+
+def _top_level(thread: dict[str, Any]) -> dict[str, Any]:
+    return dict((thread.get("snippet") or {}).get("topLevelComment") or {})
 
 
 class YouTubePublisher(PlatformAdapter):
@@ -133,45 +141,34 @@ class YouTubePublisher(PlatformAdapter):
         self, target: ReplyTarget, channel: str, text: str, since: datetime, now: datetime
     ) -> PublishResult | None:
         channel_id = self.credentials.require(CHANNEL_ID)
-        if self._is_video(target):
-            answer = self.call(
-                "GET",
-                "/youtube/v3/commentThreads",
-                now,
-                "YouTube read-back",
-                query={
-                    "part": "snippet",
-                    "videoId": target.external_id,
-                    "order": "time",
-                    "maxResults": 100,
-                    "textFormat": "plainText",
-                },
-            )
-            found = [
-                ((item.get("snippet") or {}).get("topLevelComment") or {}) for item in answer.json().get("items") or []
-            ]
-        else:
-            answer = self.call(
-                "GET",
-                "/youtube/v3/comments",
-                now,
-                "YouTube read-back",
-                query={
-                    "part": "snippet",
-                    "parentId": self._parent(target),
-                    "maxResults": 100,
-                    "textFormat": "plainText",
-                },
-            )
-            found = answer.json().get("items") or []
-        for comment in found:
-            snippet = comment.get("snippet") or {}
-            at = parse_time(snippet.get("publishedAt"))
-            by_channel = (snippet.get("authorChannelId") or {}).get("value") == channel_id
-            shown = snippet.get("textOriginal") or snippet.get("textDisplay")
-            if by_channel and at and at >= since and is_our_reply(shown, text):
-                return done(str(comment.get("id")), at, Reason.FOUND_BY_READ_BACK)
-        return None
+        video = self._is_video(target)
+        query: dict[str, Any] = {"part": "snippet", "maxResults": 100, "textFormat": "plainText"}
+        if video:  # order=time: newest thread first, so no page past one older than ``since`` can hold ours
+            path = "/youtube/v3/commentThreads"
+            query.update(videoId=target.external_id, order="time")
+        else:  # comments.list documents no order for a comment's replies: read them all (bounded)
+            path = "/youtube/v3/comments"
+            query.update(parentId=self._parent(target))
+        token: str | None = None
+        for _ in range(READ_BACK_PAGES):
+            page = self.call(
+                "GET", path, now, "YouTube read-back", query={**query, **({"pageToken": token} if token else {})}
+            ).json()
+            items = page.get("items") or []
+            comments = [_top_level(item) for item in items] if video else items
+            oldest: datetime | None = None
+            for comment in comments:
+                snippet = comment.get("snippet") or {}
+                at = parse_time(snippet.get("publishedAt"))
+                oldest = at if at and (oldest is None or at < oldest) else oldest
+                by_channel = (snippet.get("authorChannelId") or {}).get("value") == channel_id
+                shown = snippet.get("textOriginal") or snippet.get("textDisplay")
+                if by_channel and at and at >= since and is_our_reply(shown, text):
+                    return done(str(comment.get("id")), at, Reason.FOUND_BY_READ_BACK)
+            token = str(page.get("nextPageToken") or "") or None
+            if token is None or (video and oldest is not None and oldest < since):
+                return None
+        return None  # past READ_BACK_PAGES pages: post again rather than read on
 
     def _failure(self, response: Response, now: datetime, what: str) -> PublishResult:
         error: dict[str, Any] = response.json().get("error") or {}
