@@ -1,6 +1,8 @@
 """A YouTube read-back after an uncertain first attempt follows ``nextPageToken`` -> ``pageToken`` until it is past
 the first attempt, so a busy video (over 100 newer comments) or a long reply thread still finds the brand's comment
-instead of posting it twice; it stops at the first page older than the attempt."""
+instead of posting it twice; it stops at the first page older than the attempt. When X refuses a second post as
+duplicate content after an uncertain attempt (its read-back did not reach ours), that post is ours: found, not
+refused. X's own paging: ``test_readback_paging_x.py``."""
 
 from __future__ import annotations
 
@@ -47,6 +49,37 @@ def viewer_comments(server: YouTubeServer, count: int, video: str | None = None,
     for index in range(count):
         comment_id = f"{parent}.viewer{index}" if parent else f"Ugviewer{index}"
         server.comments[comment_id] = server._comment(comment_id, f"UCviewer{index}", f"lovely {index}", parent, video)
+
+
+def test_x_duplicate_refusal_after_an_uncertain_attempt_counts_as_found(claims, serve):  # noqa: F811
+    server = serve(X)
+    publisher = publisher_for(X, server, claims)
+    target = X.target(server, PUBLIC_REPLY)
+    server.script(ACCEPT_THEN_HANG)
+
+    first = publisher.publish(request(target, PUBLIC_REPLY), now())
+    brand_posts(server, 1000)  # ours is past the ten pages of 100 a read-back reads
+    second = publisher.publish(request(target, PUBLIC_REPLY), later(first))
+    again = publisher.publish(request(target, PUBLIC_REPLY), later(first))
+
+    # The read-back missed it, X refused the second post as duplicate content: after the uncertain attempt, that
+    # post is ours and live, so the claim is published (not refused with an alert).
+    assert server.calls("POST", r"/2/tweets") == 2
+    assert (second.next, second.reason) == (Next.DONE, Reason.FOUND_BY_READ_BACK)
+    assert len([t for t in server.brand_replies() if t["referenced_tweets"][0]["id"] == target.external_id]) == 1
+    assert claims.get(next_claim(claims))["state"] == "published"
+    assert (again.next, again.repeat) == (Next.DONE, True)
+
+
+def test_x_duplicate_content_without_an_uncertain_attempt_is_still_refused(claims, serve):  # noqa: F811
+    server = serve(X)
+    publisher = publisher_for(X, server, claims)
+    one, other = X.target(server, PUBLIC_REPLY), X.target(server, PUBLIC_REPLY)
+
+    publisher.publish(request(one, PUBLIC_REPLY, run="a"), now())
+    duplicate = publisher.publish(request(other, PUBLIC_REPLY, run="b"), now())
+
+    assert (duplicate.next, duplicate.reason) == (Next.FINAL, Reason.DUPLICATE_CONTENT)
 
 
 def _video(server: YouTubeServer) -> ReplyTarget:

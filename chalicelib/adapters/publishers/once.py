@@ -30,6 +30,8 @@ from chalicelib.services.ports import PlatformPublisher, PublishClaims
 LEASE_SECONDS = 60  # longer than one post can take (two requests at most 10 s each, plus a refresh)
 CLOCK_SKEW = timedelta(minutes=2)  # read-back looks this far before our first attempt (the platform's clock)
 ONE_PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
+# What a platform answers a post it already has: after an uncertain attempt, the post is live (found, not refused).
+ALREADY_POSTED = (Reason.ALREADY_REPLIED, Reason.DUPLICATE_CONTENT)
 
 
 def claim_id(request: ChannelPost) -> str:
@@ -113,8 +115,9 @@ class ExactlyOncePublisher:
             if found is not None:
                 return self._record(claim, found, now)
         result = publisher.post(target, channel, text, now)
-        if uncertain and result.reason is Reason.ALREADY_REPLIED:
-            # Meta refuses a second private reply: after an attempt that may have posted, that one is ours.
+        if uncertain and result.reason in ALREADY_POSTED:
+            # Meta refuses a second private reply, X a second post with the same text: after an attempt that may
+            # have posted (and a read-back that did not reach it), that one is ours.
             result = done(None, None, Reason.FOUND_BY_READ_BACK)
         return self._record(claim, result, now)
 
