@@ -525,7 +525,8 @@ def test_x_counts_length_as_x_does_and_refuses_before_posting(claims, serve):
     server = serve(X)
     publisher = publisher_for(X, server, claims)
     target = X.target(server, PUBLIC_REPLY)
-    url = "https://aurelle.example/returns/" + "x" * 200  # any URL counts as a 23-character t.co link
+    # any URL counts as a 23-character t.co link (a domain X links: ".example" is no TLD, so X counts it as text)
+    url = "https://aurelle.com/returns/" + "x" * 200
     fits = "a" * 256 + " " + url  # 256 + 1 + 23 = 280
     too_long = publisher.publish(request(target, PUBLIC_REPLY, run="r1", text="a" + fits), now())
     cjk = publisher.publish(request(target, PUBLIC_REPLY, run="r2", text="返" * 141), now())
