@@ -255,7 +255,7 @@ def test_a_forged_link_is_refused_with_403(deps, tamper):
     forged = {
         "sig": (survey_id, exp, "0" * 64),
         "exp": (survey_id, str(int(exp) + 1), sig),
-        "id": ("x" + survey_id[1:], exp, sig),
+        "id": (("y" if survey_id.startswith("x") else "x") + survey_id[1:], exp, sig),  # always another id
         "missing": (survey_id, None, None),
     }[tamper]
     with pytest.raises(SurveyRefused) as refused:
