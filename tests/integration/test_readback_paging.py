@@ -51,13 +51,17 @@ def viewer_comments(server: YouTubeServer, count: int, video: str | None = None,
         server.comments[comment_id] = server._comment(comment_id, f"UCviewer{index}", f"lovely {index}", parent, video)
 
 
-def test_x_duplicate_refusal_after_an_uncertain_attempt_counts_as_found(claims, serve):  # noqa: F811
-    server = serve(X)
-    publisher = publisher_for(X, server, claims)
-    target = X.target(server, PUBLIC_REPLY)
+def hung_first_post(platform, serve, claims, target_of, channel=PUBLIC_REPLY):  # noqa: F811
+    """A publisher whose first post reached ``platform``'s server and then timed out: the retry must read back."""
+    server = serve(platform)
+    publisher = publisher_for(platform, server, claims)
+    target = target_of(server)
     server.script(ACCEPT_THEN_HANG)
+    return server, publisher, target, publisher.publish(request(target, channel), now())
 
-    first = publisher.publish(request(target, PUBLIC_REPLY), now())
+
+def test_x_duplicate_refusal_after_an_uncertain_attempt_counts_as_found(claims, serve):  # noqa: F811
+    server, publisher, target, first = hung_first_post(X, serve, claims, lambda server: X.target(server, PUBLIC_REPLY))
     brand_posts(server, 1000)  # ours is past the ten pages of 100 a read-back reads
     second = publisher.publish(request(target, PUBLIC_REPLY), later(first))
     again = publisher.publish(request(target, PUBLIC_REPLY), later(first))
@@ -90,12 +94,7 @@ def _video(server: YouTubeServer) -> ReplyTarget:
 
 
 def test_youtube_read_back_pages_a_videos_threads_past_100_newer_comments(claims, serve):  # noqa: F811
-    server = serve(YOUTUBE)
-    publisher = publisher_for(YOUTUBE, server, claims)
-    target = _video(server)
-    server.script(ACCEPT_THEN_HANG)
-
-    first = publisher.publish(request(target, PUBLIC_REPLY), now())
+    server, publisher, target, first = hung_first_post(YOUTUBE, serve, claims, lambda server: _video(server))
     ours = server.brand_comments()[0]["id"]
     viewer_comments(server, 130, video="vid123")
     second = publisher.publish(request(target, PUBLIC_REPLY), later(first))

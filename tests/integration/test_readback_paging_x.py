@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from chalicelib.adapters.publishers.x import XPublisher
 from chalicelib.domain.publishing import PRIVATE_REPLY, PUBLIC_REPLY, Next, Reason
-from tests.contract_servers.base import ACCEPT_THEN_HANG
 from tests.integration.test_publishers import (  # noqa: F401  (fixtures)
     BRAND_X_ID,
     CUSTOMER_ID,
@@ -19,18 +18,13 @@ from tests.integration.test_publishers import (  # noqa: F401  (fixtures)
     request,
     serve,
 )
-from tests.integration.test_readback_paging import brand_posts
+from tests.integration.test_readback_paging import brand_posts, hung_first_post
 
 TIMELINE, DM_EVENTS = r"/2/users/\d+/tweets", r"/2/dm_conversations/with/\d+/dm_events"
 
 
 def test_x_read_back_pages_the_timeline_past_100_newer_posts_and_finds_ours(claims, serve):  # noqa: F811
-    server = serve(X)
-    publisher = publisher_for(X, server, claims)
-    target = X.target(server, PUBLIC_REPLY)
-    server.script(ACCEPT_THEN_HANG)
-
-    first = publisher.publish(request(target, PUBLIC_REPLY), now())
+    server, publisher, target, first = hung_first_post(X, serve, claims, lambda server: X.target(server, PUBLIC_REPLY))
     ours = server.brand_replies()[0]["id"]
     brand_posts(server, 150)
     second = publisher.publish(request(target, PUBLIC_REPLY), later(first))
@@ -42,12 +36,9 @@ def test_x_read_back_pages_the_timeline_past_100_newer_posts_and_finds_ours(clai
 
 
 def test_x_read_back_pages_a_dm_conversation_past_100_newer_events(claims, serve):  # noqa: F811
-    server = serve(X)
-    publisher = publisher_for(X, server, claims)
-    target = X.target(server, PRIVATE_REPLY)
-    server.script(ACCEPT_THEN_HANG)
-
-    first = publisher.publish(request(target, PRIVATE_REPLY), now())
+    server, publisher, target, first = hung_first_post(
+        X, serve, claims, lambda server: X.target(server, PRIVATE_REPLY), PRIVATE_REPLY
+    )
     ours = server.brand_dms()[0]["id"]
     for index in range(120):  # the customer writes on (X refuses no repeated DM, so a second would go out)
         server.dm_events.append(
@@ -69,12 +60,7 @@ def test_x_read_back_pages_a_dm_conversation_past_100_newer_events(claims, serve
 
 
 def test_x_read_back_reads_at_most_read_back_pages_pages(claims, serve):  # noqa: F811
-    server = serve(X)
-    publisher = publisher_for(X, server, claims)
-    target = X.target(server, PUBLIC_REPLY)
-    server.script(ACCEPT_THEN_HANG)
-
-    first = publisher.publish(request(target, PUBLIC_REPLY), now())
+    server, publisher, target, first = hung_first_post(X, serve, claims, lambda server: X.target(server, PUBLIC_REPLY))
     brand_posts(server, XPublisher.READ_BACK_PAGES * 100 + 50)
     second = publisher.publish(request(target, PUBLIC_REPLY), later(first))
 
