@@ -12,7 +12,14 @@ from chalicelib.api.surveys import surveys
 from chalicelib.api.upkeep import upkeep
 from chalicelib.api.webhooks import webhooks
 from chalicelib.observability import logger, metrics
-from chalicelib.settings import APP_NAME, check_required_settings, issues_stream_arn, resources
+from chalicelib.settings import (
+    APP_NAME,
+    MENTION_BATCH_SIZE,
+    MENTION_BATCHING_WINDOW_SECONDS,
+    check_required_settings,
+    issues_stream_arn,
+    resources,
+)
 
 check_required_settings()  # cold start: a deployed stage without its settings refuses to start (README, Deploy)
 
@@ -30,7 +37,12 @@ app.register_blueprint(surveys)
 app.register_blueprint(upkeep)
 
 
-@app.on_sqs_message(queue=resources().ingest_queue, batch_size=10, name="process_mentions")
+@app.on_sqs_message(
+    queue=resources().ingest_queue,
+    batch_size=MENTION_BATCH_SIZE,
+    maximum_batching_window_in_seconds=MENTION_BATCHING_WINDOW_SECONDS,
+    name="process_mentions",
+)
 def process_mentions(event):
     """Store each queued mention; failed records are reported back so only they are retried (then DLQ'd)."""
     from chalicelib.bootstrap import pipeline

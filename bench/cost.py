@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import MENTION_BATCH_SIZE
+
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
 MILLION = 1_000_000
 SCALES = (1, 10, 100)
@@ -102,8 +104,8 @@ ASSUMED = {
     ),
     "sqs_requests": (
         1.3,
-        "1 SendMessage per delivery, plus Lambda's receive and delete per batch of 10 "
-        "(0.1 + 0.1) and the approval/publish messages of escalated issues (~0.1)",
+        "1 SendMessage per delivery, plus Lambda's receive and delete per 10 messages "
+        "(SQS's most a call: 0.1 + 0.1) and the approval/publish messages of escalated issues (~0.1)",
     ),
     "dynamodb_read_units": (
         2.0,
@@ -225,8 +227,8 @@ def counts_from_bench(results: dict[str, Any], memory_mb: int = 512) -> MentionC
     processor_ms = 1000 / pipeline["pipeline_mentions_per_s"]
     functions = [
         FunctionUse("api_handler (webhook)", 1.0, webhook["handler_p50_ms"], memory_mb),
-        # Lambda invokes the processor once per batch of 10; the batch takes 10 mentions' time.
-        FunctionUse("process_mentions", 0.1, 10 * processor_ms, memory_mb),
+        # Lambda invokes the processor once per batch; the batch takes its mentions' time.
+        FunctionUse("process_mentions", 1 / MENTION_BATCH_SIZE, MENTION_BATCH_SIZE * processor_ms, memory_mb),
         FunctionUse("start_protocols", ASSUMED["start_protocols_invocations"][0], 50.0, memory_mb),
     ]
     measured_wcu = pipeline["dynamodb_write_units_per_mention"]

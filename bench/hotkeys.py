@@ -38,11 +38,12 @@ from chalicelib.domain.index_shards import (
     status_category,
 )
 from chalicelib.domain.surge import Observation, keys_for
+from chalicelib.settings import MENTION_BATCH_SIZE
 
 DYNAMODB_ITEM_WCU_PER_S = 1000  # per partition key value, table or index
 RATE = 10_000  # mentions a second: a viral crisis at internet scale
 SECONDS = 10
-BATCH = 10  # mentions per SQS batch (the ingest queue's batch size)
+BATCH = MENTION_BATCH_SIZE  # mentions per SQS batch (the ingest queue's batch size)
 COMPLAINT_SHARE = 0.3
 PRODUCTS = [f"product line {i:02d} model x" for i in range(20)]  # ~25-character names, as real ones are
 TOPICS = ["delivery", "billing_refunds", "product_quality", "customer_service", "safety", "account"]
@@ -387,7 +388,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             "< 1,000 a second per item",
         ),
         (
-            "surge counting per mention (batches of 10)",
+            f"surge counting per mention (batches of {c['batch']})",
             f"{c['calls_per_mention']:.2f} calls (the read goes with triage's), "
             f"{c['write_units_per_mention']:.2f} write units",
             f"hottest item {c['hottest_item_kb']} KB",

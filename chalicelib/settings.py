@@ -49,6 +49,12 @@ def resource_name(suffix: str, stage_name: str | None = None) -> str:
     return f"{APP_NAME}-{stage_name or stage()}-{suffix}"
 
 
+# The mention processor's SQS batches: Lambda gathers up to this many mentions, waiting at most the window for a
+# batch to fill. A batch's surge counters are two writes and its dedup keys one read, whatever its size, so under
+# load a larger batch costs less a mention; the window adds at most a second before a mention is triaged.
+MENTION_BATCH_SIZE = 25
+MENTION_BATCHING_WINDOW_SECONDS = 1
+
 # Emailed approval links stay valid this long (and only until used, or until their step moves on).
 LINK_TTL_SECONDS = 72 * 3600
 

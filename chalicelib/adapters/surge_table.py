@@ -59,6 +59,7 @@ from chalicelib.domain.surge import (
     hour_start,
 )
 from chalicelib.services.errors import StateConflict
+from chalicelib.settings import MENTION_BATCH_SIZE
 
 RETENTION_SECONDS = 15 * 24 * 3600  # the baseline reads nine days; keep two weeks
 LINKS_PER_KEY_HOUR = 25  # mention ids kept per key and hour item (SurgeHistory.mentions reads at most 100)
@@ -66,9 +67,9 @@ LINKS_PER_HOUR_ITEM = 60  # and per hour item in all: its size is what every wri
 KEY_ID_LENGTH = 6  # hex digits of a key's digest naming its attributes (about 100 keys: a clash is ~1 in 3,000)
 ITEM_WRITE_UNITS_PER_SECOND = 1000  # DynamoDB's limit per item (partition key value)
 ITEM_WRITE_UNITS_TARGET = 800  # what one shard is planned to take at the expected peak: headroom for retries
-UNITS_PER_COUNTER_WRITE = 3  # a day item late in the day, a few KB (bench/hotkeys.py measures it)
+UNITS_PER_COUNTER_WRITE = 4  # a day item late in the day, 3.5 KB (bench/hotkeys.py measures it)
 EXPECTED_PEAK_MENTIONS_PER_S = 10_000  # a viral crisis at internet scale
-BATCH_SIZE = 10  # mentions per SQS batch: each batch writes one day and one hour item
+BATCH_SIZE = MENTION_BATCH_SIZE  # mentions per SQS batch: each batch writes one day and one hour item
 # A day item this long past its day's end takes only late mentions' counts: a warm processor keeps it for a while
 # instead of reading it again every batch (a batch reads 15 days × the shards; all but today's are settled).
 SETTLED_AFTER_SECONDS = 2 * 3600

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+SQS_MESSAGES_PER_CALL = 10  # SQS receives and deletes at most 10 messages a call
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
@@ -103,20 +104,18 @@ def deliver_sqs_batch(
     invoke: Callable[[dict], Any],
     reports_item_failures: bool,
     on_error: Callable[[Exception], None] = lambda error: None,
+    batching_window_s: float = 0.0,
 ) -> tuple[int, int]:
-    """One receive and invocation, as Lambda's SQS poller does it: (messages deleted, messages left to retry).
+    """One batch and invocation, as Lambda's SQS poller does it: (messages deleted, messages left to retry).
+
+    SQS hands out at most 10 messages a receive; a mapping with a larger batch size keeps receiving until the
+    batch is full or its batching window has passed (Lambda waits out the window on a quiet queue; this worker
+    stops at the first empty receive, which only delivers sooner).
 
     What is left is not touched: it becomes visible again after the queue's visibility timeout, and SQS itself
     moves it to the dead-letter queue once it has been received ``maxReceiveCount`` times.
     """
-    answer = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=min(batch_size, 10),
-        WaitTimeSeconds=1,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )
-    messages = answer.get("Messages", [])
+    messages = _gather(sqs, queue_url, batch_size, batching_window_s)
     if not messages:
         return 0, 0
     ids = [m["MessageId"] for m in messages]
@@ -128,12 +127,37 @@ def deliver_sqs_batch(
         on_error(error)
         failed = set(ids)
     done = [m for m in messages if m["MessageId"] not in failed]
-    if done:
+    for start in range(0, len(done), SQS_MESSAGES_PER_CALL):
         sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + SQS_MESSAGES_PER_CALL])
+            ],
         )
     return len(done), len(failed)
+
+
+def _gather(sqs, queue_url: str, batch_size: int, batching_window_s: float) -> list[dict]:
+    """Up to ``batch_size`` messages: receives of at most 10 until the batch is full, a receive comes back empty,
+    or the batching window has passed."""
+    deadline = time.monotonic() + batching_window_s
+    messages: list[dict] = []
+    while len(messages) < batch_size:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(batch_size - len(messages), SQS_MESSAGES_PER_CALL),
+            WaitTimeSeconds=0 if messages else 1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        # a message seen again in the same batch (a queue whose visibility timeout has run out) is not new
+        seen = {message["MessageId"] for message in messages}
+        received = [message for message in answer.get("Messages", []) if message["MessageId"] not in seen]
+        messages.extend(received)
+        if not received or time.monotonic() >= deadline:
+            break
+    return messages
 
 
 def failed_message_ids(message_ids: list[str], answer: Any, reports_item_failures: bool) -> set[str]:

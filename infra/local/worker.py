@@ -213,6 +213,7 @@ class Worker:
             lambda event: self.client.lambda_.invoke(source.name, event).payload,
             reports_item_failures,
             on_error=lambda error: self._error(source.name, error),
+            batching_window_s=source.maximum_batching_window_in_seconds,
         )
         self.polled.add(source.name)
         if done + failed:

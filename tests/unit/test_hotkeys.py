@@ -19,7 +19,8 @@ def test_at_ten_thousand_mentions_a_second_no_counter_item_passes_the_per_item_l
 
 def test_shards_follow_the_expected_peak() -> None:
     assert shards_for(100) == 1
-    assert shards_for(10_000) == 4
+    assert shards_for(10_000, batch_size=25) == 2  # the deployed batch: a write carries 25 mentions' counts
+    assert shards_for(10_000, batch_size=10) > shards_for(10_000, batch_size=25)
     assert shards_for(40_000) > shards_for(10_000)
 
 

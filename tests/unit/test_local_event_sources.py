@@ -213,6 +213,42 @@ def test_a_reported_failure_stays_on_the_queue_then_the_redrive_policy_moves_it_
     assert bodies(sqs, dlq) == ["poison"]
 
 
+def test_a_batch_larger_than_one_receive_is_gathered_within_its_window_and_deleted_whole(queue_with_redrive):
+    sqs, _, _, _ = queue_with_redrive
+    url = sqs.create_queue(QueueName="gathered", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for start in range(0, 30, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i:02d}"} for i in range(start, start + 10)]
+        )
+    batches: list[list[str]] = []
+
+    def handler(event: dict) -> dict:
+        batches.append([record["body"] for record in event["Records"]])
+        return {"batchItemFailures": []}
+
+    # SQS gives at most 10 a receive: a mapping of 25 keeps receiving until its batch is full
+    assert deliver_sqs_batch(sqs, url, arn, 25, handler, True, batching_window_s=5) == (25, 0)
+    assert deliver_sqs_batch(sqs, url, arn, 25, handler, True, batching_window_s=5) == (5, 0)  # what is left
+    assert [len(batch) for batch in batches] == [25, 5]
+    assert sorted(body for batch in batches for body in batch) == [f"m{i:02d}" for i in range(30)]
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessagesNotVisible"
+        ]
+        == "0"
+    )  # all 30 deleted, none left in flight to come back
+
+
+def test_without_a_batching_window_one_receive_is_one_batch(queue_with_redrive):
+    sqs, url, arn, _dlq = queue_with_redrive
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
+    sqs.send_message(QueueUrl=url, MessageBody="m10")
+    sizes: list[int] = []
+    assert deliver_sqs_batch(sqs, url, arn, 25, lambda event: sizes.append(len(event["Records"])), True) == (10, 0)
+    assert sizes == [10]
+
+
 def test_a_crashed_invocation_leaves_the_whole_batch_for_a_retry(queue_with_redrive):
     sqs, url, arn, dlq = queue_with_redrive
     sqs.send_message(QueueUrl=url, MessageBody="one")
