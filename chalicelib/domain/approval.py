@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.channel_length import ReplyLimit, measure
 from chalicelib.domain.dedup import signature_of, similarity
 from chalicelib.domain.protocol_messages import CHANNELS
 
@@ -130,13 +131,20 @@ def decide(
 
 
 def over_limit(text: str, channels: tuple[str, ...], limits: Mapping[str, int | None]) -> str | None:
-    """Why ``text`` is too long for one of ``channels``, or ``None``."""
+    """Why ``text`` is too long for one of ``channels``, or ``None``. A limit is a
+    :class:`~chalicelib.domain.channel_length.ReplyLimit` (what the publishers answer): the text is measured the
+    way its platform counts, by the same function the platform's publisher checks with before posting (X: links
+    23, emoji 2), so a reply this page takes is never refused later for its length."""
     for channel in channels:
         limit = limits.get(channel)
-        if limit is not None and len(text) > limit:
+        if limit is None:
+            continue
+        length = measure(limit, text)
+        if length > limit:
+            how = limit.counting_note if isinstance(limit, ReplyLimit) else ""
             return (
-                f"The reply is {len(text)} characters; a {channel.replace('_', ' ')} here takes at most "
-                f"{limit}. Shorten it."
+                f"The reply is {length} characters{f' ({how})' if how else ''}; a {channel.replace('_', ' ')} "
+                f"here takes at most {limit}. Shorten it."
             )
     return None
 

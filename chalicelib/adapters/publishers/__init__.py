@@ -29,6 +29,7 @@ from chalicelib.adapters.publishers.once import ExactlyOncePublisher
 from chalicelib.adapters.publishers.trustpilot import TrustpilotPublisher
 from chalicelib.adapters.publishers.x import XPublisher
 from chalicelib.adapters.publishers.youtube import YouTubePublisher
+from chalicelib.domain.channel_length import ReplyLimit
 from chalicelib.domain.models import Mention
 from chalicelib.domain.publishing import ChannelPost, Next, PublishResult
 from chalicelib.services.ports import PlatformPublisher, PublishClaims
@@ -91,9 +92,11 @@ def instagram_mention_completer(
 
 
 def reply_length_limit(platform: str, channel: str) -> int | None:
-    """The longest reply a platform's channel takes (for the responder's page and the server-side check)."""
+    """The longest reply a platform's channel takes (for the responder's page and the server-side check): a
+    :class:`~chalicelib.domain.channel_length.ReplyLimit`, which measures a text as the platform's publisher does."""
     cls = PUBLISHER_CLASSES.get(platform)
-    return cls.limits.get(channel) if cls else None
+    limit = cls.limits.get(channel) if cls else None
+    return None if limit is None or cls is None else ReplyLimit(limit, cls.platform)
 
 
 class RoutedPublisher:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.publishers.http import AccessToken, Credentials, Response, Stop, Transport
+from chalicelib.domain.channel_length import ReplyLimit, reply_length
 from chalicelib.domain.publishing import (
     PublishResult,
     Reason,
@@ -37,11 +38,13 @@ class PlatformAdapter:
         return tuple(self.limits)
 
     def length_limit(self, channel: str) -> int | None:
-        return self.limits.get(channel)
+        limit = self.limits.get(channel)
+        return None if limit is None else ReplyLimit(limit, self.platform)
 
     def measure(self, text: str) -> int:
-        """How the platform counts a reply's length (code points unless a platform says otherwise)."""
-        return len(text)
+        """How the platform counts a reply's length: :func:`chalicelib.domain.channel_length.reply_length`, the
+        same count the approval page refuses with (code points unless the platform counts otherwise, as X does)."""
+        return reply_length(self.platform, text)
 
     # -- the port -----------------------------------------------------------------------------------------------
     def check(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult | None:
@@ -50,10 +53,11 @@ class PlatformAdapter:
         if not text.strip():
             return final(Reason.REJECTED, "the reply is empty")
         limit = self.limits[channel]
-        if limit is not None and self.measure(text) > limit:
+        length = self.measure(text)
+        if limit is not None and length > limit:
             return final(
                 Reason.TOO_LONG,
-                f"{self.measure(text)} characters; a {self.platform} {channel.replace('_', ' ')} takes at most {limit}",
+                f"{length} characters; a {self.platform} {channel.replace('_', ' ')} takes at most {limit}",
             )
         try:
             return self._rules(target, channel, text, now)
