@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chalicelib.cli import CliError
+from chalicelib.domain.text_safety import escape_json_controls, printable
 
 if TYPE_CHECKING:
     from chalicelib.domain.classification import Classification
@@ -125,15 +126,20 @@ def table(stdout: TextIO, rows: list[dict[str, Any]], columns: list[str]) -> Non
 
 
 def _cell(value: Any) -> str:
+    """One table cell, on one line and without control characters: cells hold authors' words (a description, a
+    handle, a mention's text), and an ESC or BEL in them must not reach the operator's terminal."""
     if value is None:
         return "-"
     if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) or "-"
-    return " ".join(str(value).split())[:60]
+        return " ".join(printable(",".join(map(str, value))).split()) or "-"
+    return " ".join(printable(value).split())[:60]
 
 
 def emit(stdout: TextIO, value: Any) -> None:
-    stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """``value`` as indented JSON: non-ASCII letters as they are, every control character escaped (``json`` escapes
+    C0; DEL and C1, such as the one-byte CSI U+009B, are escaped here), so authors' words cannot drive the
+    terminal."""
+    stdout.write(escape_json_controls(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 # -- offline mentions (classify, detect-surges) ----------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TextIO
 from urllib.parse import quote, urlencode
 
 from chalicelib.commands.common import api, api_options, emit, json_option, table
+from chalicelib.domain.text_safety import printable
 
 FILTERS = (
     "status",
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         else:
             table(stdout, page["items"], COLUMNS)
             if page.get("next_cursor"):
-                stdout.write(f"more: --cursor {page['next_cursor']}\n")
+                stdout.write(f"more: --cursor {printable(page['next_cursor'])}\n")
         return 0
     path = f"/issues/{quote(args.issue_id, safe='')}"
     if args.action == "show":
@@ -83,8 +84,8 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         if args.json:
             emit(stdout, detail)
             return 0
-        for name, value in detail["issue"].items():
-            stdout.write(f"{name}: {'-' if value is None else value}\n")
+        for name, value in detail["issue"].items():  # authors' words: one line each, no control characters
+            stdout.write(f"{printable(name)}: {'-' if value is None else printable(value)}\n")
         stdout.write("\nmentions (split one off with: issues split ID PK):\n")
         table(stdout, detail["mentions"], ["pk", "author_handle", "created_at", "text"])
         stdout.write("\nhistory:\n")
@@ -104,7 +105,10 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         emit(stdout, done)
     else:
         stdout.write(
-            f"{done['issue_id']}: {done['status']}, assigned to {done.get('assigned_to') or 'nobody'}, "
-            f"version {done['version']}\n"
+            printable(
+                f"{done['issue_id']}: {done['status']}, assigned to {done.get('assigned_to') or 'nobody'}, "
+                f"version {done['version']}"
+            )
+            + "\n"
         )
     return 0

@@ -5,11 +5,12 @@ stack (``inspection``); every line goes through ``echo`` (``print`` by default).
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+# the one definition, shared with the CLI: authors' words reach a terminal through it
+from chalicelib.domain.text_safety import printable as printable
 from infra.local.common import STAGE
 
 if TYPE_CHECKING:
@@ -22,16 +23,6 @@ SERVING = (
     "appear below as they happen; open a link in your browser to act on a step or answer a survey."
 )
 STOPPED = "\nStopped: moto, worker and API are down."
-
-_WHITESPACE_CONTROLS = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85]")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` without C0 and C1 control characters (DEL too), so an author's words (a mention's text, a reply's,
-    an alert's subject) cannot move the cursor, clear the screen, retitle the terminal or start a line of their own:
-    a line break or tab becomes a space, every other control character is dropped."""
-    return _CONTROLS.sub("", _WHITESPACE_CONTROLS.sub(" ", text))
 
 
 def _safe(echo: Callable[[str], object]) -> Callable[[str], None]:
