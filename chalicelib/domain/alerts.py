@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.plan import Sla
+from chalicelib.domain.text_safety import one_line
 
 NONE = "none"  # no category / team (SNS attribute values cannot be empty)
 ALL = "all"  # a digest speaks for every category and team
@@ -152,7 +153,8 @@ _DIGEST_FIELDS = {"kind", "severity", "category", "team", "issue_id", "subject"}
 
 
 def digest_alert(hour: str, deferred: list[Alert], dropped: int = 0, listed: int = 200) -> Alert:
-    """One message for an hour's deferred alerts: counts by kind, then one line each (most severe first)."""
+    """One message for an hour's deferred alerts: counts by kind, then one line each (most severe first), every
+    line break or other whitespace run in an alert's fields folded to a space (:func:`one_line`)."""
     ordered = sorted(deferred, key=lambda a: -SEVERITY_RANK.get(a.severity, 0))
     counts: dict[str, int] = {}
     for alert in deferred:
@@ -162,7 +164,10 @@ def digest_alert(hour: str, deferred: list[Alert], dropped: int = 0, listed: int
         f"{total} alerts held back in {hour}:00 UTC (hourly cap reached): "
         + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     ]
-    lines += [f"- [{a.severity}] {a.kind.value} {a.category} {a.issue_id}: {a.subject}" for a in ordered[:listed]]
+    # one line each, whatever an alert's fields hold: a subject quotes an issue's description (an author's words)
+    lines += [
+        one_line(f"- [{a.severity}] {a.kind.value} {a.category} {a.issue_id}: {a.subject}") for a in ordered[:listed]
+    ]
     if len(ordered) > listed or dropped:
         lines.append(f"... and {len(ordered) - min(len(ordered), listed) + dropped} more")
     severity = ordered[0].severity if ordered else "low"

@@ -14,6 +14,7 @@ from functools import lru_cache
 from chalicelib.domain.models import Mention, MentionKind
 from chalicelib.domain.plan import Condition, Product, ResponsePlan, Severity
 from chalicelib.domain.signals import TextSignals
+from chalicelib.domain.text_safety import one_line
 
 # A comment on the brand's post, a reply in its thread or a message to it is addressed to the brand, though its text
 # names nobody: on Facebook and Instagram a comment carries no handle. The text model learnt "aimed at a company"
@@ -82,14 +83,19 @@ def _alias_pattern(products: tuple[Product, ...]) -> tuple[re.Pattern[str], dict
 
 
 def products_named(text: str, plan: ResponsePlan, declared: str | None = None) -> tuple[str, ...]:
-    """Catalogue products the text names (by name or alias), plus a product the source declared."""
+    """Catalogue products the text names (by name or alias), plus a product the source declared.
+
+    A declared product is the author's own words: it is kept on one line (its whitespace, line breaks included,
+    folded to single spaces), since it heads the issue's description, its alerts' subjects and the approval email.
+    """
+    declared = one_line(declared) if declared else None
     found: list[str] = []
     if plan.products:
         pattern, names = _alias_pattern(tuple(plan.products))
         haystack = f"{declared or ''} {text}"
         found = [names[match.group(1).lower()] for match in pattern.finditer(haystack)]
     if declared and not found:
-        found = [declared.strip()]
+        found = [declared]
     return tuple(dict.fromkeys(found))
 
 

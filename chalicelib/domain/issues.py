@@ -22,6 +22,7 @@ from chalicelib.domain.index_shards import first_seen_day as first_seen_day
 from chalicelib.domain.index_shards import status_category as status_category
 from chalicelib.domain.models import Mention
 from chalicelib.domain.plan import SEVERITY_ORDER, ResponsePlan, Severity
+from chalicelib.domain.text_safety import one_line
 
 SYSTEM_TRIAGE = "system:triage"
 
@@ -127,9 +128,11 @@ def assignee(plan: ResponsePlan, team: str | None, issue_id: str) -> str | None:
 def describe(mention: Mention, classification: Classification, plan: ResponsePlan) -> str:
     label = plan.categories[classification.category].label
     subject = classification.products[0] if classification.products else classification.topic.replace("_", " ")
-    # one line each: the description heads plain-text emails, where a line break in a name could forge a line
-    author = " ".join((mention.author.handle or mention.author.name or "someone").split()) or "someone"
-    excerpt = " ".join(mention.text.split())[:160]
+    # one line each: the description heads plain-text emails and alert subjects, where a line break in a product,
+    # a name or the text could forge a line
+    subject = one_line(subject)
+    author = one_line(mention.author.handle or mention.author.name or "someone") or "someone"
+    excerpt = one_line(mention.text)[:160]
     return f'{label}: {subject} on {mention.platform} from {author}: "{excerpt}"'
 
 

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from chalicelib.domain.approval import ACTION_WORDS, Approval, time_left
+from chalicelib.domain.text_safety import clean_link, one_line
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,14 @@ class StepEmail:
 
 
 def safe_web_link(url: Any) -> str | None:
-    """An http(s) address to link to, or ``None`` (a ``javascript:`` or other scheme from a webhook is not)."""
+    """An http(s) address to link to, or ``None``: a ``javascript:`` or other scheme from a webhook is not, nor an
+    address holding whitespace or a control character (written into the plain-text part, a line break in it would
+    start lines of the author's choosing, such as a forged "Open:" link). Such a link is left out of the email;
+    the mention keeps it as it came."""
     value = str(url or "")
-    return value if value.lower().startswith(("https://", "http://")) and len(value) <= 2048 else None
+    if not value.lower().startswith(("https://", "http://")) or len(value) > 2048 or not clean_link(value):
+        return None
+    return value if value.split("//", 1)[1].split("/", 1)[0] else None  # a host, not "https:///path"
 
 
 def step_email(
@@ -44,7 +50,8 @@ def step_email(
     }.get(approval.attempt, "")
     category = str(issue.get("category", "")).replace("_", " ")
     subject = f"{urgency}{what} [{category}, {issue.get('severity', '')}] {approval.issue_id}"
-    description = str(issue.get("description", ""))
+    # one line: describe() writes it so, and an issue described before that must not add lines either
+    description = one_line(issue.get("description", ""))
     left = time_left(approval.due_at, now)
     deadline = (
         f"Due {approval.due_at[:16].replace('T', ' ')} UTC ({left})"
