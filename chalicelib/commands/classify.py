@@ -26,6 +26,7 @@ from chalicelib.commands.common import classified, load_plan, offline_mention
 from chalicelib.domain.models import Mention
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.signals import TextSignals
+from chalicelib.domain.text_safety import escape_json_controls
 from chalicelib.domain.validation import describe_validation_error
 
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 def json_line(out: dict[str, Any]) -> str:
     """One output line, UTF-8 as read; escaped where the input held what UTF-8 cannot carry (a lone surrogate,
     ``"\\ud800"``), so one odd id never stops the stream."""
-    line = json.dumps(out, ensure_ascii=False)
+    line = escape_json_controls(json.dumps(out, ensure_ascii=False))  # DEL, C1: escaped, never raw to a terminal
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:

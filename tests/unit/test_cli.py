@@ -50,6 +50,13 @@ def test_classify_answers_every_line_after_one_it_cannot_read_or_write():
     assert out[2]["id"] == "c" and "category" in out[2]
 
 
+def test_classify_writes_no_terminal_control_character_raw():
+    # an id with a C1 CSI, DEL and a line separator: valid UTF-8, echoed back escaped, the same value once parsed
+    done = run("classify", stdin='{"id": "a\\u009b2Jb\\u007fc\\u2028d", "text": "fine"}\n')
+    assert not any(ch in done.stdout for ch in "\x9b\x7f\u2028")
+    assert json.loads(done.stdout)["id"] == "a\x9b2Jb\x7fc\u2028d"
+
+
 def test_plan_validate_names_every_problem(tmp_path):
     broken = (
         (ROOT / "chalicelib/plans/default.yaml")
