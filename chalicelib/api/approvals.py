@@ -1,5 +1,10 @@
 """``/approvals/{id}``: the page behind an emailed link (GET changes nothing) and its form (POST acts, once); and
-``pass_on_owed_answers``, the schedule that passes on answers recorded while Step Functions could not take them."""
+``pass_on_owed_answers``, the schedule that passes on answers recorded while Step Functions could not take them.
+
+A refusal (a forged or unknown link 403, an expired or used one 410, a bad answer 400, not a form 415, Step
+Functions unreachable 503, with ``Retry-After``) is an HTML page, or JSON ``{"error": ...}`` to a client that asks
+for JSON (``Accept: application/json`` without ``text/html``), as the survey links answer; so is a recorded answer
+(``{"recorded": <outcome>, "step": <step>}``). HTML stays the default."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import datetime, timezone
 
 from chalice import Blueprint, Rate, Response
 
-from chalicelib.api.responses import ANY_CONTENT_TYPE
+from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response, json_response
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
@@ -25,6 +30,12 @@ def _html(status: int, body: str) -> Response:
     return Response(body=body, status_code=status, headers=dict(HEADERS))
 
 
+def _wants_json() -> bool:
+    """The client asks for JSON and not for HTML (a browser's ``Accept`` names ``text/html``)."""
+    accept = (approvals.current_request.headers.get("accept") or "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
 def _refusal(refused) -> Response:
     from chalicelib.api.pages import message_page
 
@@ -33,9 +44,13 @@ def _refusal(refused) -> Response:
         403: "Link not valid",
         409: "Too late",
         410: "Link no longer valid",
+        415: "Please use the form",
         503: "Recorded: please send it again shortly",
     }
-    answer = _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
+    if _wants_json():
+        answer = error_response(refused.status, refused.message)
+    else:
+        answer = _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
     if refused.status == 503:
         answer.headers["Retry-After"] = str(RETRY_PASS_ON_SECONDS)
     return answer
@@ -61,13 +76,13 @@ def show(approval_id: str) -> Response:
 def answer(approval_id: str) -> Response:
     from chalicelib.api.approval_form import ActForm
     from chalicelib.api.forms import FormInvalid, is_form_post, read_form
-    from chalicelib.api.pages import done_page, message_page
+    from chalicelib.api.pages import done_page
     from chalicelib.bootstrap import approval_deps
     from chalicelib.services.approvals import LinkRefused, act, open_link
 
     request = approvals.current_request
     if not is_form_post(request):
-        return _html(415, message_page("Please use the form", "Send your answer with the form on the page."))
+        return _refusal(LinkRefused(415, "Send your answer with the form on the page."))
     query: Mapping[str, str] = request.query_params or {}
     now = datetime.now(timezone.utc)
     deps = approval_deps()
@@ -82,6 +97,8 @@ def answer(approval_id: str) -> Response:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})
         return _refusal(refused)
     logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step, "outcome": outcome})
+    if _wants_json():
+        return json_response({"recorded": outcome, "step": approval.step})
     return _html(200, done_page(outcome, approval.step))
 
 

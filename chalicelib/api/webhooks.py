@@ -4,7 +4,9 @@ The handler only verifies, validates and enqueues, then answers 200; everything 
 Every refusal is a 4xx with ``{"error": ...}``; a 5xx only ever means our side is down (and the platform's
 retry will then deliver again, which the idempotent processor absorbs). A 200 means every mention is within
 :mod:`chalicelib.domain.limits` and so can be stored; the work per request is bounded there too (a body over
-``MAX_WEBHOOK_BYTES`` or a delivery of more than ``MAX_MENTIONS_PER_DELIVERY`` mentions is a 413).
+``MAX_WEBHOOK_BYTES`` or a delivery of more than ``MAX_MENTIONS_PER_DELIVERY`` mentions is a 413). Any other method
+(PUT, PATCH, DELETE, HEAD, OPTIONS) is a 405 with ``{"error": ...}`` and ``Allow: GET, POST`` (a route of its own:
+otherwise Chalice answers its own ``{"Code", "Message"}`` shape, and API Gateway a 403).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ webhooks = Blueprint(__name__)
 # Any content type: the platform modules judge the body themselves, and a type the route did not list would otherwise
 # be answered by Chalice's own 415 (no ``error`` field), outside the webhook contract.
 CONTENT_TYPES = ANY_CONTENT_TYPE
+METHODS = ["GET", "POST"]
+OTHER_METHODS = ["PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _request(platform_name: str):
@@ -40,7 +44,15 @@ def _bytes(body: str | bytes | None) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else (body or b"")
 
 
-@webhooks.route("/webhooks/{platform_name}", methods=["GET", "POST"], content_types=CONTENT_TYPES)
+@webhooks.route("/webhooks/{platform_name}", methods=OTHER_METHODS, content_types=CONTENT_TYPES)
+def webhook_method_not_allowed(platform_name: str) -> Response:
+    method = webhooks.current_request.method
+    answer = error_response(405, f"{method} is not allowed on /webhooks/{{platform}}; use {' or '.join(METHODS)}")
+    answer.headers["Allow"] = ", ".join(METHODS)
+    return answer
+
+
+@webhooks.route("/webhooks/{platform_name}", methods=METHODS, content_types=CONTENT_TYPES)
 def webhook(platform_name: str) -> Response:
     from chalicelib.bootstrap import secret
     from chalicelib.platforms import PLATFORMS
