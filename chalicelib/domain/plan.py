@@ -9,12 +9,13 @@ would misroute an issue is refused with a message naming the place, never half-a
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -57,7 +58,45 @@ SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severit
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a YAML .inf or .nan is stored as JSON null, so a plan holding one could not be read back
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# -- bounds on the durations that feed date arithmetic ------------------------------------------------------------
+# Each is added to a datetime (an SLA's due time, a dedup key's window, the review's due day ...): past datetime's
+# range (year 9999) that raises OverflowError, and every mention triaged under the plan went to the dead-letter
+# queue. The bounds are far beyond what a real plan needs and well inside datetime's range from any date a plan
+# is used on: a year for an SLA, a step's timer (a Step Functions execution lasts at most a year, so a longer
+# timer never fires) and a dedup window (a complaint a year later is a new one); ten years between reviews.
+MAX_SLA_MINUTES = 365 * 24 * 60  # 525,600: one year
+MAX_WINDOW_HOURS = 365 * 24  # 8,760: one year
+MAX_REVIEW_EVERY_DAYS = 3650  # ten years
+
+
+def _stored_within(high: float):
+    """A version stored before its bound: the bound instead of a value past it (a stored ``.inf`` reads as null),
+    so triage keeps reading the active plan and no longer overflows; an upload past the bound is refused."""
+
+    def clamp(value: Any, info: ValidationInfo) -> Any:
+        if not (info.context or {}).get("stored"):
+            return value
+        if value is None:
+            return high
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not value <= high:  # NaN too
+            return high
+        return value
+
+    return BeforeValidator(clamp)
+
+
+def _bounded(kind: type, high: float, description: str):
+    """A positive ``kind`` of at most ``high``, finite (``.inf`` and ``.nan`` refused)."""
+    return Annotated[kind, Field(gt=0, le=high, allow_inf_nan=False, description=description), _stored_within(high)]
+
+
+SlaMinutes = _bounded(int, MAX_SLA_MINUTES, f"minutes, at most {MAX_SLA_MINUTES:,} (a year)")
+WindowHours = _bounded(float, MAX_WINDOW_HOURS, f"hours, at most {MAX_WINDOW_HOURS:,} (a year)")
+ReviewEveryDays = _bounded(int, MAX_REVIEW_EVERY_DAYS, f"days, at most {MAX_REVIEW_EVERY_DAYS:,} (ten years)")
 
 
 class Member(_Strict):
@@ -79,8 +118,8 @@ class Team(_Strict):
 
 
 class Sla(_Strict):
-    first_response_minutes: int = Field(gt=0)
-    resolution_minutes: int = Field(gt=0)
+    first_response_minutes: SlaMinutes
+    resolution_minutes: SlaMinutes
 
 
 # -- surveys and recurrence (issue 10; domain/survey.py, domain/recurrence.py) ------------------------------
@@ -190,7 +229,7 @@ class ProtocolStep(_Strict):
     team: Identifier | None = None
     people: list[str] = Field(default_factory=list)  # emails; added to the team's members
     backup: list[str] = Field(default_factory=list)  # emails who get the step when it times out
-    sla_minutes: int = Field(gt=0)
+    sla_minutes: SlaMinutes
     on_timeout: list[TimeoutAction] = Field(default_factory=lambda: [TimeoutAction.ESCALATE, TimeoutAction.ALERT])
     outcomes: list[Outcome] = Field(min_length=1)
     on_reject: Identifier | None = None  # the step a rejection returns to (with the reviewer's comment)
@@ -253,8 +292,8 @@ class KnownAccount(_Strict):
 
 
 class DedupSettings(_Strict):
-    author_window_hours: float = Field(default=24, gt=0)
-    text_window_hours: float = Field(default=48, gt=0)
+    author_window_hours: WindowHours = 24
+    text_window_hours: WindowHours = 48
     text_similarity: float = Field(default=0.6, gt=0, le=1)
 
 
@@ -275,7 +314,20 @@ class SurgeAlertBudget(_Strict):
 class Review(_Strict):
     reviewed_by: str
     reviewed_on: date
-    review_every_days: int = Field(default=90, gt=0)  # quarterly unless the plan says otherwise
+    review_every_days: ReviewEveryDays = 90  # quarterly unless the plan says otherwise
+
+    @field_validator("reviewed_on")
+    @classmethod
+    def _not_in_the_future(cls, value: date, info: ValidationInfo) -> date:
+        """At most tomorrow (UTC), as ``POST /plans/{version}/review`` allows: a review held in 9999 put the due
+        day past the calendar and the daily review check failed every run. ``context["today"]`` sets the day."""
+        context = info.context or {}
+        if context.get("stored"):  # a version stored before this check: read as it is, never refused
+            return value
+        today = context.get("today") or datetime.now(timezone.utc).date()
+        if value > today + timedelta(days=1):
+            raise ValueError(f"a review is not in the future: {value.isoformat()} is after {today.isoformat()}")
+        return value
 
     def overdue(self, today: date) -> bool:
         return (today - self.reviewed_on).days > self.review_every_days
@@ -481,6 +533,21 @@ def check_stored_size(plan: ResponsePlan, text: str) -> None:
             f"at most {MAX_STORED_PLAN_BYTES:,} are allowed (a stored version is one DynamoDB item of at most "
             "400 KB); shorten its descriptions, messages or catalogue"
         )
+
+
+def check_reads_back(plan: ResponsePlan) -> None:
+    """Raise :class:`PlanError` naming the problem unless the document stored for ``plan`` (its JSON, as the store
+    writes it) reads back, the way the store reads it, as the same plan. An upload that would not was stored and
+    then every read of the active plan failed (a ``.inf`` is written as null)."""
+    import json
+
+    try:
+        again = parse_plan(json.loads(plan.model_dump_json()), stored=True)
+    except PlanError as error:
+        raise PlanError(f"the plan would not read back once stored: {error}") from None
+    if again != plan:
+        changed = sorted(name for name, value in plan.model_dump().items() if again.model_dump().get(name) != value)
+        raise PlanError(f"the plan would not read back once stored as uploaded: {', '.join(changed) or 'plan'} differ")
 
 
 def parse_plan(document: dict[str, Any], *, stored: bool = False) -> ResponsePlan:

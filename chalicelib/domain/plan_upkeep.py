@@ -42,7 +42,10 @@ def review_due(plan: ResponsePlan, now: datetime | date) -> ReviewDue:
     ``review.reviewed_on`` (a recorded review moves that day: see ``services.upkeep.record_review``)."""
     today = now.astimezone(timezone.utc).date() if isinstance(now, datetime) else now
     review = plan.review
-    due_on = review.reviewed_on + timedelta(days=review.review_every_days)
+    try:
+        due_on = review.reviewed_on + timedelta(days=review.review_every_days)
+    except OverflowError:  # a version stored before reviewed_on was bounded (9999-12-31): due past the calendar
+        due_on = date.max
     late = (today - due_on).days
     return ReviewDue(
         reviewed_by=review.reviewed_by,

@@ -615,11 +615,15 @@ def metrics_period(wanted: MetricsQuery, now: datetime) -> tuple[datetime, datet
         except OverflowError:  # 9999-12-31T23:59-14:00 is past datetime's range in UTC
             raise BadQuery(f"{name}: from 2000-01-01 to tomorrow (UTC)") from None
 
-    until = utc("until", wanted.until) if wanted.until else now
-    since = utc("since", wanted.since) if wanted.since else until - timedelta(days=7)
-    for name, moment in (("since", since), ("until", until)):
+    def in_range(name: str, moment: datetime) -> datetime:
         if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= moment <= now + timedelta(days=1):
             raise BadQuery(f"{name}: from 2000-01-01 to tomorrow (UTC)")
+        return moment
+
+    # until is checked before since's default is counted back from it: 7 days before 0001-01-01 is no datetime
+    until = in_range("until", utc("until", wanted.until)) if wanted.until else now
+    since = in_range("since", utc("since", wanted.since)) if wanted.since else until - timedelta(days=7)
+    in_range("since", since)
     if since >= until:
         raise BadQuery(f"since: {since.isoformat()} is not before until ({until.isoformat()})")
     if until - since > timedelta(days=METRICS_MAX_DAYS):

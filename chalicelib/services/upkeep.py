@@ -110,6 +110,12 @@ def record_review(version: int, review: ReviewBody, actor: str, plans: PlanLifec
     found = plans.get(version)
     if found is None:
         raise PlanVersionMissing(f"no plan version {version}")
+    # Everything that can fail comes before the write: once the event is written a retry would write another.
+    document = {
+        **found["document"],
+        "review": {**found["document"]["review"], "reviewed_by": reviewer, "reviewed_on": day.isoformat()},
+    }
+    due = review_due(parse_plan(document, stored=True), now)
     plans.record_review(
         version,
         reviewer,
@@ -124,16 +130,7 @@ def record_review(version: int, review: ReviewBody, actor: str, plans: PlanLifec
             **({"note": review.note} if review.note else {}),
         ),
     )
-    document = {
-        **found["document"],
-        "review": {**found["document"]["review"], "reviewed_by": reviewer, "reviewed_on": day.isoformat()},
-    }
-    return PlanChange(
-        version=version,
-        status=str(found["status"]),
-        changed=True,
-        review=review_due(parse_plan(document, stored=True), now),
-    )
+    return PlanChange(version=version, status=str(found["status"]), changed=True, review=due)
 
 
 def check_plan_review(plan: ResponsePlan, version: int, alerts: AlertRaiser, now: datetime) -> dict[str, Any]:
