@@ -4,6 +4,8 @@ In DynamoDB every uploaded version is kept (``pk = "plan"``, ``sk = "v00000001"`
 retired) and who uploaded it; ``sk = "active"`` points at the active version. An upload validates the plan first
 and then, in one transaction, adds the new version (numbered after the highest stored, which after a rollback to
 an older version is not the active one), retires the active one and moves the pointer.
+The YAML of the active version uploaded again (a retry) writes nothing and answers that version, and a plan whose
+document would not read back as the store reads it is refused before anything is written.
 Triage reads the active plan through a per-process cache of :data:`CACHE_SECONDS`.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import number, string
-from chalicelib.domain.plan import ResponsePlan, check_stored_size, load_plan_yaml, parse_plan
+from chalicelib.domain.plan import ResponsePlan, check_reads_back, check_stored_size, load_plan_yaml, parse_plan
 from chalicelib.services.errors import PlanConflict
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[1] / "plans" / "default.yaml"
@@ -69,14 +71,23 @@ class DynamoPlanStore:
 
     def upload(self, plan_yaml: str, uploaded_by: str) -> int:
         """Validate and activate a new version; the previous one is kept, marked retired. Returns the version.
-        A plan with problems raises :class:`PlanError`, one too large to store :class:`PlanTooLarge`."""
+        A plan with problems raises :class:`PlanError`, one too large to store :class:`PlanTooLarge`. The YAML of
+        the active version again (a retry) writes nothing and returns that version (:meth:`upload_once`)."""
+        return self.upload_once(plan_yaml, uploaded_by)[0]
+
+    def upload_once(self, plan_yaml: str, uploaded_by: str) -> tuple[int, bool]:
+        """:meth:`upload`, and whether it stored a new version: ``(version, False)`` when ``plan_yaml`` is the
+        active version's YAML exactly (an upload retried after a timeout, or run twice), which writes nothing."""
         plan = load_plan_yaml(plan_yaml)  # raises PlanError naming every problem: nothing is written
         check_stored_size(plan, plan_yaml)  # PlanTooLarge: one item holds the YAML and its document
+        check_reads_back(plan)  # PlanError: stored, it could not be read as the active plan
         dynamodb = client("dynamodb")
         pointer = dynamodb.get_item(
             TableName=self.table_name, Key={"pk": string("plan"), "sk": string("active")}, ConsistentRead=True
         ).get("Item")
         previous = int(pointer["version"]["N"]) if pointer else 0
+        if pointer and self._source_yaml(dynamodb, previous) == plan_yaml:
+            return previous, False
         # The next number after the highest stored, not after the active one: after a rollback to an older version
         # (POST /plans/{v}/activate) active + 1 is taken. The Put below stays conditional on the number being free,
         # so two uploads at once never share one: the slower is refused (PlanConflict) and may upload again.
@@ -141,7 +152,17 @@ class DynamoPlanStore:
                 f"version {version} was taken by another upload, or another version was activated meanwhile; try again"
             ) from error
         self._cached = None
-        return version
+        return version, True
+
+    def _source_yaml(self, dynamodb, version: int) -> str | None:
+        """The YAML version ``version`` was uploaded as (None: no such version)."""
+        item = dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": string("plan"), "sk": string(_version_key(version))},
+            ProjectionExpression="source_yaml",
+            ConsistentRead=True,
+        ).get("Item")
+        return item["source_yaml"]["S"] if item and "source_yaml" in item else None
 
     def _highest_version(self, dynamodb) -> int:
         """The highest stored version number (0: none yet): one strongly consistent Query, newest first."""

@@ -1,7 +1,8 @@
 """Response plans over the ops API: list the versions, read one (retired ones too, with their YAML), validate an
 upload (400 listing every problem with its line, 413 too large to store), upload a new version (it becomes active,
-the previous one is retired), activate a stored version, retire one, record a review. Each change is an audit event
-under ``plan`` with the token's name as actor."""
+the previous one is retired; the active version's YAML again answers that version and writes nothing), activate a
+stored version, retire one, record a review. Each change is an audit event under ``plan`` with the token's name as
+actor."""
 
 from __future__ import annotations
 
@@ -154,7 +155,9 @@ def _parse_valid_plan(model):
     """The body as ``model`` and the plan it carries checked: ``(body, plan, None)``, or ``(None, None, the 400
     answer)``: a problem in the plan, listed with its line; or the 413 naming the limit of a plan too large to
     store (:data:`~chalicelib.domain.plan.MAX_STORED_PLAN_BYTES`, its YAML and its document)."""
-    from chalicelib.domain.plan import PlanTooLarge, check_stored_size, load_plan_yaml
+    from chalicelib.api.plan_answers import PlanProblems
+    from chalicelib.domain.plan import PlanError, PlanTooLarge, check_reads_back, check_stored_size, load_plan_yaml
+    from chalicelib.services.plan_check import PlanProblem
 
     upload, refused = _parse(model)
     if refused:
@@ -163,6 +166,11 @@ def _parse_valid_plan(model):
     if refused:
         return None, None, refused
     plan = load_plan_yaml(upload.yaml)
+    try:
+        check_reads_back(plan)  # the store reads the document it writes: an upload it could not read is refused
+    except PlanError as unreadable:
+        problem = PlanProblem(line=1, place="plan", problem=str(unreadable))
+        return None, None, json_response(PlanProblems(error=str(unreadable), problems=[problem]).model_dump(), 400)
     try:
         check_stored_size(plan, upload.yaml)
     except PlanTooLarge as large:
@@ -206,7 +214,7 @@ def validate_plan():
     "/plans",
     "POST",
     Role.ADMIN,
-    "Upload a plan: it becomes the active version",
+    "Upload a plan: it becomes the active version (the active version's YAML again: that version, nothing written)",
     body="chalicelib.api.plan_answers:PlanUploadedBy",
     answer="chalicelib.api.plan_answers:Uploaded",
     status=201,
@@ -223,6 +231,8 @@ def upload_plan():
     upload, _, refused = _parse_valid_plan(PlanUploadedBy)
     if refused:
         return refused
+    # A retry (the YAML of the active version exactly) stores nothing and answers as the first upload did: 201 and
+    # that version, so a client that timed out and tries again gets the answer it missed, not a second version.
     try:
         version = plan_store().upload(upload.yaml, upload.uploaded_by or caller().name)
     except PlanConflict as conflict:

@@ -31,6 +31,11 @@ def call(ops, method: str, path: str, body: dict | None = None):
     return answer.status_code, json.loads(answer.body or b"null")
 
 
+def variant(number: int) -> str:
+    """The bundled plan with a description of its own: uploading the active version's YAML again writes nothing."""
+    return PLAN.replace(DESCRIPTION, f"description: variant {number}\n", 1)
+
+
 def listed(ops) -> dict[int, str]:
     status, body = call(ops, "get", "/plans")
     assert status == 200
@@ -39,42 +44,42 @@ def listed(ops) -> dict[int, str]:
 
 def test_a_plan_uploads_after_rolling_back_to_an_older_version(ops):
     for expected in (1, 2, 3):
-        assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": expected})
+        assert call(ops, "post", "/plans", {"yaml": variant(expected)}) == (201, {"version": expected})
     assert call(ops, "post", "/plans/1/activate")[0] == 200
 
     # active + 1 = 2 is taken: the next number follows the highest stored, and the rollback's plan is retired
-    assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": 4})
+    assert call(ops, "post", "/plans", {"yaml": variant(4)}) == (201, {"version": 4})
     assert listed(ops) == {1: "retired", 2: "retired", 3: "retired", 4: "active"}
-    assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": 5})
+    assert call(ops, "post", "/plans", {"yaml": variant(5)}) == (201, {"version": 5})
     assert listed(ops)[5] == "active" and listed(ops)[4] == "retired"
     assert DynamoPlanStore(resources().plans_table).active()[1] == 5
 
 
 def test_two_uploads_at_once_never_take_the_same_number(aws):
     first, second = DynamoPlanStore(resources().plans_table), DynamoPlanStore(resources().plans_table)
-    assert first.upload(PLAN, "ana@brand.example") == 1
+    assert first.upload(variant(1), "ana@brand.example") == 1
 
     # the second reads the pointer and the highest number (1), then the first writes version 2 before it writes
     def first_uploads_meanwhile(dynamodb):
         highest = DynamoPlanStore._highest_version(second, dynamodb)
-        assert first.upload(PLAN, "ana@brand.example") == 2
+        assert first.upload(variant(2), "ana@brand.example") == 2
         return highest
 
     second._highest_version = first_uploads_meanwhile
     with pytest.raises(PlanConflict, match="version 2 was taken"):
-        second.upload(PLAN, "ben@brand.example")
+        second.upload(variant(3), "ben@brand.example")
     versions = {v["version"]: (v["status"], v["uploaded_by"]) for v in first.versions()}
     assert versions == {1: ("retired", "ana@brand.example"), 2: ("active", "ana@brand.example")}
     del second._highest_version
-    assert second.upload(PLAN, "ben@brand.example") == 3  # trying again takes the next free number
+    assert second.upload(variant(3), "ben@brand.example") == 3  # trying again takes the next free number
 
 
 def test_every_version_is_listed_past_one_megabyte_of_plans(ops):
     store = DynamoPlanStore(resources().plans_table)
     large = PLAN.replace(DESCRIPTION, f"description: {'x' * 100_000}\n", 1)
     assert len(large) > 100_000
-    for _ in range(12):  # about 12 x 230 KB of YAML and document: three pages of a Query
-        store.upload(large, "ana@brand.example")
+    for number in range(12):  # about 12 x 230 KB of YAML and document: three pages of a Query
+        store.upload(f"{large}# upload {number}\n", "ana@brand.example")  # each its own: a repeat writes nothing
 
     versions = store.versions()
     assert [v["version"] for v in sorted(versions, key=lambda v: v["version"])] == list(range(1, 13))
