@@ -10,9 +10,11 @@ from datetime import datetime, timezone
 import pytest
 from chalice.test import Client
 
+from chalicelib.adapters.aws import client
 from chalicelib.bootstrap import pipeline
 from chalicelib.platforms import PLATFORMS
 from chalicelib.services.processor import process_batch
+from chalicelib.settings import resources
 from tests.helpers import drain_ingest_queue
 
 SAMPLES = {
@@ -88,6 +90,10 @@ def test_mutated_signed_deliveries_get_200_or_a_4xx_never_a_5xx(api, aws, shared
             assert json.loads(answer.body)["error"]
         statuses.append(answer.status_code)
     assert {200, 400} <= set(statuses)  # both kinds really happened
-    # and what was accepted is processed: every queued mention triaged, none failing
+    # and what was accepted is processed: every queued mention triaged, none failing, none set aside on the
+    # dead-letter queue (a record triage cannot process goes there and is no batch item failure either)
     queued = drain_ingest_queue()
     assert queued["Records"] and process_batch(queued, pipeline()) == {"batchItemFailures": []}
+    sqs = client("sqs")
+    dead = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName=resources().ingest_dlq)["QueueUrl"])
+    assert dead.get("Messages", []) == []
