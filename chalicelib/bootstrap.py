@@ -432,7 +432,7 @@ def survey_deps() -> SurveyDeps:
 if TYPE_CHECKING:
     from chalicelib.adapters.report_sender import SesSnsReportSender
     from chalicelib.adapters.report_store import S3ReportStore
-    from chalicelib.services.reports import ReportDeps
+    from chalicelib.services.reports import ReportDeps, ReportLinkDeps
 
 
 @built_once
@@ -465,6 +465,17 @@ def report_deps() -> ReportDeps:
         sender=report_sender(),
         renderer=MatplotlibReportRenderer(),
         plan=plan,
+        link_key=secret("LINK_SIGNING_KEY"),
         plan_version=version,
         api_base_url=public_base_url(),
+    )
+
+
+def report_link_deps() -> ReportLinkDeps:
+    """What a recipient's emailed report link needs: the stored reports, the links' single use, the signing key."""
+    from chalicelib.adapters.link_uses import DynamoLinkUses
+    from chalicelib.services.reports import ReportLinkDeps
+
+    return ReportLinkDeps(
+        store=report_store(), uses=DynamoLinkUses(resources().alerts_table), link_key=secret("LINK_SIGNING_KEY")
     )

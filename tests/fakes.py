@@ -496,6 +496,22 @@ class FakeReportStore:
         return f"https://reports.example/{key}?expires={seconds}&signature=secret"
 
 
+class FakeLinkUses:
+    """Each link's single use, as the adapter's conditional write keeps it."""
+
+    def __init__(self) -> None:
+        self.uses: dict[str, int] = {}
+
+    def used(self, key: str) -> bool:
+        return key in self.uses
+
+    def use_once(self, key: str, expires_at: int, now: datetime) -> bool:
+        if key in self.uses:
+            return False
+        self.uses[key] = expires_at
+        return True
+
+
 class FakeReportSender:
     """Sends each key once (the adapter's claims); ``fail_for``: recipients whose next email fails once."""
 

@@ -37,11 +37,12 @@ def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def same_page(exp: str | None, sig: str | None) -> str:
-    """A link page's form action: this page's own path with the link's query. A reference of the query alone,
-    because the page's absolute path depends on where the API is served (a deployed stage's ``/api`` prefix, a
-    custom domain's base path): ``/surveys/...`` would post outside the API there."""
-    return "?" + urlencode({"exp": exp or "", "sig": sig or ""})
+def same_page(exp: str | None, sig: str | None, **more: str | None) -> str:
+    """A link page's form action: this page's own path with the link's query (``more``: the link's other
+    parameters, e.g. a report link's ``to``). A reference of the query alone, because the page's absolute path
+    depends on where the API is served (a deployed stage's ``/api`` prefix, a custom domain's base path):
+    ``/surveys/...`` would post outside the API there."""
+    return "?" + urlencode({**{name: value or "" for name, value in more.items()}, "exp": exp or "", "sig": sig or ""})
 
 
 def document(title: str, body: str) -> str:

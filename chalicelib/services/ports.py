@@ -519,6 +519,17 @@ class ReportSender(Protocol):
         """Publish on the alerts topic unless ``key`` was published; True when published now."""
 
 
+class LinkUses(Protocol):
+    """The single use of emailed links that open something read-only (``adapters/link_uses.py``)."""
+
+    def used(self, key: str) -> bool:
+        """Whether the link named ``key`` was used (a strongly consistent read)."""
+
+    def use_once(self, key: str, expires_at: int, now: datetime) -> bool:
+        """Use the link named ``key``: True the first time, False ever after (a conditional write); the record is
+        kept until the link's expiry ``expires_at`` (unix seconds) has passed."""
+
+
 class ReportRenderer(Protocol):
     """HTML with PNG charts, JSON and CSV (``adapters/report_render.py``: matplotlib, imported only there)."""
 

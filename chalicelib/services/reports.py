@@ -8,7 +8,12 @@ Depends on the ports in :mod:`chalicelib.services.ports` only (``ReportIssues``,
   re-run of the same week writes the same keys (the object is overwritten, never a second copy).
 * **Once per week.** The email to each recipient and the SNS announcement are claimed per week
   (``report#<week>#...``): a re-run or a redelivered schedule never sends them twice.
-* **The link** in the announcement is presigned for 7 days (S3's longest), and is never logged.
+* **The link** in each recipient's email is theirs alone: signed, valid 7 days and single-use
+  (:mod:`chalicelib.domain.report_links`); used, it answers with a presigned S3 link valid a few minutes
+  (:func:`open_report_link`). The SNS announcement carries no link: ops fetch the report with their token
+  (``GET /reports/{week}``, or ``social-response report``). Links are never logged.
+* **The ops route's links** (``GET /reports/{week}``) are presigned for an hour: a link presigned with a Lambda
+  role's temporary credentials stops working when they expire, hours before S3's 7-day maximum.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from chalicelib.domain import links, report_links
 from chalicelib.domain import report as weekly
 from chalicelib.domain.plan import ResponsePlan, one_line
 from chalicelib.domain.report import ReportFiles
 from chalicelib.services.issue_window import issues_first_seen
-from chalicelib.services.ports import ReportIssues, ReportRenderer, ReportSender, ReportStore
+from chalicelib.services.ports import LinkUses, ReportIssues, ReportRenderer, ReportSender, ReportStore
 
 PREFIX = "reports/"
-LINK_SECONDS = 7 * 24 * 3600  # S3's longest presigned link (SigV4)
+LINK_SECONDS = report_links.LINK_SECONDS  # a recipient's emailed link
+OPS_LINK_SECONDS = 3600  # GET /reports/{week}: within the Lambda role's temporary credentials
 HTML, JSON, CSV = "report.html", "report.json", "report.csv"
 
 
@@ -42,8 +49,9 @@ class ReportDeps:
     sender: ReportSender
     renderer: ReportRenderer
     plan: ResponsePlan
+    link_key: str = field(repr=False)  # LINK_SIGNING_KEY: signs each recipient's link
     plan_version: int = 0
-    api_base_url: str = ""  # where the drill-down links point (the ops API); relative links without it
+    api_base_url: str = ""  # where the drill-down and emailed links point (the public API); relative without it
 
 
 @dataclass
@@ -52,7 +60,6 @@ class Delivery:
     keys: list[str]
     emailed: list[str] = field(default_factory=list)  # recipients emailed by this run (not the ones before)
     announced: bool = False
-    link: str = field(default="", repr=False)  # presigned: never printed by repr, never logged
 
 
 # ---- building -------------------------------------------------------------------------------------------------
@@ -112,11 +119,13 @@ def deliver_report(
         if name != JSON:
             deps.store.put(prefix + name, body, content_type)
         keys.append(prefix + name)
-    link = deps.store.link(prefix + HTML, LINK_SECONDS)
-    delivery = Delivery(week=week, keys=keys, link=link)
+    delivery = Delivery(week=week, keys=keys)
     subject = one_line(f"{deps.plan.brand or 'social-response'} weekly report {week}")  # never a line break
-    text = files.text + f"\n\nThe full report (link valid 7 days): {link}\n"
+    expires_at = int(now.timestamp()) + LINK_SECONDS
+    valid_until = datetime.fromtimestamp(expires_at, now.tzinfo).date().isoformat()
     for recipient in deps.plan.report.recipients:
+        link = deps.api_base_url + report_links.link_path(deps.link_key, week, recipient, expires_at)
+        text = files.text + f"\n\nThe full report (your link; it opens once, until {valid_until}): {link}\n"
         if deps.sender.email_once(
             f"report#{week}#email#{recipient.lower()}", recipient, subject, text, files.email_html, files.inline, now
         ):
@@ -125,7 +134,8 @@ def deliver_report(
         f"report#{week}#sns",
         subject,
         f"{subject}: {report.volume.issues.this_week} issues (week before: {report.volume.issues.week_before}). "
-        f"Report, valid until {(now + timedelta(seconds=LINK_SECONDS)).date().isoformat()}: {link}",
+        f"Recipients have it by email; with an ops token: GET /reports/{week}, or social-response report --week "
+        f"{week} --out DIR.",
         now,
     )
     body, content_type = files.stored[JSON]
@@ -180,7 +190,7 @@ def list_reports(store: ReportStore) -> ReportList:
     )
 
 
-def report_link(week: str, store: ReportStore, now: datetime, seconds: int = LINK_SECONDS) -> ReportLink:
+def report_link(week: str, store: ReportStore, now: datetime, seconds: int = OPS_LINK_SECONDS) -> ReportLink:
     """Presigned links to a stored week's files; :class:`weekly.BadWeek` or :class:`NoReport`."""
     prefix = week_prefix(week)
     if not store.exists(prefix + HTML):
@@ -197,3 +207,48 @@ def report_link(week: str, store: ReportStore, now: datetime, seconds: int = LIN
 
 def default_week(now: datetime, plan: ResponsePlan) -> str:
     return weekly.last_full_week(now, plan.report.time_zone)
+
+
+# ---- a recipient's emailed link (GET / POST /reports/{week}/open) ------------------------------------------------
+
+
+@dataclass
+class ReportLinkDeps:
+    store: ReportStore
+    uses: LinkUses
+    link_key: str = field(repr=False)
+
+
+class ReportLinkRefused(Exception):
+    """The link opens nothing: 403 forged, 410 expired or used, 404 the report is gone."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def open_report_link(
+    week: str, to: str | None, expires_at: str | None, sig: str | None, deps: ReportLinkDeps, now: datetime, use: bool
+) -> str | None:
+    """Check a recipient's link (signature in constant time, expiry, not used, the report stored); with ``use``,
+    use it up and answer a presigned link to the report valid :data:`report_links.OPEN_SECONDS`. Raises
+    :class:`ReportLinkRefused`."""
+    checked = report_links.check_link(deps.link_key, week, to, expires_at, sig, now.timestamp())
+    if checked is links.LinkCheck.TAMPERED:
+        raise ReportLinkRefused(403, "This link is not valid.")
+    if checked is links.LinkCheck.EXPIRED:
+        raise ReportLinkRefused(410, f"This link has expired. {_ASK_OPS.format(week=week)}")
+    key = f"report#{week}#open#{to}#{expires_at}"
+    if deps.uses.used(key):
+        raise ReportLinkRefused(410, f"This link has been used. {_ASK_OPS.format(week=week)}")
+    html = week_prefix(week) + HTML
+    if not deps.store.exists(html):
+        raise ReportLinkRefused(404, f"The report of {week} is no longer stored.")
+    if not use:
+        return None
+    if not deps.uses.use_once(key, int(expires_at or 0), now):
+        raise ReportLinkRefused(410, f"This link has been used. {_ASK_OPS.format(week=week)}")
+    return deps.store.link(html, report_links.OPEN_SECONDS)
+
+
+_ASK_OPS = "Ops can fetch the report of {week} again (GET /reports/{week}, or social-response report --week {week})."

@@ -26,6 +26,7 @@ from chalicelib.adapters.report_render import MatplotlibReportRenderer
 from chalicelib.adapters.report_sender import SesSnsReportSender
 from chalicelib.adapters.report_store import S3ReportStore
 from chalicelib.adapters.triage_table import DynamoTriageStore
+from chalicelib.bootstrap import secret
 from chalicelib.domain.issues import AuditEvent, Issue, IssueStatus, status_category
 from chalicelib.domain.plan import Severity
 from chalicelib.services.reports import ReportDeps, deliver_report, run_scheduled
@@ -287,6 +288,7 @@ def week(aws):
         sender=SesSnsReportSender(resources(), sender_email()),
         renderer=MatplotlibReportRenderer(),
         plan=plan,
+        link_key=secret("LINK_SIGNING_KEY"),
         plan_version=1,
         api_base_url="http://127.0.0.1:8000",
     )
@@ -503,7 +505,9 @@ def test_delivery_stores_emails_inline_charts_announces_once_and_a_rerun_overwri
         assert f'src="cid:{part["Content-ID"].strip("<>")}"' in html
     assert "data:image" not in html  # Gmail and Outlook drop data URIs
     announcements = _announcements()
-    assert len(announcements) == 1 and "X-Amz-Expires=604800" in str(announcements[0])
+    assert len(announcements) == 1 and "X-Amz-" not in str(announcements[0])  # SNS carries no link
+    text = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_content()
+    assert "http://127.0.0.1:8000/reports/2026-W48/open?to=" in text and "X-Amz-" not in text
 
     # A re-run of the same week: same keys, newer bodies, no second email or announcement.
     again = deliver_report("2026-W48", week, NOW + timedelta(hours=2))
@@ -534,10 +538,45 @@ def test_the_routes_list_reports_and_answer_presigned_links(week, aws):
         assert listed["items"][0]["week"] == "2026-W48" and "report.html" in listed["items"][0]["files"]
         answer = api.http.get("/reports/2026-W48", headers=admin)
         found = json.loads(answer.body)
-        assert answer.status_code == 200 and found["expires_in"] == 604800
+        assert answer.status_code == 200 and found["expires_in"] == 3600
         assert "reports/2026-W48/report.html" in found["url"] and "Signature" in found["url"]
         assert api.http.get("/reports/2026-W47", headers=admin).status_code == 404
         bad = api.http.get("/reports/2026-53", headers=admin)
         assert bad.status_code == 400 and "ISO week" in json.loads(bad.body)["error"]
         document = json.loads(api.http.get("/openapi.json").body)
         assert {"/reports", "/reports/{week}"} <= set(document["paths"])
+
+
+def test_a_recipients_emailed_link_shows_a_button_then_opens_the_report_once(week, aws):
+    from urllib.parse import urlsplit
+
+    from chalice.test import Client
+
+    import app
+
+    deliver_report("2026-W48", week, NOW)
+    text = next(part.get_content() for part in _report_emails()[0].walk() if part.get_content_type() == "text/plain")
+    link = next(word for word in text.split() if "/reports/2026-W48/open?" in word)
+    path = urlsplit(link).path + "?" + urlsplit(link).query
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with Client(app.app, stage_name="test") as api:
+        page = api.http.get(path)  # what a mail scanner fetches: nothing is used
+        assert page.status_code == 200 and b"Open the report" in page.body
+        assert b'action="?to=' in page.body  # the button posts the same link
+        assert api.http.get(path).status_code == 200
+        assert api.http.post(path, body="open=1").status_code == 415  # not the page's form
+        opened = api.http.post(path, headers=form, body="open=1")
+        location = opened.headers["Location"]
+        assert (
+            opened.status_code == 303 and "reports/2026-W48/report.html" in location and "X-Amz-Expires=300" in location
+        )
+        again = api.http.post(path, headers=form, body="open=1")
+        assert again.status_code == 410 and b"has been used" in again.body
+        assert api.http.get(path).status_code == 410
+        as_json = api.http.get(path, headers={"Accept": "application/json"})
+        assert as_json.status_code == 410 and "used" in json.loads(as_json.body)["error"]
+        forged = path.replace("2026-W48/open", "2026-W47/open")
+        assert api.http.get(forged).status_code == 403
+        assert api.http.get("/reports/" + "9" * 100 + "/open?to=x&exp=1&sig=y").status_code == 403
+    body = client("s3").get_object(Bucket=report_bucket(), Key="reports/2026-W48/report.html")["Body"].read()
+    assert body.startswith(b"<!doctype html") or b"<html" in body[:200]

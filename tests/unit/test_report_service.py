@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.adapters.plans import bundled_plan
+from chalicelib.domain import report_links
 from chalicelib.domain.report import BadWeek
 from chalicelib.services.reports import (
     LINK_SECONDS,
@@ -50,7 +51,9 @@ def deps(sender: FakeReportSender | None = None, plan=None) -> ReportDeps:
         sender=sender or FakeReportSender(),
         renderer=FakeReportRenderer(),
         plan=plan or bundled_plan(),
+        link_key="k" * 32,
         plan_version=3,
+        api_base_url="https://api.example",
     )
 
 
@@ -67,9 +70,16 @@ def test_delivery_stores_under_the_week_emails_each_recipient_and_announces_a_se
     assert delivery.emailed == recipients and delivery.announced
     to, subject, text, html, inline = given.sender.sent[f"report#2026-W48#email#{recipients[0]}"]
     assert subject == "Aurelle weekly report 2026-W48" and 'src="cid:chart-volume"' in html
-    assert inline == {"chart-volume": b"\x89PNG fake"} and f"expires={LINK_SECONDS}" in text
-    assert LINK_SECONDS == 7 * 24 * 3600
-    assert "secret" not in repr(delivery)  # the presigned link never shows in a log line of the delivery
+    assert inline == {"chart-volume": b"\x89PNG fake"} and "signature=secret" not in text  # no presign mailed
+    # each recipient's own link: signed for them, 7 days, opened once (test_report_links.py)
+    expires_at = int(NOW.timestamp()) + LINK_SECONDS
+    assert report_links.link_path("k" * 32, "2026-W48", recipients[0], expires_at) in text
+    assert text.count("https://api.example/reports/2026-W48/open?to=") == 1 and LINK_SECONDS == 7 * 24 * 3600
+    other = given.sender.sent[f"report#2026-W48#email#{recipients[1]}"][2]
+    assert report_links.recipient_ref(recipients[0]) not in other  # one recipient's link is not in another's email
+    announced = next(sent for key, sent in given.sender.sent.items() if key.endswith("#sns"))
+    assert "http" not in str(announced) and "GET /reports/2026-W48" in str(announced)  # SNS carries no link
+    assert "k" * 32 not in repr(given)  # the signing key never shows in a log line
 
 
 def test_a_rerun_overwrites_the_same_keys_and_sends_nothing_twice():
@@ -116,7 +126,7 @@ def test_listing_and_links_of_stored_reports():
     assert "report.html" in listed.items[0].files
     link = report_link("2026-W48", given.store, NOW)
     assert link.url.startswith("https://reports.example/reports/2026-W48/report.html")
-    assert link.expires_at == NOW + timedelta(days=7)
+    assert link.expires_at == NOW + timedelta(hours=1)  # within a Lambda role's temporary credentials
     with pytest.raises(NoReport):
         report_link("2026-W46", given.store, NOW)
     with pytest.raises(BadWeek):
@@ -128,3 +138,49 @@ def test_the_store_is_read_from_the_lookback_start_up_to_now():
     deliver_report("2026-W48", given, NOW)
     first_day, last_day = given.issues.days_read[0][0], given.issues.days_read[-1][1]
     assert first_day == "2026-10-05" and last_day == "2026-11-30"  # 42 days before W47's Monday, to today
+
+
+def _link_query(given: ReportDeps, recipient: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    text = given.sender.sent[f"report#2026-W48#email#{recipient}"][2]
+    url = next(word for word in text.split() if "/reports/2026-W48/open?" in word)
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def test_an_emailed_link_opens_the_report_once_for_its_recipient():
+    from chalicelib.services.reports import ReportLinkDeps, ReportLinkRefused, open_report_link
+    from tests.fakes import FakeLinkUses
+
+    given = deps()
+    deliver_report("2026-W48", given, NOW)
+    links = ReportLinkDeps(store=given.store, uses=FakeLinkUses(), link_key="k" * 32)
+    query = _link_query(given, given.plan.report.recipients[0])
+
+    def opened(week="2026-W48", at=NOW + timedelta(hours=1), use=True, **changed):
+        q = {**query, **changed}
+        return open_report_link(week, q.get("to"), q.get("exp"), q.get("sig"), links, at, use)
+
+    def refused(**given_args) -> int:
+        with pytest.raises(ReportLinkRefused) as refusal:
+            opened(**given_args)
+        return refusal.value.status
+
+    assert opened(use=False) is None and not links.uses.uses  # the page: nothing used
+    assert refused(week="2026-W47") == 403  # a link for one week opens no other
+    assert refused(to="0" * 16) == 403 and refused(to=None) == 403  # nor another recipient's
+    assert refused(exp=str(int(query["exp"]) + 86400)) == 403  # a longer life is a forgery
+    assert refused(at=NOW + timedelta(days=7, seconds=1)) == 410  # expired
+    url = opened()
+    assert (
+        url
+        == f"https://reports.example/reports/2026-W48/report.html?expires={report_links.OPEN_SECONDS}&signature=secret"
+    )
+    assert refused() == 410 and refused(use=False) == 410  # used: once
+    second = _link_query(given, given.plan.report.recipients[1])
+    assert open_report_link("2026-W48", second["to"], second["exp"], second["sig"], links, NOW, True)  # theirs
+    del given.store.objects["reports/2026-W48/report.html"]
+    third = _link_query(given, given.plan.report.recipients[2])
+    with pytest.raises(ReportLinkRefused) as gone:
+        open_report_link("2026-W48", third["to"], third["exp"], third["sig"], links, NOW, True)
+    assert gone.value.status == 404 and not links.uses.used(f"report#2026-W48#open#{third['to']}#{third['exp']}")

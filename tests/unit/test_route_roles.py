@@ -11,6 +11,7 @@ PUBLIC_ROUTES = {  # called by platforms (signed), approvers' browsers (signed l
     "/health",
     "/approvals/{approval_id}",
     "/surveys/{survey_id}",  # the authors' satisfaction surveys (signed links)
+    "/reports/{week}/open",  # a report recipient's emailed link (signed, single-use)
 }
 
 

@@ -83,6 +83,7 @@ ADAPTER_TABLES = {
     "chalicelib/adapters/recurrence_table.py": {"recurrence_keys_table", "issues_table", "audit_table"},
     "chalicelib/adapters/issue_regroup.py": {"issues_table", "audit_table", "mentions_table", "issue_keys_table"},
     "chalicelib/adapters/plan_lifecycle.py": {"plans_table", "audit_table"},
+    "chalicelib/adapters/link_uses.py": {"alerts_table"},
 }
 
 
