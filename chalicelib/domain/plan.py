@@ -316,18 +316,22 @@ class Review(_Strict):
     reviewed_on: date
     review_every_days: ReviewEveryDays = 90  # quarterly unless the plan says otherwise
 
-    @field_validator("reviewed_on")
-    @classmethod
-    def _not_in_the_future(cls, value: date, info: ValidationInfo) -> date:
+    @model_validator(mode="after")
+    def _not_in_the_future(self, info: ValidationInfo) -> Review:
         """At most tomorrow (UTC), as ``POST /plans/{version}/review`` allows: a review held in 9999 put the due
-        day past the calendar and the daily review check failed every run. ``context["today"]`` sets the day."""
+        day past the calendar and the daily review check failed every run. ``context["today"]`` sets the day.
+        (On the review, not its field: ``plan validate`` then reports it once, in place of the review.)"""
         context = info.context or {}
         if context.get("stored"):  # a version stored before this check: read as it is, never refused
-            return value
+            return self
         today = context.get("today") or datetime.now(timezone.utc).date()
-        if value > today + timedelta(days=1):
-            raise ValueError(f"a review is not in the future: {value.isoformat()} is after {today.isoformat()}")
-        return value
+        tomorrow = today + timedelta(days=1)
+        if self.reviewed_on > tomorrow:
+            raise ValueError(
+                f"reviewed_on: {self.reviewed_on.isoformat()} is in the future (a review held at most tomorrow, "
+                f"{tomorrow.isoformat()}, UTC)"
+            )
+        return self
 
     def overdue(self, today: date) -> bool:
         return (today - self.reviewed_on).days > self.review_every_days
