@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 from chalice import Blueprint, Rate, Response
 
-from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response, json_response
+from chalicelib.api.link_answers import html_answer, refusal, wants_json
+from chalicelib.api.responses import ANY_CONTENT_TYPE, json_response
 from chalicelib.observability import logger
 
 approvals = Blueprint(__name__)
@@ -24,33 +25,18 @@ approvals = Blueprint(__name__)
 RETRY_PASS_ON_SECONDS = 60  # a recorded answer Step Functions could not take: when to send the form again
 
 
-def _html(status: int, body: str) -> Response:
-    from chalicelib.api.pages import HEADERS
-
-    return Response(body=body, status_code=status, headers=dict(HEADERS))
-
-
-def _wants_json() -> bool:
-    """The client asks for JSON and not for HTML (a browser's ``Accept`` names ``text/html``)."""
-    accept = (approvals.current_request.headers.get("accept") or "").lower()
-    return "application/json" in accept and "text/html" not in accept
+TITLES = {
+    400: "Please check your answer",
+    403: "Link not valid",
+    409: "Too late",
+    410: "Link no longer valid",
+    415: "Please use the form",
+    503: "Recorded: please send it again shortly",
+}
 
 
 def _refusal(refused) -> Response:
-    from chalicelib.api.pages import message_page
-
-    titles = {
-        400: "Please check your answer",
-        403: "Link not valid",
-        409: "Too late",
-        410: "Link no longer valid",
-        415: "Please use the form",
-        503: "Recorded: please send it again shortly",
-    }
-    if _wants_json():
-        answer = error_response(refused.status, refused.message)
-    else:
-        answer = _html(refused.status, message_page(titles.get(refused.status, "Not possible"), refused.message))
+    answer = refusal(approvals.current_request, refused.status, refused.message, TITLES)
     if refused.status == 503:
         answer.headers["Retry-After"] = str(RETRY_PASS_ON_SECONDS)
     return answer
@@ -69,7 +55,7 @@ def show(approval_id: str) -> Response:
         approval = open_link(approval_id, query.get("exp"), query.get("sig"), deps, now)
     except LinkRefused as refused:
         return _refusal(refused)
-    return _html(200, approval_page(view(approval, deps, now), same_page(query.get("exp"), query.get("sig"))))
+    return html_answer(200, approval_page(view(approval, deps, now), same_page(query.get("exp"), query.get("sig"))))
 
 
 @approvals.route("/approvals/{approval_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
@@ -97,9 +83,9 @@ def answer(approval_id: str) -> Response:
         logger.info("approval refused", extra={"status": refused.status, "approval": approval_id[:6]})
         return _refusal(refused)
     logger.info("approval recorded", extra={"issue_id": approval.issue_id, "step": approval.step, "outcome": outcome})
-    if _wants_json():
+    if wants_json(approvals.current_request):
         return json_response({"recorded": outcome, "step": approval.step})
-    return _html(200, done_page(outcome, approval.step))
+    return html_answer(200, done_page(outcome, approval.step))
 
 
 @approvals.schedule(Rate(5, unit=Rate.MINUTES), name="pass_on_owed_answers")

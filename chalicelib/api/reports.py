@@ -24,6 +24,7 @@ from html import escape
 from chalice import Blueprint, Cron, Response
 
 from chalicelib.api.auth import ops_route
+from chalicelib.api.link_answers import html_answer, refusal
 from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response, json_response
 from chalicelib.domain.roles import Role
 from chalicelib.observability import logger
@@ -97,22 +98,8 @@ def get_report(week: str):
 TITLES = {403: "Link not valid", 404: "Report not stored", 410: "Link closed", 415: "Please use the button"}
 
 
-def _wants_json() -> bool:
-    accept = (reports.current_request.headers.get("accept") or "").lower()
-    return "application/json" in accept and "text/html" not in accept
-
-
-def _page(status: int, title: str, body: str) -> Response:
-    from chalicelib.api.pages import HEADERS, document
-
-    return Response(body=document(title, body), status_code=status, headers=dict(HEADERS))
-
-
 def _refusal(status: int, message: str) -> Response:
-    if _wants_json():
-        return error_response(status, message)
-    title = TITLES.get(status, "Not possible")
-    return _page(status, title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+    return refusal(reports.current_request, status, message, TITLES)
 
 
 def _open(week: str, use: bool) -> str | None:
@@ -131,7 +118,7 @@ def _open(week: str, use: bool) -> str | None:
 
 @reports.route("/reports/{week}/open", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 def report_link_page(week: str) -> Response:
-    from chalicelib.api.pages import same_page
+    from chalicelib.api.pages import document, same_page
     from chalicelib.services.reports import ReportLinkRefused
 
     try:
@@ -140,13 +127,12 @@ def report_link_page(week: str) -> Response:
         return _refusal(refused.status, refused.message)
     query = dict(reports.current_request.query_params or {})
     action = same_page(query.get("exp"), query.get("sig"), to=query.get("to"))
-    return _page(
-        200,
-        f"Weekly report {week}",
+    body = (
         f'<h1>Weekly report {escape(week)}</h1><form method=post action="{escape(action, quote=True)}">'
         "<button type=submit name=open value=1>Open the report</button></form>"
-        "<p>The link opens the report once; ops can fetch it again with their token.</p>",
+        "<p>The link opens the report once; ops can fetch it again with their token.</p>"
     )
+    return html_answer(200, document(f"Weekly report {week}", body))
 
 
 @reports.route("/reports/{week}/open", methods=["POST"], content_types=ANY_CONTENT_TYPE)

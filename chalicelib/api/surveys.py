@@ -14,7 +14,8 @@ from html import escape
 
 from chalice import Blueprint, Rate, Response
 
-from chalicelib.api.responses import ANY_CONTENT_TYPE, error_response
+from chalicelib.api.link_answers import html_answer, refusal, wants_json
+from chalicelib.api.responses import ANY_CONTENT_TYPE
 from chalicelib.observability import logger
 
 surveys = Blueprint(__name__)
@@ -23,22 +24,14 @@ TITLES = {400: "Please check your answer", 403: "Link not valid", 410: "Survey c
 LABELS = {1: "1 - very unhappy", 2: "2 - unhappy", 3: "3 - neutral", 4: "4 - happy", 5: "5 - very happy"}
 
 
-def _wants_json() -> bool:
-    accept = (surveys.current_request.headers.get("accept") or "").lower()
-    return "application/json" in accept and "text/html" not in accept
-
-
 def _page(status: int, title: str, body: str) -> Response:
-    from chalicelib.api.pages import HEADERS, document
+    from chalicelib.api.pages import document
 
-    return Response(body=document(title, body), status_code=status, headers=dict(HEADERS))
+    return html_answer(status, document(title, body))
 
 
 def _refusal(status: int, message: str) -> Response:
-    if _wants_json():
-        return error_response(status, message)
-    title = TITLES.get(status, "Not possible")
-    return _page(status, title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+    return refusal(surveys.current_request, status, message, TITLES)
 
 
 def survey_form(question: str, brand: str, action_url: str) -> str:
@@ -97,7 +90,7 @@ def answer(survey_id: str) -> Response:
         logger.info("survey refused", extra={"status": refused.status})
         return _refusal(refused.status, refused.message)
     logger.info("survey answered", extra={"issue_id": survey.issue_id, "satisfaction": outcome})
-    if _wants_json():
+    if wants_json(surveys.current_request):
         return Response(
             body={"recorded": outcome, "rating": form.rating},
             status_code=200,
