@@ -248,7 +248,7 @@ def run(log_dir: Path | None = None) -> dict[str, Any]:
         baseline = summary(bare_results, bare_wall)
 
         drain_started = time.perf_counter()
-        items = stack.wait_until_stored(expected, timeout=2400)  # the worker: ~1 batch of 10 at a time
+        items = stack.wait_until_stored(expected, timeout=2400)  # the worker: one batch (up to 25) at a time
         drained = time.perf_counter() - drain_started
         stored = [item for item in items if item["pk"] in expected]
         folded = [item for item in stored if item.get("issue_id")]

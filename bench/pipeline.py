@@ -27,8 +27,8 @@ Live, not a backlog: the surge counters' clock follows the stream (each batch is
 :data:`LIVE_DELAY_SECONDS` after its latest mention), as a live processor's clock does. The demo's 2015 mentions
 handled by a 2026 clock would be a backlog, for which the counters keep no settled hours
 (``adapters/surge_table.py``). Their kept copies age in processing time: the demo stream is sparse (about 27
-mentions an hour, so a batch of 10 spans some 20 minutes of it, where a live stream that fills batches of 10 is
-far busier), and in its own time every copy would expire between two batches.
+mentions an hour, so a batch of 25 spans about an hour of it, where a live stream that fills batches of 25 is far
+busier), and in its own time every copy would expire between two batches.
 """
 
 from __future__ import annotations
