@@ -40,7 +40,9 @@ ACTIONS_OF = {
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
     "sqs:ChangeMessageVisibilityBatch": {"sqs:ChangeMessageVisibility"},
     "sts:GetCallerIdentity": set(),  # needs no permission
-    "s3:HeadObject": {"s3:GetObject"},
+    # S3 answers a HEAD of a missing key 403, not 404, to a role without ListBucket on the bucket; the code reads
+    # 404 as "not stored" (report_store.exists), so a HEAD needs both.
+    "s3:HeadObject": {"s3:GetObject", "s3:ListBucket"},
     "s3:ListObjectsV2": {"s3:ListBucket"},
 }
 # A transaction's item kinds and the action each needs. The code's transactions are read for the kinds they use

@@ -99,7 +99,11 @@ def shards_for(
     return max(1, math.ceil(peak_mentions_per_s / batch_size * units_per_write / per_item))
 
 
-SHARDS = shards_for()
+# The shards a stage writes and reads. Never fewer than a deployed stage ever wrote: a read sums only shards
+# 0..SHARDS-1, so items of a higher shard written before would drop out of the baseline for their 15 days. 4 were
+# written while batches were 10 mentions (shards_for at batch 10); at batches of 25, 2 would do, and 4 leave room
+# to twice the expected peak.
+SHARDS = max(4, shards_for())
 
 
 def shard_key(pk: str, shard: int) -> str:

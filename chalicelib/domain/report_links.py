@@ -44,3 +44,10 @@ def check_link(
     if not to or len(to) != RECIPIENT_REF_CHARS:
         return links.LinkCheck.TAMPERED
     return links.check(key, _signed_id(week), to, expires_at, given, now)
+
+
+def use_name(week: str, to: str, expires_at: str | int) -> str:
+    """The name the link's single use is recorded under, from the values its signature covers as the signature
+    reads them (``to`` in lower case, the expiry as a number): ``exp=0123``, ``exp=+123`` or an upper-case ``to`` are
+    the same signed link, and must not count as a new, unused one."""
+    return f"report#{week}#open#{to.lower()}#{int(expires_at)}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -126,8 +127,9 @@ def deliver_report(
     for recipient in deps.plan.report.recipients:
         link = deps.api_base_url + report_links.link_path(deps.link_key, week, recipient, expires_at)
         text = files.text + f"\n\nThe full report (your link; it opens once, until {valid_until}): {link}\n"
+        html = _with_link(files.email_html, link, valid_until)
         if deps.sender.email_once(
-            f"report#{week}#email#{recipient.lower()}", recipient, subject, text, files.email_html, files.inline, now
+            f"report#{week}#email#{recipient.lower()}", recipient, subject, text, html, files.inline, now
         ):
             delivery.emailed.append(recipient)
     delivery.announced = deps.sender.announce_once(
@@ -141,6 +143,18 @@ def deliver_report(
     body, content_type = files.stored[JSON]
     deps.store.put(prefix + JSON, body, content_type)
     return delivery
+
+
+def _with_link(email_html: str, link: str, valid_until: str) -> str:
+    """The email's HTML with the recipient's link at its end (before ``</body>``), escaped."""
+    paragraph = (
+        f'<p><a href="{escape(link, quote=True)}">The full report</a> '
+        f"(your link; it opens once, until {escape(valid_until)}).</p>"
+    )
+    body_end = email_html.rfind("</body>")
+    if body_end < 0:
+        return email_html + paragraph
+    return email_html[:body_end] + paragraph + email_html[body_end:]
 
 
 def run_scheduled(now: datetime, deps: ReportDeps) -> Delivery | None:
@@ -238,7 +252,7 @@ def open_report_link(
         raise ReportLinkRefused(403, "This link is not valid.")
     if checked is links.LinkCheck.EXPIRED:
         raise ReportLinkRefused(410, f"This link has expired. {_ASK_OPS.format(week=week)}")
-    key = f"report#{week}#open#{to}#{expires_at}"
+    key = report_links.use_name(week, to or "", expires_at or 0)
     if deps.uses.used(key):
         raise ReportLinkRefused(410, f"This link has been used. {_ASK_OPS.format(week=week)}")
     html = week_prefix(week) + HTML

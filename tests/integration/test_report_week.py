@@ -508,6 +508,7 @@ def test_delivery_stores_emails_inline_charts_announces_once_and_a_rerun_overwri
     assert len(announcements) == 1 and "X-Amz-" not in str(announcements[0])  # SNS carries no link
     text = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_content()
     assert "http://127.0.0.1:8000/reports/2026-W48/open?to=" in text and "X-Amz-" not in text
+    assert 'href="http://127.0.0.1:8000/reports/2026-W48/open?to=' in html  # in the part most clients show too
 
     # A re-run of the same week: same keys, newer bodies, no second email or announcement.
     again = deliver_report("2026-W48", week, NOW + timedelta(hours=2))

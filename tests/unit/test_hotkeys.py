@@ -24,6 +24,20 @@ def test_shards_follow_the_expected_peak() -> None:
     assert shards_for(40_000) > shards_for(10_000)
 
 
+def test_the_stage_never_reads_fewer_shards_than_it_wrote_before() -> None:
+    from chalicelib.adapters.surge_table import SHARDS
+
+    # 4 shards were written at batches of 10: reading fewer would drop their counts from 15 days of baseline
+    assert SHARDS >= 4 and shards_for() <= SHARDS
+    dynamodb = CountingDynamoDB()
+    at = datetime(2026, 11, 30, 12, 7, tzinfo=timezone.utc).timestamp()
+    before = DynamoSurgeStore("surges", shards=4, dynamodb=dynamodb)
+    for b in range(16):
+        before.add([Observation(at=at + b, mention=f"x#{b}-{i}", keys=("brand",)) for i in range(5)])
+    history = DynamoSurgeStore("surges", dynamodb=dynamodb).read(["brand"], [day_of(at)], [hour_of(at)])
+    assert BucketCounts.from_day_items(history.day_items("brand")).hour(int(at) - int(at) % 3600) == 80
+
+
 def test_a_read_adds_up_the_shards_and_a_batch_retried_in_place_counts_once() -> None:
     dynamodb = CountingDynamoDB()
     store = DynamoSurgeStore("surges", shards=4, dynamodb=dynamodb)

@@ -177,6 +177,10 @@ def test_an_emailed_link_opens_the_report_once_for_its_recipient():
         == f"https://reports.example/reports/2026-W48/report.html?expires={report_links.OPEN_SECONDS}&signature=secret"
     )
     assert refused() == 410 and refused(use=False) == 410  # used: once
+    # the same signed link written differently is the same link: used
+    for exp in ("0" + query["exp"], "+" + query["exp"], " " + query["exp"]):
+        assert refused(exp=exp) == 410, exp
+    assert refused(to=query["to"].upper()) == 410
     second = _link_query(given, given.plan.report.recipients[1])
     assert open_report_link("2026-W48", second["to"], second["exp"], second["sig"], links, NOW, True)  # theirs
     del given.store.objects["reports/2026-W48/report.html"]
