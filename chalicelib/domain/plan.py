@@ -89,14 +89,25 @@ def _stored_within(high: float):
     return BeforeValidator(clamp)
 
 
-def _bounded(kind: type, high: float, description: str):
-    """A positive ``kind`` of at most ``high``, finite (``.inf`` and ``.nan`` refused)."""
-    return Annotated[kind, Field(gt=0, le=high, allow_inf_nan=False, description=description), _stored_within(high)]
+def _bounded(high: float, description: str) -> Any:
+    """Positive, at most ``high``, finite (``.inf`` and ``.nan`` refused)."""
+    return Field(gt=0, le=high, allow_inf_nan=False, description=description)
 
 
-SlaMinutes = _bounded(int, MAX_SLA_MINUTES, f"minutes, at most {MAX_SLA_MINUTES:,} (a year)")
-WindowHours = _bounded(float, MAX_WINDOW_HOURS, f"hours, at most {MAX_WINDOW_HOURS:,} (a year)")
-ReviewEveryDays = _bounded(int, MAX_REVIEW_EVERY_DAYS, f"days, at most {MAX_REVIEW_EVERY_DAYS:,} (ten years)")
+# Spelled out (not built by a function) so type checkers see them as the types they are.
+SlaMinutes = Annotated[
+    int, _bounded(MAX_SLA_MINUTES, f"minutes, at most {MAX_SLA_MINUTES:,} (a year)"), _stored_within(MAX_SLA_MINUTES)
+]
+WindowHours = Annotated[
+    float,
+    _bounded(MAX_WINDOW_HOURS, f"hours, at most {MAX_WINDOW_HOURS:,} (a year)"),
+    _stored_within(MAX_WINDOW_HOURS),
+]
+ReviewEveryDays = Annotated[
+    int,
+    _bounded(MAX_REVIEW_EVERY_DAYS, f"days, at most {MAX_REVIEW_EVERY_DAYS:,} (ten years)"),
+    _stored_within(MAX_REVIEW_EVERY_DAYS),
+]
 
 
 class Member(_Strict):
