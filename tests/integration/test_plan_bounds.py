@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from chalice.test import Client
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
 from chalicelib.settings import resources
+from tests.ops_client import call
 
 PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
 ROUTINE_SLA = "sla: {first_response_minutes: 240, resolution_minutes: 2880}"
@@ -21,21 +21,6 @@ def _with(old: str, new: str, text: str = PLAN) -> str:
     changed = text.replace(old, new, 1)
     assert changed != text
     return changed
-
-
-@pytest.fixture
-def ops(aws, monkeypatch):
-    import app
-
-    monkeypatch.setenv("OPS_RATE_LIMIT_PER_MINUTE", "100000")
-    with Client(app.app, stage_name="test") as test_client:
-        test_client.admin = {"Authorization": f"Bearer {aws['OPS_ADMIN_TOKEN']}", "Content-Type": "application/json"}
-        yield test_client
-
-
-def call(ops, method: str, path: str, body: dict | None = None):
-    answer = getattr(ops.http, method)(path, body=json.dumps(body) if body is not None else None, headers=ops.admin)
-    return answer.status_code, json.loads(answer.body or b"null")
 
 
 def versions(ops) -> dict[int, tuple[str, str]]:

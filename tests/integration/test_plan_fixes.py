@@ -6,29 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from chalice.test import Client
 
 from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
 from chalicelib.services.errors import PlanConflict
 from chalicelib.settings import resources
+from tests.ops_client import call
 
 PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
 DESCRIPTION = "description: >\n  Who answers what, how fast, and who must sign off before the brand speaks in public.\n"
-
-
-@pytest.fixture
-def ops(aws, monkeypatch):
-    import app
-
-    monkeypatch.setenv("OPS_RATE_LIMIT_PER_MINUTE", "100000")
-    with Client(app.app, stage_name="test") as client:
-        client.admin = {"Authorization": f"Bearer {aws['OPS_ADMIN_TOKEN']}", "Content-Type": "application/json"}
-        yield client
-
-
-def call(ops, method: str, path: str, body: dict | None = None):
-    answer = getattr(ops.http, method)(path, body=json.dumps(body) if body is not None else None, headers=ops.admin)
-    return answer.status_code, json.loads(answer.body or b"null")
 
 
 def variant(number: int) -> str:
