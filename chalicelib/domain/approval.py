@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.channel_length import ReplyLimit, measure
+from chalicelib.domain.channel_length import counting_note, reply_length
 from chalicelib.domain.dedup import signature_of, similarity
 from chalicelib.domain.protocol_messages import CHANNELS
 
@@ -95,12 +95,16 @@ class Decision:
 
 
 def decide(
-    approval: Approval, answer: Answer, limits: Mapping[str, int | None], default_channels: tuple[str, ...] = ()
+    approval: Approval,
+    answer: Answer,
+    limits: Mapping[str, int | None],
+    default_channels: tuple[str, ...] = (),
+    platform: str = "",
 ) -> Decision:
-    """The outcome rules of a step. ``limits``: the longest reply each channel of the issue's platform takes
+    """The outcome rules of a step. ``limits``: the longest reply each channel of the issue's ``platform`` takes
     (``None``: no stated limit); a reply longer than the limit of a channel it goes to (the ones chosen here, else
-    the step's, else the protocol's ``default_channels``) is refused here, before the run moves on, not by the
-    platform after the approvals."""
+    the step's, else the protocol's ``default_channels``), counted as ``platform`` counts, is refused here, before
+    the run moves on, not by the platform after the approvals."""
     if answer.outcome not in approval.outcomes:
         raise Refused(
             400, f"'{answer.outcome}' is not an outcome of this step (allowed: {', '.join(approval.outcomes)})"
@@ -115,7 +119,7 @@ def decide(
         raise Refused(400, "Choose where the reply goes: publicly, privately or both.")
     draft = answer.draft if carries_text else ""
     channels = tuple(c for c in CHANNELS if c in answer.channels) if chooses else ()
-    too_long = over_limit(draft or approval.draft, channels or approval.channels or default_channels, limits)
+    too_long = over_limit(draft or approval.draft, channels or approval.channels or default_channels, limits, platform)
     if too_long and answer.outcome != "rejected":
         raise Refused(400, too_long)
     details: dict[str, Any] = {
@@ -130,22 +134,22 @@ def decide(
     return Decision(draft=draft, channels=channels, details=details)
 
 
-def over_limit(text: str, channels: tuple[str, ...], limits: Mapping[str, int | None]) -> str | None:
-    """Why ``text`` is too long for one of ``channels``, or ``None``. A limit is a
-    :class:`~chalicelib.domain.channel_length.ReplyLimit` (what the publishers answer): the text is measured the
-    way its platform counts, by the same function the platform's publisher checks with before posting (X: links
-    23, emoji 2), so a reply this page takes is never refused later for its length."""
+def over_limit(
+    text: str, channels: tuple[str, ...], limits: Mapping[str, int | None], platform: str = ""
+) -> str | None:
+    """Why ``text`` is too long for one of ``channels``, or ``None``. The text is measured the way ``platform``
+    counts, by the function its publisher checks with before posting (:func:`~chalicelib.domain.channel_length
+    .reply_length`; X: links 23, emoji 2), so a reply this page takes is never refused later for its length."""
+    length = reply_length(platform, text)
     for channel in channels:
         limit = limits.get(channel)
-        if limit is None:
+        if limit is None or length <= limit:
             continue
-        length = measure(limit, text)
-        if length > limit:
-            how = limit.counting_note if isinstance(limit, ReplyLimit) else ""
-            return (
-                f"The reply is {length} characters{f' ({how})' if how else ''}; a {channel.replace('_', ' ')} "
-                f"here takes at most {limit}. Shorten it."
-            )
+        how = counting_note(platform)
+        return (
+            f"The reply is {length} characters{f' ({how})' if how else ''}; a {channel.replace('_', ' ')} "
+            f"here takes at most {limit}. Shorten it."
+        )
     return None
 
 

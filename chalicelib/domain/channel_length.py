@@ -3,8 +3,8 @@ platform's publisher (before it posts) measure with the same function and cannot
 
 X counts with twitter-text v3 (:func:`weighted_length`); the other platforms (Facebook, Instagram, YouTube,
 Trustpilot) state their limits in characters and count code points. The limits themselves stay with each
-publisher (``limits``); :class:`ReplyLimit` is such a limit that knows its platform's counting, which is what the
-approval rules (:func:`chalicelib.domain.approval.over_limit`) are handed.
+publisher (``limits``); the approval rules (:func:`chalicelib.domain.approval.over_limit`) are handed the limits
+and the platform, and measure with :func:`reply_length`.
 """
 
 from __future__ import annotations
@@ -166,25 +166,6 @@ def reply_length(platform: str, text: str) -> int:
     return counting(text) if counting else len(text)
 
 
-class ReplyLimit(int):
-    """The longest reply one channel of ``platform`` takes: an ``int`` (the page shows it, and compares as the
-    number), which also measures a text the way that platform counts (:meth:`measure`)."""
-
-    platform: str
-
-    def __new__(cls, limit: int, platform: str = "") -> ReplyLimit:
-        made = super().__new__(cls, limit)
-        made.platform = platform
-        return made
-
-    def measure(self, text: str) -> int:
-        return reply_length(self.platform, text)
-
-    @property
-    def counting_note(self) -> str:
-        return COUNTING_NOTES.get(self.platform, "")
-
-
-def measure(limit: int, text: str) -> int:
-    """``text``'s length against ``limit``: its platform's counting for a :class:`ReplyLimit`, else code points."""
-    return limit.measure(text) if isinstance(limit, ReplyLimit) else len(text)
+def counting_note(platform: str) -> str:
+    """How ``platform`` counts, where it is not code points (shown with a refusal), else \"\"."""
+    return COUNTING_NOTES.get(platform, "")

@@ -319,7 +319,7 @@ def view(approval: Approval, deps: ApprovalDeps, now: datetime) -> PageData:
         time_left=time_left(approval.due_at, now),
         post_url=_original_post(mentions),
         guidance=_guidance(deps.plan, str(issue.get("category", ""))),
-        limits=_limits(deps, issue, mentions),
+        limits=_limits(deps, _platform(issue, mentions)),
         similar=similar_replies({**issue, "issue_id": approval.issue_id}, recent),
     )
 
@@ -331,8 +331,12 @@ def default_channels(plan: ResponsePlan, protocol: str) -> tuple[str, ...]:
     return tuple(channel for channel in CHANNELS if channel in chosen) or (CHANNELS[0],)
 
 
-def _limits(deps: ApprovalDeps, issue: dict[str, Any], mentions: list[dict[str, Any]]) -> dict[str, int | None]:
-    platform = str(_first_mention(mentions).get("platform") or issue.get("platform") or "")
+def _platform(issue: dict[str, Any], mentions: list[dict[str, Any]]) -> str:
+    """The platform the reply goes out on: the first mention's."""
+    return str(_first_mention(mentions).get("platform") or issue.get("platform") or "")
+
+
+def _limits(deps: ApprovalDeps, platform: str) -> dict[str, int | None]:
     return {channel: deps.publisher.length_limit(platform, channel) for channel in CHANNELS}
 
 
@@ -343,8 +347,10 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
     if approval.callback_owed:
         return _pass_on_owed(approval, deps, now)
     issue = deps.issues.get(approval.issue_id) or {}
-    limits = _limits(deps, issue, deps.issues.mentions(approval.issue_id))
-    decision = decide(approval, answer, limits, default_channels(deps.plan, approval.protocol))
+    platform = _platform(issue, deps.issues.mentions(approval.issue_id))
+    decision = decide(
+        approval, answer, _limits(deps, platform), default_channels(deps.plan, approval.protocol), platform
+    )
     event = AuditEvent(
         issue_id=approval.issue_id,
         at=now,

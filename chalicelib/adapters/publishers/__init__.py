@@ -29,7 +29,6 @@ from chalicelib.adapters.publishers.once import ExactlyOncePublisher
 from chalicelib.adapters.publishers.trustpilot import TrustpilotPublisher
 from chalicelib.adapters.publishers.x import XPublisher
 from chalicelib.adapters.publishers.youtube import YouTubePublisher
-from chalicelib.domain.channel_length import ReplyLimit
 from chalicelib.domain.models import Mention
 from chalicelib.domain.publishing import ChannelPost, Next, PublishResult
 from chalicelib.services.ports import PlatformPublisher, PublishClaims
@@ -92,11 +91,10 @@ def instagram_mention_completer(
 
 
 def reply_length_limit(platform: str, channel: str) -> int | None:
-    """The longest reply a platform's channel takes (for the responder's page and the server-side check): a
-    :class:`~chalicelib.domain.channel_length.ReplyLimit`, which measures a text as the platform's publisher does."""
+    """The longest reply a platform's channel takes (for the responder's page and the server-side check), counted
+    as :func:`~chalicelib.domain.channel_length.reply_length` counts for that platform."""
     cls = PUBLISHER_CLASSES.get(platform)
-    limit = cls.limits.get(channel) if cls else None
-    return None if limit is None or cls is None else ReplyLimit(limit, cls.platform)
+    return cls.limits.get(channel) if cls else None
 
 
 class RoutedPublisher:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.publishers.http import AccessToken, Credentials, Response, Stop, Transport
-from chalicelib.domain.channel_length import ReplyLimit, reply_length
+from chalicelib.domain.channel_length import reply_length
 from chalicelib.domain.publishing import (
     PublishResult,
     Reason,
@@ -38,8 +38,7 @@ class PlatformAdapter:
         return tuple(self.limits)
 
     def length_limit(self, channel: str) -> int | None:
-        limit = self.limits.get(channel)
-        return None if limit is None else ReplyLimit(limit, self.platform)
+        return self.limits.get(channel)
 
     def measure(self, text: str) -> int:
         """How the platform counts a reply's length: :func:`chalicelib.domain.channel_length.reply_length`, the
