@@ -13,7 +13,7 @@ from chalicelib.adapters.alerts import topic_arn
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import number, string
 from chalicelib.adapters.outbox import SendClaims
-from chalicelib.domain.plan import one_line
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.settings import Resources, ses_configuration_set
 
 CLAIM_TTL = timedelta(days=400)  # as long as the reports themselves
@@ -23,7 +23,7 @@ def report_email(sender: str, to: str, subject: str, text: str, html: str, inlin
     """``multipart/alternative`` (plain text, then ``multipart/related``: the HTML and its PNGs, each
     ``Content-ID: <name>`` and ``Content-Disposition: inline``), which Gmail and Outlook render with the images."""
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, to, one_line(subject)  # a line break: ValueError
+    message["From"], message["To"], message["Subject"] = sender, to, subject_line(subject)  # a line break: ValueError
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
     message.set_content(text)
     message.add_alternative(html, subtype="html")

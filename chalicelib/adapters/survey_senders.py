@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.email import SesEmail
-from chalicelib.domain.plan import one_line
 from chalicelib.domain.publishing import ChannelPost, Next, ReplyTarget
 from chalicelib.domain.survey import (
     EMAIL,
@@ -22,6 +21,7 @@ from chalicelib.domain.survey import (
     SurveyUndeliverable,
     reply_with_line,
 )
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.services.ports import ReplyPublisher
 
 
@@ -45,7 +45,7 @@ class SesSurveySender:
         if not survey.contact:
             raise SurveyUndeliverable("an email survey needs the author's address")
         try:
-            return self.email.send(survey.contact, one_line(subject), text, html)
+            return self.email.send(survey.contact, subject_line(subject), text, html)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in SES_REFUSES_THE_MESSAGE:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain.text_safety import one_line
+
 REDACTED = "[erased]"
 EXCERPT = 160  # issue descriptions quote this much of the first mention (domain/issues.describe)
 MIN_TEXT = 8  # shorter texts ("ok", "thanks") are too common to redact in other people's words
@@ -98,10 +100,6 @@ def protected(name: str | None) -> bool:
     return bool(name) and (name in PROTECTED_NAMES or str(name).endswith(PROTECTED_SUFFIXES))
 
 
-def _words(text: str) -> str:
-    return " ".join(text.split())
-
-
 @dataclass(frozen=True)
 class ErasureNeedles:
     """What to find: the author (``platform`` and ``author_id``: whole identity values and their keys' layouts),
@@ -123,7 +121,7 @@ class ErasureNeedles:
             t
             for text in texts
             if text
-            for t in (text, _words(text), _words(text)[:EXCERPT])
+            for t in (text, one_line(text), one_line(text)[:EXCERPT])
             if len(t.strip()) >= MIN_TEXT
         }
         return cls(

@@ -26,6 +26,7 @@ from pydantic import (
 
 from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
 from chalicelib.domain.protocol_messages import CHANNELS, PUBLIC_REPLY
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.domain.validation import describe_validation_error
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
@@ -36,15 +37,7 @@ PROTOCOL_NAME_MAX = 40
 STEP_NAME_MAX = 50
 ON_TIMEOUT_MAX = 10
 BRAND_MAX_CHARS = 100  # the brand heads email subjects ("<brand> weekly report ...") and SNS subjects (100 at most)
-_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # \s: line breaks, tabs, U+2028/2029 ...; the rest: controls
 _NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # control characters, line/paragraph separators
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """``text`` (a plan's or a person's words) fit for an email subject: each run of whitespace and control
-    characters one space, trimmed, at most ``limit`` characters. Python's email package refuses a header with a
-    line break (and SES would take it as the start of another header)."""
-    return _BREAKS.sub(" ", text).strip()[:limit].rstrip()
 
 
 class Severity(StrEnum):
@@ -424,7 +417,7 @@ class ResponsePlan(_Strict):
         if not isinstance(value, str):
             return value
         if (info.context or {}).get("stored"):  # a version stored before this check: made one line, never refused
-            return one_line(value, BRAND_MAX_CHARS)
+            return subject_line(value, BRAND_MAX_CHARS)
         value = value.strip()
         if _NOT_IN_A_LINE.search(value):
             raise ValueError(

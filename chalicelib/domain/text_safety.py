@@ -6,6 +6,9 @@ console (``infra/local/console.py``) share these, so an author's words are treat
   subject, a digest line): every run of whitespace, line breaks of every kind included (``\\r``, ``\\v``, ``\\f``,
   ``\\x1c``-``\\x1f``, ``\\x85``, U+2028, U+2029), becomes one space. Nothing else changes, so erasure, which
   finds an author's words with their whitespace folded the same way (``domain/erasure.py``), still finds them.
+* :func:`subject_line`: for an email subject or header (the plan's brand, a subject built from words): whitespace
+  and control characters both fold to one space, and the line is cut at a length. Python's email package refuses a
+  header with a line break (and SES would take it as the start of another header).
 * :func:`printable`: for a terminal: C0 and C1 control characters and DEL are gone (ESC cannot start a sequence
   that moves the cursor, clears the screen or retitles the window; BEL cannot ring), line breaks and tabs are
   spaces.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # \s: line breaks, tabs, U+2028/2029 ...; the rest: controls
 _WHITESPACE_CONTROLS = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")  # json escapes C0 itself
@@ -28,6 +32,12 @@ _NOT_IN_A_LINK = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 def one_line(text: Any) -> str:
     """``text`` on one line: whitespace runs (line breaks of every kind too) are one space, the ends trimmed."""
     return " ".join(str(text).split())
+
+
+def subject_line(text: str, limit: int = 200) -> str:
+    """``text`` fit for an email subject: each run of whitespace and control characters one space, trimmed, at most
+    ``limit`` characters."""
+    return _BREAKS.sub(" ", text).strip()[:limit].rstrip()
 
 
 def printable(text: Any) -> str:

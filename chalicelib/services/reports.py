@@ -27,8 +27,9 @@ from pydantic import BaseModel, Field
 
 from chalicelib.domain import links, report_links
 from chalicelib.domain import report as weekly
-from chalicelib.domain.plan import ResponsePlan, one_line
+from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.report import ReportFiles
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.services.issue_window import issues_first_seen
 from chalicelib.services.ports import LinkUses, ReportIssues, ReportRenderer, ReportSender, ReportStore
 
@@ -121,7 +122,7 @@ def deliver_report(
             deps.store.put(prefix + name, body, content_type)
         keys.append(prefix + name)
     delivery = Delivery(week=week, keys=keys)
-    subject = one_line(f"{deps.plan.brand or 'social-response'} weekly report {week}")  # never a line break
+    subject = subject_line(f"{deps.plan.brand or 'social-response'} weekly report {week}")  # never a line break
     expires_at = int(now.timestamp()) + LINK_SECONDS
     valid_until = datetime.fromtimestamp(expires_at, now.tzinfo).date().isoformat()
     for recipient in deps.plan.report.recipients:

@@ -22,8 +22,9 @@ from typing import Any
 from chalicelib.domain import survey as rules
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.links import MAX_LINK_ID_CHARS, LinkCheck
-from chalicelib.domain.plan import ResponsePlan, one_line
+from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.survey import Survey, SurveyAnswer, SurveyClosed, SurveyStatus, SurveyUndeliverable
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.observability import logger
 from chalicelib.services.ports import SurveyIssues, SurveyNotices, SurveySender, SurveyStore
 
@@ -141,7 +142,7 @@ def send_survey(survey_id: str, deps: SurveyDeps, now: datetime, brand: str) -> 
         return "undeliverable"
     url = deps.base_url + rules.link_path(deps.link_key, survey.survey_id, survey.author, survey.expires_at)
     subject, text, html = rules.invitation(survey, url, brand)
-    subject = one_line(subject)  # the plan's brand and question: never a line break in a header
+    subject = subject_line(subject)  # the plan's brand and question: never a line break in a header
     if survey.channel != rules.EMAIL:
         text = rules.short_message(survey, url)
     mention = _first_mention(deps.issues.mentions(survey.issue_id))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.alerts import Alert, AlertKind
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.domain.metrics import durations, summarize
-from chalicelib.domain.plan import ResponsePlan, one_line, parse_plan
+from chalicelib.domain.plan import ResponsePlan, parse_plan
 from chalicelib.domain.plan_upkeep import (
     PlanVersionConflict,
     PlanVersionMissing,
@@ -29,6 +29,7 @@ from chalicelib.domain.plan_upkeep import (
     review_due,
 )
 from chalicelib.domain.report import step_cycles
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.services.ports import AlertRaiser, IssueHistories, PlanLifecycle, ReminderMailer
 
 PLAN_TRAIL = "plan"  # the audit trail's partition for plan events
@@ -200,7 +201,12 @@ def send_review_reminders(
         email = reminder_email(plan, protocol, month, figures, steps)
         sent[protocol] = sum(
             mailer.send_once(
-                f"reminder#{month}#{protocol}#{person}", person, one_line(email.subject), email.text, email.html, now
+                f"reminder#{month}#{protocol}#{person}",
+                person,
+                subject_line(email.subject),
+                email.text,
+                email.html,
+                now,
             )
             for person in email.to
         )

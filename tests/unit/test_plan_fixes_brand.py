@@ -11,7 +11,8 @@ import pytest
 from chalicelib.adapters.plans import DEFAULT_PLAN, bundled_plan
 from chalicelib.adapters.report_sender import report_email
 from chalicelib.adapters.survey_senders import SesSurveySender
-from chalicelib.domain.plan import BRAND_MAX_CHARS, PlanError, load_plan_yaml, one_line, parse_plan
+from chalicelib.domain.plan import BRAND_MAX_CHARS, PlanError, load_plan_yaml, parse_plan
+from chalicelib.domain.text_safety import subject_line
 from chalicelib.services.plan_check import plan_problems
 from chalicelib.services.surveys import schedule_surveys
 from chalicelib.services.upkeep import send_review_reminders
@@ -55,8 +56,8 @@ def test_a_stored_document_with_a_line_break_in_its_brand_is_read_on_one_line():
 
 
 def test_one_line_collapses_line_breaks_tabs_and_control_characters():
-    assert one_line("  Aurelle\r\n weekly\u2028report\x00\t2026-W47 \n") == "Aurelle weekly report 2026-W47"
-    assert one_line("a " * 200, limit=10) == "a a a a a"
+    assert subject_line("  Aurelle\r\n weekly\u2028report\x00\t2026-W47 \n") == "Aurelle weekly report 2026-W47"
+    assert subject_line("a " * 200, limit=10) == "a a a a a"
 
 
 def test_the_report_email_is_built_from_a_subject_with_a_line_break():
