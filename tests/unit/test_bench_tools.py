@@ -240,3 +240,31 @@ def test_item_size_checked_once_stores_and_refuses_what_moto_does(checked_once):
             dynamodb.put_item(TableName="t", Item={"k": {"S": "big"}, **big})
         stored = dynamodb.get_item(TableName="t", Key={"k": {"S": "big"}})["Item"]
     assert set(stored) == {"k", *almost}  # the refused write changed nothing
+
+
+def test_the_batch_floor_writes_an_item_written_twice_in_order():
+    """BatchWriteItem refuses a call naming one key twice: the floor splits the call there, and the later write
+    wins, as the pipeline's own writes did."""
+    from bench import pipeline
+
+    with mock_aws():
+        dynamodb = table_t()
+        pipeline._KEY_NAMES["t"] = ("k",)
+        items = [("src", {"k": {"S": f"i{n % 30}"}, "n": {"N": str(n)}}) for n in range(40)]
+        with patch_client(dynamodb):
+            pipeline._raw_batches(items, {"src": "t"})
+        stored = {i["k"]["S"]: i["n"]["N"] for i in dynamodb.scan(TableName="t")["Items"]}
+    assert len(stored) == 30
+    assert stored["i0"] == "30" and stored["i9"] == "39" and stored["i10"] == "10"
+
+
+@contextlib.contextmanager
+def patch_client(dynamodb):
+    from chalicelib.adapters import aws
+
+    original = aws.client
+    aws.client = lambda name, **_: dynamodb
+    try:
+        yield
+    finally:
+        aws.client = original
