@@ -256,7 +256,10 @@ def open_report_link(
     key = report_links.use_name(week, to or "", expires_at or 0)
     if deps.uses.used(key):
         raise ReportLinkRefused(410, f"This link has been used. {_ASK_OPS.format(week=week)}")
-    html = week_prefix(week) + HTML
+    try:
+        html = week_prefix(week) + HTML
+    except weekly.BadWeek:  # signed with the key, so not a forgery: a week no report can have
+        raise ReportLinkRefused(404, "No report is stored for this week.") from None
     if not deps.store.exists(html):
         raise ReportLinkRefused(404, f"The report of {week} is no longer stored.")
     if not use:

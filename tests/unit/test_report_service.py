@@ -188,3 +188,18 @@ def test_an_emailed_link_opens_the_report_once_for_its_recipient():
     with pytest.raises(ReportLinkRefused) as gone:
         open_report_link("2026-W48", third["to"], third["exp"], third["sig"], links, NOW, True)
     assert gone.value.status == 404 and not links.uses.used(f"report#2026-W48#open#{third['to']}#{third['exp']}")
+
+
+def test_a_link_signed_for_a_week_no_report_can_have_is_not_found_not_a_crash():
+    from chalicelib.services.reports import ReportLinkDeps, ReportLinkRefused, open_report_link
+    from tests.fakes import FakeLinkUses
+
+    links = ReportLinkDeps(store=deps().store, uses=FakeLinkUses(), link_key="k" * 32)
+    expires_at = int(NOW.timestamp()) + 3600
+    path = report_links.link_path("k" * 32, "2026-W99", "a@b.example", expires_at)
+    query = dict(part.split("=", 1) for part in path.split("?", 1)[1].split("&"))
+    for use in (False, True):
+        with pytest.raises(ReportLinkRefused) as refusal:
+            open_report_link("2026-W99", query["to"], query["exp"], query["sig"], links, NOW, use)
+        assert refusal.value.status == 404
+    assert not links.uses.uses
