@@ -21,10 +21,12 @@ evaluates is read with the batch's dedup keys (:meth:`DynamoSurgeStore.prefetch`
   the one whose write wins opens the Crisis its state names (while the state's ``opening`` holds the alert, the
   Crisis may not be open yet, and whoever reads it opens it again, idempotently).
 
-Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems. Each
-update names its batch (a digest of the mentions it counts) in ``last_batch`` and is conditional on that not being
-the item's last batch already, so a batch retried after a failure part-way (the pipeline retries a failed count)
-never counts an item twice.
+Counts are atomic ``ADD``s aggregated per batch; the day and hour items of a batch are two UpdateItems. A batch
+retried after a failure part-way (the pipeline retries a failed count in place) never counts an item twice: the
+store remembers which items its last batch (a digest of the mentions it counts) was counted into, and a retry of
+that batch writes only the others. An update also names its batch in ``last_batch`` and is conditional on that not
+being the item's last batch already: for an update DynamoDB applied whose answer was lost, which botocore resends
+(the store cannot know it went through; another processor's write in between would let the resend count again).
 
 An update is charged by the size of the whole item, so the items stay small: short attribute names, and at most
 :data:`LINKS_PER_KEY_HOUR` linked mentions per key and :data:`LINKS_PER_HOUR_ITEM` in all per hour item (the
@@ -156,6 +158,10 @@ class DynamoSurgeStore:
         # or None: absent)
         self._settled: OrderedDict[str, tuple[float, float, dict[str, Any] | None]] = OrderedDict()
         self._stamped: set[str] = set()  # counter items this processor has written (their expiry is set)
+        # the last batch this store counted (its digest) and the counter items its counts are in already: a batch
+        # retried in place (``count_surges``) writes only the items it has not, whatever another processor's batch
+        # wrote to them since (the item's own ``last_batch`` then names that batch, and its condition passes)
+        self._applied: tuple[str, set[str]] = ("", set())
 
     # -- counting ----------------------------------------------------------------------------------------
     def add(self, observations: list[Observation]) -> int:
@@ -209,17 +215,26 @@ class DynamoSurgeStore:
             del self._linked[old_hour]
         batch = batch_digest(observations)
         shard = int(batch, 16) % self.shards
+        if self._applied[0] != batch:
+            self._applied = (batch, set())
+        applied = self._applied[1]
         calls = 0
         for day, adds in day_adds.items():
             pk, expiry = shard_key(f"day#{day}", shard), _epoch(day) + RETENTION_SECONDS
+            if pk in applied:
+                continue  # counted by this batch's earlier try
             self._forget_if_changed(pk, adds)
             self._update(pk, adds, [], day_first[day], expiry, batch)
+            applied.add(pk)
             calls += 1
         for hour, adds in hour_adds.items():
             pk = shard_key(f"hour#{hour}", shard)
+            if pk in applied:
+                continue  # counted and linked by this batch's earlier try
             self._forget_if_changed(pk, adds)
             self._update(pk, adds, hour_mentions[hour], None, _epoch(hour[:10]) + RETENTION_SECONDS, batch)
-            self._linked[hour] = planned[hour]  # known stored once the write went through (a retry links them again)
+            self._linked[hour] = planned[hour]  # known stored once the write went through
+            applied.add(pk)
             calls += 1
         return calls
 

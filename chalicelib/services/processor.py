@@ -103,6 +103,10 @@ def handle_record(
                 "category": result.classification.category,
             },
         )
+        # A duplicate is not counted: a mention is counted once, by the invocation that stored it. One that dies
+        # between storing its batch and counting it (a Lambda timeout) loses that batch's counts, as its
+        # redelivery finds only duplicates: at most once, as counting a redelivered duplicate could count a batch
+        # twice (whether the first invocation got to count is not known) and fire a surge on nothing.
         if observations is not None and result.outcome is not TriageOutcome.DUPLICATE:
             observations.append(observation_of(mention, result.classification))
     metrics.add_metric(name=f"Mention_{outcome}", unit="Count", value=1)

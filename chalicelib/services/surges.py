@@ -290,9 +290,10 @@ def count_surges(
     """Count the batch's stored mentions for surges, retrying a transient failure here.
 
     The mentions are stored already, and a redelivery would find them duplicates and count nothing, so a failed
-    count is retried in place. Every step is safe to repeat: each counter item remembers the last batch it counted,
-    a Crisis is named by its key and window, and a surge state is written conditionally. Each key's threshold is
-    calibrated against the active plan's ``surge_alert_budget``.
+    count is retried in place. Every step is safe to repeat: the store remembers the counter items the batch was
+    counted into (a retry writes only the others, whatever other processors wrote there since), a Crisis is named
+    by its key and window, and a surge state is written conditionally. Each key's threshold is calibrated against
+    the active plan's ``surge_alert_budget``.
     """
     for attempt in range(SURGE_ATTEMPTS):
         try:
