@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chalicelib.cli import CliError
+from chalicelib.domain import limits
 from chalicelib.domain.text_safety import escape_json_controls, printable
 
 if TYPE_CHECKING:
@@ -151,7 +150,6 @@ def emit(stdout: TextIO, value: Any) -> None:
 UNKNOWN_PLATFORM = "unknown"
 IGNORABLE = frozenset({("created_at",), ("url",), ("parent_id",), ("author", "id"), ("author", "name")})
 """Where a bad value is dropped rather than refused: nothing in classification reads it."""
-_NOT_IN_A_PLATFORM_NAME = re.compile(r"[^a-z0-9_\-]+")
 
 
 def load_plan(path: str | None) -> ResponsePlan:
@@ -166,17 +164,14 @@ def load_plan(path: str | None) -> ResponsePlan:
 
 
 def platform_name(value: Any) -> str:
-    """A line's ``platform`` as a platform name (``[a-z0-9_-]``): ``"My Shop"`` -> ``my-shop``, ``"Trustpilot"``
-    -> ``trustpilot``, none -> ``unknown``; a value with no letter or digit to name it by raises ``ValueError``."""
+    """A line's ``platform`` as the generic webhook names it (:func:`limits.platform_name`); none -> ``unknown``
+    (an offline line may leave it out: the webhook's body may not)."""
     if value is None or value == "":
         return UNKNOWN_PLATFORM
-    if not isinstance(value, str):
-        raise ValueError(f"platform: {value!r} is not a name")
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
-    name = _NOT_IN_A_PLATFORM_NAME.sub("-", ascii_text).strip("-")
-    if not name:
-        raise ValueError(f"platform: {value!r} has no letter or digit to name it by")
-    return name
+    try:
+        return limits.platform_name(value)
+    except ValueError as bad:
+        raise ValueError(f"platform: {bad}") from None
 
 
 def offline_mention(row: dict[str, Any], created_at: datetime | None = None) -> Mention:

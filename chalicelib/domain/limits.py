@@ -20,10 +20,14 @@ Why these numbers
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 MAX_PLATFORM_CHARS = 40
 PLATFORM_PATTERN = r"^[a-z0-9_\-]+$"
+_NOT_IN_A_PLATFORM_NAME = re.compile(r"[^a-z0-9_\-]+")
 MAX_ID_CHARS = 256
 """``external_id``, ``parent_id``, ``thread_id``, ``author.id`` (and the generic ``id``, ``in_reply_to``)."""
 MAX_HANDLE_CHARS = 256
@@ -96,3 +100,16 @@ def check_not_ahead(value: datetime, now: datetime) -> None:
     """At the edge: nothing is posted later than the request's clock (plus :data:`CLOCK_SKEW`)."""
     if value > now + CLOCK_SKEW:
         raise ValueError(f"must not be more than {CLOCK_SKEW.days} day after now")
+
+
+def platform_name(value: Any) -> str:
+    """A sender's ``platform`` as a platform name (``[a-z0-9_-]``), as the generic webhook and the offline
+    commands both read it: ``"My Shop"`` -> ``my-shop``, ``"Google Play"`` -> ``google-play``, ``"Trustpilot"`` ->
+    ``trustpilot``. A value that is not a string, or has no letter or digit to name it by, raises ``ValueError``."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a name")
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
+    name = _NOT_IN_A_PLATFORM_NAME.sub("-", ascii_text).strip("-")
+    if not name:
+        raise ValueError(f"{value!r} has no letter or digit to name it by")
+    return name

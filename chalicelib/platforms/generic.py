@@ -77,13 +77,16 @@ ProductText = Annotated[StrictStr, Field(max_length=limits.MAX_PRODUCT_CHARS)]
 
 
 class GenericAuthor(BaseModel):
+    """Every field the contract lists, required: a source without a name or a follower count sends ``""`` or
+    ``0``, so a sender that forgot one hears of it instead of its mentions being stored from "someone"."""
+
     model_config = ConfigDict(extra="ignore")
 
-    id: IdText | None = None
-    handle: HandleText | None = None
-    name: NameText | None = None
-    followers: Annotated[StrictInt, Field(ge=0, le=limits.MAX_FOLLOWERS)] | None = None
-    verified: StrictBool | None = None
+    id: RequiredIdText
+    handle: HandleText
+    name: NameText
+    followers: Annotated[StrictInt, Field(ge=0, le=limits.MAX_FOLLOWERS)]
+    verified: StrictBool
 
 
 class GenericMention(BaseModel):
@@ -92,9 +95,7 @@ class GenericMention(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    platform: Annotated[
-        StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS, pattern=limits.PLATFORM_PATTERN)
-    ]
+    platform: Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_PLATFORM_CHARS)]
     id: RequiredIdText
     created_at: datetime
     text: StrictStr  # longer text is clipped by make_mention, as for every platform
@@ -106,6 +107,12 @@ class GenericMention(BaseModel):
     ) = None
     in_reply_to: IdText | None = None
     product: ProductText | None = None
+
+    @field_validator("platform", mode="before")
+    @classmethod
+    def _platform_name(cls, value: Any) -> Any:
+        # "Google Play" names the platform google-play, as the offline commands read it
+        return limits.platform_name(value) if isinstance(value, str) else value
 
     @field_validator("created_at", mode="before")
     @classmethod

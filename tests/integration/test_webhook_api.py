@@ -155,6 +155,8 @@ def _generic_body(**changes) -> bytes:
         "text": "Seams split",
         "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10, "verified": False},
     }
+    if isinstance(changes.get("author"), dict):  # a change to one author field keeps the others
+        changes["author"] = {**body["author"], **changes["author"]}
     body.update(changes)
     return json.dumps(body).encode()
 

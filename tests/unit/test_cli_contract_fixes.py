@@ -67,6 +67,9 @@ def test_classify_still_refuses_a_line_it_cannot_classify_and_keeps_its_place():
     assert "category" in out[0] and "rating" in out[1]["error"] and "text" in out[2]["error"] and "error" in out[3]
 
 
+AUTHOR = {"id": "a", "handle": "a", "name": "A", "followers": 0, "verified": False}
+
+
 @pytest.mark.parametrize(
     "given, name",
     [(None, "unknown"), ("", "unknown"), ("My Shop", "my-shop"), ("Trustpilot", "trustpilot"),
@@ -168,7 +171,7 @@ class OnePlan:
     ],
 )
 def test_detect_surges_counts_a_line_under_the_keys_the_live_processor_gives_the_same_mention(body, product):
-    body = {"platform": "shop", "id": "m1", "created_at": "2026-11-24T10:00:00Z", "author": {"id": "a"}, **body}
+    body = {"platform": "shop", "id": "m1", "created_at": "2026-11-24T10:00:00Z", "author": AUTHOR, **body}
     at = datetime(2026, 11, 24, 10, tzinfo=UTC)
     live_mention = generic.parse(WebhookRequest.build("POST", raw_body=json.dumps(body).encode()), at).mentions[0]
     [(_, classification)] = classify_batch([live_mention], OnePlan(), complaint_signals)

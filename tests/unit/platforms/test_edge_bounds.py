@@ -92,6 +92,8 @@ def generic_document(**changes) -> dict:
         "text": "zip broke",
         "author": {"id": "a1", "handle": "ann", "name": "Ann", "followers": 10, "verified": False},
     }
+    if isinstance(changes.get("author"), dict):  # a change to one author field keeps the others
+        changes["author"] = {**document["author"], **changes["author"]}
     return {**document, **changes}
 
 

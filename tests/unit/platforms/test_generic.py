@@ -56,11 +56,36 @@ def test_rating_makes_a_review_and_naive_time_is_utc():
     assert mention.created_at == datetime(2024, 4, 30, 21, 5, tzinfo=timezone.utc)
 
 
+AUTHOR = {"id": "a1", "handle": "ann", "name": "Ann", "followers": 0, "verified": False}
+
+
 def test_minimal_body_is_a_post():
     [mention] = parse(
-        {"platform": "forum", "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": {}}
+        {"platform": "forum", "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": AUTHOR}
     ).mentions
     assert mention.kind is MentionKind.POST and mention.parent_id is None
+
+
+@pytest.mark.parametrize("field", sorted(AUTHOR))
+def test_every_author_field_the_contract_lists_is_required(field):
+    author = {k: v for k, v in AUTHOR.items() if k != field}
+    with pytest.raises(MalformedPayload, match=f"author.{field}: Field required"):
+        parse({"platform": "forum", "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": author})
+
+
+@pytest.mark.parametrize(
+    ("given", "named"), [("Google Play", "google-play"), ("Reviews", "reviews"), ("app.store", "app-store")]
+)
+def test_a_platform_is_named_as_the_offline_commands_name_it(given, named):
+    body = {"platform": given, "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": AUTHOR}
+    assert parse(body).mentions[0].platform == named
+
+
+@pytest.mark.parametrize("given", ["", "!!!", "😀"])
+def test_a_platform_with_nothing_to_name_it_by_is_refused(given):
+    body = {"platform": given, "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": AUTHOR}
+    with pytest.raises(MalformedPayload, match="platform"):
+        parse(body)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +99,7 @@ def test_minimal_body_is_a_post():
         ({"author": MENTION["author"] | {"verified": "perhaps"}}, "author.verified: Input should be a valid boolean"),
         ({"created_at": "last tuesday"}, "created_at: must be an ISO-8601 string"),
         ({"created_at": "2024-13-45T00:00:00Z"}, "created_at: Input should be a valid datetime"),
-        ({"platform": "Not Allowed!"}, "platform: String should match pattern"),
+        ({"platform": "!!!"}, "platform: '!!!' has no letter or digit to name it by"),
         ({"rating": 11}, "rating: Input should be less than or equal to 10"),
         ({"text": None}, "text: Input should be a valid string"),
         ({"id": ""}, "id: String should have at least 1 character"),

@@ -25,7 +25,8 @@ BODIES = {
     "x": b'{"for_user_id":"1","tweet_create_events":[]}',
     "youtube": b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>',
     "trustpilot": b'{"events":[]}',
-    "generic": b'{"platform":"forum","id":"1","created_at":"2024-01-01T00:00:00Z","text":"hi","author":{}}',
+    "generic": b'{"platform":"forum","id":"1","created_at":"2024-01-01T00:00:00Z","text":"hi",'
+    b'"author":{"id":"a1","handle":"ann","name":"Ann","followers":0,"verified":false}}',
 }
 
 NAMES = sorted(PLATFORMS)
