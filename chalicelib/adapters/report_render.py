@@ -21,9 +21,10 @@ import base64
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 from chalicelib.domain.metrics import Clocks, Durations, Rate
@@ -32,6 +33,13 @@ from chalicelib.domain.report import CSV_COLUMNS, CountRow, ReportFiles, WeeklyR
 THIS, BEFORE = "#1f6feb", "#f0883e"  # this week, the week before (blue and orange: told apart by most eyes)
 CHARTS = ("volume", "response_times", "sla", "satisfaction", "approvals")
 Source = Callable[[str], str]
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _text_of(html: str) -> str:
+    """What HTML this module wrote reads as: its tags dropped and its entities read (escape it again to embed it)."""
+    return unescape(_TAG.sub("", html))
 
 
 # ---- charts ---------------------------------------------------------------------------------------------------
@@ -202,8 +210,9 @@ class Page:
         self.parts.append(html)
 
     def chart(self, name: str, caption: str) -> None:
+        """``caption`` is HTML (its links to issues); the image's ``alt`` is its text, which a screen reader reads."""
         self.add(
-            f'<figure><img src="{_e(self.source(name))}" alt="{_e(caption)}" width="720" height="330" '
+            f'<figure><img src="{_e(self.source(name))}" alt="{_e(_text_of(caption))}" width="720" height="330" '
             f'id="chart-{_e(name)}"><figcaption>{caption}</figcaption></figure>'
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from email import policy
 
@@ -464,6 +465,9 @@ def test_the_csv_has_one_row_per_issue_of_the_week_and_the_html_is_escaped(week)
     assert "Batch &lt;recalled&gt;" in html
     assert html.count('src="data:image/png;base64,') == 5  # the S3 copy carries its charts (presigned viewing)
     assert 'href="http://127.0.0.1:8000/issues?platform=x&amp;since=2026-11-23' in html
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    assert len(alts) == 5 and all(alt.strip() for alt in alts)
+    assert not any("&lt;a " in alt or "href" in alt or "<" in alt for alt in alts), alts  # text, not markup
 
 
 def _report_emails() -> list[email.message.EmailMessage]:
