@@ -28,7 +28,7 @@ from typing import Any
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.codec import attribute, string
-from chalicelib.adapters.mentions_table import plain_item
+from chalicelib.adapters.mentions_table import ERASED, plain_item
 from chalicelib.adapters.triage_table import audit_item
 from chalicelib.domain.erasure import REDACTED, ErasureNeedles, redact_document, redact_item
 from chalicelib.domain.issues import AuditEvent
@@ -110,7 +110,7 @@ class DynamoErasure:
                 if table == self.names.audit_table and plain.get("issue_id") == keep_partition:
                     continue
                 if table == self.names.mentions_table and needles.is_authors_mention(plain):
-                    continue  # the author's own mentions: erase_mentions, last
+                    continue  # the author's own mentions (those stored meanwhile too): erase_mentions, last
                 if needles.owns_key_of(plain, keys):
                     dynamodb.delete_item(TableName=table, Key=key)
                     count += 1
@@ -187,9 +187,9 @@ class DynamoErasure:
                 dynamodb.update_item(
                     TableName=self.names.mentions_table,
                     Key={"pk": string(key)},
-                    UpdateExpression="SET erased_at = :at, erased = :erased REMOVE " + ", ".join(names),
+                    UpdateExpression="SET erased_at = :at, #erased = :erased REMOVE " + ", ".join(names),
                     ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames=names,
+                    ExpressionAttributeNames={**names, "#erased": ERASED},
                     ExpressionAttributeValues={":at": string(erased_at.isoformat()), ":erased": string(REDACTED)},
                 )
             except dynamodb.exceptions.ConditionalCheckFailedException:

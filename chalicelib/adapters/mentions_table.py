@@ -4,7 +4,8 @@ Every write is idempotent and every arrival order converges: a new mention is a 
 writes nothing; see ``triage_table``), an edit replaces the content only if its ``content_version`` is newer than
 the stored one (``dedup.content_version``), a removal or hide is an update that sets the same values again when
 repeated. An edit or a removal that overtakes its creation stores what it knows; the creation then completes the
-item and triages it (``services.triage``).
+item and triages it (``services.triage``). An erased mention (``adapters/erasure``) takes no content again: an edit
+queued before the erasure and processed after it, or a late creation, stores nothing and counts as done.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def update_from(attributes: dict[str, dict[str, Any]], keep_existing: frozenset[
 # the original arriving late, nor by an edit; only an unhide, an edit without content, makes a hidden one visible).
 KEEP_FIRST = frozenset({"status", "received_at", "platform", "external_id"})
 TRIAGED = "category"  # every triaged mention has one; an untriaged edit or tombstone has none
+ERASED = "erased"  # set by erasure (adapters/erasure.erase_mentions): the author's content is gone for good
 
 
 def stored_mention(item: dict[str, Any] | None) -> StoredMention | None:
@@ -111,7 +113,7 @@ def stored_mention(item: dict[str, Any] | None) -> StoredMention | None:
     return StoredMention(
         content=content,
         version=item.get("content_version"),
-        triaged=TRIAGED in item,
+        triaged=TRIAGED in item or ERASED in item,  # erased: settled, nothing triages or refills it
         status=item.get("status", VISIBLE),
     )
 
@@ -170,8 +172,9 @@ class DynamoMentionRepository:
                 "edited_at": string(_now()),
                 "ttl": expiry(mention, self.retention),
             }
-            condition = "attribute_not_exists(#c) OR #c < :c"
-            checked = {"#c": "content_version"}, {":c": version}
+            # never into an erased mention: the edit was queued before the erasure and is processed after it
+            condition = "attribute_not_exists(#e) AND (attribute_not_exists(#c) OR #c < :c)"
+            checked = {"#c": "content_version", "#e": ERASED}, {":c": version}
         request = update_from(attributes, keep_first)
         request["ExpressionAttributeNames"].update(checked[0])
         request["ExpressionAttributeValues"].update(checked[1])
@@ -185,7 +188,7 @@ class DynamoMentionRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             item = answer["Attributes"]
-        except dynamodb.exceptions.ConditionalCheckFailedException as stale:  # a newer content is stored
+        except dynamodb.exceptions.ConditionalCheckFailedException as stale:  # a newer content is stored, or erased
             item = stale.response.get("Item") or self._item(mention.key)
         stored = stored_mention(plain_item(item))
         assert stored is not None
