@@ -185,8 +185,8 @@ def offline_mention(row: dict[str, Any], created_at: datetime | None = None) -> 
     from chalicelib.domain.models import Author, Mention
     from chalicelib.platforms.generic import kind_of
 
-    if "id" not in row or not isinstance(row.get("text"), str):
-        raise ValueError('each line needs "id" and a string "text"')
+    if not _is_id(row.get("id")) or not isinstance(row.get("text"), str):
+        raise ValueError('each line needs an "id" (a non-empty string or an integer) and a string "text"')
     author = row.get("author")
     author = (
         {k: v for k, v in author.items() if k in Author.model_fields and v is not None}

@@ -403,8 +403,9 @@ class TokenRequest(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9_.@:+-]+$",
-        description="who or what holds it; shown as the actor on the audit trail",
+        # words of letters, digits and _.@:+- with single spaces between ("Carol R", "ci-viewer"): shown as is
+        pattern=r"^[A-Za-z0-9_.@:+-]+( [A-Za-z0-9_.@:+-]+)*$",
+        description="who or what holds it (words with single spaces between); shown as the actor on the audit trail",
     )
     role: Role
     days: int = Field(90, ge=1, le=366, description="valid for this many days")

@@ -395,7 +395,9 @@ def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
         ({"name": "x"}, "role"),
         ({"name": "x", "role": "root"}, "role"),
         ({"name": "", "role": "viewer"}, "name"),
-        ({"name": "a b", "role": "viewer"}, "name"),
+        ({"name": "a  b", "role": "viewer"}, "name"),
+        ({"name": " admin", "role": "viewer"}, "name"),
+        ({"name": "ana\n", "role": "viewer"}, "name"),
         ({"name": "x", "role": "viewer", "extra": 1}, "extra"),
         ({"name": "admin", "role": "viewer"}, "reserved"),  # the admin token's actor on the audit trail
         ({"name": "Admin", "role": "viewer"}, "reserved"),
@@ -404,6 +406,8 @@ def test_an_admin_creates_lists_and_revokes_tokens_and_roles_rank(api):
         status, error, _ = send(api, "POST", "/tokens", bad)
         assert status == 400 and named in error["error"], bad
     assert send(api, "POST", "/tokens", raw=b"{not json")[0] == 400
+    status, spaced, _ = send(api, "POST", "/tokens", {"name": "Carol R", "role": "viewer"})  # a person's name
+    assert status == 201 and spaced["name"] == "Carol R"
     status, revoked, _ = send(api, "DELETE", f"/tokens/{created['token_id']}")
     assert status == 200 and revoked == {"revoked": created["token_id"]}
     assert get(api, f"/issues?{DAYS}", headers=responder)[0] == 401

@@ -207,3 +207,9 @@ def test_detect_surges_on_the_sample_stream_fires_the_product_surge_the_demo_ope
     assert len(product) == 1 and product[0]["count"] >= 3, alerts
     first_copy = "2015-02-25T03:46:40Z"  # the first of the copies of walker_0's complaint
     assert product[0]["window_start"] <= first_copy <= product[0]["detected_at"]
+
+
+@pytest.mark.parametrize("given", [None, "", True, 1.5, ["1"]])
+def test_a_line_without_a_usable_id_is_refused_naming_id(given):
+    with pytest.raises(ValueError, match='"id"'):
+        offline_mention({"id": given, "text": "my order never came"})
