@@ -53,4 +53,6 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             f"erased {result.mentions} mention(s) of {result.author} on {result.platform}; "
             f"issues {', '.join(result.issues) or '-'}; redacted: {where}\n"
         )
+    if result.left:
+        stdout.write(f"{result.left} more arrived while this ran: run erase again\n")
     return 0
