@@ -71,6 +71,7 @@ class FakeApprovals:
             "approvals": [a.approval_id for a in approvals],
             "status": "pending",
             "booked": False,
+            "execution": execution,
         }
         self.items.update((a.approval_id, a) for a in approvals)
 
@@ -153,6 +154,9 @@ class FakeApprovals:
     def mark_callback_failed(self, approval, reason: str) -> None:
         self.callback_delivered(approval)
 
+    def execution_of(self, approval) -> str:
+        return self.tokens[approval.token_ref]["execution"]
+
 
 class FakeMailer:
     def __init__(self, fail_times: int = 0) -> None:
@@ -174,9 +178,17 @@ class FakeWorkflows:
         self.finished: set[str] = set()
         self.unavailable_times = unavailable_times  # resumes refused as Step Functions throttling would
         self.ended_runs: dict[str, str] = {}  # execution -> how it ended (TIMED_OUT, ABORTED, SUCCEEDED ...)
+        self.history_unavailable = 0  # answered_with calls that cannot read the run's history (None)
 
     def ended(self, execution: str) -> str | None:
         return self.ended_runs.get(execution)
+
+    def answered_with(self, execution: str, task_token: str, output: dict) -> bool | None:
+        """The run's history: the token's task ended with ``output`` (it was resumed with it), or otherwise."""
+        if self.history_unavailable:
+            self.history_unavailable -= 1
+            return None
+        return (task_token, output) in self.resumed
 
     def resume(self, task_token: str, output: dict) -> None:
         from chalicelib.services.errors import StepCallbackFailed, WorkflowUnavailable

@@ -306,6 +306,15 @@ class DynamoApprovals:
             ExpressionAttributeNames={"#owed": "owed"},
         )
 
+    def execution_of(self, approval: Approval) -> str:
+        """The run recorded with the approval's task token (``record_request``); "" when it is not recorded."""
+        token = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"approval_id": string(approval.token_ref)}, ConsistentRead=True)
+            .get("Item", {})
+        )
+        return str(token.get("execution", {}).get("S", ""))
+
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
         client("dynamodb").update_item(
             TableName=self.table,

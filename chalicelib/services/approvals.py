@@ -345,7 +345,7 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
     """Consume the link and resume the protocol. Returns the outcome recorded. A link whose answer is recorded but
     did not reach the protocol passes that answer on (the first answer stands: it is on the audit trail)."""
     if approval.callback_owed:
-        return _pass_on_owed(approval, deps, now)
+        return _pass_on_owed(approval, deps, now)[0]
     issue = deps.issues.get(approval.issue_id) or {}
     platform = _platform(issue, deps.issues.mentions(approval.issue_id))
     decision = decide(
@@ -385,31 +385,30 @@ def act(approval: Approval, answer: Answer, deps: ApprovalDeps, now: datetime) -
     return answer.outcome
 
 
-def _pass_on_owed(approval: Approval, deps: ApprovalDeps, now: datetime) -> str:
+def _pass_on_owed(approval: Approval, deps: ApprovalDeps, now: datetime) -> tuple[str, bool]:
+    """Pass on the link's recorded answer: its outcome, and whether this call gave it to the protocol (False: the
+    protocol had it already, from an earlier call that could not clear the owed mark)."""
     owed = deps.approvals.owed_callback(approval)
     if owed is None:  # another POST of the link passed it on meanwhile
         raise Refused(410, "This link was already used, or its step has moved on.")
     token, callback = owed
-    _pass_on(approval, token, callback, deps, now, again=True)
-    return str(callback["outcome"])
+    return str(callback["outcome"]), _pass_on(approval, token, callback, deps, now, again=True)
 
 
 def _pass_on(
     approval: Approval, token: str, callback: dict[str, Any], deps: ApprovalDeps, now: datetime, again: bool = False
-) -> None:
-    """Resume the protocol with the recorded answer; nothing is owed once it has it. ``again``: a second try."""
+) -> bool:
+    """Resume the protocol with the recorded answer; nothing is owed once it has it. ``again``: a second try (of an
+    answer recorded as owed), which Step Functions refuses as done when an earlier try reached it. True when this
+    call resumed the protocol, False when it had the answer already."""
     try:
         deps.workflows.resume(token, callback)
     except WorkflowUnavailable as unavailable:
         # The answer is recorded and owed: the link's next POST passes it on (the step's timer is the net).
-        raise Refused(
-            503,
-            "Your answer is recorded, but the protocol could not be reached just now. Send the form again in a "
-            "minute to pass it on; nothing is recorded twice.",
-        ) from unavailable
+        raise Refused(503, _UNAVAILABLE) from unavailable
     except StepCallbackFailed as failed:
-        if again and deps.approvals.owed_callback(approval) is None:
-            return  # a POST beside this one passed it on first
+        if again and _answer_arrived(approval, token, callback, deps):
+            return False  # an earlier try (a POST beside this one, or one that could not clear the mark) resumed it
         # Consumed but too late: the step timed out and moved on meanwhile. Say so, on the record too.
         deps.approvals.mark_callback_failed(approval, str(failed))
         deps.issues.append(
@@ -426,7 +425,41 @@ def _pass_on(
             "This step had already moved on (it timed out and was escalated, or the issue was closed); "
             "your answer is recorded on the issue but did not change the protocol.",
         ) from failed
-    deps.approvals.callback_delivered(approval)
+    _delivered(approval, deps)
+    return True
+
+
+_UNAVAILABLE = (
+    "Your answer is recorded, but the protocol could not be reached just now. Send the form again in a minute to "
+    "pass it on; nothing is recorded twice."
+)
+
+
+def _answer_arrived(approval: Approval, token: str, callback: dict[str, Any], deps: ApprovalDeps) -> bool:
+    """An owed answer whose callback Step Functions refused (the token is done): did this answer finish the step?
+    An earlier try may have reached the protocol and then not cleared the owed mark (the mark's write failed, or
+    that try is still between the two). Asked of the run's history, not concluded from the mark; the mark is
+    cleared when it did. :class:`Refused` (503) while the run cannot be asked: the answer stays owed."""
+    if deps.approvals.owed_callback(approval) is None:
+        return True  # a POST beside this one passed it on and cleared the mark
+    arrived = deps.workflows.answered_with(deps.approvals.execution_of(approval), token, callback)
+    if arrived is None:
+        raise Refused(503, _UNAVAILABLE)
+    if arrived:
+        _delivered(approval, deps)
+    return arrived
+
+
+def _delivered(approval: Approval, deps: ApprovalDeps) -> None:
+    """Clear the owed mark of an answer the protocol has. A failed write is not the approver's concern (their answer
+    took effect): it is logged, and the schedule's pass-on finds the answer already taken and clears the mark."""
+    try:
+        deps.approvals.callback_delivered(approval)
+    except Exception as error:  # noqa: BLE001 - the protocol has the answer; only the bookkeeping is behind
+        logger.warning(
+            "answer passed on, owed mark not cleared",
+            extra={"issue_id": approval.issue_id, "approval_id": approval.approval_id, "error": type(error).__name__},
+        )
 
 
 # -- answers owed to the protocol -----------------------------------------------------------------------------
@@ -437,18 +470,20 @@ def pass_on_owed_answers(deps: ApprovalDeps, now: datetime, grace: timedelta = O
     """The schedule's net for answers recorded but not passed on (Step Functions refused the callback, or the
     function ended before it was made), so an answer given never waits for its person to send the form again while
     the step's timer runs towards escalation. Answers younger than ``grace`` are left to their own request. Stops at
-    the first refusal to take a callback: Step Functions is still unavailable, and the next run tries again."""
+    the first refusal to take a callback: Step Functions is still unavailable, and the next run tries again. A callback
+    Step Functions refuses as done is "too late" only when the run's history shows its step ended without this answer;
+    one it shows taken (an earlier try that could not clear the owed mark) is cleared, counted passed on elsewhere."""
     done = {"passed_on": 0, "too_late": 0, "passed_on_elsewhere": 0, "still_unavailable": 0}
     for approval in deps.approvals.owed_since(now - grace):
         try:
-            _pass_on_owed(approval, deps, now)
+            _, passed_on = _pass_on_owed(approval, deps, now)
         except Refused as refused:
             kind = {503: "still_unavailable", 409: "too_late"}.get(refused.status, "passed_on_elsewhere")
             done[kind] += 1
             if kind == "still_unavailable":
                 break
         else:
-            done["passed_on"] += 1
+            done["passed_on" if passed_on else "passed_on_elsewhere"] += 1
     return done
 
 

@@ -377,6 +377,9 @@ class ApprovalStore(Protocol):
     def callback_delivered(self, approval: Approval) -> None:
         """The protocol has the answer: nothing is owed any more."""
 
+    def execution_of(self, approval: Approval) -> str:
+        """The run whose step asked for the approval (its execution ARN, as the step's request carried it)."""
+
     def mark_callback_failed(self, approval: Approval, reason: str) -> None:
         """The protocol no longer waits for the answer: recorded, and nothing is owed any more."""
 
@@ -396,6 +399,12 @@ class Workflows(Protocol):
 
     def ended(self, execution: str) -> str | None:
         """How the run ended (``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``), None while it runs or unknown."""
+
+    def answered_with(self, execution: str, task_token: str, output: dict[str, Any]) -> bool | None:
+        """Whether the run's task that waited for ``task_token`` finished with ``output`` (read from the run's
+        history, for a callback Step Functions refused as already done): True, it did; False, it ended otherwise
+        (timed out, failed, the run ended without it) or the run never waited for that token; None when it cannot
+        be told now (Step Functions unreachable, or the history still shows the task waiting)."""
 
 
 class ApprovalIssues(Protocol):
