@@ -4,6 +4,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib.api.approvals import approvals
 from chalicelib.api.health import health
+from chalicelib.api.methods import answer_other_methods
 from chalicelib.api.ops import ops
 from chalicelib.api.ops_views import views as ops_views
 from chalicelib.api.plans import plans
@@ -35,6 +36,7 @@ app.register_blueprint(ops_views)
 app.register_blueprint(reports)
 app.register_blueprint(surveys)
 app.register_blueprint(upkeep)
+answer_other_methods(app)  # after every route: a method a path lacks is a 405 with {"error"}
 
 
 @app.on_sqs_message(
