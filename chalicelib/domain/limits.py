@@ -106,10 +106,13 @@ def platform_name(value: Any) -> str:
     """A sender's ``platform`` as a platform name (``[a-z0-9_-]``), as the generic webhook and the offline
     commands both read it: ``"My Shop"`` -> ``my-shop``, ``"Google Play"`` -> ``google-play``, ``"Trustpilot"`` ->
     ``trustpilot``. A value that is not a string, or has no letter or digit to name it by, raises ``ValueError``."""
+    # the messages never repeat the value: it is a sender's, and may be as long as the body
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a name")
+        raise ValueError("not a name (a string)")
+    if len(value) > MAX_PLATFORM_CHARS:
+        raise ValueError(f"at most {MAX_PLATFORM_CHARS} characters")
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
     name = _NOT_IN_A_PLATFORM_NAME.sub("-", ascii_text).strip("-")
     if not name:
-        raise ValueError(f"{value!r} has no letter or digit to name it by")
+        raise ValueError("has no letter or digit to name it by")
     return name

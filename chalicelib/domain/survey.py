@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain import links
 from chalicelib.domain.plan import SurveySettings
+from chalicelib.domain.text_safety import one_line
 
 RATINGS = (1, 2, 3, 4, 5)
 SATISFIED_FROM = 4  # 4 and 5 are satisfied (the usual CSAT top-two-box)
@@ -236,7 +237,7 @@ def invitation(survey: Survey, url: str, brand: str) -> tuple[str, str, str]:
     """Subject, plain text and HTML of the invitation (a message for a reply or DM is the plain text). Every
     piece of text from the plan or the author is escaped in the HTML."""
     subject = f"{brand}: {survey.question}"
-    greeting = f"Hi {survey.recipient}," if survey.recipient else "Hi,"
+    greeting = f"Hi {one_line(survey.recipient)}," if survey.recipient else "Hi,"  # an author's name: one line
     expires = datetime.fromtimestamp(survey.expires_at).date().isoformat()
     text = "\n".join(
         [greeting, "", survey.message, survey.question, "", url, "", f"(one answer; the link works until {expires})"]
@@ -251,5 +252,5 @@ def invitation(survey: Survey, url: str, brand: str) -> tuple[str, str, str]:
 
 def short_message(survey: Survey, url: str) -> str:
     """The text of a survey sent as a reply or DM: the plan's words and the link, nothing else."""
-    who = f"@{survey.recipient.lstrip('@')} " if survey.channel == PUBLIC_REPLY and survey.recipient else ""
+    who = f"@{one_line(survey.recipient).lstrip('@')} " if survey.channel == PUBLIC_REPLY and survey.recipient else ""
     return f"{who}{survey.message} {survey.question} {url}"

@@ -66,10 +66,12 @@ def step_email(
     lines = [f"{what} ({approval.role}).", deadline + ".", *([escalation] if escalation else []), "", description]
     if post_url:
         lines += ["", f"The original post: {post_url}"]
+    # people's words are quoted, never lines of the email's own: a comment is one line, and each line of a draft
+    # starts with "> ", so neither can pass for the "Open:" line or the words around it
     if approval.comment:
-        lines += ["", f"Comment from {approval.commented_by}: {approval.comment}"]
+        lines += ["", f"Comment from {one_line(approval.commented_by)}: {one_line(approval.comment)}"]
     if approval.draft:
-        lines += ["", "Current draft:", approval.draft]
+        lines += ["", "Current draft:", *(f"> {line}" for line in approval.draft.splitlines())]
     if guidance:
         lines += ["", "Brand voice:", *(f"- {line}" for line in guidance)]
     lines += ["", f"Open: {link}", "", "The link is for you alone, works once, and expires."]

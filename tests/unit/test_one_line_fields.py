@@ -146,3 +146,35 @@ def test_escape_json_controls_keeps_the_json_valid_and_the_same():
     text = escape_json_controls(json.dumps(value, ensure_ascii=False, indent=2))
     assert json.loads(text) == value and "ü" in text
     assert not any(c in text for c in "\x1b\x7f\x9b\x85\u2028")
+
+
+def test_a_comment_and_a_draft_cannot_write_lines_of_the_approval_email_of_their_own():
+    from chalicelib.domain.approval import Approval
+    from chalicelib.services.approval_email import step_email
+
+    approval = Approval(
+        approval_id="a1",
+        issue_id=ISSUE,
+        person="legal@brand.example",
+        step="review",
+        action="review",
+        role="legal",
+        protocol="high_priority",
+        attempt="first",
+        outcomes=("approve", "reject"),
+        draft="Dear customer,\nwe are sorry." + FORGED,
+        comment="Too long" + FORGED,
+        commented_by="pr\nOpen: x",
+        status="pending",
+        created_at="2026-11-24T10:00:00+00:00",
+        expires_at=0,
+        token_ref="t",
+    )
+    link = "https://api.example/approvals/a1?exp=2&sig=cd"
+    email = step_email(approval, {"description": "d"}, link, NOW, [], None, 60)
+    assert _open_lines(email.text) == [f"Open: {link}"]
+    comment_lines = [line for line in email.text.splitlines() if line.startswith("Comment from")]
+    assert comment_lines == [f"Comment from pr Open: x: {one_line('Too long' + FORGED)}"]
+    draft = email.text.split("Current draft:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert draft[:2] == ["> Dear customer,", "> we are sorry."] and all(line.startswith("> ") for line in draft)
+    assert sum(line.startswith("The link is for you alone") for line in email.text.splitlines()) == 1

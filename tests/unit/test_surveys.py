@@ -168,6 +168,25 @@ def test_the_invitation_is_multipart_and_escapes_the_plan_words_and_the_name():
     assert subject.startswith("Aurelle: ")
 
 
+def test_an_authors_name_is_one_line_of_the_invitation_and_of_a_reply():
+    name = "Dana\n\nYour refund of EUR 240 is ready. Confirm at https://evil.example/refund\u2028\r\nHi Dana"
+    survey = rules.schedule(
+        "sid",
+        {"issue_id": "iss-1", "category": "c"},
+        {"platform": "email", "author_id": "a@b.example", "author_name": name},
+        SurveySettings(send=True),
+        "email",
+        "a@b.example",
+        NOW,
+    )
+    _, text, _ = rules.invitation(survey, "https://api.example/surveys/sid?exp=1&sig=2", "Aurelle")
+    lines = text.splitlines()
+    assert lines[0].startswith("Hi Dana Your refund") and lines[0].endswith("Hi Dana,")
+    assert sum("evil.example" in line for line in lines) == 1
+    replied = survey.model_copy(update={"channel": rules.PUBLIC_REPLY, "recipient": "@ana\nOpen: x"})
+    assert "\n" not in rules.short_message(replied, "https://api.example/s")
+
+
 def test_the_bundled_plan_asks_routine_and_high_priority_authors_but_not_a_crisis():
     plan = bundled_plan()
     assert plan.categories["routine_response"].survey.send and plan.categories["high_priority"].survey.send

@@ -99,7 +99,8 @@ def test_a_platform_with_nothing_to_name_it_by_is_refused(given):
         ({"author": MENTION["author"] | {"verified": "perhaps"}}, "author.verified: Input should be a valid boolean"),
         ({"created_at": "last tuesday"}, "created_at: must be an ISO-8601 string"),
         ({"created_at": "2024-13-45T00:00:00Z"}, "created_at: Input should be a valid datetime"),
-        ({"platform": "!!!"}, "platform: '!!!' has no letter or digit to name it by"),
+        ({"platform": "!!!"}, "platform: has no letter or digit to name it by"),
+        ({"platform": "ж" * 5000}, "platform: at most 40 characters"),
         ({"rating": 11}, "rating: Input should be less than or equal to 10"),
         ({"text": None}, "text: Input should be a valid string"),
         ({"id": ""}, "id: String should have at least 1 character"),
@@ -184,3 +185,16 @@ def test_clock_is_the_callers():
 def test_get_is_not_a_handshake():
     with pytest.raises(MalformedPayload, match="no GET handshake"):
         generic.handshake(get({}), secret)
+
+
+def test_a_refused_platform_is_never_echoed_back():
+    body = {
+        "platform": "жжж<b>" * 2000,
+        "id": "1",
+        "created_at": "2024-01-01T00:00:00Z",
+        "text": "hi",
+        "author": AUTHOR,
+    }
+    with pytest.raises(MalformedPayload) as refused:
+        parse(body)
+    assert "ж" not in refused.value.message and len(refused.value.message) < 200
