@@ -153,28 +153,41 @@ def review_plan(version: str):
 
 def _parse_valid_plan(model):
     """The body as ``model`` and the plan it carries checked: ``(body, plan, None)``, or ``(None, None, the 400
-    answer)``: a problem in the plan, listed with its line; or the 413 naming the limit of a plan too large to
-    store (:data:`~chalicelib.domain.plan.MAX_STORED_PLAN_BYTES`, its YAML and its document)."""
+    answer)``: a problem in the plan, listed with its line (YAML anchors and aliases among them: refused as read,
+    before they are expanded); or the 413 naming the limit of a plan too large to store
+    (:data:`~chalicelib.domain.plan.MAX_STORED_PLAN_BYTES`, its YAML and its document): its YAML alone before it
+    is parsed, with its document before the read-back check, which writes and reads the whole document again."""
     from chalicelib.api.plan_answers import PlanProblems
-    from chalicelib.domain.plan import PlanError, PlanTooLarge, check_reads_back, check_stored_size, load_plan_yaml
+    from chalicelib.domain.plan import (
+        PlanError,
+        PlanTooLarge,
+        check_reads_back,
+        check_stored_size,
+        check_yaml_size,
+        load_plan_yaml,
+    )
     from chalicelib.services.plan_check import PlanProblem
 
     upload, refused = _parse(model)
     if refused:
         return None, None, refused
+    try:
+        check_yaml_size(upload.yaml)
+    except PlanTooLarge as large:
+        return None, None, error_response(413, str(large))
     refused = _problems_answer(upload.yaml)
     if refused:
         return None, None, refused
     plan = load_plan_yaml(upload.yaml)
     try:
+        check_stored_size(plan, upload.yaml)
+    except PlanTooLarge as large:
+        return None, None, error_response(413, str(large))
+    try:
         check_reads_back(plan)  # the store reads the document it writes: an upload it could not read is refused
     except PlanError as unreadable:
         problem = PlanProblem(line=1, place="plan", problem=str(unreadable))
         return None, None, json_response(PlanProblems(error=str(unreadable), problems=[problem]).model_dump(), 400)
-    try:
-        check_stored_size(plan, upload.yaml)
-    except PlanTooLarge as large:
-        return None, None, error_response(413, str(large))
     return upload, plan, None
 
 

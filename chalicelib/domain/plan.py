@@ -8,6 +8,7 @@ would misroute an issue is refused with a message naming the place, never half-a
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -567,14 +568,81 @@ def parse_plan(document: dict[str, Any], *, stored: bool = False) -> ResponsePla
         raise PlanError(describe_validation_error(error, limit=None, root="plan")) from None
 
 
+# How deep a plan's YAML may nest, in mappings and lists: a plan's deepest (protocols.<name>.steps[i].outcomes) is the
+# sixth. Deeper YAML cannot be a plan, and refusing it as it is read keeps PyYAML's recursive composer from running
+# into Python's recursion limit (as "[" * 3000 did).
+MAX_PLAN_NESTING = 20
+
+
+def check_yaml_size(text: str) -> None:
+    """Raise :class:`PlanTooLarge` naming the limit when ``text`` alone is past what a version may store (its YAML
+    and its document together take at most :data:`MAX_STORED_PLAN_BYTES`): checked before the YAML is read, so an
+    upload that could never be stored costs no parsing."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_STORED_PLAN_BYTES:
+        raise PlanTooLarge(
+            f"the plan is too large to store: its YAML alone takes {size:,} bytes, at most {MAX_STORED_PLAN_BYTES:,} "
+            "are allowed for its YAML and the document read from it (a stored version is one DynamoDB item of at most "
+            "400 KB); shorten its descriptions, messages or catalogue"
+        )
+
+
+@functools.cache
+def plan_loader() -> Any:
+    """PyYAML's SafeLoader, refusing what a plan never needs and a hostile upload uses to make a few KB cost
+    hundreds of MB: anchors and aliases (an alias repeats its anchored node wherever it appears, so a rule of a
+    list of aliases repeated by aliases expands multiplicatively: 18 KB read as 360 MB), and nesting past
+    :data:`MAX_PLAN_NESTING`. Each is refused as its node is composed, before anything is built, with its line
+    (the problem's mark, which :func:`~chalicelib.services.plan_check.plan_problems` reports as its line)."""
+    import yaml
+    from yaml.composer import ComposerError
+
+    class PlanLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            mark: Any = event.start_mark  # a Python mark (PyYAML's stubs allow its C one too)
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                used = (
+                    f"an alias (*{event.anchor})"
+                    if isinstance(event, yaml.AliasEvent)
+                    else f"an anchor (&{event.anchor})"
+                )
+                raise ComposerError(
+                    None,
+                    None,
+                    f"found {used}: a plan may not use YAML anchors or aliases (&name, *name); write each value out",
+                    mark,
+                )
+            if not isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                return super().compose_node(parent, index)
+            if self.depth >= MAX_PLAN_NESTING:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"nested too deeply: a plan's values nest at most {MAX_PLAN_NESTING} levels",
+                    mark,
+                )
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return PlanLoader
+
+
 def read_yaml(text: str) -> Any:
-    """The YAML document of ``text``, or a :class:`PlanError` naming why it cannot be read: PyYAML's own errors, and
-    what it raises outside them on hostile input (nesting past Python's recursion limit, an integer past Python's
-    4,300-digit conversion limit), so an uploaded plan gets a 400, never a 500."""
+    """The YAML document of ``text``, or a :class:`PlanError` naming why it cannot be read: its size past what may
+    be stored (:class:`PlanTooLarge`, before parsing); PyYAML's own errors, among them anchors, aliases and nesting
+    past :data:`MAX_PLAN_NESTING` (:func:`plan_loader`); and what PyYAML raises outside them on hostile input (an
+    integer past Python's 4,300-digit conversion limit), so an uploaded plan gets a 400, never a 500."""
     import yaml
 
+    check_yaml_size(text)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=plan_loader())  # a SafeLoader: builds no Python objects from tags
     except yaml.YAMLError as error:
         raise PlanError(f"not valid YAML: {' '.join(str(error).split())}") from None
     except RecursionError:

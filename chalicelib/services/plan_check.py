@@ -32,11 +32,11 @@ def plan_problems(text: str) -> list[PlanProblem]:
     differs from the deployed state machines (:func:`undeployed_protocols`)."""
     import yaml
 
-    from chalicelib.domain.plan import load_plan_yaml
+    from chalicelib.domain.plan import load_plan_yaml, plan_loader
 
     found = _problems(text) or undeployed_protocols(load_plan_yaml(text), deployed_plan())
-    try:
-        root = yaml.compose(text) if found else None
+    try:  # read_yaml's loader: what it refuses (an alias, too deep) is a problem with the line where it is
+        root = yaml.compose(text, Loader=plan_loader()) if found else None
     except (yaml.YAMLError, RecursionError, ValueError) as error:  # what read_yaml refuses
         mark = getattr(error, "problem_mark", None)
         return [
