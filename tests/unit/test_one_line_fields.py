@@ -149,26 +149,18 @@ def test_escape_json_controls_keeps_the_json_valid_and_the_same():
 
 
 def test_a_comment_and_a_draft_cannot_write_lines_of_the_approval_email_of_their_own():
-    from chalicelib.domain.approval import Approval
     from chalicelib.services.approval_email import step_email
+    from tests.unit.test_channel_length import drafting
 
-    approval = Approval(
-        approval_id="a1",
-        issue_id=ISSUE,
-        person="legal@brand.example",
+    approval = replace(
+        drafting(),
         step="review",
         action="review",
         role="legal",
-        protocol="high_priority",
-        attempt="first",
         outcomes=("approve", "reject"),
         draft="Dear customer,\nwe are sorry." + FORGED,
         comment="Too long" + FORGED,
         commented_by="pr\nOpen: x",
-        status="pending",
-        created_at="2026-11-24T10:00:00+00:00",
-        expires_at=0,
-        token_ref="t",
     )
     link = "https://api.example/approvals/a1?exp=2&sig=cd"
     email = step_email(approval, {"description": "d"}, link, NOW, [], None, 60)
