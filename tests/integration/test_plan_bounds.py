@@ -9,18 +9,12 @@ import json
 import pytest
 
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.plans import DEFAULT_PLAN, DynamoPlanStore
+from chalicelib.adapters.plans import DynamoPlanStore
 from chalicelib.settings import resources
 from tests.ops_client import call
+from tests.plan_texts import PLAN, plan_with
 
-PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
 ROUTINE_SLA = "sla: {first_response_minutes: 240, resolution_minutes: 2880}"
-
-
-def _with(old: str, new: str, text: str = PLAN) -> str:
-    changed = text.replace(old, new, 1)
-    assert changed != text
-    return changed
 
 
 def versions(ops) -> dict[int, tuple[str, str]]:
@@ -42,20 +36,24 @@ def plan_trail() -> list[str]:
     ("text", "place"),
     [
         pytest.param(
-            _with(ROUTINE_SLA, "sla: {first_response_minutes: 240, resolution_minutes: 6000000000}"),
+            plan_with(ROUTINE_SLA, "sla: {first_response_minutes: 240, resolution_minutes: 6000000000}"),
             "categories.routine_response.sla.resolution_minutes",
             id="sla",
         ),
         pytest.param(
-            _with("author_window_hours: 24", "author_window_hours: 1e12"), "dedup.author_window_hours", id="dedup-1e12"
+            plan_with("author_window_hours: 24", "author_window_hours: 1e12"),
+            "dedup.author_window_hours",
+            id="dedup-1e12",
         ),
         pytest.param(
-            _with("author_window_hours: 24", "author_window_hours: .inf"), "dedup.author_window_hours", id="dedup-inf"
+            plan_with("author_window_hours: 24", "author_window_hours: .inf"),
+            "dedup.author_window_hours",
+            id="dedup-inf",
         ),
         pytest.param(
-            _with("review_every_days: 90", "review_every_days: 3000000"), "review.review_every_days", id="every"
+            plan_with("review_every_days: 90", "review_every_days: 3000000"), "review.review_every_days", id="every"
         ),
-        pytest.param(_with("reviewed_on: 2026-11-01", "reviewed_on: 9999-12-31"), "review", id="reviewed-on"),
+        pytest.param(plan_with("reviewed_on: 2026-11-01", "reviewed_on: 9999-12-31"), "review", id="reviewed-on"),
     ],
 )
 def test_a_plan_past_the_calendar_is_refused_by_validate_and_upload_and_nothing_is_stored(ops, text, place):
@@ -126,7 +124,7 @@ def test_an_upload_retried_with_the_active_yaml_answers_that_version_and_writes_
     assert versions(ops) == {1: ("active", "ana@brand.example")}
     assert DynamoPlanStore(resources().plans_table).upload_once(PLAN, "cli") == (1, False)
 
-    changed = _with("influencer_followers: 50000", "influencer_followers: 20000")
+    changed = plan_with("influencer_followers: 50000", "influencer_followers: 20000")
     assert call(ops, "post", "/plans", {"yaml": changed}) == (201, {"version": 2})
     # the YAML of a version that is no longer active is a new upload: it becomes the active version again
     assert call(ops, "post", "/plans", {"yaml": PLAN}) == (201, {"version": 3})

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.adapters.plans import DEFAULT_PLAN, bundled_plan
+from chalicelib.adapters.plans import bundled_plan
 from chalicelib.domain.ops import BadQuery
 from chalicelib.domain.plan import (
     MAX_REVIEW_EVERY_DAYS,
@@ -25,20 +25,14 @@ from chalicelib.domain.plan import (
 from chalicelib.domain.plan_upkeep import review_due
 from chalicelib.services.ops import MetricsQuery, metrics_period
 from chalicelib.services.upkeep import ReviewBody, record_review
+from tests.plan_texts import plan_with
 
-PLAN = DEFAULT_PLAN.read_text(encoding="utf-8")
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 ROUTINE_SLA = "sla: {first_response_minutes: 240, resolution_minutes: 2880}"
 
 
-def _with(old: str, new: str) -> str:
-    text = PLAN.replace(old, new, 1)
-    assert text != PLAN
-    return text
-
-
 def _with_dedup(value: str) -> str:
-    return _with("author_window_hours: 24", f"author_window_hours: {value}")
+    return plan_with("author_window_hours: 24", f"author_window_hours: {value}")
 
 
 def test_the_bundled_plan_is_within_the_bounds_and_reads_back_as_itself():
@@ -51,20 +45,20 @@ def test_the_bundled_plan_is_within_the_bounds_and_reads_back_as_itself():
     ("text", "place"),
     [
         (
-            _with(ROUTINE_SLA, "sla: {first_response_minutes: 240, resolution_minutes: 6000000000}"),
+            plan_with(ROUTINE_SLA, "sla: {first_response_minutes: 240, resolution_minutes: 6000000000}"),
             "resolution_minutes",
         ),
         (
-            _with(ROUTINE_SLA, f"sla: {{first_response_minutes: {MAX_SLA_MINUTES + 1}, resolution_minutes: 2880}}"),
+            plan_with(ROUTINE_SLA, f"sla: {{first_response_minutes: {MAX_SLA_MINUTES + 1}, resolution_minutes: 2880}}"),
             "first",
         ),
-        (_with("sla_minutes: 240", "sla_minutes: 99999999999"), "sla_minutes"),
+        (plan_with("sla_minutes: 240", "sla_minutes: 99999999999"), "sla_minutes"),
         (_with_dedup("1e12"), "author_window_hours"),
         (_with_dedup(".inf"), "author_window_hours"),
         (_with_dedup(".nan"), "author_window_hours"),
         (_with_dedup(str(MAX_WINDOW_HOURS + 1)), "author_window_hours"),
-        (_with("review_every_days: 90", "review_every_days: 3000000"), "review_every_days"),
-        (_with("reviewed_on: 2026-11-01", "reviewed_on: 9999-12-31"), "reviewed_on"),
+        (plan_with("review_every_days: 90", "review_every_days: 3000000"), "review_every_days"),
+        (plan_with("reviewed_on: 2026-11-01", "reviewed_on: 9999-12-31"), "reviewed_on"),
     ],
     ids=[
         "resolution",
@@ -84,7 +78,7 @@ def test_a_duration_past_its_bound_is_refused_naming_its_place(text, place):
 
 
 def test_the_bounds_themselves_are_accepted():
-    text = _with(ROUTINE_SLA, f"sla: {{first_response_minutes: 240, resolution_minutes: {MAX_SLA_MINUTES}}}")
+    text = plan_with(ROUTINE_SLA, f"sla: {{first_response_minutes: 240, resolution_minutes: {MAX_SLA_MINUTES}}}")
     text = text.replace("review_every_days: 90", f"review_every_days: {MAX_REVIEW_EVERY_DAYS}", 1)
     plan = load_plan_yaml(text.replace("author_window_hours: 24", f"author_window_hours: {MAX_WINDOW_HOURS}", 1))
     assert plan.categories["routine_response"].sla.resolution_minutes == MAX_SLA_MINUTES

@@ -19,16 +19,11 @@ from chalicelib.domain.plan import (
     read_yaml,
 )
 from chalicelib.services.plan_check import plan_problems
+from tests.plan_texts import plan_with
 
 BUNDLED = Path(__file__).resolve().parents[2] / "chalicelib" / "plans" / "default.yaml"
 PLAN = BUNDLED.read_text(encoding="utf-8")
 REFUSED = "a plan may not use YAML anchors or aliases"
-
-
-def _with(old: str, new: str, text: str = PLAN) -> str:
-    changed = text.replace(old, new, 1)
-    assert changed != text
-    return changed
 
 
 def line_of(text: str, marker: str) -> int:
@@ -46,15 +41,15 @@ def amplified(rules: int, topics: int, word: int = 1000) -> str:
 
 # Plans that are valid once their anchors and aliases are written out: harmless here, refused all the same (a plan
 # never needs them, and telling a small alias from an amplifying one would mean expanding it).
-SHARED_LIST = _with(
+SHARED_LIST = plan_with(
     "  - name: data leak\n    when: {risk_flags_any: [data_leak]}",
     "  - name: data leak\n    when: {risk_flags_any: *legal}",
-    _with("when: {risk_flags_any: [legal_threat]}", "when: {risk_flags_any: &legal [legal_threat]}"),
+    plan_with("when: {risk_flags_any: [legal_threat]}", "when: {risk_flags_any: &legal [legal_threat]}"),
 )
-MERGED = _with(
+MERGED = plan_with(
     "  - name: data leak\n    when: {risk_flags_any: [data_leak]}",
     "  - <<: *first\n    name: data leak",
-    _with("rules:\n  - name: legal threat\n", "rules:\n  - &first\n    name: legal threat\n"),
+    plan_with("rules:\n  - name: legal threat\n", "rules:\n  - &first\n    name: legal threat\n"),
 )
 
 
@@ -91,7 +86,7 @@ def test_plan_validate_names_the_file_line_and_the_anchor(tmp_path):
 
 def nested(depth: int) -> str:
     """A plan with lists ``depth`` collections deep, counting the plan's own mapping."""
-    return _with("rules:\n", f"deep: {'[' * (depth - 1)}x{']' * (depth - 1)}\nrules:\n")
+    return plan_with("rules:\n", f"deep: {'[' * (depth - 1)}x{']' * (depth - 1)}\nrules:\n")
 
 
 def test_nesting_past_the_bound_is_refused_with_its_line():
