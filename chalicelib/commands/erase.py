@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from chalicelib.commands.common import aws_options, emit, json_option, use_stage
+from chalicelib.domain import limits
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,12 +35,16 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
     if not args.platform.strip() or not args.author.strip():
         raise CliError("--platform and --author: not empty")
+    try:  # named as the webhooks store it: "Google Play" was stored as google-play
+        platform = limits.platform_name(args.platform)
+    except ValueError as bad:
+        raise CliError(f"--platform: {bad}") from None
     use_stage(args)
     from chalicelib.bootstrap import erasure_store
     from chalicelib.services.erasure import erase_author
 
     actor = args.by or f"cli:{getpass.getuser()}"
-    result = erase_author(args.platform, args.author, actor, erasure_store(), datetime.now(timezone.utc))
+    result = erase_author(platform, args.author, actor, erasure_store(), datetime.now(timezone.utc))
     if args.json:
         emit(stdout, result.model_dump(mode="json"))
     elif not result.mentions:
@@ -53,6 +58,8 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             f"erased {result.mentions} mention(s) of {result.author} on {result.platform}; "
             f"issues {', '.join(result.issues) or '-'}; redacted: {where}\n"
         )
+    if platform in limits.BUILT_IN_PLATFORMS and not result.mentions:
+        stdout.write(f"(mentions a generic webhook sent as {platform} are stored as generic-{platform})\n")
     if result.left:
         stdout.write(f"{result.left} more arrived while this ran: run erase again\n")
     return 0

@@ -28,6 +28,7 @@ from typing import Any
 MAX_PLATFORM_CHARS = 40
 PLATFORM_PATTERN = r"^[a-z0-9_\-]+$"
 _NOT_IN_A_PLATFORM_NAME = re.compile(r"[^a-z0-9_\-]+")
+_PLATFORM = re.compile(PLATFORM_PATTERN)
 MAX_ID_CHARS = 256
 """``external_id``, ``parent_id``, ``thread_id``, ``author.id`` (and the generic ``id``, ``in_reply_to``)."""
 MAX_HANDLE_CHARS = 256
@@ -104,13 +105,16 @@ def check_not_ahead(value: datetime, now: datetime) -> None:
 
 def platform_name(value: Any) -> str:
     """A sender's ``platform`` as a platform name (``[a-z0-9_-]``), as the generic webhook and the offline
-    commands both read it: ``"My Shop"`` -> ``my-shop``, ``"Google Play"`` -> ``google-play``, ``"Trustpilot"`` ->
-    ``trustpilot``. A value that is not a string, or has no letter or digit to name it by, raises ``ValueError``."""
+    commands, ``erase`` and a plan's platforms all read it: a name already (``shop-``) is kept; ``"My Shop"`` ->
+    ``my-shop``, ``"Google Play"`` -> ``google-play``, ``"Trustpilot"`` -> ``trustpilot``. A value that is not a
+    string, longer than :data:`MAX_PLATFORM_CHARS`, or with no letter or digit to name it by raises ``ValueError``."""
     # the messages never repeat the value: it is a sender's, and may be as long as the body
     if not isinstance(value, str):
         raise ValueError("not a name (a string)")
     if len(value) > MAX_PLATFORM_CHARS:
         raise ValueError(f"at most {MAX_PLATFORM_CHARS} characters")
+    if _PLATFORM.match(value):  # a name already: kept as it is, so no sender's stored identities move
+        return value
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
     name = _NOT_IN_A_PLATFORM_NAME.sub("-", ascii_text).strip("-")
     if not name:

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.domain import limits
 from chalicelib.domain.business_hours import WEEKDAYS, BusinessHours, TeamHours, zone
 from chalicelib.domain.protocol_messages import CHANNELS, PUBLIC_REPLY
 from chalicelib.domain.text_safety import subject_line
@@ -165,6 +166,18 @@ class Category(_Strict):
     survey: SurveySettings = Field(default_factory=SurveySettings)  # the satisfaction survey (domain/survey.py)
 
 
+def _platform_names(value: Any) -> Any:
+    """A plan names platforms as senders do ("Google Play"): stored as the webhook stores them (google-play)."""
+    if isinstance(value, str):
+        return value if value == ANY_PLATFORM else limits.platform_name(value)
+    if isinstance(value, list):
+        return [_platform_names(each) for each in value]
+    return value
+
+
+ANY_PLATFORM = "any"
+
+
 class Condition(_Strict):
     """All given fields must hold. Signals come from the text model, the author and the platform."""
 
@@ -184,6 +197,8 @@ class Condition(_Strict):
     kind_in: list[str] | None = None
     product_named: bool | None = None
     text_matches: str | None = None  # a case-insensitive regular expression
+
+    _platforms = field_validator("platform_in", mode="before")(_platform_names)
 
     @field_validator("text_matches")
     @classmethod
@@ -294,6 +309,8 @@ class KnownAccount(_Strict):
     handle: str
     kind: Annotated[str, Field(pattern=r"^(partner|influencer|journalist|competitor)$")]
     name: str = ""
+
+    _platform = field_validator("platform", mode="before")(_platform_names)
 
 
 class DedupSettings(_Strict):
@@ -506,7 +523,7 @@ class ResponsePlan(_Strict):
             return None
         wanted = handle.lstrip("@").lower()
         for account in self.known_accounts:
-            if account.handle.lstrip("@").lower() == wanted and account.platform in (platform, "any"):
+            if account.handle.lstrip("@").lower() == wanted and account.platform in (platform, ANY_PLATFORM):
                 return account
         return None
 

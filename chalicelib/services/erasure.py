@@ -21,6 +21,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from chalicelib.domain import limits
 from chalicelib.domain.erasure import ErasureNeedles, author_reference
 from chalicelib.domain.issues import AuditEvent
 from chalicelib.services.ports import ErasureStore
@@ -42,9 +43,10 @@ class ErasureResult(BaseModel):
 
 
 def erase_author(platform: str, author_id: str, actor: str, store: ErasureStore, now: datetime) -> ErasureResult:
-    platform, author_id = platform.strip().lower(), author_id.strip()
+    platform, author_id = platform.strip(), author_id.strip()
     if not platform or not author_id:
         raise ValueError("give a platform and an author id")
+    platform = limits.platform_name(platform)  # as the webhooks stored it: "Google Play" as google-play
     reference = author_reference(platform, author_id)
     found = store.author_mentions(platform, author_id)
     if not found:

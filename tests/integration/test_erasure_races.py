@@ -135,3 +135,13 @@ def test_an_author_still_posting_after_the_last_round_is_left_for_the_next_run_a
     again = erase_author("x", "id-ana", "dpo@aurelle.example", DynamoErasure(names), NOW)
     assert again.mentions == 1 and again.left == 0
     assert _stored_anywhere(["Your Alba boots burned"] + [f"complaint number {n}" for n in range(1, 5)]) == []
+
+
+def test_the_platform_is_named_as_the_webhook_stored_it(aws):
+    """A generic sender's "Google Play" is stored as google-play: erasing "Google Play" finds the author there."""
+    names = resources()
+    SqsMentionQueue(names.ingest_queue).send([mention("gp-1", "The app crashes", platform="google-play")])
+    assert _process_queue() == {"batchItemFailures": []}
+    result = erase_author("Google Play", "id-ana", "dpo@aurelle.example", DynamoErasure(names), NOW)
+    assert result.platform == "google-play" and result.mentions == 1
+    assert _stored_anywhere(["The app crashes"]) == []

@@ -143,3 +143,17 @@ def test_a_review_is_computed_before_it_is_written():
 def test_a_metrics_period_before_2000_is_refused_naming_until(query):
     with pytest.raises(BadQuery, match="^until: from 2000-01-01"):
         metrics_period(MetricsQuery.model_validate(query), NOW)
+
+
+def test_a_plan_names_platforms_as_the_webhooks_store_them():
+    from chalicelib.domain.plan import Condition, KnownAccount
+
+    account = KnownAccount(platform="Google Play", handle="@nova", kind="partner")
+    assert (
+        account.platform == "google-play" and KnownAccount(platform="any", handle="a", kind="partner").platform == "any"
+    )
+    assert Condition(platform_in=["Google Play", "x", "shop-"]).platform_in == ["google-play", "x", "shop-"]
+    plan = load_plan_yaml(
+        plan_with("{platform: any, handle: nordicthreads", "{platform: Google Play, handle: nordicthreads")
+    )
+    assert plan.known_account("google-play", "@NordicThreads") is not None

@@ -198,3 +198,9 @@ def test_a_refused_platform_is_never_echoed_back():
     with pytest.raises(MalformedPayload) as refused:
         parse(body)
     assert "ж" not in refused.value.message and len(refused.value.message) < 200
+
+
+@pytest.mark.parametrize("name", ["shop-", "-shop", "x-", "my_shop", "generic-x"])
+def test_a_platform_already_named_as_a_platform_keeps_its_name(name):
+    body = {"platform": name, "id": "1", "created_at": "2024-01-01T00:00:00Z", "text": "hi", "author": AUTHOR}
+    assert parse(body).mentions[0].platform == name
