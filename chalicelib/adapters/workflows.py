@@ -54,7 +54,10 @@ class StepFunctionsWorkflows:
         sfn = client("stepfunctions")
         try:
             pages = sfn.get_paginator("get_execution_history").paginate(
-                executionArn=execution_arn, includeExecutionData=True
+                # 1,000 events a page, the most the API gives: a long protocol run in a few calls, not tens
+                executionArn=execution_arn,
+                includeExecutionData=True,
+                PaginationConfig={"PageSize": 1000},
             )
             events = [event for page in pages for event in page["events"]]
         except (sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
