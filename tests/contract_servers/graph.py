@@ -68,7 +68,15 @@ class GraphServer(ContractServer):
         }
         return comment_id, media_id
 
-    def seed(self, platform: str, author_id: str, text: str, created_at: datetime | None = None) -> str:
+    def seed(
+        self,
+        platform: str,
+        author_id: str,
+        text: str,
+        created_at: datetime | None = None,
+        parent: str | None = None,
+    ) -> str:
+        """A customer's comment (``parent``: the comment it answers)."""
         comment_id = (
             f"{secrets.randbelow(10**15)}_{secrets.randbelow(10**15)}"
             if platform == "facebook"
@@ -80,7 +88,7 @@ class GraphServer(ContractServer):
             "from": {"id": author_id},
             "message": text,
             "created": created_at or now(),
-            "parent": None,
+            "parent": parent,
         }
         return comment_id
 
@@ -154,6 +162,9 @@ class GraphServer(ContractServer):
         parent = self.comments.get(parent_id)
         if parent is None or parent["platform"] != platform:
             return self.missing(parent_id)
+        if platform == "instagram" and parent["parent"] is not None:
+            # "You can only reply to top-level comments; replies to a reply will be added to the top-level comment"
+            parent_id = parent["parent"]
         message = self._message(request)
         require(isinstance(message, str) and message.strip() != "", 400, "(#100) message is required")
         require(len(message) <= limit, 400, f"(#100) message is longer than {limit} characters")

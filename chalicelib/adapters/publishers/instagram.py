@@ -1,9 +1,12 @@
 """Instagram (a professional account linked to the brand's Facebook Page) through the same Graph API: a public reply
-is ``POST /{ig-comment-id}/replies`` (``message``, form-encoded); a private reply goes, as on Facebook, through
-``POST /{page-id}/messages`` with ``recipient.comment_id``, under the same rules (one per comment, within 7 days).
+is ``POST /{ig-comment-id}/replies`` (``message``, form-encoded) on the top-level comment: "You can only reply to
+top-level comments; replies to a reply will be added to the top-level comment" (Meta's IG Comment Replies
+reference), so a reply to a reply is posted to, and read back from, its parent. A private reply goes, as on
+Facebook, through ``POST /{page-id}/messages`` with ``recipient.comment_id``, under the same rules (one per comment,
+within 7 days).
 
-Read-back: ``GET /{ig-comment-id}/replies`` for a reply from the brand's Instagram account (``IG_USER_ID``) with
-this claim's text.
+Read-back: ``GET /{ig-comment-id}/replies`` (the top-level comment) for a reply from the brand's Instagram account
+(``IG_USER_ID``) with this claim's text.
 Instagram takes at most 2,200 characters in a comment.
 
 An @mention's words: Meta's ``mentions`` webhook carries only ids, and a comment found through it cannot be read as
@@ -40,11 +43,16 @@ class InstagramPublisher(GraphPublisher):
     platform = "instagram"
     limits = {PUBLIC_REPLY: 2200, PRIVATE_REPLY: MESSENGER_TEXT_LIMIT}
 
+    @staticmethod
+    def _parent(target: ReplyTarget) -> str:
+        # Instagram files a reply to a reply under the top-level comment (the reply's parent_id, from the webhook).
+        return target.parent_id if target.kind == "reply" and target.parent_id else target.external_id
+
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if channel == PRIVATE_REPLY:
             return self._private_reply(target, text, now)
         body = self.call(
-            "POST", self._path(f"/{target.external_id}/replies"), now, "instagram reply", form={"message": text}
+            "POST", self._path(f"/{self._parent(target)}/replies"), now, "instagram reply", form={"message": text}
         ).json()
         return done(str(body.get("id") or "") or None, None)
 
@@ -56,7 +64,7 @@ class InstagramPublisher(GraphPublisher):
         account = self.credentials.require(IG_USER_ID)
         answer = self.call(
             "GET",
-            self._path(f"/{target.external_id}/replies"),
+            self._path(f"/{self._parent(target)}/replies"),
             now,
             "instagram read-back",
             query={"fields": "id,text,timestamp,from"},
