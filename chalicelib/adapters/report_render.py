@@ -24,6 +24,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape, unescape
 from typing import Any
 
@@ -45,8 +46,20 @@ def _text_of(html: str) -> str:
 # ---- charts ---------------------------------------------------------------------------------------------------
 
 
+NO_DATA = float("nan")  # matplotlib draws no bar for it: "no data" must not look like 0 h or 0 %
+
+
 def _hours(value: float | None) -> float:
-    return 0.0 if value is None else value / 3600
+    return NO_DATA if value is None else value / 3600
+
+
+def _whole_percent(rate: float) -> str:
+    """A share as a whole percent, halves rounded up as readers do (5/8 is 63 %, not Python's 62 %)."""
+    return f"{Decimal(str(100 * rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP)}%"
+
+
+def _percent(rate: float | None) -> float:
+    return NO_DATA if rate is None else 100 * rate
 
 
 def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
@@ -101,6 +114,17 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
                 axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             axes.legend(fontsize=8, frameon=False)
             axes.spines[["top", "right"]].set_visible(False)
+            if any(value != value for value in (*this, *before)):  # NaN: a week with nothing to measure
+                axes.text(
+                    1,
+                    -0.28,
+                    "no bar: no data that week",
+                    ha="right",
+                    va="top",
+                    fontsize=7,
+                    color="#57606a",
+                    transform=axes.transAxes,
+                )
         axes.set_title(title, fontsize=10, loc="left")
         figure.tight_layout()
         out = io.BytesIO()
@@ -110,6 +134,12 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
 
     volume = report.volume.by_platform
     categories = report.times.by_category
+    # a category with no SLA measured in either week (no_action has none) has no bar to draw
+    with_sla = [
+        g
+        for g in categories
+        if g.sla_first_response.this_week.rate is not None or g.sla_first_response.week_before.rate is not None
+    ]
     steps = report.approvals
     satisfaction = report.satisfaction.distribution
     return {
@@ -130,9 +160,9 @@ def draw_charts(report: WeeklyReport) -> dict[str, bytes]:
         ),
         "sla": bars(
             "First-response SLA hit rate by category",
-            [g.key for g in categories],
-            [100 * (g.sla_first_response.this_week.rate or 0) for g in categories],
-            [100 * (g.sla_first_response.week_before.rate or 0) for g in categories],
+            [g.key for g in with_sla],
+            [_percent(g.sla_first_response.this_week.rate) for g in with_sla],
+            [_percent(g.sla_first_response.week_before.rate) for g in with_sla],
             "%",
             limit=100,
         ),
@@ -174,7 +204,7 @@ def _span(seconds: float | None) -> str:
 
 
 def _pct(rate: Rate) -> str:
-    return "–" if rate.rate is None else f"{100 * rate.rate:.0f}% <small>(n={rate.count})</small>"
+    return "–" if rate.rate is None else f"{_whole_percent(rate.rate)} <small>(n={rate.count})</small>"
 
 
 def _durations(figures: Durations) -> str:
@@ -356,8 +386,8 @@ class Page:
         share = score.this_week.satisfied_share
         before = score.week_before.satisfied_share
         self.add(
-            f"<p>CSAT (share rating 4–5): <strong>{'–' if share is None else f'{100 * share:.0f}%'}</strong> "
-            f"of {score.this_week.count} (week before: {'–' if before is None else f'{100 * before:.0f}%'} of "
+            f"<p>CSAT (share rating 4–5): <strong>{'–' if share is None else _whole_percent(share)}</strong> "
+            f"of {score.this_week.count} (week before: {'–' if before is None else _whole_percent(before)} of "
             f"{score.week_before.count}); response rate {_pct(satisfaction.response_rate.this_week)} "
             f"({_pct(satisfaction.response_rate.week_before)}).</p>"
         )
@@ -463,7 +493,7 @@ def render_text(report: WeeklyReport) -> str:
     s, v = report.summary.this_week, report.volume
 
     def pct(rate: Rate) -> str:
-        return "-" if rate.rate is None else f"{100 * rate.rate:.0f}%"
+        return "-" if rate.rate is None else _whole_percent(rate.rate)
 
     return "\n".join(
         [
@@ -473,8 +503,7 @@ def render_text(report: WeeklyReport) -> str:
             f"({_span(s.response_time_business.median_seconds)} in business hours)",
             f"SLA hit rate: first response {pct(s.sla.first_response)}, resolution {pct(s.sla.resolution)}; "
             f"breaches {report.sla.breach_count.this_week}",
-            f"CSAT: {'-' if s.csat.satisfied_share is None else f'{100 * s.csat.satisfied_share:.0f}%'} "
-            f"of {s.csat.count}",
+            f"CSAT: {pct(Rate(rate=s.csat.satisfied_share, count=s.csat.count))} of {s.csat.count}",
             f"Crises from surges: {report.surges.crises.this_week}",
         ]
     )

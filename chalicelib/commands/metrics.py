@@ -50,6 +50,9 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     lines.append(
         f"CSAT              {_value(csat['satisfied_share'])}, mean {_value(csat['mean_score'])} (n={csat['count']})"
     )
-    lines.append(f"recurrence        {_value(summary['recurrence']['rate'])} (n={summary['recurrence']['count']})")
+    # the API's "recurrence" is issues reopened after their resolution; recurrence by kind is a later issue's
+    lines.append(f"reopened          {_value(summary['recurrence']['rate'])} (n={summary['recurrence']['count']})")
+    kinds = summary["recurrence_by_kind"]
+    lines.append(f"recurred (any)    {_value(kinds['any_rule']['rate'])} (of {kinds['resolved']} resolved)")
     stdout.write("\n".join(lines) + "\n")
     return 0

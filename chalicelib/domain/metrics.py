@@ -239,13 +239,16 @@ class Breach(BaseModel):
 
 def sla_clock_end(issue: Issue, now: datetime) -> datetime | None:
     """Where an SLA's clock stops for an issue that never met it: ``now`` while the issue is live, its close time
-    once closed (closing without a reply or resolution stops the clock, as a closed ticket's does), None where no
+    once closed and its resolution time once resolved (closing or resolving without a reply stops the clock, as a
+    solved ticket's does: a promise is missed only if its due time passed before then), None where no
     clock runs: a duplicate merged into another issue (that issue carries the promise), or an issue closed before
     close times were recorded."""
     if issue.get("merged_into"):
         return None
     if issue.get("status") == "closed":
         return moment(issue.get("closed_at"))
+    if issue.get("status") == "resolved":  # resolved without a reply: the customer's wait ended there
+        return moment(issue.get("resolved_at")) or now
     return now
 
 

@@ -191,3 +191,13 @@ def test_the_reopened_rate_counts_closed_issues_as_its_definition_says():
     ]
     found = reopened_rate(issues)
     assert (found.count, found.rate) == (3, 0.3333)
+
+
+def test_resolving_without_a_reply_stops_the_first_response_clock():
+    from chalicelib.domain.metrics import breaches, sla_outcome
+
+    due = {"sla_first_response_due": timedelta(hours=4)}
+    early = issue(1, status="resolved", resolved_at=timedelta(minutes=30), **due)  # resolved before the reply was due
+    late = issue(2, status="resolved", resolved_at=timedelta(hours=6), **due)  # left waiting 2 h past due first
+    assert sla_outcome(early, "first_response", NOW) is None and sla_outcome(late, "first_response", NOW) is False
+    assert [(b.issue_id, b.late_seconds) for b in breaches([early, late], NOW)] == [("i2", 7200)]

@@ -203,3 +203,11 @@ def test_a_link_signed_for_a_week_no_report_can_have_is_not_found_not_a_crash():
             open_report_link("2026-W99", query["to"], query["exp"], query["sig"], links, NOW, use)
         assert refusal.value.status == 404
     assert not links.uses.uses
+
+
+def test_no_data_is_no_bar_and_shares_round_half_up():
+    from chalicelib.adapters.report_render import _hours, _percent, _whole_percent
+
+    assert all(value != value for value in (_hours(None), _percent(None)))  # NaN: matplotlib draws no bar
+    assert _hours(5400) == 1.5 and _percent(0.5) == 50
+    assert [_whole_percent(r) for r in (0.625, 0.875, 0.6667, 0.005, 1.0)] == ["63%", "88%", "67%", "1%", "100%"]
