@@ -278,6 +278,12 @@ class GraphServer(ContractServer):
         comment = self.comments.get(object_id)
         if comment is None:
             return self.missing(object_id)
+        # An Instagram message's text must be "less than 1000 characters" (Send a Message, Limitations)
+        require(
+            comment["platform"] != "instagram" or len(message["text"]) < 1000,
+            400,
+            "(#100) An Instagram message must be less than 1000 characters",
+        )
         if object_id in self.private_replies:
             return Answer(400, graph_error("(#10900) Activity already replied to", 10900))
         if now() - comment["created"] > PRIVATE_REPLY_WINDOW:

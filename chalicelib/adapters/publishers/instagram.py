@@ -7,7 +7,7 @@ within 7 days).
 
 Read-back: ``GET /{ig-comment-id}/replies`` (the top-level comment) for a reply from the brand's Instagram account
 (``IG_USER_ID``) with this claim's text.
-Instagram takes at most 2,200 characters in a comment.
+Instagram takes at most 2,200 characters in a comment, and less than 1,000 in a private reply (a message).
 
 An @mention's words: Meta's ``mentions`` webhook carries only ids, and a comment found through it cannot be read as
 an ordinary comment (only its owner may), so :class:`InstagramMentionReader` reads it through the brand's account:
@@ -21,7 +21,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.publishers.facebook import MESSENGER_TEXT_LIMIT, GraphPublisher
+from chalicelib.adapters.publishers.facebook import GraphPublisher
 from chalicelib.adapters.publishers.http import Stop, parse_time
 from chalicelib.domain import limits as mention_limits
 from chalicelib.domain.models import Mention, MentionEvent, MentionKind
@@ -37,11 +37,16 @@ from chalicelib.domain.publishing import (
 )
 
 IG_USER_ID = "IG_USER_ID"
+# A private reply (and a survey sent as one) is an Instagram message, whose text must be "less than 1000 characters"
+# (Instagram Messaging, Send a Message, Limitations), not Messenger's 2000. The approval page counts with
+# this same limit (``publishers.reply_length_limit``).
+INSTAGRAM_MESSAGE_LIMIT = 999
+COMMENT_LIMIT = 2200
 
 
 class InstagramPublisher(GraphPublisher):
     platform = "instagram"
-    limits = {PUBLIC_REPLY: 2200, PRIVATE_REPLY: MESSENGER_TEXT_LIMIT}
+    limits = {PUBLIC_REPLY: COMMENT_LIMIT, PRIVATE_REPLY: INSTAGRAM_MESSAGE_LIMIT}
 
     @staticmethod
     def _parent(target: ReplyTarget) -> str:
