@@ -485,6 +485,14 @@ class FakeReportIssues:
         self.days_read.append((first_day, last_day))
         return [i for i in self.issues if first_day <= str(i["first_seen"])[:10] <= last_day]
 
+    def live_or_settled_since(self, categories: list[str], since_day: str) -> list[dict]:
+        def wanted(issue: dict) -> bool:
+            if str(issue.get("status") or "open") in ("open", "in_progress"):
+                return True
+            return any(str(issue.get(name) or "") >= since_day for name in ("resolved_at", "closed_at"))
+
+        return [i for i in self.issues if i.get("category") in categories and wanted(i)]
+
     def history(self, issue_id: str) -> list[dict]:
         return self.trails.get(issue_id, [])
 

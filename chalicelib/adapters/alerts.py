@@ -173,15 +173,18 @@ class SnsAlerts:
 
 
 class DynamoLiveIssues:
-    """The live issues of a category, from the issues table's ``by_status_category`` index (full items): every
-    shard of the status and category's partition, one after the other (the SLA check needs them all, in no
-    order)."""
+    """The issues of a status and category, from the issues table's ``by_status_category`` index (full items):
+    every shard of the status and category's partition, one after the other, all pages, in no order. The SLA check
+    reads the live ones of each category; the weekly report and ``GET /metrics/summary`` also read the settled ones
+    (``adapters/issues_table.py``, ``DynamoIssues.live_or_settled_since``)."""
 
     def __init__(self, names: Resources, shards: int = STATUS_CATEGORY_SHARDS) -> None:
         self.table = names.issues_table
         self.shards = shards
 
-    def with_status(self, status: str, category: str) -> Iterator[dict[str, Any]]:
+    def with_status(self, status: str, category: str, settled_since_day: str | None = None) -> Iterator[dict[str, Any]]:
+        """With ``settled_since_day`` (a UTC day, ``YYYY-MM-DD``), only the issues resolved or closed on that day or
+        after (``resolved_at`` or ``closed_at``: UTC ISO times, compared as text, so any time of the day counts)."""
         from chalicelib.adapters.mentions_table import plain_item
 
         for value in index_key_values(status_category(status, category), self.shards):
@@ -191,6 +194,9 @@ class DynamoLiveIssues:
                 "KeyConditionExpression": "status_category = :sc",
                 "ExpressionAttributeValues": {":sc": string(value)},
             }
+            if settled_since_day is not None:
+                request["FilterExpression"] = "resolved_at >= :day OR closed_at >= :day"
+                request["ExpressionAttributeValues"][":day"] = string(settled_since_day)
             while True:
                 answer = client("dynamodb").query(**request)
                 yield from (plain_item(item) for item in answer["Items"])

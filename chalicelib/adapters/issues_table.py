@@ -18,6 +18,8 @@ from chalicelib.settings import Resources
 
 Filter = tuple[str, str, "str | bool"]  # attribute, "=" or "contains", value
 PARALLEL_PARTITION_READS = 10  # botocore's connection pool per client holds 10
+LIVE = ("open", "in_progress")
+SETTLED = ("resolved", "closed")
 
 
 def _attribute(value: Any) -> dict[str, Any]:
@@ -192,6 +194,26 @@ class DynamoIssues:
             for of_day in days
             for item in sorted(per_day[of_day], key=lambda item: str(item["first_seen"]), reverse=True)
         ]
+
+    def live_or_settled_since(self, categories: list[str], since_day: str) -> list[dict[str, Any]]:
+        """The issues of ``categories`` that are live now (open, in progress), and those resolved or closed on UTC
+        day ``since_day`` or after, whatever day they were first seen: the ``by_status_category`` partitions of
+        every status and category, every shard (the SLA check's read: ``alerts.DynamoLiveIssues``).
+
+        No index is keyed on ``resolved_at``, and the partitions' sort key, ``last_seen`` (the last mention),
+        bounds nothing: an issue may be resolved months after its last mention. So the resolved and closed
+        partitions are read whole, filtered on ``resolved_at``/``closed_at`` by DynamoDB (read units are counted
+        before the filter: the weekly report and ``GET /metrics/summary`` pay for every settled issue kept)."""
+        from chalicelib.adapters.alerts import DynamoLiveIssues
+
+        index = DynamoLiveIssues(self.names)
+        found: list[dict[str, Any]] = []
+        for category in dict.fromkeys(categories):
+            for status in LIVE:
+                found += index.with_status(status, category)
+            for status in SETTLED:
+                found += index.with_status(status, category, settled_since_day=since_day)
+        return found
 
     def append(self, event: AuditEvent) -> None:
         client("dynamodb").put_item(TableName=self.names.audit_table, Item=audit_item(event))

@@ -20,7 +20,9 @@ built from the same helpers in :mod:`chalicelib.domain.metrics`.
 * **Canned-reply warnings**: audit ``canned_warning_raised`` (a draft close to a recent reply was shown the
   warning) and ``canned_warning_overridden`` (it was sent anyway).
 * **Open at the week's end**: follow-ups (``follow_up_required``) and issues past their resolution SLA, as they
-  stood at the end of each week.
+  stood at the end of each week, whatever day they were first seen (the store is read for every issue live now
+  or settled since the week before began: ``chalicelib.services.issue_window.issues_for_period``). Likewise,
+  recurrence counts every issue resolved in the week, however old.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from chalicelib.domain.metrics import (
 
 SCHEMA_VERSION = 1
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-LOOKBACK_DAYS = 42  # issues first seen this long before the week are read too: what is still open, what recurs
+LOOKBACK_DAYS = 42  # issues first seen this long before the period are read too (besides the live and the settled)
 TOP = 5  # top recurring products and topics
 MAX_COMMENTS = 50
 
@@ -316,7 +318,9 @@ DEFINITIONS = {
 @dataclass
 class ReportInput:
     week: str
-    issues: list[Issue]  # every issue first seen from LOOKBACK_DAYS before the week before, up to now
+    # every issue first seen from LOOKBACK_DAYS before the week before up to the recurrence window after the week,
+    # and every issue live at read time or resolved or closed since the week before began (however old)
+    issues: list[Issue]
     history: dict[str, list[dict[str, Any]]]  # audit events per issue (at least for the two weeks' issues)
     hours: TeamHours
     time_zone: str
@@ -758,7 +762,8 @@ def csv_rows(given: ReportInput) -> list[dict[str, Any]]:
 
 
 def lookback_start(week: str, time_zone: str) -> datetime:
-    """The first moment whose issues the report reads (the week before, and LOOKBACK_DAYS before that)."""
+    """The first moment whose issues the report reads by first-seen day (the week before, and LOOKBACK_DAYS before
+    that); older issues are read too when live, or settled since the week before began."""
     return week_bounds(previous_week(week), time_zone)[0] - timedelta(days=LOOKBACK_DAYS)
 
 

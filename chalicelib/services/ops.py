@@ -607,6 +607,8 @@ class MetricsQuery(BaseModel):
 class IssuesInPeriod(Protocol):
     def first_seen_between(self, first_day: str, last_day: str) -> list[dict[str, Any]]: ...
 
+    def live_or_settled_since(self, categories: list[str], since_day: str) -> list[dict[str, Any]]: ...
+
 
 def metrics_period(wanted: MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
     def utc(name: str, moment: datetime) -> datetime:
@@ -636,15 +638,14 @@ def metrics_summary(wanted: MetricsQuery, issues: IssuesInPeriod, now: datetime,
     same figures the weekly report and the monthly review give for that period."""
     from chalicelib.domain.metrics import summarize
     from chalicelib.domain.report import LOOKBACK_DAYS
-    from chalicelib.services.issue_window import issues_first_seen
+    from chalicelib.services.issue_window import issues_for_period
 
     since, until = metrics_period(wanted, now)
     window = timedelta(days=plan.recurrence.window_days)
-    # as the weekly report reads them: the period's issues, those first seen before it that it may resolve, and
-    # the later ones that may recur what it resolved (summarize picks each figure's own issues from these)
-    first_day = (since - timedelta(days=LOOKBACK_DAYS)).date()
-    last_day = max(until.date(), min(now, until + window).date())
-    found = issues_first_seen(issues, first_day, last_day)
+    # as the weekly report reads them (one function): the period's issues, those first seen before it that are open
+    # in it or that it resolves, and the later ones that may recur what it resolved
+    lookback = timedelta(days=LOOKBACK_DAYS)
+    found = issues_for_period(issues, plan.categories, since, until, now, window, lookback)
     return summarize(
         [_json_ready(item) for item in found],
         since,

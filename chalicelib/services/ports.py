@@ -494,9 +494,14 @@ class PublishClaims(Protocol):
 
 # ---- report engineer's block: the weekly report (services/reports.py) -------------------------------------------
 class ReportIssues(Protocol):
-    """Issues by the day they were first seen, and an issue's audit trail (``DynamoIssues`` has both)."""
+    """Issues by the day they were first seen, the live and recently settled ones whatever day they were first
+    seen, and an issue's audit trail (``DynamoIssues`` has all three)."""
 
     def first_seen_between(self, first_day: str, last_day: str) -> list[dict]: ...
+
+    def live_or_settled_since(self, categories: list[str], since_day: str) -> list[dict]:
+        """The issues of ``categories`` live now (open, in progress), and those resolved or closed on UTC day
+        ``since_day`` (``YYYY-MM-DD``) or after, whatever day they were first seen (full items, in no order)."""
 
     def history(self, issue_id: str) -> list[dict]: ...
 

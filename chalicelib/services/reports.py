@@ -30,7 +30,7 @@ from chalicelib.domain import report as weekly
 from chalicelib.domain.plan import ResponsePlan
 from chalicelib.domain.report import ReportFiles
 from chalicelib.domain.text_safety import subject_line
-from chalicelib.services.issue_window import issues_first_seen
+from chalicelib.services.issue_window import issues_for_period
 from chalicelib.services.ports import LinkUses, ReportIssues, ReportRenderer, ReportSender, ReportStore
 
 PREFIX = "reports/"
@@ -70,12 +70,17 @@ class Delivery:
 def report_input(
     week: str, issues: ReportIssues, plan: ResponsePlan, plan_version: int, now: datetime
 ) -> weekly.ReportInput:
-    """Everything the week's figures need, read from the store: the issues first seen from the lookback start up
-    to now (what is still open at each week's end, what recurs later), and the audit trails of the two weeks'."""
+    """Everything the week's figures need, read from the store: the issues of the two weeks compared, every issue
+    open at either week's end or resolved in either week whatever day it was first seen, and the later issues that
+    recur what they resolved (:func:`issues_for_period`, as ``GET /metrics/summary`` reads them), and the audit
+    trails of the two weeks' issues."""
     time_zone = plan.report.time_zone
-    first_day = weekly.lookback_start(week, time_zone).date()
-    last_day = max(now.date(), weekly.week_bounds(week, time_zone)[1].date())
-    unique = {str(i["issue_id"]): i for i in issues_first_seen(issues, first_day, last_day)}
+    since = weekly.week_bounds(weekly.previous_week(week), time_zone)[0]
+    until = weekly.week_bounds(week, time_zone)[1]
+    window = timedelta(days=plan.recurrence.window_days)
+    lookback = timedelta(days=weekly.LOOKBACK_DAYS)
+    found = issues_for_period(issues, plan.categories, since, until, now, window, lookback)
+    unique = {str(i["issue_id"]): i for i in found}
     counted = weekly.issues_counted(week, time_zone, list(unique.values()))
     history = {str(i["issue_id"]): issues.history(str(i["issue_id"])) for i in counted}
     return weekly.ReportInput(
