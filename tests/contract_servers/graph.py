@@ -1,8 +1,10 @@
 """Meta's Graph API as the Facebook and Instagram publishers use it, under a version prefix (``/v21.0``):
 ``POST /{comment-id}/comments`` and ``GET`` (Facebook), ``POST /{ig-comment-id}/replies`` and ``GET`` (Instagram),
-``POST /{page-id}/messages`` with ``recipient.comment_id`` (private replies: one per comment, within 7 days), and
-the brand's Instagram account's mention look-ups: ``GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID){...}``
-and ``mentioned_media.media_id(ID){...}`` (the only way to read a comment or caption that @mentions the brand).
+``POST /{page-id}/messages`` with ``recipient.comment_id`` (private replies: one per comment, within 7 days),
+``POST /{ig-user-id}/mentions`` with ``media_id``, ``message`` and, for a comment, ``comment_id`` (a reply to an
+@mention of the brand), and the brand's Instagram account's mention look-ups:
+``GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID){...}`` and ``mentioned_media.media_id(ID){...}``
+(the only way to read a comment or caption that @mentions the brand).
 
 Errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``: 190 for a bad token, 32 with
 ``X-Business-Use-Case-Usage`` for throttling, 100/33 for a missing object, 10900 for a second private reply, 10903
@@ -46,6 +48,7 @@ class GraphServer(ContractServer):
         self.route("POST", VERSION + r"/([\w]+)/replies", self.reply_instagram, write=True)
         self.route("GET", VERSION + r"/([\w]+)/replies", self.list_instagram)
         self.route("POST", VERSION + r"/(\d+)/messages", self.private_reply, write=True)
+        self.route("POST", VERSION + r"/(\d+)/mentions", self.reply_to_mention, write=True)
         # Scripted faults apply to the mention look-up too (an outage while reading a mention's words).
         self.route("GET", VERSION + r"/(\d+)", self.ig_user, write=True)
         self.mentions: dict[str, dict[str, Any]] = {}  # comment or media id -> what @mentions the brand
@@ -253,6 +256,48 @@ class GraphServer(ContractServer):
         value = {name: found[name] for name in wanted if name in found}
         value["id"] = found["id"]
         return Answer(200, {asked.group(1): value, "id": self.ig_user_id})
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        """Graph takes parameters form-encoded, as JSON, or in the query string."""
+        if request.content_type == "application/json":
+            body = request.json()
+            return body if isinstance(body, dict) else {}
+        if request.content_type == "application/x-www-form-urlencoded":
+            return dict(request.form())
+        return dict(request.query)
+
+    def reply_to_mention(self, request: Request, match: re.Match[str]) -> Answer:
+        """IG User Mentions: ``media_id`` (required) and ``message`` (required) answer a caption that @mentions the
+        brand; with ``comment_id`` too, a comment that does."""
+        if denied := self.unauthorized(request):
+            return denied
+        if match.group(1) != self.ig_user_id:
+            return self.missing(match.group(1))
+        params = self._params(request)
+        media_id, comment_id, message = params.get("media_id"), params.get("comment_id"), params.get("message")
+        require(isinstance(media_id, str) and media_id != "", 400, "(#100) media_id is required")
+        require(isinstance(message, str) and message.strip() != "", 400, "(#100) message is required")
+        require(len(message) <= 2200, 400, "(#100) message is longer than 2200 characters")
+        if comment_id is not None:
+            found = self.mentions.get(str(comment_id))
+            if found is None or found["kind"] != "comment" or found["media"]["id"] != media_id:
+                return self.missing(str(comment_id))
+            parent = str(comment_id)
+        else:
+            found = self.mentions.get(media_id)
+            if found is None or found["kind"] != "media":
+                return self.missing(media_id)
+            parent = media_id
+        reply_id = str(17_900_000_000_000_000 + secrets.randbelow(10**15))
+        self.comments[reply_id] = {
+            "id": reply_id,
+            "platform": "instagram",
+            "from": {"id": self.ig_user_id},
+            "message": message,
+            "created": now(),
+            "parent": parent,
+        }
+        return Answer(200, {"id": reply_id})
 
     def private_reply(self, request: Request, match: re.Match[str]) -> Answer:
         if denied := self.unauthorized(request):

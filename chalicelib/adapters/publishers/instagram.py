@@ -7,6 +7,13 @@ within 7 days).
 
 Read-back: ``GET /{ig-comment-id}/replies`` (the top-level comment) for a reply from the brand's Instagram account
 (``IG_USER_ID``) with this claim's text.
+
+An @mention (a ``mentions`` webhook event: a comment or a caption on someone else's media) is answered through the
+brand's account, as Meta's IG User Mentions reference says: ``POST /{ig-user-id}/mentions`` with ``media_id`` and
+``message`` (a caption), plus ``comment_id`` (a comment). The docs give no way to list the replies on a comment or a
+media the brand does not own, so such a reply has no read-back: after an attempt that may have posted (a timeout, a
+5xx), it is not posted again but raised as an ALERT for someone to check on Instagram (one reply, or none and a
+clear result).
 Instagram takes at most 2,200 characters in a comment, and less than 1,000 in a private reply (a message).
 
 An @mention's words: Meta's ``mentions`` webhook carries only ids, and a comment found through it cannot be read as
@@ -32,6 +39,7 @@ from chalicelib.domain.publishing import (
     PublishResult,
     Reason,
     ReplyTarget,
+    alert,
     done,
     is_our_reply,
 )
@@ -56,6 +64,8 @@ class InstagramPublisher(GraphPublisher):
     def _post(self, target: ReplyTarget, channel: str, text: str, now: datetime) -> PublishResult:
         if channel == PRIVATE_REPLY:
             return self._private_reply(target, text, now)
+        if target.kind == MentionKind.MENTION.value:
+            return self._reply_to_mention(target, text, now)
         body = self.call(
             "POST", self._path(f"/{self._parent(target)}/replies"), now, "instagram reply", form={"message": text}
         ).json()
@@ -66,6 +76,12 @@ class InstagramPublisher(GraphPublisher):
     ) -> PublishResult | None:
         if channel == PRIVATE_REPLY:
             return None  # as on Facebook: Meta refuses a second private reply
+        if target.kind == MentionKind.MENTION.value:
+            return alert(
+                Reason.TIMEOUT,
+                "instagram reply to an @mention: an earlier attempt may have posted it and Instagram offers no "
+                "read-back for it; not posted again (check the mention on Instagram)",
+            )
         account = self.credentials.require(IG_USER_ID)
         answer = self.call(
             "GET",
@@ -80,6 +96,17 @@ class InstagramPublisher(GraphPublisher):
             if by_brand and at and at >= since and is_our_reply(reply.get("text"), text):
                 return done(str(reply["id"]), at, Reason.FOUND_BY_READ_BACK)
         return None
+
+    def _reply_to_mention(self, target: ReplyTarget, text: str, now: datetime) -> PublishResult:
+        # meta.py stores a comment's mention with external_id = the comment and thread_id = its media, a caption's
+        # with external_id = thread_id = the media.
+        media_id = target.thread_id or target.external_id
+        form = {"media_id": media_id, "message": text}
+        if target.external_id != media_id:
+            form["comment_id"] = target.external_id
+        account = self.credentials.require(IG_USER_ID)
+        body = self.call("POST", self._path(f"/{account}/mentions"), now, "instagram mention reply", form=form).json()
+        return done(str(body.get("id") or "") or None, None)
 
 
 logger = logging.getLogger(__name__)
