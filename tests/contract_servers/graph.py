@@ -1,4 +1,4 @@
-"""Meta's Graph API as the Facebook and Instagram publishers use it, under a version prefix (``/v21.0``):
+"""Meta's Graph API as the Facebook and Instagram publishers use it, under a version prefix (``/v25.0``):
 ``POST /{comment-id}/comments`` and ``GET`` (Facebook), ``POST /{ig-comment-id}/replies`` and ``GET`` (Instagram),
 ``POST /{page-id}/messages`` with ``recipient.comment_id`` (private replies: one per comment, within 7 days),
 ``POST /{ig-user-id}/mentions`` with ``media_id``, ``message`` and, for a comment, ``comment_id`` (a reply to an

@@ -62,7 +62,7 @@ def test_a_comment_mention_gets_its_words_and_link(graph):
     assert mention.text == COMPLAINT
     assert mention.url and mention.url.startswith("https://www.instagram.com/p/")
     assert (mention.external_id, mention.parent_id) == (comment_id, media_id)
-    assert graph.calls("GET", rf"/v21\.0/{IG_USER_ID}") == 1
+    assert graph.calls("GET", rf"/v25\.0/{IG_USER_ID}") == 1
 
 
 def test_a_caption_mention_gets_its_caption_and_author(graph):

@@ -640,3 +640,21 @@ def test_contract_servers_refuse_off_contract_requests(serve):
     assert no_reply.status == 400 and no_auth.status == 401 and unversioned.status == 404
     assert x.violations == ["POST /2/tweets: reply must be {in_reply_to_tweet_id}"]
     x.violations.clear()  # these were deliberate
+
+
+def test_the_graph_api_version_defaults_to_v25_and_meta_graph_version_overrides_it(claims, serve):
+    server = serve(FACEBOOK)
+    default = dict(GRAPH_CREDENTIALS)
+    del default["META_GRAPH_VERSION"]
+    by_default = publisher_for(FACEBOOK, server, claims, Credentials(environ=default))
+    overridden = publisher_for(
+        FACEBOOK, server, claims, Credentials(environ={**default, "META_GRAPH_VERSION": "v24.0"})
+    )
+
+    first = by_default.publish(request(FACEBOOK.target(server, PUBLIC_REPLY), PUBLIC_REPLY, run="a"), now())
+    second = overridden.publish(request(FACEBOOK.target(server, PUBLIC_REPLY), PUBLIC_REPLY, run="b"), now())
+
+    assert (first.next, second.next) == (Next.DONE, Next.DONE)
+    # v25.0 is available until 29 July 2028 (Meta's Graph API versions changelog); v21.0 only until 21 January 2027
+    assert server.calls("POST", r"/v25\.0/\w+/comments") == 1
+    assert server.calls("POST", r"/v24\.0/\w+/comments") == 1

@@ -1,4 +1,4 @@
-"""Facebook Pages through the Graph API (``https://graph.facebook.com/<version>``, ``META_GRAPH_VERSION``, v21.0 by
+"""Facebook Pages through the Graph API (``https://graph.facebook.com/<version>``, ``META_GRAPH_VERSION``, v25.0 by
 default): a public reply is ``POST /{comment-id}/comments`` (``message``); a private reply is
 ``POST /{page-id}/messages`` with ``recipient.comment_id`` (or ``recipient.post_id`` for a visitor post).
 
@@ -44,7 +44,9 @@ from chalicelib.domain.publishing import (
 )
 
 BASE_URL = "https://graph.facebook.com"
-DEFAULT_VERSION = "v21.0"
+# Meta's Graph API versions changelog: v25.0 is available until 29 July 2028 (v21.0, the former default, only until
+# 21 January 2027). META_GRAPH_VERSION overrides it.
+DEFAULT_VERSION = "v25.0"
 PAGE_TOKEN, PAGE_ID, GRAPH_VERSION = "META_PAGE_ACCESS_TOKEN", "META_PAGE_ID", "META_GRAPH_VERSION"
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 MESSENGER_TEXT_LIMIT = 2000
