@@ -57,7 +57,5 @@ def issues_for_period(
     )
     found = issues_first_seen(issues, first_day, last_day)
     since_day = since.astimezone(timezone.utc).date().isoformat()
-    reader = getattr(issues, "live_or_settled_since", None)
-    if reader is not None:  # a test double of the first-seen port alone has none; every store adapter has it
-        found += reader(sorted(set(categories)), since_day)
+    found += issues.live_or_settled_since(sorted(set(categories)), since_day)
     return list({str(i["issue_id"]): i for i in found}.values())

@@ -23,6 +23,18 @@ class IssuesOfTheWeek:
         self.asked.append((first_day, last_day))
         return [i for i in self.issues if first_day <= i["first_seen"][:10] <= last_day]
 
+    def live_or_settled_since(self, categories: list[str], since_day: str) -> list[dict[str, Any]]:
+        """Issues live now, or resolved or closed from ``since_day`` on, of ``categories`` (the index's read)."""
+        return [
+            i
+            for i in self.issues
+            if i.get("category") in categories
+            and (
+                i.get("status") in ("open", "in_progress")
+                or max(str(i.get("resolved_at") or ""), str(i.get("closed_at") or ""))[:10] >= since_day
+            )
+        ]
+
 
 def answered_in_an_hour(issue_id: str, team: str) -> dict[str, Any]:
     return {
